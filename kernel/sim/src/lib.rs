@@ -1,0 +1,1 @@
+//! Deterministic simulator for the kernel core (see README of the crate).
