@@ -1,0 +1,212 @@
+//! The message layout and the register convention of the `syscall` instruction on x86_64.
+//!
+//! # Entry (what user code loads before `syscall`)
+//! | register | meaning |
+//! |---|---|
+//! | `rdi` | index of the invoked capability in the caller's capability space |
+//! | `rsi` | [`MessageInfo`]: invocation kind, order code, data-word and capability counts |
+//! | `rdx`, `r10`, `r8`, `r9` | data words 0..=3 (only the first `data_words` are sent) |
+//! | `rax` | [`CapWord`]: the indices of the capabilities sent, and the receive slots |
+//!
+//! `rcx` and `r11` are clobbered by `syscall` itself (return address and flags), so they carry
+//! nothing. All other registers are preserved.
+//!
+//! # Exit (after the reply, or after a message is received)
+//! | register | meaning |
+//! |---|---|
+//! | `rax` | `0`, or an [`Error`](crate::Error) code |
+//! | `rdi` | the badge of the endpoint the message came through (`0` from the kernel or a reply) |
+//! | `rsi` | [`MessageInfo`] of the received message (its kind, order code and counts) |
+//! | `rdx`, `r10`, `r8`, `r9` | the received data words; words beyond `data_words` are zero |
+//!
+//! Received capabilities are written into the receive slots the receiver named in its
+//! [`CapWord`] when it waited; a receive slot of `0` discards the capability (slot 0 is
+//! permanently Null). A CALL's resume capability arrives in receive slot 3 and sets
+//! [`MessageInfo::RESUME`]; a CALL may therefore send at most three capabilities.
+
+/// Number of data words in a message.
+pub const DATA_WORDS: usize = 4;
+/// Number of capabilities in a message.
+pub const MESSAGE_CAPS: usize = 4;
+/// The receive slot (index into [`CapWord::recv`]) that receives a CALL's resume capability.
+pub const RESUME_RECV_SLOT: usize = 3;
+
+/// The four invocation kinds (DESIGN.md, "Objects and invocations").
+#[repr(u64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InvocationKind {
+    /// Send, then wait for the reply on a fresh one-shot resume capability (closed wait).
+    Call = 0,
+    /// Reply through a resume capability (or through Null: no reply), then wait for the next
+    /// message (open wait). The invoked capability must be a resume capability or Null.
+    Return = 1,
+    /// Send; the sender goes on once the message is taken. No resume capability is made.
+    Send = 2,
+    /// Prompt: an order code and one data word, no capabilities. If the recipient is not
+    /// available the kernel queues it and the sender goes on; delivered exactly once, in order.
+    Post = 3,
+}
+
+impl InvocationKind {
+    /// Decodes the two kind bits.
+    pub const fn from_raw(raw: u64) -> Option<InvocationKind> {
+        match raw {
+            0 => Some(InvocationKind::Call),
+            1 => Some(InvocationKind::Return),
+            2 => Some(InvocationKind::Send),
+            3 => Some(InvocationKind::Post),
+            _ => None,
+        }
+    }
+}
+
+/// The message-info word (`rsi`).
+///
+/// Bits 0..=1 kind, 4..=6 data-word count (0..=4), 8..=10 capability count (0..=4), bit 12
+/// [`MessageInfo::RESUME`] (set by the kernel on receipt only), bits 32..=63 order code. All other
+/// bits are reserved and must be zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessageInfo {
+    /// The invocation kind.
+    pub kind: InvocationKind,
+    /// The order code: what the receiver is asked to do.
+    pub order: u32,
+    /// How many of the four data words are meaningful.
+    pub data_words: u8,
+    /// How many capabilities are sent.
+    pub caps: u8,
+    /// On receipt: a resume capability was delivered in receive slot 3.
+    pub resume: bool,
+}
+
+impl MessageInfo {
+    /// Bit set on receipt when the message carries a resume capability.
+    pub const RESUME: u64 = 1 << 12;
+    const RESERVED: u64 = 0xffff_ffff & !(0x3 | 0x70 | 0x700 | Self::RESUME);
+
+    /// A message of `kind` with `order`, `data_words` words and `caps` capabilities.
+    pub const fn new(kind: InvocationKind, order: u32, data_words: u8, caps: u8) -> MessageInfo {
+        MessageInfo { kind, order, data_words, caps, resume: false }
+    }
+
+    /// Packs into the `rsi` word.
+    pub const fn pack(self) -> u64 {
+        (self.kind as u64)
+            | ((self.data_words as u64 & 0x7) << 4)
+            | ((self.caps as u64 & 0x7) << 8)
+            | if self.resume { Self::RESUME } else { 0 }
+            | ((self.order as u64) << 32)
+    }
+
+    /// Unpacks `rsi`; `None` if reserved bits are set or a count exceeds four.
+    pub const fn unpack(raw: u64) -> Option<MessageInfo> {
+        if raw & Self::RESERVED != 0 {
+            return None;
+        }
+        let data_words = ((raw >> 4) & 0x7) as u8;
+        let caps = ((raw >> 8) & 0x7) as u8;
+        if data_words as usize > DATA_WORDS || caps as usize > MESSAGE_CAPS {
+            return None;
+        }
+        let kind = match InvocationKind::from_raw(raw & 0x3) {
+            Some(k) => k,
+            None => return None,
+        };
+        Some(MessageInfo {
+            kind,
+            order: (raw >> 32) as u32,
+            data_words,
+            caps,
+            resume: raw & Self::RESUME != 0,
+        })
+    }
+}
+
+/// The capability word (`rax` on entry): four capability indices to send (bytes 0..=3) and
+/// four receive slots (bytes 4..=7) where incoming capabilities are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CapWord {
+    /// Indices of the capabilities sent; only the first `MessageInfo::caps` are read.
+    pub send: [u8; MESSAGE_CAPS],
+    /// Slots that receive the incoming capabilities; `0` discards.
+    pub recv: [u8; MESSAGE_CAPS],
+}
+
+impl CapWord {
+    /// Packs into the `rax` word.
+    pub const fn pack(self) -> u64 {
+        let mut raw = 0u64;
+        let mut i = 0;
+        while i < MESSAGE_CAPS {
+            raw |= (self.send[i] as u64) << (8 * i);
+            raw |= (self.recv[i] as u64) << (8 * (i + MESSAGE_CAPS));
+            i += 1;
+        }
+        raw
+    }
+
+    /// Unpacks the `rax` word (every value is valid; indices are range-checked on use).
+    pub const fn unpack(raw: u64) -> CapWord {
+        let mut w = CapWord { send: [0; MESSAGE_CAPS], recv: [0; MESSAGE_CAPS] };
+        let mut i = 0;
+        while i < MESSAGE_CAPS {
+            w.send[i] = (raw >> (8 * i)) as u8;
+            w.recv[i] = (raw >> (8 * (i + MESSAGE_CAPS))) as u8;
+            i += 1;
+        }
+        w
+    }
+}
+
+/// The invocation registers as the kernel reads them at entry (see the module table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// `rdi`: the invoked capability index.
+    pub cap: u64,
+    /// `rsi`: the packed [`MessageInfo`].
+    pub info: u64,
+    /// `rdx`, `r10`, `r8`, `r9`.
+    pub data: [u64; DATA_WORDS],
+    /// `rax`: the packed [`CapWord`].
+    pub caps: u64,
+}
+
+/// The registers the kernel writes when an invocation completes or a message arrives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// `rax`: `0` or an [`Error`](crate::Error) code.
+    pub error: u64,
+    /// `rdi`: the badge of the endpoint the message came through.
+    pub badge: u64,
+    /// `rsi`: the packed [`MessageInfo`] of the received message.
+    pub info: u64,
+    /// `rdx`, `r10`, `r8`, `r9`.
+    pub data: [u64; DATA_WORDS],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_round_trips() {
+        for kind in [InvocationKind::Call, InvocationKind::Return, InvocationKind::Send, InvocationKind::Post] {
+            let mut i = MessageInfo::new(kind, 0xdead_beef, 4, 3);
+            i.resume = true;
+            assert_eq!(MessageInfo::unpack(i.pack()), Some(i));
+        }
+    }
+
+    #[test]
+    fn malformed_info_is_refused() {
+        assert_eq!(MessageInfo::unpack(1 << 20), None);
+        assert_eq!(MessageInfo::unpack(5 << 4), None);
+        assert_eq!(MessageInfo::unpack(5 << 8), None);
+    }
+
+    #[test]
+    fn cap_word_round_trips() {
+        let w = CapWord { send: [1, 2, 3, 255], recv: [9, 0, 7, 6] };
+        assert_eq!(CapWord::unpack(w.pack()), w);
+    }
+}

@@ -1,0 +1,112 @@
+//! Order codes: what each kernel object answers.
+//!
+//! Kernel objects answer invocations as if they were servers. Unless an order says otherwise it
+//! is a CALL (SEND and POST work too; the reply is then dropped), data words are read from the
+//! message (`d0..d3`), capabilities from the sent capability indices (`c0..c3`), and a returned
+//! capability is written into the caller's receive slot 0. A word the order does not use is
+//! ignored. Every order can fail with `NullCapability` (the invoked capability is Null or its
+//! object is destroyed), `UnknownOrder`, `MissingRights`, `BadMessage` and `InvalidCapIndex`;
+//! the other errors each order can return are listed with it.
+//!
+//! Endpoint capabilities carry the server's own order codes, which the kernel does not read.
+
+/// Every live capability answers `GET_TYPE`: `d0` out = its [`CapType`](crate::CapType) code.
+/// No rights needed.
+pub const GET_TYPE: u32 = 0;
+
+/// Orders of a [`Bank`](crate::CapType::Bank) capability.
+pub mod bank {
+    /// `d0` = type code of Process, Page, AddressSpace, CapPage or Bank; for a Bank, `d1` = the
+    /// child's quota, taken from this bank. Every object costs one unit of quota plus, for a
+    /// bank, its quota. Returns the new capability (all rights). Needs WRITE.
+    /// Errors: `InvalidArgument` (type not creatable), `OutOfQuota`.
+    pub const CREATE: u32 = 1;
+    /// `c0` = an object this bank created. Destroys it and returns its quota: every capability
+    /// to it now acts as Null. A bank can be destroyed only when it holds no objects. Needs
+    /// WRITE. Errors: `NullArgument`, `WrongType` (Null, Endpoint, Resume, IrqLine),
+    /// `NotOwner`, `BadState` (a bank that still holds objects).
+    pub const DESTROY: u32 = 2;
+    /// `d0` out = unused quota units, `d1` out = live objects. Needs READ.
+    pub const AVAILABLE: u32 = 3;
+}
+
+/// Orders of a [`Process`](crate::CapType::Process) capability.
+pub mod process {
+    /// Stops the process wherever it is: out of any queue, off its CPU. A process halted in a
+    /// closed wait loses its resume capability and its CALL ends with `Halted`. Needs WRITE.
+    /// Errors: `BadState` (already halted).
+    pub const HALT: u32 = 1;
+    /// Resumes a halted process where it stopped (a stalled invocation restarts; an open wait
+    /// continues). Needs WRITE. Errors: `BadState` (not halted).
+    pub const RESUME: u32 = 2;
+    /// `d0` = priority, below [`PRIORITY_LEVELS`](crate::process::PRIORITY_LEVELS). Needs WRITE.
+    /// Errors: `InvalidArgument`.
+    pub const SET_PRIORITY: u32 = 3;
+    /// Out: a [`ProcessInfo`](crate::ProcessInfo) in `d0..d3`. Needs READ.
+    pub const INFO: u32 = 4;
+    /// `d0` = instruction pointer, `d1` = stack pointer, `d2` = first argument register. The
+    /// process must be halted. Needs WRITE. Errors: `BadState`.
+    pub const SET_ENTRY: u32 = 5;
+    /// `c0` = the address space the process runs in. Needs WRITE.
+    /// Errors: `NullArgument`, `WrongType`.
+    pub const SET_SPACE: u32 = 6;
+    /// `d0` = slot, `c0` = capability copied into the process's capability space, `d1` (if
+    /// sent) = rights to keep (the copy gets the intersection). Needs WRITE.
+    /// Errors: `InvalidArgument` (slot 0, slot out of range, bad rights word).
+    pub const SET_CAP: u32 = 7;
+    /// `d0` = slot. Returns a copy of that capability. Needs READ.
+    /// Errors: `InvalidArgument`.
+    pub const GET_CAP: u32 = 8;
+    /// `d0` = badge. Returns an Endpoint (start) capability to the process. Needs WRITE.
+    pub const MAKE_ENDPOINT: u32 = 9;
+}
+
+/// Orders of a [`Page`](crate::CapType::Page) capability.
+pub mod page {
+    /// Zeroes the page. Needs WRITE.
+    pub const ZERO: u32 = 1;
+    /// `d0` = word offset (below 512). `d0` out = the word. Needs READ.
+    /// Errors: `InvalidArgument`.
+    pub const READ_WORD: u32 = 2;
+    /// `d0` = word offset (below 512), `d1` = value. Needs WRITE. Errors: `InvalidArgument`.
+    pub const WRITE_WORD: u32 = 3;
+}
+
+/// Orders of an [`AddressSpace`](crate::CapType::AddressSpace) capability.
+pub mod space {
+    /// `d0` = virtual page number (below [`USER_PAGES`]), `d1` = rights (READ, WRITE, EXEC),
+    /// `c0` = the page, whose capability must hold those rights. Needs WRITE.
+    /// Errors: `InvalidArgument`, `NullArgument`, `WrongType`, `MissingRights` (page cap),
+    /// `BadState` (already mapped), `OutOfQuota` (the space's mapping records are full).
+    pub const MAP: u32 = 1;
+    /// `d0` = virtual page number. Needs WRITE. Errors: `InvalidArgument`, `BadState`.
+    pub const UNMAP: u32 = 2;
+    /// `d0` = virtual page number. `d0` out = the mapping's rights, 0 if unmapped (or the page
+    /// was destroyed). Needs READ. Errors: `InvalidArgument`.
+    pub const LOOKUP: u32 = 3;
+
+    /// Virtual pages in the user half of a 48-bit address space.
+    pub const USER_PAGES: u64 = 1 << 35;
+    /// Mapping records one address space can hold.
+    pub const MAX_MAPPINGS: usize = 4096;
+}
+
+/// Orders of a [`CapPage`](crate::CapType::CapPage) capability.
+pub mod cap_page {
+    /// `d0` = slot (below [`CAP_PAGE_SLOTS`](crate::cap::CAP_PAGE_SLOTS)), `c0` = capability to
+    /// store. Needs WRITE. Errors: `InvalidArgument`.
+    pub const STORE: u32 = 1;
+    /// `d0` = slot. Returns a copy of the stored capability. Needs READ.
+    /// Errors: `InvalidArgument`.
+    pub const LOAD: u32 = 2;
+}
+
+/// Orders of an [`IrqLine`](crate::CapType::IrqLine) capability.
+pub mod irq {
+    /// `c0` = an Endpoint: each interrupt on the line is POSTed to it with order
+    /// [`IRQ_FIRED`](crate::post::IRQ_FIRED). Needs WRITE.
+    /// Errors: `NullArgument`, `WrongType`, `BadState` (already bound).
+    pub const BIND: u32 = 1;
+    /// Unbinds the line. Needs WRITE. Errors: `BadState` (not bound).
+    pub const UNBIND: u32 = 2;
+}

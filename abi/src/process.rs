@@ -1,0 +1,99 @@
+//! Process states, priorities and the `ps`-style record a shell shows.
+
+/// Priority levels: 0 is the lowest, `PRIORITY_LEVELS - 1` the highest.
+pub const PRIORITY_LEVELS: u64 = 8;
+
+/// The state of a process as users see it (the kernel-internal KernStall is shown as
+/// `Stalled`; seed 002).
+#[repr(u64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcessState {
+    /// Runs in user mode on a CPU or waits for one in a run queue.
+    Running = 0,
+    /// In an open wait (after RETURN): any message may arrive.
+    Available = 1,
+    /// In a closed wait (after CALL): only the reply through its resume capability may arrive.
+    Waiting = 2,
+    /// Its invocation is queued on a stall queue and restarts from the save area when woken.
+    Stalled = 3,
+    /// Stopped by a HALT order (or never started).
+    Halted = 4,
+}
+
+impl ProcessState {
+    /// Decodes a state code.
+    pub const fn from_raw(raw: u64) -> Option<ProcessState> {
+        match raw {
+            0 => Some(ProcessState::Running),
+            1 => Some(ProcessState::Available),
+            2 => Some(ProcessState::Waiting),
+            3 => Some(ProcessState::Stalled),
+            4 => Some(ProcessState::Halted),
+            _ => None,
+        }
+    }
+
+    /// A short name for a `ps` listing.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProcessState::Running => "running",
+            ProcessState::Available => "available",
+            ProcessState::Waiting => "waiting",
+            ProcessState::Stalled => "stalled",
+            ProcessState::Halted => "halted",
+        }
+    }
+}
+
+/// One line of `ps`: what the `process::INFO` order returns in `d0..d3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its state.
+    pub state: ProcessState,
+    /// Its priority.
+    pub priority: u8,
+    /// The CPU it runs on, if it is current on one.
+    pub cpu: Option<u32>,
+    /// Its process number (its index in the kernel's process table).
+    pub pid: u32,
+    /// Invocations it has made.
+    pub invocations: u64,
+}
+
+impl ProcessInfo {
+    /// Packs into four data words: state, priority, cpu + 1 (0 = none), pid | invocations.
+    pub const fn pack(self) -> [u64; 4] {
+        let cpu = match self.cpu {
+            Some(c) => c as u64 + 1,
+            None => 0,
+        };
+        [self.state as u64, self.priority as u64, cpu, self.pid as u64 | (self.invocations << 32)]
+    }
+
+    /// Unpacks four data words; `None` if the state is unknown.
+    pub const fn unpack(words: [u64; 4]) -> Option<ProcessInfo> {
+        let state = match ProcessState::from_raw(words[0]) {
+            Some(s) => s,
+            None => return None,
+        };
+        Some(ProcessInfo {
+            state,
+            priority: words[1] as u8,
+            cpu: if words[2] == 0 { None } else { Some(words[2] as u32 - 1) },
+            pid: words[3] as u32,
+            invocations: words[3] >> 32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_round_trips() {
+        let i = ProcessInfo { state: ProcessState::Stalled, priority: 3, cpu: Some(1), pid: 7, invocations: 99 };
+        assert_eq!(ProcessInfo::unpack(i.pack()), Some(i));
+        assert_eq!(ProcessState::from_raw(5), None);
+    }
+}
