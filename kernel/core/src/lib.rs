@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+pub mod cleaner;
 pub mod sched;
 pub mod stall_queue;
 pub mod sync;

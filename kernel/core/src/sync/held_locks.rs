@@ -1,0 +1,334 @@
+//! `HeldLocks`: the per-CPU list of object locks the current kernel path holds, released all at
+//! once (seed 001, section 4.2: "release is all or nothing").
+//!
+//! # How a lock is named
+//! Locks are named by a key `K` (an object's index in its table, say) and reached through a
+//! `LockTable`, not by reference: the per-CPU list lives beside the object tables for the whole
+//! life of the kernel, so it cannot borrow them, and a key needs no `unsafe` and no `'static`.
+//! Keys are totally ordered; that order *is* the "ascending address order" of DESIGN.md.
+//!
+//! # Invariants
+//! - Each key appears at most once; its recorded mode is the mode really held on its lock.
+//! - After `release_all` the list is empty and every lock it named has been released once.
+//! - No deadlock through this list: a path waits (spins) for a lock only when its key is above
+//!   every key it already holds. Otherwise it only tries, and on failure returns `Restart`, and
+//!   the caller releases everything and re-runs the call. Wait-for edges therefore always point
+//!   to a strictly higher key, so they cannot form a cycle. This covers both phases: marshal-phase
+//!   read locks in any order, and operation-phase locks in ascending order (`lock_in_order`).
+//! - A key held for read is re-entrant: taking it again is a no-op, so a waiting writer on it can
+//!   never stall the path that holds it.
+//!
+//! # Assumptions
+//! - Only the owning CPU touches its list (it is per-CPU state, reached through `&mut`).
+//! - The table maps a key to the same lock until the list no longer names that key.
+//! - Overflow means a kernel path takes more locks than the kernel was sized for: a kernel bug,
+//!   so it panics with the capacity in the message.
+
+use super::mrow::MrowLock;
+
+/// How a lock is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// Shared with other readers.
+    Read,
+    /// Exclusive.
+    Write,
+}
+
+/// A lock was contended where waiting could deadlock: release everything and re-run the call
+/// from its saved registers. Kernel paths propagate it with `?` up to the dispatcher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart;
+
+/// Where the locks named by keys live (the kernel's object tables).
+pub trait LockTable<K> {
+    /// The lock of the object named `key`.
+    fn lock_of(&self, key: K) -> &MrowLock;
+}
+
+/// A plain array of locks named by index: for tests and small fixed tables.
+impl LockTable<usize> for [MrowLock] {
+    fn lock_of(&self, key: usize) -> &MrowLock {
+        &self[key]
+    }
+}
+
+/// The locks this CPU holds on the current kernel path; capacity `N`.
+#[derive(Debug)]
+pub struct HeldLocks<K, const N: usize> {
+    held: [Option<(K, LockMode)>; N],
+    len: usize,
+}
+
+impl<K: Copy + Ord, const N: usize> Default for HeldLocks<K, N> {
+    fn default() -> Self {
+        HeldLocks::new()
+    }
+}
+
+impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
+    /// An empty list.
+    pub const fn new() -> Self {
+        HeldLocks { held: [None; N], len: 0 }
+    }
+
+    /// Whether nothing is held: the kernel exit path asserts this.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many locks are held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The mode `key` is held in, if it is held.
+    pub fn mode_of(&self, key: K) -> Option<LockMode> {
+        self.entries().find(|&(k, _)| k == key).map(|(_, m)| m)
+    }
+
+    /// Every held key and its mode, in acquisition order.
+    pub fn entries(&self) -> impl Iterator<Item = (K, LockMode)> + '_ {
+        self.held[..self.len].iter().flatten().copied()
+    }
+
+    /// Takes `key` for reading: spins if that is deadlock-free (see the file header), otherwise
+    /// tries once. A key already held in either mode is kept as it is.
+    pub fn read<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
+        if self.mode_of(key).is_some() {
+            return Ok(());
+        }
+        let lock = table.lock_of(key);
+        if self.may_wait_for(key) {
+            lock.read();
+        } else if !lock.try_read() {
+            return Err(Restart);
+        }
+        self.record(key, LockMode::Read);
+        Ok(())
+    }
+
+    /// Takes `key` for writing: spins if that is deadlock-free, otherwise tries once. A read
+    /// hold of `key` is upgraded only if this CPU is its sole reader (else `Restart`).
+    pub fn write<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
+        let lock = table.lock_of(key);
+        match self.mode_of(key) {
+            Some(LockMode::Write) => return Ok(()),
+            Some(LockMode::Read) => {
+                if !lock.try_upgrade() {
+                    return Err(Restart);
+                }
+                self.set_mode(key, LockMode::Write);
+                return Ok(());
+            }
+            None => {}
+        }
+        if self.may_wait_for(key) {
+            lock.write();
+        } else if !lock.try_write() {
+            return Err(Restart);
+        }
+        self.record(key, LockMode::Write);
+        Ok(())
+    }
+
+    /// Takes `key` in `mode`.
+    pub fn acquire<T: LockTable<K> + ?Sized>(
+        &mut self,
+        table: &T,
+        key: K,
+        mode: LockMode,
+    ) -> Result<(), Restart> {
+        match mode {
+            LockMode::Read => self.read(table, key),
+            LockMode::Write => self.write(table, key),
+        }
+    }
+
+    /// Takes `key` in `mode` without ever spinning (the first step of halting a process that
+    /// may be running elsewhere: seed 001, section 5.4). `Restart` if it is not free now.
+    pub fn try_acquire<T: LockTable<K> + ?Sized>(
+        &mut self,
+        table: &T,
+        key: K,
+        mode: LockMode,
+    ) -> Result<(), Restart> {
+        let lock = table.lock_of(key);
+        let got = match (self.mode_of(key), mode) {
+            (Some(LockMode::Write), _) | (Some(LockMode::Read), LockMode::Read) => return Ok(()),
+            (Some(LockMode::Read), LockMode::Write) => {
+                if !lock.try_upgrade() {
+                    return Err(Restart);
+                }
+                self.set_mode(key, LockMode::Write);
+                return Ok(());
+            }
+            (None, LockMode::Read) => lock.try_read(),
+            (None, LockMode::Write) => lock.try_write(),
+        };
+        if !got {
+            return Err(Restart);
+        }
+        self.record(key, mode);
+        Ok(())
+    }
+
+    /// The operation-phase rule for two objects: take them in ascending key order (the same
+    /// object twice is taken once, in the stronger mode).
+    pub fn lock_in_order<T: LockTable<K> + ?Sized>(
+        &mut self,
+        table: &T,
+        a: (K, LockMode),
+        b: (K, LockMode),
+    ) -> Result<(), Restart> {
+        if a.0 == b.0 {
+            let mode = if a.1 == LockMode::Write || b.1 == LockMode::Write {
+                LockMode::Write
+            } else {
+                LockMode::Read
+            };
+            return self.acquire(table, a.0, mode);
+        }
+        let (first, second) = if a.0 < b.0 { (a, b) } else { (b, a) };
+        self.acquire(table, first.0, first.1)?;
+        self.acquire(table, second.0, second.1)
+    }
+
+    /// Releases every held lock and empties the list: at kernel exit, and whenever a path is
+    /// abandoned before its commit point (error, stall or restart).
+    pub fn release_all<T: LockTable<K> + ?Sized>(&mut self, table: &T) {
+        for slot in &mut self.held[..self.len] {
+            if let Some((key, mode)) = slot.take() {
+                match mode {
+                    LockMode::Read => table.lock_of(key).unlock_read(),
+                    LockMode::Write => table.lock_of(key).unlock_write(),
+                }
+            }
+        }
+        self.len = 0;
+    }
+
+    /// Spinning for `key` cannot close a cycle when `key` is above everything held.
+    fn may_wait_for(&self, key: K) -> bool {
+        self.entries().all(|(k, _)| k < key)
+    }
+
+    fn record(&mut self, key: K, mode: LockMode) {
+        assert!(
+            self.len < N,
+            "held-lock list overflow: a kernel path took more than {N} locks (kernel bug)"
+        );
+        self.held[self.len] = Some((key, mode));
+        self.len += 1;
+    }
+
+    fn set_mode(&mut self, key: K, mode: LockMode) {
+        for (k, m) in self.held[..self.len].iter_mut().flatten() {
+            if *k == key {
+                *m = mode;
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn table(n: usize) -> Vec<MrowLock> {
+        (0..n).map(|_| MrowLock::new()).collect()
+    }
+
+    #[test]
+    fn release_all_frees_every_lock() {
+        let t = table(4);
+        let mut h: HeldLocks<usize, 8> = HeldLocks::new();
+        h.read(&t[..], 2).unwrap();
+        h.write(&t[..], 3).unwrap();
+        h.read(&t[..], 0).unwrap();
+        assert_eq!(h.mode_of(3), Some(LockMode::Write));
+        h.release_all(&t[..]);
+        assert!(h.is_empty());
+        assert!(t.iter().all(MrowLock::is_free));
+    }
+
+    #[test]
+    fn taking_a_held_read_lock_again_is_a_no_op() {
+        let t = table(1);
+        let mut h: HeldLocks<usize, 4> = HeldLocks::new();
+        h.read(&t[..], 0).unwrap();
+        h.read(&t[..], 0).unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(t[0].readers(), 1);
+        h.release_all(&t[..]);
+        assert!(t[0].is_free());
+    }
+
+    #[test]
+    fn sole_reader_upgrades_shared_reader_restarts() {
+        let t = table(1);
+        let mut h: HeldLocks<usize, 4> = HeldLocks::new();
+        h.read(&t[..], 0).unwrap();
+        t[0].read();
+        assert_eq!(h.write(&t[..], 0), Err(Restart));
+        assert_eq!(h.mode_of(0), Some(LockMode::Read));
+        t[0].unlock_read();
+        h.write(&t[..], 0).unwrap();
+        assert_eq!(h.mode_of(0), Some(LockMode::Write));
+        assert!(t[0].is_write_locked());
+        h.release_all(&t[..]);
+        assert!(t[0].is_free());
+    }
+
+    #[test]
+    fn contended_lock_below_a_held_one_restarts_instead_of_spinning() {
+        let t = table(2);
+        let mut h: HeldLocks<usize, 4> = HeldLocks::new();
+        h.read(&t[..], 1).unwrap();
+        t[0].write();
+        assert_eq!(h.read(&t[..], 0), Err(Restart));
+        assert_eq!(h.len(), 1);
+        h.release_all(&t[..]);
+        t[0].unlock_write();
+        assert!(t.iter().all(MrowLock::is_free));
+    }
+
+    #[test]
+    fn try_acquire_never_waits() {
+        let t = table(1);
+        let mut h: HeldLocks<usize, 4> = HeldLocks::new();
+        t[0].read();
+        assert_eq!(h.try_acquire(&t[..], 0, LockMode::Write), Err(Restart));
+        h.try_acquire(&t[..], 0, LockMode::Read).unwrap();
+        t[0].unlock_read();
+        h.try_acquire(&t[..], 0, LockMode::Write).unwrap();
+        assert!(t[0].is_write_locked());
+        h.release_all(&t[..]);
+        assert!(t[0].is_free());
+    }
+
+    #[test]
+    fn lock_in_order_takes_ascending_keys_and_merges_duplicates() {
+        let t = table(3);
+        let mut h: HeldLocks<usize, 4> = HeldLocks::new();
+        h.lock_in_order(&t[..], (2, LockMode::Read), (1, LockMode::Write)).unwrap();
+        let keys: Vec<usize> = h.entries().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![1, 2]);
+        h.release_all(&t[..]);
+        h.lock_in_order(&t[..], (0, LockMode::Read), (0, LockMode::Write)).unwrap();
+        assert_eq!(h.len(), 1);
+        assert!(t[0].is_write_locked());
+        h.release_all(&t[..]);
+        assert!(t.iter().all(MrowLock::is_free));
+    }
+
+    #[test]
+    #[should_panic(expected = "held-lock list overflow")]
+    fn overflow_is_reported() {
+        let t = table(3);
+        let mut h: HeldLocks<usize, 2> = HeldLocks::new();
+        for k in 0..3 {
+            h.read(&t[..], k).unwrap();
+        }
+    }
+}
