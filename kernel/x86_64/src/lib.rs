@@ -1,25 +1,51 @@
+//! The Tessera kernel for x86_64. The modules that touch hardware build only for the kernel;
+//! the pure ones (boot information, frame allocator, page tables) also build on the host, where
+//! `cargo test` runs their tests.
 #![cfg_attr(not(test), no_std)]
 
 #[cfg(not(test))]
-mod boot;
+extern crate alloc;
+#[cfg(not(test))]
+extern crate tessera_freestanding;
+
+pub mod boot;
+pub mod mem;
 
 #[cfg(not(test))]
-mod early {
-    use core::fmt::Write;
-    static mut STACK: [u8; 65536] = [0; 65536];
-    #[no_mangle]
-    static BOOT_STACK_TOP: &u8 = unsafe { &STACK[65535] };
+#[macro_use]
+pub mod console;
+#[cfg(not(test))]
+pub mod apic;
+#[cfg(not(test))]
+pub mod backtrace;
+#[cfg(not(test))]
+pub mod cmdline;
+#[cfg(not(test))]
+pub mod console_input;
+#[cfg(not(test))]
+pub mod cpu;
+#[cfg(not(test))]
+pub mod deferred;
+#[cfg(not(test))]
+pub mod idle;
+#[cfg(not(test))]
+mod kmain;
+#[cfg(not(test))]
+pub mod ktest;
+#[cfg(not(test))]
+mod panic;
+#[cfg(not(test))]
+pub mod platform;
+#[cfg(not(test))]
+pub mod qemu_exit;
+#[cfg(not(test))]
+pub mod smp;
+#[cfg(not(test))]
+pub mod trap;
 
-    #[no_mangle]
-    extern "C" fn kernel_main(start_info: u32) -> ! {
-        let mut s = unsafe { uart_16550::SerialPort::new(0x3f8) };
-        s.init();
-        let _ = writeln!(s, "hello from tessera, start_info={start_info:#x}");
-        unsafe { x86_64::instructions::port::Port::<u32>::new(0xf4).write(0x10) };
-        loop {}
-    }
-    #[no_mangle]
-    extern "C" fn rust_eh_personality() {}
-    #[panic_handler]
-    fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+/// The time-stamp counter; under `-icount shift=0` it counts guest instructions exactly.
+#[cfg(not(test))]
+pub fn tsc() -> u64 {
+    // SAFETY: rdtsc only reads the counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
 }

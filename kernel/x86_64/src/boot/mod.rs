@@ -1,1 +1,4 @@
-pub mod entry;
+//! From the PVH entry to `kernel_main`.
+#[cfg(not(test))]
+mod entry;
+pub mod start_info;

@@ -1,0 +1,118 @@
+//! The local APIC (xAPIC, memory-mapped; QEMU 7.2's TCG has no x2APIC), its timer and IPIs.
+//!
+//! Invariant: each CPU touches only its own local APIC (the registers are per-CPU at the same
+//! address), so no lock is needed. The timer is calibrated once, on the boot CPU, against the
+//! PIT; all CPUs share the bus clock, so the count applies to every CPU.
+
+use crate::apic::pit;
+use crate::trap::vectors::{SPURIOUS, TIMER};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use x86_64::registers::model_specific::Msr;
+
+const IA32_APIC_BASE: u32 = 0x1b;
+const ID: u64 = 0x20;
+const TPR: u64 = 0x80;
+const EOI: u64 = 0xb0;
+const SVR: u64 = 0xf0;
+const ESR: u64 = 0x280;
+const ICR_LOW: u64 = 0x300;
+const ICR_HIGH: u64 = 0x310;
+const LVT_TIMER: u64 = 0x320;
+const LVT_LINT0: u64 = 0x350;
+const LVT_LINT1: u64 = 0x360;
+const LVT_ERROR: u64 = 0x370;
+const TIMER_INITIAL: u64 = 0x380;
+const TIMER_CURRENT: u64 = 0x390;
+const TIMER_DIVIDE: u64 = 0x3e0;
+const MASKED: u32 = 1 << 16;
+const PERIODIC: u32 = 1 << 17;
+
+pub const TICK_HZ: u64 = 100;
+
+static BASE: AtomicU64 = AtomicU64::new(0);
+static TICKS_PER_PERIOD: AtomicU32 = AtomicU32::new(0);
+
+fn reg(off: u64) -> *mut u32 {
+    (BASE.load(Ordering::Relaxed) + off) as *mut u32
+}
+
+fn read(off: u64) -> u32 {
+    // SAFETY: BASE is the direct-map address of this CPU's APIC page, mapped uncached.
+    unsafe { reg(off).read_volatile() }
+}
+
+fn write(off: u64, v: u32) {
+    // SAFETY: as in `read`; APIC registers are 32-bit and written whole.
+    unsafe { reg(off).write_volatile(v) }
+}
+
+/// Maps the APIC page (once) and enables this CPU's APIC with everything masked but errors.
+pub fn init() {
+    if BASE.load(Ordering::Relaxed) == 0 {
+        // SAFETY: reading the APIC base MSR has no side effect.
+        let pa = unsafe { Msr::new(IA32_APIC_BASE).read() } & 0xf_ffff_f000;
+        BASE.store(crate::mem::kmem::map_mmio(pa), Ordering::Relaxed);
+    }
+    write(TPR, 0);
+    write(LVT_LINT0, MASKED);
+    write(LVT_LINT1, MASKED);
+    write(LVT_ERROR, MASKED);
+    write(ESR, 0);
+    write(SVR, 0x100 | SPURIOUS as u32);
+}
+
+pub fn id() -> u32 {
+    read(ID) >> 24
+}
+
+pub fn eoi() {
+    write(EOI, 0);
+}
+
+/// Measures the APIC timer against 10 ms of PIT time (boot CPU, once).
+pub fn calibrate() {
+    write(TIMER_DIVIDE, 0x3); // divide by 16
+    let elapsed = pit::measure(
+        10,
+        || {
+            write(LVT_TIMER, MASKED);
+            write(TIMER_INITIAL, u32::MAX);
+        },
+        || u32::MAX - read(TIMER_CURRENT),
+    );
+    write(TIMER_INITIAL, 0);
+    let per_period = (elapsed as u64 * 100 / TICK_HZ).max(1000) as u32;
+    TICKS_PER_PERIOD.store(per_period, Ordering::Relaxed);
+    crate::info!("APIC timer: {} counts per {} ms tick", per_period, 1000 / TICK_HZ);
+}
+
+pub fn start_timer() {
+    write(TIMER_DIVIDE, 0x3);
+    write(LVT_TIMER, PERIODIC | TIMER as u32);
+    write(TIMER_INITIAL, TICKS_PER_PERIOD.load(Ordering::Relaxed));
+}
+
+fn send(apic_id: u32, low: u32) {
+    write(ICR_HIGH, apic_id << 24);
+    write(ICR_LOW, low);
+    while read(ICR_LOW) & (1 << 12) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+pub fn send_ipi(apic_id: u32, vector: u8) {
+    send(apic_id, vector as u32);
+}
+
+pub fn send_init(apic_id: u32) {
+    send(apic_id, 0x4500);
+}
+
+pub fn send_startup(apic_id: u32, page: u8) {
+    send(apic_id, 0x4600 | page as u32);
+}
+
+/// The timer's current count (tests watch it wrap to see periods pass with interrupts off).
+pub fn timer_count() -> u32 {
+    read(TIMER_CURRENT)
+}

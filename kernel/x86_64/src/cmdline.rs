@@ -1,0 +1,55 @@
+//! The kernel command line (`-append` in QEMU): `test=all|<name>|user`, `bench`,
+//! `loglevel=error|warn|info|debug`. Unknown words are reported, not fatal.
+
+use crate::console::log::{self, Level};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    TestAll,
+    TestOne(&'static str),
+    Bench,
+}
+
+pub fn parse(line: &'static str) -> Mode {
+    let mut mode = Mode::Run;
+    for word in line.split_ascii_whitespace() {
+        match word.split_once('=') {
+            Some(("test", "all")) => mode = Mode::TestAll,
+            Some(("test", name)) => mode = Mode::TestOne(name),
+            Some(("loglevel", l)) => match Level::parse(l) {
+                Some(l) => log::set_level(l),
+                None => crate::warn!("cmdline: unknown log level {l:?}"),
+            },
+            None if word == "bench" => mode = Mode::Bench,
+            _ => crate::warn!("cmdline: ignoring {word:?}"),
+        }
+    }
+    mode
+}
+
+static CMDLINE: spin::Once<([u8; 256], usize)> = spin::Once::new();
+
+/// Copies the NUL-terminated command line at `pa` before its memory can be reused. Runs on
+/// the boot page tables, where the first GiB is identity-mapped.
+pub fn capture(pa: u64) {
+    CMDLINE.call_once(|| {
+        let mut buf = [0u8; 256];
+        let mut len = 0;
+        while pa != 0 && pa < (1 << 30) && len < buf.len() {
+            // SAFETY: the boot loader's string lies in identity-mapped low memory; reading
+            // stops at its NUL or at the buffer's end.
+            let b = unsafe { ((pa + len as u64) as *const u8).read_volatile() };
+            if b == 0 {
+                break;
+            }
+            buf[len] = b;
+            len += 1;
+        }
+        (buf, len)
+    });
+}
+
+pub fn get() -> &'static str {
+    CMDLINE.get().map_or("", |(buf, len)| core::str::from_utf8(&buf[..*len]).unwrap_or(""))
+}

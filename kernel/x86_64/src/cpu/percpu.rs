@@ -1,0 +1,158 @@
+//! Per-CPU state, reached through the GS base (`gs:[0]` holds the block's own address).
+//!
+//! Invariants (DESIGN.md, "Interrupts"): an interrupt handler touches nothing of the kernel but
+//! this CPU's `pending_irqs` and `need_resched`; every other field is touched only by its own
+//! CPU with interrupts off, so none needs a lock. `trap_depth` counts nested ring-0 traps: the
+//! kernel itself runs on stack chunk 0; a trap at depth d runs on chunk d, and while it runs,
+//! IST1 points at chunk d+1, so a nested trap never lands on a stack in use (Tera's bounded
+//! save-area pool, seed 000 section 5). Depth `TRAP_DEPTH_MAX + 1` runs on the last, spare
+//! chunk only to report the overflow.
+
+use crate::mem::stacks::{self, Stack};
+use alloc::boxed::Box;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use x86_64::registers::model_specific::{GsBase, KernelGsBase};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
+
+pub const MAX_CPUS: usize = 16;
+/// The save-area pool of seed 000: at most this many nested traps in the kernel.
+pub const TRAP_DEPTH_MAX: u32 = 4;
+const KERNEL_STACK_PAGES: u64 = 16;
+const TRAP_STACK_PAGES: u64 = 4;
+/// IST slots (1-based, as the IDT names them).
+pub const IST_TRAP: u16 = 1;
+pub const IST_NMI: u16 = 2;
+pub const IST_DOUBLE_FAULT: u16 = 3;
+pub const IST_MACHINE_CHECK: u16 = 4;
+
+#[repr(C)]
+pub struct PerCpu {
+    self_ptr: *const PerCpu,
+    pub id: u32,
+    pub apic_id: u32,
+    /// One bit per interrupt vector that fired and is not yet handled (seed 001, 2.3).
+    pub pending_irqs: [AtomicU64; 4],
+    pub need_resched: AtomicBool,
+    trap_depth: AtomicU32,
+    pub max_trap_depth_seen: AtomicU32,
+    /// Interrupts taken by the handler, and those the deferred work has handled.
+    pub irqs_taken: AtomicU64,
+    pub ticks: AtomicU64,
+    pub tss: UnsafeCell<TaskStateSegment>,
+    /// Chunk 0 is the kernel stack; chunks 1..=TRAP_DEPTH_MAX+1 take nested traps.
+    pub chunks: [Stack; TRAP_DEPTH_MAX as usize + 2],
+}
+
+// SAFETY: the only shared mutation is through atomics; the TSS cell is written by its own CPU.
+unsafe impl Sync for PerCpu {}
+
+static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
+static READY: AtomicBool = AtomicBool::new(false);
+
+impl PerCpu {
+    /// Allocates the block and its stacks; the TSS gets the IST stacks.
+    pub fn new(id: u32, apic_id: u32) -> &'static PerCpu {
+        let chunks = core::array::from_fn(|i| stacks::alloc(if i == 0 { KERNEL_STACK_PAGES } else { TRAP_STACK_PAGES }));
+        let mut tss = TaskStateSegment::new();
+        let chunks_ref: &[Stack; TRAP_DEPTH_MAX as usize + 2] = &chunks;
+        tss.interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(chunks_ref[1].top);
+        tss.interrupt_stack_table[(IST_NMI - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
+        tss.interrupt_stack_table[(IST_DOUBLE_FAULT - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
+        tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
+        let cpu = Box::leak(Box::new(PerCpu {
+            self_ptr: core::ptr::null(),
+            id,
+            apic_id,
+            pending_irqs: [const { AtomicU64::new(0) }; 4],
+            need_resched: AtomicBool::new(false),
+            trap_depth: AtomicU32::new(0),
+            max_trap_depth_seen: AtomicU32::new(0),
+            irqs_taken: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            tss: UnsafeCell::new(tss),
+            chunks,
+        }));
+        cpu.self_ptr = cpu;
+        CPUS[id as usize].store(cpu, Ordering::Release);
+        CPU_COUNT.fetch_max(id as usize + 1, Ordering::AcqRel);
+        cpu
+    }
+
+    /// Makes this block the running CPU's: GS base points at it.
+    pub fn install(&'static self) {
+        GsBase::write(VirtAddr::from_ptr(self));
+        KernelGsBase::write(VirtAddr::zero());
+        READY.store(true, Ordering::Release);
+    }
+
+    fn set_trap_stack(&self, chunk: usize) {
+        // SAFETY: only this CPU writes its TSS, with interrupts off; the CPU reads IST1 from
+        // memory at the next trap, which is what we want.
+        unsafe { (*self.tss.get()).interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(self.chunks[chunk].top) };
+    }
+
+    /// A trap arrived in ring 0: take the next save area. `Err(depth)` past the pool's end.
+    pub fn enter_nested_trap(&self) -> Result<u32, u32> {
+        let depth = self.trap_depth.load(Ordering::Relaxed) + 1;
+        self.trap_depth.store(depth, Ordering::Relaxed);
+        self.max_trap_depth_seen.fetch_max(depth, Ordering::Relaxed);
+        if depth > TRAP_DEPTH_MAX {
+            return Err(depth);
+        }
+        self.set_trap_stack(depth as usize + 1);
+        Ok(depth)
+    }
+
+    pub fn leave_nested_trap(&self) {
+        let depth = self.trap_depth.load(Ordering::Relaxed) - 1;
+        self.trap_depth.store(depth, Ordering::Relaxed);
+        self.set_trap_stack(depth as usize + 1);
+    }
+
+    pub fn trap_depth(&self) -> u32 {
+        self.trap_depth.load(Ordering::Relaxed)
+    }
+
+    pub fn take_pending_irqs(&self) -> [u64; 4] {
+        core::array::from_fn(|i| self.pending_irqs[i].swap(0, Ordering::AcqRel))
+    }
+
+    pub fn mark_irq_pending(&self, vector: u8) {
+        self.pending_irqs[(vector / 64) as usize].fetch_or(1 << (vector % 64), Ordering::AcqRel);
+    }
+}
+
+/// This CPU's block. Valid once `install` ran on this CPU.
+pub fn percpu() -> &'static PerCpu {
+    let p: *const PerCpu;
+    // SAFETY: after `install`, gs:[0] holds the address of this CPU's leaked, 'static block.
+    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: as above; the block lives forever and is only shared through atomics.
+    unsafe { &*p }
+}
+
+pub fn cpu(id: usize) -> Option<&'static PerCpu> {
+    // SAFETY: a non-null entry points at a leaked, 'static block.
+    CPUS.get(id).and_then(|p| unsafe { p.load(Ordering::Acquire).as_ref() })
+}
+
+pub fn cpu_count() -> usize {
+    CPU_COUNT.load(Ordering::Acquire)
+}
+
+/// This CPU's number, safe to call anywhere (early boot, panics with a user GS loaded).
+pub fn current_id_or_boot() -> u32 {
+    if !READY.load(Ordering::Acquire) {
+        return 0;
+    }
+    for base in [GsBase::read().as_u64(), KernelGsBase::read().as_u64()] {
+        if base >= crate::mem::layout::USER_END {
+            // SAFETY: kernel GS bases are only ever set to a leaked PerCpu block.
+            return unsafe { (*(base as *const PerCpu)).id };
+        }
+    }
+    0
+}

@@ -1,0 +1,98 @@
+//! The boot sequence, from the PVH stub's call to the idle loop.
+
+use crate::boot::start_info::{BootInfo, PhysReader};
+use crate::cmdline::{self, Mode};
+use crate::cpu::percpu::PerCpu;
+use crate::{apic, cpu, info, ktest, mem, platform, trap};
+use spin::Once;
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// The first GiB, identity-mapped by the boot page tables.
+struct EarlyPhys;
+
+impl PhysReader for EarlyPhys {
+    fn read(&self, pa: u64, buf: &mut [u8]) -> Option<()> {
+        if pa.checked_add(buf.len() as u64)? > 1 << 30 {
+            return None;
+        }
+        // SAFETY: the range lies in the identity-mapped first GiB, checked above.
+        unsafe { core::ptr::copy_nonoverlapping(pa as *const u8, buf.as_mut_ptr(), buf.len()) };
+        Some(())
+    }
+}
+
+/// The boot CPU's stack until its per-CPU stacks exist.
+#[repr(C, align(16))]
+struct BootStack([u8; 32 * 1024]);
+static mut BOOT_STACK: BootStack = BootStack([0; 32 * 1024]);
+#[no_mangle]
+static BOOT_STACK_TOP: &u8 = {
+    // SAFETY: only the address one past the array's end is formed.
+    unsafe { &*(core::ptr::addr_of!(BOOT_STACK) as *const u8).add(32 * 1024 - 16) }
+};
+
+#[no_mangle]
+extern "C" fn kernel_main(start_info: u32) -> ! {
+    crate::kprintln!("\nTessera {} booting (x86_64, PVH)", env!("CARGO_PKG_VERSION"));
+    let info = match BootInfo::parse(&EarlyPhys, start_info as u64) {
+        Ok(i) => BOOT_INFO.call_once(|| i),
+        Err(e) => panic!("bad PVH start info at {start_info:#x}: {e:?}"),
+    };
+    cmdline::capture(info.cmdline_paddr);
+    for r in info.memory() {
+        crate::debug!("memory {:#012x}..{:#012x} {:?}", r.start, r.start + r.len, r.kind);
+    }
+    mem::kernel_map::init(info);
+    mem::heap::init();
+    let features = cpu::setup::enable();
+    let bsp = PerCpu::new(0, raw_cpuid::CpuId::new().get_feature_info().map_or(0, |f| f.initial_local_apic_id() as u32));
+    bsp.install();
+    cpu::gdt::load(bsp);
+    trap::idt::load();
+    info!(
+        "memory: {} MiB usable, {} frames free; SMEP {} SMAP {}",
+        info.top_of_ram() >> 20,
+        mem::kmem::KMEM.lock().as_ref().map_or(0, |k| k.frames.free_frames()),
+        features.smep,
+        features.smap
+    );
+    // SAFETY: the new stack is this CPU's chunk 0, mapped and unused; nothing on the boot
+    // stack is needed after the switch (everything lives in statics).
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}", "xor ebp, ebp", "call {next}",
+            top = in(reg) bsp.chunks[0].top, next = sym kernel_main_on_cpu_stack, options(noreturn)
+        )
+    }
+}
+
+extern "C" fn kernel_main_on_cpu_stack() -> ! {
+    let mode = cmdline::parse(cmdline::get());
+    apic::pic::disable();
+    let p = platform::set(apic::acpi_tables::discover(BOOT_INFO.get().map_or(0, |i| i.rsdp_paddr)));
+    apic::lapic::init();
+    apic::ioapic::init(p.ioapic_address);
+    apic::lapic::calibrate();
+    apic::lapic::start_timer();
+    let (gsi, low, level) = platform::serial_line();
+    if apic::ioapic::route(gsi, apic::lapic::id(), low, level) {
+        apic::ioapic::unmask(gsi);
+    }
+    let started = crate::smp::start_aps();
+    info!("{} of {} CPUs online", started + 1, p.cpus);
+    let tsc = crate::tsc();
+    info!("reached idle after {tsc} guest instructions since reset (exact under -icount shift=0)");
+    match mode {
+        Mode::TestAll => ktest::run_all(),
+        Mode::TestOne(name) => ktest::run_named(name),
+        Mode::Bench => {
+            crate::kprintln!("bench: no benchmarks in this kernel yet");
+            crate::qemu_exit::exit(crate::qemu_exit::ExitCode::Failure)
+        }
+        Mode::Run => {
+            crate::kprint!("kernel monitor ready (type help)\ntessera> ");
+            crate::idle::idle()
+        }
+    }
+}

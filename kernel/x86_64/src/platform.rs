@@ -1,0 +1,26 @@
+//! What was discovered about the machine at boot, kept for the rest of the kernel.
+
+use crate::apic::acpi_tables::Platform;
+use spin::Once;
+
+static PLATFORM: Once<Platform> = Once::new();
+
+const COM1_ISA_IRQ: usize = 4;
+
+pub fn set(p: Platform) -> &'static Platform {
+    PLATFORM.call_once(|| p)
+}
+
+pub fn get() -> &'static Platform {
+    PLATFORM.get().expect("the platform is discovered at boot")
+}
+
+/// The IOAPIC input COM1 is wired to.
+pub fn serial_gsi() -> u8 {
+    PLATFORM.get().map_or(COM1_ISA_IRQ as u8, |p| p.isa_overrides[COM1_ISA_IRQ].0 as u8)
+}
+
+pub fn serial_line() -> (u8, bool, bool) {
+    let (gsi, low, level) = get().isa_overrides[COM1_ISA_IRQ];
+    (gsi as u8, low, level)
+}
