@@ -50,6 +50,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     bsp.install();
     cpu::gdt::load(bsp);
     trap::idt::load();
+    crate::user::init_cpu();
     info!(
         "memory: {} MiB usable, {} frames free; SMEP {} SMAP {}",
         info.top_of_ram() >> 20,

@@ -42,6 +42,8 @@ pub mod qemu_exit;
 pub mod smp;
 #[cfg(not(test))]
 pub mod trap;
+#[cfg(not(test))]
+pub mod user;
 
 /// The time-stamp counter; under `-icount shift=0` it counts guest instructions exactly.
 #[cfg(not(test))]

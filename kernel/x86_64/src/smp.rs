@@ -162,6 +162,7 @@ extern "C" fn ap_main(id: u64) -> ! {
     cpu.install();
     crate::cpu::gdt::load(cpu);
     crate::trap::idt::load();
+    crate::user::init_cpu();
     lapic::init();
     lapic::start_timer();
     crate::info!("CPU {id} online (APIC id {})", lapic::id());

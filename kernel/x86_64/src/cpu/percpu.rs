@@ -27,9 +27,17 @@ pub const IST_NMI: u16 = 2;
 pub const IST_DOUBLE_FAULT: u16 = 3;
 pub const IST_MACHINE_CHECK: u16 = 4;
 
+/// `gs:` offsets the user-mode entry assembly uses (`user/entry.rs`).
+pub const GS_USER_CTX: usize = 8;
+pub const GS_KERNEL_RSP: usize = 16;
+pub const GS_SCRATCH: usize = 24;
+
 #[repr(C)]
 pub struct PerCpu {
     self_ptr: *const PerCpu,
+    /// Written and read only by the user-entry assembly: the running thread's save area, the
+    /// kernel stack pointer to come back to, and a scratch word for `syscall` entry.
+    asm_slots: [UnsafeCell<u64>; 3],
     pub id: u32,
     pub apic_id: u32,
     /// One bit per interrupt vector that fired and is not yet handled (seed 001, 2.3).
@@ -44,6 +52,10 @@ pub struct PerCpu {
     /// Chunk 0 is the kernel stack; chunks 1..=TRAP_DEPTH_MAX+1 take nested traps.
     pub chunks: [Stack; TRAP_DEPTH_MAX as usize + 2],
 }
+
+const _: () = assert!(
+    core::mem::offset_of!(PerCpu, asm_slots) == GS_USER_CTX && GS_KERNEL_RSP == GS_USER_CTX + 8 && GS_SCRATCH == GS_USER_CTX + 16
+);
 
 // SAFETY: the only shared mutation is through atomics; the TSS cell is written by its own CPU.
 unsafe impl Sync for PerCpu {}
@@ -64,6 +76,7 @@ impl PerCpu {
         tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
         let cpu = Box::leak(Box::new(PerCpu {
             self_ptr: core::ptr::null(),
+            asm_slots: [const { UnsafeCell::new(0) }; 3],
             id,
             apic_id,
             pending_irqs: [const { AtomicU64::new(0) }; 4],

@@ -2,12 +2,14 @@
 //! RAM, and nothing else (the boot stub's identity map is gone once it is loaded).
 //!
 //! Invariants: text is RX, rodata R+NX, data and bss RW+NX; every kernel mapping is global;
-//! no kernel mapping is user-accessible; the direct map is RW+NX.
+//! no kernel mapping is user-accessible; the direct map is RW+NX. Every upper-half PML4 slot
+//! has its PDPT from the start, so user address spaces copy the 256 upper entries once and
+//! see every later kernel mapping.
 
 use crate::boot::start_info::BootInfo;
 use crate::mem::kmem::{self, Frames, KernelMemory, KMEM};
 use crate::mem::layout::{align_up, phys_to_virt, KERNEL_VMA, PAGE_SIZE};
-use crate::mem::page_table::{PageTables, PteFlags, SIZE_2M};
+use crate::mem::page_table::{PageTables, PhysPages, PteFlags, SIZE_2M};
 
 extern "C" {
     static __text_start: u8;
@@ -44,6 +46,12 @@ pub fn init(info: &BootInfo) {
     let direct = PteFlags::GLOBAL | PteFlags::NO_EXECUTE | PteFlags::WRITABLE;
     for pa in (0..top).step_by(SIZE_2M as usize) {
         tables.map_2m(&mut f, phys_to_virt(pa), pa, direct).expect("direct map");
+    }
+    for slot in 256..512 {
+        if f.table(tables.root)[slot] == 0 {
+            let pdpt = f.alloc_zeroed().expect("a frame for a kernel PDPT");
+            f.table(tables.root)[slot] = pdpt | (PteFlags::PRESENT | PteFlags::WRITABLE).bits();
+        }
     }
     // SAFETY: the new tables map the running code, stack and data exactly where they are now
     // (the image at its link address, .bss stack included), so execution continues unchanged.

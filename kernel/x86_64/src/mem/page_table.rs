@@ -150,6 +150,35 @@ impl PageTables {
     }
 }
 
+impl PageTables {
+    /// Calls `free` on every frame of the lower (user) half: leaf frames, then the tables
+    /// themselves. The upper half, shared with the kernel, is left alone; so is the root.
+    pub fn release_lower_half(&self, mem: &mut impl PhysPages, free: &mut impl FnMut(u64)) {
+        for i in 0..256 {
+            let e = mem.table(self.root)[i];
+            if e & PteFlags::PRESENT.bits() != 0 {
+                release(mem, e & ADDR_MASK, 2, free);
+                mem.table(self.root)[i] = 0;
+            }
+        }
+    }
+}
+
+fn release(mem: &mut impl PhysPages, table: u64, level: u32, free: &mut impl FnMut(u64)) {
+    for i in 0..512 {
+        let e = mem.table(table)[i];
+        if e & PteFlags::PRESENT.bits() == 0 {
+            continue;
+        }
+        if level == 0 || e & PteFlags::HUGE.bits() != 0 {
+            free(e & ADDR_MASK);
+        } else {
+            release(mem, e & ADDR_MASK, level - 1, free);
+        }
+    }
+    free(table);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +256,22 @@ mod tests {
         assert_eq!(pt.unmap_4k(&mut m, 0x40_0000), Some(0x20_0000));
         assert_eq!(pt.unmap_4k(&mut m, 0x40_0000), None);
         assert_eq!(pt.translate(&mut m, 0x40_0000), None);
+    }
+
+    #[test]
+    fn releasing_the_lower_half_frees_leaves_and_tables_but_not_the_kernel_half() {
+        let mut m = FakePhys::default();
+        let pt = PageTables::new(&mut m).unwrap();
+        pt.map_4k(&mut m, 0x40_0000, 0xa000_0000, PteFlags::USER).unwrap();
+        pt.map_4k(&mut m, 0x7fff_0000_0000, 0xb000_0000, PteFlags::USER).unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PteFlags::empty()).unwrap();
+        let mut freed = Vec::new();
+        pt.release_lower_half(&mut m, &mut |pa| freed.push(pa));
+        assert!(freed.contains(&0xa000_0000) && freed.contains(&0xb000_0000));
+        assert_eq!(freed.len(), 2 + 2 * 3, "two leaves and three tables under each");
+        assert!(!freed.contains(&pt.root));
+        assert_eq!(pt.translate(&mut m, 0x40_0000), None);
+        assert!(pt.translate(&mut m, KTEXT).is_some(), "the kernel half stays");
     }
 
     #[test]

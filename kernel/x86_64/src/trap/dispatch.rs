@@ -43,7 +43,9 @@ const fn build_table() -> [Handler; 256] {
 
 #[no_mangle]
 extern "C" fn trap_primary(frame: &mut TrapFrame) {
-    assert!(!frame.from_user(), "trap from ring 3 at RIP {:#x}, but no user mode exists", frame.rip);
+    if frame.from_user() {
+        crate::user::trap::from_user(frame, TABLE[frame.vector as usize]);
+    }
     let cpu = percpu();
     if let Err(depth) = cpu.enter_nested_trap() {
         exception::report_frame(frame);

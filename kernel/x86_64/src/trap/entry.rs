@@ -5,7 +5,8 @@
 //!
 //! Every vector runs on an IST stack (`percpu.rs` says which), so a trap in ring 0 never writes
 //! below the interrupted code's stack pointer: the red zone of the host ABI stays intact.
-//! `swapgs` happens only when the trap came from ring 3.
+//! `swapgs` happens only when the trap came from ring 3; then the thread's SSE state is saved
+//! into its save area at once, before any Rust code can touch a vector register.
 
 core::arch::global_asm!(
     r#"
@@ -46,6 +47,8 @@ trap_common:
     test byte ptr [rsp + 18*8], 3
     jz 1f
     swapgs
+    mov rax, gs:[{user_ctx}]
+    fxsave [rax + {fx}]
 1:  mov rdi, rsp
     cld
     call trap_primary
@@ -71,7 +74,9 @@ trap_return:
     pop rax
     add rsp, 16
     iretq
-"#
+"#,
+    user_ctx = const crate::cpu::percpu::GS_USER_CTX,
+    fx = const crate::user::context::OFF_FXSAVE,
 );
 
 extern "C" {

@@ -1,0 +1,143 @@
+//! Entering and leaving ring 3 on the CPU's one kernel stack.
+//!
+//! `run_user(ctx)` saves the kernel's callee-saved registers and stack pointer in the per-CPU
+//! block, loads the thread's registers from `ctx` and enters ring 3 with `iretq`. The thread
+//! leaves user mode in one of two ways, and both come back as a return from `run_user`:
+//! - `syscall` (`syscall_entry`): registers are saved into `ctx` and the kernel stack pointer is
+//!   restored — no frame is left on any stack;
+//! - an interrupt or exception: the trap stub saves a frame on the trap stack, `trap_primary`
+//!   copies it into `ctx` and calls `user_trap_return`, a non-local return into whoever called
+//!   `run_user` (seed 001, section 2.3), abandoning the trap stack.
+//! So the kernel's state while a thread runs is only the caller of `run_user` (the
+//! scheduler), and a thread's kernel state is only its save area (DESIGN.md).
+
+use crate::cpu::gdt::{USER_CODE, USER_DATA};
+use crate::cpu::percpu::{GS_KERNEL_RSP, GS_SCRATCH, GS_USER_CTX};
+use crate::user::context::{UserContext, OFF_FXSAVE, OFF_RFLAGS, OFF_RIP, OFF_RSP};
+
+/// `run_user`'s return value for a `syscall`; otherwise it returns the trap vector.
+pub const EXIT_SYSCALL: u64 = 0x100;
+
+core::arch::global_asm!(
+    r#"
+    .text
+    .global run_user_asm
+run_user_asm:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov gs:[{krsp}], rsp
+    mov gs:[{ctx}], rdi
+    fxrstor [rdi + {fx}]
+    push {udata}
+    push qword ptr [rdi + {rsp}]
+    push rsi
+    push {ucode}
+    push qword ptr [rdi + {rip}]
+    mov rax, [rdi + 0*8]
+    mov rbx, [rdi + 1*8]
+    mov rcx, [rdi + 2*8]
+    mov rdx, [rdi + 3*8]
+    mov rsi, [rdi + 4*8]
+    mov rbp, [rdi + 6*8]
+    mov r8,  [rdi + 7*8]
+    mov r9,  [rdi + 8*8]
+    mov r10, [rdi + 9*8]
+    mov r11, [rdi + 10*8]
+    mov r12, [rdi + 11*8]
+    mov r13, [rdi + 12*8]
+    mov r14, [rdi + 13*8]
+    mov r15, [rdi + 14*8]
+    mov rdi, [rdi + 5*8]
+    swapgs
+    iretq
+
+    .global syscall_entry
+syscall_entry:
+    swapgs
+    mov gs:[{scratch}], rax
+    mov rax, gs:[{ctx}]
+    mov [rax + 1*8], rbx
+    mov [rax + 2*8], rcx
+    mov [rax + 3*8], rdx
+    mov [rax + 4*8], rsi
+    mov [rax + 5*8], rdi
+    mov [rax + 6*8], rbp
+    mov [rax + 7*8], r8
+    mov [rax + 8*8], r9
+    mov [rax + 9*8], r10
+    mov [rax + 10*8], r11
+    mov [rax + 11*8], r12
+    mov [rax + 12*8], r13
+    mov [rax + 13*8], r14
+    mov [rax + 14*8], r15
+    mov [rax + {rip}], rcx
+    mov [rax + {rflags}], r11
+    mov [rax + {rsp}], rsp
+    mov rbx, gs:[{scratch}]
+    mov [rax], rbx
+    fxsave [rax + {fx}]
+    mov rsp, gs:[{krsp}]
+    mov eax, {exit_syscall}
+    jmp 1f
+
+    .global user_trap_return
+user_trap_return:
+    mov rax, rdi
+    mov rsp, gs:[{krsp}]
+1:  pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+"#,
+    krsp = const GS_KERNEL_RSP,
+    ctx = const GS_USER_CTX,
+    scratch = const GS_SCRATCH,
+    fx = const OFF_FXSAVE,
+    rip = const OFF_RIP,
+    rsp = const OFF_RSP,
+    rflags = const OFF_RFLAGS,
+    udata = const USER_DATA,
+    ucode = const USER_CODE,
+    exit_syscall = const EXIT_SYSCALL,
+);
+
+extern "C" {
+    fn run_user_asm(ctx: *mut UserContext, rflags: u64) -> u64;
+    pub fn syscall_entry();
+    fn user_trap_return(exit: u64) -> !;
+}
+
+/// Runs the thread until it leaves user mode; returns `EXIT_SYSCALL` or the trap vector.
+///
+/// # Safety
+/// The caller has loaded the thread's page tables and holds no lock; `ctx.rip` and `ctx.rsp`
+/// are user addresses (`Thread::run` checks).
+pub unsafe fn run_user(ctx: &mut UserContext) -> u64 {
+    ctx.sanitize_mxcsr();
+    let rflags = ctx.sanitized_rflags();
+    // SAFETY: the caller's contract; the assembly returns here on the same stack with the
+    // callee-saved registers restored, whichever way the thread left user mode.
+    unsafe { run_user_asm(ctx, rflags) }
+}
+
+/// The running thread's save area (for the trap path).
+pub fn current_context() -> *mut UserContext {
+    let p: *mut UserContext;
+    // SAFETY: reads this CPU's slot, written by `run_user_asm`.
+    unsafe { core::arch::asm!("mov {}, gs:[{off}]", out(reg) p, off = const GS_USER_CTX, options(nostack, readonly, preserves_flags)) };
+    p
+}
+
+/// The non-local return of a trap from user mode into `run_user`'s caller.
+pub fn return_to_kernel(vector: u64) -> ! {
+    // SAFETY: only called on a trap from ring 3, so `run_user_asm` saved the kernel stack
+    // pointer and callee-saved registers, and nothing on the trap stack is needed any more.
+    unsafe { user_trap_return(vector) }
+}
