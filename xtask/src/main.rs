@@ -1,1 +1,287 @@
-fn main() {}
+//! `cargo xtask`: the one build tool of Tessera. This file parses the command line and
+//! dispatches; each command lives in its own module.
+//!
+//! Guarantees: every failure ends the process with a non-zero exit code and a message on
+//! stderr; a command that already reported its own failure returns [`Reported`] so the message
+//! is not printed twice. Arguments after `--` (for `run`) go to QEMU untouched.
+
+mod bench;
+mod bootfs;
+mod build;
+mod console;
+mod install;
+mod ktest;
+mod qemu;
+mod results;
+mod symbolize;
+mod test;
+mod workspace;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::Profile;
+
+const HELP: &str = "\
+cargo xtask: build, run, test and bench the Tessera kernel
+
+USAGE:
+    cargo xtask <COMMAND> [OPTIONS]
+
+COMMANDS:
+    build [--release]          build the user programs and the kernel
+    run [--smp N] [--release] [--gdb] [-- QEMU ARGS...]
+                               build, then boot the kernel in QEMU on this terminal
+                               (Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor)
+    test                       host tests, loom tests, kernel tests in QEMU, user tests;
+                               ends with one line `N passed, N failed`
+    bench                      build release, boot under -icount and record the
+                               kernel's benchmarks in target/tessera/bench.json
+    symbolize [--release]      annotate kernel addresses in a log read from stdin
+
+OPTIONS:
+    --release                  use the release profile (default: debug)
+    --smp N                    number of CPUs for QEMU (default: 1)
+    --gdb                      start QEMU halted with a gdb stub on :1234
+    -h, --help                 print this help
+";
+
+/// A command that already printed why it failed; `main` only sets the exit code.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failure already reported")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// What the user asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Help,
+    Build { profile: Profile },
+    Run(RunOptions),
+    Test,
+    Bench,
+    Symbolize { profile: Profile },
+}
+
+/// Options of `cargo xtask run`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    pub profile: Profile,
+    pub smp: u32,
+    pub gdb: bool,
+    pub qemu_args: Vec<OsString>,
+}
+
+fn main() -> ExitCode {
+    let result = parse_args(std::env::args_os().skip(1).collect()).and_then(dispatch);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Help => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Command::Build { profile } => {
+            let ws = workspace::Workspace::load()?;
+            build::build(&ws, profile).map(|_| ())
+        }
+        Command::Run(options) => qemu::run(&options),
+        Command::Test => test::run(),
+        Command::Bench => bench::run(),
+        Command::Symbolize { profile } => symbolize::filter_stdin(profile),
+    }
+}
+
+/// Parses everything after `cargo xtask`. Arguments after the first `--` are QEMU's.
+fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
+    let split = args.iter().position(|a| a == "--");
+    let qemu_args = match split {
+        Some(at) => {
+            let rest = args.split_off(at + 1);
+            args.pop();
+            rest
+        }
+        None => Vec::new(),
+    };
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut name: Option<String> = None;
+    let mut profile = Profile::Debug;
+    let mut smp: Option<u32> = None;
+    let mut gdb = false;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Command::Help),
+            lexopt::Arg::Long("release") => profile = Profile::Release,
+            lexopt::Arg::Long("gdb") => gdb = true,
+            lexopt::Arg::Long("smp") => {
+                let value = parser.value()?;
+                let text = value.to_string_lossy();
+                let n: u32 = text
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=255).contains(n))
+                    .with_context(|| {
+                        format!("--smp takes a CPU count from 1 to 255, not `{text}`")
+                    })?;
+                smp = Some(n);
+            }
+            lexopt::Arg::Value(value) if name.is_none() => {
+                name = Some(value.into_string().map_err(|v| {
+                    anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
+                })?);
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let Some(name) = name else {
+        return Ok(Command::Help);
+    };
+    let is_run = name == "run";
+    if !is_run && (smp.is_some() || gdb || split.is_some()) {
+        bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
+    }
+    if profile == Profile::Release && matches!(name.as_str(), "test" | "bench" | "help") {
+        bail!("`{name}` takes no --release (test uses the debug kernel, bench the release one)");
+    }
+    Ok(match name.as_str() {
+        "help" => Command::Help,
+        "build" => Command::Build { profile },
+        "run" => Command::Run(RunOptions {
+            profile,
+            smp: smp.unwrap_or(1),
+            gdb,
+            qemu_args,
+        }),
+        "test" => Command::Test,
+        "bench" => Command::Bench,
+        "symbolize" => Command::Symbolize { profile },
+        other => bail!("unknown command `{other}`; `cargo xtask --help` lists the commands"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command> {
+        parse_args(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn no_command_or_help_flag_prints_help() {
+        assert_eq!(parse(&[]).unwrap(), Command::Help);
+        assert_eq!(parse(&["--help"]).unwrap(), Command::Help);
+        assert_eq!(parse(&["run", "-h"]).unwrap(), Command::Help);
+        assert_eq!(parse(&["help"]).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn build_takes_release() {
+        assert_eq!(
+            parse(&["build"]).unwrap(),
+            Command::Build {
+                profile: Profile::Debug
+            }
+        );
+        assert_eq!(
+            parse(&["build", "--release"]).unwrap(),
+            Command::Build {
+                profile: Profile::Release
+            }
+        );
+    }
+
+    #[test]
+    fn run_defaults_to_one_cpu_debug_no_gdb() {
+        let expected = RunOptions {
+            profile: Profile::Debug,
+            smp: 1,
+            gdb: false,
+            qemu_args: vec![],
+        };
+        assert_eq!(parse(&["run"]).unwrap(), Command::Run(expected));
+    }
+
+    #[test]
+    fn run_takes_all_options_in_any_order_and_qemu_args_after_dashes() {
+        let got = parse(&[
+            "run",
+            "--gdb",
+            "--smp",
+            "4",
+            "--release",
+            "--",
+            "-d",
+            "int",
+            "--smp",
+        ]);
+        let expected = RunOptions {
+            profile: Profile::Release,
+            smp: 4,
+            gdb: true,
+            qemu_args: ["-d", "int", "--smp"].iter().map(OsString::from).collect(),
+        };
+        assert_eq!(got.unwrap(), Command::Run(expected));
+        let eq_form = parse(&["run", "--smp=2"]).unwrap();
+        assert!(matches!(eq_form, Command::Run(RunOptions { smp: 2, .. })));
+    }
+
+    #[test]
+    fn bad_smp_values_are_refused() {
+        for bad in ["0", "256", "-1", "two", ""] {
+            assert!(
+                parse(&["run", "--smp", bad]).is_err(),
+                "--smp {bad:?} accepted"
+            );
+        }
+        assert!(
+            parse(&["run", "--smp"]).is_err(),
+            "--smp without a value accepted"
+        );
+    }
+
+    #[test]
+    fn run_only_options_are_refused_elsewhere() {
+        assert!(parse(&["build", "--smp", "2"]).is_err());
+        assert!(parse(&["test", "--gdb"]).is_err());
+        assert!(parse(&["bench", "--", "-d", "int"]).is_err());
+        assert!(parse(&["test", "--release"]).is_err());
+    }
+
+    #[test]
+    fn unknown_commands_flags_and_extra_words_are_refused() {
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["build", "--fast"]).is_err());
+        assert!(parse(&["build", "kernel"]).is_err());
+        assert!(parse(&["-x"]).is_err());
+    }
+
+    #[test]
+    fn other_commands_parse() {
+        assert_eq!(parse(&["test"]).unwrap(), Command::Test);
+        assert_eq!(parse(&["bench"]).unwrap(), Command::Bench);
+        assert_eq!(
+            parse(&["symbolize", "--release"]).unwrap(),
+            Command::Symbolize {
+                profile: Profile::Release
+            }
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! `cargo xtask bench`: boots the release kernel on one CPU under `-icount shift=0`, so guest
+//! instruction counts are deterministic, and records its `bench:` lines.
+//!
+//! Guarantees: `target/tessera/bench.json` is written only from a boot that ended in the
+//! kernel's success code and printed at least one well-formed, uniquely named result; it holds
+//! each benchmark's instructions per operation and iteration count, the date and the git
+//! commit (with whether the tree was dirty). Numbers are kept exactly as the kernel printed.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Number};
+
+use crate::build::{self, Profile};
+use crate::install::ensure_qemu;
+use crate::qemu::{self, Boot, Exit};
+use crate::workspace::Workspace;
+
+/// Benchmarks run long under `-icount`; this only catches a hung kernel.
+const BOOT_LIMIT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, PartialEq)]
+struct BenchResult {
+    name: String,
+    instructions_per_op: Number,
+    iterations: u64,
+}
+
+pub fn run() -> Result<()> {
+    let ws = Workspace::load()?;
+    ensure_qemu()?;
+    let artifacts = build::build(&ws, Profile::Release)?;
+    let symbolizer = qemu::load_symbolizer(&ws, &artifacts.kernel);
+    let mut boot = Boot::new(&artifacts);
+    boot.icount = true;
+    boot.append = Some("bench".into());
+    let capture = qemu::capture(&ws, &boot, "bench", symbolizer.as_ref(), BOOT_LIMIT)?;
+    if capture.exit != Exit::Success {
+        bail!(
+            "the bench boot did not succeed: {} (log: {})",
+            capture.exit,
+            capture.log.display()
+        );
+    }
+    let results = collect(&capture.lines)?;
+    if results.is_empty() {
+        bail!("the kernel printed no `bench: <name> <instructions_per_op> <iterations>` lines");
+    }
+    print_table(&results);
+    let path = ws.tessera_dir().join("bench.json");
+    let report = report(&results, &ws.root);
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("could not write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `bench: <name> <instructions_per_op> <iterations>`, after an optional prefix.
+fn parse_line(line: &str) -> Option<BenchResult> {
+    let (_, rest) = line.split_once("bench: ")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let [name, per_op, iterations] = fields[..] else {
+        return None;
+    };
+    let per_op: Number = per_op.parse().ok()?;
+    if per_op.as_f64().is_none_or(|v| v < 0.0) || per_op.to_string().starts_with('-') {
+        return None;
+    }
+    let iterations: u64 = iterations.parse().ok().filter(|&n| n > 0)?;
+    Some(BenchResult {
+        name: name.to_owned(),
+        instructions_per_op: per_op,
+        iterations,
+    })
+}
+
+fn collect(lines: &[String]) -> Result<Vec<BenchResult>> {
+    let mut results: Vec<BenchResult> = Vec::new();
+    for result in lines.iter().filter_map(|l| parse_line(l)) {
+        if results.iter().any(|r| r.name == result.name) {
+            bail!("the kernel reported benchmark `{}` twice", result.name);
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+fn print_table(results: &[BenchResult]) {
+    let width = results
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("benchmark".len());
+    println!(
+        "\n{:<width$}  {:>16}  {:>12}",
+        "benchmark", "instructions/op", "iterations"
+    );
+    for r in results {
+        println!(
+            "{:<width$}  {:>16}  {:>12}",
+            r.name,
+            r.instructions_per_op.to_string(),
+            r.iterations
+        );
+    }
+}
+
+fn report(results: &[BenchResult], root: &std::path::Path) -> serde_json::Value {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    let benchmarks: BTreeMap<&str, serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let entry =
+                json!({"instructions_per_op": r.instructions_per_op, "iterations": r.iterations});
+            (r.name.as_str(), entry)
+        })
+        .collect();
+    json!({
+        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        "commit": commit,
+        "dirty": dirty,
+        "benchmarks": benchmarks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_lines_parse_with_exact_numbers() {
+        let r = parse_line("bench: ipc_call 412 10000").unwrap();
+        assert_eq!(r.name, "ipc_call");
+        assert_eq!(r.instructions_per_op.to_string(), "412");
+        assert_eq!(r.iterations, 10000);
+        let r = parse_line("[cpu0] bench: cap_copy 87.25 512\r").unwrap();
+        assert_eq!(r.instructions_per_op.to_string(), "87.25");
+    }
+
+    #[test]
+    fn malformed_bench_lines_are_ignored() {
+        for line in [
+            "bench: ipc_call 412",
+            "bench: ipc_call 412 10000 extra",
+            "bench: ipc_call many 10000",
+            "bench: ipc_call -3 10000",
+            "bench: ipc_call 412 0",
+            "bench: ipc_call 412 1.5",
+            "bench ipc_call 412 10000",
+            "booting bench mode",
+        ] {
+            assert_eq!(parse_line(line), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn duplicates_are_refused_and_order_is_kept() {
+        let lines: Vec<String> = ["bench: b 2 1", "noise", "bench: a 1 1"]
+            .map(String::from)
+            .into();
+        let names: Vec<_> = collect(&lines)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["b", "a"]);
+        let twice: Vec<String> = ["bench: a 1 1", "bench: a 2 1"].map(String::from).into();
+        assert!(collect(&twice).is_err());
+    }
+
+    #[test]
+    fn the_report_holds_results_date_and_commit() {
+        let results = vec![BenchResult {
+            name: "ipc_call".into(),
+            instructions_per_op: "412".parse().unwrap(),
+            iterations: 10,
+        }];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let report = report(&results, root);
+        assert_eq!(report["benchmarks"]["ipc_call"]["instructions_per_op"], 412);
+        assert_eq!(report["benchmarks"]["ipc_call"]["iterations"], 10);
+        assert!(report["date"].as_str().unwrap().ends_with('Z'));
+        assert!(report["commit"].is_string());
+    }
+}

@@ -1,0 +1,166 @@
+//! `cargo xtask test`: host tests, loom tests, kernel tests in QEMU, then user tests, ending
+//! with exactly one line `N passed, N failed` that adds them all up.
+//!
+//! Guarantees: every stage runs even when an earlier one failed, and a stage that cannot run
+//! (a build error, QEMU missing) counts as a failure rather than as zero tests; the command
+//! exits non-zero whenever anything failed. Each QEMU boot is logged under
+//! `target/tessera/logs/<boot>.log`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::build::{self, Profile};
+use crate::install::ensure_qemu;
+use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
+use crate::qemu::{self, Boot};
+use crate::results::{cargo_result, Counts};
+use crate::workspace::{cargo, Workspace};
+use crate::Reported;
+
+/// Longest a kernel test boot may take under TCG before it is called hung.
+const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+pub fn run() -> Result<()> {
+    let ws = Workspace::load()?;
+    let mut total = Judgement::default();
+    stage(&mut total, "host tests", host_tests(&ws));
+    stage(&mut total, "loom tests", loom_tests(&ws));
+    stage(&mut total, "kernel tests", kernel_tests(&ws));
+    if !total.problems.is_empty() {
+        println!("\nfailures:");
+        for problem in &total.problems {
+            println!("    {problem}");
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        total.counts.passed, total.counts.failed
+    );
+    if total.counts.failed > 0 {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
+
+fn stage(total: &mut Judgement, name: &str, result: Result<Judgement>) {
+    match result {
+        Ok(judgement) => total.absorb(judgement),
+        Err(e) => {
+            if !e.is::<Reported>() {
+                eprintln!("error: {name}: {e:#}");
+            }
+            total.counts.failed += 1;
+            total.problems.push(format!("{name} could not run: {e:#}"));
+        }
+    }
+}
+
+fn banner(text: &str) {
+    println!("\n==> {text}");
+}
+
+fn host_tests(ws: &Workspace) -> Result<Judgement> {
+    banner("host tests: cargo test --release (the workspace's default members)");
+    let mut command = cargo(&ws.root);
+    command.args(["test", "--release"]);
+    cargo_tests("host tests", command)
+}
+
+fn loom_tests(ws: &Workspace) -> Result<Judgement> {
+    if !ws.root.join("kernel/core/tests/loom.rs").is_file() {
+        banner("loom tests: skipped (kernel/core/tests/loom.rs does not exist)");
+        return Ok(Judgement::default());
+    }
+    banner("loom tests: cargo test -p tessera-core --test loom with --cfg loom");
+    let mut command = cargo(&ws.root);
+    command
+        .args([
+            "test",
+            "-p",
+            "tessera-core",
+            "--release",
+            "--test",
+            "loom",
+            "--target-dir",
+        ])
+        .arg(ws.target_dir.join("loom"))
+        .env("RUSTFLAGS", "--cfg loom")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    cargo_tests("loom tests", command)
+}
+
+/// Runs a `cargo test` command, echoing its output and adding up its `test result:` lines.
+fn cargo_tests(name: &str, mut command: Command) -> Result<Judgement> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("could not run cargo test")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("cargo test's stdout was not captured")?;
+    let mut judgement = Judgement::default();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("could not read cargo test's output")?;
+        println!("{line}");
+        if let Some(Counts { passed, failed }) = cargo_result(&line) {
+            judgement.counts.passed += passed;
+            judgement.counts.failed += failed;
+        }
+    }
+    let status = child.wait().context("could not wait for cargo test")?;
+    if judgement.counts.failed > 0 {
+        judgement.problems.push(format!(
+            "{name}: {} failed (see above)",
+            judgement.counts.failed
+        ));
+    } else if !status.success() {
+        judgement.counts.failed += 1;
+        judgement.problems.push(format!(
+            "{name}: cargo test failed ({status}) with no test failing"
+        ));
+    }
+    Ok(judgement)
+}
+
+fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
+    banner("kernel tests: build the kernel, boot it with test=all on 2 CPUs");
+    ensure_qemu()?;
+    let artifacts = build::build(ws, Profile::Debug)?;
+    let symbolizer = qemu::load_symbolizer(ws, &artifacts.kernel);
+    let mut boot = Boot::new(&artifacts);
+    boot.smp = 2;
+    boot.append = Some("test=all".into());
+    let name = "ktest-all";
+    let capture = qemu::capture(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
+    let mut total = judge_all(name, &capture.log, &capture.lines, capture.exit);
+    for test in std::mem::take(&mut total.should_panic) {
+        let name = format!("ktest-{test}");
+        banner(&format!(
+            "kernel test {test}: must panic; boot {name} with test={test}"
+        ));
+        boot.append = Some(format!("test={test}"));
+        let capture = qemu::capture(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT)?;
+        total.absorb(judge_should_panic(
+            &test,
+            &name,
+            &capture.log,
+            &capture.lines,
+            capture.exit,
+        ));
+    }
+    if ws.programs.is_empty() {
+        banner("user tests: skipped (no user programs under user/)");
+    } else {
+        banner("user tests: boot with test=user");
+        let name = "user-tests";
+        boot.smp = 1;
+        boot.append = Some("test=user".into());
+        let capture = qemu::capture(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
+        total.absorb(judge_user(name, &capture.log, &capture.lines, capture.exit));
+    }
+    Ok(total)
+}
