@@ -1,7 +1,8 @@
 //! Order codes: what each kernel object answers.
 //!
-//! Kernel objects answer invocations as if they were servers. Unless an order says otherwise it
-//! is a CALL (SEND and POST work too; the reply is then dropped), data words are read from the
+//! Kernel objects answer invocations as if they were servers. A kernel object is always
+//! available, so CALL, SEND and POST to one all run the order at once and return its result in
+//! the reply registers (a POST carries only `d0` and no capabilities). Data words are read from the
 //! message (`d0..d3`), capabilities from the sent capability indices (`c0..c3`), and a returned
 //! capability is written into the caller's receive slot 0. A word the order does not use is
 //! ignored. Every order can fail with `NullCapability` (the invoked capability is Null or its
@@ -9,6 +10,9 @@
 //! the other errors each order can return are listed with it.
 //!
 //! Endpoint capabilities carry the server's own order codes, which the kernel does not read.
+//! A RETURN must invoke a resume capability or Null; invoking anything else with RETURN fails
+//! with `WrongType` and the caller does not wait. CALL or SEND through an endpoint to the
+//! caller itself fails with `BadState` (it could never be received); a POST to itself is queued.
 
 /// Every live capability answers `GET_TYPE`: `d0` out = its [`CapType`](crate::CapType) code.
 /// No rights needed.

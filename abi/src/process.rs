@@ -1,7 +1,7 @@
 //! Process states, priorities and the `ps`-style record a shell shows.
 
 /// Priority levels: 0 is the lowest, `PRIORITY_LEVELS - 1` the highest.
-pub const PRIORITY_LEVELS: u64 = 8;
+pub const PRIORITY_LEVELS: u64 = 32;
 
 /// The state of a process as users see it (the kernel-internal KernStall is shown as
 /// `Stalled`; seed 002).

@@ -1,10 +1,35 @@
 //! The portable Tessera kernel core. No architecture code: hardware is reached only through
 //! the `platform::Platform` trait, implemented by the x86_64 kernel and by the simulator.
+//!
+//! Start at `kernel.rs` (the `Kernel` the arch instantiates), `dispatch.rs` (the entry and exit
+//! points the arch calls, and the scheduling policy) and `invoke/` (the invocation paths).
 #![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
+pub mod cap;
+mod check;
 pub mod cleaner;
+pub mod cpu;
+pub mod dispatch;
+pub mod fault;
+mod invoke;
+mod irq;
+pub mod kernel;
+pub mod lock_key;
+pub mod object;
+mod orders;
+pub mod platform;
+pub mod post;
 pub mod sched;
 pub mod stall_queue;
 pub mod sync;
+pub mod table;
+mod wake;
+
+pub use cap::{Cap, ObjId};
+pub use cpu::Cpu;
+pub use dispatch::Exit;
+pub use kernel::{Config, Kernel};
+pub use platform::{Frame, Platform, SaveArea};

@@ -1,0 +1,188 @@
+//! `Kernel::check_invariants`: the kernel-wide invariants, checked between kernel entries by
+//! the simulator after every step and by tests.
+//!
+//! Checked: each process is in at most one queue (run queues and stall queues together), and
+//! in the one its state names; stall queues are FIFO by arrival stamp and their owners are
+//! running processes that know it; every post activity in use is queued on its live target
+//! exactly once; banks balance; no lock is held and no deferred work is left on any CPU.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::cap::ObjId;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::object::process::{QueueRef, RunState, Waiter};
+use crate::platform::Platform;
+use crate::stall_queue::Owner;
+
+impl<P: Platform> Kernel<P> {
+    /// Checks every invariant; `cpus` are all the CPUs' private states, outside the kernel.
+    pub fn check_invariants(&self, cpus: &[Cpu]) -> Result<(), String> {
+        self.check_locks(cpus)?;
+        let mut seen: BTreeMap<ObjId, &'static str> = BTreeMap::new();
+        let mut note = |id: ObjId, place: &'static str| match seen.insert(id, place) {
+            Some(before) => Err(format!("{id:?} is in two queues: {before} and {place}")),
+            None => Ok(()),
+        };
+        for c in self.cpu_ids() {
+            let rq = self.shared(c).run.lock();
+            rq.check_invariants().map_err(|v| format!("run queue of {c:?}: {v:?}"))?;
+            for id in self.processes.live_ids() {
+                if rq.priority_of(id).is_some() {
+                    note(id, "a run queue")?;
+                    if self.processes.read(id, |p| p.queued_on) != Some(Some(c)) {
+                        return Err(format!("{id:?} is on {c:?}'s run queue but does not know it"));
+                    }
+                }
+            }
+        }
+        let pool = self.posts.read(|p| p.waiting.waiters().collect::<Vec<_>>());
+        check_fifo("the post pool", pool.iter().map(|s| s.seq))?;
+        for s in &pool {
+            note(s.id, "the post pool's queue")?;
+            self.expect_stalled(s.id, QueueRef::PostPool)?;
+        }
+        let mut queued_posts = 0;
+        for id in self.processes.live_ids() {
+            let Some((waiters, owner)) =
+                self.processes.read(id, |p| (p.senders.waiters().collect::<Vec<_>>(), p.senders.owner()))
+            else {
+                continue;
+            };
+            let stamps = waiters.iter().map(|w| match w {
+                Waiter::Process(s) => s.seq,
+                Waiter::Post(i) => self.posts.read(|p| p.get(*i).map_or(0, |a| a.stamp)),
+            });
+            check_fifo("a sender queue", stamps)?;
+            for w in &waiters {
+                match w {
+                    Waiter::Process(s) => {
+                        note(s.id, "a sender queue")?;
+                        self.expect_stalled(s.id, QueueRef::Senders(id))?;
+                    }
+                    Waiter::Post(i) => {
+                        queued_posts += 1;
+                        if self.posts.read(|p| p.get(*i).map(|a| a.target)) != Some(id) {
+                            return Err(format!("post {i:?} queued on {id:?} is not addressed to it"));
+                        }
+                    }
+                }
+            }
+            if let Owner::Process(Waiter::Process(s)) = owner {
+                self.expect_owner(s.id, QueueRef::Senders(id))?;
+            }
+        }
+        if let Owner::Process(s) = self.posts.read(|p| p.waiting.owner()) {
+            self.expect_owner(s.id, QueueRef::PostPool)?;
+        }
+        let in_use = self.posts.read(|p| p.in_use().count());
+        if in_use != queued_posts {
+            return Err(format!("{in_use} post activities in use but {queued_posts} queued"));
+        }
+        for id in self.processes.live_ids() {
+            self.check_process(id, cpus, seen.get(&id).copied())?;
+        }
+        self.check_banks()
+    }
+
+    fn check_locks(&self, cpus: &[Cpu]) -> Result<(), String> {
+        for c in cpus {
+            if c.held_locks() != 0 || c.deferred_wakes() != 0 {
+                return Err(format!("{:?} holds locks or deferred work outside the kernel", c.id));
+            }
+        }
+        let free = |l: &crate::sync::MrowLock| l.is_free();
+        let all_free = (0..self.processes.capacity() as u32).all(|i| free(self.processes.lock(i)))
+            && (0..self.banks.capacity() as u32).all(|i| free(self.banks.lock(i)))
+            && (0..self.pages.capacity() as u32).all(|i| free(self.pages.lock(i)))
+            && (0..self.spaces.capacity() as u32).all(|i| free(self.spaces.lock(i)))
+            && (0..self.cap_pages.capacity() as u32).all(|i| free(self.cap_pages.lock(i)))
+            && self.irqs.iter().all(|g| free(g.lock()))
+            && free(self.posts.lock());
+        if all_free {
+            Ok(())
+        } else {
+            Err(String::from("an object lock is held outside the kernel"))
+        }
+    }
+
+    fn expect_stalled(&self, id: ObjId, q: QueueRef) -> Result<(), String> {
+        match self.processes.read(id, |p| p.state) {
+            Some(RunState::Stalled(s)) if s == q => Ok(()),
+            other => Err(format!("{id:?} waits on {q:?} but its state is {other:?}")),
+        }
+    }
+
+    fn expect_owner(&self, id: ObjId, q: QueueRef) -> Result<(), String> {
+        match self.processes.read(id, |p| (p.state, p.owns)) {
+            None => Ok(()),
+            Some((RunState::Running, Some(o))) if o == q => Ok(()),
+            Some(other) => Err(format!("{id:?} owns {q:?} but its (state, owns) is {other:?}")),
+        }
+    }
+
+    fn check_process(&self, id: ObjId, cpus: &[Cpu], queued: Option<&str>) -> Result<(), String> {
+        let Some((state, restart, on_cpu, queued_on, owns)) =
+            self.processes.read(id, |p| (p.state, p.restart, p.cpu, p.queued_on, p.owns))
+        else {
+            return Ok(());
+        };
+        let current = cpus.iter().filter(|c| c.current == Some(id)).count();
+        if current > 1 || (current == 1) != on_cpu.is_some() {
+            return Err(format!("{id:?} is current on {current} CPUs but thinks {on_cpu:?}"));
+        }
+        let on_run_queue = queued == Some("a run queue");
+        let ok = match state {
+            RunState::Running => on_run_queue != on_cpu.is_some() && !(restart && on_cpu.is_some()),
+            RunState::Stalled(_) => queued.is_some() && !on_run_queue && on_cpu.is_none(),
+            RunState::Halted(_) => queued.is_none() && queued_on.is_none(),
+            RunState::Available | RunState::Waiting => queued.is_none() && on_cpu.is_none(),
+        };
+        if !ok || (owns.is_some() && state != RunState::Running) {
+            return Err(format!(
+                "{id:?} in state {state:?} (restart {restart}, cpu {on_cpu:?}, owns {owns:?}) is in {queued:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_banks(&self) -> Result<(), String> {
+        let mut charged: BTreeMap<ObjId, (u64, u64)> = BTreeMap::new();
+        let mut add = |bank: ObjId, units: u64| {
+            let e = charged.entry(bank).or_default();
+            e.0 += units;
+            e.1 += 1;
+        };
+        self.processes.live_ids().for_each(|i| self.processes.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.pages.live_ids().for_each(|i| self.pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.spaces.live_ids().for_each(|i| self.spaces.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.cap_pages.live_ids().for_each(|i| self.cap_pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        for i in self.banks.live_ids().collect::<Vec<_>>() {
+            if let Some((Some(parent), quota)) = self.banks.read(i, |b| (b.parent, b.quota)) {
+                add(parent, quota + 1);
+            }
+        }
+        for i in self.banks.live_ids() {
+            let b = self.banks.read(i, |b| b.clone()).ok_or("bank vanished")?;
+            let (used, objects) = charged.get(&i).copied().unwrap_or_default();
+            if b.used != used || b.objects != objects || b.used > b.quota {
+                return Err(format!("bank {i:?} says {b:?} but its live objects cost {used} in {objects}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_fifo(what: &str, stamps: impl Iterator<Item = u64>) -> Result<(), String> {
+    let mut last = 0;
+    for s in stamps {
+        if s <= last {
+            return Err(format!("{what} is out of FIFO order"));
+        }
+        last = s;
+    }
+    Ok(())
+}

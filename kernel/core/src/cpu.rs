@@ -1,0 +1,116 @@
+//! Per-CPU state: `Cpu`, which only its own CPU touches (through `&mut`), and `PerCpu`, the
+//! part other CPUs and interrupt handlers reach (run queue, needResched, pendingIRQs).
+//!
+//! # Invariants
+//! - At kernel exit `held` is empty and `deferred` is drained: nothing is held past exit.
+//! - `current` is the process this CPU runs (its `cpu` field names this CPU) or `None` (idle).
+//! - The interrupt handler touches only `pending_irqs`, `need_resched` and `ticks_left`
+//!   (seed 001: no kernel structure relies on interrupts being off).
+
+use alloc::collections::VecDeque;
+use spin::mutex::SpinMutex;
+
+use crate::cap::ObjId;
+use crate::lock_key::LockKey;
+use crate::object::process::{QueueRef, Staller};
+use crate::sched::RunQueue;
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{CpuId, HeldLocks};
+
+/// Most locks one kernel path takes: caller, target, an owned queue's holder, the post pool,
+/// and room for the destroy path's bank and victim.
+pub const MAX_HELD: usize = 8;
+
+/// Deferred wake-ups reserved per CPU before any path runs; a path needing more reserves them
+/// in its prepare phase.
+pub const DEFERRED_RESERVE: usize = 64;
+
+/// A process removed from a stall queue by another path: as the queue's new owner, or because
+/// the queue's process was destroyed. It is made ready at kernel exit if it still waits there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wake {
+    /// Who, as queued.
+    pub who: Staller,
+    /// The queue it left.
+    pub from: QueueRef,
+}
+
+/// The state only this CPU touches.
+pub struct Cpu {
+    /// Which CPU.
+    pub id: CpuId,
+    /// Locks held by the current kernel path (lock order: `sync/mod.rs`).
+    pub(crate) held: HeldLocks<LockKey, MAX_HELD>,
+    /// The process running here.
+    pub(crate) current: Option<ObjId>,
+    /// Wake-ups to run at exit, in order.
+    pub(crate) deferred: VecDeque<Wake>,
+}
+
+impl Cpu {
+    /// CPU `id`'s state, idle.
+    pub fn new(id: CpuId) -> Cpu {
+        Cpu { id, held: HeldLocks::new(), current: None, deferred: VecDeque::with_capacity(DEFERRED_RESERVE) }
+    }
+
+    /// The process running here.
+    pub fn current(&self) -> Option<ObjId> {
+        self.current
+    }
+
+    /// How many locks the current path holds (zero outside the kernel).
+    pub fn held_locks(&self) -> usize {
+        self.held.len()
+    }
+
+    /// How many wake-ups are waiting for the exit path (zero outside the kernel).
+    pub fn deferred_wakes(&self) -> usize {
+        self.deferred.len()
+    }
+}
+
+/// What a priority word holds when the CPU is idle.
+pub const IDLE: u32 = u32::MAX;
+
+/// The state other CPUs and interrupt handlers reach.
+pub struct PerCpu {
+    /// Ready processes homed here. Leaf lock (level 7): held alone, briefly.
+    pub(crate) run: SpinMutex<RunQueue<ObjId>>,
+    /// Reschedule at the next kernel exit.
+    pub(crate) need_resched: AtomicBool,
+    /// One bit per IRQ line that fired and is not yet posted.
+    pub(crate) pending_irqs: AtomicU64,
+    /// Priority of the process running here, or `IDLE`.
+    pub(crate) running_priority: AtomicU32,
+    /// Timer ticks left in the running process's slice.
+    pub(crate) ticks_left: AtomicU32,
+}
+
+impl PerCpu {
+    /// An idle CPU whose run queue has room for `processes` processes.
+    pub fn new(processes: usize) -> PerCpu {
+        PerCpu {
+            run: SpinMutex::new(RunQueue::new(processes)),
+            need_resched: AtomicBool::new(false),
+            pending_irqs: AtomicU64::new(0),
+            running_priority: AtomicU32::new(IDLE),
+            ticks_left: AtomicU32::new(0),
+        }
+    }
+
+    /// Asks for a reschedule at this CPU's next exit.
+    pub(crate) fn request_resched(&self) {
+        self.need_resched.store(true, Ordering::Release);
+    }
+
+    /// Takes the reschedule request.
+    pub(crate) fn take_resched(&self) -> bool {
+        self.need_resched.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl From<ObjId> for usize {
+    fn from(id: ObjId) -> usize {
+        id.index as usize
+    }
+}

@@ -1,0 +1,111 @@
+//! Delivering a message into a process, making a process ready, and handing a process's sender
+//! queue to the next in line when the process becomes available.
+//!
+//! # Assumptions
+//! - Called in the operate phase, with the receiving process (and, for `offer`, the post pool)
+//!   locked by the path. Nothing here fails.
+//! - Processes not locked by the path are never touched: their wake-up is deferred
+//!   (`defer_wake`) and done at kernel exit by `wake.rs`.
+
+use tessera_abi::message::{CapWord, MessageInfo, Reply, DATA_WORDS, MESSAGE_CAPS, RESUME_RECV_SLOT};
+use tessera_abi::InvocationKind;
+
+use crate::cap::{Cap, ObjId};
+use crate::cpu::{Cpu, Wake, IDLE};
+use crate::kernel::Kernel;
+use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
+use crate::platform::{Platform, SaveArea};
+use crate::post::{PostId, PostPool};
+use crate::sched::Position;
+use crate::sync::atomic::Ordering;
+
+/// A message as the receiver gets it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Delivery {
+    pub badge: u64,
+    pub info: MessageInfo,
+    pub data: [u64; DATA_WORDS],
+    pub caps: [Cap; MESSAGE_CAPS],
+    pub resume: Option<Cap>,
+}
+
+impl<P: Platform> Kernel<P> {
+    /// Writes `d` into `t` (in an open or closed wait) and makes it ready.
+    pub(crate) fn deliver(&self, cpu: &Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>, d: &Delivery) {
+        let recv = CapWord::unpack(t.save.invocation().caps).recv;
+        for (slot, cap) in recv.iter().zip(d.caps.iter()).take(d.info.caps as usize) {
+            t.receive_cap(*slot, *cap);
+        }
+        let mut info = d.info;
+        if let Some(r) = d.resume {
+            t.receive_cap(recv[RESUME_RECV_SLOT], r);
+            info.resume = true;
+        }
+        t.save.set_reply(&Reply { error: 0, badge: d.badge, info: info.pack(), data: d.data });
+        self.make_ready(cpu, t_id, t, Position::Tail);
+    }
+
+    /// `p` is running again: it joins its home CPU's run queue (unless it is still current on
+    /// a CPU that has not left the kernel), and preempts that CPU at its next exit if it has a
+    /// higher priority than what runs there.
+    pub(crate) fn make_ready(&self, cpu: &Cpu, id: ObjId, p: &mut Process<P::SaveArea>, at: Position) {
+        p.state = RunState::Running;
+        if p.cpu.is_some() || p.queued_on.is_some() {
+            return;
+        }
+        let home = p.home;
+        let shared = self.shared(home);
+        if let Err(e) = shared.run.lock().enqueue(id, p.priority, at) {
+            panic!("run queue refused a ready process: {e:?} (kernel bug)");
+        }
+        p.queued_on = Some(home);
+        let running = shared.running_priority.load(Ordering::Acquire);
+        if running == IDLE || u32::from(p.priority.get()) > running {
+            shared.request_resched();
+            if home != cpu.id {
+                self.platform.send_ipi(home);
+            }
+        }
+    }
+
+    /// `t` is available: if nobody owns its sender queue, the head becomes owner. A process is
+    /// woken (deferred) to re-run its call; a post activity is delivered at once.
+    pub(crate) fn offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>, pool: &mut PostPool) {
+        if t.state != RunState::Available {
+            return;
+        }
+        match t.senders.wake_one() {
+            None => {}
+            Some(Waiter::Process(s)) => self.defer_wake(cpu, s, QueueRef::Senders(t_id)),
+            Some(Waiter::Post(i)) => {
+                self.deliver_post(cpu, t_id, t, pool, i);
+                t.senders.used(Waiter::Post(i), false);
+            }
+        }
+    }
+
+    /// Delivers post activity `i` to `t` and frees it; the next process waiting for a free
+    /// activity is woken.
+    pub(crate) fn deliver_post(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>, pool: &mut PostPool, i: PostId) {
+        let Some(a) = pool.release(i) else {
+            panic!("post activity {i:?} queued but free (kernel bug)");
+        };
+        let d = Delivery {
+            badge: a.badge,
+            info: MessageInfo::new(InvocationKind::Post, a.payload.order, 1, 0),
+            data: [a.payload.word, 0, 0, 0],
+            caps: [Cap::NULL; MESSAGE_CAPS],
+            resume: None,
+        };
+        self.deliver(cpu, t_id, t, &d);
+        if let Some(w) = pool.waiting.wake_one() {
+            self.defer_wake(cpu, w, QueueRef::PostPool);
+        }
+    }
+
+    /// `who` left queue `from` (as its new owner, or because the queue died): make it ready at
+    /// kernel exit if it is still stalled there.
+    pub(crate) fn defer_wake(&self, cpu: &mut Cpu, who: Staller, from: QueueRef) {
+        cpu.deferred.push_back(Wake { who, from });
+    }
+}

@@ -1,0 +1,182 @@
+//! The invocation paths: decode the saved registers, then CALL, RETURN, SEND or POST.
+//!
+//! Every path is prepare -> commit point -> operate (seed 001, sections 4 to 6):
+//! - Prepare takes every lock the path will need on this CPU's held-lock list (the caller, the
+//!   invoked object, the holder of a queue the caller owns, the post pool), checks everything
+//!   and reserves what the operation needs. A failure here changes nothing: the path returns
+//!   an error to the caller, stalls it, or returns `Restart` and is re-run from scratch.
+//! - The commit point is marked `// COMMIT POINT` in each path.
+//! - Operate mutates, delivers and wakes; it cannot fail, block or allocate. Wake-ups of
+//!   processes not locked by the path are deferred to kernel exit (`wake.rs`).
+//!
+//! # Assumptions
+//! - The caller's registers are in its save area; the path reads them only from there, so a
+//!   stalled call restarts from exactly the same state (KernStall, seed 002).
+
+pub(crate) mod deliver;
+mod marshal;
+pub(crate) mod object;
+mod reply;
+mod send;
+
+use tessera_abi::message::Reply;
+use tessera_abi::{CapType, Error, InvocationKind};
+
+use crate::cap::ObjId;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::object::process::{QueueRef, Staller, Waiter};
+use crate::platform::{Platform, SaveArea};
+use crate::sync::atomic::spin_loop;
+use crate::sync::Restart;
+
+pub(crate) use marshal::Msg;
+
+/// What the marshal phase read from the caller.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller {
+    pub id: ObjId,
+    /// The queue it owns on entry (woken from its head), whose holder the path has locked.
+    pub owns: Option<QueueRef>,
+    /// How it appears on a stall queue (its seq on entry).
+    pub staller: Staller,
+}
+
+impl<P: Platform> Kernel<P> {
+    /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
+    pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) {
+        loop {
+            self.txns.enter(cpu.id);
+            let done = self.invocation_path(cpu, me);
+            cpu.held.release_all(self);
+            if done.is_ok() {
+                return;
+            }
+            spin_loop();
+        }
+    }
+
+    fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<(), Restart> {
+        cpu.held.write(self, LockKey::Process(me.index))?;
+        let Some((inv, owns, staller)) = self.processes.write(me, |p| {
+            p.invocations += 1;
+            (p.save.invocation(), p.owns, p.staller(me))
+        }) else {
+            return Ok(());
+        };
+        let caller = Caller { id: me, owns, staller };
+        if let Some(q) = owns {
+            self.lock_queue_holder(cpu, q)?;
+        }
+        let msg = match self.marshal(me, &inv) {
+            Ok(m) => m,
+            Err(e) => return self.refused(cpu, &caller, e),
+        };
+        let target = if self.is_live(&msg.target) { msg.target } else { crate::cap::Cap::NULL };
+        match (target.ty, msg.kind) {
+            (CapType::Null, InvocationKind::Return) => self.reply_and_wait(cpu, &caller, None, &msg),
+            (CapType::Null, _) => self.refused(cpu, &caller, Error::NullCapability),
+            (CapType::Resume, InvocationKind::Return | InvocationKind::Send) => {
+                self.reply_and_wait(cpu, &caller, Some(target), &msg)
+            }
+            (CapType::Endpoint, InvocationKind::Call | InvocationKind::Send | InvocationKind::Post) => {
+                self.send(cpu, &caller, target, &msg)
+            }
+            (CapType::Resume | CapType::Endpoint, _) => self.refused(cpu, &caller, Error::WrongType),
+            (_, InvocationKind::Return) => self.refused(cpu, &caller, Error::WrongType),
+            _ => {
+                let result = self.object_order(cpu, target, &msg)?;
+                self.finish(cpu, &caller, |p| {
+                    let reply = match result {
+                        Ok(r) => {
+                            if let Some(c) = r.cap {
+                                p.receive_cap(msg.recv[0], c);
+                            }
+                            Reply { data: r.data, ..Reply::default() }
+                        }
+                        Err(e) => Reply { error: e.raw(), ..Reply::default() },
+                    };
+                    p.save.set_reply(&reply);
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Refuses the call with `e`: the caller goes on running with the error in `rax`.
+    fn refuse(&self, cpu: &mut Cpu, caller: &Caller, e: Error) {
+        // COMMIT POINT (refusal): only the caller's reply registers change.
+        self.finish(cpu, caller, |p| p.save.set_reply(&Reply { error: e.raw(), ..Reply::default() }));
+    }
+
+    /// `refuse` as the end of a path.
+    fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
+        self.refuse(cpu, caller, e);
+        Ok(())
+    }
+
+    /// The last step of a path after which the caller goes on running: `f` writes its reply,
+    /// and a queue it owned but did not use passes to the next in line (seed 002).
+    fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut crate::object::process::Process<P::SaveArea>)) {
+        let owned = self.processes.write(caller.id, |p| {
+            f(p);
+            p.owns.take()
+        });
+        if let Some(Some(q)) = owned {
+            self.relinquish(cpu, q, caller.staller);
+        }
+    }
+
+    /// Locks what a queue lives in: its process and the post pool (a post at the head of a
+    /// process's queue may have to be delivered when ownership moves), or the pool alone.
+    pub(crate) fn lock_queue_holder(&self, cpu: &mut Cpu, q: QueueRef) -> Result<(), Restart> {
+        if let QueueRef::Senders(t) = q {
+            cpu.held.write(self, LockKey::Process(t.index))?;
+        }
+        cpu.held.write(self, LockKey::PostPool)
+    }
+
+    /// `who` gives up queue `q`, or leaves it if it still waits there: ownership passes to the
+    /// next in line if the resource is ready (seed 002). The holder of `q` is locked
+    /// (`lock_queue_holder`); a dead holder's queue is gone already.
+    pub(crate) fn relinquish(&self, cpu: &mut Cpu, q: QueueRef, who: Staller) {
+        match q {
+            QueueRef::Senders(t) => {
+                self.processes.write(t, |tp| {
+                    if !tp.senders.give_back(Waiter::Process(who)) {
+                        tp.senders.remove(Waiter::Process(who));
+                    }
+                    self.posts.write(|pool| self.offer(cpu, t, tp, pool));
+                });
+            }
+            QueueRef::PostPool => {
+                let next = self.posts.write(|pool| {
+                    if !pool.waiting.give_back(who) {
+                        pool.waiting.remove(who);
+                    }
+                    if pool.has_free() {
+                        pool.waiting.wake_one()
+                    } else {
+                        None
+                    }
+                });
+                if let Some(n) = next {
+                    self.defer_wake(cpu, n, QueueRef::PostPool);
+                }
+            }
+        }
+    }
+
+    /// The caller stops running (it waits or stalls): set its state; a queue it owned and did
+    /// not use passes on.
+    pub(crate) fn leave(&self, cpu: &mut Cpu, caller: &Caller, state: crate::object::process::RunState) {
+        let owned = self.processes.write(caller.id, |p| {
+            p.state = state;
+            p.owns.take()
+        });
+        if let Some(Some(q)) = owned {
+            self.relinquish(cpu, q, caller.staller);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Invocations of kernel objects: they answer order codes as if they were servers
+//! (`tessera_abi::order`). Each order's handler lives in `orders/` and is a complete path of
+//! its own: locks, checks, `// COMMIT POINT`, operation.
+
+use tessera_abi::message::DATA_WORDS;
+use tessera_abi::{order, CapType, Error, Rights};
+
+use super::Msg;
+use crate::cap::Cap;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::platform::Platform;
+use crate::sync::Restart;
+
+/// What an order returns to its caller: data words and at most one capability.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KReply {
+    pub data: [u64; DATA_WORDS],
+    pub cap: Option<Cap>,
+}
+
+impl KReply {
+    /// A reply of data words only.
+    pub fn words(data: [u64; DATA_WORDS]) -> KReply {
+        KReply { data, cap: None }
+    }
+
+    /// A reply carrying a capability.
+    pub fn cap(cap: Cap) -> KReply {
+        KReply { data: [0; DATA_WORDS], cap: Some(cap) }
+    }
+}
+
+/// An order's outcome: `Restart` (lock contention), or the order's own result.
+pub(crate) type OrderResult = Result<Result<KReply, Error>, Restart>;
+
+/// Refuses unless `cap` carries every right in `needed`.
+pub(crate) fn need(cap: &Cap, needed: Rights) -> Result<(), Error> {
+    if cap.rights.contains(needed) {
+        Ok(())
+    } else {
+        Err(Error::MissingRights)
+    }
+}
+
+impl<P: Platform> Kernel<P> {
+    /// Runs `msg.order` on the live kernel object `cap` names.
+    pub(crate) fn object_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
+        if msg.order == order::GET_TYPE {
+            // COMMIT POINT: nothing to prepare; the type is in the capability.
+            return Ok(Ok(KReply::words([cap.ty as u64, 0, 0, 0])));
+        }
+        match cap.ty {
+            CapType::Bank => self.bank_order(cpu, cap, msg),
+            CapType::Process => self.process_order(cpu, cap, msg),
+            CapType::Page => self.page_order(cpu, cap, msg),
+            CapType::AddressSpace => self.space_order(cpu, cap, msg),
+            CapType::CapPage => self.cap_page_order(cpu, cap, msg),
+            CapType::IrqLine => self.irq_order(cpu, cap, msg),
+            CapType::Null | CapType::Endpoint | CapType::Resume => Ok(Err(Error::WrongType)),
+        }
+    }
+
+    /// Runs an order on behalf of the kernel itself (boot code, the simulator's setup): the
+    /// same path as an invocation, without a calling process.
+    pub fn kernel_invoke(&self, cpu: &mut Cpu, cap: Cap, order: u32, data: &[u64], caps: &[Cap]) -> Result<([u64; DATA_WORDS], Option<Cap>), Error> {
+        let msg = Msg::kernel(order, data, caps);
+        loop {
+            self.txns.enter(cpu.id);
+            let r = if self.is_live(&cap) { self.object_order(cpu, cap, &msg) } else { Ok(Err(Error::NullCapability)) };
+            cpu.held.release_all(self);
+            if let Ok(r) = r {
+                self.run_deferred(cpu);
+                return r.map(|k| (k.data, k.cap));
+            }
+            crate::sync::atomic::spin_loop();
+        }
+    }
+}

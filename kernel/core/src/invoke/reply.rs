@@ -1,0 +1,66 @@
+//! RETURN (reply through a resume capability, then wait in the open) and SEND through a resume
+//! capability (reply and go on).
+//!
+//! # Guarantees
+//! - A resume capability is one-shot: the reply is delivered only if the caller still waits for
+//!   call number `badge`; delivering advances the caller's ticket, so every copy dies.
+//! - RETURN through a dead resume capability or Null drops the reply and still waits (EROS);
+//!   SEND through a dead one fails with `NullCapability`.
+//! - A process that becomes available hands its sender queue to the head (seed 002): a waiting
+//!   sender is woken as owner, a queued POST is delivered at once.
+
+use tessera_abi::message::{MessageInfo, Reply};
+use tessera_abi::{Error, InvocationKind};
+
+use super::deliver::Delivery;
+use super::{Caller, Msg};
+use crate::cap::Cap;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::object::process::RunState;
+use crate::platform::{Platform, SaveArea};
+use crate::sync::Restart;
+
+impl<P: Platform> Kernel<P> {
+    pub(crate) fn reply_and_wait(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        resume: Option<Cap>,
+        msg: &Msg,
+    ) -> Result<(), Restart> {
+        if let Some(r) = resume {
+            cpu.held.write(self, LockKey::Process(r.obj.index))?;
+        }
+        cpu.held.write(self, LockKey::PostPool)?;
+        let waiting = resume.filter(|r| {
+            self.processes.read(r.obj, |w| w.state == RunState::Waiting && w.ticket == r.badge) == Some(true)
+        });
+        if msg.kind == InvocationKind::Send && waiting.is_none() {
+            self.refuse(cpu, caller, Error::NullCapability);
+            return Ok(());
+        }
+        // COMMIT POINT: the reply target (if any) is locked and waiting for this reply.
+        if let Some(r) = waiting {
+            let d = Delivery {
+                badge: 0,
+                info: MessageInfo::new(msg.kind, msg.order, msg.ndata, msg.ncaps),
+                data: msg.data,
+                caps: msg.caps,
+                resume: None,
+            };
+            self.processes.write(r.obj, |w| {
+                w.ticket += 1;
+                self.deliver(cpu, r.obj, w, &d);
+            });
+        }
+        if msg.kind == InvocationKind::Send {
+            self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
+            return Ok(());
+        }
+        self.leave(cpu, caller, RunState::Available);
+        self.processes.write(caller.id, |me| self.posts.write(|pool| self.offer(cpu, caller.id, me, pool)));
+        Ok(())
+    }
+}

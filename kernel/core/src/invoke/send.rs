@@ -1,0 +1,140 @@
+//! CALL, SEND and POST through an endpoint (a start capability to a process).
+//!
+//! - The message is delivered at once if the target is available and the sender would not
+//!   barge past earlier senders (or owns the target's queue, having been woken from its head).
+//! - Otherwise CALL and SEND stall the sender on the target's queue (KernStall: the call is
+//!   re-run from the save area when it is woken), and POST queues a post activity and lets the
+//!   sender go on; with no free activity, the sender stalls on the pool's queue (seed 003).
+//! - CALL leaves the sender in a closed wait with a fresh one-shot resume capability.
+
+use tessera_abi::message::MessageInfo;
+use tessera_abi::post::PostPayload;
+use tessera_abi::{Error, InvocationKind};
+
+use super::deliver::Delivery;
+use super::{Caller, Msg};
+use crate::cap::Cap;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::object::process::{QueueRef, RunState, Staller, Waiter};
+use crate::platform::{Platform, SaveArea};
+use crate::post::Activity;
+use crate::stall_queue::StallError;
+use crate::sync::Restart;
+use tessera_abi::message::Reply;
+
+impl<P: Platform> Kernel<P> {
+    pub(crate) fn send(&self, cpu: &mut Cpu, caller: &Caller, target: Cap, msg: &Msg) -> Result<(), Restart> {
+        let t_id = target.obj;
+        if t_id == caller.id && msg.kind != InvocationKind::Post {
+            self.refuse(cpu, caller, Error::BadState);
+            return Ok(());
+        }
+        cpu.held.write(self, LockKey::Process(t_id.index))?;
+        cpu.held.write(self, LockKey::PostPool)?;
+        let me = Waiter::Process(caller.staller);
+        let Some(deliverable) = self.processes.read(t_id, |t| t.may_receive_from(me)) else {
+            self.refuse(cpu, caller, Error::NullCapability);
+            return Ok(());
+        };
+        if !deliverable {
+            return match msg.kind {
+                InvocationKind::Post => self.queue_post(cpu, caller, target, msg),
+                _ => self.stall(cpu, caller, QueueRef::Senders(t_id)),
+            };
+        }
+        let Some(ticket) = self.processes.read(caller.id, |p| p.ticket) else {
+            return Ok(());
+        };
+        let d = Delivery {
+            badge: target.badge,
+            info: MessageInfo::new(msg.kind, msg.order, msg.ndata, msg.ncaps),
+            data: msg.data,
+            caps: msg.caps,
+            resume: (msg.kind == InvocationKind::Call).then(|| Cap::resume(caller.id, ticket)),
+        };
+        // COMMIT POINT: the target is locked and available to this sender.
+        self.processes.write(t_id, |t| {
+            t.senders.used(me, false);
+            self.deliver(cpu, t_id, t, &d);
+        });
+        if caller.owns == Some(QueueRef::Senders(t_id)) {
+            self.processes.write(caller.id, |p| p.owns = None);
+        }
+        match msg.kind {
+            InvocationKind::Call => self.leave(cpu, caller, RunState::Waiting),
+            _ => self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default())),
+        }
+        Ok(())
+    }
+
+    /// Puts the caller on queue `q` (whose holder is locked); it re-runs its call when woken.
+    pub(crate) fn stall(&self, cpu: &mut Cpu, caller: &Caller, q: QueueRef) -> Result<(), Restart> {
+        let again = caller.owns == Some(q);
+        let s = if again { caller.staller } else { Staller { id: caller.id, seq: self.stamp() } };
+        // COMMIT POINT: `stall` either queues the caller or changes nothing.
+        let queued = match q {
+            QueueRef::Senders(t) => {
+                self.processes.write(t, |tp| tp.senders.stall(Waiter::Process(s))).unwrap_or(Err(StallError::NoMemory))
+            }
+            QueueRef::PostPool => self.posts.write(|pool| pool.waiting.stall(s)),
+        };
+        match queued {
+            Ok(()) => {}
+            Err(StallError::NoMemory) => {
+                self.refuse(cpu, caller, Error::OutOfQuota);
+                return Ok(());
+            }
+            Err(StallError::AlreadyQueued) => panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id),
+        }
+        if again {
+            self.processes.write(caller.id, |p| p.owns = None);
+        }
+        self.processes.write(caller.id, |p| p.stall_seq = s.seq);
+        self.leave(cpu, caller, RunState::Stalled(q));
+        Ok(())
+    }
+
+    /// POST to a target that is not available: queue a post activity on it and let the caller
+    /// go on, or stall the caller until an activity is free.
+    fn queue_post(&self, cpu: &mut Cpu, caller: &Caller, target: Cap, msg: &Msg) -> Result<(), Restart> {
+        let t_id = target.obj;
+        let Some(priority) = self.processes.read(caller.id, |p| p.priority) else {
+            return Ok(());
+        };
+        let next = self.posts.read(|pool| {
+            if pool.waiting.may_take(caller.staller) { pool.next_free() } else { None }
+        });
+        let Some(id) = next else {
+            return self.stall(cpu, caller, QueueRef::PostPool);
+        };
+        // COMMIT POINT: `stall` either queues the activity or changes nothing.
+        let queued = self.processes.write(t_id, |t| t.senders.stall(Waiter::Post(id)));
+        if !matches!(queued, Some(Ok(()))) {
+            self.refuse(cpu, caller, Error::OutOfQuota);
+            return Ok(());
+        }
+        let a = Activity {
+            target: t_id,
+            badge: target.badge,
+            payload: PostPayload { order: msg.order, word: msg.data[0] },
+            priority,
+            stamp: self.stamp(),
+        };
+        let woken = self.posts.write(|pool| {
+            let taken = pool.take(a);
+            assert_eq!(taken, Some(id), "post pool handed out another activity (kernel bug)");
+            let still_free = pool.has_free();
+            pool.waiting.used(caller.staller, still_free)
+        });
+        if caller.owns == Some(QueueRef::PostPool) {
+            self.processes.write(caller.id, |p| p.owns = None);
+        }
+        if let Some(w) = woken {
+            self.defer_wake(cpu, w, QueueRef::PostPool);
+        }
+        self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
+        Ok(())
+    }
+}

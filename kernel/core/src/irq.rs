@@ -1,0 +1,89 @@
+//! Interrupts reach drivers as POSTs from the kernel (seed 001; DESIGN.md "Interrupts").
+//!
+//! At kernel exit each pending line is posted to the endpoint bound to it, with order
+//! `IRQ_FIRED` and the line number as the word, through the same queue as every other POST.
+//! The kernel cannot stall: if the recipient is not available and no post activity is free,
+//! the line stays pending and is tried again at the next exit. A line that fires again
+//! before it is posted is posted once (a level, not a count). An unbound line's interrupt is
+//! dropped.
+
+use tessera_abi::message::{MessageInfo, MESSAGE_CAPS};
+use tessera_abi::post::{PostPayload, IRQ_FIRED};
+use tessera_abi::InvocationKind;
+
+use crate::cap::Cap;
+use crate::cpu::Cpu;
+use crate::invoke::deliver::Delivery;
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::object::process::{RunState, Waiter};
+use crate::platform::Platform;
+use crate::post::Activity;
+use crate::sched::Priority;
+use crate::stall_queue::Owner;
+use crate::sync::atomic::{spin_loop, Ordering};
+use crate::sync::Restart;
+
+impl<P: Platform> Kernel<P> {
+    /// Posts every pending IRQ line of this CPU that can be posted now.
+    pub(crate) fn post_pending_irqs(&self, cpu: &mut Cpu) {
+        let shared = self.shared(cpu.id);
+        let pending = shared.pending_irqs.swap(0, Ordering::AcqRel);
+        for line in (0..64u32).filter(|l| pending & (1 << l) != 0) {
+            let posted = loop {
+                let r = self.post_irq(cpu, line);
+                cpu.held.release_all(self);
+                if let Ok(posted) = r {
+                    break posted;
+                }
+                spin_loop();
+            };
+            if !posted {
+                shared.pending_irqs.fetch_or(1 << line, Ordering::AcqRel);
+            }
+        }
+        self.run_deferred(cpu);
+    }
+
+    /// One line: `Ok(false)` if it must stay pending.
+    fn post_irq(&self, cpu: &mut Cpu, line: u32) -> Result<bool, Restart> {
+        let Some(irq) = self.irqs.get(line as usize) else {
+            return Ok(true);
+        };
+        cpu.held.read(self, LockKey::Irq(line))?;
+        let Some(endpoint) = irq.read(|l| l.bound) else {
+            return Ok(true);
+        };
+        let t = endpoint.obj;
+        cpu.held.write(self, LockKey::Process(t.index))?;
+        cpu.held.write(self, LockKey::PostPool)?;
+        let Some(ready) = self.processes.read(t, |p| {
+            p.state == RunState::Available && p.senders.is_empty() && p.senders.owner() == Owner::Resource
+        }) else {
+            return Ok(true);
+        };
+        let payload = PostPayload { order: IRQ_FIRED, word: u64::from(line) };
+        if ready {
+            let d = Delivery {
+                badge: endpoint.badge,
+                info: MessageInfo::new(InvocationKind::Post, IRQ_FIRED, 1, 0),
+                data: [payload.word, 0, 0, 0],
+                caps: [Cap::NULL; MESSAGE_CAPS],
+                resume: None,
+            };
+            // COMMIT POINT: the driver is locked and available.
+            self.processes.write(t, |p| self.deliver(cpu, t, p, &d));
+            return Ok(true);
+        }
+        let Some(id) = self.posts.read(|pool| pool.next_free()) else {
+            return Ok(false);
+        };
+        // COMMIT POINT: `stall` either queues the activity or changes nothing.
+        if self.processes.write(t, |p| p.senders.stall(Waiter::Post(id))) != Some(Ok(())) {
+            return Ok(false);
+        }
+        let a = Activity { target: t, badge: endpoint.badge, payload, priority: Priority::HIGHEST, stamp: self.stamp() };
+        self.posts.write(|pool| pool.take(a));
+        Ok(true)
+    }
+}

@@ -1,0 +1,177 @@
+//! `Kernel`: every kernel object table and the per-CPU shared state; the arch makes one.
+//!
+//! # Invariants
+//! - Each table's capacity is fixed at boot (`Config`); banks' quotas are what limit creation.
+//! - Every lock reachable from here is named by a `LockKey` (`LockTable` below), so the held-lock
+//!   list of a CPU can release it.
+//!
+//! Entry points the arch calls are in `entry.rs`; the invocation paths in `invoke/`.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use spin::mutex::SpinMutex;
+
+use crate::cap::{Cap, ObjId};
+use crate::cleaner::ReclaimableCache;
+use crate::cpu::PerCpu;
+use crate::lock_key::LockKey;
+use crate::object::bank::Bank;
+use crate::object::memory::{CapPage, IrqLine, Page, Space};
+use crate::object::process::Process;
+use crate::platform::{Frame, Platform};
+use crate::post::PostPool;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{CpuId, LockTable, MrowLock, Transactions, MAX_CPUS};
+use crate::table::{Guarded, Table};
+use tessera_abi::CapType;
+
+/// Sizes fixed at boot.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// CPUs in use (at most `MAX_CPUS`).
+    pub cpus: usize,
+    /// Process table size.
+    pub processes: usize,
+    /// Bank table size.
+    pub banks: usize,
+    /// Page table (the object table of pages) size.
+    pub pages: usize,
+    /// Address-space table size.
+    pub spaces: usize,
+    /// Capability-page table size.
+    pub cap_pages: usize,
+    /// IRQ lines (at most 64: one bit each in `pendingIRQs`).
+    pub irq_lines: usize,
+    /// Post activities in the pool.
+    pub post_activities: u32,
+    /// Derived page-table frames the cleaner's cache holds.
+    pub page_tables: usize,
+}
+
+/// The kernel.
+pub struct Kernel<P: Platform> {
+    /// The machine.
+    pub platform: P,
+    pub(crate) processes: Table<Process<P::SaveArea>>,
+    pub(crate) banks: Table<Bank>,
+    pub(crate) pages: Table<Page>,
+    pub(crate) spaces: Table<Space>,
+    pub(crate) cap_pages: Table<CapPage>,
+    pub(crate) irqs: Box<[Guarded<IrqLine>]>,
+    pub(crate) posts: Guarded<PostPool>,
+    /// Derived page tables, keyed by (space, vpn / 512). Leaf lock (level 4).
+    pub(crate) page_tables: SpinMutex<ReclaimableCache<(ObjId, u64), Frame>>,
+    pub(crate) cpus: Box<[PerCpu]>,
+    pub(crate) txns: Transactions,
+    next_home: AtomicU32,
+    /// Stamps stalls and queued posts in arrival order (FIFO is checked against it).
+    stamps: AtomicU64,
+}
+
+impl<P: Platform> Kernel<P> {
+    /// A kernel with empty tables. Panics on a configuration the kernel cannot honour (more
+    /// CPUs than `MAX_CPUS`, more than 64 IRQ lines): a boot-time bug, not user input.
+    pub fn new(platform: P, config: Config) -> Kernel<P> {
+        assert!(config.cpus >= 1 && config.cpus <= MAX_CPUS, "unsupported CPU count");
+        assert!(config.irq_lines <= 64, "pendingIRQs has 64 bits");
+        Kernel {
+            platform,
+            processes: Table::new(config.processes),
+            banks: Table::new(config.banks),
+            pages: Table::new(config.pages),
+            spaces: Table::new(config.spaces),
+            cap_pages: Table::new(config.cap_pages),
+            irqs: (0..config.irq_lines).map(|_| Guarded::new(IrqLine::default())).collect(),
+            posts: Guarded::new(PostPool::new(config.post_activities)),
+            page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
+            cpus: (0..config.cpus).map(|_| PerCpu::new(config.processes)).collect(),
+            txns: Transactions::new(),
+            next_home: AtomicU32::new(0),
+            stamps: AtomicU64::new(1),
+        }
+    }
+
+    /// How many CPUs the kernel runs on.
+    pub fn cpu_count(&self) -> usize {
+        self.cpus.len()
+    }
+
+    /// Every CPU in use.
+    pub fn cpu_ids(&self) -> impl Iterator<Item = CpuId> + '_ {
+        CpuId::all().take(self.cpus.len())
+    }
+
+    /// A boot bank of `quota` units, and an all-rights capability to it. `None` if the bank
+    /// table is full. Called before any CPU runs processes.
+    pub fn boot_bank(&self, quota: u64) -> Option<Cap> {
+        let id = self.banks.insert(Bank::new(quota, None))?;
+        Some(Cap::new(CapType::Bank, id))
+    }
+
+    /// An all-rights capability to IRQ line `line`, or `None` if there is no such line.
+    pub fn irq_cap(&self, line: u32) -> Option<Cap> {
+        ((line as usize) < self.irqs.len())
+            .then_some(Cap::new(CapType::IrqLine, ObjId { index: line, generation: 1 }))
+    }
+
+    pub(crate) fn shared(&self, cpu: CpuId) -> &PerCpu {
+        &self.cpus[cpu.index()]
+    }
+
+    /// The CPU a new process is homed on: round robin.
+    pub(crate) fn next_home(&self) -> CpuId {
+        let n = self.next_home.fetch_add(1, Ordering::Relaxed) as usize % self.cpus.len();
+        CpuId::new(n).unwrap_or(CpuId::BOOT)
+    }
+
+    /// A fresh arrival stamp for a stall or a queued post.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamps.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether the object a capability names still exists (Null and dead ones do not).
+    pub fn is_live(&self, cap: &Cap) -> bool {
+        match cap.ty {
+            CapType::Null => false,
+            CapType::Process | CapType::Endpoint | CapType::Resume => self.processes.is_live(cap.obj),
+            CapType::Bank => self.banks.is_live(cap.obj),
+            CapType::Page => self.pages.is_live(cap.obj),
+            CapType::AddressSpace => self.spaces.is_live(cap.obj),
+            CapType::CapPage => self.cap_pages.is_live(cap.obj),
+            CapType::IrqLine => (cap.obj.index as usize) < self.irqs.len(),
+        }
+    }
+
+    /// The lock key of the object a live capability names.
+    pub(crate) fn key_of(&self, cap: &Cap) -> Option<LockKey> {
+        let i = cap.obj.index;
+        Some(match cap.ty {
+            CapType::Null => return None,
+            CapType::Process | CapType::Endpoint | CapType::Resume => LockKey::Process(i),
+            CapType::Bank => LockKey::Bank(i),
+            CapType::Page => LockKey::Page(i),
+            CapType::AddressSpace => LockKey::Space(i),
+            CapType::CapPage => LockKey::CapPage(i),
+            CapType::IrqLine => LockKey::Irq(i),
+        })
+    }
+
+    /// Every live process (for `ps` and invariant checks).
+    pub fn process_ids(&self) -> Vec<ObjId> {
+        self.processes.live_ids().collect()
+    }
+}
+
+impl<P: Platform> LockTable<LockKey> for Kernel<P> {
+    fn lock_of(&self, key: LockKey) -> &MrowLock {
+        match key {
+            LockKey::Process(i) => self.processes.lock(i),
+            LockKey::Bank(i) => self.banks.lock(i),
+            LockKey::Page(i) => self.pages.lock(i),
+            LockKey::Space(i) => self.spaces.lock(i),
+            LockKey::CapPage(i) => self.cap_pages.lock(i),
+            LockKey::Irq(i) => self.irqs[i as usize].lock(),
+            LockKey::PostPool => self.posts.lock(),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The kernel objects. Each lives in a `Table` and is reached through capabilities.
+
+pub mod bank;
+pub mod memory;
+pub mod process;

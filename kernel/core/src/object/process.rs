@@ -1,0 +1,175 @@
+//! The process object: one thread of control (EROS), with its save area, capability space,
+//! address space, priority, state and the one stall queue it owns (senders waiting for it).
+//!
+//! # Invariants (checked by `Kernel::check_invariants`)
+//! - `state` says where the process is: `Running` (current on `cpu`, or queued on the run
+//!   queue of `queued_on`, never both), `Available`/`Waiting` (in no queue), `Stalled(q)` (in
+//!   exactly queue `q`, or just woken from it and awaiting its deferred wake-up), `Halted`.
+//! - `restart` (the KernStall state of seed 002) is set only while `Running` and not current: the
+//!   invocation in the save area is re-run before the process returns to user mode.
+//! - `owns` names the one queue it owns, if any (seed 002: at most one at a time).
+//! - `ticket` names its current call: a resume capability whose badge differs is dead.
+
+use tessera_abi::cap::CAP_SPACE_SLOTS;
+use tessera_abi::ProcessState;
+
+use crate::cap::{Cap, ObjId};
+use crate::post::PostId;
+use crate::sched::Priority;
+use crate::stall_queue::StallQueue;
+use crate::sync::CpuId;
+
+/// A stall queue's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueueRef {
+    /// The senders waiting for this process to become available.
+    Senders(ObjId),
+    /// The processes waiting for a free post activity.
+    PostPool,
+}
+
+/// A process as it waits on a stall queue: `seq` is the kernel-wide arrival stamp of that
+/// stall, so a wake-up meant for one stall can never wake a later one, and queue order can be
+/// checked against arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Staller {
+    /// The process.
+    pub id: ObjId,
+    /// The stamp of its stall.
+    pub seq: u64,
+}
+
+/// Something waiting on a process's sender queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Waiter {
+    /// A process stalled in CALL, SEND or POST.
+    Process(Staller),
+    /// A queued POST.
+    Post(PostId),
+}
+
+/// What a halted process does when it is resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resumes {
+    /// Goes on running (re-running its stalled invocation first if `restart` was set).
+    Run {
+        /// Whether the invocation in the save area is re-run.
+        restart: bool,
+    },
+    /// Back to an open wait.
+    Available,
+    /// Its CALL was cut off while waiting for the reply: it ends with `Error::Halted`.
+    CallFailed,
+}
+
+/// The kernel's view of a process's state (`ProcessState` is the user's view).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// Current on a CPU or ready on a run queue.
+    Running,
+    /// Open wait.
+    Available,
+    /// Closed wait for the reply to call number `ticket`.
+    Waiting,
+    /// On a stall queue; the invocation restarts when woken.
+    Stalled(QueueRef),
+    /// Stopped; `Resumes` says how to go on.
+    Halted(Resumes),
+}
+
+impl RunState {
+    /// The user-visible state.
+    pub fn visible(self) -> ProcessState {
+        match self {
+            RunState::Running => ProcessState::Running,
+            RunState::Available => ProcessState::Available,
+            RunState::Waiting => ProcessState::Waiting,
+            RunState::Stalled(_) => ProcessState::Stalled,
+            RunState::Halted(_) => ProcessState::Halted,
+        }
+    }
+}
+
+/// A process.
+pub struct Process<S> {
+    /// Saved user registers.
+    pub save: S,
+    /// The capability space; slot 0 stays Null.
+    pub caps: [Cap; CAP_SPACE_SLOTS],
+    /// The address space it runs in (Null until set).
+    pub space: Cap,
+    /// Scheduling priority.
+    pub priority: Priority,
+    /// Where it is.
+    pub state: RunState,
+    /// KernStall: re-run the saved invocation before returning to user mode.
+    pub restart: bool,
+    /// Senders waiting for it to become available (the one queue it owns).
+    pub senders: StallQueue<Waiter>,
+    /// The queue it owns, having been woken from its head.
+    pub owns: Option<QueueRef>,
+    /// The stamp of its latest stall (see `Staller`).
+    pub stall_seq: u64,
+    /// The CPU it is current on.
+    pub cpu: Option<CpuId>,
+    /// The CPU whose run queue it is on.
+    pub queued_on: Option<CpuId>,
+    /// The CPU whose run queue it joins when woken.
+    pub home: CpuId,
+    /// The current call's number (see the file header).
+    pub ticket: u64,
+    /// The bank it was created from.
+    pub bank: ObjId,
+    /// Invocations made (for `ps`).
+    pub invocations: u64,
+}
+
+impl<S: Default> Process<S> {
+    /// A new, halted process created from `bank`, homed on `home`.
+    pub fn new(bank: ObjId, home: CpuId) -> Process<S> {
+        Process {
+            save: S::default(),
+            caps: [Cap::NULL; CAP_SPACE_SLOTS],
+            space: Cap::NULL,
+            priority: Priority::LOWEST,
+            state: RunState::Halted(Resumes::Run { restart: false }),
+            restart: false,
+            senders: StallQueue::new(),
+            owns: None,
+            stall_seq: 0,
+            cpu: None,
+            queued_on: None,
+            home,
+            ticket: 0,
+            bank,
+            invocations: 0,
+        }
+    }
+}
+
+impl<S> Process<S> {
+    /// The capability in `slot`, or `None` if `slot` is out of range.
+    pub fn cap(&self, slot: u64) -> Option<Cap> {
+        self.caps.get(usize::try_from(slot).ok()?).copied()
+    }
+
+    /// Stores `cap` in receive slot `slot`; slot 0 (and any slot out of range) discards it.
+    pub fn receive_cap(&mut self, slot: u8, cap: Cap) {
+        if slot != 0 {
+            if let Some(s) = self.caps.get_mut(slot as usize) {
+                *s = cap;
+            }
+        }
+    }
+
+    /// How it appears on a stall queue now.
+    pub fn staller(&self, id: ObjId) -> Staller {
+        Staller { id, seq: self.stall_seq }
+    }
+
+    /// Whether a message from `sender` may be delivered now: it is in an open wait and the
+    /// sender would not barge past waiters (seed 002).
+    pub fn may_receive_from(&self, sender: Waiter) -> bool {
+        self.state == RunState::Available && self.senders.may_take(sender)
+    }
+}

@@ -1,0 +1,116 @@
+//! Process orders (`tessera_abi::order::process`).
+
+use tessera_abi::cap::CAP_SPACE_SLOTS;
+use tessera_abi::{order, CapType, Error, ProcessInfo, Rights};
+
+use crate::cap::Cap;
+use crate::cpu::Cpu;
+use crate::invoke::object::{need, KReply, OrderResult};
+use crate::invoke::Msg;
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::platform::{Platform, SaveArea};
+use crate::sched::{Position, Priority};
+
+impl<P: Platform> Kernel<P> {
+    pub(crate) fn process_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
+        let v = cap.obj;
+        let needed = match msg.order {
+            order::process::INFO | order::process::GET_CAP => Rights::READ,
+            order::process::HALT
+            | order::process::RESUME
+            | order::process::SET_PRIORITY
+            | order::process::SET_ENTRY
+            | order::process::SET_SPACE
+            | order::process::SET_CAP
+            | order::process::MAKE_ENDPOINT => Rights::WRITE,
+            _ => return Ok(Err(Error::UnknownOrder)),
+        };
+        if let Err(e) = need(&cap, needed) {
+            return Ok(Err(e));
+        }
+        let none = KReply::default();
+        match msg.order {
+            order::process::HALT => return Ok(self.halt(cpu, v)?.map(|()| none)),
+            order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
+            _ => {}
+        }
+        let slot = usize::try_from(msg.data[0]).ok().filter(|&s| s < CAP_SPACE_SLOTS);
+        let arg = msg.caps[0];
+        let checked = match msg.order {
+            order::process::SET_PRIORITY => u8::try_from(msg.data[0]).ok().and_then(Priority::new).map(|_| ()).ok_or(Error::InvalidArgument),
+            order::process::SET_CAP => match (slot, msg.ndata < 2 || Rights::from_raw(msg.data[1]).is_some()) {
+                (Some(s), true) if s != 0 => Ok(()),
+                _ => Err(Error::InvalidArgument),
+            },
+            order::process::GET_CAP => slot.map(|_| ()).ok_or(Error::InvalidArgument),
+            order::process::SET_SPACE if arg.ty != CapType::AddressSpace => {
+                Err(if arg.is_null() { Error::NullArgument } else { Error::WrongType })
+            }
+            order::process::SET_SPACE if !self.is_live(&arg) => Err(Error::NullArgument),
+            _ => Ok(()),
+        };
+        if let Err(e) = checked {
+            return Ok(Err(e));
+        }
+        let write = needed == Rights::WRITE;
+        if write {
+            cpu.held.write(self, LockKey::Process(v.index))?;
+        } else {
+            cpu.held.read(self, LockKey::Process(v.index))?;
+        }
+        if msg.order == order::process::SET_ENTRY
+            && !matches!(self.processes.read(v, |p| p.state), Some(crate::object::process::RunState::Halted(_)))
+        {
+            return Ok(Err(Error::BadState));
+        }
+        // COMMIT POINT: the process is locked and the arguments are checked.
+        let reply = if write {
+            self.processes.write(v, |p| match msg.order {
+                order::process::SET_PRIORITY => {
+                    let prio = u8::try_from(msg.data[0]).ok().and_then(Priority::new).unwrap_or(p.priority);
+                    p.priority = prio;
+                    if let Some(c) = p.queued_on.take() {
+                        self.shared(c).run.lock().remove(v);
+                        self.make_ready(cpu, v, p, Position::Tail);
+                    }
+                    if let Some(c) = p.cpu {
+                        self.shared(c).request_resched();
+                    }
+                    KReply::default()
+                }
+                order::process::SET_ENTRY => {
+                    p.save.set_entry(msg.data[0], msg.data[1], msg.data[2]);
+                    KReply::default()
+                }
+                order::process::SET_SPACE => {
+                    p.space = arg;
+                    KReply::default()
+                }
+                order::process::SET_CAP => {
+                    let keep = if msg.ndata < 2 { Rights::ALL } else { Rights::from_raw(msg.data[1]).unwrap_or(Rights::NONE) };
+                    if let Some(s) = slot {
+                        p.caps[s] = arg.restrict(keep);
+                    }
+                    KReply::default()
+                }
+                _ => KReply::cap(Cap::endpoint(v, msg.data[0])),
+            })
+        } else {
+            self.processes.read(v, |p| match msg.order {
+                order::process::INFO => KReply::words(
+                    ProcessInfo {
+                        state: p.state.visible(),
+                        priority: p.priority.get(),
+                        cpu: p.cpu.map(|c| c.index() as u32),
+                        pid: v.index,
+                        invocations: p.invocations,
+                    }
+                    .pack(),
+                ),
+                _ => KReply::cap(slot.map_or(Cap::NULL, |s| p.caps[s])),
+            })
+        };
+        Ok(reply.ok_or(Error::NullCapability))
+    }
+}

@@ -1,0 +1,56 @@
+//! The platform trait: the only door from the kernel core to hardware. The x86_64 kernel and the
+//! simulator implement it.
+//!
+//! # Assumptions the core makes of an implementation
+//! - Methods may be called from any CPU at once (`Sync`); none blocks.
+//! - `alloc_frame` fails by returning `None`, never by panicking; the core then runs the
+//!   cleaner and tries once more before refusing the call with `OutOfQuota`.
+//! - Page tables are a cache derived from the core's mapping records: the platform may drop
+//!   them at any time, and must drop what `mapping_removed`/`frame_freed` name before returning.
+//!
+//! The arch side enters user mode itself after `Kernel::exit` says which process to resume,
+//! and reads the current CPU from its own per-CPU block: the core is told both through `Cpu`.
+
+use tessera_abi::message::{Invocation, Reply};
+
+use crate::cap::ObjId;
+use crate::sync::CpuId;
+
+/// A physical frame number handed out by the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Frame(pub u64);
+
+/// A process's saved user registers, in the platform's own layout.
+pub trait SaveArea: Default + Clone {
+    /// The invocation registers (see `tessera_abi::message`).
+    fn invocation(&self) -> Invocation;
+    /// Writes the reply registers.
+    fn set_reply(&mut self, reply: &Reply);
+    /// Sets where a new process starts: instruction pointer, stack pointer, first argument.
+    fn set_entry(&mut self, pc: u64, sp: u64, arg: u64);
+}
+
+/// What the core asks of the machine.
+pub trait Platform: Sync {
+    /// The save-area layout of this platform.
+    type SaveArea: SaveArea;
+
+    /// Interrupts `cpu` so that it enters the kernel and reschedules at its next exit.
+    fn send_ipi(&self, cpu: CpuId);
+    /// A free physical frame, or `None` if memory is exhausted.
+    fn alloc_frame(&self) -> Option<Frame>;
+    /// Returns a frame; the platform first drops every derived mapping of it.
+    fn frame_freed(&self, frame: Frame);
+    /// Zeroes a frame.
+    fn zero_frame(&self, frame: Frame);
+    /// Reads word `word` (below 512) of a frame.
+    fn read_frame_word(&self, frame: Frame, word: usize) -> u64;
+    /// Writes word `word` (below 512) of a frame.
+    fn write_frame_word(&self, frame: Frame, word: usize, value: u64);
+    /// The mapping of virtual page `vpn` in address space `space` is gone: drop the derived
+    /// page-table entry and shoot down stale TLB entries.
+    fn mapping_removed(&self, space: ObjId, vpn: u64);
+    /// The cleaner evicted the derived page table `table` (virtual page number / 512) of
+    /// `space`, held in `frame`: unhook it before the frame is reused.
+    fn table_evicted(&self, space: ObjId, table: u64, frame: Frame);
+}

@@ -1,0 +1,197 @@
+//! `Table<T>`: a fixed-capacity arena of kernel objects named by (index, generation), each with
+//! its protocol lock and transient pin.
+//!
+//! # Invariants
+//! - A slot's generation is even while the slot is free and odd while it holds an object; it
+//!   only grows. An `ObjId` is live exactly when its generation equals its slot's, so a
+//!   capability to a destroyed object never matches again (until the counter wraps after 2^31
+//!   reuses of one slot).
+//! - `lock` (an `MrowLock`, on the CPU's held-lock list) is the lock the kernel's discipline is
+//!   about. `data` is only how safe Rust reaches the object: it is taken for the span of one
+//!   access, by a path that already holds `lock` in the same mode, so it is never contended.
+//!   Contention on it is a broken lock discipline, and panics as the kernel bug it is.
+//!
+//! # Assumptions
+//! - Capacity is fixed at boot and is at least the total quota of the banks that create
+//!   objects of this type, so `insert` after a path's commit point always finds a slot.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use spin::mutex::SpinMutex;
+use spin::RwLock;
+
+use crate::cap::ObjId;
+use crate::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::{MrowLock, TransientPin};
+
+struct Slot<T> {
+    lock: MrowLock,
+    pin: TransientPin,
+    generation: AtomicU32,
+    data: RwLock<Option<T>>,
+}
+
+/// A table of objects of one type.
+pub struct Table<T> {
+    slots: Box<[Slot<T>]>,
+    /// Free slot indices. Leaf lock: held alone for one pop or push.
+    free: SpinMutex<Vec<u32>>,
+}
+
+impl<T> Table<T> {
+    /// A table of `capacity` free slots.
+    pub fn new(capacity: usize) -> Table<T> {
+        let slots = (0..capacity)
+            .map(|_| Slot {
+                lock: MrowLock::new(),
+                pin: TransientPin::new(),
+                generation: AtomicU32::new(0),
+                data: RwLock::new(None),
+            })
+            .collect();
+        Table { slots, free: SpinMutex::new((0..capacity as u32).rev().collect()) }
+    }
+
+    /// How many slots the table has.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many slots are free.
+    pub fn free_slots(&self) -> usize {
+        self.free.lock().len()
+    }
+
+    /// The protocol lock of slot `index` (for `HeldLocks`).
+    pub fn lock(&self, index: u32) -> &MrowLock {
+        &self.slots[index as usize].lock
+    }
+
+    /// The transient pin of slot `index`.
+    pub fn pin(&self, index: u32) -> &TransientPin {
+        &self.slots[index as usize].pin
+    }
+
+    /// Whether `id` names a live object.
+    pub fn is_live(&self, id: ObjId) -> bool {
+        self.slots
+            .get(id.index as usize)
+            .is_some_and(|s| id.generation & 1 == 1 && s.generation.load(Ordering::Acquire) == id.generation)
+    }
+
+    /// Puts `value` in a free slot and names it. `None` only if the table is full, which the
+    /// sizing assumption rules out after a commit point.
+    pub fn insert(&self, value: T) -> Option<ObjId> {
+        let index = self.free.lock().pop()?;
+        let slot = &self.slots[index as usize];
+        *slot.data.try_write().expect("object table: slot busy on insert (lock discipline)") = Some(value);
+        let generation = slot.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        Some(ObjId { index, generation })
+    }
+
+    /// Destroys the object `id` names, returning it; `None` if it is already gone.
+    pub fn remove(&self, id: ObjId) -> Option<T> {
+        if !self.is_live(id) {
+            return None;
+        }
+        let slot = &self.slots[id.index as usize];
+        slot.generation.fetch_add(1, Ordering::AcqRel);
+        let value = slot.data.try_write().expect("object table: slot busy on remove (lock discipline)").take();
+        self.free.lock().push(id.index);
+        value
+    }
+
+    /// Runs `f` on the live object `id` names.
+    pub fn read<R>(&self, id: ObjId, f: impl FnOnce(&T) -> R) -> Option<R> {
+        if !self.is_live(id) {
+            return None;
+        }
+        let guard = self.slots[id.index as usize]
+            .data
+            .try_read()
+            .expect("object table: object written while read (lock discipline)");
+        guard.as_ref().map(f)
+    }
+
+    /// Runs `f` on the live object `id` names, mutably.
+    pub fn write<R>(&self, id: ObjId, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        if !self.is_live(id) {
+            return None;
+        }
+        let mut guard = self.slots[id.index as usize]
+            .data
+            .try_write()
+            .expect("object table: object accessed twice at once (lock discipline)");
+        guard.as_mut().map(f)
+    }
+
+    /// The name of the live object in slot `index`, if any.
+    pub fn id_at(&self, index: u32) -> Option<ObjId> {
+        let generation = self.slots.get(index as usize)?.generation.load(Ordering::Acquire);
+        (generation & 1 == 1).then_some(ObjId { index, generation })
+    }
+
+    /// Every live object's name, in index order (for invariant checks and `ps`).
+    pub fn live_ids(&self) -> impl Iterator<Item = ObjId> + '_ {
+        (0..self.slots.len() as u32).filter_map(|i| self.id_at(i))
+    }
+}
+
+/// One object outside any table (the post pool, an IRQ line) with its protocol lock; the same
+/// rules as a table slot.
+pub struct Guarded<T> {
+    lock: MrowLock,
+    data: RwLock<T>,
+}
+
+impl<T> Guarded<T> {
+    /// `value` behind a free lock.
+    pub fn new(value: T) -> Guarded<T> {
+        Guarded { lock: MrowLock::new(), data: RwLock::new(value) }
+    }
+
+    /// The protocol lock.
+    pub fn lock(&self) -> &MrowLock {
+        &self.lock
+    }
+
+    /// Runs `f` on the value.
+    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.data.try_read().expect("guarded object written while read (lock discipline)"))
+    }
+
+    /// Runs `f` on the value, mutably.
+    pub fn write<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.data.try_write().expect("guarded object accessed twice at once (lock discipline)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_object_stops_matching_and_its_slot_is_reused() {
+        let t: Table<u32> = Table::new(1);
+        let a = t.insert(7).unwrap();
+        assert!(t.insert(8).is_none(), "full");
+        assert_eq!(t.read(a, |v| *v), Some(7));
+        assert_eq!(t.remove(a), Some(7));
+        assert!(!t.is_live(a));
+        assert_eq!(t.read(a, |v| *v), None);
+        assert_eq!(t.remove(a), None);
+        let b = t.insert(9).unwrap();
+        assert_eq!(b.index, a.index);
+        assert_ne!(b.generation, a.generation);
+        assert_eq!(t.read(a, |v| *v), None, "the old name does not reach the new object");
+        assert_eq!(t.write(b, |v| std::mem::replace(v, 1)), Some(9));
+    }
+
+    #[test]
+    fn names_out_of_range_are_not_live() {
+        let t: Table<u32> = Table::new(2);
+        assert!(!t.is_live(ObjId { index: 5, generation: 1 }));
+        assert!(!t.is_live(ObjId::NONE));
+        assert_eq!(t.live_ids().count(), 0);
+    }
+}
