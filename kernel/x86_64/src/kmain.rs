@@ -7,6 +7,8 @@ use crate::{apic, cpu, info, ktest, mem, platform, trap};
 use spin::Once;
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
+/// The TSC when `kernel_main` started: firmware and boot loader ran before it.
+static ENTRY_TSC: Once<u64> = Once::new();
 
 /// The first GiB, identity-mapped by the boot page tables.
 struct EarlyPhys;
@@ -34,6 +36,7 @@ static BOOT_STACK_TOP: &u8 = {
 
 #[no_mangle]
 extern "C" fn kernel_main(start_info: u32) -> ! {
+    ENTRY_TSC.call_once(crate::tsc);
     crate::kprintln!("\nTessera {} booting (x86_64, PVH)", env!("CARGO_PKG_VERSION"));
     let info = match BootInfo::parse(&EarlyPhys, start_info as u64) {
         Ok(i) => BOOT_INFO.call_once(|| i),
@@ -82,8 +85,11 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
     }
     let started = crate::smp::start_aps();
     info!("{} of {} CPUs online", started + 1, p.cpus);
-    let tsc = crate::tsc();
-    info!("reached idle after {tsc} guest instructions since reset (exact under -icount shift=0)");
+    let (entry, idle) = (ENTRY_TSC.get().copied().unwrap_or(0), crate::tsc());
+    info!(
+        "reached idle: TSC {idle} since reset, {} in the kernel (guest instructions under -icount shift=0)",
+        idle - entry
+    );
     match mode {
         Mode::TestAll => ktest::run_all(),
         Mode::TestOne(name) => ktest::run_named(name),

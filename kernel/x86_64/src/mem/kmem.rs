@@ -79,13 +79,14 @@ pub fn enter_physmap() {
     PHYSMAP_LIVE.store(true, Ordering::Relaxed);
 }
 
-/// Maps fresh, zeroed frames at `[va, va + pages * 4 KiB)` in the kernel page tables.
+/// Maps fresh frames at `[va, va + pages * 4 KiB)` in the kernel page tables. Their contents
+/// are whatever the frames held: for kernel stacks and the heap, which never expose it.
 pub fn map_fresh(va: u64, pages: u64, flags: PteFlags) -> Result<(), MapError> {
     let mut guard = KMEM.lock();
     let km = guard.as_mut().expect("kernel memory is set up before anything maps pages");
-    let mut f = Frames(&mut km.frames);
     for i in 0..pages {
-        let pa = f.alloc_zeroed().ok_or(MapError::OutOfMemory)?;
+        let pa = km.frames.alloc().ok_or(MapError::OutOfMemory)?;
+        let mut f = Frames(&mut km.frames);
         km.tables.map_4k(&mut f, va + i * PAGE_SIZE, pa, flags)?;
     }
     Ok(())
