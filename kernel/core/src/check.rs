@@ -141,6 +141,17 @@ impl<P: Platform> Kernel<P> {
             RunState::Halted(_) => queued.is_none() && queued_on.is_none(),
             RunState::Available | RunState::Waiting => queued.is_none() && on_cpu.is_none(),
         };
+        if let Some(q) = owns {
+            let owner = match q {
+                QueueRef::Senders(t) => self.processes.read(t, |tp| {
+                    matches!(tp.senders.owner(), Owner::Process(Waiter::Process(s)) if s.id == id)
+                }),
+                QueueRef::PostPool => Some(self.posts.read(|p| matches!(p.waiting.owner(), Owner::Process(s) if s.id == id))),
+            };
+            if owner == Some(false) {
+                return Err(format!("{id:?} believes it owns {q:?} but the queue has another owner"));
+            }
+        }
         if !ok || (owns.is_some() && state != RunState::Running) {
             return Err(format!(
                 "{id:?} in state {state:?} (restart {restart}, cpu {on_cpu:?}, owns {owns:?}) is in {queued:?}"

@@ -66,6 +66,8 @@ pub struct Kernel<P: Platform> {
     next_home: AtomicU32,
     /// Stamps stalls and queued posts in arrival order (FIFO is checked against it).
     stamps: AtomicU64,
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: crate::planted::Switch,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -88,6 +90,8 @@ impl<P: Platform> Kernel<P> {
             txns: Transactions::new(),
             next_home: AtomicU32::new(0),
             stamps: AtomicU64::new(1),
+            #[cfg(feature = "planted-bugs")]
+            planted: crate::planted::Switch::default(),
         }
     }
 

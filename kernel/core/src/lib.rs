@@ -20,6 +20,8 @@ pub mod kernel;
 pub mod lock_key;
 pub mod object;
 mod orders;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod platform;
 pub mod post;
 pub mod sched;

@@ -1,1 +1,21 @@
-//! Deterministic simulator for the kernel core (see README of the crate).
+//! Deterministic simulator for the kernel core (see the crate's README.md).
+//!
+//! `run_seed(seed, bug)` builds a system from the seed, runs it, and returns what it did or
+//! the first broken invariant. The same seed gives the same run, step for step.
+
+pub mod ledger;
+pub mod platform;
+pub mod program;
+pub mod rng;
+pub mod world;
+
+pub use tessera_core::planted::PlantedBug;
+pub use world::Stats;
+
+/// Steps per run before the drain.
+pub const STEPS: u64 = 300;
+
+/// Runs the system of `seed` with `bug` planted (or none).
+pub fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<Stats, String> {
+    world::Sim::new(seed, bug)?.run(STEPS)
+}

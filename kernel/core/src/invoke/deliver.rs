@@ -74,9 +74,17 @@ impl<P: Platform> Kernel<P> {
         if t.state != RunState::Available {
             return;
         }
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_offer(cpu, t_id, t) {
+            return;
+        }
         match t.senders.wake_one() {
             None => {}
-            Some(Waiter::Process(s)) => self.defer_wake(cpu, s, QueueRef::Senders(t_id)),
+            Some(Waiter::Process(s)) => {
+                #[cfg(feature = "planted-bugs")]
+                self.planted_woken(t, s);
+                self.defer_wake(cpu, s, QueueRef::Senders(t_id));
+            }
             Some(Waiter::Post(i)) => {
                 self.deliver_post(cpu, t_id, t, pool, i);
                 t.senders.used(Waiter::Post(i), false);

@@ -1,0 +1,56 @@
+//! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
+//! rule of stall queues with an owner (seed 002), so a test can assert that the simulator's
+//! invariant checks catch it. Off unless switched on.
+
+use crate::cap::ObjId;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::object::process::{Process, QueueRef, Staller, Waiter};
+use crate::platform::Platform;
+use crate::sync::atomic::{AtomicU32, Ordering};
+
+/// A bug to plant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// When a process becomes available, wake the tail of its sender queue, not the head.
+    WakeTail = 1,
+    /// Give up a woken head's ownership at once instead of when it uses the resource.
+    EarlyRelease = 2,
+}
+
+/// Which bug is planted (0: none).
+#[derive(Debug, Default)]
+pub struct Switch(AtomicU32);
+
+impl<P: Platform> Kernel<P> {
+    /// Plants `bug` (or removes every bug with `None`).
+    pub fn plant(&self, bug: Option<PlantedBug>) {
+        self.planted.0.store(bug.map_or(0, |b| b as u32), Ordering::Relaxed);
+    }
+
+    fn planted_is(&self, bug: PlantedBug) -> bool {
+        self.planted.0.load(Ordering::Relaxed) == bug as u32
+    }
+
+    /// `WakeTail`: wakes the last waiting process instead of handing the queue to the head.
+    pub(crate) fn planted_offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>) -> bool {
+        if !self.planted_is(PlantedBug::WakeTail) || t.senders.len() < 2 {
+            return false;
+        }
+        match t.senders.waiters().last() {
+            Some(Waiter::Process(s)) => {
+                t.senders.remove(Waiter::Process(s));
+                self.defer_wake(cpu, s, QueueRef::Senders(t_id));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `EarlyRelease`: the woken head loses ownership before it has used the resource.
+    pub(crate) fn planted_woken(&self, t: &mut Process<P::SaveArea>, s: Staller) {
+        if self.planted_is(PlantedBug::EarlyRelease) {
+            t.senders.give_back(Waiter::Process(s));
+        }
+    }
+}

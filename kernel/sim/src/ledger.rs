@@ -1,0 +1,88 @@
+//! The ledger: every message the simulated programs send, and what became of it. It is how
+//! the simulator knows that no message or POST is lost or duplicated, that each sender's
+//! messages arrive in order, and that each reply answers its own call.
+
+use std::collections::BTreeMap;
+
+use tessera_abi::InvocationKind;
+
+/// One message a program sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    pub kind: InvocationKind,
+    pub sender: usize,
+    pub target: usize,
+    /// The sender saw success (for SEND and POST: the kernel took the message).
+    pub accepted: bool,
+    /// The target received it.
+    pub received: bool,
+}
+
+/// Every message, by id.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    next_id: u64,
+    entries: BTreeMap<u64, Entry>,
+    last_from: BTreeMap<(usize, usize), u64>,
+    pub delivered: u64,
+    pub irqs: u64,
+}
+
+impl Ledger {
+    /// Records a new message and returns its id (ids grow in issue order).
+    pub fn send(&mut self, kind: InvocationKind, sender: usize, target: usize) -> u64 {
+        self.next_id += 1;
+        self.entries.insert(self.next_id, Entry { kind, sender, target, accepted: false, received: false });
+        self.next_id
+    }
+
+    /// The sender learned that message `id` was taken.
+    pub fn accepted(&mut self, id: u64) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.accepted = true;
+        }
+    }
+
+    /// The program message `id` was sent to (`usize::MAX` if unknown).
+    pub fn target_of(&self, id: u64) -> usize {
+        self.entries.get(&id).map_or(usize::MAX, |e| e.target)
+    }
+
+    /// Whether `id` has been received.
+    pub fn was_received(&self, id: u64) -> bool {
+        self.entries.get(&id).is_some_and(|e| e.received)
+    }
+
+    /// `target` received message `id` of `kind` from `sender`: it must exist, be addressed to
+    /// `target`, not have been received before, and come after the sender's earlier ones.
+    pub fn receive(&mut self, id: u64, kind: InvocationKind, sender: usize, target: usize) -> Result<(), String> {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return Err(format!("process {target} received message {id}, which nobody sent"));
+        };
+        if e.received {
+            return Err(format!("message {id} was delivered twice (to {target})"));
+        }
+        if e.target != target || e.sender != sender || e.kind != kind {
+            return Err(format!("message {id} {e:?} arrived at {target} as {kind:?} from {sender}"));
+        }
+        e.received = true;
+        self.delivered += 1;
+        let last = self.last_from.entry((sender, target)).or_insert(0);
+        if *last > id {
+            return Err(format!("messages from {sender} to {target} out of order: {id} after {last}"));
+        }
+        *last = id;
+        Ok(())
+    }
+
+    /// After the drain: every accepted SEND or POST to a target still alive was received.
+    pub fn check_complete(&self, alive: impl Fn(usize) -> bool) -> Result<(), String> {
+        for (id, e) in &self.entries {
+            let must = e.accepted && matches!(e.kind, InvocationKind::Send | InvocationKind::Post);
+            if must && !e.received && alive(e.target) {
+                return Err(format!("message {id} {e:?} was accepted but never delivered"));
+            }
+        }
+        Ok(())
+    }
+}
