@@ -218,14 +218,14 @@ impl Program {
             let nc = u8::from(send != 0);
             inv(cap, MessageInfo::new(InvocationKind::Call, order, nd, nc), data, CapWord { send: [send, 0, 0, 0], recv: [to, 0, 0, 0] })
         };
-        match rng.below(9) {
-            0 | 1 => call(slot::BANK, order::bank::CREATE, [CapType::Page as u64, 0, 0, 0], 1, 0, page),
-            2 => call(slot::BANK, order::bank::DESTROY, [0; 4], 0, page, 0),
-            3 => call(slot::BANK, order::bank::AVAILABLE, [0; 4], 0, 0, 0),
-            4 => call(slot::SPACE, order::space::MAP, [vpn, 3, 0, 0], 2, page, 0),
-            5 => call(slot::SPACE, order::space::UNMAP, [vpn, 0, 0, 0], 1, 0, 0),
-            6 => call(page, order::page::WRITE_WORD, [rng.below(8), rng.next_u64(), 0, 0], 2, 0, 0),
-            7 => call(slot::SELF, order::process::INFO, [0; 4], 0, 0, 0),
+        match rng.below(11) {
+            0..=2 => call(slot::BANK, order::bank::CREATE, [CapType::Page as u64, 0, 0, 0], 1, 0, page),
+            3 => call(slot::BANK, order::bank::DESTROY, [0; 4], 0, page, 0),
+            4 => call(slot::BANK, order::bank::AVAILABLE, [0; 4], 0, 0, 0),
+            5 | 6 => call(slot::SPACE, order::space::MAP, [vpn, 3, 0, 0], 2, page, 0),
+            7 => call(slot::SPACE, order::space::UNMAP, [vpn, 0, 0, 0], 1, 0, 0),
+            8 => call(page, order::page::WRITE_WORD, [rng.below(8), rng.next_u64(), 0, 0], 2, 0, 0),
+            9 => call(slot::SELF, order::process::INFO, [0; 4], 0, 0, 0),
             _ => call(slot::CAP_PAGE, order::cap_page::STORE, [rng.below(64), 0, 0, 0], 1, page, 0),
         }
     }

@@ -59,7 +59,7 @@ impl Sim {
             post_activities: 1 + rng.below(4) as u32,
             page_tables: 4,
         };
-        let kernel = Kernel::new(SimPlatform::new(32 + rng.below(32)), config);
+        let kernel = Kernel::new(SimPlatform::new(8 + rng.below(16)), config);
         kernel.plant(bug);
         let root = kernel.boot_bank(1000).ok_or("no boot bank")?;
         let cpus = kernel.cpu_ids().map(Cpu::new).collect();
@@ -109,7 +109,7 @@ impl Sim {
         let root = self.root;
         let proc = self.call(root, order::bank::CREATE, &[CapType::Process as u64], &[])?;
         let bank = match role {
-            Role::Client => self.call(root, order::bank::CREATE, &[CapType::Bank as u64, 6], &[])?,
+            Role::Client => self.call(root, order::bank::CREATE, &[CapType::Bank as u64, 10], &[])?,
             Role::Server => root,
         };
         let space = self.call(root, order::bank::CREATE, &[CapType::AddressSpace as u64], &[])?;
@@ -172,11 +172,11 @@ impl Sim {
                 }
                 self.interrupt(c);
             }
-            77..=80 => {
+            77..=82 => {
                 let vpn = self.rng.below(8);
                 let _ = self.kernel.resolve_fault(&mut self.cpus[c], vpn);
             }
-            81..=86 => self.inject_fault()?,
+            83..=88 => self.inject_fault()?,
             _ => self.deliver_ipis(),
         }
         Ok(())
