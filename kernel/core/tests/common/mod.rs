@@ -1,0 +1,193 @@
+//! A test machine for the kernel core: a platform with a fixed number of frames, registers in
+//! the ABI layout, and a harness that creates processes and drives CPUs by hand.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::sync::Mutex;
+
+use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
+use tessera_abi::{order, CapType, Error, InvocationKind, Rights};
+use tessera_core::sync::CpuId;
+use tessera_core::{Cap, Config, Cpu, Exit, Frame, Kernel, ObjId, Platform, SaveArea};
+
+/// The syscall registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Regs {
+    pub inv: Invocation,
+    pub pc: u64,
+    pub sp: u64,
+}
+
+impl SaveArea for Regs {
+    fn invocation(&self) -> Invocation {
+        self.inv
+    }
+    fn set_reply(&mut self, r: &Reply) {
+        self.inv = Invocation { caps: r.error, cap: r.badge, info: r.info, data: r.data };
+    }
+    fn set_entry(&mut self, pc: u64, sp: u64, arg: u64) {
+        self.pc = pc;
+        self.sp = sp;
+        self.inv.cap = arg;
+    }
+}
+
+impl Regs {
+    /// The registers read as a reply.
+    pub fn reply(&self) -> Reply {
+        Reply { error: self.inv.caps, badge: self.inv.cap, info: self.inv.info, data: self.inv.data }
+    }
+}
+
+/// A machine with a few frames; records IPIs.
+pub struct TestPlatform {
+    pub frames: Mutex<Vec<u64>>,
+    pub ipis: Mutex<Vec<CpuId>>,
+    pub words: Mutex<std::collections::BTreeMap<(u64, usize), u64>>,
+}
+
+impl Platform for TestPlatform {
+    type SaveArea = Regs;
+    fn send_ipi(&self, cpu: CpuId) {
+        self.ipis.lock().unwrap().push(cpu);
+    }
+    fn alloc_frame(&self) -> Option<Frame> {
+        self.frames.lock().unwrap().pop().map(Frame)
+    }
+    fn frame_freed(&self, frame: Frame) {
+        self.frames.lock().unwrap().push(frame.0);
+    }
+    fn zero_frame(&self, frame: Frame) {
+        self.words.lock().unwrap().retain(|(f, _), _| *f != frame.0);
+    }
+    fn read_frame_word(&self, frame: Frame, word: usize) -> u64 {
+        self.words.lock().unwrap().get(&(frame.0, word)).copied().unwrap_or(0)
+    }
+    fn write_frame_word(&self, frame: Frame, word: usize, value: u64) {
+        self.words.lock().unwrap().insert((frame.0, word), value);
+    }
+    fn mapping_removed(&self, _space: ObjId, _vpn: u64) {}
+    fn table_evicted(&self, _space: ObjId, _table: u64, _frame: Frame) {}
+}
+
+/// A kernel, its CPUs and their trap frames.
+pub struct H {
+    pub k: Kernel<TestPlatform>,
+    pub cpus: Vec<Cpu>,
+    pub regs: Vec<Regs>,
+    pub root: Cap,
+}
+
+/// The invocation registers for `kind` of capability `cap` with `order`, `data`, sent
+/// capability slots `send` and receive slots `recv`.
+pub fn inv(kind: InvocationKind, cap: u8, order: u32, data: &[u64], send: &[u8], recv: [u8; 4]) -> Invocation {
+    let mut d = [0; 4];
+    d[..data.len()].copy_from_slice(data);
+    let mut s = [0; 4];
+    s[..send.len()].copy_from_slice(send);
+    Invocation {
+        cap: u64::from(cap),
+        info: MessageInfo::new(kind, order, data.len() as u8, send.len() as u8).pack(),
+        data: d,
+        caps: CapWord { send: s, recv }.pack(),
+    }
+}
+
+/// A CALL to a kernel object, receiving a capability in `to`.
+pub fn call(cap: u8, order: u32, data: &[u64], send: &[u8], to: u8) -> Invocation {
+    inv(InvocationKind::Call, cap, order, data, send, [to, 0, 0, 0])
+}
+
+impl H {
+    /// `cpus` CPUs, `frames` frames, a root bank of `quota`, `posts` post activities.
+    pub fn new(cpus: usize, frames: u64, quota: u64, posts: u32) -> H {
+        let platform = TestPlatform {
+            frames: Mutex::new((0..frames).collect()),
+            ipis: Mutex::new(Vec::new()),
+            words: Mutex::new(Default::default()),
+        };
+        let config = Config {
+            cpus,
+            processes: 16,
+            banks: 16,
+            pages: 64,
+            spaces: 8,
+            cap_pages: 8,
+            irq_lines: 4,
+            post_activities: posts,
+            page_tables: 2,
+        };
+        let k = Kernel::new(platform, config);
+        let root = k.boot_bank(quota).unwrap();
+        let cpus: Vec<Cpu> = k.cpu_ids().map(Cpu::new).collect();
+        let regs = vec![Regs::default(); cpus.len()];
+        H { k, cpus, regs, root }
+    }
+
+    /// Runs an order from the kernel itself on CPU 0.
+    pub fn obj(&mut self, cap: Cap, order: u32, data: &[u64], caps: &[Cap]) -> Result<([u64; 4], Option<Cap>), Error> {
+        self.k.kernel_invoke(&mut self.cpus[0], cap, order, data, caps)
+    }
+
+    /// Creates an object of `ty` from the root bank.
+    pub fn create(&mut self, ty: CapType) -> Cap {
+        let root = self.root;
+        self.obj(root, order::bank::CREATE, &[ty as u64], &[]).unwrap().1.unwrap()
+    }
+
+    /// A new halted process of priority `prio`.
+    pub fn process(&mut self, prio: u64) -> Cap {
+        let p = self.create(CapType::Process);
+        self.obj(p, order::process::SET_PRIORITY, &[prio], &[]).unwrap();
+        p
+    }
+
+    /// Puts `cap` in slot `slot` of process `p`, with `rights`.
+    pub fn give(&mut self, p: Cap, slot: u8, cap: Cap, rights: Rights) {
+        self.obj(p, order::process::SET_CAP, &[u64::from(slot), rights.raw()], &[cap]).unwrap();
+    }
+
+    /// An endpoint to `p` with `badge`.
+    pub fn endpoint(&mut self, p: Cap, badge: u64) -> Cap {
+        self.obj(p, order::process::MAKE_ENDPOINT, &[badge], &[]).unwrap().1.unwrap()
+    }
+
+    /// Resumes `p`.
+    pub fn start(&mut self, p: Cap) {
+        self.obj(p, order::process::RESUME, &[], &[]).unwrap();
+    }
+
+    /// CPU `c` takes an interrupt (or leaves its idle loop) and reschedules.
+    pub fn tick(&mut self, c: usize) -> Exit {
+        self.k.interrupted(&mut self.cpus[c], &mut self.regs[c])
+    }
+
+    /// The process current on CPU `c`.
+    pub fn current(&self, c: usize) -> Option<ObjId> {
+        self.cpus[c].current()
+    }
+
+    /// The current process of CPU `c` makes invocation `i`.
+    pub fn syscall(&mut self, c: usize, i: Invocation) -> Exit {
+        self.regs[c].inv = i;
+        let e = self.k.syscall(&mut self.cpus[c], &mut self.regs[c]);
+        self.k.check_invariants(&self.cpus).unwrap();
+        e
+    }
+
+    /// What the process now current on CPU `c` sees as the result of its last invocation.
+    pub fn reply(&self, c: usize) -> Reply {
+        self.regs[c].reply()
+    }
+
+    /// The error code the current process of CPU `c` sees (`None` for success).
+    pub fn error(&self, c: usize) -> Option<Error> {
+        Error::from_raw(self.reply(c).error)
+    }
+
+    /// The state `p` reports through the INFO order.
+    pub fn state(&mut self, p: Cap) -> tessera_abi::ProcessState {
+        let (d, _) = self.obj(p, order::process::INFO, &[], &[]).unwrap();
+        tessera_abi::ProcessInfo::unpack(d).unwrap().state
+    }
+}

@@ -1,0 +1,253 @@
+//! The invocation paths end to end, by hand: CALL and RETURN with badges, capabilities and
+//! one-shot resume capabilities; SEND stalling until taken; POST queued in order, the bounded
+//! pool, KernStall restarts; halting and destroying queued processes; IRQs as POSTs; priority
+//! preemption at exit.
+
+mod common;
+
+use common::{call, inv, H};
+use tessera_abi::message::MessageInfo;
+use tessera_abi::post::IRQ_FIRED;
+use tessera_abi::{order, CapType, Error, InvocationKind, ProcessState, Rights};
+use tessera_core::Exit;
+
+const EP: u8 = 10;
+const RESUME: u8 = 3;
+const WAIT: [u8; 4] = [30, 0, 0, RESUME];
+
+fn ret(cap: u8, data: &[u64]) -> tessera_abi::message::Invocation {
+    inv(InvocationKind::Return, cap, 0, data, &[], WAIT)
+}
+
+/// A server `s` and `clients` clients with endpoints to it (badge = client number + 1), on
+/// one CPU; the server is current and has entered its open wait.
+fn setup(clients: usize, posts: u32) -> (H, tessera_abi::message::Invocation, Vec<tessera_core::Cap>, tessera_core::Cap) {
+    let mut h = H::new(1, 16, 100, posts);
+    let s = h.process(1);
+    let mut cs = Vec::new();
+    for i in 0..clients {
+        let c = h.process(1);
+        let ep = h.endpoint(s, i as u64 + 1);
+        h.give(c, EP, ep, Rights::ALL);
+        cs.push(c);
+    }
+    h.start(s);
+    for c in &cs {
+        h.start(*c);
+    }
+    assert_eq!(h.tick(0), Exit::User { process: s.obj, space: None });
+    h.syscall(0, ret(0, &[]));
+    (h, ret(0, &[]), cs, s)
+}
+
+#[test]
+fn call_and_return_carry_badge_data_capabilities_and_the_reply() {
+    let (mut h, _, cs, s) = setup(1, 2);
+    let page = h.create(CapType::Page);
+    h.give(cs[0], 6, page, Rights::READ);
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    h.syscall(0, inv(InvocationKind::Call, EP, 77, &[5, 6], &[6], [31, 0, 0, 0]));
+    assert_eq!(h.current(0), Some(s.obj), "the caller waits; the server runs");
+    let r = h.reply(0);
+    let info = MessageInfo::unpack(r.info).unwrap();
+    assert_eq!((r.badge, info.order, info.kind, info.resume, r.data[0], r.data[1]), (1, 77, InvocationKind::Call, true, 5, 6));
+    let (got, _) = h.obj(s, order::process::GET_CAP, &[30], &[]).unwrap();
+    assert_eq!(got, [0; 4]);
+    assert_eq!(h.state(cs[0]), ProcessState::Waiting);
+    h.syscall(0, ret(RESUME, &[42]));
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    let r = h.reply(0);
+    assert_eq!((r.error, r.data[0]), (0, 42));
+    assert_eq!(h.state(s), ProcessState::Available);
+}
+
+#[test]
+fn a_resume_capability_works_once() {
+    let (mut h, _, cs, s) = setup(1, 2);
+    h.syscall(0, inv(InvocationKind::Call, EP, 1, &[9], &[], [0; 4]));
+    let resume = h.obj(s, order::process::GET_CAP, &[u64::from(RESUME)], &[]).unwrap().1.unwrap();
+    h.give(s, 40, resume, Rights::ALL);
+    h.syscall(0, inv(InvocationKind::Send, RESUME, 0, &[1], &[], [0; 4]));
+    assert_eq!(h.error(0), None, "the first reply is delivered");
+    h.syscall(0, inv(InvocationKind::Send, 40, 0, &[2], &[], [0; 4]));
+    assert_eq!(h.error(0), Some(Error::NullCapability), "a copy dies with the reply");
+    h.syscall(0, ret(RESUME, &[3]));
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    assert_eq!(h.reply(0).data[0], 1, "the client saw only the first reply");
+}
+
+#[test]
+fn a_send_to_a_busy_server_stalls_and_restarts_without_a_user_step() {
+    let (mut h, _, cs, s) = setup(1, 2);
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    h.syscall(0, inv(InvocationKind::Send, EP, 5, &[8], &[], [0; 4]));
+    assert_eq!(h.current(0), None, "the server is not available: the sender stalls");
+    assert_eq!(h.state(cs[0]), ProcessState::Stalled);
+    h.obj(s, order::process::RESUME, &[], &[]).unwrap();
+    h.tick(0);
+    // Woken as owner of the server's queue, the SEND re-ran from the save area and was taken.
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    assert_eq!(h.error(0), None);
+    assert_eq!(h.state(s), ProcessState::Running);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(s.obj));
+    let r = h.reply(0);
+    assert_eq!((MessageInfo::unpack(r.info).unwrap().order, r.data[0], r.badge), (5, 8, 1));
+}
+
+#[test]
+fn posts_queue_in_order_and_a_full_pool_stalls_the_sender_until_one_is_freed() {
+    let (mut h, _, cs, s) = setup(1, 1);
+    // The server takes a call and keeps the client's first message unanswered: busy.
+    h.syscall(0, inv(InvocationKind::Call, EP, 1, &[100], &[], [0; 4]));
+    assert_eq!(h.current(0), Some(s.obj));
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    h.tick(0);
+    assert_eq!(h.current(0), None, "only the halted server and the waiting client exist");
+    let c2 = h.process(1);
+    let ep = h.endpoint(s, 9);
+    h.give(c2, EP, ep, Rights::ALL);
+    h.start(c2);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(c2.obj));
+    h.syscall(0, inv(InvocationKind::Post, EP, 11, &[1], &[], [0; 4]));
+    assert_eq!(h.error(0), None, "queued on the pool's one activity; the sender goes on");
+    assert_eq!(h.current(0), Some(c2.obj));
+    h.syscall(0, inv(InvocationKind::Post, EP, 12, &[2], &[], [0; 4]));
+    assert_eq!(h.current(0), None, "the pool is empty: the sender stalls");
+    assert_eq!(h.state(c2), ProcessState::Stalled);
+    h.obj(s, order::process::RESUME, &[], &[]).unwrap();
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj));
+    h.syscall(0, ret(RESUME, &[100]));
+    let r = h.reply(0);
+    let info = MessageInfo::unpack(r.info).unwrap();
+    assert_eq!(h.current(0), Some(s.obj), "a queued post is delivered at once");
+    assert_eq!((info.kind, info.order, r.data[0], r.badge), (InvocationKind::Post, 11, 1, 9));
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    assert_eq!(h.reply(0).data[0], 100, "the client got its reply");
+    h.syscall(0, ret(0, &[]));
+    // The stalled POST restarted (KernStall) and was delivered before the sender ran again.
+    assert_eq!(h.current(0), Some(c2.obj));
+    assert_eq!(h.error(0), None);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(s.obj));
+    let r = h.reply(0);
+    assert_eq!((MessageInfo::unpack(r.info).unwrap().order, r.data[0]), (12, 2));
+}
+
+#[test]
+fn destroying_a_server_wakes_its_queue_with_null() {
+    let (mut h, _, cs, s) = setup(2, 2);
+    h.syscall(0, inv(InvocationKind::Call, EP, 1, &[1], &[], [0; 4]));
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    h.tick(0);
+    assert_eq!(h.current(0), Some(cs[1].obj));
+    h.syscall(0, inv(InvocationKind::Send, EP, 2, &[2], &[], [0; 4]));
+    assert_eq!(h.state(cs[1]), ProcessState::Stalled);
+    let root = h.root;
+    h.obj(root, order::bank::DESTROY, &[], &[s]).unwrap();
+    h.tick(0);
+    assert_eq!(h.current(0), Some(cs[1].obj));
+    assert_eq!(h.error(0), Some(Error::NullCapability), "the restarted SEND finds the endpoint dead");
+    assert_eq!(h.state(cs[0]), ProcessState::Waiting, "a caller already delivered keeps waiting");
+    h.k.check_invariants(&h.cpus).unwrap();
+}
+
+#[test]
+fn a_caller_halted_in_its_wait_ends_its_call_with_halted() {
+    let (mut h, _, cs, _s) = setup(1, 2);
+    h.syscall(0, inv(InvocationKind::Call, EP, 1, &[1], &[], [0; 4]));
+    h.obj(cs[0], order::process::HALT, &[], &[]).unwrap();
+    h.syscall(0, ret(RESUME, &[5]));
+    h.obj(cs[0], order::process::RESUME, &[], &[]).unwrap();
+    h.tick(0);
+    assert_eq!(h.current(0), Some(cs[0].obj));
+    assert_eq!(h.error(0), Some(Error::Halted), "the reply to a revoked resume capability is dropped");
+}
+
+#[test]
+fn an_irq_reaches_the_bound_driver_as_a_post() {
+    let (mut h, _, _, s) = setup(0, 2);
+    let ep = h.endpoint(s, 0xd);
+    let irq = h.k.irq_cap(2).unwrap();
+    h.obj(irq, order::irq::BIND, &[], &[ep]).unwrap();
+    h.k.note_irq(h.cpus[0].id, 2);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj));
+    let r = h.reply(0);
+    let info = MessageInfo::unpack(r.info).unwrap();
+    assert_eq!((info.kind, info.order, r.data[0], r.badge), (InvocationKind::Post, IRQ_FIRED, 2, 0xd));
+}
+
+#[test]
+fn a_woken_process_of_higher_priority_preempts_at_exit() {
+    let mut h = H::new(1, 8, 100, 2);
+    let low = h.process(1);
+    let high = h.process(5);
+    let ep = h.endpoint(high, 1);
+    h.give(low, EP, ep, Rights::ALL);
+    h.start(high);
+    h.start(low);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(high.obj));
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(low.obj));
+    h.syscall(0, inv(InvocationKind::Post, EP, 1, &[1], &[], [0; 4]));
+    assert_eq!(h.current(0), Some(high.obj), "the POST woke a higher priority: preempted at exit");
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(low.obj));
+    assert_eq!(h.error(0), None);
+}
+
+#[test]
+fn kernel_objects_answer_orders() {
+    let mut h = H::new(1, 8, 100, 2);
+    let p = h.process(0);
+    let page = h.create(CapType::Page);
+    let space = h.create(CapType::AddressSpace);
+    h.give(p, 4, page, Rights::ALL);
+    h.give(p, 5, space, Rights::ALL);
+    h.obj(p, order::process::SET_SPACE, &[], &[space]).unwrap();
+    h.start(p);
+    h.tick(0);
+    h.syscall(0, call(4, order::page::WRITE_WORD, &[3, 99], &[], 0));
+    h.syscall(0, call(4, order::page::READ_WORD, &[3], &[], 0));
+    assert_eq!(h.reply(0).data[0], 99);
+    h.syscall(0, call(5, order::space::MAP, &[7, Rights::READ.raw()], &[4], 0));
+    assert_eq!(h.error(0), None);
+    h.syscall(0, call(5, order::space::LOOKUP, &[7], &[], 0));
+    assert_eq!(h.reply(0).data[0], Rights::READ.raw());
+    let t = h.k.resolve_fault(&mut h.cpus[0], 7).unwrap();
+    assert_eq!(t.rights, Rights::READ);
+    assert_eq!(h.k.resolve_fault(&mut h.cpus[0], 8), Err(Error::BadAddress));
+    h.syscall(0, call(4, order::GET_TYPE, &[], &[], 0));
+    assert_eq!(h.reply(0).data[0], CapType::Page as u64);
+    let root = h.root;
+    h.obj(root, order::bank::DESTROY, &[], &[page]).unwrap();
+    h.syscall(0, call(5, order::space::LOOKUP, &[7], &[], 0));
+    assert_eq!(h.reply(0).data[0], 0, "a destroyed page's mapping counts as absent");
+    assert_eq!(h.k.resolve_fault(&mut h.cpus[0], 7), Err(Error::BadAddress));
+}
+
+#[test]
+fn the_cleaner_evicts_derived_tables_when_frames_run_out() {
+    let mut h = H::new(1, 3, 100, 2);
+    let p = h.process(0);
+    let page = h.create(CapType::Page);
+    let space = h.create(CapType::AddressSpace);
+    h.obj(space, order::space::MAP, &[0, Rights::READ.raw()], &[page]).unwrap();
+    h.obj(space, order::space::MAP, &[600, Rights::READ.raw()], &[page]).unwrap();
+    h.obj(p, order::process::SET_SPACE, &[], &[space]).unwrap();
+    h.start(p);
+    h.tick(0);
+    h.k.resolve_fault(&mut h.cpus[0], 0).unwrap();
+    h.k.resolve_fault(&mut h.cpus[0], 600).unwrap();
+    assert_eq!(h.k.derived_tables(), 2, "two tables, all three frames in use");
+    let root = h.root;
+    let made = h.obj(root, order::bank::CREATE, &[CapType::Page as u64], &[]);
+    assert!(made.is_ok(), "the cleaner freed a derived table's frame: {made:?}");
+    assert_eq!(h.k.derived_tables(), 1);
+}
