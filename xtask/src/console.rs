@@ -4,7 +4,8 @@
 //! once), unchanged except that a symbolizer's note is inserted just before a line's end
 //! (before `\r\n` or `\n`); a `\r` is held back until the next byte shows whether it ends a
 //! line, so a note is never written after a carriage return. Complete lines, without their
-//! ending and without notes, are kept when capturing, for the parsers of test results.
+//! ending and without notes, are kept when capturing, for the parsers of test results. The only
+//! byte ever added is a newline ending an unfinished last line when the stream ends.
 
 use std::io::{self, Write};
 
@@ -46,10 +47,12 @@ impl<'a, W: Write> Console<'a, W> {
         self.out.flush()
     }
 
-    /// Ends the stream: a last line without a newline still counts.
+    /// Ends the stream: a last line without a newline still counts, and gets one, so what is
+    /// printed next starts on a line of its own.
     pub fn finish(mut self) -> io::Result<Vec<String>> {
         if !self.pending.is_empty() {
             self.end_line()?;
+            self.out.write_all(b"\n")?;
         }
         self.out.flush()?;
         Ok(self.lines.unwrap_or_default())
@@ -116,7 +119,7 @@ mod tests {
     #[test]
     fn output_passes_through_unchanged_and_lines_are_captured() {
         let (out, lines) = run(&[b"hello\r\nwor", b"ld\nprompt> "]);
-        assert_eq!(out, b"hello\r\nworld\nprompt> ");
+        assert_eq!(out, b"hello\r\nworld\nprompt> \n", "the unfinished last line is ended");
         assert_eq!(lines, vec!["hello", "world", "prompt> "]);
     }
 

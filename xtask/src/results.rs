@@ -51,8 +51,9 @@ pub fn ktest(line: &str) -> Option<Ktest> {
         let name = test_name(name)?.to_owned();
         return match outcome {
             "ok" => Some(Ktest::Passed(name)),
-            "FAILED" => Some(Ktest::Failed(name)),
             "ok (panicked as expected)" => Some(Ktest::PanickedAsExpected(name)),
+            // The kernel may say where and why after the word.
+            _ if failed_outcome(outcome) => Some(Ktest::Failed(name)),
             _ => None,
         };
     }
@@ -68,6 +69,13 @@ pub fn verdict(line: &str) -> Option<Counts> {
         passed: count_of(passed, "passed")?,
         failed: count_of(failed, "failed")?,
     })
+}
+
+/// `FAILED`, alone or followed by `: why` or ` at file:line: why`.
+fn failed_outcome(outcome: &str) -> bool {
+    outcome
+        .strip_prefix("FAILED")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':') || rest.starts_with(' '))
 }
 
 /// `N word` with exactly that word.
@@ -137,6 +145,14 @@ mod tests {
             Some(Ktest::Failed("mm::map".into()))
         );
         assert_eq!(
+            ktest("ktest: mm::map ... FAILED at kernel/x86_64/src/mm.rs:42: frame leaked"),
+            Some(Ktest::Failed("mm::map".into()))
+        );
+        assert_eq!(
+            ktest("ktest: trap::ud ... FAILED: returned without the expected panic"),
+            Some(Ktest::Failed("trap::ud".into()))
+        );
+        assert_eq!(
             ktest("ktest: sched::bad ... ok (panicked as expected)"),
             Some(Ktest::PanickedAsExpected("sched::bad".into()))
         );
@@ -166,6 +182,8 @@ mod tests {
         for line in [
             "ktest: x ... okay",
             "ktest: x ... ok (panicked)",
+            "ktest: x ... FAILEDISH",
+            "ktest: x ... failed",
             "ktest:  ... ok",
             "ktest: two words ... ok",
             "ktest: should_panic ",

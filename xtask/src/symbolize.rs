@@ -3,8 +3,9 @@
 //! Guarantees: only addresses in the kernel image range (`0xffffffff80000000` and up) that
 //! follow a marker the kernel prints (`RIP`, `fn`, or a frame number `#N`) are annotated, so
 //! data that merely looks like an address is left alone; a line is never altered, only
-//! extended. Frame `#N` addresses are return addresses, so the symbol and line are looked up at
-//! the byte before them (the call), while the printed offset is from the address itself.
+//! extended. Frame `#0` is the faulting or current RIP and is looked up exactly; frames `#1`
+//! and up are return addresses, so their symbol and line are looked up at the byte before them
+//! (inside the call), while the printed offset is from the address itself.
 //! Assumes: the ELF given is the one that produced the output (same build).
 
 use std::io::{BufRead, Write};
@@ -111,14 +112,35 @@ impl Symbolizer {
         (symbol.size == 0 || addr - symbol.start < symbol.size).then_some(symbol)
     }
 
+    /// The source line at `addr`: of the innermost inlined frame that is workspace code, so a
+    /// `read_volatile` inlined into a kernel function points at the kernel's line, not libcore's.
     fn location_at(&self, addr: u64) -> Option<String> {
-        let location = self.lines.as_ref()?.find_location(addr).ok()??;
-        let file = Path::new(location.file?);
-        let file = file.strip_prefix(&self.source_root).unwrap_or(file);
-        Some(match location.line {
-            Some(line) => format!("{}:{line}", file.display()),
-            None => file.display().to_string(),
-        })
+        let mut frames = self
+            .lines
+            .as_ref()?
+            .find_frames(addr)
+            .skip_all_loads()
+            .ok()?;
+        let mut innermost = None;
+        while let Ok(Some(frame)) = frames.next() {
+            let Some(location) = frame.location else {
+                continue;
+            };
+            let Some(file) = location.file.map(Path::new) else {
+                continue;
+            };
+            let ours = file.strip_prefix(&self.source_root).ok();
+            let shown = ours.unwrap_or(file).display();
+            let text = match location.line {
+                Some(line) => format!("{shown}:{line}"),
+                None => shown.to_string(),
+            };
+            if ours.is_some() {
+                return Some(text);
+            }
+            innermost.get_or_insert(text);
+        }
+        innermost
     }
 }
 
@@ -128,19 +150,20 @@ fn kernel_addresses(line: &str) -> Vec<(u64, bool)> {
     let mut found = Vec::new();
     for pair in words.windows(2) {
         let marker = pair[0].trim_end_matches([':', '=']);
-        let is_frame = marker.len() > 1
-            && marker.starts_with('#')
-            && marker[1..].bytes().all(|b| b.is_ascii_digit());
-        if !(is_frame || marker == "RIP" || marker == "fn") {
+        let frame = marker
+            .strip_prefix('#')
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if frame.is_none() && marker != "RIP" && marker != "fn" {
             continue;
         }
+        let is_return = frame.is_some_and(|n| n.trim_start_matches('0') != "");
         let value = pair[1].trim_end_matches([',', ':', ';', ')']);
         let Some(hex) = value.strip_prefix("0x") else {
             continue;
         };
         if let Ok(addr) = u64::from_str_radix(hex, 16) {
             if addr >= KERNEL_BASE {
-                found.push((addr, is_frame));
+                found.push((addr, is_return));
             }
         }
     }
@@ -224,8 +247,16 @@ mod tests {
             "a call ending a function returns to the next one's first byte"
         );
         assert_eq!(
-            s.annotate("  #0 0xffffffff80100120").as_deref(),
+            s.annotate("    #12 0xffffffff80100120").as_deref(),
             Some("tessera_kernel::trap::page_fault+0x20")
+        );
+    }
+
+    #[test]
+    fn frame_zero_is_the_current_rip_looked_up_exactly() {
+        assert_eq!(
+            synthetic().annotate("    #0 0xffffffff80100100").as_deref(),
+            Some("tessera_kernel::trap::page_fault+0x0")
         );
     }
 
