@@ -2,17 +2,23 @@
 //!
 //! Kernel objects answer invocations as if they were servers. A kernel object is always
 //! available, so CALL, SEND and POST to one all run the order at once and return its result in
-//! the reply registers (a POST carries only `d0` and no capabilities). Data words are read from the
-//! message (`d0..d3`), capabilities from the sent capability indices (`c0..c3`), and a returned
-//! capability is written into the caller's receive slot 0. A word the order does not use is
-//! ignored. Every order can fail with `NullCapability` (the invoked capability is Null or its
-//! object is destroyed), `UnknownOrder`, `MissingRights`, `BadMessage` and `InvalidCapIndex`;
-//! the other errors each order can return are listed with it.
+//! the reply registers (a POST carries only `d0` and no capabilities). Data words are read from
+//! the message (`d0..d3`), capabilities from the sent capability indices (`c0..c3`), and a
+//! returned capability is written into the caller's first receive slot (`CapWord::recv[0]`;
+//! slot 0 discards it). A word the order does not use is ignored. Every order can fail with
+//! `NullCapability` (the invoked capability is Null or its object is destroyed),
+//! `UnknownOrder`, `MissingRights`, `BadMessage` and `InvalidCapIndex`; the other errors each
+//! order can return are listed with it.
 //!
 //! Endpoint capabilities carry the server's own order codes, which the kernel does not read.
-//! A RETURN must invoke a resume capability or Null; invoking anything else with RETURN fails
-//! with `WrongType` and the caller does not wait. CALL or SEND through an endpoint to the
-//! caller itself fails with `BadState` (it could never be received); a POST to itself is queued.
+//! CALL or SEND through an endpoint to the caller itself fails with `BadState` (it could never
+//! be received); a POST to itself is queued until it next waits.
+//!
+//! A resume capability answers no order code: RETURN or SEND through it delivers the message as
+//! the reply to the CALL that made it, once (afterwards SEND through any copy fails with
+//! `NullCapability` and RETURN drops the reply); CALL or POST through it fails with
+//! `WrongType`. A RETURN must invoke a resume capability or Null; RETURN through anything else
+//! fails with `WrongType` and the caller does not wait.
 
 /// Every live capability answers `GET_TYPE`: `d0` out = its [`CapType`](crate::CapType) code.
 /// No rights needed.
@@ -48,8 +54,9 @@ pub mod process {
     pub const SET_PRIORITY: u32 = 3;
     /// Out: a [`ProcessInfo`](crate::ProcessInfo) in `d0..d3`. Needs READ.
     pub const INFO: u32 = 4;
-    /// `d0` = instruction pointer, `d1` = stack pointer, `d2` = first argument register. The
-    /// process must be halted. Needs WRITE. Errors: `BadState`.
+    /// `d0` = instruction pointer, `d1` = stack pointer, `d2` = first argument register (`rdi`).
+    /// The process must be halted and off every CPU (a process halted while running stops at
+    /// its CPU's next kernel entry). Needs WRITE. Errors: `BadState`.
     pub const SET_ENTRY: u32 = 5;
     /// `c0` = the address space the process runs in. Needs WRITE.
     /// Errors: `NullArgument`, `WrongType`.

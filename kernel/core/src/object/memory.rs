@@ -7,7 +7,7 @@
 //!   matches), so destroying a page needs no search of the spaces that map it.
 //! - At most `MAX_MAPPINGS` records per space.
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use tessera_abi::cap::CAP_PAGE_SLOTS;
 use tessera_abi::Rights;
 
@@ -34,11 +34,68 @@ pub struct Mapping {
     pub rights: Rights,
 }
 
+/// Mapping records sorted by virtual page number. Room is reserved in the prepare phase
+/// (`reserve_one`), so `insert` after a commit point never allocates.
+#[derive(Debug, Default)]
+pub struct Mappings(Vec<(u64, Mapping)>);
+
+impl Mappings {
+    fn find(&self, vpn: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&vpn, |(v, _)| *v)
+    }
+
+    /// The record of `vpn`.
+    pub fn get(&self, vpn: &u64) -> Option<&Mapping> {
+        self.find(*vpn).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Whether `vpn` has a record.
+    pub fn contains_key(&self, vpn: &u64) -> bool {
+        self.find(*vpn).is_ok()
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every mapped virtual page number, ascending.
+    pub fn keys(&self) -> impl Iterator<Item = &u64> + '_ {
+        self.0.iter().map(|(v, _)| v)
+    }
+
+    /// Makes room for one more record (prepare phase); false if memory is short.
+    pub fn reserve_one(&mut self) -> bool {
+        self.0.try_reserve(1).is_ok()
+    }
+
+    /// Sets the record of `vpn`, returning the one it replaces.
+    pub fn insert(&mut self, vpn: u64, m: Mapping) -> Option<Mapping> {
+        match self.find(vpn) {
+            Ok(i) => Some(core::mem::replace(&mut self.0[i].1, m)),
+            Err(i) => {
+                self.0.insert(i, (vpn, m));
+                None
+            }
+        }
+    }
+
+    /// Removes the record of `vpn`.
+    pub fn remove(&mut self, vpn: &u64) -> Option<Mapping> {
+        self.find(*vpn).ok().map(|i| self.0.remove(i).1)
+    }
+}
+
 /// An address space.
 #[derive(Debug)]
 pub struct Space {
     /// Virtual page number to mapping.
-    pub mappings: BTreeMap<u64, Mapping>,
+    pub mappings: Mappings,
     /// The bank it came from.
     pub bank: ObjId,
 }
@@ -46,7 +103,7 @@ pub struct Space {
 impl Space {
     /// An empty space.
     pub fn new(bank: ObjId) -> Space {
-        Space { mappings: BTreeMap::new(), bank }
+        Space { mappings: Mappings::default(), bank }
     }
 }
 

@@ -111,10 +111,10 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::NullArgument));
         };
         self.pages.pin(page.obj.index).pin(cpu.id, &self.txns);
-        let state = self.spaces.read(space.obj, |s| {
+        let state = self.spaces.write(space.obj, |s| {
             let taken = s.mappings.get(&vpn).is_some_and(|m| self.pages.is_live(m.page));
             let full = !s.mappings.contains_key(&vpn) && s.mappings.len() >= MAX_MAPPINGS;
-            (taken, full)
+            (taken, full || !s.mappings.reserve_one())
         });
         match state {
             None => return Ok(Err(Error::NullCapability)),

@@ -59,9 +59,10 @@ impl<P: Platform> Kernel<P> {
         } else {
             cpu.held.read(self, LockKey::Process(v.index))?;
         }
-        if msg.order == order::process::SET_ENTRY
-            && !matches!(self.processes.read(v, |p| p.state), Some(crate::object::process::RunState::Halted(_)))
-        {
+        let stopped = |p: &crate::object::process::Process<P::SaveArea>| {
+            matches!(p.state, crate::object::process::RunState::Halted(_)) && p.cpu.is_none()
+        };
+        if msg.order == order::process::SET_ENTRY && self.processes.read(v, stopped) != Some(true) {
             return Ok(Err(Error::BadState));
         }
         // COMMIT POINT: the process is locked and the arguments are checked.
