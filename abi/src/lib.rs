@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod boot;
 pub mod cap;
 pub mod error;
 pub mod message;

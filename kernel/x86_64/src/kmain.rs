@@ -24,6 +24,14 @@ impl PhysReader for EarlyPhys {
     }
 }
 
+/// The first boot module, if the boot loader passed one: the archive of user programs.
+fn boot_archive() -> Option<&'static [u8]> {
+    let m = BOOT_INFO.get()?.modules().first().copied()?;
+    // SAFETY: the module's frames are reserved from the frame allocator and lie in RAM, so in
+    // the direct map; nothing writes them.
+    Some(unsafe { core::slice::from_raw_parts(crate::mem::layout::phys_to_virt(m.start) as *const u8, m.len as usize) })
+}
+
 /// The boot CPU's stack until its per-CPU stacks exist.
 #[repr(C, align(16))]
 struct BootStack([u8; 32 * 1024]);
@@ -97,9 +105,12 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
             crate::kprintln!("bench: no benchmarks in this kernel yet");
             crate::qemu_exit::exit(crate::qemu_exit::ExitCode::Failure)
         }
-        Mode::Run => {
-            crate::kprint!("kernel monitor ready (type help)\ntessera> ");
-            crate::idle::idle()
-        }
+        Mode::Run => match boot_archive() {
+            Some(archive) => crate::system::start(archive, started + 1),
+            None => {
+                crate::kprint!("no boot archive (no user programs): kernel monitor ready (type help)\ntessera> ");
+                crate::idle::idle()
+            }
+        },
     }
 }

@@ -41,6 +41,8 @@ pub mod qemu_exit;
 #[cfg(not(test))]
 pub mod smp;
 #[cfg(not(test))]
+pub mod system;
+#[cfg(not(test))]
 pub mod trap;
 #[cfg(not(test))]
 pub mod user;

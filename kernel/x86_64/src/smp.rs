@@ -56,6 +56,7 @@ tr_lm64:
     movq 0x8000 + (tr_cpu - ap_trampoline), %rdi
     xorl %ebp, %ebp
     movq 0x8000 + (tr_entry - ap_trampoline), %rax
+    pushq $0                              /* no return address: as after a call, RSP = 8 mod 16 */
     jmpq *%rax
     .balign 8
 tr_gdt:
@@ -167,7 +168,10 @@ extern "C" fn ap_main(id: u64) -> ! {
     lapic::start_timer();
     crate::info!("CPU {id} online (APIC id {})", lapic::id());
     AP_ONLINE.store(true, Ordering::Release);
-    crate::idle::idle()
+    while !crate::system::running() {
+        crate::idle::idle_once();
+    }
+    crate::system::join(id as u32)
 }
 
 /// Idles this CPU until every CPU has handled at least `n` timer ticks.

@@ -1,0 +1,105 @@
+//! Each CPU's life once processes exist: ask the core what to run, run it in ring 3 until it
+//! leaves user mode, hand the reason back to the core — the rescheduler of seed 001, with the
+//! kernel's whole state between two user entries being this loop's locals.
+//!
+//! Faults are the arch's to translate: a page fault is first offered to the core
+//! (`resolve_fault`), which either names a mapping (installed here, and the thread resumes)
+//! or refuses; a refused or any other fault halts the process with a report on the console.
+
+use crate::cpu::percpu::percpu;
+use crate::idle;
+use crate::mem::layout::USER_END;
+use crate::system::{derived_tables, kernel};
+use crate::trap::vectors::exception_name;
+use crate::user::context::UserContext;
+use crate::user::entry::{run_user, EXIT_SYSCALL};
+use core::sync::atomic::Ordering;
+use tessera_abi::{order, CapType, Rights};
+use tessera_core::cap::{Cap, ObjId};
+use tessera_core::cpu::Cpu;
+use tessera_core::dispatch::Exit;
+
+/// Runs processes on this CPU forever.
+pub fn run(cpu: &mut Cpu) -> ! {
+    let k = kernel();
+    let mut regs = UserContext::default();
+    let mut loaded: (u64, u64) = (0, u64::MAX);
+    let mut exit = k.exit(cpu, &mut regs);
+    loop {
+        exit = match exit {
+            Exit::Idle => {
+                idle::idle_once();
+                k.exit(cpu, &mut regs)
+            }
+            Exit::User { process, space: None } => fault(cpu, &mut regs, process, "it has no address space"),
+            Exit::User { process, space: Some(space) } => 'user: {
+                let Some(root) = derived_tables::root(space) else {
+                    break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
+                };
+                enter_space(root, &mut loaded);
+                let vector = if regs.rip >= USER_END {
+                    13
+                } else {
+                    // SAFETY: the process's tables are loaded, no lock is held, RIP is a user address.
+                    unsafe { run_user(&mut regs) }
+                };
+                match vector {
+                    EXIT_SYSCALL => k.syscall(cpu, &mut regs),
+                    v if v >= 32 => {
+                        crate::deferred::run(percpu());
+                        k.interrupted(cpu, &mut regs)
+                    }
+                    14 => page_fault(cpu, &mut regs, process, space),
+                    v => fault(cpu, &mut regs, process, exception_name(v as u8)),
+                }
+            }
+        }
+    }
+}
+
+/// Loads the address space's tables unless they are loaded and no mapping was removed since.
+fn enter_space(root: u64, loaded: &mut (u64, u64)) {
+    let epoch = derived_tables::EPOCH.load(Ordering::Acquire);
+    if *loaded != (root, epoch) {
+        // SAFETY: `root` is a PML4 whose upper half is the kernel's.
+        unsafe {
+            x86_64::registers::control::Cr3::write(
+                x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(root)),
+                x86_64::registers::control::Cr3Flags::empty(),
+            )
+        };
+        *loaded = (root, epoch);
+    }
+}
+
+fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjId) -> Exit {
+    let (addr, err) = (regs.exit_cr2, regs.exit_error);
+    let vpn = addr >> 12;
+    let needed = if err & 16 != 0 { Rights::EXEC } else if err & 2 != 0 { Rights::WRITE } else { Rights::READ };
+    match kernel().resolve_fault(cpu, vpn) {
+        Ok(t) if err & 1 == 0 && t.rights.contains(needed) && derived_tables::install(space, vpn, &t) => {
+            Exit::User { process, space: Some(space) }
+        }
+        _ => {
+            let what = if err & 16 != 0 { "execute" } else if err & 2 != 0 { "write" } else { "read" };
+            crate::kprintln!("process {}: page fault: {what} at {addr:#x} (RIP {:#x})", process.index, regs.rip);
+            fault(cpu, regs, process, "page fault")
+        }
+    }
+}
+
+/// Halts the current process after a fault it cannot recover from, and reports it.
+fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Exit {
+    crate::kprintln!(
+        "process {} halted: {why} at RIP {:#x} (error code {:#x}, CR2 {:#x})",
+        process.index,
+        regs.rip,
+        regs.exit_error,
+        regs.exit_cr2
+    );
+    let k = kernel();
+    if let Err(e) = k.kernel_invoke(cpu, Cap::new(CapType::Process, process), order::process::HALT, &[], &[]) {
+        crate::warn!("halting process {}: {e:?}", process.index);
+    }
+    k.exit(cpu, regs)
+}

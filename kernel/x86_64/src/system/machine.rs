@@ -1,0 +1,63 @@
+//! `X86Machine`: the x86_64 implementation of the core's `Platform` trait.
+//! Frames are the kernel frame allocator's; their contents are reached through the direct map.
+
+use crate::mem::kmem::KMEM;
+use crate::mem::layout::{phys_to_virt, PAGE_SIZE};
+use crate::system::derived_tables;
+use crate::user::context::UserContext;
+use tessera_core::cap::ObjId;
+use tessera_core::platform::{Frame, Platform};
+use tessera_core::sync::CpuId;
+
+pub struct X86Machine;
+
+fn frame_words(f: Frame) -> *mut u64 {
+    phys_to_virt(f.0 * PAGE_SIZE) as *mut u64
+}
+
+impl Platform for X86Machine {
+    type SaveArea = UserContext;
+
+    fn send_ipi(&self, cpu: CpuId) {
+        if let Some(c) = crate::cpu::percpu::cpu(cpu.index()) {
+            crate::apic::lapic::send_ipi(c.apic_id, crate::trap::vectors::IPI_RESCHEDULE);
+        }
+    }
+
+    fn alloc_frame(&self) -> Option<Frame> {
+        KMEM.lock().as_mut()?.frames.alloc().map(|pa| Frame(pa / PAGE_SIZE))
+    }
+
+    fn frame_freed(&self, frame: Frame) {
+        if let Some(km) = KMEM.lock().as_mut() {
+            if let Err(e) = km.frames.free(frame.0 * PAGE_SIZE) {
+                crate::warn!("core freed frame {:#x} twice or out of range: {e:?}", frame.0);
+            }
+        }
+    }
+
+    fn zero_frame(&self, frame: Frame) {
+        // SAFETY: a whole frame the core owns, in the direct map.
+        unsafe { core::ptr::write_bytes(frame_words(frame), 0, 512) };
+    }
+
+    fn read_frame_word(&self, frame: Frame, word: usize) -> u64 {
+        assert!(word < 512, "the core checks word offsets");
+        // SAFETY: in bounds of a frame the core owns.
+        unsafe { frame_words(frame).add(word).read_volatile() }
+    }
+
+    fn write_frame_word(&self, frame: Frame, word: usize, value: u64) {
+        assert!(word < 512, "the core checks word offsets");
+        // SAFETY: in bounds of a frame the core owns.
+        unsafe { frame_words(frame).add(word).write_volatile(value) }
+    }
+
+    fn mapping_removed(&self, space: ObjId, vpn: u64) {
+        derived_tables::remove(space, vpn);
+    }
+
+    fn table_evicted(&self, space: ObjId, table: u64, frame: Frame) {
+        derived_tables::unhook(space, table, frame.0 * PAGE_SIZE);
+    }
+}

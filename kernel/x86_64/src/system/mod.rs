@@ -1,0 +1,96 @@
+//! The kernel core running on x86_64: the one `Kernel`, its platform (`machine.rs`), the
+//! derived page tables, the per-CPU loop, and starting the programs of the boot archive.
+
+mod cpu_loop;
+pub mod derived_tables;
+mod loader;
+mod machine;
+mod save_area;
+
+use crate::boot::bootfs;
+use spin::Once;
+use tessera_abi::boot::init;
+use tessera_abi::order;
+use tessera_core::cap::Cap;
+use tessera_core::cpu::Cpu;
+use tessera_core::kernel::Config;
+use tessera_core::sync::CpuId;
+
+pub type Kernel = tessera_core::kernel::Kernel<machine::X86Machine>;
+
+static KERNEL: Once<Kernel> = Once::new();
+
+/// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
+const BOOT_QUOTA: u64 = 12 * 1024;
+
+/// The kernel, once processes exist.
+pub fn kernel() -> &'static Kernel {
+    KERNEL.get().expect("the system is started before any process runs")
+}
+
+pub fn running() -> bool {
+    KERNEL.get().is_some()
+}
+
+pub fn cpu_id(id: u32) -> CpuId {
+    CpuId::new(id as usize).unwrap_or(CpuId::BOOT)
+}
+
+/// Makes the kernel, loads every program of the boot archive (init first, running; the
+/// others halted, their processes handed to init), and runs processes on this CPU forever.
+pub fn start(archive: &[u8], cpus: usize) -> ! {
+    let k = KERNEL.call_once(|| {
+        tessera_core::kernel::Kernel::new(
+            machine::X86Machine,
+            Config {
+                cpus: cpus.min(tessera_core::sync::MAX_CPUS),
+                processes: 64,
+                banks: 32,
+                pages: BOOT_QUOTA as usize,
+                spaces: 64,
+                cap_pages: 32,
+                irq_lines: crate::trap::vectors::IRQ_LINES as usize,
+                post_activities: 64,
+                page_tables: 1024,
+            },
+        )
+    });
+    let mut cpu = Cpu::new(cpu_id(crate::cpu::percpu::percpu().id));
+    let bank = k.boot_bank(BOOT_QUOTA).expect("an empty bank table has room for the boot bank");
+    let Some(init_image) = bootfs::find(archive, "init") else {
+        panic!("the boot archive has no program named init");
+    };
+    let initp = loader::load(k, &mut cpu, bank, init_image, 0).unwrap_or_else(|e| panic!("loading init: {e}"));
+    let give = |cpu: &mut Cpu, slot: u8, cap: Cap| {
+        if let Err(e) = k.kernel_invoke(cpu, initp, order::process::SET_CAP, &[slot as u64], &[cap]) {
+            panic!("giving init slot {slot}: {e:?}");
+        }
+    };
+    give(&mut cpu, init::BANK, bank);
+    give(&mut cpu, init::SELF, initp);
+    if let Some(irq) = k.irq_cap(crate::platform::serial_gsi() as u32) {
+        give(&mut cpu, init::SERIAL_IRQ, irq);
+    }
+    let others = bootfs::files(archive).filter(|f| f.name != "init");
+    for (i, f) in others.enumerate() {
+        match loader::load(k, &mut cpu, bank, f.data, 0) {
+            Ok(p) => {
+                crate::info!("loaded {} as process {}", f.name, p.obj.index);
+                give(&mut cpu, init::PROGRAMS + i as u8, p);
+            }
+            Err(e) => crate::warn!("not loading {}: {e}", f.name),
+        }
+    }
+    if let Err(e) = k.kernel_invoke(&mut cpu, initp, order::process::RESUME, &[], &[]) {
+        panic!("starting init: {e:?}");
+    }
+    crate::info!("init is process {}", initp.obj.index);
+    cpu_loop::run(&mut cpu)
+}
+
+/// Another CPU joins: it runs processes too.
+pub fn join(id: u32) -> ! {
+    let mut cpu = Cpu::new(cpu_id(id));
+    cpu_loop::run(&mut cpu)
+}
+
