@@ -251,3 +251,50 @@ fn the_cleaner_evicts_derived_tables_when_frames_run_out() {
     assert!(made.is_ok(), "the cleaner freed a derived table's frame: {made:?}");
     assert_eq!(h.k.derived_tables(), 1);
 }
+
+#[test]
+fn equal_priorities_take_turns_at_the_end_of_a_quantum() {
+    let mut h = H::new(1, 8, 100, 2);
+    let a = h.process(3);
+    let b = h.process(3);
+    h.start(a);
+    h.start(b);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(a.obj));
+    for _ in 0..tessera_core::sched::DEFAULT_QUANTUM_TICKS - 1 {
+        h.k.timer_tick(h.cpus[0].id);
+        h.tick(0);
+        assert_eq!(h.current(0), Some(a.obj), "the quantum is not used up yet");
+    }
+    h.k.timer_tick(h.cpus[0].id);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(b.obj), "round robin inside the level");
+    for _ in 0..tessera_core::sched::DEFAULT_QUANTUM_TICKS {
+        h.k.timer_tick(h.cpus[0].id);
+    }
+    h.tick(0);
+    assert_eq!(h.current(0), Some(a.obj));
+}
+
+#[test]
+fn an_idle_cpu_steals_work_and_a_remote_wake_sends_an_ipi() {
+    let mut h = H::new(2, 8, 100, 2);
+    let s = h.process(4);
+    let c = h.process(1);
+    let ep = h.endpoint(s, 1);
+    h.give(c, EP, ep, Rights::ALL);
+    h.start(s);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj));
+    h.syscall(0, ret(0, &[]));
+    h.start(c);
+    h.tick(1);
+    assert_eq!(h.current(1), Some(c.obj), "CPU 1 found the client, wherever it was homed");
+    h.k.platform.ipis.lock().unwrap().clear();
+    h.syscall(1, inv(InvocationKind::Post, EP, 1, &[1], &[], [0; 4]));
+    let ipis = h.k.platform.ipis.lock().unwrap().clone();
+    assert_eq!(ipis, vec![h.cpus[0].id], "the server's CPU is idle: it is interrupted");
+    assert_eq!(h.current(1), Some(c.obj), "the poster goes on");
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj), "the server runs where it last ran");
+}

@@ -26,7 +26,7 @@ use crate::cap::ObjId;
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{QueueRef, Staller, Waiter};
+use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::sync::atomic::spin_loop;
 use crate::sync::Restart;
@@ -59,10 +59,7 @@ impl<P: Platform> Kernel<P> {
 
     fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<(), Restart> {
         cpu.held.write(self, LockKey::Process(me.index))?;
-        let Some((inv, owns, staller)) = self.processes.write(me, |p| {
-            p.invocations += 1;
-            (p.save.invocation(), p.owns, p.staller(me))
-        }) else {
+        let Some((inv, owns, staller)) = self.processes.read(me, |p| (p.save.invocation(), p.owns, p.staller(me))) else {
             return Ok(());
         };
         let caller = Caller { id: me, owns, staller };
@@ -118,9 +115,10 @@ impl<P: Platform> Kernel<P> {
 
     /// The last step of a path after which the caller goes on running: `f` writes its reply,
     /// and a queue it owned but did not use passes to the next in line (seed 002).
-    fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut crate::object::process::Process<P::SaveArea>)) {
+    fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut Process<P::SaveArea>)) {
         let owned = self.processes.write(caller.id, |p| {
             f(p);
+            p.invocations += 1;
             p.owns.take()
         });
         if let Some(Some(q)) = owned {
@@ -170,8 +168,11 @@ impl<P: Platform> Kernel<P> {
 
     /// The caller stops running (it waits or stalls): set its state; a queue it owned and did
     /// not use passes on.
-    pub(crate) fn leave(&self, cpu: &mut Cpu, caller: &Caller, state: crate::object::process::RunState) {
+    pub(crate) fn leave(&self, cpu: &mut Cpu, caller: &Caller, state: RunState) {
         let owned = self.processes.write(caller.id, |p| {
+            if matches!(state, RunState::Waiting | RunState::Available) {
+                p.invocations += 1;
+            }
             p.state = state;
             p.owns.take()
         });
