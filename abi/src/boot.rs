@@ -2,7 +2,7 @@
 //! init) or init (for the programs it starts) fills in.
 //!
 //! Every program starts at its ELF entry point with `rsp` = [`STACK_TOP`] (16-byte aligned)
-//! and `rdi` = its argument word.
+//! and `rdi` = its argument word. init's argument word is [`InitArg`].
 
 /// The top of every program's initial stack (exclusive).
 pub const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
@@ -17,7 +17,83 @@ pub mod init {
     pub const SELF: u8 = 2;
     /// The interrupt line of the first serial port (COM1), for the serial driver.
     pub const SERIAL_IRQ: u8 = 3;
-    /// The first slot of the programs the kernel loaded from the boot archive (halted, in
-    /// archive order, init excluded): slot `PROGRAMS + i` holds program `i`'s process.
-    pub const PROGRAMS: u8 = 8;
+
+    /// The programs of the boot archive the kernel loads besides init, each into a new halted
+    /// process whose capability it puts in the slot named here. A program not in this table
+    /// is not loaded (the kernel says so on the console).
+    pub const PROGRAMS: [(&str, u8); 5] = [("serial", 8), ("shell", 9), ("echo", 10), ("usertests", 11), ("bench", 12)];
+
+    /// The slot of the program named `name`, if the kernel loads such a program.
+    pub fn program_slot(name: &str) -> Option<u8> {
+        let mut i = 0;
+        while i < PROGRAMS.len() {
+            if str_eq(PROGRAMS[i].0, name) {
+                return Some(PROGRAMS[i].1);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    fn str_eq(a: &str, b: &str) -> bool {
+        a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    }
+}
+
+/// init's argument word: what the kernel was asked to do, and the TSC's frequency (so user
+/// code can turn `rdtsc` into time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InitArg {
+    /// Run the user-level test suite, print its verdict and shut the machine down.
+    pub test: bool,
+    /// Run the benchmarks, print them (`bench: <name> <instructions per op> <iterations>`) and
+    /// shut the machine down.
+    pub bench: bool,
+    /// TSC ticks per second (below 2^48).
+    pub tsc_hz: u64,
+}
+
+impl InitArg {
+    const TEST: u64 = 1 << 63;
+    const BENCH: u64 = 1 << 62;
+    const HZ: u64 = (1 << 48) - 1;
+
+    /// Packs into the argument word.
+    pub const fn pack(self) -> u64 {
+        (self.test as u64 * Self::TEST) | (self.bench as u64 * Self::BENCH) | (self.tsc_hz & Self::HZ)
+    }
+
+    /// Unpacks the argument word.
+    pub const fn unpack(raw: u64) -> InitArg {
+        InitArg { test: raw & Self::TEST != 0, bench: raw & Self::BENCH != 0, tsc_hz: raw & Self::HZ }
+    }
+}
+
+/// I/O ports the kernel opens to the `serial` program (the TSS I/O bitmap, only while it
+/// runs): COM1, and QEMU's isa-debug-exit device, through which it ends the machine.
+pub mod serial_ports {
+    /// COM1's eight registers start here.
+    pub const COM1: u16 = 0x3f8;
+    /// Writing [`EXIT_SUCCESS`] or [`EXIT_FAILURE`] (32 bits) here ends QEMU.
+    pub const DEBUG_EXIT: u16 = 0xf4;
+    /// QEMU exits with 33.
+    pub const EXIT_SUCCESS: u32 = 0x10;
+    /// QEMU exits with 65.
+    pub const EXIT_FAILURE: u32 = 0x20;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_arg_round_trips_and_slots_are_distinct() {
+        let a = InitArg { test: true, bench: false, tsc_hz: 2_000_000_000 };
+        assert_eq!(InitArg::unpack(a.pack()), a);
+        assert_eq!(init::program_slot("shell"), Some(9));
+        assert_eq!(init::program_slot("she"), None);
+        for (i, (_, s)) in init::PROGRAMS.iter().enumerate() {
+            assert!(*s > init::SERIAL_IRQ && init::PROGRAMS[i + 1..].iter().all(|(_, t)| t != s));
+        }
+    }
 }
