@@ -15,7 +15,8 @@
 //! - An id leaves only by being woken (to become owner) or by `remove`: none is lost.
 //!
 //! # Assumptions
-//! - The caller holds the queue's lock (lock order level 5 in `sync/mod.rs`) around every call.
+//! - The caller holds the lock of the object the queue lives in (lock order level 5 in
+//!   `sync/mod.rs`) around every call.
 //! - Methods return the ids to make ready; the caller moves them to a run queue, after its
 //!   commit point. Only `stall`/`wait` can fail, and they run before the commit point.
 //! - A process owns at most one queue at a time; the caller records which.

@@ -5,33 +5,32 @@
 //! gives up with `Restart`, releases everything and re-runs the call from its saved registers.
 //!
 //! # The kernel lock order
-//! Locks are taken top to bottom; a path never waits for a lock above one it holds.
-//! 1. **Process self-lock.** A CPU write-holds the lock of the process it runs for as long as
-//!    that process runs (user mode included: seed 001, section 4.3), so it is not on the
-//!    held-lock list and is released when the process is descheduled, not at kernel exit.
-//!    Another CPU gets it only by `try_write` or by the halt protocol (8).
-//! 2. **Marshal-phase object locks.** Read locks, in any order: taking a key not above every
-//!    held key never waits (`HeldLocks` tries once and returns `Restart`). Dropped with
-//!    `release_all` before the operation phase when the operation needs other locks.
-//! 3. **Operation-phase object locks.** At most two objects (seed 001, section 5.3), in
-//!    ascending key order (`HeldLocks::lock_in_order`), or by try-lock with `Restart`.
-//! 4. **Reclaimable-cache lock** (the cleaner's table: `cleaner::ReclaimableCache`). Taken only
-//!    in the prepare phase, after the object whose derived state it holds.
-//! 5. **Stall-queue locks.** Each queue's lock protects that queue and its owner field only;
-//!    one at a time; never held while waiting for another lock.
-//! 6. **POST activity pool lock.** Protects the free list of post activities; held alone for a
-//!    pop or a push.
-//! 7. **Run-queue locks** (one per CPU). Protect that CPU's `RunQueue`; a waker takes the
-//!    target CPU's lock last and alone, so two run-queue locks are never held together.
-//! 8. **Global halt lock.** Held alone and briefly: take it, check whether you are yourself the
-//!    target of a stop request (then release it and restart), otherwise record the request and
-//!    send the IPI, then *release it* before waiting for the target's self-lock. A CPU waiting
-//!    for a running process's self-lock holds no object lock, so it is in no cycle.
+//! Locks are taken top to bottom. The concrete order of object keys is `LockKey` in
+//! `lock_key.rs` (kind, then table index); the levels below are what other files cite.
+//! 1. **The caller's own process lock** (the seed's "process self-lock"): the first lock of
+//!    every path, a write lock on the held-lock list. It is *not* held while the process runs in
+//!    user mode, so nothing is held past kernel exit (refining seed 001, section 4.3).
+//! 2. **Marshal-phase object locks.** Read locks, in any order: a key not above every held key
+//!    is only tried, and failure returns `Restart` (`HeldLocks`), so any order is deadlock-free.
+//! 3. **Operation-phase object locks**, the post-activity pool included (its key is the highest):
+//!    ascending key order (`HeldLocks::lock_in_order`), or by try-lock with `Restart`. The
+//!    general rule of `HeldLocks` covers 1 to 3 at once: a path spins only for a key above every
+//!    key it holds, so wait-for edges always point upward and cannot close a cycle.
+//! 4. **Reclaimable-cache lock** (the cleaner's table, `cleaner::ReclaimableCache`). A leaf:
+//!    taken alone, in the prepare phase, for one lookup, pin, insert or eviction.
+//! 5. **Stall queues** have no lock of their own: a queue is guarded by the lock of the object
+//!    it lives in (a process's sender queue by that process's lock, the post pool's queue by the
+//!    pool's lock), held on the list at level 1 to 3.
+//! 6. **Table free lists.** Leaves: held alone for one pop or push.
+//! 7. **Run-queue locks**, one per CPU. Leaves: a waker takes the target CPU's lock last and
+//!    alone, so two run-queue locks are never held together.
 //!
-//! Levels 4 to 8 are leaf locks: plain `MrowLock`s taken and released around one short action,
-//! never across a spin for another lock, so they need no place on the held-lock list.
-//!
-//! Nothing is held past kernel exit except the self-lock of the process about to run.
+//! Leaf locks (4, 6, 7) are never held while spinning for another lock, so they need no place
+//! on the held-lock list. There is no global halt lock: seed 001 (section 5.4) needs one only
+//! because a running process's lock stays held across user mode, so two CPUs halting each
+//! other's processes could each wait for a lock the other never drops. Here halting is an
+//! ordinary write lock on the target under rule 3; a target running elsewhere is marked and
+//! its CPU interrupted, and it stops at its next kernel exit (`orders/lifecycle.rs`).
 #![deny(unsafe_code)]
 
 pub mod atomic;
