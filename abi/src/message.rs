@@ -86,7 +86,13 @@ impl MessageInfo {
 
     /// A message of `kind` with `order`, `data_words` words and `caps` capabilities.
     pub const fn new(kind: InvocationKind, order: u32, data_words: u8, caps: u8) -> MessageInfo {
-        MessageInfo { kind, order, data_words, caps, resume: false }
+        MessageInfo {
+            kind,
+            order,
+            data_words,
+            caps,
+            resume: false,
+        }
     }
 
     /// Packs into the `rsi` word.
@@ -147,7 +153,10 @@ impl CapWord {
 
     /// Unpacks the `rax` word (every value is valid; indices are range-checked on use).
     pub const fn unpack(raw: u64) -> CapWord {
-        let mut w = CapWord { send: [0; MESSAGE_CAPS], recv: [0; MESSAGE_CAPS] };
+        let mut w = CapWord {
+            send: [0; MESSAGE_CAPS],
+            recv: [0; MESSAGE_CAPS],
+        };
         let mut i = 0;
         while i < MESSAGE_CAPS {
             w.send[i] = (raw >> (8 * i)) as u8;
@@ -190,7 +199,12 @@ mod tests {
 
     #[test]
     fn info_round_trips() {
-        for kind in [InvocationKind::Call, InvocationKind::Return, InvocationKind::Send, InvocationKind::Post] {
+        for kind in [
+            InvocationKind::Call,
+            InvocationKind::Return,
+            InvocationKind::Send,
+            InvocationKind::Post,
+        ] {
             let mut i = MessageInfo::new(kind, 0xdead_beef, 4, 3);
             i.resume = true;
             assert_eq!(MessageInfo::unpack(i.pack()), Some(i));
@@ -206,7 +220,10 @@ mod tests {
 
     #[test]
     fn cap_word_round_trips() {
-        let w = CapWord { send: [1, 2, 3, 255], recv: [9, 0, 7, 6] };
+        let w = CapWord {
+            send: [1, 2, 3, 255],
+            recv: [9, 0, 7, 6],
+        };
         assert_eq!(CapWord::unpack(w.pack()), w);
     }
 }

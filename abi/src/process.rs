@@ -67,7 +67,12 @@ impl ProcessInfo {
             Some(c) => c as u64 + 1,
             None => 0,
         };
-        [self.state as u64, self.priority as u64, cpu, self.pid as u64 | (self.invocations << 32)]
+        [
+            self.state as u64,
+            self.priority as u64,
+            cpu,
+            self.pid as u64 | (self.invocations << 32),
+        ]
     }
 
     /// Unpacks four data words; `None` if the state is unknown.
@@ -79,7 +84,11 @@ impl ProcessInfo {
         Some(ProcessInfo {
             state,
             priority: words[1] as u8,
-            cpu: if words[2] == 0 { None } else { Some(words[2] as u32 - 1) },
+            cpu: if words[2] == 0 {
+                None
+            } else {
+                Some(words[2] as u32 - 1)
+            },
             pid: words[3] as u32,
             invocations: words[3] >> 32,
         })
@@ -92,7 +101,13 @@ mod tests {
 
     #[test]
     fn info_round_trips() {
-        let i = ProcessInfo { state: ProcessState::Stalled, priority: 3, cpu: Some(1), pid: 7, invocations: 99 };
+        let i = ProcessInfo {
+            state: ProcessState::Stalled,
+            priority: 3,
+            cpu: Some(1),
+            pid: 7,
+            invocations: 99,
+        };
         assert_eq!(ProcessInfo::unpack(i.pack()), Some(i));
         assert_eq!(ProcessState::from_raw(5), None);
     }

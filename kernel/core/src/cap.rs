@@ -24,7 +24,10 @@ pub struct ObjId {
 
 impl ObjId {
     /// The name Null capabilities carry.
-    pub const NONE: ObjId = ObjId { index: 0, generation: 0 };
+    pub const NONE: ObjId = ObjId {
+        index: 0,
+        generation: 0,
+    };
 }
 
 /// A capability.
@@ -42,26 +45,49 @@ pub struct Cap {
 
 impl Cap {
     /// The Null capability.
-    pub const NULL: Cap = Cap { ty: CapType::Null, obj: ObjId::NONE, rights: Rights::NONE, badge: 0 };
+    pub const NULL: Cap = Cap {
+        ty: CapType::Null,
+        obj: ObjId::NONE,
+        rights: Rights::NONE,
+        badge: 0,
+    };
 
     /// A capability with every right to `obj` of type `ty`.
     pub const fn new(ty: CapType, obj: ObjId) -> Cap {
-        Cap { ty, obj, rights: Rights::ALL, badge: 0 }
+        Cap {
+            ty,
+            obj,
+            rights: Rights::ALL,
+            badge: 0,
+        }
     }
 
     /// A start capability to process `obj` with `badge`.
     pub const fn endpoint(obj: ObjId, badge: u64) -> Cap {
-        Cap { ty: CapType::Endpoint, obj, rights: Rights::ALL, badge }
+        Cap {
+            ty: CapType::Endpoint,
+            obj,
+            rights: Rights::ALL,
+            badge,
+        }
     }
 
     /// The one-shot capability to reply to process `obj`'s call number `ticket`.
     pub const fn resume(obj: ObjId, ticket: u64) -> Cap {
-        Cap { ty: CapType::Resume, obj, rights: Rights::ALL, badge: ticket }
+        Cap {
+            ty: CapType::Resume,
+            obj,
+            rights: Rights::ALL,
+            badge: ticket,
+        }
     }
 
     /// A copy with only the rights also in `keep`.
     pub const fn restrict(self, keep: Rights) -> Cap {
-        Cap { rights: self.rights.intersect(keep), ..self }
+        Cap {
+            rights: self.rights.intersect(keep),
+            ..self
+        }
     }
 
     /// Whether this is the Null capability (by type; a stale capability is checked by the
@@ -83,7 +109,13 @@ mod tests {
 
     #[test]
     fn restrict_only_removes_rights() {
-        let c = Cap::new(CapType::Page, ObjId { index: 3, generation: 1 });
+        let c = Cap::new(
+            CapType::Page,
+            ObjId {
+                index: 3,
+                generation: 1,
+            },
+        );
         let r = c.restrict(Rights::READ);
         assert_eq!(r.rights, Rights::READ);
         assert_eq!(r.restrict(Rights::ALL).rights, Rights::READ);

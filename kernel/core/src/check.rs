@@ -29,12 +29,15 @@ impl<P: Platform> Kernel<P> {
         };
         for c in self.cpu_ids() {
             let rq = self.shared(c).run.lock();
-            rq.check_invariants().map_err(|v| format!("run queue of {c:?}: {v:?}"))?;
+            rq.check_invariants()
+                .map_err(|v| format!("run queue of {c:?}: {v:?}"))?;
             for id in self.processes.live_ids() {
                 if rq.priority_of(id).is_some() {
                     note(id, "a run queue")?;
                     if self.processes.read(id, |p| p.queued_on) != Some(Some(c)) {
-                        return Err(format!("{id:?} is on {c:?}'s run queue but does not know it"));
+                        return Err(format!(
+                            "{id:?} is on {c:?}'s run queue but does not know it"
+                        ));
                     }
                 }
             }
@@ -47,9 +50,9 @@ impl<P: Platform> Kernel<P> {
         }
         let mut queued_posts = 0;
         for id in self.processes.live_ids() {
-            let Some((waiters, owner)) =
-                self.processes.read(id, |p| (p.senders.waiters().collect::<Vec<_>>(), p.senders.owner()))
-            else {
+            let Some((waiters, owner)) = self.processes.read(id, |p| {
+                (p.senders.waiters().collect::<Vec<_>>(), p.senders.owner())
+            }) else {
                 continue;
             };
             let stamps = waiters.iter().map(|w| match w {
@@ -66,7 +69,9 @@ impl<P: Platform> Kernel<P> {
                     Waiter::Post(i) => {
                         queued_posts += 1;
                         if self.posts.read(|p| p.get(*i).map(|a| a.target)) != Some(id) {
-                            return Err(format!("post {i:?} queued on {id:?} is not addressed to it"));
+                            return Err(format!(
+                                "post {i:?} queued on {id:?} is not addressed to it"
+                            ));
                         }
                     }
                 }
@@ -80,7 +85,9 @@ impl<P: Platform> Kernel<P> {
         }
         let in_use = self.posts.read(|p| p.in_use().count());
         if in_use != queued_posts {
-            return Err(format!("{in_use} post activities in use but {queued_posts} queued"));
+            return Err(format!(
+                "{in_use} post activities in use but {queued_posts} queued"
+            ));
         }
         for id in self.processes.live_ids() {
             self.check_process(id, cpus, seen.get(&id).copied())?;
@@ -91,7 +98,10 @@ impl<P: Platform> Kernel<P> {
     fn check_locks(&self, cpus: &[Cpu]) -> Result<(), String> {
         for c in cpus {
             if c.held_locks() != 0 || c.deferred_wakes() != 0 {
-                return Err(format!("{:?} holds locks or deferred work outside the kernel", c.id));
+                return Err(format!(
+                    "{:?} holds locks or deferred work outside the kernel",
+                    c.id
+                ));
             }
         }
         let free = |l: &crate::sync::MrowLock| l.is_free();
@@ -120,19 +130,24 @@ impl<P: Platform> Kernel<P> {
         match self.processes.read(id, |p| (p.state, p.owns)) {
             None => Ok(()),
             Some((RunState::Running, Some(o))) if o == q => Ok(()),
-            Some(other) => Err(format!("{id:?} owns {q:?} but its (state, owns) is {other:?}")),
+            Some(other) => Err(format!(
+                "{id:?} owns {q:?} but its (state, owns) is {other:?}"
+            )),
         }
     }
 
     fn check_process(&self, id: ObjId, cpus: &[Cpu], queued: Option<&str>) -> Result<(), String> {
-        let Some((state, restart, on_cpu, queued_on, owns)) =
-            self.processes.read(id, |p| (p.state, p.restart, p.cpu, p.queued_on, p.owns))
+        let Some((state, restart, on_cpu, queued_on, owns)) = self
+            .processes
+            .read(id, |p| (p.state, p.restart, p.cpu, p.queued_on, p.owns))
         else {
             return Ok(());
         };
         let current = cpus.iter().filter(|c| c.current == Some(id)).count();
         if current > 1 || (current == 1) != on_cpu.is_some() {
-            return Err(format!("{id:?} is current on {current} CPUs but thinks {on_cpu:?}"));
+            return Err(format!(
+                "{id:?} is current on {current} CPUs but thinks {on_cpu:?}"
+            ));
         }
         let on_run_queue = queued == Some("a run queue");
         let ok = match state {
@@ -149,7 +164,9 @@ impl<P: Platform> Kernel<P> {
                 QueueRef::PostPool => Some(self.posts.read(|p| matches!(p.waiting.owner(), Owner::Process(s) if s.id == id))),
             };
             if owner == Some(false) {
-                return Err(format!("{id:?} believes it owns {q:?} but the queue has another owner"));
+                return Err(format!(
+                    "{id:?} believes it owns {q:?} but the queue has another owner"
+                ));
             }
         }
         if !ok || (owns.is_some() && state != RunState::Running) {
@@ -167,10 +184,18 @@ impl<P: Platform> Kernel<P> {
             e.0 += units;
             e.1 += 1;
         };
-        self.processes.live_ids().for_each(|i| self.processes.read(i, |p| add(p.bank, 1)).unwrap_or(()));
-        self.pages.live_ids().for_each(|i| self.pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
-        self.spaces.live_ids().for_each(|i| self.spaces.read(i, |p| add(p.bank, 1)).unwrap_or(()));
-        self.cap_pages.live_ids().for_each(|i| self.cap_pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.processes
+            .live_ids()
+            .for_each(|i| self.processes.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.pages
+            .live_ids()
+            .for_each(|i| self.pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.spaces
+            .live_ids()
+            .for_each(|i| self.spaces.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.cap_pages
+            .live_ids()
+            .for_each(|i| self.cap_pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
         for i in self.banks.live_ids().collect::<Vec<_>>() {
             if let Some((Some(parent), quota)) = self.banks.read(i, |b| (b.parent, b.quota)) {
                 add(parent, quota + 1);
@@ -180,7 +205,9 @@ impl<P: Platform> Kernel<P> {
             let b = self.banks.read(i, |b| b.clone()).ok_or("bank vanished")?;
             let (used, objects) = charged.get(&i).copied().unwrap_or_default();
             if b.used != used || b.objects != objects || b.used > b.quota {
-                return Err(format!("bank {i:?} says {b:?} but its live objects cost {used} in {objects}"));
+                return Err(format!(
+                    "bank {i:?} says {b:?} but its live objects cost {used} in {objects}"
+                ));
             }
         }
         Ok(())

@@ -50,7 +50,12 @@ pub struct Cpu {
 impl Cpu {
     /// CPU `id`'s state, idle.
     pub fn new(id: CpuId) -> Cpu {
-        Cpu { id, held: HeldLocks::new(), current: None, deferred: VecDeque::with_capacity(DEFERRED_RESERVE) }
+        Cpu {
+            id,
+            held: HeldLocks::new(),
+            current: None,
+            deferred: VecDeque::with_capacity(DEFERRED_RESERVE),
+        }
     }
 
     /// The process running here.

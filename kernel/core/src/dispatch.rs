@@ -79,7 +79,9 @@ impl<P: Platform> Kernel<P> {
     pub fn timer_tick(&self, cpu: CpuId) {
         let shared = self.shared(cpu);
         let left = shared.ticks_left.load(Ordering::Relaxed);
-        shared.ticks_left.store(left.saturating_sub(1), Ordering::Relaxed);
+        shared
+            .ticks_left
+            .store(left.saturating_sub(1), Ordering::Relaxed);
         if left <= 1 {
             shared.request_resched();
         }
@@ -91,7 +93,10 @@ impl<P: Platform> Kernel<P> {
         self.run_deferred(cpu);
         self.post_pending_irqs(cpu);
         let exit = self.schedule(cpu, regs);
-        assert!(cpu.held.is_empty() && cpu.deferred.is_empty(), "kernel exit with locks or work held (kernel bug)");
+        assert!(
+            cpu.held.is_empty() && cpu.deferred.is_empty(),
+            "kernel exit with locks or work held (kernel bug)"
+        );
         exit
     }
 
@@ -127,7 +132,10 @@ impl<P: Platform> Kernel<P> {
                 match self.verdict(cpu, cur) {
                     Verdict::Keep(save, space) => {
                         *regs = save;
-                        return Exit::User { process: cur, space };
+                        return Exit::User {
+                            process: cur,
+                            space,
+                        };
                     }
                     Verdict::Rerun => {
                         self.invoke(cpu, cur);
@@ -135,7 +143,9 @@ impl<P: Platform> Kernel<P> {
                     }
                     Verdict::Drop => {
                         cpu.current = None;
-                        self.shared(cpu.id).running_priority.store(IDLE, Ordering::Release);
+                        self.shared(cpu.id)
+                            .running_priority
+                            .store(IDLE, Ordering::Release);
                     }
                 }
             }
@@ -161,13 +171,23 @@ impl<P: Platform> Kernel<P> {
                             Verdict::Rerun
                         }
                         RunState::Running if !resched => {
-                            let space = Some(p.space.obj).filter(|s| self.spaces.is_live(*s) && !p.space.is_null());
+                            let space = Some(p.space.obj)
+                                .filter(|s| self.spaces.is_live(*s) && !p.space.is_null());
                             Verdict::Keep(p.save.clone(), space)
                         }
                         RunState::Running => {
                             p.cpu = None;
                             p.home = cpu.id;
-                            self.make_ready(cpu, cur, p, if expired { Position::Tail } else { Position::Head });
+                            self.make_ready(
+                                cpu,
+                                cur,
+                                p,
+                                if expired {
+                                    Position::Tail
+                                } else {
+                                    Position::Head
+                                },
+                            );
                             Verdict::Drop
                         }
                         _ => {
@@ -218,8 +238,12 @@ impl<P: Platform> Kernel<P> {
                 Ok(Some(prio)) => {
                     cpu.current = Some(next);
                     let shared = self.shared(cpu.id);
-                    shared.running_priority.store(u32::from(prio), Ordering::Release);
-                    shared.ticks_left.store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
+                    shared
+                        .running_priority
+                        .store(u32::from(prio), Ordering::Release);
+                    shared
+                        .ticks_left
+                        .store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
                     return;
                 }
                 Ok(None) => return,

@@ -62,11 +62,19 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::BadAddress));
         };
         cpu.held.read(self, LockKey::Process(me.index))?;
-        let Some(space) = self.processes.read(me, |p| p.space.obj).filter(|s| self.spaces.is_live(*s)) else {
+        let Some(space) = self
+            .processes
+            .read(me, |p| p.space.obj)
+            .filter(|s| self.spaces.is_live(*s))
+        else {
             return Ok(Err(Error::BadAddress));
         };
         cpu.held.read(self, LockKey::Space(space.index))?;
-        let Some(m) = self.spaces.read(space, |s| s.mappings.get(&vpn).copied()).flatten() else {
+        let Some(m) = self
+            .spaces
+            .read(space, |s| s.mappings.get(&vpn).copied())
+            .flatten()
+        else {
             return Ok(Err(Error::BadAddress));
         };
         cpu.held.read(self, LockKey::Page(m.page.index))?;
@@ -79,7 +87,11 @@ impl<P: Platform> Kernel<P> {
             Err(e) => return Ok(Err(e)),
         };
         // COMMIT POINT: a read-only path; the derived table is invisible to every process.
-        Ok(Ok(Translation { frame: m.frame, rights: m.rights, table }))
+        Ok(Ok(Translation {
+            frame: m.frame,
+            rights: m.rights,
+            table,
+        }))
     }
 
     /// The derived page table covering `vpn` in `space`, made (and pinned) if absent.
@@ -90,7 +102,10 @@ impl<P: Platform> Kernel<P> {
         }
         let frame = self.alloc_frame().ok_or(Error::OutOfQuota)?;
         self.platform.zero_frame(frame);
-        let inserted = self.page_tables.lock().insert(key, frame, cpu.id, &self.txns);
+        let inserted = self
+            .page_tables
+            .lock()
+            .insert(key, frame, cpu.id, &self.txns);
         match inserted {
             Ok(evicted) => {
                 if let Some(((s, t), f)) = evicted {

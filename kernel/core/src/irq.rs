@@ -58,11 +58,16 @@ impl<P: Platform> Kernel<P> {
         cpu.held.write(self, LockKey::Process(t.index))?;
         cpu.held.write(self, LockKey::PostPool)?;
         let Some(ready) = self.processes.read(t, |p| {
-            p.state == RunState::Available && p.senders.is_empty() && p.senders.owner() == Owner::Resource
+            p.state == RunState::Available
+                && p.senders.is_empty()
+                && p.senders.owner() == Owner::Resource
         }) else {
             return Ok(true);
         };
-        let payload = PostPayload { order: IRQ_FIRED, word: u64::from(line) };
+        let payload = PostPayload {
+            order: IRQ_FIRED,
+            word: u64::from(line),
+        };
         if ready {
             let d = Delivery {
                 badge: endpoint.badge,
@@ -79,10 +84,20 @@ impl<P: Platform> Kernel<P> {
             return Ok(false);
         };
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
-        if self.processes.write(t, |p| p.senders.stall(Waiter::Post(id))) != Some(Ok(())) {
+        if self
+            .processes
+            .write(t, |p| p.senders.stall(Waiter::Post(id)))
+            != Some(Ok(()))
+        {
             return Ok(false);
         }
-        let a = Activity { target: t, badge: endpoint.badge, payload, priority: Priority::HIGHEST, stamp: self.stamp() };
+        let a = Activity {
+            target: t,
+            badge: endpoint.badge,
+            payload,
+            priority: Priority::HIGHEST,
+            stamp: self.stamp(),
+        };
         self.posts.write(|pool| pool.take(a));
         Ok(true)
     }

@@ -74,7 +74,10 @@ impl<P: Platform> Kernel<P> {
     /// A kernel with empty tables. Panics on a configuration the kernel cannot honour (more
     /// CPUs than `MAX_CPUS`, more than 64 IRQ lines): a boot-time bug, not user input.
     pub fn new(platform: P, config: Config) -> Kernel<P> {
-        assert!(config.cpus >= 1 && config.cpus <= MAX_CPUS, "unsupported CPU count");
+        assert!(
+            config.cpus >= 1 && config.cpus <= MAX_CPUS,
+            "unsupported CPU count"
+        );
         assert!(config.irq_lines <= 64, "pendingIRQs has 64 bits");
         Kernel {
             platform,
@@ -83,10 +86,14 @@ impl<P: Platform> Kernel<P> {
             pages: Table::new(config.pages),
             spaces: Table::new(config.spaces),
             cap_pages: Table::new(config.cap_pages),
-            irqs: (0..config.irq_lines).map(|_| Guarded::new(IrqLine::default())).collect(),
+            irqs: (0..config.irq_lines)
+                .map(|_| Guarded::new(IrqLine::default()))
+                .collect(),
             posts: Guarded::new(PostPool::new(config.post_activities)),
             page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
-            cpus: (0..config.cpus).map(|_| PerCpu::new(config.processes)).collect(),
+            cpus: (0..config.cpus)
+                .map(|_| PerCpu::new(config.processes))
+                .collect(),
             txns: Transactions::new(),
             next_home: AtomicU32::new(0),
             stamps: AtomicU64::new(1),
@@ -114,8 +121,13 @@ impl<P: Platform> Kernel<P> {
 
     /// An all-rights capability to IRQ line `line`, or `None` if there is no such line.
     pub fn irq_cap(&self, line: u32) -> Option<Cap> {
-        ((line as usize) < self.irqs.len())
-            .then_some(Cap::new(CapType::IrqLine, ObjId { index: line, generation: 1 }))
+        ((line as usize) < self.irqs.len()).then_some(Cap::new(
+            CapType::IrqLine,
+            ObjId {
+                index: line,
+                generation: 1,
+            },
+        ))
     }
 
     pub(crate) fn shared(&self, cpu: CpuId) -> &PerCpu {
@@ -137,7 +149,9 @@ impl<P: Platform> Kernel<P> {
     pub fn is_live(&self, cap: &Cap) -> bool {
         match cap.ty {
             CapType::Null => false,
-            CapType::Process | CapType::Endpoint | CapType::Resume => self.processes.is_live(cap.obj),
+            CapType::Process | CapType::Endpoint | CapType::Resume => {
+                self.processes.is_live(cap.obj)
+            }
             CapType::Bank => self.banks.is_live(cap.obj),
             CapType::Page => self.pages.is_live(cap.obj),
             CapType::AddressSpace => self.spaces.is_live(cap.obj),

@@ -25,7 +25,9 @@ pub struct Switch(AtomicU32);
 impl<P: Platform> Kernel<P> {
     /// Plants `bug` (or removes every bug with `None`).
     pub fn plant(&self, bug: Option<PlantedBug>) {
-        self.planted.0.store(bug.map_or(0, |b| b as u32), Ordering::Relaxed);
+        self.planted
+            .0
+            .store(bug.map_or(0, |b| b as u32), Ordering::Relaxed);
     }
 
     fn planted_is(&self, bug: PlantedBug) -> bool {
@@ -33,7 +35,12 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `WakeTail`: wakes the last waiting process instead of handing the queue to the head.
-    pub(crate) fn planted_offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>) -> bool {
+    pub(crate) fn planted_offer(
+        &self,
+        cpu: &mut Cpu,
+        t_id: ObjId,
+        t: &mut Process<P::SaveArea>,
+    ) -> bool {
         if !self.planted_is(PlantedBug::WakeTail) || t.senders.len() < 2 {
             return false;
         }

@@ -101,7 +101,10 @@ impl PostPool {
 
     /// Every activity in use.
     pub fn in_use(&self) -> impl Iterator<Item = (PostId, &Activity)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, a)| Some((PostId(i as u32), a.as_ref()?)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| Some((PostId(i as u32), a.as_ref()?)))
     }
 }
 
@@ -111,7 +114,10 @@ mod tests {
 
     fn act(word: u64) -> Activity {
         Activity {
-            target: ObjId { index: 1, generation: 1 },
+            target: ObjId {
+                index: 1,
+                generation: 1,
+            },
             badge: 0,
             payload: PostPayload { order: 1, word },
             priority: Priority::LOWEST,

@@ -49,7 +49,10 @@ impl<T> Table<T> {
                 data: RwLock::new(None),
             })
             .collect();
-        Table { slots, free: SpinMutex::new((0..capacity as u32).rev().collect()) }
+        Table {
+            slots,
+            free: SpinMutex::new((0..capacity as u32).rev().collect()),
+        }
     }
 
     /// How many slots the table has.
@@ -74,9 +77,9 @@ impl<T> Table<T> {
 
     /// Whether `id` names a live object.
     pub fn is_live(&self, id: ObjId) -> bool {
-        self.slots
-            .get(id.index as usize)
-            .is_some_and(|s| id.generation & 1 == 1 && s.generation.load(Ordering::Acquire) == id.generation)
+        self.slots.get(id.index as usize).is_some_and(|s| {
+            id.generation & 1 == 1 && s.generation.load(Ordering::Acquire) == id.generation
+        })
     }
 
     /// Puts `value` in a free slot and names it. `None` only if the table is full, which the
@@ -84,7 +87,10 @@ impl<T> Table<T> {
     pub fn insert(&self, value: T) -> Option<ObjId> {
         let index = self.free.lock().pop()?;
         let slot = &self.slots[index as usize];
-        *slot.data.try_write().expect("object table: slot busy on insert (lock discipline)") = Some(value);
+        *slot
+            .data
+            .try_write()
+            .expect("object table: slot busy on insert (lock discipline)") = Some(value);
         let generation = slot.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Some(ObjId { index, generation })
     }
@@ -96,7 +102,11 @@ impl<T> Table<T> {
         }
         let slot = &self.slots[id.index as usize];
         slot.generation.fetch_add(1, Ordering::AcqRel);
-        let value = slot.data.try_write().expect("object table: slot busy on remove (lock discipline)").take();
+        let value = slot
+            .data
+            .try_write()
+            .expect("object table: slot busy on remove (lock discipline)")
+            .take();
         self.free.lock().push(id.index);
         value
     }
@@ -127,7 +137,11 @@ impl<T> Table<T> {
 
     /// The name of the live object in slot `index`, if any.
     pub fn id_at(&self, index: u32) -> Option<ObjId> {
-        let generation = self.slots.get(index as usize)?.generation.load(Ordering::Acquire);
+        let generation = self
+            .slots
+            .get(index as usize)?
+            .generation
+            .load(Ordering::Acquire);
         (generation & 1 == 1).then_some(ObjId { index, generation })
     }
 
@@ -147,7 +161,10 @@ pub struct Guarded<T> {
 impl<T> Guarded<T> {
     /// `value` behind a free lock.
     pub fn new(value: T) -> Guarded<T> {
-        Guarded { lock: MrowLock::new(), data: RwLock::new(value) }
+        Guarded {
+            lock: MrowLock::new(),
+            data: RwLock::new(value),
+        }
     }
 
     /// The protocol lock.
@@ -157,12 +174,18 @@ impl<T> Guarded<T> {
 
     /// Runs `f` on the value.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.data.try_read().expect("guarded object written while read (lock discipline)"))
+        f(&self
+            .data
+            .try_read()
+            .expect("guarded object written while read (lock discipline)"))
     }
 
     /// Runs `f` on the value, mutably.
     pub fn write<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self.data.try_write().expect("guarded object accessed twice at once (lock discipline)"))
+        f(&mut self
+            .data
+            .try_write()
+            .expect("guarded object accessed twice at once (lock discipline)"))
     }
 }
 
@@ -183,14 +206,21 @@ mod tests {
         let b = t.insert(9).unwrap();
         assert_eq!(b.index, a.index);
         assert_ne!(b.generation, a.generation);
-        assert_eq!(t.read(a, |v| *v), None, "the old name does not reach the new object");
+        assert_eq!(
+            t.read(a, |v| *v),
+            None,
+            "the old name does not reach the new object"
+        );
         assert_eq!(t.write(b, |v| std::mem::replace(v, 1)), Some(9));
     }
 
     #[test]
     fn names_out_of_range_are_not_live() {
         let t: Table<u32> = Table::new(2);
-        assert!(!t.is_live(ObjId { index: 5, generation: 1 }));
+        assert!(!t.is_live(ObjId {
+            index: 5,
+            generation: 1
+        }));
         assert!(!t.is_live(ObjId::NONE));
         assert_eq!(t.live_ids().count(), 0);
     }

@@ -34,7 +34,11 @@ fn world() -> (H, Cap) {
     let space = h.create(CapType::AddressSpace);
     let cap_page = h.create(CapType::CapPage);
     let other = h.process(0);
-    let small = h.obj(root, order::bank::CREATE, &[CapType::Bank as u64, 1], &[]).unwrap().1.unwrap();
+    let small = h
+        .obj(root, order::bank::CREATE, &[CapType::Bank as u64, 1], &[])
+        .unwrap()
+        .1
+        .unwrap();
     let ep = h.endpoint(p, 1);
     let irq = h.k.irq_cap(1).unwrap();
     for (slot, cap, rights) in [
@@ -71,7 +75,12 @@ fn expect(want: Error, cases: &[Invocation]) {
 }
 
 fn raw(cap: u8, info: u64, caps: CapWord) -> Invocation {
-    Invocation { cap: u64::from(cap), info, data: [0; 4], caps: caps.pack() }
+    Invocation {
+        cap: u64::from(cap),
+        info,
+        data: [0; 4],
+        caps: caps.pack(),
+    }
 }
 
 #[test]
@@ -126,7 +135,13 @@ fn missing_rights() {
             call(SELF_RO, order::process::SET_PRIORITY, &[1], &[], 0),
             call(PAGE_RO, order::page::WRITE_WORD, &[0, 1], &[], 0),
             call(PAGE_RO, order::page::ZERO, &[], &[], 0),
-            call(SPACE, order::space::MAP, &[0, Rights::WRITE.raw()], &[PAGE_RO], 0),
+            call(
+                SPACE,
+                order::space::MAP,
+                &[0, Rights::WRITE.raw()],
+                &[PAGE_RO],
+                0,
+            ),
             call(SPACE_RO, order::space::UNMAP, &[0], &[], 0),
         ],
     );
@@ -153,8 +168,20 @@ fn invalid_argument() {
         Error::InvalidArgument,
         &[
             call(BANK, order::bank::CREATE, &[99], &[], SCRATCH),
-            call(BANK, order::bank::CREATE, &[CapType::Endpoint as u64], &[], SCRATCH),
-            call(BANK, order::bank::CREATE, &[CapType::Bank as u64, u64::MAX], &[], SCRATCH),
+            call(
+                BANK,
+                order::bank::CREATE,
+                &[CapType::Endpoint as u64],
+                &[],
+                SCRATCH,
+            ),
+            call(
+                BANK,
+                order::bank::CREATE,
+                &[CapType::Bank as u64, u64::MAX],
+                &[],
+                SCRATCH,
+            ),
             call(OTHER, order::process::SET_PRIORITY, &[32], &[], 0),
             call(OTHER, order::process::SET_CAP, &[0], &[PAGE], 0),
             call(OTHER, order::process::SET_CAP, &[64], &[PAGE], 0),
@@ -197,13 +224,38 @@ fn bad_message() {
 #[test]
 fn out_of_quota() {
     let (mut h, p) = world();
-    h.syscall(0, call(SMALL_BANK, order::bank::CREATE, &[CapType::Page as u64], &[], SCRATCH));
+    h.syscall(
+        0,
+        call(
+            SMALL_BANK,
+            order::bank::CREATE,
+            &[CapType::Page as u64],
+            &[],
+            SCRATCH,
+        ),
+    );
     assert_eq!(h.error(0), None);
-    h.syscall(0, call(SMALL_BANK, order::bank::CREATE, &[CapType::Page as u64], &[], SCRATCH));
-    assert_eq!(h.error(0), Some(Error::OutOfQuota), "the bank's quota is spent");
+    h.syscall(
+        0,
+        call(
+            SMALL_BANK,
+            order::bank::CREATE,
+            &[CapType::Page as u64],
+            &[],
+            SCRATCH,
+        ),
+    );
+    assert_eq!(
+        h.error(0),
+        Some(Error::OutOfQuota),
+        "the bank's quota is spent"
+    );
     let mut made = 0;
     loop {
-        h.syscall(0, call(BANK, order::bank::CREATE, &[CapType::Page as u64], &[], 0));
+        h.syscall(
+            0,
+            call(BANK, order::bank::CREATE, &[CapType::Page as u64], &[], 0),
+        );
         match h.error(0) {
             None => made += 1,
             Some(e) => {
@@ -219,7 +271,11 @@ fn out_of_quota() {
 #[test]
 fn bad_address() {
     let (mut h, _) = world();
-    assert_eq!(h.k.resolve_fault(&mut h.cpus[0], 5), Err(Error::BadAddress), "no address space");
+    assert_eq!(
+        h.k.resolve_fault(&mut h.cpus[0], 5),
+        Err(Error::BadAddress),
+        "no address space"
+    );
 }
 
 #[test]
@@ -252,14 +308,30 @@ fn bad_state() {
     assert_eq!(h.error(0), None);
     h.syscall(0, call(IRQ, order::irq::BIND, &[], &[OWN_EP], 0));
     assert_eq!(h.error(0), Some(Error::BadState), "bound twice");
-    h.syscall(0, call(SMALL_BANK, order::bank::CREATE, &[CapType::Page as u64], &[], SCRATCH));
+    h.syscall(
+        0,
+        call(
+            SMALL_BANK,
+            order::bank::CREATE,
+            &[CapType::Page as u64],
+            &[],
+            SCRATCH,
+        ),
+    );
     h.syscall(0, call(BANK, order::bank::DESTROY, &[], &[SMALL_BANK], 0));
-    assert_eq!(h.error(0), Some(Error::BadState), "a bank that still holds objects");
+    assert_eq!(
+        h.error(0),
+        Some(Error::BadState),
+        "a bank that still holds objects"
+    );
 }
 
 #[test]
 fn not_owner() {
-    expect(Error::NotOwner, &[call(SMALL_BANK, order::bank::DESTROY, &[], &[PAGE], 0)]);
+    expect(
+        Error::NotOwner,
+        &[call(SMALL_BANK, order::bank::DESTROY, &[], &[PAGE], 0)],
+    );
 }
 
 #[test]
@@ -298,5 +370,9 @@ fn halted() {
 
 #[test]
 fn every_error_code_has_a_test_above() {
-    assert_eq!(Error::ALL.len(), 13, "a new error code needs its own test in this file");
+    assert_eq!(
+        Error::ALL.len(),
+        13,
+        "a new error code needs its own test in this file"
+    );
 }

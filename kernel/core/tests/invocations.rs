@@ -21,7 +21,15 @@ fn ret(cap: u8, data: &[u64]) -> tessera_abi::message::Invocation {
 
 /// A server `s` and `clients` clients with endpoints to it (badge = client number + 1), on
 /// one CPU; the server is current and has entered its open wait.
-fn setup(clients: usize, posts: u32) -> (H, tessera_abi::message::Invocation, Vec<tessera_core::Cap>, tessera_core::Cap) {
+fn setup(
+    clients: usize,
+    posts: u32,
+) -> (
+    H,
+    tessera_abi::message::Invocation,
+    Vec<tessera_core::Cap>,
+    tessera_core::Cap,
+) {
     let mut h = H::new(1, 16, 100, posts);
     let s = h.process(1);
     let mut cs = Vec::new();
@@ -35,7 +43,13 @@ fn setup(clients: usize, posts: u32) -> (H, tessera_abi::message::Invocation, Ve
     for c in &cs {
         h.start(*c);
     }
-    assert_eq!(h.tick(0), Exit::User { process: s.obj, space: None });
+    assert_eq!(
+        h.tick(0),
+        Exit::User {
+            process: s.obj,
+            space: None
+        }
+    );
     h.syscall(0, ret(0, &[]));
     (h, ret(0, &[]), cs, s)
 }
@@ -46,11 +60,28 @@ fn call_and_return_carry_badge_data_capabilities_and_the_reply() {
     let page = h.create(CapType::Page);
     h.give(cs[0], 6, page, Rights::READ);
     assert_eq!(h.current(0), Some(cs[0].obj));
-    h.syscall(0, inv(InvocationKind::Call, EP, 77, &[5, 6], &[6], [31, 0, 0, 0]));
-    assert_eq!(h.current(0), Some(s.obj), "the caller waits; the server runs");
+    h.syscall(
+        0,
+        inv(InvocationKind::Call, EP, 77, &[5, 6], &[6], [31, 0, 0, 0]),
+    );
+    assert_eq!(
+        h.current(0),
+        Some(s.obj),
+        "the caller waits; the server runs"
+    );
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
-    assert_eq!((r.badge, info.order, info.kind, info.resume, r.data[0], r.data[1]), (1, 77, InvocationKind::Call, true, 5, 6));
+    assert_eq!(
+        (
+            r.badge,
+            info.order,
+            info.kind,
+            info.resume,
+            r.data[0],
+            r.data[1]
+        ),
+        (1, 77, InvocationKind::Call, true, 5, 6)
+    );
     let (got, _) = h.obj(s, order::process::GET_CAP, &[30], &[]).unwrap();
     assert_eq!(got, [0; 4]);
     assert_eq!(h.state(cs[0]), ProcessState::Waiting);
@@ -65,12 +96,20 @@ fn call_and_return_carry_badge_data_capabilities_and_the_reply() {
 fn a_resume_capability_works_once() {
     let (mut h, _, cs, s) = setup(1, 2);
     h.syscall(0, inv(InvocationKind::Call, EP, 1, &[9], &[], [0; 4]));
-    let resume = h.obj(s, order::process::GET_CAP, &[u64::from(RESUME)], &[]).unwrap().1.unwrap();
+    let resume = h
+        .obj(s, order::process::GET_CAP, &[u64::from(RESUME)], &[])
+        .unwrap()
+        .1
+        .unwrap();
     h.give(s, 40, resume, Rights::ALL);
     h.syscall(0, inv(InvocationKind::Send, RESUME, 0, &[1], &[], [0; 4]));
     assert_eq!(h.error(0), None, "the first reply is delivered");
     h.syscall(0, inv(InvocationKind::Send, 40, 0, &[2], &[], [0; 4]));
-    assert_eq!(h.error(0), Some(Error::NullCapability), "a copy dies with the reply");
+    assert_eq!(
+        h.error(0),
+        Some(Error::NullCapability),
+        "a copy dies with the reply"
+    );
     h.syscall(0, ret(RESUME, &[3]));
     assert_eq!(h.current(0), Some(cs[0].obj));
     assert_eq!(h.reply(0).data[0], 1, "the client saw only the first reply");
@@ -82,7 +121,11 @@ fn a_send_to_a_busy_server_stalls_and_restarts_without_a_user_step() {
     h.obj(s, order::process::HALT, &[], &[]).unwrap();
     assert_eq!(h.current(0), Some(cs[0].obj));
     h.syscall(0, inv(InvocationKind::Send, EP, 5, &[8], &[], [0; 4]));
-    assert_eq!(h.current(0), None, "the server is not available: the sender stalls");
+    assert_eq!(
+        h.current(0),
+        None,
+        "the server is not available: the sender stalls"
+    );
     assert_eq!(h.state(cs[0]), ProcessState::Stalled);
     h.obj(s, order::process::RESUME, &[], &[]).unwrap();
     h.tick(0);
@@ -93,7 +136,14 @@ fn a_send_to_a_busy_server_stalls_and_restarts_without_a_user_step() {
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(s.obj));
     let r = h.reply(0);
-    assert_eq!((MessageInfo::unpack(r.info).unwrap().order, r.data[0], r.badge), (5, 8, 1));
+    assert_eq!(
+        (
+            MessageInfo::unpack(r.info).unwrap().order,
+            r.data[0],
+            r.badge
+        ),
+        (5, 8, 1)
+    );
 }
 
 #[test]
@@ -104,7 +154,11 @@ fn posts_queue_in_order_and_a_full_pool_stalls_the_sender_until_one_is_freed() {
     assert_eq!(h.current(0), Some(s.obj));
     h.obj(s, order::process::HALT, &[], &[]).unwrap();
     h.tick(0);
-    assert_eq!(h.current(0), None, "only the halted server and the waiting client exist");
+    assert_eq!(
+        h.current(0),
+        None,
+        "only the halted server and the waiting client exist"
+    );
     let c2 = h.process(1);
     let ep = h.endpoint(s, 9);
     h.give(c2, EP, ep, Rights::ALL);
@@ -112,7 +166,11 @@ fn posts_queue_in_order_and_a_full_pool_stalls_the_sender_until_one_is_freed() {
     h.tick(0);
     assert_eq!(h.current(0), Some(c2.obj));
     h.syscall(0, inv(InvocationKind::Post, EP, 11, &[1], &[], [0; 4]));
-    assert_eq!(h.error(0), None, "queued on the pool's one activity; the sender goes on");
+    assert_eq!(
+        h.error(0),
+        None,
+        "queued on the pool's one activity; the sender goes on"
+    );
     assert_eq!(h.current(0), Some(c2.obj));
     h.syscall(0, inv(InvocationKind::Post, EP, 12, &[2], &[], [0; 4]));
     assert_eq!(h.current(0), None, "the pool is empty: the sender stalls");
@@ -123,8 +181,15 @@ fn posts_queue_in_order_and_a_full_pool_stalls_the_sender_until_one_is_freed() {
     h.syscall(0, ret(RESUME, &[100]));
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
-    assert_eq!(h.current(0), Some(s.obj), "a queued post is delivered at once");
-    assert_eq!((info.kind, info.order, r.data[0], r.badge), (InvocationKind::Post, 11, 1, 9));
+    assert_eq!(
+        h.current(0),
+        Some(s.obj),
+        "a queued post is delivered at once"
+    );
+    assert_eq!(
+        (info.kind, info.order, r.data[0], r.badge),
+        (InvocationKind::Post, 11, 1, 9)
+    );
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(cs[0].obj));
     assert_eq!(h.reply(0).data[0], 100, "the client got its reply");
@@ -135,7 +200,10 @@ fn posts_queue_in_order_and_a_full_pool_stalls_the_sender_until_one_is_freed() {
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(s.obj));
     let r = h.reply(0);
-    assert_eq!((MessageInfo::unpack(r.info).unwrap().order, r.data[0]), (12, 2));
+    assert_eq!(
+        (MessageInfo::unpack(r.info).unwrap().order, r.data[0]),
+        (12, 2)
+    );
 }
 
 #[test]
@@ -151,8 +219,16 @@ fn destroying_a_server_wakes_its_queue_with_null() {
     h.obj(root, order::bank::DESTROY, &[], &[s]).unwrap();
     h.tick(0);
     assert_eq!(h.current(0), Some(cs[1].obj));
-    assert_eq!(h.error(0), Some(Error::NullCapability), "the restarted SEND finds the endpoint dead");
-    assert_eq!(h.state(cs[0]), ProcessState::Waiting, "a caller already delivered keeps waiting");
+    assert_eq!(
+        h.error(0),
+        Some(Error::NullCapability),
+        "the restarted SEND finds the endpoint dead"
+    );
+    assert_eq!(
+        h.state(cs[0]),
+        ProcessState::Waiting,
+        "a caller already delivered keeps waiting"
+    );
     h.k.check_invariants(&h.cpus).unwrap();
 }
 
@@ -165,7 +241,11 @@ fn a_caller_halted_in_its_wait_ends_its_call_with_halted() {
     h.obj(cs[0], order::process::RESUME, &[], &[]).unwrap();
     h.tick(0);
     assert_eq!(h.current(0), Some(cs[0].obj));
-    assert_eq!(h.error(0), Some(Error::Halted), "the reply to a revoked resume capability is dropped");
+    assert_eq!(
+        h.error(0),
+        Some(Error::Halted),
+        "the reply to a revoked resume capability is dropped"
+    );
 }
 
 #[test]
@@ -179,7 +259,10 @@ fn an_irq_reaches_the_bound_driver_as_a_post() {
     assert_eq!(h.current(0), Some(s.obj));
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
-    assert_eq!((info.kind, info.order, r.data[0], r.badge), (InvocationKind::Post, IRQ_FIRED, 2, 0xd));
+    assert_eq!(
+        (info.kind, info.order, r.data[0], r.badge),
+        (InvocationKind::Post, IRQ_FIRED, 2, 0xd)
+    );
 }
 
 #[test]
@@ -196,7 +279,11 @@ fn a_woken_process_of_higher_priority_preempts_at_exit() {
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(low.obj));
     h.syscall(0, inv(InvocationKind::Post, EP, 1, &[1], &[], [0; 4]));
-    assert_eq!(h.current(0), Some(high.obj), "the POST woke a higher priority: preempted at exit");
+    assert_eq!(
+        h.current(0),
+        Some(high.obj),
+        "the POST woke a higher priority: preempted at exit"
+    );
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(low.obj));
     assert_eq!(h.error(0), None);
@@ -216,7 +303,10 @@ fn kernel_objects_answer_orders() {
     h.syscall(0, call(4, order::page::WRITE_WORD, &[3, 99], &[], 0));
     h.syscall(0, call(4, order::page::READ_WORD, &[3], &[], 0));
     assert_eq!(h.reply(0).data[0], 99);
-    h.syscall(0, call(5, order::space::MAP, &[7, Rights::READ.raw()], &[4], 0));
+    h.syscall(
+        0,
+        call(5, order::space::MAP, &[7, Rights::READ.raw()], &[4], 0),
+    );
     assert_eq!(h.error(0), None);
     h.syscall(0, call(5, order::space::LOOKUP, &[7], &[], 0));
     assert_eq!(h.reply(0).data[0], Rights::READ.raw());
@@ -228,7 +318,11 @@ fn kernel_objects_answer_orders() {
     let root = h.root;
     h.obj(root, order::bank::DESTROY, &[], &[page]).unwrap();
     h.syscall(0, call(5, order::space::LOOKUP, &[7], &[], 0));
-    assert_eq!(h.reply(0).data[0], 0, "a destroyed page's mapping counts as absent");
+    assert_eq!(
+        h.reply(0).data[0],
+        0,
+        "a destroyed page's mapping counts as absent"
+    );
     assert_eq!(h.k.resolve_fault(&mut h.cpus[0], 7), Err(Error::BadAddress));
 }
 
@@ -238,17 +332,31 @@ fn the_cleaner_evicts_derived_tables_when_frames_run_out() {
     let p = h.process(0);
     let page = h.create(CapType::Page);
     let space = h.create(CapType::AddressSpace);
-    h.obj(space, order::space::MAP, &[0, Rights::READ.raw()], &[page]).unwrap();
-    h.obj(space, order::space::MAP, &[600, Rights::READ.raw()], &[page]).unwrap();
+    h.obj(space, order::space::MAP, &[0, Rights::READ.raw()], &[page])
+        .unwrap();
+    h.obj(
+        space,
+        order::space::MAP,
+        &[600, Rights::READ.raw()],
+        &[page],
+    )
+    .unwrap();
     h.obj(p, order::process::SET_SPACE, &[], &[space]).unwrap();
     h.start(p);
     h.tick(0);
     h.k.resolve_fault(&mut h.cpus[0], 0).unwrap();
     h.k.resolve_fault(&mut h.cpus[0], 600).unwrap();
-    assert_eq!(h.k.derived_tables(), 2, "two tables, all three frames in use");
+    assert_eq!(
+        h.k.derived_tables(),
+        2,
+        "two tables, all three frames in use"
+    );
     let root = h.root;
     let made = h.obj(root, order::bank::CREATE, &[CapType::Page as u64], &[]);
-    assert!(made.is_ok(), "the cleaner freed a derived table's frame: {made:?}");
+    assert!(
+        made.is_ok(),
+        "the cleaner freed a derived table's frame: {made:?}"
+    );
     assert_eq!(h.k.derived_tables(), 1);
 }
 
@@ -289,12 +397,24 @@ fn an_idle_cpu_steals_work_and_a_remote_wake_sends_an_ipi() {
     h.syscall(0, ret(0, &[]));
     h.start(c);
     h.tick(1);
-    assert_eq!(h.current(1), Some(c.obj), "CPU 1 found the client, wherever it was homed");
+    assert_eq!(
+        h.current(1),
+        Some(c.obj),
+        "CPU 1 found the client, wherever it was homed"
+    );
     h.k.platform.ipis.lock().unwrap().clear();
     h.syscall(1, inv(InvocationKind::Post, EP, 1, &[1], &[], [0; 4]));
     let ipis = h.k.platform.ipis.lock().unwrap().clone();
-    assert_eq!(ipis, vec![h.cpus[0].id], "the server's CPU is idle: it is interrupted");
+    assert_eq!(
+        ipis,
+        vec![h.cpus[0].id],
+        "the server's CPU is idle: it is interrupted"
+    );
     assert_eq!(h.current(1), Some(c.obj), "the poster goes on");
     h.tick(0);
-    assert_eq!(h.current(0), Some(s.obj), "the server runs where it last ran");
+    assert_eq!(
+        h.current(0),
+        Some(s.obj),
+        "the server runs where it last ran"
+    );
 }

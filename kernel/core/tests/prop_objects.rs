@@ -12,7 +12,13 @@ use tessera_abi::message::Invocation;
 use tessera_abi::{order, CapType, Error, Rights};
 use tessera_core::Cap;
 
-const TYPES: [CapType; 5] = [CapType::Process, CapType::Page, CapType::AddressSpace, CapType::CapPage, CapType::Bank];
+const TYPES: [CapType; 5] = [
+    CapType::Process,
+    CapType::Page,
+    CapType::AddressSpace,
+    CapType::CapPage,
+    CapType::Bank,
+];
 
 #[derive(Clone, Debug)]
 enum BankOp {

@@ -22,8 +22,14 @@ const SERVERS: usize = 2;
 
 #[derive(Clone, Copy, Debug)]
 enum Prog {
-    Client { left: u64, pending: Option<u64>, next_id: u64 },
-    Server { resume: Option<u64> },
+    Client {
+        left: u64,
+        pending: Option<u64>,
+        next_id: u64,
+    },
+    Server {
+        resume: Option<u64>,
+    },
 }
 
 struct Xs(u64);
@@ -38,15 +44,31 @@ impl Xs {
 }
 
 /// One step of the program current on this CPU; returns an error on a wrong reply.
-fn step(h: &H, cpu: &mut Cpu, regs: &mut Regs, progs: &Mutex<BTreeMap<ObjId, Prog>>, done: &AtomicUsize, rng: &mut Xs) -> Result<(), String> {
+fn step(
+    h: &H,
+    cpu: &mut Cpu,
+    regs: &mut Regs,
+    progs: &Mutex<BTreeMap<ObjId, Prog>>,
+    done: &AtomicUsize,
+    rng: &mut Xs,
+) -> Result<(), String> {
     let Some(me) = cpu.current() else {
         h.k.interrupted(cpu, regs);
         return Ok(());
     };
-    let prog = progs.lock().unwrap().get(&me).copied().ok_or("unknown process")?;
+    let prog = progs
+        .lock()
+        .unwrap()
+        .get(&me)
+        .copied()
+        .ok_or("unknown process")?;
     let r = regs.reply();
     let (next, i) = match prog {
-        Prog::Client { left, pending, next_id } => {
+        Prog::Client {
+            left,
+            pending,
+            next_id,
+        } => {
             if let Some(id) = pending {
                 match Error::from_raw(r.error) {
                     None if r.data[0] == id => {}
@@ -59,11 +81,25 @@ fn step(h: &H, cpu: &mut Cpu, regs: &mut Regs, progs: &Mutex<BTreeMap<ObjId, Pro
                 if pending.is_some() {
                     done.fetch_add(1, Ordering::SeqCst);
                 }
-                (Prog::Client { left, pending: None, next_id }, inv(InvocationKind::Return, 0, 0, &[], &[], [0; 4]))
+                (
+                    Prog::Client {
+                        left,
+                        pending: None,
+                        next_id,
+                    },
+                    inv(InvocationKind::Return, 0, 0, &[], &[], [0; 4]),
+                )
             } else {
                 let s = 10 + (rng.next() % SERVERS as u64) as u8;
                 let id = next_id;
-                (Prog::Client { left: left - 1, pending: Some(id), next_id: id + 1 }, inv(InvocationKind::Call, s, 1, &[id], &[], [0; 4]))
+                (
+                    Prog::Client {
+                        left: left - 1,
+                        pending: Some(id),
+                        next_id: id + 1,
+                    },
+                    inv(InvocationKind::Call, s, 1, &[id], &[], [0; 4]),
+                )
             }
         }
         Prog::Server { resume } => {
@@ -74,8 +110,14 @@ fn step(h: &H, cpu: &mut Cpu, regs: &mut Regs, progs: &Mutex<BTreeMap<ObjId, Pro
                 info.resume.then_some(r.data[0])
             };
             match got {
-                Some(id) => (Prog::Server { resume: None }, inv(InvocationKind::Return, 3, 0, &[id], &[], [0, 0, 0, 3])),
-                None => (Prog::Server { resume: None }, inv(InvocationKind::Return, 0, 0, &[], &[], [0, 0, 0, 3])),
+                Some(id) => (
+                    Prog::Server { resume: None },
+                    inv(InvocationKind::Return, 3, 0, &[id], &[], [0, 0, 0, 3]),
+                ),
+                None => (
+                    Prog::Server { resume: None },
+                    inv(InvocationKind::Return, 0, 0, &[], &[], [0, 0, 0, 3]),
+                ),
             }
         }
     };
@@ -105,7 +147,14 @@ fn clients_and_servers_on_real_threads_under_halts() {
             let ep = h.endpoint(*s, c as u64 + 1);
             h.give(p, 10 + k as u8, ep, Rights::ALL);
         }
-        progs.insert(p.obj, Prog::Client { left: CALLS, pending: None, next_id: (c as u64) << 32 });
+        progs.insert(
+            p.obj,
+            Prog::Client {
+                left: CALLS,
+                pending: None,
+                next_id: (c as u64) << 32,
+            },
+        );
         h.start(p);
         clients.push(p);
     }
@@ -137,19 +186,30 @@ fn clients_and_servers_on_real_threads_under_halts() {
             })
             .collect();
         let mut rng = Xs(77);
-        while done.load(Ordering::SeqCst) < CLIENTS && !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        while done.load(Ordering::SeqCst) < CLIENTS
+            && !stop.load(Ordering::SeqCst)
+            && Instant::now() < deadline
+        {
             let c = clients[(rng.next() % CLIENTS as u64) as usize];
-            let o = if rng.next().is_multiple_of(2) { order::process::HALT } else { order::process::RESUME };
+            let o = if rng.next().is_multiple_of(2) {
+                order::process::HALT
+            } else {
+                order::process::RESUME
+            };
             let _ = hr.k.kernel_invoke(&mut halter_cpu, c, o, &[], &[]);
             std::thread::sleep(Duration::from_micros(200));
             if rng.next().is_multiple_of(4) {
                 for c in &clients {
-                    let _ = hr.k.kernel_invoke(&mut halter_cpu, *c, order::process::RESUME, &[], &[]);
+                    let _ =
+                        hr.k.kernel_invoke(&mut halter_cpu, *c, order::process::RESUME, &[], &[]);
                 }
             }
         }
         stop.store(true, Ordering::SeqCst);
-        workers.into_iter().map(|w| w.join().expect("a CPU thread panicked")).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a CPU thread panicked"))
+            .collect()
     });
     let mut cpus = Vec::new();
     for (cpu, r) in results {
@@ -157,7 +217,11 @@ fn clients_and_servers_on_real_threads_under_halts() {
         cpus.push(cpu);
     }
     cpus.push(halter_cpu);
-    assert_eq!(done.load(Ordering::SeqCst), CLIENTS, "not every client finished its calls in time");
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        CLIENTS,
+        "not every client finished its calls in time"
+    );
     h.cpus = cpus;
     h.k.check_invariants(&h.cpus).unwrap();
 }

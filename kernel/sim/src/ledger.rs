@@ -32,7 +32,16 @@ impl Ledger {
     /// Records a new message and returns its id (ids grow in issue order).
     pub fn send(&mut self, kind: InvocationKind, sender: usize, target: usize) -> u64 {
         self.next_id += 1;
-        self.entries.insert(self.next_id, Entry { kind, sender, target, accepted: false, received: false });
+        self.entries.insert(
+            self.next_id,
+            Entry {
+                kind,
+                sender,
+                target,
+                accepted: false,
+                received: false,
+            },
+        );
         self.next_id
     }
 
@@ -55,21 +64,33 @@ impl Ledger {
 
     /// `target` received message `id` of `kind` from `sender`: it must exist, be addressed to
     /// `target`, not have been received before, and come after the sender's earlier ones.
-    pub fn receive(&mut self, id: u64, kind: InvocationKind, sender: usize, target: usize) -> Result<(), String> {
+    pub fn receive(
+        &mut self,
+        id: u64,
+        kind: InvocationKind,
+        sender: usize,
+        target: usize,
+    ) -> Result<(), String> {
         let Some(e) = self.entries.get_mut(&id) else {
-            return Err(format!("process {target} received message {id}, which nobody sent"));
+            return Err(format!(
+                "process {target} received message {id}, which nobody sent"
+            ));
         };
         if e.received {
             return Err(format!("message {id} was delivered twice (to {target})"));
         }
         if e.target != target || e.sender != sender || e.kind != kind {
-            return Err(format!("message {id} {e:?} arrived at {target} as {kind:?} from {sender}"));
+            return Err(format!(
+                "message {id} {e:?} arrived at {target} as {kind:?} from {sender}"
+            ));
         }
         e.received = true;
         self.delivered += 1;
         let last = self.last_from.entry((sender, target)).or_insert(0);
         if *last > id {
-            return Err(format!("messages from {sender} to {target} out of order: {id} after {last}"));
+            return Err(format!(
+                "messages from {sender} to {target} out of order: {id} after {last}"
+            ));
         }
         *last = id;
         Ok(())
@@ -80,7 +101,9 @@ impl Ledger {
         for (id, e) in &self.entries {
             let must = e.accepted && matches!(e.kind, InvocationKind::Send | InvocationKind::Post);
             if must && !e.received && alive(e.target) {
-                return Err(format!("message {id} {e:?} was accepted but never delivered"));
+                return Err(format!(
+                    "message {id} {e:?} was accepted but never delivered"
+                ));
             }
         }
         Ok(())

@@ -39,13 +39,23 @@ impl Regs {
 
     /// The reply registers, as user code sees them after `syscall`.
     pub fn reply(&self) -> Reply {
-        Reply { error: self.rax, badge: self.rdi, info: self.rsi, data: [self.rdx, self.r10, self.r8, self.r9] }
+        Reply {
+            error: self.rax,
+            badge: self.rdi,
+            info: self.rsi,
+            data: [self.rdx, self.r10, self.r8, self.r9],
+        }
     }
 }
 
 impl SaveArea for Regs {
     fn invocation(&self) -> Invocation {
-        Invocation { cap: self.rdi, info: self.rsi, data: [self.rdx, self.r10, self.r8, self.r9], caps: self.rax }
+        Invocation {
+            cap: self.rdi,
+            info: self.rsi,
+            data: [self.rdx, self.r10, self.r8, self.r9],
+            caps: self.rax,
+        }
     }
 
     fn set_reply(&mut self, r: &Reply) {

@@ -48,13 +48,21 @@ pub enum Role {
 /// The invocation a program issued and has not yet seen the result of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pending {
-    Call { id: u64 },
-    Send { id: u64 },
-    Post { id: u64 },
+    Call {
+        id: u64,
+    },
+    Send {
+        id: u64,
+    },
+    Post {
+        id: u64,
+    },
     /// RETURN: the next thing seen is a received message.
     Wait,
     /// SEND through a resume capability: `first` may succeed, a second must fail.
-    ReplySend { first: bool },
+    ReplySend {
+        first: bool,
+    },
     /// A kernel-object order or garbage: any defined result.
     Any,
 }
@@ -83,11 +91,19 @@ pub struct Program {
 }
 
 fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {
-    Invocation { cap: u64::from(cap), info: info.pack(), data, caps: caps.pack() }
+    Invocation {
+        cap: u64::from(cap),
+        info: info.pack(),
+        data,
+        caps: caps.pack(),
+    }
 }
 
 fn recv(slots: [u8; 4]) -> CapWord {
-    CapWord { send: [0; 4], recv: slots }
+    CapWord {
+        send: [0; 4],
+        recv: slots,
+    }
 }
 
 impl Program {
@@ -98,7 +114,10 @@ impl Program {
         };
         let err = Error::from_raw(r.error);
         if r.error != 0 && err.is_none() {
-            return Err(format!("process {me}: undefined error code {} after {p:?}", r.error));
+            return Err(format!(
+                "process {me}: undefined error code {} after {p:?}",
+                r.error
+            ));
         }
         match p {
             Pending::Call { id } => {
@@ -106,11 +125,18 @@ impl Program {
                     return Ok(());
                 }
                 let info = MessageInfo::unpack(r.info).ok_or("reply with a malformed info word")?;
-                if !matches!(info.kind, InvocationKind::Return | InvocationKind::Send) || r.data[0] != id {
-                    return Err(format!("process {me}: call {id} got a reply {info:?} {:?} that is not its own", r.data));
+                if !matches!(info.kind, InvocationKind::Return | InvocationKind::Send)
+                    || r.data[0] != id
+                {
+                    return Err(format!(
+                        "process {me}: call {id} got a reply {info:?} {:?} that is not its own",
+                        r.data
+                    ));
                 }
                 if !ledger.was_received(id) {
-                    return Err(format!("process {me}: call {id} was answered before it was received"));
+                    return Err(format!(
+                        "process {me}: call {id} was answered before it was received"
+                    ));
                 }
                 Ok(())
             }
@@ -123,7 +149,9 @@ impl Program {
             Pending::ReplySend { first } => match (first, err) {
                 (true, None | Some(Error::NullCapability)) => Ok(()),
                 (false, Some(Error::NullCapability)) => Ok(()),
-                _ => Err(format!("process {me}: a resume capability was used twice ({err:?})")),
+                _ => Err(format!(
+                    "process {me}: a resume capability was used twice ({err:?})"
+                )),
             },
             Pending::Any => Ok(()),
             Pending::Wait => self.received(me, r, ledger),
@@ -132,20 +160,31 @@ impl Program {
 
     fn received(&mut self, me: usize, r: &Reply, ledger: &mut Ledger) -> Result<(), String> {
         if r.error != 0 {
-            return Err(format!("process {me}: RETURN failed with {:?}", Error::from_raw(r.error)));
+            return Err(format!(
+                "process {me}: RETURN failed with {:?}",
+                Error::from_raw(r.error)
+            ));
         }
         let info = MessageInfo::unpack(r.info).ok_or("received a malformed info word")?;
         if info.kind == InvocationKind::Post && info.order == IRQ_FIRED {
             if r.badge != DRIVER_BADGE {
-                return Err(format!("process {me}: IRQ post through badge {:#x}", r.badge));
+                return Err(format!(
+                    "process {me}: IRQ post through badge {:#x}",
+                    r.badge
+                ));
             }
             ledger.irqs += 1;
             return Ok(());
         }
-        let sender = (r.badge as usize).checked_sub(1).ok_or("a message without a sender badge")?;
+        let sender = (r.badge as usize)
+            .checked_sub(1)
+            .ok_or("a message without a sender badge")?;
         ledger.receive(r.data[0], info.kind, sender, me)?;
         if (info.kind == InvocationKind::Call) != info.resume {
-            return Err(format!("process {me}: a {:?} arrived with resume = {}", info.kind, info.resume));
+            return Err(format!(
+                "process {me}: a {:?} arrived with resume = {}",
+                info.kind, info.resume
+            ));
         }
         if info.resume {
             self.resume = ResumeState::Fresh { id: r.data[0] };
@@ -160,21 +199,41 @@ impl Program {
             ResumeState::Fresh { id } if rng.chance(1, 6) => {
                 self.resume = ResumeState::Sent;
                 self.pending = Some(Pending::ReplySend { first: true });
-                inv(slot::RESUME, MessageInfo::new(InvocationKind::Send, 0, 1, 0), [id, 0, 0, 0], wait)
+                inv(
+                    slot::RESUME,
+                    MessageInfo::new(InvocationKind::Send, 0, 1, 0),
+                    [id, 0, 0, 0],
+                    wait,
+                )
             }
             ResumeState::Fresh { id } => {
                 self.resume = ResumeState::None;
                 self.pending = Some(Pending::Wait);
-                inv(slot::RESUME, MessageInfo::new(InvocationKind::Return, 0, 1, 0), [id, 0, 0, 0], wait)
+                inv(
+                    slot::RESUME,
+                    MessageInfo::new(InvocationKind::Return, 0, 1, 0),
+                    [id, 0, 0, 0],
+                    wait,
+                )
             }
             ResumeState::Sent => {
                 self.resume = ResumeState::None;
                 self.pending = Some(Pending::ReplySend { first: false });
-                inv(slot::RESUME, MessageInfo::new(InvocationKind::Send, 0, 1, 0), [0; 4], wait)
+                inv(
+                    slot::RESUME,
+                    MessageInfo::new(InvocationKind::Send, 0, 1, 0),
+                    [0; 4],
+                    wait,
+                )
             }
             ResumeState::None => {
                 self.pending = Some(Pending::Wait);
-                inv(0, MessageInfo::new(InvocationKind::Return, 0, 0, 0), [0; 4], wait)
+                inv(
+                    0,
+                    MessageInfo::new(InvocationKind::Return, 0, 0, 0),
+                    [0; 4],
+                    wait,
+                )
             }
         }
     }
@@ -183,7 +242,12 @@ impl Program {
     pub fn client_step(&mut self, me: usize, rng: &mut Rng, ledger: &mut Ledger) -> Invocation {
         if self.draining {
             self.pending = Some(Pending::Wait);
-            return inv(0, MessageInfo::new(InvocationKind::Return, 0, 0, 0), [0; 4], recv([0; 4]));
+            return inv(
+                0,
+                MessageInfo::new(InvocationKind::Return, 0, 0, 0),
+                [0; 4],
+                recv([0; 4]),
+            );
         }
         let k = rng.index(self.endpoints.len());
         let roll = rng.below(100);
@@ -205,8 +269,16 @@ impl Program {
             InvocationKind::Post => (1, 0),
             _ => (2, rng.below(2) as u8),
         };
-        let caps = CapWord { send: [slot::CAP_PAGE, 0, 0, 0], recv: [slot::SCRATCH, 0, 0, 0] };
-        inv(slot::SERVERS + k as u8, MessageInfo::new(kind, SERVER_ORDER, ndata, ncaps), [id, me as u64, 0, 0], caps)
+        let caps = CapWord {
+            send: [slot::CAP_PAGE, 0, 0, 0],
+            recv: [slot::SCRATCH, 0, 0, 0],
+        };
+        inv(
+            slot::SERVERS + k as u8,
+            MessageInfo::new(kind, SERVER_ORDER, ndata, ncaps),
+            [id, me as u64, 0, 0],
+            caps,
+        )
     }
 
     /// A well-formed order on one of the client's kernel objects.
@@ -216,17 +288,46 @@ impl Program {
         let vpn = u64::from(page - slot::PAGES);
         let call = |cap: u8, order: u32, data: [u64; 4], nd: u8, send: u8, to: u8| {
             let nc = u8::from(send != 0);
-            inv(cap, MessageInfo::new(InvocationKind::Call, order, nd, nc), data, CapWord { send: [send, 0, 0, 0], recv: [to, 0, 0, 0] })
+            inv(
+                cap,
+                MessageInfo::new(InvocationKind::Call, order, nd, nc),
+                data,
+                CapWord {
+                    send: [send, 0, 0, 0],
+                    recv: [to, 0, 0, 0],
+                },
+            )
         };
         match rng.below(11) {
-            0..=2 => call(slot::BANK, order::bank::CREATE, [CapType::Page as u64, 0, 0, 0], 1, 0, page),
+            0..=2 => call(
+                slot::BANK,
+                order::bank::CREATE,
+                [CapType::Page as u64, 0, 0, 0],
+                1,
+                0,
+                page,
+            ),
             3 => call(slot::BANK, order::bank::DESTROY, [0; 4], 0, page, 0),
             4 => call(slot::BANK, order::bank::AVAILABLE, [0; 4], 0, 0, 0),
             5 | 6 => call(slot::SPACE, order::space::MAP, [vpn, 3, 0, 0], 2, page, 0),
             7 => call(slot::SPACE, order::space::UNMAP, [vpn, 0, 0, 0], 1, 0, 0),
-            8 => call(page, order::page::WRITE_WORD, [rng.below(8), rng.next_u64(), 0, 0], 2, 0, 0),
+            8 => call(
+                page,
+                order::page::WRITE_WORD,
+                [rng.below(8), rng.next_u64(), 0, 0],
+                2,
+                0,
+                0,
+            ),
             9 => call(slot::SELF, order::process::INFO, [0; 4], 0, 0, 0),
-            _ => call(slot::CAP_PAGE, order::cap_page::STORE, [rng.below(64), 0, 0, 0], 1, page, 0),
+            _ => call(
+                slot::CAP_PAGE,
+                order::cap_page::STORE,
+                [rng.below(64), 0, 0, 0],
+                1,
+                page,
+                0,
+            ),
         }
     }
 
@@ -235,20 +336,62 @@ impl Program {
     /// range so the program's layout survives.
     fn garbage(&mut self, rng: &mut Rng) -> Invocation {
         self.pending = Some(Pending::Any);
-        const TARGETS: [u8; 11] = [0, slot::BANK, slot::SELF, slot::SPACE, slot::CAP_PAGE, 40, 41, 63, 64, 200, 255];
+        const TARGETS: [u8; 11] = [
+            0,
+            slot::BANK,
+            slot::SELF,
+            slot::SPACE,
+            slot::CAP_PAGE,
+            40,
+            41,
+            63,
+            64,
+            200,
+            255,
+        ];
         let cap = TARGETS[rng.index(TARGETS.len())];
-        let kinds = [InvocationKind::Call, InvocationKind::Send, InvocationKind::Post];
+        let kinds = [
+            InvocationKind::Call,
+            InvocationKind::Send,
+            InvocationKind::Post,
+        ];
         let kind = kinds[rng.index(kinds.len())];
         let info = if rng.chance(1, 5) {
             rng.next_u64() & !3 | 2
         } else {
-            MessageInfo::new(kind, rng.below(12) as u32, rng.below(5) as u8, rng.below(5) as u8).pack()
+            MessageInfo::new(
+                kind,
+                rng.below(12) as u32,
+                rng.below(5) as u8,
+                rng.below(5) as u8,
+            )
+            .pack()
         };
-        let word = |rng: &mut Rng| if rng.chance(1, 2) { rng.below(70) } else { rng.next_u64() };
+        let word = |rng: &mut Rng| {
+            if rng.chance(1, 2) {
+                rng.below(70)
+            } else {
+                rng.next_u64()
+            }
+        };
         let data = [word(rng), word(rng), word(rng), word(rng)];
         let pick = |rng: &mut Rng| TARGETS[rng.index(TARGETS.len())];
-        let to = |rng: &mut Rng| if rng.chance(1, 8) { 99 } else { slot::SCRATCH + rng.below(10) as u8 };
-        let caps = CapWord { send: [pick(rng), pick(rng), pick(rng), pick(rng)], recv: [to(rng), 0, to(rng), 0] };
-        Invocation { cap: u64::from(cap), info, data, caps: caps.pack() }
+        let to = |rng: &mut Rng| {
+            if rng.chance(1, 8) {
+                99
+            } else {
+                slot::SCRATCH + rng.below(10) as u8
+            }
+        };
+        let caps = CapWord {
+            send: [pick(rng), pick(rng), pick(rng), pick(rng)],
+            recv: [to(rng), 0, to(rng), 0],
+        };
+        Invocation {
+            cap: u64::from(cap),
+            info,
+            data,
+            caps: caps.pack(),
+        }
     }
 }

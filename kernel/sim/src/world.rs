@@ -86,7 +86,12 @@ impl Sim {
             sim.spawn(Role::Client)?;
         }
         let driver = sim.progs[sim.servers[0].ok_or("no driver")?].id;
-        let ep = sim.call(Cap::new(CapType::Process, driver), order::process::MAKE_ENDPOINT, &[DRIVER_BADGE], &[])?;
+        let ep = sim.call(
+            Cap::new(CapType::Process, driver),
+            order::process::MAKE_ENDPOINT,
+            &[DRIVER_BADGE],
+            &[],
+        )?;
         for line in 0..IRQ_LINES {
             let irq = sim.kernel.irq_cap(line).ok_or("no IRQ line")?;
             sim.call(irq, order::irq::BIND, &[], &[ep])?;
@@ -99,8 +104,11 @@ impl Sim {
 
     /// Runs a kernel-object order from the kernel itself on CPU 0 (setup and fault injection).
     fn call(&mut self, cap: Cap, order: u32, data: &[u64], caps: &[Cap]) -> Result<Cap, String> {
-        let r = self.kernel.kernel_invoke(&mut self.cpus[0], cap, order, data, caps);
-        r.map(|(_, c)| c.unwrap_or(Cap::NULL)).map_err(|e| format!("setup order {order} on {cap:?}: {e:?}"))
+        let r = self
+            .kernel
+            .kernel_invoke(&mut self.cpus[0], cap, order, data, caps);
+        r.map(|(_, c)| c.unwrap_or(Cap::NULL))
+            .map_err(|e| format!("setup order {order} on {cap:?}: {e:?}"))
     }
 
     /// Creates, equips and starts a program.
@@ -109,15 +117,36 @@ impl Sim {
         let root = self.root;
         let proc = self.call(root, order::bank::CREATE, &[CapType::Process as u64], &[])?;
         let bank = match role {
-            Role::Client => self.call(root, order::bank::CREATE, &[CapType::Bank as u64, 10], &[])?,
+            Role::Client => {
+                self.call(root, order::bank::CREATE, &[CapType::Bank as u64, 10], &[])?
+            }
             Role::Server => root,
         };
-        let space = self.call(root, order::bank::CREATE, &[CapType::AddressSpace as u64], &[])?;
+        let space = self.call(
+            root,
+            order::bank::CREATE,
+            &[CapType::AddressSpace as u64],
+            &[],
+        )?;
         let cap_page = self.call(root, order::bank::CREATE, &[CapType::CapPage as u64], &[])?;
         self.call(proc, order::process::SET_SPACE, &[], &[space])?;
-        let own = if role == Role::Client { Rights::READ } else { Rights::ALL };
-        for (s, c, r) in [(slot::BANK, bank, Rights::ALL), (slot::SELF, proc, own), (slot::SPACE, space, Rights::ALL), (slot::CAP_PAGE, cap_page, Rights::ALL)] {
-            self.call(proc, order::process::SET_CAP, &[u64::from(s), r.raw()], &[c])?;
+        let own = if role == Role::Client {
+            Rights::READ
+        } else {
+            Rights::ALL
+        };
+        for (s, c, r) in [
+            (slot::BANK, bank, Rights::ALL),
+            (slot::SELF, proc, own),
+            (slot::SPACE, space, Rights::ALL),
+            (slot::CAP_PAGE, cap_page, Rights::ALL),
+        ] {
+            self.call(
+                proc,
+                order::process::SET_CAP,
+                &[u64::from(s), r.raw()],
+                &[c],
+            )?;
         }
         let mut endpoints = Vec::new();
         for k in 0..self.servers.len() {
@@ -128,9 +157,23 @@ impl Sim {
         }
         let prio = self.rng.below(4);
         self.call(proc, order::process::SET_PRIORITY, &[prio], &[])?;
-        self.call(proc, order::process::SET_ENTRY, &[0x1000, 0x8000, me as u64], &[])?;
+        self.call(
+            proc,
+            order::process::SET_ENTRY,
+            &[0x1000, 0x8000, me as u64],
+            &[],
+        )?;
         self.call(proc, order::process::RESUME, &[], &[])?;
-        self.progs.push(Program { id: proc.obj, role, alive: true, draining: false, pending: None, resume: ResumeState::None, server: None, endpoints });
+        self.progs.push(Program {
+            id: proc.obj,
+            role,
+            alive: true,
+            draining: false,
+            pending: None,
+            resume: ResumeState::None,
+            server: None,
+            endpoints,
+        });
         self.by_id.insert(proc.obj, me);
         Ok(me)
     }
@@ -138,9 +181,25 @@ impl Sim {
     /// Puts an endpoint to server number `k` (process `server`) in `client`'s space. Clients
     /// spawned later reach a replacement server; older ones keep the dead endpoint, so every
     /// message is addressed to one server instance.
-    fn give_endpoint(&mut self, client: Cap, me: usize, k: usize, server: ObjId) -> Result<(), String> {
-        let ep = self.call(Cap::new(CapType::Process, server), order::process::MAKE_ENDPOINT, &[me as u64 + 1], &[])?;
-        self.call(client, order::process::SET_CAP, &[u64::from(slot::SERVERS) + k as u64], &[ep])?;
+    fn give_endpoint(
+        &mut self,
+        client: Cap,
+        me: usize,
+        k: usize,
+        server: ObjId,
+    ) -> Result<(), String> {
+        let ep = self.call(
+            Cap::new(CapType::Process, server),
+            order::process::MAKE_ENDPOINT,
+            &[me as u64 + 1],
+            &[],
+        )?;
+        self.call(
+            client,
+            order::process::SET_CAP,
+            &[u64::from(slot::SERVERS) + k as u64],
+            &[ep],
+        )?;
         Ok(())
     }
 
@@ -184,7 +243,10 @@ impl Sim {
 
     /// The current program of CPU `c` runs until its next `syscall`.
     fn user_step(&mut self, c: usize) -> Result<(), String> {
-        let Some(p) = self.cpus[c].current().and_then(|id| self.by_id.get(&id).copied()) else {
+        let Some(p) = self.cpus[c]
+            .current()
+            .and_then(|id| self.by_id.get(&id).copied())
+        else {
             self.poll(c);
             return Ok(());
         };
@@ -201,7 +263,8 @@ impl Sim {
 
     /// CPU `c` takes an interrupt (from user mode or from its idle loop).
     fn interrupt(&mut self, c: usize) {
-        self.kernel.interrupted(&mut self.cpus[c], &mut self.regs[c]);
+        self.kernel
+            .interrupted(&mut self.cpus[c], &mut self.regs[c]);
     }
 
     /// An idle CPU looks for work; a busy one is left alone.
@@ -229,10 +292,22 @@ impl Sim {
         let cap = Cap::new(CapType::Process, self.progs[p].id);
         match self.rng.below(10) {
             0..=4 => {
-                let _ = self.kernel.kernel_invoke(&mut self.cpus[0], cap, order::process::HALT, &[], &[]);
+                let _ = self.kernel.kernel_invoke(
+                    &mut self.cpus[0],
+                    cap,
+                    order::process::HALT,
+                    &[],
+                    &[],
+                );
             }
             5..=8 => {
-                let _ = self.kernel.kernel_invoke(&mut self.cpus[0], cap, order::process::RESUME, &[], &[]);
+                let _ = self.kernel.kernel_invoke(
+                    &mut self.cpus[0],
+                    cap,
+                    order::process::RESUME,
+                    &[],
+                    &[],
+                );
             }
             _ => self.destroy(p)?,
         }
@@ -275,7 +350,13 @@ impl Sim {
             self.progs[p].draining = true;
             if self.progs[p].alive {
                 let cap = Cap::new(CapType::Process, self.progs[p].id);
-                let _ = self.kernel.kernel_invoke(&mut self.cpus[0], cap, order::process::RESUME, &[], &[]);
+                let _ = self.kernel.kernel_invoke(
+                    &mut self.cpus[0],
+                    cap,
+                    order::process::RESUME,
+                    &[],
+                    &[],
+                );
             }
         }
         let mut quiet_rounds = 0;
@@ -291,7 +372,9 @@ impl Sim {
                 return self.final_check();
             }
         }
-        Err(String::from("the system did not go quiet after the drain (lost wake-up or livelock)"))
+        Err(String::from(
+            "the system did not go quiet after the drain (lost wake-up or livelock)",
+        ))
     }
 
     fn final_check(&self) -> Result<(), String> {

@@ -10,13 +10,19 @@ fn first_failure(bug: PlantedBug) -> Option<(u64, String)> {
 #[test]
 fn waking_the_tail_of_a_stall_queue_is_caught() {
     let found = first_failure(PlantedBug::WakeTail);
-    assert!(found.is_some(), "no seed caught a stall queue that wakes its tail");
+    assert!(
+        found.is_some(),
+        "no seed caught a stall queue that wakes its tail"
+    );
 }
 
 #[test]
 fn releasing_ownership_early_is_caught() {
     let found = first_failure(PlantedBug::EarlyRelease);
-    assert!(found.is_some(), "no seed caught ownership released before use");
+    assert!(
+        found.is_some(),
+        "no seed caught ownership released before use"
+    );
 }
 
 #[test]

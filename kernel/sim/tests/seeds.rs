@@ -15,14 +15,19 @@ fn env(name: &str) -> Option<u64> {
 /// Runs one seed, turning a panic inside the kernel into a failure of that seed.
 pub fn run_one(seed: u64, bug: Option<PlantedBug>) -> Result<Stats, String> {
     catch_unwind(AssertUnwindSafe(|| run_seed(seed, bug))).unwrap_or_else(|p| {
-        let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
         Err(format!("panic: {}", msg.unwrap_or_default()))
     })
 }
 
 /// Runs `seeds` on every host thread; returns the lowest failing seed and its message.
 fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let next = AtomicU64::new(0);
     let results: Vec<(Stats, Option<(u64, String)>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -51,7 +56,10 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("simulator thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("simulator thread"))
+            .collect()
     });
     let mut total = Stats::default();
     let mut failed: Option<(u64, String)> = None;
@@ -81,7 +89,10 @@ fn seeds_run_clean() {
         panic!("simulator seed {seed} failed: {e}\nreplay: TESSERA_SIM_SEED={seed} cargo test -p tessera-sim --release");
     }
     println!("{n} seeds clean: {total:?}");
-    assert!(total.delivered > 0 && total.faults > 0, "the runs did nothing: {total:?}");
+    assert!(
+        total.delivered > 0 && total.faults > 0,
+        "the runs did nothing: {total:?}"
+    );
 }
 
 #[test]
@@ -89,6 +100,10 @@ fn a_seed_replays_exactly() {
     for seed in [1, 42, 9_999] {
         let a = run_one(seed, None);
         let b = run_one(seed, None);
-        assert_eq!(format!("{a:?}"), format!("{b:?}"), "seed {seed} is not deterministic");
+        assert_eq!(
+            format!("{a:?}"),
+            format!("{b:?}"),
+            "seed {seed} is not deterministic"
+        );
     }
 }

@@ -7,7 +7,9 @@
 //! - Processes not locked by the path are never touched: their wake-up is deferred
 //!   (`defer_wake`) and done at kernel exit by `wake.rs`.
 
-use tessera_abi::message::{CapWord, MessageInfo, Reply, DATA_WORDS, MESSAGE_CAPS, RESUME_RECV_SLOT};
+use tessera_abi::message::{
+    CapWord, MessageInfo, Reply, DATA_WORDS, MESSAGE_CAPS, RESUME_RECV_SLOT,
+};
 use tessera_abi::InvocationKind;
 
 use crate::cap::{Cap, ObjId};
@@ -31,7 +33,13 @@ pub(crate) struct Delivery {
 
 impl<P: Platform> Kernel<P> {
     /// Writes `d` into `t` (in an open or closed wait) and makes it ready.
-    pub(crate) fn deliver(&self, cpu: &Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>, d: &Delivery) {
+    pub(crate) fn deliver(
+        &self,
+        cpu: &Cpu,
+        t_id: ObjId,
+        t: &mut Process<P::SaveArea>,
+        d: &Delivery,
+    ) {
         let recv = CapWord::unpack(t.save.invocation().caps).recv;
         for (slot, cap) in recv.iter().zip(d.caps.iter()).take(d.info.caps as usize) {
             t.receive_cap(*slot, *cap);
@@ -41,14 +49,25 @@ impl<P: Platform> Kernel<P> {
             t.receive_cap(recv[RESUME_RECV_SLOT], r);
             info.resume = true;
         }
-        t.save.set_reply(&Reply { error: 0, badge: d.badge, info: info.pack(), data: d.data });
+        t.save.set_reply(&Reply {
+            error: 0,
+            badge: d.badge,
+            info: info.pack(),
+            data: d.data,
+        });
         self.make_ready(cpu, t_id, t, Position::Tail);
     }
 
     /// `p` is running again: it joins its home CPU's run queue (unless it is still current on
     /// a CPU that has not left the kernel), and preempts that CPU at its next exit if it has a
     /// higher priority than what runs there.
-    pub(crate) fn make_ready(&self, cpu: &Cpu, id: ObjId, p: &mut Process<P::SaveArea>, at: Position) {
+    pub(crate) fn make_ready(
+        &self,
+        cpu: &Cpu,
+        id: ObjId,
+        p: &mut Process<P::SaveArea>,
+        at: Position,
+    ) {
         p.state = RunState::Running;
         if p.cpu.is_some() || p.queued_on.is_some() {
             return;
@@ -70,7 +89,13 @@ impl<P: Platform> Kernel<P> {
 
     /// `t` is available: if nobody owns its sender queue, the head becomes owner. A process is
     /// woken (deferred) to re-run its call; a post activity is delivered at once.
-    pub(crate) fn offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>, pool: &mut PostPool) {
+    pub(crate) fn offer(
+        &self,
+        cpu: &mut Cpu,
+        t_id: ObjId,
+        t: &mut Process<P::SaveArea>,
+        pool: &mut PostPool,
+    ) {
         if t.state != RunState::Available {
             return;
         }
@@ -94,7 +119,14 @@ impl<P: Platform> Kernel<P> {
 
     /// Delivers post activity `i` to `t` and frees it; the next process waiting for a free
     /// activity is woken.
-    pub(crate) fn deliver_post(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>, pool: &mut PostPool, i: PostId) {
+    pub(crate) fn deliver_post(
+        &self,
+        cpu: &mut Cpu,
+        t_id: ObjId,
+        t: &mut Process<P::SaveArea>,
+        pool: &mut PostPool,
+        i: PostId,
+    ) {
         let Some(a) = pool.release(i) else {
             panic!("post activity {i:?} queued but free (kernel bug)");
         };

@@ -6,10 +6,10 @@
 //!   names. A copied capability to a destroyed object stays dead, so no liveness check is
 //!   needed here (seed 001, section 6.2).
 
+use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::message::{
     CapWord, Invocation, MessageInfo, DATA_WORDS, MESSAGE_CAPS, RESUME_RECV_SLOT,
 };
-use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::{Error, InvocationKind};
 
 use crate::cap::{Cap, ObjId};

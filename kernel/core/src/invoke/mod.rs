@@ -59,10 +59,17 @@ impl<P: Platform> Kernel<P> {
 
     fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<(), Restart> {
         cpu.held.write(self, LockKey::Process(me.index))?;
-        let Some((inv, owns, staller)) = self.processes.read(me, |p| (p.save.invocation(), p.owns, p.staller(me))) else {
+        let Some((inv, owns, staller)) = self
+            .processes
+            .read(me, |p| (p.save.invocation(), p.owns, p.staller(me)))
+        else {
             return Ok(());
         };
-        let caller = Caller { id: me, owns, staller };
+        let caller = Caller {
+            id: me,
+            owns,
+            staller,
+        };
         if let Some(q) = owns {
             self.lock_queue_holder(cpu, q)?;
         }
@@ -70,17 +77,26 @@ impl<P: Platform> Kernel<P> {
             Ok(m) => m,
             Err(e) => return self.refused(cpu, &caller, e),
         };
-        let target = if self.is_live(&msg.target) { msg.target } else { crate::cap::Cap::NULL };
+        let target = if self.is_live(&msg.target) {
+            msg.target
+        } else {
+            crate::cap::Cap::NULL
+        };
         match (target.ty, msg.kind) {
-            (CapType::Null, InvocationKind::Return) => self.reply_and_wait(cpu, &caller, None, &msg),
+            (CapType::Null, InvocationKind::Return) => {
+                self.reply_and_wait(cpu, &caller, None, &msg)
+            }
             (CapType::Null, _) => self.refused(cpu, &caller, Error::NullCapability),
             (CapType::Resume, InvocationKind::Return | InvocationKind::Send) => {
                 self.reply_and_wait(cpu, &caller, Some(target), &msg)
             }
-            (CapType::Endpoint, InvocationKind::Call | InvocationKind::Send | InvocationKind::Post) => {
-                self.send(cpu, &caller, target, &msg)
+            (
+                CapType::Endpoint,
+                InvocationKind::Call | InvocationKind::Send | InvocationKind::Post,
+            ) => self.send(cpu, &caller, target, &msg),
+            (CapType::Resume | CapType::Endpoint, _) => {
+                self.refused(cpu, &caller, Error::WrongType)
             }
-            (CapType::Resume | CapType::Endpoint, _) => self.refused(cpu, &caller, Error::WrongType),
             (_, InvocationKind::Return) => self.refused(cpu, &caller, Error::WrongType),
             _ => {
                 let result = self.object_order(cpu, target, &msg)?;
@@ -90,9 +106,15 @@ impl<P: Platform> Kernel<P> {
                             if let Some(c) = r.cap {
                                 p.receive_cap(msg.recv[0], c);
                             }
-                            Reply { data: r.data, ..Reply::default() }
+                            Reply {
+                                data: r.data,
+                                ..Reply::default()
+                            }
                         }
-                        Err(e) => Reply { error: e.raw(), ..Reply::default() },
+                        Err(e) => Reply {
+                            error: e.raw(),
+                            ..Reply::default()
+                        },
                     };
                     p.save.set_reply(&reply);
                 });
@@ -104,7 +126,12 @@ impl<P: Platform> Kernel<P> {
     /// Refuses the call with `e`: the caller goes on running with the error in `rax`.
     fn refuse(&self, cpu: &mut Cpu, caller: &Caller, e: Error) {
         // COMMIT POINT (refusal): only the caller's reply registers change.
-        self.finish(cpu, caller, |p| p.save.set_reply(&Reply { error: e.raw(), ..Reply::default() }));
+        self.finish(cpu, caller, |p| {
+            p.save.set_reply(&Reply {
+                error: e.raw(),
+                ..Reply::default()
+            })
+        });
     }
 
     /// `refuse` as the end of a path.

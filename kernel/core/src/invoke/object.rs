@@ -27,7 +27,10 @@ impl KReply {
 
     /// A reply carrying a capability.
     pub fn cap(cap: Cap) -> KReply {
-        KReply { data: [0; DATA_WORDS], cap: Some(cap) }
+        KReply {
+            data: [0; DATA_WORDS],
+            cap: Some(cap),
+        }
     }
 }
 
@@ -63,11 +66,22 @@ impl<P: Platform> Kernel<P> {
 
     /// Runs an order on behalf of the kernel itself (boot code, the simulator's setup): the
     /// same path as an invocation, without a calling process.
-    pub fn kernel_invoke(&self, cpu: &mut Cpu, cap: Cap, order: u32, data: &[u64], caps: &[Cap]) -> Result<([u64; DATA_WORDS], Option<Cap>), Error> {
+    pub fn kernel_invoke(
+        &self,
+        cpu: &mut Cpu,
+        cap: Cap,
+        order: u32,
+        data: &[u64],
+        caps: &[Cap],
+    ) -> Result<([u64; DATA_WORDS], Option<Cap>), Error> {
         let msg = Msg::kernel(order, data, caps);
         loop {
             self.txns.enter(cpu.id);
-            let r = if self.is_live(&cap) { self.object_order(cpu, cap, &msg) } else { Ok(Err(Error::NullCapability)) };
+            let r = if self.is_live(&cap) {
+                self.object_order(cpu, cap, &msg)
+            } else {
+                Ok(Err(Error::NullCapability))
+            };
             cpu.held.release_all(self);
             if let Ok(r) = r {
                 self.run_deferred(cpu);

@@ -35,7 +35,9 @@ impl<P: Platform> Kernel<P> {
         }
         cpu.held.write(self, LockKey::PostPool)?;
         let waiting = resume.filter(|r| {
-            self.processes.read(r.obj, |w| w.state == RunState::Waiting && w.ticket == r.badge) == Some(true)
+            self.processes.read(r.obj, |w| {
+                w.state == RunState::Waiting && w.ticket == r.badge
+            }) == Some(true)
         });
         if msg.kind == InvocationKind::Send && waiting.is_none() {
             self.refuse(cpu, caller, Error::NullCapability);
@@ -60,7 +62,10 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         }
         self.leave(cpu, caller, RunState::Available);
-        self.processes.write(caller.id, |me| self.posts.write(|pool| self.offer(cpu, caller.id, me, pool)));
+        self.processes.write(caller.id, |me| {
+            self.posts
+                .write(|pool| self.offer(cpu, caller.id, me, pool))
+        });
         Ok(())
     }
 }

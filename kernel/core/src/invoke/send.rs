@@ -25,7 +25,13 @@ use crate::sync::Restart;
 use tessera_abi::message::Reply;
 
 impl<P: Platform> Kernel<P> {
-    pub(crate) fn send(&self, cpu: &mut Cpu, caller: &Caller, target: Cap, msg: &Msg) -> Result<(), Restart> {
+    pub(crate) fn send(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        target: Cap,
+        msg: &Msg,
+    ) -> Result<(), Restart> {
         let t_id = target.obj;
         if t_id == caller.id && msg.kind != InvocationKind::Post {
             self.refuse(cpu, caller, Error::BadState);
@@ -72,12 +78,20 @@ impl<P: Platform> Kernel<P> {
     /// Puts the caller on queue `q` (whose holder is locked); it re-runs its call when woken.
     pub(crate) fn stall(&self, cpu: &mut Cpu, caller: &Caller, q: QueueRef) -> Result<(), Restart> {
         let again = caller.owns == Some(q);
-        let s = if again { caller.staller } else { Staller { id: caller.id, seq: self.stamp() } };
+        let s = if again {
+            caller.staller
+        } else {
+            Staller {
+                id: caller.id,
+                seq: self.stamp(),
+            }
+        };
         // COMMIT POINT: `stall` either queues the caller or changes nothing.
         let queued = match q {
-            QueueRef::Senders(t) => {
-                self.processes.write(t, |tp| tp.senders.stall(Waiter::Process(s))).unwrap_or(Err(StallError::NoMemory))
-            }
+            QueueRef::Senders(t) => self
+                .processes
+                .write(t, |tp| tp.senders.stall(Waiter::Process(s)))
+                .unwrap_or(Err(StallError::NoMemory)),
             QueueRef::PostPool => self.posts.write(|pool| pool.waiting.stall(s)),
         };
         match queued {
@@ -86,7 +100,9 @@ impl<P: Platform> Kernel<P> {
                 self.refuse(cpu, caller, Error::OutOfQuota);
                 return Ok(());
             }
-            Err(StallError::AlreadyQueued) => panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id),
+            Err(StallError::AlreadyQueued) => {
+                panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id)
+            }
         }
         if again {
             self.processes.write(caller.id, |p| p.owns = None);
@@ -98,19 +114,31 @@ impl<P: Platform> Kernel<P> {
 
     /// POST to a target that is not available: queue a post activity on it and let the caller
     /// go on, or stall the caller until an activity is free.
-    fn queue_post(&self, cpu: &mut Cpu, caller: &Caller, target: Cap, msg: &Msg) -> Result<(), Restart> {
+    fn queue_post(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        target: Cap,
+        msg: &Msg,
+    ) -> Result<(), Restart> {
         let t_id = target.obj;
         let Some(priority) = self.processes.read(caller.id, |p| p.priority) else {
             return Ok(());
         };
         let next = self.posts.read(|pool| {
-            if pool.waiting.may_take(caller.staller) { pool.next_free() } else { None }
+            if pool.waiting.may_take(caller.staller) {
+                pool.next_free()
+            } else {
+                None
+            }
         });
         let Some(id) = next else {
             return self.stall(cpu, caller, QueueRef::PostPool);
         };
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
-        let queued = self.processes.write(t_id, |t| t.senders.stall(Waiter::Post(id)));
+        let queued = self
+            .processes
+            .write(t_id, |t| t.senders.stall(Waiter::Post(id)));
         if !matches!(queued, Some(Ok(()))) {
             self.refuse(cpu, caller, Error::OutOfQuota);
             return Ok(());
@@ -118,13 +146,20 @@ impl<P: Platform> Kernel<P> {
         let a = Activity {
             target: t_id,
             badge: target.badge,
-            payload: PostPayload { order: msg.order, word: msg.data[0] },
+            payload: PostPayload {
+                order: msg.order,
+                word: msg.data[0],
+            },
             priority,
             stamp: self.stamp(),
         };
         let woken = self.posts.write(|pool| {
             let taken = pool.take(a);
-            assert_eq!(taken, Some(id), "post pool handed out another activity (kernel bug)");
+            assert_eq!(
+                taken,
+                Some(id),
+                "post pool handed out another activity (kernel bug)"
+            );
             let still_free = pool.has_free();
             pool.waiting.used(caller.staller, still_free)
         });

@@ -26,7 +26,12 @@ pub struct Bank {
 impl Bank {
     /// A bank with `quota` units and nothing created yet.
     pub fn new(quota: u64, parent: Option<ObjId>) -> Bank {
-        Bank { quota, used: 0, objects: 0, parent }
+        Bank {
+            quota,
+            used: 0,
+            objects: 0,
+            parent,
+        }
     }
 
     /// Units left.

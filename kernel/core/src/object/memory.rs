@@ -103,7 +103,10 @@ pub struct Space {
 impl Space {
     /// An empty space.
     pub fn new(bank: ObjId) -> Space {
-        Space { mappings: Mappings::default(), bank }
+        Space {
+            mappings: Mappings::default(),
+            bank,
+        }
     }
 }
 
@@ -119,7 +122,10 @@ pub struct CapPage {
 impl CapPage {
     /// A page of Null capabilities.
     pub fn new(bank: ObjId) -> CapPage {
-        CapPage { caps: [Cap::NULL; CAP_PAGE_SLOTS], bank }
+        CapPage {
+            caps: [Cap::NULL; CAP_PAGE_SLOTS],
+            bank,
+        }
     }
 }
 

@@ -164,7 +164,10 @@ impl<S> Process<S> {
 
     /// How it appears on a stall queue now.
     pub fn staller(&self, id: ObjId) -> Staller {
-        Staller { id, seq: self.stall_seq }
+        Staller {
+            id,
+            seq: self.stall_seq,
+        }
     }
 
     /// Whether a message from `sender` may be delivered now: it is in an open wait and the

@@ -32,7 +32,9 @@ impl<P: Platform> Kernel<P> {
                 // COMMIT POINT: a read-only order.
                 Ok(self
                     .banks
-                    .read(bank.obj, |b| KReply::words([b.available(), b.objects, 0, 0]))
+                    .read(bank.obj, |b| {
+                        KReply::words([b.available(), b.objects, 0, 0])
+                    })
                     .ok_or(Error::NullCapability))
             }
             _ => Ok(Err(Error::UnknownOrder)),
@@ -95,8 +97,19 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(e));
         }
         let victim = msg.caps[0];
-        if !matches!(victim.ty, CapType::Process | CapType::Page | CapType::AddressSpace | CapType::CapPage | CapType::Bank) {
-            return Ok(Err(if victim.is_null() { Error::NullArgument } else { Error::WrongType }));
+        if !matches!(
+            victim.ty,
+            CapType::Process
+                | CapType::Page
+                | CapType::AddressSpace
+                | CapType::CapPage
+                | CapType::Bank
+        ) {
+            return Ok(Err(if victim.is_null() {
+                Error::NullArgument
+            } else {
+                Error::WrongType
+            }));
         }
         if !self.is_live(&victim) {
             return Ok(Err(Error::NullArgument));
@@ -111,7 +124,9 @@ impl<P: Platform> Kernel<P> {
             CapType::Page => self.pages.read(victim.obj, |p| p.bank),
             CapType::AddressSpace => self.spaces.read(victim.obj, |s| s.bank),
             CapType::CapPage => self.cap_pages.read(victim.obj, |c| c.bank),
-            _ => self.banks.read(victim.obj, |c| c.parent.unwrap_or(ObjId::NONE)),
+            _ => self
+                .banks
+                .read(victim.obj, |c| c.parent.unwrap_or(ObjId::NONE)),
         };
         match owner {
             None => return Ok(Err(Error::NullArgument)),

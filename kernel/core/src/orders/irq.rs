@@ -21,7 +21,11 @@ impl<P: Platform> Kernel<P> {
         let endpoint = msg.caps[0];
         if msg.order == order::irq::BIND {
             if endpoint.ty != CapType::Endpoint {
-                return Ok(Err(if endpoint.is_null() { Error::NullArgument } else { Error::WrongType }));
+                return Ok(Err(if endpoint.is_null() {
+                    Error::NullArgument
+                } else {
+                    Error::WrongType
+                }));
             }
             if !self.is_live(&endpoint) {
                 return Ok(Err(Error::NullArgument));

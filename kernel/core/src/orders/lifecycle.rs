@@ -25,8 +25,16 @@ use crate::sync::Restart;
 impl<P: Platform> Kernel<P> {
     /// Prepare phase of halt and destroy: lock the holders of the queues `v` is in or owns,
     /// and the post pool; for a destroy, reserve the deferred wake-ups of its waiters.
-    pub(crate) fn prepare_detach(&self, cpu: &mut Cpu, v: ObjId, destroying: bool) -> Result<Result<(), Error>, Restart> {
-        let Some((state, owns, waiters)) = self.processes.read(v, |p| (p.state, p.owns, p.senders.len())) else {
+    pub(crate) fn prepare_detach(
+        &self,
+        cpu: &mut Cpu,
+        v: ObjId,
+        destroying: bool,
+    ) -> Result<Result<(), Error>, Restart> {
+        let Some((state, owns, waiters)) = self
+            .processes
+            .read(v, |p| (p.state, p.owns, p.senders.len()))
+        else {
             return Ok(Err(Error::NullArgument));
         };
         if let Some(q) = owns {
@@ -48,7 +56,13 @@ impl<P: Platform> Kernel<P> {
             if p.state == RunState::Waiting {
                 p.ticket += 1;
             }
-            (p.state, p.owns.take(), p.staller(v), p.cpu, p.queued_on.take())
+            (
+                p.state,
+                p.owns.take(),
+                p.staller(v),
+                p.cpu,
+                p.queued_on.take(),
+            )
         }) else {
             return;
         };
@@ -115,7 +129,10 @@ impl<P: Platform> Kernel<P> {
                 self.posts.write(|pool| self.offer(cpu, v, p, pool));
             }
             Resumes::CallFailed => {
-                p.save.set_reply(&Reply { error: Error::Halted.raw(), ..Reply::default() });
+                p.save.set_reply(&Reply {
+                    error: Error::Halted.raw(),
+                    ..Reply::default()
+                });
                 self.make_ready(cpu, v, p, Position::Tail);
             }
         });
@@ -136,7 +153,13 @@ impl<P: Platform> Kernel<P> {
                 }
             }
         });
-        let woken = self.posts.write(|pool| if pool.has_free() { pool.waiting.wake_one() } else { None });
+        let woken = self.posts.write(|pool| {
+            if pool.has_free() {
+                pool.waiting.wake_one()
+            } else {
+                None
+            }
+        });
         if let Some(w) = woken {
             self.defer_wake(cpu, w, QueueRef::PostPool);
         }

@@ -50,7 +50,9 @@ impl<P: Platform> Kernel<P> {
                 self.platform.zero_frame(frame);
                 KReply::default()
             }
-            order::page::READ_WORD => KReply::words([self.platform.read_frame_word(frame, w), 0, 0, 0]),
+            order::page::READ_WORD => {
+                KReply::words([self.platform.read_frame_word(frame, w), 0, 0, 0])
+            }
             _ => {
                 self.platform.write_frame_word(frame, w, msg.data[1]);
                 KReply::default()
@@ -76,8 +78,13 @@ impl<P: Platform> Kernel<P> {
             order::space::LOOKUP => {
                 cpu.held.read(self, LockKey::Space(space.index))?;
                 // COMMIT POINT: a read-only order.
-                let rights = self.spaces.read(space, |s| s.mappings.get(&vpn).copied()).flatten();
-                let live = rights.filter(|m| self.pages.is_live(m.page)).map_or(0, |m| m.rights.raw());
+                let rights = self
+                    .spaces
+                    .read(space, |s| s.mappings.get(&vpn).copied())
+                    .flatten();
+                let live = rights
+                    .filter(|m| self.pages.is_live(m.page))
+                    .map_or(0, |m| m.rights.raw());
                 Ok(Ok(KReply::words([live, 0, 0, 0])))
             }
             order::space::UNMAP => {
@@ -100,7 +107,11 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::InvalidArgument));
         };
         if page.ty != CapType::Page {
-            return Ok(Err(if page.is_null() { Error::NullArgument } else { Error::WrongType }));
+            return Ok(Err(if page.is_null() {
+                Error::NullArgument
+            } else {
+                Error::WrongType
+            }));
         }
         if let Err(e) = need(&page, rights) {
             return Ok(Err(e));
@@ -112,7 +123,10 @@ impl<P: Platform> Kernel<P> {
         };
         self.pages.pin(page.obj.index).pin(cpu.id, &self.txns);
         let state = self.spaces.write(space.obj, |s| {
-            let taken = s.mappings.get(&vpn).is_some_and(|m| self.pages.is_live(m.page));
+            let taken = s
+                .mappings
+                .get(&vpn)
+                .is_some_and(|m| self.pages.is_live(m.page));
             let full = !s.mappings.contains_key(&vpn) && s.mappings.len() >= MAX_MAPPINGS;
             (taken, full || !s.mappings.reserve_one())
         });
@@ -123,7 +137,16 @@ impl<P: Platform> Kernel<P> {
             Some(_) => {}
         }
         // COMMIT POINT: space and page are locked, the slot is free and room is left.
-        let stale = self.spaces.write(space.obj, |s| s.mappings.insert(vpn, Mapping { page: page.obj, frame, rights }));
+        let stale = self.spaces.write(space.obj, |s| {
+            s.mappings.insert(
+                vpn,
+                Mapping {
+                    page: page.obj,
+                    frame,
+                    rights,
+                },
+            )
+        });
         if let Some(Some(_)) = stale {
             self.platform.mapping_removed(space.obj, vpn);
         }
@@ -139,17 +162,27 @@ impl<P: Platform> Kernel<P> {
         if let Err(e) = need(&cap, needed) {
             return Ok(Err(e));
         }
-        let Some(slot) = usize::try_from(msg.data[0]).ok().filter(|&s| s < CAP_PAGE_SLOTS) else {
+        let Some(slot) = usize::try_from(msg.data[0])
+            .ok()
+            .filter(|&s| s < CAP_PAGE_SLOTS)
+        else {
             return Ok(Err(Error::InvalidArgument));
         };
         if needed == Rights::READ {
             cpu.held.read(self, LockKey::CapPage(cap.obj.index))?;
             // COMMIT POINT: a read-only order.
-            Ok(self.cap_pages.read(cap.obj, |c| KReply::cap(c.caps[slot])).ok_or(Error::NullCapability))
+            Ok(self
+                .cap_pages
+                .read(cap.obj, |c| KReply::cap(c.caps[slot]))
+                .ok_or(Error::NullCapability))
         } else {
             cpu.held.write(self, LockKey::CapPage(cap.obj.index))?;
             // COMMIT POINT: the capability page is locked and the slot checked.
-            Ok(self.cap_pages.write(cap.obj, |c| c.caps[slot] = msg.caps[0]).map(|()| KReply::default()).ok_or(Error::NullCapability))
+            Ok(self
+                .cap_pages
+                .write(cap.obj, |c| c.caps[slot] = msg.caps[0])
+                .map(|()| KReply::default())
+                .ok_or(Error::NullCapability))
         }
     }
 }

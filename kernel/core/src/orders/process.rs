@@ -35,18 +35,29 @@ impl<P: Platform> Kernel<P> {
             order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
             _ => {}
         }
-        let slot = usize::try_from(msg.data[0]).ok().filter(|&s| s < CAP_SPACE_SLOTS);
+        let slot = usize::try_from(msg.data[0])
+            .ok()
+            .filter(|&s| s < CAP_SPACE_SLOTS);
         let arg = msg.caps[0];
         let checked = match msg.order {
-            order::process::SET_PRIORITY => u8::try_from(msg.data[0]).ok().and_then(Priority::new).map(|_| ()).ok_or(Error::InvalidArgument),
-            order::process::SET_CAP => match (slot, msg.ndata < 2 || Rights::from_raw(msg.data[1]).is_some()) {
+            order::process::SET_PRIORITY => u8::try_from(msg.data[0])
+                .ok()
+                .and_then(Priority::new)
+                .map(|_| ())
+                .ok_or(Error::InvalidArgument),
+            order::process::SET_CAP => match (
+                slot,
+                msg.ndata < 2 || Rights::from_raw(msg.data[1]).is_some(),
+            ) {
                 (Some(s), true) if s != 0 => Ok(()),
                 _ => Err(Error::InvalidArgument),
             },
             order::process::GET_CAP => slot.map(|_| ()).ok_or(Error::InvalidArgument),
-            order::process::SET_SPACE if arg.ty != CapType::AddressSpace => {
-                Err(if arg.is_null() { Error::NullArgument } else { Error::WrongType })
-            }
+            order::process::SET_SPACE if arg.ty != CapType::AddressSpace => Err(if arg.is_null() {
+                Error::NullArgument
+            } else {
+                Error::WrongType
+            }),
             order::process::SET_SPACE if !self.is_live(&arg) => Err(Error::NullArgument),
             _ => Ok(()),
         };
@@ -69,7 +80,10 @@ impl<P: Platform> Kernel<P> {
         let reply = if write {
             self.processes.write(v, |p| match msg.order {
                 order::process::SET_PRIORITY => {
-                    let prio = u8::try_from(msg.data[0]).ok().and_then(Priority::new).unwrap_or(p.priority);
+                    let prio = u8::try_from(msg.data[0])
+                        .ok()
+                        .and_then(Priority::new)
+                        .unwrap_or(p.priority);
                     p.priority = prio;
                     if let Some(c) = p.queued_on.take() {
                         self.shared(c).run.lock().remove(v);
@@ -89,7 +103,11 @@ impl<P: Platform> Kernel<P> {
                     KReply::default()
                 }
                 order::process::SET_CAP => {
-                    let keep = if msg.ndata < 2 { Rights::ALL } else { Rights::from_raw(msg.data[1]).unwrap_or(Rights::NONE) };
+                    let keep = if msg.ndata < 2 {
+                        Rights::ALL
+                    } else {
+                        Rights::from_raw(msg.data[1]).unwrap_or(Rights::NONE)
+                    };
                     if let Some(s) = slot {
                         p.caps[s] = arg.restrict(keep);
                     }

@@ -23,7 +23,12 @@ impl SaveArea for Regs {
         self.inv
     }
     fn set_reply(&mut self, r: &Reply) {
-        self.inv = Invocation { caps: r.error, cap: r.badge, info: r.info, data: r.data };
+        self.inv = Invocation {
+            caps: r.error,
+            cap: r.badge,
+            info: r.info,
+            data: r.data,
+        };
     }
     fn set_entry(&mut self, pc: u64, sp: u64, arg: u64) {
         self.pc = pc;
@@ -35,7 +40,12 @@ impl SaveArea for Regs {
 impl Regs {
     /// The registers read as a reply.
     pub fn reply(&self) -> Reply {
-        Reply { error: self.inv.caps, badge: self.inv.cap, info: self.inv.info, data: self.inv.data }
+        Reply {
+            error: self.inv.caps,
+            badge: self.inv.cap,
+            info: self.inv.info,
+            data: self.inv.data,
+        }
     }
 }
 
@@ -61,7 +71,12 @@ impl Platform for TestPlatform {
         self.words.lock().unwrap().retain(|(f, _), _| *f != frame.0);
     }
     fn read_frame_word(&self, frame: Frame, word: usize) -> u64 {
-        self.words.lock().unwrap().get(&(frame.0, word)).copied().unwrap_or(0)
+        self.words
+            .lock()
+            .unwrap()
+            .get(&(frame.0, word))
+            .copied()
+            .unwrap_or(0)
     }
     fn write_frame_word(&self, frame: Frame, word: usize, value: u64) {
         self.words.lock().unwrap().insert((frame.0, word), value);
@@ -80,7 +95,14 @@ pub struct H {
 
 /// The invocation registers for `kind` of capability `cap` with `order`, `data`, sent
 /// capability slots `send` and receive slots `recv`.
-pub fn inv(kind: InvocationKind, cap: u8, order: u32, data: &[u64], send: &[u8], recv: [u8; 4]) -> Invocation {
+pub fn inv(
+    kind: InvocationKind,
+    cap: u8,
+    order: u32,
+    data: &[u64],
+    send: &[u8],
+    recv: [u8; 4],
+) -> Invocation {
     let mut d = [0; 4];
     d[..data.len()].copy_from_slice(data);
     let mut s = [0; 4];
@@ -121,35 +143,60 @@ impl H {
         let root = k.boot_bank(quota).unwrap();
         let cpus: Vec<Cpu> = k.cpu_ids().map(Cpu::new).collect();
         let regs = vec![Regs::default(); cpus.len()];
-        H { k, cpus, regs, root }
+        H {
+            k,
+            cpus,
+            regs,
+            root,
+        }
     }
 
     /// Runs an order from the kernel itself on CPU 0.
-    pub fn obj(&mut self, cap: Cap, order: u32, data: &[u64], caps: &[Cap]) -> Result<([u64; 4], Option<Cap>), Error> {
-        self.k.kernel_invoke(&mut self.cpus[0], cap, order, data, caps)
+    pub fn obj(
+        &mut self,
+        cap: Cap,
+        order: u32,
+        data: &[u64],
+        caps: &[Cap],
+    ) -> Result<([u64; 4], Option<Cap>), Error> {
+        self.k
+            .kernel_invoke(&mut self.cpus[0], cap, order, data, caps)
     }
 
     /// Creates an object of `ty` from the root bank.
     pub fn create(&mut self, ty: CapType) -> Cap {
         let root = self.root;
-        self.obj(root, order::bank::CREATE, &[ty as u64], &[]).unwrap().1.unwrap()
+        self.obj(root, order::bank::CREATE, &[ty as u64], &[])
+            .unwrap()
+            .1
+            .unwrap()
     }
 
     /// A new halted process of priority `prio`.
     pub fn process(&mut self, prio: u64) -> Cap {
         let p = self.create(CapType::Process);
-        self.obj(p, order::process::SET_PRIORITY, &[prio], &[]).unwrap();
+        self.obj(p, order::process::SET_PRIORITY, &[prio], &[])
+            .unwrap();
         p
     }
 
     /// Puts `cap` in slot `slot` of process `p`, with `rights`.
     pub fn give(&mut self, p: Cap, slot: u8, cap: Cap, rights: Rights) {
-        self.obj(p, order::process::SET_CAP, &[u64::from(slot), rights.raw()], &[cap]).unwrap();
+        self.obj(
+            p,
+            order::process::SET_CAP,
+            &[u64::from(slot), rights.raw()],
+            &[cap],
+        )
+        .unwrap();
     }
 
     /// An endpoint to `p` with `badge`.
     pub fn endpoint(&mut self, p: Cap, badge: u64) -> Cap {
-        self.obj(p, order::process::MAKE_ENDPOINT, &[badge], &[]).unwrap().1.unwrap()
+        self.obj(p, order::process::MAKE_ENDPOINT, &[badge], &[])
+            .unwrap()
+            .1
+            .unwrap()
     }
 
     /// Resumes `p`.
