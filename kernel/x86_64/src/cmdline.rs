@@ -8,6 +8,8 @@ pub enum Mode {
     Run,
     TestAll,
     TestOne(&'static str),
+    /// Boot the system with init in test mode: the user-level test suite.
+    TestUser,
     Bench,
 }
 
@@ -16,6 +18,7 @@ pub fn parse(line: &'static str) -> Mode {
     for word in line.split_ascii_whitespace() {
         match word.split_once('=') {
             Some(("test", "all")) => mode = Mode::TestAll,
+            Some(("test", "user")) => mode = Mode::TestUser,
             Some(("test", name)) => mode = Mode::TestOne(name),
             Some(("loglevel", l)) => match Level::parse(l) {
                 Some(l) => log::set_level(l),

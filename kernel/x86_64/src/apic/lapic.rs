@@ -31,6 +31,7 @@ pub const TICK_HZ: u64 = 100;
 
 static BASE: AtomicU64 = AtomicU64::new(0);
 static TICKS_PER_PERIOD: AtomicU32 = AtomicU32::new(0);
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 
 fn reg(off: u64) -> *mut u32 {
     (BASE.load(Ordering::Relaxed) + off) as *mut u32
@@ -73,18 +74,26 @@ pub fn eoi() {
 /// precision, short because under `-icount` the wait is millions of guest instructions.
 pub fn calibrate() {
     write(TIMER_DIVIDE, 0x3); // divide by 16
-    let elapsed = pit::measure(
+    let mut tsc0 = 0;
+    let (elapsed, tsc) = pit::measure(
         2,
         || {
             write(LVT_TIMER, MASKED);
             write(TIMER_INITIAL, u32::MAX);
+            tsc0 = crate::tsc();
         },
-        || u32::MAX - read(TIMER_CURRENT),
+        || (u32::MAX - read(TIMER_CURRENT), crate::tsc()),
     );
+    TSC_HZ.store((tsc - tsc0) * 500, Ordering::Relaxed);
     write(TIMER_INITIAL, 0);
     let per_period = (elapsed as u64 * 500 / TICK_HZ).max(1000) as u32;
     TICKS_PER_PERIOD.store(per_period, Ordering::Relaxed);
     crate::info!("APIC timer: {} counts per {} ms tick", per_period, 1000 / TICK_HZ);
+}
+
+/// TSC ticks per second, as calibrated against the PIT.
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
 }
 
 pub fn start_timer() {

@@ -32,6 +32,21 @@ pub const GS_USER_CTX: usize = 8;
 pub const GS_KERNEL_RSP: usize = 16;
 pub const GS_SCRATCH: usize = 24;
 
+/// The TSS with its I/O permission bitmap right behind it (a set bit denies the port).
+/// The bitmap covers ports 0..0x400; every port above is denied by its absence.
+#[repr(C)]
+pub struct TssWithIomap {
+    pub tss: TaskStateSegment,
+    pub iomap: [u8; IOMAP_BYTES],
+}
+
+const IOMAP_BYTES: usize = 0x400 / 8 + 1;
+/// The bitmap bytes covering COM1's eight ports (0x3f8..0x400) and isa-debug-exit (0xf4).
+const SERIAL_IOMAP_BYTES: [usize; 2] = [
+    tessera_abi::boot::serial_ports::COM1 as usize / 8,
+    tessera_abi::boot::serial_ports::DEBUG_EXIT as usize / 8,
+];
+
 #[repr(C)]
 pub struct PerCpu {
     self_ptr: *const PerCpu,
@@ -48,7 +63,7 @@ pub struct PerCpu {
     /// Interrupts taken by the handler, and those the deferred work has handled.
     pub irqs_taken: AtomicU64,
     pub ticks: AtomicU64,
-    pub tss: UnsafeCell<TaskStateSegment>,
+    pub tss: UnsafeCell<TssWithIomap>,
     /// Chunk 0 is the kernel stack; chunks 1..=TRAP_DEPTH_MAX+1 take nested traps.
     pub chunks: [Stack; TRAP_DEPTH_MAX as usize + 2],
 }
@@ -69,6 +84,7 @@ impl PerCpu {
     pub fn new(id: u32, apic_id: u32) -> &'static PerCpu {
         let chunks = core::array::from_fn(|i| stacks::alloc(if i == 0 { KERNEL_STACK_PAGES } else { TRAP_STACK_PAGES }));
         let mut tss = TaskStateSegment::new();
+        tss.iomap_base = core::mem::size_of::<TaskStateSegment>() as u16;
         let chunks_ref: &[Stack; TRAP_DEPTH_MAX as usize + 2] = &chunks;
         tss.interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(chunks_ref[1].top);
         tss.interrupt_stack_table[(IST_NMI - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
@@ -85,7 +101,7 @@ impl PerCpu {
             max_trap_depth_seen: AtomicU32::new(0),
             irqs_taken: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-            tss: UnsafeCell::new(tss),
+            tss: UnsafeCell::new(TssWithIomap { tss, iomap: [0xff; IOMAP_BYTES] }),
             chunks,
         }));
         cpu.self_ptr = cpu;
@@ -104,7 +120,7 @@ impl PerCpu {
     fn set_trap_stack(&self, chunk: usize) {
         // SAFETY: only this CPU writes its TSS, with interrupts off; the CPU reads IST1 from
         // memory at the next trap, which is what we want.
-        unsafe { (*self.tss.get()).interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(self.chunks[chunk].top) };
+        unsafe { (*self.tss.get()).tss.interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(self.chunks[chunk].top) };
     }
 
     /// A trap arrived in ring 0: take the next save area. `Err(depth)` past the pool's end.
@@ -123,6 +139,16 @@ impl PerCpu {
         let depth = self.trap_depth.load(Ordering::Relaxed) - 1;
         self.trap_depth.store(depth, Ordering::Relaxed);
         self.set_trap_stack(depth as usize + 1);
+    }
+
+    /// Opens or closes the serial driver's ports (`abi::boot::serial_ports`) to ring 3 on
+    /// this CPU. The debug-exit byte also opens 0xf0..0xf8, legacy x87 ports QEMU ignores.
+    pub fn set_serial_ports_open(&self, open: bool) {
+        for byte in SERIAL_IOMAP_BYTES {
+            // SAFETY: only this CPU writes its bitmap, with interrupts off; the CPU consults
+            // it on each `in`/`out` from ring 3, which can only come after this returns.
+            unsafe { (*self.tss.get()).iomap[byte] = if open { 0 } else { 0xff } };
+        }
     }
 
     pub fn trap_depth(&self) -> u32 {

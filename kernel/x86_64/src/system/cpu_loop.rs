@@ -37,6 +37,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
                     break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
                 };
                 enter_space(root, &mut loaded);
+                percpu().set_serial_ports_open(Some(process) == crate::system::serial_driver());
                 let vector = if regs.rip >= USER_END {
                     13
                 } else {

@@ -9,7 +9,8 @@ mod save_area;
 
 use crate::boot::bootfs;
 use spin::Once;
-use tessera_abi::boot::init;
+use tessera_abi::boot::{init, InitArg};
+use tessera_core::cap::ObjId;
 use tessera_abi::order;
 use tessera_core::cap::Cap;
 use tessera_core::cpu::Cpu;
@@ -19,6 +20,8 @@ use tessera_core::sync::CpuId;
 pub type Kernel = tessera_core::kernel::Kernel<machine::X86Machine>;
 
 static KERNEL: Once<Kernel> = Once::new();
+/// The process of the program named `serial`: the one that gets COM1's ports.
+static SERIAL_DRIVER: Once<ObjId> = Once::new();
 
 /// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
 const BOOT_QUOTA: u64 = 12 * 1024;
@@ -26,6 +29,10 @@ const BOOT_QUOTA: u64 = 12 * 1024;
 /// The kernel, once processes exist.
 pub fn kernel() -> &'static Kernel {
     KERNEL.get().expect("the system is started before any process runs")
+}
+
+pub fn serial_driver() -> Option<ObjId> {
+    SERIAL_DRIVER.get().copied()
 }
 
 pub fn running() -> bool {
@@ -37,8 +44,9 @@ pub fn cpu_id(id: u32) -> CpuId {
 }
 
 /// Makes the kernel, loads every program of the boot archive (init first, running; the
-/// others halted, their processes handed to init), and runs processes on this CPU forever.
-pub fn start(archive: &[u8], cpus: usize) -> ! {
+/// others halted, their processes handed to init in the slots `abi::boot::init` names), and
+/// runs processes on this CPU forever.
+pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
     let k = KERNEL.call_once(|| {
         tessera_core::kernel::Kernel::new(
             machine::X86Machine,
@@ -60,7 +68,7 @@ pub fn start(archive: &[u8], cpus: usize) -> ! {
     let Some(init_image) = bootfs::find(archive, "init") else {
         panic!("the boot archive has no program named init");
     };
-    let initp = loader::load(k, &mut cpu, bank, init_image, 0).unwrap_or_else(|e| panic!("loading init: {e}"));
+    let initp = loader::load(k, &mut cpu, bank, init_image, arg.pack()).unwrap_or_else(|e| panic!("loading init: {e}"));
     let give = |cpu: &mut Cpu, slot: u8, cap: Cap| {
         if let Err(e) = k.kernel_invoke(cpu, initp, order::process::SET_CAP, &[slot as u64], &[cap]) {
             panic!("giving init slot {slot}: {e:?}");
@@ -71,12 +79,18 @@ pub fn start(archive: &[u8], cpus: usize) -> ! {
     if let Some(irq) = k.irq_cap(crate::platform::serial_gsi() as u32) {
         give(&mut cpu, init::SERIAL_IRQ, irq);
     }
-    let others = bootfs::files(archive).filter(|f| f.name != "init");
-    for (i, f) in others.enumerate() {
+    for f in bootfs::files(archive).filter(|f| f.name != "init") {
+        let Some(slot) = init::program_slot(f.name) else {
+            crate::warn!("boot archive: {} is not a program init knows; not loaded", f.name);
+            continue;
+        };
         match loader::load(k, &mut cpu, bank, f.data, 0) {
             Ok(p) => {
                 crate::info!("loaded {} as process {}", f.name, p.obj.index);
-                give(&mut cpu, init::PROGRAMS + i as u8, p);
+                if f.name == "serial" {
+                    SERIAL_DRIVER.call_once(|| p.obj);
+                }
+                give(&mut cpu, slot, p);
             }
             Err(e) => crate::warn!("not loading {}: {e}", f.name),
         }
