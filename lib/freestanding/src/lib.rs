@@ -3,8 +3,10 @@
 //! which the precompiled `core` names in its unwind tables although `panic = "abort"` never
 //! calls it. Shared by the kernel and every user program.
 //!
-//! The copies use `rep movsb` / `rep stosb` in assembly, so the compiler cannot turn their
-//! bodies back into calls to themselves.
+//! The copies use `rep movsq` for whole words and `rep movsb` for the rest, in assembly, so the
+//! compiler cannot turn their bodies back into calls to themselves. Words rather than bytes:
+//! as fast on hardware, and eight times fewer iterations, each of which QEMU's `-icount`
+//! counts as an instruction.
 #![no_std]
 
 use core::arch::asm;
@@ -13,8 +15,15 @@ use core::arch::asm;
 /// As C's `memcpy`: `dst` and `src` valid for `n` bytes, not overlapping.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: the caller's contract; rep movsb copies exactly n bytes forward (DF is clear).
-    unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+    // SAFETY: the caller's contract; n/8 words then n%8 bytes, forward (DF is clear).
+    unsafe {
+        asm!(
+            "rep movsq", "mov rcx, {tail}", "rep movsb",
+            tail = in(reg) n % 8,
+            inout("rcx") n / 8 => _, inout("rdi") dst => _, inout("rsi") src => _,
+            options(nostack, preserves_flags)
+        )
+    };
     dst
 }
 
@@ -41,8 +50,16 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 /// As C's `memset`: `dst` valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
-    // SAFETY: the caller's contract; rep stosb stores n bytes forward.
-    unsafe { asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8, options(nostack, preserves_flags)) };
+    let word = (c as u8 as u64) * 0x0101_0101_0101_0101;
+    // SAFETY: the caller's contract; n/8 words then n%8 bytes, forward.
+    unsafe {
+        asm!(
+            "rep stosq", "mov rcx, {tail}", "rep stosb",
+            tail = in(reg) n % 8,
+            inout("rcx") n / 8 => _, inout("rdi") dst => _, in("rax") word,
+            options(nostack, preserves_flags)
+        )
+    };
     dst
 }
 

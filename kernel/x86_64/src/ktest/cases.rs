@@ -182,3 +182,30 @@ ktest! {
 fn fail(message: &'static str) -> crate::ktest::Failure {
     crate::ktest::Failure { file: file!(), line: line!(), message }
 }
+
+ktest! {
+    fn memcpy_memmove_memset_handle_every_length_and_overlap() {
+        let src: [u8; 64] = core::array::from_fn(|i| i as u8 + 1);
+        for len in 0..40 {
+            for off in 0..8 {
+                let mut dst = [0u8; 64];
+                // SAFETY: both ranges lie inside the 64-byte arrays; they do not overlap.
+                unsafe { tessera_freestanding::memcpy(dst.as_mut_ptr().add(off), src.as_ptr().add(3), len) };
+                check!(dst[off..off + len] == src[3..3 + len], "memcpy copies every byte");
+                check!(dst[..off].iter().chain(&dst[off + len..]).all(|&b| b == 0), "memcpy writes nothing else");
+                let mut buf = src;
+                // SAFETY: overlapping ranges inside `buf`, which memmove allows.
+                unsafe { tessera_freestanding::memmove(buf.as_mut_ptr().add(off), buf.as_ptr(), len) };
+                check!(buf[off..off + len] == src[..len], "memmove forward over an overlap");
+                let mut buf = src;
+                // SAFETY: as above, the other direction.
+                unsafe { tessera_freestanding::memmove(buf.as_mut_ptr(), buf.as_ptr().add(off), len) };
+                check!(buf[..len] == src[off..off + len], "memmove backward over an overlap");
+                let mut buf = [0u8; 64];
+                // SAFETY: inside the array.
+                unsafe { tessera_freestanding::memset(buf.as_mut_ptr().add(off), 0xa5, len) };
+                check!(buf.iter().enumerate().all(|(i, &b)| b == if (off..off + len).contains(&i) { 0xa5 } else { 0 }), "memset fills exactly");
+            }
+        }
+    }
+}
