@@ -3,10 +3,15 @@
 //! `run_seed(seed, bug)` builds a system from the seed, runs it, and returns what it did or
 //! the first broken invariant. The same seed gives the same run, step for step.
 
+mod client;
+mod drain;
+mod faults;
 pub mod ledger;
 pub mod platform;
 pub mod program;
 pub mod rng;
+mod server;
+mod setup;
 pub mod world;
 
 pub use tessera_core::planted::PlantedBug;

@@ -1,15 +1,13 @@
-//! The programs the simulated processes run: clients that CALL, SEND and POST to servers,
-//! use kernel objects and send garbage; servers that receive and reply (sometimes twice, to
-//! check resume capabilities are one-shot). Each step issues one invocation and, at the next
-//! step, checks what came back against the ledger.
+//! What every simulated program shares: its capability-space layout, its pending invocation,
+//! and the check of what came back, against the ledger. Each step a program issues one
+//! invocation (`client.rs`, `server.rs`) and, at its next step, checks the result here.
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
 use tessera_abi::post::IRQ_FIRED;
-use tessera_abi::{order, CapType, Error, InvocationKind};
+use tessera_abi::{Error, InvocationKind};
 use tessera_core::ObjId;
 
 use crate::ledger::Ledger;
-use crate::rng::Rng;
 
 /// Capability-space layout every program relies on.
 pub mod slot {
@@ -36,7 +34,7 @@ pub mod slot {
 /// The badge on the driver endpoint bound to the IRQ lines.
 pub const DRIVER_BADGE: u64 = 0xd00d;
 /// The order code clients use for server messages.
-const SERVER_ORDER: u32 = 100;
+pub(crate) const SERVER_ORDER: u32 = 100;
 
 /// What a program is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +88,7 @@ pub struct Program {
     pub endpoints: Vec<Option<usize>>,
 }
 
-fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {
+pub(crate) fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {
     Invocation {
         cap: u64::from(cap),
         info: info.pack(),
@@ -99,7 +97,7 @@ fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation 
     }
 }
 
-fn recv(slots: [u8; 4]) -> CapWord {
+pub(crate) fn recv(slots: [u8; 4]) -> CapWord {
     CapWord {
         send: [0; 4],
         recv: slots,
@@ -190,208 +188,5 @@ impl Program {
             self.resume = ResumeState::Fresh { id: r.data[0] };
         }
         Ok(())
-    }
-
-    /// A server's next invocation.
-    pub fn server_step(&mut self, rng: &mut Rng) -> Invocation {
-        let wait = recv([slot::SCRATCH, slot::SCRATCH + 1, 0, slot::RESUME]);
-        match self.resume {
-            ResumeState::Fresh { id } if rng.chance(1, 6) => {
-                self.resume = ResumeState::Sent;
-                self.pending = Some(Pending::ReplySend { first: true });
-                inv(
-                    slot::RESUME,
-                    MessageInfo::new(InvocationKind::Send, 0, 1, 0),
-                    [id, 0, 0, 0],
-                    wait,
-                )
-            }
-            ResumeState::Fresh { id } => {
-                self.resume = ResumeState::None;
-                self.pending = Some(Pending::Wait);
-                inv(
-                    slot::RESUME,
-                    MessageInfo::new(InvocationKind::Return, 0, 1, 0),
-                    [id, 0, 0, 0],
-                    wait,
-                )
-            }
-            ResumeState::Sent => {
-                self.resume = ResumeState::None;
-                self.pending = Some(Pending::ReplySend { first: false });
-                inv(
-                    slot::RESUME,
-                    MessageInfo::new(InvocationKind::Send, 0, 1, 0),
-                    [0; 4],
-                    wait,
-                )
-            }
-            ResumeState::None => {
-                self.pending = Some(Pending::Wait);
-                inv(
-                    0,
-                    MessageInfo::new(InvocationKind::Return, 0, 0, 0),
-                    [0; 4],
-                    wait,
-                )
-            }
-        }
-    }
-
-    /// A client's next invocation (`me` is its index).
-    pub fn client_step(&mut self, me: usize, rng: &mut Rng, ledger: &mut Ledger) -> Invocation {
-        if self.draining {
-            self.pending = Some(Pending::Wait);
-            return inv(
-                0,
-                MessageInfo::new(InvocationKind::Return, 0, 0, 0),
-                [0; 4],
-                recv([0; 4]),
-            );
-        }
-        let k = rng.index(self.endpoints.len());
-        let roll = rng.below(100);
-        let kind = match roll {
-            0..=29 => InvocationKind::Call,
-            30..=44 => InvocationKind::Send,
-            45..=64 => InvocationKind::Post,
-            65..=84 => return self.object_step(rng),
-            _ => return self.garbage(rng),
-        };
-        let target = self.endpoints[k].unwrap_or(usize::MAX);
-        let id = ledger.send(kind, me, target);
-        self.pending = Some(match kind {
-            InvocationKind::Call => Pending::Call { id },
-            InvocationKind::Send => Pending::Send { id },
-            _ => Pending::Post { id },
-        });
-        let (ndata, ncaps) = match kind {
-            InvocationKind::Post => (1, 0),
-            _ => (2, rng.below(2) as u8),
-        };
-        let caps = CapWord {
-            send: [slot::CAP_PAGE, 0, 0, 0],
-            recv: [slot::SCRATCH, 0, 0, 0],
-        };
-        inv(
-            slot::SERVERS + k as u8,
-            MessageInfo::new(kind, SERVER_ORDER, ndata, ncaps),
-            [id, me as u64, 0, 0],
-            caps,
-        )
-    }
-
-    /// A well-formed order on one of the client's kernel objects.
-    fn object_step(&mut self, rng: &mut Rng) -> Invocation {
-        self.pending = Some(Pending::Any);
-        let page = slot::PAGES + rng.below(u64::from(slot::PAGE_COUNT)) as u8;
-        let vpn = u64::from(page - slot::PAGES);
-        let call = |cap: u8, order: u32, data: [u64; 4], nd: u8, send: u8, to: u8| {
-            let nc = u8::from(send != 0);
-            inv(
-                cap,
-                MessageInfo::new(InvocationKind::Call, order, nd, nc),
-                data,
-                CapWord {
-                    send: [send, 0, 0, 0],
-                    recv: [to, 0, 0, 0],
-                },
-            )
-        };
-        match rng.below(11) {
-            0..=2 => call(
-                slot::BANK,
-                order::bank::CREATE,
-                [CapType::Page as u64, 0, 0, 0],
-                1,
-                0,
-                page,
-            ),
-            3 => call(slot::BANK, order::bank::DESTROY, [0; 4], 0, page, 0),
-            4 => call(slot::BANK, order::bank::AVAILABLE, [0; 4], 0, 0, 0),
-            5 | 6 => call(slot::SPACE, order::space::MAP, [vpn, 3, 0, 0], 2, page, 0),
-            7 => call(slot::SPACE, order::space::UNMAP, [vpn, 0, 0, 0], 1, 0, 0),
-            8 => call(
-                page,
-                order::page::WRITE_WORD,
-                [rng.below(8), rng.next_u64(), 0, 0],
-                2,
-                0,
-                0,
-            ),
-            9 => call(slot::SELF, order::process::INFO, [0; 4], 0, 0, 0),
-            _ => call(
-                slot::CAP_PAGE,
-                order::cap_page::STORE,
-                [rng.below(64), 0, 0, 0],
-                1,
-                page,
-                0,
-            ),
-        }
-    }
-
-    /// Random registers aimed at the client's kernel objects or at nothing: the kernel must
-    /// answer each with a defined code and never panic. Receive slots stay in the scratch
-    /// range so the program's layout survives.
-    fn garbage(&mut self, rng: &mut Rng) -> Invocation {
-        self.pending = Some(Pending::Any);
-        const TARGETS: [u8; 11] = [
-            0,
-            slot::BANK,
-            slot::SELF,
-            slot::SPACE,
-            slot::CAP_PAGE,
-            40,
-            41,
-            63,
-            64,
-            200,
-            255,
-        ];
-        let cap = TARGETS[rng.index(TARGETS.len())];
-        let kinds = [
-            InvocationKind::Call,
-            InvocationKind::Send,
-            InvocationKind::Post,
-        ];
-        let kind = kinds[rng.index(kinds.len())];
-        let info = if rng.chance(1, 5) {
-            rng.next_u64() & !3 | 2
-        } else {
-            MessageInfo::new(
-                kind,
-                rng.below(12) as u32,
-                rng.below(5) as u8,
-                rng.below(5) as u8,
-            )
-            .pack()
-        };
-        let word = |rng: &mut Rng| {
-            if rng.chance(1, 2) {
-                rng.below(70)
-            } else {
-                rng.next_u64()
-            }
-        };
-        let data = [word(rng), word(rng), word(rng), word(rng)];
-        let pick = |rng: &mut Rng| TARGETS[rng.index(TARGETS.len())];
-        let to = |rng: &mut Rng| {
-            if rng.chance(1, 8) {
-                99
-            } else {
-                slot::SCRATCH + rng.below(10) as u8
-            }
-        };
-        let caps = CapWord {
-            send: [pick(rng), pick(rng), pick(rng), pick(rng)],
-            recv: [to(rng), 0, to(rng), 0],
-        };
-        Invocation {
-            cap: u64::from(cap),
-            info,
-            data,
-            caps: caps.pack(),
-        }
     }
 }

@@ -1,0 +1,61 @@
+//! The end of a run: stop faults and new work, resume everything, run until every CPU is idle,
+//! then check that every accepted message was delivered and every call to a live server
+//! answered.
+
+use tessera_abi::{order, CapType};
+use tessera_core::Cap;
+
+use crate::program::Pending;
+use crate::world::Sim;
+
+impl Sim {
+    /// Stops faults and new work, resumes everything, runs until every CPU is idle, and checks
+    /// that every accepted message was delivered and every call answered.
+    pub(crate) fn drain(&mut self) -> Result<(), String> {
+        for p in 0..self.progs.len() {
+            self.progs[p].draining = true;
+            if self.progs[p].alive {
+                let cap = Cap::new(CapType::Process, self.progs[p].id);
+                let _ = self.kernel.kernel_invoke(
+                    &mut self.cpus[0],
+                    cap,
+                    order::process::RESUME,
+                    &[],
+                    &[],
+                );
+            }
+        }
+        let mut quiet_rounds = 0;
+        for _ in 0..20_000 {
+            self.deliver_ipis();
+            for c in 0..self.cpus.len() {
+                self.user_step(c)?;
+                self.check()?;
+            }
+            let idle = self.cpus.iter().all(|c| c.current().is_none());
+            quiet_rounds = if idle { quiet_rounds + 1 } else { 0 };
+            if quiet_rounds == 2 {
+                return self.final_check();
+            }
+        }
+        Err(String::from(
+            "the system did not go quiet after the drain (lost wake-up or livelock)",
+        ))
+    }
+
+    fn final_check(&self) -> Result<(), String> {
+        let alive = |i: usize| self.progs.get(i).is_some_and(|p| p.alive);
+        self.ledger.check_complete(alive)?;
+        for (i, p) in self.progs.iter().enumerate().filter(|(_, p)| p.alive) {
+            let done = match p.pending {
+                None | Some(Pending::Wait) => true,
+                Some(Pending::Call { id }) => !alive(self.ledger.target_of(id)),
+                Some(_) => false,
+            };
+            if !done {
+                return Err(format!("program {i} ended with {:?} unfinished", p.pending));
+            }
+        }
+        Ok(())
+    }
+}
