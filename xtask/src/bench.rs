@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Number};
 
 use crate::build::{self, Profile};
+use crate::capture;
 use crate::install::ensure_qemu;
 use crate::qemu::{self, Boot, Exit};
 use crate::workspace::Workspace;
@@ -36,7 +37,7 @@ pub fn run() -> Result<()> {
     let mut boot = Boot::new(&artifacts);
     boot.icount = true;
     boot.append = Some("bench".into());
-    let capture = qemu::capture(&ws, &boot, "bench", symbolizer.as_ref(), BOOT_LIMIT)?;
+    let capture = capture::boot(&ws, &boot, "bench", symbolizer.as_ref(), BOOT_LIMIT)?;
     if capture.exit != Exit::Success {
         bail!(
             "the bench boot did not succeed: {} (log: {})",

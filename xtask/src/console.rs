@@ -119,7 +119,10 @@ mod tests {
     #[test]
     fn output_passes_through_unchanged_and_lines_are_captured() {
         let (out, lines) = run(&[b"hello\r\nwor", b"ld\nprompt> "]);
-        assert_eq!(out, b"hello\r\nworld\nprompt> \n", "the unfinished last line is ended");
+        assert_eq!(
+            out, b"hello\r\nworld\nprompt> \n",
+            "the unfinished last line is ended"
+        );
         assert_eq!(lines, vec!["hello", "world", "prompt> "]);
     }
 

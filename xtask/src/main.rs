@@ -8,6 +8,7 @@
 mod bench;
 mod bootfs;
 mod build;
+mod capture;
 mod console;
 mod install;
 mod ktest;

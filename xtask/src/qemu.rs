@@ -1,19 +1,17 @@
-//! Booting the kernel in QEMU: the command line, the exit-code protocol, streaming the serial
-//! console through the symbolizer, and `cargo xtask run`.
+//! Booting the kernel in QEMU: the command line, the exit-code protocol, and `cargo xtask run`
+//! with the serial console on this terminal.
 //!
 //! Guarantees: the guest ends a run by writing 0x10 (success) or 0x20 (failure) to the
 //! isa-debug-exit port 0xf4, which QEMU turns into exit codes 33 and 65; any other code, a
-//! signal or a timeout is reported as such and never mistaken for a verdict. A timed-out QEMU
-//! is killed. Every boot's console output is also written to a log file.
+//! signal or a timeout is reported as such and never mistaken for a verdict. Every boot's
+//! console output is also written to a log file.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -139,14 +137,6 @@ impl std::fmt::Display for Exit {
     }
 }
 
-/// A finished non-interactive boot.
-#[derive(Debug)]
-pub struct Capture {
-    pub exit: Exit,
-    pub lines: Vec<String>,
-    pub log: PathBuf,
-}
-
 /// `cargo xtask run`.
 pub fn run(options: &RunOptions) -> Result<()> {
     let ws = Workspace::load()?;
@@ -192,60 +182,6 @@ pub fn run(options: &RunOptions) -> Result<()> {
     }
 }
 
-/// Boots without a terminal, echoing and logging the output, and kills QEMU after `limit`.
-pub fn capture(
-    ws: &Workspace,
-    boot: &Boot,
-    name: &str,
-    symbolizer: Option<&Symbolizer>,
-    limit: Duration,
-) -> Result<Capture> {
-    let log = ws.log_path(name);
-    let mut child = spawn(boot, Stdio::null(), Stdio::piped())?;
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let stdout = child
-        .stdout
-        .take()
-        .context("QEMU's stdout was not captured")?;
-    let stderr = child
-        .stderr
-        .take()
-        .context("QEMU's stderr was not captured")?;
-    // QEMU's own complaints (bad option, missing kernel) go into the same stream and log.
-    let readers = [forward(stdout, tx.clone()), forward(stderr, tx)];
-    let mut console = Console::new(Tee(io::stdout(), create_log(&log)?), symbolizer, true);
-    let deadline = Instant::now() + limit;
-    let mut timed_out = false;
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(chunk) => console.feed(&chunk)?,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                timed_out = true;
-                break;
-            }
-        }
-    }
-    if timed_out {
-        kill(&mut child)?;
-    }
-    let status = child.wait().context("could not wait for QEMU")?;
-    for reader in readers {
-        // A reader only ends when QEMU's pipes close, which a wait()ed QEMU guarantees.
-        let _ = reader.join();
-    }
-    for chunk in rx.try_iter() {
-        console.feed(&chunk)?;
-    }
-    let lines = console.finish()?;
-    let exit = if timed_out {
-        Exit::TimedOut(limit)
-    } else {
-        Exit::from_status(status)
-    };
-    Ok(Capture { exit, lines, log })
-}
-
 /// The symbolizer for `kernel`, or a warning and none: a boot is still worth running without.
 pub fn load_symbolizer(ws: &Workspace, kernel: &Path) -> Option<Symbolizer> {
     match Symbolizer::from_elf(kernel, &ws.root) {
@@ -257,7 +193,7 @@ pub fn load_symbolizer(ws: &Workspace, kernel: &Path) -> Option<Symbolizer> {
     }
 }
 
-fn spawn(boot: &Boot, stdin: Stdio, stderr: Stdio) -> Result<Child> {
+pub fn spawn(boot: &Boot, stdin: Stdio, stderr: Stdio) -> Result<Child> {
     Command::new(QEMU)
         .args(boot.args())
         .stdin(stdin)
@@ -267,16 +203,7 @@ fn spawn(boot: &Boot, stdin: Stdio, stderr: Stdio) -> Result<Child> {
         .with_context(|| format!("could not start {QEMU}"))
 }
 
-fn kill(child: &mut Child) -> Result<()> {
-    match child.kill() {
-        Ok(()) => Ok(()),
-        // It exited between the timeout and the kill.
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
-        Err(e) => Err(e).context("could not kill QEMU"),
-    }
-}
-
-fn create_log(path: &Path) -> Result<File> {
+pub fn create_log(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     }
@@ -284,7 +211,7 @@ fn create_log(path: &Path) -> Result<File> {
 }
 
 /// Calls `sink` with each chunk read from `source` until it ends.
-fn pump(mut source: impl Read, mut sink: impl FnMut(&[u8]) -> io::Result<()>) -> Result<()> {
+pub fn pump(mut source: impl Read, mut sink: impl FnMut(&[u8]) -> io::Result<()>) -> Result<()> {
     let mut buf = [0u8; 4096];
     loop {
         match source.read(&mut buf) {
@@ -294,19 +221,6 @@ fn pump(mut source: impl Read, mut sink: impl FnMut(&[u8]) -> io::Result<()>) ->
             Err(e) => return Err(e).context("could not read QEMU's output"),
         }
     }
-}
-
-fn forward(
-    source: impl Read + Send + 'static,
-    tx: mpsc::Sender<Vec<u8>>,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        // The receiver only goes away when the boot is over; what is left is then moot.
-        let _ = pump(source, |chunk| {
-            tx.send(chunk.to_vec())
-                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
-        });
-    })
 }
 
 #[cfg(test)]

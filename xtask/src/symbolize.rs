@@ -156,7 +156,7 @@ fn kernel_addresses(line: &str) -> Vec<(u64, bool)> {
         if frame.is_none() && marker != "RIP" && marker != "fn" {
             continue;
         }
-        let is_return = frame.is_some_and(|n| n.trim_start_matches('0') != "");
+        let is_return = frame.is_some_and(|n| !n.trim_start_matches('0').is_empty());
         let value = pair[1].trim_end_matches([',', ':', ';', ')']);
         let Some(hex) = value.strip_prefix("0x") else {
             continue;

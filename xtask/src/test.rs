@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::build::{self, Profile};
+use crate::capture;
 use crate::install::ensure_qemu;
 use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
 use crate::qemu::{self, Boot};
@@ -135,7 +136,7 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
     boot.smp = 2;
     boot.append = Some("test=all".into());
     let name = "ktest-all";
-    let capture = qemu::capture(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
+    let capture = capture::boot(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
     let mut total = judge_all(name, &capture.log, &capture.lines, capture.exit);
     for test in std::mem::take(&mut total.should_panic) {
         let name = format!("ktest-{test}");
@@ -143,7 +144,7 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
             "kernel test {test}: must panic; boot {name} with test={test}"
         ));
         boot.append = Some(format!("test={test}"));
-        let capture = qemu::capture(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT)?;
+        let capture = capture::boot(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT)?;
         total.absorb(judge_should_panic(
             &test,
             &name,
@@ -159,7 +160,7 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
         let name = "user-tests";
         boot.smp = 1;
         boot.append = Some("test=user".into());
-        let capture = qemu::capture(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
+        let capture = capture::boot(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
         total.absorb(judge_user(name, &capture.log, &capture.lines, capture.exit));
     }
     Ok(total)

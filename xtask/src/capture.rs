@@ -1,0 +1,108 @@
+//! Non-interactive boots for tests and benchmarks: QEMU's output is echoed, logged and kept
+//! as lines, and QEMU is killed when it runs past its time limit.
+//!
+//! Guarantees: a boot returns within its limit (plus the time to kill QEMU) even if the guest
+//! hangs or something QEMU started keeps its pipes open; QEMU's own stderr (a bad option, a
+//! missing kernel) lands in the same stream and log as the guest's console.
+
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::console::{Console, Tee};
+use crate::qemu::{create_log, pump, spawn, Boot, Exit};
+use crate::symbolize::Symbolizer;
+use crate::workspace::Workspace;
+
+/// A finished non-interactive boot.
+#[derive(Debug)]
+pub struct Capture {
+    pub exit: Exit,
+    pub lines: Vec<String>,
+    pub log: PathBuf,
+}
+
+/// Boots without a terminal, echoing and logging the output, and kills QEMU after `limit`.
+pub fn boot(
+    ws: &Workspace,
+    boot: &Boot,
+    name: &str,
+    symbolizer: Option<&Symbolizer>,
+    limit: Duration,
+) -> Result<Capture> {
+    let log = ws.log_path(name);
+    let mut child = spawn(boot, Stdio::null(), Stdio::piped())?;
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let stdout = child
+        .stdout
+        .take()
+        .context("QEMU's stdout was not captured")?;
+    let stderr = child
+        .stderr
+        .take()
+        .context("QEMU's stderr was not captured")?;
+    // QEMU's own complaints (bad option, missing kernel) go into the same stream and log.
+    let readers = [forward(stdout, tx.clone()), forward(stderr, tx)];
+    let mut console = Console::new(Tee(io::stdout(), create_log(&log)?), symbolizer, true);
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(chunk) => console.feed(&chunk)?,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                break;
+            }
+        }
+    }
+    if timed_out {
+        kill(&mut child)?;
+    }
+    let status = child.wait().context("could not wait for QEMU")?;
+    if timed_out {
+        // Readers are left behind: a process QEMU started may still hold its pipes open.
+        for chunk in rx.try_iter() {
+            console.feed(&chunk)?;
+        }
+    } else {
+        for reader in readers {
+            // Both pipes are closed (the channel disconnected), so this returns at once.
+            let _ = reader.join();
+        }
+    }
+    let lines = console.finish()?;
+    let exit = if timed_out {
+        Exit::TimedOut(limit)
+    } else {
+        Exit::from_status(status)
+    };
+    Ok(Capture { exit, lines, log })
+}
+
+fn kill(child: &mut Child) -> Result<()> {
+    match child.kill() {
+        Ok(()) => Ok(()),
+        // It exited between the timeout and the kill.
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+        Err(e) => Err(e).context("could not kill QEMU"),
+    }
+}
+
+fn forward(
+    source: impl Read + Send + 'static,
+    tx: mpsc::Sender<Vec<u8>>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        // The receiver only goes away when the boot is over; what is left is then moot.
+        let _ = pump(source, |chunk| {
+            tx.send(chunk.to_vec())
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+        });
+    })
+}
