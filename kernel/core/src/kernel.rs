@@ -5,7 +5,23 @@
 //! - Every lock reachable from here is named by a `LockKey` (`LockTable` below), so the held-lock
 //!   list of a CPU can release it.
 //!
-//! Entry points the arch calls are in `entry.rs`; the invocation paths in `invoke/`.
+//! # How the arch drives it
+//! 1. Boot: `Kernel::new(platform, config)` once, a `Cpu::new(id)` per CPU (kept by that CPU),
+//!    `boot_bank`, `irq_cap`, then the first processes through `kernel_invoke` with the orders
+//!    user code would use (bank CREATE; process SET_SPACE, SET_CAP, SET_ENTRY, RESUME).
+//! 2. Every CPU then calls `exit(cpu, frame)`: `Exit::User { process, space }` says whose
+//!    registers are now in `frame` and which address space to switch to; `Exit::Idle` says
+//!    halt with interrupts enabled.
+//! 3. On `syscall`: save the user registers in `frame`, `syscall(cpu, frame)`, then as in 2.
+//! 4. An interrupt handler acknowledges and calls `note_irq` or `timer_tick`; if it interrupted
+//!    user mode or the idle loop it continues with `interrupted(cpu, frame)`, then as in 2; if
+//!    it interrupted the kernel, the flag it set is seen at the next exit.
+//! 5. A user page fault: `resolve_fault(cpu, vpn)` gives the frame, rights and the derived leaf
+//!    page table to put the entry in (upper table levels are the arch's own); on an error the
+//!    arch halts the process (`kernel_invoke` HALT on `Cap::new(Process, current)`).
+//!
+//! Entry points are in `entry.rs`, the scheduler in `dispatch.rs`, the invocation paths in
+//! `invoke/`, the kernel-object orders in `orders/`.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

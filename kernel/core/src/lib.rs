@@ -1,8 +1,9 @@
 //! The portable Tessera kernel core. No architecture code: hardware is reached only through
 //! the `platform::Platform` trait, implemented by the x86_64 kernel and by the simulator.
 //!
-//! Start at `kernel.rs` (the `Kernel` the arch instantiates), `dispatch.rs` (the entry and exit
-//! points the arch calls, and the scheduling policy) and `invoke/` (the invocation paths).
+//! Start at `kernel.rs` (the `Kernel` the arch instantiates), `entry.rs` (the entry and exit
+//! points the arch calls), `dispatch.rs` (the scheduling policy) and `invoke/` (the invocation
+//! paths).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -12,7 +13,8 @@ pub mod cap;
 mod check;
 pub mod cleaner;
 pub mod cpu;
-pub mod dispatch;
+mod dispatch;
+pub mod entry;
 pub mod fault;
 mod invoke;
 mod irq;
@@ -32,6 +34,6 @@ mod wake;
 
 pub use cap::{Cap, ObjId};
 pub use cpu::Cpu;
-pub use dispatch::Exit;
+pub use entry::Exit;
 pub use kernel::{Config, Kernel};
 pub use platform::{Frame, Platform, SaveArea};

@@ -1,0 +1,117 @@
+//! The kernel's entry and exit: what the arch calls.
+//!
+//! - `syscall(cpu, frame)` after a `syscall` instruction, `interrupted(cpu, frame)` when user
+//!   mode (or the idle loop) was interrupted, `exit(cpu, frame)` to leave the kernel: each
+//!   returns an `Exit` saying what to resume, with its registers in `frame`.
+//! - `note_irq` and `timer_tick` run in interrupt context and touch only this CPU's
+//!   pendingIRQs, needResched and tick count (seed 001).
+//!
+//! # Invariants
+//! - On return from `exit` this CPU holds no lock and has no deferred work (seed 001: nothing
+//!   is held past kernel exit).
+
+use crate::cap::ObjId;
+use crate::cpu::Cpu;
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::object::process::{Resumes, RunState};
+use crate::platform::Platform;
+use crate::sync::atomic::Ordering;
+use crate::sync::{CpuId, Restart};
+
+/// Where the arch goes after the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Return to user mode in `process`, whose registers are now in the trap frame, running
+    /// in address space `space` (none if it has no live one).
+    User {
+        /// The process.
+        process: ObjId,
+        /// Its address space.
+        space: Option<ObjId>,
+    },
+    /// Nothing to run: halt until an interrupt.
+    Idle,
+}
+
+impl<P: Platform> Kernel<P> {
+    /// A `syscall` from the current process: `regs` holds its registers; on return they hold
+    /// those of the process to resume.
+    pub fn syscall(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+        if let Some(me) = cpu.current {
+            if self.save_registers(cpu, me, regs, true) {
+                self.invoke(cpu, me);
+            }
+        }
+        self.exit(cpu, regs)
+    }
+
+    /// User mode was interrupted (IRQ, timer or IPI): the non-local return into the
+    /// rescheduler of seed 001.
+    pub fn interrupted(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+        if let Some(me) = cpu.current {
+            self.save_registers(cpu, me, regs, false);
+        }
+        self.exit(cpu, regs)
+    }
+
+    /// Interrupt context: IRQ `line` fired on `cpu`. Touches only pendingIRQs and needResched;
+    /// the line is posted to its endpoint at the next kernel exit. Lines past 63 are ignored.
+    pub fn note_irq(&self, cpu: CpuId, line: u32) {
+        if let Some(bit) = 1u64.checked_shl(line) {
+            let shared = self.shared(cpu);
+            shared.pending_irqs.fetch_or(bit, Ordering::AcqRel);
+            shared.request_resched();
+        }
+    }
+
+    /// Interrupt context: one timer tick on `cpu`; a used-up quantum sets needResched.
+    pub fn timer_tick(&self, cpu: CpuId) {
+        let shared = self.shared(cpu);
+        let left = shared.ticks_left.load(Ordering::Relaxed);
+        shared
+            .ticks_left
+            .store(left.saturating_sub(1), Ordering::Relaxed);
+        if left <= 1 {
+            shared.request_resched();
+        }
+    }
+
+    /// Kernel exit: deferred wake-ups, pending IRQs, then the rescheduler. Writes the next
+    /// process's registers into `regs`.
+    pub fn exit(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+        self.run_deferred(cpu);
+        self.post_pending_irqs(cpu);
+        let exit = self.schedule(cpu, regs);
+        assert!(
+            cpu.held.is_empty() && cpu.deferred.is_empty(),
+            "kernel exit with locks or work held (kernel bug)"
+        );
+        exit
+    }
+
+    /// Saves the trapped registers of `me`; returns whether its invocation should run. A
+    /// process halted by another CPU before it noticed keeps its registers and, if it trapped
+    /// with a system call, re-runs that call when resumed.
+    fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> bool {
+        loop {
+            let r: Result<bool, Restart> = (|| {
+                cpu.held.write(self, LockKey::Process(me.index))?;
+                Ok(self
+                    .processes
+                    .write(me, |p| {
+                        p.save = regs.clone();
+                        if syscall && p.state == RunState::Halted(Resumes::Run { restart: false }) {
+                            p.state = RunState::Halted(Resumes::Run { restart: true });
+                        }
+                        p.state == RunState::Running
+                    })
+                    .unwrap_or(false))
+            })();
+            cpu.held.release_all(self);
+            if let Ok(run) = r {
+                return run;
+            }
+        }
+    }
+}
