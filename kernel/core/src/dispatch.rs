@@ -14,7 +14,6 @@
 
 use crate::cap::ObjId;
 use crate::cpu::{Cpu, IDLE};
-use crate::entry::Exit;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::RunState;
@@ -22,6 +21,21 @@ use crate::platform::Platform;
 use crate::sched::{Position, DEFAULT_QUANTUM_TICKS};
 use crate::sync::atomic::Ordering;
 use crate::sync::Restart;
+
+/// Where the arch goes after the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Return to user mode in `process`, whose registers are now in the trap frame, running
+    /// in address space `space` (none if it has no live one).
+    User {
+        /// The process.
+        process: ObjId,
+        /// Its address space.
+        space: Option<ObjId>,
+    },
+    /// Nothing to run: halt until an interrupt.
+    Idle,
+}
 
 /// What to do with the current process at exit.
 enum Verdict<S> {

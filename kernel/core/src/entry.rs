@@ -12,27 +12,13 @@
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
+use crate::dispatch::Exit;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Resumes, RunState};
 use crate::platform::Platform;
 use crate::sync::atomic::Ordering;
 use crate::sync::{CpuId, Restart};
-
-/// Where the arch goes after the kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// Return to user mode in `process`, whose registers are now in the trap frame, running
-    /// in address space `space` (none if it has no live one).
-    User {
-        /// The process.
-        process: ObjId,
-        /// Its address space.
-        space: Option<ObjId>,
-    },
-    /// Nothing to run: halt until an interrupt.
-    Idle,
-}
 
 impl<P: Platform> Kernel<P> {
     /// A `syscall` from the current process: `regs` holds its registers; on return they hold

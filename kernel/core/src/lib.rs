@@ -13,7 +13,7 @@ pub mod cap;
 mod check;
 pub mod cleaner;
 pub mod cpu;
-mod dispatch;
+pub mod dispatch;
 pub mod entry;
 pub mod fault;
 mod invoke;
@@ -34,6 +34,6 @@ mod wake;
 
 pub use cap::{Cap, ObjId};
 pub use cpu::Cpu;
-pub use entry::Exit;
+pub use dispatch::Exit;
 pub use kernel::{Config, Kernel};
 pub use platform::{Frame, Platform, SaveArea};
