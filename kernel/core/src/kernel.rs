@@ -190,6 +190,11 @@ impl<P: Platform> Kernel<P> {
         })
     }
 
+    /// The IRQ lines that fired on `cpu` and are not yet posted (for tests and the simulator).
+    pub fn pending_irqs(&self, cpu: CpuId) -> u64 {
+        self.shared(cpu).pending_irqs.load(Ordering::Acquire)
+    }
+
     /// Every live process (for `ps` and invariant checks).
     pub fn process_ids(&self) -> Vec<ObjId> {
         self.processes.live_ids().collect()

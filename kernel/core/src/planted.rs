@@ -16,6 +16,8 @@ pub enum PlantedBug {
     WakeTail = 1,
     /// Give up a woken head's ownership at once instead of when it uses the resource.
     EarlyRelease = 2,
+    /// Free a queued post activity without delivering it.
+    LosePost = 3,
 }
 
 /// Which bug is planted (0: none).
@@ -30,7 +32,7 @@ impl<P: Platform> Kernel<P> {
             .store(bug.map_or(0, |b| b as u32), Ordering::Relaxed);
     }
 
-    fn planted_is(&self, bug: PlantedBug) -> bool {
+    pub(crate) fn planted_is(&self, bug: PlantedBug) -> bool {
         self.planted.0.load(Ordering::Relaxed) == bug as u32
     }
 

@@ -44,6 +44,15 @@ impl Sim {
     }
 
     fn final_check(&self) -> Result<(), String> {
+        for c in &self.cpus {
+            let pending = self.kernel.pending_irqs(c.id);
+            if pending != 0 {
+                return Err(format!(
+                    "IRQ lines {pending:#x} of {:?} were never posted",
+                    c.id
+                ));
+            }
+        }
         let alive = |i: usize| self.progs.get(i).is_some_and(|p| p.alive);
         self.ledger.check_complete(alive)?;
         for (i, p) in self.progs.iter().enumerate().filter(|(_, p)| p.alive) {

@@ -1,5 +1,5 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
-//! owner, and some seed among the first few hundred must report it.
+//! owner or loses a POST, and some seed among the first few hundred must report it.
 
 use tessera_sim::{run_seed, PlantedBug};
 
@@ -22,6 +22,15 @@ fn releasing_ownership_early_is_caught() {
     assert!(
         found.is_some(),
         "no seed caught ownership released before use"
+    );
+}
+
+#[test]
+fn a_lost_post_is_caught() {
+    let found = first_failure(PlantedBug::LosePost);
+    assert!(
+        found.is_some(),
+        "no seed caught a post freed without delivery"
     );
 }
 

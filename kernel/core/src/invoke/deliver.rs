@@ -137,7 +137,13 @@ impl<P: Platform> Kernel<P> {
             caps: [Cap::NULL; MESSAGE_CAPS],
             resume: None,
         };
-        self.deliver(cpu, t_id, t, &d);
+        #[cfg(feature = "planted-bugs")]
+        let lost = self.planted_is(crate::planted::PlantedBug::LosePost);
+        #[cfg(not(feature = "planted-bugs"))]
+        let lost = false;
+        if !lost {
+            self.deliver(cpu, t_id, t, &d);
+        }
         if let Some(w) = pool.waiting.wake_one() {
             self.defer_wake(cpu, w, QueueRef::PostPool);
         }
