@@ -135,3 +135,35 @@ pub struct IrqLine {
     /// The bound endpoint.
     pub bound: Option<Cap>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(i: u32) -> Mapping {
+        Mapping {
+            page: ObjId {
+                index: i,
+                generation: 1,
+            },
+            frame: Frame(u64::from(i)),
+            rights: Rights::READ,
+        }
+    }
+
+    #[test]
+    fn records_stay_sorted_and_replace_in_place() {
+        let mut s = Mappings::default();
+        for vpn in [9, 3, 7] {
+            assert!(s.reserve_one());
+            assert_eq!(s.insert(vpn, m(vpn as u32)), None);
+        }
+        assert_eq!(s.keys().copied().collect::<Vec<_>>(), vec![3, 7, 9]);
+        assert_eq!(s.insert(7, m(1)), Some(m(7)));
+        assert_eq!(s.get(&7), Some(&m(1)));
+        assert_eq!(s.remove(&3), Some(m(3)));
+        assert_eq!(s.remove(&3), None);
+        assert!(!s.contains_key(&3));
+        assert_eq!(s.len(), 2);
+    }
+}
