@@ -1,12 +1,22 @@
 //! The Tessera user library. A program is `#![no_std] #![no_main]`, calls `entry!(main)`,
 //! and links with `tessera-user-link` from its build script.
+//!
+//! Guarantees: every program gets the same slot conventions ([`slots`]), a heap ([`heap`]),
+//! console printing ([`print!`], [`println!`]) and a panic handler that reports and exits.
 #![no_std]
 
 extern crate tessera_freestanding;
 
+pub mod caps;
+pub mod console;
+pub mod echo;
+mod heap;
 pub mod invoke;
+pub mod slots;
 mod start;
+pub mod tsc;
 
+pub use start::{exit, ENTRY};
 pub use tessera_abi as abi;
 
 /// Names the program's `fn main(arg: u64)`, called by `_start` with the argument word.

@@ -1,0 +1,96 @@
+//! Capability helpers: one function per kernel-object order the programs use, each a CALL on
+//! the capability with the order's words (`abi::order`). A returned capability lands in the
+//! slot the caller names (`into`); every failure is the kernel's `Error`.
+//!
+//! Assumes: the slots passed hold capabilities of the type the order is for; a wrong one is
+//! refused by the kernel, never trusted here.
+
+use crate::invoke::{call, call_for_cap};
+use tessera_abi::{order, CapType, Error, ProcessInfo, Rights};
+
+/// The type of the capability in `cap` (`GET_TYPE`; Null for a Null slot's answer).
+pub fn get_type(cap: u8) -> Result<CapType, Error> {
+    let r = call(cap, order::GET_TYPE, &[], &[])?;
+    CapType::from_raw(r.data[0]).ok_or(Error::BadMessage)
+}
+
+/// Creates an object of `ty` from `bank` into slot `into`.
+pub fn create(bank: u8, ty: CapType, into: u8) -> Result<(), Error> {
+    call_for_cap(bank, order::bank::CREATE, &[ty as u64, 0], &[], into).map(|_| ())
+}
+
+/// Creates a child bank with `quota` units from `bank` into slot `into`.
+pub fn create_bank(bank: u8, quota: u64, into: u8) -> Result<(), Error> {
+    call_for_cap(bank, order::bank::CREATE, &[CapType::Bank as u64, quota], &[], into).map(|_| ())
+}
+
+/// Destroys the object in slot `cap`, which `bank` created; its quota returns to `bank`.
+pub fn destroy(bank: u8, cap: u8) -> Result<(), Error> {
+    call(bank, order::bank::DESTROY, &[], &[cap]).map(|_| ())
+}
+
+/// Unused quota and live objects of `bank`.
+pub fn available(bank: u8) -> Result<(u64, u64), Error> {
+    call(bank, order::bank::AVAILABLE, &[], &[]).map(|r| (r.data[0], r.data[1]))
+}
+
+/// An endpoint to `process` carrying `badge`, into slot `into`.
+pub fn make_endpoint(process: u8, badge: u64, into: u8) -> Result<(), Error> {
+    call_for_cap(process, order::process::MAKE_ENDPOINT, &[badge], &[], into).map(|_| ())
+}
+
+/// Copies the capability in `cap` into `process`'s slot `slot`, keeping only `rights`.
+pub fn set_cap(process: u8, slot: u8, cap: u8, rights: Rights) -> Result<(), Error> {
+    call(process, order::process::SET_CAP, &[slot as u64, rights.raw()], &[cap]).map(|_| ())
+}
+
+/// A copy of `process`'s slot `slot`, into slot `into`.
+pub fn get_cap(process: u8, slot: u8, into: u8) -> Result<(), Error> {
+    call_for_cap(process, order::process::GET_CAP, &[slot as u64], &[], into).map(|_| ())
+}
+
+/// Stops `process`.
+pub fn halt(process: u8) -> Result<(), Error> {
+    call(process, order::process::HALT, &[], &[]).map(|_| ())
+}
+
+/// Resumes a halted `process`.
+pub fn resume(process: u8) -> Result<(), Error> {
+    call(process, order::process::RESUME, &[], &[]).map(|_| ())
+}
+
+/// Sets `process`'s priority.
+pub fn set_priority(process: u8, priority: u64) -> Result<(), Error> {
+    call(process, order::process::SET_PRIORITY, &[priority], &[]).map(|_| ())
+}
+
+/// Points a halted `process` at `ip` with stack `sp` and `rdi` = `arg`.
+pub fn set_entry(process: u8, ip: u64, sp: u64, arg: u64) -> Result<(), Error> {
+    call(process, order::process::SET_ENTRY, &[ip, sp, arg], &[]).map(|_| ())
+}
+
+/// Makes `process` run in the address space in slot `space`.
+pub fn set_space(process: u8, space: u8) -> Result<(), Error> {
+    call(process, order::process::SET_SPACE, &[], &[space]).map(|_| ())
+}
+
+/// `process`'s `ps` record.
+pub fn info(process: u8) -> Result<ProcessInfo, Error> {
+    let r = call(process, order::process::INFO, &[], &[])?;
+    ProcessInfo::unpack(r.data).ok_or(Error::BadMessage)
+}
+
+/// Zeroes the page in slot `page`.
+pub fn zero_page(page: u8) -> Result<(), Error> {
+    call(page, order::page::ZERO, &[], &[]).map(|_| ())
+}
+
+/// Writes `value` at word `index` of the page in slot `page`.
+pub fn write_word(page: u8, index: u64, value: u64) -> Result<(), Error> {
+    call(page, order::page::WRITE_WORD, &[index, value], &[]).map(|_| ())
+}
+
+/// Maps the page in slot `page` at virtual page `vpn` of `space` with `rights`.
+pub fn map(space: u8, vpn: u64, page: u8, rights: Rights) -> Result<(), Error> {
+    call(space, order::space::MAP, &[vpn, rights.raw()], &[page]).map(|_| ())
+}

@@ -1,0 +1,45 @@
+//! The shell's commands: one function per command, dispatched on the first word.
+//!
+//! Guarantees: every line gets an answer; an unknown command says how to list the commands.
+
+use crate::ps;
+use tessera_user::abi::boot::InitArg;
+use tessera_user::{console, println, tsc};
+
+const HELP: &str = "commands:
+  help             this list
+  ps               processes: id, name, state, priority, CPU, invocations
+  echo <text>      print the text
+  uptime           time since boot (from the TSC)
+  kill <id>        halt a process (ids from ps)
+  shutdown         end the machine (QEMU exits with success)";
+
+pub fn run(line: &str, arg: &InitArg) {
+    let line = line.trim();
+    let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match cmd {
+        "" => {}
+        "help" => println!("{HELP}"),
+        "ps" => ps::ps(),
+        "echo" => println!("{}", rest.trim()),
+        "uptime" => uptime(arg.tsc_hz),
+        "kill" => ps::kill(rest),
+        "shutdown" => {
+            println!("shutting down");
+            let e = console::shutdown(true);
+            println!("shutdown failed: {e:?}");
+        }
+        other => println!("{other}: unknown command (type help for the list)"),
+    }
+}
+
+fn uptime(hz: u64) {
+    if hz == 0 {
+        println!("uptime: the TSC rate is unknown");
+        return;
+    }
+    let ticks = tsc::now();
+    let secs = ticks / hz;
+    let millis = (ticks % hz) * 1000 / hz;
+    println!("up {}:{:02}:{:02}.{:03}", secs / 3600, secs / 60 % 60, secs % 60, millis);
+}
