@@ -8,12 +8,16 @@ use tessera_abi::Error;
 /// A message as it arrives: sender's badge, its info word and data words.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Received {
+    /// The badge of the endpoint it came through (0 for a reply or a kernel object's answer).
     pub badge: u64,
+    /// The packed `MessageInfo`.
     pub info: u64,
+    /// The data words.
     pub data: [u64; DATA_WORDS],
 }
 
 impl Received {
+    /// The order code of the message.
     pub fn order(&self) -> u32 {
         (self.info >> 32) as u32
     }
@@ -28,14 +32,20 @@ pub fn raw(kind: InvocationKind, cap: u8, order: u32, data: &[u64], send: &[u8],
     let c = send.len().min(4);
     caps.send[..c].copy_from_slice(&send[..c]);
     let info = MessageInfo::new(kind, order, n as u8, c as u8).pack();
+    registers(cap as u64, info, d, caps.pack())
+}
+
+/// One invocation from raw register values, unchecked here (tests of the kernel's refusals
+/// use it to send what [`raw`] cannot encode).
+pub fn registers(cap: u64, info: u64, d: [u64; DATA_WORDS], caps: u64) -> Result<Received, Error> {
     let (err, badge, rinfo, d0, d1, d2, d3): (u64, u64, u64, u64, u64, u64, u64);
     // SAFETY: `syscall` enters the kernel, which preserves every register but rcx and r11
     // and the reply registers named here.
     unsafe {
         asm!(
             "syscall",
-            inout("rax") caps.pack() => err,
-            inout("rdi") cap as u64 => badge,
+            inout("rax") caps => err,
+            inout("rdi") cap => badge,
             inout("rsi") info => rinfo,
             inout("rdx") d[0] => d0,
             inout("r10") d[1] => d1,
@@ -62,10 +72,12 @@ pub fn call_for_cap(cap: u8, order: u32, data: &[u64], send: &[u8], into: u8) ->
     raw(InvocationKind::Call, cap, order, data, send, [into, 0, 0, 0])
 }
 
+/// SEND: the sender goes on once the message is taken.
 pub fn send(cap: u8, order: u32, data: &[u64], send: &[u8]) -> Result<Received, Error> {
     raw(InvocationKind::Send, cap, order, data, send, [0; 4])
 }
 
+/// POST: an order code and one word; queued by the kernel if the recipient is busy.
 pub fn post(cap: u8, order: u32, word: u64) -> Result<Received, Error> {
     raw(InvocationKind::Post, cap, order, &[word], &[], [0; 4])
 }

@@ -15,6 +15,7 @@ pub mod invoke;
 pub mod slots;
 mod start;
 pub mod tsc;
+mod unwind;
 
 pub use start::{exit, ENTRY};
 pub use tessera_abi as abi;

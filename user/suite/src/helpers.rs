@@ -1,0 +1,115 @@
+//! Helper processes' code: tiny position-independent routines that need no stack and no data,
+//! so a helper runs from one copied page ([`crate::spawn`]) in an address space of its own.
+//!
+//! Assumes: a helper's slots are [`slots::SELF`] (its process), [`slots::ECHO`] and
+//! [`REPORT`] (an endpoint to the tester); it starts with `rdi` = its argument.
+
+use tessera_user::abi::message::{InvocationKind, MessageInfo};
+use tessera_user::abi::order;
+use tessera_user::{echo, slots};
+
+/// The helper's slot for the endpoint to the tester.
+pub const REPORT: u8 = 5;
+/// The order of a helper's report POST: `seq << 32 | id`.
+pub const REPORTED: u32 = 0x77;
+/// A kernel address: the top 2 GiB, where every kernel maps its image.
+const KERNEL_ADDRESS: u64 = 0xffff_ffff_8000_0000;
+
+const CALL_SEQ: u64 = MessageInfo::new(InvocationKind::Call, echo::SEQ, 1, 0).pack();
+const POST_REPORT: u64 = MessageInfo::new(InvocationKind::Post, REPORTED, 1, 0).pack();
+const CALL_HALT: u64 = MessageInfo::new(InvocationKind::Call, order::process::HALT, 0, 0).pack();
+
+core::arch::global_asm!(
+    r#"
+    .section .text.tessera_helpers, "ax"
+    .global tessera_helpers_start
+tessera_helpers_start:
+tessera_helper_read_kernel:
+    movabs rax, {kernel}
+    mov rax, [rax]
+    ud2
+tessera_helper_jump_kernel:
+    movabs rax, {kernel}
+    jmp rax
+tessera_helper_privileged:
+    cli
+    hlt
+    ud2
+tessera_helper_spin:
+    jmp tessera_helper_spin
+tessera_helper_seq_caller:
+    mov r12, rdi
+    mov rdx, rdi
+    mov edi, {echo}
+    movabs rsi, {call_seq}
+    xor eax, eax
+    syscall
+    shl rdx, 32
+    or rdx, r12
+    mov edi, {report}
+    movabs rsi, {post_report}
+    xor eax, eax
+    syscall
+    mov edi, {self_}
+    movabs rsi, {call_halt}
+    xor eax, eax
+    syscall
+    ud2
+    .global tessera_helpers_end
+tessera_helpers_end:
+    .global tessera_helper_offsets
+    .section .rodata.tessera_helpers, "a"
+    .balign 8
+tessera_helper_offsets:
+    .quad tessera_helper_read_kernel - tessera_helpers_start
+    .quad tessera_helper_jump_kernel - tessera_helpers_start
+    .quad tessera_helper_privileged - tessera_helpers_start
+    .quad tessera_helper_spin - tessera_helpers_start
+    .quad tessera_helper_seq_caller - tessera_helpers_start
+"#,
+    kernel = const KERNEL_ADDRESS,
+    echo = const slots::ECHO,
+    report = const REPORT,
+    self_ = const slots::SELF,
+    call_seq = const CALL_SEQ,
+    post_report = const POST_REPORT,
+    call_halt = const CALL_HALT,
+);
+
+extern "C" {
+    static tessera_helpers_start: u8;
+    static tessera_helpers_end: u8;
+    static tessera_helper_offsets: [u64; 5];
+}
+
+/// What a helper does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Helper {
+    /// Loads from a kernel address.
+    ReadKernel = 0,
+    /// Jumps to a kernel address.
+    JumpKernel = 1,
+    /// Runs `cli` (privileged in ring 3).
+    Privileged = 2,
+    /// Spins forever.
+    Spin = 3,
+    /// CALLs echo's SEQ with its argument, POSTs `seq << 32 | arg` to [`REPORT`], halts itself.
+    SeqCaller = 4,
+}
+
+/// The helpers' code, as bytes.
+pub fn code() -> &'static [u8] {
+    // SAFETY: both labels bound the helper code in `.text`, which is mapped readable and
+    // never written; end follows start in the same section.
+    unsafe {
+        let start = core::ptr::addr_of!(tessera_helpers_start);
+        let len = core::ptr::addr_of!(tessera_helpers_end).offset_from(start) as usize;
+        core::slice::from_raw_parts(start, len)
+    }
+}
+
+/// Where `helper` starts within [`code`].
+pub fn offset(helper: Helper) -> u64 {
+    // SAFETY: the table is read-only data written by the assembler above.
+    unsafe { tessera_helper_offsets[helper as usize] }
+}

@@ -1,0 +1,96 @@
+//! The user-level test suite: IPC across address spaces, POST ordering and exactly-once
+//! delivery, wake order with several waiters, refusals of bad input with the right code, and
+//! faulting or spinning helper processes. Run by `usertests` (test mode) and the shell's
+//! `test` command.
+//!
+//! Assumes: the running program holds `slots::SELF`, `slots::BANK`, `slots::ECHO` and
+//! `slots::CONSOLE`, and nothing in the suite's slots (`tester`). Guarantees: one line per
+//! test, then exactly `usertests: N passed, N failed`; every object made is destroyed again
+//! (the last test checks the bank's quota came back).
+#![no_std]
+
+extern crate alloc;
+
+mod faults;
+mod helpers;
+mod ipc;
+mod posts;
+mod refusals;
+mod spawn;
+mod tester;
+mod waiters;
+
+use helpers::Helper;
+use tessera_user::{caps, println, slots};
+use tester::Outcome;
+
+/// What the tests need to know about the tester.
+pub struct Ctx {
+    /// TSC ticks per second (for timeouts).
+    pub tsc_hz: u64,
+    /// The tester's priority, given to helpers that must run beside it.
+    pub priority: u64,
+}
+
+/// The verdict of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Summary {
+    pub passed: u32,
+    pub failed: u32,
+}
+
+fn run_one(name: &str, outcome: Outcome, sum: &mut Summary) {
+    match outcome {
+        Ok(()) => {
+            sum.passed += 1;
+            println!("usertest {name}: ok");
+        }
+        Err(why) => {
+            sum.failed += 1;
+            println!("usertest {name}: FAILED: {why}");
+        }
+    }
+}
+
+/// Runs every test, printing one line each and the summary line last.
+pub fn run(tsc_hz: u64) -> Summary {
+    let mut sum = Summary { passed: 0, failed: 0 };
+    let priority = caps::info(slots::SELF).map_or(10, |i| i.priority as u64);
+    let ctx = Ctx { tsc_hz, priority };
+    let quota_before = caps::available(slots::BANK);
+    run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
+    let tests: [(&str, &dyn Fn() -> Outcome); 19] = [
+        ("call_return_round_trip", &ipc::call_return_round_trip),
+        ("send_taken_once", &ipc::send_is_taken_once),
+        ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
+        ("posts_queued_while_busy", &posts::queued_while_busy),
+        ("posts_with_slow_receiver", &|| posts::queued_with_slow_receiver(tsc_hz)),
+        ("fifo_wake_order_several_callers", &|| waiters::fifo_with_several_callers(&ctx)),
+        ("refuse_invalid_cap_index", &refusals::invalid_cap_index),
+        ("refuse_null_capability", &refusals::null_capability),
+        ("refuse_wrong_type", &refusals::wrong_type),
+        ("refuse_missing_rights", &refusals::missing_rights),
+        ("refuse_unknown_order", &refusals::unknown_order),
+        ("refuse_out_of_range_words", &refusals::out_of_range_words),
+        ("refuse_malformed_message", &refusals::malformed_message),
+        ("refuse_destroyed_object", &refusals::destroyed_object),
+        ("dead_resume_capability", &refusals::dead_resume_capability),
+        ("halt_on_kernel_read", &|| faults::halted_for(&ctx, Helper::ReadKernel)),
+        ("halt_on_kernel_jump", &|| faults::halted_for(&ctx, Helper::JumpKernel)),
+        ("halt_on_privileged_instruction", &|| faults::halted_for(&ctx, Helper::Privileged)),
+        ("spinner_does_not_starve", &|| faults::spinner_does_not_starve(&ctx)),
+    ];
+    for (name, test) in tests {
+        run_one(name, test(), &mut sum);
+    }
+    let quota_after = caps::available(slots::BANK);
+    run_one(
+        "bank_quota_returned",
+        tester::ensure(quota_before.is_ok() && quota_before == quota_after, || {
+            alloc::format!("bank (free, objects) {quota_before:?} before, {quota_after:?} after")
+        }),
+        &mut sum,
+    );
+    println!("usertests: {} passed, {} failed", sum.passed, sum.failed);
+    sum
+}
