@@ -418,3 +418,35 @@ fn an_idle_cpu_steals_work_and_a_remote_wake_sends_an_ipi() {
         "the server runs where it last ran"
     );
 }
+
+#[test]
+fn a_process_may_halt_or_destroy_itself() {
+    let mut h = H::new(1, 8, 100, 2);
+    let p = h.process(0);
+    let q = h.process(0);
+    let root = h.root;
+    h.give(p, 2, p, Rights::ALL);
+    h.give(q, 1, root, Rights::ALL);
+    h.give(q, 2, q, Rights::ALL);
+    h.start(p);
+    h.start(q);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(p.obj));
+    h.syscall(0, call(2, order::process::HALT, &[], &[], 0));
+    assert_eq!(h.current(0), Some(q.obj), "the halted process left its CPU");
+    assert_eq!(h.state(p), ProcessState::Halted);
+    h.syscall(0, call(1, order::bank::DESTROY, &[], &[2], 0));
+    assert_eq!(h.current(0), None, "the destroyed process is gone");
+    assert_eq!(
+        h.obj(q, order::process::INFO, &[], &[]),
+        Err(Error::NullCapability)
+    );
+    h.start(p);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(p.obj));
+    assert_eq!(
+        h.error(0),
+        None,
+        "its HALT returns success when it is resumed"
+    );
+}
