@@ -121,6 +121,17 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// Drops the derived tables `tables` of destroyed space `space` and frees their frames.
+    pub(crate) fn drop_derived_tables(&self, space: ObjId, tables: impl Iterator<Item = u64>) {
+        for t in tables {
+            let removed = self.page_tables.lock().remove((space, t));
+            if let Some(frame) = removed {
+                self.platform.table_evicted(space, t, frame);
+                self.platform.frame_freed(frame);
+            }
+        }
+    }
+
     /// How many derived page tables are cached (for tests and the simulator).
     pub fn derived_tables(&self) -> usize {
         self.page_tables.lock().len()

@@ -158,6 +158,7 @@ impl<P: Platform> Kernel<P> {
                     for vpn in s.mappings.keys() {
                         self.platform.mapping_removed(victim.obj, *vpn);
                     }
+                    self.drop_derived_tables(victim.obj, s.mappings.keys().map(|v| v / 512));
                 }
             }
             CapType::CapPage => {
