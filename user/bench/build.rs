@@ -1,0 +1,1 @@
+fn main() { tessera_user_link::program(); }

@@ -1,0 +1,35 @@
+//! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
+//! receiver, POST queued, and a POST ping-pong for the context switch. Run by `bench` (bench
+//! mode) and the shell's `bench` command.
+//!
+//! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
+//! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
+//! `slots::SELF` and `slots::ECHO` and nothing in slots 40 and 41.
+#![no_std]
+
+mod cases;
+mod measure;
+
+use measure::PerOp;
+use tessera_user::abi::Error;
+use tessera_user::println;
+
+fn show(name: &str, r: Result<PerOp, Error>) {
+    match r {
+        Ok(p) => println!("bench: {name} {p}"),
+        Err(e) => println!("bench {name} failed: {e:?}"),
+    }
+}
+
+/// Runs every benchmark and prints its line.
+pub fn run() {
+    show("null_invocation", Ok(cases::null_invocation(10_000)));
+    show("call_return", Ok(cases::call_return(2_000)));
+    show("send", cases::send(2_000));
+    show("post_waiting", cases::post_waiting(2_000));
+    show("post_queued", cases::post_queued(50));
+    let pp = cases::ping_pong(2_000);
+    show("post_ping_pong", pp);
+    show("context_switch", pp.map(|p| PerOp { tenths: p.tenths / 2, iterations: p.iterations * 2 }));
+    println!("bench: done");
+}
