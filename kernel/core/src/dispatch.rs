@@ -83,6 +83,7 @@ impl<P: Platform> Kernel<P> {
             let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
             let r: Result<Verdict<P::SaveArea>, Restart> = (|| {
                 cpu.held.write(self, LockKey::Process(cur.index))?;
+                // COMMIT POINT: one lock; the process's state decides the rest.
                 Ok(self
                     .processes
                     .write(cur, |p| match p.state {
@@ -141,6 +142,7 @@ impl<P: Platform> Kernel<P> {
         loop {
             let r: Result<Option<u8>, Restart> = (|| {
                 cpu.held.write(self, LockKey::Process(next.index))?;
+                // COMMIT POINT: one lock; a process no longer ready is skipped.
                 Ok(self
                     .processes
                     .write(next, |p| {

@@ -83,6 +83,7 @@ impl<P: Platform> Kernel<P> {
         loop {
             let r: Result<bool, Restart> = (|| {
                 cpu.held.write(self, LockKey::Process(me.index))?;
+                // COMMIT POINT: one lock; the process's state decides the rest.
                 Ok(self
                     .processes
                     .write(me, |p| {

@@ -1,9 +1,11 @@
 //! The invocation paths: decode the saved registers, then CALL, RETURN, SEND or POST.
 //!
 //! Every path is prepare -> commit point -> operate (seed 001, sections 4 to 6):
-//! - Prepare takes every lock the path will need on this CPU's held-lock list (the caller, the
-//!   invoked object, the holder of a queue the caller owns, the post pool), checks everything
-//!   and reserves what the operation needs. A failure here changes nothing: the path returns
+//! - Prepare takes every lock the path will need on this CPU's held-lock list, checks
+//!   everything and reserves what the operation needs. The caller is locked first, for
+//!   writing: it is the one object every path changes (its reply or its state), and the marshal
+//!   phase reads nothing else, since capabilities are copied out of it by value. Then the
+//!   invoked object, the holder of a queue the caller owns, the post pool. A failure here changes nothing: the path returns
 //!   an error to the caller, stalls it, or returns `Restart` and is re-run from scratch.
 //! - The commit point is marked `// COMMIT POINT` in each path.
 //! - Operate mutates, delivers and wakes; it cannot fail, block or allocate. Wake-ups of
