@@ -1,32 +1,49 @@
-//! `MrowLock`: a stubborn multiple-reader, one-writer spin lock (seed 001, sections 4.2, 4.4).
+//! `MrowLock`: a stubborn multiple-reader, one-writer spin lock (seed 001, sections 4.2, 4.4),
+//! phase-fair so that neither readers nor writers starve (seed 001, section 5.4: "we need to
+//! ensure that none of them starve").
+//!
+//! The algorithm is the phase-fair ticket lock (PF-T) of Brandenburg and Anderson: writers take
+//! tickets and are served in order; a reader that arrives while a writer holds or waits goes in
+//! right after that writer, before the next one. So a reader waits for at most one writer
+//! phase, and a writer for the readers already present plus the writers ahead of it.
 //!
 //! # Invariants
-//! - Never a writer together with a reader: the `WRITER` bit and a non-zero reader count are
-//!   never both set.
-//! - A waiting writer blocks new readers (the waiter count is non-zero), so a stream of readers
-//!   cannot starve a writer; readers already inside finish and the writer then gets in.
-//! - Acquiring has `Acquire` ordering and releasing has `Release` ordering, so everything done
-//!   under the lock is visible to the next holder.
+//! - Never a writer together with a reader, nor two writers.
+//! - `rin` counts readers that have entered or are waiting to (in steps of `RINC`) and carries
+//!   the present writer's bits (`PRES`, and `PHID`, the low bit of its ticket); `rout` counts
+//!   readers that have left. `win` is the next writer ticket, `wout` the one being served.
+//! - The writer served (`wout`) holds the lock once `rout` equals `rin` as it was just before it
+//!   set its bits: every reader that entered earlier has left, and later ones wait.
+//! - Acquiring has `Acquire` ordering and releasing `Release`, so everything done under the
+//!   lock is visible to the next holder.
 //!
 //! # Assumptions
 //! - Holders are kernel paths that run with interrupts off and never sleep: waiting is spinning.
 //! - There are no guards: locks are released in bulk by `HeldLocks::release_all`, so the caller
-//!   pairs every acquire with exactly one release of the same mode (a mismatch panics: kernel bug).
-//! - Fewer than 2^15 CPUs wait and fewer than 2^16 read-hold at once (one per CPU in practice).
+//!   pairs every acquire with exactly one release of the same mode (a mismatch it can detect
+//!   panics: a kernel bug).
+//! - Fewer than 2^24 readers and 2^32 writers are inside or waiting at once (counters wrap).
 
-use super::atomic::{spin_loop, AtomicU32, Ordering};
+use super::atomic::{spin_loop, AtomicBool, AtomicU32, Ordering};
 
-const READER: u32 = 1;
-const READER_MASK: u32 = 0xffff;
-const WAITER: u32 = 1 << 16;
-const WAITER_MASK: u32 = 0x7fff << 16;
-const WRITER: u32 = 1 << 31;
+/// One reader, in `rin` and `rout`.
+const RINC: u32 = 0x100;
+/// A writer is present (holding, or waiting for the readers ahead of it).
+const PRES: u32 = 0x2;
+/// The present writer's phase: the low bit of its ticket, so consecutive writers differ.
+const PHID: u32 = 0x1;
+const WBITS: u32 = PRES | PHID;
 
-/// A reader/writer spin lock word. It protects whatever its owner says it does; the lock order
-/// it takes part in is written in `sync/mod.rs`.
+/// A reader/writer spin lock. It protects whatever its owner says it does; the lock order it
+/// takes part in is written in `sync/mod.rs`.
 #[derive(Debug)]
 pub struct MrowLock {
-    state: AtomicU32,
+    rin: AtomicU32,
+    rout: AtomicU32,
+    win: AtomicU32,
+    wout: AtomicU32,
+    /// Set while the write hold is held: lets `unlock_write` catch a release without a hold.
+    writing: AtomicBool,
 }
 
 impl Default for MrowLock {
@@ -39,122 +56,165 @@ impl MrowLock {
     /// An unlocked lock.
     #[cfg(not(loom))]
     pub const fn new() -> MrowLock {
-        MrowLock { state: AtomicU32::new(0) }
+        MrowLock {
+            rin: AtomicU32::new(0),
+            rout: AtomicU32::new(0),
+            win: AtomicU32::new(0),
+            wout: AtomicU32::new(0),
+            writing: AtomicBool::new(false),
+        }
     }
 
     /// An unlocked lock (loom's atomics cannot be built in a `const fn`).
     #[cfg(loom)]
     pub fn new() -> MrowLock {
-        MrowLock { state: AtomicU32::new(0) }
+        MrowLock {
+            rin: AtomicU32::new(0),
+            rout: AtomicU32::new(0),
+            win: AtomicU32::new(0),
+            wout: AtomicU32::new(0),
+            writing: AtomicBool::new(false),
+        }
     }
 
-    /// Takes a read hold unless the lock is write-held or a writer is waiting.
+    /// Takes a read hold unless a writer holds the lock or waits for it.
     pub fn try_read(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
+        let mut r = self.rin.load(Ordering::Relaxed);
         loop {
-            if s & (WRITER | WAITER_MASK) != 0 {
+            if r & WBITS != 0 {
                 return false;
             }
-            assert!(s & READER_MASK != READER_MASK, "MrowLock reader count overflow");
-            match self.state.compare_exchange(s, s + READER, Ordering::Acquire, Ordering::Relaxed) {
+            match self.rin.compare_exchange(r, r.wrapping_add(RINC), Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return true,
-                Err(now) => s = now,
+                Err(now) => r = now,
             }
         }
     }
 
-    /// Takes the write hold if nobody holds the lock.
-    pub fn try_write(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & (WRITER | READER_MASK) != 0 {
-                return false;
-            }
-            match self.state.compare_exchange(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
-    }
-
-    /// Turns the caller's read hold into the write hold if it is the only reader; otherwise
-    /// leaves the read hold in place and returns false (two upgraders must not wait on each
-    /// other, so there is no spinning upgrade).
-    pub fn try_upgrade(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            assert!(s & READER_MASK != 0, "MrowLock::try_upgrade without a read hold");
-            if s & READER_MASK != READER {
-                return false;
-            }
-            let new = (s - READER) | WRITER;
-            match self.state.compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
-    }
-
-    /// Spins until a read hold is taken.
+    /// Spins until a read hold is taken: at most until the present writer, if any, leaves.
     pub fn read(&self) {
-        while !self.try_read() {
+        let w = self.rin.fetch_add(RINC, Ordering::Acquire) & WBITS;
+        if w == 0 {
+            return;
+        }
+        while self.rin.load(Ordering::Acquire) & WBITS == w {
             spin_loop();
         }
     }
 
-    /// Spins until the write hold is taken; while waiting, it holds new readers off.
-    pub fn write(&self) {
-        if self.try_write() {
-            return;
-        }
-        let prev = self.state.fetch_add(WAITER, Ordering::Relaxed);
-        assert!(prev & WAITER_MASK != WAITER_MASK, "MrowLock waiter count overflow");
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & (WRITER | READER_MASK) == 0 {
-                let new = (s - WAITER) | WRITER;
-                match self.state.compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed) {
-                    Ok(_) => return,
-                    Err(now) => s = now,
-                }
-            } else {
-                spin_loop();
-                s = self.state.load(Ordering::Relaxed);
-            }
+    /// Takes the write hold if nobody holds the lock or waits for it.
+    pub fn try_write(&self) -> bool {
+        let Some(ticket) = self.try_take_ticket() else {
+            return false;
+        };
+        let entered = self.announce(ticket);
+        if self.rout.load(Ordering::Acquire) == entered {
+            self.writing.store(true, Ordering::Relaxed);
+            true
+        } else {
+            self.retire_writer();
+            false
         }
     }
 
-    /// Drops one read hold. Panics if the lock was not read-held (a kernel bug).
+    /// Spins until the write hold is taken: after the writers ahead and the readers present.
+    pub fn write(&self) {
+        let ticket = self.win.fetch_add(1, Ordering::Relaxed);
+        while self.wout.load(Ordering::Acquire) != ticket {
+            spin_loop();
+        }
+        let entered = self.announce(ticket);
+        while self.rout.load(Ordering::Acquire) != entered {
+            spin_loop();
+        }
+        self.writing.store(true, Ordering::Relaxed);
+    }
+
+    /// Turns the caller's read hold into the write hold if it is the only reader and no writer
+    /// waits; otherwise leaves the read hold in place and returns false (two upgraders must not
+    /// wait on each other, so there is no spinning upgrade).
+    pub fn try_upgrade(&self) -> bool {
+        let Some(ticket) = self.try_take_ticket() else {
+            return false;
+        };
+        let entered = self.announce(ticket);
+        if self.rout.load(Ordering::Acquire).wrapping_add(RINC) == entered {
+            // The caller is the last reader in: its leaving completes the write acquisition.
+            self.rout.fetch_add(RINC, Ordering::AcqRel);
+            self.writing.store(true, Ordering::Relaxed);
+            true
+        } else {
+            self.retire_writer();
+            false
+        }
+    }
+
+    /// Drops one read hold. Panics if no reader is in (a kernel bug).
     pub fn unlock_read(&self) {
-        let prev = self.state.fetch_sub(READER, Ordering::Release);
-        assert!(prev & READER_MASK != 0, "MrowLock::unlock_read without a read hold");
+        // `rout` first: read in this order, the difference never undercounts the caller.
+        let left = self.rout.load(Ordering::Relaxed);
+        let entered = self.rin.load(Ordering::Relaxed) & !WBITS;
+        assert!(entered != left, "MrowLock::unlock_read without a read hold");
+        self.rout.fetch_add(RINC, Ordering::Release);
     }
 
     /// Drops the write hold. Panics if the lock was not write-held (a kernel bug).
     pub fn unlock_write(&self) {
-        let prev = self.state.fetch_and(!WRITER, Ordering::Release);
-        assert!(prev & WRITER != 0, "MrowLock::unlock_write without the write hold");
+        assert!(
+            self.writing.swap(false, Ordering::Relaxed),
+            "MrowLock::unlock_write without the write hold"
+        );
+        self.retire_writer();
     }
 
-    /// Whether some CPU holds the write hold (a snapshot, for assertions and the simulator).
+    /// Whether some CPU holds the write hold (a snapshot, for assertions and tests).
     pub fn is_write_locked(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & WRITER != 0
+        self.writing.load(Ordering::Relaxed)
     }
 
-    /// How many read holds exist (a snapshot).
+    /// How many readers are in or waiting to enter behind a writer (a snapshot).
     pub fn readers(&self) -> u32 {
-        self.state.load(Ordering::Relaxed) & READER_MASK
+        let left = self.rout.load(Ordering::Relaxed);
+        let entered = self.rin.load(Ordering::Relaxed) & !WBITS;
+        entered.wrapping_sub(left) / RINC
     }
 
-    /// Whether nobody holds the lock (a snapshot; waiting writers do not count as holders).
+    /// Whether nobody holds the lock or waits for it (a snapshot: exact when no CPU is in the
+    /// kernel, which is when the simulator checks it).
     pub fn is_free(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & (WRITER | READER_MASK) == 0
+        self.win.load(Ordering::Relaxed) == self.wout.load(Ordering::Relaxed) && self.readers() == 0
+    }
+
+    /// Takes the next writer ticket only if it is being served right now.
+    fn try_take_ticket(&self) -> Option<u32> {
+        let ticket = self.win.load(Ordering::Relaxed);
+        if self.wout.load(Ordering::Acquire) != ticket {
+            return None;
+        }
+        self.win
+            .compare_exchange(ticket, ticket.wrapping_add(1), Ordering::Relaxed, Ordering::Relaxed)
+            .ok()
+    }
+
+    /// Marks the served writer present, stopping new readers; returns the readers' entry count
+    /// that `rout` must reach before the writer holds the lock.
+    fn announce(&self, ticket: u32) -> u32 {
+        let bits = PRES | (ticket & PHID);
+        self.rin.fetch_add(bits, Ordering::AcqRel) & !WBITS
+    }
+
+    /// The served writer leaves (after holding, or giving up a try): waiting readers go in,
+    /// then the next ticket is served.
+    fn retire_writer(&self) {
+        self.rin.fetch_and(!WBITS, Ordering::Release);
+        self.wout.fetch_add(1, Ordering::Release);
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn many_readers_no_writer() {
@@ -179,6 +239,23 @@ mod tests {
         l.unlock_write();
         assert!(l.is_free());
         assert!(l.try_read());
+    }
+
+    #[test]
+    fn a_failed_try_leaves_no_trace() {
+        let l = MrowLock::new();
+        l.read();
+        for _ in 0..3 {
+            assert!(!l.try_write());
+        }
+        l.unlock_read();
+        assert!(l.is_free());
+        l.write();
+        l.unlock_write();
+        l.read();
+        assert_eq!(l.readers(), 1);
+        l.unlock_read();
+        assert!(l.is_free());
     }
 
     #[test]
@@ -210,30 +287,78 @@ mod tests {
         l.unlock_write();
     }
 
-    #[test]
-    fn a_waiting_writer_holds_new_readers_off_and_then_gets_in() {
-        use std::sync::atomic::AtomicBool;
-        use std::sync::Arc;
-        let l = Arc::new(MrowLock::new());
-        l.read();
-        let got = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let (l, got) = (Arc::clone(&l), Arc::clone(&got));
-            std::thread::spawn(move || {
-                l.write();
-                got.store(true, std::sync::atomic::Ordering::SeqCst);
-                l.unlock_write();
-            })
-        };
-        while l.state.load(Ordering::Relaxed) & WAITER_MASK == 0 {
+    fn wait_until(f: impl Fn() -> bool) {
+        while !f() {
             std::thread::yield_now();
         }
+    }
+
+    fn spawn_logged(
+        l: &Arc<MrowLock>,
+        log: &Arc<Mutex<Vec<&'static str>>>,
+        name: &'static str,
+        write: bool,
+    ) -> std::thread::JoinHandle<()> {
+        let (l, log) = (Arc::clone(l), Arc::clone(log));
+        std::thread::spawn(move || {
+            if write {
+                l.write();
+            } else {
+                l.read();
+            }
+            log.lock().unwrap().push(name);
+            if write {
+                l.unlock_write();
+            } else {
+                l.unlock_read();
+            }
+        })
+    }
+
+    #[test]
+    fn a_waiting_writer_holds_new_readers_off_and_then_gets_in() {
+        let l = Arc::new(MrowLock::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        l.read();
+        let w = spawn_logged(&l, &log, "writer", true);
+        wait_until(|| l.rin.load(Ordering::Relaxed) & PRES != 0);
         assert!(!l.try_read(), "a new reader barged past a waiting writer");
-        assert!(!got.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(log.lock().unwrap().is_empty());
         l.unlock_read();
-        writer.join().unwrap();
-        assert!(got.load(std::sync::atomic::Ordering::SeqCst));
+        w.join().unwrap();
+        assert_eq!(*log.lock().unwrap(), ["writer"]);
         assert!(l.is_free());
-        assert!(l.try_read());
+    }
+
+    #[test]
+    fn writers_are_served_in_ticket_order() {
+        let l = Arc::new(MrowLock::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        l.read();
+        let w1 = spawn_logged(&l, &log, "w1", true);
+        wait_until(|| l.win.load(Ordering::Relaxed) == 1);
+        let w2 = spawn_logged(&l, &log, "w2", true);
+        wait_until(|| l.win.load(Ordering::Relaxed) == 2);
+        l.unlock_read();
+        w1.join().unwrap();
+        w2.join().unwrap();
+        assert_eq!(*log.lock().unwrap(), ["w1", "w2"]);
+        assert!(l.is_free());
+    }
+
+    #[test]
+    fn a_reader_behind_a_writer_goes_before_the_next_writer() {
+        let l = Arc::new(MrowLock::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        l.write();
+        let r = spawn_logged(&l, &log, "reader", false);
+        wait_until(|| l.readers() == 1);
+        let w2 = spawn_logged(&l, &log, "w2", true);
+        wait_until(|| l.win.load(Ordering::Relaxed) == 2);
+        l.unlock_write();
+        r.join().unwrap();
+        w2.join().unwrap();
+        assert_eq!(*log.lock().unwrap(), ["reader", "w2"]);
+        assert!(l.is_free());
     }
 }
