@@ -170,7 +170,11 @@ pub fn run(options: &RunOptions) -> Result<()> {
         symbolizer.as_ref(),
         false,
     );
-    pump(out, |chunk| console.feed(chunk))?;
+    if let Err(e) = pump(out, |chunk| console.feed(chunk)) {
+        // Nobody can see the guest any more: do not leave QEMU running behind us.
+        let _ = child.kill();
+        return Err(e);
+    }
     console.finish()?;
     let exit = Exit::from_status(child.wait().context("could not wait for QEMU")?);
     match exit {

@@ -21,6 +21,9 @@ use crate::results::{cargo_result, Counts};
 use crate::workspace::{cargo, Workspace};
 use crate::Reported;
 
+/// The program init starts under `test=user`; it ends with `usertests: N passed, N failed`.
+const USER_SUITE: &str = "usertests";
+
 /// Longest a kernel test boot may take under TCG before it is called hung.
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -153,10 +156,18 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
             capture.exit,
         ));
     }
-    if ws.programs.is_empty() {
-        banner("user tests: skipped (no user programs under user/)");
+    let has_suite = ws
+        .programs
+        .iter()
+        .any(|p| p.bins.iter().any(|b| b == USER_SUITE));
+    if !has_suite {
+        banner(&format!(
+            "user tests: skipped (no `{USER_SUITE}` program under user/)"
+        ));
     } else {
-        banner("user tests: boot with test=user");
+        banner(&format!(
+            "user tests: boot with test=user; init runs `{USER_SUITE}`"
+        ));
         let name = "user-tests";
         boot.smp = 1;
         boot.append = Some("test=user".into());
