@@ -200,6 +200,35 @@ fn held_lock_lists_release_everything() {
     });
 }
 
+/// Two paths write-locking the same two objects in opposite orders: the one going down only
+/// tries, restarts on contention (releasing everything) and re-runs; both always finish.
+#[test]
+fn crossing_paths_restart_instead_of_deadlocking() {
+    loom::model(|| {
+        let table: Arc<Vec<MrowLock>> = Arc::new((0..2).map(|_| MrowLock::new()).collect());
+        let up = {
+            let table = Arc::clone(&table);
+            thread::spawn(move || {
+                let mut held: HeldLocks<usize, 4> = HeldLocks::new();
+                held.write(&table[..], 0).unwrap();
+                held.write(&table[..], 1).expect("ascending order never restarts");
+                held.release_all(&table[..]);
+            })
+        };
+        let mut held: HeldLocks<usize, 4> = HeldLocks::new();
+        loop {
+            let path = held.write(&table[..], 1).and_then(|()| held.write(&table[..], 0));
+            held.release_all(&table[..]);
+            match path {
+                Ok(()) => break,
+                Err(Restart) => thread::yield_now(),
+            }
+        }
+        up.join().unwrap();
+        assert!(table.iter().all(MrowLock::is_free));
+    });
+}
+
 #[test]
 fn a_stall_queue_behind_a_lock_keeps_fifo_and_one_owner() {
     loom::model(|| {
