@@ -10,8 +10,9 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use tessera_core::cleaner::ReclaimableCache;
 use tessera_core::stall_queue::{Owner, StallQueue};
-use tessera_core::sync::{HeldLocks, LockMode, MrowLock, Restart};
+use tessera_core::sync::{CpuId, HeldLocks, LockMode, MrowLock, Restart, Transactions};
 
 /// A value behind an `MrowLock`, as kernel objects are.
 struct Locked<T> {
@@ -226,6 +227,34 @@ fn crossing_paths_restart_instead_of_deadlocking() {
         }
         up.join().unwrap();
         assert!(table.iter().all(MrowLock::is_free));
+    });
+}
+
+/// A CPU that pinned a cache entry under the cache's read lock can rely on it after dropping
+/// the lock, while another CPU's cleaner evicts under the write lock: the lock orders the pin
+/// against the eviction, and the pin holds until the pinning CPU's next entry.
+#[test]
+fn a_pinned_cache_entry_is_never_evicted() {
+    loom::model(|| {
+        let (cpu0, cpu1) = (CpuId::new(0).unwrap(), CpuId::new(1).unwrap());
+        let txns = Arc::new(Transactions::new());
+        let cache = Arc::new(Locked::new(ReclaimableCache::<u32, u32>::new(1)));
+        cache.write(|c| c.insert(7, 70, cpu1, &txns)).unwrap();
+        txns.enter(cpu1);
+        let cleaner = {
+            let (txns, cache) = (Arc::clone(&txns), Arc::clone(&cache));
+            thread::spawn(move || {
+                txns.enter(cpu1);
+                cache.write(|c| c.evict_one(&txns))
+            })
+        };
+        if cache.read(|c| c.pin(7, cpu0, &txns).copied()) == Some(70) {
+            assert_eq!(cache.read(|c| c.get(7).copied()), Some(70), "evicted while pinned");
+        }
+        let evicted = cleaner.join().unwrap();
+        txns.enter(cpu0);
+        let left = cache.write(|c| c.evict_one(&txns));
+        assert_eq!(evicted.or(left), Some((7, 70)), "an unpinned entry is evictable");
     });
 }
 
