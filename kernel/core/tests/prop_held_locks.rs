@@ -96,6 +96,32 @@ proptest! {
         prop_assert!(table.iter().all(MrowLock::is_free));
     }
 
+    /// The operation phase's two-object rule: from an empty list over free locks it never
+    /// restarts, takes the keys in ascending order, merges a repeated object into its stronger
+    /// mode, and `release_all` frees both.
+    #[test]
+    fn lock_in_order_takes_two_objects_ascending(
+        a in (0..KEYS, any::<bool>()),
+        b in (0..KEYS, any::<bool>()),
+    ) {
+        let table: Vec<MrowLock> = (0..KEYS).map(|_| MrowLock::new()).collect();
+        let mut held: HeldLocks<usize, 8> = HeldLocks::new();
+        prop_assert_eq!(held.lock_in_order(&table[..], (a.0, mode(a.1)), (b.0, mode(b.1))), Ok(()));
+        let keys: Vec<usize> = held.entries().map(|(k, _)| k).collect();
+        let mut want = vec![a.0, b.0];
+        want.sort_unstable();
+        want.dedup();
+        prop_assert_eq!(keys, want);
+        for (k, _) in [a, b] {
+            let strongest = if [a, b].iter().any(|&(k2, w2)| k2 == k && w2) { LockMode::Write } else { LockMode::Read };
+            prop_assert_eq!(held.mode_of(k), Some(strongest));
+            prop_assert_eq!(table[k].is_write_locked(), strongest == LockMode::Write);
+        }
+        held.release_all(&table[..]);
+        prop_assert!(held.is_empty());
+        prop_assert!(table.iter().all(MrowLock::is_free));
+    }
+
     #[test]
     fn transaction_numbers_are_odd_and_strictly_increasing(
         ops in prop::collection::vec((0..MAX_CPUS, 0..3u8), 0..100),
