@@ -22,7 +22,7 @@ pub mod serial {
     /// An endpoint to the driver itself with [`IRQ_BADGE`], to which the line is bound.
     pub const IRQ_ENDPOINT: u8 = 6;
     /// The badge on [`IRQ_ENDPOINT`]: a message with it comes from the kernel's IRQ POST.
-    pub const IRQ_BADGE: u64 = 0x1_7a_0001;
+    pub const IRQ_BADGE: u64 = 0x017a_0001;
 }
 
 /// Slots of the shell only: process capabilities for `ps` and `kill`, at the same slots init

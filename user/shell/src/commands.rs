@@ -12,6 +12,8 @@ const HELP: &str = "commands:
   echo <text>      print the text
   uptime           time since boot (from the TSC)
   kill <id>        halt a process (ids from ps)
+  test             run the user-level test suite and print a pass/fail summary
+  bench            run the benchmarks (ticks per operation; instructions under -icount)
   shutdown         end the machine (QEMU exits with success)";
 
 pub fn run(line: &str, arg: &InitArg) {
@@ -24,6 +26,10 @@ pub fn run(line: &str, arg: &InitArg) {
         "echo" => println!("{}", rest.trim()),
         "uptime" => uptime(arg.tsc_hz),
         "kill" => ps::kill(rest),
+        "test" => {
+            tessera_suite::run(arg.tsc_hz);
+        }
+        "bench" => tessera_benches::run(),
         "shutdown" => {
             println!("shutting down");
             let e = console::shutdown(true);

@@ -39,11 +39,9 @@ impl LineEditor {
                     console::write_bytes(b"\r\n");
                     return core::str::from_utf8(&self.buf[..self.len]).unwrap_or("");
                 }
-                0x08 | 0x7f => {
-                    if self.len > 0 {
-                        self.len -= 1;
-                        console::write_bytes(b"\x08 \x08");
-                    }
+                0x08 | 0x7f if self.len > 0 => {
+                    self.len -= 1;
+                    console::write_bytes(b"\x08 \x08");
                 }
                 b @ 0x20..=0x7e if self.len < MAX_LINE => {
                     self.buf[self.len] = b;

@@ -2,7 +2,8 @@
 //! of `abi::boot::init::PROGRAMS`, at the slots init gives them).
 //!
 //! Guarantees: a process is listed from one INFO answer, so each line is consistent; `kill`
-//! HALTs only a process whose INFO pid matches the one asked for.
+//! HALTs only a process whose INFO pid matches the one asked for, never the shell itself or
+//! the serial driver (the console would go with them).
 
 use tessera_user::abi::boot::init::PROGRAMS;
 use tessera_user::abi::{Error, ProcessInfo};
@@ -33,6 +34,7 @@ pub fn kill(arg: &str) {
     match live().find(|(_, _, i)| i.pid == pid) {
         None => println!("kill: no process {pid} (see ps)"),
         Some(("shell", _, _)) => println!("kill: that is this shell; use shutdown"),
+        Some(("serial", _, _)) => println!("kill: that is the console driver; the console would die with it"),
         Some((name, slot, _)) => match caps::halt(slot) {
             Ok(()) => println!("kill: halted {pid} ({name})"),
             Err(Error::BadState) => println!("kill: {pid} ({name}) is already halted"),
