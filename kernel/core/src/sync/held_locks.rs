@@ -15,6 +15,8 @@
 //!   the caller releases everything and re-runs the call. Wait-for edges therefore always point
 //!   to a strictly higher key, so they cannot form a cycle. This covers both phases: marshal-phase
 //!   read locks in any order, and operation-phase locks in ascending order (`lock_in_order`).
+//!   Progress after a restart is statistical, not guaranteed (seed 001, section 6.1 accepts
+//!   this): the contended lock's holder finishes, so a re-run usually gets through.
 //! - A key held for read is re-entrant: taking it again is a no-op, so a waiting writer on it can
 //!   never stall the path that holds it.
 //!
