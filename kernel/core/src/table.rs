@@ -189,7 +189,7 @@ impl<T> Guarded<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

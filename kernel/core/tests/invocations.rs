@@ -2,6 +2,7 @@
 //! one-shot resume capabilities; SEND stalling until taken; POST queued in order, the bounded
 //! pool, KernStall restarts; halting and destroying queued processes; IRQs as POSTs; priority
 //! preemption at exit.
+#![cfg(not(loom))] // these run the whole kernel; loom models only the lock primitives
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Property tests of the object operations: bank accounting under any sequence of creates and
 //! destroys, address-space mapping records against a model, and arbitrary registers never
 //! panicking the kernel.
+#![cfg(not(loom))] // these run the whole kernel; loom models only the lock primitives
 
 mod common;
 

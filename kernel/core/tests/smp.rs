@@ -3,6 +3,7 @@
 //! happen for real here (the simulator runs entries one at a time). A broken lock discipline
 //! shows up as a panic (an object reached without its lock), a deadlock (the test's time limit)
 //! or a failed invariant at the end.
+#![cfg(not(loom))] // these run the whole kernel; loom models only the lock primitives
 
 mod common;
 
