@@ -2,9 +2,10 @@
 //! instruction counts are deterministic, and records its `bench:` lines.
 //!
 //! Guarantees: `target/tessera/bench.json` is written only from a boot that ended in the
-//! kernel's success code and printed at least one well-formed, uniquely named result; it holds
-//! each benchmark's instructions per operation and iteration count, the date and the git
-//! commit (with whether the tree was dirty). Numbers are kept exactly as the kernel printed.
+//! kernel's success code, reported no failed benchmark (`bench <name> failed: ...`) and printed
+//! at least one well-formed, uniquely named result. It holds each benchmark's instructions per
+//! operation and iteration count, the date and the git commit (with whether the tree was
+//! dirty). Numbers are kept exactly as the guest printed them.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -46,6 +47,14 @@ pub fn run() -> Result<()> {
         );
     }
     let results = collect(&capture.lines)?;
+    let failed: Vec<&str> = capture
+        .lines
+        .iter()
+        .filter_map(|l| failed_bench(l))
+        .collect();
+    if !failed.is_empty() {
+        bail!("benchmarks failed in the guest: {}", failed.join(", "));
+    }
     if results.is_empty() {
         bail!("the kernel printed no `bench: <name> <instructions_per_op> <iterations>` lines");
     }
@@ -75,6 +84,13 @@ fn parse_line(line: &str) -> Option<BenchResult> {
         instructions_per_op: per_op,
         iterations,
     })
+}
+
+/// `bench <name> failed: <why>`, which the user benchmarks print instead of a result.
+fn failed_bench(line: &str) -> Option<&str> {
+    let (_, rest) = line.split_once("bench ")?;
+    let (name, _) = rest.split_once(" failed:")?;
+    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
 fn collect(lines: &[String]) -> Result<Vec<BenchResult>> {
@@ -166,6 +182,14 @@ mod tests {
         ] {
             assert_eq!(parse_line(line), None, "{line:?}");
         }
+    }
+
+    #[test]
+    fn failed_benchmarks_are_recognised() {
+        assert_eq!(failed_bench("bench send failed: NoRights"), Some("send"));
+        assert_eq!(failed_bench("bench: send 12.5 2000"), None);
+        assert_eq!(failed_bench("bench two words failed: x"), None);
+        assert_eq!(failed_bench("the bench failed: x"), None);
     }
 
     #[test]
