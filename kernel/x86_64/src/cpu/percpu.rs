@@ -31,6 +31,7 @@ pub const IST_MACHINE_CHECK: u16 = 4;
 pub const GS_USER_CTX: usize = 8;
 pub const GS_KERNEL_RSP: usize = 16;
 pub const GS_SCRATCH: usize = 24;
+pub const GS_USER_FX: usize = 32;
 
 /// The TSS with its I/O permission bitmap right behind it (a set bit denies the port).
 /// The bitmap covers ports 0..0x400; every port above is denied by its absence.
@@ -51,8 +52,9 @@ const SERIAL_IOMAP_BYTES: [usize; 2] = [
 pub struct PerCpu {
     self_ptr: *const PerCpu,
     /// Written and read only by the user-entry assembly: the running thread's save area, the
-    /// kernel stack pointer to come back to, and a scratch word for `syscall` entry.
-    asm_slots: [UnsafeCell<u64>; 3],
+    /// kernel stack pointer to come back to, a scratch word for `syscall` entry, and the
+    /// running thread's FXSAVE area.
+    asm_slots: [UnsafeCell<u64>; 4],
     pub id: u32,
     pub apic_id: u32,
     /// One bit per interrupt vector that fired and is not yet handled (seed 001, 2.3).
@@ -69,7 +71,10 @@ pub struct PerCpu {
 }
 
 const _: () = assert!(
-    core::mem::offset_of!(PerCpu, asm_slots) == GS_USER_CTX && GS_KERNEL_RSP == GS_USER_CTX + 8 && GS_SCRATCH == GS_USER_CTX + 16
+    core::mem::offset_of!(PerCpu, asm_slots) == GS_USER_CTX
+        && GS_KERNEL_RSP == GS_USER_CTX + 8
+        && GS_SCRATCH == GS_USER_CTX + 16
+        && GS_USER_FX == GS_USER_CTX + 24
 );
 
 // SAFETY: the only shared mutation is through atomics; the TSS cell is written by its own CPU.
@@ -92,7 +97,7 @@ impl PerCpu {
         tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
         let cpu = Box::leak(Box::new(PerCpu {
             self_ptr: core::ptr::null(),
-            asm_slots: [const { UnsafeCell::new(0) }; 3],
+            asm_slots: [const { UnsafeCell::new(0) }; 4],
             id,
             apic_id,
             pending_irqs: [const { AtomicU64::new(0) }; 4],

@@ -9,7 +9,7 @@
 use crate::cpu::percpu::percpu;
 use crate::idle;
 use crate::mem::layout::USER_END;
-use crate::system::{derived_tables, kernel};
+use crate::system::{derived_tables, fx_states, kernel};
 use crate::trap::vectors::exception_name;
 use crate::user::context::UserContext;
 use crate::user::entry::{run_user, EXIT_SYSCALL};
@@ -42,7 +42,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
                     13
                 } else {
                     // SAFETY: the process's tables are loaded, no lock is held, RIP is a user address.
-                    unsafe { run_user(&mut regs) }
+                    unsafe { run_user(&mut regs, fx_states::of(process)) }
                 };
                 match vector {
                     EXIT_SYSCALL => k.syscall(cpu, &mut regs),

@@ -3,6 +3,7 @@
 
 mod cpu_loop;
 pub mod derived_tables;
+mod fx_states;
 mod loader;
 mod machine;
 mod save_area;
@@ -25,6 +26,7 @@ static SERIAL_DRIVER: Once<ObjId> = Once::new();
 
 /// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
 const BOOT_QUOTA: u64 = 12 * 1024;
+const PROCESSES: usize = 64;
 
 /// The kernel, once processes exist.
 pub fn kernel() -> &'static Kernel {
@@ -52,7 +54,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
             machine::X86Machine,
             Config {
                 cpus: cpus.min(tessera_core::sync::MAX_CPUS),
-                processes: 64,
+                processes: PROCESSES,
                 banks: 32,
                 pages: BOOT_QUOTA as usize,
                 spaces: 64,
@@ -63,6 +65,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
             },
         )
     });
+    fx_states::init(PROCESSES);
     let mut cpu = Cpu::new(cpu_id(crate::cpu::percpu::percpu().id));
     let bank = k.boot_bank(BOOT_QUOTA).expect("an empty bank table has room for the boot bank");
     let Some(init_image) = bootfs::find(archive, "init") else {

@@ -6,7 +6,7 @@
 //! Every vector runs on an IST stack (`percpu.rs` says which), so a trap in ring 0 never writes
 //! below the interrupted code's stack pointer: the red zone of the host ABI stays intact.
 //! `swapgs` happens only when the trap came from ring 3; then the thread's SSE state is saved
-//! into its save area at once, before any Rust code can touch a vector register.
+//! into its FXSAVE area at once, before any Rust code can touch a vector register.
 
 core::arch::global_asm!(
     r#"
@@ -47,8 +47,8 @@ trap_common:
     test byte ptr [rsp + 18*8], 3
     jz 1f
     swapgs
-    mov rax, gs:[{user_ctx}]
-    fxsave [rax + {fx}]
+    mov rax, gs:[{user_fx}]
+    fxsave [rax]
 1:  mov rdi, rsp
     cld
     call trap_primary
@@ -75,8 +75,7 @@ trap_return:
     add rsp, 16
     iretq
 "#,
-    user_ctx = const crate::cpu::percpu::GS_USER_CTX,
-    fx = const crate::user::context::OFF_FXSAVE,
+    user_fx = const crate::cpu::percpu::GS_USER_FX,
 );
 
 extern "C" {

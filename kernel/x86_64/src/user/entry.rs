@@ -12,8 +12,8 @@
 //! scheduler), and a thread's kernel state is only its save area (DESIGN.md).
 
 use crate::cpu::gdt::{USER_CODE, USER_DATA};
-use crate::cpu::percpu::{GS_KERNEL_RSP, GS_SCRATCH, GS_USER_CTX};
-use crate::user::context::{UserContext, OFF_FXSAVE, OFF_RFLAGS, OFF_RIP, OFF_RSP};
+use crate::cpu::percpu::{GS_KERNEL_RSP, GS_SCRATCH, GS_USER_CTX, GS_USER_FX};
+use crate::user::context::{FxState, UserContext, OFF_RFLAGS, OFF_RIP, OFF_RSP};
 
 /// `run_user`'s return value for a `syscall`; otherwise it returns the trap vector.
 pub const EXIT_SYSCALL: u64 = 0x100;
@@ -31,7 +31,8 @@ run_user_asm:
     push r15
     mov gs:[{krsp}], rsp
     mov gs:[{ctx}], rdi
-    fxrstor [rdi + {fx}]
+    mov gs:[{fx}], rdx
+    fxrstor [rdx]
     push {udata}
     push qword ptr [rdi + {rsp}]
     push rsi
@@ -79,7 +80,8 @@ syscall_entry:
     mov [rax + {rsp}], rsp
     mov rbx, gs:[{scratch}]
     mov [rax], rbx
-    fxsave [rax + {fx}]
+    mov rbx, gs:[{fx}]
+    fxsave [rbx]
     mov rsp, gs:[{krsp}]
     mov eax, {exit_syscall}
     jmp 1f
@@ -99,7 +101,7 @@ user_trap_return:
     krsp = const GS_KERNEL_RSP,
     ctx = const GS_USER_CTX,
     scratch = const GS_SCRATCH,
-    fx = const OFF_FXSAVE,
+    fx = const GS_USER_FX,
     rip = const OFF_RIP,
     rsp = const OFF_RSP,
     rflags = const OFF_RFLAGS,
@@ -109,22 +111,23 @@ user_trap_return:
 );
 
 extern "C" {
-    fn run_user_asm(ctx: *mut UserContext, rflags: u64) -> u64;
+    fn run_user_asm(ctx: *mut UserContext, rflags: u64, fx: *mut FxState) -> u64;
     pub fn syscall_entry();
     fn user_trap_return(exit: u64) -> !;
 }
 
 /// Runs the thread until it leaves user mode; returns `EXIT_SYSCALL` or the trap vector.
+/// Its SSE state is loaded from `fx` and saved back there.
 ///
 /// # Safety
-/// The caller has loaded the thread's page tables and holds no lock; `ctx.rip` and `ctx.rsp`
-/// are user addresses (`Thread::run` checks).
-pub unsafe fn run_user(ctx: &mut UserContext) -> u64 {
-    ctx.sanitize_mxcsr();
+/// The caller has loaded the thread's page tables and holds no lock; `ctx.rip` is a user
+/// address (the CPU loop checks).
+pub unsafe fn run_user(ctx: &mut UserContext, fx: &mut FxState) -> u64 {
+    fx.sanitize_mxcsr();
     let rflags = ctx.sanitized_rflags();
     // SAFETY: the caller's contract; the assembly returns here on the same stack with the
     // callee-saved registers restored, whichever way the thread left user mode.
-    unsafe { run_user_asm(ctx, rflags) }
+    unsafe { run_user_asm(ctx, rflags, fx) }
 }
 
 /// The running thread's save area (for the trap path).

@@ -7,7 +7,7 @@ use crate::cpu::percpu::percpu;
 use crate::mem::kmem::KMEM;
 use crate::trap::vectors::TIMER;
 use crate::user::address_space::UserSpace;
-use crate::user::context::UserContext;
+use crate::user::context::{FxState, UserContext};
 use crate::user::entry::{run_user, EXIT_SYSCALL};
 use crate::{check, ktest};
 
@@ -79,6 +79,7 @@ const STACK_VA: u64 = 0x7fff_0000;
 struct Harness {
     space: UserSpace,
     ctx: UserContext,
+    fx: FxState,
 }
 
 fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -94,7 +95,7 @@ fn load(code: &[u8]) -> Harness {
     unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), text, code.len()) };
     space.map_fresh(STACK_VA, true, false).expect("a stack page");
     space.activate();
-    Harness { space, ctx: UserContext::new(CODE_VA, STACK_VA + 4096) }
+    Harness { space, ctx: UserContext::new(CODE_VA, STACK_VA + 4096), fx: FxState::initial() }
 }
 
 impl Harness {
@@ -104,7 +105,7 @@ impl Harness {
         loop {
             self.space.activate();
             // SAFETY: our address space is loaded, we hold no lock, rip/rsp are user addresses.
-            let exit = unsafe { run_user(&mut self.ctx) };
+            let exit = unsafe { run_user(&mut self.ctx, &mut self.fx) };
             if exit >= 32 && exit != EXIT_SYSCALL {
                 interrupts += 1;
                 crate::deferred::run(percpu());
@@ -159,7 +160,7 @@ ktest! {
         h.space.activate();
         let before = percpu().ticks.load(core::sync::atomic::Ordering::Relaxed);
         // SAFETY: as in `run_until_exit`.
-        let exit = unsafe { run_user(&mut h.ctx) };
+        let exit = unsafe { run_user(&mut h.ctx, &mut h.fx) };
         check!(exit == TIMER as u64, "the timer takes the CPU back from a spinning thread");
         check!(h.ctx.rip == CODE_VA, "the thread was stopped inside its loop");
         crate::deferred::run(percpu());

@@ -2,7 +2,8 @@
 //! minimal part for interrupts (acknowledge, pendingIRQs, needResched), and return to the
 //! kernel through `return_to_kernel`. Faults are not handled here: the caller of `run_user`
 //! sees the vector and decides (a fault message to the keeper, or halting the process).
-//! The SSE state was saved by `trap_common` before any Rust code ran.
+//! The SSE state was saved by `trap_common` into the thread's FXSAVE area before any Rust
+//! code ran.
 
 use crate::trap::frame::TrapFrame;
 use crate::user::entry::{current_context, return_to_kernel};
