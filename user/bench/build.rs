@@ -1,1 +1,3 @@
-fn main() { tessera_user_link::program(); }
+fn main() {
+    tessera_user_link::program();
+}

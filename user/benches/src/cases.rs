@@ -53,7 +53,14 @@ pub fn post_waiting(n: u64) -> Result<PerOp, Error> {
 fn hold() -> Result<(), Error> {
     invoke::send(slots::ECHO, echo::HOLD, &[], &[ENDPOINT])?;
     loop {
-        let m = invoke::raw(InvocationKind::Return, 0, 0, &[], &[], [0, 0, 0, HOLD_RESUME])?;
+        let m = invoke::raw(
+            InvocationKind::Return,
+            0,
+            0,
+            &[],
+            &[],
+            [0, 0, 0, HOLD_RESUME],
+        )?;
         if m.badge == BADGE && m.order() == echo::HELD {
             return Ok(());
         }

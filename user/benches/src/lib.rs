@@ -30,6 +30,12 @@ pub fn run() {
     show("post_queued", cases::post_queued(50));
     let pp = cases::ping_pong(2_000);
     show("post_ping_pong", pp);
-    show("context_switch", pp.map(|p| PerOp { tenths: p.tenths / 2, iterations: p.iterations * 2 }));
+    show(
+        "context_switch",
+        pp.map(|p| PerOp {
+            tenths: p.tenths / 2,
+            iterations: p.iterations * 2,
+        }),
+    );
     println!("bench: done");
 }

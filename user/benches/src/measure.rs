@@ -16,7 +16,13 @@ pub struct PerOp {
 
 impl core::fmt::Display for PerOp {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-        write!(f, "{}.{} {}", self.tenths / 10, self.tenths % 10, self.iterations)
+        write!(
+            f,
+            "{}.{} {}",
+            self.tenths / 10,
+            self.tenths % 10,
+            self.iterations
+        )
     }
 }
 
@@ -33,12 +39,18 @@ fn time_loop(iterations: u64, op: &mut dyn FnMut()) -> u64 {
 pub fn per_op(iterations: u64, op: &mut dyn FnMut()) -> PerOp {
     let overhead = time_loop(iterations, &mut || black_box(()));
     let total = time_loop(iterations, op);
-    PerOp { tenths: total.saturating_sub(overhead) * 10 / iterations.max(1), iterations }
+    PerOp {
+        tenths: total.saturating_sub(overhead) * 10 / iterations.max(1),
+        iterations,
+    }
 }
 
 /// The cost of ticks measured by the caller (`total` over `iterations`), less the empty
 /// loop's overhead for as many iterations.
 pub fn from_total(total: u64, iterations: u64) -> PerOp {
     let overhead = time_loop(iterations, &mut || black_box(()));
-    PerOp { tenths: total.saturating_sub(overhead) * 10 / iterations.max(1), iterations }
+    PerOp {
+        tenths: total.saturating_sub(overhead) * 10 / iterations.max(1),
+        iterations,
+    }
 }

@@ -92,10 +92,19 @@ fn main(_arg: u64) {
     let mut echo = Echo::default();
     let mut reply = (0u8, [0u64; 4]);
     loop {
-        let received = invoke::raw(InvocationKind::Return, reply.0, 0, &reply.1, &[], [RECEIVED, 0, 0, RESUME]);
+        let received = invoke::raw(
+            InvocationKind::Return,
+            reply.0,
+            0,
+            &reply.1,
+            &[],
+            [RECEIVED, 0, 0, RESUME],
+        );
         reply = (0, [0; 4]);
         let Ok(m) = received else { continue };
-        let Some(info) = MessageInfo::unpack(m.info) else { continue };
+        let Some(info) = MessageInfo::unpack(m.info) else {
+            continue;
+        };
         spin(echo.delay);
         let data = echo.handle(&m, info.kind);
         if info.resume {

@@ -33,7 +33,10 @@ pub struct Started([bool; init::PROGRAMS.len()]);
 
 impl Started {
     pub fn contains(&self, name: &str) -> bool {
-        init::PROGRAMS.iter().zip(self.0).any(|((n, _), s)| *n == name && s)
+        init::PROGRAMS
+            .iter()
+            .zip(self.0)
+            .any(|((n, _), s)| *n == name && s)
     }
 }
 

@@ -21,7 +21,14 @@ pub fn create(bank: u8, ty: CapType, into: u8) -> Result<(), Error> {
 
 /// Creates a child bank with `quota` units from `bank` into slot `into`.
 pub fn create_bank(bank: u8, quota: u64, into: u8) -> Result<(), Error> {
-    call_for_cap(bank, order::bank::CREATE, &[CapType::Bank as u64, quota], &[], into).map(|_| ())
+    call_for_cap(
+        bank,
+        order::bank::CREATE,
+        &[CapType::Bank as u64, quota],
+        &[],
+        into,
+    )
+    .map(|_| ())
 }
 
 /// Destroys the object in slot `cap`, which `bank` created; its quota returns to `bank`.
@@ -41,7 +48,13 @@ pub fn make_endpoint(process: u8, badge: u64, into: u8) -> Result<(), Error> {
 
 /// Copies the capability in `cap` into `process`'s slot `slot`, keeping only `rights`.
 pub fn set_cap(process: u8, slot: u8, cap: u8, rights: Rights) -> Result<(), Error> {
-    call(process, order::process::SET_CAP, &[slot as u64, rights.raw()], &[cap]).map(|_| ())
+    call(
+        process,
+        order::process::SET_CAP,
+        &[slot as u64, rights.raw()],
+        &[cap],
+    )
+    .map(|_| ())
 }
 
 /// A copy of `process`'s slot `slot`, into slot `into`.

@@ -14,7 +14,8 @@ use tessera_abi::Error;
 pub mod orders {
     /// `d0` = length (at most [`super::CHUNK`]), `d1..d3` = the bytes. Replies when written.
     pub const WRITE: u32 = 1;
-    /// Replies with buffered input in the WRITE format (at least one byte; waits for input).
+    /// Replies with buffered input in the WRITE format: at least one byte, waiting for input
+    /// if there is none; a second reader while one waits gets zero bytes at once.
     pub const READ: u32 = 2;
     /// `d0` = 0: QEMU exits with success; otherwise with failure.
     pub const SHUTDOWN: u32 = 3;
@@ -98,7 +99,10 @@ impl fmt::Write for Console {
 
 /// Prints formatted text (used by `print!`/`println!`).
 pub fn print_fmt(args: fmt::Arguments) {
-    let mut c = Console { buf: [0; CHUNK], len: 0 };
+    let mut c = Console {
+        buf: [0; CHUNK],
+        len: 0,
+    };
     let _ = fmt::write(&mut c, args);
     c.flush();
 }

@@ -24,7 +24,14 @@ impl Received {
 }
 
 /// One raw invocation.
-pub fn raw(kind: InvocationKind, cap: u8, order: u32, data: &[u64], send: &[u8], recv: [u8; 4]) -> Result<Received, Error> {
+pub fn raw(
+    kind: InvocationKind,
+    cap: u8,
+    order: u32,
+    data: &[u64],
+    send: &[u8],
+    recv: [u8; 4],
+) -> Result<Received, Error> {
     let mut d = [0u64; DATA_WORDS];
     let n = data.len().min(DATA_WORDS);
     d[..n].copy_from_slice(&data[..n]);
@@ -57,7 +64,11 @@ pub fn registers(cap: u64, info: u64, d: [u64; DATA_WORDS], caps: u64) -> Result
         );
     }
     match Error::from_raw(err) {
-        None => Ok(Received { badge, info: rinfo, data: [d0, d1, d2, d3] }),
+        None => Ok(Received {
+            badge,
+            info: rinfo,
+            data: [d0, d1, d2, d3],
+        }),
         Some(e) => Err(e),
     }
 }
@@ -68,8 +79,21 @@ pub fn call(cap: u8, order: u32, data: &[u64], send: &[u8]) -> Result<Received, 
 }
 
 /// CALL, receiving a capability into slot `into`.
-pub fn call_for_cap(cap: u8, order: u32, data: &[u64], send: &[u8], into: u8) -> Result<Received, Error> {
-    raw(InvocationKind::Call, cap, order, data, send, [into, 0, 0, 0])
+pub fn call_for_cap(
+    cap: u8,
+    order: u32,
+    data: &[u64],
+    send: &[u8],
+    into: u8,
+) -> Result<Received, Error> {
+    raw(
+        InvocationKind::Call,
+        cap,
+        order,
+        data,
+        send,
+        [into, 0, 0, 0],
+    )
 }
 
 /// SEND: the sender goes on once the message is taken.
@@ -84,8 +108,20 @@ pub fn post(cap: u8, order: u32, word: u64) -> Result<Received, Error> {
 
 /// RETURN through `resume` (slot 0: no reply), then wait for the next message, its resume
 /// capability into `resume_slot`.
-pub fn reply_and_wait(resume: u8, order: u32, data: &[u64], resume_slot: u8) -> Result<Received, Error> {
-    raw(InvocationKind::Return, resume, order, data, &[], [0, 0, 0, resume_slot])
+pub fn reply_and_wait(
+    resume: u8,
+    order: u32,
+    data: &[u64],
+    resume_slot: u8,
+) -> Result<Received, Error> {
+    raw(
+        InvocationKind::Return,
+        resume,
+        order,
+        data,
+        &[],
+        [0, 0, 0, resume_slot],
+    )
 }
 
 /// Waits for the first message (RETURN through Null).

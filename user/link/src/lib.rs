@@ -4,7 +4,15 @@
 /// Prints the link arguments of a user program.
 pub fn program() {
     let ld = concat!(env!("CARGO_MANIFEST_DIR"), "/user.ld");
-    for arg in ["-nostartfiles", "-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none", "-Wl,-z,max-page-size=4096", "-Wl,-z,noexecstack"] {
+    for arg in [
+        "-nostartfiles",
+        "-nostdlib",
+        "-static",
+        "-no-pie",
+        "-Wl,--build-id=none",
+        "-Wl,-z,max-page-size=4096",
+        "-Wl,-z,noexecstack",
+    ] {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{ld}");

@@ -38,7 +38,10 @@ struct Reply {
     data: [u64; 4],
 }
 
-const NO_REPLY: Reply = Reply { cap: 0, data: [0; 4] };
+const NO_REPLY: Reply = Reply {
+    cap: 0,
+    data: [0; 4],
+};
 
 impl Driver {
     fn take_input(&mut self) -> [u64; 4] {
@@ -57,12 +60,18 @@ impl Driver {
     fn handle(&mut self, m: &Received, resume: u8) -> Reply {
         let info = MessageInfo::unpack(m.info);
         let kind = info.map(|i| i.kind);
-        if m.badge == slots::serial::IRQ_BADGE && kind == Some(InvocationKind::Post) && m.order() == post::IRQ_FIRED {
+        if m.badge == slots::serial::IRQ_BADGE
+            && kind == Some(InvocationKind::Post)
+            && m.order() == post::IRQ_FIRED
+        {
             self.uart.drain(&mut self.input);
             return match self.reader {
                 Some(slot) if !self.input.is_empty() => {
                     self.reader = None;
-                    Reply { cap: slot, data: self.take_input() }
+                    Reply {
+                        cap: slot,
+                        data: self.take_input(),
+                    }
                 }
                 _ => NO_REPLY,
             };
@@ -75,33 +84,68 @@ impl Driver {
                 let mut bytes = [0u8; CHUNK];
                 let n = unpack(&m.data, &mut bytes);
                 self.uart.write(&bytes[..n]);
-                Reply { cap: resume, data: [0; 4] }
+                Reply {
+                    cap: resume,
+                    data: [0; 4],
+                }
             }
-            orders::READ if !self.input.is_empty() => Reply { cap: resume, data: self.take_input() },
+            orders::READ if !self.input.is_empty() => Reply {
+                cap: resume,
+                data: self.take_input(),
+            },
             orders::READ if self.reader.is_none() => {
                 self.reader = Some(resume);
                 NO_REPLY
             }
             orders::SHUTDOWN => {
                 uart::exit_machine(m.data[0] == 0);
-                Reply { cap: resume, data: [1, 0, 0, 0] }
+                Reply {
+                    cap: resume,
+                    data: [1, 0, 0, 0],
+                }
             }
-            _ => Reply { cap: resume, data: [0; 4] },
+            _ => Reply {
+                cap: resume,
+                data: [0; 4],
+            },
         }
     }
 }
 
 fn main(_arg: u64) {
-    let mut d = Driver { uart: Uart::open(), input: Deque::new(), reader: None };
-    if invoke::call(slots::serial::IRQ, order::irq::BIND, &[], &[slots::serial::IRQ_ENDPOINT]).is_err() {
-        d.uart.write(b"serial: cannot bind the COM1 interrupt; input is off\r\n");
+    let mut d = Driver {
+        uart: Uart::open(),
+        input: Deque::new(),
+        reader: None,
+    };
+    if invoke::call(
+        slots::serial::IRQ,
+        order::irq::BIND,
+        &[],
+        &[slots::serial::IRQ_ENDPOINT],
+    )
+    .is_err()
+    {
+        d.uart
+            .write(b"serial: cannot bind the COM1 interrupt; input is off\r\n");
     }
     d.uart.drain(&mut d.input);
     let mut reply = NO_REPLY;
     loop {
-        let free = if d.reader == Some(RESUME_SLOTS[0]) { RESUME_SLOTS[1] } else { RESUME_SLOTS[0] };
+        let free = if d.reader == Some(RESUME_SLOTS[0]) {
+            RESUME_SLOTS[1]
+        } else {
+            RESUME_SLOTS[0]
+        };
         let n = reply.data.len();
-        reply = match invoke::raw(InvocationKind::Return, reply.cap, 0, &reply.data[..n], &[], [0, 0, 0, free]) {
+        reply = match invoke::raw(
+            InvocationKind::Return,
+            reply.cap,
+            0,
+            &reply.data[..n],
+            &[],
+            [0, 0, 0, free],
+        ) {
             Ok(m) => d.handle(&m, free),
             Err(_) => NO_REPLY,
         };

@@ -47,5 +47,11 @@ fn uptime(hz: u64) {
     let ticks = tsc::now();
     let secs = ticks / hz;
     let millis = (ticks % hz) * 1000 / hz;
-    println!("up {}:{:02}:{:02}.{:03}", secs / 3600, secs / 60 % 60, secs % 60, millis);
+    println!(
+        "up {}:{:02}:{:02}.{:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        millis
+    );
 }

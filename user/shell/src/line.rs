@@ -18,7 +18,13 @@ pub struct LineEditor {
 
 impl LineEditor {
     pub const fn new() -> LineEditor {
-        LineEditor { buf: [0; MAX_LINE], len: 0, pending: [0; CHUNK], pending_len: 0, pending_pos: 0 }
+        LineEditor {
+            buf: [0; MAX_LINE],
+            len: 0,
+            pending: [0; CHUNK],
+            pending_len: 0,
+            pending_pos: 0,
+        }
     }
 
     fn next_byte(&mut self) -> u8 {

@@ -19,10 +19,21 @@ fn live() -> impl Iterator<Item = (&'static str, u8, ProcessInfo)> {
 }
 
 pub fn ps() {
-    println!("{:>4}  {:<10} {:<10} {:>4} {:>4} {:>12}", "ID", "NAME", "STATE", "PRIO", "CPU", "INVOCATIONS");
+    println!(
+        "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>12}",
+        "ID", "NAME", "STATE", "PRIO", "CPU", "INVOCATIONS"
+    );
     for (name, _, i) in live() {
         let cpu = i.cpu.map_or(-1, |c| c as i64);
-        println!("{:>4}  {:<10} {:<10} {:>4} {:>4} {:>12}", i.pid, name, i.state.name(), i.priority, cpu, i.invocations);
+        println!(
+            "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>12}",
+            i.pid,
+            name,
+            i.state.name(),
+            i.priority,
+            cpu,
+            i.invocations
+        );
     }
 }
 
@@ -34,7 +45,9 @@ pub fn kill(arg: &str) {
     match live().find(|(_, _, i)| i.pid == pid) {
         None => println!("kill: no process {pid} (see ps)"),
         Some(("shell", _, _)) => println!("kill: that is this shell; use shutdown"),
-        Some(("serial", _, _)) => println!("kill: that is the console driver; the console would die with it"),
+        Some(("serial", _, _)) => {
+            println!("kill: that is the console driver; the console would die with it")
+        }
         Some((name, slot, _)) => match caps::halt(slot) {
             Ok(()) => println!("kill: halted {pid} ({name})"),
             Err(Error::BadState) => println!("kill: {pid} ({name}) is already halted"),

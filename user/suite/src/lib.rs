@@ -54,7 +54,10 @@ fn run_one(name: &str, outcome: Outcome, sum: &mut Summary) {
 
 /// Runs every test, printing one line each and the summary line last.
 pub fn run(tsc_hz: u64) -> Summary {
-    let mut sum = Summary { passed: 0, failed: 0 };
+    let mut sum = Summary {
+        passed: 0,
+        failed: 0,
+    };
     let priority = caps::info(slots::SELF).map_or(10, |i| i.priority as u64);
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
@@ -64,8 +67,12 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
         ("posts_queued_while_busy", &posts::queued_while_busy),
-        ("posts_with_slow_receiver", &|| posts::queued_with_slow_receiver(tsc_hz)),
-        ("fifo_wake_order_several_callers", &|| waiters::fifo_with_several_callers(&ctx)),
+        ("posts_with_slow_receiver", &|| {
+            posts::queued_with_slow_receiver(tsc_hz)
+        }),
+        ("fifo_wake_order_several_callers", &|| {
+            waiters::fifo_with_several_callers(&ctx)
+        }),
         ("refuse_invalid_cap_index", &refusals::invalid_cap_index),
         ("refuse_null_capability", &refusals::null_capability),
         ("refuse_wrong_type", &refusals::wrong_type),
@@ -75,10 +82,18 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("refuse_malformed_message", &refusals::malformed_message),
         ("refuse_destroyed_object", &refusals::destroyed_object),
         ("dead_resume_capability", &refusals::dead_resume_capability),
-        ("halt_on_kernel_read", &|| faults::halted_for(&ctx, Helper::ReadKernel)),
-        ("halt_on_kernel_jump", &|| faults::halted_for(&ctx, Helper::JumpKernel)),
-        ("halt_on_privileged_instruction", &|| faults::halted_for(&ctx, Helper::Privileged)),
-        ("spinner_does_not_starve", &|| faults::spinner_does_not_starve(&ctx)),
+        ("halt_on_kernel_read", &|| {
+            faults::halted_for(&ctx, Helper::ReadKernel)
+        }),
+        ("halt_on_kernel_jump", &|| {
+            faults::halted_for(&ctx, Helper::JumpKernel)
+        }),
+        ("halt_on_privileged_instruction", &|| {
+            faults::halted_for(&ctx, Helper::Privileged)
+        }),
+        ("spinner_does_not_starve", &|| {
+            faults::spinner_does_not_starve(&ctx)
+        }),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

@@ -19,7 +19,12 @@ fn post_burst() -> Outcome {
 
 fn check_burst() -> Outcome {
     let s = stats()?;
-    ensure(s.0 == POSTS && s.2 == 0, || format!("{POSTS} posts sent; echo saw {} ({} out of order)", s.0, s.2))
+    ensure(s.0 == POSTS && s.2 == 0, || {
+        format!(
+            "{POSTS} posts sent; echo saw {} ({} out of order)",
+            s.0, s.2
+        )
+    })
 }
 
 pub fn queued_while_busy() -> Outcome {
@@ -33,8 +38,14 @@ pub fn queued_while_busy() -> Outcome {
 pub fn queued_with_slow_receiver(tsc_hz: u64) -> Outcome {
     reset()?;
     let delay = (tsc_hz / 1000).max(100_000);
-    step("slow echo down", invoke::call(slots::ECHO, echo::SET_DELAY, &[delay], &[]))?;
+    step(
+        "slow echo down",
+        invoke::call(slots::ECHO, echo::SET_DELAY, &[delay], &[]),
+    )?;
     post_burst()?;
-    step("speed echo up", invoke::call(slots::ECHO, echo::SET_DELAY, &[0], &[]))?;
+    step(
+        "speed echo up",
+        invoke::call(slots::ECHO, echo::SET_DELAY, &[0], &[]),
+    )?;
     check_burst()
 }

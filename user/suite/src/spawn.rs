@@ -27,7 +27,13 @@ impl Spawned {
 
 /// Makes a halted helper running `helper` with `rdi` = `arg` at `priority`; `report` is the
 /// tester's endpoint it gets in [`REPORT`]. Uses the tester's slots `base..base + 3`.
-pub fn spawn(base: u8, helper: Helper, arg: u64, priority: u64, report: u8) -> Result<Spawned, Error> {
+pub fn spawn(
+    base: u8,
+    helper: Helper,
+    arg: u64,
+    priority: u64,
+    report: u8,
+) -> Result<Spawned, Error> {
     let code = helpers::code();
     if code.len() as u64 > PAGE {
         return Err(Error::InvalidArgument);
@@ -49,7 +55,12 @@ pub fn spawn(base: u8, helper: Helper, arg: u64, priority: u64, report: u8) -> R
     caps::create(slots::BANK, CapType::Process, process)?;
     caps::set_space(process, space)?;
     let base_va = CODE_VPN * PAGE;
-    caps::set_entry(process, base_va + helpers::offset(helper), base_va + PAGE, arg)?;
+    caps::set_entry(
+        process,
+        base_va + helpers::offset(helper),
+        base_va + PAGE,
+        arg,
+    )?;
     caps::set_priority(process, priority)?;
     caps::set_cap(process, tessera_user::slots::SELF, process, Rights::ALL)?;
     caps::set_cap(process, slots::ECHO, slots::ECHO, Rights::ALL)?;

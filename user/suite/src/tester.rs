@@ -43,20 +43,42 @@ pub fn step<T>(what: &str, r: Result<T, Error>) -> Result<T, String> {
 
 /// Makes [`ENDPOINT`].
 pub fn make_endpoint() -> Outcome {
-    step("make an endpoint to self", caps::make_endpoint(slots::SELF, BADGE, ENDPOINT))
+    step(
+        "make an endpoint to self",
+        caps::make_endpoint(slots::SELF, BADGE, ENDPOINT),
+    )
 }
 
 /// Makes echo busy: it CALLs the tester and waits for the answer, so its callers queue.
 pub fn hold_echo() -> Outcome {
-    step("send HOLD to echo", invoke::send(slots::ECHO, echo::HOLD, &[], &[ENDPOINT]))?;
-    let m = step("wait for echo's CALL", invoke::raw(InvocationKind::Return, 0, 0, &[], &[], [0, 0, 0, HOLD_RESUME]))?;
+    step(
+        "send HOLD to echo",
+        invoke::send(slots::ECHO, echo::HOLD, &[], &[ENDPOINT]),
+    )?;
+    let m = step(
+        "wait for echo's CALL",
+        invoke::raw(
+            InvocationKind::Return,
+            0,
+            0,
+            &[],
+            &[],
+            [0, 0, 0, HOLD_RESUME],
+        ),
+    )?;
     let resume = MessageInfo::unpack(m.info).is_some_and(|i| i.resume);
-    ensure(m.badge == BADGE && m.order() == echo::HELD && resume, || format!("expected echo's HELD call, got {m:?}"))
+    ensure(
+        m.badge == BADGE && m.order() == echo::HELD && resume,
+        || format!("expected echo's HELD call, got {m:?}"),
+    )
 }
 
 /// Lets echo go on (the reply to its CALL, through SEND so the tester does not wait).
 pub fn release_echo() -> Outcome {
-    step("release echo", invoke::send(HOLD_RESUME, 0, &[], &[]).map(|_| ()))
+    step(
+        "release echo",
+        invoke::send(HOLD_RESUME, 0, &[], &[]).map(|_| ()),
+    )
 }
 
 /// Receives every message queued for the tester up to a POST it sends itself now.
@@ -82,7 +104,11 @@ fn patience(tsc_hz: u64) -> u64 {
 }
 
 /// Polls `process` until `want(state)`, for at most two seconds; returns the last INFO.
-pub fn await_state(process: u8, tsc_hz: u64, want: impl Fn(ProcessState) -> bool) -> Result<ProcessInfo, String> {
+pub fn await_state(
+    process: u8,
+    tsc_hz: u64,
+    want: impl Fn(ProcessState) -> bool,
+) -> Result<ProcessInfo, String> {
     let start = tsc::now();
     loop {
         let info = step("INFO", caps::info(process))?;

@@ -4,7 +4,9 @@
 
 use crate::helpers::{Helper, REPORTED};
 use crate::spawn::{spawn, Spawned};
-use crate::tester::{await_state, drain, ensure, hold_echo, release_echo, step, Outcome, ENDPOINT, SCRATCH};
+use crate::tester::{
+    await_state, drain, ensure, hold_echo, release_echo, step, Outcome, ENDPOINT, SCRATCH,
+};
 use crate::Ctx;
 use alloc::format;
 use alloc::vec::Vec;
@@ -19,7 +21,16 @@ pub fn fifo_with_several_callers(ctx: &Ctx) -> Outcome {
     let mut helpers: Vec<Spawned> = Vec::new();
     let mut queued = Ok(());
     for id in 0..CALLERS {
-        let made = step("spawn a caller", spawn(SCRATCH + 3 * id as u8, Helper::SeqCaller, id, ctx.priority, ENDPOINT));
+        let made = step(
+            "spawn a caller",
+            spawn(
+                SCRATCH + 3 * id as u8,
+                Helper::SeqCaller,
+                id,
+                ctx.priority,
+                ENDPOINT,
+            ),
+        );
         let h = match made {
             Ok(h) => h,
             Err(e) => {
@@ -27,8 +38,9 @@ pub fn fifo_with_several_callers(ctx: &Ctx) -> Outcome {
                 break;
             }
         };
-        queued = step("resume a caller", caps::resume(h.process()))
-            .and_then(|_| await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Stalled).map(|_| ()));
+        queued = step("resume a caller", caps::resume(h.process())).and_then(|_| {
+            await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Stalled).map(|_| ())
+        });
         helpers.push(h);
         if queued.is_err() {
             break;
@@ -48,5 +60,7 @@ pub fn fifo_with_several_callers(ctx: &Ctx) -> Outcome {
     let mut seqs: Vec<(u64, u64)> = reports.iter().map(|r| (r & 0xffff_ffff, r >> 32)).collect();
     seqs.sort_unstable();
     let expected: Vec<(u64, u64)> = (0..CALLERS).map(|i| (i, i)).collect();
-    ensure(seqs == expected, || format!("(caller, served as) {seqs:?}, expected {expected:?}"))
+    ensure(seqs == expected, || {
+        format!("(caller, served as) {seqs:?}, expected {expected:?}")
+    })
 }
