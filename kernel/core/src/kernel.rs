@@ -41,6 +41,10 @@ use crate::sync::{CpuId, LockTable, MrowLock, Transactions, MAX_CPUS};
 use crate::table::{Guarded, Table};
 use tessera_abi::CapType;
 
+// The ABI's priority range is the scheduler's.
+const _: () =
+    assert!(tessera_abi::process::PRIORITY_LEVELS as usize == crate::sched::PRIORITY_LEVELS);
+
 /// Sizes fixed at boot.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
