@@ -90,17 +90,20 @@ impl<P: Platform> Kernel<P> {
         let queued = match q {
             QueueRef::Senders(t) => self
                 .processes
-                .write(t, |tp| tp.senders.stall(Waiter::Process(s)))
-                .unwrap_or(Err(StallError::NoMemory)),
-            QueueRef::PostPool => self.posts.write(|pool| pool.waiting.stall(s)),
+                .write(t, |tp| tp.senders.stall(Waiter::Process(s))),
+            QueueRef::PostPool => Some(self.posts.write(|pool| pool.waiting.stall(s))),
         };
         match queued {
-            Ok(()) => {}
-            Err(StallError::NoMemory) => {
+            Some(Ok(())) => {}
+            None => {
+                self.refuse(cpu, caller, Error::NullCapability);
+                return Ok(());
+            }
+            Some(Err(StallError::NoMemory)) => {
                 self.refuse(cpu, caller, Error::OutOfQuota);
                 return Ok(());
             }
-            Err(StallError::AlreadyQueued) => {
+            Some(Err(StallError::AlreadyQueued)) => {
                 panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id)
             }
         }
