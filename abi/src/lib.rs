@@ -27,4 +27,4 @@ pub mod process;
 pub use cap::{CapType, Rights};
 pub use error::Error;
 pub use message::{CapWord, InvocationKind, MessageInfo};
-pub use process::{ProcessInfo, ProcessState};
+pub use process::{ProcessInfo, ProcessState, QueueOwned};

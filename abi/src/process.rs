@@ -45,6 +45,36 @@ impl ProcessState {
     }
 }
 
+/// The stall queue a process owns (seed 002): it was woken from the queue's head, and the
+/// resource is reserved for it until it uses it or leaves the running state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueOwned {
+    /// It owns no queue.
+    None,
+    /// The queue of processes waiting for a free post activity.
+    PostPool,
+    /// The queue of senders waiting for process `pid` to become available.
+    Senders(u32),
+}
+
+impl QueueOwned {
+    const fn code(self) -> u64 {
+        match self {
+            QueueOwned::None => 0,
+            QueueOwned::PostPool => 1,
+            QueueOwned::Senders(pid) => pid as u64 + 2,
+        }
+    }
+
+    const fn from_code(code: u64) -> QueueOwned {
+        match code {
+            0 => QueueOwned::None,
+            1 => QueueOwned::PostPool,
+            c => QueueOwned::Senders((c - 2) as u32),
+        }
+    }
+}
+
 /// One line of `ps`: what the `process::INFO` order returns in `d0..d3`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcessInfo {
@@ -58,10 +88,13 @@ pub struct ProcessInfo {
     pub pid: u32,
     /// Invocations it has made.
     pub invocations: u64,
+    /// The stall queue it owns.
+    pub owns: QueueOwned,
 }
 
 impl ProcessInfo {
-    /// Packs into four data words: state, priority, cpu + 1 (0 = none), pid | invocations.
+    /// Packs into four data words: state, priority | owned queue code << 32 (0 none, 1 the
+    /// post pool's, pid + 2 that process's senders), cpu + 1 (0 = none), pid | invocations << 32.
     pub const fn pack(self) -> [u64; 4] {
         let cpu = match self.cpu {
             Some(c) => c as u64 + 1,
@@ -69,7 +102,7 @@ impl ProcessInfo {
         };
         [
             self.state as u64,
-            self.priority as u64,
+            self.priority as u64 | (self.owns.code() << 32),
             cpu,
             self.pid as u64 | (self.invocations << 32),
         ]
@@ -84,6 +117,7 @@ impl ProcessInfo {
         Some(ProcessInfo {
             state,
             priority: words[1] as u8,
+            owns: QueueOwned::from_code(words[1] >> 32),
             cpu: if words[2] == 0 {
                 None
             } else {
@@ -107,8 +141,13 @@ mod tests {
             cpu: Some(1),
             pid: 7,
             invocations: 99,
+            owns: QueueOwned::Senders(4),
         };
         assert_eq!(ProcessInfo::unpack(i.pack()), Some(i));
+        for owns in [QueueOwned::None, QueueOwned::PostPool, QueueOwned::Senders(0), QueueOwned::Senders(u32::MAX - 2)] {
+            let j = ProcessInfo { owns, ..i };
+            assert_eq!(ProcessInfo::unpack(j.pack()), Some(j));
+        }
         assert_eq!(ProcessState::from_raw(5), None);
     }
 }

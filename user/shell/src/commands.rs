@@ -8,7 +8,7 @@ use tessera_user::{console, println, tsc};
 
 const HELP: &str = "commands:
   help             this list
-  ps               processes: id, name, state, priority, CPU, invocations
+  ps               processes: id, name, state, priority, CPU, invocations, queue owned
   echo <text>      print the text
   uptime           time since boot (from the TSC)
   kill <id>        halt a process (ids from ps)

@@ -6,7 +6,7 @@
 //! the serial driver (the console would go with them).
 
 use tessera_user::abi::boot::init::PROGRAMS;
-use tessera_user::abi::{Error, ProcessInfo};
+use tessera_user::abi::{Error, ProcessInfo, QueueOwned};
 use tessera_user::{caps, println, slots};
 
 /// The processes the shell can see: (name, slot).
@@ -18,21 +18,36 @@ fn live() -> impl Iterator<Item = (&'static str, u8, ProcessInfo)> {
     known().filter_map(|(name, slot)| caps::info(slot).ok().map(|i| (name, slot, i)))
 }
 
+/// The queue a process owns, as `ps` shows it (seed 002: woken from its head, the resource
+/// is reserved for it).
+struct Owns(QueueOwned);
+
+impl core::fmt::Display for Owns {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self.0 {
+            QueueOwned::None => f.write_str("-"),
+            QueueOwned::PostPool => f.write_str("post pool"),
+            QueueOwned::Senders(pid) => write!(f, "senders of {pid}"),
+        }
+    }
+}
+
 pub fn ps() {
     println!(
-        "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>12}",
-        "ID", "NAME", "STATE", "PRIO", "CPU", "INVOCATIONS"
+        "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>11}  {}",
+        "ID", "NAME", "STATE", "PRIO", "CPU", "INVOCATIONS", "OWNS QUEUE"
     );
     for (name, _, i) in live() {
         let cpu = i.cpu.map_or(-1, |c| c as i64);
         println!(
-            "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>12}",
+            "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>11}  {}",
             i.pid,
             name,
             i.state.name(),
             i.priority,
             cpu,
-            i.invocations
+            i.invocations,
+            Owns(i.owns)
         );
     }
 }

@@ -1,12 +1,13 @@
 //! Process orders (`tessera_abi::order::process`).
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
-use tessera_abi::{order, CapType, Error, ProcessInfo, Rights};
+use tessera_abi::{order, CapType, Error, ProcessInfo, QueueOwned, Rights};
 
 use crate::cap::Cap;
 use crate::cpu::Cpu;
 use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
+use crate::object::process::QueueRef;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::platform::{Platform, SaveArea};
@@ -124,6 +125,11 @@ impl<P: Platform> Kernel<P> {
                         cpu: p.cpu.map(|c| c.index() as u32),
                         pid: v.index,
                         invocations: p.invocations,
+                        owns: match p.owns {
+                            None => QueueOwned::None,
+                            Some(QueueRef::PostPool) => QueueOwned::PostPool,
+                            Some(QueueRef::Senders(of)) => QueueOwned::Senders(of.index),
+                        },
                     }
                     .pack(),
                 ),
