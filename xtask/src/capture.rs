@@ -5,7 +5,7 @@
 //! hangs or something QEMU started keeps its pipes open; QEMU's own stderr (a bad option, a
 //! missing kernel) lands in the same stream and log as the guest's console.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
@@ -18,6 +18,14 @@ use crate::console::{Console, Tee};
 use crate::qemu::{create_log, pump, spawn, Boot, Exit};
 use crate::symbolize::Symbolizer;
 use crate::workspace::Workspace;
+
+/// One step of typing into the guest's serial console: once the output (since the previous
+/// step) contains `wait_for`, `send` is written to COM1.
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub wait_for: &'static str,
+    pub send: &'static str,
+}
 
 /// A finished non-interactive boot.
 #[derive(Debug)]
@@ -35,8 +43,25 @@ pub fn boot(
     symbolizer: Option<&Symbolizer>,
     limit: Duration,
 ) -> Result<Capture> {
+    scripted(ws, boot, name, symbolizer, limit, &[])
+}
+
+/// As `boot`, typing `script` into the serial console as its cues appear.
+pub fn scripted(
+    ws: &Workspace,
+    boot: &Boot,
+    name: &str,
+    symbolizer: Option<&Symbolizer>,
+    limit: Duration,
+    script: &[Step],
+) -> Result<Capture> {
     let log = ws.log_path(name);
-    let mut child = spawn(boot, Stdio::null(), Stdio::piped())?;
+    let stdin = if script.is_empty() { Stdio::null() } else { Stdio::piped() };
+    let mut child = spawn(boot, stdin, Stdio::piped())?;
+    let mut input = child.stdin.take();
+    let mut steps = script.iter();
+    let mut step = steps.next();
+    let mut seen = String::new();
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let stdout = child
         .stdout
@@ -53,7 +78,17 @@ pub fn boot(
     let mut timed_out = false;
     loop {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(chunk) => console.feed(&chunk)?,
+            Ok(chunk) => {
+                console.feed(&chunk)?;
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                while let (Some(s), Some(stdin)) = (step, input.as_mut()) {
+                    let Some(at) = seen.find(s.wait_for) else { break };
+                    seen.drain(..at + s.wait_for.len());
+                    stdin.write_all(s.send.as_bytes()).context("could not type into the guest")?;
+                    stdin.flush().context("could not type into the guest")?;
+                    step = steps.next();
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 timed_out = true;

@@ -14,6 +14,7 @@ mod install;
 mod ktest;
 mod qemu;
 mod results;
+mod shell_test;
 mod symbolize;
 mod test;
 mod workspace;

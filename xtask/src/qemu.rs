@@ -179,6 +179,11 @@ pub fn run(options: &RunOptions) -> Result<()> {
     let exit = Exit::from_status(child.wait().context("could not wait for QEMU")?);
     match exit {
         Exit::Success => Ok(()),
+        // Ctrl-A X: the person at the console quit QEMU, which is not a failure.
+        Exit::Other(0) => {
+            eprintln!("QEMU quit (Ctrl-A X)");
+            Ok(())
+        }
         other => {
             eprintln!("{other}");
             Err(Reported.into())

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 
 use crate::build::{self, Profile};
 use crate::capture;
+use crate::shell_test;
 use crate::install::ensure_qemu;
 use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
 use crate::qemu::{self, Boot};
@@ -173,6 +174,14 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
         boot.append = Some("test=user".into());
         let capture = capture::boot(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
         total.absorb(judge_user(name, &capture.log, &capture.lines, capture.exit));
+    }
+    if ws.programs.iter().any(|p| p.bins.iter().any(|b| b == "shell")) {
+        banner("shell: boot normally on 2 CPUs, type help, ps and shutdown into COM1");
+        let name = "shell";
+        boot.smp = 2;
+        boot.append = None;
+        let capture = capture::scripted(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT, shell_test::SCRIPT)?;
+        total.absorb(shell_test::judge(name, &capture.log, &capture.lines, capture.exit));
     }
     Ok(total)
 }
