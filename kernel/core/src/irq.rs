@@ -28,8 +28,14 @@ impl<P: Platform> Kernel<P> {
     /// Posts every pending IRQ line of this CPU that can be posted now.
     pub(crate) fn post_pending_irqs(&self, cpu: &mut Cpu) {
         let shared = self.shared(cpu.id);
-        let pending = shared.pending_irqs.swap(0, Ordering::AcqRel);
-        for line in (0..64u32).filter(|l| pending & (1 << l) != 0) {
+        // Most exits have nothing pending: a plain load is cheaper than the swap.
+        if shared.pending_irqs.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut pending = shared.pending_irqs.swap(0, Ordering::AcqRel);
+        while pending != 0 {
+            let line = pending.trailing_zeros();
+            pending &= pending - 1;
             let posted = loop {
                 let r = self.post_irq(cpu, line);
                 cpu.held.release_all(self);
