@@ -1,13 +1,14 @@
 //! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
-//! receiver, POST queued, and a POST ping-pong for the context switch. Run by `bench` (bench
-//! mode) and the shell's `bench` command.
+//! receiver, POST queued, a POST ping-pong for the context switch, and an IRQ to the serial
+//! driver running. Run by `bench` (bench mode) and the shell's `bench` command.
 //!
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
-//! `slots::SELF` and `slots::ECHO` and nothing in slots 40 and 41.
+//! `slots::SELF`, `slots::ECHO` and `slots::CONSOLE` and nothing in slots 40 and 41.
 #![no_std]
 
 mod cases;
+mod irq;
 mod measure;
 
 use measure::PerOp;
@@ -37,5 +38,6 @@ pub fn run() {
             iterations: p.iterations * 2,
         }),
     );
+    show("irq_to_driver", irq::irq_to_driver(2_000));
     println!("bench: done");
 }

@@ -49,6 +49,12 @@ pub fn per_op(iterations: u64, op: &mut dyn FnMut()) -> PerOp {
 /// loop's overhead for as many iterations.
 pub fn from_total(total: u64, iterations: u64) -> PerOp {
     let overhead = time_loop(iterations, &mut || black_box(()));
+    from_ticks(total, overhead, iterations)
+}
+
+/// `total` ticks over `iterations`, less `overhead` ticks measured for as many iterations of
+/// everything but the operation.
+pub fn from_ticks(total: u64, overhead: u64, iterations: u64) -> PerOp {
     PerOp {
         tenths: total.saturating_sub(overhead) * 10 / iterations.max(1),
         iterations,

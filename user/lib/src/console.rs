@@ -19,7 +19,17 @@ pub mod orders {
     pub const READ: u32 = 2;
     /// `d0` = 0: QEMU exits with success; otherwise with failure.
     pub const SHUTDOWN: u32 = 3;
+    /// `d0` = rounds (1 to [`super::MAX_IRQ_ROUNDS`]): the driver makes COM1 interrupt it that
+    /// many times (after one untimed probe) and replies `[rounds, ticks, overhead, 0]`:
+    /// `ticks` summed from just before the port write that raises each interrupt to the
+    /// driver running with the kernel's IRQ POST, `overhead` the same TSC reads around a
+    /// harmless port write. `rounds` = 0: refused (rounds out of range, a run in progress, or
+    /// the UART did not raise its interrupt line).
+    pub const BENCH_IRQ: u32 = 4;
 }
+
+/// The most rounds one [`orders::BENCH_IRQ`] runs, so the caller's wait is bounded.
+pub const MAX_IRQ_ROUNDS: u64 = 100_000;
 
 /// Bytes carried by one WRITE or READ message.
 pub const CHUNK: usize = 24;
