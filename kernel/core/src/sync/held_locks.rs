@@ -56,10 +56,14 @@ impl LockTable<usize> for [MrowLock] {
 }
 
 /// The locks this CPU holds on the current kernel path; capacity `N`.
+///
+/// `top` is the highest key held: a key above it is not held and may be waited for, so the
+/// common ascending acquisition costs no search at all.
 #[derive(Debug)]
 pub struct HeldLocks<K, const N: usize> {
     held: [Option<(K, LockMode)>; N],
     len: usize,
+    top: Option<K>,
 }
 
 impl<K: Copy + Ord, const N: usize> Default for HeldLocks<K, N> {
@@ -71,7 +75,7 @@ impl<K: Copy + Ord, const N: usize> Default for HeldLocks<K, N> {
 impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// An empty list.
     pub const fn new() -> Self {
-        HeldLocks { held: [None; N], len: 0 }
+        HeldLocks { held: [None; N], len: 0, top: None }
     }
 
     /// Whether nothing is held: the kernel exit path asserts this.
@@ -86,7 +90,15 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
 
     /// The mode `key` is held in, if it is held.
     pub fn mode_of(&self, key: K) -> Option<LockMode> {
-        self.entries().find(|&(k, _)| k == key).map(|(_, m)| m)
+        if !self.below_top(key) {
+            return None;
+        }
+        for (k, m) in self.held[..self.len].iter().flatten() {
+            if *k == key {
+                return Some(*m);
+            }
+        }
+        None
     }
 
     /// Every held key and its mode, in acquisition order.
@@ -97,13 +109,11 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// Takes `key` for reading: spins if that is deadlock-free (see the file header), otherwise
     /// tries once. A key already held in either mode is kept as it is.
     pub fn read<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
-        if self.mode_of(key).is_some() {
+        if !self.below_top(key) {
+            table.lock_of(key).read();
+        } else if self.mode_of(key).is_some() {
             return Ok(());
-        }
-        let lock = table.lock_of(key);
-        if self.may_wait_for(key) {
-            lock.read();
-        } else if !lock.try_read() {
+        } else if !table.lock_of(key).try_read() {
             return Err(Restart);
         }
         self.record(key, LockMode::Read);
@@ -113,6 +123,11 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// Takes `key` for writing: spins if that is deadlock-free, otherwise tries once. A read
     /// hold of `key` is upgraded only if this CPU is its sole reader (else `Restart`).
     pub fn write<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
+        if !self.below_top(key) {
+            table.lock_of(key).write();
+            self.record(key, LockMode::Write);
+            return Ok(());
+        }
         let lock = table.lock_of(key);
         match self.mode_of(key) {
             Some(LockMode::Write) => return Ok(()),
@@ -125,9 +140,7 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
             }
             None => {}
         }
-        if self.may_wait_for(key) {
-            lock.write();
-        } else if !lock.try_write() {
+        if !lock.try_write() {
             return Err(Restart);
         }
         self.record(key, LockMode::Write);
@@ -199,20 +212,20 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// Releases every held lock and empties the list: at kernel exit, and whenever a path is
     /// abandoned before its commit point (error, stall or restart).
     pub fn release_all<T: LockTable<K> + ?Sized>(&mut self, table: &T) {
-        for slot in &mut self.held[..self.len] {
-            if let Some((key, mode)) = slot.take() {
-                match mode {
-                    LockMode::Read => table.lock_of(key).unlock_read(),
-                    LockMode::Write => table.lock_of(key).unlock_write(),
-                }
+        for (key, mode) in self.held[..self.len].iter().flatten() {
+            match mode {
+                LockMode::Read => table.lock_of(*key).unlock_read(),
+                LockMode::Write => table.lock_of(*key).unlock_write(),
             }
         }
         self.len = 0;
+        self.top = None;
     }
 
-    /// Spinning for `key` cannot close a cycle when `key` is above everything held.
-    fn may_wait_for(&self, key: K) -> bool {
-        self.entries().all(|(k, _)| k < key)
+    /// Whether `key` is at or below the highest key held: only then may it be held already,
+    /// and only then could spinning for it close a cycle.
+    fn below_top(&self, key: K) -> bool {
+        self.top.is_some_and(|t| key <= t)
     }
 
     fn record(&mut self, key: K, mode: LockMode) {
@@ -222,6 +235,9 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
         );
         self.held[self.len] = Some((key, mode));
         self.len += 1;
+        if !self.below_top(key) {
+            self.top = Some(key);
+        }
     }
 
     fn set_mode(&mut self, key: K, mode: LockMode) {
