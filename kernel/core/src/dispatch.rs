@@ -82,7 +82,7 @@ impl<P: Platform> Kernel<P> {
         loop {
             let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
             let r: Result<Verdict<P::SaveArea>, Restart> = (|| {
-                cpu.held.write(self, LockKey::Process(cur.index))?;
+                cpu.held.write(self, LockKey::process(cur.index))?;
                 // COMMIT POINT: one lock; the process's state decides the rest.
                 Ok(self
                     .processes
@@ -141,7 +141,7 @@ impl<P: Platform> Kernel<P> {
     fn dispatch(&self, cpu: &mut Cpu, next: ObjId) {
         loop {
             let r: Result<Option<u8>, Restart> = (|| {
-                cpu.held.write(self, LockKey::Process(next.index))?;
+                cpu.held.write(self, LockKey::process(next.index))?;
                 // COMMIT POINT: one lock; a process no longer ready is skipped.
                 Ok(self
                     .processes

@@ -82,7 +82,7 @@ impl<P: Platform> Kernel<P> {
     fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> bool {
         loop {
             let r: Result<bool, Restart> = (|| {
-                cpu.held.write(self, LockKey::Process(me.index))?;
+                cpu.held.write(self, LockKey::process(me.index))?;
                 // COMMIT POINT: one lock; the process's state decides the rest.
                 Ok(self
                     .processes

@@ -61,7 +61,7 @@ impl<P: Platform> Kernel<P> {
         let Some(me) = cpu.current else {
             return Ok(Err(Error::BadAddress));
         };
-        cpu.held.read(self, LockKey::Process(me.index))?;
+        cpu.held.read(self, LockKey::process(me.index))?;
         let Some(space) = self
             .processes
             .read(me, |p| p.space.obj)
@@ -69,7 +69,7 @@ impl<P: Platform> Kernel<P> {
         else {
             return Ok(Err(Error::BadAddress));
         };
-        cpu.held.read(self, LockKey::Space(space.index))?;
+        cpu.held.read(self, LockKey::space(space.index))?;
         let Some(m) = self
             .spaces
             .read(space, |s| s.mappings.get(&vpn).copied())
@@ -77,7 +77,7 @@ impl<P: Platform> Kernel<P> {
         else {
             return Ok(Err(Error::BadAddress));
         };
-        cpu.held.read(self, LockKey::Page(m.page.index))?;
+        cpu.held.read(self, LockKey::page(m.page.index))?;
         if !self.pages.is_live(m.page) {
             return Ok(Err(Error::BadAddress));
         }

@@ -56,13 +56,13 @@ impl<P: Platform> Kernel<P> {
         let Some(irq) = self.irqs.get(line as usize) else {
             return Ok(true);
         };
-        cpu.held.read(self, LockKey::Irq(line))?;
+        cpu.held.read(self, LockKey::irq(line))?;
         let Some(endpoint) = irq.read(|l| l.bound) else {
             return Ok(true);
         };
         let t = endpoint.obj;
-        cpu.held.write(self, LockKey::Process(t.index))?;
-        cpu.held.write(self, LockKey::PostPool)?;
+        cpu.held.write(self, LockKey::process(t.index))?;
+        cpu.held.write(self, LockKey::POST_POOL)?;
         let Some(ready) = self.processes.read(t, |p| {
             p.state == RunState::Available
                 && p.senders.is_empty()

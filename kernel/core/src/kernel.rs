@@ -30,7 +30,7 @@ use spin::mutex::SpinMutex;
 use crate::cap::{Cap, ObjId};
 use crate::cleaner::ReclaimableCache;
 use crate::cpu::PerCpu;
-use crate::lock_key::LockKey;
+use crate::lock_key::{LockKey, LockKind};
 use crate::object::bank::Bank;
 use crate::object::memory::{CapPage, IrqLine, Page, Space};
 use crate::object::process::Process;
@@ -185,12 +185,12 @@ impl<P: Platform> Kernel<P> {
         let i = cap.obj.index;
         Some(match cap.ty {
             CapType::Null => return None,
-            CapType::Process | CapType::Endpoint | CapType::Resume => LockKey::Process(i),
-            CapType::Bank => LockKey::Bank(i),
-            CapType::Page => LockKey::Page(i),
-            CapType::AddressSpace => LockKey::Space(i),
-            CapType::CapPage => LockKey::CapPage(i),
-            CapType::IrqLine => LockKey::Irq(i),
+            CapType::Process | CapType::Endpoint | CapType::Resume => LockKey::process(i),
+            CapType::Bank => LockKey::bank(i),
+            CapType::Page => LockKey::page(i),
+            CapType::AddressSpace => LockKey::space(i),
+            CapType::CapPage => LockKey::cap_page(i),
+            CapType::IrqLine => LockKey::irq(i),
         })
     }
 
@@ -207,14 +207,15 @@ impl<P: Platform> Kernel<P> {
 
 impl<P: Platform> LockTable<LockKey> for Kernel<P> {
     fn lock_of(&self, key: LockKey) -> &MrowLock {
-        match key {
-            LockKey::Process(i) => self.processes.lock(i),
-            LockKey::Bank(i) => self.banks.lock(i),
-            LockKey::Page(i) => self.pages.lock(i),
-            LockKey::Space(i) => self.spaces.lock(i),
-            LockKey::CapPage(i) => self.cap_pages.lock(i),
-            LockKey::Irq(i) => self.irqs[i as usize].lock(),
-            LockKey::PostPool => self.posts.lock(),
+        let i = key.index();
+        match key.kind() {
+            LockKind::Process => self.processes.lock(i),
+            LockKind::Bank => self.banks.lock(i),
+            LockKind::Page => self.pages.lock(i),
+            LockKind::Space => self.spaces.lock(i),
+            LockKind::CapPage => self.cap_pages.lock(i),
+            LockKind::Irq => self.irqs[i as usize].lock(),
+            LockKind::PostPool => self.posts.lock(),
         }
     }
 }

@@ -19,21 +19,116 @@
 //! No lock is held past kernel exit, the running process's included: a process running on
 //! another CPU is halted by marking it and interrupting that CPU (`orders/lifecycle.rs`).
 
-/// The name of an object lock.
+/// What kind of object a lock key names; kinds are ordered as listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LockKey {
-    /// A process, by table index.
-    Process(u32),
+pub enum LockKind {
+    /// A process.
+    Process,
     /// A bank.
-    Bank(u32),
+    Bank,
     /// A page.
-    Page(u32),
+    Page,
     /// An address space.
-    Space(u32),
+    Space,
     /// A capability page.
-    CapPage(u32),
+    CapPage,
     /// An IRQ line.
-    Irq(u32),
+    Irq,
     /// The post-activity pool.
     PostPool,
+}
+
+/// The name of an object lock: its kind in the high half, its table index in the low half,
+/// so the lock order is one integer comparison (the held-lock list compares keys constantly).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LockKey(u64);
+
+impl LockKey {
+    /// The post-activity pool: the highest key.
+    pub const POST_POOL: LockKey = LockKey::new(LockKind::PostPool, 0);
+
+    const fn new(kind: LockKind, index: u32) -> LockKey {
+        LockKey(((kind as u64) << 32) | index as u64)
+    }
+
+    /// Process `index`.
+    pub const fn process(index: u32) -> LockKey {
+        LockKey::new(LockKind::Process, index)
+    }
+
+    /// Bank `index`.
+    pub const fn bank(index: u32) -> LockKey {
+        LockKey::new(LockKind::Bank, index)
+    }
+
+    /// Page `index`.
+    pub const fn page(index: u32) -> LockKey {
+        LockKey::new(LockKind::Page, index)
+    }
+
+    /// Address space `index`.
+    pub const fn space(index: u32) -> LockKey {
+        LockKey::new(LockKind::Space, index)
+    }
+
+    /// Capability page `index`.
+    pub const fn cap_page(index: u32) -> LockKey {
+        LockKey::new(LockKind::CapPage, index)
+    }
+
+    /// IRQ line `line`.
+    pub const fn irq(line: u32) -> LockKey {
+        LockKey::new(LockKind::Irq, line)
+    }
+
+    /// The kind of object named.
+    pub const fn kind(self) -> LockKind {
+        match self.0 >> 32 {
+            0 => LockKind::Process,
+            1 => LockKind::Bank,
+            2 => LockKind::Page,
+            3 => LockKind::Space,
+            4 => LockKind::CapPage,
+            5 => LockKind::Irq,
+            _ => LockKind::PostPool,
+        }
+    }
+
+    /// The table index of the object named (0 for the post pool).
+    pub const fn index(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+impl core::fmt::Debug for LockKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.kind() {
+            LockKind::PostPool => write!(f, "PostPool"),
+            k => write!(f, "{k:?}({})", self.index()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_order_by_kind_then_index() {
+        let keys = [
+            LockKey::process(0),
+            LockKey::process(u32::MAX),
+            LockKey::bank(0),
+            LockKey::page(7),
+            LockKey::space(1),
+            LockKey::cap_page(0),
+            LockKey::irq(63),
+            LockKey::POST_POOL,
+        ];
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(LockKey::page(7).kind(), LockKind::Page);
+        assert_eq!(LockKey::page(7).index(), 7);
+        assert_eq!(format!("{:?}", LockKey::irq(3)), "Irq(3)");
+        assert_eq!(format!("{:?}", LockKey::POST_POOL), "PostPool");
+    }
 }

@@ -12,7 +12,7 @@
 //!   process's sender queue; never both, never neither.
 //! - `waiting` holds processes stalled for a free activity, served in FIFO order with an owner.
 //!
-//! The pool sits behind one lock (`LockKey::PostPool`), taken like an object lock.
+//! The pool sits behind one lock (`LockKey::POST_POOL`), taken like an object lock.
 
 use alloc::vec::Vec;
 use tessera_abi::post::PostPayload;

@@ -31,7 +31,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn wake_deferred(&self, cpu: &mut Cpu, w: Wake) -> Result<(), Restart> {
-        cpu.held.write(self, LockKey::Process(w.who.id.index))?;
+        cpu.held.write(self, LockKey::process(w.who.id.index))?;
         // COMMIT POINT: one lock, and the check below decides everything.
         self.processes.write(w.who.id, |p| {
             if p.state == RunState::Stalled(w.from) && p.stall_seq == w.who.seq {

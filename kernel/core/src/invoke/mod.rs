@@ -60,7 +60,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<(), Restart> {
-        cpu.held.write(self, LockKey::Process(me.index))?;
+        cpu.held.write(self, LockKey::process(me.index))?;
         let Some((inv, owns, staller)) = self
             .processes
             .read(me, |p| (p.save.invocation(), p.owns, p.staller(me)))
@@ -159,9 +159,9 @@ impl<P: Platform> Kernel<P> {
     /// process's queue may have to be delivered when ownership moves), or the pool alone.
     pub(crate) fn lock_queue_holder(&self, cpu: &mut Cpu, q: QueueRef) -> Result<(), Restart> {
         if let QueueRef::Senders(t) = q {
-            cpu.held.write(self, LockKey::Process(t.index))?;
+            cpu.held.write(self, LockKey::process(t.index))?;
         }
-        cpu.held.write(self, LockKey::PostPool)
+        cpu.held.write(self, LockKey::POST_POOL)
     }
 
     /// `who` gives up queue `q`, or leaves it if it still waits there: ownership passes to the

@@ -31,9 +31,9 @@ impl<P: Platform> Kernel<P> {
         msg: &Msg,
     ) -> Result<(), Restart> {
         if let Some(r) = resume {
-            cpu.held.write(self, LockKey::Process(r.obj.index))?;
+            cpu.held.write(self, LockKey::process(r.obj.index))?;
         }
-        cpu.held.write(self, LockKey::PostPool)?;
+        cpu.held.write(self, LockKey::POST_POOL)?;
         let waiting = resume.filter(|r| {
             self.processes.read(r.obj, |w| {
                 w.state == RunState::Waiting && w.ticket == r.badge

@@ -37,8 +37,8 @@ impl<P: Platform> Kernel<P> {
             self.refuse(cpu, caller, Error::BadState);
             return Ok(());
         }
-        cpu.held.write(self, LockKey::Process(t_id.index))?;
-        cpu.held.write(self, LockKey::PostPool)?;
+        cpu.held.write(self, LockKey::process(t_id.index))?;
+        cpu.held.write(self, LockKey::POST_POOL)?;
         let me = Waiter::Process(caller.staller);
         let Some(deliverable) = self.processes.read(t_id, |t| t.may_receive_from(me)) else {
             self.refuse(cpu, caller, Error::NullCapability);

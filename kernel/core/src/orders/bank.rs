@@ -28,7 +28,7 @@ impl<P: Platform> Kernel<P> {
                 if let Err(e) = need(&bank, Rights::READ) {
                     return Ok(Err(e));
                 }
-                cpu.held.read(self, LockKey::Bank(bank.obj.index))?;
+                cpu.held.read(self, LockKey::bank(bank.obj.index))?;
                 // COMMIT POINT: a read-only order.
                 Ok(self
                     .banks
@@ -51,7 +51,7 @@ impl<P: Platform> Kernel<P> {
         let Some(units) = cost(ty, msg.data[1]) else {
             return Ok(Err(Error::InvalidArgument));
         };
-        cpu.held.write(self, LockKey::Bank(bank.obj.index))?;
+        cpu.held.write(self, LockKey::bank(bank.obj.index))?;
         let Some(affordable) = self.banks.read(bank.obj, |b| b.can_charge(units)) else {
             return Ok(Err(Error::NullCapability));
         };
@@ -114,7 +114,7 @@ impl<P: Platform> Kernel<P> {
         if !self.is_live(&victim) {
             return Ok(Err(Error::NullArgument));
         }
-        cpu.held.write(self, LockKey::Bank(bank.obj.index))?;
+        cpu.held.write(self, LockKey::bank(bank.obj.index))?;
         let Some(key) = self.key_of(&victim) else {
             return Ok(Err(Error::NullArgument));
         };

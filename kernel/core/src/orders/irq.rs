@@ -32,7 +32,7 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let line = cap.obj.index;
-        cpu.held.write(self, LockKey::Irq(line))?;
+        cpu.held.write(self, LockKey::irq(line))?;
         let Some(irq) = self.irqs.get(line as usize) else {
             return Ok(Err(Error::NullCapability));
         };

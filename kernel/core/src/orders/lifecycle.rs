@@ -43,7 +43,7 @@ impl<P: Platform> Kernel<P> {
         if let RunState::Stalled(q) = state {
             self.lock_queue_holder(cpu, q)?;
         }
-        cpu.held.write(self, LockKey::PostPool)?;
+        cpu.held.write(self, LockKey::POST_POOL)?;
         if destroying && cpu.deferred.try_reserve(waiters + 2).is_err() {
             return Ok(Err(Error::OutOfQuota));
         }
@@ -85,7 +85,7 @@ impl<P: Platform> Kernel<P> {
 
     /// HALT: stop `v` where it is.
     pub(crate) fn halt(&self, cpu: &mut Cpu, v: ObjId) -> Result<Result<(), Error>, Restart> {
-        cpu.held.write(self, LockKey::Process(v.index))?;
+        cpu.held.write(self, LockKey::process(v.index))?;
         let Some((state, restart)) = self.processes.read(v, |p| (p.state, p.restart)) else {
             return Ok(Err(Error::NullCapability));
         };
@@ -110,8 +110,8 @@ impl<P: Platform> Kernel<P> {
 
     /// RESUME: `v` goes on as it was when halted.
     pub(crate) fn resume(&self, cpu: &mut Cpu, v: ObjId) -> Result<Result<(), Error>, Restart> {
-        cpu.held.write(self, LockKey::Process(v.index))?;
-        cpu.held.write(self, LockKey::PostPool)?;
+        cpu.held.write(self, LockKey::process(v.index))?;
+        cpu.held.write(self, LockKey::POST_POOL)?;
         let Some(state) = self.processes.read(v, |p| p.state) else {
             return Ok(Err(Error::NullCapability));
         };

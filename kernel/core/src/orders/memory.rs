@@ -36,9 +36,9 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::InvalidArgument));
         }
         if needed == Rights::READ {
-            cpu.held.read(self, LockKey::Page(cap.obj.index))?;
+            cpu.held.read(self, LockKey::page(cap.obj.index))?;
         } else {
-            cpu.held.write(self, LockKey::Page(cap.obj.index))?;
+            cpu.held.write(self, LockKey::page(cap.obj.index))?;
         }
         let Some(frame) = self.pages.read(cap.obj, |p| p.frame) else {
             return Ok(Err(Error::NullCapability));
@@ -76,7 +76,7 @@ impl<P: Platform> Kernel<P> {
         let space = cap.obj;
         match msg.order {
             order::space::LOOKUP => {
-                cpu.held.read(self, LockKey::Space(space.index))?;
+                cpu.held.read(self, LockKey::space(space.index))?;
                 // COMMIT POINT: a read-only order.
                 let rights = self
                     .spaces
@@ -88,7 +88,7 @@ impl<P: Platform> Kernel<P> {
                 Ok(Ok(KReply::words([live, 0, 0, 0])))
             }
             order::space::UNMAP => {
-                cpu.held.write(self, LockKey::Space(space.index))?;
+                cpu.held.write(self, LockKey::space(space.index))?;
                 if self.spaces.read(space, |s| s.mappings.contains_key(&vpn)) != Some(true) {
                     return Ok(Err(Error::BadState));
                 }
@@ -116,8 +116,8 @@ impl<P: Platform> Kernel<P> {
         if let Err(e) = need(&page, rights) {
             return Ok(Err(e));
         }
-        cpu.held.write(self, LockKey::Space(space.obj.index))?;
-        cpu.held.read(self, LockKey::Page(page.obj.index))?;
+        cpu.held.write(self, LockKey::space(space.obj.index))?;
+        cpu.held.read(self, LockKey::page(page.obj.index))?;
         let Some(frame) = self.pages.read(page.obj, |p| p.frame) else {
             return Ok(Err(Error::NullArgument));
         };
@@ -169,14 +169,14 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::InvalidArgument));
         };
         if needed == Rights::READ {
-            cpu.held.read(self, LockKey::CapPage(cap.obj.index))?;
+            cpu.held.read(self, LockKey::cap_page(cap.obj.index))?;
             // COMMIT POINT: a read-only order.
             Ok(self
                 .cap_pages
                 .read(cap.obj, |c| KReply::cap(c.caps[slot]))
                 .ok_or(Error::NullCapability))
         } else {
-            cpu.held.write(self, LockKey::CapPage(cap.obj.index))?;
+            cpu.held.write(self, LockKey::cap_page(cap.obj.index))?;
             // COMMIT POINT: the capability page is locked and the slot checked.
             Ok(self
                 .cap_pages

@@ -67,9 +67,9 @@ impl<P: Platform> Kernel<P> {
         }
         let write = needed == Rights::WRITE;
         if write {
-            cpu.held.write(self, LockKey::Process(v.index))?;
+            cpu.held.write(self, LockKey::process(v.index))?;
         } else {
-            cpu.held.read(self, LockKey::Process(v.index))?;
+            cpu.held.read(self, LockKey::process(v.index))?;
         }
         let stopped = |p: &crate::object::process::Process<P::SaveArea>| {
             matches!(p.state, crate::object::process::RunState::Halted(_)) && p.cpu.is_none()
