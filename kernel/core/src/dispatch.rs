@@ -16,7 +16,7 @@ use crate::cap::ObjId;
 use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::RunState;
+use crate::object::process::{Process, RunState};
 use crate::platform::Platform;
 use crate::sched::{Position, DEFAULT_QUANTUM_TICKS};
 use crate::sync::atomic::Ordering;
@@ -38,20 +38,25 @@ pub enum Exit {
 }
 
 /// What to do with the current process at exit.
-enum Verdict<S> {
-    Keep(S, Option<ObjId>),
+enum Verdict {
+    /// Return to it: its registers are in the frame already.
+    Keep(Option<ObjId>),
     Rerun,
     Drop,
 }
 
 impl<P: Platform> Kernel<P> {
     pub(crate) fn schedule(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+        let mut picked = None;
         loop {
             self.run_deferred(cpu);
-            if let Some(cur) = cpu.current {
-                match self.verdict(cpu, cur) {
-                    Verdict::Keep(save, space) => {
-                        *regs = save;
+            let verdict = match picked.take() {
+                Some(next) => self.dispatch(cpu, next, regs),
+                None => cpu.current.map(|cur| self.verdict(cpu, cur, regs)),
+            };
+            if let (Some(cur), Some(v)) = (cpu.current, verdict) {
+                match v {
+                    Verdict::Keep(space) => {
                         return Exit::User {
                             process: cur,
                             space,
@@ -70,57 +75,67 @@ impl<P: Platform> Kernel<P> {
                 }
             }
             match self.pick(cpu) {
-                Some(next) => self.dispatch(cpu, next),
+                Some(next) => picked = Some(next),
                 None => return Exit::Idle,
             }
         }
     }
 
     /// Decides, under its lock, whether the current process goes on.
-    fn verdict(&self, cpu: &mut Cpu, cur: ObjId) -> Verdict<P::SaveArea> {
+    fn verdict(&self, cpu: &mut Cpu, cur: ObjId, regs: &mut P::SaveArea) -> Verdict {
         let resched = self.shared(cpu.id).take_resched();
         loop {
             let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
-            let r: Result<Verdict<P::SaveArea>, Restart> = (|| {
+            let r: Result<Verdict, Restart> = (|| {
                 cpu.held.write(self, LockKey::process(cur.index))?;
                 // COMMIT POINT: one lock; the process's state decides the rest.
                 Ok(self
                     .processes
-                    .write(cur, |p| match p.state {
-                        RunState::Running if p.restart => {
-                            p.restart = false;
-                            Verdict::Rerun
-                        }
-                        RunState::Running if !resched => {
-                            let space = Some(p.space.obj)
-                                .filter(|s| self.spaces.is_live(*s) && !p.space.is_null());
-                            Verdict::Keep(p.save.clone(), space)
-                        }
-                        RunState::Running => {
-                            p.cpu = None;
-                            p.home = cpu.id;
-                            self.make_ready(
-                                cpu,
-                                cur,
-                                p,
-                                if expired {
-                                    Position::Tail
-                                } else {
-                                    Position::Head
-                                },
-                            );
-                            Verdict::Drop
-                        }
-                        _ => {
-                            p.cpu = None;
-                            Verdict::Drop
-                        }
-                    })
+                    .write(cur, |p| self.decide(cpu, cur, p, regs, resched, expired))
                     .unwrap_or(Verdict::Drop))
             })();
             cpu.held.release_all(self);
             if let Ok(v) = r {
                 return v;
+            }
+        }
+    }
+
+    /// The verdict on `p`, current here: re-run its stalled call, return to it (its registers
+    /// copied into `regs`), or drop it (requeued if it was preempted while running).
+    fn decide(
+        &self,
+        cpu: &Cpu,
+        cur: ObjId,
+        p: &mut Process<P::SaveArea>,
+        regs: &mut P::SaveArea,
+        resched: bool,
+        expired: bool,
+    ) -> Verdict {
+        match p.state {
+            RunState::Running if p.restart => {
+                p.restart = false;
+                Verdict::Rerun
+            }
+            RunState::Running if !resched => {
+                regs.clone_from(&p.save);
+                let space = p.space.obj;
+                Verdict::Keep((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
+            }
+            RunState::Running => {
+                p.cpu = None;
+                p.home = cpu.id;
+                let at = if expired {
+                    Position::Tail
+                } else {
+                    Position::Head
+                };
+                self.make_ready(cpu, cur, p, at);
+                Verdict::Drop
+            }
+            _ => {
+                p.cpu = None;
+                Verdict::Drop
             }
         }
     }
@@ -137,38 +152,46 @@ impl<P: Platform> Kernel<P> {
             .map(|(id, _)| id)
     }
 
-    /// Makes `next` (just taken off a run queue) current here, if it is still ready.
-    fn dispatch(&self, cpu: &mut Cpu, next: ObjId) {
+    /// Makes `next` (just taken off a run queue) current here if it is still ready, and gives
+    /// the verdict on it under the same lock; `None` if it was no longer ready.
+    fn dispatch(&self, cpu: &mut Cpu, next: ObjId, regs: &mut P::SaveArea) -> Option<Verdict> {
+        let shared = self.shared(cpu.id);
+        let resched = shared.take_resched();
         loop {
-            let r: Result<Option<u8>, Restart> = (|| {
+            let r: Result<Option<Verdict>, Restart> = (|| {
                 cpu.held.write(self, LockKey::process(next.index))?;
                 // COMMIT POINT: one lock; a process no longer ready is skipped.
                 Ok(self
                     .processes
                     .write(next, |p| {
                         p.queued_on = None;
-                        (p.state == RunState::Running && p.cpu.is_none()).then(|| {
-                            p.cpu = Some(cpu.id);
-                            p.home = cpu.id;
-                            p.priority.get()
-                        })
+                        if p.state != RunState::Running || p.cpu.is_some() {
+                            return None;
+                        }
+                        p.cpu = Some(cpu.id);
+                        p.home = cpu.id;
+                        shared
+                            .running_priority
+                            .store(u32::from(p.priority.get()), Ordering::Release);
+                        shared
+                            .ticks_left
+                            .store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
+                        Some(self.decide(cpu, next, p, regs, resched, false))
                     })
                     .flatten())
             })();
             cpu.held.release_all(self);
             match r {
-                Ok(Some(prio)) => {
+                Ok(Some(v)) => {
                     cpu.current = Some(next);
-                    let shared = self.shared(cpu.id);
-                    shared
-                        .running_priority
-                        .store(u32::from(prio), Ordering::Release);
-                    shared
-                        .ticks_left
-                        .store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
-                    return;
+                    return Some(v);
                 }
-                Ok(None) => return,
+                Ok(None) => {
+                    if resched {
+                        shared.request_resched();
+                    }
+                    return None;
+                }
                 Err(Restart) => {}
             }
         }

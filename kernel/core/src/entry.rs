@@ -18,7 +18,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::{Resumes, RunState};
 use crate::platform::Platform;
 use crate::sync::atomic::Ordering;
-use crate::sync::{CpuId, Restart};
+use crate::sync::CpuId;
 
 impl<P: Platform> Kernel<P> {
     /// A `syscall` from the current process: `regs` holds its registers; on return they hold
@@ -76,29 +76,30 @@ impl<P: Platform> Kernel<P> {
         exit
     }
 
-    /// Saves the trapped registers of `me`; returns whether its invocation should run. A
-    /// process halted by another CPU before it noticed keeps its registers and, if it trapped
-    /// with a system call, re-runs that call when resumed.
+    /// Saves the trapped registers of `me`; returns whether its invocation should run, and if
+    /// so returns with `me` still write-locked: the invocation path locks its caller first
+    /// anyway, so holding on saves a release and a re-acquisition. A process halted by another
+    /// CPU before it noticed keeps its registers and, if it trapped with a system call, re-runs
+    /// that call when resumed.
     fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> bool {
-        loop {
-            let r: Result<bool, Restart> = (|| {
-                cpu.held.write(self, LockKey::process(me.index))?;
-                // COMMIT POINT: one lock; the process's state decides the rest.
-                Ok(self
-                    .processes
-                    .write(me, |p| {
-                        p.save = regs.clone();
-                        if syscall && p.state == RunState::Halted(Resumes::Run { restart: false }) {
-                            p.state = RunState::Halted(Resumes::Run { restart: true });
-                        }
-                        p.state == RunState::Running
-                    })
-                    .unwrap_or(false))
-            })();
+        // The list is empty on entry, so this lock is waited for and the loop runs once.
+        while cpu.held.write(self, LockKey::process(me.index)).is_err() {
             cpu.held.release_all(self);
-            if let Ok(run) = r {
-                return run;
-            }
         }
+        // COMMIT POINT: one lock; the process's state decides the rest.
+        let run = self
+            .processes
+            .write(me, |p| {
+                p.save.clone_from(regs);
+                if syscall && p.state == RunState::Halted(Resumes::Run { restart: false }) {
+                    p.state = RunState::Halted(Resumes::Run { restart: true });
+                }
+                p.state == RunState::Running
+            })
+            .unwrap_or(false);
+        if !(run && syscall) {
+            cpu.held.release_all(self);
+        }
+        run
     }
 }

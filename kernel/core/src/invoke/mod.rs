@@ -47,6 +47,8 @@ pub(crate) struct Caller {
 
 impl<P: Platform> Kernel<P> {
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
+    /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
+    /// already in place.
     pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) {
         loop {
             self.txns.enter(cpu.id);
