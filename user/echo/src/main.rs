@@ -28,7 +28,8 @@ struct Echo {
     sends: u64,
     out_of_order: u64,
     calls: u64,
-    next_post: u64,
+    /// The seq expected next on each stream of COUNT POSTs.
+    next: [u64; STREAMS as usize],
     seq: u64,
     delay: u64,
 }
@@ -45,12 +46,19 @@ impl Echo {
         match m.order() {
             PLUS_ONE => d.map(|w| w.wrapping_add(1)),
             COUNT if kind == InvocationKind::Post => {
-                if d[0] != self.next_post {
-                    self.out_of_order += 1;
+                let (stream, seq) = ((d[0] >> 32) as usize, d[0] & 0xffff_ffff);
+                match self.next.get_mut(stream) {
+                    Some(next) => {
+                        if seq != *next {
+                            self.out_of_order += 1;
+                        }
+                        *next = seq + 1;
+                    }
+                    None => self.out_of_order += 1,
                 }
-                self.next_post = d[0].wrapping_add(1);
                 [0; 4]
             }
+            NEXT => [self.next.get(d[0] as usize).map_or(0, |n| *n), 0, 0, 0],
             STATS => [self.posts, self.sends, self.out_of_order, self.calls],
             RESET => {
                 *self = Echo::default();

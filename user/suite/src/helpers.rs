@@ -18,6 +18,7 @@ const KERNEL_ADDRESS: u64 = 0xffff_ffff_8000_0000;
 const CALL_SEQ: u64 = MessageInfo::new(InvocationKind::Call, echo::SEQ, 1, 0).pack();
 const POST_REPORT: u64 = MessageInfo::new(InvocationKind::Post, REPORTED, 1, 0).pack();
 const CALL_HALT: u64 = MessageInfo::new(InvocationKind::Call, order::process::HALT, 0, 0).pack();
+const POST_COUNT: u64 = MessageInfo::new(InvocationKind::Post, echo::COUNT, 1, 0).pack();
 
 core::arch::global_asm!(
     r#"
@@ -55,6 +56,32 @@ tessera_helper_seq_caller:
     xor eax, eax
     syscall
     ud2
+tessera_helper_poster:
+    mov r12, rdi
+    shr r12, 32
+    shl r12, 32
+    mov r13d, edi
+    xor r14d, r14d
+tessera_helper_poster_next:
+    cmp r14, r13
+    jae tessera_helper_poster_done
+    mov rdx, r12
+    or rdx, r14
+    mov edi, {echo}
+    movabs rsi, {post_count}
+    xor eax, eax
+    syscall
+    test rax, rax
+    jnz tessera_helper_poster_refused
+    inc r14
+    jmp tessera_helper_poster_next
+tessera_helper_poster_done:
+    mov edi, {self_}
+    movabs rsi, {call_halt}
+    xor eax, eax
+    syscall
+tessera_helper_poster_refused:
+    ud2
     .global tessera_helpers_end
 tessera_helpers_end:
     .global tessera_helper_offsets
@@ -66,6 +93,7 @@ tessera_helper_offsets:
     .quad tessera_helper_privileged - tessera_helpers_start
     .quad tessera_helper_spin - tessera_helpers_start
     .quad tessera_helper_seq_caller - tessera_helpers_start
+    .quad tessera_helper_poster - tessera_helpers_start
 "#,
     kernel = const KERNEL_ADDRESS,
     echo = const slots::ECHO,
@@ -74,12 +102,13 @@ tessera_helper_offsets:
     call_seq = const CALL_SEQ,
     post_report = const POST_REPORT,
     call_halt = const CALL_HALT,
+    post_count = const POST_COUNT,
 );
 
 extern "C" {
     static tessera_helpers_start: u8;
     static tessera_helpers_end: u8;
-    static tessera_helper_offsets: [u64; 5];
+    static tessera_helper_offsets: [u64; 6];
 }
 
 /// What a helper does.
@@ -95,6 +124,10 @@ pub enum Helper {
     Spin = 3,
     /// CALLs echo's SEQ with its argument, POSTs `seq << 32 | arg` to [`REPORT`], halts itself.
     SeqCaller = 4,
+    /// With argument `stream << 32 | count`: POSTs echo `COUNT` with words `stream << 32 | i`
+    /// for `i` in `0..count`, then halts itself; a refused POST faults (`ud2`), so it halts
+    /// having posted fewer.
+    Poster = 5,
 }
 
 /// The helpers' code, as bytes.

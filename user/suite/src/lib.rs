@@ -1,7 +1,7 @@
 //! The user-level test suite: IPC across address spaces, POST ordering and exactly-once
-//! delivery, wake order with several waiters, refusals of bad input with the right code, and
-//! faulting or spinning helper processes. Run by `usertests` (test mode) and the shell's
-//! `test` command.
+//! delivery (also with the kernel's post pool exhausted), wake order with several waiters,
+//! refusals of bad input with the right code, and faulting or spinning helper processes. Run
+//! by `usertests` (test mode) and the shell's `test` command.
 //!
 //! Assumes: the running program holds `slots::SELF`, `slots::BANK`, `slots::ECHO` and
 //! `slots::CONSOLE`, and nothing in the suite's slots (`tester`). Guarantees: one line per
@@ -14,6 +14,7 @@ extern crate alloc;
 mod faults;
 mod helpers;
 mod ipc;
+mod post_pool;
 mod posts;
 mod refusals;
 mod spawn;
@@ -62,13 +63,16 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 19] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 20] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
         ("posts_queued_while_busy", &posts::queued_while_busy),
         ("posts_with_slow_receiver", &|| {
             posts::queued_with_slow_receiver(tsc_hz)
+        }),
+        ("posts_never_dropped_when_pool_exhausted", &|| {
+            post_pool::never_dropped_when_exhausted(&ctx)
         }),
         ("fifo_wake_order_several_callers", &|| {
             waiters::fifo_with_several_callers(&ctx)
