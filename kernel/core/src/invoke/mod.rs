@@ -25,12 +25,12 @@ use tessera_abi::message::Reply;
 use tessera_abi::{CapType, Error, InvocationKind};
 
 use crate::cap::ObjId;
-use crate::cpu::Cpu;
+use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::sync::atomic::spin_loop;
+use crate::sync::atomic::{spin_loop, Ordering};
 use crate::sync::Restart;
 
 pub(crate) use marshal::Msg;
@@ -198,17 +198,36 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The caller stops running (it waits or stalls): set its state; a queue it owned and did
-    /// not use passes on.
+    /// not use passes on. Unless it may yet take a queued message (`Available`: see
+    /// `reply_and_wait`), it is no longer current here.
     pub(crate) fn leave(&self, cpu: &mut Cpu, caller: &Caller, state: RunState) {
         let owned = self.processes.write(caller.id, |p| {
             if matches!(state, RunState::Waiting | RunState::Available) {
                 p.invocations += 1;
             }
             p.state = state;
+            if state != RunState::Available {
+                self.off_cpu(cpu, caller.id, p);
+            }
             p.owns.take()
         });
         if let Some(Some(q)) = owned {
             self.relinquish(cpu, q, caller.staller);
+        }
+    }
+
+    /// The caller (locked) has stopped running: it stops being current here at once, so the
+    /// exit path need not lock it again to learn that. Its registers are in its save area.
+    pub(crate) fn off_cpu(&self, cpu: &mut Cpu, id: ObjId, p: &mut Process<P::SaveArea>) {
+        if p.state == RunState::Running || p.cpu != Some(cpu.id) {
+            return;
+        }
+        p.cpu = None;
+        if cpu.current == Some(id) {
+            cpu.current = None;
+            self.shared(cpu.id)
+                .running_priority
+                .store(IDLE, Ordering::Release);
         }
     }
 }

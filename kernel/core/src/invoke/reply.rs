@@ -64,7 +64,8 @@ impl<P: Platform> Kernel<P> {
         self.leave(cpu, caller, RunState::Available);
         self.processes.write(caller.id, |me| {
             self.posts
-                .write(|pool| self.offer(cpu, caller.id, me, pool))
+                .write(|pool| self.offer(cpu, caller.id, me, pool));
+            self.off_cpu(cpu, caller.id, me);
         });
         Ok(())
     }
