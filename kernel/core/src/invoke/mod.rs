@@ -5,8 +5,9 @@
 //!   everything and reserves what the operation needs. The caller is locked first, for
 //!   writing: it is the one object every path changes (its reply or its state), and the marshal
 //!   phase reads nothing else, since capabilities are copied out of it by value. Then the
-//!   invoked object, the holder of a queue the caller owns, the post pool. A failure here changes nothing: the path returns
-//!   an error to the caller, stalls it, or returns `Restart` and is re-run from scratch.
+//!   invoked object, the holder of a queue the caller owns, and the post pool only when a
+//!   queue is involved. A failure here changes nothing: the path returns an error to the
+//!   caller, stalls it, or returns `Restart` and is re-run from scratch.
 //! - The commit point is marked `// COMMIT POINT` in each path.
 //! - Operate mutates, delivers and wakes; it cannot fail, block or allocate. Wake-ups of
 //!   processes not locked by the path are deferred to kernel exit (`wake.rs`).

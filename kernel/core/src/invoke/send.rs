@@ -38,13 +38,14 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         }
         cpu.held.write(self, LockKey::process(t_id.index))?;
-        cpu.held.write(self, LockKey::POST_POOL)?;
         let me = Waiter::Process(caller.staller);
         let Some(deliverable) = self.processes.read(t_id, |t| t.may_receive_from(me)) else {
             self.refuse(cpu, caller, Error::NullCapability);
             return Ok(());
         };
         if !deliverable {
+            // Only queueing needs the pool (a queue the caller owns had it locked already).
+            cpu.held.write(self, LockKey::POST_POOL)?;
             return match msg.kind {
                 InvocationKind::Post => self.queue_post(cpu, caller, target, msg),
                 _ => self.stall(cpu, caller, QueueRef::Senders(t_id)),
