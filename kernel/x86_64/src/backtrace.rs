@@ -11,7 +11,7 @@ pub fn print(rip: u64, rbp: u64) {
     emergency_write(format_args!("  backtrace:\n    #0 {rip:#018x}\n"));
     let mut fp = rbp;
     for i in 1..MAX_FRAMES {
-        if fp == 0 || fp % 8 != 0 {
+        if fp == 0 || !fp.is_multiple_of(8) {
             break;
         }
         let (Ok(next), Ok(ret)) = (probe::read_u64(fp), probe::read_u64(fp + 8)) else { break };

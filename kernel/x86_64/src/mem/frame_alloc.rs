@@ -79,7 +79,7 @@ impl<'a> FrameAllocator<'a> {
 
     pub fn free(&mut self, pa: u64) -> Result<(), FreeError> {
         let f = pa / PAGE_SIZE;
-        if pa % PAGE_SIZE != 0 || f >= self.frames {
+        if !pa.is_multiple_of(PAGE_SIZE) || f >= self.frames {
             return Err(FreeError::OutOfRange(pa));
         }
         if self.is_free(f) {

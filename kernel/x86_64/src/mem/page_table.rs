@@ -90,7 +90,7 @@ impl PageTables {
         if !canonical(va) {
             return Err(MapError::NonCanonical);
         }
-        if va % size != 0 || pa % size != 0 {
+        if !va.is_multiple_of(size) || !pa.is_multiple_of(size) {
             return Err(MapError::Misaligned);
         }
         let level = if size == SIZE_2M { 1 } else { 0 };

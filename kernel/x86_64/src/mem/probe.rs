@@ -64,8 +64,8 @@ pub fn write_u8(addr: u64, value: u8) -> Result<(), Fault> {
 pub fn fixup_for(rip: u64) -> Option<u64> {
     // SAFETY: the linker bounds one array of (instruction, fixup) pairs in rodata.
     let table = unsafe {
-        let start = core::ptr::addr_of!(__kfixup_start) as *const [u64; 2];
-        let end = core::ptr::addr_of!(__kfixup_end) as *const [u64; 2];
+        let start = core::ptr::addr_of!(__kfixup_start);
+        let end = core::ptr::addr_of!(__kfixup_end);
         core::slice::from_raw_parts(start, end.offset_from(start) as usize)
     };
     table.iter().find(|e| e[0] == rip).map(|e| e[1])

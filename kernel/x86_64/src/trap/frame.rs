@@ -32,7 +32,7 @@ pub struct TrapFrame {
 }
 
 pub const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
-const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE % 16 == 0);
+const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 impl TrapFrame {
     pub fn from_user(&self) -> bool {

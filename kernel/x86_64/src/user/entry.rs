@@ -8,6 +8,7 @@
 //! - an interrupt or exception: the trap stub saves a frame on the trap stack, `trap_primary`
 //!   copies it into `ctx` and calls `user_trap_return`, a non-local return into whoever called
 //!   `run_user` (seed 001, section 2.3), abandoning the trap stack.
+//!
 //! So the kernel's state while a thread runs is only the caller of `run_user` (the
 //! scheduler), and a thread's kernel state is only its save area (DESIGN.md).
 
