@@ -8,7 +8,6 @@
 
 use crate::cpu::percpu::percpu;
 use crate::idle;
-use crate::mem::layout::USER_END;
 use crate::system::{derived_tables, fx_states, kernel};
 use crate::trap::vectors::exception_name;
 use crate::user::context::UserContext;
@@ -38,12 +37,8 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 };
                 enter_space(root, &mut loaded);
                 percpu().set_serial_ports_open(Some(process) == crate::system::serial_driver());
-                let vector = if regs.rip >= USER_END {
-                    13
-                } else {
-                    // SAFETY: the process's tables are loaded, no lock is held, RIP is a user address.
-                    unsafe { run_user(&mut regs, fx_states::of(process)) }
-                };
+                // SAFETY: the process's tables are loaded and no lock is held.
+                let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
                 match vector {
                     EXIT_SYSCALL => k.syscall(cpu, &mut regs),
                     v if v >= 32 => {

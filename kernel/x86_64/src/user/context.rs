@@ -66,6 +66,7 @@ impl FxState {
 pub const OFF_RIP: usize = offset_of!(UserContext, rip);
 pub const OFF_RSP: usize = offset_of!(UserContext, rsp);
 pub const OFF_RFLAGS: usize = offset_of!(UserContext, rflags);
+pub const OFF_EXIT_VECTOR: usize = offset_of!(UserContext, exit_vector);
 const _: () = assert!(OFF_RIP == 15 * 8);
 
 /// RFLAGS bits a user thread may control: the arithmetic flags, DF and AC. IF is forced on

@@ -1,7 +1,8 @@
 //! Entering and leaving ring 3 on the CPU's one kernel stack.
 //!
 //! `run_user(ctx)` saves the kernel's callee-saved registers and stack pointer in the per-CPU
-//! block, loads the thread's registers from `ctx` and enters ring 3 with `iretq`. The thread
+//! block, loads the thread's registers from `ctx` and enters ring 3 with `sysretq` (after a
+//! `syscall`) or `iretq` (after anything else, or for a new thread). The thread
 //! leaves user mode in one of two ways, and both come back as a return from `run_user`:
 //! - `syscall` (`syscall_entry`): registers are saved into `ctx` and the kernel stack pointer is
 //!   restored — no frame is left on any stack;
@@ -14,7 +15,8 @@
 
 use crate::cpu::gdt::{USER_CODE, USER_DATA};
 use crate::cpu::percpu::{GS_KERNEL_RSP, GS_SCRATCH, GS_USER_CTX, GS_USER_FX};
-use crate::user::context::{FxState, UserContext, OFF_RFLAGS, OFF_RIP, OFF_RSP};
+use crate::mem::layout::USER_END;
+use crate::user::context::{FxState, UserContext, OFF_EXIT_VECTOR, OFF_RFLAGS, OFF_RIP, OFF_RSP};
 
 /// `run_user`'s return value for a `syscall`; otherwise it returns the trap vector.
 pub const EXIT_SYSCALL: u64 = 0x100;
@@ -34,6 +36,8 @@ run_user_asm:
     mov gs:[{ctx}], rdi
     mov gs:[{fx}], rdx
     fxrstor [rdx]
+    test rcx, rcx
+    jnz 3f
     push {udata}
     push qword ptr [rdi + {rsp}]
     push rsi
@@ -57,6 +61,28 @@ run_user_asm:
     swapgs
     iretq
 
+    /* Back from a syscall: sysretq takes RIP from RCX and RFLAGS from R11, which the ABI
+       gives up across a system call. Interrupts stay off until sysretq; an NMI in between
+       runs on its own IST stack, so the user RSP loaded first is never used by the kernel. */
+3:  mov r11, rsi
+    mov rcx, [rdi + {rip}]
+    mov rax, [rdi + 0*8]
+    mov rbx, [rdi + 1*8]
+    mov rdx, [rdi + 3*8]
+    mov rsi, [rdi + 4*8]
+    mov rbp, [rdi + 6*8]
+    mov r8,  [rdi + 7*8]
+    mov r9,  [rdi + 8*8]
+    mov r10, [rdi + 9*8]
+    mov r12, [rdi + 11*8]
+    mov r13, [rdi + 12*8]
+    mov r14, [rdi + 13*8]
+    mov r15, [rdi + 14*8]
+    mov rsp, [rdi + {rsp}]
+    mov rdi, [rdi + 5*8]
+    swapgs
+    sysretq
+
     .global syscall_entry
 syscall_entry:
     swapgs
@@ -79,6 +105,7 @@ syscall_entry:
     mov [rax + {rip}], rcx
     mov [rax + {rflags}], r11
     mov [rax + {rsp}], rsp
+    mov qword ptr [rax + {exit_vector}], {exit_syscall}
     mov rbx, gs:[{scratch}]
     mov [rax], rbx
     mov rbx, gs:[{fx}]
@@ -106,29 +133,38 @@ user_trap_return:
     rip = const OFF_RIP,
     rsp = const OFF_RSP,
     rflags = const OFF_RFLAGS,
+    exit_vector = const OFF_EXIT_VECTOR,
     udata = const USER_DATA,
     ucode = const USER_CODE,
     exit_syscall = const EXIT_SYSCALL,
 );
 
 extern "C" {
-    fn run_user_asm(ctx: *mut UserContext, rflags: u64, fx: *mut FxState) -> u64;
+    fn run_user_asm(ctx: *mut UserContext, rflags: u64, fx: *mut FxState, sysret: u64) -> u64;
     pub fn syscall_entry();
     fn user_trap_return(exit: u64) -> !;
 }
 
 /// Runs the thread until it leaves user mode; returns `EXIT_SYSCALL` or the trap vector.
-/// Its SSE state is loaded from `fx` and saved back there.
+/// Its SSE state is loaded from `fx` and saved back there. A thread that last left by
+/// `syscall` goes back by `sysretq`, any other by `iretq` (which restores RCX and R11 too).
+/// A RIP outside the user half is refused as a #GP without entering: `iretq` or `sysretq`
+/// would fault on it in ring 0.
 ///
 /// # Safety
-/// The caller has loaded the thread's page tables and holds no lock; `ctx.rip` is a user
-/// address (the CPU loop checks).
+/// The caller has loaded the thread's page tables and holds no lock.
 pub unsafe fn run_user(ctx: &mut UserContext, fx: &mut FxState) -> u64 {
+    if ctx.rip >= USER_END {
+        ctx.exit_vector = 13;
+        ctx.exit_error = 0;
+        return 13;
+    }
     fx.sanitize_mxcsr();
     let rflags = ctx.sanitized_rflags();
+    let sysret = (ctx.exit_vector == EXIT_SYSCALL) as u64;
     // SAFETY: the caller's contract; the assembly returns here on the same stack with the
     // callee-saved registers restored, whichever way the thread left user mode.
-    unsafe { run_user_asm(ctx, rflags, fx) }
+    unsafe { run_user_asm(ctx, rflags, fx, sysret) }
 }
 
 /// The running thread's save area (for the trap path).

@@ -23,6 +23,13 @@ up_syscall:
     syscall
     ud2
 up_syscall_end:
+    .global up_sysret, up_sysret_end
+up_sysret:
+    syscall
+    mov rbx, rcx
+    syscall
+    ud2
+up_sysret_end:
     .global up_cli, up_cli_end
 up_cli:
     cli
@@ -61,6 +68,8 @@ up_state_end:
 extern "C" {
     static up_syscall: u8;
     static up_syscall_end: u8;
+    static up_sysret: u8;
+    static up_sysret_end: u8;
     static up_cli: u8;
     static up_cli_end: u8;
     static up_read_kernel: u8;
@@ -209,5 +218,28 @@ ktest! {
             let _ = h.run_until_exit();
         }
         check!(free_frames() == before, "creating and dropping address spaces loses no frame");
+    }
+}
+
+ktest! {
+    fn a_system_call_returns_by_sysret_and_a_bad_rip_is_refused() {
+        // SAFETY: linker symbols bounding a program.
+        let mut h = load(program(unsafe { &up_sysret }, unsafe { &up_sysret_end }));
+        let (exit, _) = h.run_until_exit();
+        check!(exit == EXIT_SYSCALL, "the first exit is the system call");
+        let back = h.ctx.rip;
+        h.ctx.rcx = 0xdead;
+        let (exit, _) = h.run_until_exit();
+        check!(exit == EXIT_SYSCALL && h.ctx.rbx == back, "sysretq set RCX to the return address (iretq would have restored 0xdead)");
+        h.ctx.rip = 0x0000_8000_0000_0000;
+        h.space.activate();
+        // SAFETY: as in `run_until_exit`; the non-canonical RIP must be refused before entry.
+        let exit = unsafe { run_user(&mut h.ctx, &mut h.fx) };
+        check!(exit == 13 && h.ctx.exit_vector == 13, "a non-canonical RIP is a #GP for the thread, not for the kernel");
+        h.ctx.rip = crate::mem::layout::KERNEL_VMA;
+        h.ctx.exit_vector = EXIT_SYSCALL;
+        // SAFETY: as above.
+        let exit = unsafe { run_user(&mut h.ctx, &mut h.fx) };
+        check!(exit == 13, "a kernel-half RIP is refused too");
     }
 }
