@@ -70,6 +70,10 @@ pub mod process {
     pub const GET_CAP: u32 = 8;
     /// `d0` = badge. Returns an Endpoint (start) capability to the process. Needs WRITE.
     pub const MAKE_ENDPOINT: u32 = 9;
+    /// The process, which must be the caller, gives up the rest of its quantum: at this kernel
+    /// exit it goes to the tail of its priority level's run queue, and the next ready process
+    /// of that level (or a higher one) runs. Needs WRITE. Errors: `BadState` (not the caller).
+    pub const YIELD: u32 = 10;
 }
 
 /// Orders of a [`Page`](crate::CapType::Page) capability.

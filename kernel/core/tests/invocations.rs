@@ -386,6 +386,30 @@ fn equal_priorities_take_turns_at_the_end_of_a_quantum() {
 }
 
 #[test]
+fn yield_passes_the_cpu_to_the_next_of_the_same_priority_and_only_the_caller_may_yield() {
+    const SELF: u8 = 11;
+    let mut h = H::new(1, 8, 100, 2);
+    let a = h.process(3);
+    let b = h.process(3);
+    h.give(a, SELF, a, Rights::ALL);
+    h.give(a, SELF + 1, b, Rights::ALL);
+    h.give(b, SELF, b, Rights::ALL);
+    h.start(a);
+    h.start(b);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(a.obj));
+    h.syscall(0, call(SELF + 1, order::process::YIELD, &[], &[], 0));
+    assert_eq!(h.current(0), Some(a.obj), "yielding on another process's behalf is refused");
+    assert_eq!(h.error(0), Some(Error::BadState));
+    h.syscall(0, call(SELF, order::process::YIELD, &[], &[], 0));
+    assert_eq!(h.current(0), Some(b.obj), "the yielder goes behind the other process of its level");
+    assert_eq!(h.error(0), None, "b resumes where it was: no error is shown");
+    h.syscall(0, call(SELF, order::process::YIELD, &[], &[], 0));
+    assert_eq!(h.current(0), Some(a.obj), "and back");
+    assert_eq!(h.error(0), None, "a's YIELD succeeded");
+}
+
+#[test]
 fn an_idle_cpu_steals_work_and_a_remote_wake_sends_an_ipi() {
     let mut h = H::new(2, 8, 100, 2);
     let s = h.process(4);

@@ -24,7 +24,8 @@ impl<P: Platform> Kernel<P> {
             | order::process::SET_ENTRY
             | order::process::SET_SPACE
             | order::process::SET_CAP
-            | order::process::MAKE_ENDPOINT => Rights::WRITE,
+            | order::process::MAKE_ENDPOINT
+            | order::process::YIELD => Rights::WRITE,
             _ => return Ok(Err(Error::UnknownOrder)),
         };
         if let Err(e) = need(&cap, needed) {
@@ -34,6 +35,7 @@ impl<P: Platform> Kernel<P> {
         match msg.order {
             order::process::HALT => return Ok(self.halt(cpu, v)?.map(|()| none)),
             order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
+            order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
             _ => {}
         }
         let slot = usize::try_from(msg.data[0])
@@ -137,5 +139,18 @@ impl<P: Platform> Kernel<P> {
             })
         };
         Ok(reply.ok_or(Error::NullCapability))
+    }
+
+    /// YIELD: an expired quantum puts the caller at the tail of its level at this exit
+    /// (`dispatch.rs::verdict`). Only this CPU's own per-CPU state is touched, so no lock.
+    fn yield_quantum(&self, cpu: &Cpu, v: crate::cap::ObjId) -> Result<(), Error> {
+        if cpu.current != Some(v) {
+            return Err(Error::BadState);
+        }
+        // COMMIT POINT: the caller is the process; nothing else to check.
+        let shared = self.shared(cpu.id);
+        shared.ticks_left.store(0, crate::sync::atomic::Ordering::Relaxed);
+        shared.request_resched();
+        Ok(())
     }
 }
