@@ -7,6 +7,8 @@ use crate::measure::{from_total, per_op, PerOp};
 use tessera_user::abi::message::InvocationKind;
 use tessera_user::abi::Error;
 use tessera_user::invoke;
+use tessera_suite::helpers::Helper;
+use tessera_suite::spawn::spawn;
 use tessera_user::{caps, echo, slots, tsc};
 
 /// An endpoint to the benchmarking process itself, for echo's CALL while held and its PONGs.
@@ -15,6 +17,8 @@ const BADGE: u64 = 0xbe;
 const HOLD_RESUME: u8 = 41;
 /// POSTs per held batch: well below the kernel's pool of post activities (64).
 const BATCH: u64 = 32;
+/// Slots for the yield partner's address space, page and process.
+const PARTNER: u8 = 44;
 
 fn settle() -> Result<(), Error> {
     invoke::call(slots::ECHO, echo::RESET, &[], &[]).map(|_| ())
@@ -96,4 +100,19 @@ pub fn ping_pong(n: u64) -> Result<PerOp, Error> {
         while invoke::wait().is_ok_and(|m| m.badge != BADGE || m.order() != echo::PONG) {}
     });
     Ok(r)
+}
+
+/// A context switch by YIELD: this process and a partner at the same priority (a helper
+/// process in its own address space that YIELDs forever) pass the CPU back and forth. Each
+/// timed YIELD is two switches between address spaces and two YIELDs (ours and the
+/// partner's), so the figure is per switch: one YIELD and one switch.
+pub fn yield_switch(n: u64) -> Result<PerOp, Error> {
+    let priority = caps::info(slots::SELF)?.priority as u64;
+    let partner = spawn(PARTNER, Helper::Yielder, 0, priority, 0)?;
+    caps::resume(partner.process())?;
+    let r = per_op(n, &mut || {
+        let _ = caps::yield_now(slots::SELF);
+    });
+    drop(partner);
+    Ok(PerOp { tenths: r.tenths / 2, iterations: r.iterations * 2 })
 }

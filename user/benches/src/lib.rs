@@ -1,10 +1,11 @@
 //! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
-//! receiver, POST queued, a POST ping-pong for the context switch, and an IRQ to the serial
-//! driver running. Run by `bench` (bench mode) and the shell's `bench` command.
+//! receiver, POST queued, a POST ping-pong and a YIELD for the context switch, and an IRQ to
+//! the serial driver running. Run by `bench` (bench mode) and the shell's `bench` command.
 //!
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
-//! `slots::SELF`, `slots::ECHO` and `slots::CONSOLE` and nothing in slots 40 and 41.
+//! `slots::SELF`, `slots::ECHO`, `slots::CONSOLE` and `slots::BANK` (for the yield partner),
+//! and nothing in slots 40, 41 and 44..47.
 #![no_std]
 
 mod cases;
@@ -38,6 +39,7 @@ pub fn run() {
             iterations: p.iterations * 2,
         }),
     );
+    show("yield_switch", cases::yield_switch(2_000));
     show("irq_to_driver", irq::irq_to_driver(2_000));
     println!("bench: done");
 }

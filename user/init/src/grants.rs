@@ -16,7 +16,7 @@ const IRQ_EP: u8 = slots::FREE + 2;
 const ECHO_EP: u8 = slots::FREE + 3;
 const SUB_BANK: u8 = slots::FREE + 4;
 
-/// Quota of the banks the shell and usertests get for helper processes and test objects.
+/// Quota of the banks the shell, usertests and bench get for helper processes and test objects.
 const SUB_BANK_QUOTA: u64 = 1024;
 
 /// Priorities: the driver above everything, echo above its clients so a reply is prompt.
@@ -80,7 +80,7 @@ fn give(name: &str, p: u8, arg: u64) -> Result<(), Error> {
         return Ok(());
     }
     caps::set_cap(p, slots::ECHO, ECHO_EP, Rights::ALL)?;
-    if name == "shell" || name == "usertests" {
+    if name == "shell" || name == "usertests" || name == "bench" {
         caps::create_bank(init::BANK, SUB_BANK_QUOTA, SUB_BANK)?;
         caps::set_cap(p, slots::BANK, SUB_BANK, Rights::ALL)?;
     }

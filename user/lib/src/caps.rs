@@ -73,6 +73,11 @@ pub fn resume(process: u8) -> Result<(), Error> {
 }
 
 /// Sets `process`'s priority.
+/// Gives up the rest of this process's quantum (`process` must be the caller's own).
+pub fn yield_now(process: u8) -> Result<(), Error> {
+    call(process, order::process::YIELD, &[], &[]).map(|_| ())
+}
+
 pub fn set_priority(process: u8, priority: u64) -> Result<(), Error> {
     call(process, order::process::SET_PRIORITY, &[priority], &[]).map(|_| ())
 }

@@ -19,6 +19,7 @@ const CALL_SEQ: u64 = MessageInfo::new(InvocationKind::Call, echo::SEQ, 1, 0).pa
 const POST_REPORT: u64 = MessageInfo::new(InvocationKind::Post, REPORTED, 1, 0).pack();
 const CALL_HALT: u64 = MessageInfo::new(InvocationKind::Call, order::process::HALT, 0, 0).pack();
 const POST_COUNT: u64 = MessageInfo::new(InvocationKind::Post, echo::COUNT, 1, 0).pack();
+const CALL_YIELD: u64 = MessageInfo::new(InvocationKind::Call, order::process::YIELD, 0, 0).pack();
 
 core::arch::global_asm!(
     r#"
@@ -82,6 +83,12 @@ tessera_helper_poster_done:
     syscall
 tessera_helper_poster_refused:
     ud2
+tessera_helper_yielder:
+    mov edi, {self_}
+    movabs rsi, {call_yield}
+    xor eax, eax
+    syscall
+    jmp tessera_helper_yielder
     .global tessera_helpers_end
 tessera_helpers_end:
     .global tessera_helper_offsets
@@ -94,6 +101,7 @@ tessera_helper_offsets:
     .quad tessera_helper_spin - tessera_helpers_start
     .quad tessera_helper_seq_caller - tessera_helpers_start
     .quad tessera_helper_poster - tessera_helpers_start
+    .quad tessera_helper_yielder - tessera_helpers_start
 "#,
     kernel = const KERNEL_ADDRESS,
     echo = const slots::ECHO,
@@ -103,12 +111,13 @@ tessera_helper_offsets:
     post_report = const POST_REPORT,
     call_halt = const CALL_HALT,
     post_count = const POST_COUNT,
+    call_yield = const CALL_YIELD,
 );
 
 extern "C" {
     static tessera_helpers_start: u8;
     static tessera_helpers_end: u8;
-    static tessera_helper_offsets: [u64; 6];
+    static tessera_helper_offsets: [u64; 7];
 }
 
 /// What a helper does.
@@ -128,6 +137,8 @@ pub enum Helper {
     /// for `i` in `0..count`, then halts itself; a refused POST faults (`ud2`), so it halts
     /// having posted fewer.
     Poster = 5,
+    /// YIELDs forever (the context-switch benchmark's partner).
+    Yielder = 6,
 }
 
 /// The helpers' code, as bytes.

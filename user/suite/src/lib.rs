@@ -12,12 +12,12 @@
 extern crate alloc;
 
 mod faults;
-mod helpers;
+pub mod helpers;
 mod ipc;
 mod post_pool;
 mod posts;
 mod refusals;
-mod spawn;
+pub mod spawn;
 mod tester;
 mod waiters;
 
