@@ -9,6 +9,13 @@ pub const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
 /// Pages of initial stack below [`STACK_TOP`].
 pub const STACK_PAGES: u64 = 16;
 
+/// Where the kernel maps the boot archive into init's address space, read-only: a header
+/// page ([`ARCHIVE_MAGIC`] in word 0, the archive's length in bytes in word 1), then the
+/// archive itself from `ARCHIVE_VA + 4096` (a ustar archive: [`crate::bootfs`]).
+pub const ARCHIVE_VA: u64 = 0x0000_0010_0000_0000;
+/// Word 0 of the archive's header page.
+pub const ARCHIVE_MAGIC: u64 = u64::from_le_bytes(*b"TSRBOOT1");
+
 /// Capability slots of init, filled by the kernel.
 pub mod init {
     /// The boot bank: every page of memory init may use or hand out.
@@ -17,10 +24,13 @@ pub mod init {
     pub const SELF: u8 = 2;
     /// The interrupt line of the first serial port (COM1), for the serial driver.
     pub const SERIAL_IRQ: u8 = 3;
+    /// init's own address space (to map pages while it loads programs).
+    pub const SPACE: u8 = 4;
 
-    /// The programs of the boot archive the kernel loads besides init, each into a new halted
-    /// process whose capability it puts in the slot named here. A program not in this table
-    /// is not loaded (the kernel says so on the console).
+    /// The programs of the boot archive and the slot where init keeps each one's process.
+    /// init loads them from the archive; the kernel loads only `serial` itself (halted, into
+    /// its slot), because it grants that process COM1's ports by identity (there is no
+    /// I/O-port capability yet).
     pub const PROGRAMS: [(&str, u8); 5] = [("serial", 8), ("shell", 9), ("echo", 10), ("usertests", 11), ("bench", 12)];
 
     /// The slot of the program named `name`, if the kernel loads such a program.

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod boot;
+pub mod bootfs;
 pub mod cap;
 pub mod error;
 pub mod message;

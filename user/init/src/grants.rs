@@ -28,7 +28,7 @@ fn priority(name: &str) -> u64 {
     }
 }
 
-/// The programs the kernel loaded (their slots hold processes).
+/// The programs that were loaded (their slots hold processes).
 pub struct Started([bool; init::PROGRAMS.len()]);
 
 impl Started {

@@ -1,21 +1,45 @@
-//! init: the first process. It hands every program of the boot archive the capabilities it
-//! needs (`grants`), sets priorities, starts them, then waits forever.
+//! init: the first process. It loads the programs of the boot archive (`loader`), hands each
+//! the capabilities it needs (`grants`), sets priorities, starts them, then waits forever.
 //!
-//! Assumes: the kernel filled init's slots as `abi::boot::init` says and left every other
-//! program halted at its entry. Guarantees: the serial driver and echo start first, then
-//! exactly one of shell (normal boot), usertests (`InitArg::test`) or bench (`InitArg::bench`).
+//! Assumes: the kernel filled init's slots as `abi::boot::init` says, mapped the boot archive,
+//! and loaded the serial driver itself (halted). Guarantees: the serial driver and echo start
+//! first, then exactly one of shell (normal boot), usertests (`InitArg::test`) or bench
+//! (`InitArg::bench`); a program that fails to load is reported once the console is up.
 #![no_std]
 #![no_main]
 
 mod grants;
+mod loader;
 
 use tessera_user::abi::boot::{init, InitArg};
+use tessera_user::abi::bootfs;
 use tessera_user::{caps, entry, invoke, println};
 
 entry!(main);
 
+/// Loads every program the kernel did not; returns the failures, to report once the console
+/// (the serial driver) runs.
+fn load_programs() -> [Option<(&'static str, loader::LoadError)>; init::PROGRAMS.len()] {
+    let mut failed = [const { None }; init::PROGRAMS.len()];
+    let Some(archive) = loader::archive() else {
+        return failed;
+    };
+    for (i, &(name, slot)) in init::PROGRAMS.iter().enumerate() {
+        if name == "serial" {
+            continue;
+        }
+        if let Some(image) = bootfs::find(archive, name) {
+            if let Err(e) = loader::load(image, slot) {
+                failed[i] = Some((name, e));
+            }
+        }
+    }
+    failed
+}
+
 fn main(arg: u64) {
     let mode = InitArg::unpack(arg);
+    let failed = load_programs();
     let started = grants::give_all(arg);
     let front = if mode.test {
         "usertests"
@@ -24,6 +48,9 @@ fn main(arg: u64) {
     } else {
         "shell"
     };
+    for (name, e) in failed.iter().flatten() {
+        println!("init: cannot load {name}: {e}");
+    }
     for name in ["serial", "echo", front] {
         match init::program_slot(name) {
             Some(slot) if started.contains(name) => {

@@ -112,3 +112,8 @@ pub fn write_word(page: u8, index: u64, value: u64) -> Result<(), Error> {
 pub fn map(space: u8, vpn: u64, page: u8, rights: Rights) -> Result<(), Error> {
     call(space, order::space::MAP, &[vpn, rights.raw()], &[page]).map(|_| ())
 }
+
+/// Removes the mapping of virtual page `vpn` from `space`.
+pub fn unmap(space: u8, vpn: u64) -> Result<(), Error> {
+    call(space, order::space::UNMAP, &[vpn], &[]).map(|_| ())
+}

@@ -1,5 +1,6 @@
 //! Every user program's `build.rs` calls [`program`]: it links the binary freestanding (our
-//! own `_start`, no C runtime, static, not PIE) at the addresses `user.ld` gives.
+//! own `_start`, no C runtime, static, not PIE) at the addresses `user.ld` gives. Debug
+//! sections are left out: init copies every program into memory, and nothing reads them.
 
 /// Prints the link arguments of a user program.
 pub fn program() {
@@ -9,7 +10,7 @@ pub fn program() {
         "-nostdlib",
         "-static",
         "-no-pie",
-        "-Wl,--build-id=none",
+        "-Wl,--build-id=none", "-Wl,--strip-debug",
         "-Wl,-z,max-page-size=4096",
         "-Wl,-z,noexecstack",
     ] {

@@ -1,5 +1,4 @@
 //! From the PVH entry to `kernel_main`.
 #[cfg(not(test))]
 mod entry;
-pub mod bootfs;
 pub mod start_info;

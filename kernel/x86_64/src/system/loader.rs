@@ -105,8 +105,9 @@ impl Loader<'_> {
     }
 }
 
-/// Loads `image` into a new halted process made from `bank`; returns its capability.
-pub fn load(k: &Kernel, cpu: &mut Cpu, bank: Cap, image: &[u8], arg: u64) -> Result<Cap, LoadError> {
+/// Loads `image` into a new halted process made from `bank`; returns its capability and its
+/// address space's.
+pub fn load(k: &Kernel, cpu: &mut Cpu, bank: Cap, image: &[u8], arg: u64) -> Result<(Cap, Cap), LoadError> {
     let elf = ElfFile::new(image).map_err(LoadError::NotElf)?;
     let h = &elf.header;
     if h.pt1.class() != Class::SixtyFour || h.pt2.machine().as_machine() != Machine::X86_64 || h.pt2.type_().as_type() != Type::Executable {
@@ -125,5 +126,14 @@ pub fn load(k: &Kernel, cpu: &mut Cpu, bank: Cap, image: &[u8], arg: u64) -> Res
     let process = l.create(CapType::Process)?;
     l.invoke(process, order::process::SET_SPACE, &[], &[space])?;
     l.invoke(process, order::process::SET_ENTRY, &[h.pt2.entry_point(), STACK_TOP, arg], &[])?;
-    Ok(process)
+    Ok((process, space))
+}
+
+/// Maps `bytes` read-only into `space` from virtual page `vpn` on, in fresh pages from `bank`.
+pub fn map_bytes(k: &Kernel, cpu: &mut Cpu, bank: Cap, space: Cap, vpn: u64, bytes: &[u8]) -> Result<(), Error> {
+    let mut l = Loader { k, cpu, bank };
+    for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
+        l.page(space, vpn + i as u64, 0, chunk, Rights::READ)?;
+    }
+    Ok(())
 }

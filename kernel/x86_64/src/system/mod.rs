@@ -8,9 +8,9 @@ mod loader;
 mod machine;
 mod save_area;
 
-use crate::boot::bootfs;
+use tessera_abi::bootfs;
 use spin::Once;
-use tessera_abi::boot::{init, InitArg};
+use tessera_abi::boot::{init, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
 use tessera_core::cap::ObjId;
 use tessera_abi::order;
 use tessera_core::cap::Cap;
@@ -45,9 +45,9 @@ pub fn cpu_id(id: u32) -> CpuId {
     CpuId::new(id as usize).unwrap_or(CpuId::BOOT)
 }
 
-/// Makes the kernel, loads every program of the boot archive (init first, running; the
-/// others halted, their processes handed to init in the slots `abi::boot::init` names), and
-/// runs processes on this CPU forever.
+/// Makes the kernel, loads init (running) and the serial driver (halted, in the init slot
+/// `abi::boot::init` names for it), maps the boot archive into init for it to load the other
+/// programs, and runs processes on this CPU forever.
 pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
     let k = KERNEL.call_once(|| {
         tessera_core::kernel::Kernel::new(
@@ -71,7 +71,14 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
     let Some(init_image) = bootfs::find(archive, "init") else {
         panic!("the boot archive has no program named init");
     };
-    let initp = loader::load(k, &mut cpu, bank, init_image, arg.pack()).unwrap_or_else(|e| panic!("loading init: {e}"));
+    let (initp, init_space) = loader::load(k, &mut cpu, bank, init_image, arg.pack()).unwrap_or_else(|e| panic!("loading init: {e}"));
+    let header = [ARCHIVE_MAGIC.to_le_bytes(), (archive.len() as u64).to_le_bytes()].concat();
+    let vpn = ARCHIVE_VA / 4096;
+    if let Err(e) = loader::map_bytes(k, &mut cpu, bank, init_space, vpn, &header)
+        .and_then(|()| loader::map_bytes(k, &mut cpu, bank, init_space, vpn + 1, archive))
+    {
+        panic!("mapping the boot archive into init: {e:?}");
+    }
     let give = |cpu: &mut Cpu, slot: u8, cap: Cap| {
         if let Err(e) = k.kernel_invoke(cpu, initp, order::process::SET_CAP, &[slot as u64], &[cap]) {
             panic!("giving init slot {slot}: {e:?}");
@@ -79,29 +86,24 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
     };
     give(&mut cpu, init::BANK, bank);
     give(&mut cpu, init::SELF, initp);
+    give(&mut cpu, init::SPACE, init_space);
     if let Some(irq) = k.irq_cap(crate::platform::serial_gsi() as u32) {
         give(&mut cpu, init::SERIAL_IRQ, irq);
     }
-    for f in bootfs::files(archive).filter(|f| f.name != "init") {
-        let Some(slot) = init::program_slot(f.name) else {
-            crate::warn!("boot archive: {} is not a program init knows; not loaded", f.name);
-            continue;
-        };
-        match loader::load(k, &mut cpu, bank, f.data, 0) {
-            Ok(p) => {
-                crate::info!("loaded {} as process {}", f.name, p.obj.index);
-                if f.name == "serial" {
-                    SERIAL_DRIVER.call_once(|| p.obj);
-                }
+    match (bootfs::find(archive, "serial"), init::program_slot("serial")) {
+        (Some(image), Some(slot)) => match loader::load(k, &mut cpu, bank, image, 0) {
+            Ok((p, _)) => {
+                SERIAL_DRIVER.call_once(|| p.obj);
                 give(&mut cpu, slot, p);
             }
-            Err(e) => crate::warn!("not loading {}: {e}", f.name),
-        }
+            Err(e) => crate::warn!("not loading the serial driver: {e}"),
+        },
+        _ => crate::warn!("the boot archive has no serial driver: no console for user programs"),
     }
     if let Err(e) = k.kernel_invoke(&mut cpu, initp, order::process::RESUME, &[], &[]) {
         panic!("starting init: {e:?}");
     }
-    crate::info!("init is process {}", initp.obj.index);
+    crate::info!("init is process {}; it loads the other programs of the boot archive", initp.obj.index);
     cpu_loop::run(&mut cpu)
 }
 

@@ -1,13 +1,16 @@
-//! The boot archive: user programs, as a ustar archive the boot loader hands over as the
-//! first PVH module (`cargo xtask` builds it). Read-only; every header is checked, so a
-//! corrupt archive yields fewer files, never an out-of-bounds read.
+//! The boot archive: the user programs, as a ustar archive (`cargo xtask build` makes it; the
+//! boot loader hands it to the kernel, which maps it into init, see [`crate::boot`]). Read by
+//! the kernel and by init. Read-only; every header is checked, so a corrupt archive yields
+//! fewer files, never an out-of-bounds read or a panic.
 
 const BLOCK: usize = 512;
 
-/// One regular file of the archive.
+/// One regular file of the archive: its name and contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct File<'a> {
+    /// The file's name (no directories: programs are named by their crate).
     pub name: &'a str,
+    /// Its bytes.
     pub data: &'a [u8],
 }
 
@@ -42,13 +45,18 @@ pub fn files(archive: &[u8]) -> impl Iterator<Item = File<'_>> {
     })
 }
 
+/// The contents of the file named `name`.
 pub fn find<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
     files(archive).find(|f| f.name == name).map(|f| f.data)
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::format;
+    use std::vec;
+    use std::vec::Vec;
 
     fn entry(name: &str, data: &[u8], kind: u8) -> Vec<u8> {
         let mut h = vec![0u8; BLOCK];
