@@ -26,14 +26,15 @@ pub mod init {
     pub const SERIAL_IRQ: u8 = 3;
     /// init's own address space (to map pages while it loads programs).
     pub const SPACE: u8 = 4;
+    /// An [`IoPorts`](crate::CapType::IoPorts) capability to [`super::io_ports::SERIAL`]:
+    /// COM1 and QEMU's debug-exit port, for the serial driver.
+    pub const SERIAL_PORTS: u8 = 5;
 
-    /// The programs of the boot archive and the slot where init keeps each one's process.
-    /// init loads them from the archive; the kernel loads only `serial` itself (halted, into
-    /// its slot), because it grants that process COM1's ports by identity (there is no
-    /// I/O-port capability yet).
+    /// The programs of the boot archive and the slot where init keeps each one's process
+    /// once it has loaded it.
     pub const PROGRAMS: [(&str, u8); 5] = [("serial", 8), ("shell", 9), ("echo", 10), ("usertests", 11), ("bench", 12)];
 
-    /// The slot of the program named `name`, if the kernel loads such a program.
+    /// The slot of the program named `name`, if init loads such a program.
     pub fn program_slot(name: &str) -> Option<u8> {
         let mut i = 0;
         while i < PROGRAMS.len() {
@@ -79,8 +80,16 @@ impl InitArg {
     }
 }
 
-/// I/O ports the kernel opens to the `serial` program (the TSS I/O bitmap, only while it
-/// runs): COM1, and QEMU's isa-debug-exit device, through which it ends the machine.
+/// The I/O-port ranges the x86_64 kernel makes [`IoPorts`](crate::CapType::IoPorts)
+/// capabilities for; a process granted a range may use its ports while it runs (the kernel
+/// opens them in the TSS I/O bitmap of the CPU it runs on).
+pub mod io_ports {
+    /// COM1's eight registers and QEMU's isa-debug-exit port ([`super::serial_ports`]).
+    pub const SERIAL: u32 = 0;
+}
+
+/// The ports of the [`io_ports::SERIAL`] range: COM1, and QEMU's isa-debug-exit device,
+/// through which the serial driver ends the machine.
 pub mod serial_ports {
     /// COM1's eight registers start here.
     pub const COM1: u16 = 0x3f8;

@@ -32,6 +32,9 @@ pub enum CapType {
     IrqLine = 7,
     /// A bank: a memory quota from which objects are created and to which they return.
     Bank = 8,
+    /// A range of I/O ports (x86 `in`/`out`), made by the kernel at boot: its holder can let
+    /// one process use the ports directly from ring 3.
+    IoPorts = 9,
 }
 
 impl CapType {
@@ -47,6 +50,7 @@ impl CapType {
             6 => Some(CapType::CapPage),
             7 => Some(CapType::IrqLine),
             8 => Some(CapType::Bank),
+            9 => Some(CapType::IoPorts),
             _ => None,
         }
     }
@@ -105,10 +109,10 @@ mod tests {
 
     #[test]
     fn types_and_rights_decode() {
-        for raw in 0..9 {
+        for raw in 0..10 {
             assert_eq!(CapType::from_raw(raw).map(|t| t as u64), Some(raw));
         }
-        assert_eq!(CapType::from_raw(9), None);
+        assert_eq!(CapType::from_raw(10), None);
         assert_eq!(Rights::from_raw(8), None);
         assert!(Rights::ALL.contains(Rights::READ.union(Rights::WRITE)));
         assert!(!Rights::READ.contains(Rights::WRITE));

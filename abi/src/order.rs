@@ -125,3 +125,16 @@ pub mod irq {
     /// Unbinds the line. Needs WRITE. Errors: `BadState` (not bound).
     pub const UNBIND: u32 = 2;
 }
+
+/// Orders of an [`IoPorts`](crate::CapType::IoPorts) capability. Which ports a range holds is
+/// the platform's to say (`crate::boot::io_ports` for x86_64); the kernel makes these
+/// capabilities at boot only.
+pub mod io_ports {
+    /// `c0` = a process: from now on it may use the range's ports with `in`/`out` in ring 3
+    /// (one range per process; a later grant replaces an earlier one). Needs WRITE on both.
+    /// Errors: `NullArgument`, `WrongType` (not a process), `MissingRights`.
+    pub const GRANT: u32 = 1;
+    /// `c0` = a process: it may no longer use any I/O port. Needs WRITE on both.
+    /// Errors: `NullArgument`, `WrongType`, `MissingRights`.
+    pub const REVOKE: u32 = 2;
+}

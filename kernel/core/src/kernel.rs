@@ -132,6 +132,12 @@ impl<P: Platform> Kernel<P> {
         CpuId::all().take(self.cpus.len())
     }
 
+    /// An all-rights capability to the platform's I/O-port range `range` (made at boot only;
+    /// which ports a range holds is the platform's business).
+    pub fn io_ports_cap(&self, range: u32) -> Cap {
+        Cap::new(CapType::IoPorts, ObjId { index: range, generation: 1 })
+    }
+
     /// A boot bank of `quota` units, and an all-rights capability to it. `None` if the bank
     /// table is full. Called before any CPU runs processes.
     pub fn boot_bank(&self, quota: u64) -> Option<Cap> {
@@ -177,6 +183,7 @@ impl<P: Platform> Kernel<P> {
             CapType::AddressSpace => self.spaces.is_live(cap.obj),
             CapType::CapPage => self.cap_pages.is_live(cap.obj),
             CapType::IrqLine => (cap.obj.index as usize) < self.irqs.len(),
+            CapType::IoPorts => true,
         }
     }
 
@@ -191,6 +198,7 @@ impl<P: Platform> Kernel<P> {
             CapType::AddressSpace => LockKey::space(i),
             CapType::CapPage => LockKey::cap_page(i),
             CapType::IrqLine => LockKey::irq(i),
+            CapType::IoPorts => return None,
         })
     }
 

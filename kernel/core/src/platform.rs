@@ -53,4 +53,8 @@ pub trait Platform: Sync {
     /// The cleaner evicted the derived page table `table` (virtual page number / 512) of
     /// `space`, held in `frame`: unhook it before the frame is reused.
     fn table_evicted(&self, space: ObjId, table: u64, frame: Frame);
+    /// From now on process `process` may use the I/O ports of the platform's range `range` in
+    /// user mode (`None`: no ports at all). Called with the process locked. A later process in
+    /// the same table slot has another generation and must not inherit the grant.
+    fn io_ports_granted(&self, process: ObjId, range: Option<u32>);
 }

@@ -23,6 +23,8 @@ const OWN_EP: u8 = 10;
 const SMALL_BANK: u8 = 11;
 const OTHER: u8 = 12;
 const SPACE_RO: u8 = 13;
+const PORTS: u8 = 14;
+const PORTS_RO: u8 = 15;
 const SCRATCH: u8 = 30;
 
 /// A process current on CPU 0 holding the capabilities named above.
@@ -42,6 +44,7 @@ fn world() -> (H, Cap) {
         .unwrap();
     let ep = h.endpoint(p, 1);
     let irq = h.k.irq_cap(1).unwrap();
+    let ports = h.k.io_ports_cap(0);
     for (slot, cap, rights) in [
         (BANK, root, Rights::ALL),
         (SELF_RO, p, Rights::READ),
@@ -55,6 +58,8 @@ fn world() -> (H, Cap) {
         (SMALL_BANK, small, Rights::ALL),
         (OTHER, other, Rights::ALL),
         (SPACE_RO, space, Rights::READ),
+        (PORTS, ports, Rights::ALL),
+        (PORTS_RO, ports, Rights::READ),
     ] {
         h.give(p, slot, cap, rights);
     }
@@ -123,6 +128,8 @@ fn wrong_type() {
             call(SPACE, order::space::MAP, &[0, 1], &[SPACE], 0),
             call(OTHER, order::process::SET_SPACE, &[], &[PAGE], 0),
             call(IRQ, order::irq::BIND, &[], &[PAGE], 0),
+            call(PORTS, order::io_ports::GRANT, &[], &[PAGE], 0),
+            call(PORTS, order::io_ports::REVOKE, &[], &[OWN_EP], 0),
         ],
     );
 }
@@ -144,6 +151,8 @@ fn missing_rights() {
                 0,
             ),
             call(SPACE_RO, order::space::UNMAP, &[0], &[], 0),
+            call(PORTS_RO, order::io_ports::GRANT, &[], &[OTHER], 0),
+            call(PORTS, order::io_ports::GRANT, &[], &[SELF_RO], 0),
         ],
     );
 }
@@ -159,6 +168,7 @@ fn unknown_order() {
             call(SPACE, 999, &[], &[], 0),
             call(CAP_PAGE, 999, &[], &[], 0),
             call(IRQ, 999, &[], &[], 0),
+            call(PORTS, 999, &[], &[], 0),
         ],
     );
 }
@@ -346,6 +356,7 @@ fn null_argument() {
             call(SPACE, order::space::MAP, &[0, 1], &[DEAD_PAGE], 0),
             call(OTHER, order::process::SET_SPACE, &[], &[0], 0),
             call(IRQ, order::irq::BIND, &[], &[0], 0),
+            call(PORTS, order::io_ports::GRANT, &[], &[0], 0),
         ],
     );
 }

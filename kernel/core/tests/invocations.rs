@@ -410,6 +410,24 @@ fn yield_passes_the_cpu_to_the_next_of_the_same_priority_and_only_the_caller_may
 }
 
 #[test]
+fn io_ports_are_granted_and_revoked_through_the_platform_after_the_commit_point() {
+    let mut h = H::new(1, 8, 100, 2);
+    let driver = h.process(1);
+    let ports = h.k.io_ports_cap(3);
+    assert_eq!(h.obj(ports, order::GET_TYPE, &[], &[]).unwrap().0[0], CapType::IoPorts as u64);
+    h.obj(ports, order::io_ports::GRANT, &[], &[driver]).unwrap();
+    assert_eq!(h.k.platform.io_ports.lock().unwrap().get(&driver.obj), Some(&Some(3)));
+    h.obj(ports, order::io_ports::REVOKE, &[], &[driver]).unwrap();
+    assert_eq!(h.k.platform.io_ports.lock().unwrap().get(&driver.obj), Some(&None));
+    let other = h.process(1);
+    assert_eq!(h.obj(ports, order::io_ports::GRANT, &[], &[h.root]), Err(Error::WrongType));
+    assert!(
+        !h.k.platform.io_ports.lock().unwrap().contains_key(&other.obj),
+        "a refused grant reaches nobody"
+    );
+}
+
+#[test]
 fn an_idle_cpu_steals_work_and_a_remote_wake_sends_an_ipi() {
     let mut h = H::new(2, 8, 100, 2);
     let s = h.process(4);

@@ -182,4 +182,6 @@ impl Platform for SimPlatform {
         let mut m = self.lock();
         Self::check(&mut m, frame, "evict");
     }
+
+    fn io_ports_granted(&self, _process: ObjId, _range: Option<u32>) {}
 }

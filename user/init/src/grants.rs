@@ -72,6 +72,7 @@ fn give(name: &str, p: u8, arg: u64) -> Result<(), Error> {
     caps::set_priority(p, priority(name))?;
     caps::set_entry(p, ENTRY, STACK_TOP, arg)?;
     if name == "serial" {
+        caps::grant_io_ports(init::SERIAL_PORTS, p)?;
         caps::set_cap(p, slots::serial::IRQ, IRQ, Rights::ALL)?;
         return caps::set_cap(p, slots::serial::IRQ_ENDPOINT, IRQ_EP, Rights::ALL);
     }

@@ -1,8 +1,8 @@
 //! init: the first process. It loads the programs of the boot archive (`loader`), hands each
 //! the capabilities it needs (`grants`), sets priorities, starts them, then waits forever.
 //!
-//! Assumes: the kernel filled init's slots as `abi::boot::init` says, mapped the boot archive,
-//! and loaded the serial driver itself (halted). Guarantees: the serial driver and echo start
+//! Assumes: the kernel filled init's slots as `abi::boot::init` says and mapped the boot
+//! archive. Guarantees: the serial driver (granted COM1's ports) and echo start
 //! first, then exactly one of shell (normal boot), usertests (`InitArg::test`) or bench
 //! (`InitArg::bench`); a program that fails to load is reported once the console is up.
 #![no_std]
@@ -17,17 +17,14 @@ use tessera_user::{caps, entry, invoke, println};
 
 entry!(main);
 
-/// Loads every program the kernel did not; returns the failures, to report once the console
-/// (the serial driver) runs.
+/// Loads every program of the archive; returns the failures, to report once the console (the
+/// serial driver) runs.
 fn load_programs() -> [Option<(&'static str, loader::LoadError)>; init::PROGRAMS.len()] {
     let mut failed = [const { None }; init::PROGRAMS.len()];
     let Some(archive) = loader::archive() else {
         return failed;
     };
     for (i, &(name, slot)) in init::PROGRAMS.iter().enumerate() {
-        if name == "serial" {
-            continue;
-        }
         if let Some(image) = bootfs::find(archive, name) {
             if let Err(e) = loader::load(image, slot) {
                 failed[i] = Some((name, e));

@@ -117,3 +117,8 @@ pub fn map(space: u8, vpn: u64, page: u8, rights: Rights) -> Result<(), Error> {
 pub fn unmap(space: u8, vpn: u64) -> Result<(), Error> {
     call(space, order::space::UNMAP, &[vpn], &[]).map(|_| ())
 }
+
+/// Lets `process` use the I/O ports of the range the capability in slot `ports` names.
+pub fn grant_io_ports(ports: u8, process: u8) -> Result<(), Error> {
+    call(ports, order::io_ports::GRANT, &[], &[process]).map(|_| ())
+}

@@ -1,5 +1,6 @@
 //! Processes that do what user code may not (read kernel memory, jump into the kernel, run a
-//! privileged instruction) are halted while the system goes on; a process spinning forever
+//! privileged instruction, touch an I/O port it was not granted) are halted while the system
+//! goes on; a process spinning forever
 //! at the tester's priority does not starve the tester (timer preemption).
 
 use crate::helpers::Helper;

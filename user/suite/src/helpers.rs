@@ -83,6 +83,11 @@ tessera_helper_poster_done:
     syscall
 tessera_helper_poster_refused:
     ud2
+tessera_helper_port_io:
+    mov dx, {com1}
+    in al, dx
+tessera_helper_port_io_allowed:
+    jmp tessera_helper_port_io_allowed
 tessera_helper_yielder:
     mov edi, {self_}
     movabs rsi, {call_yield}
@@ -102,6 +107,7 @@ tessera_helper_offsets:
     .quad tessera_helper_seq_caller - tessera_helpers_start
     .quad tessera_helper_poster - tessera_helpers_start
     .quad tessera_helper_yielder - tessera_helpers_start
+    .quad tessera_helper_port_io - tessera_helpers_start
 "#,
     kernel = const KERNEL_ADDRESS,
     echo = const slots::ECHO,
@@ -112,12 +118,13 @@ tessera_helper_offsets:
     call_halt = const CALL_HALT,
     post_count = const POST_COUNT,
     call_yield = const CALL_YIELD,
+    com1 = const tessera_user::abi::boot::serial_ports::COM1,
 );
 
 extern "C" {
     static tessera_helpers_start: u8;
     static tessera_helpers_end: u8;
-    static tessera_helper_offsets: [u64; 7];
+    static tessera_helper_offsets: [u64; 8];
 }
 
 /// What a helper does.
@@ -139,6 +146,9 @@ pub enum Helper {
     Poster = 5,
     /// YIELDs forever (the context-switch benchmark's partner).
     Yielder = 6,
+    /// Reads COM1's data port without an I/O-port grant; if that works, it spins (so it is
+    /// seen running, not halted).
+    PortIo = 7,
 }
 
 /// The helpers' code, as bytes.

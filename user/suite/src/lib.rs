@@ -63,7 +63,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 20] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 21] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -94,6 +94,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         }),
         ("halt_on_privileged_instruction", &|| {
             faults::halted_for(&ctx, Helper::Privileged)
+        }),
+        ("halt_on_port_io_without_a_grant", &|| {
+            faults::halted_for(&ctx, Helper::PortIo)
         }),
         ("spinner_does_not_starve", &|| {
             faults::spinner_does_not_starve(&ctx)

@@ -60,6 +60,7 @@ impl<P: Platform> Kernel<P> {
             CapType::AddressSpace => self.space_order(cpu, cap, msg),
             CapType::CapPage => self.cap_page_order(cpu, cap, msg),
             CapType::IrqLine => self.irq_order(cpu, cap, msg),
+            CapType::IoPorts => self.io_ports_order(cpu, cap, msg),
             CapType::Null | CapType::Endpoint | CapType::Resume => Ok(Err(Error::WrongType)),
         }
     }

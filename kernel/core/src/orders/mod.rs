@@ -1,6 +1,7 @@
 //! The order handlers of the kernel objects, one file per object kind.
 
 mod bank;
+mod io_ports;
 mod irq;
 mod lifecycle;
 mod memory;

@@ -54,6 +54,8 @@ pub struct TestPlatform {
     pub frames: Mutex<Vec<u64>>,
     pub ipis: Mutex<Vec<CpuId>>,
     pub words: Mutex<std::collections::BTreeMap<(u64, usize), u64>>,
+    /// The last I/O-port grant per process.
+    pub io_ports: Mutex<std::collections::BTreeMap<ObjId, Option<u32>>>,
 }
 
 impl Platform for TestPlatform {
@@ -83,6 +85,9 @@ impl Platform for TestPlatform {
     }
     fn mapping_removed(&self, _space: ObjId, _vpn: u64) {}
     fn table_evicted(&self, _space: ObjId, _table: u64, _frame: Frame) {}
+    fn io_ports_granted(&self, process: ObjId, range: Option<u32>) {
+        self.io_ports.lock().unwrap().insert(process, range);
+    }
 }
 
 /// A kernel, its CPUs and their trap frames.
@@ -127,6 +132,7 @@ impl H {
             frames: Mutex::new((0..frames).collect()),
             ipis: Mutex::new(Vec::new()),
             words: Mutex::new(Default::default()),
+            io_ports: Mutex::new(Default::default()),
         };
         let config = Config {
             cpus,

@@ -8,11 +8,12 @@
 
 use crate::cpu::percpu::percpu;
 use crate::idle;
-use crate::system::{derived_tables, fx_states, kernel};
+use crate::system::{derived_tables, fx_states, io_grants, kernel};
 use crate::trap::vectors::exception_name;
 use crate::user::context::UserContext;
 use crate::user::entry::{run_user, EXIT_SYSCALL};
 use core::sync::atomic::Ordering;
+use tessera_abi::boot::io_ports;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
 use tessera_core::cpu::Cpu;
@@ -36,7 +37,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
                     break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
                 };
                 enter_space(root, &mut loaded);
-                percpu().set_serial_ports_open(Some(process) == crate::system::serial_driver());
+                percpu().set_serial_ports_open(io_grants::of(process) == Some(io_ports::SERIAL));
                 // SAFETY: the process's tables are loaded and no lock is held.
                 let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
                 match vector {

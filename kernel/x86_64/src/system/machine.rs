@@ -3,7 +3,7 @@
 
 use crate::mem::kmem::KMEM;
 use crate::mem::layout::{phys_to_virt, PAGE_SIZE};
-use crate::system::derived_tables;
+use crate::system::{derived_tables, io_grants};
 use crate::user::context::UserContext;
 use tessera_core::cap::ObjId;
 use tessera_core::platform::{Frame, Platform};
@@ -59,5 +59,9 @@ impl Platform for X86Machine {
 
     fn table_evicted(&self, space: ObjId, table: u64, frame: Frame) {
         derived_tables::unhook(space, table, frame.0 * PAGE_SIZE);
+    }
+
+    fn io_ports_granted(&self, process: ObjId, range: Option<u32>) {
+        io_grants::set(process, range);
     }
 }

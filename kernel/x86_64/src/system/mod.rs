@@ -4,14 +4,14 @@
 mod cpu_loop;
 pub mod derived_tables;
 mod fx_states;
+mod io_grants;
 mod loader;
 mod machine;
 mod save_area;
 
 use tessera_abi::bootfs;
 use spin::Once;
-use tessera_abi::boot::{init, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
-use tessera_core::cap::ObjId;
+use tessera_abi::boot::{init, io_ports, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
 use tessera_abi::order;
 use tessera_core::cap::Cap;
 use tessera_core::cpu::Cpu;
@@ -21,8 +21,7 @@ use tessera_core::sync::CpuId;
 pub type Kernel = tessera_core::kernel::Kernel<machine::X86Machine>;
 
 static KERNEL: Once<Kernel> = Once::new();
-/// The process of the program named `serial`: the one that gets COM1's ports.
-static SERIAL_DRIVER: Once<ObjId> = Once::new();
+
 
 /// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
 const BOOT_QUOTA: u64 = 12 * 1024;
@@ -33,10 +32,6 @@ pub fn kernel() -> &'static Kernel {
     KERNEL.get().expect("the system is started before any process runs")
 }
 
-pub fn serial_driver() -> Option<ObjId> {
-    SERIAL_DRIVER.get().copied()
-}
-
 pub fn running() -> bool {
     KERNEL.get().is_some()
 }
@@ -45,9 +40,9 @@ pub fn cpu_id(id: u32) -> CpuId {
     CpuId::new(id as usize).unwrap_or(CpuId::BOOT)
 }
 
-/// Makes the kernel, loads init (running) and the serial driver (halted, in the init slot
-/// `abi::boot::init` names for it), maps the boot archive into init for it to load the other
-/// programs, and runs processes on this CPU forever.
+/// Makes the kernel, loads init, maps the boot archive into it for it to load every other
+/// program, gives it its capabilities (`abi::boot::init`), and runs processes on this CPU
+/// forever.
 pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
     let k = KERNEL.call_once(|| {
         tessera_core::kernel::Kernel::new(
@@ -66,6 +61,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
         )
     });
     fx_states::init(PROCESSES);
+    io_grants::init(PROCESSES);
     let mut cpu = Cpu::new(cpu_id(crate::cpu::percpu::percpu().id));
     let bank = k.boot_bank(BOOT_QUOTA).expect("an empty bank table has room for the boot bank");
     let Some(init_image) = bootfs::find(archive, "init") else {
@@ -87,18 +83,9 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
     give(&mut cpu, init::BANK, bank);
     give(&mut cpu, init::SELF, initp);
     give(&mut cpu, init::SPACE, init_space);
+    give(&mut cpu, init::SERIAL_PORTS, k.io_ports_cap(io_ports::SERIAL));
     if let Some(irq) = k.irq_cap(crate::platform::serial_gsi() as u32) {
         give(&mut cpu, init::SERIAL_IRQ, irq);
-    }
-    match (bootfs::find(archive, "serial"), init::program_slot("serial")) {
-        (Some(image), Some(slot)) => match loader::load(k, &mut cpu, bank, image, 0) {
-            Ok((p, _)) => {
-                SERIAL_DRIVER.call_once(|| p.obj);
-                give(&mut cpu, slot, p);
-            }
-            Err(e) => crate::warn!("not loading the serial driver: {e}"),
-        },
-        _ => crate::warn!("the boot archive has no serial driver: no console for user programs"),
     }
     if let Err(e) = k.kernel_invoke(&mut cpu, initp, order::process::RESUME, &[], &[]) {
         panic!("starting init: {e:?}");
