@@ -13,6 +13,7 @@
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
 use crate::dispatch::Exit;
+use crate::invoke::fastpath;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Resumes, RunState};
@@ -25,11 +26,34 @@ impl<P: Platform> Kernel<P> {
     /// those of the process to resume.
     pub fn syscall(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
         if let Some(me) = cpu.current {
-            if self.save_registers(cpu, me, regs, true) {
-                self.invoke(cpu, me);
+            if let Entered::Run(fast) = self.save_registers(cpu, me, regs, true) {
+                let switched = fast.and_then(|c| self.fastpath(cpu, me, &c, regs));
+                match switched {
+                    Some(space) => {
+                        if let Some(exit) = self.quiet_exit(cpu, space) {
+                            return exit;
+                        }
+                    }
+                    None => self.invoke(cpu, me),
+                }
             }
         }
         self.exit(cpu, regs)
+    }
+
+    /// After the fast path (the frame holds the new current process's registers, taken under
+    /// its lock): return to it at once if the exit path has nothing to do, no deferred wake-up,
+    /// no pending IRQ and no reschedule request. A request made after this check (a halt, a
+    /// preemption) interrupts the process in user mode, as it would after `exit`.
+    fn quiet_exit(&self, cpu: &Cpu, space: Option<ObjId>) -> Option<Exit> {
+        let shared = self.shared(cpu.id);
+        let quiet = cpu.deferred.is_empty()
+            && shared.pending_irqs.load(Ordering::Acquire) == 0
+            && !shared.need_resched.load(Ordering::Acquire);
+        match cpu.current {
+            Some(process) if quiet => Some(Exit::User { process, space }),
+            _ => None,
+        }
     }
 
     /// User mode was interrupted (IRQ, timer or IPI): the non-local return into the
@@ -76,30 +100,42 @@ impl<P: Platform> Kernel<P> {
         exit
     }
 
-    /// Saves the trapped registers of `me`; returns whether its invocation should run, and if
-    /// so returns with `me` still write-locked: the invocation path locks its caller first
-    /// anyway, so holding on saves a release and a re-acquisition. A process halted by another
-    /// CPU before it noticed keeps its registers and, if it trapped with a system call, re-runs
-    /// that call when resumed.
-    fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> bool {
+    /// Saves the trapped registers of `me`. If its invocation should run, it stays
+    /// write-locked (the invocation path locks its caller first anyway, so holding on saves a
+    /// release and a re-acquisition), and the fast path's caller-side checks are made under the
+    /// same hold. A process halted by another CPU before it noticed keeps its registers and, if
+    /// it trapped with a system call, re-runs that call when resumed.
+    fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> Entered {
         // The list is empty on entry, so this lock is waited for and the loop runs once.
         while cpu.held.write(self, LockKey::process(me.index)).is_err() {
             cpu.held.release_all(self);
         }
         // COMMIT POINT: one lock; the process's state decides the rest.
-        let run = self
+        let entered = self
             .processes
             .write(me, |p| {
                 p.save.clone_from(regs);
                 if syscall && p.state == RunState::Halted(Resumes::Run { restart: false }) {
                     p.state = RunState::Halted(Resumes::Run { restart: true });
                 }
-                p.state == RunState::Running
+                if syscall && p.state == RunState::Running {
+                    Entered::Run(fastpath::candidate(me, p))
+                } else {
+                    Entered::Stop
+                }
             })
-            .unwrap_or(false);
-        if !(run && syscall) {
+            .unwrap_or(Entered::Stop);
+        if matches!(entered, Entered::Stop) {
             cpu.held.release_all(self);
         }
-        run
+        entered
     }
+}
+
+/// What the syscall entry found, its registers saved.
+enum Entered {
+    /// The caller does not run (halted, or not a system call): nothing to invoke.
+    Stop,
+    /// Run its invocation, by the fast path if this candidate is given.
+    Run(Option<fastpath::Candidate>),
 }

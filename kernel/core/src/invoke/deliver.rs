@@ -40,6 +40,12 @@ impl<P: Platform> Kernel<P> {
         t: &mut Process<P::SaveArea>,
         d: &Delivery,
     ) {
+        Self::write_message(t, d);
+        self.make_ready(cpu, t_id, t, Position::Tail);
+    }
+
+    /// Writes `d` into `t`'s receive slots and reply registers; its state is the caller's.
+    pub(crate) fn write_message(t: &mut Process<P::SaveArea>, d: &Delivery) {
         let recv = CapWord::unpack(t.save.invocation().caps).recv;
         for (slot, cap) in recv.iter().zip(d.caps.iter()).take(d.info.caps as usize) {
             t.receive_cap(*slot, *cap);
@@ -55,7 +61,6 @@ impl<P: Platform> Kernel<P> {
             info: info.pack(),
             data: d.data,
         });
-        self.make_ready(cpu, t_id, t, Position::Tail);
     }
 
     /// `p` is running again: it joins its home CPU's run queue (unless it is still current on

@@ -17,6 +17,7 @@
 //!   stalled call restarts from exactly the same state (KernStall, seed 002).
 
 pub(crate) mod deliver;
+pub(crate) mod fastpath;
 mod marshal;
 pub(crate) mod object;
 mod reply;
