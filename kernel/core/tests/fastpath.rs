@@ -1,0 +1,135 @@
+//! The CALL/RETURN fast path (`invoke/fastpath.rs`) from outside: where its preconditions hold
+//! it must give the general path's outcome, and where one fails (an equal-priority process is
+//! ready, the receiver lives on another CPU, the caller's own queue has a waiter) the general
+//! path's scheduling decision must stand.
+#![cfg(not(loom))] // these run the whole kernel; loom models only the lock primitives
+
+mod common;
+
+use common::{inv, H};
+use tessera_abi::message::{Invocation, MessageInfo};
+use tessera_abi::{InvocationKind, ProcessState, Rights};
+use tessera_core::{Cap, Exit};
+
+const EP: u8 = 10;
+const RESUME: u8 = 3;
+const WAIT: [u8; 4] = [30, 0, 0, RESUME];
+const BADGE: u64 = 7;
+
+fn ret(cap: u8, data: &[u64]) -> Invocation {
+    inv(InvocationKind::Return, cap, 0, data, &[], WAIT)
+}
+
+fn call(data: &[u64]) -> Invocation {
+    inv(InvocationKind::Call, EP, 42, data, &[], [0; 4])
+}
+
+/// On `cpus` CPUs: a server of priority `sp` and a client of priority `cp` holding an endpoint
+/// to it, plus `others` processes of priority `cp`, all started in that order.
+fn world(cpus: usize, sp: u64, cp: u64, others: usize) -> (H, Cap, Cap, Vec<Cap>) {
+    let mut h = H::new(cpus, 16, 100, 2);
+    let s = h.process(sp);
+    let c = h.process(cp);
+    let ep = h.endpoint(s, BADGE);
+    h.give(c, EP, ep, Rights::ALL);
+    let xs: Vec<Cap> = (0..others).map(|_| h.process(cp)).collect();
+    h.start(s);
+    h.start(c);
+    for x in &xs {
+        h.start(*x);
+    }
+    (h, s, c, xs)
+}
+
+#[test]
+fn a_round_trip_delivers_badge_data_resume_and_reply_and_switches_at_once() {
+    let (mut h, s, c, _) = world(1, 1, 1, 0);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj));
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    let exit = h.syscall(0, call(&[5, 6]));
+    assert_eq!(exit, Exit::User { process: s.obj, space: None });
+    let r = h.reply(0);
+    let info = MessageInfo::unpack(r.info).unwrap();
+    assert_eq!((r.badge, info.order, info.kind, info.resume), (BADGE, 42, InvocationKind::Call, true));
+    assert_eq!(r.data, [5, 6, 0, 0], "words beyond the count are zero");
+    assert_eq!(h.state(c), ProcessState::Waiting);
+    let exit = h.syscall(0, ret(RESUME, &[9]));
+    assert_eq!(exit, Exit::User { process: c.obj, space: None });
+    assert_eq!((h.error(0), h.reply(0).data), (None, [9, 0, 0, 0]));
+    assert_eq!(h.state(s), ProcessState::Available);
+    h.syscall(0, call(&[1]));
+    assert_eq!(h.current(0), Some(s.obj), "the resume capability of the last call is spent");
+    h.syscall(0, ret(RESUME, &[2]));
+    assert_eq!(h.reply(0).data[0], 2);
+}
+
+#[test]
+fn an_equal_priority_process_ready_here_runs_before_the_called_server() {
+    let (mut h, s, c, xs) = world(1, 1, 1, 1);
+    h.tick(0);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    h.syscall(0, call(&[3]));
+    assert_eq!(h.current(0), Some(xs[0].obj), "the server joins its level behind the ready one");
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(s.obj));
+    assert_eq!(h.reply(0).data[0], 3);
+}
+
+#[test]
+fn a_higher_priority_server_runs_before_ready_processes_of_the_callers_level() {
+    let (mut h, s, c, xs) = world(1, 5, 1, 1);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj));
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    h.syscall(0, call(&[4]));
+    assert_eq!(h.current(0), Some(s.obj));
+    assert_eq!(h.state(xs[0]), ProcessState::Running, "still ready, not current");
+    h.syscall(0, ret(RESUME, &[8]));
+    assert_eq!(h.current(0), Some(xs[0].obj), "the caller rejoins its level behind the ready one");
+    assert_eq!(h.state(c), ProcessState::Running);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    assert_eq!(h.reply(0).data[0], 8);
+}
+
+#[test]
+fn a_server_homed_on_another_cpu_is_queued_there_and_stolen_by_the_idle_caller_cpu() {
+    let (mut h, s, c, _) = world(2, 1, 1, 0);
+    h.tick(0);
+    h.tick(1);
+    let (here, there) = if h.current(0) == Some(c.obj) { (0, 1) } else { (1, 0) };
+    assert_eq!(h.current(there), Some(s.obj));
+    h.syscall(there, ret(0, &[]));
+    assert_eq!(h.current(there), None);
+    h.k.platform.ipis.lock().unwrap().clear();
+    h.syscall(here, call(&[6]));
+    assert_eq!(
+        h.k.platform.ipis.lock().unwrap().len(),
+        1,
+        "the general path woke the server's home CPU"
+    );
+    assert_eq!(h.current(here), Some(s.obj), "then this idle CPU stole it");
+    assert_eq!(h.reply(here).data[0], 6);
+}
+
+#[test]
+fn a_return_with_a_sender_waiting_hands_the_queue_on_first() {
+    let (mut h, s, c, xs) = world(1, 1, 1, 1);
+    let ep = h.endpoint(s, BADGE + 1);
+    h.give(xs[0], EP, ep, Rights::ALL);
+    h.tick(0);
+    h.syscall(0, ret(0, &[]));
+    h.syscall(0, call(&[1]));
+    assert_eq!(h.current(0), Some(xs[0].obj));
+    h.syscall(0, call(&[2]));
+    assert_eq!(h.state(xs[0]), ProcessState::Stalled, "the server is busy with the first call");
+    assert_eq!(h.current(0), Some(s.obj));
+    assert_eq!(h.reply(0).data[0], 1);
+    h.syscall(0, ret(RESUME, &[10]));
+    assert_eq!(h.state(c), ProcessState::Running);
+    assert_ne!(h.state(xs[0]), ProcessState::Stalled, "the waiting sender was woken as owner");
+}
