@@ -8,7 +8,7 @@
 
 use crate::cpu::percpu::percpu;
 use crate::idle;
-use crate::system::{derived_tables, fx_states, io_grants, kernel};
+use crate::system::{derived_tables, fx_states, io_grants, kernel, tlb};
 use crate::trap::vectors::exception_name;
 use crate::user::context::UserContext;
 use crate::user::entry::{run_user, EXIT_SYSCALL};
@@ -24,11 +24,15 @@ pub fn run(cpu: &mut Cpu) -> ! {
     let k = kernel();
     let mut regs = UserContext::default();
     let mut loaded: (u64, u64) = (0, u64::MAX);
+    let me = percpu().id;
+    tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
     loop {
         exit = match exit {
             Exit::Idle => {
                 idle::idle_once();
+                tlb::quiescent(me);
+                tlb::reclaim();
                 k.exit(cpu, &mut regs)
             }
             Exit::User { process, space: None } => fault(cpu, &mut regs, process, "it has no address space"),
@@ -40,6 +44,8 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 percpu().set_serial_ports_open(io_grants::of(process) == Some(io_ports::SERIAL));
                 // SAFETY: the process's tables are loaded and no lock is held.
                 let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
+                tlb::quiescent(me);
+                tlb::reclaim();
                 match vector {
                     EXIT_SYSCALL => k.syscall(cpu, &mut regs),
                     v if v >= 32 => {
@@ -56,7 +62,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
 
 /// Loads the address space's tables unless they are loaded and no mapping was removed since.
 fn enter_space(root: u64, loaded: &mut (u64, u64)) {
-    let epoch = derived_tables::EPOCH.load(Ordering::Acquire);
+    let epoch = tlb::EPOCH.load(Ordering::Acquire);
     if *loaded != (root, epoch) {
         // SAFETY: `root` is a PML4 whose upper half is the kernel's.
         unsafe {

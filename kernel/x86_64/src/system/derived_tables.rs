@@ -6,15 +6,13 @@
 //! Lock order: `ROOTS` is a leaf — the core calls in here (`mapping_removed`, `table_evicted`)
 //! while holding its own locks, and nothing is taken while it is held but the frame allocator
 //! (`KMEM`), itself a leaf below it.
-//! TLB coherence: every removal advances `EPOCH` and interrupts the other CPUs; a CPU reloads
-//! CR3 before entering user mode whenever the epoch moved, so no CPU resumes a thread with a
-//! stale translation.
+//! TLB coherence: every removal goes through `tlb::shoot_down` (see `tlb.rs`).
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
 use crate::mem::page_table::{PhysPages, PteFlags};
+use crate::system::tlb;
 use alloc::collections::BTreeMap;
-use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use tessera_abi::Rights;
 use tessera_core::cap::ObjId;
@@ -25,7 +23,6 @@ const TABLE: u64 = PteFlags::PRESENT.bits() | PteFlags::WRITABLE.bits() | PteFla
 
 /// Address space → physical address of its PML4.
 static ROOTS: Mutex<BTreeMap<ObjId, u64>> = Mutex::new(BTreeMap::new());
-pub static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 fn table(pa: u64) -> &'static mut [u64; 512] {
     // SAFETY: `pa` is a page-table frame of one of our address spaces (or the core's leaf
@@ -97,7 +94,7 @@ pub fn remove(space: ObjId, vpn: u64) {
             table(pde & ADDR)[(vpn & 0x1ff) as usize] = 0;
         }
     }
-    shoot_down();
+    tlb::shoot_down();
 }
 
 /// The core's cleaner took back leaf table `index` (= vpn / 512): unhook it.
@@ -109,15 +106,6 @@ pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
             *slot = 0;
         }
     }
-    shoot_down();
+    tlb::shoot_down();
 }
 
-fn shoot_down() {
-    EPOCH.fetch_add(1, Ordering::AcqRel);
-    let me = crate::cpu::percpu::percpu().id as usize;
-    for id in (0..crate::cpu::percpu::cpu_count()).filter(|&i| i != me) {
-        if let Some(c) = crate::cpu::percpu::cpu(id) {
-            crate::apic::lapic::send_ipi(c.apic_id, crate::trap::vectors::IPI_RESCHEDULE);
-        }
-    }
-}

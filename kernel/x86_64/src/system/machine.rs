@@ -3,7 +3,7 @@
 
 use crate::mem::kmem::KMEM;
 use crate::mem::layout::{phys_to_virt, PAGE_SIZE};
-use crate::system::{derived_tables, io_grants};
+use crate::system::{derived_tables, io_grants, tlb};
 use crate::user::context::UserContext;
 use tessera_core::cap::ObjId;
 use tessera_core::platform::{Frame, Platform};
@@ -25,15 +25,16 @@ impl Platform for X86Machine {
     }
 
     fn alloc_frame(&self) -> Option<Frame> {
-        KMEM.lock().as_mut()?.frames.alloc().map(|pa| Frame(pa / PAGE_SIZE))
+        let alloc = || KMEM.lock().as_mut()?.frames.alloc().map(|pa| Frame(pa / PAGE_SIZE));
+        alloc().or_else(|| {
+            // This CPU is in the kernel: frames waiting only for it can be reused now.
+            tlb::quiescent(crate::cpu::percpu::percpu().id);
+            (tlb::reclaim() > 0).then(alloc).flatten()
+        })
     }
 
     fn frame_freed(&self, frame: Frame) {
-        if let Some(km) = KMEM.lock().as_mut() {
-            if let Err(e) = km.frames.free(frame.0 * PAGE_SIZE) {
-                crate::warn!("core freed frame {:#x} twice or out of range: {e:?}", frame.0);
-            }
-        }
+        tlb::free_later(frame.0 * PAGE_SIZE);
     }
 
     fn zero_frame(&self, frame: Frame) {
