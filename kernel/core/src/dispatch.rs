@@ -63,7 +63,8 @@ impl<P: Platform> Kernel<P> {
                         };
                     }
                     Verdict::Rerun => {
-                        self.invoke(cpu, cur);
+                        // Whoever is current now gets its verdict on the next turn.
+                        self.invoke(cpu, cur, regs);
                         continue;
                     }
                     Verdict::Drop => {

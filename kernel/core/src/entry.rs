@@ -27,22 +27,20 @@ impl<P: Platform> Kernel<P> {
     pub fn syscall(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
         if let Some(me) = cpu.current {
             if let Entered::Run(fast) = self.save_registers(cpu, me, regs, true) {
-                let switched = fast.and_then(|c| self.fastpath(cpu, me, &c, regs));
-                match switched {
-                    Some(space) => {
-                        if let Some(exit) = self.quiet_exit(cpu, space) {
-                            return exit;
-                        }
-                    }
-                    None => self.invoke(cpu, me),
+                let kept = match fast.and_then(|c| self.fastpath(cpu, me, &c, regs)) {
+                    Some(space) => Some(space),
+                    None => self.invoke(cpu, me, regs),
+                };
+                if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
+                    return exit;
                 }
             }
         }
         self.exit(cpu, regs)
     }
 
-    /// After the fast path (the frame holds the new current process's registers, taken under
-    /// its lock): return to it at once if the exit path has nothing to do, no deferred wake-up,
+    /// After the fast path or a kernel-object order (the frame holds the current process's
+    /// registers, taken under its lock at the end of the path): return to it at once if the exit path has nothing to do, no deferred wake-up,
     /// no pending IRQ and no reschedule request. A request made after this check (a halt, a
     /// preemption) interrupts the process in user mode, as it would after `exit`.
     fn quiet_exit(&self, cpu: &Cpu, space: Option<ObjId>) -> Option<Exit> {

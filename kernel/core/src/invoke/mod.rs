@@ -50,26 +50,38 @@ pub(crate) struct Caller {
 impl<P: Platform> Kernel<P> {
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
-    /// already in place.
-    pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) {
+    /// already in place. `Some(space)` if `me` goes on running after a kernel-object order: its
+    /// registers, reply included, were then copied into `regs` under its lock at the end of the
+    /// path, so a quiet exit need not lock it again (`Kernel::quiet_exit`).
+    pub(crate) fn invoke(
+        &self,
+        cpu: &mut Cpu,
+        me: ObjId,
+        regs: &mut P::SaveArea,
+    ) -> Option<Option<ObjId>> {
         loop {
             self.txns.enter(cpu.id);
-            let done = self.invocation_path(cpu, me);
+            let done = self.invocation_path(cpu, me, regs);
             cpu.held.release_all(self);
-            if done.is_ok() {
-                return;
+            if let Ok(kept) = done {
+                return kept;
             }
             spin_loop();
         }
     }
 
-    fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<(), Restart> {
+    fn invocation_path(
+        &self,
+        cpu: &mut Cpu,
+        me: ObjId,
+        regs: &mut P::SaveArea,
+    ) -> Result<Option<Option<ObjId>>, Restart> {
         cpu.held.write(self, LockKey::process(me.index))?;
         let Some((inv, owns, staller)) = self
             .processes
             .read(me, |p| (p.save.invocation(), p.owns, p.staller(me)))
         else {
-            return Ok(());
+            return Ok(None);
         };
         let caller = Caller {
             id: me,
@@ -81,14 +93,14 @@ impl<P: Platform> Kernel<P> {
         }
         let msg = match self.marshal(me, &inv) {
             Ok(m) => m,
-            Err(e) => return self.refused(cpu, &caller, e),
+            Err(e) => return self.refused(cpu, &caller, e).map(|()| None),
         };
         let target = if self.is_live(&msg.target) {
             msg.target
         } else {
             crate::cap::Cap::NULL
         };
-        match (target.ty, msg.kind) {
+        let done = match (target.ty, msg.kind) {
             (CapType::Null, InvocationKind::Return) => {
                 self.reply_and_wait(cpu, &caller, None, &msg)
             }
@@ -124,9 +136,25 @@ impl<P: Platform> Kernel<P> {
                     };
                     p.save.set_reply(&reply);
                 });
-                Ok(())
+                return Ok(self.still_running(cpu, me, regs));
             }
-        }
+        };
+        done.map(|()| None)
+    }
+
+    /// `me` (locked) goes on running here after its path: its registers into `regs`, and its
+    /// live address space. `None` if it no longer runs here (an order halted it).
+    fn still_running(&self, cpu: &Cpu, me: ObjId, regs: &mut P::SaveArea) -> Option<Option<ObjId>> {
+        self.processes
+            .read(me, |p| {
+                if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
+                    return None;
+                }
+                regs.clone_from(&p.save);
+                let space = p.space.obj;
+                Some((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
+            })
+            .flatten()
     }
 
     /// Refuses the call with `e`: the caller goes on running with the error in `rax`.
