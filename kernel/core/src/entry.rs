@@ -8,7 +8,9 @@
 //!
 //! # Invariants
 //! - On return from `exit` this CPU holds no lock and has no deferred work (seed 001: nothing
-//!   is held past kernel exit).
+//!   is held past kernel exit). `syscall` skips `exit` only when its path released every lock,
+//!   left the current process's registers in the frame under that process's lock, and the exit
+//!   would have nothing to do (`quiet_exit`), so the same holds then.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;

@@ -11,6 +11,8 @@
 //! - The commit point is marked `// COMMIT POINT` in each path.
 //! - Operate mutates, delivers and wakes; it cannot fail, block or allocate. Wake-ups of
 //!   processes not locked by the path are deferred to kernel exit (`wake.rs`).
+//! - CALL and RETURN have a fast path (`fastpath.rs`), tried at the syscall entry before
+//!   this general one, with the same outcome wherever its preconditions hold.
 //!
 //! # Assumptions
 //! - The caller's registers are in its save area; the path reads them only from there, so a
