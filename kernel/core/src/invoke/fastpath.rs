@@ -44,6 +44,7 @@ use crate::sync::atomic::Ordering;
 pub(crate) struct Candidate {
     /// An Endpoint (CALL) or a Resume capability (RETURN).
     target: Cap,
+    info: MessageInfo,
     ticket: u64,
     stall_seq: u64,
 }
@@ -71,6 +72,7 @@ pub(crate) fn candidate<S: SaveArea>(me: ObjId, p: &Process<S>) -> Option<Candid
     }
     Some(Candidate {
         target,
+        info,
         ticket: p.ticket,
         stall_seq: p.stall_seq,
     })
@@ -96,12 +98,11 @@ impl<P: Platform> Kernel<P> {
         cpu.held.write(self, LockKey::process(t.index)).ok()?;
         self.txns.enter(cpu.id);
         let bar = self.shared(cpu.id).run.lock().highest();
-        // The frame is what was just saved: the message word is valid (`candidate`).
-        let inv = regs.invocation();
-        let info = MessageInfo::unpack(inv.info)?;
-        let mut data = [0; DATA_WORDS];
+        let info = c.info;
+        // The frame is what was just saved; words past the count arrive as zeros.
+        let sent = regs.invocation().data;
         let n = usize::from(info.data_words);
-        data[..n].copy_from_slice(&inv.data[..n]);
+        let data: [u64; DATA_WORDS] = core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
         let d = Delivery {
             badge: if call { c.target.badge } else { 0 },
             info: MessageInfo::new(info.kind, info.order, info.data_words, 0),
