@@ -1,14 +1,15 @@
-//! The CALL/RETURN fast path (`invoke/fastpath.rs`) from outside: where its preconditions hold
-//! it must give the general path's outcome, and where one fails (an equal-priority process is
-//! ready, the receiver lives on another CPU, the caller's own queue has a waiter) the general
-//! path's scheduling decision must stand.
+//! The CALL/RETURN fast path (`invoke/fastpath.rs`) and the quiet exit from outside: where the
+//! fast path's preconditions hold it must give the general path's outcome, and where one fails
+//! (an equal-priority process is ready, the receiver lives on another CPU, the caller's own
+//! queue has a waiter) the general path's scheduling decision must stand; a reschedule request
+//! made by an order must not be skipped by the quiet exit.
 #![cfg(not(loom))] // these run the whole kernel; loom models only the lock primitives
 
 mod common;
 
 use common::{inv, H};
 use tessera_abi::message::{Invocation, MessageInfo};
-use tessera_abi::{InvocationKind, ProcessState, Rights};
+use tessera_abi::{order, InvocationKind, ProcessState, Rights};
 use tessera_core::{Cap, Exit};
 
 const EP: u8 = 10;
@@ -132,4 +133,20 @@ fn a_return_with_a_sender_waiting_hands_the_queue_on_first() {
     h.syscall(0, ret(RESUME, &[10]));
     assert_eq!(h.state(c), ProcessState::Running);
     assert_ne!(h.state(xs[0]), ProcessState::Stalled, "the waiting sender was woken as owner");
+}
+
+#[test]
+fn an_order_that_asks_for_a_reschedule_is_not_skipped_by_the_quiet_exit() {
+    let mut h = H::new(1, 16, 100, 2);
+    let c = h.process(5);
+    let x = h.process(3);
+    h.give(c, 11, c, Rights::ALL);
+    h.start(c);
+    h.start(x);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(c.obj));
+    h.syscall(0, common::call(11, order::GET_TYPE, &[], &[], 0));
+    assert_eq!(h.current(0), Some(c.obj), "nothing to do at exit: the caller goes on");
+    h.syscall(0, common::call(11, order::process::SET_PRIORITY, &[1], &[], 0));
+    assert_eq!(h.current(0), Some(x.obj), "the lowered caller yields to the ready process");
 }
