@@ -13,8 +13,8 @@
 //! 2. **Leaf locks**: a table's free list, the derived page-table cache, a CPU's run queue.
 //!    Taken alone, for one short action, while a path holds object locks; never held while
 //!    waiting for any other lock.
-//! 3. The `RwLock` inside each table slot is not part of the order: it is only how safe Rust
-//!    reaches an object whose object lock the path holds, and is never contended (`table.rs`).
+//! 3. There is no lock inside a table slot: its object is reached through a cell that the
+//!    slot's object lock alone makes sound (`table.rs`), so nothing more joins the order.
 //!
 //! No lock is held past kernel exit, the running process's included: a process running on
 //! another CPU is halted by marking it and interrupting that CPU (`orders/lifecycle.rs`).

@@ -6,19 +6,25 @@
 //!   only grows. An `ObjId` is live exactly when its generation equals its slot's, so a
 //!   capability to a destroyed object never matches again (until the counter wraps after 2^31
 //!   reuses of one slot).
-//! - `lock` (an `MrowLock`, on the CPU's held-lock list) is the lock the kernel's discipline is
-//!   about. `data` is only how safe Rust reaches the object: it is taken for the span of one
-//!   access, by a path that already holds `lock` in the same mode, so it is never contended.
-//!   Contention on it is a broken lock discipline, and panics as the kernel bug it is.
+//! - `lock` (an `MrowLock`, on the CPU's held-lock list) protects `data`: the object is reached
+//!   through an `UnsafeCell` with no second lock, so this file is the one place in the core that
+//!   allows `unsafe`, and each block says which hold of `lock` makes it sound.
 //!
-//! # Assumptions
+//! # Assumptions (the lock discipline every caller keeps)
+//! - `read` runs only while this CPU holds the slot's `lock` for reading or writing, `write` and
+//!   `remove` only while it holds it for writing, and `insert` only on a slot just popped from
+//!   the free list (no name reaches it yet). The exception is a quiescent kernel (no CPU inside
+//!   it: boot, and the invariant checks of tests and the simulator), where one thread is alone.
+//!   Debug builds assert the lock is held in a fitting mode whenever some CPU holds any lock.
+//! - An access's closure never reaches the same slot again (the nested borrow would alias).
 //! - Capacity is fixed at boot and is at least the total quota of the banks that create
 //!   objects of this type, so `insert` after a path's commit point always finds a slot.
+#![allow(unsafe_code)]
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use spin::mutex::SpinMutex;
-use spin::RwLock;
 
 use crate::cap::ObjId;
 use crate::sync::atomic::{AtomicU32, Ordering};
@@ -28,7 +34,7 @@ struct Slot<T> {
     lock: MrowLock,
     pin: TransientPin,
     generation: AtomicU32,
-    data: RwLock<Option<T>>,
+    data: UnsafeCell<Option<T>>,
 }
 
 /// A table of objects of one type.
@@ -38,6 +44,10 @@ pub struct Table<T> {
     free: SpinMutex<Vec<u32>>,
 }
 
+// SAFETY: every access to a slot's `data` is ordered by that slot's `MrowLock` (see the file's
+// assumptions), exactly as an `RwLock<Option<T>>` would order it, so the same bounds suffice.
+unsafe impl<T: Send + Sync> Sync for Table<T> {}
+
 impl<T> Table<T> {
     /// A table of `capacity` free slots.
     pub fn new(capacity: usize) -> Table<T> {
@@ -46,7 +56,7 @@ impl<T> Table<T> {
                 lock: MrowLock::new(),
                 pin: TransientPin::new(),
                 generation: AtomicU32::new(0),
-                data: RwLock::new(None),
+                data: UnsafeCell::new(None),
             })
             .collect();
         Table {
@@ -66,6 +76,7 @@ impl<T> Table<T> {
     }
 
     /// The protocol lock of slot `index` (for `HeldLocks`).
+    #[inline]
     pub fn lock(&self, index: u32) -> &MrowLock {
         &self.slots[index as usize].lock
     }
@@ -87,10 +98,9 @@ impl<T> Table<T> {
     pub fn insert(&self, value: T) -> Option<ObjId> {
         let index = self.free.lock().pop()?;
         let slot = &self.slots[index as usize];
-        *slot
-            .data
-            .try_write()
-            .expect("object table: slot busy on insert (lock discipline)") = Some(value);
+        // SAFETY: the slot was just popped from the free list under `free`, and its generation
+        // is even, so no name and no other CPU reaches `data` until the increment below.
+        unsafe { *slot.data.get() = Some(value) };
         let generation = slot.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Some(ObjId { index, generation })
     }
@@ -101,12 +111,11 @@ impl<T> Table<T> {
             return None;
         }
         let slot = &self.slots[id.index as usize];
+        debug_assert_held(&slot.lock, true);
         slot.generation.fetch_add(1, Ordering::AcqRel);
-        let value = slot
-            .data
-            .try_write()
-            .expect("object table: slot busy on remove (lock discipline)")
-            .take();
+        // SAFETY: the caller holds `slot.lock` for writing (file assumptions), so no other
+        // access to `data` runs; the slot returns to the free list only after this take.
+        let value = unsafe { (*slot.data.get()).take() };
         self.free.lock().push(id.index);
         value
     }
@@ -116,11 +125,12 @@ impl<T> Table<T> {
         if !self.is_live(id) {
             return None;
         }
-        let guard = self.slots[id.index as usize]
-            .data
-            .try_read()
-            .expect("object table: object written while read (lock discipline)");
-        guard.as_ref().map(f)
+        let slot = &self.slots[id.index as usize];
+        debug_assert_held(&slot.lock, false);
+        // SAFETY: the caller holds `slot.lock` for reading or writing (file assumptions), so
+        // no writer of `data` runs on any CPU while this shared borrow lives.
+        let value = unsafe { &*slot.data.get() };
+        value.as_ref().map(f)
     }
 
     /// Runs `f` on the live object `id` names, mutably.
@@ -128,11 +138,12 @@ impl<T> Table<T> {
         if !self.is_live(id) {
             return None;
         }
-        let mut guard = self.slots[id.index as usize]
-            .data
-            .try_write()
-            .expect("object table: object accessed twice at once (lock discipline)");
-        guard.as_mut().map(f)
+        let slot = &self.slots[id.index as usize];
+        debug_assert_held(&slot.lock, true);
+        // SAFETY: the caller holds `slot.lock` for writing (file assumptions), so no other
+        // access to `data` runs on any CPU while this unique borrow lives.
+        let value = unsafe { &mut *slot.data.get() };
+        value.as_mut().map(f)
     }
 
     /// The name of the live object in slot `index`, if any.
@@ -155,15 +166,18 @@ impl<T> Table<T> {
 /// rules as a table slot.
 pub struct Guarded<T> {
     lock: MrowLock,
-    data: RwLock<T>,
+    data: UnsafeCell<T>,
 }
+
+// SAFETY: every access to `data` is ordered by `lock`, as for a table slot.
+unsafe impl<T: Send + Sync> Sync for Guarded<T> {}
 
 impl<T> Guarded<T> {
     /// `value` behind a free lock.
     pub fn new(value: T) -> Guarded<T> {
         Guarded {
             lock: MrowLock::new(),
-            data: RwLock::new(value),
+            data: UnsafeCell::new(value),
         }
     }
 
@@ -174,18 +188,26 @@ impl<T> Guarded<T> {
 
     /// Runs `f` on the value.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self
-            .data
-            .try_read()
-            .expect("guarded object written while read (lock discipline)"))
+        debug_assert_held(&self.lock, false);
+        // SAFETY: the caller holds `self.lock` for reading or writing (file assumptions).
+        f(unsafe { &*self.data.get() })
     }
 
     /// Runs `f` on the value, mutably.
     pub fn write<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self
-            .data
-            .try_write()
-            .expect("guarded object accessed twice at once (lock discipline)"))
+        debug_assert_held(&self.lock, true);
+        // SAFETY: the caller holds `self.lock` for writing (file assumptions).
+        f(unsafe { &mut *self.data.get() })
+    }
+}
+
+/// Catches, in debug builds, an access whose protocol lock is not held in a fitting mode. A lock
+/// that nobody holds at all is taken for a quiescent kernel (boot, invariant checks).
+#[inline]
+fn debug_assert_held(lock: &MrowLock, write: bool) {
+    if cfg!(debug_assertions) && !lock.is_free() {
+        let fits = lock.is_write_locked() || (!write && lock.readers() > 0);
+        debug_assert!(fits, "object reached without its protocol lock (lock discipline)");
     }
 }
 
@@ -223,5 +245,28 @@ mod tests {
         }));
         assert!(!t.is_live(ObjId::NONE));
         assert_eq!(t.live_ids().count(), 0);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "without its protocol lock")]
+    fn writing_under_a_read_hold_is_caught_in_debug_builds() {
+        let t: Table<u32> = Table::new(1);
+        let a = t.insert(7).unwrap();
+        t.lock(a.index).read();
+        t.write(a, |v| *v = 8);
+    }
+
+    #[test]
+    fn reading_and_writing_under_the_fitting_hold_works() {
+        let t: Table<u32> = Table::new(1);
+        let a = t.insert(7).unwrap();
+        t.lock(a.index).read();
+        assert_eq!(t.read(a, |v| *v), Some(7));
+        t.lock(a.index).unlock_read();
+        t.lock(a.index).write();
+        assert_eq!(t.write(a, |v| std::mem::replace(v, 8)), Some(7));
+        t.lock(a.index).unlock_write();
+        assert_eq!(t.read(a, |v| *v), Some(8));
     }
 }
