@@ -24,6 +24,10 @@ pub fn run(cpu: &mut Cpu) -> ! {
     let k = kernel();
     let mut regs = UserContext::default();
     let mut loaded: (u64, u64) = (0, u64::MAX);
+    // The PML4s of the last two address spaces entered (a call and its reply alternate
+    // between two): a space's PML4 never changes, and an ObjId names one space for ever.
+    let mut roots: [(ObjId, u64); 2] = [(ObjId::NONE, 0); 2];
+    let mut ports_open = false;
     let me = percpu().id;
     tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
@@ -37,11 +41,24 @@ pub fn run(cpu: &mut Cpu) -> ! {
             }
             Exit::User { process, space: None } => fault(cpu, &mut regs, process, "it has no address space"),
             Exit::User { process, space: Some(space) } => 'user: {
-                let Some(root) = derived_tables::root(space) else {
-                    break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
+                let root = if roots[0].0 == space {
+                    roots[0].1
+                } else if roots[1].0 == space {
+                    roots.swap(0, 1);
+                    roots[0].1
+                } else {
+                    let Some(r) = derived_tables::root(space) else {
+                        break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
+                    };
+                    roots = [(space, r), roots[0]];
+                    r
                 };
                 enter_space(root, &mut loaded);
-                percpu().set_serial_ports_open(io_grants::of(process) == Some(io_ports::SERIAL));
+                let open = io_grants::of(process) == Some(io_ports::SERIAL);
+                if open != ports_open {
+                    percpu().set_serial_ports_open(open);
+                    ports_open = open;
+                }
                 // SAFETY: the process's tables are loaded and no lock is held.
                 let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
                 tlb::quiescent(me);
