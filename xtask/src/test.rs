@@ -32,6 +32,7 @@ pub fn run() -> Result<()> {
     let ws = Workspace::load()?;
     let mut total = Judgement::default();
     stage(&mut total, "host tests", host_tests(&ws));
+    stage(&mut total, "core checks in a debug build", debug_core_tests(&ws));
     stage(&mut total, "loom tests", loom_tests(&ws));
     stage(&mut total, "kernel tests", kernel_tests(&ws));
     if !total.problems.is_empty() {
@@ -72,6 +73,18 @@ fn host_tests(ws: &Workspace) -> Result<Judgement> {
     let mut command = cargo(&ws.root);
     command.args(["test", "--release"]);
     cargo_tests("host tests", command)
+}
+
+/// The core and the simulator again, in a debug build: the core's lock-discipline assertions
+/// (an object reached only under its protocol lock, `kernel/core/src/table.rs`) are debug
+/// assertions, which the release run above compiles out. Fewer simulator seeds keep it quick.
+fn debug_core_tests(ws: &Workspace) -> Result<Judgement> {
+    banner("core checks in a debug build: cargo test -p tessera-core -p tessera-sim (1,000 seeds)");
+    let mut command = cargo(&ws.root);
+    command
+        .args(["test", "-p", "tessera-core", "-p", "tessera-sim"])
+        .env("TESSERA_SIM_SEEDS", "1000");
+    cargo_tests("core checks in a debug build", command)
 }
 
 fn loom_tests(ws: &Workspace) -> Result<Judgement> {
