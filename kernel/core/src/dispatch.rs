@@ -165,6 +165,14 @@ impl<P: Platform> Kernel<P> {
                 Ok(self
                     .processes
                     .write(next, |p| {
+                        // `pick` took it off a queue before this lock; if another CPU halted
+                        // and resumed it meanwhile, it is queued again (and `queued_on` says
+                        // where): it stays there to be picked in turn, not run here too.
+                        if let Some(c) = p.queued_on {
+                            if self.shared(c).run.lock().priority_of(next).is_some() {
+                                return None;
+                            }
+                        }
                         p.queued_on = None;
                         if p.state != RunState::Running || p.cpu.is_some() {
                             return None;
