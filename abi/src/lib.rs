@@ -19,6 +19,7 @@
 pub mod boot;
 pub mod bootfs;
 pub mod cap;
+pub mod elf;
 pub mod error;
 pub mod message;
 pub mod order;

@@ -13,13 +13,14 @@ mod loader;
 
 use tessera_user::abi::boot::{init, InitArg};
 use tessera_user::abi::bootfs;
+use tessera_user::abi::elf::LoadError;
 use tessera_user::{caps, entry, invoke, println};
 
 entry!(main);
 
 /// Loads every program of the archive; returns the failures, to report once the console (the
 /// serial driver) runs.
-fn load_programs() -> [Option<(&'static str, loader::LoadError)>; init::PROGRAMS.len()] {
+fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] {
     let mut failed = [const { None }; init::PROGRAMS.len()];
     let Some(archive) = loader::archive() else {
         return failed;
