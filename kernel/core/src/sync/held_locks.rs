@@ -108,12 +108,17 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
 
     /// Takes `key` for reading: spins if that is deadlock-free (see the file header), otherwise
     /// tries once. A key already held in either mode is kept as it is.
+    #[inline]
     pub fn read<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
         if !self.below_top(key) {
             table.lock_of(key).read();
-        } else if self.mode_of(key).is_some() {
+            self.push_top(key, LockMode::Read);
             return Ok(());
-        } else if !table.lock_of(key).try_read() {
+        }
+        if self.mode_of(key).is_some() {
+            return Ok(());
+        }
+        if !table.lock_of(key).try_read() {
             return Err(Restart);
         }
         self.record(key, LockMode::Read);
@@ -122,10 +127,11 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
 
     /// Takes `key` for writing: spins if that is deadlock-free, otherwise tries once. A read
     /// hold of `key` is upgraded only if this CPU is its sole reader (else `Restart`).
+    #[inline]
     pub fn write<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
         if !self.below_top(key) {
             table.lock_of(key).write();
-            self.record(key, LockMode::Write);
+            self.push_top(key, LockMode::Write);
             return Ok(());
         }
         let lock = table.lock_of(key);
@@ -212,10 +218,11 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// Releases every held lock and empties the list: at kernel exit, and whenever a path is
     /// abandoned before its commit point (error, stall or restart).
     pub fn release_all<T: LockTable<K> + ?Sized>(&mut self, table: &T) {
-        for (key, mode) in self.held[..self.len].iter().flatten() {
+        for &(key, mode) in self.held[..self.len].iter().flatten() {
+            let lock = table.lock_of(key);
             match mode {
-                LockMode::Read => table.lock_of(*key).unlock_read(),
-                LockMode::Write => table.lock_of(*key).unlock_write(),
+                LockMode::Read => lock.unlock_read(),
+                LockMode::Write => lock.unlock_write(),
             }
         }
         self.len = 0;
@@ -224,20 +231,32 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
 
     /// Whether `key` is at or below the highest key held: only then may it be held already,
     /// and only then could spinning for it close a cycle.
+    #[inline]
     fn below_top(&self, key: K) -> bool {
         self.top.is_some_and(|t| key <= t)
     }
 
+    /// Records `key`, known to be above every held key (the common ascending case: no search).
+    #[inline]
+    fn push_top(&mut self, key: K, mode: LockMode) {
+        self.push(key, mode);
+        self.top = Some(key);
+    }
+
     fn record(&mut self, key: K, mode: LockMode) {
-        assert!(
-            self.len < N,
-            "held-lock list overflow: a kernel path took more than {N} locks (kernel bug)"
-        );
-        self.held[self.len] = Some((key, mode));
-        self.len += 1;
+        self.push(key, mode);
         if !self.below_top(key) {
             self.top = Some(key);
         }
+    }
+
+    #[inline]
+    fn push(&mut self, key: K, mode: LockMode) {
+        let Some(slot) = self.held.get_mut(self.len) else {
+            panic!("held-lock list overflow: a kernel path took more than {N} locks (kernel bug)");
+        };
+        *slot = Some((key, mode));
+        self.len += 1;
     }
 
     fn set_mode(&mut self, key: K, mode: LockMode) {
