@@ -87,6 +87,7 @@ impl<T> Table<T> {
     }
 
     /// Whether `id` names a live object.
+    #[inline]
     pub fn is_live(&self, id: ObjId) -> bool {
         self.slots.get(id.index as usize).is_some_and(|s| {
             id.generation & 1 == 1 && s.generation.load(Ordering::Acquire) == id.generation
@@ -121,6 +122,7 @@ impl<T> Table<T> {
     }
 
     /// Runs `f` on the live object `id` names.
+    #[inline]
     pub fn read<R>(&self, id: ObjId, f: impl FnOnce(&T) -> R) -> Option<R> {
         if !self.is_live(id) {
             return None;
@@ -134,6 +136,7 @@ impl<T> Table<T> {
     }
 
     /// Runs `f` on the live object `id` names, mutably.
+    #[inline]
     pub fn write<R>(&self, id: ObjId, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         if !self.is_live(id) {
             return None;

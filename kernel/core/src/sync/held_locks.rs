@@ -217,6 +217,7 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
 
     /// Releases every held lock and empties the list: at kernel exit, and whenever a path is
     /// abandoned before its commit point (error, stall or restart).
+    #[inline]
     pub fn release_all<T: LockTable<K> + ?Sized>(&mut self, table: &T) {
         for &(key, mode) in self.held[..self.len].iter().flatten() {
             let lock = table.lock_of(key);

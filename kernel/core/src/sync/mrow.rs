@@ -92,6 +92,7 @@ impl MrowLock {
     }
 
     /// Spins until a read hold is taken: at most until the present writer, if any, leaves.
+    #[inline]
     pub fn read(&self) {
         let w = self.rin.fetch_add(RINC, Ordering::Acquire) & WBITS;
         if w == 0 {
@@ -118,6 +119,7 @@ impl MrowLock {
     }
 
     /// Spins until the write hold is taken: after the writers ahead and the readers present.
+    #[inline]
     pub fn write(&self) {
         let ticket = self.win.fetch_add(1, Ordering::Relaxed);
         while self.wout.load(Ordering::Acquire) != ticket {
@@ -150,6 +152,7 @@ impl MrowLock {
     }
 
     /// Drops one read hold. Panics if no reader is in (a kernel bug).
+    #[inline]
     pub fn unlock_read(&self) {
         // `rout` first: read in this order, the difference never undercounts the caller.
         let left = self.rout.load(Ordering::Relaxed);
@@ -159,6 +162,7 @@ impl MrowLock {
     }
 
     /// Drops the write hold. Panics if the lock was not write-held (a kernel bug).
+    #[inline]
     pub fn unlock_write(&self) {
         assert!(
             self.writing.swap(false, Ordering::Relaxed),
@@ -198,6 +202,7 @@ impl MrowLock {
 
     /// Marks the served writer present, stopping new readers; returns the readers' entry count
     /// that `rout` must reach before the writer holds the lock.
+    #[inline]
     fn announce(&self, ticket: u32) -> u32 {
         let bits = PRES | (ticket & PHID);
         self.rin.fetch_add(bits, Ordering::AcqRel) & !WBITS
@@ -205,6 +210,7 @@ impl MrowLock {
 
     /// The served writer leaves (after holding, or giving up a try): waiting readers go in,
     /// then the next ticket is served.
+    #[inline]
     fn retire_writer(&self) {
         self.rin.fetch_and(!WBITS, Ordering::Release);
         self.wout.fetch_add(1, Ordering::Release);
