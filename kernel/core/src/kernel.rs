@@ -156,6 +156,7 @@ impl<P: Platform> Kernel<P> {
         ))
     }
 
+    #[inline]
     pub(crate) fn shared(&self, cpu: CpuId) -> &PerCpu {
         &self.cpus[cpu.index()]
     }
@@ -172,6 +173,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Whether the object a capability names still exists (Null and dead ones do not).
+    #[inline]
     pub fn is_live(&self, cap: &Cap) -> bool {
         match cap.ty {
             CapType::Null => false,
