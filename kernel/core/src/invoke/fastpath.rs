@@ -51,6 +51,7 @@ pub(crate) struct Candidate {
 
 /// The caller-side preconditions (file header), on the locked caller `p` whose registers were
 /// just saved: `None` sends the invocation down the general path.
+#[inline]
 pub(crate) fn candidate<S: SaveArea>(me: ObjId, p: &Process<S>) -> Option<Candidate> {
     let inv = p.save.invocation();
     let target = p.cap(inv.cap)?;
@@ -148,6 +149,7 @@ impl<P: Platform> Kernel<P> {
 
     /// `r` becomes the process running here, as `dispatch` would make it: a fresh quantum,
     /// and its registers in `regs`. Returns its live address space.
+    #[inline]
     fn run_here(
         &self,
         cpu: &Cpu,
