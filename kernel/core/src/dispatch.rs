@@ -20,7 +20,7 @@ use crate::object::process::{Process, RunState};
 use crate::platform::Platform;
 use crate::sched::{Position, DEFAULT_QUANTUM_TICKS};
 use crate::sync::atomic::Ordering;
-use crate::sync::Restart;
+use crate::sync::{CpuId, Restart};
 
 /// Where the arch goes after the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +153,17 @@ impl<P: Platform> Kernel<P> {
             .map(|(id, _)| id)
     }
 
+    /// `p` is now current on `cpu` (its home from now on) with a fresh quantum; the caller
+    /// holds its lock. Shared by `dispatch` and the fast path, so both switch alike.
+    #[inline]
+    pub(crate) fn become_current(&self, cpu: CpuId, p: &mut Process<P::SaveArea>) {
+        p.cpu = Some(cpu);
+        p.home = cpu;
+        let shared = self.shared(cpu);
+        shared.running_priority.store(u32::from(p.priority.get()), Ordering::Release);
+        shared.ticks_left.store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
+    }
+
     /// Makes `next` (just taken off a run queue) current here if it is still ready, and gives
     /// the verdict on it under the same lock; `None` if it was no longer ready.
     fn dispatch(&self, cpu: &mut Cpu, next: ObjId, regs: &mut P::SaveArea) -> Option<Verdict> {
@@ -177,14 +188,7 @@ impl<P: Platform> Kernel<P> {
                         if p.state != RunState::Running || p.cpu.is_some() {
                             return None;
                         }
-                        p.cpu = Some(cpu.id);
-                        p.home = cpu.id;
-                        shared
-                            .running_priority
-                            .store(u32::from(p.priority.get()), Ordering::Release);
-                        shared
-                            .ticks_left
-                            .store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
+                        self.become_current(cpu.id, p);
                         Some(self.decide(cpu, next, p, regs, resched, false))
                     })
                     .flatten())

@@ -35,8 +35,6 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::sched::DEFAULT_QUANTUM_TICKS;
-use crate::sync::atomic::Ordering;
 
 /// A CALL or RETURN that passed the caller-side preconditions, read under the caller's lock
 /// (kept small: it is returned through the entry path on every system call).
@@ -157,15 +155,7 @@ impl<P: Platform> Kernel<P> {
         regs: &mut P::SaveArea,
     ) -> Option<ObjId> {
         r.state = RunState::Running;
-        r.cpu = Some(cpu.id);
-        r.home = cpu.id;
-        let shared = self.shared(cpu.id);
-        shared
-            .running_priority
-            .store(u32::from(r.priority.get()), Ordering::Release);
-        shared
-            .ticks_left
-            .store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
+        self.become_current(cpu.id, r);
         regs.clone_from(&r.save);
         let space = r.space.obj;
         (!r.space.is_null() && self.spaces.is_live(space)).then_some(space)
