@@ -23,7 +23,8 @@ pub enum Error {
     /// The message-info word is malformed: reserved bits set, more than four data words or
     /// capabilities, or a capability count the invocation kind does not allow.
     BadMessage = 7,
-    /// The bank's quota is exhausted (or the platform has no physical frame left).
+    /// The bank's quota is exhausted, the kernel's table for the object type is full, or the
+    /// platform has no physical frame left.
     OutOfQuota = 8,
     /// A user-memory address is not mapped or not accessible.
     BadAddress = 9,

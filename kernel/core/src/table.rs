@@ -17,8 +17,9 @@
 //!   it: boot, and the invariant checks of tests and the simulator), where one thread is alone.
 //!   Debug builds assert the lock is held in a fitting mode whenever some CPU holds any lock.
 //! - An access's closure never reaches the same slot again (the nested borrow would alias).
-//! - Capacity is fixed at boot and is at least the total quota of the banks that create
-//!   objects of this type, so `insert` after a path's commit point always finds a slot.
+//! - Capacity is fixed at boot and may be smaller than what the banks' quotas allow: a path
+//!   that creates an object reserves its slot in the prepare phase (`reserve`), so a full table
+//!   is refused like an exhausted bank, before the commit point.
 #![allow(unsafe_code)]
 
 use alloc::boxed::Box;
@@ -94,16 +95,18 @@ impl<T> Table<T> {
         })
     }
 
-    /// Puts `value` in a free slot and names it. `None` only if the table is full, which the
-    /// sizing assumption rules out after a commit point.
+    /// Puts `value` in a free slot and names it; `None` if the table is full. For a quiescent
+    /// kernel (boot); a kernel path reserves its slot in the prepare phase instead (`reserve`).
     pub fn insert(&self, value: T) -> Option<ObjId> {
+        Some(self.reserve()?.fill(value))
+    }
+
+    /// Takes a free slot off the free list for an object a path will create after its commit
+    /// point; `None` if the table is full. The slot goes back if the reservation is dropped
+    /// unfilled, so a prepare phase that fails later leaves no trace.
+    pub fn reserve(&self) -> Option<Reservation<'_, T>> {
         let index = self.free.lock().pop()?;
-        let slot = &self.slots[index as usize];
-        // SAFETY: the slot was just popped from the free list under `free`, and its generation
-        // is even, so no name and no other CPU reaches `data` until the increment below.
-        unsafe { *slot.data.get() = Some(value) };
-        let generation = slot.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        Some(ObjId { index, generation })
+        Some(Reservation { table: self, index })
     }
 
     /// Destroys the object `id` names, returning it; `None` if it is already gone.
@@ -162,6 +165,35 @@ impl<T> Table<T> {
     /// Every live object's name, in index order (for invariant checks and `ps`).
     pub fn live_ids(&self) -> impl Iterator<Item = ObjId> + '_ {
         (0..self.slots.len() as u32).filter_map(|i| self.id_at(i))
+    }
+}
+
+/// A free slot taken off its table's free list: no name reaches it, so only its holder can
+/// fill it. Dropped unfilled, it goes back to the free list.
+pub struct Reservation<'t, T> {
+    table: &'t Table<T>,
+    index: u32,
+}
+
+impl<T> Reservation<'_, T> {
+    /// Puts `value` in the reserved slot and names it.
+    pub fn fill(self, value: T) -> ObjId {
+        let this = core::mem::ManuallyDrop::new(self);
+        let slot = &this.table.slots[this.index as usize];
+        // SAFETY: the slot was popped from the free list for this reservation alone, and its
+        // generation is even, so no name and no other CPU reaches `data` until the increment.
+        unsafe { *slot.data.get() = Some(value) };
+        let generation = slot.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        ObjId {
+            index: this.index,
+            generation,
+        }
+    }
+}
+
+impl<T> Drop for Reservation<'_, T> {
+    fn drop(&mut self) {
+        self.table.free.lock().push(self.index);
     }
 }
 
@@ -237,6 +269,19 @@ mod tests {
             "the old name does not reach the new object"
         );
         assert_eq!(t.write(b, |v| std::mem::replace(v, 1)), Some(9));
+    }
+
+    #[test]
+    fn a_dropped_reservation_gives_its_slot_back() {
+        let t: Table<u32> = Table::new(1);
+        let r = t.reserve().unwrap();
+        assert!(t.reserve().is_none(), "the one slot is reserved");
+        assert!(t.insert(1).is_none());
+        drop(r);
+        assert_eq!(t.free_slots(), 1);
+        let a = t.reserve().unwrap().fill(5);
+        assert_eq!(t.read(a, |v| *v), Some(5));
+        assert_eq!(t.free_slots(), 0);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! # Guarantees
 //! - An object is created only after its bank has been charged for it, and its cost returns
 //!   to that bank when it is destroyed: bank accounting balances at every step.
-//! - A page's frame is allocated in the prepare phase (running the cleaner if the platform has
-//!   none free), as the last step before the commit point, so a failure leaves no trace.
+//! - The new object's table slot is reserved, and a page's frame allocated (running the cleaner
+//!   if the platform has none free), in the prepare phase as its last step: a full table or no
+//!   frame is refused with `OutOfQuota` and leaves no trace, never a kernel panic.
 
 use tessera_abi::{order, CapType, Error, Rights};
 
@@ -17,7 +18,17 @@ use crate::lock_key::LockKey;
 use crate::object::bank::{cost, Bank};
 use crate::object::memory::{CapPage, Page, Space};
 use crate::object::process::Process;
-use crate::platform::Platform;
+use crate::platform::{Frame, Platform};
+use crate::table::Reservation;
+
+/// What bank CREATE reserves in its prepare phase for the object it makes.
+enum NewSlot<'k, S> {
+    Page(Reservation<'k, Page>, Frame),
+    Process(Reservation<'k, Process<S>>),
+    Space(Reservation<'k, Space>),
+    CapPage(Reservation<'k, CapPage>),
+    Bank(Reservation<'k, Bank>),
+}
 
 impl<P: Platform> Kernel<P> {
     pub(crate) fn bank_order(&self, cpu: &mut Cpu, bank: Cap, msg: &Msg) -> OrderResult {
@@ -55,41 +66,43 @@ impl<P: Platform> Kernel<P> {
         let Some(affordable) = self.banks.read(bank.obj, |b| b.can_charge(units)) else {
             return Ok(Err(Error::NullCapability));
         };
-        let free = match ty {
-            CapType::Process => self.processes.free_slots(),
-            CapType::Page => self.pages.free_slots(),
-            CapType::AddressSpace => self.spaces.free_slots(),
-            CapType::CapPage => self.cap_pages.free_slots(),
-            _ => self.banks.free_slots(),
-        };
-        if !affordable || free == 0 {
+        if !affordable {
             return Ok(Err(Error::OutOfQuota));
         }
-        let frame = if ty == CapType::Page {
-            match self.alloc_frame() {
-                Some(f) => Some(f),
-                None => return Ok(Err(Error::OutOfQuota)),
-            }
-        } else {
-            None
+        // The table slot is reserved here, not looked at: banks with room of their own may
+        // create on other CPUs at once, and kernel tables are smaller than all quotas together.
+        let Some(slot) = self.reserve_slot(ty) else {
+            return Ok(Err(Error::OutOfQuota));
         };
-        // COMMIT POINT: the bank can pay, a slot is free, the frame (if any) is in hand.
+        // COMMIT POINT: the bank can pay, a slot is reserved, the frame (if any) is in hand.
         self.banks.write(bank.obj, |b| b.charge(units));
         let b = bank.obj;
-        let id = match (ty, frame) {
-            (CapType::Page, Some(frame)) => {
+        let id = match slot {
+            NewSlot::Page(r, frame) => {
                 self.platform.zero_frame(frame);
-                self.pages.insert(Page { frame, bank: b })
+                r.fill(Page { frame, bank: b })
             }
-            (CapType::Process, _) => self.processes.insert(Process::new(b, self.next_home())),
-            (CapType::AddressSpace, _) => self.spaces.insert(Space::new(b)),
-            (CapType::CapPage, _) => self.cap_pages.insert(CapPage::new(b)),
-            _ => self.banks.insert(Bank::new(msg.data[1], Some(b))),
-        };
-        let Some(id) = id else {
-            panic!("{ty:?} table smaller than the banks' quota (boot configuration bug)");
+            NewSlot::Process(r) => r.fill(Process::new(b, self.next_home())),
+            NewSlot::Space(r) => r.fill(Space::new(b)),
+            NewSlot::CapPage(r) => r.fill(CapPage::new(b)),
+            NewSlot::Bank(r) => r.fill(Bank::new(msg.data[1], Some(b))),
         };
         Ok(Ok(KReply::cap(Cap::new(ty, id))))
+    }
+
+    /// A slot in the table of `ty` (a bankable type), with a page's frame; `None` if the
+    /// table is full or no frame is left. Dropped unused, it gives everything back.
+    fn reserve_slot(&self, ty: CapType) -> Option<NewSlot<'_, P::SaveArea>> {
+        Some(match ty {
+            CapType::Page => {
+                let r = self.pages.reserve()?;
+                NewSlot::Page(r, self.alloc_frame()?)
+            }
+            CapType::Process => NewSlot::Process(self.processes.reserve()?),
+            CapType::AddressSpace => NewSlot::Space(self.spaces.reserve()?),
+            CapType::CapPage => NewSlot::CapPage(self.cap_pages.reserve()?),
+            _ => NewSlot::Bank(self.banks.reserve()?),
+        })
     }
 
     fn destroy(&self, cpu: &mut Cpu, bank: Cap, msg: &Msg) -> OrderResult {
