@@ -62,12 +62,14 @@ pub fn discover(rsdp_paddr: u64) -> Platform {
         return p;
     };
     p.cpus = 0;
+    let mut offline = 0;
     for entry in madt.get().entries() {
         match entry {
             MadtEntry::LocalApic(e) if { e.flags } & 1 != 0 && p.cpus < MAX_CPUS => {
                 p.apic_ids[p.cpus] = e.apic_id;
                 p.cpus += 1;
             }
+            MadtEntry::LocalApic(e) if { e.flags } & 1 != 0 => offline += 1,
             MadtEntry::IoApic(e) if { e.global_system_interrupt_base } == 0 => p.ioapic_address = { e.io_apic_address } as u64,
             MadtEntry::InterruptSourceOverride(e) if e.bus == 0 && (e.irq as usize) < 16 => {
                 let flags = { e.flags };
@@ -75,6 +77,9 @@ pub fn discover(rsdp_paddr: u64) -> Platform {
             }
             _ => {}
         }
+    }
+    if offline > 0 {
+        crate::warn!("{offline} more CPUs than the kernel supports ({MAX_CPUS}): they stay offline");
     }
     p.cpus = p.cpus.max(1);
     p

@@ -16,7 +16,9 @@ use x86_64::registers::model_specific::{GsBase, KernelGsBase};
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::VirtAddr;
 
-pub const MAX_CPUS: usize = 16;
+/// The core's limit: every per-CPU array on both sides has this many entries, so no CPU can
+/// have an arch number the core cannot name.
+pub const MAX_CPUS: usize = tessera_core::sync::MAX_CPUS;
 /// The save-area pool of seed 000: at most this many nested traps in the kernel.
 pub const TRAP_DEPTH_MAX: u32 = 4;
 const KERNEL_STACK_PAGES: u64 = 16;

@@ -37,8 +37,10 @@ pub fn running() -> bool {
     KERNEL.get().is_some()
 }
 
+/// The core's name of arch CPU `id`. Every online CPU has one: the MADT reader leaves CPUs
+/// past `MAX_CPUS` offline, and both sides share that limit.
 pub fn cpu_id(id: u32) -> CpuId {
-    CpuId::new(id as usize).unwrap_or(CpuId::BOOT)
+    CpuId::new(id as usize).expect("an online CPU's number is below MAX_CPUS")
 }
 
 /// Makes the kernel, loads init, maps the boot archive into it for it to load every other
@@ -49,7 +51,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
         tessera_core::kernel::Kernel::new(
             machine::X86Machine,
             Config {
-                cpus: cpus.min(tessera_core::sync::MAX_CPUS),
+                cpus,
                 processes: PROCESSES,
                 banks: 32,
                 pages: BOOT_QUOTA as usize,
