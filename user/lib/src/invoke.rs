@@ -63,14 +63,13 @@ pub fn registers(cap: u64, info: u64, d: [u64; DATA_WORDS], caps: u64) -> Result
             options(nostack)
         );
     }
-    match Error::from_raw(err) {
-        None => Ok(Received {
-            badge,
-            info: rinfo,
-            data: [d0, d1, d2, d3],
-        }),
-        Some(e) => Err(e),
-    }
+    // `result`, not `from_raw`: a non-zero code this library does not know (a newer kernel) is
+    // an error, never a success.
+    Error::result(err).map(|()| Received {
+        badge,
+        info: rinfo,
+        data: [d0, d1, d2, d3],
+    })
 }
 
 /// CALL: send, wait for the reply. The resume capability slot is not needed for kernel objects.
