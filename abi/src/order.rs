@@ -49,8 +49,10 @@ pub mod process {
     /// Resumes a halted process where it stopped (a stalled invocation restarts; an open wait
     /// continues). Needs WRITE. Errors: `BadState` (not halted).
     pub const RESUME: u32 = 2;
-    /// `d0` = priority, below [`PRIORITY_LEVELS`](crate::process::PRIORITY_LEVELS). Needs WRITE.
-    /// Errors: `InvalidArgument`.
+    /// `d0` = priority, below [`PRIORITY_LEVELS`](crate::process::PRIORITY_LEVELS), and at most
+    /// both the invoked capability's ceiling and the caller's own (see [`SET_CEILING`]).
+    /// Needs WRITE. Errors: `InvalidArgument` (no such priority), `MissingRights` (above a
+    /// ceiling).
     pub const SET_PRIORITY: u32 = 3;
     /// Out: a [`ProcessInfo`](crate::ProcessInfo) in `d0..d3`. Needs READ.
     pub const INFO: u32 = 4;
@@ -74,6 +76,14 @@ pub mod process {
     /// exit it goes to the tail of its priority level's run queue, and the next ready process
     /// of that level (or a higher one) runs. Needs WRITE. Errors: `BadState` (not the caller).
     pub const YIELD: u32 = 10;
+    /// `d0` = ceiling: the highest priority the process may give itself or any process, and
+    /// the ceiling of every process capability it creates; at most both the invoked
+    /// capability's ceiling and the caller's own. Returns a copy of the invoked capability
+    /// whose ceiling is `d0` (a capability's ceiling is never raised). The process's priority
+    /// is left as it is. A process created from a bank gets its creator's ceiling, on the
+    /// object and on the capability CREATE returns. Needs WRITE.
+    /// Errors: `InvalidArgument` (no such priority), `MissingRights` (above a ceiling).
+    pub const SET_CEILING: u32 = 11;
 }
 
 /// Orders of a [`Page`](crate::CapType::Page) capability.

@@ -82,6 +82,8 @@ pub struct ProcessInfo {
     pub state: ProcessState,
     /// Its priority.
     pub priority: u8,
+    /// Its priority ceiling: the highest priority or ceiling it may give any process.
+    pub ceiling: u8,
     /// The CPU it runs on, if it is current on one.
     pub cpu: Option<u32>,
     /// Its process number (its index in the kernel's process table).
@@ -93,8 +95,9 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
-    /// Packs into four data words: state, priority | owned queue code << 32 (0 none, 1 the
-    /// post pool's, pid + 2 that process's senders), cpu + 1 (0 = none), pid | invocations << 32.
+    /// Packs into four data words: state, priority | ceiling << 8 | owned queue code << 32 (0
+    /// none, 1 the post pool's, pid + 2 that process's senders), cpu + 1 (0 = none), pid |
+    /// invocations << 32.
     pub const fn pack(self) -> [u64; 4] {
         let cpu = match self.cpu {
             Some(c) => c as u64 + 1,
@@ -102,7 +105,7 @@ impl ProcessInfo {
         };
         [
             self.state as u64,
-            self.priority as u64 | (self.owns.code() << 32),
+            self.priority as u64 | ((self.ceiling as u64) << 8) | (self.owns.code() << 32),
             cpu,
             self.pid as u64 | (self.invocations << 32),
         ]
@@ -117,6 +120,7 @@ impl ProcessInfo {
         Some(ProcessInfo {
             state,
             priority: words[1] as u8,
+            ceiling: (words[1] >> 8) as u8,
             owns: QueueOwned::from_code(words[1] >> 32),
             cpu: if words[2] == 0 {
                 None
@@ -138,6 +142,7 @@ mod tests {
         let i = ProcessInfo {
             state: ProcessState::Stalled,
             priority: 3,
+            ceiling: 9,
             cpu: Some(1),
             pid: 7,
             invocations: 99,

@@ -9,8 +9,13 @@
 //!
 //! A resume capability names the caller process and carries that process's resume ticket in
 //! its badge: the ticket advances when the reply is delivered, which kills every copy (one-shot).
+//! A process capability carries its priority ceiling in the badge: the highest priority or
+//! ceiling its holder may give the process (seL4's maximum controlled priority, on the
+//! capability). Copies keep it; only `with_ceiling` lowers it.
 
 use tessera_abi::{CapType, Rights};
+
+use crate::sched::Priority;
 
 /// The name of an object: its index in its table and the generation of that slot when the
 /// object was created.
@@ -39,7 +44,8 @@ pub struct Cap {
     pub obj: ObjId,
     /// What the holder may do.
     pub rights: Rights,
-    /// For an endpoint the badge shown to the receiver; for a resume capability the ticket.
+    /// For an endpoint the badge shown to the receiver; for a resume capability the ticket;
+    /// for a process capability the priority ceiling.
     pub badge: u64,
 }
 
@@ -52,13 +58,48 @@ impl Cap {
         badge: 0,
     };
 
-    /// A capability with every right to `obj` of type `ty`.
+    /// A capability with every right to `obj` of type `ty` (a process capability with the
+    /// highest ceiling: the kernel's own, for boot and tests).
     pub const fn new(ty: CapType, obj: ObjId) -> Cap {
+        let badge = match ty {
+            CapType::Process => Priority::HIGHEST.get() as u64,
+            _ => 0,
+        };
         Cap {
             ty,
             obj,
             rights: Rights::ALL,
-            badge: 0,
+            badge,
+        }
+    }
+
+    /// A capability with every right to process `obj`, whose holder may give it priorities and
+    /// ceilings up to `ceiling`.
+    pub const fn process(obj: ObjId, ceiling: Priority) -> Cap {
+        Cap {
+            ty: CapType::Process,
+            obj,
+            rights: Rights::ALL,
+            badge: ceiling.get() as u64,
+        }
+    }
+
+    /// The priority ceiling of a process capability (the lowest priority for any other type).
+    pub fn ceiling(&self) -> Priority {
+        match self.ty {
+            CapType::Process => u8::try_from(self.badge)
+                .ok()
+                .and_then(Priority::new)
+                .unwrap_or(Priority::LOWEST),
+            _ => Priority::LOWEST,
+        }
+    }
+
+    /// A copy whose ceiling is at most `ceiling` (never raised).
+    pub fn with_ceiling(self, ceiling: Priority) -> Cap {
+        Cap {
+            badge: self.ceiling().min(ceiling).get() as u64,
+            ..self
         }
     }
 
@@ -121,5 +162,21 @@ mod tests {
         assert_eq!(r.restrict(Rights::ALL).rights, Rights::READ);
         assert!(Cap::NULL.is_null());
         assert!(!r.is_null());
+    }
+
+    #[test]
+    fn a_ceiling_is_only_lowered() {
+        let id = ObjId {
+            index: 1,
+            generation: 1,
+        };
+        let p = Cap::new(CapType::Process, id);
+        assert_eq!(p.ceiling(), Priority::HIGHEST);
+        let low = p.with_ceiling(Priority::new(5).unwrap());
+        assert_eq!(low.ceiling().get(), 5);
+        assert_eq!(low.with_ceiling(Priority::HIGHEST).ceiling().get(), 5);
+        assert_eq!(low.restrict(Rights::READ).ceiling().get(), 5, "copies keep it");
+        assert_eq!(Cap::process(id, Priority::new(3).unwrap()).ceiling().get(), 3);
+        assert_eq!(Cap::new(CapType::Page, id).ceiling(), Priority::LOWEST);
     }
 }

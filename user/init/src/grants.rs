@@ -15,11 +15,13 @@ const CONSOLE_EP: u8 = slots::FREE + 1;
 const IRQ_EP: u8 = slots::FREE + 2;
 const ECHO_EP: u8 = slots::FREE + 3;
 const SUB_BANK: u8 = slots::FREE + 4;
+const SELF_CAP: u8 = slots::FREE + 5;
 
 /// Quota of the banks the shell, usertests and bench get for helper processes and test objects.
 const SUB_BANK_QUOTA: u64 = 1024;
 
-/// Priorities: the driver above everything, echo above its clients so a reply is prompt.
+/// Priorities: the driver above everything, echo above its clients so a reply is prompt. Each
+/// program's priority is also its ceiling: it can raise neither itself nor what it creates.
 fn priority(name: &str) -> u64 {
     match name {
         "serial" => 20,
@@ -68,8 +70,9 @@ fn endpoints() -> Result<(), Error> {
 }
 
 fn give(name: &str, p: u8, arg: u64) -> Result<(), Error> {
-    caps::set_cap(p, slots::SELF, p, Rights::ALL)?;
     caps::set_priority(p, priority(name))?;
+    caps::set_ceiling(p, priority(name), SELF_CAP)?;
+    caps::set_cap(p, slots::SELF, SELF_CAP, Rights::ALL)?;
     caps::set_entry(p, ENTRY, STACK_TOP, arg)?;
     if name == "serial" {
         caps::grant_io_ports(init::SERIAL_PORTS, p)?;

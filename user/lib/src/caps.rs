@@ -82,6 +82,11 @@ pub fn set_priority(process: u8, priority: u64) -> Result<(), Error> {
     call(process, order::process::SET_PRIORITY, &[priority], &[]).map(|_| ())
 }
 
+/// Sets `process`'s priority ceiling; the copy of `process` with that ceiling lands in `into`.
+pub fn set_ceiling(process: u8, ceiling: u64, into: u8) -> Result<(), Error> {
+    call_for_cap(process, order::process::SET_CEILING, &[ceiling], &[], into).map(|_| ())
+}
+
 /// Points a halted `process` at `ip` with stack `sp` and `rdi` = `arg`.
 pub fn set_entry(process: u8, ip: u64, sp: u64, arg: u64) -> Result<(), Error> {
     call(process, order::process::SET_ENTRY, &[ip, sp, arg], &[]).map(|_| ())

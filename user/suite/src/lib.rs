@@ -63,7 +63,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 21] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 22] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -83,6 +83,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("refuse_missing_rights", &refusals::missing_rights),
         ("refuse_unknown_order", &refusals::unknown_order),
         ("refuse_out_of_range_words", &refusals::out_of_range_words),
+        ("refuse_above_priority_ceiling", &|| {
+            refusals::above_priority_ceiling(&ctx)
+        }),
         ("refuse_malformed_message", &refusals::malformed_message),
         ("refuse_destroyed_object", &refusals::destroyed_object),
         ("dead_resume_capability", &refusals::dead_resume_capability),

@@ -4,6 +4,7 @@
 use crate::tester::{
     ensure, hold_echo, release_echo, step, Outcome, ENDPOINT, HOLD_RESUME, SCRATCH,
 };
+use crate::Ctx;
 use alloc::format;
 use tessera_user::abi::message::{CapWord, InvocationKind, MessageInfo};
 use tessera_user::abi::{
@@ -17,6 +18,7 @@ const RESTRICTED: u8 = SCRATCH + 12;
 const PAGE: u8 = SCRATCH + 13;
 /// Never filled by anyone.
 const EMPTY: u8 = SCRATCH + 14;
+const CHILD: u8 = SCRATCH + 15;
 
 fn expect<T: core::fmt::Debug>(what: &str, got: Result<T, Error>, want: Error) -> Outcome {
     ensure(matches!(got, Err(e) if e == want), || {
@@ -89,6 +91,31 @@ pub fn unknown_order() -> Outcome {
         invoke::call(slots::SELF, 0xffff, &[], &[]),
         Error::UnknownOrder,
     )
+}
+
+/// init gave the suite its priority as its ceiling: neither it nor a process it creates can be
+/// raised above it, through any capability.
+pub fn above_priority_ceiling(ctx: &Ctx) -> Outcome {
+    let info = step("info", caps::info(slots::SELF))?;
+    ensure(u64::from(info.ceiling) == ctx.priority, || {
+        format!("ceiling {} but priority {}", info.ceiling, ctx.priority)
+    })?;
+    expect(
+        "raise itself",
+        caps::set_priority(slots::SELF, ctx.priority + 1),
+        Error::MissingRights,
+    )?;
+    expect(
+        "raise its own ceiling",
+        caps::set_ceiling(slots::SELF, ctx.priority + 1, RESTRICTED),
+        Error::MissingRights,
+    )?;
+    step("create a process", caps::create(slots::BANK, CapType::Process, CHILD))?;
+    let raised = caps::set_priority(CHILD, ctx.priority + 1);
+    let at_ceiling = caps::set_priority(CHILD, ctx.priority);
+    step("destroy it", caps::destroy(slots::BANK, CHILD))?;
+    expect("raise a process it created", raised, Error::MissingRights)?;
+    step("give it the ceiling itself", at_ceiling)
 }
 
 pub fn out_of_range_words() -> Outcome {

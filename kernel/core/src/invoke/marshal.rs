@@ -15,6 +15,7 @@ use tessera_abi::{Error, InvocationKind};
 use crate::cap::{Cap, ObjId};
 use crate::kernel::Kernel;
 use crate::platform::Platform;
+use crate::sched::Priority;
 
 /// A decoded invocation.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +30,8 @@ pub(crate) struct Msg {
     pub recv: [u8; MESSAGE_CAPS],
     /// The invoked capability.
     pub target: Cap,
+    /// The caller's priority ceiling (the kernel's own is the highest).
+    pub ceiling: Priority,
 }
 
 impl Msg {
@@ -43,6 +46,7 @@ impl Msg {
             ncaps: caps.len().min(MESSAGE_CAPS) as u8,
             recv: [0; MESSAGE_CAPS],
             target: Cap::NULL,
+            ceiling: Priority::HIGHEST,
         };
         for (d, s) in m.data.iter_mut().zip(data) {
             *d = *s;
@@ -80,9 +84,9 @@ impl<P: Platform> Kernel<P> {
             for (i, c) in caps.iter_mut().enumerate().take(info.caps as usize) {
                 *c = p.cap(words.send[i] as u64).ok_or(Error::InvalidCapIndex)?;
             }
-            Ok((target, caps))
+            Ok((target, caps, p.ceiling))
         });
-        let (target, caps) = looked_up.ok_or(Error::NullCapability)??;
+        let (target, caps, ceiling) = looked_up.ok_or(Error::NullCapability)??;
         let mut data = [0; DATA_WORDS];
         data[..info.data_words as usize].copy_from_slice(&inv.data[..info.data_words as usize]);
         Ok(Msg {
@@ -94,6 +98,7 @@ impl<P: Platform> Kernel<P> {
             ncaps: info.caps,
             recv: words.recv,
             target,
+            ceiling,
         })
     }
 }

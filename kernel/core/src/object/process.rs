@@ -100,6 +100,10 @@ pub struct Process<S> {
     pub space: Cap,
     /// Scheduling priority.
     pub priority: Priority,
+    /// The highest priority it may give (itself or any process) and the ceiling of the process
+    /// capabilities it creates: an order it makes is bounded by this and by the ceiling of the
+    /// capability it invokes.
+    pub ceiling: Priority,
     /// Where it is.
     pub state: RunState,
     /// KernStall: re-run the saved invocation before returning to user mode.
@@ -132,6 +136,7 @@ impl<S: Default> Process<S> {
             caps: [Cap::NULL; CAP_SPACE_SLOTS],
             space: Cap::NULL,
             priority: Priority::LOWEST,
+            ceiling: Priority::HIGHEST,
             state: RunState::Halted(Resumes::Run { restart: false }),
             restart: false,
             senders: StallQueue::new(),

@@ -82,7 +82,12 @@ impl<P: Platform> Kernel<P> {
                 self.platform.zero_frame(frame);
                 r.fill(Page { frame, bank: b })
             }
-            NewSlot::Process(r) => r.fill(Process::new(b, self.next_home())),
+            NewSlot::Process(r) => {
+                let mut p = Process::new(b, self.next_home());
+                p.ceiling = msg.ceiling;
+                let id = r.fill(p);
+                return Ok(Ok(KReply::cap(Cap::process(id, msg.ceiling))));
+            }
             NewSlot::Space(r) => r.fill(Space::new(b)),
             NewSlot::CapPage(r) => r.fill(CapPage::new(b)),
             NewSlot::Bank(r) => r.fill(Bank::new(msg.data[1], Some(b))),

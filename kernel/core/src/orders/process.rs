@@ -21,6 +21,7 @@ impl<P: Platform> Kernel<P> {
             order::process::HALT
             | order::process::RESUME
             | order::process::SET_PRIORITY
+            | order::process::SET_CEILING
             | order::process::SET_ENTRY
             | order::process::SET_SPACE
             | order::process::SET_CAP
@@ -42,12 +43,15 @@ impl<P: Platform> Kernel<P> {
             .ok()
             .filter(|&s| s < CAP_SPACE_SLOTS);
         let arg = msg.caps[0];
+        // Neither the capability nor the caller may give more than its own ceiling.
+        let ceiling = cap.ceiling().min(msg.ceiling);
+        let asked = u8::try_from(msg.data[0]).ok().and_then(Priority::new);
         let checked = match msg.order {
-            order::process::SET_PRIORITY => u8::try_from(msg.data[0])
-                .ok()
-                .and_then(Priority::new)
-                .map(|_| ())
-                .ok_or(Error::InvalidArgument),
+            order::process::SET_PRIORITY | order::process::SET_CEILING => match asked {
+                None => Err(Error::InvalidArgument),
+                Some(p) if p > ceiling => Err(Error::MissingRights),
+                Some(_) => Ok(()),
+            },
             order::process::SET_CAP => match (
                 slot,
                 msg.ndata < 2 || Rights::from_raw(msg.data[1]).is_some(),
@@ -83,11 +87,7 @@ impl<P: Platform> Kernel<P> {
         let reply = if write {
             self.processes.write(v, |p| match msg.order {
                 order::process::SET_PRIORITY => {
-                    let prio = u8::try_from(msg.data[0])
-                        .ok()
-                        .and_then(Priority::new)
-                        .unwrap_or(p.priority);
-                    p.priority = prio;
+                    p.priority = asked.unwrap_or(p.priority);
                     if let Some(c) = p.queued_on.take() {
                         self.shared(c).run.lock().remove(v);
                         self.make_ready(cpu, v, p, Position::Tail);
@@ -100,6 +100,10 @@ impl<P: Platform> Kernel<P> {
                 order::process::SET_ENTRY => {
                     p.save.set_entry(msg.data[0], msg.data[1], msg.data[2]);
                     KReply::default()
+                }
+                order::process::SET_CEILING => {
+                    p.ceiling = asked.unwrap_or(p.ceiling);
+                    KReply::cap(cap.with_ceiling(p.ceiling))
                 }
                 order::process::SET_SPACE => {
                     p.space = arg;
@@ -124,6 +128,7 @@ impl<P: Platform> Kernel<P> {
                     ProcessInfo {
                         state: p.state.visible(),
                         priority: p.priority.get(),
+                        ceiling: p.ceiling.get(),
                         cpu: p.cpu.map(|c| c.index() as u32),
                         pid: v.index,
                         invocations: p.invocations,
