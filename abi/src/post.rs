@@ -3,8 +3,9 @@
 //! A POST invocation sends `MessageInfo { kind: Post, data_words: 1, caps: 0 }`. It is prompt:
 //! if the recipient is not available the kernel queues a post activity carrying the sender's
 //! priority and the sender goes on. An accepted POST is delivered exactly once, in order with
-//! the other senders waiting on the recipient. Only when the kernel's bounded pool of post
-//! activities is empty does the sender stall, until one is freed.
+//! the other senders waiting on the recipient. Each process has its own bounded allotment of
+//! post activities; only when all of its own are in flight does the sender stall, until one of
+//! them is delivered. No sender can spend another's.
 //!
 //! The receiver sees `MessageInfo { kind: Post, order, data_words: 1 }` and the word in `d0`.
 

@@ -51,7 +51,8 @@ impl ProcessState {
 pub enum QueueOwned {
     /// It owns no queue.
     None,
-    /// The queue of processes waiting for a free post activity.
+    /// The post pool's queue. Never reported since each process has its own allotment of
+    /// post activities (nobody is woken from a shared queue to own it); the code stays taken.
     PostPool,
     /// The queue of senders waiting for process `pid` to become available.
     Senders(u32),

@@ -16,6 +16,7 @@ use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::object::process::{QueueRef, RunState, Waiter};
 use crate::platform::Platform;
+use crate::post::Sender;
 use crate::stall_queue::Owner;
 
 impl<P: Platform> Kernel<P> {
@@ -42,11 +43,13 @@ impl<P: Platform> Kernel<P> {
                 }
             }
         }
-        let pool = self.posts.read(|p| p.waiting.waiters().collect::<Vec<_>>());
-        check_fifo("the post pool", pool.iter().map(|s| s.seq))?;
+        let pool = self.posts.read(|p| p.waiters().collect::<Vec<_>>());
         for s in &pool {
             note(s.id, "the post pool's queue")?;
             self.expect_stalled(s.id, QueueRef::PostPool)?;
+            if self.posts.read(|p| p.next_free(Sender::Process(s.id))).is_some() {
+                return Err(format!("{:?} waits for a post activity but has one free", s.id));
+            }
         }
         let mut queued_posts = 0;
         for id in self.processes.live_ids() {
@@ -79,9 +82,6 @@ impl<P: Platform> Kernel<P> {
             if let Owner::Process(Waiter::Process(s)) = owner {
                 self.expect_owner(s.id, QueueRef::Senders(id))?;
             }
-        }
-        if let Owner::Process(s) = self.posts.read(|p| p.waiting.owner()) {
-            self.expect_owner(s.id, QueueRef::PostPool)?;
         }
         let in_use = self.posts.read(|p| p.in_use().count());
         if in_use != queued_posts {
@@ -161,7 +161,7 @@ impl<P: Platform> Kernel<P> {
                 QueueRef::Senders(t) => self.processes.read(t, |tp| {
                     matches!(tp.senders.owner(), Owner::Process(Waiter::Process(s)) if s.id == id)
                 }),
-                QueueRef::PostPool => Some(self.posts.read(|p| matches!(p.waiting.owner(), Owner::Process(s) if s.id == id))),
+                QueueRef::PostPool => Some(false),
             };
             if owner == Some(false) {
                 return Err(format!(

@@ -2,8 +2,8 @@
 //!
 //! At kernel exit each pending line is posted to the endpoint bound to it, with order
 //! `IRQ_FIRED` and the line number as the word, through the same queue as every other POST.
-//! The kernel cannot stall: if the recipient is not available and no post activity is free,
-//! the line stays pending and is tried again at the next exit. A line that fires again
+//! The kernel cannot stall: if the recipient is not available and the line's one post activity
+//! is still queued, the line stays pending and is tried again at the next exit. A line that fires again
 //! before it is posted is posted once (a level, not a count). An unbound line's interrupt is
 //! dropped.
 
@@ -18,7 +18,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{RunState, Waiter};
 use crate::platform::Platform;
-use crate::post::Activity;
+use crate::post::{Activity, Sender};
 use crate::sched::Priority;
 use crate::stall_queue::Owner;
 use crate::sync::atomic::{spin_loop, Ordering};
@@ -86,7 +86,7 @@ impl<P: Platform> Kernel<P> {
             self.processes.write(t, |p| self.deliver(cpu, t, p, &d));
             return Ok(true);
         }
-        let Some(id) = self.posts.read(|pool| pool.next_free()) else {
+        let Some(id) = self.posts.read(|pool| pool.next_free(Sender::Irq(line))) else {
             return Ok(false);
         };
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
@@ -104,7 +104,7 @@ impl<P: Platform> Kernel<P> {
             priority: Priority::HIGHEST,
             stamp: self.stamp(),
         };
-        self.posts.write(|pool| pool.take(a));
+        self.posts.write(|pool| pool.take(Sender::Irq(line), a));
         Ok(true)
     }
 }

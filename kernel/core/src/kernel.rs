@@ -62,7 +62,7 @@ pub struct Config {
     pub cap_pages: usize,
     /// IRQ lines (at most 64: one bit each in `pendingIRQs`).
     pub irq_lines: usize,
-    /// Post activities in the pool.
+    /// Post activities each process has (`post.rs`).
     pub post_activities: u32,
     /// Derived page-table frames the cleaner's cache holds.
     pub page_tables: usize,
@@ -109,7 +109,7 @@ impl<P: Platform> Kernel<P> {
             irqs: (0..config.irq_lines)
                 .map(|_| Guarded::new(IrqLine::default()))
                 .collect(),
-            posts: Guarded::new(PostPool::new(config.post_activities)),
+            posts: Guarded::new(PostPool::new(config.processes, config.post_activities, config.irq_lines)),
             page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
             cpus: (0..config.cpus)
                 .map(|_| PerCpu::new(config.processes))

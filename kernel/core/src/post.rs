@@ -1,26 +1,33 @@
-//! The pool of post activities (seed 003).
+//! Post activities (seed 003), an allotment of them per process.
 //!
 //! A POST whose recipient is not available is carried by a post activity: the payload, the
 //! badge of the endpoint it came through, and the sender's priority. The activity waits on the
 //! recipient's sender queue in FIFO order with the stalled senders; when the recipient becomes
-//! available and the activity is at the head, it is delivered at once and freed. The pool is
-//! bounded: when it is empty the sender stalls on the pool's own queue until an activity is
-//! freed, so POSTs are never dropped.
+//! available and the activity is at the head, it is delivered at once and freed.
+//!
+//! Every process has its own allotment of activities (`per_process`, the slots of its table
+//! index), paid for with the process itself: the bank unit a process costs covers its
+//! allotment. A sender whose allotment is all in flight stalls until one of its own activities
+//! is delivered, so POSTs are never dropped, and no program can take activities from another
+//! by posting to a recipient that never listens: it exhausts only its own.
 //!
 //! # Invariants (checked by `Kernel::check_invariants`)
-//! - Every activity is either free (its index in `free`) or in use, queued on exactly one live
-//!   process's sender queue; never both, never neither.
-//! - `waiting` holds processes stalled for a free activity, served in FIFO order with an owner.
+//! - Every activity is either free or in use, queued on exactly one live process's sender
+//!   queue; never both, never neither.
+//! - A process waits here (`waiting`) only while every activity of its allotment is in use,
+//!   and is then `Stalled(QueueRef::PostPool)`. Only it can use what its allotment frees, so
+//!   there is no order among waiters and no owner to pass on.
 //!
-//! The pool sits behind one lock (`LockKey::POST_POOL`), taken like an object lock.
+//! The activities sit behind one lock (`LockKey::POST_POOL`), taken like an object lock.
 
 use alloc::vec::Vec;
+use core::ops::Range;
 use tessera_abi::post::PostPayload;
 
 use crate::cap::ObjId;
 use crate::object::process::Staller;
 use crate::sched::Priority;
-use crate::stall_queue::StallQueue;
+use crate::stall_queue::StallError;
 
 /// The name of a post activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,48 +48,60 @@ pub struct Activity {
     pub stamp: u64,
 }
 
-/// The bounded pool.
+/// Whose allotment a POST comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    /// A process (its allotment is its table slot's).
+    Process(ObjId),
+    /// The kernel posting an IRQ line: one activity per line, as a line is posted once however
+    /// often it fires meanwhile (`irq.rs`).
+    Irq(u32),
+}
+
+/// Every process's allotment of activities, and one per IRQ line after them.
 #[derive(Debug)]
 pub struct PostPool {
     slots: Vec<Option<Activity>>,
-    free: Vec<PostId>,
-    /// Processes stalled until an activity is free.
-    pub waiting: StallQueue<Staller>,
+    per_process: usize,
+    /// By process table index: the stall of a process whose allotment is all in use.
+    waiting: Vec<Option<Staller>>,
 }
 
 impl PostPool {
-    /// A pool of `size` free activities.
-    pub fn new(size: u32) -> PostPool {
+    /// `per_process` activities for each of `processes` process table slots, and one for each
+    /// of `irq_lines` lines.
+    pub fn new(processes: usize, per_process: u32, irq_lines: usize) -> PostPool {
+        let per_process = per_process as usize;
         PostPool {
-            slots: (0..size).map(|_| None).collect(),
-            free: (0..size).rev().map(PostId).collect(),
-            waiting: StallQueue::new(),
+            slots: (0..processes * per_process + irq_lines).map(|_| None).collect(),
+            per_process,
+            waiting: (0..processes).map(|_| None).collect(),
         }
     }
 
-    /// Whether an activity is free.
-    pub fn has_free(&self) -> bool {
-        !self.free.is_empty()
+    /// Activities each process has.
+    pub fn allotment(&self) -> usize {
+        self.per_process
     }
 
-    /// How many activities are free.
-    pub fn free_count(&self) -> usize {
-        self.free.len()
+    fn region(&self, sender: Sender) -> Range<usize> {
+        let (first, len) = match sender {
+            Sender::Process(p) => (p.index as usize * self.per_process, self.per_process),
+            Sender::Irq(line) => (self.waiting.len() * self.per_process + line as usize, 1),
+        };
+        first.min(self.slots.len())..(first + len).min(self.slots.len())
     }
 
-    /// The pool's size.
-    pub fn size(&self) -> usize {
-        self.slots.len()
+    /// The activity `sender`'s next POST would take, if one of its allotment is free.
+    pub fn next_free(&self, sender: Sender) -> Option<PostId> {
+        self.region(sender)
+            .find(|&i| self.slots[i].is_none())
+            .map(|i| PostId(i as u32))
     }
 
-    /// The activity the next `take` will hand out.
-    pub fn next_free(&self) -> Option<PostId> {
-        self.free.last().copied()
-    }
-
-    /// Takes a free activity for `a`; `None` if the pool is empty.
-    pub fn take(&mut self, a: Activity) -> Option<PostId> {
-        let id = self.free.pop()?;
+    /// Takes a free activity of `sender`'s allotment for `a`; `None` if all are in use.
+    pub fn take(&mut self, sender: Sender, a: Activity) -> Option<PostId> {
+        let id = self.next_free(sender)?;
         self.slots[id.0 as usize] = Some(a);
         Some(id)
     }
@@ -92,11 +111,40 @@ impl PostPool {
         self.slots.get(id.0 as usize)?.as_ref()
     }
 
-    /// Frees `id`, returning what it carried.
-    pub fn release(&mut self, id: PostId) -> Option<Activity> {
+    /// Frees `id`, returning what it carried and the process that waited for it to be freed
+    /// (no longer waiting: the caller wakes it).
+    pub fn release(&mut self, id: PostId) -> Option<(Activity, Option<Staller>)> {
         let a = self.slots.get_mut(id.0 as usize)?.take()?;
-        self.free.push(id);
-        Some(a)
+        let owner = id.0 as usize / self.per_process.max(1);
+        Some((a, self.waiting.get_mut(owner).and_then(Option::take)))
+    }
+
+    /// `s` waits until an activity of its allotment is freed.
+    pub fn wait(&mut self, s: Staller) -> Result<(), StallError> {
+        match self.waiting.get_mut(s.id.index as usize) {
+            Some(Some(_)) => Err(StallError::AlreadyQueued),
+            Some(w) => {
+                *w = Some(s);
+                Ok(())
+            }
+            None => Err(StallError::NoMemory),
+        }
+    }
+
+    /// `s` stops waiting (halted or destroyed). Returns whether it was waiting.
+    pub fn leave(&mut self, s: Staller) -> bool {
+        match self.waiting.get_mut(s.id.index as usize) {
+            Some(w) if *w == Some(s) => {
+                *w = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every process waiting for its allotment.
+    pub fn waiters(&self) -> impl Iterator<Item = Staller> + '_ {
+        self.waiting.iter().flatten().copied()
     }
 
     /// Every activity in use.
@@ -125,16 +173,36 @@ mod tests {
         }
     }
 
+    fn sender(index: u32) -> ObjId {
+        ObjId {
+            index,
+            generation: 1,
+        }
+    }
+
     #[test]
-    fn bounded_and_reusable() {
-        let mut p = PostPool::new(2);
-        let a = p.take(act(1)).unwrap();
-        let b = p.take(act(2)).unwrap();
-        assert!(p.take(act(3)).is_none());
-        assert_eq!(p.release(a).map(|x| x.payload.word), Some(1));
-        assert_eq!(p.release(a), None, "freed once only");
-        assert_eq!(p.get(b).map(|x| x.payload.word), Some(2));
-        assert_eq!(p.in_use().count(), 1);
-        assert!(p.has_free());
+    fn each_process_has_its_own_allotment() {
+        let mut p = PostPool::new(3, 2, 1);
+        let (a, b) = (Sender::Process(sender(0)), Sender::Process(sender(1)));
+        let x = p.take(a, act(1)).unwrap();
+        p.take(a, act(2)).unwrap();
+        assert!(p.take(a, act(3)).is_none(), "a's allotment is spent");
+        assert!(p.take(b, act(4)).is_some(), "b's is its own");
+        let line = p.take(Sender::Irq(0), act(5)).unwrap();
+        assert!(p.take(Sender::Irq(0), act(6)).is_none(), "one activity per line");
+        assert_eq!(p.release(line).map(|(_, w)| w), Some(None), "nobody waits for a line's");
+        let waiter = Staller {
+            id: sender(0),
+            seq: 9,
+        };
+        p.wait(waiter).unwrap();
+        assert_eq!(p.wait(waiter), Err(StallError::AlreadyQueued));
+        let (freed, woken) = p.release(x).unwrap();
+        assert_eq!((freed.payload.word, woken), (1, Some(waiter)));
+        assert_eq!(p.release(x), None, "freed once only");
+        assert_eq!(p.waiters().count(), 0);
+        assert_eq!(p.in_use().count(), 2);
+        assert_eq!(PostPool::new(0, 0, 0).next_free(a), None);
+        assert!(!p.leave(waiter));
     }
 }

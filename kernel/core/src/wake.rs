@@ -9,7 +9,7 @@
 use crate::cpu::{Cpu, Wake};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::RunState;
+use crate::object::process::{QueueRef, RunState};
 use crate::platform::Platform;
 use crate::sched::Position;
 use crate::sync::atomic::spin_loop;
@@ -36,7 +36,10 @@ impl<P: Platform> Kernel<P> {
         self.processes.write(w.who.id, |p| {
             if p.state == RunState::Stalled(w.from) && p.stall_seq == w.who.seq {
                 p.restart = true;
-                p.owns = Some(w.from);
+                // A woken sender owns the queue it left; the pool has nothing to own (`post.rs`).
+                if let QueueRef::Senders(_) = w.from {
+                    p.owns = Some(w.from);
+                }
                 self.make_ready(cpu, w.who.id, p, Position::Tail);
             }
         });

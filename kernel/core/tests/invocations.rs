@@ -147,6 +147,55 @@ fn a_send_to_a_busy_server_stalls_and_restarts_without_a_user_step() {
     );
 }
 
+/// Seed 003's pool must not be a shared resource one program can drain: a sender that posts to
+/// a recipient that never listens exhausts its own allotment only, and stalls; every other
+/// sender's POSTs are still queued at once. On a single shared pool the second sender stalled.
+#[test]
+fn a_sender_that_floods_a_deaf_recipient_drains_only_its_own_activities() {
+    const ALLOTMENT: u32 = 2;
+    let (mut h, _, cs, s) = setup(2, ALLOTMENT);
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    let (flooder, other) = (cs[0], cs[1]);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(flooder.obj));
+    for i in 0..ALLOTMENT {
+        h.syscall(0, inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]));
+        assert_eq!(h.current(0), Some(flooder.obj), "post {i} is queued");
+    }
+    h.syscall(0, inv(InvocationKind::Post, EP, 1, &[99], &[], [0; 4]));
+    assert_eq!(h.state(flooder), ProcessState::Stalled, "its own allotment is spent");
+    assert_eq!(h.current(0), Some(other.obj));
+    for i in 0..ALLOTMENT {
+        h.syscall(0, inv(InvocationKind::Post, EP, 2, &[u64::from(i)], &[], [0; 4]));
+        assert_eq!(
+            (h.current(0), h.error(0)),
+            (Some(other.obj), None),
+            "another sender's post {i} is still queued at once"
+        );
+    }
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), None, "both senders are off the CPU");
+    h.obj(s, order::process::RESUME, &[], &[]).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        h.tick(0);
+        match h.current(0) {
+            Some(p) if p == s.obj => {
+                let r = h.reply(0);
+                got.push((r.badge, r.data[0]));
+            }
+            Some(p) => assert_eq!(p, flooder.obj, "only the re-run sender runs again"),
+            None => break,
+        }
+        h.syscall(0, ret(0, &[]));
+    }
+    assert_eq!(
+        got,
+        [(1, 0), (1, 1), (2, 0), (2, 1), (1, 99)],
+        "every post delivered once, in arrival order, the stalled one after it re-ran"
+    );
+}
+
 #[test]
 fn posts_queue_in_order_and_a_full_pool_stalls_the_sender_until_one_is_freed() {
     let (mut h, _, cs, s) = setup(1, 1);

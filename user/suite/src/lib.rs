@@ -63,7 +63,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 22] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 23] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -71,8 +71,11 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("posts_with_slow_receiver", &|| {
             posts::queued_with_slow_receiver(tsc_hz)
         }),
-        ("posts_never_dropped_when_pool_exhausted", &|| {
+        ("posts_never_dropped_when_allotment_spent", &|| {
             post_pool::never_dropped_when_exhausted(&ctx)
+        }),
+        ("one_sender_cannot_drain_the_post_pool", &|| {
+            post_pool::one_sender_cannot_drain_the_pool(&ctx)
         }),
         ("fifo_wake_order_several_callers", &|| {
             waiters::fifo_with_several_callers(&ctx)

@@ -1,12 +1,12 @@
-//! POSTs are never dropped when the kernel's pool of post activities runs dry (DESIGN.md
-//! "POST", seed 003): helper processes POST echo more than the pool holds while echo is held,
-//! until each is stalled on the pool's queue; then echo drains, every sender finishes, and
-//! every POST arrived exactly once and in order per sender (echo's `COUNT` streams).
+//! POSTs are never dropped when a sender's post activities run out (DESIGN.md "POST", seed
+//! 003): helper processes POST echo more than their allotment holds while echo is held, until
+//! each is stalled; then echo drains, every sender finishes, and every POST arrived exactly once
+//! and in order per sender (echo's `COUNT` streams). And no sender can spend another's
+//! activities: one that floods a recipient that never listens stalls alone.
 //!
-//! Assumes: the kernel's pool holds [`POOL`] activities and nothing else keeps POSTs queued
-//! meanwhile; the tester never POSTs while echo is held (it would stall on the pool behind
-//! POSTs only it could let echo drain). Guarantees: echo is released on every path, and a
-//! lost POST fails the test (counts and streams) rather than hanging it.
+//! Assumes: each process has [`ALLOTMENT`] activities and nothing else keeps POSTs queued
+//! meanwhile. Guarantees: echo is released on every path, and a lost POST fails the test
+//! (counts and streams) rather than hanging it.
 
 use crate::helpers::Helper;
 use crate::ipc::{reset, stats};
@@ -21,11 +21,14 @@ use alloc::vec::Vec;
 use tessera_user::abi::{ProcessInfo, ProcessState, QueueOwned};
 use tessera_user::{caps, echo, invoke, slots};
 
-/// Post activities in the kernel's pool (`kernel/x86_64/src/system`).
-const POOL: u64 = 64;
+/// Post activities each process has (`kernel/x86_64/src/system`).
+const ALLOTMENT: u64 = 32;
+/// What a single pool shared by everyone held before allotments: a flood of more than this
+/// drained it for all.
+const SHARED_POOL: u64 = 64;
 const SENDERS: u64 = 3;
-/// More than the pool holds, so each sender stalls whichever runs first.
-const PER_SENDER: u64 = POOL + 8;
+/// More than an allotment holds, so each sender stalls.
+const PER_SENDER: u64 = ALLOTMENT + 8;
 
 pub fn never_dropped_when_exhausted(ctx: &Ctx) -> Outcome {
     reset()?;
@@ -42,7 +45,7 @@ pub fn never_dropped_when_exhausted(ctx: &Ctx) -> Outcome {
     let stalled = stalled?;
     if observe {
         stats()?;
-        check_owner(&senders, &stalled)?;
+        check_woken(&senders, &stalled)?;
         set_priority(&senders, ctx.priority)?;
     }
     for s in &senders {
@@ -81,21 +84,21 @@ fn fill(ctx: &Ctx, senders: &mut Vec<Spawned>) -> Result<Vec<ProcessInfo>, Strin
             st == ProcessState::Stalled
         })?);
     }
-    let accepted: u64 = infos.iter().map(|i| i.invocations).sum();
-    ensure(accepted <= POOL, || {
-        format!("{accepted} POSTs accepted while echo was held, more than the pool's {POOL}")
-    })?;
+    for i in &infos {
+        ensure(i.invocations <= ALLOTMENT, || {
+            format!("a sender had {} POSTs accepted while echo was held, more than its {ALLOTMENT}", i.invocations)
+        })?;
+    }
     ensure(infos.iter().all(|i| i.owns == QueueOwned::None), || {
         format!("a stalled sender owns a queue: {infos:?}")
     })?;
     Ok(infos)
 }
 
-/// After echo took every queued POST (so activities were freed) while the senders sit below
-/// the tester's priority: a sender that has not posted since it stalled is still stalled, or
-/// was woken from the pool queue's head and owns it (seed 002). With no sender run yet (one
-/// CPU), exactly one was woken.
-fn check_owner(senders: &[Spawned], stalled: &[ProcessInfo]) -> Outcome {
+/// After echo took every queued POST (so each sender's activities were freed) while the senders
+/// sit below the tester's priority: a sender that has not posted since it stalled was woken,
+/// and owns nothing (only it could use what its allotment freed).
+fn check_woken(senders: &[Spawned], stalled: &[ProcessInfo]) -> Outcome {
     let mut now = Vec::new();
     for s in senders {
         now.push(step("INFO", caps::info(s.process()))?);
@@ -106,16 +109,11 @@ fn check_owner(senders: &[Spawned], stalled: &[ProcessInfo]) -> Outcome {
         .filter(|(n, was)| n.invocations == was.invocations)
         .map(|(n, _)| n)
         .collect();
-    let owner =
-        |i: &ProcessInfo| i.state == ProcessState::Running && i.owns == QueueOwned::PostPool;
-    let waiting = |i: &ProcessInfo| i.state == ProcessState::Stalled && i.owns == QueueOwned::None;
-    ensure(idle.iter().all(|i| owner(i) || waiting(i)), || {
-        format!("senders that have not posted again, neither stalled nor owning the pool: {idle:?}")
-    })?;
-    let owners = idle.iter().filter(|i| owner(i)).count();
-    ensure(idle.len() < now.len() || owners == 1, || {
-        format!("{owners} senders own the post pool's queue after echo drained: {now:?}")
-    })
+    ensure(
+        idle.iter()
+            .all(|i| i.state == ProcessState::Running && i.owns == QueueOwned::None),
+        || format!("senders not woken when echo freed their activities: {idle:?}"),
+    )
 }
 
 /// echo got every POST once, in order per sender.
@@ -140,4 +138,46 @@ fn check_delivered() -> Outcome {
         })?;
     }
     Ok(())
+}
+
+/// A helper floods a recipient that never listens (a halted helper) with more POSTs than a
+/// single shared pool held; it must stall on its own allotment while another helper's POSTs
+/// are all still queued at once. Fails (the honest helper stays stalled) on a shared pool.
+pub fn one_sender_cannot_drain_the_pool(ctx: &Ctx) -> Outcome {
+    const DEAF: u8 = SCRATCH;
+    const FLOODER: u8 = SCRATCH + 3;
+    const HONEST: u8 = SCRATCH + 6;
+    const DEAF_EP: u8 = SCRATCH + 9;
+    reset()?;
+    let mut helpers: Vec<Spawned> = Vec::new();
+    let r = (|| {
+        helpers.push(step("spawn the deaf recipient", spawn(DEAF, Helper::Spin, 0, ctx.priority, ENDPOINT))?);
+        step("endpoint to it", caps::make_endpoint(helpers[0].process(), 1, DEAF_EP))?;
+        let flood = SHARED_POOL + 8;
+        helpers.push(step("spawn the flooder", spawn(FLOODER, Helper::Poster, flood, ctx.priority, ENDPOINT))?);
+        step(
+            "aim the flooder at the deaf one",
+            caps::set_cap(helpers[1].process(), slots::ECHO, DEAF_EP, tessera_user::abi::Rights::ALL),
+        )?;
+        step("start the flooder", caps::resume(helpers[1].process()))?;
+        let flooder = await_state(helpers[1].process(), ctx.tsc_hz, |st| st == ProcessState::Stalled)?;
+        ensure(flooder.invocations == ALLOTMENT, || {
+            format!("the flooder had {} POSTs accepted, not its allotment of {ALLOTMENT}", flooder.invocations)
+        })?;
+        hold_echo()?;
+        let honest = (1u64 << 32) | ALLOTMENT;
+        helpers.push(step("spawn an honest sender", spawn(HONEST, Helper::Poster, honest, ctx.priority, ENDPOINT))?);
+        step("start it", caps::resume(helpers[2].process()))?;
+        let done = await_state(helpers[2].process(), ctx.tsc_hz, |st| st == ProcessState::Halted);
+        release_echo()?;
+        done.map_err(|e| format!("the honest sender did not finish beside the flooder: {e}"))?;
+        let (posts, _, out_of_order, _) = stats()?;
+        ensure(posts == ALLOTMENT && out_of_order == 0, || {
+            format!("echo got {posts} of the honest sender's {ALLOTMENT} POSTs ({out_of_order} out of order)")
+        })
+    })();
+    // The deaf recipient goes first: its queued POSTs are freed, and the flooder, woken, is
+    // refused by the dead endpoint and halts before it is destroyed in turn.
+    drop(helpers);
+    r
 }

@@ -6,9 +6,9 @@ use crate::tester::{ensure, hold_echo, release_echo, step, Outcome};
 use alloc::format;
 use tessera_user::{echo, invoke, slots};
 
-/// More than fit in any single burst the receiver could take at once, fewer than the kernel's
-/// pool of post activities (64), so no sender stalls.
-const POSTS: u64 = 40;
+/// More than fit in any single burst the receiver could take at once, fewer than a sender's
+/// allotment of post activities (32), so the sender never stalls: it alone could release echo.
+const POSTS: u64 = 24;
 
 fn post_burst() -> Outcome {
     for w in 0..POSTS {

@@ -122,8 +122,8 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Delivers post activity `i` to `t` and frees it; the next process waiting for a free
-    /// activity is woken.
+    /// Delivers post activity `i` to `t` and frees it; its sender, if it waits for its
+    /// allotment, is woken.
     pub(crate) fn deliver_post(
         &self,
         cpu: &mut Cpu,
@@ -132,7 +132,7 @@ impl<P: Platform> Kernel<P> {
         pool: &mut PostPool,
         i: PostId,
     ) {
-        let Some(a) = pool.release(i) else {
+        let Some((a, sender)) = pool.release(i) else {
             panic!("post activity {i:?} queued but free (kernel bug)");
         };
         let d = Delivery {
@@ -149,7 +149,7 @@ impl<P: Platform> Kernel<P> {
         if !lost {
             self.deliver(cpu, t_id, t, &d);
         }
-        if let Some(w) = pool.waiting.wake_one() {
+        if let Some(w) = sender {
             self.defer_wake(cpu, w, QueueRef::PostPool);
         }
     }

@@ -212,19 +212,7 @@ impl<P: Platform> Kernel<P> {
                 });
             }
             QueueRef::PostPool => {
-                let next = self.posts.write(|pool| {
-                    if !pool.waiting.give_back(who) {
-                        pool.waiting.remove(who);
-                    }
-                    if pool.has_free() {
-                        pool.waiting.wake_one()
-                    } else {
-                        None
-                    }
-                });
-                if let Some(n) = next {
-                    self.defer_wake(cpu, n, QueueRef::PostPool);
-                }
+                self.posts.write(|pool| pool.leave(who));
             }
         }
     }

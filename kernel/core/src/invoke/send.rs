@@ -19,7 +19,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::post::Activity;
+use crate::post::{Activity, Sender};
 use crate::stall_queue::StallError;
 use crate::sync::Restart;
 use tessera_abi::message::Reply;
@@ -92,7 +92,7 @@ impl<P: Platform> Kernel<P> {
             QueueRef::Senders(t) => self
                 .processes
                 .write(t, |tp| tp.senders.stall(Waiter::Process(s))),
-            QueueRef::PostPool => Some(self.posts.write(|pool| pool.waiting.stall(s))),
+            QueueRef::PostPool => Some(self.posts.write(|pool| pool.wait(s))),
         };
         match queued {
             Some(Ok(())) => {}
@@ -116,8 +116,8 @@ impl<P: Platform> Kernel<P> {
         Ok(())
     }
 
-    /// POST to a target that is not available: queue a post activity on it and let the caller
-    /// go on, or stall the caller until an activity is free.
+    /// POST to a target that is not available: queue one of the caller's post activities on
+    /// it and let the caller go on, or stall the caller until one of its own is free.
     fn queue_post(
         &self,
         cpu: &mut Cpu,
@@ -129,14 +129,7 @@ impl<P: Platform> Kernel<P> {
         let Some(priority) = self.processes.read(caller.id, |p| p.priority) else {
             return Ok(());
         };
-        let next = self.posts.read(|pool| {
-            if pool.waiting.may_take(caller.staller) {
-                pool.next_free()
-            } else {
-                None
-            }
-        });
-        let Some(id) = next else {
+        let Some(id) = self.posts.read(|pool| pool.next_free(Sender::Process(caller.id))) else {
             return self.stall(cpu, caller, QueueRef::PostPool);
         };
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
@@ -157,22 +150,12 @@ impl<P: Platform> Kernel<P> {
             priority,
             stamp: self.stamp(),
         };
-        let woken = self.posts.write(|pool| {
-            let taken = pool.take(a);
-            assert_eq!(
-                taken,
-                Some(id),
-                "post pool handed out another activity (kernel bug)"
-            );
-            let still_free = pool.has_free();
-            pool.waiting.used(caller.staller, still_free)
-        });
-        if caller.owns == Some(QueueRef::PostPool) {
-            self.processes.write(caller.id, |p| p.owns = None);
-        }
-        if let Some(w) = woken {
-            self.defer_wake(cpu, w, QueueRef::PostPool);
-        }
+        let taken = self.posts.write(|pool| pool.take(Sender::Process(caller.id), a));
+        assert_eq!(
+            taken,
+            Some(id),
+            "post pool handed out another activity (kernel bug)"
+        );
         self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
         Ok(())
     }

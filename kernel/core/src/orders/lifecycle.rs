@@ -148,21 +148,14 @@ impl<P: Platform> Kernel<P> {
                 match w {
                     Waiter::Process(s) => self.defer_wake(cpu, s, QueueRef::Senders(v)),
                     Waiter::Post(i) => {
-                        self.posts.write(|pool| pool.release(i));
+                        let sender = self.posts.write(|pool| pool.release(i)).and_then(|(_, s)| s);
+                        if let Some(s) = sender {
+                            self.defer_wake(cpu, s, QueueRef::PostPool);
+                        }
                     }
                 }
             }
         });
-        let woken = self.posts.write(|pool| {
-            if pool.has_free() {
-                pool.waiting.wake_one()
-            } else {
-                None
-            }
-        });
-        if let Some(w) = woken {
-            self.defer_wake(cpu, w, QueueRef::PostPool);
-        }
         self.processes.remove(v);
     }
 }

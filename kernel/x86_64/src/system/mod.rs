@@ -58,7 +58,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
                 spaces: 64,
                 cap_pages: 32,
                 irq_lines: crate::trap::vectors::IRQ_LINES as usize,
-                post_activities: 64,
+                post_activities: 32,
                 page_tables: 1024,
             },
         )
