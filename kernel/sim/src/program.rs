@@ -79,6 +79,8 @@ pub struct Program {
     pub id: ObjId,
     pub role: Role,
     pub alive: bool,
+    /// The simulator halted it and has not resumed it since.
+    pub halted: bool,
     pub draining: bool,
     pub pending: Option<Pending>,
     pub resume: ResumeState,
