@@ -189,7 +189,7 @@ fn clients_and_servers_on_real_threads_under_halts() {
         let mut rng = Xs(77);
         // The halter is the only one that halts: a client it has not halted is live and not
         // halted, so HALT must succeed, and RESUME must succeed exactly on those it halted.
-        let mut halted = vec![false; CLIENTS];
+        let mut halted = [false; CLIENTS];
         let mut halter = |c: usize, o: u32| -> Result<(), String> {
             let r = hr.k.kernel_invoke(&mut halter_cpu, clients[c], o, &[], &[]);
             let want_ok = (o == order::process::HALT) != halted[c];

@@ -9,10 +9,11 @@
 //! exactly on the programs it halted, and (in `world.rs`) a program is halted exactly when the
 //! record says so.
 
+use tessera_abi::process::ProcessState;
 use tessera_abi::{order, CapType, Error};
 use tessera_core::Cap;
 
-use crate::program::DRIVER_BADGE;
+use crate::program::{Program, DRIVER_BADGE};
 use crate::turns::{Entry, Order, OrderResult};
 use crate::world::{Sim, IRQ_LINES};
 
@@ -36,10 +37,7 @@ impl Sim {
     /// A fault to inject on a random live program, as an entry of this round.
     pub(crate) fn inject_fault(&mut self) -> Option<(Injected, Entry)> {
         self.stats.faults += 1;
-        let p = self.rng.index(self.progs.len());
-        if !self.progs[p].alive {
-            return None;
-        }
+        let p = self.target()?;
         let cap = Cap::new(CapType::Process, self.progs[p].id);
         let on = |order: u32, data: Vec<u64>| Order {
             cap,
@@ -75,8 +73,39 @@ impl Sim {
         Some((Injected { p, what }, Entry::Orders(orders)))
     }
 
+    /// A live program to aim a fault at: a third of the time one running on a CPU, a third
+    /// one waiting in a run queue or a stall queue (as last seen), else any.
+    fn target(&mut self) -> Option<usize> {
+        let aim = self.rng.below(3);
+        let fits = |p: &Program| {
+            let Some(i) = p.seen.filter(|_| p.alive) else {
+                return false;
+            };
+            match aim {
+                0 => i.cpu.is_some(),
+                1 => {
+                    i.state == ProcessState::Stalled
+                        || (i.state == ProcessState::Running && i.cpu.is_none())
+                }
+                _ => true,
+            }
+        };
+        let fit: Vec<usize> = (0..self.progs.len())
+            .filter(|&p| fits(&self.progs[p]))
+            .collect();
+        if !fit.is_empty() {
+            return Some(fit[self.rng.index(fit.len())]);
+        }
+        let p = self.rng.index(self.progs.len());
+        self.progs[p].alive.then_some(p)
+    }
+
     /// Judges the results of injected fault `f` and updates the record.
-    pub(crate) fn injected_done(&mut self, f: Injected, results: &[OrderResult]) -> Result<(), String> {
+    pub(crate) fn injected_done(
+        &mut self,
+        f: Injected,
+        results: &[OrderResult],
+    ) -> Result<(), String> {
         let p = f.p;
         let got = |i: usize| results.get(i).map(|r| r.map(|_| ()));
         match f.what {
@@ -99,7 +128,12 @@ impl Sim {
 
     /// HALT or RESUME (`o`) of live program `p` gave `r`: HALT succeeds exactly when the
     /// simulator has not halted it, RESUME exactly when it has.
-    pub(crate) fn judge(&mut self, p: usize, o: u32, r: Option<Result<(), Error>>) -> Result<(), String> {
+    pub(crate) fn judge(
+        &mut self,
+        p: usize,
+        o: u32,
+        r: Option<Result<(), Error>>,
+    ) -> Result<(), String> {
         let halted = self.progs[p].halted;
         let halt = o == order::process::HALT;
         match (r, halt != halted) {

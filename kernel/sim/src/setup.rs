@@ -152,6 +152,7 @@ impl Sim {
             role,
             alive: true,
             halted: false,
+            seen: None,
             draining: false,
             pending: None,
             resume: ResumeState::None,

@@ -6,10 +6,11 @@
 //! choice and only the baton holder runs.
 //!
 //! # How a round goes
-//! The world (the main thread) hands each CPU that enters the kernel this round its `Job`,
-//! passes the baton and waits. A worker that gets the baton starts its entry; at each turn it
-//! may pass the baton on; when its entry ends it passes it to another CPU still inside, or back
-//! to the world when none is left. The world then checks invariants at this quiescent point.
+//! The world (the main thread) runs the first entry of the round itself and hands each other
+//! CPU's entry to that CPU's worker thread (a `Job`). Whoever gets the baton starts or goes on
+//! with its entry; at each turn it may pass the baton on; when its entry ends it passes it to
+//! another one still inside, and the world's thread waits until none is. The world then checks
+//! invariants at this quiescent point.
 //!
 //! # Guarantees
 //! - A CPU waiting for a lock (`Turn::Wait`) passes the baton to another CPU inside the kernel:
@@ -30,6 +31,9 @@ use tessera_core::{Cap, Cpu, Kernel};
 
 use crate::platform::{Regs, SimPlatform};
 use crate::rng::Rng;
+
+/// At a turn other than a wait, another CPU runs with probability 1 in this.
+const SWITCH_ONE_IN: u64 = 8;
 
 /// Consecutive `Wait` turns after which the CPUs inside are taken to be deadlocked.
 const WAIT_LIMIT: u64 = 200_000;
@@ -127,7 +131,11 @@ impl Baton {
     /// one; the world if nobody is inside.
     fn pick(&mut self, except: Option<usize>) -> usize {
         let inside: Vec<usize> = (0..self.inside.len()).filter(|&c| self.inside[c]).collect();
-        let others: Vec<usize> = inside.iter().copied().filter(|&c| Some(c) != except).collect();
+        let others: Vec<usize> = inside
+            .iter()
+            .copied()
+            .filter(|&c| Some(c) != except)
+            .collect();
         let from = if others.is_empty() { &inside } else { &others };
         if from.is_empty() {
             return self.main;
@@ -189,7 +197,12 @@ impl Turns {
         } else {
             b.waits = 0;
         }
-        let next = b.pick((at == Turn::Wait).then_some(c));
+        // A waiter always gives way; otherwise the path goes on seven times in eight, so a
+        // paused path tends to stay paused while others run whole operations.
+        if at != Turn::Wait && !b.rng.chance(1, SWITCH_ONE_IN) {
+            return;
+        }
+        let next = b.pick(Some(c));
         if next == c {
             return;
         }
@@ -197,21 +210,48 @@ impl Turns {
         drop(self.wait_for(b, c));
     }
 
-    /// Runs one round: every job at once, interleaved at turns; returns them run, by CPU.
-    pub(crate) fn round(&self, jobs: Vec<(usize, Job)>) -> Vec<(usize, Job)> {
+    /// Runs one round: every job at once, interleaved at turns; the world's thread runs the
+    /// first job itself (one hand-over fewer each way). Returns them run, by CPU.
+    fn round(
+        self: &Arc<Turns>,
+        kernel: &Kernel<SimPlatform>,
+        jobs: Vec<(usize, Job)>,
+    ) -> Vec<(usize, Job)> {
+        let mut jobs = jobs.into_iter();
+        let Some((c0, mut mine)) = jobs.next() else {
+            return Vec::new();
+        };
         let mut b = self.lock();
-        let cpus: Vec<usize> = jobs.iter().map(|(c, _)| *c).collect();
+        let main = b.main;
+        let mut cpus = Vec::new();
         for (c, j) in jobs {
             b.jobs[c] = Some(j);
             b.inside[c] = true;
+            cpus.push(c);
         }
+        b.inside[main] = true;
         let first = b.pick(None);
-        self.pass(&mut b, first);
-        let main = b.main;
-        let mut b = self.wait_for(b, main);
-        cpus.into_iter()
-            .filter_map(|c| b.jobs[c].take().map(|j| (c, j)))
-            .collect()
+        if first != main {
+            self.pass(&mut b, first);
+            b = self.wait_for(b, main);
+        }
+        drop(b);
+        ME.with(|me| *me.borrow_mut() = Some((self.clone(), main)));
+        mine.run(kernel);
+        ME.with(|me| *me.borrow_mut() = None);
+        let mut b = self.lock();
+        b.inside[main] = false;
+        let next = b.pick(None);
+        if next != main {
+            self.pass(&mut b, next);
+            b = self.wait_for(b, main);
+        }
+        let mut ran = vec![(c0, mine)];
+        ran.extend(
+            cpus.into_iter()
+                .filter_map(|c| b.jobs[c].take().map(|j| (c, j))),
+        );
+        ran
     }
 
     fn worker(self: Arc<Turns>, kernel: Arc<Kernel<SimPlatform>>, c: usize) {
@@ -250,7 +290,7 @@ impl Workers {
                 holder: cpus,
                 main: cpus,
                 jobs: (0..cpus).map(|_| None).collect(),
-                inside: vec![false; cpus],
+                inside: vec![false; cpus + 1],
                 rng: Rng::new(seed),
                 waits: 0,
                 quit: false,
@@ -271,8 +311,12 @@ impl Workers {
     }
 
     /// Runs the jobs of one round interleaved (see the file header).
-    pub(crate) fn round(&self, jobs: Vec<(usize, Job)>) -> Vec<(usize, Job)> {
-        self.turns.round(jobs)
+    pub(crate) fn round(
+        &self,
+        kernel: &Kernel<SimPlatform>,
+        jobs: Vec<(usize, Job)>,
+    ) -> Vec<(usize, Job)> {
+        self.turns.round(kernel, jobs)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The simulated system: N CPUs, M programs, a seeded scheduler of rounds, fault injection, and
 //! the invariant checks run after every round.
 //!
-//! A round is one kernel entry on one CPU, or (on several CPUs, half the rounds) an entry on
+//! A round is one kernel entry on one CPU, or (on several CPUs, a quarter of the rounds) an entry on
 //! each of several CPUs at once, interleaved inside the kernel at every lock operation
 //! (`turns.rs`). An entry is: a user step (the CPU's current program consumes the result of
 //! its last invocation and issues the next `syscall`), an interrupt after a timer tick, a burst
@@ -69,14 +69,28 @@ impl Sim {
         self.stats.steps += 1;
         let mut entries = Vec::new();
         let mut injected = None;
-        if self.workers.is_some() && self.rng.chance(1, 2) {
-            for c in 0..self.cpus.len() {
-                if self.rng.chance(3, 4) {
-                    if let Some(e) = self.entry(c, &mut injected)? {
-                        entries.push((c, e));
-                    }
+        if self.workers.is_some() && self.rng.chance(1, 4) {
+            // Half these rounds inject a fault on one CPU while the others run their entries.
+            let injector = self
+                .rng
+                .chance(1, 2)
+                .then(|| self.rng.index(self.cpus.len()));
+            let mut planned: Vec<Option<Entry>> = vec![None; self.cpus.len()];
+            if let Some((c, (f, e))) = injector.and_then(|c| Some((c, self.inject_fault()?))) {
+                injected = Some(f);
+                planned[c] = Some(e);
+            }
+            for (c, slot) in planned.iter_mut().enumerate() {
+                if slot.is_none() && injector != Some(c) && self.rng.chance(3, 4) {
+                    *slot = self.entry(c, &mut injected)?;
                 }
             }
+            entries.extend(
+                planned
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(c, e)| Some((c, e?))),
+            );
         } else {
             let c = self.rng.index(self.cpus.len());
             if let Some(e) = self.entry(c, &mut injected)? {
@@ -92,7 +106,11 @@ impl Sim {
 
     /// The kernel entry CPU `c` makes this round, if any (at most one injected fault a round,
     /// so the results of HALT and RESUME can be judged in order).
-    fn entry(&mut self, c: usize, injected: &mut Option<Injected>) -> Result<Option<Entry>, String> {
+    fn entry(
+        &mut self,
+        c: usize,
+        injected: &mut Option<Injected>,
+    ) -> Result<Option<Entry>, String> {
         let id = self.cpus[c].id;
         Ok(Some(match self.rng.below(100) {
             0..=64 => return self.user_step(c),
@@ -134,7 +152,7 @@ impl Sim {
         let ran = match &self.workers {
             Some(w) if jobs.len() > 1 => {
                 self.stats.together += 1;
-                w.round(jobs)
+                w.round(&self.kernel, jobs)
             }
             _ => jobs
                 .into_iter()
@@ -225,6 +243,7 @@ impl Sim {
                 .ok()
                 .and_then(|(w, _)| ProcessInfo::unpack(w))
                 .ok_or_else(|| format!("INFO of live program {p} failed"))?;
+            self.progs[p].seen = Some(info);
             if (info.state == ProcessState::Halted) != self.progs[p].halted {
                 return Err(format!(
                     "program {p} is {:?} but the simulator {} (a lost HALT?)",
