@@ -152,12 +152,14 @@ pub(crate) struct Turns {
 }
 
 thread_local! {
-    /// The baton and the CPU this host thread runs, on worker threads only.
+    /// The baton and the turn-taker this host thread is (a CPU's worker, or the world's thread
+    /// while it runs an entry of a round).
     static ME: RefCell<Option<(Arc<Turns>, usize)>> = const { RefCell::new(None) };
 }
 
-/// A turn at a lock operation of the CPU this thread runs (see the file header). On the
-/// world's own thread, where entries run alone, nothing can hold a lock, so a wait is a bug.
+/// A turn at a lock operation of the CPU this thread runs (see the file header). Outside a
+/// round (an entry run alone on the world's thread) no other CPU is in the kernel to hold a
+/// lock, so a wait is a bug.
 pub(crate) fn turn(at: Turn) {
     ME.with(|me| match &*me.borrow() {
         Some((turns, c)) => turns.turn(*c, at),
