@@ -179,7 +179,11 @@ impl<P: Platform> Kernel<P> {
                         // `pick` took it off a queue before this lock; if another CPU halted
                         // and resumed it meanwhile, it is queued again (and `queued_on` says
                         // where): it stays there to be picked in turn, not run here too.
-                        if let Some(c) = p.queued_on {
+                        #[cfg(feature = "planted-bugs")]
+                        let planted = self.planted_is(crate::planted::PlantedBug::DispatchRace);
+                        #[cfg(not(feature = "planted-bugs"))]
+                        let planted = false;
+                        if let (Some(c), false) = (p.queued_on, planted) {
                             if self.shared(c).run.lock().priority_of(next).is_some() {
                                 return None;
                             }

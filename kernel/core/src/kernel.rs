@@ -37,7 +37,7 @@ use crate::object::process::Process;
 use crate::platform::{Frame, Platform};
 use crate::post::PostPool;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sync::{CpuId, LockTable, MrowLock, Transactions, MAX_CPUS};
+use crate::sync::{CpuId, LockTable, MrowLock, Transactions, Turn, MAX_CPUS};
 use crate::table::{Guarded, Table};
 use tessera_abi::CapType;
 
@@ -216,6 +216,13 @@ impl<P: Platform> Kernel<P> {
 }
 
 impl<P: Platform> LockTable<LockKey> for Kernel<P> {
+    const TAKES_TURNS: bool = P::TAKES_TURNS;
+
+    #[inline(always)]
+    fn turn(&self, at: Turn) {
+        self.platform.turn(at);
+    }
+
     fn lock_of(&self, key: LockKey) -> &MrowLock {
         let i = key.index();
         match key.kind() {

@@ -1,6 +1,6 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002), so a test can assert that the simulator's
-//! invariant checks catch it. Off unless switched on.
+//! rule of stall queues with an owner (seed 002) or re-opens a race between CPUs, so a test can
+//! assert that the simulator's invariant checks catch it. Off unless switched on.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -18,6 +18,13 @@ pub enum PlantedBug {
     EarlyRelease = 2,
     /// Free a queued post activity without delivering it.
     LosePost = 3,
+    /// Enter the invocation path again (a re-run or a restart) without checking that no other
+    /// CPU halted the caller while its lock was dropped (issue 7, item 2): the halt is lost.
+    LoseHalt = 4,
+    /// Run a process `pick` took off a run queue without checking that it was queued again
+    /// meanwhile (halted and resumed by another CPU): it runs here and waits in a queue at once
+    /// (the race fixed in d71b16a).
+    DispatchRace = 5,
 }
 
 /// Which bug is planted (0: none).

@@ -14,7 +14,7 @@
 use tessera_abi::message::{Invocation, Reply};
 
 use crate::cap::ObjId;
-use crate::sync::CpuId;
+use crate::sync::{CpuId, Turn};
 
 /// A physical frame number handed out by the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,4 +57,11 @@ pub trait Platform: Sync {
     /// user mode (`None`: no ports at all). Called with the process locked. A later process in
     /// the same table slot has another generation and must not inherit the grant.
     fn io_ports_granted(&self, process: ObjId, range: Option<u32>);
+
+    /// Whether simulated CPUs take turns on the host (`HeldLocks`, "Turns"). Hardware: no.
+    const TAKES_TURNS: bool = false;
+    /// The kernel path on this CPU is at a lock operation: the simulator may run another CPU's
+    /// path first. Hardware does nothing.
+    #[inline(always)]
+    fn turn(&self, _at: Turn) {}
 }

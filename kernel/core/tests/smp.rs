@@ -17,7 +17,7 @@ use tessera_abi::message::MessageInfo;
 use tessera_abi::{order, Error, InvocationKind, Rights};
 use tessera_core::{Cap, Cpu, ObjId};
 
-const CALLS: u64 = 2000;
+const CALLS: u64 = 10_000;
 const CLIENTS: usize = 6;
 const SERVERS: usize = 2;
 
@@ -187,26 +187,53 @@ fn clients_and_servers_on_real_threads_under_halts() {
             })
             .collect();
         let mut rng = Xs(77);
+        // The halter is the only one that halts: a client it has not halted is live and not
+        // halted, so HALT must succeed, and RESUME must succeed exactly on those it halted.
+        let mut halted = [false; CLIENTS];
+        let mut halter = |c: usize, o: u32| -> Result<(), String> {
+            let r = hr.k.kernel_invoke(&mut halter_cpu, clients[c], o, &[], &[]);
+            let want_ok = (o == order::process::HALT) != halted[c];
+            match (r, want_ok) {
+                (Ok(_), true) => {
+                    halted[c] = o == order::process::HALT;
+                    Ok(())
+                }
+                (Err(Error::BadState), false) => Ok(()),
+                (r, _) => Err(format!(
+                    "order {o} on client {c} (halted by the test: {}) gave {r:?}",
+                    halted[c]
+                )),
+            }
+        };
+        let mut failure = None;
         while done.load(Ordering::SeqCst) < CLIENTS
             && !stop.load(Ordering::SeqCst)
             && Instant::now() < deadline
+            && failure.is_none()
         {
-            let c = clients[(rng.next() % CLIENTS as u64) as usize];
+            let c = (rng.next() % CLIENTS as u64) as usize;
             let o = if rng.next().is_multiple_of(2) {
                 order::process::HALT
             } else {
                 order::process::RESUME
             };
-            let _ = hr.k.kernel_invoke(&mut halter_cpu, c, o, &[], &[]);
-            std::thread::sleep(Duration::from_micros(200));
-            if rng.next().is_multiple_of(4) {
-                for c in &clients {
-                    let _ =
-                        hr.k.kernel_invoke(&mut halter_cpu, *c, order::process::RESUME, &[], &[]);
-                }
+            let mut r = halter(c, o);
+            if r.is_ok() && o == order::process::HALT && rng.next().is_multiple_of(2) {
+                r = halter(c, order::process::RESUME);
             }
+            std::thread::sleep(Duration::from_micros(50));
+            if r.is_ok() && rng.next().is_multiple_of(4) {
+                r = (0..CLIENTS).try_for_each(|c| halter(c, order::process::RESUME));
+            }
+            failure = r.err();
+        }
+        if failure.is_none() {
+            failure = (0..CLIENTS).try_for_each(|c| halter(c, order::process::RESUME)).err();
         }
         stop.store(true, Ordering::SeqCst);
+        if let Some(e) = failure {
+            panic!("a HALT or RESUME went wrong: {e}");
+        }
         workers
             .into_iter()
             .map(|w| w.join().expect("a CPU thread panicked"))

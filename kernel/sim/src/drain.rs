@@ -16,20 +16,23 @@ impl Sim {
             self.progs[p].draining = true;
             if self.progs[p].alive {
                 let cap = Cap::new(CapType::Process, self.progs[p].id);
-                let _ = self.kernel.kernel_invoke(
+                let r = self.kernel.kernel_invoke(
                     &mut self.cpus[0],
                     cap,
                     order::process::RESUME,
                     &[],
                     &[],
                 );
+                self.judge(p, order::process::RESUME, Some(r.map(|_| ())))?;
             }
         }
         let mut quiet_rounds = 0;
         for _ in 0..20_000 {
-            self.deliver_ipis();
+            self.deliver_ipis()?;
             for c in 0..self.cpus.len() {
-                self.user_step(c)?;
+                if let Some(e) = self.user_step(c)? {
+                    self.alone(c, e)?;
+                }
                 self.check()?;
             }
             let idle = self.cpus.iter().all(|c| c.current().is_none());

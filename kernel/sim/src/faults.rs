@@ -1,45 +1,158 @@
-//! Fault injection: halting, resuming, re-prioritising, and destroying (then replacing) random
-//! programs, from the kernel itself, between any two steps. A destroyed driver's replacement
-//! gets the IRQ lines rebound to it.
+//! Fault injection: halting, resuming, halting then at once resuming, re-prioritising, and
+//! destroying (then replacing) random programs, from the kernel itself on a CPU of the round, so
+//! it runs interleaved with the other CPUs' entries: the target may be running on one of them,
+//! re-running a stalled call, or sitting in a run or stall queue. A destroyed driver's
+//! replacement gets the IRQ lines rebound to it.
+//!
+//! Results are judged against the simulator's record (`Program::halted`): nothing but this file
+//! halts a program, so HALT of a program it has not halted must succeed, RESUME must succeed
+//! exactly on the programs it halted, and (in `world.rs`) a program is halted exactly when the
+//! record says so.
 
-use tessera_abi::{order, CapType};
+use tessera_abi::process::ProcessState;
+use tessera_abi::{order, CapType, Error};
 use tessera_core::Cap;
 
-use crate::program::DRIVER_BADGE;
+use crate::program::{Program, DRIVER_BADGE};
+use crate::turns::{Entry, Order, OrderResult};
 use crate::world::{Sim, IRQ_LINES};
 
+/// What was injected, on which program.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Injected {
+    p: usize,
+    what: Fault,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    Halt,
+    Resume,
+    HaltResume,
+    Priority,
+    Destroy,
+}
+
 impl Sim {
-    /// Halts, resumes, re-prioritises or destroys (and replaces) a random program.
-    pub(crate) fn inject_fault(&mut self) -> Result<(), String> {
+    /// A fault to inject on a random live program, as an entry of this round.
+    pub(crate) fn inject_fault(&mut self) -> Option<(Injected, Entry)> {
         self.stats.faults += 1;
-        let p = self.rng.index(self.progs.len());
-        if !self.progs[p].alive {
-            return Ok(());
-        }
+        let p = self.target()?;
         let cap = Cap::new(CapType::Process, self.progs[p].id);
-        let (order, data) = match self.rng.below(12) {
-            0..=4 => (order::process::HALT, 0),
-            5..=8 => (order::process::RESUME, 0),
-            9 | 10 => (order::process::SET_PRIORITY, self.rng.below(4)),
-            _ => return self.destroy(p),
+        let on = |order: u32, data: Vec<u64>| Order {
+            cap,
+            order,
+            data,
+            caps: Vec::new(),
         };
-        let r = self
-            .kernel
-            .kernel_invoke(&mut self.cpus[0], cap, order, &[data], &[]);
-        match r {
-            Ok(_) | Err(tessera_abi::Error::BadState) => Ok(()),
-            Err(e) => Err(format!("order {order} on live program {p} failed: {e:?}")),
+        let (what, orders) = match self.rng.below(14) {
+            0..=3 => (Fault::Halt, vec![on(order::process::HALT, vec![])]),
+            4..=6 => (Fault::Resume, vec![on(order::process::RESUME, vec![])]),
+            7..=9 => (
+                Fault::HaltResume,
+                vec![
+                    on(order::process::HALT, vec![]),
+                    on(order::process::RESUME, vec![]),
+                ],
+            ),
+            10 | 11 => (
+                Fault::Priority,
+                vec![on(order::process::SET_PRIORITY, vec![self.rng.below(4)])],
+            ),
+            _ if self.progs.len() < 16 => (
+                Fault::Destroy,
+                vec![Order {
+                    cap: self.root,
+                    order: order::bank::DESTROY,
+                    data: Vec::new(),
+                    caps: vec![cap],
+                }],
+            ),
+            _ => return None,
+        };
+        Some((Injected { p, what }, Entry::Orders(orders)))
+    }
+
+    /// A live program to aim a fault at: a third of the time one running on a CPU, a third
+    /// one waiting in a run queue or a stall queue (as last seen), else any.
+    fn target(&mut self) -> Option<usize> {
+        let aim = self.rng.below(3);
+        let fits = |p: &Program| {
+            let Some(i) = p.seen.filter(|_| p.alive) else {
+                return false;
+            };
+            match aim {
+                0 => i.cpu.is_some(),
+                1 => {
+                    i.state == ProcessState::Stalled
+                        || (i.state == ProcessState::Running && i.cpu.is_none())
+                }
+                _ => true,
+            }
+        };
+        let fit: Vec<usize> = (0..self.progs.len())
+            .filter(|&p| fits(&self.progs[p]))
+            .collect();
+        if !fit.is_empty() {
+            return Some(fit[self.rng.index(fit.len())]);
+        }
+        let p = self.rng.index(self.progs.len());
+        self.progs[p].alive.then_some(p)
+    }
+
+    /// Judges the results of injected fault `f` and updates the record.
+    pub(crate) fn injected_done(
+        &mut self,
+        f: Injected,
+        results: &[OrderResult],
+    ) -> Result<(), String> {
+        let p = f.p;
+        let got = |i: usize| results.get(i).map(|r| r.map(|_| ()));
+        match f.what {
+            Fault::Halt => self.judge(p, order::process::HALT, got(0)),
+            Fault::Resume => self.judge(p, order::process::RESUME, got(0)),
+            Fault::HaltResume => {
+                self.judge(p, order::process::HALT, got(0))?;
+                self.judge(p, order::process::RESUME, got(1))
+            }
+            Fault::Priority => match got(0) {
+                Some(Ok(()) | Err(Error::BadState)) => Ok(()),
+                r => Err(format!("SET_PRIORITY on live program {p} gave {r:?}")),
+            },
+            Fault::Destroy => match got(0) {
+                Some(Ok(())) => self.replace(p),
+                r => Err(format!("DESTROY of live program {p} gave {r:?}")),
+            },
         }
     }
 
-    /// Destroys program `p` and starts a replacement in the same role.
-    fn destroy(&mut self, p: usize) -> Result<(), String> {
-        if self.progs.len() >= 16 {
-            return Ok(());
+    /// HALT or RESUME (`o`) of live program `p` gave `r`: HALT succeeds exactly when the
+    /// simulator has not halted it, RESUME exactly when it has.
+    pub(crate) fn judge(
+        &mut self,
+        p: usize,
+        o: u32,
+        r: Option<Result<(), Error>>,
+    ) -> Result<(), String> {
+        let halted = self.progs[p].halted;
+        let halt = o == order::process::HALT;
+        match (r, halt != halted) {
+            (Some(Ok(())), true) => {
+                self.progs[p].halted = halt;
+                Ok(())
+            }
+            (Some(Err(Error::BadState)), false) => Ok(()),
+            (r, _) => Err(format!(
+                "{} of program {p} (halted by the simulator: {halted}) gave {r:?}",
+                if halt { "HALT" } else { "RESUME" }
+            )),
         }
-        let victim = Cap::new(CapType::Process, self.progs[p].id);
-        self.call(self.root, order::bank::DESTROY, &[], &[victim])?;
+    }
+
+    /// Program `p` was destroyed: start a replacement in the same role.
+    fn replace(&mut self, p: usize) -> Result<(), String> {
         self.progs[p].alive = false;
+        self.progs[p].halted = false;
         if let Some(k) = self.progs[p].server {
             self.servers[k] = None;
         }

@@ -12,6 +12,7 @@ pub mod program;
 pub mod rng;
 mod server;
 mod setup;
+mod turns;
 pub mod world;
 
 pub use tessera_core::planted::PlantedBug;

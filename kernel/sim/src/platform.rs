@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use tessera_abi::message::{Invocation, Reply};
-use tessera_core::sync::{CpuId, MAX_CPUS};
+use tessera_core::sync::{CpuId, Turn, MAX_CPUS};
 use tessera_core::{Frame, ObjId, Platform, SaveArea};
 
 /// The registers of a simulated process (the x86_64 `syscall` registers of the ABI).
@@ -184,4 +184,10 @@ impl Platform for SimPlatform {
     }
 
     fn io_ports_granted(&self, _process: ObjId, _range: Option<u32>) {}
+
+    const TAKES_TURNS: bool = true;
+
+    fn turn(&self, at: Turn) {
+        crate::turns::turn(at);
+    }
 }

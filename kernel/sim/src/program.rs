@@ -4,6 +4,7 @@
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
 use tessera_abi::post::IRQ_FIRED;
+use tessera_abi::process::ProcessInfo;
 use tessera_abi::{Error, InvocationKind};
 use tessera_core::ObjId;
 
@@ -79,6 +80,10 @@ pub struct Program {
     pub id: ObjId,
     pub role: Role,
     pub alive: bool,
+    /// The simulator halted it and has not resumed it since.
+    pub halted: bool,
+    /// Where it was at the last quiescent point (kernel INFO): where faults aim.
+    pub seen: Option<ProcessInfo>,
     pub draining: bool,
     pub pending: Option<Pending>,
     pub resume: ResumeState,

@@ -11,6 +11,9 @@ use crate::program::{slot, Program, ResumeState, Role, DRIVER_BADGE};
 use crate::rng::Rng;
 use crate::world::{Sim, Stats, IRQ_LINES};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::turns::Workers;
 
 impl Sim {
     /// A system built from `seed`, with `bug` planted.
@@ -28,7 +31,7 @@ impl Sim {
             post_activities: 1 + rng.below(4) as u32,
             page_tables: 4,
         };
-        let kernel = Kernel::new(SimPlatform::new(8 + rng.below(16)), config);
+        let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16)), config));
         kernel.plant(bug);
         let root = kernel.boot_bank(1000).ok_or("no boot bank")?;
         let cpus = kernel.cpu_ids().map(Cpu::new).collect();
@@ -43,6 +46,7 @@ impl Sim {
             root,
             ledger: Ledger::default(),
             stats: Stats::default(),
+            workers: None,
         };
         let nservers = 1 + sim.rng.index(3);
         let nclients = 2 + sim.rng.index(5);
@@ -65,8 +69,12 @@ impl Sim {
             let irq = sim.kernel.irq_cap(line).ok_or("no IRQ line")?;
             sim.call(irq, order::irq::BIND, &[], &[ep])?;
         }
+        if ncpus > 1 {
+            let seed = sim.rng.next_u64();
+            sim.workers = Some(Workers::start(&sim.kernel, ncpus, seed));
+        }
         for c in 0..sim.cpus.len() {
-            sim.poll(c);
+            sim.poll(c)?;
         }
         Ok(sim)
     }
@@ -143,6 +151,8 @@ impl Sim {
             id: proc.obj,
             role,
             alive: true,
+            halted: false,
+            seen: None,
             draining: false,
             pending: None,
             resume: ResumeState::None,

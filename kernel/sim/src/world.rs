@@ -1,20 +1,27 @@
-//! The simulated system: N CPUs, M programs, a seeded scheduler of steps, fault injection, and
-//! the invariant checks run after every step.
+//! The simulated system: N CPUs, M programs, a seeded scheduler of rounds, fault injection, and
+//! the invariant checks run after every round.
 //!
-//! A step is one of: a user step on a CPU (its current program consumes the result of its
-//! last invocation and issues the next `syscall`), a timer tick, a burst of IRQs, a page
-//! fault, a delivered IPI, an idle CPU polling, or an injected fault (halt, resume, destroy
-//! and replace a process). The kernel runs each entry to completion; interleaving is between
-//! entries, as on a machine whose locks serialise conflicting paths.
+//! A round is one kernel entry on one CPU, or (on several CPUs, a quarter of the rounds) an entry on
+//! each of several CPUs at once, interleaved inside the kernel at every lock operation
+//! (`turns.rs`). An entry is: a user step (the CPU's current program consumes the result of
+//! its last invocation and issues the next `syscall`), an interrupt after a timer tick, a burst
+//! of IRQs or an IPI, a page fault, or an injected fault (halt, resume, halt then resume,
+//! re-prioritise, destroy and replace a process: `faults.rs`). After the round every CPU is
+//! outside the kernel, and the invariants are checked.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use tessera_abi::process::{ProcessInfo, ProcessState};
+use tessera_abi::{order, CapType};
 use tessera_core::{Cap, Cpu, Kernel, ObjId};
 
+use crate::faults::Injected;
 use crate::ledger::Ledger;
 use crate::platform::{Regs, SimPlatform};
 use crate::program::{Program, Role};
 use crate::rng::Rng;
+use crate::turns::{Entry, Job, OrderResult, Workers};
 
 /// What a run did (to show the runs are not vacuous).
 #[derive(Clone, Copy, Debug, Default)]
@@ -23,12 +30,14 @@ pub struct Stats {
     pub delivered: u64,
     pub irqs: u64,
     pub faults: u64,
+    /// Rounds in which two or more CPUs were inside the kernel together.
+    pub together: u64,
 }
 
 /// One simulated system.
 pub struct Sim {
     pub(crate) rng: Rng,
-    pub(crate) kernel: Kernel<SimPlatform>,
+    pub(crate) kernel: Arc<Kernel<SimPlatform>>,
     pub(crate) cpus: Vec<Cpu>,
     pub(crate) regs: Vec<Regs>,
     pub(crate) progs: Vec<Program>,
@@ -37,12 +46,14 @@ pub struct Sim {
     pub(crate) root: Cap,
     pub(crate) ledger: Ledger,
     pub(crate) stats: Stats,
+    /// The CPU threads, with two or more CPUs.
+    pub(crate) workers: Option<Workers>,
 }
 
 pub(crate) const IRQ_LINES: u32 = 4;
 
 impl Sim {
-    /// Runs `steps` random steps, then drains; checks invariants after every step.
+    /// Runs `steps` random rounds, then drains; checks invariants after every round.
     pub fn run(mut self, steps: u64) -> Result<Stats, String> {
         for _ in 0..steps {
             self.step()?;
@@ -56,38 +67,123 @@ impl Sim {
 
     fn step(&mut self) -> Result<(), String> {
         self.stats.steps += 1;
-        let c = self.rng.index(self.cpus.len());
-        match self.rng.below(100) {
-            0..=64 => self.user_step(c)?,
-            65..=72 => {
-                self.kernel.timer_tick(self.cpus[c].id);
-                self.interrupt(c);
+        let mut entries = Vec::new();
+        let mut injected = None;
+        if self.workers.is_some() && self.rng.chance(1, 4) {
+            // Half these rounds inject a fault on one CPU while the others run their entries.
+            let injector = self
+                .rng
+                .chance(1, 2)
+                .then(|| self.rng.index(self.cpus.len()));
+            let mut planned: Vec<Option<Entry>> = vec![None; self.cpus.len()];
+            if let Some((c, (f, e))) = injector.and_then(|c| Some((c, self.inject_fault()?))) {
+                injected = Some(f);
+                planned[c] = Some(e);
             }
-            73..=76 => {
-                for _ in 0..1 + self.rng.below(6) {
-                    let line = self.rng.below(u64::from(IRQ_LINES)) as u32;
-                    self.kernel.note_irq(self.cpus[c].id, line);
+            for (c, slot) in planned.iter_mut().enumerate() {
+                if slot.is_none() && injector != Some(c) && self.rng.chance(3, 4) {
+                    *slot = self.entry(c, &mut injected)?;
                 }
-                self.interrupt(c);
             }
-            77..=82 => {
-                let vpn = self.rng.below(8);
-                let _ = self.kernel.resolve_fault(&mut self.cpus[c], vpn);
+            entries.extend(
+                planned
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(c, e)| Some((c, e?))),
+            );
+        } else {
+            let c = self.rng.index(self.cpus.len());
+            if let Some(e) = self.entry(c, &mut injected)? {
+                entries.push((c, e));
             }
-            83..=88 => self.inject_fault()?,
-            _ => self.deliver_ipis(),
+        }
+        let results = self.round(entries)?;
+        if let Some(f) = injected {
+            self.injected_done(f, &results)?;
         }
         Ok(())
     }
 
-    /// The current program of CPU `c` runs until its next `syscall`.
-    pub(crate) fn user_step(&mut self, c: usize) -> Result<(), String> {
+    /// The kernel entry CPU `c` makes this round, if any (at most one injected fault a round,
+    /// so the results of HALT and RESUME can be judged in order).
+    fn entry(
+        &mut self,
+        c: usize,
+        injected: &mut Option<Injected>,
+    ) -> Result<Option<Entry>, String> {
+        let id = self.cpus[c].id;
+        Ok(Some(match self.rng.below(100) {
+            0..=64 => return self.user_step(c),
+            65..=72 => {
+                self.kernel.timer_tick(id);
+                Entry::Interrupt
+            }
+            73..=76 => {
+                for _ in 0..1 + self.rng.below(6) {
+                    let line = self.rng.below(u64::from(IRQ_LINES)) as u32;
+                    self.kernel.note_irq(id, line);
+                }
+                Entry::Interrupt
+            }
+            77..=82 => Entry::Fault(self.rng.below(8)),
+            83..=88 if injected.is_none() => {
+                let Some((f, e)) = self.inject_fault() else {
+                    return Ok(None);
+                };
+                *injected = Some(f);
+                e
+            }
+            _ if self.kernel.platform.take_ipi(id) => Entry::Interrupt,
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Runs the entries of one round (interleaved if several), and returns the results of the
+    /// orders among them. A panic inside the kernel fails the run.
+    fn round(&mut self, entries: Vec<(usize, Entry)>) -> Result<Vec<OrderResult>, String> {
+        let jobs: Vec<(usize, Job)> = entries
+            .into_iter()
+            .map(|(c, e)| {
+                let id = self.cpus[c].id;
+                let cpu = std::mem::replace(&mut self.cpus[c], Cpu::new(id));
+                (c, Job::new(cpu, self.regs[c], e))
+            })
+            .collect();
+        let ran = match &self.workers {
+            Some(w) if jobs.len() > 1 => {
+                self.stats.together += 1;
+                w.round(&self.kernel, jobs)
+            }
+            _ => jobs
+                .into_iter()
+                .map(|(c, mut j)| {
+                    j.run(&self.kernel);
+                    (c, j)
+                })
+                .collect(),
+        };
+        let mut results = Vec::new();
+        let mut panic = None;
+        for (c, j) in ran {
+            self.cpus[c] = j.cpu;
+            self.regs[c] = j.regs;
+            results.extend(j.results);
+            panic = panic.or(j.panic.map(|p| format!("CPU {c}: {p}")));
+        }
+        match panic {
+            Some(p) => Err(p),
+            None => Ok(results),
+        }
+    }
+
+    /// The current program of CPU `c` consumes its last result and loads its next `syscall`;
+    /// an idle CPU polls (an interrupt of its idle loop).
+    pub(crate) fn user_step(&mut self, c: usize) -> Result<Option<Entry>, String> {
         let Some(p) = self.cpus[c]
             .current()
             .and_then(|id| self.by_id.get(&id).copied())
         else {
-            self.poll(c);
-            return Ok(());
+            return Ok(self.cpus[c].current().is_none().then_some(Entry::Interrupt));
         };
         let reply = self.regs[c].reply();
         self.progs[p].consume(p, &reply, &mut self.ledger)?;
@@ -96,37 +192,70 @@ impl Sim {
             Role::Client => self.progs[p].client_step(p, &mut self.rng, &mut self.ledger),
         };
         self.regs[c].load(&inv);
-        self.kernel.syscall(&mut self.cpus[c], &mut self.regs[c]);
-        Ok(())
+        Ok(Some(Entry::Syscall))
     }
 
-    /// CPU `c` takes an interrupt (from user mode or from its idle loop).
-    pub(crate) fn interrupt(&mut self, c: usize) {
-        self.kernel
-            .interrupted(&mut self.cpus[c], &mut self.regs[c]);
+    /// CPU `c` makes entry `e` alone.
+    pub(crate) fn alone(&mut self, c: usize, e: Entry) -> Result<(), String> {
+        let id = self.cpus[c].id;
+        let cpu = std::mem::replace(&mut self.cpus[c], Cpu::new(id));
+        let mut j = Job::new(cpu, self.regs[c], e);
+        j.run(&self.kernel);
+        self.cpus[c] = j.cpu;
+        self.regs[c] = j.regs;
+        j.panic.map_or(Ok(()), |p| Err(format!("CPU {c}: {p}")))
     }
 
     /// An idle CPU looks for work; a busy one is left alone.
-    pub(crate) fn poll(&mut self, c: usize) {
+    pub(crate) fn poll(&mut self, c: usize) -> Result<(), String> {
         if self.cpus[c].current().is_none() {
-            self.interrupt(c);
+            self.alone(c, Entry::Interrupt)?;
         }
+        Ok(())
     }
 
-    pub(crate) fn deliver_ipis(&mut self) {
+    pub(crate) fn deliver_ipis(&mut self) -> Result<(), String> {
         for c in 0..self.cpus.len() {
             if self.kernel.platform.take_ipi(self.cpus[c].id) {
-                self.interrupt(c);
+                self.alone(c, Entry::Interrupt)?;
             }
         }
+        Ok(())
     }
 
-    /// Every invariant of the kernel, and of the simulated machine.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    /// Every invariant of the kernel, and of the simulated machine, and the simulator's own
+    /// record of halts: a program is halted exactly when the simulator halted it and has not
+    /// resumed it (nothing else halts a program here), so a HALT that a kernel path overwrote
+    /// is caught at the next quiescent point.
+    pub(crate) fn check(&mut self) -> Result<(), String> {
         self.kernel.check_invariants(&self.cpus)?;
-        match self.kernel.platform.errors().first() {
-            Some(e) => Err(format!("platform misuse: {e}")),
-            None => Ok(()),
+        if let Some(e) = self.kernel.platform.errors().first() {
+            return Err(format!("platform misuse: {e}"));
         }
+        for p in 0..self.progs.len() {
+            if !self.progs[p].alive {
+                continue;
+            }
+            let cap = Cap::new(CapType::Process, self.progs[p].id);
+            let info = self
+                .kernel
+                .kernel_invoke(&mut self.cpus[0], cap, order::process::INFO, &[], &[])
+                .ok()
+                .and_then(|(w, _)| ProcessInfo::unpack(w))
+                .ok_or_else(|| format!("INFO of live program {p} failed"))?;
+            self.progs[p].seen = Some(info);
+            if (info.state == ProcessState::Halted) != self.progs[p].halted {
+                return Err(format!(
+                    "program {p} is {:?} but the simulator {} (a lost HALT?)",
+                    info.state,
+                    if self.progs[p].halted {
+                        "halted it and has not resumed it"
+                    } else {
+                        "did not halt it"
+                    }
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -32,7 +32,7 @@ use crate::cap::ObjId;
 use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
+use crate::object::process::{Process, QueueRef, Resumes, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::sync::atomic::{spin_loop, Ordering};
 use crate::sync::Restart;
@@ -81,7 +81,11 @@ impl<P: Platform> Kernel<P> {
         cpu.held.write(self, LockKey::process(me.index))?;
         let Some((inv, owns, staller)) = self
             .processes
-            .read(me, |p| (p.save.invocation(), p.owns, p.staller(me)))
+            .write(me, |p| {
+                self.still_caller(cpu, p)
+                    .then(|| (p.save.invocation(), p.owns, p.staller(me)))
+            })
+            .flatten()
         else {
             return Ok(None);
         };
@@ -142,6 +146,25 @@ impl<P: Platform> Kernel<P> {
             }
         };
         done.map(|()| None)
+    }
+
+    /// Whether `p`, just locked as the caller of a path, still runs here. The path is entered
+    /// again after its CPU dropped the lock (a stalled call re-run by `dispatch`, a restart on
+    /// contention), and another CPU may have halted it in between: the call has not run yet,
+    /// so it is marked to re-run on resume (as `save_registers` does for a system call that
+    /// arrives after a halt) and the path stops here, leaving the halt in place.
+    fn still_caller(&self, cpu: &Cpu, p: &mut Process<P::SaveArea>) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_is(crate::planted::PlantedBug::LoseHalt) {
+            return true;
+        }
+        if p.state == RunState::Running && p.cpu == Some(cpu.id) {
+            return true;
+        }
+        if let RunState::Halted(Resumes::Run { .. }) = p.state {
+            p.state = RunState::Halted(Resumes::Run { restart: true });
+        }
+        false
     }
 
     /// `me` (locked) goes on running here after its path: its registers into `regs`, and its

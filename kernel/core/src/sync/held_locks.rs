@@ -25,6 +25,13 @@
 //! - The table maps a key to the same lock until the list no longer names that key.
 //! - Overflow means a kernel path takes more locks than the kernel was sized for: a kernel bug,
 //!   so it panics with the capacity in the message.
+//!
+//! # Turns (the simulator)
+//! Every operation here is a point where the simulator may pause this CPU's kernel path and
+//! run another CPU's (`LockTable::turn`): before each acquisition, after each release, and at
+//! each try of a contended lock. On hardware `turn` is empty and compiles away. A table whose
+//! CPUs take turns (`LockTable::TAKES_TURNS`) never spins on a lock: the holder cannot run
+//! while a waiter spins, so the waiter tries again after each turn.
 
 use super::mrow::MrowLock;
 
@@ -42,10 +49,30 @@ pub enum LockMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restart;
 
+/// Which lock operation a kernel path is at when it gives others a turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// About to take a lock.
+    Acquire,
+    /// Has just released every lock (end of a path, or a restart).
+    Release,
+    /// Waits for a lock another CPU holds.
+    Wait,
+}
+
 /// Where the locks named by keys live (the kernel's object tables).
 pub trait LockTable<K> {
+    /// Whether the CPUs using this table take turns on one host thread at a time (the
+    /// simulator): waiting for a lock is then trying it between turns, never spinning.
+    const TAKES_TURNS: bool = false;
+
     /// The lock of the object named `key`.
     fn lock_of(&self, key: K) -> &MrowLock;
+
+    /// A point between lock operations where another CPU may run first (the simulator's
+    /// interleaving inside kernel entries). Nothing on hardware.
+    #[inline(always)]
+    fn turn(&self, _at: Turn) {}
 }
 
 /// A plain array of locks named by index: for tests and small fixed tables.
@@ -110,8 +137,16 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// tries once. A key already held in either mode is kept as it is.
     #[inline]
     pub fn read<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
+        table.turn(Turn::Acquire);
         if !self.below_top(key) {
-            table.lock_of(key).read();
+            let lock = table.lock_of(key);
+            if T::TAKES_TURNS {
+                while !lock.try_read() {
+                    table.turn(Turn::Wait);
+                }
+            } else {
+                lock.read();
+            }
             self.push_top(key, LockMode::Read);
             return Ok(());
         }
@@ -129,8 +164,16 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// hold of `key` is upgraded only if this CPU is its sole reader (else `Restart`).
     #[inline]
     pub fn write<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
+        table.turn(Turn::Acquire);
         if !self.below_top(key) {
-            table.lock_of(key).write();
+            let lock = table.lock_of(key);
+            if T::TAKES_TURNS {
+                while !lock.try_write() {
+                    table.turn(Turn::Wait);
+                }
+            } else {
+                lock.write();
+            }
             self.push_top(key, LockMode::Write);
             return Ok(());
         }
@@ -174,6 +217,7 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
         key: K,
         mode: LockMode,
     ) -> Result<(), Restart> {
+        table.turn(Turn::Acquire);
         let lock = table.lock_of(key);
         let got = match (self.mode_of(key), mode) {
             (Some(LockMode::Write), _) | (Some(LockMode::Read), LockMode::Read) => return Ok(()),
@@ -228,6 +272,7 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
         }
         self.len = 0;
         self.top = None;
+        table.turn(Turn::Release);
     }
 
     /// Whether `key` is at or below the highest key held: only then may it be held already,

@@ -40,6 +40,6 @@ pub mod mrow;
 pub mod transaction;
 
 pub use cpu::{CpuId, MAX_CPUS};
-pub use held_locks::{HeldLocks, LockMode, LockTable, Restart};
+pub use held_locks::{HeldLocks, LockMode, LockTable, Restart, Turn};
 pub use mrow::MrowLock;
 pub use transaction::{Transaction, Transactions, TransientPin};
