@@ -1,6 +1,6 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002), so a test can assert that the simulator's
-//! invariant checks catch it. Off unless switched on.
+//! rule of stall queues with an owner (seed 002) or of derived mappings, so a test can assert
+//! that the simulator's invariant checks catch it. Off unless switched on.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -18,6 +18,8 @@ pub enum PlantedBug {
     EarlyRelease = 2,
     /// Free a queued post activity without delivering it.
     LosePost = 3,
+    /// Destroy a page without dropping its derived mappings (its reverse map is ignored).
+    KeepMappingsOfDestroyedPage = 8,
 }
 
 /// Which bug is planted (0: none).

@@ -3,6 +3,9 @@
 //! # Guarantees
 //! - An object is created only after its bank has been charged for it, and its cost returns
 //!   to that bank when it is destroyed: bank accounting balances at every step.
+//! - Destroying a page first drops every derived mapping of it, in every space (its reverse
+//!   map), so no process reaches its frame once the platform reuses it; destroying a space
+//!   drops all its derived tables, the platform's upper levels and root included.
 //! - A page's frame is allocated in the prepare phase (running the cleaner if the platform has
 //!   none free), as the last step before the commit point, so a failure leaves no trace.
 
@@ -79,7 +82,7 @@ impl<P: Platform> Kernel<P> {
         let id = match (ty, frame) {
             (CapType::Page, Some(frame)) => {
                 self.platform.zero_frame(frame);
-                self.pages.insert(Page { frame, bank: b })
+                self.pages.insert(Page::new(frame, b))
             }
             (CapType::Process, _) => self.processes.insert(Process::new(b, self.next_home())),
             (CapType::AddressSpace, _) => self.spaces.insert(Space::new(b)),
@@ -150,15 +153,14 @@ impl<P: Platform> Kernel<P> {
             CapType::Process => self.destroy_process(cpu, victim.obj),
             CapType::Page => {
                 if let Some(p) = self.pages.remove(victim.obj) {
+                    self.drop_derived_mappings(&p);
                     self.platform.frame_freed(p.frame);
                 }
             }
             CapType::AddressSpace => {
-                if let Some(s) = self.spaces.remove(victim.obj) {
-                    for vpn in s.mappings.keys() {
-                        self.platform.mapping_removed(victim.obj, *vpn);
-                    }
-                    self.drop_derived_tables(victim.obj, s.mappings.keys().map(|v| v / 512));
+                if self.spaces.remove(victim.obj).is_some() {
+                    self.platform.space_destroyed(victim.obj);
+                    self.drop_derived_tables(victim.obj);
                 }
             }
             CapType::CapPage => {
