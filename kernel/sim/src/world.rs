@@ -2,14 +2,14 @@
 //! the invariant checks run after every step.
 //!
 //! A step is one of: a user step on a CPU (its current program consumes the result of its
-//! last invocation and issues the next `syscall`), a timer tick, a burst of IRQs, a page
-//! fault, a delivered IPI, an idle CPU polling, or an injected fault (halt, resume, destroy
+//! last invocation and issues the next `syscall`), a timer tick, a burst of IRQs, a memory
+//! access (through the modelled TLB, or a page fault), a delivered IPI, an idle CPU polling, or an injected fault (halt, resume, destroy
 //! and replace a process). The kernel runs each entry to completion; interleaving is between
 //! entries, as on a machine whose locks serialise conflicting paths.
 
 use std::collections::BTreeMap;
 
-use tessera_core::{Cap, Cpu, Kernel, ObjId};
+use tessera_core::{Cap, Cpu, Exit, Kernel, ObjId};
 
 use crate::ledger::Ledger;
 use crate::platform::{Regs, SimPlatform};
@@ -70,17 +70,15 @@ impl Sim {
                 }
                 self.interrupt(c);
             }
-            77..=82 => {
-                let vpn = self.rng.below(8);
-                let _ = self.kernel.resolve_fault(&mut self.cpus[c], vpn);
-            }
+            77..=82 => self.user_access(c),
             83..=88 => self.inject_fault()?,
             _ => self.deliver_ipis(),
         }
         Ok(())
     }
 
-    /// The current program of CPU `c` runs until its next `syscall`.
+    /// The current program of CPU `c` runs until its next `syscall`, touching its memory on
+    /// the way half of the time.
     pub(crate) fn user_step(&mut self, c: usize) -> Result<(), String> {
         let Some(p) = self.cpus[c]
             .current()
@@ -89,6 +87,9 @@ impl Sim {
             self.poll(c);
             return Ok(());
         };
+        if self.rng.chance(1, 2) {
+            self.user_access(c);
+        }
         let reply = self.regs[c].reply();
         self.progs[p].consume(p, &reply, &mut self.ledger)?;
         let inv = match self.progs[p].role {
@@ -96,14 +97,44 @@ impl Sim {
             Role::Client => self.progs[p].client_step(p, &mut self.rng, &mut self.ledger),
         };
         self.regs[c].load(&inv);
-        self.kernel.syscall(&mut self.cpus[c], &mut self.regs[c]);
+        self.in_kernel(c, |s| s.kernel.syscall(&mut s.cpus[c], &mut s.regs[c]));
         Ok(())
     }
 
     /// CPU `c` takes an interrupt (from user mode or from its idle loop).
     pub(crate) fn interrupt(&mut self, c: usize) {
-        self.kernel
-            .interrupted(&mut self.cpus[c], &mut self.regs[c]);
+        self.in_kernel(c, |s| s.kernel.interrupted(&mut s.cpus[c], &mut s.regs[c]));
+    }
+
+    /// CPU `c` enters the kernel, runs `f`, and leaves for what its exit says; the machine's
+    /// MMU model follows (TLB flushes, frames in limbo).
+    fn in_kernel(&mut self, c: usize, f: impl FnOnce(&mut Sim) -> Exit) {
+        self.kernel.platform.kernel_entered(c);
+        let space = match f(self) {
+            Exit::User { space, .. } => space,
+            Exit::Idle => None,
+        };
+        self.kernel.platform.user_entered(c, space);
+    }
+
+    /// The program running on CPU `c` touches one of its first pages; with nothing derived
+    /// for it, that is a page fault the kernel resolves (installing the entry) or refuses
+    /// (where the arch would halt the program; here it goes on).
+    fn user_access(&mut self, c: usize) {
+        let vpn = self.rng.below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
+        let platform = &self.kernel.platform;
+        let Some(space) = platform.user_space(c) else {
+            return;
+        };
+        if platform.touch(c, vpn).is_some() {
+            return;
+        }
+        platform.kernel_entered(c);
+        let resolved = self.kernel.resolve_fault(&mut self.cpus[c], vpn).is_ok();
+        platform.user_entered(c, Some(space));
+        if resolved {
+            platform.touch(c, vpn);
+        }
     }
 
     /// An idle CPU looks for work; a busy one is left alone.
@@ -124,6 +155,10 @@ impl Sim {
     /// Every invariant of the kernel, and of the simulated machine.
     pub(crate) fn check(&self) -> Result<(), String> {
         self.kernel.check_invariants(&self.cpus)?;
+        self.kernel
+            .platform
+            .check_mmu(&self.kernel)
+            .map_err(|e| format!("MMU: {e}"))?;
         match self.kernel.platform.errors().first() {
             Some(e) => Err(format!("platform misuse: {e}")),
             None => Ok(()),

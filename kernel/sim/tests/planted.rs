@@ -1,5 +1,5 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
-//! owner or loses a POST, and some seed among the first few hundred must report it.
+//! owner, loses a POST or leaves a destroyed page mapped, and some seed among the first few hundred must report it.
 
 use tessera_sim::{run_seed, PlantedBug};
 
@@ -32,6 +32,17 @@ fn a_lost_post_is_caught() {
         found.is_some(),
         "no seed caught a post freed without delivery"
     );
+}
+
+#[test]
+fn a_page_destroyed_with_its_derived_mappings_left_is_caught() {
+    let found = first_failure(PlantedBug::KeepMappingsOfDestroyedPage);
+    assert!(
+        found.is_some(),
+        "no seed caught a destroyed page still reachable through a derived mapping"
+    );
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("MMU"), "seed {seed} failed for another reason: {why}");
 }
 
 #[test]
