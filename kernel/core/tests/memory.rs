@@ -5,7 +5,9 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use common::{call, H};
 use tessera_abi::{order, CapType, Error, Rights};
@@ -113,5 +115,56 @@ fn two_cpus_faulting_in_one_region_share_its_table() {
         .collect();
     assert_eq!(tables[0], tables[1], "one derived table for the region");
     assert_eq!(h.k.derived_tables(), 1);
+    h.check();
+}
+
+#[test]
+fn faults_racing_unmap_and_destroy_leave_no_stale_entry() {
+    const ROUNDS: u64 = 1500;
+    let mut h = H::new(2, 64, 10_000, 2);
+    let a = h.process(1);
+    let space = h.create(CapType::AddressSpace);
+    h.obj(a, order::process::SET_SPACE, &[], &[space]).unwrap();
+    h.start(a);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(a.obj));
+    let root = h.root;
+    let target = AtomicU64::new(u64::MAX);
+    let stop = AtomicBool::new(false);
+    let mut cpus = std::mem::take(&mut h.cpus);
+    let (c0, c1) = cpus.split_at_mut(1);
+    let k = &h.k;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let cpu = &mut c0[0];
+            while !stop.load(Ordering::Acquire) {
+                let vpn = target.load(Ordering::Acquire);
+                k.platform.mmu.lock().unwrap().kernel_entered(0);
+                let _ = k.resolve_fault(cpu, vpn);
+                k.platform.mmu.lock().unwrap().user_entered(0, Some(space.obj));
+            }
+        });
+        let cpu = &mut c1[0];
+        for vpn in 0..ROUNDS {
+            let (_, page) = k
+                .kernel_invoke(cpu, root, order::bank::CREATE, &[CapType::Page as u64], &[])
+                .unwrap();
+            let page = page.unwrap();
+            k.kernel_invoke(cpu, space, order::space::MAP, &[vpn, RW], &[page]).unwrap();
+            target.store(vpn, Ordering::Release);
+            let start = Instant::now();
+            while k.platform.mmu.lock().unwrap().entry(space.obj, vpn).is_none()
+                && start.elapsed() < Duration::from_millis(2)
+            {
+                std::thread::yield_now();
+            }
+            if vpn % 2 == 0 {
+                k.kernel_invoke(cpu, space, order::space::UNMAP, &[vpn], &[]).unwrap();
+            }
+            k.kernel_invoke(cpu, root, order::bank::DESTROY, &[], &[page]).unwrap();
+        }
+        stop.store(true, Ordering::Release);
+    });
+    h.cpus = cpus;
     h.check();
 }

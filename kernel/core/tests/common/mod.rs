@@ -98,6 +98,8 @@ impl Platform for TestPlatform {
         self.shoot_down(n);
     }
     fn mapping_derived(&self, space: ObjId, vpn: u64, t: &Translation) -> bool {
+        // Writing page tables takes a while on a machine: let other CPUs run meanwhile.
+        std::thread::yield_now();
         self.mmu.lock().unwrap().install(space, vpn, t);
         true
     }
