@@ -120,7 +120,7 @@ fn two_cpus_faulting_in_one_region_share_its_table() {
 
 #[test]
 fn faults_racing_unmap_and_destroy_leave_no_stale_entry() {
-    const ROUNDS: u64 = 1500;
+    const ROUNDS: u64 = 1000;
     let mut h = H::new(2, 64, 10_000, 2);
     let a = h.process(1);
     let space = h.create(CapType::AddressSpace);
@@ -154,7 +154,7 @@ fn faults_racing_unmap_and_destroy_leave_no_stale_entry() {
             target.store(vpn, Ordering::Release);
             let start = Instant::now();
             while k.platform.mmu.lock().unwrap().entry(space.obj, vpn).is_none()
-                && start.elapsed() < Duration::from_millis(2)
+                && start.elapsed() < Duration::from_millis(1)
             {
                 std::thread::yield_now();
             }

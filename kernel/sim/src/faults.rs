@@ -1,6 +1,6 @@
 //! Fault injection: halting, resuming, re-prioritising, and destroying (then replacing) random
-//! programs, from the kernel itself, between any two steps. A destroyed driver's replacement
-//! gets the IRQ lines rebound to it.
+//! programs and their address spaces, from the kernel itself, between any two steps. A
+//! destroyed driver's replacement gets the IRQ lines rebound to it.
 
 use tessera_abi::{order, CapType};
 use tessera_core::Cap;
@@ -39,6 +39,8 @@ impl Sim {
         }
         let victim = Cap::new(CapType::Process, self.progs[p].id);
         self.call(self.root, order::bank::DESTROY, &[], &[victim])?;
+        let space = Cap::new(CapType::AddressSpace, self.progs[p].space);
+        self.call(self.root, order::bank::DESTROY, &[], &[space])?;
         self.progs[p].alive = false;
         if let Some(k) = self.progs[p].server {
             self.servers[k] = None;

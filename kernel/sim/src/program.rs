@@ -77,6 +77,8 @@ pub enum ResumeState {
 #[derive(Debug)]
 pub struct Program {
     pub id: ObjId,
+    /// Its address space.
+    pub space: ObjId,
     pub role: Role,
     pub alive: bool,
     pub draining: bool,

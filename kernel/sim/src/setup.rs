@@ -141,6 +141,7 @@ impl Sim {
         self.call(proc, order::process::RESUME, &[], &[])?;
         self.progs.push(Program {
             id: proc.obj,
+            space: space.obj,
             role,
             alive: true,
             draining: false,
