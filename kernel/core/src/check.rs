@@ -4,7 +4,8 @@
 //! Checked: each process is in at most one queue (run queues and stall queues together), and
 //! in the one its state names; stall queues are FIFO by arrival stamp and their owners are
 //! running processes that know it; every post activity in use is queued on its live target
-//! exactly once; banks balance; no lock is held and no deferred work is left on any CPU.
+//! exactly once; banks balance; every page's reverse map matches the records that map it; no
+//! lock is held and no deferred work is left on any CPU.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -92,7 +93,8 @@ impl<P: Platform> Kernel<P> {
         for id in self.processes.live_ids() {
             self.check_process(id, cpus, seen.get(&id).copied())?;
         }
-        self.check_banks()
+        self.check_banks()?;
+        self.check_reverse_maps()
     }
 
     fn check_locks(&self, cpus: &[Cpu]) -> Result<(), String> {

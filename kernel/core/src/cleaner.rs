@@ -125,6 +125,13 @@ impl<K: Copy + Eq, V> ReclaimableCache<K, V> {
         self.slots[slot].take().map(|e| e.value)
     }
 
+    /// Drops the first entry whose key satisfies `pred`, whatever its pins (its object is being
+    /// destroyed under that object's write lock).
+    pub fn remove_first(&mut self, pred: impl Fn(&K) -> bool) -> Option<(K, V)> {
+        let slot = self.slots.iter().position(|s| s.as_ref().is_some_and(|e| pred(&e.key)))?;
+        self.slots[slot].take().map(|e| (e.key, e.value))
+    }
+
     fn entry(&self, key: K) -> Option<&Entry<K, V>> {
         self.slots.iter().flatten().find(|e| e.key == key)
     }
@@ -219,6 +226,21 @@ mod tests {
         assert_eq!(c.remove(1), Some(10));
         assert_eq!(c.remove(1), None);
         assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn remove_first_takes_matching_keys_one_at_a_time() {
+        let t = Transactions::new();
+        let mut c = ReclaimableCache::new(4);
+        for k in [(1, 0), (2, 0), (1, 5)] {
+            c.insert(k, k.1, cpu(0), &t).unwrap();
+        }
+        let mut gone = Vec::new();
+        while let Some((k, _)) = c.remove_first(|k| k.0 == 1) {
+            gone.push(k);
+        }
+        assert_eq!(gone, vec![(1, 0), (1, 5)]);
+        assert_eq!(c.len(), 1, "the other space's table stays");
     }
 
     #[test]

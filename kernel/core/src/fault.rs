@@ -7,7 +7,14 @@
 //! - Whatever a fault resolution checked (the page, its table frame) is transiently pinned
 //!   for this CPU's current kernel entry, so the cleaner cannot evict it under the arch.
 //! - The cleaner runs only in prepare phases (`alloc_frame`), never after a commit point.
+//! - A derived entry is installed only while the records it comes from are locked (the
+//!   process, its space and the page, for read), so every removal of a mapping or destruction
+//!   of a page, which write-locks one of them, runs either before (and the fault finds nothing)
+//!   or after (and removes the entry).
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use tessera_abi::{Error, Rights};
 
 use crate::cap::ObjId;
@@ -15,6 +22,7 @@ use crate::cleaner::CacheError;
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::object::memory::Mapping;
 use crate::platform::{Frame, Platform};
 use crate::sync::Restart;
 
@@ -42,9 +50,11 @@ impl<P: Platform> Kernel<P> {
         self.platform.alloc_frame()
     }
 
-    /// Resolves a fault of the current process at virtual page `vpn`: its mapping (with a
-    /// live page) and the derived page table for it. `BadAddress` if nothing is mapped there,
-    /// `OutOfQuota` if no frame can be found for the table.
+    /// Resolves a fault of the current process at virtual page `vpn`: finds its mapping (with
+    /// a live page) and the derived page table for it, and has the platform install the entry
+    /// (`Platform::mapping_derived`) before the locks go, so no UNMAP or DESTROY on another
+    /// CPU can slip between the check and the entry. `BadAddress` if nothing is mapped there,
+    /// `OutOfQuota` if no frame can be found for a table.
     pub fn resolve_fault(&self, cpu: &mut Cpu, vpn: u64) -> Result<Translation, Error> {
         loop {
             self.txns.enter(cpu.id);
@@ -86,15 +96,22 @@ impl<P: Platform> Kernel<P> {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
-        // COMMIT POINT: a read-only path; the derived table is invisible to every process.
-        Ok(Ok(Translation {
+        let t = Translation {
             frame: m.frame,
             rights: m.rights,
             table,
-        }))
+        };
+        if !self.platform.mapping_derived(space, vpn, &t) {
+            return Ok(Err(Error::OutOfQuota));
+        }
+        // COMMIT POINT: the entry is in, derived from records still locked; the objects are
+        // unchanged.
+        Ok(Ok(t))
     }
 
-    /// The derived page table covering `vpn` in `space`, made (and pinned) if absent.
+    /// The derived page table covering `vpn` in `space`, made (and pinned) if absent. Another
+    /// CPU faulting in the same table's range at once may make it first: then its table is
+    /// used and this CPU's frame goes back.
     fn table_for(&self, cpu: &Cpu, space: ObjId, vpn: u64) -> Result<Frame, Error> {
         let key = (space, vpn / 512);
         if let Some(f) = self.page_tables.lock().pin(key, cpu.id, &self.txns) {
@@ -102,34 +119,84 @@ impl<P: Platform> Kernel<P> {
         }
         let frame = self.alloc_frame().ok_or(Error::OutOfQuota)?;
         self.platform.zero_frame(frame);
-        let inserted = self
-            .page_tables
-            .lock()
-            .insert(key, frame, cpu.id, &self.txns);
-        match inserted {
+        let mut cache = self.page_tables.lock();
+        match cache.insert(key, frame, cpu.id, &self.txns) {
             Ok(evicted) => {
+                drop(cache);
                 if let Some(((s, t), f)) = evicted {
                     self.platform.table_evicted(s, t, f);
                     self.platform.frame_freed(f);
                 }
                 Ok(frame)
             }
-            Err(CacheError::AlreadyPresent(f) | CacheError::NothingEvictable(f)) => {
+            Err(CacheError::AlreadyPresent(f)) => {
+                let theirs = cache.pin(key, cpu.id, &self.txns).copied();
+                drop(cache);
+                self.platform.frame_freed(f);
+                theirs.ok_or(Error::OutOfQuota)
+            }
+            Err(CacheError::NothingEvictable(f)) => {
+                drop(cache);
                 self.platform.frame_freed(f);
                 Err(Error::OutOfQuota)
             }
         }
     }
 
-    /// Drops the derived tables `tables` of destroyed space `space` and frees their frames.
-    pub(crate) fn drop_derived_tables(&self, space: ObjId, tables: impl Iterator<Item = u64>) {
-        for t in tables {
-            let removed = self.page_tables.lock().remove((space, t));
-            if let Some(frame) = removed {
-                self.platform.table_evicted(space, t, frame);
-                self.platform.frame_freed(frame);
+    /// Drops every derived table of destroyed space `space` and frees their frames.
+    pub(crate) fn drop_derived_tables(&self, space: ObjId) {
+        loop {
+            let removed = self.page_tables.lock().remove_first(|k| k.0 == space);
+            let Some(((_, t), frame)) = removed else {
+                return;
+            };
+            self.platform.table_evicted(space, t, frame);
+            self.platform.frame_freed(frame);
+        }
+    }
+
+    /// What the records say `vpn` of `space` maps to: the frame of a live page and the rights,
+    /// or `None`. For invariant checks of a quiescent kernel (no CPU inside it).
+    pub fn mapped_frame(&self, space: ObjId, vpn: u64) -> Option<(Frame, Rights)> {
+        let m = self.spaces.read(space, |s| s.mappings.get(&vpn).copied())??;
+        self.pages.is_live(m.page).then_some((m.frame, m.rights))
+    }
+
+    /// The frame of the derived page table the cleaner's cache holds for table `table`
+    /// (= vpn / 512) of `space`. For invariant checks.
+    pub fn derived_table(&self, space: ObjId, table: u64) -> Option<Frame> {
+        self.page_tables.lock().get((space, table)).copied()
+    }
+
+    /// Checks that every page's reverse map names exactly the records of live spaces that map
+    /// it (entries of destroyed spaces may linger until the page's next MAP). For invariant
+    /// checks of a quiescent kernel.
+    pub(crate) fn check_reverse_maps(&self) -> Result<(), String> {
+        for space in self.spaces.live_ids() {
+            let records: Vec<(u64, Mapping)> =
+                self.spaces.read(space, |s| s.mappings.iter().collect()).unwrap_or_default();
+            for (vpn, m) in records {
+                if self.pages.read(m.page, |p| p.rmap.contains(space, vpn)) == Some(false) {
+                    return Err(format!(
+                        "{space:?} maps {:?} at {vpn:#x} but the page's reverse map omits it",
+                        m.page
+                    ));
+                }
             }
         }
+        for page in self.pages.live_ids() {
+            let entries: Vec<(ObjId, u64)> =
+                self.pages.read(page, |p| p.rmap.iter().collect()).unwrap_or_default();
+            for (space, vpn) in entries {
+                let named = self.spaces.read(space, |s| s.mappings.get(&vpn).map(|m| m.page));
+                if matches!(named, Some(n) if n != Some(page)) {
+                    return Err(format!(
+                        "{page:?}'s reverse map names {space:?} at {vpn:#x}, which maps {named:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// How many derived page tables are cached (for tests and the simulator).

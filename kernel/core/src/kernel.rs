@@ -16,9 +16,10 @@
 //! 4. An interrupt handler acknowledges and calls `note_irq` or `timer_tick`; if it interrupted
 //!    user mode or the idle loop it continues with `interrupted(cpu, frame)`, then as in 2; if
 //!    it interrupted the kernel, the flag it set is seen at the next exit.
-//! 5. A user page fault: `resolve_fault(cpu, vpn)` gives the frame, rights and the derived leaf
-//!    page table to put the entry in (upper table levels are the arch's own); on an error the
-//!    arch halts the process (`kernel_invoke` HALT on `Cap::new(Process, current)`).
+//! 5. A user page fault: `resolve_fault(cpu, vpn)` finds the frame, rights and the derived leaf
+//!    page table, and has the platform install the entry (`Platform::mapping_derived`; upper
+//!    table levels are the arch's own) while it holds the locks that make it valid; on an error
+//!    the arch halts the process (`kernel_invoke` HALT on `Cap::new(Process, current)`).
 //!
 //! Entry points are in `entry.rs`, the scheduler in `dispatch.rs`, the invocation paths in
 //! `invoke/`, the kernel-object orders in `orders/`.

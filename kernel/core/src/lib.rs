@@ -20,6 +20,7 @@ mod invoke;
 mod irq;
 pub mod kernel;
 pub mod lock_key;
+pub mod mmu_model;
 pub mod object;
 mod orders;
 #[cfg(feature = "planted-bugs")]

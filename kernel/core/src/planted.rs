@@ -1,6 +1,7 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002) or re-opens a race between CPUs, so a test can
-//! assert that the simulator's invariant checks catch it. Off unless switched on.
+//! rule of stall queues with an owner (seed 002) or of derived mappings, or re-opens a race
+//! between CPUs, so a test can assert that the simulator's invariant checks catch it. Off unless
+//! switched on.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -25,6 +26,8 @@ pub enum PlantedBug {
     /// meanwhile (halted and resumed by another CPU): it runs here and waits in a queue at once
     /// (the race fixed in d71b16a).
     DispatchRace = 5,
+    /// Destroy a page without dropping its derived mappings (its reverse map is ignored).
+    KeepMappingsOfDestroyedPage = 8,
 }
 
 /// Which bug is planted (0: none).

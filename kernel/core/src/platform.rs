@@ -6,7 +6,12 @@
 //! - `alloc_frame` fails by returning `None`, never by panicking; the core then runs the
 //!   cleaner and tries once more before refusing the call with `OutOfQuota`.
 //! - Page tables are a cache derived from the core's mapping records: the platform may drop
-//!   them at any time, and must drop what `mapping_removed`/`frame_freed` name before returning.
+//!   them at any time, and must drop what `mapping_removed`/`table_evicted`/`space_destroyed`
+//!   name before returning. It installs an entry only when the core asks (`mapping_derived`),
+//!   which the core does while it holds the locks that make the entry valid.
+//! - A frame passed to `frame_freed` has no derived entry left (the core removed them first),
+//!   but a CPU may still cache a translation to it: the platform reuses it only once no CPU
+//!   can (its TLB limbo).
 //!
 //! The arch side enters user mode itself after `Kernel::exit` says which process to resume,
 //! and reads the current CPU from its own per-CPU block: the core is told both through `Cpu`.
@@ -14,6 +19,7 @@
 use tessera_abi::message::{Invocation, Reply};
 
 use crate::cap::ObjId;
+use crate::fault::Translation;
 use crate::sync::{CpuId, Turn};
 
 /// A physical frame number handed out by the platform.
@@ -39,7 +45,8 @@ pub trait Platform: Sync {
     fn send_ipi(&self, cpu: CpuId);
     /// A free physical frame, or `None` if memory is exhausted.
     fn alloc_frame(&self) -> Option<Frame>;
-    /// Returns a frame; the platform first drops every derived mapping of it.
+    /// Returns a frame. The core has removed every derived mapping of it; the platform reuses
+    /// it only when no CPU's TLB can still reach it.
     fn frame_freed(&self, frame: Frame);
     /// Zeroes a frame.
     fn zero_frame(&self, frame: Frame);
@@ -50,6 +57,15 @@ pub trait Platform: Sync {
     /// The mapping of virtual page `vpn` in address space `space` is gone: drop the derived
     /// page-table entry and shoot down stale TLB entries.
     fn mapping_removed(&self, space: ObjId, vpn: u64);
+    /// Installs the derived page-table entry of `vpn` in `space`: `t.frame` with `t.rights`, in
+    /// leaf table `t.table`. Called with the space and the page locked, so no removal of the
+    /// mapping can run between the core's check and the entry. False if the platform has no
+    /// memory for the levels above the leaf (nothing is then installed).
+    fn mapping_derived(&self, space: ObjId, vpn: u64, t: &Translation) -> bool;
+    /// Address space `space` is destroyed: drop every derived entry and table of it, return
+    /// the platform's own levels and root through the TLB limbo, and never load its root again.
+    /// The core then returns its leaf tables (`table_evicted`, `frame_freed`).
+    fn space_destroyed(&self, space: ObjId);
     /// The cleaner evicted the derived page table `table` (virtual page number / 512) of
     /// `space`, held in `frame`: unhook it before the frame is reused.
     fn table_evicted(&self, space: ObjId, table: u64, frame: Frame);

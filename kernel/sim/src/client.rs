@@ -52,11 +52,18 @@ impl Program {
         )
     }
 
-    /// A well-formed order on one of the client's kernel objects.
+    /// A well-formed order on one of the client's kernel objects; page orders mostly name a
+    /// page slot the client filled.
     fn object_step(&mut self, rng: &mut Rng) -> Invocation {
         self.pending = Some(Pending::Any);
-        let page = slot::PAGES + rng.below(u64::from(slot::PAGE_COUNT)) as u8;
-        let vpn = u64::from(page - slot::PAGES);
+        let filled: Vec<u8> = (0..slot::PAGE_COUNT).filter(|i| self.pages & 1 << i != 0).collect();
+        let i = if !filled.is_empty() && rng.chance(3, 4) {
+            filled[rng.index(filled.len())]
+        } else {
+            rng.below(u64::from(slot::PAGE_COUNT)) as u8
+        };
+        let page = slot::PAGES + i;
+        let vpn = u64::from(i);
         let call = |cap: u8, order: u32, data: [u64; 4], nd: u8, send: u8, to: u8| {
             let nc = u8::from(send != 0);
             inv(
@@ -70,15 +77,21 @@ impl Program {
             )
         };
         match rng.below(11) {
-            0..=2 => call(
-                slot::BANK,
-                order::bank::CREATE,
-                [CapType::Page as u64, 0, 0, 0],
-                1,
-                0,
-                page,
-            ),
-            3 => call(slot::BANK, order::bank::DESTROY, [0; 4], 0, page, 0),
+            0..=2 => {
+                self.pages |= 1 << i;
+                call(
+                    slot::BANK,
+                    order::bank::CREATE,
+                    [CapType::Page as u64, 0, 0, 0],
+                    1,
+                    0,
+                    page,
+                )
+            }
+            3 => {
+                self.pages &= !(1 << i);
+                call(slot::BANK, order::bank::DESTROY, [0; 4], 0, page, 0)
+            }
             4 => call(slot::BANK, order::bank::AVAILABLE, [0; 4], 0, 0, 0),
             5 | 6 => call(slot::SPACE, order::space::MAP, [vpn, 3, 0, 0], 2, page, 0),
             7 => call(slot::SPACE, order::space::UNMAP, [vpn, 0, 0, 0], 1, 0, 0),

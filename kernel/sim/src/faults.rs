@@ -1,5 +1,5 @@
 //! Fault injection: halting, resuming, halting then at once resuming, re-prioritising, and
-//! destroying (then replacing) random programs, from the kernel itself on a CPU of the round, so
+//! destroying (then replacing) random programs and their address spaces, from the kernel itself on a CPU of the round, so
 //! it runs interleaved with the other CPUs' entries: the target may be running on one of them,
 //! re-running a stalled call, or sitting in a run or stall queue. A destroyed driver's
 //! replacement gets the IRQ lines rebound to it.
@@ -149,8 +149,11 @@ impl Sim {
         }
     }
 
-    /// Program `p` was destroyed: start a replacement in the same role.
+    /// Program `p` was destroyed: destroy its address space too, and start a replacement in
+    /// the same role.
     fn replace(&mut self, p: usize) -> Result<(), String> {
+        let space = Cap::new(CapType::AddressSpace, self.progs[p].space);
+        self.call(self.root, order::bank::DESTROY, &[], &[space])?;
         self.progs[p].alive = false;
         self.progs[p].halted = false;
         if let Some(k) = self.progs[p].server {

@@ -4,12 +4,16 @@
 //! - Deterministic: no time, no hashing order; the state is plain vectors behind a mutex.
 //! - Physical memory is a fixed number of frames, so the core's cleaner and out-of-quota paths
 //!   are exercised; a frame freed twice or used after free is reported as a violation.
+//! - Derived page tables, per-CPU TLBs and freed frames waiting for TLBs to be flushed are
+//!   modelled (`MmuModel`), so a process reaching memory it no longer owns is a violation.
 
 use std::sync::Mutex;
 
 use tessera_abi::message::{Invocation, Reply};
+use tessera_core::fault::Translation;
+use tessera_core::mmu_model::MmuModel;
 use tessera_core::sync::{CpuId, Turn, MAX_CPUS};
-use tessera_core::{Frame, ObjId, Platform, SaveArea};
+use tessera_core::{Frame, Kernel, ObjId, Platform, SaveArea};
 
 /// The registers of a simulated process (the x86_64 `syscall` registers of the ABI).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,8 +77,7 @@ impl SaveArea for Regs {
 }
 
 struct Machine {
-    free: Vec<u64>,
-    in_use: Vec<bool>,
+    mmu: MmuModel,
     words: Vec<[u64; 8]>,
     ipis: [bool; MAX_CPUS],
     errors: Vec<String>,
@@ -86,13 +89,12 @@ pub struct SimPlatform {
 }
 
 impl SimPlatform {
-    /// A machine with `frames` frames of memory. Each frame keeps its first 8 words (enough
-    /// for the page orders the programs use; higher words read as zero).
-    pub fn new(frames: u64) -> SimPlatform {
+    /// A machine with `frames` frames of memory and `cpus` CPUs. Each frame keeps its first 8
+    /// words (enough for the page orders the programs use; higher words read as zero).
+    pub fn new(frames: u64, cpus: usize) -> SimPlatform {
         SimPlatform {
             m: Mutex::new(Machine {
-                free: (0..frames).rev().collect(),
-                in_use: vec![false; frames as usize],
+                mmu: MmuModel::new(frames, cpus),
                 words: vec![[0; 8]; frames as usize],
                 ipis: [false; MAX_CPUS],
                 errors: Vec::new(),
@@ -110,9 +112,36 @@ impl SimPlatform {
         self.lock().errors.clone()
     }
 
-    /// Frames not in use.
-    pub fn free_frames(&self) -> usize {
-        self.lock().free.len()
+    /// CPU `cpu` entered the kernel (frames in limbo stop waiting for it).
+    pub fn kernel_entered(&self, cpu: usize) {
+        self.lock().mmu.kernel_entered(cpu);
+    }
+
+    /// CPU `cpu` left the kernel for user mode in `space` (`None`: idle).
+    pub fn user_entered(&self, cpu: usize, space: Option<ObjId>) {
+        self.lock().mmu.user_entered(cpu, space);
+    }
+
+    /// The space CPU `cpu` runs in user mode, if it does.
+    pub fn user_space(&self, cpu: usize) -> Option<ObjId> {
+        self.lock().mmu.user_space(cpu)
+    }
+
+    /// A user access of CPU `cpu` to `vpn`: the frame reached, or `None` (a page fault).
+    pub fn touch(&self, cpu: usize, vpn: u64) -> Option<Frame> {
+        self.lock().mmu.touch(cpu, vpn)
+    }
+
+    /// The MMU invariant against the kernel's records (`MmuModel::check`).
+    pub fn check_mmu(&self, k: &Kernel<SimPlatform>) -> Result<(), String> {
+        self.lock().mmu.check(k)
+    }
+
+    /// Interrupts every CPU after a TLB shoot-down (the model does not know which CPU runs).
+    fn shoot_down(m: &mut Machine, cpus: usize) {
+        for c in m.ipis.iter_mut().take(cpus) {
+            *c = true;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Machine> {
@@ -120,7 +149,7 @@ impl SimPlatform {
     }
 
     fn check(m: &mut Machine, f: Frame, what: &str) -> bool {
-        let ok = m.in_use.get(f.0 as usize).copied().unwrap_or(false);
+        let ok = m.mmu.in_use(f);
         if !ok {
             m.errors.push(format!("{what} of frame {} not in use", f.0));
         }
@@ -136,19 +165,15 @@ impl Platform for SimPlatform {
     }
 
     fn alloc_frame(&self) -> Option<Frame> {
-        let mut m = self.lock();
-        let f = m.free.pop()?;
-        m.in_use[f as usize] = true;
-        Some(Frame(f))
+        self.lock().mmu.alloc()
     }
 
     fn frame_freed(&self, frame: Frame) {
         let mut m = self.lock();
-        if Self::check(&mut m, frame, "free") {
-            m.in_use[frame.0 as usize] = false;
+        if m.mmu.in_use(frame) {
             m.words[frame.0 as usize] = [0; 8];
-            m.free.push(frame.0);
         }
+        m.mmu.free(frame);
     }
 
     fn zero_frame(&self, frame: Frame) {
@@ -176,11 +201,28 @@ impl Platform for SimPlatform {
         }
     }
 
-    fn mapping_removed(&self, _space: ObjId, _vpn: u64) {}
+    fn mapping_removed(&self, space: ObjId, vpn: u64) {
+        let mut m = self.lock();
+        let n = m.mmu.remove(space, vpn);
+        Self::shoot_down(&mut m, n);
+    }
 
-    fn table_evicted(&self, _space: ObjId, _table: u64, frame: Frame) {
+    fn mapping_derived(&self, space: ObjId, vpn: u64, t: &Translation) -> bool {
+        self.lock().mmu.install(space, vpn, t);
+        true
+    }
+
+    fn space_destroyed(&self, space: ObjId) {
+        let mut m = self.lock();
+        let n = m.mmu.space_gone(space);
+        Self::shoot_down(&mut m, n);
+    }
+
+    fn table_evicted(&self, space: ObjId, table: u64, frame: Frame) {
         let mut m = self.lock();
         Self::check(&mut m, frame, "evict");
+        let n = m.mmu.unhook(space, table, frame);
+        Self::shoot_down(&mut m, n);
     }
 
     fn io_ports_granted(&self, _process: ObjId, _range: Option<u32>) {}

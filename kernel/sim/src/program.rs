@@ -78,6 +78,8 @@ pub enum ResumeState {
 #[derive(Debug)]
 pub struct Program {
     pub id: ObjId,
+    /// Its address space.
+    pub space: ObjId,
     pub role: Role,
     pub alive: bool,
     /// The simulator halted it and has not resumed it since.
@@ -91,6 +93,9 @@ pub struct Program {
     pub server: Option<usize>,
     /// For each server slot, the program its endpoint reaches (fixed at spawn).
     pub endpoints: Vec<Option<usize>>,
+    /// Page slots (bit `i`: `slot::PAGES + i`) the program last asked to fill and has not
+    /// destroyed since, so its memory orders mostly name pages that exist.
+    pub pages: u8,
 }
 
 pub(crate) fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {

@@ -31,7 +31,7 @@ impl Sim {
             post_activities: 1 + rng.below(4) as u32,
             page_tables: 4,
         };
-        let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16)), config));
+        let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16), ncpus), config));
         kernel.plant(bug);
         let root = kernel.boot_bank(1000).ok_or("no boot bank")?;
         let cpus = kernel.cpu_ids().map(Cpu::new).collect();
@@ -149,6 +149,7 @@ impl Sim {
         self.call(proc, order::process::RESUME, &[], &[])?;
         self.progs.push(Program {
             id: proc.obj,
+            space: space.obj,
             role,
             alive: true,
             halted: false,
@@ -158,6 +159,7 @@ impl Sim {
             resume: ResumeState::None,
             server: None,
             endpoints,
+            pages: 0,
         });
         self.by_id.insert(proc.obj, me);
         Ok(me)

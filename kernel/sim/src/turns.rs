@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use tessera_abi::message::DATA_WORDS;
 use tessera_abi::Error;
 use tessera_core::sync::Turn;
-use tessera_core::{Cap, Cpu, Kernel};
+use tessera_core::{Cap, Cpu, Exit, Kernel};
 
 use crate::platform::{Regs, SimPlatform};
 use crate::rng::Rng;
@@ -87,16 +87,30 @@ impl Job {
 
     /// Runs the entry to its end on this thread (turns are taken if the thread is a worker).
     pub(crate) fn run(&mut self, k: &Kernel<SimPlatform>) {
+        let c = self.cpu.id.index();
+        let mmu = &k.platform;
         let r = catch_unwind(AssertUnwindSafe(|| match &self.entry {
-            Entry::Syscall => {
-                k.syscall(&mut self.cpu, &mut self.regs);
-            }
-            Entry::Interrupt => {
-                k.interrupted(&mut self.cpu, &mut self.regs);
+            Entry::Syscall | Entry::Interrupt => {
+                mmu.kernel_entered(c);
+                let exit = if matches!(self.entry, Entry::Syscall) {
+                    k.syscall(&mut self.cpu, &mut self.regs)
+                } else {
+                    k.interrupted(&mut self.cpu, &mut self.regs)
+                };
+                let space = match exit {
+                    Exit::User { space, .. } => space,
+                    Exit::Idle => None,
+                };
+                mmu.user_entered(c, space);
             }
             Entry::Fault(vpn) => {
+                let space = mmu.user_space(c);
+                mmu.kernel_entered(c);
                 let _ = k.resolve_fault(&mut self.cpu, *vpn);
+                mmu.user_entered(c, space);
             }
+            // The kernel acting on its own: the model keeps this CPU in user mode, which only
+            // holds freed frames in limbo longer.
             Entry::Orders(orders) => {
                 for o in orders {
                     let r = k.kernel_invoke(&mut self.cpu, o.cap, o.order, &o.data, &o.caps);

@@ -3,11 +3,12 @@
 //!
 //! A round is one kernel entry on one CPU, or (on several CPUs, a quarter of the rounds) an entry on
 //! each of several CPUs at once, interleaved inside the kernel at every lock operation
-//! (`turns.rs`). An entry is: a user step (the CPU's current program consumes the result of
-//! its last invocation and issues the next `syscall`), an interrupt after a timer tick, a burst
-//! of IRQs or an IPI, a page fault, or an injected fault (halt, resume, halt then resume,
-//! re-prioritise, destroy and replace a process: `faults.rs`). After the round every CPU is
-//! outside the kernel, and the invariants are checked.
+//! (`turns.rs`). An entry is: a user step (the CPU's current program, touching its memory half
+//! of the time through the modelled TLB, consumes the result of its last invocation and issues
+//! the next `syscall`), an interrupt after a timer tick, a burst of IRQs or an IPI, a page fault
+//! on a memory access, or an injected fault (halt, resume, halt then resume, re-prioritise,
+//! destroy and replace a process: `faults.rs`). After the round every CPU is outside the kernel,
+//! and the invariants are checked.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -125,7 +126,7 @@ impl Sim {
                 }
                 Entry::Interrupt
             }
-            77..=82 => Entry::Fault(self.rng.below(8)),
+            77..=82 => return Ok(self.user_access(c)),
             83..=88 if injected.is_none() => {
                 let Some((f, e)) = self.inject_fault() else {
                     return Ok(None);
@@ -185,6 +186,11 @@ impl Sim {
         else {
             return Ok(self.cpus[c].current().is_none().then_some(Entry::Interrupt));
         };
+        if self.rng.chance(1, 2) {
+            if let Some(fault) = self.user_access(c) {
+                self.alone(c, fault)?;
+            }
+        }
         let reply = self.regs[c].reply();
         self.progs[p].consume(p, &reply, &mut self.ledger)?;
         let inv = match self.progs[p].role {
@@ -193,6 +199,16 @@ impl Sim {
         };
         self.regs[c].load(&inv);
         Ok(Some(Entry::Syscall))
+    }
+
+    /// The program running on CPU `c` touches one of its first pages: through its CPU's
+    /// modelled TLB, or else by the page fault returned (the kernel installs the entry or
+    /// refuses, where the arch would halt the program; here it goes on).
+    fn user_access(&mut self, c: usize) -> Option<Entry> {
+        let vpn = self.rng.below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
+        let platform = &self.kernel.platform;
+        platform.user_space(c)?;
+        platform.touch(c, vpn).is_none().then_some(Entry::Fault(vpn))
     }
 
     /// CPU `c` makes entry `e` alone.
@@ -229,6 +245,10 @@ impl Sim {
     /// is caught at the next quiescent point.
     pub(crate) fn check(&mut self) -> Result<(), String> {
         self.kernel.check_invariants(&self.cpus)?;
+        self.kernel
+            .platform
+            .check_mmu(&self.kernel)
+            .map_err(|e| format!("MMU: {e}"))?;
         if let Some(e) = self.kernel.platform.errors().first() {
             return Err(format!("platform misuse: {e}"));
         }

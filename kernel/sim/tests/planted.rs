@@ -1,7 +1,8 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
-//! owner, loses a POST, or re-opens a race between two CPUs' kernel paths (`LoseHalt`,
-//! `DispatchRace`: caught only because entries interleave at lock operations), and some seed
-//! among the first 2,000 must report it (the first catching seed is printed).
+//! owner, loses a POST, leaves a destroyed page mapped, or re-opens a race between two CPUs'
+//! kernel paths (`LoseHalt`, `DispatchRace`: caught only because entries interleave at lock
+//! operations), and some seed among the first 2,000 must report it (the first catching seed is
+//! printed).
 
 use tessera_sim::{run_seed, PlantedBug};
 
@@ -38,6 +39,17 @@ fn a_lost_post_is_caught() {
         found.is_some(),
         "no seed caught a post freed without delivery"
     );
+}
+
+#[test]
+fn a_page_destroyed_with_its_derived_mappings_left_is_caught() {
+    let found = first_failure(PlantedBug::KeepMappingsOfDestroyedPage);
+    assert!(
+        found.is_some(),
+        "no seed caught a destroyed page still reachable through a derived mapping"
+    );
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("MMU"), "seed {seed} failed for another reason: {why}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ extern crate alloc;
 mod faults;
 pub mod helpers;
 mod ipc;
+mod memory;
 mod post_pool;
 mod posts;
 mod refusals;
@@ -63,7 +64,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 23] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 24] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -106,6 +107,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         }),
         ("spinner_does_not_starve", &|| {
             faults::spinner_does_not_starve(&ctx)
+        }),
+        ("destroyed_page_unreachable", &|| {
+            memory::destroyed_page_is_unreachable(&ctx)
         }),
     ];
     for (name, test) in tests {

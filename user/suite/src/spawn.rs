@@ -10,7 +10,7 @@ use tessera_user::abi::{CapType, Error, Rights};
 use tessera_user::{caps, slots};
 
 /// Where the helper's code page is mapped.
-const CODE_VPN: u64 = 0x1000;
+pub const CODE_VPN: u64 = 0x1000;
 const PAGE: u64 = 4096;
 
 /// A helper process; its three objects live in the tester's slots `base..base + 3`.

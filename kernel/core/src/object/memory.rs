@@ -4,7 +4,13 @@
 //! - A page owns one platform frame from creation to destruction.
 //! - An address space's mapping records are the truth; hardware page tables are a cache derived
 //!   from them. A record whose page has been destroyed counts as absent (its `ObjId` no longer
-//!   matches), so destroying a page needs no search of the spaces that map it.
+//!   matches).
+//! - A page's reverse map names every (space, vpn) record of a live space that maps it, so
+//!   destroying the page can drop every derived mapping of it before its frame is freed. It is
+//!   kept under the page's write lock (MAP adds, UNMAP removes). An entry whose space has been
+//!   destroyed is stale, as a record of a destroyed page is: the next MAP of the page drops
+//!   stale entries (after dropping their derived mappings), so the list is at most one longer
+//!   than the page's live records were at its last MAP.
 //! - At most `MAX_MAPPINGS` records per space.
 
 use alloc::vec::Vec;
@@ -15,12 +21,64 @@ use crate::cap::{Cap, ObjId};
 use crate::platform::Frame;
 
 /// A page of memory.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct Page {
     /// Its frame.
     pub frame: Frame,
     /// The bank it came from.
     pub bank: ObjId,
+    /// The records that map it.
+    pub rmap: ReverseMap,
+}
+
+impl Page {
+    /// A page of `frame`, mapped nowhere.
+    pub fn new(frame: Frame, bank: ObjId) -> Page {
+        Page { frame, bank, rmap: ReverseMap::default() }
+    }
+}
+
+/// The (space, virtual page number) records that map one page. Room is reserved in the
+/// prepare phase (`reserve_one`), so `insert` after a commit point never allocates.
+#[derive(Debug, Default)]
+pub struct ReverseMap(Vec<(ObjId, u64)>);
+
+impl ReverseMap {
+    /// Makes room for one more entry (prepare phase); false if memory is short.
+    pub fn reserve_one(&mut self) -> bool {
+        self.0.try_reserve(1).is_ok()
+    }
+
+    /// Records that `space` maps the page at `vpn`.
+    pub fn insert(&mut self, space: ObjId, vpn: u64) {
+        self.0.push((space, vpn));
+    }
+
+    /// Forgets `space`'s record at `vpn`.
+    pub fn remove(&mut self, space: ObjId, vpn: u64) {
+        self.0.retain(|e| *e != (space, vpn));
+    }
+
+    /// Removes the entries `stale` says are stale, calling `dropped` on each first.
+    pub fn prune(&mut self, stale: impl Fn(ObjId) -> bool, mut dropped: impl FnMut(ObjId, u64)) {
+        self.0.retain(|&(s, v)| {
+            let gone = stale(s);
+            if gone {
+                dropped(s, v);
+            }
+            !gone
+        });
+    }
+
+    /// Every (space, vpn) entry.
+    pub fn iter(&self) -> impl Iterator<Item = (ObjId, u64)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Whether `space` maps the page at `vpn`, as far as this map knows.
+    pub fn contains(&self, space: ObjId, vpn: u64) -> bool {
+        self.0.contains(&(space, vpn))
+    }
 }
 
 /// One mapping record.
@@ -67,6 +125,11 @@ impl Mappings {
     /// Every mapped virtual page number, ascending.
     pub fn keys(&self) -> impl Iterator<Item = &u64> + '_ {
         self.0.iter().map(|(v, _)| v)
+    }
+
+    /// Every record, by ascending virtual page number.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Mapping)> + '_ {
+        self.0.iter().copied()
     }
 
     /// Makes room for one more record (prepare phase); false if memory is short.
@@ -165,5 +228,21 @@ mod tests {
         assert_eq!(s.remove(&3), None);
         assert!(!s.contains_key(&3));
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn a_reverse_map_prunes_only_stale_entries_and_reports_them() {
+        let space = |i| ObjId { index: i, generation: 1 };
+        let mut r = ReverseMap::default();
+        for (s, v) in [(1, 10), (2, 20), (1, 11)] {
+            assert!(r.reserve_one());
+            r.insert(space(s), v);
+        }
+        r.remove(space(1), 10);
+        assert!(!r.contains(space(1), 10));
+        let mut dropped = Vec::new();
+        r.prune(|s| s == space(2), |s, v| dropped.push((s, v)));
+        assert_eq!(dropped, vec![(space(2), 20)]);
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![(space(1), 11)]);
     }
 }

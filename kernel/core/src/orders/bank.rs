@@ -6,6 +6,9 @@
 //! - The new object's table slot is reserved, and a page's frame allocated (running the cleaner
 //!   if the platform has none free), in the prepare phase as its last step: a full table or no
 //!   frame is refused with `OutOfQuota` and leaves no trace, never a kernel panic.
+//! - Destroying a page first drops every derived mapping of it, in every space (its reverse
+//!   map), so no process reaches its frame once the platform reuses it; destroying a space
+//!   drops all its derived tables, the platform's upper levels and root included.
 
 use tessera_abi::{order, CapType, Error, Rights};
 
@@ -80,7 +83,7 @@ impl<P: Platform> Kernel<P> {
         let id = match slot {
             NewSlot::Page(r, frame) => {
                 self.platform.zero_frame(frame);
-                r.fill(Page { frame, bank: b })
+                r.fill(Page::new(frame, b))
             }
             NewSlot::Process(r) => {
                 let mut p = Process::new(b, self.next_home());
@@ -168,15 +171,14 @@ impl<P: Platform> Kernel<P> {
             CapType::Process => self.destroy_process(cpu, victim.obj),
             CapType::Page => {
                 if let Some(p) = self.pages.remove(victim.obj) {
+                    self.drop_derived_mappings(&p);
                     self.platform.frame_freed(p.frame);
                 }
             }
             CapType::AddressSpace => {
-                if let Some(s) = self.spaces.remove(victim.obj) {
-                    for vpn in s.mappings.keys() {
-                        self.platform.mapping_removed(victim.obj, *vpn);
-                    }
-                    self.drop_derived_tables(victim.obj, s.mappings.keys().map(|v| v / 512));
+                if self.spaces.remove(victim.obj).is_some() {
+                    self.platform.space_destroyed(victim.obj);
+                    self.drop_derived_tables(victim.obj);
                 }
             }
             CapType::CapPage => {

@@ -4,6 +4,10 @@
 //! # Guarantees
 //! - A mapping record is made only with a page capability holding the rights it grants.
 //! - Removing a record tells the platform first-hand, so no derived page table outlives it.
+//! - The page's reverse map follows its records: MAP adds the entry and UNMAP removes it under
+//!   the page's write lock (lock order: the page's key is below the space's, so MAP takes both
+//!   in ascending order and UNMAP, which learns the page from the space, only tries the page
+//!   and restarts if it is busy).
 
 use tessera_abi::cap::CAP_PAGE_SLOTS;
 use tessera_abi::order::space::{MAX_MAPPINGS, USER_PAGES};
@@ -15,8 +19,9 @@ use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::memory::Mapping;
+use crate::object::memory::{Mapping, Page};
 use crate::platform::Platform;
+use crate::sync::LockMode;
 
 /// Words in a page.
 const PAGE_WORDS: u64 = 512;
@@ -89,11 +94,16 @@ impl<P: Platform> Kernel<P> {
             }
             order::space::UNMAP => {
                 cpu.held.write(self, LockKey::space(space.index))?;
-                if self.spaces.read(space, |s| s.mappings.contains_key(&vpn)) != Some(true) {
+                let Some(Some(m)) = self.spaces.read(space, |s| s.mappings.get(&vpn).copied())
+                else {
                     return Ok(Err(Error::BadState));
+                };
+                if self.pages.is_live(m.page) {
+                    cpu.held.write(self, LockKey::page(m.page.index))?;
                 }
-                // COMMIT POINT: the space is locked and the record exists.
+                // COMMIT POINT: the space (and its page, if live) is locked and the record exists.
                 self.spaces.write(space, |s| s.mappings.remove(&vpn));
+                self.pages.write(m.page, |p| p.rmap.remove(space, vpn));
                 self.platform.mapping_removed(space, vpn);
                 Ok(Ok(KReply::default()))
             }
@@ -116,10 +126,22 @@ impl<P: Platform> Kernel<P> {
         if let Err(e) = need(&page, rights) {
             return Ok(Err(e));
         }
-        cpu.held.write(self, LockKey::space(space.obj.index))?;
-        cpu.held.read(self, LockKey::page(page.obj.index))?;
-        let Some(frame) = self.pages.read(page.obj, |p| p.frame) else {
-            return Ok(Err(Error::NullArgument));
+        cpu.held.lock_in_order(
+            self,
+            (LockKey::page(page.obj.index), LockMode::Write),
+            (LockKey::space(space.obj.index), LockMode::Write),
+        )?;
+        let room = self.pages.write(page.obj, |p| {
+            p.rmap.prune(
+                |s| !self.spaces.is_live(s),
+                |s, v| self.platform.mapping_removed(s, v),
+            );
+            (p.frame, p.rmap.reserve_one())
+        });
+        let frame = match room {
+            None => return Ok(Err(Error::NullArgument)),
+            Some((_, false)) => return Ok(Err(Error::OutOfQuota)),
+            Some((frame, true)) => frame,
         };
         self.pages.pin(page.obj.index).pin(cpu.id, &self.txns);
         let state = self.spaces.write(space.obj, |s| {
@@ -136,7 +158,7 @@ impl<P: Platform> Kernel<P> {
             Some((_, true)) => return Ok(Err(Error::OutOfQuota)),
             Some(_) => {}
         }
-        // COMMIT POINT: space and page are locked, the slot is free and room is left.
+        // COMMIT POINT: space and page are locked, the slot is free and room is left in both.
         let stale = self.spaces.write(space.obj, |s| {
             s.mappings.insert(
                 vpn,
@@ -147,10 +169,23 @@ impl<P: Platform> Kernel<P> {
                 },
             )
         });
+        self.pages.write(page.obj, |p| p.rmap.insert(space.obj, vpn));
         if let Some(Some(_)) = stale {
             self.platform.mapping_removed(space.obj, vpn);
         }
         Ok(Ok(KReply::default()))
+    }
+
+    /// Drops every derived mapping of page `p`, destroyed under its write lock, in every space
+    /// its reverse map names (stale entries of destroyed spaces cost the platform a lookup).
+    pub(crate) fn drop_derived_mappings(&self, p: &Page) {
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_is(crate::planted::PlantedBug::KeepMappingsOfDestroyedPage) {
+            return;
+        }
+        for (space, vpn) in p.rmap.iter() {
+            self.platform.mapping_removed(space, vpn);
+        }
     }
 
     pub(crate) fn cap_page_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {

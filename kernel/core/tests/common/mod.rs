@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
 use tessera_abi::{order, CapType, Error, InvocationKind, Rights};
+use tessera_core::fault::Translation;
+use tessera_core::mmu_model::MmuModel;
 use tessera_core::sync::CpuId;
 use tessera_core::{Cap, Config, Cpu, Exit, Frame, Kernel, ObjId, Platform, SaveArea};
 
@@ -49,10 +51,14 @@ impl Regs {
     }
 }
 
-/// A machine with a few frames; records IPIs.
+/// A machine with a few frames, derived page tables and TLBs (`MmuModel`); records IPIs.
 pub struct TestPlatform {
-    pub frames: Mutex<Vec<u64>>,
+    pub mmu: Mutex<MmuModel>,
     pub ipis: Mutex<Vec<CpuId>>,
+    /// When set, every frame allocation waits here (to line two CPUs up at one point).
+    pub alloc_gate: Mutex<Option<std::sync::Arc<std::sync::Barrier>>>,
+    /// Interrupts sent by TLB shoot-downs.
+    pub shootdowns: Mutex<Vec<CpuId>>,
     pub words: Mutex<std::collections::BTreeMap<(u64, usize), u64>>,
     /// The last I/O-port grant per process.
     pub io_ports: Mutex<std::collections::BTreeMap<ObjId, Option<u32>>>,
@@ -64,10 +70,14 @@ impl Platform for TestPlatform {
         self.ipis.lock().unwrap().push(cpu);
     }
     fn alloc_frame(&self) -> Option<Frame> {
-        self.frames.lock().unwrap().pop().map(Frame)
+        let gate = self.alloc_gate.lock().unwrap().clone();
+        if let Some(g) = gate {
+            g.wait();
+        }
+        self.mmu.lock().unwrap().alloc()
     }
     fn frame_freed(&self, frame: Frame) {
-        self.frames.lock().unwrap().push(frame.0);
+        self.mmu.lock().unwrap().free(frame);
     }
     fn zero_frame(&self, frame: Frame) {
         self.words.lock().unwrap().retain(|(f, _), _| *f != frame.0);
@@ -83,10 +93,34 @@ impl Platform for TestPlatform {
     fn write_frame_word(&self, frame: Frame, word: usize, value: u64) {
         self.words.lock().unwrap().insert((frame.0, word), value);
     }
-    fn mapping_removed(&self, _space: ObjId, _vpn: u64) {}
-    fn table_evicted(&self, _space: ObjId, _table: u64, _frame: Frame) {}
+    fn mapping_removed(&self, space: ObjId, vpn: u64) {
+        let n = self.mmu.lock().unwrap().remove(space, vpn);
+        self.shoot_down(n);
+    }
+    fn mapping_derived(&self, space: ObjId, vpn: u64, t: &Translation) -> bool {
+        // Writing page tables takes a while on a machine: let other CPUs run meanwhile.
+        std::thread::yield_now();
+        self.mmu.lock().unwrap().install(space, vpn, t);
+        true
+    }
+    fn space_destroyed(&self, space: ObjId) {
+        let n = self.mmu.lock().unwrap().space_gone(space);
+        self.shoot_down(n);
+    }
+    fn table_evicted(&self, space: ObjId, table: u64, frame: Frame) {
+        let n = self.mmu.lock().unwrap().unhook(space, table, frame);
+        self.shoot_down(n);
+    }
     fn io_ports_granted(&self, process: ObjId, range: Option<u32>) {
         self.io_ports.lock().unwrap().insert(process, range);
+    }
+}
+
+impl TestPlatform {
+    /// Interrupts the first `n` CPUs after a TLB shoot-down. Kept apart from `ipis`, which
+    /// tests of the scheduler count.
+    fn shoot_down(&self, n: usize) {
+        self.shootdowns.lock().unwrap().extend((0..n).filter_map(CpuId::new));
     }
 }
 
@@ -129,8 +163,10 @@ impl H {
     /// `cpus` CPUs, `frames` frames, a root bank of `quota`, `posts` post activities.
     pub fn new(cpus: usize, frames: u64, quota: u64, posts: u32) -> H {
         let platform = TestPlatform {
-            frames: Mutex::new((0..frames).collect()),
+            mmu: Mutex::new(MmuModel::new(frames, cpus)),
             ipis: Mutex::new(Vec::new()),
+            shootdowns: Mutex::new(Vec::new()),
+            alloc_gate: Mutex::new(None),
             words: Mutex::new(Default::default()),
             io_ports: Mutex::new(Default::default()),
         };
@@ -165,8 +201,52 @@ impl H {
         data: &[u64],
         caps: &[Cap],
     ) -> Result<([u64; 4], Option<Cap>), Error> {
-        self.k
-            .kernel_invoke(&mut self.cpus[0], cap, order, data, caps)
+        let user = self.mmu().user_space(0);
+        self.mmu().kernel_entered(0);
+        let r = self
+            .k
+            .kernel_invoke(&mut self.cpus[0], cap, order, data, caps);
+        self.mmu().user_entered(0, user);
+        r
+    }
+
+    /// The machine's MMU model.
+    pub fn mmu(&self) -> std::sync::MutexGuard<'_, MmuModel> {
+        self.k.platform.mmu.lock().unwrap()
+    }
+
+    /// Every invariant of the kernel and of the MMU model.
+    pub fn check(&self) {
+        self.k.check_invariants(&self.cpus).unwrap();
+        if let Err(e) = self.mmu().check(&self.k) {
+            panic!("MMU model: {e}");
+        }
+    }
+
+    /// CPU `c` enters the kernel, runs `f`, and leaves for what its exit says.
+    fn entry(&mut self, c: usize, f: impl FnOnce(&mut H) -> Exit) -> Exit {
+        self.mmu().kernel_entered(c);
+        let e = f(self);
+        let space = match e {
+            Exit::User { space, .. } => space,
+            Exit::Idle => None,
+        };
+        self.mmu().user_entered(c, space);
+        e
+    }
+
+    /// The current process of CPU `c` touches virtual page `vpn`, taking a page fault if no
+    /// TLB entry or derived entry covers it: the frame it reaches, or the fault's error.
+    pub fn touch(&mut self, c: usize, vpn: u64) -> Result<Frame, Error> {
+        if let Some(f) = self.mmu().touch(c, vpn) {
+            return Ok(f);
+        }
+        let user = self.mmu().user_space(c);
+        self.mmu().kernel_entered(c);
+        let r = self.k.resolve_fault(&mut self.cpus[c], vpn);
+        self.mmu().user_entered(c, user);
+        r?;
+        self.mmu().touch(c, vpn).ok_or(Error::BadAddress)
     }
 
     /// Creates an object of `ty` from the root bank.
@@ -212,7 +292,7 @@ impl H {
 
     /// CPU `c` takes an interrupt (or leaves its idle loop) and reschedules.
     pub fn tick(&mut self, c: usize) -> Exit {
-        self.k.interrupted(&mut self.cpus[c], &mut self.regs[c])
+        self.entry(c, |h| h.k.interrupted(&mut h.cpus[c], &mut h.regs[c]))
     }
 
     /// The process current on CPU `c`.
@@ -223,8 +303,8 @@ impl H {
     /// The current process of CPU `c` makes invocation `i`.
     pub fn syscall(&mut self, c: usize, i: Invocation) -> Exit {
         self.regs[c].inv = i;
-        let e = self.k.syscall(&mut self.cpus[c], &mut self.regs[c]);
-        self.k.check_invariants(&self.cpus).unwrap();
+        let e = self.entry(c, |h| h.k.syscall(&mut h.cpus[c], &mut h.regs[c]));
+        self.check();
         e
     }
 

@@ -3,8 +3,9 @@
 //! kernel's whole state between two user entries being this loop's locals.
 //!
 //! Faults are the arch's to translate: a page fault is first offered to the core
-//! (`resolve_fault`), which either names a mapping (installed here, and the thread resumes)
-//! or refuses; a refused or any other fault halts the process with a report on the console.
+//! (`resolve_fault`), which either installs the entry (through `Platform::mapping_derived`,
+//! while it still holds the locks that make it valid) and the thread resumes, or refuses; a
+//! refused or any other fault halts the process with a report on the console.
 
 use crate::cpu::percpu::percpu;
 use crate::idle;
@@ -25,7 +26,11 @@ pub fn run(cpu: &mut Cpu) -> ! {
     let mut regs = UserContext::default();
     let mut loaded: (u64, u64) = (0, u64::MAX);
     // The PML4s of the last two address spaces entered (a call and its reply alternate
-    // between two): a space's PML4 never changes, and an ObjId names one space for ever.
+    // between two): a space's PML4 never changes, and an ObjId names one space for ever. A
+    // destroyed space's entry may linger but is never asked for again, except by an exit the
+    // core decided before the destruction; its PML4 is then still in limbo (this CPU has not
+    // been quiescent since), and stays there while this CPU has it loaded (`tlb::loaded`).
+    // A space without its own PML4 yet runs on the empty one, which is not cached.
     let mut roots: [(ObjId, u64); 2] = [(ObjId::NONE, 0); 2];
     let mut ports_open = false;
     let me = percpu().id;
@@ -46,14 +51,16 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 } else if roots[1].0 == space {
                     roots.swap(0, 1);
                     roots[0].1
-                } else {
-                    let Some(r) = derived_tables::root(space) else {
-                        break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
-                    };
+                } else if let Some(r) = derived_tables::root_of(space) {
                     roots = [(space, r), roots[0]];
                     r
+                } else {
+                    let Some(r) = derived_tables::empty_root() else {
+                        break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
+                    };
+                    r
                 };
-                enter_space(root, &mut loaded);
+                enter_space(me, root, &mut loaded);
                 let open = io_grants::of(process) == Some(io_ports::SERIAL);
                 if open != ports_open {
                     percpu().set_serial_ports_open(open);
@@ -78,7 +85,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
 }
 
 /// Loads the address space's tables unless they are loaded and no mapping was removed since.
-fn enter_space(root: u64, loaded: &mut (u64, u64)) {
+fn enter_space(me: u32, root: u64, loaded: &mut (u64, u64)) {
     let epoch = tlb::EPOCH.load(Ordering::Acquire);
     if *loaded != (root, epoch) {
         // SAFETY: `root` is a PML4 whose upper half is the kernel's.
@@ -88,6 +95,7 @@ fn enter_space(root: u64, loaded: &mut (u64, u64)) {
                 x86_64::registers::control::Cr3Flags::empty(),
             )
         };
+        tlb::loaded(me, root);
         *loaded = (root, epoch);
     }
 }
@@ -96,16 +104,15 @@ fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjI
     let (addr, err) = (regs.exit_cr2, regs.exit_error);
     let vpn = addr >> 12;
     let needed = if err & 16 != 0 { Rights::EXEC } else if err & 2 != 0 { Rights::WRITE } else { Rights::READ };
-    match kernel().resolve_fault(cpu, vpn) {
-        Ok(t) if err & 1 == 0 && t.rights.contains(needed) && derived_tables::install(space, vpn, &t) => {
-            Exit::User { process, space: Some(space) }
-        }
-        _ => {
-            let what = if err & 16 != 0 { "execute" } else if err & 2 != 0 { "write" } else { "read" };
-            crate::kprintln!("process {}: page fault: {what} at {addr:#x} (RIP {:#x})", process.index, regs.rip);
-            fault(cpu, regs, process, "page fault")
-        }
+    // A present entry carries its mapping's rights, so a protection fault is not resolvable;
+    // otherwise the core installs the entry itself, under the locks that make it valid.
+    let resolved = err & 1 == 0 && kernel().resolve_fault(cpu, vpn).is_ok_and(|t| t.rights.contains(needed));
+    if resolved {
+        return Exit::User { process, space: Some(space) };
     }
+    let what = if err & 16 != 0 { "execute" } else if err & 2 != 0 { "write" } else { "read" };
+    crate::kprintln!("process {}: page fault: {what} at {addr:#x} (RIP {:#x})", process.index, regs.rip);
+    fault(cpu, regs, process, "page fault")
 }
 
 /// Halts the current process after a fault it cannot recover from, and reports it.

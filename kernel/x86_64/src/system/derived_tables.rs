@@ -3,10 +3,19 @@
 //! reclaimable cache hands out their frames, `Translation::table`); the levels above are this
 //! module's, one PML4 per address space whose upper half is the kernel's.
 //!
-//! Lock order: `ROOTS` is a leaf — the core calls in here (`mapping_removed`, `table_evicted`)
-//! while holding its own locks, and nothing is taken while it is held but the frame allocator
-//! (`KMEM`), itself a leaf below it.
-//! TLB coherence: every removal goes through `tlb::shoot_down` (see `tlb.rs`).
+//! # Guarantees
+//! - An entry is installed only from `install`, which the core calls while it holds the locks
+//!   that make the entry valid (`Platform::mapping_derived`); so is a space's PML4 made, and a
+//!   destroyed space (`destroy`, under the core's write lock of the space) never gets one again.
+//! - A space without a PML4 yet runs on `empty_root` (the kernel's upper half, nothing below),
+//!   faults, and gets its own from `install`.
+//! - Every removal that cleared something goes through `tlb::shoot_down` before the core frees
+//!   a frame it named, and every frame this module frees goes through the TLB limbo; a PML4
+//!   stays there until no CPU has it loaded (`tlb::loaded`).
+//!
+//! Lock order: `ROOTS` is a leaf for the core, which calls in here while holding its own locks;
+//! while it is held only the frame allocator (`KMEM`) and the limbo (`tlb::LIMBO`), leaves
+//! below it, are taken.
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
@@ -20,8 +29,10 @@ use tessera_core::fault::Translation;
 
 const ADDR: u64 = 0x000f_ffff_ffff_f000;
 const TABLE: u64 = PteFlags::PRESENT.bits() | PteFlags::WRITABLE.bits() | PteFlags::USER.bits();
+const PRESENT: u64 = PteFlags::PRESENT.bits();
 
-/// Address space → physical address of its PML4.
+/// The PML4s: per address space, and the empty one (`ObjId::NONE`). Protects every table
+/// frame above the leaves, and the hooks of leaf tables in them.
 static ROOTS: Mutex<BTreeMap<ObjId, u64>> = Mutex::new(BTreeMap::new());
 
 fn table(pa: u64) -> &'static mut [u64; 512] {
@@ -30,12 +41,8 @@ fn table(pa: u64) -> &'static mut [u64; 512] {
     unsafe { &mut *(phys_to_virt(pa) as *mut [u64; 512]) }
 }
 
-/// The PML4 of `space`, made on first use with the kernel's upper half.
-pub fn root(space: ObjId) -> Option<u64> {
-    let mut roots = ROOTS.lock();
-    if let Some(&r) = roots.get(&space) {
-        return Some(r);
-    }
+/// A zeroed PML4 with the kernel's upper half.
+fn new_root() -> Option<u64> {
     let mut guard = KMEM.lock();
     let km = guard.as_mut()?;
     let kernel_root = km.tables.root;
@@ -43,12 +50,27 @@ pub fn root(space: ObjId) -> Option<u64> {
     let r = f.alloc_zeroed()?;
     let upper: [u64; 256] = core::array::from_fn(|i| f.table(kernel_root)[256 + i]);
     table(r)[256..].copy_from_slice(&upper);
-    roots.insert(space, r);
+    Some(r)
+}
+
+/// The PML4 of `space`, if it has one.
+pub fn root_of(space: ObjId) -> Option<u64> {
+    ROOTS.lock().get(&space).copied()
+}
+
+/// A PML4 with no user mappings, for a space that has no PML4 of its own yet.
+pub fn empty_root() -> Option<u64> {
+    let mut roots = ROOTS.lock();
+    if let Some(&r) = roots.get(&ObjId::NONE) {
+        return Some(r);
+    }
+    let r = new_root()?;
+    roots.insert(ObjId::NONE, r);
     Some(r)
 }
 
 fn next_level(entry: &mut u64, create: bool) -> Option<u64> {
-    if *entry & PteFlags::PRESENT.bits() == 0 {
+    if *entry & PRESENT == 0 {
         if !create {
             return None;
         }
@@ -60,18 +82,25 @@ fn next_level(entry: &mut u64, create: bool) -> Option<u64> {
     Some(*entry & ADDR)
 }
 
-/// The page directory covering `vpn` in `space`.
-fn directory(space: ObjId, vpn: u64, create: bool) -> Option<u64> {
-    let r = if create { root(space)? } else { *ROOTS.lock().get(&space)? };
-    let _roots = ROOTS.lock();
-    let pdpt = next_level(&mut table(r)[((vpn >> 27) & 0x1ff) as usize], create)?;
+/// The page directory covering `vpn` under PML4 `root`.
+fn directory(root: u64, vpn: u64, create: bool) -> Option<u64> {
+    let pdpt = next_level(&mut table(root)[((vpn >> 27) & 0x1ff) as usize], create)?;
     next_level(&mut table(pdpt)[((vpn >> 18) & 0x1ff) as usize], create)
 }
 
-/// Installs the core's resolution of a fault at `vpn`.
+/// Installs the core's resolution of a fault at `vpn` (called under the core's locks). False
+/// if there is no memory for a level above the leaf.
 pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
-    let Some(pd) = directory(space, vpn, true) else { return false };
-    let _roots = ROOTS.lock();
+    let mut roots = ROOTS.lock();
+    let root = match roots.get(&space) {
+        Some(&r) => r,
+        None => {
+            let Some(r) = new_root() else { return false };
+            roots.insert(space, r);
+            r
+        }
+    };
+    let Some(pd) = directory(root, vpn, true) else { return false };
     let leaf_table = t.table.0 << 12;
     table(pd)[((vpn >> 9) & 0x1ff) as usize] = leaf_table | TABLE;
     let mut flags = PteFlags::PRESENT | PteFlags::USER;
@@ -85,27 +114,86 @@ pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
     true
 }
 
-/// The core removed `vpn`'s mapping: clear the entry if its table is hooked.
+/// The core removed `vpn`'s mapping: clear the entry if its table is hooked, and shoot down
+/// the TLBs if there was one.
 pub fn remove(space: ObjId, vpn: u64) {
-    if let Some(pd) = directory(space, vpn, false) {
-        let _roots = ROOTS.lock();
+    let cleared = {
+        let roots = ROOTS.lock();
+        let Some(pd) = roots.get(&space).and_then(|&r| directory(r, vpn, false)) else { return };
         let pde = table(pd)[((vpn >> 9) & 0x1ff) as usize];
-        if pde & PteFlags::PRESENT.bits() != 0 {
-            table(pde & ADDR)[(vpn & 0x1ff) as usize] = 0;
+        let pte = if pde & PRESENT != 0 { Some(&mut table(pde & ADDR)[(vpn & 0x1ff) as usize]) } else { None };
+        match pte {
+            Some(e) if *e & PRESENT != 0 => {
+                *e = 0;
+                true
+            }
+            _ => false,
         }
+    };
+    if cleared {
+        tlb::shoot_down();
     }
-    tlb::shoot_down();
 }
 
 /// The core's cleaner took back leaf table `index` (= vpn / 512): unhook it.
 pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
-    if let Some(pd) = directory(space, index << 9, false) {
-        let _roots = ROOTS.lock();
+    let cleared = {
+        let roots = ROOTS.lock();
+        let Some(pd) = roots.get(&space).and_then(|&r| directory(r, index << 9, false)) else { return };
         let slot = &mut table(pd)[(index & 0x1ff) as usize];
-        if *slot & ADDR == frame_pa {
+        let hooked = *slot & PRESENT != 0 && *slot & ADDR == frame_pa;
+        if hooked {
             *slot = 0;
         }
+        hooked
+    };
+    if cleared {
+        tlb::shoot_down();
     }
-    tlb::shoot_down();
 }
 
+/// The core destroyed `space`: forget its PML4 and return it and every level between it and
+/// the leaf tables (which are the core's) through the TLB limbo, after a shoot-down.
+pub fn destroy(space: ObjId) {
+    let mut roots = ROOTS.lock();
+    let Some(root) = roots.remove(&space) else { return };
+    tlb::shoot_down();
+    for &pml4e in &table(root)[..256] {
+        if pml4e & PRESENT == 0 {
+            continue;
+        }
+        let pdpt = pml4e & ADDR;
+        for &pdpte in table(pdpt).iter() {
+            if pdpte & PRESENT != 0 {
+                tlb::free_later(pdpte & ADDR);
+            }
+        }
+        tlb::free_later(pdpt);
+    }
+    tlb::free_later(root);
+}
+
+crate::ktest! {
+    fn a_destroyed_space_gives_back_its_upper_levels_and_root() {
+        use crate::check;
+        use tessera_core::platform::Frame;
+        let free = || KMEM.lock().as_ref().map_or(0, |k| k.frames.free_frames());
+        let Some(leaf) = KMEM.lock().as_mut().and_then(|k| k.frames.alloc()) else {
+            return Err(crate::ktest::Failure { file: file!(), line: line!(), message: "a leaf frame" });
+        };
+        let space = ObjId { index: 4000, generation: 1 };
+        let before = free();
+        let t = Translation { frame: Frame(leaf >> 12), rights: Rights::READ, table: Frame(leaf >> 12) };
+        check!(install(space, 0x1234, &t), "the entry is installed");
+        check!(free() == before - 3, "a PML4, a PDPT and a PD were made");
+        check!(root_of(space).is_some(), "the space has its PML4");
+        destroy(space);
+        check!(root_of(space).is_none(), "a destroyed space has no PML4");
+        tlb::quiescent(crate::cpu::percpu::percpu().id);
+        tlb::reclaim();
+        check!(free() == before, "the three frames are free again once no CPU can reach them");
+        if let Some(k) = KMEM.lock().as_mut() {
+            let _ = k.frames.free(leaf);
+        }
+    }
+}

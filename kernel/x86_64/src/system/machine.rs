@@ -6,6 +6,7 @@ use crate::mem::layout::{phys_to_virt, PAGE_SIZE};
 use crate::system::{derived_tables, io_grants, tlb};
 use crate::user::context::UserContext;
 use tessera_core::cap::ObjId;
+use tessera_core::fault::Translation;
 use tessera_core::platform::{Frame, Platform};
 use tessera_core::sync::CpuId;
 
@@ -56,6 +57,14 @@ impl Platform for X86Machine {
 
     fn mapping_removed(&self, space: ObjId, vpn: u64) {
         derived_tables::remove(space, vpn);
+    }
+
+    fn mapping_derived(&self, space: ObjId, vpn: u64, t: &Translation) -> bool {
+        derived_tables::install(space, vpn, t)
+    }
+
+    fn space_destroyed(&self, space: ObjId) {
+        derived_tables::destroy(space);
     }
 
     fn table_evicted(&self, space: ObjId, table: u64, frame: Frame) {

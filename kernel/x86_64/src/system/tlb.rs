@@ -12,6 +12,10 @@
 //! another CPU: the core frees frames while holding its locks, and other CPUs may be spinning
 //! on them with interrupts off.
 //!
+//! A PML4 is also a frame the CPU reads while in the kernel (CR3), so a freed one also waits
+//! until no CPU has it loaded (`LOADED`): a CPU may still run on a destroyed space's PML4 from
+//! the moment the space dies until it next switches (at worst while it idles after it).
+//!
 //! Lock order: `LIMBO` is a leaf; `reclaim` drops it before taking `KMEM`.
 
 use crate::cpu::percpu::MAX_CPUS;
@@ -23,6 +27,8 @@ use spin::Mutex;
 pub static EPOCH: AtomicU64 = AtomicU64::new(1);
 /// The epoch each CPU last saw from the kernel; `u64::MAX` for a CPU that never runs user code.
 static SEEN: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(u64::MAX) }; MAX_CPUS];
+/// The PML4 each CPU has in CR3 (0 before its first switch).
+static LOADED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// Freed frames (physical address, epoch when freed) not yet safe to reuse.
 static LIMBO: Mutex<VecDeque<(u64, u64)>> = Mutex::new(VecDeque::new());
 /// How many frames wait in `LIMBO`, so the common case (none) costs one load.
@@ -45,6 +51,13 @@ pub fn quiescent(cpu: u32) {
     SEEN[cpu as usize].store(EPOCH.load(Ordering::Acquire), Ordering::Release);
 }
 
+/// This CPU now runs on PML4 `root`: published before its next `quiescent`, so a reclaim that
+/// sees that also sees the root in use.
+#[inline]
+pub fn loaded(cpu: u32, root: u64) {
+    LOADED[cpu as usize].store(root, Ordering::Release);
+}
+
 /// A frame the core has freed: it goes back to the allocator once no TLB can hold it.
 pub fn free_later(pa: u64) {
     LIMBO.lock().push_back((pa, EPOCH.load(Ordering::Acquire)));
@@ -65,11 +78,16 @@ pub fn reclaim() -> usize {
 #[inline(never)]
 fn reclaim_waiting() -> usize {
     let oldest = SEEN.iter().map(|s| s.load(Ordering::Acquire)).min().unwrap_or(u64::MAX);
+    let in_cr3 = |pa: u64| LOADED.iter().any(|l| l.load(Ordering::Acquire) == pa);
     let mut ready = alloc::vec::Vec::new();
     {
         let mut limbo = LIMBO.lock();
-        while limbo.front().is_some_and(|&(_, epoch)| epoch <= oldest) {
-            ready.extend(limbo.pop_front().map(|(pa, _)| pa));
+        let mut kept = 0;
+        while limbo.get(kept).is_some_and(|&(_, epoch)| epoch <= oldest) {
+            match limbo[kept] {
+                (pa, _) if in_cr3(pa) => kept += 1,
+                _ => ready.extend(limbo.remove(kept).map(|(pa, _)| pa)),
+            }
         }
     }
     WAITING.fetch_sub(ready.len(), Ordering::AcqRel);
