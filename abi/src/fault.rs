@@ -46,8 +46,8 @@ pub mod kind {
     pub const DIVIDE_ERROR: u64 = 0;
     /// #DB: debug exception (`int1`).
     pub const DEBUG: u64 = 1;
-    /// #BP: breakpoint. `int3` in ring 3 arrives as [`GENERAL_PROTECTION`] with error code
-    /// `3 << 3 | 2`, because the kernel's gate for it is not open to ring 3.
+    /// #BP: breakpoint. `int3` in ring 3 arrives as [`GENERAL_PROTECTION`] with an error code
+    /// naming IDT entry 3 (bit 1 set), because the kernel's gate for it is not open to ring 3.
     pub const BREAKPOINT: u64 = 3;
     /// #OF: `into` with OF set.
     pub const OVERFLOW: u64 = 4;
