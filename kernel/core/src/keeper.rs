@@ -60,17 +60,19 @@ impl<P: Platform> Kernel<P> {
         let Some(me) = cpu.current else {
             return Faulted::Halted;
         };
-        let taken = loop {
+        loop {
             self.txns.enter(cpu.id);
-            let r = self.take_fault(cpu, me, regs, f);
-            cpu.held.release_all(self);
-            if let Ok(t) = r {
-                break t;
+            match self.take_fault(cpu, me, regs, f) {
+                // The process stays locked: the invocation path takes that lock first, so no
+                // HALT can come between the record and the CALL's first run.
+                Ok(Taken::Call) => break,
+                Ok(Taken::Stopped) => {
+                    cpu.held.release_all(self);
+                    return Faulted::Halted;
+                }
+                Err(Restart) => cpu.held.release_all(self),
             }
             spin_loop();
-        };
-        if let Taken::Stopped = taken {
-            return Faulted::Halted;
         }
         self.invoke(cpu, me, regs);
         if self.is_halted(cpu, me) {

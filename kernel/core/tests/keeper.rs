@@ -73,7 +73,13 @@ fn world(faulters: usize) -> (H, Cap, Vec<Cap>) {
     for f in &fs {
         h.start(*f);
     }
-    assert_eq!(h.tick(0), Exit::User { process: k.obj, space: None });
+    assert_eq!(
+        h.tick(0),
+        Exit::User {
+            process: k.obj,
+            space: None
+        }
+    );
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), fs.first().map(|f| f.obj));
     (h, k, fs)
@@ -84,35 +90,69 @@ fn a_fault_reaches_the_keeper_which_rewrites_registers_and_resumes_the_process()
     let (mut h, k, fs) = world(1);
     let f = fs[0];
     let at_fault = user_regs(0x4000);
-    assert_eq!(fault(&mut h, 0, at_fault, page_fault(0xdead_0008, 0x4000)), Faulted::ToKeeper);
-    assert_eq!(h.current(0), Some(k.obj), "the keeper runs with the message");
+    assert_eq!(
+        fault(&mut h, 0, at_fault, page_fault(0xdead_0008, 0x4000)),
+        Faulted::ToKeeper
+    );
+    assert_eq!(
+        h.current(0),
+        Some(k.obj),
+        "the keeper runs with the message"
+    );
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
     assert_eq!(
-        (r.badge, info.kind, info.order, info.resume, info.caps, info.data_words),
+        (
+            r.badge,
+            info.kind,
+            info.order,
+            info.resume,
+            info.caps,
+            info.data_words
+        ),
         (KEEPER_BADGE, InvocationKind::Call, FAULT, true, 0, 4)
     );
     assert_eq!(
         Fault::unpack(info.order, r.data),
         Some(page_fault(0xdead_0008, 0x4000))
     );
-    assert_eq!(h.state(f), ProcessState::Waiting, "the faulter waits as in a CALL");
+    assert_eq!(
+        h.state(f),
+        ProcessState::Waiting,
+        "the faulter waits as in a CALL"
+    );
     assert_eq!(
         read_regs(&mut h, f, Reg::Rax).unwrap(),
         [0x100, 0x101, 0x102, 0x103],
         "the registers at the fault, not the fault message"
     );
-    assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap(), [0x4000, 0x110, 0x111, 0]);
-    h.obj(f, order::process::WRITE_REGS, &[Reg::Rip as u64, 0x4003], &[])
-        .unwrap();
-    h.obj(f, order::process::WRITE_REGS, &[Reg::R12 as u64, 7, 8, 9], &[])
-        .unwrap();
+    assert_eq!(
+        read_regs(&mut h, f, Reg::Rip).unwrap(),
+        [0x4000, 0x110, 0x111, 0]
+    );
+    h.obj(
+        f,
+        order::process::WRITE_REGS,
+        &[Reg::Rip as u64, 0x4003],
+        &[],
+    )
+    .unwrap();
+    h.obj(
+        f,
+        order::process::WRITE_REGS,
+        &[Reg::R12 as u64, 7, 8, 9],
+        &[],
+    )
+    .unwrap();
     h.syscall(0, ret(RESUME, &[0xbad, 0xbad]));
     assert_eq!(h.current(0), Some(f.obj), "the reply resumes the faulter");
     let mut want = at_fault;
     want.pc = 0x4003;
     want.rest[4..7].copy_from_slice(&[7, 8, 9]);
-    assert_eq!(h.regs[0], want, "its registers as the keeper left them; the reply wrote none");
+    assert_eq!(
+        h.regs[0], want,
+        "its registers as the keeper left them; the reply wrote none"
+    );
     assert_eq!(h.state(k), ProcessState::Available);
     assert_eq!(
         read_regs(&mut h, f, Reg::Rax),
@@ -125,26 +165,43 @@ fn a_fault_reaches_the_keeper_which_rewrites_registers_and_resumes_the_process()
 fn without_a_keeper_the_process_halts_with_its_registers_and_resume_reruns_the_fault() {
     let (mut h, _k, fs) = world(1);
     let f = fs[0];
-    h.obj(f, order::process::SET_FAULT_ENDPOINT, &[], &[]).unwrap();
+    h.obj(f, order::process::SET_FAULT_ENDPOINT, &[], &[])
+        .unwrap();
     let at_fault = user_regs(0x5000);
-    assert_eq!(fault(&mut h, 0, at_fault, page_fault(0x10, 0x5000)), Faulted::Halted);
+    assert_eq!(
+        fault(&mut h, 0, at_fault, page_fault(0x10, 0x5000)),
+        Faulted::Halted
+    );
     assert_eq!(h.state(f), ProcessState::Halted);
     assert_eq!(h.current(0), None);
     assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap()[0], 0x5000);
     h.start(f);
     h.tick(0);
     assert_eq!(h.current(0), Some(f.obj));
-    assert_eq!(h.regs[0], at_fault, "RESUME goes on from the faulting instruction");
+    assert_eq!(
+        h.regs[0], at_fault,
+        "RESUME goes on from the faulting instruction"
+    );
 }
 
 #[test]
 fn faults_queue_on_a_busy_keeper_in_order_and_each_reply_resumes_its_own() {
     let (mut h, k, fs) = world(2);
     h.obj(k, order::process::HALT, &[], &[]).unwrap();
-    assert_eq!(fault(&mut h, 0, user_regs(0x1000), page_fault(1, 0x1000)), Faulted::ToKeeper);
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0x1000), page_fault(1, 0x1000)),
+        Faulted::ToKeeper
+    );
     assert_eq!(h.current(0), Some(fs[1].obj));
-    assert_eq!(fault(&mut h, 0, user_regs(0x2000), page_fault(2, 0x2000)), Faulted::ToKeeper);
-    assert_eq!(h.state(fs[0]), ProcessState::Stalled, "the message waits for the keeper");
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0x2000), page_fault(2, 0x2000)),
+        Faulted::ToKeeper
+    );
+    assert_eq!(
+        h.state(fs[0]),
+        ProcessState::Stalled,
+        "the message waits for the keeper"
+    );
     assert_eq!(h.state(fs[1]), ProcessState::Stalled);
     assert_eq!(
         read_regs(&mut h, fs[1], Reg::Rip).unwrap()[0],
@@ -172,9 +229,18 @@ fn faults_queue_on_a_busy_keeper_in_order_and_each_reply_resumes_its_own() {
         }
         let me = h.current(0).unwrap();
         let rip = if me == fs[0].obj { 0x1000 } else { 0x2000 };
-        assert_eq!(h.regs[0], user_regs(rip), "each faulter goes on with its own registers");
-        h.obj(Cap::new(CapType::Process, me), order::process::HALT, &[], &[])
-            .unwrap();
+        assert_eq!(
+            h.regs[0],
+            user_regs(rip),
+            "each faulter goes on with its own registers"
+        );
+        h.obj(
+            Cap::new(CapType::Process, me),
+            order::process::HALT,
+            &[],
+            &[],
+        )
+        .unwrap();
         h.tick(0);
     }
 }
@@ -184,13 +250,20 @@ fn a_keeper_destroyed_while_the_fault_waits_halts_the_faulter_with_its_registers
     let (mut h, k, fs) = world(1);
     let f = fs[0];
     h.obj(k, order::process::HALT, &[], &[]).unwrap();
-    assert_eq!(fault(&mut h, 0, user_regs(0x6000), page_fault(3, 0x6000)), Faulted::ToKeeper);
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0x6000), page_fault(3, 0x6000)),
+        Faulted::ToKeeper
+    );
     assert_eq!(h.state(f), ProcessState::Stalled);
     let root = h.root;
     h.obj(root, order::bank::DESTROY, &[], &[k]).unwrap();
     h.tick(0);
     h.k.check_invariants(&h.cpus).unwrap();
-    assert_eq!(h.state(f), ProcessState::Halted, "its re-run CALL found no keeper");
+    assert_eq!(
+        h.state(f),
+        ProcessState::Halted,
+        "its re-run CALL found no keeper"
+    );
     assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap()[0], 0x6000);
     h.start(f);
     h.tick(0);
@@ -207,8 +280,12 @@ fn a_process_that_is_its_own_keeper_is_halted() {
     let (mut h, _k, fs) = world(1);
     let f = fs[0];
     let own = h.endpoint(f, 1);
-    h.obj(f, order::process::SET_FAULT_ENDPOINT, &[], &[own]).unwrap();
-    assert_eq!(fault(&mut h, 0, user_regs(0x7000), page_fault(4, 0x7000)), Faulted::Halted);
+    h.obj(f, order::process::SET_FAULT_ENDPOINT, &[], &[own])
+        .unwrap();
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0x7000), page_fault(4, 0x7000)),
+        Faulted::Halted
+    );
     assert_eq!(h.state(f), ProcessState::Halted);
     assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap()[0], 0x7000);
 }
@@ -217,7 +294,10 @@ fn a_process_that_is_its_own_keeper_is_halted() {
 fn a_silent_keeper_leaves_the_faulter_waiting_and_halt_resume_and_set_entry_still_work() {
     let (mut h, k, fs) = world(1);
     let f = fs[0];
-    assert_eq!(fault(&mut h, 0, user_regs(0x8000), page_fault(5, 0x8000)), Faulted::ToKeeper);
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0x8000), page_fault(5, 0x8000)),
+        Faulted::ToKeeper
+    );
     assert_eq!(h.current(0), Some(k.obj));
     h.obj(f, order::process::HALT, &[], &[]).unwrap();
     h.syscall(0, inv(InvocationKind::Send, RESUME, 0, &[], &[], [0; 4]));
@@ -234,14 +314,20 @@ fn a_silent_keeper_leaves_the_faulter_waiting_and_halt_resume_and_set_entry_stil
         user_regs(0x8000),
         "resumed at the faulting instruction, no Halted error written"
     );
-    assert_eq!(fault(&mut h, 0, user_regs(0x8000), page_fault(5, 0x8000)), Faulted::ToKeeper);
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0x8000), page_fault(5, 0x8000)),
+        Faulted::ToKeeper
+    );
     h.obj(f, order::process::HALT, &[], &[]).unwrap();
     h.obj(f, order::process::SET_ENTRY, &[0x9000, 0x9900, 42], &[])
         .unwrap();
     h.start(f);
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(f.obj));
-    assert_eq!((h.regs[0].pc, h.regs[0].sp, h.regs[0].inv.cap), (0x9000, 0x9900, 42));
+    assert_eq!(
+        (h.regs[0].pc, h.regs[0].sp, h.regs[0].inv.cap),
+        (0x9000, 0x9900, 42)
+    );
 }
 
 #[test]
@@ -249,7 +335,10 @@ fn a_fault_of_a_process_halted_before_the_kernel_saw_it_keeps_its_registers() {
     let (mut h, _k, fs) = world(1);
     let f = fs[0];
     h.obj(f, order::process::HALT, &[], &[]).unwrap();
-    assert_eq!(fault(&mut h, 0, user_regs(0xa000), page_fault(6, 0xa000)), Faulted::Halted);
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0xa000), page_fault(6, 0xa000)),
+        Faulted::Halted
+    );
     assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap()[0], 0xa000);
 }
 
@@ -267,7 +356,13 @@ fn set_entry_makes_resume_start_fresh_from_an_open_wait_a_stall_or_a_closed_wait
         h.give(p, EP, ep, Rights::ALL);
         h.start(server);
         h.start(p);
-        assert_eq!(h.tick(0), Exit::User { process: server.obj, space: None });
+        assert_eq!(
+            h.tick(0),
+            Exit::User {
+                process: server.obj,
+                space: None
+            }
+        );
         h.syscall(0, ret(0, &[]));
         assert_eq!(h.current(0), Some(p.obj));
         let (last, waiting) = match halted_in {
@@ -311,6 +406,9 @@ fn set_entry_makes_resume_start_fresh_from_an_open_wait_a_stall_or_a_closed_wait
     }
 }
 
+/// An order on a capability with words and capabilities, and the error it must get.
+type Case<'a> = (Cap, u32, &'a [u64], &'a [Cap], Error);
+
 /// Every bad input to SET_FAULT_ENDPOINT, READ_REGS and WRITE_REGS gets its error code, and a
 /// refused write changes no register.
 #[test]
@@ -320,32 +418,101 @@ fn the_keeper_orders_refuse_bad_input_with_the_right_code() {
     let page = h.create(CapType::Page);
     let read_only = f.restrict(Rights::READ);
     let write_only = f.restrict(Rights::WRITE);
-    let cases: [(Cap, u32, &[u64], &[Cap], Error); 11] = [
+    let cases: [Case; 11] = [
         (f, order::process::READ_REGS, &[0], &[], Error::BadState),
         (f, order::process::WRITE_REGS, &[0, 1], &[], Error::BadState),
         (k, order::process::READ_REGS, &[0], &[], Error::BadState),
-        (f, order::process::SET_FAULT_ENDPOINT, &[], &[page], Error::WrongType),
-        (f, order::process::SET_FAULT_ENDPOINT, &[], &[k], Error::WrongType),
-        (read_only, order::process::SET_FAULT_ENDPOINT, &[], &[], Error::MissingRights),
-        (read_only, order::process::WRITE_REGS, &[0, 1], &[], Error::MissingRights),
-        (write_only, order::process::READ_REGS, &[0], &[], Error::MissingRights),
-        (f, order::process::READ_REGS, &[Reg::COUNT], &[], Error::InvalidArgument),
-        (f, order::process::READ_REGS, &[u64::MAX], &[], Error::InvalidArgument),
-        (f, order::process::WRITE_REGS, &[Reg::COUNT, 1], &[], Error::InvalidArgument),
+        (
+            f,
+            order::process::SET_FAULT_ENDPOINT,
+            &[],
+            &[page],
+            Error::WrongType,
+        ),
+        (
+            f,
+            order::process::SET_FAULT_ENDPOINT,
+            &[],
+            &[k],
+            Error::WrongType,
+        ),
+        (
+            read_only,
+            order::process::SET_FAULT_ENDPOINT,
+            &[],
+            &[],
+            Error::MissingRights,
+        ),
+        (
+            read_only,
+            order::process::WRITE_REGS,
+            &[0, 1],
+            &[],
+            Error::MissingRights,
+        ),
+        (
+            write_only,
+            order::process::READ_REGS,
+            &[0],
+            &[],
+            Error::MissingRights,
+        ),
+        (
+            f,
+            order::process::READ_REGS,
+            &[Reg::COUNT],
+            &[],
+            Error::InvalidArgument,
+        ),
+        (
+            f,
+            order::process::READ_REGS,
+            &[u64::MAX],
+            &[],
+            Error::InvalidArgument,
+        ),
+        (
+            f,
+            order::process::WRITE_REGS,
+            &[Reg::COUNT, 1],
+            &[],
+            Error::InvalidArgument,
+        ),
     ];
     for (cap, o, data, caps, want) in cases {
-        assert_eq!(h.obj(cap, o, data, caps).map(|_| ()), Err(want), "order {o} {data:?}");
+        assert_eq!(
+            h.obj(cap, o, data, caps).map(|_| ()),
+            Err(want),
+            "order {o} {data:?}"
+        );
     }
     h.obj(f, order::process::HALT, &[], &[]).unwrap();
-    assert_eq!(read_regs(&mut h, f, Reg::Rax), Err(Error::BadState), "halted, still on its CPU");
+    assert_eq!(
+        read_regs(&mut h, f, Reg::Rax),
+        Err(Error::BadState),
+        "halted, still on its CPU"
+    );
     h.tick(0);
     let before = read_regs(&mut h, f, Reg::Rax).unwrap();
-    for data in [&[][..], &[Reg::Rax as u64], &[Reg::R15 as u64, 1, 2, 3, 4], &[Reg::Rsp as u64, 1, 2, 3]] {
+    for data in [
+        &[][..],
+        &[Reg::Rax as u64],
+        &[Reg::R15 as u64, 1, 2, 3, 4],
+        &[Reg::Rsp as u64, 1, 2, 3],
+    ] {
         let r = h.obj(f, order::process::WRITE_REGS, data, &[]).map(|_| ());
-        let want = if data.len() > 4 { Ok(()) } else { Err(Error::InvalidArgument) };
+        let want = if data.len() > 4 {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument)
+        };
         assert_eq!(r, want, "WRITE_REGS {data:?}");
     }
-    assert_eq!(read_regs(&mut h, f, Reg::Rax).unwrap(), before, "a refused write wrote nothing");
+    assert_eq!(
+        read_regs(&mut h, f, Reg::Rax).unwrap(),
+        before,
+        "a refused write wrote nothing"
+    );
     assert_eq!(
         read_regs(&mut h, f, Reg::R15).unwrap(),
         [1, 2, 3, 0],

@@ -5,12 +5,12 @@
 //! halted in an open wait or a stall starts it fresh (issue 7, item 4); and the register orders
 //! refuse what they must.
 
+use crate::helpers::REPORTED;
 use crate::keeper_code::{self, Label};
 use crate::spawn::{spawn_code, Spawned};
 use crate::tester::{
     await_state, drain, ensure, hold_echo, release_echo, step, Outcome, ENDPOINT, SCRATCH,
 };
-use crate::helpers::REPORTED;
 use crate::Ctx;
 use alloc::format;
 use alloc::string::String;
@@ -121,7 +121,10 @@ fn await_report(ctx: &Ctx) -> Result<u64, String> {
 
 /// A page with [`DATA_WORD`] at word 0, mapped readable at [`DATA_VA`] in `h`'s space.
 fn map_data(h: &Spawned) -> Outcome {
-    step("create the data page", caps::create(slots::BANK, CapType::Page, DATA_PAGE))?;
+    step(
+        "create the data page",
+        caps::create(slots::BANK, CapType::Page, DATA_PAGE),
+    )?;
     step("zero it", caps::zero_page(DATA_PAGE))?;
     step("fill it", caps::write_word(DATA_PAGE, 0, DATA_WORD))?;
     step(
@@ -195,10 +198,21 @@ pub fn traps_are_skipped_by_the_keeper(ctx: &Ctx) -> Outcome {
             let at_fault = step("READ_REG rip", caps::read_reg(h.process(), Reg::Rip))?;
             ensure(
                 regs[0] == MARK && regs[1] == i as u64 && at_fault == rip,
-                || format!("fault {i}: r12, r13 = {:#x}, {}, rip {at_fault:#x}", regs[0], regs[1]),
+                || {
+                    format!(
+                        "fault {i}: r12, r13 = {:#x}, {}, rip {at_fault:#x}",
+                        regs[0], regs[1]
+                    )
+                },
             )?;
-            step("WRITE_REG r13", caps::write_reg(h.process(), Reg::R13, i as u64 + 1))?;
-            step("WRITE_REG rip", caps::write_reg(h.process(), Reg::Rip, rip + len))?;
+            step(
+                "WRITE_REG r13",
+                caps::write_reg(h.process(), Reg::R13, i as u64 + 1),
+            )?;
+            step(
+                "WRITE_REG rip",
+                caps::write_reg(h.process(), Reg::Rip, rip + len),
+            )?;
             reply()?;
         }
         let w = await_report(ctx)?;
@@ -255,7 +269,12 @@ pub fn set_entry_starts_fresh(ctx: &Ctx) -> Outcome {
             let arg = 0xa5_0000 + first as u64;
             step(
                 "SET_ENTRY",
-                caps::set_entry(h.process(), at(&h, Label::Reporter), h.code_base() + 4096, arg),
+                caps::set_entry(
+                    h.process(),
+                    at(&h, Label::Reporter),
+                    h.code_base() + 4096,
+                    arg,
+                ),
             )?;
             step("resume at the new entry", caps::resume(h.process()))?;
             let w = await_report(ctx)?;
@@ -302,13 +321,20 @@ pub fn register_orders_refuse_bad_input(ctx: &Ctx) -> Outcome {
         ),
         (
             "READ_REGS of register 18",
-            invoke::call(slots::SELF, tessera_user::abi::order::process::READ_REGS, &[18], &[])
-                .map(|_| ()),
+            invoke::call(
+                slots::SELF,
+                tessera_user::abi::order::process::READ_REGS,
+                &[18],
+                &[],
+            )
+            .map(|_| ()),
             Error::InvalidArgument,
         ),
     ];
     for (what, got, want) in checks {
-        ensure(got == Err(want), || format!("{what}: {got:?}, expected {want:?}"))?;
+        ensure(got == Err(want), || {
+            format!("{what}: {got:?}, expected {want:?}")
+        })?;
     }
     step(
         "copy SELF without READ",

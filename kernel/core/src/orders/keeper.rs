@@ -31,7 +31,9 @@ impl<P: Platform> Kernel<P> {
         cpu.held.write(self, LockKey::process(v.index))?;
         // COMMIT POINT: the process is locked and the argument checked.
         let done = self.processes.write(v, |p| p.keeper = keeper);
-        Ok(done.map(|()| KReply::default()).ok_or(Error::NullCapability))
+        Ok(done
+            .map(|()| KReply::default())
+            .ok_or(Error::NullCapability))
     }
 
     /// READ_REGS and WRITE_REGS on `v`.
