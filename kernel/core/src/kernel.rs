@@ -17,8 +17,10 @@
 //!    user mode or the idle loop it continues with `interrupted(cpu, frame)`, then as in 2; if
 //!    it interrupted the kernel, the flag it set is seen at the next exit.
 //! 5. A user page fault: `resolve_fault(cpu, vpn)` gives the frame, rights and the derived leaf
-//!    page table to put the entry in (upper table levels are the arch's own); on an error the
-//!    arch halts the process (`kernel_invoke` HALT on `Cap::new(Process, current)`).
+//!    page table to put the entry in (upper table levels are the arch's own); on an error, and
+//!    for every other exception in user mode, the arch calls `fault(cpu, frame, fault)` with
+//!    the registers at the fault (`keeper.rs`: to the process's keeper, or it is halted), then
+//!    as in 2.
 //!
 //! Entry points are in `entry.rs`, the scheduler in `dispatch.rs`, the invocation paths in
 //! `invoke/`, the kernel-object orders in `orders/`.
