@@ -116,7 +116,9 @@ fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjI
 /// The current process took an exception in ring 3, its registers in `regs`: the core keeps
 /// them and sends the fault to its keeper, or halts it (reported here).
 fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
-    let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr: regs.exit_cr2, rip: regs.rip };
+    // CR2 means something only for a page fault (`run_user` refuses a bad RIP without entering).
+    let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT { regs.exit_cr2 } else { 0 };
+    let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
     let k = kernel();
     if k.fault(cpu, regs, f) == Faulted::Halted {
         crate::kprintln!(
