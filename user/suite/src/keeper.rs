@@ -2,8 +2,9 @@
 //! fault reaches it with the address and RIP, it maps the page and replies, and the helper goes
 //! on; it skips #UD, #DE and an `int3` by rewriting RIP; without a keeper the helper halts with
 //! its registers at the fault and RESUME re-runs the faulting instruction; SET_ENTRY on a helper
-//! halted in an open wait or a stall starts it fresh (issue 7, item 4); and the register orders
-//! refuse what they must.
+//! halted in an open wait or a stall starts it fresh (issue 7, item 4); a keeper that faults
+//! and never replies leaves the faulter waiting, still halted and resumed at will; and the
+//! register orders refuse what they must.
 
 use crate::helpers::REPORTED;
 use crate::keeper_code::{self, Label};
@@ -30,16 +31,22 @@ const FAULT_RESUME: u8 = SCRATCH + 24;
 const DATA_PAGE: u8 = SCRATCH + 25;
 /// A copy of the tester's own process capability without READ.
 const NO_READ: u8 = SCRATCH + 26;
+/// The slots of a helper that acts as a keeper.
+const SILENT_KEEPER: u8 = SCRATCH + 27;
 const KEEPER_BADGE: u64 = 0xfa17_0001;
 /// Where the reader reads: unmapped until the keeper maps it.
 const DATA_VA: u64 = 0x4000_0000;
 const DATA_WORD: u64 = 0x5eed_0000;
 
 fn spawn(ctx: &Ctx, entry: Label, arg: u64) -> Result<Spawned, String> {
+    spawn_at(ctx, HELPER, entry, arg)
+}
+
+fn spawn_at(ctx: &Ctx, base: u8, entry: Label, arg: u64) -> Result<Spawned, String> {
     step(
         "spawn",
         spawn_code(
-            HELPER,
+            base,
             keeper_code::code(),
             keeper_code::offset(entry),
             arg,
@@ -289,6 +296,49 @@ pub fn set_entry_starts_fresh(ctx: &Ctx) -> Outcome {
         r?;
     }
     Ok(())
+}
+
+/// A keeper that takes the fault message and then faults itself (a helper in an open wait
+/// that runs into `ud2` when a message arrives) never replies: the faulter stays waiting with
+/// its registers at the fault, and HALT and RESUME still work on it.
+pub fn a_silent_keeper_leaves_the_faulter_waiting(ctx: &Ctx) -> Outcome {
+    let keeper = spawn_at(ctx, SILENT_KEEPER, Label::Waiter, 0)?;
+    let h = spawn(ctx, Label::Reader, DATA_VA)?;
+    let r = (|| {
+        step(
+            "an endpoint to the helper keeper",
+            caps::make_endpoint(keeper.process(), KEEPER_BADGE, KEEPER_EP),
+        )?;
+        step(
+            "SET_FAULT_ENDPOINT",
+            caps::set_fault_endpoint(h.process(), KEEPER_EP),
+        )?;
+        step("resume the keeper", caps::resume(keeper.process()))?;
+        await_state(keeper.process(), ctx.tsc_hz, |s| {
+            s == ProcessState::Available
+        })?;
+        step("resume the faulter", caps::resume(h.process()))?;
+        await_state(keeper.process(), ctx.tsc_hz, |s| s == ProcessState::Halted)?;
+        let state = step("INFO", caps::info(h.process()))?.state;
+        let rip = step("READ_REG rip", caps::read_reg(h.process(), Reg::Rip))?;
+        let want = at(&h, Label::ReaderFault);
+        ensure(state == ProcessState::Waiting && rip == want, || {
+            format!(
+                "the faulter is {} at {rip:#x}, expected waiting at {want:#x}",
+                state.name()
+            )
+        })?;
+        step("halt the waiting faulter", caps::halt(h.process()))?;
+        map_data(&h)?;
+        step("resume it", caps::resume(h.process()))?;
+        let w = await_report(ctx)?;
+        ensure(w == DATA_WORD + 1, || {
+            format!("the faulter read {w:#x} after RESUME")
+        })
+    })();
+    drop(keeper);
+    clean_up(h);
+    r
 }
 
 /// (e) The register orders and SET_FAULT_ENDPOINT refuse bad input with the right code.

@@ -65,7 +65,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 26] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 27] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -111,6 +111,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         }),
         ("no_keeper_resume_reruns_the_fault", &|| {
             keeper::without_a_keeper_resume_reruns_the_fault(&ctx)
+        }),
+        ("keeper_that_faults_leaves_the_faulter_waiting", &|| {
+            keeper::a_silent_keeper_leaves_the_faulter_waiting(&ctx)
         }),
         ("set_entry_starts_fresh", &|| keeper::set_entry_starts_fresh(&ctx)),
         ("refuse_bad_register_orders", &|| {
