@@ -106,6 +106,9 @@ impl<P: Platform> Kernel<P> {
             // COMMIT POINT: the process and every queue it owns are locked.
             self.processes.write(me, |p| p.save.clone_from(regs));
             self.stop(cpu, me, Resumes::Run { restart: false });
+            // Its registers are saved: it leaves this CPU now, so whoever sees it halted may
+            // read them at once.
+            self.processes.write(me, |p| self.off_cpu(cpu, me, p));
             return Ok(Taken::Stopped);
         }
         // COMMIT POINT: the process runs and is locked; the invocation path makes the CALL.

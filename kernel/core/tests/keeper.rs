@@ -168,13 +168,17 @@ fn without_a_keeper_the_process_halts_with_its_registers_and_resume_reruns_the_f
     h.obj(f, order::process::SET_FAULT_ENDPOINT, &[], &[])
         .unwrap();
     let at_fault = user_regs(0x5000);
-    assert_eq!(
-        fault(&mut h, 0, at_fault, page_fault(0x10, 0x5000)),
-        Faulted::Halted
-    );
+    h.regs[0] = at_fault;
+    let r = h.k.fault(&mut h.cpus[0], &mut h.regs[0], page_fault(0x10, 0x5000));
+    assert_eq!(r, Faulted::Halted);
+    assert_eq!(h.current(0), None, "off its CPU before the exit path runs");
     assert_eq!(h.state(f), ProcessState::Halted);
-    assert_eq!(h.current(0), None);
-    assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap()[0], 0x5000);
+    assert_eq!(
+        read_regs(&mut h, f, Reg::Rip).unwrap()[0],
+        0x5000,
+        "whoever sees it halted may read its registers at once"
+    );
+    h.k.exit(&mut h.cpus[0], &mut h.regs[0]);
     h.start(f);
     h.tick(0);
     assert_eq!(h.current(0), Some(f.obj));

@@ -61,6 +61,25 @@ fn at(h: &Spawned, label: Label) -> u64 {
     h.code_base() + keeper_code::offset(label)
 }
 
+/// Waits until `h` is halted and off every CPU (its registers at rest).
+fn await_stopped(ctx: &Ctx, h: &Spawned) -> Outcome {
+    let start = tsc::now();
+    loop {
+        let i = step("INFO", caps::info(h.process()))?;
+        if i.state == ProcessState::Halted && i.cpu.is_none() {
+            return Ok(());
+        }
+        if tsc::now().wrapping_sub(start) > 2 * ctx.tsc_hz.max(1_000_000_000) {
+            return Err(format!(
+                "the helper stayed {} on {:?}",
+                i.state.name(),
+                i.cpu
+            ));
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// Makes the tester `h`'s keeper.
 fn keep(h: &Spawned) -> Outcome {
     step(
@@ -235,7 +254,7 @@ pub fn without_a_keeper_resume_reruns_the_fault(ctx: &Ctx) -> Outcome {
     let h = spawn(ctx, Label::Reader, DATA_VA)?;
     let r = (|| {
         step("resume", caps::resume(h.process()))?;
-        await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Halted)?;
+        await_stopped(ctx, &h)?;
         let rip = step("READ_REG rip", caps::read_reg(h.process(), Reg::Rip))?;
         let r12 = step("READ_REG r12", caps::read_reg(h.process(), Reg::R12))?;
         let want = at(&h, Label::ReaderFault);
