@@ -127,7 +127,13 @@ pub fn grant_io_ports(ports: u8, process: u8) -> Result<(), Error> {
 /// Makes the endpoint in slot `endpoint` `process`'s fault endpoint (slot 0: no keeper). Its
 /// faults then arrive there as CALLs (`abi::fault`).
 pub fn set_fault_endpoint(process: u8, endpoint: u8) -> Result<(), Error> {
-    call(process, order::process::SET_FAULT_ENDPOINT, &[], &[endpoint]).map(|_| ())
+    call(
+        process,
+        order::process::SET_FAULT_ENDPOINT,
+        &[],
+        &[endpoint],
+    )
+    .map(|_| ())
 }
 
 /// Registers `first` and the three after it (0 past the last) of a `process` that is halted or

@@ -196,6 +196,25 @@ pub fn page_fault_is_fixed_by_the_keeper(ctx: &Ctx) -> Outcome {
     r
 }
 
+/// A fault the trapper makes: its kind, a check of its error code, where, and how long the
+/// faulting instruction is.
+struct Trap {
+    kind: u64,
+    error: fn(u64) -> bool,
+    label: Label,
+    len: u64,
+}
+
+fn no_error(e: u64) -> bool {
+    e == 0
+}
+
+/// int3's #GP error code names IDT entry 3 (bit 1): as `3 << 3 | 2` on hardware, and as
+/// `3 << 4 | 2` under QEMU's TCG, which scales the index by the 16-byte gate size.
+fn names_idt_entry_3(e: u64) -> bool {
+    e == (3 << 3) | 2 || e == (3 << 4) | 2
+}
+
 /// (b) #UD, #DE and `int3` (a #GP: its gate is closed to ring 3) each reach the keeper, which
 /// checks the registers at the fault, counts the fault in r13 and moves RIP past it.
 pub fn traps_are_skipped_by_the_keeper(ctx: &Ctx) -> Outcome {
@@ -204,16 +223,36 @@ pub fn traps_are_skipped_by_the_keeper(ctx: &Ctx) -> Outcome {
     let r = (|| {
         keep(&h)?;
         step("resume", caps::resume(h.process()))?;
-        // int3's #GP error code names IDT entry 3 (bit 1): as `3 << 3 | 2` on hardware, and
-        // as `3 << 4 | 2` under QEMU's TCG, which scales the index by the 16-byte gate size.
-        let bp = |e: u64| e == (3 << 3) | 2 || e == (3 << 4) | 2;
-        let none = |e: u64| e == 0;
-        let expected: [(u64, &dyn Fn(u64) -> bool, Label, u64); 3] = [
-            (kind::INVALID_OPCODE, &none, Label::TrapperUd, 2),
-            (kind::DIVIDE_ERROR, &none, Label::TrapperDe, 3),
-            (kind::GENERAL_PROTECTION, &bp, Label::TrapperBp, 1),
+        let expected = [
+            Trap {
+                kind: kind::INVALID_OPCODE,
+                error: no_error,
+                label: Label::TrapperUd,
+                len: 2,
+            },
+            Trap {
+                kind: kind::DIVIDE_ERROR,
+                error: no_error,
+                label: Label::TrapperDe,
+                len: 3,
+            },
+            Trap {
+                kind: kind::GENERAL_PROTECTION,
+                error: names_idt_entry_3,
+                label: Label::TrapperBp,
+                len: 1,
+            },
         ];
-        for (i, (kind, error, label, len)) in expected.into_iter().enumerate() {
+        for (
+            i,
+            Trap {
+                kind,
+                error,
+                label,
+                len,
+            },
+        ) in expected.into_iter().enumerate()
+        {
             let f = next_fault(ctx, &h)?;
             let rip = at(&h, label);
             ensure(

@@ -115,7 +115,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("keeper_that_faults_leaves_the_faulter_waiting", &|| {
             keeper::a_silent_keeper_leaves_the_faulter_waiting(&ctx)
         }),
-        ("set_entry_starts_fresh", &|| keeper::set_entry_starts_fresh(&ctx)),
+        ("set_entry_starts_fresh", &|| {
+            keeper::set_entry_starts_fresh(&ctx)
+        }),
         ("refuse_bad_register_orders", &|| {
             keeper::register_orders_refuse_bad_input(&ctx)
         }),

@@ -77,12 +77,7 @@ pub fn spawn_code(
     caps::create(slots::BANK, CapType::Process, process)?;
     caps::set_space(process, space)?;
     let base_va = CODE_VPN * PAGE;
-    caps::set_entry(
-        process,
-        base_va + entry,
-        base_va + PAGE,
-        arg,
-    )?;
+    caps::set_entry(process, base_va + entry, base_va + PAGE, arg)?;
     caps::set_priority(process, priority)?;
     caps::set_cap(process, tessera_user::slots::SELF, process, Rights::ALL)?;
     caps::set_cap(process, slots::ECHO, slots::ECHO, Rights::ALL)?;

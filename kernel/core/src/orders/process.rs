@@ -7,9 +7,9 @@ use crate::cap::Cap;
 use crate::cpu::Cpu;
 use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
-use crate::object::process::{QueueRef, Resumes, RunState};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::object::process::{QueueRef, Resumes, RunState};
 use crate::platform::{Platform, SaveArea};
 use crate::sched::{Position, Priority};
 
