@@ -169,7 +169,8 @@ fn without_a_keeper_the_process_halts_with_its_registers_and_resume_reruns_the_f
         .unwrap();
     let at_fault = user_regs(0x5000);
     h.regs[0] = at_fault;
-    let r = h.k.fault(&mut h.cpus[0], &mut h.regs[0], page_fault(0x10, 0x5000));
+    let r =
+        h.k.fault(&mut h.cpus[0], &mut h.regs[0], page_fault(0x10, 0x5000));
     assert_eq!(r, Faulted::Halted);
     assert_eq!(h.current(0), None, "off its CPU before the exit path runs");
     assert_eq!(h.state(f), ProcessState::Halted);
@@ -526,4 +527,36 @@ fn the_keeper_orders_refuse_bad_input_with_the_right_code() {
     let root = h.root;
     h.obj(root, order::bank::DESTROY, &[], &[f]).unwrap();
     assert_eq!(read_regs(&mut h, f, Reg::Rax), Err(Error::NullCapability));
+}
+
+#[test]
+fn a_faulter_halted_after_its_wake_up_resumes_at_the_fault_without_sending_it() {
+    let (mut h, k, fs) = world(1);
+    let f = fs[0];
+    h.obj(k, order::process::HALT, &[], &[]).unwrap();
+    assert_eq!(
+        fault(&mut h, 0, user_regs(0xb000), page_fault(7, 0xb000)),
+        Faulted::ToKeeper
+    );
+    h.start(k);
+    assert_eq!(
+        h.state(f),
+        ProcessState::Running,
+        "woken as owner of the keeper's queue, to re-run its fault CALL"
+    );
+    h.obj(f, order::process::HALT, &[], &[]).unwrap();
+    assert_eq!(read_regs(&mut h, f, Reg::Rip).unwrap()[0], 0xb000);
+    h.start(f);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(f.obj));
+    assert_eq!(
+        h.regs[0],
+        user_regs(0xb000),
+        "at the fault, its registers intact"
+    );
+    assert_eq!(
+        h.state(k),
+        ProcessState::Available,
+        "the keeper got no message"
+    );
 }

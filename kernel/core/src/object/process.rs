@@ -10,9 +10,10 @@
 //! - `owns` names the one queue it owns, if any (seed 002: at most one at a time).
 //! - `ticket` names its current call: a resume capability whose badge differs is dead.
 //! - `fault` is set only while the process is in the kernel's CALL to its keeper on its behalf
-//!   (running that invocation, stalled with it, or waiting for the reply): then its save area
-//!   holds its user registers at the fault, and the invocation is read from `fault`, not from
-//!   them (`keeper.rs`). Halting, SET_ENTRY and the reply clear it.
+//!   (running that invocation, stalled with it, or waiting for the reply), or halted from it:
+//!   then its save area holds its user registers at the fault, and the invocation is read from
+//!   `fault`, not from them (`keeper.rs`). The reply, RESUME and SET_ENTRY clear it, so it is
+//!   never set when the process returns to user mode.
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::fault::Fault;

@@ -11,7 +11,7 @@
 //!   next kernel exit (seed 001, section 5.4, without a lock held across user mode).
 //! - A process halted with a fault message outstanding (`keeper.rs`) loses it, and its resume
 //!   capability dies: when resumed it runs from its registers, at the faulting instruction
-//!   unless its keeper moved it.
+//!   unless its keeper moved it (the record itself is dropped only then: see `stop`).
 
 use tessera_abi::message::Reply;
 use tessera_abi::Error;
@@ -111,13 +111,14 @@ impl<P: Platform> Kernel<P> {
         Ok(Ok(()))
     }
 
-    /// Operate phase of a halt (every queue `v` is in or owns locked by `prepare_detach`).
+    /// Operate phase of a halt (every queue `v` is in or owns locked by `prepare_detach`). A
+    /// fault record stays until RESUME: a CPU that was about to re-run the fault's CALL when
+    /// the halt came must still find the CALL there, never the user registers, in the save area.
     pub(crate) fn stop(&self, cpu: &mut Cpu, v: ObjId, resumes: Resumes) {
         self.detach(cpu, v);
         self.processes.write(v, |p| {
             p.state = RunState::Halted(resumes);
             p.restart = false;
-            p.fault = None;
         });
     }
 
@@ -132,21 +133,24 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::BadState));
         };
         // COMMIT POINT: `v` is locked and halted.
-        self.processes.write(v, |p| match resumes {
-            Resumes::Run { restart } => {
-                p.restart = restart;
-                self.make_ready(cpu, v, p, Position::Tail);
-            }
-            Resumes::Available => {
-                p.state = RunState::Available;
-                self.posts.write(|pool| self.offer(cpu, v, p, pool));
-            }
-            Resumes::CallFailed => {
-                p.save.set_reply(&Reply {
-                    error: Error::Halted.raw(),
-                    ..Reply::default()
-                });
-                self.make_ready(cpu, v, p, Position::Tail);
+        self.processes.write(v, |p| {
+            p.fault = None;
+            match resumes {
+                Resumes::Run { restart } => {
+                    p.restart = restart;
+                    self.make_ready(cpu, v, p, Position::Tail);
+                }
+                Resumes::Available => {
+                    p.state = RunState::Available;
+                    self.posts.write(|pool| self.offer(cpu, v, p, pool));
+                }
+                Resumes::CallFailed => {
+                    p.save.set_reply(&Reply {
+                        error: Error::Halted.raw(),
+                        ..Reply::default()
+                    });
+                    self.make_ready(cpu, v, p, Position::Tail);
+                }
             }
         });
         Ok(Ok(()))
