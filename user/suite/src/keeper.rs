@@ -399,6 +399,32 @@ pub fn a_silent_keeper_leaves_the_faulter_waiting(ctx: &Ctx) -> Outcome {
     r
 }
 
+/// Registers written into a process that last left user mode by `syscall` all reach it: rcx
+/// too, which `sysretq` would overwrite with the return address.
+pub fn written_registers_reach_user_mode_after_a_syscall(ctx: &Ctx) -> Outcome {
+    const RCX: u64 = 0x7c0_ffee;
+    let h = spawn(ctx, Label::Waiter, 0)?;
+    let r = (|| {
+        step("resume", caps::resume(h.process()))?;
+        await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Available)?;
+        step("halt", caps::halt(h.process()))?;
+        await_stopped(ctx, &h)?;
+        let entry = at(&h, Label::RcxReporter);
+        step(
+            "SET_ENTRY",
+            caps::set_entry(h.process(), entry, h.code_base() + 4096, 0),
+        )?;
+        step("WRITE_REG rcx", caps::write_reg(h.process(), Reg::Rcx, RCX))?;
+        step("resume", caps::resume(h.process()))?;
+        let w = await_report(ctx)?;
+        ensure(w == RCX, || {
+            format!("the helper saw rcx = {w:#x}, expected {RCX:#x}")
+        })
+    })();
+    clean_up(h);
+    r
+}
+
 /// (e) The register orders and SET_FAULT_ENDPOINT refuse bad input with the right code.
 pub fn register_orders_refuse_bad_input(ctx: &Ctx) -> Outcome {
     let checks: [(&str, Result<(), Error>, Error); 6] = [

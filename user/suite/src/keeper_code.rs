@@ -65,6 +65,11 @@ tessera_keeper_echo_caller:
     syscall
     ud2
 
+    /* Rcx reporter: reports rcx, which only a register write can have set. */
+tessera_keeper_rcx_reporter:
+    mov rdx, rcx
+    jmp tessera_keeper_report
+
     /* Reporter: reports rdi (its argument). */
 tessera_keeper_reporter:
     mov rdx, rdi
@@ -95,6 +100,7 @@ tessera_keeper_offsets:
     .quad tessera_keeper_waiter - tessera_keeper_code_start
     .quad tessera_keeper_echo_caller - tessera_keeper_code_start
     .quad tessera_keeper_reporter - tessera_keeper_code_start
+    .quad tessera_keeper_rcx_reporter - tessera_keeper_code_start
 "#,
     echo = const slots::ECHO,
     report = const REPORT,
@@ -108,7 +114,7 @@ tessera_keeper_offsets:
 extern "C" {
     static tessera_keeper_code_start: u8;
     static tessera_keeper_code_end: u8;
-    static tessera_keeper_offsets: [u64; 9];
+    static tessera_keeper_offsets: [u64; 10];
 }
 
 /// A label in the code: an entry point or a faulting instruction.
@@ -132,6 +138,8 @@ pub enum Label {
     EchoCaller = 7,
     /// Entry: reports its argument.
     Reporter = 8,
+    /// Entry: reports rcx.
+    RcxReporter = 9,
 }
 
 /// The code, as bytes.

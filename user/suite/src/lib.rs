@@ -65,7 +65,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 27] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 28] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -117,6 +117,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         }),
         ("set_entry_starts_fresh", &|| {
             keeper::set_entry_starts_fresh(&ctx)
+        }),
+        ("written_registers_survive_a_syscall_exit", &|| {
+            keeper::written_registers_reach_user_mode_after_a_syscall(&ctx)
         }),
         ("refuse_bad_register_orders", &|| {
             keeper::register_orders_refuse_bad_input(&ctx)
