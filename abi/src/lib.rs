@@ -21,6 +21,7 @@ pub mod bootfs;
 pub mod cap;
 pub mod elf;
 pub mod error;
+pub mod fault;
 pub mod message;
 pub mod order;
 pub mod post;

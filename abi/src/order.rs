@@ -47,7 +47,9 @@ pub mod process {
     /// Errors: `BadState` (already halted).
     pub const HALT: u32 = 1;
     /// Resumes a halted process where it stopped (a stalled invocation restarts; an open wait
-    /// continues). Needs WRITE. Errors: `BadState` (not halted).
+    /// continues; after SET_ENTRY, or a halt at or during a fault, it runs from its registers:
+    /// the new entry, or the faulting instruction). Needs WRITE. Errors: `BadState` (not
+    /// halted).
     pub const RESUME: u32 = 2;
     /// `d0` = priority, below [`PRIORITY_LEVELS`](crate::process::PRIORITY_LEVELS), and at most
     /// both the invoked capability's ceiling and the caller's own (see [`SET_CEILING`]).
@@ -58,7 +60,9 @@ pub mod process {
     pub const INFO: u32 = 4;
     /// `d0` = instruction pointer, `d1` = stack pointer, `d2` = first argument register (`rdi`).
     /// The process must be halted and off every CPU (a process halted while running stops at
-    /// its CPU's next kernel entry). Needs WRITE. Errors: `BadState`.
+    /// its CPU's next kernel entry). RESUME then starts it fresh at the new entry: whatever it
+    /// was halted in (an open wait, a stalled or re-run invocation, a closed wait, a fault
+    /// message) is forgotten. Needs WRITE. Errors: `BadState`.
     pub const SET_ENTRY: u32 = 5;
     /// `c0` = the address space the process runs in. Needs WRITE.
     /// Errors: `NullArgument`, `WrongType`.
@@ -76,6 +80,19 @@ pub mod process {
     /// exit it goes to the tail of its priority level's run queue, and the next ready process
     /// of that level (or a higher one) runs. Needs WRITE. Errors: `BadState` (not the caller).
     pub const YIELD: u32 = 10;
+    /// `c0` = an Endpoint: the process's faults become CALLs through it (the protocol and
+    /// message are in [`crate::fault`]); Null (or a capability to a destroyed process) clears
+    /// it. Needs WRITE. Errors: `WrongType`.
+    pub const SET_FAULT_ENDPOINT: u32 = 11;
+    /// `d0` = a first register ([`Reg`](crate::fault::Reg) number). Out: it and the three
+    /// after it in `d0..d3` (0 past the last). The process must not run: halted and off every
+    /// CPU, or faulted (its fault message outstanding). Needs READ.
+    /// Errors: `InvalidArgument` (no such register), `BadState`.
+    pub const READ_REGS: u32 = 12;
+    /// `d0` = a first register, `d1..` = values for it and the registers after it (one to
+    /// three: as many words as are sent after `d0`). The same states as READ_REGS. Needs
+    /// WRITE. Errors: `InvalidArgument` (no value, or a register past the last), `BadState`.
+    pub const WRITE_REGS: u32 = 13;
     /// `d0` = ceiling: the highest priority the process may give itself or any process, and
     /// the ceiling of every process capability it creates; at most both the invoked
     /// capability's ceiling and the caller's own. Returns a copy of the invoked capability
@@ -83,7 +100,7 @@ pub mod process {
     /// is left as it is. A process created from a bank gets its creator's ceiling, on the
     /// object and on the capability CREATE returns. Needs WRITE.
     /// Errors: `InvalidArgument` (no such priority), `MissingRights` (above a ceiling).
-    pub const SET_CEILING: u32 = 11;
+    pub const SET_CEILING: u32 = 14;
 }
 
 /// Orders of a [`Page`](crate::CapType::Page) capability.

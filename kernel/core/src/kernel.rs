@@ -18,8 +18,10 @@
 //!    it interrupted the kernel, the flag it set is seen at the next exit.
 //! 5. A user page fault: `resolve_fault(cpu, vpn)` finds the frame, rights and the derived leaf
 //!    page table, and has the platform install the entry (`Platform::mapping_derived`; upper
-//!    table levels are the arch's own) while it holds the locks that make it valid; on an error
-//!    the arch halts the process (`kernel_invoke` HALT on `Cap::new(Process, current)`).
+//!    table levels are the arch's own) while it holds the locks that make it valid; on an
+//!    error, and for every other exception in user mode, the arch calls `fault(cpu, frame,
+//!    fault)` with the registers at the fault (`keeper.rs`: to the process's keeper, or it is
+//!    halted), then as in 2.
 //!
 //! Entry points are in `entry.rs`, the scheduler in `dispatch.rs`, the invocation paths in
 //! `invoke/`, the kernel-object orders in `orders/`.

@@ -18,6 +18,7 @@ pub mod entry;
 pub mod fault;
 mod invoke;
 mod irq;
+pub mod keeper;
 pub mod kernel;
 pub mod lock_key;
 pub mod mmu_model;

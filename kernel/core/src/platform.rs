@@ -16,6 +16,7 @@
 //! The arch side enters user mode itself after `Kernel::exit` says which process to resume,
 //! and reads the current CPU from its own per-CPU block: the core is told both through `Cpu`.
 
+use tessera_abi::fault::Reg;
 use tessera_abi::message::{Invocation, Reply};
 
 use crate::cap::ObjId;
@@ -34,6 +35,11 @@ pub trait SaveArea: Default + Clone {
     fn set_reply(&mut self, reply: &Reply);
     /// Sets where a new process starts: instruction pointer, stack pointer, first argument.
     fn set_entry(&mut self, pc: u64, sp: u64, arg: u64);
+    /// A user register (`READ_REGS`).
+    fn reg(&self, r: Reg) -> u64;
+    /// Writes a user register (`WRITE_REGS`); every register written must reach user mode as
+    /// written when the process next runs.
+    fn set_reg(&mut self, r: Reg, value: u64);
 }
 
 /// What the core asks of the machine.

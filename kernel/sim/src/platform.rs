@@ -9,6 +9,7 @@
 
 use std::sync::Mutex;
 
+use tessera_abi::fault::Reg;
 use tessera_abi::message::{Invocation, Reply};
 use tessera_core::fault::Translation;
 use tessera_core::mmu_model::MmuModel;
@@ -27,6 +28,8 @@ pub struct Regs {
     pub r9: u64,
     pub pc: u64,
     pub sp: u64,
+    /// rbx, rcx, rbp, r11..r15, rflags: no simulated program uses them.
+    pub rest: [u64; 9],
 }
 
 impl Regs {
@@ -73,6 +76,41 @@ impl SaveArea for Regs {
         self.pc = pc;
         self.sp = sp;
         self.rdi = arg;
+    }
+
+    fn reg(&self, r: Reg) -> u64 {
+        let mut copy = *self;
+        *copy.slot(r)
+    }
+
+    fn set_reg(&mut self, r: Reg, value: u64) {
+        *self.slot(r) = value;
+    }
+}
+
+impl Regs {
+    /// Where register `r` lives.
+    fn slot(&mut self, r: Reg) -> &mut u64 {
+        match r {
+            Reg::Rax => &mut self.rax,
+            Reg::Rdi => &mut self.rdi,
+            Reg::Rsi => &mut self.rsi,
+            Reg::Rdx => &mut self.rdx,
+            Reg::R10 => &mut self.r10,
+            Reg::R8 => &mut self.r8,
+            Reg::R9 => &mut self.r9,
+            Reg::Rip => &mut self.pc,
+            Reg::Rsp => &mut self.sp,
+            Reg::Rbx => &mut self.rest[0],
+            Reg::Rcx => &mut self.rest[1],
+            Reg::Rbp => &mut self.rest[2],
+            Reg::R11 => &mut self.rest[3],
+            Reg::R12 => &mut self.rest[4],
+            Reg::R13 => &mut self.rest[5],
+            Reg::R14 => &mut self.rest[6],
+            Reg::R15 => &mut self.rest[7],
+            Reg::Rflags => &mut self.rest[8],
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! refused by the kernel, never trusted here.
 
 use crate::invoke::{call, call_for_cap};
+use tessera_abi::fault::Reg;
 use tessera_abi::{order, CapType, Error, ProcessInfo, Rights};
 
 /// The type of the capability in `cap` (`GET_TYPE`; Null for a Null slot's answer).
@@ -126,4 +127,41 @@ pub fn unmap(space: u8, vpn: u64) -> Result<(), Error> {
 /// Lets `process` use the I/O ports of the range the capability in slot `ports` names.
 pub fn grant_io_ports(ports: u8, process: u8) -> Result<(), Error> {
     call(ports, order::io_ports::GRANT, &[], &[process]).map(|_| ())
+}
+
+/// Makes the endpoint in slot `endpoint` `process`'s fault endpoint (slot 0: no keeper). Its
+/// faults then arrive there as CALLs (`abi::fault`).
+pub fn set_fault_endpoint(process: u8, endpoint: u8) -> Result<(), Error> {
+    call(
+        process,
+        order::process::SET_FAULT_ENDPOINT,
+        &[],
+        &[endpoint],
+    )
+    .map(|_| ())
+}
+
+/// Registers `first` and the three after it (0 past the last) of a `process` that is halted or
+/// faulted.
+pub fn read_regs(process: u8, first: Reg) -> Result<[u64; 4], Error> {
+    call(process, order::process::READ_REGS, &[first as u64], &[]).map(|r| r.data)
+}
+
+/// Register `r` of a `process` that is halted or faulted.
+pub fn read_reg(process: u8, r: Reg) -> Result<u64, Error> {
+    read_regs(process, r).map(|w| w[0])
+}
+
+/// Writes `values` (one to three) into register `first` and the ones after it, of a `process`
+/// that is halted or faulted.
+pub fn write_regs(process: u8, first: Reg, values: &[u64]) -> Result<(), Error> {
+    let mut words = [first as u64, 0, 0, 0];
+    let n = values.len().min(3);
+    words[1..=n].copy_from_slice(&values[..n]);
+    call(process, order::process::WRITE_REGS, &words[..=n], &[]).map(|_| ())
+}
+
+/// Writes register `r` of a `process` that is halted or faulted.
+pub fn write_reg(process: u8, r: Reg, value: u64) -> Result<(), Error> {
+    write_regs(process, r, &[value])
 }

@@ -1,7 +1,7 @@
 //! The user-level test suite: IPC across address spaces, POST ordering and exactly-once
 //! delivery (also with the kernel's post pool exhausted), wake order with several waiters,
-//! refusals of bad input with the right code, and faulting or spinning helper processes. Run
-//! by `usertests` (test mode) and the shell's `test` command.
+//! refusals of bad input with the right code, faulting or spinning helper processes, and
+//! fault keepers. Run by `usertests` (test mode) and the shell's `test` command.
 //!
 //! Assumes: the running program holds `slots::SELF`, `slots::BANK`, `slots::ECHO` and
 //! `slots::CONSOLE`, and nothing in the suite's slots (`tester`). Guarantees: one line per
@@ -14,6 +14,8 @@ extern crate alloc;
 mod faults;
 pub mod helpers;
 mod ipc;
+mod keeper;
+mod keeper_code;
 mod memory;
 mod post_pool;
 mod posts;
@@ -64,7 +66,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 24] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 31] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -110,6 +112,27 @@ pub fn run(tsc_hz: u64) -> Summary {
         }),
         ("destroyed_page_unreachable", &|| {
             memory::destroyed_page_is_unreachable(&ctx)
+        }),
+        ("keeper_fixes_a_page_fault", &|| {
+            keeper::page_fault_is_fixed_by_the_keeper(&ctx)
+        }),
+        ("keeper_skips_traps_by_writing_rip", &|| {
+            keeper::traps_are_skipped_by_the_keeper(&ctx)
+        }),
+        ("no_keeper_resume_reruns_the_fault", &|| {
+            keeper::without_a_keeper_resume_reruns_the_fault(&ctx)
+        }),
+        ("keeper_that_faults_leaves_the_faulter_waiting", &|| {
+            keeper::a_silent_keeper_leaves_the_faulter_waiting(&ctx)
+        }),
+        ("set_entry_starts_fresh", &|| {
+            keeper::set_entry_starts_fresh(&ctx)
+        }),
+        ("written_registers_survive_a_syscall_exit", &|| {
+            keeper::written_registers_reach_user_mode_after_a_syscall(&ctx)
+        }),
+        ("refuse_bad_register_orders", &|| {
+            keeper::register_orders_refuse_bad_input(&ctx)
         }),
     ];
     for (name, test) in tests {

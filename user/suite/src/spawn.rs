@@ -23,6 +23,16 @@ impl Spawned {
     pub fn process(&self) -> u8 {
         self.base + 2
     }
+
+    /// The tester's slot holding the helper's address space.
+    pub fn space(&self) -> u8 {
+        self.base
+    }
+
+    /// Where the helper's code starts in its address space.
+    pub fn code_base(&self) -> u64 {
+        CODE_VPN * PAGE
+    }
 }
 
 /// Makes a halted helper running `helper` with `rdi` = `arg` at `priority`; `report` is the
@@ -35,6 +45,18 @@ pub fn spawn(
     report: u8,
 ) -> Result<Spawned, Error> {
     let code = helpers::code();
+    spawn_code(base, code, helpers::offset(helper), arg, priority, report)
+}
+
+/// [`spawn`] for position-independent `code` of any helper set, started at offset `entry`.
+pub fn spawn_code(
+    base: u8,
+    code: &[u8],
+    entry: u64,
+    arg: u64,
+    priority: u64,
+    report: u8,
+) -> Result<Spawned, Error> {
     if code.len() as u64 > PAGE {
         return Err(Error::InvalidArgument);
     }
@@ -55,12 +77,7 @@ pub fn spawn(
     caps::create(slots::BANK, CapType::Process, process)?;
     caps::set_space(process, space)?;
     let base_va = CODE_VPN * PAGE;
-    caps::set_entry(
-        process,
-        base_va + helpers::offset(helper),
-        base_va + PAGE,
-        arg,
-    )?;
+    caps::set_entry(process, base_va + entry, base_va + PAGE, arg)?;
     caps::set_priority(process, priority)?;
     caps::set_cap(process, tessera_user::slots::SELF, process, Rights::ALL)?;
     caps::set_cap(process, slots::ECHO, slots::ECHO, Rights::ALL)?;

@@ -44,8 +44,13 @@ impl<P: Platform> Kernel<P> {
         self.make_ready(cpu, t_id, t, Position::Tail);
     }
 
-    /// Writes `d` into `t`'s receive slots and reply registers; its state is the caller's.
+    /// Writes `d` into `t`'s receive slots and reply registers; its state is the caller's. A
+    /// reply to a fault message writes nothing: the registers are the ones its keeper left
+    /// (`keeper.rs`).
     pub(crate) fn write_message(t: &mut Process<P::SaveArea>, d: &Delivery) {
+        if t.fault.take().is_some() {
+            return;
+        }
         let recv = CapWord::unpack(t.save.invocation().caps).recv;
         for (slot, cap) in recv.iter().zip(d.caps.iter()).take(d.info.caps as usize) {
             t.receive_cap(*slot, *cap);

@@ -59,8 +59,12 @@ impl Msg {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Decodes `inv`, reading capabilities from `me`'s capability space.
+    /// Decodes `inv`, reading capabilities from `me`'s capability space; a faulted process's
+    /// invocation is its fault's CALL, whatever its registers hold (`keeper.rs`).
     pub(crate) fn marshal(&self, me: ObjId, inv: &Invocation) -> Result<Msg, Error> {
+        if let Some(Some(m)) = self.processes.read(me, Self::fault_message) {
+            return Ok(m);
+        }
         let info = MessageInfo::unpack(inv.info).ok_or(Error::BadMessage)?;
         if info.resume {
             return Err(Error::BadMessage);

@@ -161,7 +161,8 @@ impl<P: Platform> Kernel<P> {
         if p.state == RunState::Running && p.cpu == Some(cpu.id) {
             return true;
         }
-        if let RunState::Halted(Resumes::Run { .. }) = p.state {
+        // A faulted process resumes at its faulting instruction, not by re-sending its fault.
+        if let (RunState::Halted(Resumes::Run { .. }), None) = (p.state, p.fault) {
             p.state = RunState::Halted(Resumes::Run { restart: true });
         }
         false
@@ -182,15 +183,11 @@ impl<P: Platform> Kernel<P> {
             .flatten()
     }
 
-    /// Refuses the call with `e`: the caller goes on running with the error in `rax`.
+    /// Refuses the call with `e`: the caller goes on running with the error in `rax` (a
+    /// refused fault CALL halts it instead: `keeper.rs`).
     fn refuse(&self, cpu: &mut Cpu, caller: &Caller, e: Error) {
-        // COMMIT POINT (refusal): only the caller's reply registers change.
-        self.finish(cpu, caller, |p| {
-            p.save.set_reply(&Reply {
-                error: e.raw(),
-                ..Reply::default()
-            })
-        });
+        // COMMIT POINT (refusal): only the caller's reply registers (or state) change.
+        self.finish(cpu, caller, |p| Self::refusal(p, e));
     }
 
     /// `refuse` as the end of a path.

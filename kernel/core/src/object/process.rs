@@ -9,8 +9,14 @@
 //!   invocation in the save area is re-run before the process returns to user mode.
 //! - `owns` names the one queue it owns, if any (seed 002: at most one at a time).
 //! - `ticket` names its current call: a resume capability whose badge differs is dead.
+//! - `fault` is set only while the process is in the kernel's CALL to its keeper on its behalf
+//!   (running that invocation, stalled with it, or waiting for the reply), or halted from it:
+//!   then its save area holds its user registers at the fault, and the invocation is read from
+//!   `fault`, not from them (`keeper.rs`). The reply, RESUME and SET_ENTRY clear it, so it is
+//!   never set when the process returns to user mode.
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
+use tessera_abi::fault::Fault;
 use tessera_abi::ProcessState;
 
 use crate::cap::{Cap, ObjId};
@@ -126,6 +132,10 @@ pub struct Process<S> {
     pub bank: ObjId,
     /// Invocations made (for `ps`).
     pub invocations: u64,
+    /// Its fault endpoint (an Endpoint, or Null: no keeper).
+    pub keeper: Cap,
+    /// The fault message outstanding (see the file header).
+    pub fault: Option<Fault>,
 }
 
 impl<S: Default> Process<S> {
@@ -148,6 +158,8 @@ impl<S: Default> Process<S> {
             ticket: 0,
             bank,
             invocations: 0,
+            keeper: Cap::NULL,
+            fault: None,
         }
     }
 }
@@ -173,6 +185,17 @@ impl<S> Process<S> {
             id,
             seq: self.stall_seq,
         }
+    }
+
+    /// Whether its registers may be read and written: it is off every CPU and either halted
+    /// or in its keeper's hands (its fault message outstanding), so no one else uses them.
+    pub fn registers_at_rest(&self) -> bool {
+        self.cpu.is_none()
+            && match self.state {
+                RunState::Halted(_) => true,
+                RunState::Waiting | RunState::Stalled(_) => self.fault.is_some(),
+                RunState::Running | RunState::Available => false,
+            }
     }
 
     /// Whether a message from `sender` may be delivered now: it is in an open wait and the

@@ -9,6 +9,9 @@
 //!   endpoint Null) and frees the post activities queued on it.
 //! - A process running on another CPU is marked and that CPU is interrupted; it stops at its
 //!   next kernel exit (seed 001, section 5.4, without a lock held across user mode).
+//! - A process halted with a fault message outstanding (`keeper.rs`) loses it, and its resume
+//!   capability dies: when resumed it runs from its registers, at the faulting instruction
+//!   unless its keeper moved it (the record itself is dropped only then: see `stop`).
 
 use tessera_abi::message::Reply;
 use tessera_abi::Error;
@@ -86,11 +89,15 @@ impl<P: Platform> Kernel<P> {
     /// HALT: stop `v` where it is.
     pub(crate) fn halt(&self, cpu: &mut Cpu, v: ObjId) -> Result<Result<(), Error>, Restart> {
         cpu.held.write(self, LockKey::process(v.index))?;
-        let Some((state, restart)) = self.processes.read(v, |p| (p.state, p.restart)) else {
+        let Some((state, restart, faulted)) = self
+            .processes
+            .read(v, |p| (p.state, p.restart, p.fault.is_some()))
+        else {
             return Ok(Err(Error::NullCapability));
         };
         let resumes = match state {
             RunState::Halted(_) => return Ok(Err(Error::BadState)),
+            _ if faulted => Resumes::Run { restart: false },
             RunState::Running => Resumes::Run { restart },
             RunState::Stalled(_) => Resumes::Run { restart: true },
             RunState::Available => Resumes::Available,
@@ -100,12 +107,19 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(e));
         }
         // COMMIT POINT: every queue `v` is in or owns is locked.
+        self.stop(cpu, v, resumes);
+        Ok(Ok(()))
+    }
+
+    /// Operate phase of a halt (every queue `v` is in or owns locked by `prepare_detach`). A
+    /// fault record stays until RESUME: a CPU that was about to re-run the fault's CALL when
+    /// the halt came must still find the CALL there, never the user registers, in the save area.
+    pub(crate) fn stop(&self, cpu: &mut Cpu, v: ObjId, resumes: Resumes) {
         self.detach(cpu, v);
         self.processes.write(v, |p| {
             p.state = RunState::Halted(resumes);
             p.restart = false;
         });
-        Ok(Ok(()))
     }
 
     /// RESUME: `v` goes on as it was when halted.
@@ -119,21 +133,24 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::BadState));
         };
         // COMMIT POINT: `v` is locked and halted.
-        self.processes.write(v, |p| match resumes {
-            Resumes::Run { restart } => {
-                p.restart = restart;
-                self.make_ready(cpu, v, p, Position::Tail);
-            }
-            Resumes::Available => {
-                p.state = RunState::Available;
-                self.posts.write(|pool| self.offer(cpu, v, p, pool));
-            }
-            Resumes::CallFailed => {
-                p.save.set_reply(&Reply {
-                    error: Error::Halted.raw(),
-                    ..Reply::default()
-                });
-                self.make_ready(cpu, v, p, Position::Tail);
+        self.processes.write(v, |p| {
+            p.fault = None;
+            match resumes {
+                Resumes::Run { restart } => {
+                    p.restart = restart;
+                    self.make_ready(cpu, v, p, Position::Tail);
+                }
+                Resumes::Available => {
+                    p.state = RunState::Available;
+                    self.posts.write(|pool| self.offer(cpu, v, p, pool));
+                }
+                Resumes::CallFailed => {
+                    p.save.set_reply(&Reply {
+                        error: Error::Halted.raw(),
+                        ..Reply::default()
+                    });
+                    self.make_ready(cpu, v, p, Position::Tail);
+                }
             }
         });
         Ok(Ok(()))

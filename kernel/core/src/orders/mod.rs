@@ -3,6 +3,7 @@
 mod bank;
 mod io_ports;
 mod irq;
+mod keeper;
 mod lifecycle;
 mod memory;
 mod process;

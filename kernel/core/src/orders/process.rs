@@ -7,9 +7,9 @@ use crate::cap::Cap;
 use crate::cpu::Cpu;
 use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
-use crate::object::process::QueueRef;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::object::process::{QueueRef, Resumes, RunState};
 use crate::platform::{Platform, SaveArea};
 use crate::sched::{Position, Priority};
 
@@ -26,7 +26,10 @@ impl<P: Platform> Kernel<P> {
             | order::process::SET_SPACE
             | order::process::SET_CAP
             | order::process::MAKE_ENDPOINT
-            | order::process::YIELD => Rights::WRITE,
+            | order::process::YIELD
+            | order::process::SET_FAULT_ENDPOINT
+            | order::process::WRITE_REGS => Rights::WRITE,
+            order::process::READ_REGS => Rights::READ,
             _ => return Ok(Err(Error::UnknownOrder)),
         };
         if let Err(e) = need(&cap, needed) {
@@ -37,6 +40,10 @@ impl<P: Platform> Kernel<P> {
             order::process::HALT => return Ok(self.halt(cpu, v)?.map(|()| none)),
             order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
             order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
+            order::process::SET_FAULT_ENDPOINT => return self.set_keeper(cpu, v, msg),
+            order::process::READ_REGS | order::process::WRITE_REGS => {
+                return self.registers_order(cpu, v, msg)
+            }
             _ => {}
         }
         let slot = usize::try_from(msg.data[0])
@@ -78,7 +85,7 @@ impl<P: Platform> Kernel<P> {
             cpu.held.read(self, LockKey::process(v.index))?;
         }
         let stopped = |p: &crate::object::process::Process<P::SaveArea>| {
-            matches!(p.state, crate::object::process::RunState::Halted(_)) && p.cpu.is_none()
+            matches!(p.state, RunState::Halted(_)) && p.cpu.is_none()
         };
         if msg.order == order::process::SET_ENTRY && self.processes.read(v, stopped) != Some(true) {
             return Ok(Err(Error::BadState));
@@ -98,7 +105,12 @@ impl<P: Platform> Kernel<P> {
                     KReply::default()
                 }
                 order::process::SET_ENTRY => {
+                    // A fresh start: nothing it was halted in (an open wait, a stalled or
+                    // re-run invocation, a fault message) may continue with the new registers.
                     p.save.set_entry(msg.data[0], msg.data[1], msg.data[2]);
+                    p.state = RunState::Halted(Resumes::Run { restart: false });
+                    p.restart = false;
+                    p.fault = None;
                     KReply::default()
                 }
                 order::process::SET_CEILING => {

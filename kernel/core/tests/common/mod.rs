@@ -5,6 +5,7 @@
 
 use std::sync::Mutex;
 
+use tessera_abi::fault::Reg;
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
 use tessera_abi::{order, CapType, Error, InvocationKind, Rights};
 use tessera_core::fault::Translation;
@@ -12,12 +13,14 @@ use tessera_core::mmu_model::MmuModel;
 use tessera_core::sync::CpuId;
 use tessera_core::{Cap, Config, Cpu, Exit, Frame, Kernel, ObjId, Platform, SaveArea};
 
-/// The syscall registers.
+/// The syscall registers, and the rest of the user registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Regs {
     pub inv: Invocation,
     pub pc: u64,
     pub sp: u64,
+    /// rbx, rcx, rbp, r11..r15, rflags.
+    pub rest: [u64; 9],
 }
 
 impl SaveArea for Regs {
@@ -36,6 +39,39 @@ impl SaveArea for Regs {
         self.pc = pc;
         self.sp = sp;
         self.inv.cap = arg;
+    }
+    fn reg(&self, r: Reg) -> u64 {
+        let mut copy = *self;
+        *copy.slot(r)
+    }
+    fn set_reg(&mut self, r: Reg, value: u64) {
+        *self.slot(r) = value;
+    }
+}
+
+impl Regs {
+    /// Where register `r` lives.
+    fn slot(&mut self, r: Reg) -> &mut u64 {
+        match r {
+            Reg::Rax => &mut self.inv.caps,
+            Reg::Rdi => &mut self.inv.cap,
+            Reg::Rsi => &mut self.inv.info,
+            Reg::Rdx => &mut self.inv.data[0],
+            Reg::R10 => &mut self.inv.data[1],
+            Reg::R8 => &mut self.inv.data[2],
+            Reg::R9 => &mut self.inv.data[3],
+            Reg::Rip => &mut self.pc,
+            Reg::Rsp => &mut self.sp,
+            Reg::Rbx => &mut self.rest[0],
+            Reg::Rcx => &mut self.rest[1],
+            Reg::Rbp => &mut self.rest[2],
+            Reg::R11 => &mut self.rest[3],
+            Reg::R12 => &mut self.rest[4],
+            Reg::R13 => &mut self.rest[5],
+            Reg::R14 => &mut self.rest[6],
+            Reg::R15 => &mut self.rest[7],
+            Reg::Rflags => &mut self.rest[8],
+        }
     }
 }
 

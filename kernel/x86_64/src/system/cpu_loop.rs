@@ -5,7 +5,10 @@
 //! Faults are the arch's to translate: a page fault is first offered to the core
 //! (`resolve_fault`), which either installs the entry (through `Platform::mapping_derived`,
 //! while it still holds the locks that make it valid) and the thread resumes, or refuses; a
-//! refused or any other fault halts the process with a report on the console.
+//! refused or any other exception goes to the core's `fault` with the registers at the fault,
+//! which hands it to the process's keeper or halts the process (reported on the console). A
+//! process that cannot run at all (no address space, no memory for its tables) is halted with
+//! a report.
 
 use crate::cpu::percpu::percpu;
 use crate::idle;
@@ -15,10 +18,12 @@ use crate::user::context::UserContext;
 use crate::user::entry::{run_user, EXIT_SYSCALL};
 use core::sync::atomic::Ordering;
 use tessera_abi::boot::io_ports;
+use tessera_abi::fault::Fault;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
 use tessera_core::cpu::Cpu;
 use tessera_core::dispatch::Exit;
+use tessera_core::keeper::Faulted;
 
 /// Runs processes on this CPU forever.
 pub fn run(cpu: &mut Cpu) -> ! {
@@ -77,7 +82,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
                         k.interrupted(cpu, &mut regs)
                     }
                     14 => page_fault(cpu, &mut regs, process, space),
-                    v => fault(cpu, &mut regs, process, exception_name(v as u8)),
+                    _ => exception(cpu, &mut regs, process),
                 }
             }
         }
@@ -112,10 +117,30 @@ fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjI
     }
     let what = if err & 16 != 0 { "execute" } else if err & 2 != 0 { "write" } else { "read" };
     crate::kprintln!("process {}: page fault: {what} at {addr:#x} (RIP {:#x})", process.index, regs.rip);
-    fault(cpu, regs, process, "page fault")
+    exception(cpu, regs, process)
 }
 
-/// Halts the current process after a fault it cannot recover from, and reports it.
+/// The current process took an exception in ring 3, its registers in `regs`: the core keeps
+/// them and sends the fault to its keeper, or halts it (reported here).
+fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
+    // CR2 means something only for a page fault (`run_user` refuses a bad RIP without entering).
+    let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT { regs.exit_cr2 } else { 0 };
+    let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
+    let k = kernel();
+    if k.fault(cpu, regs, f) == Faulted::Halted {
+        crate::kprintln!(
+            "process {} halted: {} at RIP {:#x} (error code {:#x}, CR2 {:#x})",
+            process.index,
+            exception_name(f.kind as u8),
+            f.rip,
+            f.error,
+            f.addr
+        );
+    }
+    k.exit(cpu, regs)
+}
+
+/// Halts the current process, which cannot run at all, and reports it.
 fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Exit {
     crate::kprintln!(
         "process {} halted: {why} at RIP {:#x} (error code {:#x}, CR2 {:#x})",
