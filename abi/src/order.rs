@@ -119,9 +119,13 @@ pub mod space {
     /// `d0` = virtual page number (below [`USER_PAGES`]), `d1` = rights (READ, WRITE, EXEC),
     /// `c0` = the page, whose capability must hold those rights. Needs WRITE.
     /// Errors: `InvalidArgument`, `NullArgument`, `WrongType`, `MissingRights` (page cap),
-    /// `BadState` (already mapped), `OutOfQuota` (the space's mapping records are full).
+    /// `BadState` (already mapped), `OutOfQuota` (the space's mapping records are full, the
+    /// page is mapped in 64 places already, or the space's bank cannot pay: a unit per 64
+    /// records, and one for each new 2 MiB, 1 GiB and 512 GiB region the space maps into,
+    /// kept until the space is destroyed).
     pub const MAP: u32 = 1;
-    /// `d0` = virtual page number. Needs WRITE. Errors: `InvalidArgument`, `BadState`.
+    /// `d0` = virtual page number. Gives back the records' unit it empties. Needs WRITE.
+    /// Errors: `InvalidArgument`, `BadState`.
     pub const UNMAP: u32 = 2;
     /// `d0` = virtual page number. `d0` out = the mapping's rights, 0 if unmapped (or the page
     /// was destroyed). Needs READ. Errors: `InvalidArgument`.

@@ -194,7 +194,7 @@ impl<P: Platform> Kernel<P> {
             .for_each(|i| self.pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
         self.spaces
             .live_ids()
-            .for_each(|i| self.spaces.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+            .for_each(|i| self.spaces.read(i, |s| add(s.bank, 1 + s.charged)).unwrap_or(()));
         self.cap_pages
             .live_ids()
             .for_each(|i| self.cap_pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));

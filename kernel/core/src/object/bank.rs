@@ -3,7 +3,8 @@
 //! # Invariants (checked by `Kernel::check_invariants`)
 //! - `used <= quota`.
 //! - `used` is the sum of the costs of the live objects created from this bank: one unit per
-//!   object, plus the quota of each child bank.
+//!   object, plus the quota of each child bank, plus what each address space has grown into
+//!   (`Space::charged`: its mapping records and the regions of its derived page tables).
 //! - `objects` counts those live objects; a bank is destroyed only when it is zero.
 
 use tessera_abi::CapType;
@@ -54,6 +55,16 @@ impl Bank {
     pub fn refund(&mut self, cost: u64) {
         self.used -= cost;
         self.objects -= 1;
+    }
+
+    /// Charges `units` more to a live object (kernel memory it grows into; after `can_charge`).
+    pub fn charge_more(&mut self, units: u64) {
+        self.used += units;
+    }
+
+    /// Returns `units` a live object no longer needs.
+    pub fn refund_some(&mut self, units: u64) {
+        self.used -= units;
     }
 }
 

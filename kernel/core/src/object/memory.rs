@@ -11,7 +11,17 @@
 //!   destroyed is stale, as a record of a destroyed page is: the next MAP of the page drops
 //!   stale entries (after dropping their derived mappings), so the list is at most one longer
 //!   than the page's live records were at its last MAP.
-//! - At most `MAX_MAPPINGS` records per space.
+//! - At most `MAX_MAPPINGS` records per space, and at most `MAX_PAGE_MAPPINGS` live records
+//!   (so reverse-map entries) per page.
+//!
+//! # What a space costs its bank (`Space::charged`)
+//! Its own unit covers the object and the root of its derived tables. On top: one unit for
+//! each `RECORDS_PER_UNIT` mapping records it holds (a record and its page's reverse-map entry,
+//! with room for their vectors to grow), refunded as records go; and one unit for every 2 MiB,
+//! 1 GiB and 512 GiB region in which it has ever had a record (the leaf table, directory and
+//! pointer table its derived tables may need there), refunded when the space is destroyed,
+//! since the platform keeps upper levels until then. So every byte MAP can make the kernel
+//! allocate, here or in the platform, is paid for by the space's bank.
 
 use alloc::vec::Vec;
 use tessera_abi::cap::CAP_PAGE_SLOTS;
@@ -19,6 +29,11 @@ use tessera_abi::Rights;
 
 use crate::cap::{Cap, ObjId};
 use crate::platform::Frame;
+
+/// Mapping records (with their reverse-map entries) one bank unit pays for.
+pub const RECORDS_PER_UNIT: usize = 64;
+/// The most records that may map one page at once: its reverse map is paid for by its unit.
+pub const MAX_PAGE_MAPPINGS: usize = 64;
 
 /// A page of memory.
 #[derive(Debug)]
@@ -68,6 +83,16 @@ impl ReverseMap {
             }
             !gone
         });
+    }
+
+    /// How many entries, stale ones included.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Every (space, vpn) entry.
@@ -161,6 +186,20 @@ pub struct Space {
     pub mappings: Mappings,
     /// The bank it came from.
     pub bank: ObjId,
+    /// Units it holds of its bank beyond its own (see the file header).
+    pub charged: u64,
+    /// The regions it has ever had a record in (`region_keys`), sorted.
+    regions: Vec<u64>,
+}
+
+/// Bank units that `records` mapping records take.
+fn record_units(records: usize) -> u64 {
+    records.div_ceil(RECORDS_PER_UNIT) as u64
+}
+
+/// The 2 MiB, 1 GiB and 512 GiB regions holding virtual page `vpn`, as sortable keys.
+fn region_keys(vpn: u64) -> [u64; 3] {
+    [(1 << 60) | vpn >> 9, (2 << 60) | vpn >> 18, (3 << 60) | vpn >> 27]
 }
 
 impl Space {
@@ -169,7 +208,46 @@ impl Space {
         Space {
             mappings: Mappings::default(),
             bank,
+            charged: 0,
+            regions: Vec::new(),
         }
+    }
+
+    /// The units a MAP at `vpn` costs: a unit of records if it adds one (not replacing a
+    /// record of a destroyed page) and crosses into the next, and a unit per new region.
+    pub fn map_cost(&self, vpn: u64) -> u64 {
+        let n = self.mappings.len();
+        let records = if self.mappings.contains_key(&vpn) {
+            0
+        } else {
+            record_units(n + 1) - record_units(n)
+        };
+        let regions = region_keys(vpn)
+            .iter()
+            .filter(|k| self.regions.binary_search(k).is_err())
+            .count() as u64;
+        records + regions
+    }
+
+    /// Makes room to note the regions of one more MAP (prepare phase); false if memory is short.
+    pub fn reserve_regions(&mut self) -> bool {
+        self.regions.try_reserve(3).is_ok()
+    }
+
+    /// Notes a MAP at `vpn` that cost `cost` units (after `reserve_regions`: no allocation).
+    pub fn mapped(&mut self, vpn: u64, cost: u64) {
+        for k in region_keys(vpn) {
+            if let Err(i) = self.regions.binary_search(&k) {
+                self.regions.insert(i, k);
+            }
+        }
+        self.charged += cost;
+    }
+
+    /// The units an UNMAP gives back: the records' unit it empties, if any.
+    pub fn unmap_refund(&self) -> u64 {
+        let n = self.mappings.len();
+        record_units(n) - record_units(n.saturating_sub(1))
     }
 }
 

@@ -159,6 +159,7 @@ impl<P: Platform> Kernel<P> {
                 Some((0, quota)) => quota + 1,
                 _ => return Ok(Err(Error::BadState)),
             },
+            CapType::AddressSpace => 1 + self.spaces.read(victim.obj, |s| s.charged).unwrap_or(0),
             _ => 1,
         };
         if victim.ty == CapType::Process {

@@ -19,6 +19,7 @@ use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::object::memory::MAX_PAGE_MAPPINGS;
 use crate::object::memory::{Mapping, Page};
 use crate::platform::Platform;
 use crate::sync::LockMode;
@@ -94,15 +95,23 @@ impl<P: Platform> Kernel<P> {
             }
             order::space::UNMAP => {
                 cpu.held.write(self, LockKey::space(space.index))?;
-                let Some(Some(m)) = self.spaces.read(space, |s| s.mappings.get(&vpn).copied())
+                let Some((Some(m), bank, refund)) = self
+                    .spaces
+                    .read(space, |s| (s.mappings.get(&vpn).copied(), s.bank, s.unmap_refund()))
                 else {
                     return Ok(Err(Error::BadState));
                 };
                 if self.pages.is_live(m.page) {
                     cpu.held.write(self, LockKey::page(m.page.index))?;
                 }
-                // COMMIT POINT: the space (and its page, if live) is locked and the record exists.
-                self.spaces.write(space, |s| s.mappings.remove(&vpn));
+                cpu.held.write(self, LockKey::bank(bank.index))?;
+                // COMMIT POINT: the space, its bank (and its page, if live) are locked and the
+                // record exists.
+                self.spaces.write(space, |s| {
+                    s.mappings.remove(&vpn);
+                    s.charged -= refund;
+                });
+                self.banks.write(bank, |b| b.refund_some(refund));
                 self.pages.write(m.page, |p| p.rmap.remove(space, vpn));
                 self.platform.mapping_removed(space, vpn);
                 Ok(Ok(KReply::default()))
@@ -136,7 +145,7 @@ impl<P: Platform> Kernel<P> {
                 |s| !self.spaces.is_live(s),
                 |s, v| self.platform.mapping_removed(s, v),
             );
-            (p.frame, p.rmap.reserve_one())
+            (p.frame, p.rmap.len() < MAX_PAGE_MAPPINGS && p.rmap.reserve_one())
         });
         let frame = match room {
             None => return Ok(Err(Error::NullArgument)),
@@ -144,22 +153,35 @@ impl<P: Platform> Kernel<P> {
             Some((frame, true)) => frame,
         };
         self.pages.pin(page.obj.index).pin(cpu.id, &self.txns);
+        let Some(bank) = self.spaces.read(space.obj, |s| s.bank) else {
+            return Ok(Err(Error::NullCapability));
+        };
+        // Below the page and space keys: only tried, and a busy bank restarts the path.
+        cpu.held.write(self, LockKey::bank(bank.index))?;
         let state = self.spaces.write(space.obj, |s| {
             let taken = s
                 .mappings
                 .get(&vpn)
                 .is_some_and(|m| self.pages.is_live(m.page));
             let full = !s.mappings.contains_key(&vpn) && s.mappings.len() >= MAX_MAPPINGS;
-            (taken, full || !s.mappings.reserve_one())
+            let room = !full && s.mappings.reserve_one() && s.reserve_regions();
+            (taken, room, s.map_cost(vpn))
         });
-        match state {
-            None => return Ok(Err(Error::NullCapability)),
-            Some((true, _)) => return Ok(Err(Error::BadState)),
-            Some((_, true)) => return Ok(Err(Error::OutOfQuota)),
-            Some(_) => {}
+        let Some((taken, room, cost)) = state else {
+            return Ok(Err(Error::NullCapability));
+        };
+        let affordable = self.banks.read(bank, |b| b.can_charge(cost)) == Some(true);
+        if taken {
+            return Ok(Err(Error::BadState));
         }
-        // COMMIT POINT: space and page are locked, the slot is free and room is left in both.
+        if !room || !affordable {
+            return Ok(Err(Error::OutOfQuota));
+        }
+        // COMMIT POINT: space, page and the space's bank are locked, the slot is free, room is
+        // left in both and the bank can pay.
+        self.banks.write(bank, |b| b.charge_more(cost));
         let stale = self.spaces.write(space.obj, |s| {
+            s.mapped(vpn, cost);
             s.mappings.insert(
                 vpn,
                 Mapping {
