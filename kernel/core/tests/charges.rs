@@ -40,7 +40,7 @@ fn records_and_regions_are_charged_to_the_space_bank_and_come_back() {
     let space = create(&mut h, b, CapType::AddressSpace).unwrap();
     let page = create(&mut h, b, CapType::Page).unwrap();
     let start = available(&mut h, b);
-    let mut cost = |h: &mut H, vpn: u64| {
+    let cost = |h: &mut H, vpn: u64| {
         let before = available(h, b);
         map(h, space, vpn, page).unwrap();
         before - available(h, b)
