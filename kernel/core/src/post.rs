@@ -21,7 +21,6 @@
 //! The activities sit behind one lock (`LockKey::POST_POOL`), taken like an object lock.
 
 use alloc::vec::Vec;
-use core::ops::Range;
 use tessera_abi::post::PostPayload;
 
 use crate::cap::ObjId;
@@ -63,18 +62,32 @@ pub enum Sender {
 pub struct PostPool {
     slots: Vec<Option<Activity>>,
     per_process: usize,
+    processes: usize,
+    /// By allotment (process table index, then IRQ line): a bit per activity, set while free,
+    /// so finding a free one is one instruction, not a walk.
+    free: Vec<u64>,
     /// By process table index: the stall of a process whose allotment is all in use.
     waiting: Vec<Option<Staller>>,
 }
 
+/// The largest allotment: one free-bit word per sender.
+pub const MAX_ALLOTMENT: u32 = u64::BITS;
+
 impl PostPool {
-    /// `per_process` activities for each of `processes` process table slots, and one for each
-    /// of `irq_lines` lines.
+    /// `per_process` activities (at most `MAX_ALLOTMENT`) for each of `processes` process
+    /// table slots, and one for each of `irq_lines` lines.
     pub fn new(processes: usize, per_process: u32, irq_lines: usize) -> PostPool {
-        let per_process = per_process as usize;
+        assert!(per_process <= MAX_ALLOTMENT, "post allotment above {MAX_ALLOTMENT}");
+        let full = u64::MAX.checked_shr(u64::BITS - per_process).unwrap_or(0);
+        let per = per_process as usize;
         PostPool {
-            slots: (0..processes * per_process + irq_lines).map(|_| None).collect(),
-            per_process,
+            slots: (0..processes * per + irq_lines).map(|_| None).collect(),
+            per_process: per,
+            processes,
+            free: (0..processes)
+                .map(|_| full)
+                .chain((0..irq_lines).map(|_| 1))
+                .collect(),
             waiting: (0..processes).map(|_| None).collect(),
         }
     }
@@ -84,24 +97,40 @@ impl PostPool {
         self.per_process
     }
 
-    fn region(&self, sender: Sender) -> Range<usize> {
-        let (first, len) = match sender {
-            Sender::Process(p) => (p.index as usize * self.per_process, self.per_process),
-            Sender::Irq(line) => (self.waiting.len() * self.per_process + line as usize, 1),
-        };
-        first.min(self.slots.len())..(first + len).min(self.slots.len())
+    /// The allotment `sender` draws on, and where its activities start.
+    fn allotment_of(&self, sender: Sender) -> (usize, usize) {
+        match sender {
+            Sender::Process(p) => (p.index as usize, p.index as usize * self.per_process),
+            Sender::Irq(line) => {
+                let base = self.processes * self.per_process;
+                (self.processes + line as usize, base + line as usize)
+            }
+        }
+    }
+
+    /// The allotment activity `id` belongs to, and its bit there.
+    fn owner_of(&self, id: PostId) -> (usize, u32) {
+        let i = id.0 as usize;
+        let base = self.processes * self.per_process;
+        if i < base {
+            (i / self.per_process, (i % self.per_process) as u32)
+        } else {
+            (self.processes + (i - base), 0)
+        }
     }
 
     /// The activity `sender`'s next POST would take, if one of its allotment is free.
     pub fn next_free(&self, sender: Sender) -> Option<PostId> {
-        self.region(sender)
-            .find(|&i| self.slots[i].is_none())
-            .map(|i| PostId(i as u32))
+        let (owner, base) = self.allotment_of(sender);
+        let mask = *self.free.get(owner)?;
+        (mask != 0).then(|| PostId((base + mask.trailing_zeros() as usize) as u32))
     }
 
     /// Takes a free activity of `sender`'s allotment for `a`; `None` if all are in use.
     pub fn take(&mut self, sender: Sender, a: Activity) -> Option<PostId> {
         let id = self.next_free(sender)?;
+        let (owner, bit) = self.owner_of(id);
+        self.free[owner] &= !(1 << bit);
         self.slots[id.0 as usize] = Some(a);
         Some(id)
     }
@@ -115,7 +144,8 @@ impl PostPool {
     /// (no longer waiting: the caller wakes it).
     pub fn release(&mut self, id: PostId) -> Option<(Activity, Option<Staller>)> {
         let a = self.slots.get_mut(id.0 as usize)?.take()?;
-        let owner = id.0 as usize / self.per_process.max(1);
+        let (owner, bit) = self.owner_of(id);
+        self.free[owner] |= 1 << bit;
         Some((a, self.waiting.get_mut(owner).and_then(Option::take)))
     }
 
@@ -203,6 +233,13 @@ mod tests {
         assert_eq!(p.waiters().count(), 0);
         assert_eq!(p.in_use().count(), 2);
         assert_eq!(PostPool::new(0, 0, 0).next_free(a), None);
+        let mut none = PostPool::new(2, 0, 1);
+        assert_eq!(none.next_free(Sender::Process(sender(1))), None, "an empty allotment");
+        let line = none.take(Sender::Irq(0), act(7)).unwrap();
+        assert_eq!(none.release(line).map(|(_, w)| w), Some(None));
+        let mut big = PostPool::new(1, MAX_ALLOTMENT, 0);
+        let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| big.take(a, act(u64::from(i)))).collect();
+        assert!(all.iter().all(Option::is_some) && big.take(a, act(0)).is_none());
         assert!(!p.leave(waiter));
     }
 }
