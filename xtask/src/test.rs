@@ -25,6 +25,10 @@ use crate::Reported;
 /// The program init starts under `test=user`; it ends with `usertests: N passed, N failed`.
 const USER_SUITE: &str = "usertests";
 
+/// The user suite runs once on one CPU and once on four: what crosses rings is tested both
+/// without and with other CPUs running at the same time.
+const USER_SUITE_CPUS: [u32; 2] = [1, 4];
+
 /// Longest a kernel test boot may take under TCG before it is called hung.
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -179,14 +183,16 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
             "user tests: skipped (no `{USER_SUITE}` program under user/)"
         ));
     } else {
-        banner(&format!(
-            "user tests: boot with test=user; init runs `{USER_SUITE}`"
-        ));
-        let name = "user-tests";
-        boot.smp = 1;
-        boot.append = Some("test=user".into());
-        let capture = capture::boot(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
-        total.absorb(judge_user(name, &capture.log, &capture.lines, capture.exit));
+        for cpus in USER_SUITE_CPUS {
+            banner(&format!(
+                "user tests: boot with test=user on {cpus} CPU(s); init runs `{USER_SUITE}`"
+            ));
+            let name = format!("user-tests-{cpus}cpu");
+            boot.smp = cpus;
+            boot.append = Some("test=user".into());
+            let capture = capture::boot(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT)?;
+            total.absorb(judge_user(&name, &capture.log, &capture.lines, capture.exit));
+        }
     }
     if ws.programs.iter().any(|p| p.bins.iter().any(|b| b == "shell")) {
         banner("shell: boot normally on 2 CPUs, type help, ps and shutdown into COM1");
