@@ -1,0 +1,169 @@
+//! One random invocation: a random capability index, kind, order code, message words, data
+//! words, capabilities sent and receive slots, filtered only where the fuzzer itself would
+//! otherwise hang or lose track (see `layout`): an endpoint it does not know might never take a
+//! message, so it is only asked its type; an open wait is ended by a POST to itself.
+
+use crate::layout::*;
+use crate::rng::Rng;
+use crate::shared::SHARED;
+use tessera_user::abi::message::{CapWord, InvocationKind, MessageInfo};
+use tessera_user::abi::{order, CapType};
+use tessera_user::invoke::{self, Received};
+
+/// What a random invocation may aim at.
+#[derive(Clone, Copy)]
+pub struct Scope {
+    /// Endpoints in slots `live_endpoints.0..live_endpoints.1` always take messages (the
+    /// receiver, the servers).
+    pub live_endpoints: (u8, u8),
+    /// May it CALL, SEND or POST through endpoints at all (servers may not: two servers
+    /// calling each other would wait for ever).
+    pub use_endpoints: bool,
+}
+
+/// A capability index for the target of a random invocation.
+fn target(rng: &mut Rng) -> u64 {
+    match rng.below(20) {
+        0 => rng.next(),
+        1 => 64 + rng.below(200),
+        _ => loop {
+            let slot = rng.below(64) as u8;
+            if slot != SELF && slot != TRACKED_BANK && slot != SELF_ENDPOINT {
+                return slot as u64;
+            }
+        },
+    }
+}
+
+/// A slot whose capability may be sent: never [`SELF`], a tracked object or the tracked bank.
+pub fn transferable(rng: &mut Rng) -> u8 {
+    match rng.below(8) {
+        0 => 0,
+        1 => RANDOM_BANK,
+        2 => RECEIVER,
+        3 => SERVERS + rng.below(MAX_SERVERS as u64) as u8,
+        4 => 64 + rng.below(192) as u8,
+        _ => SCRATCH + rng.below(64 - SCRATCH as u64) as u8,
+    }
+}
+
+/// A data word: small numbers, slot-like, type codes, page numbers, rights, or anything.
+pub fn word(rng: &mut Rng) -> u64 {
+    match rng.below(8) {
+        0 => rng.below(4),
+        1 => rng.below(70),
+        2 => rng.below(11),
+        3 => 0x1000 + rng.below(64),
+        4 => rng.below(1 << 35),
+        5 => rng.below(8),
+        6 => rng.below(600),
+        _ => rng.next(),
+    }
+}
+
+/// An order code: mostly ones objects answer, sometimes any (never the checked [`SEQ`]).
+fn order_code(rng: &mut Rng) -> u32 {
+    let o = if rng.chance(80) { rng.below(12) as u32 } else { rng.next() as u32 };
+    if o == SEQ || o == NUDGE {
+        0
+    } else {
+        o
+    }
+}
+
+/// The type of the capability at `cap`, if it is a slot (one counted invocation).
+fn type_of(cap: u64) -> Option<CapType> {
+    if cap >= 64 {
+        return None;
+    }
+    SHARED.count(1);
+    let r = invoke::call(cap as u8, order::GET_TYPE, &[], &[]).ok()?;
+    CapType::from_raw(r.data[0])
+}
+
+/// Makes one random invocation (and the GET_TYPE before it); returns how many it made.
+pub fn invocation(rng: &mut Rng, scope: Scope) -> Result<Received, tessera_user::abi::Error> {
+    let cap = target(rng);
+    let ty = type_of(cap);
+    let mut kind = match rng.below(4) {
+        0 => InvocationKind::Call,
+        1 => InvocationKind::Return,
+        2 => InvocationKind::Send,
+        _ => InvocationKind::Post,
+    };
+    let mut ord = order_code(rng);
+    let n = rng.below(5) as usize;
+    let mut data = [0u64; 4];
+    for d in data.iter_mut().take(n) {
+        *d = word(rng);
+    }
+    let ncaps = rng.below(4) as usize;
+    let mut send = [0u8; 4];
+    for s in send.iter_mut().take(ncaps) {
+        *s = transferable(rng);
+    }
+    let mut recv = [0u8; 4];
+    for r in recv.iter_mut() {
+        *r = if rng.chance(10) { 0 } else { SCRATCH + rng.below(64 - SCRATCH as u64) as u8 };
+    }
+    let slot = cap as u8;
+    match ty {
+        Some(CapType::Endpoint) => {
+            let live = scope.use_endpoints && (scope.live_endpoints.0..scope.live_endpoints.1).contains(&slot);
+            if !live {
+                return Err(tessera_user::abi::Error::BadState);
+            }
+        }
+        Some(CapType::Bank) if TRACKED.contains(&slot) => {
+            // A tracked sub-bank: creating from it at random would leave objects nobody tracks.
+            ord = if rng.chance(50) { order::GET_TYPE } else { order::bank::AVAILABLE };
+        }
+        Some(CapType::Process) if ord == order::process::SET_PRIORITY => {
+            // No victim may outrank the workers (there is no priority ceiling yet); priorities
+            // from 32 up stay, to be refused.
+            if data[0] < 32 {
+                data[0] %= PRIORITY + 1;
+            }
+        }
+        _ => {}
+    }
+    let open_wait = kind == InvocationKind::Return && matches!(ty, Some(CapType::Null | CapType::Resume));
+    if open_wait && !scope.use_endpoints {
+        kind = InvocationKind::Send;
+    }
+    let malformed = rng.chance(3);
+    let info = if malformed {
+        rng.next() & !0x3 | kind as u64
+    } else {
+        MessageInfo::new(kind, ord, n as u8, ncaps as u8).pack()
+    };
+    if open_wait && scope.use_endpoints {
+        // Ends the wait below: queued until this worker next waits.
+        SHARED.count(1);
+        let _ = invoke::post(SELF_ENDPOINT, NUDGE, 0);
+    }
+    SHARED.count(1);
+    let caps = CapWord { send, recv }.pack();
+    let r = invoke::registers(cap, info, data, caps);
+    if open_wait && scope.use_endpoints {
+        drain_until_nudge(r);
+    }
+    r
+}
+
+/// Receives until this worker's own nudge arrives (a malformed RETURN may have failed at once,
+/// leaving the nudge queued: it is then taken here).
+pub fn drain_until_nudge(first: Result<Received, tessera_user::abi::Error>) {
+    if let Ok(m) = first {
+        if m.order() == NUDGE && MessageInfo::unpack(m.info).is_some_and(|i| i.kind == InvocationKind::Post) {
+            return;
+        }
+    }
+    loop {
+        SHARED.count(1);
+        match invoke::wait() {
+            Ok(m) if m.order() == NUDGE => return,
+            _ => {}
+        }
+    }
+}
