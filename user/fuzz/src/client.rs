@@ -188,7 +188,7 @@ impl Client {
         let steps = [
             counted(caps::set_space(process, space)),
             counted(caps::set_entry(process, va + entry, va + 4096, self.rng.next())),
-            counted(caps::set_priority(process, PRIORITY - self.rng.below(3))),
+            counted(caps::set_priority(process, PRIORITY - 1 - self.rng.below(3))),
             counted(caps::set_cap(process, VICTIM_TARGET, server, Rights::ALL)),
             counted(caps::resume(process)),
         ];

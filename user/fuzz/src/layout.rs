@@ -34,7 +34,8 @@ pub const SEQ: u32 = 0x5e9_0001;
 /// The order code of a worker's POST to itself that ends its open wait.
 pub const NUDGE: u32 = 0x5e9_0002;
 
-/// Priority of every fuzzer process but the receiver, which is one above so it drains POSTs.
+/// Priority of every fuzzer process but the receiver, which is one above so it drains POSTs,
+/// and the victims, which are below (a spinning victim must not starve the workers).
 pub const PRIORITY: u64 = 8;
 
 /// Where a victim's one code page is mapped.

@@ -160,7 +160,7 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
     let mut reported = [false; MAX_CLIENTS];
     let mut finish = 0u32;
     loop {
-        for _ in 0..20 {
+        for _ in 0..3 {
             let _ = caps::yield_now(slots::SELF);
         }
         let total = SHARED.invocations.load(Relaxed);

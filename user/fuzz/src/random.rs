@@ -119,10 +119,10 @@ pub fn invocation(rng: &mut Rng, scope: Scope) -> Result<Received, tessera_user:
             ord = if rng.chance(50) { order::GET_TYPE } else { order::bank::AVAILABLE };
         }
         Some(CapType::Process) if ord == order::process::SET_PRIORITY => {
-            // No victim may outrank the workers (there is no priority ceiling yet); priorities
-            // from 32 up stay, to be refused.
+            // Victims stay below the workers (there is no priority ceiling yet), so a spinning
+            // one cannot starve them; priorities from 32 up stay, to be refused.
             if data[0] < 32 {
-                data[0] %= PRIORITY + 1;
+                data[0] %= PRIORITY;
             }
         }
         _ => {}
