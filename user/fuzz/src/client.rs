@@ -29,6 +29,7 @@ struct Client {
     servers: u8,
     stack: [Option<Owned>; TRACKED.end as usize - TRACKED.start as usize],
     depth: usize,
+    taint: random::Taint,
 }
 
 /// Counts one invocation and passes its result on.
@@ -46,12 +47,15 @@ pub extern "C" fn main(arg: u64) -> ! {
         servers: ((arg >> 8) & 0xff) as u8,
         stack: [None; TRACKED.end as usize - TRACKED.start as usize],
         depth: 0,
+        taint: random::Taint(0),
     };
-    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true };
+    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true, worker: Some(index) };
     while !SHARED.stop.load(Relaxed) {
-        match c.rng.below(100) {
+        let op = c.rng.below(100);
+        SHARED.phase[index].store(3 << 56 | op, Relaxed);
+        match op {
             0..=64 => {
-                let _ = random::invocation(&mut c.rng, scope);
+                let _ = random::invocation(&mut c.rng, scope, &mut c.taint);
             }
             65..=72 => c.flood(),
             73..=80 => c.victim(),

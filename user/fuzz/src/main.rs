@@ -206,6 +206,14 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
             if stuck[c] >= STUCK_ROUNDS {
                 stuck[c] = 0;
                 v.stuck_resumed += 1;
+                if v.stuck_resumed <= 5 {
+                    println!(
+                        "fuzz: worker {c} (process {}) made no invocation for {STUCK_ROUNDS} rounds, {}, phase {:#x}",
+                        info.pid,
+                        info.state.name(),
+                        SHARED.phase[c].load(Relaxed)
+                    );
+                }
                 if info.state == ProcessState::Available {
                     let _ = tessera_user::invoke::post(NUDGES + c as u8, NUDGE, 0);
                 } else {

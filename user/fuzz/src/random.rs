@@ -19,6 +19,16 @@ pub struct Scope {
     /// May it CALL, SEND or POST through endpoints at all (servers may not: two servers
     /// calling each other would wait for ever).
     pub use_endpoints: bool,
+    /// The worker's index, to record its phase (`Shared::phase`); servers have none.
+    pub worker: Option<usize>,
+}
+
+/// Records what worker `scope.worker` is doing: `step` (1 the invocation, 2 waiting for its
+/// nudge) over the invoked index, kind and the type of its capability.
+fn phase(scope: Scope, step: u64, detail: u64) {
+    if let Some(w) = scope.worker {
+        SHARED.phase[w].store(step << 56 | detail, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A capability index for the target of a random invocation.
@@ -77,14 +87,45 @@ fn type_of(cap: u64) -> Option<CapType> {
         return None;
     }
     SHARED.count(1);
-    let r = invoke::call(cap as u8, order::GET_TYPE, &[], &[]).ok()?;
-    CapType::from_raw(r.data[0])
+    match invoke::call(cap as u8, order::GET_TYPE, &[], &[]) {
+        Ok(r) => CapType::from_raw(r.data[0]),
+        // A Null capability (or one to a destroyed object, which acts as Null) answers nothing.
+        Err(tessera_user::abi::Error::NullCapability) => Some(CapType::Null),
+        Err(_) => None,
+    }
 }
 
-/// Makes one random invocation (and the GET_TYPE before it); returns how many it made.
-pub fn invocation(rng: &mut Rng, scope: Scope) -> Result<Received, tessera_user::abi::Error> {
+/// Slots that may hold an endpoint to a process that never takes messages (a victim): only
+/// orders that can hand out capabilities from elsewhere put one there. Even GET_TYPE through
+/// such an endpoint is a CALL to that process, so a tainted slot is only RETURNed through
+/// (which fails at once unless it is Null or a resume capability, and then the nudge ends it).
+pub struct Taint(pub u64);
+
+impl Taint {
+    fn has(&self, cap: u64) -> bool {
+        cap < 64 && self.0 & (1 << cap) != 0
+    }
+}
+
+/// Whether an invocation of `order` on a `ty` capability may hand out capabilities it did not
+/// make (endpoints among them).
+fn hands_out_others(ty: Option<CapType>, order: u32) -> bool {
+    match ty {
+        Some(CapType::Process) => order == order::process::GET_CAP || order == order::process::MAKE_ENDPOINT,
+        Some(CapType::CapPage) => order == order::cap_page::LOAD,
+        Some(CapType::Endpoint | CapType::Resume | CapType::Null) | None => true,
+        Some(_) => false,
+    }
+}
+
+/// Makes one random invocation (and the GET_TYPE before it).
+pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Received, tessera_user::abi::Error> {
     let cap = target(rng);
-    let ty = type_of(cap);
+    let tainted = taint.has(cap);
+    if tainted && !scope.use_endpoints {
+        return Err(tessera_user::abi::Error::BadState);
+    }
+    let ty = if tainted { None } else { type_of(cap) };
     let mut kind = match rng.below(4) {
         0 => InvocationKind::Call,
         1 => InvocationKind::Return,
@@ -127,7 +168,10 @@ pub fn invocation(rng: &mut Rng, scope: Scope) -> Result<Received, tessera_user:
         }
         _ => {}
     }
-    let open_wait = kind == InvocationKind::Return && matches!(ty, Some(CapType::Null | CapType::Resume));
+    if tainted {
+        kind = InvocationKind::Return;
+    }
+    let open_wait = kind == InvocationKind::Return && (tainted || matches!(ty, Some(CapType::Null | CapType::Resume)));
     if open_wait && !scope.use_endpoints {
         kind = InvocationKind::Send;
     }
@@ -144,10 +188,21 @@ pub fn invocation(rng: &mut Rng, scope: Scope) -> Result<Received, tessera_user:
     }
     SHARED.count(1);
     let caps = CapWord { send, recv }.pack();
+    let detail = (cap & 0xff) | (kind as u64) << 8 | ty.map_or(0xff, |t| t as u64) << 16 | (info & 0xffff_ffff) << 24;
+    phase(scope, 1, detail);
     let r = invoke::registers(cap, info, data, caps);
+    if hands_out_others(ty, ord) || malformed || open_wait {
+        for slot in recv.iter().filter(|&&s| s != 0) {
+            taint.0 |= 1 << slot;
+        }
+    } else if r.is_ok() && ty == Some(CapType::Bank) && ord == order::bank::CREATE && recv[0] != 0 {
+        taint.0 &= !(1 << recv[0]);
+    }
     if open_wait && scope.use_endpoints {
+        phase(scope, 2, detail | r.as_ref().map_or_else(|e| e.raw(), |m| m.info >> 32 | 0x80) << 48);
         drain_until_nudge(r);
     }
+    phase(scope, 0, 0);
     r
 }
 

@@ -18,9 +18,11 @@ use tessera_user::invoke::{self, Received};
 /// The entry of a server process: `arg` = index | seed << 32.
 pub extern "C" fn main(arg: u64) -> ! {
     let mut rng = Rng::new((arg >> 32) as u32, 0x200 + (arg & 0xff));
-    let scope = Scope { live_endpoints: (0, 0), use_endpoints: false };
+    let scope = Scope { live_endpoints: (0, 0), use_endpoints: false, worker: None };
     let (mut resume, mut stale) = (RESUME_A, RESUME_B);
     let mut reply_through = 0u8;
+    // Its scratch slots hold whatever callers sent, endpoints to victims among them.
+    let mut taint = random::Taint(u64::MAX << SCRATCH);
     loop {
         let mut recv = [0u8; 4];
         for r in recv.iter_mut().take(3) {
@@ -39,7 +41,7 @@ pub extern "C" fn main(arg: u64) -> ! {
         reply_through = 0;
         let Ok(m) = m else { continue };
         for _ in 0..rng.below(3) {
-            let _ = random::invocation(&mut rng, scope);
+            let _ = random::invocation(&mut rng, scope, &mut taint);
         }
         if !has_resume(&m) {
             continue;

@@ -34,6 +34,8 @@ pub struct Shared {
     /// Failures by kind, and a detail word of the first of each.
     pub failures: [AtomicU64; 3],
     pub detail: [AtomicU64; 3],
+    /// What each worker is doing ([`Phase`]), for the controller's report of a stuck one.
+    pub phase: [AtomicU64; MAX_CLIENTS],
     /// Objects made and destroyed by the workers' structured steps, victims started.
     pub created: AtomicU64,
     pub destroyed: AtomicU64,
@@ -47,6 +49,7 @@ pub static SHARED: Shared = Shared {
     sent: [const { AtomicU64::new(0) }; MAX_CLIENTS],
     received: [const { AtomicU64::new(0) }; MAX_CLIENTS],
     done: [const { AtomicBool::new(false) }; MAX_CLIENTS],
+    phase: [const { AtomicU64::new(0) }; MAX_CLIENTS],
     failures: [const { AtomicU64::new(0) }; 3],
     detail: [const { AtomicU64::new(0) }; 3],
     created: AtomicU64::new(0),
