@@ -102,22 +102,27 @@ pub struct FuzzArg {
     pub seed: u32,
     /// Invocations to make in all (at most [`FuzzArg::MAX_COUNT`]).
     pub count: u64,
-    /// CPUs online (at most 31).
+    /// CPUs online (at most 15).
     pub cpus: u32,
     /// Keep object tables from filling: the fuzzer's bank gets too little quota to fill any
     /// kernel table (a way around issue 7 item 3, table-full CREATE panics).
     pub small_quota: bool,
+    /// Random invocations never DESTROY: only the fuzzer's own steps do, after unmapping (a
+    /// way around issue 7 item 1, a destroyed page left mapped, which corrupts the fuzzer).
+    pub no_random_destroy: bool,
 }
 
 impl FuzzArg {
     /// The largest count the argument word holds (26 bits).
     pub const MAX_COUNT: u64 = (1 << 26) - 1;
 
-    /// Packs into one word: seed in bits 0..32, count 32..58, CPUs 58..63, small_quota bit 63.
+    /// Packs into one word: seed in bits 0..32, count 32..58, CPUs 58..62, no_random_destroy
+    /// bit 62, small_quota bit 63.
     pub const fn pack(self) -> u64 {
         self.seed as u64
             | ((self.count & Self::MAX_COUNT) << 32)
-            | (((self.cpus & 0x1f) as u64) << 58)
+            | (((self.cpus & 0xf) as u64) << 58)
+            | ((self.no_random_destroy as u64) << 62)
             | ((self.small_quota as u64) << 63)
     }
 
@@ -126,7 +131,8 @@ impl FuzzArg {
         FuzzArg {
             seed: raw as u32,
             count: (raw >> 32) & Self::MAX_COUNT,
-            cpus: ((raw >> 58) & 0x1f) as u32,
+            cpus: ((raw >> 58) & 0xf) as u32,
+            no_random_destroy: (raw >> 62) & 1 != 0,
             small_quota: raw >> 63 != 0,
         }
     }
@@ -161,9 +167,11 @@ mod tests {
     fn init_arg_round_trips_and_slots_are_distinct() {
         let a = InitArg { test: true, bench: false, fuzz: true, tsc_hz: 2_000_000_000 };
         assert_eq!(InitArg::unpack(a.pack()), a);
-        let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 31, small_quota: true };
+        let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15, small_quota: true, no_random_destroy: true };
         assert_eq!(FuzzArg::unpack(f.pack()), f);
-        let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4, small_quota: false };
+        let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4, small_quota: false, no_random_destroy: false };
+        assert_eq!(FuzzArg::unpack(g.pack()), g);
+        let g = FuzzArg { no_random_destroy: true, ..g };
         assert_eq!(FuzzArg::unpack(g.pack()), g);
         assert_eq!(init::program_slot("shell"), Some(9));
         assert_eq!(init::program_slot("she"), None);

@@ -28,6 +28,8 @@ pub struct Campaign {
     pub count: u64,
     /// Give the workers banks too small to fill a kernel table (issue 7 item 3).
     pub small_quota: bool,
+    /// Random invocations never DESTROY (issue 7 item 1, a destroyed page left mapped).
+    pub no_random_destroy: bool,
     /// Wall-clock limit; `None`: a default from the count.
     pub limit: Option<Duration>,
 }
@@ -41,6 +43,9 @@ impl Campaign {
         if self.small_quota {
             line.push_str(" small-quota");
         }
+        if self.no_random_destroy {
+            line.push_str(" no-random-destroy");
+        }
         line
     }
 
@@ -53,12 +58,13 @@ impl Campaign {
     /// The command that runs this campaign again.
     pub fn replay(&self) -> String {
         format!(
-            "cargo xtask fuzz --cpus {} --seed {} --count {}{}{}",
+            "cargo xtask fuzz --cpus {} --seed {} --count {}{}{}{}",
             self.cpus,
             self.seed,
             self.count,
             if self.profile == Profile::Release { " --release" } else { "" },
-            if self.small_quota { " --small-quota" } else { "" }
+            if self.small_quota { " --small-quota" } else { "" },
+            if self.no_random_destroy { " --no-random-destroy" } else { "" }
         )
     }
 }
@@ -195,8 +201,19 @@ mod tests {
 
     #[test]
     fn the_replay_command_names_every_option() {
-        let c = Campaign { profile: Profile::Release, cpus: 4, seed: 9, count: 1000, small_quota: true, limit: None };
-        assert_eq!(c.replay(), "cargo xtask fuzz --cpus 4 --seed 9 --count 1000 --release --small-quota");
-        assert_eq!(c.append(), "test=fuzz seed=9 count=1000 small-quota");
+        let c = Campaign {
+            profile: Profile::Release,
+            cpus: 4,
+            seed: 9,
+            count: 1000,
+            small_quota: true,
+            no_random_destroy: true,
+            limit: None,
+        };
+        assert_eq!(
+            c.replay(),
+            "cargo xtask fuzz --cpus 4 --seed 9 --count 1000 --release --small-quota --no-random-destroy"
+        );
+        assert_eq!(c.append(), "test=fuzz seed=9 count=1000 small-quota no-random-destroy");
     }
 }

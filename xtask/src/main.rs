@@ -40,7 +40,8 @@ COMMANDS:
                                (Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor)
     test                       host tests, loom tests, kernel tests in QEMU, user tests;
                                ends with one line `N passed, N failed`
-    fuzz [--cpus N] [--seed S] [--count C] [--release] [--small-quota] [--limit SECS]
+    fuzz [--cpus N] [--seed S] [--count C] [--release] [--small-quota]
+         [--no-random-destroy] [--limit SECS]
                                one campaign of the hostile-program fuzzer (default: 4 CPUs,
                                seed 1, 100000 invocations); prints the figures, and on failure
                                the command that replays the seed
@@ -151,6 +152,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         seed: 1,
         count: 100_000,
         small_quota: false,
+        no_random_destroy: false,
         limit: None,
     };
     while let Some(arg) = parser.next()? {
@@ -172,7 +174,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
             }
             lexopt::Arg::Long("cpus") => {
                 fuzz_options = true;
-                campaign.cpus = number(&mut parser, "--cpus", 1, 16)? as u32;
+                campaign.cpus = number(&mut parser, "--cpus", 1, 15)? as u32;
             }
             lexopt::Arg::Long("seed") => {
                 fuzz_options = true;
@@ -191,6 +193,10 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
                 fuzz_options = true;
                 campaign.small_quota = true;
             }
+            lexopt::Arg::Long("no-random-destroy") => {
+                fuzz_options = true;
+                campaign.no_random_destroy = true;
+            }
             lexopt::Arg::Value(value) if name.is_none() => {
                 name = Some(value.into_string().map_err(|v| {
                     anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
@@ -207,7 +213,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
     if fuzz_options && name != "fuzz" {
-        bail!("--cpus, --seed, --count, --limit and --small-quota are options of `fuzz`, not of `{name}`");
+        bail!("--cpus, --seed, --count, --limit, --small-quota and --no-random-destroy are options of `fuzz`, not of `{name}`");
     }
     if profile == Profile::Release && matches!(name.as_str(), "test" | "bench" | "help") {
         bail!("`{name}` takes no --release (test uses the debug kernel, bench the release one)");
@@ -328,14 +334,28 @@ mod tests {
 
     #[test]
     fn fuzz_takes_its_options_and_only_it() {
-        let got = parse(&["fuzz", "--cpus", "2", "--seed", "77", "--count", "5000", "--release", "--small-quota"]);
+        let got = parse(&[
+            "fuzz",
+            "--cpus",
+            "2",
+            "--seed",
+            "77",
+            "--count",
+            "5000",
+            "--release",
+            "--small-quota",
+            "--no-random-destroy",
+            "--limit",
+            "60",
+        ]);
         let expected = fuzz::Campaign {
             profile: Profile::Release,
             cpus: 2,
             seed: 77,
             count: 5000,
             small_quota: true,
-            limit: None,
+            no_random_destroy: true,
+            limit: Some(std::time::Duration::from_secs(60)),
         };
         assert_eq!(got.unwrap(), Command::Fuzz(expected));
         let defaults = parse(&["fuzz"]).unwrap();
@@ -343,7 +363,7 @@ mod tests {
         assert!(parse(&["fuzz", "--count", "0"]).is_err());
         assert!(parse(&["fuzz", "--count", "67108864"]).is_err());
         assert!(parse(&["fuzz", "--seed", "4294967296"]).is_err());
-        assert!(parse(&["fuzz", "--cpus", "17"]).is_err());
+        assert!(parse(&["fuzz", "--cpus", "16"]).is_err());
         assert!(parse(&["test", "--seed", "1"]).is_err());
         assert!(parse(&["run", "--count", "1"]).is_err());
     }

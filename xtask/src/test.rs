@@ -37,8 +37,9 @@ const FUZZ_CAMPAIGN: fuzz::Campaign = fuzz::Campaign {
     profile: Profile::Debug,
     cpus: 4,
     seed: 7,
-    count: 20_000,
+    count: 5_000,
     small_quota: false,
+    no_random_destroy: false,
     limit: Some(Duration::from_secs(90)),
 };
 

@@ -38,7 +38,8 @@ fn counted<T>(r: T) -> T {
     r
 }
 
-/// The entry of a worker process: `arg` = index | servers << 8 | seed << 32.
+/// The entry of a worker process: `arg` = index | servers << 8 | no-random-destroy << 16 |
+/// seed << 32.
 pub extern "C" fn main(arg: u64) -> ! {
     let index = (arg & 0xff) as usize;
     let mut c = Client {
@@ -49,7 +50,7 @@ pub extern "C" fn main(arg: u64) -> ! {
         depth: 0,
         taint: random::Taint(0),
     };
-    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true, worker: Some(index) };
+    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true, worker: Some(index), no_destroy: arg >> 16 & 1 != 0 };
     while !SHARED.stop.load(Relaxed) {
         let op = c.rng.below(100);
         SHARED.phase[index].store(3 << 56 | op, Relaxed);

@@ -29,7 +29,7 @@ use layout::*;
 use shared::{Failure, MAX_CLIENTS, SHARED};
 use tessera_user::abi::boot::FuzzArg;
 use tessera_user::abi::{CapType, Error, ProcessState, Rights};
-use tessera_user::{caps, console, entry, println, slots};
+use tessera_user::{caps, console, entry, println, slots, tsc};
 
 entry!(main);
 
@@ -51,8 +51,10 @@ const STACK_VPN: u64 = 0x50_0000_0000 / 4096;
 const QUOTA: u64 = 160;
 const SMALL_QUOTA: u64 = 8;
 
-/// Watch rounds a worker may go without an invocation before it is counted stuck.
-const STUCK_ROUNDS: u32 = 3;
+/// TSC ticks (about a quarter of a second on the hosts QEMU runs on) a worker may go without
+/// an invocation before it is counted stuck: longer than a few scheduling quanta behind the
+/// other processes of its CPU.
+const STUCK_TICKS: u64 = 500_000_000;
 /// Watch rounds allowed after the stop for the workers to clean up and for POSTs to arrive.
 const FINISH_ROUNDS: u32 = 20_000;
 
@@ -87,6 +89,9 @@ fn main(arg: u64) {
         servers,
         if f.small_quota { " (small-quota: no kernel table can fill)" } else { "" }
     );
+    if f.no_random_destroy {
+        println!("fuzz: no-random-destroy: only the workers' own steps destroy, after unmapping");
+    }
     let ok = match start(&f, servers, clients) {
         Ok(start_quota) => watch(&f, servers, clients, start_quota),
         Err(e) => {
@@ -105,7 +110,7 @@ fn start(f: &FuzzArg, servers: u8, clients: u8) -> Result<(u64, u64), Error> {
     caps::create_bank(slots::BANK, quota, RANDOM_B)?;
     caps::create_bank(slots::BANK, quota, TRACKED_B)?;
     let start_quota = caps::available(TRACKED_B)?;
-    let seed = (f.seed as u64) << 32;
+    let seed = (f.seed as u64) << 32 | (f.no_random_destroy as u64) << 16;
     spawn(RECEIVER_P, 0, server::receiver, 0, PRIORITY + 1)?;
     for s in 0..servers {
         let p = PROCESSES + s;
@@ -156,7 +161,7 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
     let step = (f.count / 10).max(1);
     let mut next_progress = step;
     let mut last = [u64::MAX; MAX_CLIENTS];
-    let mut stuck = [0u32; MAX_CLIENTS];
+    let mut since = [tsc::now(); MAX_CLIENTS];
     let mut reported = [false; MAX_CLIENTS];
     let mut finish = 0u32;
     loop {
@@ -172,13 +177,20 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
                     states[i.state as usize] += 1;
                 }
             }
+            let mut others = [(ProcessState::Halted, 0u64); 1 + MAX_SERVERS as usize];
+            for (o, p) in others.iter_mut().zip([RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers)) {
+                if let Ok(i) = caps::info(p) {
+                    *o = (i.state, i.invocations);
+                }
+            }
             println!(
                 "fuzz: {total} invocations, {} posts, {} victims, {} objects made, {} out of quota; \
-                 workers running/available/waiting/stalled/halted {states:?}",
+                 workers running/available/waiting/stalled/halted {states:?}; receiver, servers {:?}",
                 posts_received(),
                 SHARED.victims.load(Relaxed),
                 SHARED.created.load(Relaxed),
-                SHARED.out_of_quota.load(Relaxed)
+                SHARED.out_of_quota.load(Relaxed),
+                &others[..1 + servers as usize]
             );
         }
         if total >= f.count {
@@ -201,16 +213,19 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
                 continue;
             }
             let inv = info.invocations;
-            stuck[c] = if inv == last[c] { stuck[c] + 1 } else { 0 };
-            last[c] = inv;
-            if stuck[c] >= STUCK_ROUNDS {
-                stuck[c] = 0;
+            if inv != last[c] {
+                last[c] = inv;
+                since[c] = tsc::now();
+            }
+            if tsc::now().wrapping_sub(since[c]) > STUCK_TICKS {
+                since[c] = tsc::now();
                 v.stuck_resumed += 1;
-                if v.stuck_resumed <= 5 {
+                if v.stuck_resumed <= 12 {
                     println!(
-                        "fuzz: worker {c} (process {}) made no invocation for {STUCK_ROUNDS} rounds, {}, phase {:#x}",
+                        "fuzz: worker {c} (process {}) made no invocation for {STUCK_TICKS} TSC ticks, {} owning {:?}, phase {:#x}",
                         info.pid,
                         info.state.name(),
+                        info.owns,
                         SHARED.phase[c].load(Relaxed)
                     );
                 }
