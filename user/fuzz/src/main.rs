@@ -221,6 +221,7 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
                 since[c] = tsc::now();
                 v.stuck_resumed += 1;
                 if v.stuck_resumed <= 12 {
+                    report_others(servers);
                     println!(
                         "fuzz: worker {c} (process {}) made no invocation for {STUCK_TICKS} TSC ticks, {} owning {:?}, phase {:#x}",
                         info.pid,
@@ -266,6 +267,15 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
     }
     judge(&mut v, f, clients, start_quota);
     v.ok
+}
+
+/// Prints the receiver's and the servers' states, beside a stuck worker's report.
+fn report_others(servers: u8) {
+    for p in [RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers) {
+        if let Ok(i) = caps::info(p) {
+            println!("fuzz:   process {} is {} owning {:?}, {} invocations", i.pid, i.state.name(), i.owns, i.invocations);
+        }
+    }
 }
 
 /// Halts worker `c` and resumes it: a HALT that worked must leave it halted for the RESUME.

@@ -26,7 +26,8 @@ pub struct Scope {
 }
 
 /// Records what worker `scope.worker` is doing: `step` (1 the invocation, 2 waiting for its
-/// nudge) over the invoked index, kind and the type of its capability.
+/// nudge, 4 asking the type, 5 posting its nudge) over the invoked index, kind and the type of
+/// its capability.
 fn phase(scope: Scope, step: u64, detail: u64) {
     if let Some(w) = scope.worker {
         SHARED.phase[w].store(step << 56 | detail, core::sync::atomic::Ordering::Relaxed);
@@ -127,6 +128,7 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     if tainted && !scope.use_endpoints {
         return Err(tessera_user::abi::Error::BadState);
     }
+    phase(scope, 4, cap & 0xff);
     let ty = if tainted { None } else { type_of(cap) };
     let mut kind = match rng.below(4) {
         0 => InvocationKind::Call,
@@ -189,6 +191,7 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     };
     if open_wait && scope.use_endpoints {
         // Ends the wait below: queued until this worker next waits.
+        phase(scope, 5, cap & 0xff);
         SHARED.count(1);
         let _ = invoke::post(SELF_ENDPOINT, NUDGE, 0);
     }
