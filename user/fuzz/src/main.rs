@@ -55,8 +55,9 @@ const SMALL_QUOTA: u64 = 8;
 /// an invocation before it is counted stuck: longer than a few scheduling quanta behind the
 /// other processes of its CPU.
 const STUCK_TICKS: u64 = 500_000_000;
-/// Watch rounds allowed after the stop for the workers to clean up and for POSTs to arrive.
-const FINISH_ROUNDS: u32 = 20_000;
+/// TSC ticks (some ten seconds) allowed after the stop for the workers to clean up and for
+/// POSTs to arrive.
+const FINISH_TICKS: u64 = 20_000_000_000;
 
 struct Verdict {
     ok: bool,
@@ -163,7 +164,7 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
     let mut last = [u64::MAX; MAX_CLIENTS];
     let mut since = [tsc::now(); MAX_CLIENTS];
     let mut reported = [false; MAX_CLIENTS];
-    let mut finish = 0u32;
+    let mut stopped_at = None;
     loop {
         for _ in 0..3 {
             let _ = caps::yield_now(slots::SELF);
@@ -255,8 +256,8 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
             if all_done && delivered {
                 break;
             }
-            finish += 1;
-            if finish > FINISH_ROUNDS {
+            let since = *stopped_at.get_or_insert_with(tsc::now);
+            if tsc::now().wrapping_sub(since) > FINISH_TICKS {
                 v.fail(format_args!("after the stop, workers done: {all_done}, every POST delivered: {delivered}"));
                 break;
             }
