@@ -34,6 +34,10 @@ pub struct Campaign {
     pub limit: Option<Duration>,
 }
 
+/// The fuzzer prints a progress line at least every 200,000 invocations; a guest silent this
+/// long has hung (a kernel spinning on a lock prints nothing), whatever the overall limit.
+const QUIET: Duration = Duration::from_secs(120);
+
 /// The largest count the kernel passes on (`abi::boot::FuzzArg::MAX_COUNT`).
 pub const MAX_COUNT: u64 = (1 << 26) - 1;
 
@@ -127,7 +131,7 @@ pub fn campaign(ws: &Workspace, artifacts: &build::Artifacts, c: &Campaign, name
     boot.smp = c.cpus;
     boot.append = Some(c.append());
     let started = Instant::now();
-    let capture = capture::boot(ws, &boot, name, symbolizer.as_ref(), c.time_limit())?;
+    let capture = capture::boot_watched(ws, &boot, name, symbolizer.as_ref(), c.time_limit(), QUIET)?;
     let seconds = started.elapsed().as_secs_f64();
     let (judgement, figures) = judge(name, &capture.log, &capture.lines, capture.exit);
     match figures {
