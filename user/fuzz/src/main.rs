@@ -187,8 +187,9 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
                 }
             }
             println!(
-                "fuzz: {total} invocations, {} posts, {} victims, {} objects made, {} out of quota; \
+                "fuzz: {total} invocations ({} served), {} posts, {} victims, {} objects made, {} out of quota; \
                  workers running/available/waiting/stalled/halted {states:?}; receiver, servers {:?}",
+                SHARED.served.load(Relaxed),
                 posts_received(),
                 SHARED.victims.load(Relaxed),
                 SHARED.created.load(Relaxed),
@@ -331,6 +332,10 @@ fn judge(v: &mut Verdict, f: &FuzzArg, clients: u8, start_quota: (u64, u64)) {
         v.random_halts,
         v.unexpected_halts,
         v.lost_halts
+    );
+    println!(
+        "fuzz: the servers and the receiver made {} invocations answering",
+        SHARED.served.load(Relaxed)
     );
     println!(
         "fuzz: seed {}: {} invocations, {} posts checked: {}",

@@ -84,12 +84,21 @@ fn order_code(rng: &mut Rng) -> u32 {
     }
 }
 
+/// Counts one invocation: a worker's towards the campaign, a server's apart.
+fn count(scope: Scope) {
+    if scope.worker.is_some() {
+        SHARED.count(1);
+    } else {
+        SHARED.serve(1);
+    }
+}
+
 /// The type of the capability at `cap`, if it is a slot (one counted invocation).
-fn type_of(cap: u64) -> Option<CapType> {
+fn type_of(cap: u64, scope: Scope) -> Option<CapType> {
     if cap >= 64 {
         return None;
     }
-    SHARED.count(1);
+    count(scope);
     match invoke::call(cap as u8, order::GET_TYPE, &[], &[]) {
         Ok(r) => CapType::from_raw(r.data[0]),
         // A Null capability (or one to a destroyed object, which acts as Null) answers nothing.
@@ -129,7 +138,7 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
         return Err(tessera_user::abi::Error::BadState);
     }
     phase(scope, 4, cap & 0xff);
-    let ty = if tainted { None } else { type_of(cap) };
+    let ty = if tainted { None } else { type_of(cap, scope) };
     let mut kind = match rng.below(4) {
         0 => InvocationKind::Call,
         1 => InvocationKind::Return,
@@ -192,10 +201,10 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     if open_wait && scope.use_endpoints {
         // Ends the wait below: queued until this worker next waits.
         phase(scope, 5, cap & 0xff);
-        SHARED.count(1);
+        count(scope);
         let _ = invoke::post(SELF_ENDPOINT, NUDGE, 0);
     }
-    SHARED.count(1);
+    count(scope);
     let caps = CapWord { send, recv }.pack();
     let detail = (cap & 0xff) | (kind as u64) << 8 | ty.map_or(0xff, |t| t as u64) << 16 | (info & 0xffff_ffff) << 24;
     phase(scope, 1, detail);

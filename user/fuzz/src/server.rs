@@ -36,7 +36,7 @@ pub extern "C" fn main(arg: u64) -> ! {
         for s in send.iter_mut().take(ncaps) {
             *s = random::transferable(&mut rng);
         }
-        SHARED.count(1);
+        SHARED.serve(1);
         let m = invoke::raw(InvocationKind::Return, reply_through, rng.next() as u32 & 0xff, &data[..n], &send[..ncaps], recv);
         reply_through = 0;
         let Ok(m) = m else { continue };
@@ -49,12 +49,12 @@ pub extern "C" fn main(arg: u64) -> ! {
         match rng.below(100) {
             0..=79 => reply_through = resume,
             80..=87 => {
-                SHARED.count(1);
+                SHARED.serve(1);
                 let _ = invoke::send(stale, 0, &[], &[]);
                 reply_through = resume;
             }
             88..=95 => {
-                SHARED.count(1);
+                SHARED.serve(1);
                 let _ = invoke::send(resume, 0, &[rng.next()], &[]);
                 reply_through = resume;
             }
@@ -74,7 +74,7 @@ fn has_resume(m: &Received) -> bool {
 pub extern "C" fn receiver(_arg: u64) -> ! {
     let mut reply_through = 0u8;
     loop {
-        SHARED.count(1);
+        SHARED.serve(1);
         let m = invoke::raw(InvocationKind::Return, reply_through, 0, &[], &[], [0, 0, 0, RESUME_A]);
         reply_through = 0;
         let Ok(m) = m else { continue };

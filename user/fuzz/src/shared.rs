@@ -23,8 +23,10 @@ pub enum Failure {
 }
 
 pub struct Shared {
-    /// Invocations made by every fuzzer process, in all.
+    /// Invocations made by the workers, in all: what the campaign's count counts.
     pub invocations: AtomicU64,
+    /// Invocations made by the servers and the receiver (answering, mostly).
+    pub served: AtomicU64,
     /// Set by the controller once the campaign's count is reached: workers clean up and halt.
     pub stop: AtomicBool,
     pub sent: [AtomicU64; MAX_CLIENTS],
@@ -45,6 +47,7 @@ pub struct Shared {
 
 pub static SHARED: Shared = Shared {
     invocations: AtomicU64::new(0),
+    served: AtomicU64::new(0),
     stop: AtomicBool::new(false),
     sent: [const { AtomicU64::new(0) }; MAX_CLIENTS],
     received: [const { AtomicU64::new(0) }; MAX_CLIENTS],
@@ -68,5 +71,9 @@ impl Shared {
 
     pub fn count(&self, n: u64) {
         self.invocations.fetch_add(n, Relaxed);
+    }
+
+    pub fn serve(&self, n: u64) {
+        self.served.fetch_add(n, Relaxed);
     }
 }
