@@ -10,8 +10,9 @@ pub const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
 pub const STACK_PAGES: u64 = 16;
 
 /// Where the kernel maps the boot archive into init's address space, read-only: a header
-/// page ([`ARCHIVE_MAGIC`] in word 0, the archive's length in bytes in word 1), then the
-/// archive itself from `ARCHIVE_VA + 4096` (a ustar archive: [`crate::bootfs`]).
+/// page ([`ARCHIVE_MAGIC`] in word 0, the archive's length in bytes in word 1, the packed
+/// [`FuzzArg`] in word 2 when [`InitArg::fuzz`] is set), then the archive itself from
+/// `ARCHIVE_VA + 4096` (a ustar archive: [`crate::bootfs`]).
 pub const ARCHIVE_VA: u64 = 0x0000_0010_0000_0000;
 /// Word 0 of the archive's header page.
 pub const ARCHIVE_MAGIC: u64 = u64::from_le_bytes(*b"TSRBOOT1");
@@ -32,7 +33,8 @@ pub mod init {
 
     /// The programs of the boot archive and the slot where init keeps each one's process
     /// once it has loaded it.
-    pub const PROGRAMS: [(&str, u8); 5] = [("serial", 8), ("shell", 9), ("echo", 10), ("usertests", 11), ("bench", 12)];
+    pub const PROGRAMS: [(&str, u8); 6] =
+        [("serial", 8), ("shell", 9), ("echo", 10), ("usertests", 11), ("bench", 12), ("fuzz", 13)];
 
     /// The slot of the program named `name`, if init loads such a program.
     pub fn program_slot(name: &str) -> Option<u8> {
@@ -60,6 +62,9 @@ pub struct InitArg {
     /// Run the benchmarks, print them (`bench: <name> <instructions per op> <iterations>`) and
     /// shut the machine down.
     pub bench: bool,
+    /// Run the hostile-program fuzzer (`fuzz`) with the [`FuzzArg`] in word 2 of the archive's
+    /// header page, print its verdict and shut the machine down.
+    pub fuzz: bool,
     /// TSC ticks per second (below 2^48).
     pub tsc_hz: u64,
 }
@@ -67,16 +72,69 @@ pub struct InitArg {
 impl InitArg {
     const TEST: u64 = 1 << 63;
     const BENCH: u64 = 1 << 62;
+    const FUZZ: u64 = 1 << 61;
     const HZ: u64 = (1 << 48) - 1;
 
     /// Packs into the argument word.
     pub const fn pack(self) -> u64 {
-        (self.test as u64 * Self::TEST) | (self.bench as u64 * Self::BENCH) | (self.tsc_hz & Self::HZ)
+        (self.test as u64 * Self::TEST)
+            | (self.bench as u64 * Self::BENCH)
+            | (self.fuzz as u64 * Self::FUZZ)
+            | (self.tsc_hz & Self::HZ)
     }
 
     /// Unpacks the argument word.
     pub const fn unpack(raw: u64) -> InitArg {
-        InitArg { test: raw & Self::TEST != 0, bench: raw & Self::BENCH != 0, tsc_hz: raw & Self::HZ }
+        InitArg {
+            test: raw & Self::TEST != 0,
+            bench: raw & Self::BENCH != 0,
+            fuzz: raw & Self::FUZZ != 0,
+            tsc_hz: raw & Self::HZ,
+        }
+    }
+}
+
+/// A fuzz campaign (`test=fuzz seed=S count=C` on the kernel command line): the kernel puts it
+/// in the archive's header page for init, and init passes it to `fuzz` as its argument word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuzzArg {
+    /// Seeds every random choice of the campaign.
+    pub seed: u32,
+    /// Invocations to make in all (at most [`FuzzArg::MAX_COUNT`]).
+    pub count: u64,
+    /// CPUs online (at most 15).
+    pub cpus: u32,
+    /// Keep object tables from filling: the fuzzer's bank gets too little quota to fill any
+    /// kernel table (a way around issue 7 item 3, table-full CREATE panics).
+    pub small_quota: bool,
+    /// Random invocations never DESTROY: only the fuzzer's own steps do, after unmapping (a
+    /// way around issue 7 item 1, a destroyed page left mapped, which corrupts the fuzzer).
+    pub no_random_destroy: bool,
+}
+
+impl FuzzArg {
+    /// The largest count the argument word holds (26 bits).
+    pub const MAX_COUNT: u64 = (1 << 26) - 1;
+
+    /// Packs into one word: seed in bits 0..32, count 32..58, CPUs 58..62, no_random_destroy
+    /// bit 62, small_quota bit 63.
+    pub const fn pack(self) -> u64 {
+        self.seed as u64
+            | ((self.count & Self::MAX_COUNT) << 32)
+            | (((self.cpus & 0xf) as u64) << 58)
+            | ((self.no_random_destroy as u64) << 62)
+            | ((self.small_quota as u64) << 63)
+    }
+
+    /// Unpacks the word.
+    pub const fn unpack(raw: u64) -> FuzzArg {
+        FuzzArg {
+            seed: raw as u32,
+            count: (raw >> 32) & Self::MAX_COUNT,
+            cpus: ((raw >> 58) & 0xf) as u32,
+            no_random_destroy: (raw >> 62) & 1 != 0,
+            small_quota: raw >> 63 != 0,
+        }
     }
 }
 
@@ -107,8 +165,14 @@ mod tests {
 
     #[test]
     fn init_arg_round_trips_and_slots_are_distinct() {
-        let a = InitArg { test: true, bench: false, tsc_hz: 2_000_000_000 };
+        let a = InitArg { test: true, bench: false, fuzz: true, tsc_hz: 2_000_000_000 };
         assert_eq!(InitArg::unpack(a.pack()), a);
+        let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15, small_quota: true, no_random_destroy: true };
+        assert_eq!(FuzzArg::unpack(f.pack()), f);
+        let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4, small_quota: false, no_random_destroy: false };
+        assert_eq!(FuzzArg::unpack(g.pack()), g);
+        let g = FuzzArg { no_random_destroy: true, ..g };
+        assert_eq!(FuzzArg::unpack(g.pack()), g);
         assert_eq!(init::program_slot("shell"), Some(9));
         assert_eq!(init::program_slot("she"), None);
         for (i, (_, s)) in init::PROGRAMS.iter().enumerate() {

@@ -46,6 +46,19 @@ pub fn boot(
     scripted(ws, boot, name, symbolizer, limit, &[])
 }
 
+/// As `boot`, and QEMU is also killed (as timed out) once the guest has printed nothing for
+/// `quiet`: a long run that prints progress is judged hung long before its overall limit.
+pub fn boot_watched(
+    ws: &Workspace,
+    boot: &Boot,
+    name: &str,
+    symbolizer: Option<&Symbolizer>,
+    limit: Duration,
+    quiet: Duration,
+) -> Result<Capture> {
+    run(ws, boot, name, symbolizer, limit, Some(quiet), &[])
+}
+
 /// As `boot`, typing `script` into the serial console as its cues appear.
 pub fn scripted(
     ws: &Workspace,
@@ -53,6 +66,18 @@ pub fn scripted(
     name: &str,
     symbolizer: Option<&Symbolizer>,
     limit: Duration,
+    script: &[Step],
+) -> Result<Capture> {
+    run(ws, boot, name, symbolizer, limit, None, script)
+}
+
+fn run(
+    ws: &Workspace,
+    boot: &Boot,
+    name: &str,
+    symbolizer: Option<&Symbolizer>,
+    limit: Duration,
+    quiet: Option<Duration>,
     script: &[Step],
 ) -> Result<Capture> {
     let log = ws.log_path(name);
@@ -75,10 +100,16 @@ pub fn scripted(
     let readers = [forward(stdout, tx.clone()), forward(stderr, tx)];
     let mut console = Console::new(Tee(io::stdout(), create_log(&log)?), symbolizer, true);
     let deadline = Instant::now() + limit;
-    let mut timed_out = false;
+    let mut timed_out = None;
+    let mut last_output = Instant::now();
     loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let mut wait = deadline.saturating_duration_since(Instant::now());
+        if let Some(q) = quiet {
+            wait = wait.min((last_output + q).saturating_duration_since(Instant::now()));
+        }
+        match rx.recv_timeout(wait) {
             Ok(chunk) => {
+                last_output = Instant::now();
                 console.feed(&chunk)?;
                 seen.push_str(&String::from_utf8_lossy(&chunk));
                 while let (Some(s), Some(stdin)) = (step, input.as_mut()) {
@@ -91,16 +122,17 @@ pub fn scripted(
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                timed_out = true;
+                let silent = quiet.filter(|&q| Instant::now() < deadline && last_output.elapsed() >= q);
+                timed_out = Some(silent.unwrap_or(limit));
                 break;
             }
         }
     }
-    if timed_out {
+    if timed_out.is_some() {
         kill(&mut child)?;
     }
     let status = child.wait().context("could not wait for QEMU")?;
-    if timed_out {
+    if timed_out.is_some() {
         // Readers are left behind: a process QEMU started may still hold its pipes open.
         for chunk in rx.try_iter() {
             console.feed(&chunk)?;
@@ -112,10 +144,9 @@ pub fn scripted(
         }
     }
     let lines = console.finish()?;
-    let exit = if timed_out {
-        Exit::TimedOut(limit)
-    } else {
-        Exit::from_status(status)
+    let exit = match timed_out {
+        Some(after) => Exit::TimedOut(after),
+        None => Exit::from_status(status),
     };
     Ok(Capture { exit, lines, log })
 }

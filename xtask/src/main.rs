@@ -10,6 +10,7 @@ mod bootfs;
 mod build;
 mod capture;
 mod console;
+mod fuzz;
 mod install;
 mod ktest;
 mod qemu;
@@ -39,6 +40,11 @@ COMMANDS:
                                (Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor)
     test                       host tests, loom tests, kernel tests in QEMU, user tests;
                                ends with one line `N passed, N failed`
+    fuzz [--cpus N] [--seed S] [--count C] [--release] [--small-quota]
+         [--no-random-destroy] [--limit SECS]
+                               one campaign of the hostile-program fuzzer (default: 4 CPUs,
+                               seed 1, 100000 invocations); prints the figures, and on failure
+                               the command that replays the seed
     bench                      build release, boot under -icount and record the
                                kernel's benchmarks in target/tessera/bench.json
     symbolize [--release]      annotate kernel addresses in a log read from stdin
@@ -69,6 +75,7 @@ enum Command {
     Build { profile: Profile },
     Run(RunOptions),
     Test,
+    Fuzz(fuzz::Campaign),
     Bench,
     Symbolize { profile: Profile },
 }
@@ -106,9 +113,20 @@ fn dispatch(command: Command) -> Result<()> {
         }
         Command::Run(options) => qemu::run(&options),
         Command::Test => test::run(),
+        Command::Fuzz(campaign) => fuzz::run(&campaign),
         Command::Bench => bench::run(),
         Command::Symbolize { profile } => symbolize::filter_stdin(profile),
     }
+}
+
+/// The value of option `name`, a decimal number from `min` to `max`.
+fn number(parser: &mut lexopt::Parser, name: &str, min: u64, max: u64) -> Result<u64> {
+    let value = parser.value()?;
+    let text = value.to_string_lossy();
+    text.parse()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .with_context(|| format!("{name} takes a number from {min} to {max}, not `{text}`"))
 }
 
 /// Parses everything after `cargo xtask`. Arguments after the first `--` are QEMU's.
@@ -127,6 +145,16 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     let mut profile = Profile::Debug;
     let mut smp: Option<u32> = None;
     let mut gdb = false;
+    let mut fuzz_options = false;
+    let mut campaign = fuzz::Campaign {
+        profile: Profile::Debug,
+        cpus: 4,
+        seed: 1,
+        count: 100_000,
+        small_quota: false,
+        no_random_destroy: false,
+        limit: None,
+    };
     while let Some(arg) = parser.next()? {
         match arg {
             lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Command::Help),
@@ -144,6 +172,31 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
                     })?;
                 smp = Some(n);
             }
+            lexopt::Arg::Long("cpus") => {
+                fuzz_options = true;
+                campaign.cpus = number(&mut parser, "--cpus", 1, 15)? as u32;
+            }
+            lexopt::Arg::Long("seed") => {
+                fuzz_options = true;
+                campaign.seed = number(&mut parser, "--seed", 0, u32::MAX as u64)? as u32;
+            }
+            lexopt::Arg::Long("count") => {
+                fuzz_options = true;
+                campaign.count = number(&mut parser, "--count", 1, fuzz::MAX_COUNT)?;
+            }
+            lexopt::Arg::Long("limit") => {
+                fuzz_options = true;
+                let secs = number(&mut parser, "--limit", 1, 7 * 24 * 3600)?;
+                campaign.limit = Some(std::time::Duration::from_secs(secs));
+            }
+            lexopt::Arg::Long("small-quota") => {
+                fuzz_options = true;
+                campaign.small_quota = true;
+            }
+            lexopt::Arg::Long("no-random-destroy") => {
+                fuzz_options = true;
+                campaign.no_random_destroy = true;
+            }
             lexopt::Arg::Value(value) if name.is_none() => {
                 name = Some(value.into_string().map_err(|v| {
                     anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
@@ -159,6 +212,9 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     if !is_run && (smp.is_some() || gdb || split.is_some()) {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
+    if fuzz_options && name != "fuzz" {
+        bail!("--cpus, --seed, --count, --limit, --small-quota and --no-random-destroy are options of `fuzz`, not of `{name}`");
+    }
     if profile == Profile::Release && matches!(name.as_str(), "test" | "bench" | "help") {
         bail!("`{name}` takes no --release (test uses the debug kernel, bench the release one)");
     }
@@ -172,6 +228,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
             qemu_args,
         }),
         "test" => Command::Test,
+        "fuzz" => Command::Fuzz(fuzz::Campaign { profile, ..campaign }),
         "bench" => Command::Bench,
         "symbolize" => Command::Symbolize { profile },
         other => bail!("unknown command `{other}`; `cargo xtask --help` lists the commands"),
@@ -273,6 +330,42 @@ mod tests {
         assert!(parse(&["build", "--fast"]).is_err());
         assert!(parse(&["build", "kernel"]).is_err());
         assert!(parse(&["-x"]).is_err());
+    }
+
+    #[test]
+    fn fuzz_takes_its_options_and_only_it() {
+        let got = parse(&[
+            "fuzz",
+            "--cpus",
+            "2",
+            "--seed",
+            "77",
+            "--count",
+            "5000",
+            "--release",
+            "--small-quota",
+            "--no-random-destroy",
+            "--limit",
+            "60",
+        ]);
+        let expected = fuzz::Campaign {
+            profile: Profile::Release,
+            cpus: 2,
+            seed: 77,
+            count: 5000,
+            small_quota: true,
+            no_random_destroy: true,
+            limit: Some(std::time::Duration::from_secs(60)),
+        };
+        assert_eq!(got.unwrap(), Command::Fuzz(expected));
+        let defaults = parse(&["fuzz"]).unwrap();
+        assert!(matches!(defaults, Command::Fuzz(fuzz::Campaign { cpus: 4, seed: 1, count: 100_000, .. })));
+        assert!(parse(&["fuzz", "--count", "0"]).is_err());
+        assert!(parse(&["fuzz", "--count", "67108864"]).is_err());
+        assert!(parse(&["fuzz", "--seed", "4294967296"]).is_err());
+        assert!(parse(&["fuzz", "--cpus", "16"]).is_err());
+        assert!(parse(&["test", "--seed", "1"]).is_err());
+        assert!(parse(&["run", "--count", "1"]).is_err());
     }
 
     #[test]

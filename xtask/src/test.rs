@@ -1,4 +1,5 @@
-//! `cargo xtask test`: host tests, loom tests, kernel tests in QEMU, then user tests, ending
+//! `cargo xtask test`: host tests, loom tests, kernel tests in QEMU, then user tests (on 1 and
+//! 4 CPUs) and a short fuzz campaign, ending
 //! with exactly one line `N passed, N failed` that adds them all up.
 //!
 //! Guarantees: every stage runs even when an earlier one failed, and a stage that cannot run
@@ -14,6 +15,7 @@ use anyhow::{Context, Result};
 
 use crate::build::{self, Profile};
 use crate::capture;
+use crate::fuzz;
 use crate::shell_test;
 use crate::install::ensure_qemu;
 use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
@@ -24,6 +26,22 @@ use crate::Reported;
 
 /// The program init starts under `test=user`; it ends with `usertests: N passed, N failed`.
 const USER_SUITE: &str = "usertests";
+
+/// The user suite runs once on one CPU and once on four: what crosses rings is tested both
+/// without and with other CPUs running at the same time.
+const USER_SUITE_CPUS: [u32; 2] = [1, 4];
+
+/// The fuzz campaign of every test run: fixed, so a failure replays; short enough for well
+/// under a minute of TCG on two host cores.
+const FUZZ_CAMPAIGN: fuzz::Campaign = fuzz::Campaign {
+    profile: Profile::Debug,
+    cpus: 4,
+    seed: 7,
+    count: 5_000,
+    small_quota: false,
+    no_random_destroy: false,
+    limit: Some(Duration::from_secs(90)),
+};
 
 /// Longest a kernel test boot may take under TCG before it is called hung.
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
@@ -179,14 +197,24 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
             "user tests: skipped (no `{USER_SUITE}` program under user/)"
         ));
     } else {
+        for cpus in USER_SUITE_CPUS {
+            banner(&format!(
+                "user tests: boot with test=user on {cpus} CPU(s); init runs `{USER_SUITE}`"
+            ));
+            let name = format!("user-tests-{cpus}cpu");
+            boot.smp = cpus;
+            boot.append = Some("test=user".into());
+            let capture = capture::boot(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT)?;
+            total.absorb(judge_user(&name, &capture.log, &capture.lines, capture.exit));
+        }
+    }
+    if ws.programs.iter().any(|p| p.bins.iter().any(|b| b == "fuzz")) {
         banner(&format!(
-            "user tests: boot with test=user; init runs `{USER_SUITE}`"
+            "fuzz: a short campaign on {} CPUs, seed {}, {} invocations",
+            FUZZ_CAMPAIGN.cpus, FUZZ_CAMPAIGN.seed, FUZZ_CAMPAIGN.count
         ));
-        let name = "user-tests";
-        boot.smp = 1;
-        boot.append = Some("test=user".into());
-        let capture = capture::boot(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT)?;
-        total.absorb(judge_user(name, &capture.log, &capture.lines, capture.exit));
+        let artifacts = build::Artifacts { kernel: boot.kernel.clone(), bootfs: boot.initrd.clone() };
+        total.absorb(fuzz::campaign(ws, &artifacts, &FUZZ_CAMPAIGN, "fuzz-short")?);
     }
     if ws.programs.iter().any(|p| p.bins.iter().any(|b| b == "shell")) {
         banner("shell: boot normally on 2 CPUs, type help, ps and shutdown into COM1");

@@ -1,7 +1,10 @@
-//! The kernel command line (`-append` in QEMU): `test=all|<name>|user`, `bench`,
-//! `loglevel=error|warn|info|debug`. Unknown words are reported, not fatal.
+//! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`,
+//! `loglevel=error|warn|info|debug`, and for `test=fuzz` the campaign's `seed=N` (32 bits),
+//! `count=N` (invocations, at most `FuzzArg::MAX_COUNT`), `small-quota` and `no-random-destroy`. Unknown words and
+//! bad numbers are reported, not fatal.
 
 use crate::console::log::{self, Level};
+use tessera_abi::boot::FuzzArg;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -10,25 +13,44 @@ pub enum Mode {
     TestOne(&'static str),
     /// Boot the system with init in test mode: the user-level test suite.
     TestUser,
+    /// Boot the system with init in fuzz mode: the hostile-program fuzzer (its CPU count is
+    /// filled in when the CPUs are up).
+    TestFuzz(FuzzArg),
     Bench,
 }
 
 pub fn parse(line: &'static str) -> Mode {
     let mut mode = Mode::Run;
+    let mut fuzz = FuzzArg { seed: 0, count: 100_000, cpus: 0, small_quota: false, no_random_destroy: false };
     for word in line.split_ascii_whitespace() {
         match word.split_once('=') {
             Some(("test", "all")) => mode = Mode::TestAll,
             Some(("test", "user")) => mode = Mode::TestUser,
+            Some(("test", "fuzz")) => mode = Mode::TestFuzz(fuzz),
+            Some(("seed", n)) => match n.parse() {
+                Ok(seed) => fuzz.seed = seed,
+                Err(_) => crate::warn!("cmdline: seed={n:?} is not a 32-bit number"),
+            },
+            Some(("count", n)) => match n.parse() {
+                Ok(count) if count <= FuzzArg::MAX_COUNT => fuzz.count = count,
+                _ => crate::warn!("cmdline: count={n:?} is not a number up to {}", FuzzArg::MAX_COUNT),
+            },
             Some(("test", name)) => mode = Mode::TestOne(name),
             Some(("loglevel", l)) => match Level::parse(l) {
                 Some(l) => log::set_level(l),
                 None => crate::warn!("cmdline: unknown log level {l:?}"),
             },
             None if word == "bench" => mode = Mode::Bench,
+            None if word == "small-quota" => fuzz.small_quota = true,
+            None if word == "no-random-destroy" => fuzz.no_random_destroy = true,
             _ => crate::warn!("cmdline: ignoring {word:?}"),
         }
     }
-    mode
+    match mode {
+        // `seed=` and `count=` may come before or after `test=fuzz`.
+        Mode::TestFuzz(_) => Mode::TestFuzz(fuzz),
+        other => other,
+    }
 }
 
 static CMDLINE: spin::Once<([u8; 256], usize)> = spin::Once::new();

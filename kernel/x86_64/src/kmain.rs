@@ -2,7 +2,7 @@
 
 use crate::boot::start_info::{BootInfo, PhysReader};
 use crate::cmdline::{self, Mode};
-use tessera_abi::boot::InitArg;
+use tessera_abi::boot::{FuzzArg, InitArg};
 use crate::cpu::percpu::PerCpu;
 use crate::{apic, cpu, info, ktest, mem, platform, trap};
 use spin::Once;
@@ -102,14 +102,23 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
     match mode {
         Mode::TestAll => ktest::run_all(),
         Mode::TestOne(name) => ktest::run_named(name),
-        Mode::TestUser | Mode::Bench if boot_archive().is_none() => {
+        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench if boot_archive().is_none() => {
             crate::kprintln!("no boot archive: there are no user programs to test or measure");
             crate::qemu_exit::exit(crate::qemu_exit::ExitCode::Failure)
         }
-        Mode::TestUser | Mode::Bench | Mode::Run => match boot_archive() {
+        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::Run => match boot_archive() {
             Some(archive) => {
-                let arg = InitArg { test: mode == Mode::TestUser, bench: mode == Mode::Bench, tsc_hz: apic::lapic::tsc_hz() };
-                crate::system::start(archive, started + 1, arg)
+                let fuzz = match mode {
+                    Mode::TestFuzz(f) => Some(FuzzArg { cpus: (started + 1) as u32, ..f }),
+                    _ => None,
+                };
+                let arg = InitArg {
+                    test: mode == Mode::TestUser,
+                    bench: mode == Mode::Bench,
+                    fuzz: fuzz.is_some(),
+                    tsc_hz: apic::lapic::tsc_hz(),
+                };
+                crate::system::start(archive, started + 1, arg, fuzz)
             }
             None => {
                 crate::kprint!("no boot archive (no user programs): kernel monitor ready (type help)\ntessera> ");

@@ -5,8 +5,9 @@
 //! (`abi::boot::init::SERIAL_IRQ`), whose IRQ line moves to [`IRQ`] so that init prints
 //! through `slots::CONSOLE` like every other program.
 
-use tessera_user::abi::boot::{init, STACK_TOP};
+use tessera_user::abi::boot::{init, InitArg, STACK_TOP};
 use tessera_user::abi::{CapType, Error, Rights};
+use crate::loader;
 use tessera_user::{caps, println, slots, ENTRY};
 
 /// Where init keeps what it makes and what it moves.
@@ -15,10 +16,14 @@ const CONSOLE_EP: u8 = slots::FREE + 1;
 const IRQ_EP: u8 = slots::FREE + 2;
 const ECHO_EP: u8 = slots::FREE + 3;
 const SUB_BANK: u8 = slots::FREE + 4;
-const SELF_CAP: u8 = slots::FREE + 5;
+/// Where init keeps the fuzzer's address space (`loader::load`), to give it to the fuzzer.
+pub const FUZZ_SPACE: u8 = slots::FREE + 5;
+const SELF_CAP: u8 = slots::FREE + 6;
 
 /// Quota of the banks the shell, usertests and bench get for helper processes and test objects.
 const SUB_BANK_QUOTA: u64 = 1024;
+/// Quota of the fuzzer's bank: its workers' stacks and the bank it hands the workers.
+const FUZZ_BANK_QUOTA: u64 = 4096;
 
 /// Priorities: the driver above everything, echo above its clients so a reply is prompt. Each
 /// program's priority is also its ceiling: it can raise neither itself nor what it creates.
@@ -73,7 +78,9 @@ fn give(name: &str, p: u8, arg: u64) -> Result<(), Error> {
     caps::set_priority(p, priority(name))?;
     caps::set_ceiling(p, priority(name), SELF_CAP)?;
     caps::set_cap(p, slots::SELF, SELF_CAP, Rights::ALL)?;
-    caps::set_entry(p, ENTRY, STACK_TOP, arg)?;
+    // The fuzzer's argument is its campaign (seed, count, CPUs), not init's word.
+    let own_arg = if name == "fuzz" { loader::fuzz_arg() } else { arg };
+    caps::set_entry(p, ENTRY, STACK_TOP, own_arg)?;
     if name == "serial" {
         caps::grant_io_ports(init::SERIAL_PORTS, p)?;
         caps::set_cap(p, slots::serial::IRQ, IRQ, Rights::ALL)?;
@@ -87,6 +94,13 @@ fn give(name: &str, p: u8, arg: u64) -> Result<(), Error> {
     if name == "shell" || name == "usertests" || name == "bench" {
         caps::create_bank(init::BANK, SUB_BANK_QUOTA, SUB_BANK)?;
         caps::set_cap(p, slots::BANK, SUB_BANK, Rights::ALL)?;
+    }
+    if name == "fuzz" {
+        let fuzzing = InitArg::unpack(arg).fuzz;
+        let quota = if fuzzing { FUZZ_BANK_QUOTA } else { SUB_BANK_QUOTA };
+        caps::create_bank(init::BANK, quota, SUB_BANK)?;
+        caps::set_cap(p, slots::BANK, SUB_BANK, Rights::ALL)?;
+        caps::set_cap(p, slots::fuzz::SPACE, FUZZ_SPACE, Rights::ALL)?;
     }
     if name == "shell" {
         caps::set_cap(p, slots::shell::INIT, init::SELF, Rights::ALL)?;

@@ -17,8 +17,9 @@ use tessera_user::{caps, slots};
 const PAGE: u64 = 4096;
 /// Where init maps a page while it fills it.
 const SCRATCH_VPN: u64 = 0x20_0000_0000 / PAGE;
-/// init's slots for the address space and the page being built.
-const SPACE: u8 = slots::FREE + 8;
+/// init's slot for the address space being built (the one program that keeps its space names
+/// another slot).
+pub const SPACE: u8 = slots::FREE + 8;
 const PAGE_SLOT: u8 = slots::FREE + 9;
 
 /// The boot archive, if the kernel mapped one.
@@ -31,8 +32,16 @@ pub fn archive() -> Option<&'static [u8]> {
     (magic == ARCHIVE_MAGIC).then(|| unsafe { core::slice::from_raw_parts((ARCHIVE_VA + PAGE) as *const u8, len as usize) })
 }
 
-/// A fresh page holding `bytes` at offset `at`, mapped at `vpn` of [`SPACE`] with `rights`.
-fn page(vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<(), Error> {
+/// Word 2 of the archive's header page: the packed `FuzzArg` of a fuzz boot.
+pub fn fuzz_arg() -> u64 {
+    let header = ARCHIVE_VA as *const u64;
+    // SAFETY: init prepares programs only after loading them from the archive, so the header
+    // page is mapped; word 2 lies in it (zero unless this is a fuzz boot).
+    unsafe { header.add(2).read_volatile() }
+}
+
+/// A fresh page holding `bytes` at offset `at`, mapped at `vpn` of `space` with `rights`.
+fn page(space: u8, vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<(), Error> {
     caps::create(slots::BANK, CapType::Page, PAGE_SLOT)?;
     caps::zero_page(PAGE_SLOT)?;
     if !bytes.is_empty() {
@@ -43,20 +52,21 @@ fn page(vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<(), Error> 
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(at), bytes.len()) };
         caps::unmap(init::SPACE, SCRATCH_VPN)?;
     }
-    caps::map(SPACE, vpn, PAGE_SLOT, rights)
+    caps::map(space, vpn, PAGE_SLOT, rights)
 }
 
-/// Loads `image` into a new halted process whose capability goes into `slot`; it starts at its
-/// ELF entry with the initial stack of `abi::boot` once init sets its entry and resumes it.
-pub fn load(image: &[u8], slot: u8) -> Result<(), LoadError> {
+/// Loads `image` into a new halted process whose capability goes into `slot`, and its new
+/// address space into `space`; it starts at its ELF entry with the initial stack of `abi::boot`
+/// once init sets its entry and resumes it.
+pub fn load(image: &[u8], slot: u8, space: u8) -> Result<(), LoadError> {
     let image = Image::parse(image)?;
-    caps::create(slots::BANK, CapType::AddressSpace, SPACE)?;
-    image.for_each_page(|p| page(p.vpn, p.at, p.bytes, p.rights).map_err(LoadError::from))?;
+    caps::create(slots::BANK, CapType::AddressSpace, space)?;
+    image.for_each_page(|p| page(space, p.vpn, p.at, p.bytes, p.rights).map_err(LoadError::from))?;
     for i in 1..=STACK_PAGES {
-        page(STACK_TOP / PAGE - i, 0, &[], Rights::READ.union(Rights::WRITE))?;
+        page(space, STACK_TOP / PAGE - i, 0, &[], Rights::READ.union(Rights::WRITE))?;
     }
     caps::create(slots::BANK, CapType::Process, slot)?;
-    caps::set_space(slot, SPACE)?;
+    caps::set_space(slot, space)?;
     caps::set_entry(slot, image.entry, STACK_TOP, 0)?;
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! Assumes: the kernel filled init's slots as `abi::boot::init` says and mapped the boot
 //! archive. Guarantees: the serial driver (granted COM1's ports) and echo start
-//! first, then exactly one of shell (normal boot), usertests (`InitArg::test`) or bench
+//! first, then exactly one of shell (normal boot), usertests (`InitArg::test`), fuzz
+//! (`InitArg::fuzz`, with the campaign the kernel put in the archive's header page) or bench
 //! (`InitArg::bench`); a program that fails to load is reported once the console is up.
 #![no_std]
 #![no_main]
@@ -27,7 +28,9 @@ fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] 
     };
     for (i, &(name, slot)) in init::PROGRAMS.iter().enumerate() {
         if let Some(image) = bootfs::find(archive, name) {
-            if let Err(e) = loader::load(image, slot) {
+            // The fuzzer runs its workers in its own space, so it gets that space's capability.
+            let space = if name == "fuzz" { grants::FUZZ_SPACE } else { loader::SPACE };
+            if let Err(e) = loader::load(image, slot, space) {
                 failed[i] = Some((name, e));
             }
         }
@@ -41,6 +44,8 @@ fn main(arg: u64) {
     let started = grants::give_all(arg);
     let front = if mode.test {
         "usertests"
+    } else if mode.fuzz {
+        "fuzz"
     } else if mode.bench {
         "bench"
     } else {

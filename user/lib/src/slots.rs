@@ -32,6 +32,12 @@ pub mod shell {
     pub const INIT: u8 = 7;
 }
 
+/// Slots of the fuzzer only.
+pub mod fuzz {
+    /// Its own address space, where it maps its workers' stacks.
+    pub const SPACE: u8 = 5;
+}
+
 /// The badge on every console endpoint init hands out: the serial driver's clients.
 pub const CONSOLE_BADGE: u64 = 0xc0;
 /// The badge on every echo endpoint init hands out.

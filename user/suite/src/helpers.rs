@@ -39,6 +39,9 @@ tessera_helper_privileged:
     ud2
 tessera_helper_spin:
     jmp tessera_helper_spin
+tessera_helper_counter:
+    inc qword ptr [rdi]
+    jmp tessera_helper_counter
 tessera_helper_seq_caller:
     mov r12, rdi
     mov rdx, rdi
@@ -108,6 +111,7 @@ tessera_helper_offsets:
     .quad tessera_helper_poster - tessera_helpers_start
     .quad tessera_helper_yielder - tessera_helpers_start
     .quad tessera_helper_port_io - tessera_helpers_start
+    .quad tessera_helper_counter - tessera_helpers_start
 "#,
     kernel = const KERNEL_ADDRESS,
     echo = const slots::ECHO,
@@ -124,7 +128,7 @@ tessera_helper_offsets:
 extern "C" {
     static tessera_helpers_start: u8;
     static tessera_helpers_end: u8;
-    static tessera_helper_offsets: [u64; 8];
+    static tessera_helper_offsets: [u64; 9];
 }
 
 /// What a helper does.
@@ -149,6 +153,9 @@ pub enum Helper {
     /// Reads COM1's data port without an I/O-port grant; if that works, it spins (so it is
     /// seen running, not halted).
     PortIo = 7,
+    /// Spins forever adding one to the word at the address in its argument (a page the
+    /// tester maps writable into its space), so the tester can see it run.
+    Counter = 8,
 }
 
 /// The helpers' code, as bytes.

@@ -12,7 +12,7 @@ mod tlb;
 
 use tessera_abi::bootfs;
 use spin::Once;
-use tessera_abi::boot::{init, io_ports, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
+use tessera_abi::boot::{init, io_ports, FuzzArg, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
 use tessera_abi::order;
 use tessera_core::cap::Cap;
 use tessera_core::cpu::Cpu;
@@ -46,7 +46,7 @@ pub fn cpu_id(id: u32) -> CpuId {
 /// Makes the kernel, loads init, maps the boot archive into it for it to load every other
 /// program, gives it its capabilities (`abi::boot::init`), and runs processes on this CPU
 /// forever.
-pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
+pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -> ! {
     let k = KERNEL.call_once(|| {
         tessera_core::kernel::Kernel::new(
             machine::X86Machine,
@@ -71,7 +71,8 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg) -> ! {
         panic!("the boot archive has no program named init");
     };
     let (initp, init_space) = loader::load(k, &mut cpu, bank, init_image, arg.pack()).unwrap_or_else(|e| panic!("loading init: {e}"));
-    let header = [ARCHIVE_MAGIC.to_le_bytes(), (archive.len() as u64).to_le_bytes()].concat();
+    let fuzz = fuzz.map_or(0, FuzzArg::pack);
+    let header = [ARCHIVE_MAGIC, archive.len() as u64, fuzz].map(u64::to_le_bytes).concat();
     let vpn = ARCHIVE_VA / 4096;
     if let Err(e) = loader::map_bytes(k, &mut cpu, bank, init_space, vpn, &header)
         .and_then(|()| loader::map_bytes(k, &mut cpu, bank, init_space, vpn + 1, archive))
