@@ -81,7 +81,8 @@ fn run(
     script: &[Step],
 ) -> Result<Capture> {
     let log = ws.log_path(name);
-    let stdin = if script.is_empty() { Stdio::null() } else { Stdio::piped() };
+    // A watched boot keeps stdin to reach QEMU's monitor (multiplexed on stdio) if it hangs.
+    let stdin = if script.is_empty() && quiet.is_none() { Stdio::null() } else { Stdio::piped() };
     let mut child = spawn(boot, stdin, Stdio::piped())?;
     let mut input = child.stdin.take();
     let mut steps = script.iter();
@@ -129,6 +130,11 @@ fn run(
         }
     }
     if timed_out.is_some() {
+        if quiet.is_some() {
+            if let Some(stdin) = input.as_mut() {
+                dump_cpus(stdin, &rx, &mut console)?;
+            }
+        }
         kill(&mut child)?;
     }
     let status = child.wait().context("could not wait for QEMU")?;
@@ -151,6 +157,48 @@ fn run(
     Ok(Capture { exit, lines, log })
 }
 
+/// Asks QEMU's monitor (Ctrl-A C on the multiplexed stdio) for every CPU's registers and
+/// prints each CPU's RIP and RBP as `hung: CPU n RIP 0x...`, which the symbolizer annotates: where
+/// a silent guest is stuck (a kernel spinning on a lock shows as CPUs at ring 0 in a lock).
+fn dump_cpus<W: Write>(
+    stdin: &mut std::process::ChildStdin,
+    rx: &mpsc::Receiver<Vec<u8>>,
+    console: &mut Console<'_, W>,
+) -> Result<()> {
+    if stdin.write_all(b"\x01c\ninfo registers -a\n").and_then(|()| stdin.flush()).is_err() {
+        return Ok(());
+    }
+    let mut dump = String::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while let Ok(chunk) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        dump.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    for line in hung_lines(&dump) {
+        console.feed(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `hung: CPU n RIP 0x...` and `hung: CPU n ring N` for each CPU of a monitor register dump.
+fn hung_lines(dump: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cpu = None;
+    for line in dump.lines() {
+        if let Some(n) = line.trim().strip_prefix("CPU#") {
+            cpu = Some(n.trim().to_owned());
+        }
+        let Some(c) = &cpu else { continue };
+        for (field, what) in [("RIP=", "RIP 0x"), ("CPL=", "ring ")] {
+            if let Some(at) = line.find(field) {
+                let value: String =
+                    line[at + field.len()..].chars().take_while(char::is_ascii_hexdigit).collect();
+                out.push(format!("hung: CPU {c} {what}{value}\n"));
+            }
+        }
+    }
+    out
+}
+
 fn kill(child: &mut Child) -> Result<()> {
     match child.kill() {
         Ok(()) => Ok(()),
@@ -171,4 +219,26 @@ fn forward(
                 .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
         });
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_register_dump_gives_each_cpu_its_rip_and_ring() {
+        let dump = "(qemu) info registers -a\n\nCPU#0\nRAX=0000000000000001 RBX=2\n\
+                    RIP=ffffffff8011295e RFL=00000046 [---Z-P-] CPL=0 II=0 A20=1\n\
+                    CPU#1\nRIP=0000000000400010 RFL=00000202 [-------] CPL=3 II=0\n";
+        assert_eq!(
+            hung_lines(dump),
+            vec![
+                "hung: CPU 0 RIP 0xffffffff8011295e\n",
+                "hung: CPU 0 ring 0\n",
+                "hung: CPU 1 RIP 0x0000000000400010\n",
+                "hung: CPU 1 ring 3\n",
+            ]
+        );
+        assert!(hung_lines("no registers here").is_empty());
+    }
 }

@@ -4,7 +4,8 @@
 //! Guarantees: a campaign passes only if the fuzzer printed its final line with `pass`, the
 //! kernel exited with the success code, and no kernel panic was printed; anything else (a
 //! panic, a hang past the time limit, a failed check) fails it, and the command then prints
-//! the exact command that replays the seed.
+//! the exact command that replays the seed. A campaign silent for [`QUIET`] is judged hung, and
+//! each CPU's RIP (symbolized) and ring are printed from QEMU's monitor before it is killed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
