@@ -105,17 +105,7 @@ impl MrowLock {
 
     /// Takes the write hold if nobody holds the lock or waits for it.
     pub fn try_write(&self) -> bool {
-        let Some(ticket) = self.try_take_ticket() else {
-            return false;
-        };
-        let entered = self.announce(ticket);
-        if self.rout.load(Ordering::Acquire) == entered {
-            self.writing.store(true, Ordering::Relaxed);
-            true
-        } else {
-            self.retire_writer();
-            false
-        }
+        self.try_write_with(0)
     }
 
     /// Spins until the write hold is taken: after the writers ahead and the readers present.
@@ -136,19 +126,43 @@ impl MrowLock {
     /// waits; otherwise leaves the read hold in place and returns false (two upgraders must not
     /// wait on each other, so there is no spinning upgrade).
     pub fn try_upgrade(&self) -> bool {
+        if !self.try_write_with(RINC) {
+            return false;
+        }
+        // The caller's read hold ends as its write hold begins.
+        self.rout.fetch_add(RINC, Ordering::AcqRel);
+        true
+    }
+
+    /// Takes the write hold if no writer holds or waits and exactly `inside` worth of readers
+    /// (none, or the caller alone) are in. A failed try shows no writer phase and takes no
+    /// ticket that it does not give back unseen: a reader waiting for a writer's phase to end
+    /// knows the phase only by its parity bit, so a phase that came and went without waiting
+    /// for it would let the next writer of the same parity wait for it while it waits for
+    /// that writer (seen as a four-CPU hang under the fuzzer).
+    fn try_write_with(&self, inside: u32) -> bool {
+        let r = self.rin.load(Ordering::Acquire);
+        let left = self.rout.load(Ordering::Acquire);
+        if r & WBITS != 0 || (r & !WBITS).wrapping_sub(left) != inside {
+            return false;
+        }
         let Some(ticket) = self.try_take_ticket() else {
             return false;
         };
-        let entered = self.announce(ticket);
-        if self.rout.load(Ordering::Acquire).wrapping_add(RINC) == entered {
-            // The caller is the last reader in: its leaving completes the write acquisition.
-            self.rout.fetch_add(RINC, Ordering::AcqRel);
-            self.writing.store(true, Ordering::Relaxed);
-            true
-        } else {
-            self.retire_writer();
-            false
+        let bits = PRES | (ticket & PHID);
+        if self
+            .rin
+            .compare_exchange(r, r | bits, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            // A reader came in after the check, finding no writer bits: it holds the lock and
+            // waits for no phase, and no reader waited before (the check), so passing the
+            // ticket on unseen can mislead nobody.
+            self.wout.fetch_add(1, Ordering::Release);
+            return false;
         }
+        self.writing.store(true, Ordering::Relaxed);
+        true
     }
 
     /// Drops one read hold. Panics if no reader is in (a kernel bug).
@@ -221,6 +235,33 @@ impl MrowLock {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    /// A reader that came while writer A held the lock waits for A's phase to end, which it
+    /// knows by A's parity bit. If a failed try made a phase of the other parity come and go
+    /// before the reader looked, the next writer would show A's parity again and wait for the
+    /// reader, which would go on waiting for it.
+    #[test]
+    fn a_failed_try_never_gives_the_next_writer_the_phase_a_reader_waits_out() {
+        for fail in [MrowLock::try_write as fn(&MrowLock) -> bool, |l: &MrowLock| {
+            assert!(l.try_read());
+            let up = l.try_upgrade();
+            l.unlock_read();
+            up
+        }] {
+            let l = MrowLock::new();
+            l.write();
+            let waited_for = l.rin.fetch_add(RINC, Ordering::Acquire) & WBITS;
+            assert_ne!(waited_for, 0, "the reader must wait for writer A");
+            l.unlock_write();
+            assert!(!fail(&l), "the waiting reader is in: the try must fail");
+            let next = l.win.load(Ordering::Relaxed);
+            assert_ne!(
+                PRES | (next & PHID),
+                waited_for,
+                "the next writer's phase looks like A's to the waiting reader"
+            );
+        }
+    }
 
     #[test]
     fn many_readers_no_writer() {
