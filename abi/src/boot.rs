@@ -104,26 +104,17 @@ pub struct FuzzArg {
     pub count: u64,
     /// CPUs online (at most 15).
     pub cpus: u32,
-    /// Keep object tables from filling: the fuzzer's bank gets too little quota to fill any
-    /// kernel table (a way around issue 7 item 3, table-full CREATE panics).
-    pub small_quota: bool,
-    /// Random invocations never DESTROY: only the fuzzer's own steps do, after unmapping (a
-    /// way around issue 7 item 1, a destroyed page left mapped, which corrupts the fuzzer).
-    pub no_random_destroy: bool,
 }
 
 impl FuzzArg {
     /// The largest count the argument word holds (26 bits).
     pub const MAX_COUNT: u64 = (1 << 26) - 1;
 
-    /// Packs into one word: seed in bits 0..32, count 32..58, CPUs 58..62, no_random_destroy
-    /// bit 62, small_quota bit 63.
+    /// Packs into one word: seed in bits 0..32, count 32..58, CPUs 58..62.
     pub const fn pack(self) -> u64 {
         self.seed as u64
             | ((self.count & Self::MAX_COUNT) << 32)
             | (((self.cpus & 0xf) as u64) << 58)
-            | ((self.no_random_destroy as u64) << 62)
-            | ((self.small_quota as u64) << 63)
     }
 
     /// Unpacks the word.
@@ -132,8 +123,6 @@ impl FuzzArg {
             seed: raw as u32,
             count: (raw >> 32) & Self::MAX_COUNT,
             cpus: ((raw >> 58) & 0xf) as u32,
-            no_random_destroy: (raw >> 62) & 1 != 0,
-            small_quota: raw >> 63 != 0,
         }
     }
 }
@@ -167,11 +156,9 @@ mod tests {
     fn init_arg_round_trips_and_slots_are_distinct() {
         let a = InitArg { test: true, bench: false, fuzz: true, tsc_hz: 2_000_000_000 };
         assert_eq!(InitArg::unpack(a.pack()), a);
-        let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15, small_quota: true, no_random_destroy: true };
+        let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15 };
         assert_eq!(FuzzArg::unpack(f.pack()), f);
-        let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4, small_quota: false, no_random_destroy: false };
-        assert_eq!(FuzzArg::unpack(g.pack()), g);
-        let g = FuzzArg { no_random_destroy: true, ..g };
+        let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4 };
         assert_eq!(FuzzArg::unpack(g.pack()), g);
         assert_eq!(init::program_slot("shell"), Some(9));
         assert_eq!(init::program_slot("she"), None);

@@ -27,10 +27,6 @@ pub struct Campaign {
     pub cpus: u32,
     pub seed: u32,
     pub count: u64,
-    /// Give the workers banks too small to fill a kernel table (issue 7 item 3).
-    pub small_quota: bool,
-    /// Random invocations never DESTROY (issue 7 item 1, a destroyed page left mapped).
-    pub no_random_destroy: bool,
     /// Wall-clock limit; `None`: a default from the count.
     pub limit: Option<Duration>,
 }
@@ -44,14 +40,7 @@ pub const MAX_COUNT: u64 = (1 << 26) - 1;
 
 impl Campaign {
     fn append(&self) -> String {
-        let mut line = format!("test=fuzz seed={} count={}", self.seed, self.count);
-        if self.small_quota {
-            line.push_str(" small-quota");
-        }
-        if self.no_random_destroy {
-            line.push_str(" no-random-destroy");
-        }
-        line
+        format!("test=fuzz seed={} count={}", self.seed, self.count)
     }
 
     /// Under TCG on a small host a debug kernel makes some 5,000 invocations a second across
@@ -63,13 +52,11 @@ impl Campaign {
     /// The command that runs this campaign again.
     pub fn replay(&self) -> String {
         format!(
-            "cargo xtask fuzz --cpus {} --seed {} --count {}{}{}{}",
+            "cargo xtask fuzz --cpus {} --seed {} --count {}{}",
             self.cpus,
             self.seed,
             self.count,
-            if self.profile == Profile::Release { " --release" } else { "" },
-            if self.small_quota { " --small-quota" } else { "" },
-            if self.no_random_destroy { " --no-random-destroy" } else { "" }
+            if self.profile == Profile::Release { " --release" } else { "" }
         )
     }
 }
@@ -211,14 +198,9 @@ mod tests {
             cpus: 4,
             seed: 9,
             count: 1000,
-            small_quota: true,
-            no_random_destroy: true,
             limit: None,
         };
-        assert_eq!(
-            c.replay(),
-            "cargo xtask fuzz --cpus 4 --seed 9 --count 1000 --release --small-quota --no-random-destroy"
-        );
-        assert_eq!(c.append(), "test=fuzz seed=9 count=1000 small-quota no-random-destroy");
+        assert_eq!(c.replay(), "cargo xtask fuzz --cpus 4 --seed 9 --count 1000 --release");
+        assert_eq!(c.append(), "test=fuzz seed=9 count=1000");
     }
 }

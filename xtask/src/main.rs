@@ -40,8 +40,7 @@ COMMANDS:
                                (Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor)
     test                       host tests, loom tests, kernel tests in QEMU, user tests;
                                ends with one line `N passed, N failed`
-    fuzz [--cpus N] [--seed S] [--count C] [--release] [--small-quota]
-         [--no-random-destroy] [--limit SECS]
+    fuzz [--cpus N] [--seed S] [--count C] [--release] [--limit SECS]
                                one campaign of the hostile-program fuzzer (default: 4 CPUs,
                                seed 1, 100000 invocations); prints the figures, and on failure
                                the command that replays the seed
@@ -151,8 +150,6 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         cpus: 4,
         seed: 1,
         count: 100_000,
-        small_quota: false,
-        no_random_destroy: false,
         limit: None,
     };
     while let Some(arg) = parser.next()? {
@@ -189,14 +186,6 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
                 let secs = number(&mut parser, "--limit", 1, 7 * 24 * 3600)?;
                 campaign.limit = Some(std::time::Duration::from_secs(secs));
             }
-            lexopt::Arg::Long("small-quota") => {
-                fuzz_options = true;
-                campaign.small_quota = true;
-            }
-            lexopt::Arg::Long("no-random-destroy") => {
-                fuzz_options = true;
-                campaign.no_random_destroy = true;
-            }
             lexopt::Arg::Value(value) if name.is_none() => {
                 name = Some(value.into_string().map_err(|v| {
                     anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
@@ -213,7 +202,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
     if fuzz_options && name != "fuzz" {
-        bail!("--cpus, --seed, --count, --limit, --small-quota and --no-random-destroy are options of `fuzz`, not of `{name}`");
+        bail!("--cpus, --seed, --count and --limit are options of `fuzz`, not of `{name}`");
     }
     if profile == Profile::Release && matches!(name.as_str(), "test" | "bench" | "help") {
         bail!("`{name}` takes no --release (test uses the debug kernel, bench the release one)");
@@ -343,8 +332,6 @@ mod tests {
             "--count",
             "5000",
             "--release",
-            "--small-quota",
-            "--no-random-destroy",
             "--limit",
             "60",
         ]);
@@ -353,8 +340,6 @@ mod tests {
             cpus: 2,
             seed: 77,
             count: 5000,
-            small_quota: true,
-            no_random_destroy: true,
             limit: Some(std::time::Duration::from_secs(60)),
         };
         assert_eq!(got.unwrap(), Command::Fuzz(expected));

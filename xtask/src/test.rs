@@ -38,8 +38,6 @@ const FUZZ_CAMPAIGN: fuzz::Campaign = fuzz::Campaign {
     cpus: 4,
     seed: 7,
     count: 5_000,
-    small_quota: false,
-    no_random_destroy: false,
     limit: Some(Duration::from_secs(90)),
 };
 

@@ -1,7 +1,7 @@
 //! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`,
 //! `loglevel=error|warn|info|debug`, and for `test=fuzz` the campaign's `seed=N` (32 bits),
-//! `count=N` (invocations, at most `FuzzArg::MAX_COUNT`), `small-quota` and `no-random-destroy`. Unknown words and
-//! bad numbers are reported, not fatal.
+//! `count=N` (invocations, at most `FuzzArg::MAX_COUNT`). Unknown words and bad numbers are
+//! reported, not fatal.
 
 use crate::console::log::{self, Level};
 use tessera_abi::boot::FuzzArg;
@@ -21,7 +21,7 @@ pub enum Mode {
 
 pub fn parse(line: &'static str) -> Mode {
     let mut mode = Mode::Run;
-    let mut fuzz = FuzzArg { seed: 0, count: 100_000, cpus: 0, small_quota: false, no_random_destroy: false };
+    let mut fuzz = FuzzArg { seed: 0, count: 100_000, cpus: 0 };
     for word in line.split_ascii_whitespace() {
         match word.split_once('=') {
             Some(("test", "all")) => mode = Mode::TestAll,
@@ -41,8 +41,6 @@ pub fn parse(line: &'static str) -> Mode {
                 None => crate::warn!("cmdline: unknown log level {l:?}"),
             },
             None if word == "bench" => mode = Mode::Bench,
-            None if word == "small-quota" => fuzz.small_quota = true,
-            None if word == "no-random-destroy" => fuzz.no_random_destroy = true,
             _ => crate::warn!("cmdline: ignoring {word:?}"),
         }
     }

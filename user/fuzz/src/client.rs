@@ -38,8 +38,7 @@ fn counted<T>(r: T) -> T {
     r
 }
 
-/// The entry of a worker process: `arg` = index | servers << 8 | no-random-destroy << 16 |
-/// seed << 32.
+/// The entry of a worker process: `arg` = index | servers << 8 | seed << 32.
 pub extern "C" fn main(arg: u64) -> ! {
     let index = (arg & 0xff) as usize;
     let mut c = Client {
@@ -50,7 +49,7 @@ pub extern "C" fn main(arg: u64) -> ! {
         depth: 0,
         taint: random::Taint(0),
     };
-    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true, worker: Some(index), no_destroy: arg >> 16 & 1 != 0 };
+    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true, worker: Some(index) };
     while !SHARED.stop.load(Relaxed) {
         let op = c.rng.below(100);
         SHARED.phase[index].store(3 << 56 | op, Relaxed);
@@ -137,8 +136,8 @@ impl Client {
         self.depth -= 1;
         let Some(o) = self.stack[self.depth].take() else { return };
         if o.ty == CapType::Page {
-            // Unmapped first from every victim space below it (issue 7 item 1: destroying a
-            // mapped page leaves the mapping), so the fuzzer does not corrupt itself.
+            // Unmapped first from every victim space below it: the orderly teardown, while
+            // random DESTROYs cover destroying a page that is still mapped.
             for s in self.stack[..self.depth].iter().flatten().filter(|s| s.ty == CapType::AddressSpace) {
                 let _ = counted(caps::unmap(s.slot, VICTIM_VPN));
             }

@@ -48,9 +48,8 @@ const NUDGES: u8 = 40;
 const STACK_PAGES: u64 = 16;
 const STACK_VPN: u64 = 0x50_0000_0000 / 4096;
 
-/// Quotas of the two banks the workers get. Small ones cannot fill any kernel table.
+/// Quota of each of the two banks the workers get.
 const QUOTA: u64 = 160;
-const SMALL_QUOTA: u64 = 8;
 
 /// TSC ticks (about a quarter of a second on the hosts QEMU runs on) a worker may go without
 /// an invocation before it is counted stuck: longer than a few scheduling quanta behind the
@@ -83,17 +82,13 @@ fn main(arg: u64) {
     let servers = cpus.clamp(2, MAX_SERVERS as u64) as u8;
     let clients = (2 * cpus).clamp(3, MAX_CLIENTS as u64 - 4) as u8;
     println!(
-        "fuzz: seed {} count {} on {} CPU(s): {} workers, {} servers, a receiver{}",
+        "fuzz: seed {} count {} on {} CPU(s): {} workers, {} servers, a receiver",
         f.seed,
         f.count,
         cpus,
         clients,
-        servers,
-        if f.small_quota { " (small-quota: no kernel table can fill)" } else { "" }
+        servers
     );
-    if f.no_random_destroy {
-        println!("fuzz: no-random-destroy: only the workers' own steps destroy, after unmapping");
-    }
     let ok = match start(&f, servers, clients) {
         Ok(start_quota) => watch(&f, servers, clients, start_quota),
         Err(e) => {
@@ -108,11 +103,10 @@ fn main(arg: u64) {
 /// Makes the banks and starts every fuzzer process; returns the tracked bank's accounting.
 fn start(f: &FuzzArg, servers: u8, clients: u8) -> Result<(u64, u64), Error> {
     caps::set_priority(slots::SELF, PRIORITY)?;
-    let quota = if f.small_quota { SMALL_QUOTA } else { QUOTA };
-    caps::create_bank(slots::BANK, quota, RANDOM_B)?;
-    caps::create_bank(slots::BANK, quota, TRACKED_B)?;
+    caps::create_bank(slots::BANK, QUOTA, RANDOM_B)?;
+    caps::create_bank(slots::BANK, QUOTA, TRACKED_B)?;
     let start_quota = caps::available(TRACKED_B)?;
-    let seed = (f.seed as u64) << 32 | (f.no_random_destroy as u64) << 16;
+    let seed = (f.seed as u64) << 32;
     spawn(RECEIVER_P, 0, server::receiver, 0, PRIORITY + 1)?;
     for s in 0..servers {
         let p = PROCESSES + s;

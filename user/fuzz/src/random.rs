@@ -21,8 +21,6 @@ pub struct Scope {
     pub use_endpoints: bool,
     /// The worker's index, to record its phase (`Shared::phase`); servers have none.
     pub worker: Option<usize>,
-    /// Never DESTROY through a bank (`FuzzArg::no_random_destroy`).
-    pub no_destroy: bool,
 }
 
 /// Records what worker `scope.worker` is doing: `step` (1 the invocation, 2 waiting for its
@@ -168,9 +166,6 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
                 return Err(tessera_user::abi::Error::BadState);
             }
         }
-        Some(CapType::Bank) if scope.no_destroy && ord == order::bank::DESTROY => {
-            ord = order::bank::AVAILABLE;
-        }
         Some(CapType::Bank) if TRACKED.contains(&slot) => {
             // A tracked sub-bank: creating from it at random would leave objects nobody tracks.
             ord = if rng.chance(50) { order::GET_TYPE } else { order::bank::AVAILABLE };
@@ -191,8 +186,7 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     if open_wait && !scope.use_endpoints {
         kind = InvocationKind::Send;
     }
-    // A random message word could still say DESTROY.
-    let malformed = rng.chance(3) && !(scope.no_destroy && ty == Some(CapType::Bank));
+    let malformed = rng.chance(3);
     let info = if malformed {
         rng.next() & !0x3 | kind as u64
     } else {

@@ -15,10 +15,10 @@ use core::sync::atomic::Ordering::Relaxed;
 use tessera_user::abi::message::{InvocationKind, MessageInfo};
 use tessera_user::invoke::{self, Received};
 
-/// The entry of a server process: `arg` = index | no-random-destroy << 16 | seed << 32.
+/// The entry of a server process: `arg` = index | seed << 32.
 pub extern "C" fn main(arg: u64) -> ! {
     let mut rng = Rng::new((arg >> 32) as u32, 0x200 + (arg & 0xff));
-    let scope = Scope { live_endpoints: (0, 0), use_endpoints: false, worker: None, no_destroy: arg >> 16 & 1 != 0 };
+    let scope = Scope { live_endpoints: (0, 0), use_endpoints: false, worker: None };
     let (mut resume, mut stale) = (RESUME_A, RESUME_B);
     let mut reply_through = 0u8;
     // Its scratch slots hold whatever callers sent, endpoints to victims among them.
