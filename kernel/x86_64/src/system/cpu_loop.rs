@@ -115,8 +115,8 @@ fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjI
     if resolved {
         return Exit::User { process, space: Some(space) };
     }
-    let what = if err & 16 != 0 { "execute" } else if err & 2 != 0 { "write" } else { "read" };
-    crate::kprintln!("process {}: page fault: {what} at {addr:#x} (RIP {:#x})", process.index, regs.rip);
+    // Reported only if it halts the process: a keeper's faulting client must not be able to
+    // flood the kernel console with one line per fault.
     exception(cpu, regs, process)
 }
 
@@ -128,8 +128,14 @@ fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
     let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
     let k = kernel();
     if k.fault(cpu, regs, f) == Faulted::Halted {
+        let access = match f.kind {
+            tessera_abi::fault::kind::PAGE_FAULT if f.error & 16 != 0 => " (execute)",
+            tessera_abi::fault::kind::PAGE_FAULT if f.error & 2 != 0 => " (write)",
+            tessera_abi::fault::kind::PAGE_FAULT => " (read)",
+            _ => "",
+        };
         crate::kprintln!(
-            "process {} halted: {} at RIP {:#x} (error code {:#x}, CR2 {:#x})",
+            "process {} halted: {}{access} at RIP {:#x} (error code {:#x}, CR2 {:#x})",
             process.index,
             exception_name(f.kind as u8),
             f.rip,
