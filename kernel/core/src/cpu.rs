@@ -13,7 +13,7 @@ use spin::mutex::SpinMutex;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
-use crate::sched::RunQueue;
+use crate::sched::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
 
@@ -33,6 +33,9 @@ pub struct Wake {
     pub who: Staller,
     /// The queue it left.
     pub from: QueueRef,
+    /// The least priority it is made ready at: a new owner of a sender queue is queued at its
+    /// holder's priority if that is higher (`Kernel::offer`).
+    pub boost: Priority,
 }
 
 /// The state only this CPU touches.

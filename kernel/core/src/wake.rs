@@ -40,7 +40,8 @@ impl<P: Platform> Kernel<P> {
                 if let QueueRef::Senders(_) = w.from {
                     p.owns = Some(w.from);
                 }
-                self.make_ready(cpu, w.who.id, p, Position::Tail);
+                let at = p.priority.max(w.boost);
+                self.make_ready_at(cpu, w.who.id, p, Position::Tail, at);
             }
         });
         Ok(())

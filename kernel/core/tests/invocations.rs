@@ -542,3 +542,58 @@ fn a_process_may_halt_or_destroy_itself() {
         "its HALT returns success when it is resumed"
     );
 }
+
+/// Seed 002 reserves a sender queue for the waiter woken from its head until it runs. If that
+/// owner has a low priority and a mid-priority process spins, the owner would never run and
+/// every caller of the server, of any priority, would wait behind it for good (seen as a
+/// four-CPU fuzz campaign going quiet). The owner runs at the server's priority until then.
+#[test]
+fn a_low_priority_owner_below_a_spinner_does_not_hold_off_a_server_for_good() {
+    let mut h = H::new(1, 16, 100, 2);
+    let s = h.process(9);
+    let (first, low, high) = (h.process(9), h.process(1), h.process(8));
+    for (c, badge) in [(first, 1), (low, 2), (high, 3)] {
+        let ep = h.endpoint(s, badge);
+        h.give(c, EP, ep, Rights::ALL);
+    }
+    h.start(s);
+    h.tick(0);
+    h.syscall(0, ret(0, &[]));
+    h.start(first);
+    h.tick(0);
+    h.syscall(0, inv(InvocationKind::Call, EP, 1, &[], &[], WAIT));
+    assert_eq!(h.current(0), Some(s.obj), "the server took the first call");
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    h.start(low);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(low.obj));
+    h.syscall(0, inv(InvocationKind::Call, EP, 2, &[], &[], WAIT));
+    assert_eq!(h.state(low), ProcessState::Stalled, "the server is halted: the low caller waits");
+    let spinner = h.process(5);
+    h.start(spinner);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(spinner.obj));
+    h.start(high);
+    h.tick(0);
+    h.syscall(0, inv(InvocationKind::Call, EP, 3, &[], &[], WAIT));
+    assert_eq!(h.state(high), ProcessState::Stalled, "the high caller waits behind the low one");
+    h.obj(s, order::process::RESUME, &[], &[]).unwrap();
+    let mut served = Vec::new();
+    for _ in 0..40 {
+        h.k.timer_tick(tessera_core::sync::CpuId::BOOT);
+        h.tick(0);
+        match h.current(0) {
+            Some(p) if p == s.obj => {
+                if served.last() != Some(&h.reply(0).badge) {
+                    served.push(h.reply(0).badge);
+                }
+                h.syscall(0, ret(RESUME, &[]));
+            }
+            Some(p) if p == first.obj || p == low.obj || p == high.obj => {
+                h.syscall(0, ret(0, &[]));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(served, [1, 2, 3], "the server answered every caller in order, the spinner running");
+}

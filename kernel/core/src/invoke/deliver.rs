@@ -18,7 +18,7 @@ use crate::kernel::Kernel;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::post::{PostId, PostPool};
-use crate::sched::Position;
+use crate::sched::{Position, Priority};
 use crate::sync::atomic::Ordering;
 
 /// A message as the receiver gets it.
@@ -78,18 +78,31 @@ impl<P: Platform> Kernel<P> {
         p: &mut Process<P::SaveArea>,
         at: Position,
     ) {
+        let priority = p.priority;
+        self.make_ready_at(cpu, id, p, at, priority);
+    }
+
+    /// `make_ready`, queued at `priority` (at least its own) for this one wait.
+    pub(crate) fn make_ready_at(
+        &self,
+        cpu: &Cpu,
+        id: ObjId,
+        p: &mut Process<P::SaveArea>,
+        at: Position,
+        priority: Priority,
+    ) {
         p.state = RunState::Running;
         if p.cpu.is_some() || p.queued_on.is_some() {
             return;
         }
         let home = p.home;
         let shared = self.shared(home);
-        if let Err(e) = shared.run.lock().enqueue(id, p.priority, at) {
+        if let Err(e) = shared.run.lock().enqueue(id, priority, at) {
             panic!("run queue refused a ready process: {e:?} (kernel bug)");
         }
         p.queued_on = Some(home);
         let running = shared.running_priority.load(Ordering::Acquire);
-        if running == IDLE || u32::from(p.priority.get()) > running {
+        if running == IDLE || u32::from(priority.get()) > running {
             shared.request_resched();
             if home != cpu.id {
                 self.platform.send_ipi(home);
@@ -118,7 +131,11 @@ impl<P: Platform> Kernel<P> {
             Some(Waiter::Process(s)) => {
                 #[cfg(feature = "planted-bugs")]
                 self.planted_woken(t, s);
-                self.defer_wake(cpu, s, QueueRef::Senders(t_id));
+                // The queue is reserved for its new owner until it runs: queued below a
+                // spinner, a low-priority owner would hold off every caller of `t` for good.
+                // It runs at least at `t`'s priority until then (the immediate priority
+                // ceiling of the reserved resource).
+                self.defer_wake_at(cpu, s, QueueRef::Senders(t_id), t.priority);
             }
             Some(Waiter::Post(i)) => {
                 self.deliver_post(cpu, t_id, t, pool, i);
@@ -162,6 +179,11 @@ impl<P: Platform> Kernel<P> {
     /// `who` left queue `from` (as its new owner, or because the queue died): make it ready at
     /// kernel exit if it is still stalled there.
     pub(crate) fn defer_wake(&self, cpu: &mut Cpu, who: Staller, from: QueueRef) {
-        cpu.deferred.push_back(Wake { who, from });
+        self.defer_wake_at(cpu, who, from, Priority::LOWEST);
+    }
+
+    /// `defer_wake`, made ready at `boost` if that is above its own priority.
+    pub(crate) fn defer_wake_at(&self, cpu: &mut Cpu, who: Staller, from: QueueRef, boost: Priority) {
+        cpu.deferred.push_back(Wake { who, from, boost });
     }
 }
