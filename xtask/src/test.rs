@@ -20,6 +20,7 @@ use crate::shell_test;
 use crate::install::ensure_qemu;
 use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
 use crate::qemu::{self, Boot};
+use crate::symbolize::Symbolizer;
 use crate::results::{cargo_result, Counts};
 use crate::workspace::{cargo, Workspace};
 use crate::Reported;
@@ -160,6 +161,41 @@ fn cargo_tests(name: &str, mut command: Command) -> Result<Judgement> {
     Ok(judgement)
 }
 
+/// More CPUs than the kernel supports (the core's `MAX_CPUS`, 8): the kernel tests run on the
+/// supported ones and the kernel says it leaves the rest offline. Until both sides shared one
+/// limit, CPUs past the core's ran as a second CPU 0.
+const CPU_LIMIT_BOOT: u32 = 9;
+
+fn cpu_limit(ws: &Workspace, boot: &mut Boot, symbolizer: Option<&Symbolizer>) -> Result<Judgement> {
+    banner(&format!(
+        "CPU limit: boot {CPU_LIMIT_BOOT} CPUs with test=all; the ones past the kernel's limit stay offline"
+    ));
+    boot.smp = CPU_LIMIT_BOOT;
+    boot.append = Some("test=all".into());
+    let name = "ktest-cpu-limit";
+    let capture = capture::boot(ws, boot, name, symbolizer, BOOT_LIMIT)?;
+    boot.smp = 2;
+    let mut judgement = judge_all(name, &capture.log, &capture.lines, capture.exit);
+    judgement.should_panic.clear();
+    let said = capture
+        .lines
+        .iter()
+        .any(|l| l.contains("more CPUs than the kernel supports (8): they stay offline"));
+    let online = capture.lines.iter().any(|l| l.contains("8 of 8 CPUs online"));
+    if said && online {
+        println!("cpu-limit: the ninth CPU stays offline ... ok");
+        judgement.counts.passed += 1;
+    } else {
+        println!("cpu-limit: the ninth CPU stays offline ... FAILED");
+        judgement.counts.failed += 1;
+        judgement.problems.push(format!(
+            "{name}: no offline warning or not 8 of 8 CPUs online (log: {})",
+            capture.log.display()
+        ));
+    }
+    Ok(judgement)
+}
+
 fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
     banner("kernel tests: build the kernel, boot it with test=all on 2 CPUs");
     ensure_qemu()?;
@@ -186,6 +222,7 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
             capture.exit,
         ));
     }
+    total.absorb(cpu_limit(ws, &mut boot, symbolizer.as_ref())?);
     let has_suite = ws
         .programs
         .iter()
