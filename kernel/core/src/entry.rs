@@ -18,7 +18,7 @@ use crate::dispatch::Exit;
 use crate::invoke::fastpath;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{Resumes, RunState};
+use crate::object::process::RunState;
 use crate::platform::Platform;
 use crate::sync::atomic::Ordering;
 use crate::sync::CpuId;
@@ -115,8 +115,8 @@ impl<P: Platform> Kernel<P> {
             .processes
             .write(me, |p| {
                 p.save.clone_from(regs);
-                if syscall && p.state == RunState::Halted(Resumes::Run { restart: false }) {
-                    p.state = RunState::Halted(Resumes::Run { restart: true });
+                if syscall {
+                    p.rerun_on_resume();
                 }
                 if syscall && p.state == RunState::Running {
                     Entered::Run(fastpath::candidate(me, p))

@@ -32,7 +32,7 @@ use crate::cap::ObjId;
 use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{Process, QueueRef, Resumes, RunState, Staller, Waiter};
+use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::sync::atomic::{spin_loop, Ordering};
 use crate::sync::Restart;
@@ -161,10 +161,7 @@ impl<P: Platform> Kernel<P> {
         if p.state == RunState::Running && p.cpu == Some(cpu.id) {
             return true;
         }
-        // A faulted process resumes at its faulting instruction, not by re-sending its fault.
-        if let (RunState::Halted(Resumes::Run { .. }), None) = (p.state, p.fault) {
-            p.state = RunState::Halted(Resumes::Run { restart: true });
-        }
+        p.rerun_on_resume();
         false
     }
 

@@ -165,6 +165,15 @@ impl<S: Default> Process<S> {
 }
 
 impl<S> Process<S> {
+    /// Its call has not run yet, and another CPU halted it: if halted to go on running, it
+    /// re-runs that call when resumed. A faulted process resumes at its faulting instruction
+    /// instead, never by re-sending its fault (`keeper.rs`).
+    pub fn rerun_on_resume(&mut self) {
+        if let (RunState::Halted(Resumes::Run { .. }), None) = (self.state, self.fault) {
+            self.state = RunState::Halted(Resumes::Run { restart: true });
+        }
+    }
+
     /// The capability in `slot`, or `None` if `slot` is out of range.
     pub fn cap(&self, slot: u64) -> Option<Cap> {
         self.caps.get(usize::try_from(slot).ok()?).copied()
