@@ -66,13 +66,7 @@ extern "C" {
 
 /// The routines' code, as bytes.
 pub fn code() -> &'static [u8] {
-    // SAFETY: both labels bound the routines in `.text`, mapped readable and never written;
-    // end follows start in the same section.
-    unsafe {
-        let start = core::ptr::addr_of!(fuzz_victims_start);
-        let len = core::ptr::addr_of!(fuzz_victims_end).offset_from(start) as usize;
-        core::slice::from_raw_parts(start, len)
-    }
+    tessera_user::assembled_bytes!(fuzz_victims_start, fuzz_victims_end)
 }
 
 /// Where routine `which` (0 spin, 1 caller, 2 poster) starts within [`code`].

@@ -20,6 +20,22 @@ mod unwind;
 pub use start::{exit, ENTRY};
 pub use tessera_abi as abi;
 
+/// The bytes a program's own assembly placed between labels `$start` and `$end` (code that
+/// helpers or victims run, copied into pages of their own). The labels must bound one run of
+/// bytes in a read-only section, `$end` after `$start`.
+#[macro_export]
+macro_rules! assembled_bytes {
+    ($start:ident, $end:ident) => {{
+        // SAFETY: the labels bound the bytes in a section mapped readable and never written,
+        // end after start (the macro's contract).
+        unsafe {
+            let start = core::ptr::addr_of!($start);
+            let len = core::ptr::addr_of!($end).offset_from(start) as usize;
+            core::slice::from_raw_parts(start, len)
+        }
+    }};
+}
+
 /// Names the program's `fn main(arg: u64)`, called by `_start` with the argument word.
 #[macro_export]
 macro_rules! entry {

@@ -160,13 +160,7 @@ pub enum Helper {
 
 /// The helpers' code, as bytes.
 pub fn code() -> &'static [u8] {
-    // SAFETY: both labels bound the helper code in `.text`, which is mapped readable and
-    // never written; end follows start in the same section.
-    unsafe {
-        let start = core::ptr::addr_of!(tessera_helpers_start);
-        let len = core::ptr::addr_of!(tessera_helpers_end).offset_from(start) as usize;
-        core::slice::from_raw_parts(start, len)
-    }
+    tessera_user::assembled_bytes!(tessera_helpers_start, tessera_helpers_end)
 }
 
 /// Where `helper` starts within [`code`].

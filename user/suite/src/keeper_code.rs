@@ -144,13 +144,7 @@ pub enum Label {
 
 /// The code, as bytes.
 pub fn code() -> &'static [u8] {
-    // SAFETY: both labels bound the code in `.text`, which is mapped readable and never
-    // written; end follows start in the same section.
-    unsafe {
-        let start = core::ptr::addr_of!(tessera_keeper_code_start);
-        let len = core::ptr::addr_of!(tessera_keeper_code_end).offset_from(start) as usize;
-        core::slice::from_raw_parts(start, len)
-    }
+    tessera_user::assembled_bytes!(tessera_keeper_code_start, tessera_keeper_code_end)
 }
 
 /// Where `label` is within [`code`].

@@ -43,13 +43,7 @@ extern "C" {
 
 /// The writer's code: stores `rdi` into word 0 of the data page forever.
 fn writer_code() -> &'static [u8] {
-    // SAFETY: both labels bound the writer's code in `.text`, mapped readable and never
-    // written; end follows start in the same section.
-    unsafe {
-        let start = core::ptr::addr_of!(tessera_memory_writer_start);
-        let len = core::ptr::addr_of!(tessera_memory_writer_end).offset_from(start) as usize;
-        core::slice::from_raw_parts(start, len)
-    }
+    tessera_user::assembled_bytes!(tessera_memory_writer_start, tessera_memory_writer_end)
 }
 
 fn read_word(page: u8) -> Result<u64, String> {
