@@ -53,12 +53,21 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let mut queued_posts = 0;
+        let mut queued_nodes = 0;
         for id in self.processes.live_ids() {
-            let Some((waiters, owner)) = self.processes.read(id, |p| {
-                (p.senders.waiters().collect::<Vec<_>>(), p.senders.owner())
+            let Some(found) = self.processes.read(id, |p| {
+                p.senders
+                    .check_invariants(&self.stall_nodes)
+                    .map_err(|v| format!("{id:?}'s sender queue: {v:?}"))?;
+                Ok::<_, String>((
+                    p.senders.waiters(&self.stall_nodes).collect::<Vec<_>>(),
+                    p.senders.owner(),
+                ))
             }) else {
                 continue;
             };
+            let (waiters, owner) = found?;
+            queued_nodes += waiters.len();
             let stamps = waiters.iter().map(|w| match w {
                 Waiter::Process(s) => s.seq,
                 Waiter::Post(i) => self.posts.read(|p| p.get(*i).map_or(0, |a| a.stamp)),
@@ -83,6 +92,12 @@ impl<P: Platform> Kernel<P> {
             if let Owner::Process(Waiter::Process(s)) = owner {
                 self.expect_owner(s.id, QueueRef::Senders(id))?;
             }
+        }
+        let marked = self.stall_nodes.queued();
+        if marked != queued_nodes {
+            return Err(format!(
+                "{marked} stall nodes say they are queued but {queued_nodes} are in live queues"
+            ));
         }
         let in_use = self.posts.read(|p| p.in_use().count());
         if in_use != queued_posts {

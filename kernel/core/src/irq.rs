@@ -92,7 +92,7 @@ impl<P: Platform> Kernel<P> {
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
         if self
             .processes
-            .write(t, |p| p.senders.stall(Waiter::Post(id)))
+            .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)))
             != Some(Ok(()))
         {
             return Ok(false);

@@ -39,6 +39,7 @@ use crate::object::memory::{CapPage, IrqLine, Page, Space};
 use crate::object::process::Process;
 use crate::platform::{Frame, Platform};
 use crate::post::PostPool;
+use crate::stall_queue::StallNodes;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, LockTable, MrowLock, Transactions, Turn, MAX_CPUS};
 use crate::table::{Guarded, Table};
@@ -82,6 +83,9 @@ pub struct Kernel<P: Platform> {
     pub(crate) cap_pages: Table<CapPage>,
     pub(crate) irqs: Box<[Guarded<IrqLine>]>,
     pub(crate) posts: Guarded<PostPool>,
+    /// Every waiter's node in the sender queues: each process's, then each post activity's.
+    /// Reached only under the lock of the queue a node is in (`stall_queue.rs`).
+    pub(crate) stall_nodes: StallNodes,
     /// Derived page tables, keyed by (space, vpn / 512). Leaf lock (level 4).
     pub(crate) page_tables: SpinMutex<ReclaimableCache<(ObjId, u64), Frame>>,
     pub(crate) cpus: Box<[PerCpu]>,
@@ -102,6 +106,8 @@ impl<P: Platform> Kernel<P> {
             "unsupported CPU count"
         );
         assert!(config.irq_lines <= 64, "pendingIRQs has 64 bits");
+        let posts = PostPool::new(config.processes, config.post_activities, config.irq_lines);
+        let activities = posts.activities();
         Kernel {
             platform,
             processes: Table::new(config.processes),
@@ -112,7 +118,8 @@ impl<P: Platform> Kernel<P> {
             irqs: (0..config.irq_lines)
                 .map(|_| Guarded::new(IrqLine::default()))
                 .collect(),
-            posts: Guarded::new(PostPool::new(config.processes, config.post_activities, config.irq_lines)),
+            posts: Guarded::new(posts),
+            stall_nodes: StallNodes::new(config.processes + activities, config.processes),
             page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
             cpus: (0..config.cpus)
                 .map(|_| PerCpu::new(config.processes))

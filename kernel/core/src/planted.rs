@@ -56,9 +56,9 @@ impl<P: Platform> Kernel<P> {
         if !self.planted_is(PlantedBug::WakeTail) || t.senders.len() < 2 {
             return false;
         }
-        match t.senders.waiters().last() {
+        match t.senders.waiters(&self.stall_nodes).last() {
             Some(Waiter::Process(s)) => {
-                t.senders.remove(Waiter::Process(s));
+                t.senders.remove(&self.stall_nodes, Waiter::Process(s));
                 self.defer_wake(cpu, s, QueueRef::Senders(t_id));
                 true
             }

@@ -92,6 +92,11 @@ impl PostPool {
         }
     }
 
+    /// Activities in all, processes' and IRQ lines'.
+    pub fn activities(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Activities each process has.
     pub fn allotment(&self) -> usize {
         self.per_process
@@ -157,7 +162,7 @@ impl PostPool {
                 *w = Some(s);
                 Ok(())
             }
-            None => Err(StallError::NoMemory),
+            None => Err(StallError::NoNode),
         }
     }
 

@@ -1,5 +1,4 @@
-//! Stall queues with an owner (seed 002; DESIGN.md "Stall queues with an owner"), and the
-//! separate wake-everyone kind for completion events.
+//! Stall queues with an owner (seed 002; DESIGN.md "Stall queues with an owner").
 //!
 //! A `StallQueue` serialises callers of one resource. Waiters queue in FIFO order. Waking the
 //! head makes it the queue's *owner*: the resource is reserved for it until it uses it, stalls
@@ -7,8 +6,16 @@
 //! line, who is woken. When the resource is not ready, ownership goes back to the resource
 //! itself (the "interrupt task" of seed 002), and the next `wake_one` hands it on.
 //!
+//! The queues are intrusive: a waiter waits on at most one queue at a time, so each waiter has
+//! one node of its own in `StallNodes`, made when the kernel's tables are made, and a queue is
+//! just a head, a tail and a count. Stalling, waking and removing never allocate and never
+//! search, and the memory a waiter can occupy in any queue is its node, paid for with the
+//! waiter (a process's bank unit covers its node as it covers its table slot; a post activity's
+//! node is part of its sender's allotment).
+//!
 //! # Invariants (`check_invariants` verifies them; the simulator calls it after every step)
-//! - A waiter is in the queue at most once.
+//! - A node is in at most one queue, recorded in its `queue` field; a queue's list runs
+//!   through exactly the nodes that record it, `len` of them, linked both ways.
 //! - The owner is not also waiting in the queue.
 //! - Wake order is queue order: only the head is ever woken, and a newcomer may take the
 //!   resource only if nobody owns it and nobody waits (`may_take`), so nobody barges.
@@ -16,12 +23,18 @@
 //!
 //! # Assumptions
 //! - The caller holds the lock of the object the queue lives in (lock order level 5 in
-//!   `sync/mod.rs`) around every call.
+//!   `sync/mod.rs`) around every call. A node is touched only under the lock of the queue it is
+//!   in, or, while it is in none, by the one path that puts its waiter in a queue (a process
+//!   stalls itself; a post activity is queued by the path that took it). The locks order every
+//!   access, so the nodes' atomics need no ordering of their own.
+//! - Each queue's `key` is unique among the queues sharing one `StallNodes`.
 //! - Methods return the ids to make ready; the caller moves them to a run queue, after its
-//!   commit point. Only `stall`/`wait` can fail, and they run before the commit point.
+//!   commit point. Only `stall` can fail, and it runs before the commit point.
 //! - A process owns at most one queue at a time; the caller records which.
 
-use alloc::collections::vec_deque::{Drain, VecDeque};
+use alloc::boxed::Box;
+
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Who holds the right to use the resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,41 +46,126 @@ pub enum Owner<T> {
     Process(T),
 }
 
-/// Why a process could not be put on a queue.
+/// Why a waiter could not be put on a queue. Both are kernel bugs in the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StallError {
-    /// It is already waiting there (a kernel bug in the caller).
+    /// It already waits on a queue.
     AlreadyQueued,
-    /// No memory to grow the queue: the call fails with an out-of-memory error instead.
-    NoMemory,
+    /// It has no node: its index is beyond what the nodes were made for.
+    NoNode,
 }
 
 /// A broken queue invariant, as reported by `check_invariants`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueViolation<T> {
-    /// This id waits more than once.
-    Duplicate(T),
+    /// The list is broken: a node that does not record this queue, a wrong back link, a
+    /// cycle, or a count that disagrees.
+    Links,
     /// The owner also waits in the queue.
     OwnerQueued(T),
 }
 
-/// A FIFO stall queue with an owner.
-#[derive(Debug)]
-pub struct StallQueue<T> {
-    waiters: VecDeque<T>,
-    owner: Owner<T>,
+/// How a waiter is named by the node it owns: its index among the nodes, and the rest of its
+/// name, which the node keeps so that the queue can hand back the whole waiter.
+pub trait Waits: Copy + Eq {
+    /// The index of its node. `split` is the `split` the nodes were made with, for names of
+    /// two kinds that share one set of nodes (the first kind below it, the second from it).
+    fn node(self, split: usize) -> usize;
+    /// What the node keeps besides its index.
+    fn pack(self) -> (u32, u64);
+    /// The waiter whose node is `node` and keeps `tag` and `word`.
+    fn unpack(node: usize, split: usize, tag: u32, word: u64) -> Self;
 }
 
-impl<T: Copy + Eq> Default for StallQueue<T> {
-    fn default() -> Self {
-        StallQueue::new()
+/// A plain index names its own node (models and tests).
+impl Waits for u32 {
+    fn node(self, _split: usize) -> usize {
+        self as usize
+    }
+    fn pack(self) -> (u32, u64) {
+        (0, 0)
+    }
+    fn unpack(node: usize, _split: usize, _tag: u32, _word: u64) -> u32 {
+        node as u32
     }
 }
 
-impl<T: Copy + Eq> StallQueue<T> {
-    /// An empty queue whose resource is owned by nobody.
-    pub const fn new() -> StallQueue<T> {
-        StallQueue { waiters: VecDeque::new(), owner: Owner::Resource }
+const NIL: u32 = u32::MAX;
+/// The `queue` of a node in no queue.
+const NO_QUEUE: u32 = u32::MAX;
+
+/// One waiter's place in a queue.
+#[derive(Debug)]
+struct Node {
+    queue: AtomicU32,
+    prev: AtomicU32,
+    next: AtomicU32,
+    tag: AtomicU32,
+    word: AtomicU64,
+}
+
+/// The nodes of every waiter that can stall, made once; queues link through them.
+#[derive(Debug)]
+pub struct StallNodes {
+    nodes: Box<[Node]>,
+    split: usize,
+}
+
+// The node fields are read and written only under the lock of the queue they are in (file
+// assumptions); `Relaxed` is enough because that lock orders every access.
+const R: Ordering = Ordering::Relaxed;
+
+impl StallNodes {
+    /// `count` nodes, the names of the second kind starting at `split` (see `Waits::node`).
+    pub fn new(count: usize, split: usize) -> StallNodes {
+        assert!(count < NIL as usize, "stall nodes beyond u32 indices");
+        let nodes = (0..count)
+            .map(|_| Node {
+                queue: AtomicU32::new(NO_QUEUE),
+                prev: AtomicU32::new(NIL),
+                next: AtomicU32::new(NIL),
+                tag: AtomicU32::new(0),
+                word: AtomicU64::new(0),
+            })
+            .collect();
+        StallNodes { nodes, split }
+    }
+
+    /// How many nodes are in some queue (for invariant checks: every one must be in a live
+    /// queue, or a waiter has leaked out of a destroyed one).
+    pub fn queued(&self) -> usize {
+        self.nodes.iter().filter(|n| n.queue.load(R) != NO_QUEUE).count()
+    }
+
+    fn at(&self, i: u32) -> &Node {
+        &self.nodes[i as usize]
+    }
+
+    fn index_of<T: Waits>(&self, id: T) -> Option<u32> {
+        let i = id.node(self.split);
+        (i < self.nodes.len()).then_some(i as u32)
+    }
+
+    fn waiter<T: Waits>(&self, i: u32) -> T {
+        let n = self.at(i);
+        T::unpack(i as usize, self.split, n.tag.load(R), n.word.load(R))
+    }
+}
+
+/// A FIFO stall queue with an owner, linked through `StallNodes`.
+#[derive(Debug)]
+pub struct StallQueue<T> {
+    key: u32,
+    head: u32,
+    tail: u32,
+    len: u32,
+    owner: Owner<T>,
+}
+
+impl<T: Waits> StallQueue<T> {
+    /// An empty queue named `key` whose resource is owned by nobody.
+    pub const fn new(key: u32) -> StallQueue<T> {
+        StallQueue { key, head: NIL, tail: NIL, len: 0, owner: Owner::Resource }
     }
 
     /// The current owner.
@@ -76,23 +174,40 @@ impl<T: Copy + Eq> StallQueue<T> {
     }
 
     /// The waiters, head first.
-    pub fn waiters(&self) -> impl Iterator<Item = T> + '_ {
-        self.waiters.iter().copied()
+    pub fn waiters<'n>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
+        let mut at = self.head;
+        let mut left = self.len;
+        core::iter::from_fn(move || {
+            if at == NIL || left == 0 {
+                return None;
+            }
+            let here = at;
+            at = nodes.at(here).next.load(R);
+            left -= 1;
+            Some(nodes.waiter(here))
+        })
     }
 
     /// How many wait.
     pub fn len(&self) -> usize {
-        self.waiters.len()
+        self.len as usize
     }
 
     /// Whether nobody waits.
     pub fn is_empty(&self) -> bool {
-        self.waiters.is_empty()
+        self.len == 0
     }
 
     /// Whether `id` waits here.
-    pub fn contains(&self, id: T) -> bool {
-        self.waiters.contains(&id)
+    pub fn contains(&self, nodes: &StallNodes, id: T) -> bool {
+        self.node_here(nodes, id).is_some()
+    }
+
+    /// `id`'s node, if `id` itself (not an earlier stall of its waiter) waits here.
+    fn node_here(&self, nodes: &StallNodes, id: T) -> Option<u32> {
+        let i = nodes.index_of(id)?;
+        let n = nodes.at(i);
+        (n.queue.load(R) == self.key && (n.tag.load(R), n.word.load(R)) == id.pack()).then_some(i)
     }
 
     /// Whether `id` may use the resource now (if it is ready): it owns the queue, or nobody
@@ -100,44 +215,49 @@ impl<T: Copy + Eq> StallQueue<T> {
     pub fn may_take(&self, id: T) -> bool {
         match self.owner {
             Owner::Process(o) => o == id,
-            Owner::Resource => self.waiters.is_empty(),
+            Owner::Resource => self.len == 0,
         }
     }
 
     /// Puts `id` at the tail. If `id` is the owner and found the resource not ready after all,
     /// it goes back to the head (it was first in line) and ownership returns to the resource.
-    pub fn stall(&mut self, id: T) -> Result<(), StallError> {
-        if self.waiters.contains(&id) {
+    pub fn stall(&mut self, nodes: &StallNodes, id: T) -> Result<(), StallError> {
+        let i = nodes.index_of(id).ok_or(StallError::NoNode)?;
+        let n = nodes.at(i);
+        if n.queue.load(R) != NO_QUEUE {
             return Err(StallError::AlreadyQueued);
         }
-        self.waiters.try_reserve(1).map_err(|_| StallError::NoMemory)?;
+        let (tag, word) = id.pack();
+        n.tag.store(tag, R);
+        n.word.store(word, R);
+        n.queue.store(self.key, R);
         if self.owner == Owner::Process(id) {
             self.owner = Owner::Resource;
-            self.waiters.push_front(id);
+            self.link_front(nodes, i);
         } else {
-            self.waiters.push_back(id);
+            self.link_back(nodes, i);
         }
         Ok(())
     }
 
     /// The resource became ready: if nobody owns it, the head (if any) becomes owner and is
     /// returned to be woken. An owned resource stays with its owner.
-    pub fn wake_one(&mut self) -> Option<T> {
+    pub fn wake_one(&mut self, nodes: &StallNodes) -> Option<T> {
         match self.owner {
             Owner::Process(_) => None,
-            Owner::Resource => self.pass_to_next(),
+            Owner::Resource => self.pass_to_next(nodes),
         }
     }
 
     /// The owner `id` used the resource. If it is still available, the next waiter becomes
     /// owner and is returned to be woken; otherwise ownership returns to the resource.
     /// A call by a non-owner (one that took a free resource without queueing) changes nothing.
-    pub fn used(&mut self, id: T, still_available: bool) -> Option<T> {
+    pub fn used(&mut self, nodes: &StallNodes, id: T, still_available: bool) -> Option<T> {
         if self.owner != Owner::Process(id) {
             return None;
         }
         if still_available {
-            self.pass_to_next()
+            self.pass_to_next(nodes)
         } else {
             self.owner = Owner::Resource;
             None
@@ -158,218 +278,248 @@ impl<T: Copy + Eq> StallQueue<T> {
     /// `id` leaves this queue: halted or destroyed while waiting, or, if it is the owner,
     /// stalled on another queue, halted or left the running state. An owner's reservation passes
     /// to the next in line, who is returned to be woken.
-    pub fn remove(&mut self, id: T) -> Option<T> {
+    pub fn remove(&mut self, nodes: &StallNodes, id: T) -> Option<T> {
         if self.owner == Owner::Process(id) {
-            return self.pass_to_next();
+            return self.pass_to_next(nodes);
         }
-        if let Some(at) = self.waiters.iter().position(|&w| w == id) {
-            self.waiters.remove(at);
+        if let Some(i) = self.node_here(nodes, id) {
+            self.unlink(nodes, i);
         }
         None
     }
 
+    /// The resource is gone (its object is destroyed): every waiter leaves, head first, and
+    /// nobody owns it any more. The waiters must be told, or they would wait forever.
+    pub fn take_all<'q>(&'q mut self, nodes: &'q StallNodes) -> impl Iterator<Item = T> + 'q {
+        self.owner = Owner::Resource;
+        core::iter::from_fn(move || {
+            let head = self.head;
+            (head != NIL).then(|| {
+                let id = nodes.waiter(head);
+                self.unlink(nodes, head);
+                id
+            })
+        })
+    }
+
     /// Checks the invariants in the file header.
-    pub fn check_invariants(&self) -> Result<(), QueueViolation<T>> {
-        check_unique(&self.waiters)?;
+    pub fn check_invariants(&self, nodes: &StallNodes) -> Result<(), QueueViolation<T>> {
+        let mut prev = NIL;
+        let mut at = self.head;
+        let mut seen = 0u32;
+        while at != NIL {
+            if seen == self.len || at as usize >= nodes.nodes.len() {
+                return Err(QueueViolation::Links);
+            }
+            let n = nodes.at(at);
+            if n.queue.load(R) != self.key || n.prev.load(R) != prev {
+                return Err(QueueViolation::Links);
+            }
+            seen += 1;
+            prev = at;
+            at = n.next.load(R);
+        }
+        if seen != self.len || self.tail != prev {
+            return Err(QueueViolation::Links);
+        }
         match self.owner {
-            Owner::Process(o) if self.waiters.contains(&o) => Err(QueueViolation::OwnerQueued(o)),
+            Owner::Process(o) if self.contains(nodes, o) => Err(QueueViolation::OwnerQueued(o)),
             _ => Ok(()),
         }
     }
 
-    fn pass_to_next(&mut self) -> Option<T> {
-        let next = self.waiters.pop_front();
+    fn pass_to_next(&mut self, nodes: &StallNodes) -> Option<T> {
+        let next = (self.head != NIL).then(|| {
+            let head = self.head;
+            let id = nodes.waiter(head);
+            self.unlink(nodes, head);
+            id
+        });
         self.owner = next.map_or(Owner::Resource, Owner::Process);
         next
     }
-}
 
-/// A queue whose event wakes every waiter (I/O completion): no owner, no order guarantee beyond
-/// FIFO wake-up order. Invariant: a waiter is in it at most once.
-#[derive(Debug)]
-pub struct WakeAllQueue<T> {
-    waiters: VecDeque<T>,
-}
-
-impl<T: Copy + Eq> Default for WakeAllQueue<T> {
-    fn default() -> Self {
-        WakeAllQueue::new()
-    }
-}
-
-impl<T: Copy + Eq> WakeAllQueue<T> {
-    /// An empty queue.
-    pub const fn new() -> WakeAllQueue<T> {
-        WakeAllQueue { waiters: VecDeque::new() }
-    }
-
-    /// Puts `id` at the tail.
-    pub fn wait(&mut self, id: T) -> Result<(), StallError> {
-        if self.waiters.contains(&id) {
-            return Err(StallError::AlreadyQueued);
+    fn link_back(&mut self, nodes: &StallNodes, i: u32) {
+        let n = nodes.at(i);
+        n.prev.store(self.tail, R);
+        n.next.store(NIL, R);
+        match self.tail {
+            NIL => self.head = i,
+            t => nodes.at(t).next.store(i, R),
         }
-        self.waiters.try_reserve(1).map_err(|_| StallError::NoMemory)?;
-        self.waiters.push_back(id);
-        Ok(())
+        self.tail = i;
+        self.len += 1;
     }
 
-    /// The event happened: every waiter, in arrival order, to be made ready.
-    pub fn wake_all(&mut self) -> Drain<'_, T> {
-        self.waiters.drain(..)
-    }
-
-    /// `id` was halted or destroyed while waiting. Returns whether it was waiting.
-    pub fn remove(&mut self, id: T) -> bool {
-        match self.waiters.iter().position(|&w| w == id) {
-            Some(at) => {
-                self.waiters.remove(at);
-                true
-            }
-            None => false,
+    fn link_front(&mut self, nodes: &StallNodes, i: u32) {
+        let n = nodes.at(i);
+        n.prev.store(NIL, R);
+        n.next.store(self.head, R);
+        match self.head {
+            NIL => self.tail = i,
+            h => nodes.at(h).prev.store(i, R),
         }
+        self.head = i;
+        self.len += 1;
     }
 
-    /// Whether `id` waits here.
-    pub fn contains(&self, id: T) -> bool {
-        self.waiters.contains(&id)
-    }
-
-    /// How many wait.
-    pub fn len(&self) -> usize {
-        self.waiters.len()
-    }
-
-    /// Whether nobody waits.
-    pub fn is_empty(&self) -> bool {
-        self.waiters.is_empty()
-    }
-
-    /// Checks that no waiter is queued twice.
-    pub fn check_invariants(&self) -> Result<(), QueueViolation<T>> {
-        check_unique(&self.waiters)
-    }
-}
-
-fn check_unique<T: Copy + Eq>(waiters: &VecDeque<T>) -> Result<(), QueueViolation<T>> {
-    for (i, &w) in waiters.iter().enumerate() {
-        if waiters.iter().skip(i + 1).any(|&x| x == w) {
-            return Err(QueueViolation::Duplicate(w));
+    fn unlink(&mut self, nodes: &StallNodes, i: u32) {
+        let n = nodes.at(i);
+        let (prev, next) = (n.prev.load(R), n.next.load(R));
+        match prev {
+            NIL => self.head = next,
+            p => nodes.at(p).next.store(next, R),
         }
+        match next {
+            NIL => self.tail = prev,
+            x => nodes.at(x).prev.store(prev, R),
+        }
+        n.queue.store(NO_QUEUE, R);
+        n.prev.store(NIL, R);
+        n.next.store(NIL, R);
+        self.len -= 1;
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn queue() -> (StallNodes, StallQueue<u32>) {
+        (StallNodes::new(16, 16), StallQueue::new(0))
+    }
 
     #[test]
     fn wake_order_is_queue_order_and_the_woken_owns() {
-        let mut q = StallQueue::new();
+        let (n, mut q) = queue();
         for id in [1, 2, 3] {
-            q.stall(id).unwrap();
+            q.stall(&n, id).unwrap();
         }
         assert!(!q.may_take(9), "a newcomer may not barge past waiters");
-        assert_eq!(q.wake_one(), Some(1));
+        assert_eq!(q.wake_one(&n), Some(1));
         assert_eq!(q.owner(), Owner::Process(1));
         assert!(q.may_take(1));
         assert!(!q.may_take(2));
-        assert_eq!(q.wake_one(), None, "an owned resource stays with its owner");
-        assert_eq!(q.used(1, true), Some(2));
-        assert_eq!(q.used(2, false), None);
+        assert_eq!(q.wake_one(&n), None, "an owned resource stays with its owner");
+        assert_eq!(q.used(&n, 1, true), Some(2));
+        assert_eq!(q.used(&n, 2, false), None);
         assert_eq!(q.owner(), Owner::Resource);
-        assert_eq!(q.wake_one(), Some(3));
-        assert_eq!(q.used(3, true), None);
+        assert_eq!(q.wake_one(&n), Some(3));
+        assert_eq!(q.used(&n, 3, true), None);
         assert!(q.may_take(9));
-        q.check_invariants().unwrap();
+        q.check_invariants(&n).unwrap();
     }
 
     #[test]
     fn an_owner_that_leaves_passes_ownership_on() {
-        let mut q = StallQueue::new();
-        q.stall(1).unwrap();
-        q.stall(2).unwrap();
-        assert_eq!(q.wake_one(), Some(1));
-        assert_eq!(q.remove(1), Some(2));
+        let (n, mut q) = queue();
+        q.stall(&n, 1).unwrap();
+        q.stall(&n, 2).unwrap();
+        assert_eq!(q.wake_one(&n), Some(1));
+        assert_eq!(q.remove(&n, 1), Some(2));
         assert_eq!(q.owner(), Owner::Process(2));
-        assert_eq!(q.remove(2), None);
+        assert_eq!(q.remove(&n, 2), None);
         assert_eq!(q.owner(), Owner::Resource);
     }
 
     #[test]
     fn a_halted_waiter_vanishes_without_waking_anyone() {
-        let mut q = StallQueue::new();
+        let (n, mut q) = queue();
         for id in [1, 2, 3] {
-            q.stall(id).unwrap();
+            q.stall(&n, id).unwrap();
         }
-        assert_eq!(q.remove(2), None);
-        assert_eq!(q.waiters().collect::<Vec<_>>(), vec![1, 3]);
-        assert_eq!(q.remove(7), None);
+        assert_eq!(q.remove(&n, 2), None);
+        assert_eq!(q.waiters(&n).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(q.remove(&n, 7), None);
         assert_eq!(q.len(), 2);
+        q.check_invariants(&n).unwrap();
     }
 
     #[test]
     fn an_owner_that_finds_it_not_ready_goes_back_to_the_head() {
-        let mut q = StallQueue::new();
-        q.stall(1).unwrap();
-        q.stall(2).unwrap();
-        assert_eq!(q.wake_one(), Some(1));
-        q.stall(1).unwrap();
+        let (n, mut q) = queue();
+        q.stall(&n, 1).unwrap();
+        q.stall(&n, 2).unwrap();
+        assert_eq!(q.wake_one(&n), Some(1));
+        q.stall(&n, 1).unwrap();
         assert_eq!(q.owner(), Owner::Resource);
-        assert_eq!(q.waiters().collect::<Vec<_>>(), vec![1, 2]);
-        q.check_invariants().unwrap();
+        assert_eq!(q.waiters(&n).collect::<Vec<_>>(), vec![1, 2]);
+        q.check_invariants(&n).unwrap();
     }
 
     #[test]
     fn give_back_returns_ownership_to_the_resource() {
-        let mut q = StallQueue::new();
-        q.stall(1).unwrap();
-        q.stall(2).unwrap();
-        q.wake_one();
+        let (n, mut q) = queue();
+        q.stall(&n, 1).unwrap();
+        q.stall(&n, 2).unwrap();
+        q.wake_one(&n);
         assert!(!q.give_back(2));
         assert!(q.give_back(1));
         assert_eq!(q.owner(), Owner::Resource);
-        assert_eq!(q.wake_one(), Some(2));
+        assert_eq!(q.wake_one(&n), Some(2));
     }
 
     #[test]
-    fn refuses_a_second_stall_of_the_same_waiter() {
-        let mut q = StallQueue::new();
-        q.stall(1).unwrap();
-        assert_eq!(q.stall(1), Err(StallError::AlreadyQueued));
-        let mut w = WakeAllQueue::new();
-        w.wait(1).unwrap();
-        assert_eq!(w.wait(1), Err(StallError::AlreadyQueued));
+    fn a_waiter_waits_on_one_queue_at_a_time() {
+        let (n, mut q) = queue();
+        let mut other = StallQueue::new(1);
+        q.stall(&n, 1).unwrap();
+        assert_eq!(q.stall(&n, 1), Err(StallError::AlreadyQueued));
+        assert_eq!(other.stall(&n, 1), Err(StallError::AlreadyQueued));
+        assert!(!other.contains(&n, 1));
+        assert_eq!(other.remove(&n, 1), None);
+        assert_eq!(q.len(), 1, "removing from the wrong queue leaves the waiter where it is");
+        assert_eq!(q.stall(&n, 99), Err(StallError::NoNode));
+        q.remove(&n, 1);
+        other.stall(&n, 1).unwrap();
+        q.check_invariants(&n).unwrap();
+        other.check_invariants(&n).unwrap();
+    }
+
+    #[test]
+    fn take_all_frees_every_node_for_another_queue() {
+        let (n, mut q) = queue();
+        for id in [4, 5, 6] {
+            q.stall(&n, id).unwrap();
+        }
+        q.wake_one(&n);
+        assert_eq!(q.take_all(&n).collect::<Vec<_>>(), vec![5, 6]);
+        assert_eq!(q.owner(), Owner::Resource);
+        let mut other = StallQueue::new(1);
+        for id in [4, 5, 6] {
+            other.stall(&n, id).unwrap();
+        }
+        q.check_invariants(&n).unwrap();
+        other.check_invariants(&n).unwrap();
     }
 
     #[test]
     fn used_by_a_non_owner_changes_nothing() {
-        let mut q = StallQueue::new();
-        q.stall(1).unwrap();
-        assert_eq!(q.used(5, true), None);
+        let (n, mut q) = queue();
+        q.stall(&n, 1).unwrap();
+        assert_eq!(q.used(&n, 5, true), None);
         assert_eq!(q.owner(), Owner::Resource);
         assert_eq!(q.len(), 1);
     }
 
     #[test]
     fn check_invariants_catches_a_broken_queue() {
-        let q = StallQueue { waiters: VecDeque::from([1, 2, 1]), owner: Owner::Resource };
-        assert_eq!(q.check_invariants(), Err(QueueViolation::Duplicate(1)));
-        let q = StallQueue { waiters: VecDeque::from([3]), owner: Owner::Process(3) };
-        assert_eq!(q.check_invariants(), Err(QueueViolation::OwnerQueued(3)));
-        let w = WakeAllQueue { waiters: VecDeque::from([4, 4]) };
-        assert_eq!(w.check_invariants(), Err(QueueViolation::Duplicate(4)));
-    }
-
-    #[test]
-    fn wake_all_wakes_everyone_in_order() {
-        let mut w = WakeAllQueue::new();
-        for id in [3, 1, 2] {
-            w.wait(id).unwrap();
-        }
-        assert!(w.remove(1));
-        assert!(!w.remove(1));
-        assert_eq!(w.wake_all().collect::<Vec<_>>(), vec![3, 2]);
-        assert!(w.is_empty());
+        let (n, mut q) = queue();
+        q.stall(&n, 1).unwrap();
+        q.stall(&n, 2).unwrap();
+        n.at(2).prev.store(3, R);
+        assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links));
+        n.at(2).prev.store(1, R);
+        q.check_invariants(&n).unwrap();
+        n.at(2).next.store(1, R);
+        assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links), "a cycle");
+        n.at(2).next.store(NIL, R);
+        q.len = 3;
+        assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links));
+        q.len = 2;
+        q.owner = Owner::Process(2);
+        assert_eq!(q.check_invariants(&n), Err(QueueViolation::OwnerQueued(2)));
     }
 }

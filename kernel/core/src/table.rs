@@ -176,6 +176,11 @@ pub struct Reservation<'t, T> {
 }
 
 impl<T> Reservation<'_, T> {
+    /// The index of the reserved slot (the object's name will carry it).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
     /// Puts `value` in the reserved slot and names it.
     pub fn fill(self, value: T) -> ObjId {
         let this = core::mem::ManuallyDrop::new(self);

@@ -11,7 +11,7 @@ use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use tessera_core::cleaner::ReclaimableCache;
-use tessera_core::stall_queue::{Owner, StallQueue};
+use tessera_core::stall_queue::{Owner, StallNodes, StallQueue};
 use tessera_core::sync::{CpuId, HeldLocks, LockMode, MrowLock, Restart, Transactions};
 
 /// A value behind an `MrowLock`, as kernel objects are.
@@ -261,30 +261,32 @@ fn a_pinned_cache_entry_is_never_evicted() {
 #[test]
 fn a_stall_queue_behind_a_lock_keeps_fifo_and_one_owner() {
     loom::model(|| {
-        let q = Arc::new(Locked::new((StallQueue::<u32>::new(), Vec::new())));
+        // The nodes' relaxed atomics are ordered by the queue's lock alone, which loom checks.
+        let n = Arc::new(StallNodes::new(4, 4));
+        let q = Arc::new(Locked::new((StallQueue::<u32>::new(0), Vec::new())));
         let staller = {
-            let q = Arc::clone(&q);
+            let (q, n) = (Arc::clone(&q), Arc::clone(&n));
             thread::spawn(move || {
                 for id in [1, 2] {
                     q.write(|(q, _)| {
-                        q.stall(id).unwrap();
-                        q.check_invariants().unwrap();
+                        q.stall(&n, id).unwrap();
+                        q.check_invariants(&n).unwrap();
                     });
                 }
             })
         };
         let waker = {
-            let q = Arc::clone(&q);
+            let (q, n) = (Arc::clone(&q), Arc::clone(&n));
             thread::spawn(move || {
                 q.write(|(q, woken)| {
-                    woken.extend(q.wake_one());
-                    q.check_invariants().unwrap();
+                    woken.extend(q.wake_one(&n));
+                    q.check_invariants(&n).unwrap();
                 });
                 q.write(|(q, woken)| {
                     if let Owner::Process(o) = q.owner() {
-                        woken.extend(q.used(o, true));
+                        woken.extend(q.used(&n, o, true));
                     }
-                    q.check_invariants().unwrap();
+                    q.check_invariants(&n).unwrap();
                 });
             })
         };
@@ -293,10 +295,10 @@ fn a_stall_queue_behind_a_lock_keeps_fifo_and_one_owner() {
         q.write(|(q, woken)| {
             while !q.is_empty() {
                 match q.owner() {
-                    Owner::Process(o) => woken.extend(q.used(o, true)),
-                    Owner::Resource => woken.extend(q.wake_one()),
+                    Owner::Process(o) => woken.extend(q.used(&n, o, true)),
+                    Owner::Resource => woken.extend(q.wake_one(&n)),
                 }
-                q.check_invariants().unwrap();
+                q.check_invariants(&n).unwrap();
             }
             assert_eq!(*woken, vec![1, 2], "wake order must be stall order");
         });

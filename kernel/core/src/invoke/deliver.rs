@@ -126,7 +126,7 @@ impl<P: Platform> Kernel<P> {
         if self.planted_offer(cpu, t_id, t) {
             return;
         }
-        match t.senders.wake_one() {
+        match t.senders.wake_one(&self.stall_nodes) {
             None => {}
             Some(Waiter::Process(s)) => {
                 #[cfg(feature = "planted-bugs")]
@@ -139,7 +139,7 @@ impl<P: Platform> Kernel<P> {
             }
             Some(Waiter::Post(i)) => {
                 self.deliver_post(cpu, t_id, t, pool, i);
-                t.senders.used(Waiter::Post(i), false);
+                t.senders.used(&self.stall_nodes, Waiter::Post(i), false);
             }
         }
     }

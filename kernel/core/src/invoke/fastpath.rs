@@ -124,7 +124,7 @@ impl<P: Platform> Kernel<P> {
             }
             // COMMIT POINT: caller and receiver are locked and every precondition holds.
             if call {
-                r.senders.used(sender, false);
+                r.senders.used(&self.stall_nodes, sender, false);
             } else {
                 r.ticket += 1;
             }

@@ -223,7 +223,7 @@ impl<P: Platform> Kernel<P> {
             QueueRef::Senders(t) => {
                 self.processes.write(t, |tp| {
                     if !tp.senders.give_back(Waiter::Process(who)) {
-                        tp.senders.remove(Waiter::Process(who));
+                        tp.senders.remove(&self.stall_nodes, Waiter::Process(who));
                     }
                     self.posts.write(|pool| self.offer(cpu, t, tp, pool));
                 });

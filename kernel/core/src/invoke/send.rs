@@ -20,7 +20,6 @@ use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, Sender};
-use crate::stall_queue::StallError;
 use crate::sync::Restart;
 use tessera_abi::message::Reply;
 
@@ -63,7 +62,7 @@ impl<P: Platform> Kernel<P> {
         };
         // COMMIT POINT: the target is locked and available to this sender.
         self.processes.write(t_id, |t| {
-            t.senders.used(me, false);
+            t.senders.used(&self.stall_nodes, me, false);
             self.deliver(cpu, t_id, t, &d);
         });
         if caller.owns == Some(QueueRef::Senders(t_id)) {
@@ -91,7 +90,7 @@ impl<P: Platform> Kernel<P> {
         let queued = match q {
             QueueRef::Senders(t) => self
                 .processes
-                .write(t, |tp| tp.senders.stall(Waiter::Process(s))),
+                .write(t, |tp| tp.senders.stall(&self.stall_nodes, Waiter::Process(s))),
             QueueRef::PostPool => Some(self.posts.write(|pool| pool.wait(s))),
         };
         match queued {
@@ -100,13 +99,7 @@ impl<P: Platform> Kernel<P> {
                 self.refuse(cpu, caller, Error::NullCapability);
                 return Ok(());
             }
-            Some(Err(StallError::NoMemory)) => {
-                self.refuse(cpu, caller, Error::OutOfQuota);
-                return Ok(());
-            }
-            Some(Err(StallError::AlreadyQueued)) => {
-                panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id)
-            }
+            Some(Err(e)) => panic!("{:?} cannot stall on {q:?}: {e:?} (kernel bug)", caller.id),
         }
         if again {
             self.processes.write(caller.id, |p| p.owns = None);
@@ -135,10 +128,14 @@ impl<P: Platform> Kernel<P> {
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
         let queued = self
             .processes
-            .write(t_id, |t| t.senders.stall(Waiter::Post(id)));
-        if !matches!(queued, Some(Ok(()))) {
-            self.refuse(cpu, caller, Error::OutOfQuota);
-            return Ok(());
+            .write(t_id, |t| t.senders.stall(&self.stall_nodes, Waiter::Post(id)));
+        match queued {
+            Some(Ok(())) => {}
+            None => {
+                self.refuse(cpu, caller, Error::NullCapability);
+                return Ok(());
+            }
+            Some(Err(e)) => panic!("{id:?} cannot queue on {t_id:?}: {e:?} (kernel bug)"),
         }
         let a = Activity {
             target: t_id,

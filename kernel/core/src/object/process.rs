@@ -22,7 +22,7 @@ use tessera_abi::ProcessState;
 use crate::cap::{Cap, ObjId};
 use crate::post::PostId;
 use crate::sched::Priority;
-use crate::stall_queue::StallQueue;
+use crate::stall_queue::{StallQueue, Waits};
 use crate::sync::CpuId;
 
 /// A stall queue's name.
@@ -52,6 +52,33 @@ pub enum Waiter {
     Process(Staller),
     /// A queued POST.
     Post(PostId),
+}
+
+/// A process's stall node is its table slot's; post activities' nodes follow the processes'.
+impl Waits for Waiter {
+    fn node(self, split: usize) -> usize {
+        match self {
+            Waiter::Process(s) => s.id.index as usize,
+            Waiter::Post(PostId(n)) => split + n as usize,
+        }
+    }
+
+    fn pack(self) -> (u32, u64) {
+        match self {
+            Waiter::Process(s) => (s.id.generation, s.seq),
+            Waiter::Post(_) => (0, 0),
+        }
+    }
+
+    fn unpack(node: usize, split: usize, tag: u32, word: u64) -> Waiter {
+        match node.checked_sub(split) {
+            None => Waiter::Process(Staller {
+                id: ObjId { index: node as u32, generation: tag },
+                seq: word,
+            }),
+            Some(n) => Waiter::Post(PostId(n as u32)),
+        }
+    }
 }
 
 /// What a halted process does when it is resumed.
@@ -139,8 +166,9 @@ pub struct Process<S> {
 }
 
 impl<S: Default> Process<S> {
-    /// A new, halted process created from `bank`, homed on `home`.
-    pub fn new(bank: ObjId, home: CpuId) -> Process<S> {
+    /// A new, halted process created from `bank`, homed on `home`, in table slot `slot`
+    /// (which names its sender queue).
+    pub fn new(bank: ObjId, home: CpuId, slot: u32) -> Process<S> {
         Process {
             save: S::default(),
             caps: [Cap::NULL; CAP_SPACE_SLOTS],
@@ -149,7 +177,7 @@ impl<S: Default> Process<S> {
             ceiling: Priority::HIGHEST,
             state: RunState::Halted(Resumes::Run { restart: false }),
             restart: false,
-            senders: StallQueue::new(),
+            senders: StallQueue::new(slot),
             owns: None,
             stall_seq: 0,
             cpu: None,

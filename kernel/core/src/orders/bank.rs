@@ -86,7 +86,7 @@ impl<P: Platform> Kernel<P> {
                 r.fill(Page::new(frame, b))
             }
             NewSlot::Process(r) => {
-                let mut p = Process::new(b, self.next_home());
+                let mut p = Process::new(b, self.next_home(), r.index());
                 p.ceiling = msg.ceiling;
                 let id = r.fill(p);
                 return Ok(Ok(KReply::cap(Cap::process(id, msg.ceiling))));

@@ -160,8 +160,8 @@ impl<P: Platform> Kernel<P> {
     /// `prepare_detach`): detach it, wake its waiters, free its posts, free its slot.
     pub(crate) fn destroy_process(&self, cpu: &mut Cpu, v: ObjId) {
         self.detach(cpu, v);
-        self.processes.read(v, |p| {
-            for w in p.senders.waiters() {
+        self.processes.write(v, |p| {
+            for w in p.senders.take_all(&self.stall_nodes) {
                 match w {
                     Waiter::Process(s) => self.defer_wake(cpu, s, QueueRef::Senders(v)),
                     Waiter::Post(i) => {
