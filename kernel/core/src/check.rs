@@ -55,6 +55,22 @@ impl<P: Platform> Kernel<P> {
         let mut queued_posts = 0;
         let mut queued_nodes = 0;
         for id in self.processes.live_ids() {
+            let Some(leaving) = self.processes.read(id, |p| {
+                p.leaving
+                    .check_invariants(&self.stall_nodes)
+                    .map_err(|v| format!("{id:?}'s leaving queue: {v:?}"))?;
+                if !p.leaving.is_empty() && p.cpu.is_none() {
+                    return Err(format!("{id:?} left its CPU but its leaving queue still waits"));
+                }
+                Ok(p.leaving.waiters(&self.stall_nodes).collect::<Vec<_>>())
+            }) else {
+                continue;
+            };
+            for s in leaving? {
+                queued_nodes += 1;
+                note(s.id, "a leaving queue")?;
+                self.expect_stalled(s.id, QueueRef::Leaving(id))?;
+            }
             let Some(found) = self.processes.read(id, |p| {
                 p.senders
                     .check_invariants(&self.stall_nodes)
@@ -178,7 +194,8 @@ impl<P: Platform> Kernel<P> {
                 QueueRef::Senders(t) => self.processes.read(t, |tp| {
                     matches!(tp.senders.owner(), Owner::Process(Waiter::Process(s)) if s.id == id)
                 }),
-                QueueRef::PostPool => Some(false),
+                // Nobody owns the pool's queue or a wake-all queue.
+                QueueRef::PostPool | QueueRef::Leaving(_) => Some(false),
             };
             if owner == Some(false) {
                 return Err(format!(

@@ -38,6 +38,15 @@ pub struct Wake {
     pub boost: Priority,
 }
 
+/// Work a path leaves for the kernel exit, where each piece is locked alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deferred {
+    /// Make a process ready if it still waits where it did.
+    Wake(Wake),
+    /// This process has left the CPU it ran on: wake whoever waits for that (its `leaving`).
+    Left(ObjId),
+}
+
 /// The state only this CPU touches.
 pub struct Cpu {
     /// Which CPU.
@@ -47,7 +56,7 @@ pub struct Cpu {
     /// The process running here.
     pub(crate) current: Option<ObjId>,
     /// Wake-ups to run at exit, in order.
-    pub(crate) deferred: VecDeque<Wake>,
+    pub(crate) deferred: VecDeque<Deferred>,
 }
 
 impl Cpu {

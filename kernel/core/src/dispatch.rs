@@ -77,7 +77,9 @@ impl<P: Platform> Kernel<P> {
             }
             match self.pick(cpu) {
                 Some(next) => picked = Some(next),
-                None => return Exit::Idle,
+                // A process that just left this CPU may have had waiters to wake first.
+                None if cpu.deferred.is_empty() => return Exit::Idle,
+                None => {}
             }
         }
     }
@@ -106,7 +108,7 @@ impl<P: Platform> Kernel<P> {
     /// copied into `regs`), or drop it (requeued if it was preempted while running).
     fn decide(
         &self,
-        cpu: &Cpu,
+        cpu: &mut Cpu,
         cur: ObjId,
         p: &mut Process<P::SaveArea>,
         regs: &mut P::SaveArea,
@@ -124,7 +126,7 @@ impl<P: Platform> Kernel<P> {
                 Verdict::Keep((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
             }
             RunState::Running => {
-                p.cpu = None;
+                self.left_cpu(cpu, cur, p);
                 p.home = cpu.id;
                 let at = if expired {
                     Position::Tail
@@ -135,7 +137,7 @@ impl<P: Platform> Kernel<P> {
                 Verdict::Drop
             }
             _ => {
-                p.cpu = None;
+                self.left_cpu(cpu, cur, p);
                 Verdict::Drop
             }
         }

@@ -149,6 +149,7 @@ impl<P: Platform> Kernel<P> {
             recv: [0; MESSAGE_CAPS],
             target: p.keeper,
             ceiling: p.ceiling,
+            caller: None,
         })
     }
 

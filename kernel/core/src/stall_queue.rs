@@ -1,4 +1,5 @@
-//! Stall queues with an owner (seed 002; DESIGN.md "Stall queues with an owner").
+//! Stall queues with an owner (seed 002; DESIGN.md "Stall queues with an owner"), and the
+//! wake-all kind for completion events.
 //!
 //! A `StallQueue` serialises callers of one resource. Waiters queue in FIFO order. Waking the
 //! head makes it the queue's *owner*: the resource is reserved for it until it uses it, stalls
@@ -152,29 +153,21 @@ impl StallNodes {
     }
 }
 
-/// A FIFO stall queue with an owner, linked through `StallNodes`.
+/// A FIFO list of waiters linked through `StallNodes`: what both queue kinds are made of.
 #[derive(Debug)]
-pub struct StallQueue<T> {
+struct List {
     key: u32,
     head: u32,
     tail: u32,
     len: u32,
-    owner: Owner<T>,
 }
 
-impl<T: Waits> StallQueue<T> {
-    /// An empty queue named `key` whose resource is owned by nobody.
-    pub const fn new(key: u32) -> StallQueue<T> {
-        StallQueue { key, head: NIL, tail: NIL, len: 0, owner: Owner::Resource }
+impl List {
+    const fn new(key: u32) -> List {
+        List { key, head: NIL, tail: NIL, len: 0 }
     }
 
-    /// The current owner.
-    pub fn owner(&self) -> Owner<T> {
-        self.owner
-    }
-
-    /// The waiters, head first.
-    pub fn waiters<'n>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
+    fn waiters<'n, T: Waits>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
         let mut at = self.head;
         let mut left = self.len;
         core::iter::from_fn(move || {
@@ -188,40 +181,15 @@ impl<T: Waits> StallQueue<T> {
         })
     }
 
-    /// How many wait.
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    /// Whether nobody waits.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether `id` waits here.
-    pub fn contains(&self, nodes: &StallNodes, id: T) -> bool {
-        self.node_here(nodes, id).is_some()
-    }
-
     /// `id`'s node, if `id` itself (not an earlier stall of its waiter) waits here.
-    fn node_here(&self, nodes: &StallNodes, id: T) -> Option<u32> {
+    fn node_here<T: Waits>(&self, nodes: &StallNodes, id: T) -> Option<u32> {
         let i = nodes.index_of(id)?;
         let n = nodes.at(i);
         (n.queue.load(R) == self.key && (n.tag.load(R), n.word.load(R)) == id.pack()).then_some(i)
     }
 
-    /// Whether `id` may use the resource now (if it is ready): it owns the queue, or nobody
-    /// owns it and nobody waits. Otherwise `id` must stall, or it would barge.
-    pub fn may_take(&self, id: T) -> bool {
-        match self.owner {
-            Owner::Process(o) => o == id,
-            Owner::Resource => self.len == 0,
-        }
-    }
-
-    /// Puts `id` at the tail. If `id` is the owner and found the resource not ready after all,
-    /// it goes back to the head (it was first in line) and ownership returns to the resource.
-    pub fn stall(&mut self, nodes: &StallNodes, id: T) -> Result<(), StallError> {
+    /// Claims `id`'s node for this list, or says why not.
+    fn claim<T: Waits>(&self, nodes: &StallNodes, id: T) -> Result<u32, StallError> {
         let i = nodes.index_of(id).ok_or(StallError::NoNode)?;
         let n = nodes.at(i);
         if n.queue.load(R) != NO_QUEUE {
@@ -231,11 +199,145 @@ impl<T: Waits> StallQueue<T> {
         n.tag.store(tag, R);
         n.word.store(word, R);
         n.queue.store(self.key, R);
+        Ok(i)
+    }
+
+    fn link_back(&mut self, nodes: &StallNodes, i: u32) {
+        let n = nodes.at(i);
+        n.prev.store(self.tail, R);
+        n.next.store(NIL, R);
+        match self.tail {
+            NIL => self.head = i,
+            t => nodes.at(t).next.store(i, R),
+        }
+        self.tail = i;
+        self.len += 1;
+    }
+
+    fn link_front(&mut self, nodes: &StallNodes, i: u32) {
+        let n = nodes.at(i);
+        n.prev.store(NIL, R);
+        n.next.store(self.head, R);
+        match self.head {
+            NIL => self.tail = i,
+            h => nodes.at(h).prev.store(i, R),
+        }
+        self.head = i;
+        self.len += 1;
+    }
+
+    fn unlink(&mut self, nodes: &StallNodes, i: u32) {
+        let n = nodes.at(i);
+        let (prev, next) = (n.prev.load(R), n.next.load(R));
+        match prev {
+            NIL => self.head = next,
+            p => nodes.at(p).next.store(next, R),
+        }
+        match next {
+            NIL => self.tail = prev,
+            x => nodes.at(x).prev.store(prev, R),
+        }
+        n.queue.store(NO_QUEUE, R);
+        n.prev.store(NIL, R);
+        n.next.store(NIL, R);
+        self.len -= 1;
+    }
+
+    fn pop_front<T: Waits>(&mut self, nodes: &StallNodes) -> Option<T> {
+        (self.head != NIL).then(|| {
+            let head = self.head;
+            let id = nodes.waiter(head);
+            self.unlink(nodes, head);
+            id
+        })
+    }
+
+    fn remove<T: Waits>(&mut self, nodes: &StallNodes, id: T) -> bool {
+        match self.node_here(nodes, id) {
+            Some(i) => {
+                self.unlink(nodes, i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn check(&self, nodes: &StallNodes) -> bool {
+        let mut prev = NIL;
+        let mut at = self.head;
+        let mut seen = 0u32;
+        while at != NIL {
+            if seen == self.len || at as usize >= nodes.nodes.len() {
+                return false;
+            }
+            let n = nodes.at(at);
+            if n.queue.load(R) != self.key || n.prev.load(R) != prev {
+                return false;
+            }
+            seen += 1;
+            prev = at;
+            at = n.next.load(R);
+        }
+        seen == self.len && self.tail == prev
+    }
+}
+
+/// A FIFO stall queue with an owner, linked through `StallNodes`.
+#[derive(Debug)]
+pub struct StallQueue<T> {
+    list: List,
+    owner: Owner<T>,
+}
+
+impl<T: Waits> StallQueue<T> {
+    /// An empty queue named `key` whose resource is owned by nobody.
+    pub const fn new(key: u32) -> StallQueue<T> {
+        StallQueue { list: List::new(key), owner: Owner::Resource }
+    }
+
+    /// The current owner.
+    pub fn owner(&self) -> Owner<T> {
+        self.owner
+    }
+
+    /// The waiters, head first.
+    pub fn waiters<'n>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
+        self.list.waiters(nodes)
+    }
+
+    /// How many wait.
+    pub fn len(&self) -> usize {
+        self.list.len as usize
+    }
+
+    /// Whether nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.list.len == 0
+    }
+
+    /// Whether `id` waits here.
+    pub fn contains(&self, nodes: &StallNodes, id: T) -> bool {
+        self.list.node_here(nodes, id).is_some()
+    }
+
+    /// Whether `id` may use the resource now (if it is ready): it owns the queue, or nobody
+    /// owns it and nobody waits. Otherwise `id` must stall, or it would barge.
+    pub fn may_take(&self, id: T) -> bool {
+        match self.owner {
+            Owner::Process(o) => o == id,
+            Owner::Resource => self.list.len == 0,
+        }
+    }
+
+    /// Puts `id` at the tail. If `id` is the owner and found the resource not ready after all,
+    /// it goes back to the head (it was first in line) and ownership returns to the resource.
+    pub fn stall(&mut self, nodes: &StallNodes, id: T) -> Result<(), StallError> {
+        let i = self.list.claim(nodes, id)?;
         if self.owner == Owner::Process(id) {
             self.owner = Owner::Resource;
-            self.link_front(nodes, i);
+            self.list.link_front(nodes, i);
         } else {
-            self.link_back(nodes, i);
+            self.list.link_back(nodes, i);
         }
         Ok(())
     }
@@ -282,9 +384,7 @@ impl<T: Waits> StallQueue<T> {
         if self.owner == Owner::Process(id) {
             return self.pass_to_next(nodes);
         }
-        if let Some(i) = self.node_here(nodes, id) {
-            self.unlink(nodes, i);
-        }
+        self.list.remove(nodes, id);
         None
     }
 
@@ -292,34 +392,12 @@ impl<T: Waits> StallQueue<T> {
     /// nobody owns it any more. The waiters must be told, or they would wait forever.
     pub fn take_all<'q>(&'q mut self, nodes: &'q StallNodes) -> impl Iterator<Item = T> + 'q {
         self.owner = Owner::Resource;
-        core::iter::from_fn(move || {
-            let head = self.head;
-            (head != NIL).then(|| {
-                let id = nodes.waiter(head);
-                self.unlink(nodes, head);
-                id
-            })
-        })
+        core::iter::from_fn(move || self.list.pop_front(nodes))
     }
 
     /// Checks the invariants in the file header.
     pub fn check_invariants(&self, nodes: &StallNodes) -> Result<(), QueueViolation<T>> {
-        let mut prev = NIL;
-        let mut at = self.head;
-        let mut seen = 0u32;
-        while at != NIL {
-            if seen == self.len || at as usize >= nodes.nodes.len() {
-                return Err(QueueViolation::Links);
-            }
-            let n = nodes.at(at);
-            if n.queue.load(R) != self.key || n.prev.load(R) != prev {
-                return Err(QueueViolation::Links);
-            }
-            seen += 1;
-            prev = at;
-            at = n.next.load(R);
-        }
-        if seen != self.len || self.tail != prev {
+        if !self.list.check(nodes) {
             return Err(QueueViolation::Links);
         }
         match self.owner {
@@ -329,55 +407,67 @@ impl<T: Waits> StallQueue<T> {
     }
 
     fn pass_to_next(&mut self, nodes: &StallNodes) -> Option<T> {
-        let next = (self.head != NIL).then(|| {
-            let head = self.head;
-            let id = nodes.waiter(head);
-            self.unlink(nodes, head);
-            id
-        });
+        let next = self.list.pop_front(nodes);
         self.owner = next.map_or(Owner::Resource, Owner::Process);
         next
     }
+}
 
-    fn link_back(&mut self, nodes: &StallNodes, i: u32) {
-        let n = nodes.at(i);
-        n.prev.store(self.tail, R);
-        n.next.store(NIL, R);
-        match self.tail {
-            NIL => self.head = i,
-            t => nodes.at(t).next.store(i, R),
-        }
-        self.tail = i;
-        self.len += 1;
+/// A queue whose event concerns every waiter (seed 002's completion kind): no owner, woken
+/// head first, each waiter once. It shares `StallNodes` with the stall queues: a waiter is in
+/// one queue of either kind at a time.
+#[derive(Debug)]
+pub struct WakeAllQueue<T> {
+    list: List,
+    _waiters: core::marker::PhantomData<T>,
+}
+
+impl<T: Waits> WakeAllQueue<T> {
+    /// An empty queue named `key` (unique among all queues sharing the nodes).
+    pub const fn new(key: u32) -> WakeAllQueue<T> {
+        WakeAllQueue { list: List::new(key), _waiters: core::marker::PhantomData }
     }
 
-    fn link_front(&mut self, nodes: &StallNodes, i: u32) {
-        let n = nodes.at(i);
-        n.prev.store(NIL, R);
-        n.next.store(self.head, R);
-        match self.head {
-            NIL => self.tail = i,
-            h => nodes.at(h).prev.store(i, R),
-        }
-        self.head = i;
-        self.len += 1;
+    /// Puts `id` at the tail.
+    pub fn wait(&mut self, nodes: &StallNodes, id: T) -> Result<(), StallError> {
+        let i = self.list.claim(nodes, id)?;
+        self.list.link_back(nodes, i);
+        Ok(())
     }
 
-    fn unlink(&mut self, nodes: &StallNodes, i: u32) {
-        let n = nodes.at(i);
-        let (prev, next) = (n.prev.load(R), n.next.load(R));
-        match prev {
-            NIL => self.head = next,
-            p => nodes.at(p).next.store(next, R),
+    /// The event happened: the next waiter to wake, taken off the queue. Waking them one at a
+    /// time lets the caller lock each alone, with nothing to allocate for the rest.
+    pub fn take_one(&mut self, nodes: &StallNodes) -> Option<T> {
+        self.list.pop_front(nodes)
+    }
+
+    /// `id` was halted or destroyed while waiting. Returns whether it was waiting.
+    pub fn remove(&mut self, nodes: &StallNodes, id: T) -> bool {
+        self.list.remove(nodes, id)
+    }
+
+    /// The waiters, head first.
+    pub fn waiters<'n>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
+        self.list.waiters(nodes)
+    }
+
+    /// Whether nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.list.len == 0
+    }
+
+    /// How many wait.
+    pub fn len(&self) -> usize {
+        self.list.len as usize
+    }
+
+    /// Checks the list invariants in the file header.
+    pub fn check_invariants(&self, nodes: &StallNodes) -> Result<(), QueueViolation<T>> {
+        if self.list.check(nodes) {
+            Ok(())
+        } else {
+            Err(QueueViolation::Links)
         }
-        match next {
-            NIL => self.tail = prev,
-            x => nodes.at(x).prev.store(prev, R),
-        }
-        n.queue.store(NO_QUEUE, R);
-        n.prev.store(NIL, R);
-        n.next.store(NIL, R);
-        self.len -= 1;
     }
 }
 
@@ -496,6 +586,26 @@ mod tests {
     }
 
     #[test]
+    fn a_wake_all_queue_shares_the_nodes_and_wakes_in_order() {
+        let (n, mut q) = queue();
+        let mut all = WakeAllQueue::new(1);
+        q.stall(&n, 1).unwrap();
+        assert_eq!(all.wait(&n, 1), Err(StallError::AlreadyQueued));
+        for id in [3, 2, 4] {
+            all.wait(&n, id).unwrap();
+        }
+        assert!(all.remove(&n, 2));
+        assert!(!all.remove(&n, 1), "1 waits on the other queue");
+        assert_eq!(all.waiters(&n).collect::<Vec<_>>(), vec![3, 4]);
+        all.check_invariants(&n).unwrap();
+        assert_eq!(all.take_one(&n), Some(3));
+        assert_eq!(all.take_one(&n), Some(4));
+        assert_eq!(all.take_one(&n), None);
+        assert!(all.is_empty());
+        assert_eq!(n.queued(), 1);
+    }
+
+    #[test]
     fn used_by_a_non_owner_changes_nothing() {
         let (n, mut q) = queue();
         q.stall(&n, 1).unwrap();
@@ -516,9 +626,9 @@ mod tests {
         n.at(2).next.store(1, R);
         assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links), "a cycle");
         n.at(2).next.store(NIL, R);
-        q.len = 3;
+        q.list.len = 3;
         assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links));
-        q.len = 2;
+        q.list.len = 2;
         q.owner = Owner::Process(2);
         assert_eq!(q.check_invariants(&n), Err(QueueViolation::OwnerQueued(2)));
     }

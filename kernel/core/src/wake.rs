@@ -5,11 +5,17 @@
 //! locked alone and made ready (KernStall: its call re-runs) if it still waits where it was:
 //! same queue, same stall (`Staller::seq`). Otherwise it has moved on (halted, destroyed,
 //! woken already) and the record is dropped.
+//!
+//! A process that leaves the CPU it ran on while others wait for that (`Process::leaving`: a
+//! HALT or DESTROY that committed while it ran here) leaves one `Deferred::Left` record; its
+//! waiters are taken off one at a time, each under the process's lock, and woken like any
+//! other, so the record needs no memory however many wait.
 
-use crate::cpu::{Cpu, Wake};
+use crate::cap::ObjId;
+use crate::cpu::{Cpu, Deferred, Wake};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{QueueRef, RunState};
+use crate::object::process::{Process, QueueRef, RunState};
 use crate::platform::Platform;
 use crate::sched::Position;
 use crate::sync::atomic::spin_loop;
@@ -18,15 +24,53 @@ use crate::sync::Restart;
 impl<P: Platform> Kernel<P> {
     /// Runs every deferred wake-up of this CPU, in order.
     pub(crate) fn run_deferred(&self, cpu: &mut Cpu) {
-        while let Some(w) = cpu.deferred.pop_front() {
-            loop {
-                let done = self.wake_deferred(cpu, w);
-                cpu.held.release_all(self);
-                if done.is_ok() {
-                    break;
+        while let Some(d) = cpu.deferred.pop_front() {
+            match d {
+                Deferred::Wake(w) => self.retry(cpu, |k, cpu| k.wake_deferred(cpu, w)),
+                Deferred::Left(v) => {
+                    while let Some(w) = self.retry(cpu, |k, cpu| k.next_leaving_waiter(cpu, v)) {
+                        self.retry(cpu, |k, cpu| k.wake_deferred(cpu, w));
+                    }
                 }
-                spin_loop();
             }
+        }
+    }
+
+    /// Runs one locked step until it gets through without contention; nothing stays held.
+    fn retry<R>(&self, cpu: &mut Cpu, step: impl Fn(&Self, &mut Cpu) -> Result<R, Restart>) -> R {
+        loop {
+            let done = step(self, cpu);
+            cpu.held.release_all(self);
+            match done {
+                Ok(r) => return r,
+                Err(Restart) => spin_loop(),
+            }
+        }
+    }
+
+    /// Takes the next process waiting for `v` to leave its CPU off `v`'s queue.
+    fn next_leaving_waiter(&self, cpu: &mut Cpu, v: ObjId) -> Result<Option<Wake>, Restart> {
+        cpu.held.write(self, LockKey::process(v.index))?;
+        // COMMIT POINT: one lock; the waiter taken off is woken by the next step if it still
+        // waits there (a halt in between leaves it halted).
+        Ok(self
+            .processes
+            .write(v, |p| p.leaving.take_one(&self.stall_nodes))
+            .flatten()
+            .map(|who| Wake {
+                who,
+                from: QueueRef::Leaving(v),
+                boost: crate::sched::Priority::LOWEST,
+            }))
+    }
+
+    /// `p` (locked) is no longer current on any CPU; whoever waits for that is woken at this
+    /// CPU's exit. Every path that takes a process off its CPU goes through here.
+    #[inline]
+    pub(crate) fn left_cpu(&self, cpu: &mut Cpu, id: ObjId, p: &mut Process<P::SaveArea>) {
+        p.cpu = None;
+        if !p.leaving.is_empty() {
+            cpu.deferred.push_back(Deferred::Left(id));
         }
     }
 

@@ -13,7 +13,7 @@ use tessera_abi::message::{
 use tessera_abi::InvocationKind;
 
 use crate::cap::{Cap, ObjId};
-use crate::cpu::{Cpu, Wake, IDLE};
+use crate::cpu::{Cpu, Deferred, Wake, IDLE};
 use crate::kernel::Kernel;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
@@ -184,6 +184,6 @@ impl<P: Platform> Kernel<P> {
 
     /// `defer_wake`, made ready at `boost` if that is above its own priority.
     pub(crate) fn defer_wake_at(&self, cpu: &mut Cpu, who: Staller, from: QueueRef, boost: Priority) {
-        cpu.deferred.push_back(Wake { who, from, boost });
+        cpu.deferred.push_back(Deferred::Wake(Wake { who, from, boost }));
     }
 }

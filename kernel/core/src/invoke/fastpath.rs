@@ -138,7 +138,7 @@ impl<P: Platform> Kernel<P> {
             } else {
                 RunState::Available
             };
-            p.cpu = None;
+            self.left_cpu(cpu, me, p);
         });
         cpu.current = Some(t);
         cpu.held.release_all(self);

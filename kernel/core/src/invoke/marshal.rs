@@ -32,6 +32,8 @@ pub(crate) struct Msg {
     pub target: Cap,
     /// The caller's priority ceiling (the kernel's own is the highest).
     pub ceiling: Priority,
+    /// The calling process (`None`: the kernel itself, which cannot wait).
+    pub caller: Option<ObjId>,
 }
 
 impl Msg {
@@ -47,6 +49,7 @@ impl Msg {
             recv: [0; MESSAGE_CAPS],
             target: Cap::NULL,
             ceiling: Priority::HIGHEST,
+            caller: None,
         };
         for (d, s) in m.data.iter_mut().zip(data) {
             *d = *s;
@@ -63,7 +66,7 @@ impl<P: Platform> Kernel<P> {
     /// invocation is its fault's CALL, whatever its registers hold (`keeper.rs`).
     pub(crate) fn marshal(&self, me: ObjId, inv: &Invocation) -> Result<Msg, Error> {
         if let Some(Some(m)) = self.processes.read(me, Self::fault_message) {
-            return Ok(m);
+            return Ok(Msg { caller: Some(me), ..m });
         }
         let info = MessageInfo::unpack(inv.info).ok_or(Error::BadMessage)?;
         if info.resume {
@@ -103,6 +106,7 @@ impl<P: Platform> Kernel<P> {
             recv: words.recv,
             target,
             ceiling,
+            caller: Some(me),
         })
     }
 }

@@ -124,6 +124,10 @@ impl<P: Platform> Kernel<P> {
             (_, InvocationKind::Return) => self.refused(cpu, &caller, Error::WrongType),
             _ => {
                 let result = self.object_order(cpu, target, &msg)?;
+                if let Ok(object::KReply { wait_leaving: Some(v), .. }) = result {
+                    // The order stopped `v`, still running on another CPU (its holder locked).
+                    return self.stall(cpu, &caller, QueueRef::Leaving(v)).map(|()| None);
+                }
                 self.finish(cpu, &caller, |p| {
                     let reply = match result {
                         Ok(r) => {
@@ -199,6 +203,7 @@ impl<P: Platform> Kernel<P> {
         let owned = self.processes.write(caller.id, |p| {
             f(p);
             p.invocations += 1;
+            p.completing = None;
             p.owns.take()
         });
         if let Some(Some(q)) = owned {
@@ -209,10 +214,14 @@ impl<P: Platform> Kernel<P> {
     /// Locks what a queue lives in: its process and the post pool (a post at the head of a
     /// process's queue may have to be delivered when ownership moves), or the pool alone.
     pub(crate) fn lock_queue_holder(&self, cpu: &mut Cpu, q: QueueRef) -> Result<(), Restart> {
-        if let QueueRef::Senders(t) = q {
-            cpu.held.write(self, LockKey::process(t.index))?;
+        match q {
+            QueueRef::Senders(t) => {
+                cpu.held.write(self, LockKey::process(t.index))?;
+                cpu.held.write(self, LockKey::POST_POOL)
+            }
+            QueueRef::PostPool => cpu.held.write(self, LockKey::POST_POOL),
+            QueueRef::Leaving(t) => cpu.held.write(self, LockKey::process(t.index)),
         }
-        cpu.held.write(self, LockKey::POST_POOL)
     }
 
     /// `who` gives up queue `q`, or leaves it if it still waits there: ownership passes to the
@@ -231,6 +240,9 @@ impl<P: Platform> Kernel<P> {
             QueueRef::PostPool => {
                 self.posts.write(|pool| pool.leave(who));
             }
+            QueueRef::Leaving(t) => {
+                self.processes.write(t, |tp| tp.leaving.remove(&self.stall_nodes, who));
+            }
         }
     }
 
@@ -243,6 +255,9 @@ impl<P: Platform> Kernel<P> {
                 p.invocations += 1;
             }
             p.state = state;
+            if !matches!(state, RunState::Stalled(QueueRef::Leaving(_))) {
+                p.completing = None;
+            }
             if state != RunState::Available {
                 self.off_cpu(cpu, caller.id, p);
             }
@@ -259,7 +274,7 @@ impl<P: Platform> Kernel<P> {
         if p.state == RunState::Running || p.cpu != Some(cpu.id) {
             return;
         }
-        p.cpu = None;
+        self.left_cpu(cpu, id, p);
         if cpu.current == Some(id) {
             cpu.current = None;
             self.shared(cpu.id)

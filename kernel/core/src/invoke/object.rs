@@ -6,7 +6,7 @@ use tessera_abi::message::DATA_WORDS;
 use tessera_abi::{order, CapType, Error, Rights};
 
 use super::Msg;
-use crate::cap::Cap;
+use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::platform::Platform;
@@ -17,12 +17,20 @@ use crate::sync::Restart;
 pub(crate) struct KReply {
     pub data: [u64; DATA_WORDS],
     pub cap: Option<Cap>,
+    /// The order is not over: it stopped this process, which still runs on another CPU, and
+    /// the caller stalls until that CPU has left it, then re-runs the order (seed 001 §5.4).
+    pub wait_leaving: Option<ObjId>,
 }
 
 impl KReply {
     /// A reply of data words only.
     pub fn words(data: [u64; DATA_WORDS]) -> KReply {
-        KReply { data, cap: None }
+        KReply { data, cap: None, wait_leaving: None }
+    }
+
+    /// The caller waits for `v` to leave the CPU it runs on, then re-runs the order.
+    pub fn wait_leaving(v: ObjId) -> KReply {
+        KReply { wait_leaving: Some(v), ..KReply::default() }
     }
 
     /// A reply carrying a capability.
@@ -30,6 +38,7 @@ impl KReply {
         KReply {
             data: [0; DATA_WORDS],
             cap: Some(cap),
+            wait_leaving: None,
         }
     }
 }

@@ -92,6 +92,9 @@ impl<P: Platform> Kernel<P> {
                 .processes
                 .write(t, |tp| tp.senders.stall(&self.stall_nodes, Waiter::Process(s))),
             QueueRef::PostPool => Some(self.posts.write(|pool| pool.wait(s))),
+            QueueRef::Leaving(t) => self
+                .processes
+                .write(t, |tp| tp.leaving.wait(&self.stall_nodes, s)),
         };
         match queued {
             Some(Ok(())) => {}

@@ -22,7 +22,7 @@ use tessera_abi::ProcessState;
 use crate::cap::{Cap, ObjId};
 use crate::post::PostId;
 use crate::sched::Priority;
-use crate::stall_queue::{StallQueue, Waits};
+use crate::stall_queue::{StallQueue, WakeAllQueue, Waits};
 use crate::sync::CpuId;
 
 /// A stall queue's name.
@@ -32,7 +32,13 @@ pub enum QueueRef {
     Senders(ObjId),
     /// The processes waiting for a free post activity.
     PostPool,
+    /// The processes whose HALT or DESTROY of this process waits for it to leave the CPU it
+    /// runs on (seed 001 section 5.4: `Process::leaving`).
+    Leaving(ObjId),
 }
+
+/// Sets the key of a process's `leaving` queue apart from its sender queue's (its slot index).
+const LEAVING_KEY: u32 = 1 << 31;
 
 /// A process as it waits on a stall queue: `seq` is the kernel-wide arrival stamp of that
 /// stall, so a wake-up meant for one stall can never wake a later one, and queue order can be
@@ -77,6 +83,24 @@ impl Waits for Waiter {
                 seq: word,
             }),
             Some(n) => Waiter::Post(PostId(n as u32)),
+        }
+    }
+}
+
+/// A process waiting on a wake-all queue has the same node as when it stalls as a sender.
+impl Waits for Staller {
+    fn node(self, split: usize) -> usize {
+        Waiter::Process(self).node(split)
+    }
+
+    fn pack(self) -> (u32, u64) {
+        Waiter::Process(self).pack()
+    }
+
+    fn unpack(node: usize, _split: usize, tag: u32, word: u64) -> Staller {
+        Staller {
+            id: ObjId { index: node as u32, generation: tag },
+            seq: word,
         }
     }
 }
@@ -145,6 +169,12 @@ pub struct Process<S> {
     pub senders: StallQueue<Waiter>,
     /// The queue it owns, having been woken from its head.
     pub owns: Option<QueueRef>,
+    /// Processes whose HALT or DESTROY of it committed while it ran on another CPU: they wait
+    /// here until that CPU has left it, so they never see it running after their call.
+    pub leaving: WakeAllQueue<Staller>,
+    /// The process it halted that was still running on another CPU: its HALT waits in that
+    /// process's `leaving` queue, and when re-run it completes instead of halting again.
+    pub completing: Option<ObjId>,
     /// The stamp of its latest stall (see `Staller`).
     pub stall_seq: u64,
     /// The CPU it is current on.
@@ -179,6 +209,8 @@ impl<S: Default> Process<S> {
             restart: false,
             senders: StallQueue::new(slot),
             owns: None,
+            leaving: WakeAllQueue::new(LEAVING_KEY | slot),
+            completing: None,
             stall_seq: 0,
             cpu: None,
             queued_on: None,

@@ -163,6 +163,9 @@ impl<P: Platform> Kernel<P> {
             _ => 1,
         };
         if victim.ty == CapType::Process {
+            if let Some(halted) = self.stop_before_destroy(cpu, victim.obj, msg.caller)? {
+                return Ok(halted);
+            }
             if let Err(e) = self.prepare_detach(cpu, victim.obj, true)? {
                 return Ok(Err(e));
             }

@@ -7,8 +7,10 @@
 //!   CALL ends with `Error::Halted` when it is resumed, so no reply is delivered twice.
 //! - Destroying a process wakes every sender stalled on it (their calls restart and find the
 //!   endpoint Null) and frees the post activities queued on it.
-//! - A process running on another CPU is marked and that CPU is interrupted; it stops at its
-//!   next kernel exit (seed 001, section 5.4, without a lock held across user mode).
+//! - HALT and DESTROY return only when the process is off every CPU: one running on another
+//!   CPU is halted and that CPU interrupted, and the caller waits until the CPU has left it
+//!   (seed 001, section 5.4, without a lock held across user mode: see `halt`).
+//! - Destroying a process wakes whoever waits for it to leave its CPU.
 //! - A process halted with a fault message outstanding (`keeper.rs`) loses it, and its resume
 //!   capability dies: when resumed it runs from its registers, at the faulting instruction
 //!   unless its keeper moved it (the record itself is dropped only then: see `stop`).
@@ -23,6 +25,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::sched::Position;
+use crate::invoke::object::{KReply, OrderResult};
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
@@ -36,7 +39,7 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<Result<(), Error>, Restart> {
         let Some((state, owns, waiters)) = self
             .processes
-            .read(v, |p| (p.state, p.owns, p.senders.len()))
+            .read(v, |p| (p.state, p.owns, p.senders.len() + p.leaving.len()))
         else {
             return Ok(Err(Error::NullArgument));
         };
@@ -86,29 +89,98 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// HALT: stop `v` where it is.
-    pub(crate) fn halt(&self, cpu: &mut Cpu, v: ObjId) -> Result<Result<(), Error>, Restart> {
+    /// HALT: stop `v` where it is. It returns only once `v` is off every CPU, so its registers
+    /// are stable when the caller reads them: a `v` running on another CPU is halted at once
+    /// (it cannot run again) and that CPU interrupted, and the caller waits in `v.leaving`
+    /// until the CPU has left `v`, then re-runs its HALT, which completes (seed 001 section
+    /// 5.4 in the event model: the waiting is a KernStall, no lock is held across it). Two
+    /// processes halting each other cannot deadlock: each path holds its caller's lock, so
+    /// one commits first and the other finds itself halted and backs out (`still_caller`).
+    pub(crate) fn halt(&self, cpu: &mut Cpu, v: ObjId, caller: Option<ObjId>) -> OrderResult {
         cpu.held.write(self, LockKey::process(v.index))?;
-        let Some((state, restart, faulted)) = self
+        let Some((state, restart, faulted, on)) = self
             .processes
-            .read(v, |p| (p.state, p.restart, p.fault.is_some()))
+            .read(v, |p| (p.state, p.restart, p.fault.is_some(), p.cpu))
         else {
             return Ok(Err(Error::NullCapability));
         };
-        let resumes = match state {
-            RunState::Halted(_) => return Ok(Err(Error::BadState)),
-            _ if faulted => Resumes::Run { restart: false },
-            RunState::Running => Resumes::Run { restart },
-            RunState::Stalled(_) => Resumes::Run { restart: true },
-            RunState::Available => Resumes::Available,
-            RunState::Waiting => Resumes::CallFailed,
-        };
+        let elsewhere = caller.is_some() && on.is_some_and(|c| c != cpu.id);
+        let halted = matches!(state, RunState::Halted(_));
+        let completing = caller
+            .and_then(|c| self.processes.read(c, |p| p.completing))
+            .flatten()
+            == Some(v);
+        if completing && !(halted && elsewhere) {
+            // COMMIT POINT: this caller's halt of `v` is complete (`v` left its CPU; it may
+            // have been resumed since, which is the resumer's business).
+            return Ok(Ok(KReply::default()));
+        }
+        if halted {
+            // COMMIT POINT: nothing changes; a halt still under way is waited for, so the
+            // caller never reads the registers of a `v` that still runs.
+            return Ok(if elsewhere {
+                Ok(KReply::wait_leaving(v))
+            } else {
+                Err(Error::BadState)
+            });
+        }
         if let Err(e) = self.prepare_detach(cpu, v, false)? {
             return Ok(Err(e));
         }
         // COMMIT POINT: every queue `v` is in or owns is locked.
-        self.stop(cpu, v, resumes);
-        Ok(Ok(()))
+        self.stop(cpu, v, Self::resumes(state, restart, faulted));
+        Ok(Ok(self.await_leaving(v, caller, elsewhere)))
+    }
+
+    /// What a process in `state` does when resumed after a halt.
+    fn resumes(state: RunState, restart: bool, faulted: bool) -> Resumes {
+        match state {
+            _ if faulted => Resumes::Run { restart: false },
+            RunState::Running | RunState::Halted(_) => Resumes::Run { restart },
+            RunState::Stalled(_) => Resumes::Run { restart: true },
+            RunState::Available => Resumes::Available,
+            RunState::Waiting => Resumes::CallFailed,
+        }
+    }
+
+    /// The reply to a caller that has just halted `v`: done, or, if `v` still runs on another
+    /// CPU, wait for it to leave and re-run (`completing` tells that re-run it is complete).
+    fn await_leaving(&self, v: ObjId, caller: Option<ObjId>, elsewhere: bool) -> KReply {
+        match caller {
+            Some(c) if elsewhere => {
+                self.processes.write(c, |p| p.completing = Some(v));
+                KReply::wait_leaving(v)
+            }
+            _ => KReply::default(),
+        }
+    }
+
+    /// DESTROY of a process (locked) that runs on another CPU halts it first and waits for
+    /// that CPU to leave it, so a destroyed process never runs on; the DESTROY then re-runs
+    /// and finds it halted. `None`: it runs on no other CPU, the destroy goes ahead.
+    pub(crate) fn stop_before_destroy(
+        &self,
+        cpu: &mut Cpu,
+        v: ObjId,
+        caller: Option<ObjId>,
+    ) -> Result<Option<Result<KReply, Error>>, Restart> {
+        let Some((state, restart, faulted, on)) = self
+            .processes
+            .read(v, |p| (p.state, p.restart, p.fault.is_some(), p.cpu))
+        else {
+            return Ok(None);
+        };
+        if caller.is_none() || !on.is_some_and(|c| c != cpu.id) {
+            return Ok(None);
+        }
+        if !matches!(state, RunState::Halted(_)) {
+            if let Err(e) = self.prepare_detach(cpu, v, false)? {
+                return Ok(Some(Err(e)));
+            }
+            // COMMIT POINT (the halt before a destroy): every queue `v` is in or owns is locked.
+            self.stop(cpu, v, Self::resumes(state, restart, faulted));
+        }
+        Ok(Some(Ok(KReply::wait_leaving(v))))
     }
 
     /// Operate phase of a halt (every queue `v` is in or owns locked by `prepare_detach`). A
@@ -161,6 +233,9 @@ impl<P: Platform> Kernel<P> {
     pub(crate) fn destroy_process(&self, cpu: &mut Cpu, v: ObjId) {
         self.detach(cpu, v);
         self.processes.write(v, |p| {
+            while let Some(w) = p.leaving.take_one(&self.stall_nodes) {
+                self.defer_wake(cpu, w, QueueRef::Leaving(v));
+            }
             for w in p.senders.take_all(&self.stall_nodes) {
                 match w {
                     Waiter::Process(s) => self.defer_wake(cpu, s, QueueRef::Senders(v)),

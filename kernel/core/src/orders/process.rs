@@ -37,7 +37,7 @@ impl<P: Platform> Kernel<P> {
         }
         let none = KReply::default();
         match msg.order {
-            order::process::HALT => return Ok(self.halt(cpu, v)?.map(|()| none)),
+            order::process::HALT => return self.halt(cpu, v, msg.caller),
             order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
             order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
             order::process::SET_FAULT_ENDPOINT => return self.set_keeper(cpu, v, msg),
@@ -111,6 +111,7 @@ impl<P: Platform> Kernel<P> {
                     p.state = RunState::Halted(Resumes::Run { restart: false });
                     p.restart = false;
                     p.fault = None;
+                    p.completing = None;
                     KReply::default()
                 }
                 order::process::SET_CEILING => {
@@ -148,6 +149,8 @@ impl<P: Platform> Kernel<P> {
                             None => QueueOwned::None,
                             Some(QueueRef::PostPool) => QueueOwned::PostPool,
                             Some(QueueRef::Senders(of)) => QueueOwned::Senders(of.index),
+                            // Nobody owns a wake-all queue.
+                            Some(QueueRef::Leaving(_)) => QueueOwned::None,
                         },
                     }
                     .pack(),
