@@ -170,7 +170,7 @@ impl<P: Platform> Kernel<P> {
         else {
             return Ok(None);
         };
-        if caller.is_none() || !on.is_some_and(|c| c != cpu.id) {
+        if caller.is_none() || on.is_none_or(|c| c == cpu.id) {
             return Ok(None);
         }
         if !matches!(state, RunState::Halted(_)) {
