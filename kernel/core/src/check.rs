@@ -44,11 +44,11 @@ impl<P: Platform> Kernel<P> {
                 }
             }
         }
-        let pool = self.posts.read(|p| p.waiters().collect::<Vec<_>>());
+        let pool = self.posts.waiters().collect::<Vec<_>>();
         for s in &pool {
             note(s.id, "the post pool's queue")?;
             self.expect_stalled(s.id, QueueRef::PostPool)?;
-            if self.posts.read(|p| p.next_free(Sender::Process(s.id))).is_some() {
+            if self.posts.next_free(Sender::Process(s.id)).is_some() {
                 return Err(format!("{:?} waits for a post activity but has one free", s.id));
             }
         }
@@ -86,7 +86,7 @@ impl<P: Platform> Kernel<P> {
             queued_nodes += waiters.len();
             let stamps = waiters.iter().map(|w| match w {
                 Waiter::Process(s) => s.seq,
-                Waiter::Post(i) => self.posts.read(|p| p.get(*i).map_or(0, |a| a.stamp)),
+                Waiter::Post(i) => self.posts.get(*i).map_or(0, |a| a.stamp),
             });
             check_fifo("a sender queue", stamps)?;
             for w in &waiters {
@@ -97,7 +97,7 @@ impl<P: Platform> Kernel<P> {
                     }
                     Waiter::Post(i) => {
                         queued_posts += 1;
-                        if self.posts.read(|p| p.get(*i).map(|a| a.target)) != Some(id) {
+                        if self.posts.get(*i).map(|a| a.target) != Some(id) {
                             return Err(format!(
                                 "post {i:?} queued on {id:?} is not addressed to it"
                             ));
@@ -115,7 +115,10 @@ impl<P: Platform> Kernel<P> {
                 "{marked} stall nodes say they are queued but {queued_nodes} are in live queues"
             ));
         }
-        let in_use = self.posts.read(|p| p.in_use().count());
+        let in_use = self.posts.in_use().count();
+        if let Some((i, _)) = self.posts.in_use().find(|(i, _)| self.posts.is_free(*i)) {
+            return Err(format!("post {i:?} holds a POST but its allotment says it is free"));
+        }
         if in_use != queued_posts {
             return Err(format!(
                 "{in_use} post activities in use but {queued_posts} queued"
@@ -143,8 +146,7 @@ impl<P: Platform> Kernel<P> {
             && (0..self.pages.capacity() as u32).all(|i| free(self.pages.lock(i)))
             && (0..self.spaces.capacity() as u32).all(|i| free(self.spaces.lock(i)))
             && (0..self.cap_pages.capacity() as u32).all(|i| free(self.cap_pages.lock(i)))
-            && self.irqs.iter().all(|g| free(g.lock()))
-            && free(self.posts.lock());
+            && self.irqs.iter().all(|g| free(g.lock()));
         if all_free {
             Ok(())
         } else {

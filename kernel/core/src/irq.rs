@@ -62,7 +62,6 @@ impl<P: Platform> Kernel<P> {
         };
         let t = endpoint.obj;
         cpu.held.write(self, LockKey::process(t.index))?;
-        cpu.held.write(self, LockKey::POST_POOL)?;
         let Some(ready) = self.processes.read(t, |p| {
             p.state == RunState::Available
                 && p.senders.is_empty()
@@ -86,17 +85,9 @@ impl<P: Platform> Kernel<P> {
             self.processes.write(t, |p| self.deliver(cpu, t, p, &d));
             return Ok(true);
         }
-        let Some(id) = self.posts.read(|pool| pool.next_free(Sender::Irq(line))) else {
+        let Some(id) = self.posts.next_free(Sender::Irq(line)) else {
             return Ok(false);
         };
-        // COMMIT POINT: `stall` either queues the activity or changes nothing.
-        if self
-            .processes
-            .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)))
-            != Some(Ok(()))
-        {
-            return Ok(false);
-        }
         let a = Activity {
             target: t,
             badge: endpoint.badge,
@@ -104,7 +95,17 @@ impl<P: Platform> Kernel<P> {
             priority: Priority::HIGHEST,
             stamp: self.stamp(),
         };
-        self.posts.write(|pool| pool.take(Sender::Irq(line), a));
+        // COMMIT POINT: the line's activity is free and only this path (holding the driver)
+        // takes it; the driver is locked.
+        if !self.posts.take(id, a) {
+            return Ok(false);
+        }
+        let queued = self
+            .processes
+            .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)));
+        if queued != Some(Ok(())) {
+            panic!("{id:?} cannot queue on its locked driver {t:?}: {queued:?} (kernel bug)");
+        }
         Ok(true)
     }
 }

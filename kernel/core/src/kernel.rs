@@ -82,7 +82,8 @@ pub struct Kernel<P: Platform> {
     pub(crate) spaces: Table<Space>,
     pub(crate) cap_pages: Table<CapPage>,
     pub(crate) irqs: Box<[Guarded<IrqLine>]>,
-    pub(crate) posts: Guarded<PostPool>,
+    /// Post activities: atomics and leaf locks only, no lock of their own (`post.rs`).
+    pub(crate) posts: PostPool,
     /// Every waiter's node in the sender queues: each process's, then each post activity's.
     /// Reached only under the lock of the queue a node is in (`stall_queue.rs`).
     pub(crate) stall_nodes: StallNodes,
@@ -118,7 +119,7 @@ impl<P: Platform> Kernel<P> {
             irqs: (0..config.irq_lines)
                 .map(|_| Guarded::new(IrqLine::default()))
                 .collect(),
-            posts: Guarded::new(posts),
+            posts,
             stall_nodes: StallNodes::new(config.processes + activities, config.processes),
             page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
             cpus: (0..config.cpus)
@@ -242,7 +243,6 @@ impl<P: Platform> LockTable<LockKey> for Kernel<P> {
             LockKind::Space => self.spaces.lock(i),
             LockKind::CapPage => self.cap_pages.lock(i),
             LockKind::Irq => self.irqs[i as usize].lock(),
-            LockKind::PostPool => self.posts.lock(),
         }
     }
 }

@@ -1,16 +1,17 @@
 //! `LockKey`: the name of every object lock, and their one total order.
 //!
 //! # Invariants
-//! - Keys order first by kind (process, bank, page, space, capability page, IRQ line, post
-//!   pool), then by table index; that order is the kernel's "ascending address order".
+//! - Keys order first by kind (process, bank, page, space, capability page, IRQ line), then by
+//!   table index; that order is the kernel's "ascending address order".
 //!
 //! # The lock order of the core, as built
-//! 1. **Object locks** (every `LockKey`, the post pool included), on the CPU's held-lock list.
-//!    A path takes them in its prepare phase only: the caller first, then what it invokes, the
-//!    holders of queues it is in or owns, the post pool. `HeldLocks` spins for a key only when
+//! 1. **Object locks** (every `LockKey`), on the CPU's held-lock list. A path takes them in its
+//!    prepare phase only: the caller first, then what it invokes, the holders of queues it is
+//!    in or owns. There is no global object lock: the post activities need none (`post.rs`). `HeldLocks` spins for a key only when
 //!    it is above every key held, and otherwise tries once and restarts the whole call, so no
 //!    cycle of waiters can form. All are released together at the end of the path.
-//! 2. **Leaf locks**: a table's free list, the derived page-table cache, a CPU's run queue.
+//! 2. **Leaf locks**: a table's free list, the derived page-table cache, a CPU's run queue, a
+//!    post activity's contents.
 //!    Taken alone, for one short action, while a path holds object locks; never held while
 //!    waiting for any other lock.
 //! 3. There is no lock inside a table slot: its object is reached through a cell that the
@@ -34,8 +35,6 @@ pub enum LockKind {
     CapPage,
     /// An IRQ line.
     Irq,
-    /// The post-activity pool.
-    PostPool,
 }
 
 /// The name of an object lock: its kind in the high half, its table index in the low half,
@@ -44,9 +43,6 @@ pub enum LockKind {
 pub struct LockKey(u64);
 
 impl LockKey {
-    /// The post-activity pool: the highest key.
-    pub const POST_POOL: LockKey = LockKey::new(LockKind::PostPool, 0);
-
     const fn new(kind: LockKind, index: u32) -> LockKey {
         LockKey(((kind as u64) << 32) | index as u64)
     }
@@ -89,12 +85,11 @@ impl LockKey {
             2 => LockKind::Page,
             3 => LockKind::Space,
             4 => LockKind::CapPage,
-            5 => LockKind::Irq,
-            _ => LockKind::PostPool,
+            _ => LockKind::Irq,
         }
     }
 
-    /// The table index of the object named (0 for the post pool).
+    /// The table index of the object named.
     pub const fn index(self) -> u32 {
         self.0 as u32
     }
@@ -102,10 +97,7 @@ impl LockKey {
 
 impl core::fmt::Debug for LockKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.kind() {
-            LockKind::PostPool => write!(f, "PostPool"),
-            k => write!(f, "{k:?}({})", self.index()),
-        }
+        write!(f, "{:?}({})", self.kind(), self.index())
     }
 }
 
@@ -123,12 +115,10 @@ mod tests {
             LockKey::space(1),
             LockKey::cap_page(0),
             LockKey::irq(63),
-            LockKey::POST_POOL,
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(LockKey::page(7).kind(), LockKind::Page);
         assert_eq!(LockKey::page(7).index(), 7);
         assert_eq!(format!("{:?}", LockKey::irq(3)), "Irq(3)");
-        assert_eq!(format!("{:?}", LockKey::POST_POOL), "PostPool");
     }
 }

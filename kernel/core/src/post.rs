@@ -14,19 +14,27 @@
 //! # Invariants (checked by `Kernel::check_invariants`)
 //! - Every activity is either free or in use, queued on exactly one live process's sender
 //!   queue; never both, never neither.
-//! - A process waits here (`waiting`) only while every activity of its allotment is in use,
-//!   and is then `Stalled(QueueRef::PostPool)`. Only it can use what its allotment frees, so
-//!   there is no order among waiters and no owner to pass on.
+//! - A process waits here (`WAITING` in its allotment word) only while every activity of its
+//!   allotment is in use, and is then `Stalled(QueueRef::PostPool)`. Only it can use what its
+//!   allotment frees, so there is no order among waiters and no owner to pass on.
 //!
-//! The activities sit behind one lock (`LockKey::POST_POOL`), taken like an object lock.
+//! # Locks: none of its own (seed 001 wants no global lock on a common path)
+//! - An allotment's word (its free bits and `WAITING`) is one atomic: only the sender takes
+//!   from it, under its own lock (a process's path holds its caller; an IRQ line's post holds
+//!   the line), and anyone frees into it. Freeing an activity and clearing `WAITING` is one
+//!   atomic step, and so is finding none free and setting `WAITING`, so a sender can neither
+//!   miss the activity freed as it stalls nor be woken twice.
+//! - An activity's contents sit behind a leaf lock of their own, held for one copy in or out.
+//!   They are written and read under the lock of the recipient whose queue holds the activity.
 
-use alloc::vec::Vec;
+use alloc::boxed::Box;
+use spin::mutex::SpinMutex;
 use tessera_abi::post::PostPayload;
 
 use crate::cap::ObjId;
 use crate::object::process::Staller;
 use crate::sched::Priority;
-use crate::stall_queue::StallError;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The name of a post activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,21 +65,37 @@ pub enum Sender {
     Irq(u32),
 }
 
+/// A sender waits for an activity of its allotment: the top bit of its allotment word.
+const WAITING: u64 = 1 << 63;
+
+/// The largest allotment: the bits of an allotment word below `WAITING`.
+pub const MAX_ALLOTMENT: u32 = u64::BITS - 1;
+
+/// What `PostPool::wait` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The sender waits; whoever frees one of its activities wakes it.
+    Waiting,
+    /// An activity was freed meanwhile: the sender should not stall but try again.
+    FreeNow,
+    /// It waits already, or it has no allotment (a kernel bug in the caller).
+    Refused,
+}
+
 /// Every process's allotment of activities, and one per IRQ line after them.
 #[derive(Debug)]
 pub struct PostPool {
-    slots: Vec<Option<Activity>>,
+    slots: Box<[SpinMutex<Option<Activity>>]>,
     per_process: usize,
     processes: usize,
     /// By allotment (process table index, then IRQ line): a bit per activity, set while free,
-    /// so finding a free one is one instruction, not a walk.
-    free: Vec<u64>,
-    /// By process table index: the stall of a process whose allotment is all in use.
-    waiting: Vec<Option<Staller>>,
+    /// so finding a free one is one instruction, not a walk; and `WAITING`.
+    words: Box<[AtomicU64]>,
+    /// By process table index: the stall of a process whose allotment is all in use, valid
+    /// while its word has `WAITING` (written before the bit is set, read after it is seen).
+    waiting_seq: Box<[AtomicU64]>,
+    waiting_generation: Box<[AtomicU32]>,
 }
-
-/// The largest allotment: one free-bit word per sender.
-pub const MAX_ALLOTMENT: u32 = u64::BITS;
 
 impl PostPool {
     /// `per_process` activities (at most `MAX_ALLOTMENT`) for each of `processes` process
@@ -81,14 +105,15 @@ impl PostPool {
         let full = u64::MAX.checked_shr(u64::BITS - per_process).unwrap_or(0);
         let per = per_process as usize;
         PostPool {
-            slots: (0..processes * per + irq_lines).map(|_| None).collect(),
+            slots: (0..processes * per + irq_lines).map(|_| SpinMutex::new(None)).collect(),
             per_process: per,
             processes,
-            free: (0..processes)
-                .map(|_| full)
-                .chain((0..irq_lines).map(|_| 1))
+            words: (0..processes)
+                .map(|_| AtomicU64::new(full))
+                .chain((0..irq_lines).map(|_| AtomicU64::new(1)))
                 .collect(),
-            waiting: (0..processes).map(|_| None).collect(),
+            waiting_seq: (0..processes).map(|_| AtomicU64::new(0)).collect(),
+            waiting_generation: (0..processes).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
@@ -124,76 +149,111 @@ impl PostPool {
         }
     }
 
-    /// The activity `sender`'s next POST would take, if one of its allotment is free.
+    /// The activity `sender`'s next POST would take, if one of its allotment is free. It stays
+    /// free until `sender` takes it, as only `sender` takes from its allotment.
     pub fn next_free(&self, sender: Sender) -> Option<PostId> {
         let (owner, base) = self.allotment_of(sender);
-        let mask = *self.free.get(owner)?;
+        let mask = self.words.get(owner)?.load(Ordering::Acquire) & !WAITING;
         (mask != 0).then(|| PostId((base + mask.trailing_zeros() as usize) as u32))
     }
 
-    /// Takes a free activity of `sender`'s allotment for `a`; `None` if all are in use.
-    pub fn take(&mut self, sender: Sender, a: Activity) -> Option<PostId> {
-        let id = self.next_free(sender)?;
+    /// Takes the free activity `id` (found by `next_free`) for `a`; false if it is not free.
+    pub fn take(&self, id: PostId, a: Activity) -> bool {
+        let Some(slot) = self.slots.get(id.0 as usize) else {
+            return false;
+        };
         let (owner, bit) = self.owner_of(id);
-        self.free[owner] &= !(1 << bit);
-        self.slots[id.0 as usize] = Some(a);
-        Some(id)
+        let was = self.words[owner].fetch_and(!(1 << bit), Ordering::AcqRel);
+        if was & (1 << bit) == 0 {
+            return false;
+        }
+        *slot.lock() = Some(a);
+        true
     }
 
     /// The activity `id`, if in use.
-    pub fn get(&self, id: PostId) -> Option<&Activity> {
-        self.slots.get(id.0 as usize)?.as_ref()
+    pub fn get(&self, id: PostId) -> Option<Activity> {
+        *self.slots.get(id.0 as usize)?.lock()
     }
 
     /// Frees `id`, returning what it carried and the process that waited for it to be freed
     /// (no longer waiting: the caller wakes it).
-    pub fn release(&mut self, id: PostId) -> Option<(Activity, Option<Staller>)> {
-        let a = self.slots.get_mut(id.0 as usize)?.take()?;
+    pub fn release(&self, id: PostId) -> Option<(Activity, Option<Staller>)> {
+        let a = self.slots.get(id.0 as usize)?.lock().take()?;
         let (owner, bit) = self.owner_of(id);
-        self.free[owner] |= 1 << bit;
-        Some((a, self.waiting.get_mut(owner).and_then(Option::take)))
+        let was = self.words[owner].fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+            Some((w | 1 << bit) & !WAITING)
+        });
+        let was = was.unwrap_or_else(|w| w);
+        let woken = (was & WAITING != 0).then(|| Staller {
+            id: ObjId {
+                index: owner as u32,
+                generation: self.waiting_generation[owner].load(Ordering::Acquire),
+            },
+            seq: self.waiting_seq[owner].load(Ordering::Acquire),
+        });
+        Some((a, woken))
     }
 
-    /// `s` waits until an activity of its allotment is freed.
-    pub fn wait(&mut self, s: Staller) -> Result<(), StallError> {
-        match self.waiting.get_mut(s.id.index as usize) {
-            Some(Some(_)) => Err(StallError::AlreadyQueued),
-            Some(w) => {
-                *w = Some(s);
-                Ok(())
-            }
-            None => Err(StallError::NoNode),
+    /// `s` (locked) waits until an activity of its allotment is freed, unless one is free now.
+    pub fn wait(&self, s: Staller) -> WaitOutcome {
+        let i = s.id.index as usize;
+        let Some(word) = self.words.get(i).filter(|_| i < self.processes) else {
+            return WaitOutcome::Refused;
+        };
+        self.waiting_seq[i].store(s.seq, Ordering::Release);
+        self.waiting_generation[i].store(s.id.generation, Ordering::Release);
+        match word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+            (w == 0).then_some(WAITING)
+        }) {
+            Ok(_) => WaitOutcome::Waiting,
+            Err(w) if w & WAITING != 0 => WaitOutcome::Refused,
+            Err(_) => WaitOutcome::FreeNow,
         }
     }
 
     /// `s` stops waiting (halted or destroyed). Returns whether it was waiting.
-    pub fn leave(&mut self, s: Staller) -> bool {
-        match self.waiting.get_mut(s.id.index as usize) {
-            Some(w) if *w == Some(s) => {
-                *w = None;
-                true
-            }
-            _ => false,
+    pub fn leave(&self, s: Staller) -> bool {
+        let i = s.id.index as usize;
+        let Some(word) = self.words.get(i).filter(|_| i < self.processes) else {
+            return false;
+        };
+        if self.waiting_seq[i].load(Ordering::Acquire) != s.seq {
+            return false;
         }
+        word.fetch_and(!WAITING, Ordering::AcqRel) & WAITING != 0
     }
 
     /// Every process waiting for its allotment.
     pub fn waiters(&self) -> impl Iterator<Item = Staller> + '_ {
-        self.waiting.iter().flatten().copied()
+        (0..self.processes).filter_map(|i| {
+            (self.words[i].load(Ordering::Acquire) & WAITING != 0).then(|| Staller {
+                id: ObjId {
+                    index: i as u32,
+                    generation: self.waiting_generation[i].load(Ordering::Acquire),
+                },
+                seq: self.waiting_seq[i].load(Ordering::Acquire),
+            })
+        })
     }
 
     /// Every activity in use.
-    pub fn in_use(&self) -> impl Iterator<Item = (PostId, &Activity)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| Some((PostId(i as u32), a.as_ref()?)))
+    pub fn in_use(&self) -> impl Iterator<Item = (PostId, Activity)> + '_ {
+        (0..self.slots.len()).filter_map(|i| Some((PostId(i as u32), (*self.slots[i].lock())?)))
+    }
+
+    /// Whether activity `id` is free by its allotment's word (for invariant checks: a free
+    /// activity holds nothing and one in use is queued).
+    pub fn is_free(&self, id: PostId) -> bool {
+        let (owner, bit) = self.owner_of(id);
+        self.words[owner].load(Ordering::Acquire) & (1 << bit) != 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn act(word: u64) -> Activity {
         Activity {
@@ -215,36 +275,56 @@ mod tests {
         }
     }
 
+    fn take(p: &PostPool, s: Sender, a: Activity) -> Option<PostId> {
+        let id = p.next_free(s)?;
+        p.take(id, a).then_some(id)
+    }
+
     #[test]
     fn each_process_has_its_own_allotment() {
-        let mut p = PostPool::new(3, 2, 1);
+        let p = PostPool::new(3, 2, 1);
         let (a, b) = (Sender::Process(sender(0)), Sender::Process(sender(1)));
-        let x = p.take(a, act(1)).unwrap();
-        p.take(a, act(2)).unwrap();
-        assert!(p.take(a, act(3)).is_none(), "a's allotment is spent");
-        assert!(p.take(b, act(4)).is_some(), "b's is its own");
-        let line = p.take(Sender::Irq(0), act(5)).unwrap();
-        assert!(p.take(Sender::Irq(0), act(6)).is_none(), "one activity per line");
+        let x = take(&p, a, act(1)).unwrap();
+        take(&p, a, act(2)).unwrap();
+        assert!(take(&p, a, act(3)).is_none(), "a's allotment is spent");
+        assert!(!p.take(x, act(3)), "an activity in use is not taken again");
+        assert!(take(&p, b, act(4)).is_some(), "b's is its own");
+        let line = take(&p, Sender::Irq(0), act(5)).unwrap();
+        assert!(take(&p, Sender::Irq(0), act(6)).is_none(), "one activity per line");
         assert_eq!(p.release(line).map(|(_, w)| w), Some(None), "nobody waits for a line's");
         let waiter = Staller {
             id: sender(0),
             seq: 9,
         };
-        p.wait(waiter).unwrap();
-        assert_eq!(p.wait(waiter), Err(StallError::AlreadyQueued));
+        assert_eq!(p.wait(waiter), WaitOutcome::Waiting);
+        assert_eq!(p.wait(waiter), WaitOutcome::Refused);
+        assert_eq!(p.waiters().collect::<Vec<_>>(), [waiter]);
         let (freed, woken) = p.release(x).unwrap();
         assert_eq!((freed.payload.word, woken), (1, Some(waiter)));
         assert_eq!(p.release(x), None, "freed once only");
         assert_eq!(p.waiters().count(), 0);
         assert_eq!(p.in_use().count(), 2);
+        assert_eq!(p.wait(waiter), WaitOutcome::FreeNow, "x is free again: no stall");
         assert_eq!(PostPool::new(0, 0, 0).next_free(a), None);
-        let mut none = PostPool::new(2, 0, 1);
+        let none = PostPool::new(2, 0, 1);
         assert_eq!(none.next_free(Sender::Process(sender(1))), None, "an empty allotment");
-        let line = none.take(Sender::Irq(0), act(7)).unwrap();
+        let line = take(&none, Sender::Irq(0), act(7)).unwrap();
         assert_eq!(none.release(line).map(|(_, w)| w), Some(None));
-        let mut big = PostPool::new(1, MAX_ALLOTMENT, 0);
-        let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| big.take(a, act(u64::from(i)))).collect();
-        assert!(all.iter().all(Option::is_some) && big.take(a, act(0)).is_none());
+        let big = PostPool::new(1, MAX_ALLOTMENT, 0);
+        let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| take(&big, a, act(u64::from(i)))).collect();
+        assert!(all.iter().all(Option::is_some) && take(&big, a, act(0)).is_none());
         assert!(!p.leave(waiter));
+    }
+
+    #[test]
+    fn a_waiter_that_leaves_is_not_woken() {
+        let p = PostPool::new(1, 1, 0);
+        let a = Sender::Process(sender(0));
+        let x = take(&p, a, act(1)).unwrap();
+        let s = Staller { id: sender(0), seq: 4 };
+        assert_eq!(p.wait(s), WaitOutcome::Waiting);
+        assert!(!p.leave(Staller { seq: 3, ..s }), "an older stall is not this one");
+        assert!(p.leave(s));
+        assert_eq!(p.release(x).map(|(_, w)| w), Some(None));
     }
 }

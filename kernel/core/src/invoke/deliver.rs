@@ -17,7 +17,7 @@ use crate::cpu::{Cpu, Deferred, Wake, IDLE};
 use crate::kernel::Kernel;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::post::{PostId, PostPool};
+use crate::post::PostId;
 use crate::sched::{Position, Priority};
 use crate::sync::atomic::Ordering;
 
@@ -117,7 +117,6 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         t_id: ObjId,
         t: &mut Process<P::SaveArea>,
-        pool: &mut PostPool,
     ) {
         if t.state != RunState::Available {
             return;
@@ -138,7 +137,7 @@ impl<P: Platform> Kernel<P> {
                 self.defer_wake_at(cpu, s, QueueRef::Senders(t_id), t.priority);
             }
             Some(Waiter::Post(i)) => {
-                self.deliver_post(cpu, t_id, t, pool, i);
+                self.deliver_post(cpu, t_id, t, i);
                 t.senders.used(&self.stall_nodes, Waiter::Post(i), false);
             }
         }
@@ -151,10 +150,9 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         t_id: ObjId,
         t: &mut Process<P::SaveArea>,
-        pool: &mut PostPool,
         i: PostId,
     ) {
-        let Some((a, sender)) = pool.release(i) else {
+        let Some((a, sender)) = self.posts.release(i) else {
             panic!("post activity {i:?} queued but free (kernel bug)");
         };
         let d = Delivery {

@@ -211,16 +211,14 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Locks what a queue lives in: its process and the post pool (a post at the head of a
-    /// process's queue may have to be delivered when ownership moves), or the pool alone.
+    /// Locks what a queue lives in: its process (the post pool's queue needs no lock).
     pub(crate) fn lock_queue_holder(&self, cpu: &mut Cpu, q: QueueRef) -> Result<(), Restart> {
         match q {
-            QueueRef::Senders(t) => {
-                cpu.held.write(self, LockKey::process(t.index))?;
-                cpu.held.write(self, LockKey::POST_POOL)
+            QueueRef::Senders(t) | QueueRef::Leaving(t) => {
+                cpu.held.write(self, LockKey::process(t.index))
             }
-            QueueRef::PostPool => cpu.held.write(self, LockKey::POST_POOL),
-            QueueRef::Leaving(t) => cpu.held.write(self, LockKey::process(t.index)),
+            // The pool has no lock: its waiter is the caller itself (`post.rs`).
+            QueueRef::PostPool => Ok(()),
         }
     }
 
@@ -234,11 +232,11 @@ impl<P: Platform> Kernel<P> {
                     if !tp.senders.give_back(Waiter::Process(who)) {
                         tp.senders.remove(&self.stall_nodes, Waiter::Process(who));
                     }
-                    self.posts.write(|pool| self.offer(cpu, t, tp, pool));
+                    self.offer(cpu, t, tp);
                 });
             }
             QueueRef::PostPool => {
-                self.posts.write(|pool| pool.leave(who));
+                self.posts.leave(who);
             }
             QueueRef::Leaving(t) => {
                 self.processes.write(t, |tp| tp.leaving.remove(&self.stall_nodes, who));

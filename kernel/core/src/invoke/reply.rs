@@ -33,11 +33,6 @@ impl<P: Platform> Kernel<P> {
         if let Some(r) = resume {
             cpu.held.write(self, LockKey::process(r.obj.index))?;
         }
-        // The pool is needed only to hand the caller's queue on once it is available.
-        let queued = self.processes.read(caller.id, |p| !p.senders.is_empty()) == Some(true);
-        if queued {
-            cpu.held.write(self, LockKey::POST_POOL)?;
-        }
         let waiting = resume.filter(|r| {
             self.processes.read(r.obj, |w| {
                 w.state == RunState::Waiting && w.ticket == r.badge
@@ -67,9 +62,8 @@ impl<P: Platform> Kernel<P> {
         }
         self.leave(cpu, caller, RunState::Available);
         self.processes.write(caller.id, |me| {
-            if queued {
-                self.posts
-                    .write(|pool| self.offer(cpu, caller.id, me, pool));
+            if !me.senders.is_empty() {
+                self.offer(cpu, caller.id, me);
             }
             self.off_cpu(cpu, caller.id, me);
         });

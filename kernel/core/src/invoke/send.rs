@@ -19,7 +19,8 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::post::{Activity, Sender};
+use crate::post::{Activity, Sender, WaitOutcome};
+use crate::stall_queue::StallError;
 use crate::sync::Restart;
 use tessera_abi::message::Reply;
 
@@ -43,8 +44,6 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         };
         if !deliverable {
-            // Only queueing needs the pool (a queue the caller owns had it locked already).
-            cpu.held.write(self, LockKey::POST_POOL)?;
             return match msg.kind {
                 InvocationKind::Post => self.queue_post(cpu, caller, target, msg),
                 _ => self.stall(cpu, caller, QueueRef::Senders(t_id)),
@@ -91,7 +90,12 @@ impl<P: Platform> Kernel<P> {
             QueueRef::Senders(t) => self
                 .processes
                 .write(t, |tp| tp.senders.stall(&self.stall_nodes, Waiter::Process(s))),
-            QueueRef::PostPool => Some(self.posts.write(|pool| pool.wait(s))),
+            QueueRef::PostPool => match self.posts.wait(s) {
+                WaitOutcome::Waiting => Some(Ok(())),
+                // An activity was freed since the caller looked: it takes it instead.
+                WaitOutcome::FreeNow => return Err(Restart),
+                WaitOutcome::Refused => Some(Err(StallError::AlreadyQueued)),
+            },
             QueueRef::Leaving(t) => self
                 .processes
                 .write(t, |tp| tp.leaving.wait(&self.stall_nodes, s)),
@@ -125,21 +129,9 @@ impl<P: Platform> Kernel<P> {
         let Some(priority) = self.processes.read(caller.id, |p| p.priority) else {
             return Ok(());
         };
-        let Some(id) = self.posts.read(|pool| pool.next_free(Sender::Process(caller.id))) else {
+        let Some(id) = self.posts.next_free(Sender::Process(caller.id)) else {
             return self.stall(cpu, caller, QueueRef::PostPool);
         };
-        // COMMIT POINT: `stall` either queues the activity or changes nothing.
-        let queued = self
-            .processes
-            .write(t_id, |t| t.senders.stall(&self.stall_nodes, Waiter::Post(id)));
-        match queued {
-            Some(Ok(())) => {}
-            None => {
-                self.refuse(cpu, caller, Error::NullCapability);
-                return Ok(());
-            }
-            Some(Err(e)) => panic!("{id:?} cannot queue on {t_id:?}: {e:?} (kernel bug)"),
-        }
         let a = Activity {
             target: t_id,
             badge: target.badge,
@@ -150,12 +142,15 @@ impl<P: Platform> Kernel<P> {
             priority,
             stamp: self.stamp(),
         };
-        let taken = self.posts.write(|pool| pool.take(Sender::Process(caller.id), a));
-        assert_eq!(
-            taken,
-            Some(id),
-            "post pool handed out another activity (kernel bug)"
-        );
+        // COMMIT POINT: the activity is the caller's alone to take (it takes from its
+        // allotment under its own lock), and the recipient is locked.
+        assert!(self.posts.take(id, a), "{id:?} was taken by another (kernel bug)");
+        let queued = self
+            .processes
+            .write(t_id, |t| t.senders.stall(&self.stall_nodes, Waiter::Post(id)));
+        if queued != Some(Ok(())) {
+            panic!("{id:?} cannot queue on its locked recipient {t_id:?}: {queued:?} (kernel bug)");
+        }
         self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
         Ok(())
     }

@@ -49,7 +49,6 @@ impl<P: Platform> Kernel<P> {
         if let RunState::Stalled(q) = state {
             self.lock_queue_holder(cpu, q)?;
         }
-        cpu.held.write(self, LockKey::POST_POOL)?;
         if destroying && cpu.deferred.try_reserve(waiters + 2).is_err() {
             return Ok(Err(Error::OutOfQuota));
         }
@@ -197,7 +196,6 @@ impl<P: Platform> Kernel<P> {
     /// RESUME: `v` goes on as it was when halted.
     pub(crate) fn resume(&self, cpu: &mut Cpu, v: ObjId) -> Result<Result<(), Error>, Restart> {
         cpu.held.write(self, LockKey::process(v.index))?;
-        cpu.held.write(self, LockKey::POST_POOL)?;
         let Some(state) = self.processes.read(v, |p| p.state) else {
             return Ok(Err(Error::NullCapability));
         };
@@ -214,7 +212,7 @@ impl<P: Platform> Kernel<P> {
                 }
                 Resumes::Available => {
                     p.state = RunState::Available;
-                    self.posts.write(|pool| self.offer(cpu, v, p, pool));
+                    self.offer(cpu, v, p);
                 }
                 Resumes::CallFailed => {
                     p.save.set_reply(&Reply {
@@ -240,7 +238,7 @@ impl<P: Platform> Kernel<P> {
                 match w {
                     Waiter::Process(s) => self.defer_wake(cpu, s, QueueRef::Senders(v)),
                     Waiter::Post(i) => {
-                        let sender = self.posts.write(|pool| pool.release(i)).and_then(|(_, s)| s);
+                        let sender = self.posts.release(i).and_then(|(_, s)| s);
                         if let Some(s) = sender {
                             self.defer_wake(cpu, s, QueueRef::PostPool);
                         }

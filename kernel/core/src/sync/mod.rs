@@ -12,25 +12,26 @@
 //!    user mode, so nothing is held past kernel exit (refining seed 001, section 4.3).
 //! 2. **Marshal-phase object locks.** Read locks, in any order: a key not above every held key
 //!    is only tried, and failure returns `Restart` (`HeldLocks`), so any order is deadlock-free.
-//! 3. **Operation-phase object locks**, the post-activity pool included (its key is the highest):
-//!    ascending key order (`HeldLocks::lock_in_order`), or by try-lock with `Restart`. The
+//! 3. **Operation-phase object locks**: ascending key order (`HeldLocks::lock_in_order`), or by try-lock with `Restart`. The
 //!    general rule of `HeldLocks` covers 1 to 3 at once: a path spins only for a key above every
 //!    key it holds, so wait-for edges always point upward and cannot close a cycle.
 //! 4. **Reclaimable-cache lock** (the cleaner's table, `cleaner::ReclaimableCache`). A leaf:
 //!    taken alone, in the prepare phase, for one lookup, pin, insert or eviction.
 //! 5. **Stall queues** have no lock of their own: a queue is guarded by the lock of the object
-//!    it lives in (a process's sender queue by that process's lock, the post pool's queue by the
-//!    pool's lock), held on the list at level 1 to 3.
+//!    it lives in (a process's sender and leaving queues by that process's lock), held on the
+//!    list at level 1 to 3. The post activities have no lock either: an allotment is one atomic
+//!    word and a waiting sender is its own (`post.rs`), so no global lock is on a common path.
 //! 6. **Table free lists.** Leaves: held alone for one pop or push.
 //! 7. **Run-queue locks**, one per CPU. Leaves: a waker takes the target CPU's lock last and
 //!    alone, so two run-queue locks are never held together.
+//! 8. **A post activity's contents** (`post.rs`). Leaves: held alone for one copy in or out.
 //!
-//! Leaf locks (4, 6, 7) are never held while spinning for another lock, so they need no place
+//! Leaf locks (4, 6, 7, 8) are never held while spinning for another lock, so they need no place
 //! on the held-lock list. There is no global halt lock: seed 001 (section 5.4) needs one only
 //! because a running process's lock stays held across user mode, so two CPUs halting each
 //! other's processes could each wait for a lock the other never drops. Here halting is an
-//! ordinary write lock on the target under rule 3; a target running elsewhere is marked and
-//! its CPU interrupted, and it stops at its next kernel exit (`orders/lifecycle.rs`).
+//! ordinary write lock on the target under rule 3; a target running elsewhere is halted, its
+//! CPU interrupted, and the halter KernStalls until that CPU has left it (`orders/lifecycle.rs`).
 #![deny(unsafe_code)]
 
 pub mod atomic;
