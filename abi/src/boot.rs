@@ -65,6 +65,11 @@ pub struct InitArg {
     /// Run the hostile-program fuzzer (`fuzz`) with the [`FuzzArg`] in word 2 of the archive's
     /// header page, print its verdict and shut the machine down.
     pub fuzz: bool,
+    /// With `bench`: run the SMP scaling benchmarks instead (`bench scaling` on the command
+    /// line), which measure time, not instructions.
+    pub scaling: bool,
+    /// CPUs the kernel runs on (1 to 255).
+    pub cpus: u8,
     /// TSC ticks per second (below 2^48).
     pub tsc_hz: u64,
 }
@@ -73,6 +78,8 @@ impl InitArg {
     const TEST: u64 = 1 << 63;
     const BENCH: u64 = 1 << 62;
     const FUZZ: u64 = 1 << 61;
+    const SCALING: u64 = 1 << 60;
+    const CPUS_SHIFT: u32 = 48;
     const HZ: u64 = (1 << 48) - 1;
 
     /// Packs into the argument word.
@@ -80,6 +87,8 @@ impl InitArg {
         (self.test as u64 * Self::TEST)
             | (self.bench as u64 * Self::BENCH)
             | (self.fuzz as u64 * Self::FUZZ)
+            | (self.scaling as u64 * Self::SCALING)
+            | ((self.cpus as u64) << Self::CPUS_SHIFT)
             | (self.tsc_hz & Self::HZ)
     }
 
@@ -89,6 +98,8 @@ impl InitArg {
             test: raw & Self::TEST != 0,
             bench: raw & Self::BENCH != 0,
             fuzz: raw & Self::FUZZ != 0,
+            scaling: raw & Self::SCALING != 0,
+            cpus: (raw >> Self::CPUS_SHIFT) as u8,
             tsc_hz: raw & Self::HZ,
         }
     }
@@ -154,8 +165,17 @@ mod tests {
 
     #[test]
     fn init_arg_round_trips_and_slots_are_distinct() {
-        let a = InitArg { test: true, bench: false, fuzz: true, tsc_hz: 2_000_000_000 };
+        let a = InitArg {
+            test: true,
+            bench: false,
+            fuzz: true,
+            scaling: false,
+            cpus: 8,
+            tsc_hz: 2_000_000_000,
+        };
         assert_eq!(InitArg::unpack(a.pack()), a);
+        let b = InitArg { test: false, bench: true, scaling: true, cpus: 255, tsc_hz: InitArg::HZ, ..a };
+        assert_eq!(InitArg::unpack(b.pack()), b);
         let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15 };
         assert_eq!(FuzzArg::unpack(f.pack()), f);
         let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4 };

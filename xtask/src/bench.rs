@@ -67,6 +67,66 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// The CPUs `--scaling` boots: the cases run 1, 2 and 4 pairs.
+const SCALING_CPUS: u32 = 4;
+
+/// `cargo xtask bench --scaling`: boots 4 CPUs under multi-threaded TCG without `-icount`
+/// (time, not instructions, is what scales) and prints each case's calls per second and its
+/// ratio to the same case with one client, all from one run.
+pub fn run_scaling() -> Result<()> {
+    let ws = Workspace::load()?;
+    ensure_qemu()?;
+    let artifacts = build::build(&ws, Profile::Release)?;
+    let symbolizer = qemu::load_symbolizer(&ws, &artifacts.kernel);
+    let mut boot = Boot::new(&artifacts);
+    boot.smp = SCALING_CPUS;
+    boot.append = Some("bench scaling".into());
+    let capture = capture::boot(&ws, &boot, "bench-scaling", symbolizer.as_ref(), BOOT_LIMIT)?;
+    if capture.exit != Exit::Success {
+        bail!(
+            "the scaling boot did not succeed: {} (log: {})",
+            capture.exit,
+            capture.log.display()
+        );
+    }
+    let failed: Vec<&String> = capture
+        .lines
+        .iter()
+        .filter(|l| l.contains("scaling ") && l.contains(" failed:"))
+        .collect();
+    if !failed.is_empty() {
+        bail!("scaling cases failed in the guest: {failed:?}");
+    }
+    let cases: Vec<(String, f64)> = capture
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("scaling: ")?;
+            let [name, per_second, _calls] = rest.split_whitespace().collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            Some((name.to_owned(), per_second.parse().ok()?))
+        })
+        .collect();
+    if cases.is_empty() {
+        bail!("the kernel printed no `scaling: <name> <calls per second> <calls>` lines");
+    }
+    println!("\n{:<16}  {:>14}  {:>8}", "case", "calls/s", "vs 1");
+    for (name, per_second) in &cases {
+        let kind = name.rsplit_once('_').map_or(name.as_str(), |(k, _)| k);
+        let one = cases
+            .iter()
+            .find(|(n, _)| n == &format!("{kind}_1"))
+            .map_or(f64::NAN, |(_, v)| *v);
+        println!("{name:<16}  {per_second:>14.0}  {:>7.2}x", per_second / one);
+    }
+    println!(
+        "(one run, {SCALING_CPUS} guest CPUs on {} host CPUs; ratios are within this run)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    Ok(())
+}
+
 /// `bench: <name> <instructions_per_op> <iterations>`, after an optional prefix.
 fn parse_line(line: &str) -> Option<BenchResult> {
     let (_, rest) = line.split_once("bench: ")?;

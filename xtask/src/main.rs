@@ -44,8 +44,10 @@ COMMANDS:
                                one campaign of the hostile-program fuzzer (default: 4 CPUs,
                                seed 1, 100000 invocations); prints the figures, and on failure
                                the command that replays the seed
-    bench                      build release, boot under -icount and record the
-                               kernel's benchmarks in target/tessera/bench.json
+    bench [--scaling]          build release, boot under -icount and record the
+                               kernel's benchmarks in target/tessera/bench.json;
+                               --scaling: boot 4 CPUs without -icount and print the SMP
+                               scaling figures as ratios measured in one run
     symbolize [--release]      annotate kernel addresses in a log read from stdin
 
 OPTIONS:
@@ -71,12 +73,19 @@ impl std::error::Error for Reported {}
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Help,
-    Build { profile: Profile },
+    Build {
+        profile: Profile,
+    },
     Run(RunOptions),
     Test,
     Fuzz(fuzz::Campaign),
-    Bench,
-    Symbolize { profile: Profile },
+    /// The benchmarks, or with `scaling` the SMP scaling ones.
+    Bench {
+        scaling: bool,
+    },
+    Symbolize {
+        profile: Profile,
+    },
 }
 
 /// Options of `cargo xtask run`.
@@ -113,7 +122,8 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run(options) => qemu::run(&options),
         Command::Test => test::run(),
         Command::Fuzz(campaign) => fuzz::run(&campaign),
-        Command::Bench => bench::run(),
+        Command::Bench { scaling: false } => bench::run(),
+        Command::Bench { scaling: true } => bench::run_scaling(),
         Command::Symbolize { profile } => symbolize::filter_stdin(profile),
     }
 }
@@ -144,6 +154,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     let mut profile = Profile::Debug;
     let mut smp: Option<u32> = None;
     let mut gdb = false;
+    let mut scaling = false;
     let mut fuzz_options = false;
     let mut campaign = fuzz::Campaign {
         profile: Profile::Debug,
@@ -157,6 +168,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
             lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => return Ok(Command::Help),
             lexopt::Arg::Long("release") => profile = Profile::Release,
             lexopt::Arg::Long("gdb") => gdb = true,
+            lexopt::Arg::Long("scaling") => scaling = true,
             lexopt::Arg::Long("smp") => {
                 let value = parser.value()?;
                 let text = value.to_string_lossy();
@@ -201,6 +213,9 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     if !is_run && (smp.is_some() || gdb || split.is_some()) {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
+    if scaling && name != "bench" {
+        bail!("--scaling is an option of `bench`, not of `{name}`");
+    }
     if fuzz_options && name != "fuzz" {
         bail!("--cpus, --seed, --count and --limit are options of `fuzz`, not of `{name}`");
     }
@@ -217,8 +232,11 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
             qemu_args,
         }),
         "test" => Command::Test,
-        "fuzz" => Command::Fuzz(fuzz::Campaign { profile, ..campaign }),
-        "bench" => Command::Bench,
+        "fuzz" => Command::Fuzz(fuzz::Campaign {
+            profile,
+            ..campaign
+        }),
+        "bench" => Command::Bench { scaling },
         "symbolize" => Command::Symbolize { profile },
         other => bail!("unknown command `{other}`; `cargo xtask --help` lists the commands"),
     })
@@ -344,7 +362,15 @@ mod tests {
         };
         assert_eq!(got.unwrap(), Command::Fuzz(expected));
         let defaults = parse(&["fuzz"]).unwrap();
-        assert!(matches!(defaults, Command::Fuzz(fuzz::Campaign { cpus: 4, seed: 1, count: 100_000, .. })));
+        assert!(matches!(
+            defaults,
+            Command::Fuzz(fuzz::Campaign {
+                cpus: 4,
+                seed: 1,
+                count: 100_000,
+                ..
+            })
+        ));
         assert!(parse(&["fuzz", "--count", "0"]).is_err());
         assert!(parse(&["fuzz", "--count", "67108864"]).is_err());
         assert!(parse(&["fuzz", "--seed", "4294967296"]).is_err());
@@ -356,7 +382,15 @@ mod tests {
     #[test]
     fn other_commands_parse() {
         assert_eq!(parse(&["test"]).unwrap(), Command::Test);
-        assert_eq!(parse(&["bench"]).unwrap(), Command::Bench);
+        assert_eq!(
+            parse(&["bench"]).unwrap(),
+            Command::Bench { scaling: false }
+        );
+        assert_eq!(
+            parse(&["bench", "--scaling"]).unwrap(),
+            Command::Bench { scaling: true }
+        );
+        assert!(parse(&["run", "--scaling"]).is_err());
         assert_eq!(
             parse(&["symbolize", "--release"]).unwrap(),
             Command::Symbolize {

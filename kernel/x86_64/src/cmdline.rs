@@ -16,7 +16,10 @@ pub enum Mode {
     /// Boot the system with init in fuzz mode: the hostile-program fuzzer (its CPU count is
     /// filled in when the CPUs are up).
     TestFuzz(FuzzArg),
+    /// Boot the system with init in bench mode: the benchmarks, in guest instructions.
     Bench,
+    /// `bench scaling`: the SMP scaling benchmarks, in time (`InitArg::scaling`).
+    BenchScaling,
 }
 
 pub fn parse(line: &'static str) -> Mode {
@@ -41,6 +44,7 @@ pub fn parse(line: &'static str) -> Mode {
                 None => crate::warn!("cmdline: unknown log level {l:?}"),
             },
             None if word == "bench" => mode = Mode::Bench,
+            None if word == "scaling" && mode == Mode::Bench => mode = Mode::BenchScaling,
             _ => crate::warn!("cmdline: ignoring {word:?}"),
         }
     }

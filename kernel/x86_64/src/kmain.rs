@@ -102,11 +102,11 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
     match mode {
         Mode::TestAll => ktest::run_all(),
         Mode::TestOne(name) => ktest::run_named(name),
-        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench if boot_archive().is_none() => {
+        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::BenchScaling if boot_archive().is_none() => {
             crate::kprintln!("no boot archive: there are no user programs to test or measure");
             crate::qemu_exit::exit(crate::qemu_exit::ExitCode::Failure)
         }
-        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::Run => match boot_archive() {
+        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::BenchScaling | Mode::Run => match boot_archive() {
             Some(archive) => {
                 let fuzz = match mode {
                     Mode::TestFuzz(f) => Some(FuzzArg { cpus: (started + 1) as u32, ..f }),
@@ -114,8 +114,10 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
                 };
                 let arg = InitArg {
                     test: mode == Mode::TestUser,
-                    bench: mode == Mode::Bench,
+                    bench: matches!(mode, Mode::Bench | Mode::BenchScaling),
                     fuzz: fuzz.is_some(),
+                    scaling: mode == Mode::BenchScaling,
+                    cpus: (started + 1) as u8,
                     tsc_hz: apic::lapic::tsc_hz(),
                 };
                 crate::system::start(archive, started + 1, arg, fuzz)

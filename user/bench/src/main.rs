@@ -1,4 +1,5 @@
-//! bench: runs the benchmarks (`tessera-benches`); in bench mode (`InitArg::bench`) it then
+//! bench: runs the benchmarks (`tessera-benches`), or the SMP scaling ones with
+//! `InitArg::scaling`; in bench mode (`InitArg::bench`) it then
 //! shuts the machine down with success, so `cargo xtask bench` records the lines.
 #![no_std]
 #![no_main]
@@ -9,8 +10,13 @@ use tessera_user::{console, entry, println};
 entry!(main);
 
 fn main(arg: u64) {
-    tessera_benches::run();
-    if InitArg::unpack(arg).bench {
+    let mode = InitArg::unpack(arg);
+    if mode.scaling {
+        tessera_benches::scaling::run(mode.cpus, mode.tsc_hz);
+    } else {
+        tessera_benches::run();
+    }
+    if mode.bench {
         let e = console::shutdown(true);
         println!("bench: could not shut down: {e:?}");
     }

@@ -11,6 +11,7 @@
 mod cases;
 mod irq;
 mod measure;
+pub mod scaling;
 
 use measure::PerOp;
 use tessera_user::abi::Error;

@@ -4,12 +4,16 @@
 //! Assumes: a helper's slots are [`slots::SELF`] (its process), [`slots::ECHO`] and
 //! [`REPORT`] (an endpoint to the tester); it starts with `rdi` = its argument.
 
-use tessera_user::abi::message::{InvocationKind, MessageInfo};
+use tessera_user::abi::message::{CapWord, InvocationKind, MessageInfo};
 use tessera_user::abi::order;
 use tessera_user::{echo, slots};
 
 /// The helper's slot for the endpoint to the tester.
 pub const REPORT: u8 = 5;
+/// A pair client's slot for the endpoint it POSTs its `REPORTED` word to when done.
+pub const DONE: u8 = 6;
+/// A pair server's slot for the resume capability of the CALL it answers.
+const SERVER_RESUME: u8 = 6;
 /// The order of a helper's report POST: `seq << 32 | id`.
 pub const REPORTED: u32 = 0x77;
 /// A kernel address: the top 2 GiB, where every kernel maps its image.
@@ -20,6 +24,9 @@ const POST_REPORT: u64 = MessageInfo::new(InvocationKind::Post, REPORTED, 1, 0).
 const CALL_HALT: u64 = MessageInfo::new(InvocationKind::Call, order::process::HALT, 0, 0).pack();
 const POST_COUNT: u64 = MessageInfo::new(InvocationKind::Post, echo::COUNT, 1, 0).pack();
 const CALL_YIELD: u64 = MessageInfo::new(InvocationKind::Call, order::process::YIELD, 0, 0).pack();
+const CALL_PING: u64 = MessageInfo::new(InvocationKind::Call, 1, 0, 0).pack();
+const RETURN_WAIT: u64 = MessageInfo::new(InvocationKind::Return, 0, 0, 0).pack();
+const RECV_RESUME: u64 = CapWord { send: [0; 4], recv: [0, 0, 0, SERVER_RESUME] }.pack();
 
 core::arch::global_asm!(
     r#"
@@ -91,6 +98,41 @@ tessera_helper_port_io:
     in al, dx
 tessera_helper_port_io_allowed:
     jmp tessera_helper_port_io_allowed
+tessera_helper_pair_server:
+    xor edi, edi
+tessera_helper_pair_server_wait:
+    movabs rsi, {return_wait}
+    movabs rax, {recv_resume}
+    syscall
+    mov edi, {server_resume}
+    jmp tessera_helper_pair_server_wait
+tessera_helper_pair_client:
+    mov r12, rdi
+    xor r13d, r13d
+tessera_helper_pair_client_next:
+    test r12, r12
+    jz tessera_helper_pair_client_done
+    mov edi, {report}
+    movabs rsi, {call_ping}
+    xor eax, eax
+    syscall
+    test rax, rax
+    jnz tessera_helper_pair_client_failed
+    dec r12
+    jmp tessera_helper_pair_client_next
+tessera_helper_pair_client_failed:
+    mov r13d, 1
+tessera_helper_pair_client_done:
+    mov rdx, r13
+    mov edi, {done}
+    movabs rsi, {post_report}
+    xor eax, eax
+    syscall
+    mov edi, {self_}
+    movabs rsi, {call_halt}
+    xor eax, eax
+    syscall
+    ud2
 tessera_helper_yielder:
     mov edi, {self_}
     movabs rsi, {call_yield}
@@ -112,6 +154,8 @@ tessera_helper_offsets:
     .quad tessera_helper_yielder - tessera_helpers_start
     .quad tessera_helper_port_io - tessera_helpers_start
     .quad tessera_helper_counter - tessera_helpers_start
+    .quad tessera_helper_pair_server - tessera_helpers_start
+    .quad tessera_helper_pair_client - tessera_helpers_start
 "#,
     kernel = const KERNEL_ADDRESS,
     echo = const slots::ECHO,
@@ -122,13 +166,18 @@ tessera_helper_offsets:
     call_halt = const CALL_HALT,
     post_count = const POST_COUNT,
     call_yield = const CALL_YIELD,
+    call_ping = const CALL_PING,
+    return_wait = const RETURN_WAIT,
+    recv_resume = const RECV_RESUME,
+    server_resume = const SERVER_RESUME,
+    done = const DONE,
     com1 = const tessera_user::abi::boot::serial_ports::COM1,
 );
 
 extern "C" {
     static tessera_helpers_start: u8;
     static tessera_helpers_end: u8;
-    static tessera_helper_offsets: [u64; 9];
+    static tessera_helper_offsets: [u64; 11];
 }
 
 /// What a helper does.
@@ -156,6 +205,12 @@ pub enum Helper {
     /// Spins forever adding one to the word at the address in its argument (a page the
     /// tester maps writable into its space), so the tester can see it run.
     Counter = 8,
+    /// Answers every CALL at once with an empty reply, forever (a scaling benchmark's server).
+    PairServer = 9,
+    /// With argument `n`: CALLs the endpoint in [`REPORT`] `n` times, then POSTs
+    /// [`REPORTED`] to the endpoint in [`DONE`] with word 0 (1 if a CALL failed) and halts
+    /// itself (a scaling benchmark's client).
+    PairClient = 10,
 }
 
 /// The helpers' code, as bytes.
