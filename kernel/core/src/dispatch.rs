@@ -18,7 +18,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState};
 use crate::platform::Platform;
-use crate::sched::{Position, DEFAULT_QUANTUM_TICKS};
+use crate::sched::{Position, Priority, DEFAULT_QUANTUM_TICKS};
 use crate::sync::atomic::Ordering;
 use crate::sync::{CpuId, Restart};
 
@@ -143,16 +143,26 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// The best ready process: this CPU's queue first, then another CPU's.
+    /// The best ready process this CPU can see: the head of the highest level among its own
+    /// queue and the other CPUs' queues, its own winning ties (its caches are warm). Another
+    /// CPU's queue is only tried, not waited for: one busy at this moment is passed over, so
+    /// looking never makes a CPU wait on another.
     fn pick(&self, cpu: &Cpu) -> Option<ObjId> {
-        let own = self.shared(cpu.id).run.lock().pick();
-        if let Some((id, _)) = own {
-            return Some(id);
+        let mut other: Option<(Priority, CpuId)> = None;
+        for c in self.cpu_ids().filter(|&c| c != cpu.id) {
+            let seen = self.shared(c).run.try_lock().and_then(|q| q.highest());
+            if let Some(p) = seen.filter(|&p| other.is_none_or(|(b, _)| p > b)) {
+                other = Some((p, c));
+            }
         }
-        self.cpu_ids()
-            .filter(|&c| c != cpu.id)
-            .find_map(|c| self.shared(c).run.lock().pick())
-            .map(|(id, _)| id)
+        let mut own = self.shared(cpu.id).run.lock();
+        match other {
+            Some((p, c)) if own.highest().is_none_or(|o| p > o) => {
+                drop(own);
+                self.shared(c).run.lock().pick().map(|(id, _)| id)
+            }
+            _ => own.pick().map(|(id, _)| id),
+        }
     }
 
     /// `p` is now current on `cpu` (its home from now on) with a fresh quantum; the caller

@@ -226,15 +226,15 @@ impl PostPool {
 
     /// Every process waiting for its allotment.
     pub fn waiters(&self) -> impl Iterator<Item = Staller> + '_ {
-        (0..self.processes).filter_map(|i| {
-            (self.words[i].load(Ordering::Acquire) & WAITING != 0).then(|| Staller {
+        (0..self.processes)
+            .filter(|&i| self.words[i].load(Ordering::Acquire) & WAITING != 0)
+            .map(|i| Staller {
                 id: ObjId {
                     index: i as u32,
                     generation: self.waiting_generation[i].load(Ordering::Acquire),
                 },
                 seq: self.waiting_seq[i].load(Ordering::Acquire),
             })
-        })
     }
 
     /// Every activity in use.

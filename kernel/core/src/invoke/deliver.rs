@@ -20,6 +20,7 @@ use crate::platform::{Platform, SaveArea};
 use crate::post::PostId;
 use crate::sched::{Position, Priority};
 use crate::sync::atomic::Ordering;
+use crate::sync::CpuId;
 
 /// A message as the receiver gets it.
 #[derive(Clone, Copy, Debug)]
@@ -103,11 +104,27 @@ impl<P: Platform> Kernel<P> {
         p.queued_on = Some(home);
         let running = shared.running_priority.load(Ordering::Acquire);
         if running == IDLE || u32::from(priority.get()) > running {
-            shared.request_resched();
-            if home != cpu.id {
-                self.platform.send_ipi(home);
-            }
+            self.interrupt(cpu, home);
+        } else if let Some(idle) = self.idle_cpu(home) {
+            // Its home is busy with something at least as urgent: an idle CPU steals it now
+            // rather than at its next timer tick.
+            self.interrupt(cpu, idle);
         }
+    }
+
+    /// Asks CPU `c` to reschedule, interrupting it if it is not this one.
+    fn interrupt(&self, cpu: &Cpu, c: CpuId) {
+        self.shared(c).request_resched();
+        if c != cpu.id {
+            self.platform.send_ipi(c);
+        }
+    }
+
+    /// A CPU other than `but` running nothing, if any.
+    fn idle_cpu(&self, but: CpuId) -> Option<CpuId> {
+        self.cpu_ids().find(|&c| {
+            c != but && self.shared(c).running_priority.load(Ordering::Acquire) == IDLE
+        })
     }
 
     /// `t` is available: if nobody owns its sender queue, the head becomes owner. A process is
