@@ -15,8 +15,10 @@ use std::sync::Arc;
 
 use tessera_abi::process::{ProcessInfo, ProcessState};
 use tessera_abi::{order, CapType};
+use tessera_core::keeper::Faulted;
 use tessera_core::{Cap, Cpu, Kernel, ObjId};
 
+use crate::exceptions::FaultLog;
 use crate::faults::Injected;
 use crate::ledger::Ledger;
 use crate::platform::{Regs, SimPlatform};
@@ -33,6 +35,10 @@ pub struct Stats {
     pub faults: u64,
     /// Rounds in which two or more CPUs were inside the kernel together.
     pub together: u64,
+    /// Faults the programs took in user mode (`exceptions.rs`).
+    pub user_faults: u64,
+    /// Fault messages keepers received.
+    pub kept: u64,
 }
 
 /// One simulated system.
@@ -46,12 +52,16 @@ pub struct Sim {
     pub(crate) servers: Vec<Option<usize>>,
     pub(crate) root: Cap,
     pub(crate) ledger: Ledger,
+    /// Every fault the programs took, and what became of it.
+    pub(crate) faults: FaultLog,
     pub(crate) stats: Stats,
     /// The CPU threads, with two or more CPUs.
     pub(crate) workers: Option<Workers>,
 }
 
 pub(crate) const IRQ_LINES: u32 = 4;
+/// A program about to make a `syscall` takes a fault instead one time in this many.
+const FAULT_ONE_IN: u64 = 24;
 
 impl Sim {
     /// Runs `steps` random rounds, then drains; checks invariants after every round.
@@ -166,6 +176,21 @@ impl Sim {
         let mut results = Vec::new();
         let mut panic = None;
         for (c, j) in ran {
+            if let (Entry::Exception(f), Some(faulted)) = (&j.entry, j.faulted) {
+                let l = self.faults.get(&f.rip).copied();
+                match (faulted, l) {
+                    (Faulted::ToKeeper, Some(l)) if l.keeper.is_some() => {}
+                    (Faulted::Halted, Some(l)) => {
+                        self.progs[l.program].halted = true;
+                        self.fault_halted(l.program);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{f:?} went to a keeper, but its program has none: {l:?}"
+                        ))
+                    }
+                }
+            }
             self.cpus[c] = j.cpu;
             self.regs[c] = j.regs;
             results.extend(j.results);
@@ -186,16 +211,24 @@ impl Sim {
         else {
             return Ok(self.cpus[c].current().is_none().then_some(Entry::Interrupt));
         };
+        self.fault_over(c, p)?;
         if self.rng.chance(1, 2) {
             if let Some(fault) = self.user_access(c) {
                 self.alone(c, fault)?;
             }
         }
         let reply = self.regs[c].reply();
-        self.progs[p].consume(p, &reply, &mut self.ledger)?;
+        match self.progs[p].role {
+            Role::Keeper => self.keeper_consume(p, &reply)?,
+            _ => self.progs[p].consume(p, &reply, &mut self.ledger)?,
+        }
+        if !self.progs[p].draining && self.rng.chance(1, FAULT_ONE_IN) {
+            return Ok(Some(self.take_fault(c, p)));
+        }
         let inv = match self.progs[p].role {
             Role::Server => self.progs[p].server_step(&mut self.rng),
             Role::Client => self.progs[p].client_step(p, &mut self.rng, &mut self.ledger),
+            Role::Keeper => self.keeper_step(p),
         };
         self.regs[c].load(&inv);
         Ok(Some(Entry::Syscall))
@@ -205,10 +238,15 @@ impl Sim {
     /// modelled TLB, or else by the page fault returned (the kernel installs the entry or
     /// refuses, where the arch would halt the program; here it goes on).
     fn user_access(&mut self, c: usize) -> Option<Entry> {
-        let vpn = self.rng.below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
+        let vpn = self
+            .rng
+            .below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
         let platform = &self.kernel.platform;
         platform.user_space(c)?;
-        platform.touch(c, vpn).is_none().then_some(Entry::Fault(vpn))
+        platform
+            .touch(c, vpn)
+            .is_none()
+            .then_some(Entry::Fault(vpn))
     }
 
     /// CPU `c` makes entry `e` alone.
@@ -264,7 +302,14 @@ impl Sim {
                 .and_then(|(w, _)| ProcessInfo::unpack(w))
                 .ok_or_else(|| format!("INFO of live program {p} failed"))?;
             self.progs[p].seen = Some(info);
-            if (info.state == ProcessState::Halted) != self.progs[p].halted {
+            let halted = info.state == ProcessState::Halted;
+            if halted && self.halt_unseen(p) {
+                // By the kernel (at a fault without a live keeper) or by its keeper, neither of
+                // which the record follows.
+                self.progs[p].halted = true;
+                self.fault_halted(p);
+            }
+            if halted != self.progs[p].halted {
                 return Err(format!(
                     "program {p} is {:?} but the simulator {} (a lost HALT?)",
                     info.state,
@@ -276,6 +321,6 @@ impl Sim {
                 ));
             }
         }
-        Ok(())
+        self.check_fault_registers()
     }
 }
