@@ -56,9 +56,7 @@ impl Program {
     /// page slot the client filled.
     fn object_step(&mut self, rng: &mut Rng) -> Invocation {
         self.pending = Some(Pending::Any);
-        let filled: Vec<u8> = (0..slot::PAGE_COUNT)
-            .filter(|i| self.pages & 1 << i != 0)
-            .collect();
+        let filled: Vec<u8> = (0..slot::PAGE_COUNT).filter(|i| self.pages & 1 << i != 0).collect();
         let i = if !filled.is_empty() && rng.chance(3, 4) {
             filled[rng.index(filled.len())]
         } else {
