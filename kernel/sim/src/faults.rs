@@ -24,6 +24,13 @@ pub(crate) struct Injected {
     what: Fault,
 }
 
+impl Injected {
+    /// The program this RESUMEs (alone or after a HALT), if it does.
+    pub(crate) fn resumed(&self) -> Option<usize> {
+        matches!(self.what, Fault::Resume | Fault::HaltResume).then_some(self.p)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
     Halt,
@@ -178,8 +185,13 @@ impl Sim {
             self.servers[k] = None;
         }
         let role = self.progs[p].role;
+        // Half the time a destroyed keeper is not replaced: the program it kept keeps a dead
+        // fault endpoint, and its faults must halt it.
         if let Some(kept) = self.progs[p].keeps.filter(|&k| self.progs[k].alive) {
-            return self.give_keeper(kept);
+            if self.rng.chance(1, 2) {
+                return self.give_keeper(kept);
+            }
+            return Ok(());
         }
         if role == Role::Keeper {
             return Ok(());

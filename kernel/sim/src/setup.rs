@@ -50,6 +50,7 @@ impl Sim {
             root,
             ledger: Ledger::default(),
             faults: FaultLog::new(),
+            to_no_keeper: Vec::new(),
             stats: Stats::default(),
             workers: None,
         };

@@ -54,6 +54,9 @@ pub struct Sim {
     pub(crate) ledger: Ledger,
     /// Every fault the programs took, and what became of it.
     pub(crate) faults: FaultLog,
+    /// Programs whose fault this round went to a keeper they do not have (judged after the
+    /// round's injected orders).
+    pub(crate) to_no_keeper: Vec<usize>,
     pub(crate) stats: Stats,
     /// The CPU threads, with two or more CPUs.
     pub(crate) workers: Option<Workers>,
@@ -111,6 +114,15 @@ impl Sim {
         let results = self.round(entries)?;
         if let Some(f) = injected {
             self.injected_done(f, &results)?;
+        }
+        // `Kernel::fault` says where the fault left its program when it returns: a program
+        // without a live keeper was halted, unless a RESUME on another CPU came in between.
+        for p in std::mem::take(&mut self.to_no_keeper) {
+            if injected.and_then(|f| f.resumed()) != Some(p) {
+                return Err(format!(
+                    "a fault of program {p}, which has no live keeper, went to a keeper"
+                ));
+            }
         }
         Ok(())
     }
@@ -184,11 +196,8 @@ impl Sim {
                         self.progs[l.program].halted = true;
                         self.fault_halted(l.program);
                     }
-                    _ => {
-                        return Err(format!(
-                            "{f:?} went to a keeper, but its program has none: {l:?}"
-                        ))
-                    }
+                    (Faulted::ToKeeper, Some(l)) => self.to_no_keeper.push(l.program),
+                    (_, None) => return Err(format!("{f:?} was taken by no program")),
                 }
             }
             self.cpus[c] = j.cpu;
