@@ -113,6 +113,7 @@ impl Sim {
                 halted: false,
             },
         );
+        self.progs[p].stale_writes.clear();
         self.progs[p].fault = Some(Outstanding {
             id,
             fault,
@@ -145,6 +146,7 @@ impl Sim {
                 o.id, o.expect
             ));
         }
+        self.progs[p].stale_writes.clear();
         // A dead keeper's write landed before now or never will: it is no longer in flight.
         for k in self
             .progs
@@ -156,17 +158,21 @@ impl Sim {
         Ok(())
     }
 
-    /// The WRITE_REGS on `p` its keepers issued and have not seen the results of: each may
-    /// have been made, or be made later (a halted keeper re-runs its call when resumed; one
-    /// destroyed meanwhile made it or never will).
+    /// The WRITE_REGS on `p` its keepers issued and have not seen the results of, and those
+    /// made for an earlier fault that may have landed during this one: each may have been made,
+    /// or be made later (a halted keeper re-runs its call when resumed; one destroyed meanwhile
+    /// made it or never will).
     pub(crate) fn keeper_writes(&self, p: usize) -> Vec<(Reg, u64)> {
-        self.progs
+        let pending = self
+            .progs
             .iter()
             .filter(|k| k.keeps == Some(p))
             .filter_map(|k| match k.pending {
-                Some(Pending::WriteRegs { reg, value }) => Some((Reg::from_raw(reg)?, value)),
+                Some(Pending::WriteRegs { reg, value, .. }) => Some((Reg::from_raw(reg)?, value)),
                 _ => None,
-            })
+            });
+        pending
+            .chain(self.progs[p].stale_writes.iter().copied())
             .collect()
     }
 

@@ -59,15 +59,20 @@ impl Sim {
                 }
                 Ok(())
             }
-            Some(Pending::WriteRegs { reg, value, .. }) => {
+            Some(Pending::WriteRegs { reg, value, fault }) => {
                 if r.error != 0 {
                     return self.refused(k, "WRITE_REGS", r.error);
                 }
-                // Made: whether before the kept program's present fault (then its registers at
-                // the fault have it already) or during it, they have it now.
-                if let (Some(o), Some(reg)) = (self.progs[kept].fault.as_mut(), Reg::from_raw(reg))
-                {
-                    o.expect.set_reg(reg, value);
+                let Some(reg) = Reg::from_raw(reg) else {
+                    return Ok(());
+                };
+                // Made for the present fault: its registers have it now. Made for an earlier
+                // one: it landed then (and the fault's own registers replaced it) or, re-run by
+                // a keeper halted and resumed, during this one.
+                match self.progs[kept].fault.as_mut() {
+                    Some(o) if o.id == fault => o.expect.set_reg(reg, value),
+                    Some(_) => self.progs[kept].stale_writes.push((reg, value)),
+                    None => {}
                 }
                 Ok(())
             }
@@ -170,7 +175,7 @@ impl Sim {
                 self.progs[k].pending = Some(Pending::ReadRegs { first, fault });
                 return call(order::process::READ_REGS, [first, 0, 0, 0], 1);
             }
-            (READ | WRITE, Some(o)) if !draining && self.rng.chance(2, 3) => {
+            (WRITE, Some(o)) if !draining && self.rng.chance(2, 3) => {
                 let (reg, value) = if self.rng.chance(1, 2) {
                     (Reg::Rip, o.fault.rip + INSTRUCTION)
                 } else {
@@ -180,6 +185,7 @@ impl Sim {
                 self.progs[k].pending = Some(Pending::WriteRegs {
                     reg: reg as u64,
                     value,
+                    fault,
                 });
                 return call(order::process::WRITE_REGS, [reg as u64, value, 0, 0], 2);
             }

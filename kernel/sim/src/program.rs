@@ -77,10 +77,11 @@ pub enum Pending {
         first: u64,
         fault: u64,
     },
-    /// A keeper's WRITE_REGS of `value` into register `reg`.
+    /// A keeper's WRITE_REGS of `value` into register `reg`, for fault `fault`.
     WriteRegs {
         reg: u64,
         value: u64,
+        fault: u64,
     },
     /// A keeper's HALT of the program it keeps.
     KeeperHalt,
@@ -122,6 +123,9 @@ pub struct Program {
     pub keeps: Option<usize>,
     /// Its fault not yet over (`exceptions.rs`).
     pub fault: Option<crate::exceptions::Outstanding>,
+    /// WRITE_REGS its keepers made for an earlier fault, which may have landed during this one
+    /// (a halted keeper re-runs its call when resumed).
+    pub stale_writes: Vec<(tessera_abi::fault::Reg, u64)>,
     /// For a keeper: the fault (its number) whose message it holds, and the step it is at.
     pub handling: Option<(u64, u8)>,
 }

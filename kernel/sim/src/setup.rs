@@ -172,6 +172,7 @@ impl Sim {
             keeper: None,
             keeps: None,
             fault: None,
+            stale_writes: Vec::new(),
             handling: None,
         });
         self.by_id.insert(proc.obj, me);
