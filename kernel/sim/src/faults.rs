@@ -158,12 +158,9 @@ impl Sim {
             // Halted already by the kernel or its keeper; or, for RESUME, not yet halted by
             // the fault that the record took in this round.
             (Some(Err(Error::BadState)), true) if faulted => Ok(()),
-            // Halted before the fault that the record took in this round found it halted.
-            (Some(Ok(())), false) if halt && faulted => {
-                self.fault_halted(p);
-                Ok(())
-            }
-            (Some(Ok(())), false) if !halt && faulted => {
+            // HALT: halted before the fault that the record took in this round found it
+            // halted. RESUME: resumed after the kernel or its keeper halted it.
+            (Some(Ok(())), false) if faulted => {
                 self.fault_halted(p);
                 Ok(())
             }

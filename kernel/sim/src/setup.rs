@@ -32,10 +32,7 @@ impl Sim {
             post_activities: 1 + rng.below(4) as u32,
             page_tables: 4,
         };
-        let kernel = Arc::new(Kernel::new(
-            SimPlatform::new(8 + rng.below(16), ncpus),
-            config,
-        ));
+        let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16), ncpus), config));
         kernel.plant(bug);
         let root = kernel.boot_bank(1000).ok_or("no boot bank")?;
         let cpus = kernel.cpu_ids().map(Cpu::new).collect();

@@ -247,15 +247,10 @@ impl Sim {
     /// modelled TLB, or else by the page fault returned (the kernel installs the entry or
     /// refuses, where the arch would halt the program; here it goes on).
     fn user_access(&mut self, c: usize) -> Option<Entry> {
-        let vpn = self
-            .rng
-            .below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
+        let vpn = self.rng.below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
         let platform = &self.kernel.platform;
         platform.user_space(c)?;
-        platform
-            .touch(c, vpn)
-            .is_none()
-            .then_some(Entry::Fault(vpn))
+        platform.touch(c, vpn).is_none().then_some(Entry::Fault(vpn))
     }
 
     /// CPU `c` makes entry `e` alone.
