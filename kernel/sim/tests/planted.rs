@@ -50,10 +50,7 @@ fn a_page_destroyed_with_its_derived_mappings_left_is_caught() {
         "no seed caught a destroyed page still reachable through a derived mapping"
     );
     let (seed, why) = found.unwrap_or_default();
-    assert!(
-        why.contains("MMU"),
-        "seed {seed} failed for another reason: {why}"
-    );
+    assert!(why.contains("MMU"), "seed {seed} failed for another reason: {why}");
 }
 
 #[test]
