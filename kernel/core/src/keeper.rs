@@ -93,10 +93,24 @@ impl<P: Platform> Kernel<P> {
         let Some((state, keeper)) = self.processes.read(me, |p| (p.state, p.keeper)) else {
             return Ok(Taken::Stopped);
         };
+        #[cfg(feature = "planted-bugs")]
+        let stale = self
+            .planted_is(crate::planted::PlantedBug::FaultLosesRegisters)
+            .then(|| self.processes.read(me, |p| p.save.clone()))
+            .flatten();
+        #[cfg(feature = "planted-bugs")]
+        let regs = stale.as_ref().unwrap_or(regs);
         if state != RunState::Running {
             // COMMIT POINT: halted by another CPU before this one saw the fault; RESUME will
             // re-run the faulting instruction from the registers saved here.
             self.processes.write(me, |p| p.save.clone_from(regs));
+            return Ok(Taken::Stopped);
+        }
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_is(crate::planted::PlantedBug::DropFaultOfDeadKeeper)
+            && !keeper.is_null()
+            && !self.is_live(&keeper)
+        {
             return Ok(Taken::Stopped);
         }
         if keeper.is_null() {

@@ -28,6 +28,12 @@ pub enum PlantedBug {
     DispatchRace = 5,
     /// Destroy a page without dropping its derived mappings (its reverse map is ignored).
     KeepMappingsOfDestroyedPage = 8,
+    /// Take a fault without saving the registers at the fault (the save area keeps those of
+    /// the last kernel entry).
+    FaultLosesRegisters = 9,
+    /// Drop a fault whose keeper endpoint is dead: the process is neither halted nor given to
+    /// a keeper, and goes back to user mode as if the fault had been handled.
+    DropFaultOfDeadKeeper = 10,
 }
 
 /// Which bug is planted (0: none).

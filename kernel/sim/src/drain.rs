@@ -14,17 +14,7 @@ impl Sim {
     pub(crate) fn drain(&mut self) -> Result<(), String> {
         for p in 0..self.progs.len() {
             self.progs[p].draining = true;
-            if self.progs[p].alive {
-                let cap = Cap::new(CapType::Process, self.progs[p].id);
-                let r = self.kernel.kernel_invoke(
-                    &mut self.cpus[0],
-                    cap,
-                    order::process::RESUME,
-                    &[],
-                    &[],
-                );
-                self.judge(p, order::process::RESUME, Some(r.map(|_| ())))?;
-            }
+            self.resume(p)?;
         }
         let mut quiet_rounds = 0;
         for _ in 0..20_000 {
@@ -35,6 +25,12 @@ impl Sim {
                 }
                 self.check()?;
             }
+            // A keeper's HALT re-run when the keeper was resumed lands in the drain.
+            for p in 0..self.progs.len() {
+                if self.progs[p].halted {
+                    self.resume(p)?;
+                }
+            }
             let idle = self.cpus.iter().all(|c| c.current().is_none());
             quiet_rounds = if idle { quiet_rounds + 1 } else { 0 };
             if quiet_rounds == 2 {
@@ -44,6 +40,18 @@ impl Sim {
         Err(String::from(
             "the system did not go quiet after the drain (lost wake-up or livelock)",
         ))
+    }
+
+    /// RESUME of program `p`, if alive, judged against the record.
+    fn resume(&mut self, p: usize) -> Result<(), String> {
+        if !self.progs[p].alive {
+            return Ok(());
+        }
+        let cap = Cap::new(CapType::Process, self.progs[p].id);
+        let r = self
+            .kernel
+            .kernel_invoke(&mut self.cpus[0], cap, order::process::RESUME, &[], &[]);
+        self.judge(p, order::process::RESUME, Some(r.map(|_| ())))
     }
 
     fn final_check(&self) -> Result<(), String> {
@@ -58,9 +66,10 @@ impl Sim {
         }
         let alive = |i: usize| self.progs.get(i).is_some_and(|p| p.alive);
         self.ledger.check_complete(alive)?;
+        self.check_faults_over()?;
         for (i, p) in self.progs.iter().enumerate().filter(|(_, p)| p.alive) {
             let done = match p.pending {
-                None | Some(Pending::Wait) => true,
+                None | Some(Pending::Wait | Pending::KeeperWait) => true,
                 Some(Pending::Call { id }) => !alive(self.ledger.target_of(id)),
                 Some(_) => false,
             };

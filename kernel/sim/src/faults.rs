@@ -13,7 +13,7 @@ use tessera_abi::process::ProcessState;
 use tessera_abi::{order, CapType, Error};
 use tessera_core::Cap;
 
-use crate::program::{Program, DRIVER_BADGE};
+use crate::program::{Program, Role, DRIVER_BADGE};
 use crate::turns::{Entry, Order, OrderResult};
 use crate::world::{Sim, IRQ_LINES};
 
@@ -22,6 +22,13 @@ use crate::world::{Sim, IRQ_LINES};
 pub(crate) struct Injected {
     p: usize,
     what: Fault,
+}
+
+impl Injected {
+    /// The program this RESUMEs (alone or after a HALT), if it does.
+    pub(crate) fn resumed(&self) -> Option<usize> {
+        matches!(self.what, Fault::Resume | Fault::HaltResume).then_some(self.p)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,12 +143,27 @@ impl Sim {
     ) -> Result<(), String> {
         let halted = self.progs[p].halted;
         let halt = o == order::process::HALT;
+        // The kernel or its keeper may have halted it this round (`halt_unseen`), which the
+        // record learns only at the next check.
+        let faulted = self.halt_unseen(p);
         match (r, halt != halted) {
             (Some(Ok(())), true) => {
+                // Halted, or resumed after a halt (perhaps one from before its fault, which then
+                // found it halted): a fault not over may end either way.
                 self.progs[p].halted = halt;
+                self.fault_halted(p);
                 Ok(())
             }
             (Some(Err(Error::BadState)), false) => Ok(()),
+            // Halted already by the kernel or its keeper; or, for RESUME, not yet halted by
+            // the fault that the record took in this round.
+            (Some(Err(Error::BadState)), true) if faulted => Ok(()),
+            // HALT: halted before the fault that the record took in this round found it
+            // halted. RESUME: resumed after the kernel or its keeper halted it.
+            (Some(Ok(())), false) if faulted => {
+                self.fault_halted(p);
+                Ok(())
+            }
             (r, _) => Err(format!(
                 "{} of program {p} (halted by the simulator: {halted}) gave {r:?}",
                 if halt { "HALT" } else { "RESUME" }
@@ -160,7 +182,21 @@ impl Sim {
             self.servers[k] = None;
         }
         let role = self.progs[p].role;
+        // Half the time a destroyed keeper is not replaced: the program it kept keeps a dead
+        // fault endpoint, and its faults must halt it.
+        if let Some(kept) = self.progs[p].keeps.filter(|&k| self.progs[k].alive) {
+            if self.rng.chance(1, 2) {
+                return self.give_keeper(kept);
+            }
+            return Ok(());
+        }
+        if role == Role::Keeper {
+            return Ok(());
+        }
         let q = self.spawn(role)?;
+        if role == Role::Client && self.rng.chance(1, 2) {
+            self.give_keeper(q)?;
+        }
         if let Some(k) = self.progs[p].server {
             self.servers[k] = Some(q);
             self.progs[q].server = Some(k);

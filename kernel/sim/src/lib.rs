@@ -5,7 +5,9 @@
 
 mod client;
 mod drain;
+mod exceptions;
 mod faults;
+mod keeper;
 pub mod ledger;
 pub mod platform;
 pub mod program;

@@ -30,10 +30,14 @@ pub mod slot {
     pub const PAGES: u8 = 40;
     /// How many page slots.
     pub const PAGE_COUNT: u8 = 6;
+    /// A keeper's process capability to the program it keeps.
+    pub const KEPT: u8 = 20;
 }
 
 /// The badge on the driver endpoint bound to the IRQ lines.
 pub const DRIVER_BADGE: u64 = 0xd00d;
+/// The badge on a fault endpoint (a keeper's endpoint named by the program it keeps).
+pub const KEEPER_BADGE: u64 = 0xfa;
 /// The order code clients use for server messages.
 pub(crate) const SERVER_ORDER: u32 = 100;
 
@@ -42,6 +46,8 @@ pub(crate) const SERVER_ORDER: u32 = 100;
 pub enum Role {
     Client,
     Server,
+    /// The fault keeper of one program (`keeper.rs`).
+    Keeper,
 }
 
 /// The invocation a program issued and has not yet seen the result of.
@@ -64,6 +70,21 @@ pub enum Pending {
     },
     /// A kernel-object order or garbage: any defined result.
     Any,
+    /// A keeper's RETURN: the next thing seen is a fault message.
+    KeeperWait,
+    /// A keeper's READ_REGS of registers `first..` of fault `fault`.
+    ReadRegs {
+        first: u64,
+        fault: u64,
+    },
+    /// A keeper's WRITE_REGS of `value` into register `reg`, for fault `fault`.
+    WriteRegs {
+        reg: u64,
+        value: u64,
+        fault: u64,
+    },
+    /// A keeper's HALT of the program it keeps.
+    KeeperHalt,
 }
 
 /// A server's memory of its last CALL.
@@ -96,6 +117,17 @@ pub struct Program {
     /// Page slots (bit `i`: `slot::PAGES + i`) the program last asked to fill and has not
     /// destroyed since, so its memory orders mostly name pages that exist.
     pub pages: u8,
+    /// Its keeper (a program index), if it has one.
+    pub keeper: Option<usize>,
+    /// For a keeper: the program it keeps.
+    pub keeps: Option<usize>,
+    /// Its fault not yet over (`exceptions.rs`).
+    pub fault: Option<crate::exceptions::Outstanding>,
+    /// WRITE_REGS its keepers made for an earlier fault, which may have landed during this one
+    /// (a halted keeper re-runs its call when resumed).
+    pub stale_writes: Vec<(tessera_abi::fault::Reg, u64)>,
+    /// For a keeper: the fault (its number) whose message it holds, and the step it is at.
+    pub handling: Option<(u64, u8)>,
 }
 
 pub(crate) fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {
@@ -161,7 +193,12 @@ impl Program {
                     "process {me}: a resume capability was used twice ({err:?})"
                 )),
             },
-            Pending::Any => Ok(()),
+            // A keeper's are judged in `keeper.rs`.
+            Pending::Any
+            | Pending::KeeperWait
+            | Pending::ReadRegs { .. }
+            | Pending::WriteRegs { .. }
+            | Pending::KeeperHalt => Ok(()),
             Pending::Wait => self.received(me, r, ledger),
         }
     }

@@ -5,9 +5,10 @@ use tessera_abi::{order, CapType, Rights};
 use tessera_core::planted::PlantedBug;
 use tessera_core::{Cap, Config, Cpu, Kernel, ObjId};
 
+use crate::exceptions::FaultLog;
 use crate::ledger::Ledger;
 use crate::platform::{Regs, SimPlatform};
-use crate::program::{slot, Program, ResumeState, Role, DRIVER_BADGE};
+use crate::program::{slot, Program, ResumeState, Role, DRIVER_BADGE, KEEPER_BADGE};
 use crate::rng::Rng;
 use crate::world::{Sim, Stats, IRQ_LINES};
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ impl Sim {
             servers: Vec::new(),
             root,
             ledger: Ledger::default(),
+            faults: FaultLog::new(),
+            to_no_keeper: Vec::new(),
             stats: Stats::default(),
             workers: None,
         };
@@ -56,7 +59,10 @@ impl Sim {
             sim.progs[p].server = Some(s);
         }
         for _ in 0..nclients {
-            sim.spawn(Role::Client)?;
+            let p = sim.spawn(Role::Client)?;
+            if sim.rng.chance(1, 2) {
+                sim.give_keeper(p)?;
+            }
         }
         let driver = sim.progs[sim.servers[0].ok_or("no driver")?].id;
         let ep = sim.call(
@@ -103,7 +109,7 @@ impl Sim {
             Role::Client => {
                 self.call(root, order::bank::CREATE, &[CapType::Bank as u64, 10], &[])?
             }
-            Role::Server => root,
+            Role::Server | Role::Keeper => root,
         };
         let space = self.call(
             root,
@@ -160,9 +166,33 @@ impl Sim {
             server: None,
             endpoints,
             pages: 0,
+            keeper: None,
+            keeps: None,
+            fault: None,
+            stale_writes: Vec::new(),
+            handling: None,
         });
         self.by_id.insert(proc.obj, me);
         Ok(me)
+    }
+
+    /// Starts a keeper for program `p`: it gets a process capability to `p`, and `p`'s fault
+    /// endpoint leads to it.
+    pub(crate) fn give_keeper(&mut self, p: usize) -> Result<(), String> {
+        let k = self.spawn(Role::Keeper)?;
+        let kept = Cap::new(CapType::Process, self.progs[p].id);
+        let keeper = Cap::new(CapType::Process, self.progs[k].id);
+        self.call(
+            keeper,
+            order::process::SET_CAP,
+            &[u64::from(slot::KEPT), Rights::ALL.raw()],
+            &[kept],
+        )?;
+        let ep = self.call(keeper, order::process::MAKE_ENDPOINT, &[KEEPER_BADGE], &[])?;
+        self.call(kept, order::process::SET_FAULT_ENDPOINT, &[], &[ep])?;
+        self.progs[k].keeps = Some(p);
+        self.progs[p].keeper = Some(k);
+        Ok(())
     }
 
     /// Puts an endpoint to server number `k` (process `server`) in `client`'s space. Clients

@@ -24,8 +24,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use tessera_abi::fault::{kind, Fault};
 use tessera_abi::message::DATA_WORDS;
 use tessera_abi::Error;
+use tessera_core::keeper::Faulted;
 use tessera_core::sync::Turn;
 use tessera_core::{Cap, Cpu, Exit, Kernel};
 
@@ -59,6 +61,9 @@ pub(crate) enum Entry {
     Interrupt,
     /// A page fault at a virtual page.
     Fault(u64),
+    /// A fault of the current program that the kernel does not resolve (its registers at the
+    /// fault loaded): to its keeper, or it is halted.
+    Exception(Fault),
     /// Orders run by the kernel itself, one after the other.
     Orders(Vec<Order>),
 }
@@ -72,6 +77,8 @@ pub(crate) struct Job {
     pub results: Vec<OrderResult>,
     /// The panic that ended the entry, if one did.
     pub panic: Option<String>,
+    /// Where an `Exception` left its program.
+    pub faulted: Option<Faulted>,
 }
 
 impl Job {
@@ -82,6 +89,7 @@ impl Job {
             entry,
             results: Vec::new(),
             panic: None,
+            faulted: None,
         }
     }
 
@@ -98,6 +106,20 @@ impl Job {
                     k.interrupted(&mut self.cpu, &mut self.regs)
                 };
                 let space = match exit {
+                    Exit::User { space, .. } => space,
+                    Exit::Idle => None,
+                };
+                mmu.user_entered(c, space);
+            }
+            Entry::Exception(f) => {
+                mmu.kernel_entered(c);
+                // As the arch: a page fault is offered to the core first.
+                let resolved = f.kind == kind::PAGE_FAULT
+                    && k.resolve_fault(&mut self.cpu, f.addr >> 12).is_ok();
+                if !resolved {
+                    self.faulted = Some(k.fault(&mut self.cpu, &mut self.regs, *f));
+                }
+                let space = match k.exit(&mut self.cpu, &mut self.regs) {
                     Exit::User { space, .. } => space,
                     Exit::Idle => None,
                 };

@@ -15,8 +15,10 @@ use std::sync::Arc;
 
 use tessera_abi::process::{ProcessInfo, ProcessState};
 use tessera_abi::{order, CapType};
+use tessera_core::keeper::Faulted;
 use tessera_core::{Cap, Cpu, Kernel, ObjId};
 
+use crate::exceptions::FaultLog;
 use crate::faults::Injected;
 use crate::ledger::Ledger;
 use crate::platform::{Regs, SimPlatform};
@@ -33,6 +35,10 @@ pub struct Stats {
     pub faults: u64,
     /// Rounds in which two or more CPUs were inside the kernel together.
     pub together: u64,
+    /// Faults the programs took in user mode (`exceptions.rs`).
+    pub user_faults: u64,
+    /// Fault messages keepers received.
+    pub kept: u64,
 }
 
 /// One simulated system.
@@ -46,12 +52,19 @@ pub struct Sim {
     pub(crate) servers: Vec<Option<usize>>,
     pub(crate) root: Cap,
     pub(crate) ledger: Ledger,
+    /// Every fault the programs took, and what became of it.
+    pub(crate) faults: FaultLog,
+    /// Programs whose fault this round went to a keeper they do not have (judged after the
+    /// round's injected orders).
+    pub(crate) to_no_keeper: Vec<usize>,
     pub(crate) stats: Stats,
     /// The CPU threads, with two or more CPUs.
     pub(crate) workers: Option<Workers>,
 }
 
 pub(crate) const IRQ_LINES: u32 = 4;
+/// A program about to make a `syscall` takes a fault instead one time in this many.
+const FAULT_ONE_IN: u64 = 24;
 
 impl Sim {
     /// Runs `steps` random rounds, then drains; checks invariants after every round.
@@ -101,6 +114,15 @@ impl Sim {
         let results = self.round(entries)?;
         if let Some(f) = injected {
             self.injected_done(f, &results)?;
+        }
+        // `Kernel::fault` says where the fault left its program when it returns: a program
+        // without a live keeper was halted, unless a RESUME on another CPU came in between.
+        for p in std::mem::take(&mut self.to_no_keeper) {
+            if injected.and_then(|f| f.resumed()) != Some(p) {
+                return Err(format!(
+                    "a fault of program {p}, which has no live keeper, went to a keeper"
+                ));
+            }
         }
         Ok(())
     }
@@ -166,6 +188,18 @@ impl Sim {
         let mut results = Vec::new();
         let mut panic = None;
         for (c, j) in ran {
+            if let (Entry::Exception(f), Some(faulted)) = (&j.entry, j.faulted) {
+                let l = self.faults.get(&f.rip).copied();
+                match (faulted, l) {
+                    (Faulted::ToKeeper, Some(l)) if l.keeper.is_some() => {}
+                    (Faulted::Halted, Some(l)) => {
+                        self.progs[l.program].halted = true;
+                        self.fault_halted(l.program);
+                    }
+                    (Faulted::ToKeeper, Some(l)) => self.to_no_keeper.push(l.program),
+                    (_, None) => return Err(format!("{f:?} was taken by no program")),
+                }
+            }
             self.cpus[c] = j.cpu;
             self.regs[c] = j.regs;
             results.extend(j.results);
@@ -186,16 +220,24 @@ impl Sim {
         else {
             return Ok(self.cpus[c].current().is_none().then_some(Entry::Interrupt));
         };
+        self.fault_over(c, p)?;
         if self.rng.chance(1, 2) {
             if let Some(fault) = self.user_access(c) {
                 self.alone(c, fault)?;
             }
         }
         let reply = self.regs[c].reply();
-        self.progs[p].consume(p, &reply, &mut self.ledger)?;
+        match self.progs[p].role {
+            Role::Keeper => self.keeper_consume(p, &reply)?,
+            _ => self.progs[p].consume(p, &reply, &mut self.ledger)?,
+        }
+        if !self.progs[p].draining && self.rng.chance(1, FAULT_ONE_IN) {
+            return Ok(Some(self.take_fault(c, p)));
+        }
         let inv = match self.progs[p].role {
             Role::Server => self.progs[p].server_step(&mut self.rng),
             Role::Client => self.progs[p].client_step(p, &mut self.rng, &mut self.ledger),
+            Role::Keeper => self.keeper_step(p),
         };
         self.regs[c].load(&inv);
         Ok(Some(Entry::Syscall))
@@ -264,7 +306,14 @@ impl Sim {
                 .and_then(|(w, _)| ProcessInfo::unpack(w))
                 .ok_or_else(|| format!("INFO of live program {p} failed"))?;
             self.progs[p].seen = Some(info);
-            if (info.state == ProcessState::Halted) != self.progs[p].halted {
+            let halted = info.state == ProcessState::Halted;
+            if halted && self.halt_unseen(p) {
+                // By the kernel (at a fault without a live keeper) or by its keeper, neither of
+                // which the record follows.
+                self.progs[p].halted = true;
+                self.fault_halted(p);
+            }
+            if halted != self.progs[p].halted {
                 return Err(format!(
                     "program {p} is {:?} but the simulator {} (a lost HALT?)",
                     info.state,
@@ -276,6 +325,6 @@ impl Sim {
                 ));
             }
         }
-        Ok(())
+        self.check_fault_registers()
     }
 }

@@ -1,8 +1,9 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
-//! owner, loses a POST, leaves a destroyed page mapped, or re-opens a race between two CPUs'
+//! owner, loses a POST, leaves a destroyed page mapped, re-opens a race between two CPUs'
 //! kernel paths (`LoseHalt`, `DispatchRace`: caught only because entries interleave at lock
-//! operations), and some seed among the first 2,000 must report it (the first catching seed is
-//! printed).
+//! operations), or breaks the fault-keeper protocol (`FaultLosesRegisters`,
+//! `DropFaultOfDeadKeeper`); some seed among the first 2,000 must report it (the first catching
+//! seed is printed).
 
 use tessera_sim::{run_seed, PlantedBug};
 
@@ -76,5 +77,28 @@ fn dispatching_a_process_queued_again_is_caught() {
     assert!(
         found.is_some(),
         "no seed caught a process run here while queued again"
+    );
+}
+
+#[test]
+fn registers_lost_at_a_fault_are_caught() {
+    let found = first_failure(PlantedBug::FaultLosesRegisters);
+    assert!(
+        found.is_some(),
+        "no seed caught a fault that did not keep the registers at the fault"
+    );
+    let (seed, why) = found.unwrap_or_default();
+    assert!(
+        why.contains("registers"),
+        "seed {seed} failed for another reason: {why}"
+    );
+}
+
+#[test]
+fn a_fault_dropped_for_a_dead_keeper_is_caught() {
+    let found = first_failure(PlantedBug::DropFaultOfDeadKeeper);
+    assert!(
+        found.is_some(),
+        "no seed caught a fault that went neither to a keeper nor to a halt"
     );
 }

@@ -45,6 +45,8 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
                                 total.irqs += st.irqs;
                                 total.faults += st.faults;
                                 total.together += st.together;
+                                total.user_faults += st.user_faults;
+                                total.kept += st.kept;
                             }
                             Err(e) => {
                                 if failed.as_ref().is_none_or(|(f, _)| seed < *f) {
@@ -70,6 +72,8 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
         total.irqs += st.irqs;
         total.faults += st.faults;
         total.together += st.together;
+        total.user_faults += st.user_faults;
+        total.kept += st.kept;
         if let Some((seed, e)) = f {
             if failed.as_ref().is_none_or(|(s, _)| seed < *s) {
                 failed = Some((seed, e));
@@ -92,7 +96,10 @@ fn seeds_run_clean() {
     }
     println!("{n} seeds clean: {total:?}");
     assert!(
-        total.delivered > 0 && total.faults > 0 && (total.together > 0 || n < 10),
+        total.delivered > 0
+            && total.faults > 0
+            && (total.together > 0 || n < 10)
+            && (total.kept > 0 || n < 10),
         "the runs did nothing: {total:?}"
     );
 }

@@ -57,6 +57,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     }
     mem::kernel_map::init(info);
     mem::heap::init();
+    crate::system::tlb::init(info.top_of_ram().min(mem::kmem::MAX_PHYS));
     let features = cpu::setup::enable();
     let bsp = PerCpu::new(0, raw_cpuid::CpuId::new().get_feature_info().map_or(0, |f| f.initial_local_apic_id() as u32));
     bsp.install();

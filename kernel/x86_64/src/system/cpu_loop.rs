@@ -42,6 +42,8 @@ pub fn run(cpu: &mut Cpu) -> ! {
     tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
     loop {
+        // Removals this exit leaves unpaid are paid before this CPU runs user code or idles.
+        tlb::settle();
         exit = match exit {
             Exit::Idle => {
                 idle::idle_once();

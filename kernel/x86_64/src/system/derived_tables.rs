@@ -9,9 +9,11 @@
 //!   destroyed space (`destroy`, under the core's write lock of the space) never gets one again.
 //! - A space without a PML4 yet runs on `empty_root` (the kernel's upper half, nothing below),
 //!   faults, and gets its own from `install`.
-//! - Every removal that cleared something goes through `tlb::shoot_down` before the core frees
-//!   a frame it named, and every frame this module frees goes through the TLB limbo; a PML4
-//!   stays there until no CPU has it loaded (`tlb::loaded`).
+//! - Every removal that cleared something owes a shoot-down (`tlb::cleared`), paid before the
+//!   core frees a frame it named (`tlb::free_later` settles it first) and before any CPU leaves
+//!   the kernel; so removing many entries at once (a page DESTROY) costs one. Every frame this
+//!   module frees goes through the TLB limbo; a PML4 stays there until no CPU has it loaded
+//!   (`tlb::loaded`).
 //!
 //! Lock order: `ROOTS` is a leaf for the core, which calls in here while holding its own locks;
 //! while it is held only the frame allocator (`KMEM`) and the limbo (`tlb::LIMBO`), leaves
@@ -114,8 +116,8 @@ pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
     true
 }
 
-/// The core removed `vpn`'s mapping: clear the entry if its table is hooked, and shoot down
-/// the TLBs if there was one.
+/// The core removed `vpn`'s mapping: clear the entry if its table is hooked, and owe a
+/// shoot-down if there was one.
 pub fn remove(space: ObjId, vpn: u64) {
     let cleared = {
         let roots = ROOTS.lock();
@@ -131,7 +133,7 @@ pub fn remove(space: ObjId, vpn: u64) {
         }
     };
     if cleared {
-        tlb::shoot_down();
+        tlb::cleared();
     }
 }
 
@@ -148,16 +150,16 @@ pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
         hooked
     };
     if cleared {
-        tlb::shoot_down();
+        tlb::cleared();
     }
 }
 
 /// The core destroyed `space`: forget its PML4 and return it and every level between it and
-/// the leaf tables (which are the core's) through the TLB limbo, after a shoot-down.
+/// the leaf tables (which are the core's) through the TLB limbo, after one shoot-down.
 pub fn destroy(space: ObjId) {
     let mut roots = ROOTS.lock();
     let Some(root) = roots.remove(&space) else { return };
-    tlb::shoot_down();
+    tlb::cleared();
     for &pml4e in &table(root)[..256] {
         if pml4e & PRESENT == 0 {
             continue;
@@ -195,5 +197,36 @@ crate::ktest! {
         if let Some(k) = KMEM.lock().as_mut() {
             let _ = k.frames.free(leaf);
         }
+    }
+}
+
+crate::ktest! {
+    fn removing_many_entries_costs_one_shoot_down() {
+        use crate::check;
+        use core::sync::atomic::Ordering;
+        use tessera_core::platform::Frame;
+        let alloc = || KMEM.lock().as_mut().and_then(|k| k.frames.alloc());
+        let (Some(leaf), Some(page)) = (alloc(), alloc()) else {
+            return Err(crate::ktest::Failure { file: file!(), line: line!(), message: "two frames" });
+        };
+        let space = ObjId { index: 4001, generation: 1 };
+        let t = Translation { frame: Frame(page >> 12), rights: Rights::READ, table: Frame(leaf >> 12) };
+        for vpn in 0x2000..0x2010 {
+            check!(install(space, vpn, &t), "the entry is installed");
+        }
+        tlb::settle();
+        let epoch = tlb::EPOCH.load(Ordering::Acquire);
+        for vpn in 0x2000..0x2010 {
+            remove(space, vpn);
+        }
+        check!(tlb::EPOCH.load(Ordering::Acquire) == epoch, "a removal only owes its shoot-down");
+        tlb::free_later(page);
+        check!(tlb::EPOCH.load(Ordering::Acquire) == epoch + 1, "freeing the frame pays one shoot-down for all sixteen");
+        tlb::free_later(leaf);
+        check!(tlb::EPOCH.load(Ordering::Acquire) == epoch + 1, "nothing more was owed");
+        destroy(space);
+        tlb::settle();
+        tlb::quiescent(crate::cpu::percpu::percpu().id);
+        tlb::reclaim();
     }
 }

@@ -8,7 +8,7 @@ mod io_grants;
 mod loader;
 mod machine;
 mod save_area;
-mod tlb;
+pub(crate) mod tlb;
 
 use tessera_abi::bootfs;
 use spin::Once;
