@@ -204,7 +204,13 @@ impl<P: Platform> Kernel<P> {
         };
         // COMMIT POINT: `v` is locked and halted.
         self.processes.write(v, |p| {
-            p.fault = None;
+            // A process resumed before its CPU left it never saw the halt: that CPU may be
+            // about to re-run its fault's CALL, which needs the fault record, not the user
+            // registers, to read (re-sending the fault is what re-running the faulting
+            // instruction would do). Only a process off every CPU starts over without it.
+            if p.cpu.is_none() {
+                p.fault = None;
+            }
             match resumes {
                 Resumes::Run { restart } => {
                     p.restart = restart;
