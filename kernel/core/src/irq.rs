@@ -9,6 +9,7 @@
 
 use tessera_abi::message::{MessageInfo, MESSAGE_CAPS};
 use tessera_abi::post::{PostPayload, IRQ_FIRED};
+use tessera_abi::trace::{Kind, NO_PROCESS};
 use tessera_abi::InvocationKind;
 
 use crate::cap::Cap;
@@ -70,6 +71,8 @@ impl<P: Platform> Kernel<P> {
         }) else {
             return Ok(true);
         };
+        // The path cannot restart from here on.
+        self.trace(cpu.id, Kind::IrqPosted, t.index, u64::from(line), 0);
         let payload = PostPayload {
             order: IRQ_FIRED,
             word: u64::from(line),
@@ -105,6 +108,7 @@ impl<P: Platform> Kernel<P> {
             stamp: self.stamp(),
         };
         self.posts.write(|pool| pool.take(Sender::Irq(line), a));
+        self.trace(cpu.id, Kind::PostQueued, t.index, u64::from(IRQ_FIRED), u64::from(NO_PROCESS));
         Ok(true)
     }
 }

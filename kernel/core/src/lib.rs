@@ -32,6 +32,7 @@ pub mod sched;
 pub mod stall_queue;
 pub mod sync;
 pub mod table;
+pub mod trace;
 mod wake;
 
 pub use cap::{Cap, ObjId};

@@ -1,4 +1,4 @@
-//! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`,
+//! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`, `trace`,
 //! `loglevel=error|warn|info|debug`, and for `test=fuzz` the campaign's `seed=N` (32 bits),
 //! `count=N` (invocations, at most `FuzzArg::MAX_COUNT`). Unknown words and bad numbers are
 //! reported, not fatal.
@@ -41,6 +41,7 @@ pub fn parse(line: &'static str) -> Mode {
                 None => crate::warn!("cmdline: unknown log level {l:?}"),
             },
             None if word == "bench" => mode = Mode::Bench,
+            None if word == "trace" => crate::trace::ask_at_boot(),
             _ => crate::warn!("cmdline: ignoring {word:?}"),
         }
     }

@@ -9,6 +9,7 @@
 
 use tessera_abi::message::MessageInfo;
 use tessera_abi::post::PostPayload;
+use tessera_abi::trace::{Kind, NO_PROCESS};
 use tessera_abi::{Error, InvocationKind};
 
 use super::deliver::Delivery;
@@ -108,6 +109,11 @@ impl<P: Platform> Kernel<P> {
                 panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id)
             }
         }
+        let holder = match q {
+            QueueRef::Senders(t) => t.index,
+            QueueRef::PostPool => NO_PROCESS,
+        };
+        self.trace(cpu.id, Kind::Stall, caller.id.index, u64::from(holder), 0);
         if again {
             self.processes.write(caller.id, |p| p.owns = None);
         }
@@ -156,6 +162,7 @@ impl<P: Platform> Kernel<P> {
             Some(id),
             "post pool handed out another activity (kernel bug)"
         );
+        self.trace(cpu.id, Kind::PostQueued, t_id.index, u64::from(msg.order), u64::from(caller.id.index));
         self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
         Ok(())
     }

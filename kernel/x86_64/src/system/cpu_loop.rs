@@ -14,11 +14,13 @@ use crate::cpu::percpu::percpu;
 use crate::idle;
 use crate::system::{derived_tables, fx_states, io_grants, kernel, tlb};
 use crate::trap::vectors::exception_name;
+use crate::trace::CpuTrace;
 use crate::user::context::UserContext;
 use crate::user::entry::{run_user, EXIT_SYSCALL};
 use core::sync::atomic::Ordering;
 use tessera_abi::boot::io_ports;
 use tessera_abi::fault::Fault;
+use tessera_abi::trace::Kind;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
 use tessera_core::cpu::Cpu;
@@ -39,11 +41,13 @@ pub fn run(cpu: &mut Cpu) -> ! {
     let mut roots: [(ObjId, u64); 2] = [(ObjId::NONE, 0); 2];
     let mut ports_open = false;
     let me = percpu().id;
+    let mut traced = CpuTrace::default();
     tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
     loop {
         exit = match exit {
             Exit::Idle => {
+                traced.idle(me);
                 idle::idle_once();
                 tlb::quiescent(me);
                 tlb::reclaim();
@@ -71,12 +75,17 @@ pub fn run(cpu: &mut Cpu) -> ! {
                     percpu().set_serial_ports_open(open);
                     ports_open = open;
                 }
+                traced.entering(me, process.index, regs.rax);
                 // SAFETY: the process's tables are loaded and no lock is held.
                 let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
+                traced.left(vector);
                 tlb::quiescent(me);
                 tlb::reclaim();
                 match vector {
-                    EXIT_SYSCALL => k.syscall(cpu, &mut regs),
+                    EXIT_SYSCALL => {
+                        crate::trace::event(me, Kind::Syscall, process.index, regs.rsi, regs.rdi);
+                        k.syscall(cpu, &mut regs)
+                    }
                     v if v >= 32 => {
                         crate::deferred::run(percpu());
                         k.interrupted(cpu, &mut regs)
@@ -127,7 +136,10 @@ fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
     let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT { regs.exit_cr2 } else { 0 };
     let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
     let k = kernel();
-    if k.fault(cpu, regs, f) == Faulted::Halted {
+    let faulted = k.fault(cpu, regs, f);
+    let to_keeper = u64::from(faulted == Faulted::ToKeeper);
+    crate::trace::event(cpu.id.index() as u32, Kind::Fault, process.index, f.kind, to_keeper);
+    if faulted == Faulted::Halted {
         let access = match f.kind {
             tessera_abi::fault::kind::PAGE_FAULT if f.error & 16 != 0 => " (execute)",
             tessera_abi::fault::kind::PAGE_FAULT if f.error & 2 != 0 => " (write)",

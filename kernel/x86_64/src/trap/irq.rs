@@ -6,12 +6,14 @@ use crate::apic::lapic;
 use crate::cpu::percpu::percpu;
 use crate::trap::frame::TrapFrame;
 use core::sync::atomic::Ordering;
+use tessera_abi::trace::{Kind, NO_PROCESS};
 
 fn note(frame: &TrapFrame) {
     let cpu = percpu();
     cpu.irqs_taken.fetch_add(1, Ordering::Relaxed);
     cpu.mark_irq_pending(frame.vector as u8);
     cpu.need_resched.store(true, Ordering::Release);
+    crate::trace::event(cpu.id, Kind::IrqNoted, NO_PROCESS, frame.vector, 0);
 }
 
 pub fn device(frame: &mut TrapFrame) {

@@ -1,0 +1,149 @@
+//! Kernel tracing (cargo feature `trace`): every CPU writes `tessera_abi::trace` records into
+//! its own fixed ring (`ring.rs`); `TRACE_SWITCH` or the command-line word `trace` starts it,
+//! and a stop writes every ring to COM2 (`dump.rs`), away from the console.
+//!
+//! Without the feature every function here is empty and inlined, so the kernel's paths are
+//! the same instructions as a kernel that has no tracing at all; with it, a site costs one
+//! load and one branch while tracing is off.
+
+#[cfg(feature = "trace")]
+mod dump;
+#[cfg(feature = "trace")]
+mod names;
+#[cfg(feature = "trace")]
+mod ring;
+
+use tessera_abi::trace::Kind;
+#[cfg(feature = "trace")]
+use tessera_abi::trace::{switch_why, NO_PROCESS};
+use tessera_core::trace::Event;
+
+#[cfg(feature = "trace")]
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the rings are being written. Read at every site.
+#[cfg(feature = "trace")]
+static ON: AtomicBool = AtomicBool::new(false);
+/// The command line asked for tracing from boot.
+#[cfg(feature = "trace")]
+static AT_BOOT: AtomicBool = AtomicBool::new(false);
+
+/// Whether this kernel is built with tracing.
+pub const BUILT_IN: bool = cfg!(feature = "trace");
+
+/// Records an event on `cpu` if tracing is on.
+#[inline(always)]
+pub fn event(cpu: u32, kind: Kind, process: u32, a: u64, b: u64) {
+    core_event(cpu, Event { kind, process, code: 0, a, b });
+}
+
+/// Records an event the core reported (`Platform::trace`); a user event naming a process is
+/// kept even while tracing is off.
+#[inline(always)]
+pub fn core_event(cpu: u32, e: Event) {
+    #[cfg(feature = "trace")]
+    {
+        if e.kind == Kind::User && u64::from(e.code) == tessera_abi::trace::USER_NAME {
+            names::set(e.process, e.a, e.b);
+        } else if ON.load(Ordering::Relaxed) {
+            ring::record(cpu, e);
+        }
+    }
+    #[cfg(not(feature = "trace"))]
+    let _ = (cpu, e);
+}
+
+/// Starts (`true`) or stops tracing. A start empties every ring; a stop writes them to COM2.
+/// Returns the events recorded since the start.
+pub fn switch(on: bool) -> u64 {
+    #[cfg(feature = "trace")]
+    {
+        if on {
+            ring::reset();
+            ON.store(true, Ordering::Release);
+            0
+        } else {
+            // A CPU that saw `ON` just before this store may still finish its record while
+            // the dump reads: a slot not yet written decodes as no event (`Record::unpack`).
+            ON.store(false, Ordering::Release);
+            dump::write()
+        }
+    }
+    #[cfg(not(feature = "trace"))]
+    {
+        let _ = on;
+        0
+    }
+}
+
+/// The command line said `trace`: start once every CPU is up (`start_if_asked`).
+pub fn ask_at_boot() {
+    #[cfg(feature = "trace")]
+    AT_BOOT.store(true, Ordering::Relaxed);
+    #[cfg(not(feature = "trace"))]
+    crate::warn!("cmdline: this kernel is built without tracing (cargo xtask trace builds one with it)");
+}
+
+/// Starts tracing if the command line asked for it; called once every CPU is online.
+pub fn start_if_asked() {
+    #[cfg(feature = "trace")]
+    if AT_BOOT.load(Ordering::Relaxed) {
+        switch(true);
+        crate::info!("tracing on (trace stop in the shell writes it to COM2)");
+    }
+}
+
+/// What one CPU's run loop knows for the trace: which process ran last and why it left, so
+/// that a change of process is one `Switch` event. Empty without the feature.
+#[derive(Default)]
+pub struct CpuTrace {
+    #[cfg(feature = "trace")]
+    last: Option<u32>,
+    #[cfg(feature = "trace")]
+    why: u64,
+}
+
+impl CpuTrace {
+    /// The loop is about to enter `process` in user mode with `rax` in its registers.
+    #[inline(always)]
+    pub fn entering(&mut self, cpu: u32, process: u32, rax: u64) {
+        #[cfg(feature = "trace")]
+        {
+            if self.last != Some(process) {
+                let from = self.last.unwrap_or(NO_PROCESS);
+                let why = if self.last.is_none() { switch_why::FROM_IDLE } else { self.why };
+                event(cpu, Kind::Switch, process, u64::from(from), why);
+                self.last = Some(process);
+            }
+            event(cpu, Kind::UserEntry, process, rax, 0);
+        }
+        #[cfg(not(feature = "trace"))]
+        let _ = (cpu, process, rax);
+    }
+
+    /// The current process left user mode through `vector` (the run loop's exit vectors).
+    #[inline(always)]
+    pub fn left(&mut self, vector: u64) {
+        #[cfg(feature = "trace")]
+        {
+            self.why = match vector {
+                crate::user::entry::EXIT_SYSCALL => switch_why::INVOKED,
+                v if v >= 32 => switch_why::PREEMPTED,
+                _ => switch_why::FAULTED,
+            };
+        }
+        #[cfg(not(feature = "trace"))]
+        let _ = vector;
+    }
+
+    /// The CPU goes idle.
+    #[inline(always)]
+    pub fn idle(&mut self, cpu: u32) {
+        #[cfg(feature = "trace")]
+        if let Some(from) = self.last.take() {
+            event(cpu, Kind::Switch, NO_PROCESS, u64::from(from), self.why);
+        }
+        #[cfg(not(feature = "trace"))]
+        let _ = cpu;
+    }
+}
