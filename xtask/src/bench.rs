@@ -59,8 +59,10 @@ pub fn run() -> Result<()> {
         bail!("the kernel printed no `bench: <name> <instructions_per_op> <iterations>` lines");
     }
     print_table(&results);
+    let traced = tracing_cost(&ws, &results)?;
     let path = ws.tessera_dir().join("bench.json");
-    let report = report(&results, &ws.root);
+    let mut report = report(&results, &ws.root);
+    report["tracing_built_in"] = benchmarks_json(&traced);
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("could not write {}", path.display()))?;
     println!("wrote {}", path.display());
@@ -144,6 +146,15 @@ fn report(results: &[BenchResult], root: &std::path::Path) -> serde_json::Value 
     };
     let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    json!({
+        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        "commit": commit,
+        "dirty": dirty,
+        "benchmarks": benchmarks_json(results),
+    })
+}
+
+fn benchmarks_json(results: &[BenchResult]) -> serde_json::Value {
     let benchmarks: BTreeMap<&str, serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -152,12 +163,31 @@ fn report(results: &[BenchResult], root: &std::path::Path) -> serde_json::Value 
             (r.name.as_str(), entry)
         })
         .collect();
-    json!({
-        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        "commit": commit,
-        "dirty": dirty,
-        "benchmarks": benchmarks,
-    })
+    json!(benchmarks)
+}
+
+/// The same benchmarks on a kernel built with tracing (`trace` feature), tracing off, beside
+/// `plain`'s figures; that kernel also prints the cost of one trace site, off and recording
+/// (`trace_site_off`, `trace_event_on`). Returns its results.
+fn tracing_cost(ws: &Workspace, plain: &[BenchResult]) -> Result<Vec<BenchResult>> {
+    let artifacts = build::build_with(ws, Profile::Release, &[crate::trace::FEATURE])?;
+    let symbolizer = qemu::load_symbolizer(ws, &artifacts.kernel);
+    let mut boot = Boot::new(&artifacts);
+    boot.icount = true;
+    boot.append = Some("bench".into());
+    let capture = capture::boot(ws, &boot, "bench-traced", symbolizer.as_ref(), BOOT_LIMIT)?;
+    if capture.exit != Exit::Success {
+        bail!("the bench boot with tracing built in did not succeed: {} (log: {})", capture.exit, capture.log.display());
+    }
+    let traced = collect(&capture.lines)?;
+    println!("
+with tracing built in (off); the kernel's own trace-site figures last:");
+    println!("{:<18}  {:>16}  {:>16}", "benchmark", "instructions/op", "without tracing");
+    for r in &traced {
+        let before = plain.iter().find(|p| p.name == r.name).map_or("-".to_string(), |p| p.instructions_per_op.to_string());
+        println!("{:<18}  {:>16}  {:>16}", r.name, r.instructions_per_op.to_string(), before);
+    }
+    Ok(traced)
 }
 
 #[cfg(test)]

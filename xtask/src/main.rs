@@ -18,6 +18,7 @@ mod results;
 mod shell_test;
 mod symbolize;
 mod test;
+mod trace;
 mod workspace;
 
 use std::ffi::OsString;
@@ -46,6 +47,11 @@ COMMANDS:
                                the command that replays the seed
     bench                      build release, boot under -icount and record the
                                kernel's benchmarks in target/tessera/bench.json
+    trace [--smp N] [--release] [WORKLOAD...]
+                               boot a kernel built with tracing, run a shell command line
+                               (default `test`: the user suite; `bench`; any other) between
+                               trace start and stop, and write target/tessera/trace.json
+                               (Perfetto) and trace.svg (a timeline for any browser)
     symbolize [--release]      annotate kernel addresses in a log read from stdin
 
 OPTIONS:
@@ -77,6 +83,7 @@ enum Command {
     Fuzz(fuzz::Campaign),
     Bench,
     Symbolize { profile: Profile },
+    Trace(trace::TraceOptions),
 }
 
 /// Options of `cargo xtask run`.
@@ -115,6 +122,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Fuzz(campaign) => fuzz::run(&campaign),
         Command::Bench => bench::run(),
         Command::Symbolize { profile } => symbolize::filter_stdin(profile),
+        Command::Trace(options) => trace::run(&options),
     }
 }
 
@@ -145,6 +153,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     let mut smp: Option<u32> = None;
     let mut gdb = false;
     let mut fuzz_options = false;
+    let mut words: Vec<String> = Vec::new();
     let mut campaign = fuzz::Campaign {
         profile: Profile::Debug,
         cpus: 4,
@@ -191,6 +200,9 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
                     anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
                 })?);
             }
+            lexopt::Arg::Value(value) if name.as_deref() == Some("trace") => {
+                words.push(value.to_string_lossy().into_owned());
+            }
             other => return Err(other.unexpected().into()),
         }
     }
@@ -198,7 +210,10 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         return Ok(Command::Help);
     };
     let is_run = name == "run";
-    if !is_run && (smp.is_some() || gdb || split.is_some()) {
+    if name == "trace" && (gdb || split.is_some()) {
+        bail!("--gdb and `-- QEMU ARGS` are options of `run`, not of `trace`");
+    }
+    if !is_run && name != "trace" && (smp.is_some() || gdb || split.is_some()) {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
     if fuzz_options && name != "fuzz" {
@@ -220,6 +235,11 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         "fuzz" => Command::Fuzz(fuzz::Campaign { profile, ..campaign }),
         "bench" => Command::Bench,
         "symbolize" => Command::Symbolize { profile },
+        "trace" => Command::Trace(trace::TraceOptions {
+            profile,
+            smp: smp.unwrap_or(1),
+            workload: if words.is_empty() { trace::DEFAULT_WORKLOAD.to_string() } else { words.join(" ") },
+        }),
         other => bail!("unknown command `{other}`; `cargo xtask --help` lists the commands"),
     })
 }
@@ -351,6 +371,15 @@ mod tests {
         assert!(parse(&["fuzz", "--cpus", "16"]).is_err());
         assert!(parse(&["test", "--seed", "1"]).is_err());
         assert!(parse(&["run", "--count", "1"]).is_err());
+    }
+
+    #[test]
+    fn trace_takes_smp_release_and_a_workload() {
+        let got = parse(&["trace", "--smp", "4", "--release", "echo", "hi"]).unwrap();
+        let expected = trace::TraceOptions { profile: Profile::Release, smp: 4, workload: "echo hi".into() };
+        assert_eq!(got, Command::Trace(expected));
+        assert!(matches!(parse(&["trace"]).unwrap(), Command::Trace(trace::TraceOptions { smp: 1, ref workload, .. }) if workload == "test"));
+        assert!(parse(&["trace", "--gdb"]).is_err());
     }
 
     #[test]

@@ -95,6 +95,9 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
     let started = crate::smp::start_aps();
     info!("{} of {} CPUs online", started + 1, p.cpus);
     crate::trace::start_if_asked();
+    if mode == Mode::Bench {
+        crate::trace::bench();
+    }
     let (entry, idle) = (ENTRY_TSC.get().copied().unwrap_or(0), crate::tsc());
     info!(
         "reached idle: TSC {idle} since reset, {} in the kernel (guest instructions under -icount shift=0)",
