@@ -13,6 +13,7 @@ mod console;
 mod fuzz;
 mod install;
 mod ktest;
+mod paste_test;
 mod qemu;
 mod results;
 mod shell_test;

@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use crate::build::{self, Profile};
 use crate::capture;
 use crate::fuzz;
+use crate::paste_test;
 use crate::shell_test;
 use crate::trace;
 use crate::install::ensure_qemu;
@@ -259,6 +260,14 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
         boot.append = None;
         let capture = capture::scripted(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT, shell_test::SCRIPT)?;
         total.absorb(shell_test::judge(name, &capture.log, &capture.lines, capture.exit));
+        for cpus in PASTE_CPUS {
+            banner(&format!("paste: boot on {cpus} CPU(s), paste a 64 KiB script into COM1, check every line's answer"));
+            let name = format!("paste-{cpus}cpu");
+            boot.smp = cpus;
+            let script = paste_test::script();
+            let capture = capture::scripted(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT, &script)?;
+            total.absorb(paste_test::judge(&name, &capture.log, &capture.lines, capture.exit));
+        }
         // Last: it rebuilds the kernel with tracing, which the boots above must not run.
         total.absorb(trace_tests(ws)?);
     }
@@ -269,6 +278,7 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
 /// line and kernel objects for every process.
 const TRACE_WORKLOAD: &str = "ps";
 const TRACE_CPUS: [u32; 2] = [1, 4];
+const PASTE_CPUS: [u32; 2] = [1, 4];
 
 /// `cargo xtask trace` on a known workload, its JSON read back and checked (`trace/check.rs`),
 /// on 1 and 4 CPUs; the trace must hold answered CALLs and context switches.
