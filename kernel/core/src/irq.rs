@@ -9,7 +9,6 @@
 
 use tessera_abi::message::{MessageInfo, MESSAGE_CAPS};
 use tessera_abi::post::{PostPayload, IRQ_FIRED};
-use tessera_abi::trace::{Kind, NO_PROCESS};
 use tessera_abi::InvocationKind;
 
 use crate::cap::Cap;
@@ -72,7 +71,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(true);
         };
         // The path cannot restart from here on.
-        self.trace(cpu.id, Kind::IrqPosted, t.index, u64::from(line), 0);
+        trace_event!(self, cpu.id, IrqPosted, t.index, u64::from(line), 0);
         let payload = PostPayload {
             order: IRQ_FIRED,
             word: u64::from(line),
@@ -108,7 +107,7 @@ impl<P: Platform> Kernel<P> {
             stamp: self.stamp(),
         };
         self.posts.write(|pool| pool.take(Sender::Irq(line), a));
-        self.trace(cpu.id, Kind::PostQueued, t.index, u64::from(IRQ_FIRED), u64::from(NO_PROCESS));
+        trace_event!(self, cpu.id, PostQueued, t.index, u64::from(IRQ_FIRED), u64::from(crate::trace::NO_PROCESS));
         Ok(true)
     }
 }

@@ -9,6 +9,9 @@
 
 extern crate alloc;
 
+#[macro_use]
+pub mod trace;
+
 pub mod cap;
 mod check;
 pub mod cleaner;
@@ -32,7 +35,6 @@ pub mod sched;
 pub mod stall_queue;
 pub mod sync;
 pub mod table;
-pub mod trace;
 mod wake;
 
 pub use cap::{Cap, ObjId};

@@ -6,8 +6,6 @@
 //! same queue, same stall (`Staller::seq`). Otherwise it has moved on (halted, destroyed,
 //! woken already) and the record is dropped.
 
-use tessera_abi::trace::Kind;
-
 use crate::cpu::{Cpu, Wake};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
@@ -42,7 +40,7 @@ impl<P: Platform> Kernel<P> {
                 if let QueueRef::Senders(_) = w.from {
                     p.owns = Some(w.from);
                 }
-                self.trace(cpu.id, Kind::Wake, w.who.id.index, 0, 0);
+                trace_event!(self, cpu.id, Wake, w.who.id.index, 0, 0);
                 let at = p.priority.max(w.boost);
                 self.make_ready_at(cpu, w.who.id, p, Position::Tail, at);
             }

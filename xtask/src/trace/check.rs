@@ -1,8 +1,9 @@
 //! Checks a Chrome trace-event JSON file written by `cargo xtask trace`, reading it back with
 //! `serde_json` and the trace-event field rules only (not the structures that wrote it):
 //! - every CALL a process took has its RETURN: a flow start (`ph` "s") and exactly one flow end
-//!   (`ph` "f") with its id, not earlier; no flow end without its start; a CALL left without a
-//!   reply is allowed only if the trace stopped first (`ended` "unfinished");
+//!   (`ph` "f") with its id, not earlier; no flow end without its start; a CALL taken by a
+//!   process and left without a reply is allowed only if its caller was halted or the trace
+//!   stopped first (`ended` "halted" or "unfinished");
 //! - on each CPU track, timestamps never go back (in the order the events were written);
 //! - on each CPU track, context switches alternate: each one switches from the process the
 //!   one before switched to.

@@ -82,6 +82,7 @@ pub fn render(t: &Timeline) -> Value {
         let ended = match c.end {
             CallEnd::Reply { .. } => "reply",
             CallEnd::Kernel => "kernel",
+            CallEnd::Halted => "halted",
             CallEnd::NoReply => "no reply",
             CallEnd::Unfinished => "unfinished",
         };

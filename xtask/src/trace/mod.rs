@@ -33,6 +33,7 @@ pub const DEFAULT_WORKLOAD: &str = "test";
 /// The cargo feature of the kernel that builds tracing in.
 pub const FEATURE: &str = "trace";
 const PROMPT: &str = "tessera> ";
+const STARTED: &str = "tracing on";
 const STOPPED: &str = "events written to COM2";
 const LIMIT: Duration = Duration::from_secs(600);
 
@@ -81,9 +82,14 @@ pub fn record(ws: &Workspace, artifacts: &Artifacts, smp: u32, workload: &str, n
     let mut boot = Boot::new(artifacts);
     boot.smp = smp;
     boot.extra = vec!["-serial".into(), format!("file:{}", port.display()).into()];
-    // The shell reads typed-ahead lines one after another, so the whole session goes at once.
-    let session: &'static str = Box::leak(format!("trace start\r{workload}\rtrace stop\r").into_boxed_str());
-    let script = [Step { wait_for: PROMPT, send: session }, Step { wait_for: STOPPED, send: "shutdown\r" }];
+    // The workload is typed once tracing is on, so its keystrokes' IRQs are in the trace; the
+    // shell reads typed-ahead lines one after another, so `trace stop` can follow at once.
+    let session: &'static str = Box::leak(format!("{workload}\rtrace stop\r").into_boxed_str());
+    let script = [
+        Step { wait_for: PROMPT, send: "trace start\r" },
+        Step { wait_for: STARTED, send: session },
+        Step { wait_for: STOPPED, send: "shutdown\r" },
+    ];
     let symbolizer = qemu::load_symbolizer(ws, &boot.kernel);
     let capture = capture::scripted(ws, &boot, name, symbolizer.as_ref(), limit, &script)?;
     if capture.exit != Exit::Success {

@@ -53,7 +53,9 @@ pub enum CallEnd {
     Reply { cpu: u8, ts: u64, by: u32 },
     /// A kernel object answered (no process took it).
     Kernel,
-    /// A process took it but the caller went on without a reply (halted: `Halted`).
+    /// The caller was halted while it waited (its CALL ends with `Halted`).
+    Halted,
+    /// A process took it but the caller went on without a reply and without being halted.
     NoReply,
     /// The trace stopped first.
     Unfinished,
@@ -189,6 +191,12 @@ pub fn build(dump: &Dump) -> Timeline {
                         }
                     }
                     _ => {}
+                }
+                lane.marks.push(Mark { ts: r.tsc, rec: *r });
+            }
+            Kind::Halt => {
+                if let Some(i) = open.remove(&r.process) {
+                    calls[i].end = CallEnd::Halted;
                 }
                 lane.marks.push(Mark { ts: r.tsc, rec: *r });
             }

@@ -10,7 +10,6 @@
 use tessera_abi::message::{
     CapWord, MessageInfo, Reply, DATA_WORDS, MESSAGE_CAPS, RESUME_RECV_SLOT,
 };
-use tessera_abi::trace::{Kind, NO_PROCESS};
 use tessera_abi::InvocationKind;
 
 use crate::cap::{Cap, ObjId};
@@ -42,8 +41,7 @@ impl<P: Platform> Kernel<P> {
         d: &Delivery,
     ) {
         Self::write_message(t, d);
-        let caller = d.resume.map_or(NO_PROCESS, |r| r.obj.index);
-        self.trace(cpu.id, Kind::Delivered, t_id.index, d.info.pack(), u64::from(caller));
+        trace_event!(self, cpu.id, Delivered, t_id.index, d.info.pack(), u64::from(d.resume.map_or(crate::trace::NO_PROCESS, |r| r.obj.index)));
         self.make_ready(cpu, t_id, t, Position::Tail);
     }
 
@@ -132,7 +130,7 @@ impl<P: Platform> Kernel<P> {
         match t.senders.wake_one() {
             None => {}
             Some(Waiter::Process(s)) => {
-                self.trace(cpu.id, Kind::OwnerPassed, t_id.index, u64::from(s.id.index), 0);
+                trace_event!(self, cpu.id, OwnerPassed, t_id.index, u64::from(s.id.index), 0);
                 #[cfg(feature = "planted-bugs")]
                 self.planted_woken(t, s);
                 // The queue is reserved for its new owner until it runs: queued below a
@@ -142,7 +140,7 @@ impl<P: Platform> Kernel<P> {
                 self.defer_wake_at(cpu, s, QueueRef::Senders(t_id), t.priority);
             }
             Some(Waiter::Post(i)) => {
-                self.trace(cpu.id, Kind::OwnerPassed, t_id.index, u64::from(NO_PROCESS), 0);
+                trace_event!(self, cpu.id, OwnerPassed, t_id.index, u64::from(crate::trace::NO_PROCESS), 0);
                 self.deliver_post(cpu, t_id, t, pool, i);
                 t.senders.used(Waiter::Post(i), false);
             }

@@ -26,7 +26,6 @@
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::message::{CapWord, MessageInfo, DATA_WORDS, MESSAGE_CAPS};
-use tessera_abi::trace::{Kind, NO_PROCESS};
 use tessera_abi::{CapType, InvocationKind};
 
 use super::deliver::Delivery;
@@ -130,8 +129,7 @@ impl<P: Platform> Kernel<P> {
                 r.ticket += 1;
             }
             Self::write_message(r, &d);
-            let caller = if call { me.index } else { NO_PROCESS };
-            self.trace(cpu.id, Kind::Delivered, t.index, d.info.pack(), u64::from(caller));
+            trace_event!(self, cpu.id, Delivered, t.index, d.info.pack(), u64::from(if call { me.index } else { crate::trace::NO_PROCESS }));
             Some(self.run_here(cpu, r, regs))
         })??;
         self.processes.write(me, |p| {

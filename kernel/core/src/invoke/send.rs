@@ -9,7 +9,6 @@
 
 use tessera_abi::message::MessageInfo;
 use tessera_abi::post::PostPayload;
-use tessera_abi::trace::{Kind, NO_PROCESS};
 use tessera_abi::{Error, InvocationKind};
 
 use super::deliver::Delivery;
@@ -109,11 +108,10 @@ impl<P: Platform> Kernel<P> {
                 panic!("{:?} stalled twice on {q:?} (kernel bug)", caller.id)
             }
         }
-        let holder = match q {
+        trace_event!(self, cpu.id, Stall, caller.id.index, u64::from(match q {
             QueueRef::Senders(t) => t.index,
-            QueueRef::PostPool => NO_PROCESS,
-        };
-        self.trace(cpu.id, Kind::Stall, caller.id.index, u64::from(holder), 0);
+            QueueRef::PostPool => crate::trace::NO_PROCESS,
+        }), 0);
         if again {
             self.processes.write(caller.id, |p| p.owns = None);
         }
@@ -162,7 +160,7 @@ impl<P: Platform> Kernel<P> {
             Some(id),
             "post pool handed out another activity (kernel bug)"
         );
-        self.trace(cpu.id, Kind::PostQueued, t_id.index, u64::from(msg.order), u64::from(caller.id.index));
+        trace_event!(self, cpu.id, PostQueued, t_id.index, u64::from(msg.order), u64::from(caller.id.index));
         self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
         Ok(())
     }

@@ -14,7 +14,6 @@
 //!   unless its keeper moved it (the record itself is dropped only then: see `stop`).
 
 use tessera_abi::message::Reply;
-use tessera_abi::trace::Kind;
 use tessera_abi::Error;
 
 use crate::cap::ObjId;
@@ -116,7 +115,7 @@ impl<P: Platform> Kernel<P> {
     /// fault record stays until RESUME: a CPU that was about to re-run the fault's CALL when
     /// the halt came must still find the CALL there, never the user registers, in the save area.
     pub(crate) fn stop(&self, cpu: &mut Cpu, v: ObjId, resumes: Resumes) {
-        self.trace(cpu.id, Kind::Halt, v.index, 0, 0);
+        trace_event!(self, cpu.id, Halt, v.index, 0, 0);
         self.detach(cpu, v);
         self.processes.write(v, |p| {
             p.state = RunState::Halted(resumes);
@@ -135,7 +134,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::BadState));
         };
         // COMMIT POINT: `v` is locked and halted.
-        self.trace(cpu.id, Kind::Resume, v.index, 0, 0);
+        trace_event!(self, cpu.id, Resume, v.index, 0, 0);
         self.processes.write(v, |p| {
             p.fault = None;
             match resumes {

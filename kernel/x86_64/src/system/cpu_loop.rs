@@ -14,12 +14,12 @@ use crate::cpu::percpu::percpu;
 use crate::idle;
 use crate::system::{derived_tables, fx_states, io_grants, kernel, tlb};
 use crate::trap::vectors::exception_name;
-use crate::trace::CpuTrace;
 use crate::user::context::UserContext;
 use crate::user::entry::{run_user, EXIT_SYSCALL};
 use core::sync::atomic::Ordering;
 use tessera_abi::boot::io_ports;
 use tessera_abi::fault::Fault;
+#[cfg(feature = "trace")]
 use tessera_abi::trace::Kind;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
@@ -41,12 +41,14 @@ pub fn run(cpu: &mut Cpu) -> ! {
     let mut roots: [(ObjId, u64); 2] = [(ObjId::NONE, 0); 2];
     let mut ports_open = false;
     let me = percpu().id;
-    let mut traced = CpuTrace::default();
+    #[cfg(feature = "trace")]
+    let mut traced = crate::trace::CpuTrace::default();
     tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
     loop {
         exit = match exit {
             Exit::Idle => {
+                #[cfg(feature = "trace")]
                 traced.idle(me);
                 idle::idle_once();
                 tlb::quiescent(me);
@@ -75,14 +77,17 @@ pub fn run(cpu: &mut Cpu) -> ! {
                     percpu().set_serial_ports_open(open);
                     ports_open = open;
                 }
+                #[cfg(feature = "trace")]
                 traced.entering(me, process.index, regs.rax);
                 // SAFETY: the process's tables are loaded and no lock is held.
                 let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
+                #[cfg(feature = "trace")]
                 traced.left(vector);
                 tlb::quiescent(me);
                 tlb::reclaim();
                 match vector {
                     EXIT_SYSCALL => {
+                        #[cfg(feature = "trace")]
                         crate::trace::event(me, Kind::Syscall, process.index, regs.rsi, regs.rdi);
                         k.syscall(cpu, &mut regs)
                     }
@@ -137,8 +142,8 @@ fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
     let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
     let k = kernel();
     let faulted = k.fault(cpu, regs, f);
-    let to_keeper = u64::from(faulted == Faulted::ToKeeper);
-    crate::trace::event(cpu.id.index() as u32, Kind::Fault, process.index, f.kind, to_keeper);
+    #[cfg(feature = "trace")]
+    crate::trace::event(cpu.id.index() as u32, Kind::Fault, process.index, f.kind, u64::from(faulted == Faulted::ToKeeper));
     if faulted == Faulted::Halted {
         let access = match f.kind {
             tessera_abi::fault::kind::PAGE_FAULT if f.error & 16 != 0 => " (execute)",

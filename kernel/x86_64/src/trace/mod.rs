@@ -2,9 +2,10 @@
 //! its own fixed ring (`ring.rs`); `TRACE_SWITCH` or the command-line word `trace` starts it,
 //! and a stop writes every ring to COM2 (`dump.rs`), away from the console.
 //!
-//! Without the feature every function here is empty and inlined, so the kernel's paths are
-//! the same instructions as a kernel that has no tracing at all; with it, a site costs one
-//! load and one branch while tracing is off.
+//! Without the feature no site exists (each is a `#[cfg(feature = "trace")]` statement, and
+//! the core's `trace_event!` expands to nothing), so the kernel's paths are the instructions
+//! of a kernel with no tracing at all; with it, a site costs one load and one branch while
+//! tracing is off.
 
 #[cfg(feature = "trace")]
 mod dump;
@@ -13,9 +14,8 @@ mod names;
 #[cfg(feature = "trace")]
 mod ring;
 
-use tessera_abi::trace::Kind;
 #[cfg(feature = "trace")]
-use tessera_abi::trace::{switch_why, NO_PROCESS};
+use tessera_abi::trace::{switch_why, Kind, NO_PROCESS};
 use tessera_core::trace::Event;
 
 #[cfg(feature = "trace")]
@@ -32,6 +32,7 @@ static AT_BOOT: AtomicBool = AtomicBool::new(false);
 pub const BUILT_IN: bool = cfg!(feature = "trace");
 
 /// Records an event on `cpu` if tracing is on.
+#[cfg(feature = "trace")]
 #[inline(always)]
 pub fn event(cpu: u32, kind: Kind, process: u32, a: u64, b: u64) {
     core_event(cpu, Event { kind, process, code: 0, a, b });
@@ -94,57 +95,41 @@ pub fn start_if_asked() {
 }
 
 /// What one CPU's run loop knows for the trace: which process ran last and why it left, so
-/// that a change of process is one `Switch` event. Empty without the feature.
+/// that a change of process is one `Switch` event.
+#[cfg(feature = "trace")]
 #[derive(Default)]
 pub struct CpuTrace {
-    #[cfg(feature = "trace")]
     last: Option<u32>,
-    #[cfg(feature = "trace")]
     why: u64,
 }
 
+#[cfg(feature = "trace")]
 impl CpuTrace {
     /// The loop is about to enter `process` in user mode with `rax` in its registers.
-    #[inline(always)]
     pub fn entering(&mut self, cpu: u32, process: u32, rax: u64) {
-        #[cfg(feature = "trace")]
-        {
-            if self.last != Some(process) {
-                let from = self.last.unwrap_or(NO_PROCESS);
-                let why = if self.last.is_none() { switch_why::FROM_IDLE } else { self.why };
-                event(cpu, Kind::Switch, process, u64::from(from), why);
-                self.last = Some(process);
-            }
-            event(cpu, Kind::UserEntry, process, rax, 0);
+        if self.last != Some(process) {
+            let from = self.last.unwrap_or(NO_PROCESS);
+            let why = if self.last.is_none() { switch_why::FROM_IDLE } else { self.why };
+            event(cpu, Kind::Switch, process, u64::from(from), why);
+            self.last = Some(process);
         }
-        #[cfg(not(feature = "trace"))]
-        let _ = (cpu, process, rax);
+        event(cpu, Kind::UserEntry, process, rax, 0);
     }
 
     /// The current process left user mode through `vector` (the run loop's exit vectors).
-    #[inline(always)]
     pub fn left(&mut self, vector: u64) {
-        #[cfg(feature = "trace")]
-        {
-            self.why = match vector {
-                crate::user::entry::EXIT_SYSCALL => switch_why::INVOKED,
-                v if v >= 32 => switch_why::PREEMPTED,
-                _ => switch_why::FAULTED,
-            };
-        }
-        #[cfg(not(feature = "trace"))]
-        let _ = vector;
+        self.why = match vector {
+            crate::user::entry::EXIT_SYSCALL => switch_why::INVOKED,
+            v if v >= 32 => switch_why::PREEMPTED,
+            _ => switch_why::FAULTED,
+        };
     }
 
     /// The CPU goes idle.
-    #[inline(always)]
     pub fn idle(&mut self, cpu: u32) {
-        #[cfg(feature = "trace")]
         if let Some(from) = self.last.take() {
             event(cpu, Kind::Switch, NO_PROCESS, u64::from(from), self.why);
         }
-        #[cfg(not(feature = "trace"))]
-        let _ = cpu;
     }
 }
 

@@ -6,6 +6,7 @@ use crate::apic::lapic;
 use crate::cpu::percpu::percpu;
 use crate::trap::frame::TrapFrame;
 use core::sync::atomic::Ordering;
+#[cfg(feature = "trace")]
 use tessera_abi::trace::{Kind, NO_PROCESS};
 
 fn note(frame: &TrapFrame) {
@@ -13,6 +14,7 @@ fn note(frame: &TrapFrame) {
     cpu.irqs_taken.fetch_add(1, Ordering::Relaxed);
     cpu.mark_irq_pending(frame.vector as u8);
     cpu.need_resched.store(true, Ordering::Release);
+    #[cfg(feature = "trace")]
     crate::trace::event(cpu.id, Kind::IrqNoted, NO_PROCESS, frame.vector, 0);
 }
 
