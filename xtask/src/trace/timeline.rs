@@ -128,7 +128,9 @@ pub fn build(dump: &Dump) -> Timeline {
     let all = merge(dump);
     let start = all.iter().map(|r| r.tsc).min().unwrap_or(0);
     let end = all.iter().map(|r| r.tsc).max().unwrap_or(0);
-    let mut lanes: BTreeMap<u8, Lane> = BTreeMap::new();
+    // A lane for every CPU with a ring, busy or not.
+    let mut lanes: BTreeMap<u8, Lane> =
+        dump.cpus.iter().map(|c| (c.cpu as u8, Lane { cpu: c.cpu as u8, ..Lane::default() })).collect();
     // Per CPU: the process running (and since when), the syscall in the kernel.
     let mut running: HashMap<u8, (u32, u64)> = HashMap::new();
     let mut in_kernel: HashMap<u8, (u32, u64, u64, u64)> = HashMap::new();
@@ -203,15 +205,24 @@ pub fn build(dump: &Dump) -> Timeline {
             _ => lane.marks.push(Mark { ts: r.tsc, rec: *r }),
         }
     }
+    // What ran at the stop runs to the end, unless that CPU's ring filled first: the trace
+    // does not know what it did after its last record.
+    let lane_end = |cpu: u8| {
+        dump.cpus
+            .iter()
+            .find(|c| c.cpu as u8 == cpu && c.lost > 0)
+            .and_then(|c| c.records.last())
+            .map_or(end, |r| r.tsc)
+    };
     for (cpu, (pid, since)) in running {
         if let Some(lane) = lanes.get_mut(&cpu) {
-            lane.runs.push(Run { pid, start: since, end });
+            lane.runs.push(Run { pid, start: since, end: lane_end(cpu) });
         }
     }
     for (cpu, (pid, info, cap, t)) in in_kernel {
         if let Some(lane) = lanes.get_mut(&cpu) {
             let order = MessageInfo::unpack(info).map_or(0, |i| i.order);
-            lane.syscalls.push(Syscall { pid, kind: kind_name(info), order, cap, start: t, end });
+            lane.syscalls.push(Syscall { pid, kind: kind_name(info), order, cap, start: t, end: lane_end(cpu) });
         }
     }
     for lane in lanes.values_mut() {
