@@ -30,35 +30,29 @@ use anyhow::{bail, Context, Result};
 use crate::build::Profile;
 
 const HELP: &str = "\
-cargo xtask: build, run, test and bench the Tessera kernel
+cargo xtask: build, run, test, trace and bench the Tessera kernel
 
 USAGE:
     cargo xtask <COMMAND> [OPTIONS]
 
 COMMANDS:
-    build [--release]          build the user programs and the kernel
-    run [--smp N] [--release] [--gdb] [-- QEMU ARGS...]
-                               build, then boot the kernel in QEMU on this terminal
-                               (Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor)
-    test                       host tests, loom tests, kernel tests in QEMU, user tests;
-                               ends with one line `N passed, N failed`
-    fuzz [--cpus N] [--seed S] [--count C] [--release] [--limit SECS]
-                               one campaign of the hostile-program fuzzer (default: 4 CPUs,
-                               seed 1, 100000 invocations); prints the figures, and on failure
-                               the command that replays the seed
-    bench                      build release, boot under -icount and record the
-                               kernel's benchmarks in target/tessera/bench.json
-    trace [--smp N] [--release] [WORKLOAD...]
-                               boot a kernel built with tracing, run a shell command line
-                               (default `test`: the user suite; `bench`; any other) between
-                               trace start and stop, and write target/tessera/trace.json
-                               (Perfetto) and trace.svg (a timeline for any browser)
-    symbolize [--release]      annotate kernel addresses in a log read from stdin
+    build      build the user programs and the kernel
+    run        build, then boot the kernel in QEMU on this terminal (Ctrl-A X quits)
+    test       every test: host, loom, kernel and user tests in QEMU; ends `N passed, N failed`
+    fuzz       one campaign of the hostile-program fuzzer; on failure, the command that replays it
+    bench      boot under -icount and record the benchmarks in target/tessera/bench.json
+    trace      trace a shell command line into target/tessera/trace.json (Perfetto) and trace.svg
+    symbolize  annotate kernel addresses in a log read from stdin
 
 OPTIONS:
-    --release                  use the release profile (default: debug)
-    --smp N                    number of CPUs for QEMU (default: 1)
-    --gdb                      start QEMU halted with a gdb stub on :1234
+    build [--release]
+    run [--smp N] [--release] [--gdb] [-- QEMU ARGS...]   (--gdb: QEMU halted, gdb stub on :1234)
+    fuzz [--cpus N] [--seed S] [--count C] [--release] [--limit SECS]
+                               (default: 4 CPUs, seed 1, 100000 invocations)
+    trace [--smp N] [--release] [WORKLOAD...]   (default workload `test`: the user suite)
+    symbolize [--release]
+    --release                  the release profile (default: debug; test and bench choose their own)
+    --smp N                    CPUs for QEMU (default: 1)
     -h, --help                 print this help
 ";
 
@@ -381,6 +375,16 @@ mod tests {
         assert_eq!(got, Command::Trace(expected));
         assert!(matches!(parse(&["trace"]).unwrap(), Command::Trace(trace::TraceOptions { smp: 1, ref workload, .. }) if workload == "test"));
         assert!(parse(&["trace", "--gdb"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_every_command_on_one_line() {
+        let commands = HELP.split("COMMANDS:").nth(1).and_then(|s| s.split("OPTIONS:").next()).unwrap();
+        let names: Vec<&str> = commands.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        assert_eq!(names, ["build", "run", "test", "fuzz", "bench", "trace", "symbolize"]);
+        for name in names {
+            assert!(!matches!(parse(&[name]), Ok(Command::Help) | Err(_)), "{name} is listed but not parsed");
+        }
     }
 
     #[test]

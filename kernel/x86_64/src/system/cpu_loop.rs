@@ -174,7 +174,7 @@ fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Ex
     );
     let k = kernel();
     if let Err(e) = k.kernel_invoke(cpu, Cap::new(CapType::Process, process), order::process::HALT, &[], &[]) {
-        crate::warn!("halting process {}: {e:?}", process.index);
+        log::warn!("halting process {}: {e:?}", process.index);
     }
     k.exit(cpu, regs)
 }

@@ -94,7 +94,7 @@ fn reclaim_waiting() -> usize {
     if let Some(km) = KMEM.lock().as_mut() {
         for &pa in &ready {
             if let Err(e) = km.frames.free(pa) {
-                crate::warn!("the core freed frame {pa:#x} twice or out of range: {e:?}");
+                log::warn!("the core freed frame {pa:#x} twice or out of range: {e:?}");
             }
         }
     }

@@ -82,7 +82,7 @@ pub fn ask_at_boot() {
     #[cfg(feature = "trace")]
     AT_BOOT.store(true, Ordering::Relaxed);
     #[cfg(not(feature = "trace"))]
-    crate::warn!("cmdline: this kernel is built without tracing (cargo xtask trace builds one with it)");
+    log::warn!("cmdline: this kernel is built without tracing (cargo xtask trace builds one with it)");
 }
 
 /// Starts tracing if the command line asked for it; called once every CPU is online.
@@ -90,7 +90,7 @@ pub fn start_if_asked() {
     #[cfg(feature = "trace")]
     if AT_BOOT.load(Ordering::Relaxed) {
         switch(true);
-        crate::info!("tracing on (trace stop in the shell writes it to COM2)");
+        log::info!("tracing on (trace stop in the shell writes it to COM2)");
     }
 }
 

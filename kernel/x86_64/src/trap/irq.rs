@@ -41,6 +41,6 @@ pub fn spurious(_frame: &mut TrapFrame) {}
 pub fn pic_spurious(_frame: &mut TrapFrame) {}
 
 pub fn unexpected(frame: &mut TrapFrame) {
-    crate::warn!("unexpected interrupt vector {:#x} at RIP {:#x}", frame.vector, frame.rip);
+    log::warn!("unexpected interrupt vector {:#x} at RIP {:#x}", frame.vector, frame.rip);
     lapic::eoi();
 }
