@@ -24,6 +24,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// Whether the rings are being written. Read at every site.
 #[cfg(feature = "trace")]
 static ON: AtomicBool = AtomicBool::new(false);
+/// Starts so far: a run loop that sees a new one forgets which process it traced last.
+#[cfg(feature = "trace")]
+static STARTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// The command line asked for tracing from boot.
 #[cfg(feature = "trace")]
 static AT_BOOT: AtomicBool = AtomicBool::new(false);
@@ -35,7 +38,9 @@ pub const BUILT_IN: bool = cfg!(feature = "trace");
 #[cfg(feature = "trace")]
 #[inline(always)]
 pub fn event(cpu: u32, kind: Kind, process: u32, a: u64, b: u64) {
-    core_event(cpu, Event { kind, process, code: 0, a, b });
+    if ON.load(Ordering::Relaxed) {
+        ring::record(cpu, kind, process, 0, a, b);
+    }
 }
 
 /// Records an event the core reported (`Platform::trace`); a user event naming a process is
@@ -47,7 +52,7 @@ pub fn core_event(cpu: u32, e: Event) {
         if e.kind == Kind::User && u64::from(e.code) == tessera_abi::trace::USER_NAME {
             names::set(e.process, e.a, e.b);
         } else if ON.load(Ordering::Relaxed) {
-            ring::record(cpu, e);
+            ring::record(cpu, e.kind, e.process, e.code, e.a, e.b);
         }
     }
     #[cfg(not(feature = "trace"))]
@@ -61,6 +66,7 @@ pub fn switch(on: bool) -> u64 {
     {
         if on {
             ring::reset();
+            STARTS.fetch_add(1, Ordering::Relaxed);
             ON.store(true, Ordering::Release);
             0
         } else {
@@ -101,12 +107,22 @@ pub fn start_if_asked() {
 pub struct CpuTrace {
     last: Option<u32>,
     why: u64,
+    /// The `STARTS` count `last` belongs to.
+    start: u64,
 }
 
 #[cfg(feature = "trace")]
 impl CpuTrace {
     /// The loop is about to enter `process` in user mode with `rax` in its registers.
     pub fn entering(&mut self, cpu: u32, process: u32, rax: u64) {
+        if !ON.load(Ordering::Relaxed) {
+            return;
+        }
+        let start = STARTS.load(Ordering::Relaxed);
+        if self.start != start {
+            self.start = start;
+            self.last = None;
+        }
         if self.last != Some(process) {
             let from = self.last.unwrap_or(NO_PROCESS);
             let why = if self.last.is_none() { switch_why::FROM_IDLE } else { self.why };
@@ -118,6 +134,9 @@ impl CpuTrace {
 
     /// The current process left user mode through `vector` (the run loop's exit vectors).
     pub fn left(&mut self, vector: u64) {
+        if !ON.load(Ordering::Relaxed) {
+            return;
+        }
         self.why = match vector {
             crate::user::entry::EXIT_SYSCALL => switch_why::INVOKED,
             v if v >= 32 => switch_why::PREEMPTED,
@@ -127,6 +146,9 @@ impl CpuTrace {
 
     /// The CPU goes idle.
     pub fn idle(&mut self, cpu: u32) {
+        if !ON.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(from) = self.last.take() {
             event(cpu, Kind::Switch, NO_PROCESS, u64::from(from), self.why);
         }

@@ -7,8 +7,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use spin::Once;
-use tessera_abi::trace::Record;
-use tessera_core::trace::Event;
+use tessera_abi::trace::{Kind, Record};
 
 /// Records per CPU: 512 KiB each.
 pub const RECORDS: usize = 16384;
@@ -44,14 +43,15 @@ pub fn reset() {
     }
 }
 
+/// Out of line, with the event in registers: a site costs nothing but its test while off.
 #[inline(never)]
-pub fn record(cpu: u32, e: Event) {
+pub fn record(cpu: u32, kind: Kind, process: u32, code: u16, a: u64, b: u64) {
     let Some(ring) = RINGS.get().and_then(|r| r.get(cpu as usize)) else {
         return;
     };
     let i = ring.head.load(Ordering::Relaxed);
     if i < RECORDS {
-        let r = Record { tsc: crate::tsc(), kind: e.kind, cpu: cpu as u8, process: e.process, code: e.code, a: e.a, b: e.b };
+        let r = Record { tsc: crate::tsc(), kind, cpu: cpu as u8, process, code, a, b };
         for (w, value) in ring.words[i * 4..i * 4 + 4].iter().zip(r.pack()) {
             w.store(value, Ordering::Relaxed);
         }
