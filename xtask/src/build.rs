@@ -81,7 +81,8 @@ pub fn build_with(ws: &Workspace, profile: Profile, kernel_features: &[&str]) ->
     Ok(Artifacts { kernel, bootfs })
 }
 
-fn output_dir(ws: &Workspace, profile: Profile) -> PathBuf {
+/// Where a build of `profile` leaves the kernel and the user programs.
+pub fn output_dir(ws: &Workspace, profile: Profile) -> PathBuf {
     ws.target_dir.join(TARGET).join(profile.dir_name())
 }
 

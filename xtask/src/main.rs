@@ -11,6 +11,7 @@ mod build;
 mod capture;
 mod console;
 mod fuzz;
+mod gdb;
 mod install;
 mod ktest;
 mod paste_test;
@@ -42,6 +43,7 @@ COMMANDS:
     fuzz       one campaign of the hostile-program fuzzer; on failure, the command that replays it
     bench      boot under -icount and record the benchmarks in target/tessera/bench.json
     trace      trace a shell command line into target/tessera/trace.json (Perfetto) and trace.svg
+    gdb        QEMU halted with its gdb stub, gdb attached; tessera-stop-in NAME stops in a program
     symbolize  annotate kernel addresses in a log read from stdin
 
 OPTIONS:
@@ -50,6 +52,7 @@ OPTIONS:
     fuzz [--cpus N] [--seed S] [--count C] [--release] [--limit SECS]
                                (default: 4 CPUs, seed 1, 100000 invocations)
     trace [--smp N] [--release] [WORKLOAD...]   (default workload `test`: the user suite)
+    gdb [--smp N] [--release]
     symbolize [--release]
     --release                  the release profile (default: debug; test and bench choose their own)
     --smp N                    CPUs for QEMU (default: 1)
@@ -79,6 +82,7 @@ enum Command {
     Bench,
     Symbolize { profile: Profile },
     Trace(trace::TraceOptions),
+    Gdb(gdb::GdbOptions),
 }
 
 /// Options of `cargo xtask run`.
@@ -118,6 +122,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Bench => bench::run(),
         Command::Symbolize { profile } => symbolize::filter_stdin(profile),
         Command::Trace(options) => trace::run(&options),
+        Command::Gdb(options) => gdb::run(&options),
     }
 }
 
@@ -205,10 +210,11 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         return Ok(Command::Help);
     };
     let is_run = name == "run";
-    if name == "trace" && (gdb || split.is_some()) {
-        bail!("--gdb and `-- QEMU ARGS` are options of `run`, not of `trace`");
+    let takes_smp = matches!(name.as_str(), "trace" | "gdb");
+    if takes_smp && (gdb || split.is_some()) {
+        bail!("--gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
-    if !is_run && name != "trace" && (smp.is_some() || gdb || split.is_some()) {
+    if !is_run && !takes_smp && (smp.is_some() || gdb || split.is_some()) {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
     if fuzz_options && name != "fuzz" {
@@ -230,6 +236,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         "fuzz" => Command::Fuzz(fuzz::Campaign { profile, ..campaign }),
         "bench" => Command::Bench,
         "symbolize" => Command::Symbolize { profile },
+        "gdb" => Command::Gdb(gdb::GdbOptions { profile, smp: smp.unwrap_or(1) }),
         "trace" => Command::Trace(trace::TraceOptions {
             profile,
             smp: smp.unwrap_or(1),
@@ -375,13 +382,14 @@ mod tests {
         assert_eq!(got, Command::Trace(expected));
         assert!(matches!(parse(&["trace"]).unwrap(), Command::Trace(trace::TraceOptions { smp: 1, ref workload, .. }) if workload == "test"));
         assert!(parse(&["trace", "--gdb"]).is_err());
+        assert_eq!(parse(&["gdb", "--smp", "2"]).unwrap(), Command::Gdb(gdb::GdbOptions { profile: Profile::Debug, smp: 2 }));
     }
 
     #[test]
     fn help_lists_every_command_on_one_line() {
         let commands = HELP.split("COMMANDS:").nth(1).and_then(|s| s.split("OPTIONS:").next()).unwrap();
         let names: Vec<&str> = commands.lines().filter_map(|l| l.split_whitespace().next()).collect();
-        assert_eq!(names, ["build", "run", "test", "fuzz", "bench", "trace", "symbolize"]);
+        assert_eq!(names, ["build", "run", "test", "fuzz", "bench", "trace", "gdb", "symbolize"]);
         for name in names {
             assert!(!matches!(parse(&[name]), Ok(Command::Help) | Err(_)), "{name} is listed but not parsed");
         }
