@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: boots the release kernel on one CPU under `-icount shift=0`, so guest
-//! instruction counts are deterministic, and records its `bench:` lines.
+//! instruction counts are deterministic, and records its `bench:` lines in
+//! `target/tessera/bench.json` and as a bar chart in `target/tessera/bench.svg`. A second boot,
+//! of a kernel built with tracing, measures what tracing costs.
 //!
 //! Guarantees: `target/tessera/bench.json` is written only from a boot that ended in the
 //! kernel's success code, reported no failed benchmark (`bench <name> failed: ...`) and printed
@@ -66,6 +68,14 @@ pub fn run() -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("could not write {}", path.display()))?;
     println!("wrote {}", path.display());
+    let bars: Vec<(String, f64)> = results
+        .iter()
+        .filter_map(|r| Some((r.name.clone(), r.instructions_per_op.as_f64()?)))
+        .collect();
+    let chart = ws.tessera_dir().join("bench.svg");
+    std::fs::write(&chart, crate::bench_chart::render(&bars))
+        .with_context(|| format!("could not write {}", chart.display()))?;
+    println!("wrote {} (the figures beside the reference points, as a bar chart)", chart.display());
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! is not printed twice. Arguments after `--` (for `run`) go to QEMU untouched.
 
 mod bench;
+mod bench_chart;
 mod bootfs;
 mod build;
 mod capture;
