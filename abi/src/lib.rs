@@ -26,6 +26,7 @@ pub mod message;
 pub mod order;
 pub mod post;
 pub mod process;
+pub mod trace;
 
 pub use cap::{CapType, Rights};
 pub use error::Error;

@@ -101,6 +101,18 @@ pub mod process {
     /// object and on the capability CREATE returns. Needs WRITE.
     /// Errors: `InvalidArgument` (no such priority), `MissingRights` (above a ceiling).
     pub const SET_CEILING: u32 = 14;
+    /// `d0` = a user event code (below 2^16), `d1`, `d2` = its arguments: recorded in the
+    /// kernel trace as a [`Kind::User`](crate::trace::Kind::User) event of the process (code
+    /// [`USER_NAME`](crate::trace::USER_NAME): `d1`, `d2` are the process's name, kept for
+    /// the trace even while it is off). Needs WRITE. Errors: `InvalidArgument` (code too
+    /// large), `BadState` (the kernel is built without tracing).
+    pub const TRACE_EVENT: u32 = 15;
+    /// `d0` = 1 starts kernel tracing (every CPU's ring emptied), 0 stops it and writes the
+    /// rings to the trace port ([`crate::trace`]). Tracing is a debugging facility of the whole
+    /// machine: any holder of a process capability with WRITE may switch it. `d0` out = the
+    /// events recorded since the start (on stop). Needs WRITE. Errors: `InvalidArgument`,
+    /// `BadState` (the kernel is built without tracing).
+    pub const TRACE_SWITCH: u32 = 16;
 }
 
 /// Orders of a [`Page`](crate::CapType::Page) capability.

@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: boots the release kernel on one CPU under `-icount shift=0`, so guest
-//! instruction counts are deterministic, and records its `bench:` lines.
+//! instruction counts are deterministic, and records its `bench:` lines in
+//! `target/tessera/bench.json` and as a bar chart in `target/tessera/bench.svg`. A second boot,
+//! of a kernel built with tracing, measures what tracing costs.
 //!
 //! Guarantees: `target/tessera/bench.json` is written only from a boot that ended in the
 //! kernel's success code, reported no failed benchmark (`bench <name> failed: ...`) and printed
@@ -59,11 +61,21 @@ pub fn run() -> Result<()> {
         bail!("the kernel printed no `bench: <name> <instructions_per_op> <iterations>` lines");
     }
     print_table(&results);
+    let traced = tracing_cost(&ws, &results)?;
     let path = ws.tessera_dir().join("bench.json");
-    let report = report(&results, &ws.root);
+    let mut report = report(&results, &ws.root);
+    report["tracing_built_in"] = benchmarks_json(&traced);
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("could not write {}", path.display()))?;
     println!("wrote {}", path.display());
+    let bars: Vec<(String, f64)> = results
+        .iter()
+        .filter_map(|r| Some((r.name.clone(), r.instructions_per_op.as_f64()?)))
+        .collect();
+    let chart = ws.tessera_dir().join("bench.svg");
+    std::fs::write(&chart, crate::bench_chart::render(&bars))
+        .with_context(|| format!("could not write {}", chart.display()))?;
+    println!("wrote {} (the figures beside the reference points, as a bar chart)", chart.display());
     Ok(())
 }
 
@@ -204,6 +216,15 @@ fn report(results: &[BenchResult], root: &std::path::Path) -> serde_json::Value 
     };
     let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    json!({
+        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        "commit": commit,
+        "dirty": dirty,
+        "benchmarks": benchmarks_json(results),
+    })
+}
+
+fn benchmarks_json(results: &[BenchResult]) -> serde_json::Value {
     let benchmarks: BTreeMap<&str, serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -212,12 +233,31 @@ fn report(results: &[BenchResult], root: &std::path::Path) -> serde_json::Value 
             (r.name.as_str(), entry)
         })
         .collect();
-    json!({
-        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        "commit": commit,
-        "dirty": dirty,
-        "benchmarks": benchmarks,
-    })
+    json!(benchmarks)
+}
+
+/// The same benchmarks on a kernel built with tracing (`trace` feature), tracing off, beside
+/// `plain`'s figures; that kernel also prints the cost of one trace site, off and recording
+/// (`trace_site_off`, `trace_event_on`). Returns its results.
+fn tracing_cost(ws: &Workspace, plain: &[BenchResult]) -> Result<Vec<BenchResult>> {
+    let artifacts = build::build_with(ws, Profile::Release, &[crate::trace::FEATURE])?;
+    let symbolizer = qemu::load_symbolizer(ws, &artifacts.kernel);
+    let mut boot = Boot::new(&artifacts);
+    boot.icount = true;
+    boot.append = Some("bench".into());
+    let capture = capture::boot(ws, &boot, "bench-traced", symbolizer.as_ref(), BOOT_LIMIT)?;
+    if capture.exit != Exit::Success {
+        bail!("the bench boot with tracing built in did not succeed: {} (log: {})", capture.exit, capture.log.display());
+    }
+    let traced = collect(&capture.lines)?;
+    println!("
+with tracing built in (off); the kernel's own trace-site figures last:");
+    println!("{:<18}  {:>16}  {:>16}", "benchmark", "instructions/op", "without tracing");
+    for r in &traced {
+        let before = plain.iter().find(|p| p.name == r.name).map_or("-".to_string(), |p| p.instructions_per_op.to_string());
+        println!("{:<18}  {:>16}  {:>16}", r.name, r.instructions_per_op.to_string(), before);
+    }
+    Ok(traced)
 }
 
 #[cfg(test)]

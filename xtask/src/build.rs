@@ -50,11 +50,16 @@ pub fn kernel_path(ws: &Workspace, profile: Profile) -> PathBuf {
 }
 
 pub fn build(ws: &Workspace, profile: Profile) -> Result<Artifacts> {
+    build_with(ws, profile, &[])
+}
+
+/// `build`, with the kernel's cargo features `kernel_features` (`trace`).
+pub fn build_with(ws: &Workspace, profile: Profile, kernel_features: &[&str]) -> Result<Artifacts> {
     let bootfs = if ws.programs.is_empty() {
         None
     } else {
         let packages: Vec<&str> = ws.programs.iter().map(|p| p.package.as_str()).collect();
-        build_freestanding(ws, profile, &packages)?;
+        build_freestanding(ws, profile, &packages, &[])?;
         let entries: Vec<(String, PathBuf)> = ws
             .programs
             .iter()
@@ -65,7 +70,7 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<Artifacts> {
         bootfs::pack(&entries, &archive)?;
         Some(archive)
     };
-    build_freestanding(ws, profile, &[KERNEL_PACKAGE])?;
+    build_freestanding(ws, profile, &[KERNEL_PACKAGE], kernel_features)?;
     let kernel = kernel_path(ws, profile);
     if !kernel.is_file() {
         bail!(
@@ -76,11 +81,12 @@ pub fn build(ws: &Workspace, profile: Profile) -> Result<Artifacts> {
     Ok(Artifacts { kernel, bootfs })
 }
 
-fn output_dir(ws: &Workspace, profile: Profile) -> PathBuf {
+/// Where a build of `profile` leaves the kernel and the user programs.
+pub fn output_dir(ws: &Workspace, profile: Profile) -> PathBuf {
     ws.target_dir.join(TARGET).join(profile.dir_name())
 }
 
-fn build_freestanding(ws: &Workspace, profile: Profile, packages: &[&str]) -> Result<()> {
+fn build_freestanding(ws: &Workspace, profile: Profile, packages: &[&str], features: &[&str]) -> Result<()> {
     let mut command = cargo(&ws.root);
     command.args(["build", "--target", TARGET]);
     if profile == Profile::Release {
@@ -88,6 +94,9 @@ fn build_freestanding(ws: &Workspace, profile: Profile, packages: &[&str]) -> Re
     }
     for package in packages {
         command.args(["-p", package]);
+    }
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
     }
     // CARGO_ENCODED_RUSTFLAGS would take precedence over RUSTFLAGS.
     command

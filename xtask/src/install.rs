@@ -19,12 +19,13 @@ pub fn ensure_qemu() -> Result<()> {
         return Ok(());
     }
     if !is_root() || find_in_path("apt-get").is_none() {
-        eprintln!("{QEMU} is missing: run  sudo apt-get install {PACKAGE}");
+        eprintln!("{QEMU} is missing: run  sudo apt-get install --no-install-recommends {PACKAGE}");
         return Err(Reported.into());
     }
     println!("{QEMU} is missing: installing {PACKAGE} with apt-get (running as root)");
     apt_get(&["update"])?;
-    apt_get(&["install", "-y", PACKAGE])?;
+    // Recommends would pull in hundreds of GUI and codec packages a headless QEMU never uses.
+    apt_get(&["install", "-y", "--no-install-recommends", PACKAGE])?;
     if find_in_path(QEMU).is_none() {
         bail!("installed {PACKAGE} but {QEMU} is still not on PATH");
     }

@@ -6,18 +6,22 @@
 //! is not printed twice. Arguments after `--` (for `run`) go to QEMU untouched.
 
 mod bench;
+mod bench_chart;
 mod bootfs;
 mod build;
 mod capture;
 mod console;
 mod fuzz;
+mod gdb;
 mod install;
 mod ktest;
+mod paste_test;
 mod qemu;
 mod results;
 mod shell_test;
 mod symbolize;
 mod test;
+mod trace;
 mod workspace;
 
 use std::ffi::OsString;
@@ -28,32 +32,33 @@ use anyhow::{bail, Context, Result};
 use crate::build::Profile;
 
 const HELP: &str = "\
-cargo xtask: build, run, test and bench the Tessera kernel
+cargo xtask: build, run, test, trace and bench the Tessera kernel
 
 USAGE:
     cargo xtask <COMMAND> [OPTIONS]
 
 COMMANDS:
-    build [--release]          build the user programs and the kernel
-    run [--smp N] [--release] [--gdb] [-- QEMU ARGS...]
-                               build, then boot the kernel in QEMU on this terminal
-                               (Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor)
-    test                       host tests, loom tests, kernel tests in QEMU, user tests;
-                               ends with one line `N passed, N failed`
-    fuzz [--cpus N] [--seed S] [--count C] [--release] [--limit SECS]
-                               one campaign of the hostile-program fuzzer (default: 4 CPUs,
-                               seed 1, 100000 invocations); prints the figures, and on failure
-                               the command that replays the seed
-    bench [--scaling]          build release, boot under -icount and record the
-                               kernel's benchmarks in target/tessera/bench.json;
-                               --scaling: boot 4 CPUs without -icount and print the SMP
-                               scaling figures as ratios measured in one run
-    symbolize [--release]      annotate kernel addresses in a log read from stdin
+    build      build the user programs and the kernel
+    run        build, then boot the kernel in QEMU on this terminal (Ctrl-A X quits)
+    test       every test: host, loom, kernel and user tests in QEMU; ends `N passed, N failed`
+    fuzz       one campaign of the hostile-program fuzzer; on failure, the command that replays it
+    bench      boot under -icount and record the benchmarks in target/tessera/bench.json
+    trace      trace a shell command line into target/tessera/trace.json (Perfetto) and trace.svg
+    gdb        QEMU halted with its gdb stub, gdb attached; tessera-stop-in NAME stops in a program
+    symbolize  annotate kernel addresses in a log read from stdin
 
 OPTIONS:
-    --release                  use the release profile (default: debug)
-    --smp N                    number of CPUs for QEMU (default: 1)
-    --gdb                      start QEMU halted with a gdb stub on :1234
+    build [--release]
+    run [--smp N] [--release] [--gdb] [-- QEMU ARGS...]   (--gdb: QEMU halted, gdb stub on :1234)
+    fuzz [--cpus N] [--seed S] [--count C] [--release] [--limit SECS]
+                               (default: 4 CPUs, seed 1, 100000 invocations)
+    bench [--scaling]          (--scaling: 4 CPUs without -icount, SMP throughput as ratios
+                               measured in one run)
+    trace [--smp N] [--release] [WORKLOAD...]   (default workload `test`: the user suite)
+    gdb [--smp N] [--release]
+    symbolize [--release]
+    --release                  the release profile (default: debug; test and bench choose their own)
+    --smp N                    CPUs for QEMU (default: 1)
     -h, --help                 print this help
 ";
 
@@ -73,19 +78,15 @@ impl std::error::Error for Reported {}
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Help,
-    Build {
-        profile: Profile,
-    },
+    Build { profile: Profile },
     Run(RunOptions),
     Test,
     Fuzz(fuzz::Campaign),
     /// The benchmarks, or with `scaling` the SMP scaling ones.
-    Bench {
-        scaling: bool,
-    },
-    Symbolize {
-        profile: Profile,
-    },
+    Bench { scaling: bool },
+    Symbolize { profile: Profile },
+    Trace(trace::TraceOptions),
+    Gdb(gdb::GdbOptions),
 }
 
 /// Options of `cargo xtask run`.
@@ -125,6 +126,8 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Bench { scaling: false } => bench::run(),
         Command::Bench { scaling: true } => bench::run_scaling(),
         Command::Symbolize { profile } => symbolize::filter_stdin(profile),
+        Command::Trace(options) => trace::run(&options),
+        Command::Gdb(options) => gdb::run(&options),
     }
 }
 
@@ -156,6 +159,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     let mut gdb = false;
     let mut scaling = false;
     let mut fuzz_options = false;
+    let mut words: Vec<String> = Vec::new();
     let mut campaign = fuzz::Campaign {
         profile: Profile::Debug,
         cpus: 4,
@@ -203,6 +207,9 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
                     anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
                 })?);
             }
+            lexopt::Arg::Value(value) if name.as_deref() == Some("trace") => {
+                words.push(value.to_string_lossy().into_owned());
+            }
             other => return Err(other.unexpected().into()),
         }
     }
@@ -210,7 +217,11 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         return Ok(Command::Help);
     };
     let is_run = name == "run";
-    if !is_run && (smp.is_some() || gdb || split.is_some()) {
+    let takes_smp = matches!(name.as_str(), "trace" | "gdb");
+    if takes_smp && (gdb || split.is_some()) {
+        bail!("--gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
+    }
+    if !is_run && !takes_smp && (smp.is_some() || gdb || split.is_some()) {
         bail!("--smp, --gdb and `-- QEMU ARGS` are options of `run`, not of `{name}`");
     }
     if scaling && name != "bench" {
@@ -238,6 +249,12 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         }),
         "bench" => Command::Bench { scaling },
         "symbolize" => Command::Symbolize { profile },
+        "gdb" => Command::Gdb(gdb::GdbOptions { profile, smp: smp.unwrap_or(1) }),
+        "trace" => Command::Trace(trace::TraceOptions {
+            profile,
+            smp: smp.unwrap_or(1),
+            workload: if words.is_empty() { trace::DEFAULT_WORKLOAD.to_string() } else { words.join(" ") },
+        }),
         other => bail!("unknown command `{other}`; `cargo xtask --help` lists the commands"),
     })
 }
@@ -377,6 +394,26 @@ mod tests {
         assert!(parse(&["fuzz", "--cpus", "16"]).is_err());
         assert!(parse(&["test", "--seed", "1"]).is_err());
         assert!(parse(&["run", "--count", "1"]).is_err());
+    }
+
+    #[test]
+    fn trace_takes_smp_release_and_a_workload() {
+        let got = parse(&["trace", "--smp", "4", "--release", "echo", "hi"]).unwrap();
+        let expected = trace::TraceOptions { profile: Profile::Release, smp: 4, workload: "echo hi".into() };
+        assert_eq!(got, Command::Trace(expected));
+        assert!(matches!(parse(&["trace"]).unwrap(), Command::Trace(trace::TraceOptions { smp: 1, ref workload, .. }) if workload == "test"));
+        assert!(parse(&["trace", "--gdb"]).is_err());
+        assert_eq!(parse(&["gdb", "--smp", "2"]).unwrap(), Command::Gdb(gdb::GdbOptions { profile: Profile::Debug, smp: 2 }));
+    }
+
+    #[test]
+    fn help_lists_every_command_on_one_line() {
+        let commands = HELP.split("COMMANDS:").nth(1).and_then(|s| s.split("OPTIONS:").next()).unwrap();
+        let names: Vec<&str> = commands.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        assert_eq!(names, ["build", "run", "test", "fuzz", "bench", "trace", "gdb", "symbolize"]);
+        for name in names {
+            assert!(!matches!(parse(&[name]), Ok(Command::Help) | Err(_)), "{name} is listed but not parsed");
+        }
     }
 
     #[test]

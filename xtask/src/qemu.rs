@@ -87,7 +87,13 @@ impl Boot {
             args.push("-initrd".into());
             args.push(initrd.clone().into());
         }
-        if let Some(append) = &self.append {
+        // The kernel cannot see -icount, so it is told: it names its TSC figures by it.
+        let append = match (&self.append, self.icount) {
+            (Some(a), true) => Some(format!("{a} icount")),
+            (None, true) => Some("icount".to_string()),
+            (a, false) => a.clone(),
+        };
+        if let Some(append) = append {
             args.push("-append".into());
             args.push(append.into());
         }
@@ -281,7 +287,7 @@ mod tests {
         assert!(args.contains("-accel tcg,thread=multi"));
         assert!(args.contains("-icount shift=0"));
         assert!(args.contains(" -s -S "));
-        assert!(args.ends_with("-initrd /t/bootfs.tar -append test=all -d int"));
+        assert!(args.ends_with("-initrd /t/bootfs.tar -append test=all icount -d int"));
     }
 
     #[test]

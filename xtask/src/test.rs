@@ -16,7 +16,9 @@ use anyhow::{Context, Result};
 use crate::build::{self, Profile};
 use crate::capture;
 use crate::fuzz;
+use crate::paste_test;
 use crate::shell_test;
+use crate::trace;
 use crate::install::ensure_qemu;
 use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
 use crate::qemu::{self, Boot};
@@ -258,6 +260,54 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
         boot.append = None;
         let capture = capture::scripted(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT, shell_test::SCRIPT)?;
         total.absorb(shell_test::judge(name, &capture.log, &capture.lines, capture.exit));
+        for cpus in PASTE_CPUS {
+            banner(&format!("paste: boot on {cpus} CPU(s), paste a 64 KiB script into COM1, check every line's answer"));
+            let name = format!("paste-{cpus}cpu");
+            boot.smp = cpus;
+            let script = paste_test::script();
+            let capture = capture::scripted(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT, &script)?;
+            total.absorb(paste_test::judge(&name, &capture.log, &capture.lines, capture.exit));
+        }
+        // Last: it rebuilds the kernel with tracing, which the boots above must not run.
+        total.absorb(trace_tests(ws)?);
     }
     Ok(total)
+}
+
+/// The workload traced by `trace_tests`: the shell's `ps` CALLs the console server for every
+/// line and kernel objects for every process.
+const TRACE_WORKLOAD: &str = "ps";
+const TRACE_CPUS: [u32; 2] = [1, 4];
+const PASTE_CPUS: [u32; 2] = [1, 4];
+
+/// `cargo xtask trace` on a known workload, its JSON read back and checked (`trace/check.rs`),
+/// on 1 and 4 CPUs; the trace must hold answered CALLs and context switches.
+fn trace_tests(ws: &Workspace) -> Result<Judgement> {
+    let artifacts = build::build_with(ws, Profile::Debug, &[trace::FEATURE])?;
+    let mut judgement = Judgement::default();
+    for cpus in TRACE_CPUS {
+        banner(&format!("trace: a kernel built with tracing on {cpus} CPU(s); trace `{TRACE_WORKLOAD}` and check the JSON"));
+        let name = format!("trace-{cpus}cpu");
+        let verdict = trace::record(ws, &artifacts, cpus, TRACE_WORKLOAD, &name, BOOT_LIMIT).and_then(|t| {
+            if t.checked.calls_answered == 0 || t.checked.switches == 0 {
+                anyhow::bail!("{} holds no answered CALL or no context switch: {:?}", t.json.display(), t.checked);
+            }
+            Ok(t)
+        });
+        match verdict {
+            Ok(t) => {
+                println!(
+                    "trace: {cpus} CPU(s): every CALL has its RETURN ({}), time never goes back, {} switches alternate ... ok",
+                    t.checked.calls_answered, t.checked.switches
+                );
+                judgement.counts.passed += 1;
+            }
+            Err(e) => {
+                println!("trace: {cpus} CPU(s) ... FAILED: {e:#}");
+                judgement.counts.failed += 1;
+                judgement.problems.push(format!("{name}: {e:#}"));
+            }
+        }
+    }
+    Ok(judgement)
 }

@@ -69,6 +69,8 @@ impl<P: Platform> Kernel<P> {
         }) else {
             return Ok(true);
         };
+        // The path cannot restart from here on.
+        trace_event!(self, cpu.id, IrqPosted, t.index, u64::from(line), 0);
         let payload = PostPayload {
             order: IRQ_FIRED,
             word: u64::from(line),
@@ -106,6 +108,7 @@ impl<P: Platform> Kernel<P> {
         if queued != Some(Ok(())) {
             panic!("{id:?} cannot queue on its locked driver {t:?}: {queued:?} (kernel bug)");
         }
+        trace_event!(self, cpu.id, PostQueued, t.index, u64::from(IRQ_FIRED), u64::from(crate::trace::NO_PROCESS));
         Ok(true)
     }
 }

@@ -9,6 +9,9 @@
 
 extern crate alloc;
 
+#[macro_use]
+pub mod trace;
+
 pub mod cap;
 mod check;
 pub mod cleaner;

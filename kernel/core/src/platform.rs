@@ -22,6 +22,7 @@ use tessera_abi::message::{Invocation, Reply};
 use crate::cap::ObjId;
 use crate::fault::Translation;
 use crate::sync::{CpuId, Turn};
+use crate::trace::Event;
 
 /// A physical frame number handed out by the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,4 +87,18 @@ pub trait Platform: Sync {
     /// path first. Hardware does nothing.
     #[inline(always)]
     fn turn(&self, _at: Turn) {}
+
+    /// Whether this platform records trace events (`TRACE_EVENT` and `TRACE_SWITCH` are
+    /// refused with `BadState` otherwise).
+    const TRACES: bool = false;
+    /// Records `event` on `cpu` if tracing is on (a user event naming a process is kept even
+    /// while it is off). Called from kernel paths with locks held: it must not block. The
+    /// default does nothing and costs nothing.
+    #[inline(always)]
+    fn trace(&self, _cpu: CpuId, _event: Event) {}
+    /// Starts (`true`) or stops tracing; a stop writes out what was recorded. Returns the
+    /// events recorded since the start.
+    fn trace_switch(&self, _on: bool) -> u64 {
+        0
+    }
 }

@@ -84,6 +84,7 @@ impl<P: Platform> Kernel<P> {
                 if let QueueRef::Senders(_) = w.from {
                     p.owns = Some(w.from);
                 }
+                trace_event!(self, cpu.id, Wake, w.who.id.index, 0, 0);
                 let at = p.priority.max(w.boost);
                 self.make_ready_at(cpu, w.who.id, p, Position::Tail, at);
             }

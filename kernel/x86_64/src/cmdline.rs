@@ -1,9 +1,10 @@
-//! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`,
-//! `loglevel=error|warn|info|debug`, and for `test=fuzz` the campaign's `seed=N` (32 bits),
+//! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`, `trace`,
+//! `icount` (QEMU counts instructions: the TSC figures are named so),
+//! `loglevel=off|error|warn|info|debug|trace`, and for `test=fuzz` the campaign's `seed=N` (32 bits),
 //! `count=N` (invocations, at most `FuzzArg::MAX_COUNT`). Unknown words and bad numbers are
 //! reported, not fatal.
 
-use crate::console::log::{self, Level};
+use core::sync::atomic::{AtomicBool, Ordering};
 use tessera_abi::boot::FuzzArg;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,20 +33,20 @@ pub fn parse(line: &'static str) -> Mode {
             Some(("test", "fuzz")) => mode = Mode::TestFuzz(fuzz),
             Some(("seed", n)) => match n.parse() {
                 Ok(seed) => fuzz.seed = seed,
-                Err(_) => crate::warn!("cmdline: seed={n:?} is not a 32-bit number"),
+                Err(_) => log::warn!("cmdline: seed={n:?} is not a 32-bit number"),
             },
             Some(("count", n)) => match n.parse() {
                 Ok(count) if count <= FuzzArg::MAX_COUNT => fuzz.count = count,
-                _ => crate::warn!("cmdline: count={n:?} is not a number up to {}", FuzzArg::MAX_COUNT),
+                _ => log::warn!("cmdline: count={n:?} is not a number up to {}", FuzzArg::MAX_COUNT),
             },
             Some(("test", name)) => mode = Mode::TestOne(name),
-            Some(("loglevel", l)) => match Level::parse(l) {
-                Some(l) => log::set_level(l),
-                None => crate::warn!("cmdline: unknown log level {l:?}"),
-            },
+            // Read by the logger first thing at boot (`console::log::init`).
+            Some(("loglevel", _)) => {}
             None if word == "bench" => mode = Mode::Bench,
             None if word == "scaling" && mode == Mode::Bench => mode = Mode::BenchScaling,
-            _ => crate::warn!("cmdline: ignoring {word:?}"),
+            None if word == "trace" => crate::trace::ask_at_boot(),
+            None if word == "icount" => ICOUNT.store(true, Ordering::Relaxed),
+            _ => log::warn!("cmdline: ignoring {word:?}"),
         }
     }
     match mode {
@@ -53,6 +54,15 @@ pub fn parse(line: &'static str) -> Mode {
         Mode::TestFuzz(_) => Mode::TestFuzz(fuzz),
         other => other,
     }
+}
+
+/// QEMU runs with `-icount` (xtask says so with the word `icount`): the TSC counts guest
+/// instructions.
+static ICOUNT: AtomicBool = AtomicBool::new(false);
+
+/// Whether the TSC counts guest instructions (`icount` on the command line).
+pub fn icount() -> bool {
+    ICOUNT.load(Ordering::Relaxed)
 }
 
 static CMDLINE: spin::Once<([u8; 256], usize)> = spin::Once::new();

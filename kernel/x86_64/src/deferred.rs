@@ -44,6 +44,6 @@ fn handle(cpu: &PerCpu, vector: u8) {
             }
             crate::apic::ioapic::unmask(v - IRQ_BASE);
         }
-        v => crate::debug!("CPU {}: vector {v:#x} pending with no handler", cpu.id),
+        v => log::debug!("CPU {}: vector {v:#x} pending with no handler", cpu.id),
     }
 }

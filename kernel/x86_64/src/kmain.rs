@@ -4,7 +4,7 @@ use crate::boot::start_info::{BootInfo, PhysReader};
 use crate::cmdline::{self, Mode};
 use tessera_abi::boot::{FuzzArg, InitArg};
 use crate::cpu::percpu::PerCpu;
-use crate::{apic, cpu, info, ktest, mem, platform, trap};
+use crate::{apic, cpu, ktest, mem, platform, trap};
 use spin::Once;
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
@@ -52,8 +52,9 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         Err(e) => panic!("bad PVH start info at {start_info:#x}: {e:?}"),
     };
     cmdline::capture(info.cmdline_paddr);
+    crate::console::log::init(cmdline::get());
     for r in info.memory() {
-        crate::debug!("memory {:#012x}..{:#012x} {:?}", r.start, r.start + r.len, r.kind);
+        log::debug!("memory {:#012x}..{:#012x} {:?}", r.start, r.start + r.len, r.kind);
     }
     mem::kernel_map::init(info);
     mem::heap::init();
@@ -64,7 +65,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     cpu::gdt::load(bsp);
     trap::idt::load();
     crate::user::init_cpu();
-    info!(
+    log::info!(
         "memory: {} MiB usable, {} frames free; SMEP {} SMAP {}",
         info.top_of_ram() >> 20,
         mem::kmem::KMEM.lock().as_ref().map_or(0, |k| k.frames.free_frames()),
@@ -94,11 +95,16 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
         apic::ioapic::unmask(gsi);
     }
     let started = crate::smp::start_aps();
-    info!("{} of {} CPUs online", started + 1, p.cpus);
+    log::info!("{} of {} CPUs online", started + 1, p.cpus);
+    crate::trace::start_if_asked();
+    if mode == Mode::Bench {
+        crate::trace::bench();
+    }
     let (entry, idle) = (ENTRY_TSC.get().copied().unwrap_or(0), crate::tsc());
-    info!(
-        "reached idle: TSC {idle} since reset, {} in the kernel (guest instructions under -icount shift=0)",
-        idle - entry
+    log::info!(
+        "reached idle: TSC {idle} since reset, {} in the kernel ({})",
+        idle - entry,
+        if cmdline::icount() { "guest instructions" } else { "TSC ticks" }
     );
     match mode {
         Mode::TestAll => ktest::run_all(),

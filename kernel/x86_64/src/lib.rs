@@ -43,6 +43,8 @@ pub mod smp;
 #[cfg(not(test))]
 pub mod system;
 #[cfg(not(test))]
+pub mod trace;
+#[cfg(not(test))]
 pub mod trap;
 #[cfg(not(test))]
 pub mod user;

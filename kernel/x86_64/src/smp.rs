@@ -150,7 +150,7 @@ pub fn start_aps() -> usize {
             started += 1;
             next_id += 1;
         } else {
-            crate::warn!("CPU with APIC id {apic_id} did not start");
+            log::warn!("CPU with APIC id {apic_id} did not start");
         }
     }
     identity_map_trampoline(false);
@@ -166,7 +166,7 @@ extern "C" fn ap_main(id: u64) -> ! {
     crate::user::init_cpu();
     lapic::init();
     lapic::start_timer();
-    crate::info!("CPU {id} online (APIC id {})", lapic::id());
+    log::info!("CPU {id} online (APIC id {})", lapic::id());
     AP_ONLINE.store(true, Ordering::Release);
     while !crate::system::running() {
         crate::idle::idle_once();

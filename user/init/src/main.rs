@@ -15,7 +15,7 @@ mod loader;
 use tessera_user::abi::boot::{init, InitArg};
 use tessera_user::abi::bootfs;
 use tessera_user::abi::elf::LoadError;
-use tessera_user::{caps, entry, invoke, println};
+use tessera_user::{caps, entry, invoke, println, trace};
 
 entry!(main);
 
@@ -23,6 +23,7 @@ entry!(main);
 /// serial driver) runs.
 fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] {
     let mut failed = [const { None }; init::PROGRAMS.len()];
+    let _ = trace::name(init::SELF, "init");
     let Some(archive) = loader::archive() else {
         return failed;
     };
@@ -30,8 +31,12 @@ fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] 
         if let Some(image) = bootfs::find(archive, name) {
             // The fuzzer runs its workers in its own space, so it gets that space's capability.
             let space = if name == "fuzz" { grants::FUZZ_SPACE } else { loader::SPACE };
-            if let Err(e) = loader::load(image, slot, space) {
-                failed[i] = Some((name, e));
+            match loader::load(image, slot, space) {
+                // A kernel without tracing refuses the name; nothing is lost but the label.
+                Ok(()) => {
+                    let _ = trace::name(slot, name);
+                }
+                Err(e) => failed[i] = Some((name, e)),
             }
         }
     }

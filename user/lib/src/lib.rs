@@ -14,6 +14,7 @@ mod heap;
 pub mod invoke;
 pub mod slots;
 mod start;
+pub mod trace;
 pub mod tsc;
 mod unwind;
 

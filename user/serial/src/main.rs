@@ -94,10 +94,15 @@ impl Driver {
         }
     }
 
-    /// An IRQ POST arrived at TSC `now`.
-    fn interrupted(&mut self, now: u64) -> Reply {
+    /// Moves the UART's input into the buffer (at TSC `now`), ends a benchmark round whose
+    /// marker came back, and reports input the UART lost.
+    fn pull(&mut self, now: u64) {
         let round = self.bench.as_ref().is_some_and(IrqBench::in_flight);
-        if self.uart.drain(&mut self.input, round) {
+        let drained = self.uart.drain(&mut self.input, round);
+        if drained.overruns > 0 {
+            self.uart.write(b"\r\nserial: input overrun: the UART lost input bytes\r\n");
+        }
+        if drained.marker {
             let answer = self
                 .bench
                 .as_mut()
@@ -106,6 +111,11 @@ impl Driver {
                 self.end_bench(a);
             }
         }
+    }
+
+    /// An IRQ POST arrived at TSC `now`.
+    fn interrupted(&mut self, now: u64) -> Reply {
+        self.pull(now);
         match self.reader {
             Some(slot) if !self.input.is_empty() => {
                 self.reader = None;
@@ -180,7 +190,7 @@ fn main(_arg: u64) {
         d.uart
             .write(b"serial: cannot bind the COM1 interrupt; input is off\r\n");
     }
-    d.uart.drain(&mut d.input, false);
+    d.pull(tsc::now());
     let mut reply = NO_REPLY;
     loop {
         let free = d.free_slot();
@@ -199,5 +209,10 @@ fn main(_arg: u64) {
             Ok(m) => d.handle(&m, free, now),
             Err(_) => NO_REPLY,
         };
+        // A READ made room: input held back in the UART comes in now (its line fires again
+        // only once the receiver has been emptied).
+        if d.uart.backed_up() && !d.input.is_full() {
+            d.pull(now);
+        }
     }
 }

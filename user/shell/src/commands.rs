@@ -4,7 +4,8 @@
 
 use crate::ps;
 use tessera_user::abi::boot::InitArg;
-use tessera_user::{console, println, tsc};
+use tessera_user::abi::Error;
+use tessera_user::{console, println, slots, trace, tsc};
 
 const HELP: &str = "commands:
   help             this list
@@ -14,6 +15,7 @@ const HELP: &str = "commands:
   kill <id>        halt a process (ids from ps)
   test             run the user-level test suite and print a pass/fail summary
   bench            run the benchmarks (ticks per operation; instructions under -icount)
+  trace start|stop kernel tracing: start it, or stop it and write it to COM2
   shutdown         end the machine (QEMU exits with success)";
 
 pub fn run(line: &str, arg: &InitArg) {
@@ -30,12 +32,29 @@ pub fn run(line: &str, arg: &InitArg) {
             tessera_suite::run(arg.tsc_hz);
         }
         "bench" => tessera_benches::run(),
+        "trace" => trace(rest.trim()),
         "shutdown" => {
             println!("shutting down");
             let e = console::shutdown(true);
             println!("shutdown failed: {e:?}");
         }
         other => println!("{other}: unknown command (type help for the list)"),
+    }
+}
+
+fn trace(what: &str) {
+    let done = match what {
+        "start" => trace::start(slots::SELF).map(|()| println!("tracing on")),
+        "stop" => trace::stop(slots::SELF).map(|n| println!("tracing off: {n} events written to COM2")),
+        _ => {
+            println!("trace: usage: trace start | trace stop");
+            return;
+        }
+    };
+    match done {
+        Ok(()) => {}
+        Err(Error::BadState) => println!("trace: this kernel is built without tracing (cargo xtask trace builds one with it)"),
+        Err(e) => println!("trace: {e:?}"),
     }
 }
 

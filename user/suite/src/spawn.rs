@@ -75,6 +75,8 @@ pub fn spawn_code(
     }
     caps::map(space, CODE_VPN, page, Rights::READ.union(Rights::EXEC))?;
     caps::create(slots::BANK, CapType::Process, process)?;
+    // Labels its lane in a kernel trace; a kernel without tracing refuses, which is no matter.
+    let _ = tessera_user::trace::name(process, "suite helper");
     caps::set_space(process, space)?;
     let base_va = CODE_VPN * PAGE;
     caps::set_entry(process, base_va + entry, base_va + PAGE, arg)?;

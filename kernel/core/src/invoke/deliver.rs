@@ -42,6 +42,7 @@ impl<P: Platform> Kernel<P> {
         d: &Delivery,
     ) {
         Self::write_message(t, d);
+        trace_event!(self, cpu.id, Delivered, t_id.index, d.info.pack(), u64::from(d.resume.map_or(crate::trace::NO_PROCESS, |r| r.obj.index)));
         self.make_ready(cpu, t_id, t, Position::Tail);
     }
 
@@ -145,6 +146,7 @@ impl<P: Platform> Kernel<P> {
         match t.senders.wake_one(&self.stall_nodes) {
             None => {}
             Some(Waiter::Process(s)) => {
+                trace_event!(self, cpu.id, OwnerPassed, t_id.index, u64::from(s.id.index), 0);
                 #[cfg(feature = "planted-bugs")]
                 self.planted_woken(t, s);
                 // The queue is reserved for its new owner until it runs: queued below a
@@ -154,6 +156,7 @@ impl<P: Platform> Kernel<P> {
                 self.defer_wake_at(cpu, s, QueueRef::Senders(t_id), t.priority);
             }
             Some(Waiter::Post(i)) => {
+                trace_event!(self, cpu.id, OwnerPassed, t_id.index, u64::from(crate::trace::NO_PROCESS), 0);
                 self.deliver_post(cpu, t_id, t, i);
                 t.senders.used(&self.stall_nodes, Waiter::Post(i), false);
             }

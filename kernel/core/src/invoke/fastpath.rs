@@ -129,6 +129,7 @@ impl<P: Platform> Kernel<P> {
                 r.ticket += 1;
             }
             Self::write_message(r, &d);
+            trace_event!(self, cpu.id, Delivered, t.index, d.info.pack(), u64::from(if call { me.index } else { crate::trace::NO_PROCESS }));
             Some(self.run_here(cpu, r, regs))
         })??;
         self.processes.write(me, |p| {

@@ -108,6 +108,11 @@ impl<P: Platform> Kernel<P> {
             }
             Some(Err(e)) => panic!("{:?} cannot stall on {q:?}: {e:?} (kernel bug)", caller.id),
         }
+        trace_event!(self, cpu.id, Stall, caller.id.index, u64::from(match q {
+            QueueRef::Senders(t) => t.index,
+            QueueRef::PostPool => crate::trace::NO_PROCESS,
+            QueueRef::Leaving(t) => t.index,
+        }), 0);
         if again {
             self.processes.write(caller.id, |p| p.owns = None);
         }
@@ -151,6 +156,7 @@ impl<P: Platform> Kernel<P> {
         if queued != Some(Ok(())) {
             panic!("{id:?} cannot queue on its locked recipient {t_id:?}: {queued:?} (kernel bug)");
         }
+        trace_event!(self, cpu.id, PostQueued, t_id.index, u64::from(msg.order), u64::from(caller.id.index));
         self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
         Ok(())
     }

@@ -186,6 +186,7 @@ impl<P: Platform> Kernel<P> {
     /// fault record stays until RESUME: a CPU that was about to re-run the fault's CALL when
     /// the halt came must still find the CALL there, never the user registers, in the save area.
     pub(crate) fn stop(&self, cpu: &mut Cpu, v: ObjId, resumes: Resumes) {
+        trace_event!(self, cpu.id, Halt, v.index, 0, 0);
         self.detach(cpu, v);
         self.processes.write(v, |p| {
             p.state = RunState::Halted(resumes);
@@ -203,6 +204,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(Err(Error::BadState));
         };
         // COMMIT POINT: `v` is locked and halted.
+        trace_event!(self, cpu.id, Resume, v.index, 0, 0);
         self.processes.write(v, |p| {
             // A process resumed before its CPU left it never saw the halt: that CPU may be
             // about to re-run its fault's CALL, which needs the fault record, not the user

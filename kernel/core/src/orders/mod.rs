@@ -7,3 +7,4 @@ mod keeper;
 mod lifecycle;
 mod memory;
 mod process;
+mod trace;

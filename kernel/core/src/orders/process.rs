@@ -28,7 +28,9 @@ impl<P: Platform> Kernel<P> {
             | order::process::MAKE_ENDPOINT
             | order::process::YIELD
             | order::process::SET_FAULT_ENDPOINT
-            | order::process::WRITE_REGS => Rights::WRITE,
+            | order::process::WRITE_REGS
+            | order::process::TRACE_EVENT
+            | order::process::TRACE_SWITCH => Rights::WRITE,
             order::process::READ_REGS => Rights::READ,
             _ => return Ok(Err(Error::UnknownOrder)),
         };
@@ -41,6 +43,8 @@ impl<P: Platform> Kernel<P> {
             order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
             order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
             order::process::SET_FAULT_ENDPOINT => return self.set_keeper(cpu, v, msg),
+            order::process::TRACE_EVENT => return Ok(self.trace_event(cpu, v, msg)),
+            order::process::TRACE_SWITCH => return Ok(self.trace_switch(msg)),
             order::process::READ_REGS | order::process::WRITE_REGS => {
                 return self.registers_order(cpu, v, msg)
             }

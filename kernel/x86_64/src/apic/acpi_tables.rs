@@ -54,11 +54,11 @@ pub fn discover(rsdp_paddr: u64) -> Platform {
         }
     };
     let Ok(tables) = tables else {
-        crate::warn!("no ACPI tables: assuming one CPU and the IOAPIC at {:#x}", p.ioapic_address);
+        log::warn!("no ACPI tables: assuming one CPU and the IOAPIC at {:#x}", p.ioapic_address);
         return p;
     };
     let Ok(madt) = tables.find_table::<Madt>() else {
-        crate::warn!("no MADT: assuming one CPU");
+        log::warn!("no MADT: assuming one CPU");
         return p;
     };
     p.cpus = 0;
@@ -79,7 +79,7 @@ pub fn discover(rsdp_paddr: u64) -> Platform {
         }
     }
     if offline > 0 {
-        crate::warn!("{offline} more CPUs than the kernel supports ({MAX_CPUS}): they stay offline");
+        log::warn!("{offline} more CPUs than the kernel supports ({MAX_CPUS}): they stay offline");
     }
     p.cpus = p.cpus.max(1);
     p

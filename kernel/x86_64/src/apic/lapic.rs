@@ -88,7 +88,7 @@ pub fn calibrate() {
     write(TIMER_INITIAL, 0);
     let per_period = (elapsed as u64 * 500 / TICK_HZ).max(1000) as u32;
     TICKS_PER_PERIOD.store(per_period, Ordering::Relaxed);
-    crate::info!("APIC timer: {} counts per {} ms tick", per_period, 1000 / TICK_HZ);
+    log::info!("APIC timer: {} counts per {} ms tick", per_period, 1000 / TICK_HZ);
 }
 
 /// TSC ticks per second, as calibrated against the PIT.

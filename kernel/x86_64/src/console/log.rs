@@ -1,59 +1,48 @@
-//! Log levels for the kernel console. The level is set once from the command line
-//! (`loglevel=error|warn|info|debug`), default `info`.
+//! The kernel's logger behind the `log` facade: every record goes to the console as
+//! `[LEVEL] text`. The level comes from the command line (`loglevel=off|error|warn|info|debug|
+//! trace`, default `info`). Any crate linked into the kernel, the core included, logs through
+//! `log`'s macros and reaches the same console.
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Level {
-    Error = 0,
-    Warn = 1,
-    Info = 2,
-    Debug = 3,
-}
+struct Console;
 
-static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+static CONSOLE: Console = Console;
 
-impl Level {
-    pub fn parse(s: &str) -> Option<Level> {
-        Some(match s {
-            "error" => Level::Error,
-            "warn" => Level::Warn,
-            "info" => Level::Info,
-            "debug" => Level::Debug,
-            _ => return None,
-        })
+impl Log for Console {
+    fn enabled(&self, m: &Metadata) -> bool {
+        m.level() <= log::max_level()
     }
 
-    pub fn tag(self) -> &'static str {
-        match self {
-            Level::Error => "ERROR",
-            Level::Warn => "WARN ",
-            Level::Info => "INFO ",
-            Level::Debug => "DEBUG",
+    fn log(&self, r: &Record) {
+        if self.enabled(r.metadata()) {
+            crate::kprintln!("[{}] {}", tag(r.level()), r.args());
         }
+    }
+
+    fn flush(&self) {}
+}
+
+fn tag(l: Level) -> &'static str {
+    match l {
+        Level::Error => "ERROR",
+        Level::Warn => "WARN ",
+        Level::Info => "INFO ",
+        Level::Debug => "DEBUG",
+        Level::Trace => "TRACE",
     }
 }
 
-pub fn set_level(l: Level) {
-    LEVEL.store(l as u8, Ordering::Relaxed);
-}
-
-pub fn enabled(l: Level) -> bool {
-    l as u8 <= LEVEL.load(Ordering::Relaxed)
-}
-
-#[macro_export]
-macro_rules! log {
-    ($lvl:expr, $($arg:tt)*) => {
-        if $crate::console::log::enabled($lvl) {
-            $crate::kprintln!("[{}] {}", $lvl.tag(), format_args!($($arg)*));
+/// Installs the logger at the level `loglevel=` on `cmdline` asks for, else `info`. Called
+/// once, first thing at boot, so every record of the boot is judged by the asked level.
+pub fn init(cmdline: &str) {
+    // Only a second call could fail, and the logger would be this one anyway.
+    let _ = log::set_logger(&CONSOLE);
+    log::set_max_level(LevelFilter::Info);
+    for asked in cmdline.split_ascii_whitespace().filter_map(|w| w.strip_prefix("loglevel=")) {
+        match asked.parse::<LevelFilter>() {
+            Ok(level) => log::set_max_level(level),
+            Err(_) => log::warn!("cmdline: unknown log level {asked:?}"),
         }
-    };
+    }
 }
-#[macro_export]
-macro_rules! info { ($($arg:tt)*) => { $crate::log!($crate::console::log::Level::Info, $($arg)*) }; }
-#[macro_export]
-macro_rules! warn { ($($arg:tt)*) => { $crate::log!($crate::console::log::Level::Warn, $($arg)*) }; }
-#[macro_export]
-macro_rules! debug { ($($arg:tt)*) => { $crate::log!($crate::console::log::Level::Debug, $($arg)*) }; }

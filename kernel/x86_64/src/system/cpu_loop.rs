@@ -19,6 +19,8 @@ use crate::user::entry::{run_user, EXIT_SYSCALL};
 use core::sync::atomic::Ordering;
 use tessera_abi::boot::io_ports;
 use tessera_abi::fault::Fault;
+#[cfg(feature = "trace")]
+use tessera_abi::trace::Kind;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
 use tessera_core::cpu::Cpu;
@@ -39,6 +41,8 @@ pub fn run(cpu: &mut Cpu) -> ! {
     let mut roots: [(ObjId, u64); 2] = [(ObjId::NONE, 0); 2];
     let mut ports_open = false;
     let me = percpu().id;
+    #[cfg(feature = "trace")]
+    let mut traced = crate::trace::CpuTrace::default();
     tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
     loop {
@@ -46,6 +50,8 @@ pub fn run(cpu: &mut Cpu) -> ! {
         tlb::settle();
         exit = match exit {
             Exit::Idle => {
+                #[cfg(feature = "trace")]
+                traced.idle(me);
                 idle::idle_once();
                 tlb::quiescent(me);
                 tlb::reclaim();
@@ -73,12 +79,20 @@ pub fn run(cpu: &mut Cpu) -> ! {
                     percpu().set_serial_ports_open(open);
                     ports_open = open;
                 }
+                #[cfg(feature = "trace")]
+                traced.entering(me, process.index, regs.rax);
                 // SAFETY: the process's tables are loaded and no lock is held.
                 let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
+                #[cfg(feature = "trace")]
+                traced.left(vector);
                 tlb::quiescent(me);
                 tlb::reclaim();
                 match vector {
-                    EXIT_SYSCALL => k.syscall(cpu, &mut regs),
+                    EXIT_SYSCALL => {
+                        #[cfg(feature = "trace")]
+                        crate::trace::event(me, Kind::Syscall, process.index, regs.rsi, regs.rdi);
+                        k.syscall(cpu, &mut regs)
+                    }
                     v if v >= 32 => {
                         crate::deferred::run(percpu());
                         k.interrupted(cpu, &mut regs)
@@ -129,7 +143,10 @@ fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
     let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT { regs.exit_cr2 } else { 0 };
     let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
     let k = kernel();
-    if k.fault(cpu, regs, f) == Faulted::Halted {
+    let faulted = k.fault(cpu, regs, f);
+    #[cfg(feature = "trace")]
+    crate::trace::event(cpu.id.index() as u32, Kind::Fault, process.index, f.kind, u64::from(faulted == Faulted::ToKeeper));
+    if faulted == Faulted::Halted {
         let access = match f.kind {
             tessera_abi::fault::kind::PAGE_FAULT if f.error & 16 != 0 => " (execute)",
             tessera_abi::fault::kind::PAGE_FAULT if f.error & 2 != 0 => " (write)",
@@ -159,7 +176,7 @@ fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Ex
     );
     let k = kernel();
     if let Err(e) = k.kernel_invoke(cpu, Cap::new(CapType::Process, process), order::process::HALT, &[], &[]) {
-        crate::warn!("halting process {}: {e:?}", process.index);
+        log::warn!("halting process {}: {e:?}", process.index);
     }
     k.exit(cpu, regs)
 }

@@ -9,6 +9,7 @@ use tessera_core::cap::ObjId;
 use tessera_core::fault::Translation;
 use tessera_core::platform::{Frame, Platform};
 use tessera_core::sync::CpuId;
+use tessera_core::trace::Event;
 
 pub struct X86Machine;
 
@@ -73,5 +74,16 @@ impl Platform for X86Machine {
 
     fn io_ports_granted(&self, process: ObjId, range: Option<u32>) {
         io_grants::set(process, range);
+    }
+
+    const TRACES: bool = crate::trace::BUILT_IN;
+
+    #[inline(always)]
+    fn trace(&self, cpu: CpuId, event: Event) {
+        crate::trace::core_event(cpu.index() as u32, event);
+    }
+
+    fn trace_switch(&self, on: bool) -> u64 {
+        crate::trace::switch(on)
     }
 }

@@ -94,7 +94,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
     if let Err(e) = k.kernel_invoke(&mut cpu, initp, order::process::RESUME, &[], &[]) {
         panic!("starting init: {e:?}");
     }
-    crate::info!("init is process {}; it loads the other programs of the boot archive", initp.obj.index);
+    log::info!("init is process {}; it loads the other programs of the boot archive", initp.obj.index);
     cpu_loop::run(&mut cpu)
 }
 

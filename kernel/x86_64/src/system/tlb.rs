@@ -137,12 +137,12 @@ pub fn free_later(pa: u64) {
     let tail = limbo.tail;
     let Some(link) = limbo.links.get_mut(frame as usize) else {
         drop(limbo);
-        crate::warn!("the core freed frame {pa:#x}, beyond the limbo's table");
+        log::warn!("the core freed frame {pa:#x}, beyond the limbo's table");
         return;
     };
     if link.epoch != 0 {
         drop(limbo);
-        crate::warn!("the core freed frame {pa:#x} twice");
+        log::warn!("the core freed frame {pa:#x} twice");
         return;
     }
     *link = Link { next: NONE, epoch };
@@ -201,7 +201,7 @@ fn reclaim_waiting() -> usize {
         if let Some(km) = KMEM.lock().as_mut() {
             for &frame in &ready[..n] {
                 if let Err(e) = km.frames.free(frame * PAGE_SIZE) {
-                    crate::warn!("the core freed frame {:#x} out of range: {e:?}", frame * PAGE_SIZE);
+                    log::warn!("the core freed frame {:#x} out of range: {e:?}", frame * PAGE_SIZE);
                 }
             }
         }

@@ -6,12 +6,16 @@ use crate::apic::lapic;
 use crate::cpu::percpu::percpu;
 use crate::trap::frame::TrapFrame;
 use core::sync::atomic::Ordering;
+#[cfg(feature = "trace")]
+use tessera_abi::trace::{Kind, NO_PROCESS};
 
 fn note(frame: &TrapFrame) {
     let cpu = percpu();
     cpu.irqs_taken.fetch_add(1, Ordering::Relaxed);
     cpu.mark_irq_pending(frame.vector as u8);
     cpu.need_resched.store(true, Ordering::Release);
+    #[cfg(feature = "trace")]
+    crate::trace::event(cpu.id, Kind::IrqNoted, NO_PROCESS, frame.vector, 0);
 }
 
 pub fn device(frame: &mut TrapFrame) {
@@ -37,6 +41,6 @@ pub fn spurious(_frame: &mut TrapFrame) {}
 pub fn pic_spurious(_frame: &mut TrapFrame) {}
 
 pub fn unexpected(frame: &mut TrapFrame) {
-    crate::warn!("unexpected interrupt vector {:#x} at RIP {:#x}", frame.vector, frame.rip);
+    log::warn!("unexpected interrupt vector {:#x} at RIP {:#x}", frame.vector, frame.rip);
     lapic::eoi();
 }
