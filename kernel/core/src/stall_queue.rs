@@ -226,6 +226,7 @@ impl List {
         self.len += 1;
     }
 
+    #[inline]
     fn unlink(&mut self, nodes: &StallNodes, i: u32) {
         let n = nodes.at(i);
         let (prev, next) = (n.prev.load(R), n.next.load(R));
@@ -243,6 +244,7 @@ impl List {
         self.len -= 1;
     }
 
+    #[inline]
     fn pop_front<T: Waits>(&mut self, nodes: &StallNodes) -> Option<T> {
         (self.head != NIL).then(|| {
             let head = self.head;
@@ -311,6 +313,7 @@ impl<T: Waits> StallQueue<T> {
     }
 
     /// Whether nobody waits.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.list.len == 0
     }
@@ -322,6 +325,7 @@ impl<T: Waits> StallQueue<T> {
 
     /// Whether `id` may use the resource now (if it is ready): it owns the queue, or nobody
     /// owns it and nobody waits. Otherwise `id` must stall, or it would barge.
+    #[inline]
     pub fn may_take(&self, id: T) -> bool {
         match self.owner {
             Owner::Process(o) => o == id,
@@ -344,6 +348,7 @@ impl<T: Waits> StallQueue<T> {
 
     /// The resource became ready: if nobody owns it, the head (if any) becomes owner and is
     /// returned to be woken. An owned resource stays with its owner.
+    #[inline]
     pub fn wake_one(&mut self, nodes: &StallNodes) -> Option<T> {
         match self.owner {
             Owner::Process(_) => None,
@@ -354,6 +359,7 @@ impl<T: Waits> StallQueue<T> {
     /// The owner `id` used the resource. If it is still available, the next waiter becomes
     /// owner and is returned to be woken; otherwise ownership returns to the resource.
     /// A call by a non-owner (one that took a free resource without queueing) changes nothing.
+    #[inline]
     pub fn used(&mut self, nodes: &StallNodes, id: T, still_available: bool) -> Option<T> {
         if self.owner != Owner::Process(id) {
             return None;
@@ -368,6 +374,7 @@ impl<T: Waits> StallQueue<T> {
 
     /// The owner `id` gives ownership back to the resource without using it (it is not ready):
     /// the next `wake_one` hands it on. Returns whether `id` was the owner.
+    #[inline]
     pub fn give_back(&mut self, id: T) -> bool {
         if self.owner == Owner::Process(id) {
             self.owner = Owner::Resource;
@@ -406,6 +413,7 @@ impl<T: Waits> StallQueue<T> {
         }
     }
 
+    #[inline]
     fn pass_to_next(&mut self, nodes: &StallNodes) -> Option<T> {
         let next = self.list.pop_front(nodes);
         self.owner = next.map_or(Owner::Resource, Owner::Process);
@@ -452,6 +460,7 @@ impl<T: Waits> WakeAllQueue<T> {
     }
 
     /// Whether nobody waits.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.list.len == 0
     }
