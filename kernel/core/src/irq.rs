@@ -60,6 +60,24 @@ impl<P: Platform> Kernel<P> {
         let Some(endpoint) = irq.read(|l| l.bound) else {
             return Ok(true);
         };
+        let payload = PostPayload {
+            order: IRQ_FIRED,
+            word: u64::from(line),
+        };
+        Ok(self.post_from_kernel(cpu, endpoint, Sender::Irq(line), payload)? != KernelPost::Busy)
+    }
+
+    /// A POST from the kernel itself (an IRQ line, an alarm) to `endpoint`, from `sender`'s
+    /// one activity. The kernel never stalls: a recipient that is not available gets the
+    /// activity queued, unless it is still queued from last time (`Busy`: nothing changes).
+    /// Takes the recipient's and the post pool's locks; its commit point is inside.
+    pub(crate) fn post_from_kernel(
+        &self,
+        cpu: &mut Cpu,
+        endpoint: Cap,
+        sender: Sender,
+        payload: PostPayload,
+    ) -> Result<KernelPost, Restart> {
         let t = endpoint.obj;
         cpu.held.write(self, LockKey::process(t.index))?;
         cpu.held.write(self, LockKey::POST_POOL)?;
@@ -68,26 +86,22 @@ impl<P: Platform> Kernel<P> {
                 && p.senders.is_empty()
                 && p.senders.owner() == Owner::Resource
         }) else {
-            return Ok(true);
-        };
-        let payload = PostPayload {
-            order: IRQ_FIRED,
-            word: u64::from(line),
+            return Ok(KernelPost::NoRecipient);
         };
         if ready {
             let d = Delivery {
                 badge: endpoint.badge,
-                info: MessageInfo::new(InvocationKind::Post, IRQ_FIRED, 1, 0),
+                info: MessageInfo::new(InvocationKind::Post, payload.order, 1, 0),
                 data: [payload.word, 0, 0, 0],
                 caps: [Cap::NULL; MESSAGE_CAPS],
                 resume: None,
             };
-            // COMMIT POINT: the driver is locked and available.
+            // COMMIT POINT: the recipient is locked and available.
             self.processes.write(t, |p| self.deliver(cpu, t, p, &d));
-            return Ok(true);
+            return Ok(KernelPost::Delivered);
         }
-        let Some(id) = self.posts.read(|pool| pool.next_free(Sender::Irq(line))) else {
-            return Ok(false);
+        let Some(id) = self.posts.read(|pool| pool.next_free(sender)) else {
+            return Ok(KernelPost::Busy);
         };
         // COMMIT POINT: `stall` either queues the activity or changes nothing.
         if self
@@ -95,7 +109,7 @@ impl<P: Platform> Kernel<P> {
             .write(t, |p| p.senders.stall(Waiter::Post(id)))
             != Some(Ok(()))
         {
-            return Ok(false);
+            return Ok(KernelPost::Busy);
         }
         let a = Activity {
             target: t,
@@ -104,7 +118,20 @@ impl<P: Platform> Kernel<P> {
             priority: Priority::HIGHEST,
             stamp: self.stamp(),
         };
-        self.posts.write(|pool| pool.take(Sender::Irq(line), a));
-        Ok(true)
+        self.posts.write(|pool| pool.take(sender, a));
+        Ok(KernelPost::Queued)
     }
+}
+
+/// What a POST from the kernel came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KernelPost {
+    /// Delivered: the recipient was waiting.
+    Delivered,
+    /// Queued on the recipient's sender queue.
+    Queued,
+    /// The sender's activity is still queued from its previous POST: nothing was done.
+    Busy,
+    /// The endpoint's process is destroyed.
+    NoRecipient,
 }

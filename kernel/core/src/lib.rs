@@ -9,6 +9,8 @@
 
 extern crate alloc;
 
+pub mod alarm_queue;
+mod alarms;
 pub mod cap;
 mod check;
 pub mod cleaner;

@@ -1,8 +1,8 @@
 //! `LockKey`: the name of every object lock, and their one total order.
 //!
 //! # Invariants
-//! - Keys order first by kind (process, bank, page, space, capability page, IRQ line, post
-//!   pool), then by table index; that order is the kernel's "ascending address order".
+//! - Keys order first by kind (process, bank, page, space, capability page, IRQ line, alarm,
+//!   post pool), then by table index; that order is the kernel's "ascending address order".
 //!
 //! # The lock order of the core, as built
 //! 1. **Object locks** (every `LockKey`, the post pool included), on the CPU's held-lock list.
@@ -10,7 +10,8 @@
 //!    holders of queues it is in or owns, the post pool. `HeldLocks` spins for a key only when
 //!    it is above every key held, and otherwise tries once and restarts the whole call, so no
 //!    cycle of waiters can form. All are released together at the end of the path.
-//! 2. **Leaf locks**: a table's free list, the derived page-table cache, a CPU's run queue.
+//! 2. **Leaf locks**: a table's free list, the derived page-table cache, a CPU's run queue, a
+//!    CPU's alarm queue.
 //!    Taken alone, for one short action, while a path holds object locks; never held while
 //!    waiting for any other lock.
 //! 3. There is no lock inside a table slot: its object is reached through a cell that the
@@ -34,6 +35,8 @@ pub enum LockKind {
     CapPage,
     /// An IRQ line.
     Irq,
+    /// An alarm.
+    Alarm,
     /// The post-activity pool.
     PostPool,
 }
@@ -81,6 +84,11 @@ impl LockKey {
         LockKey::new(LockKind::Irq, line)
     }
 
+    /// Alarm `index`.
+    pub const fn alarm(index: u32) -> LockKey {
+        LockKey::new(LockKind::Alarm, index)
+    }
+
     /// The kind of object named.
     pub const fn kind(self) -> LockKind {
         match self.0 >> 32 {
@@ -90,6 +98,7 @@ impl LockKey {
             3 => LockKind::Space,
             4 => LockKind::CapPage,
             5 => LockKind::Irq,
+            6 => LockKind::Alarm,
             _ => LockKind::PostPool,
         }
     }
@@ -123,6 +132,7 @@ mod tests {
             LockKey::space(1),
             LockKey::cap_page(0),
             LockKey::irq(63),
+            LockKey::alarm(2),
             LockKey::POST_POOL,
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));

@@ -28,6 +28,11 @@ pub enum PlantedBug {
     DispatchRace = 5,
     /// Destroy a page without dropping its derived mappings (its reverse map is ignored).
     KeepMappingsOfDestroyedPage = 8,
+    /// An idle CPU steals from another CPU's queue whatever is first, pinned or not, and runs
+    /// it: a process runs off its affinity.
+    StealPinned = 12,
+    /// Post an expired alarm twice.
+    FireAlarmTwice = 13,
 }
 
 /// Which bug is planted (0: none).
@@ -44,6 +49,11 @@ impl<P: Platform> Kernel<P> {
 
     pub(crate) fn planted_is(&self, bug: PlantedBug) -> bool {
         self.planted.0.load(Ordering::Relaxed) == bug as u32
+    }
+
+    /// `StealPinned`, or false without the feature.
+    pub(crate) fn ignores_affinity(&self) -> bool {
+        self.planted_is(PlantedBug::StealPinned)
     }
 
     /// `WakeTail`: wakes the last waiting process instead of handing the queue to the head.

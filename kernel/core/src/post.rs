@@ -55,14 +55,18 @@ pub enum Sender {
     /// The kernel posting an IRQ line: one activity per line, as a line is posted once however
     /// often it fires meanwhile (`irq.rs`).
     Irq(u32),
+    /// The kernel posting an alarm's expiry (by alarm table index): one activity per alarm,
+    /// as an expiry while the previous one is still queued merges with it (`alarms.rs`).
+    Alarm(u32),
 }
 
-/// Every process's allotment of activities, and one per IRQ line after them.
+/// Every process's allotment of activities, then one per IRQ line, then one per alarm.
 #[derive(Debug)]
 pub struct PostPool {
     slots: Vec<Option<Activity>>,
     per_process: usize,
     processes: usize,
+    irq_lines: usize,
     /// By allotment (process table index, then IRQ line): a bit per activity, set while free,
     /// so finding a free one is one instruction, not a walk.
     free: Vec<u64>,
@@ -75,18 +79,19 @@ pub const MAX_ALLOTMENT: u32 = u64::BITS;
 
 impl PostPool {
     /// `per_process` activities (at most `MAX_ALLOTMENT`) for each of `processes` process
-    /// table slots, and one for each of `irq_lines` lines.
-    pub fn new(processes: usize, per_process: u32, irq_lines: usize) -> PostPool {
+    /// table slots, one for each of `irq_lines` lines and one for each of `alarms` alarms.
+    pub fn new(processes: usize, per_process: u32, irq_lines: usize, alarms: usize) -> PostPool {
         assert!(per_process <= MAX_ALLOTMENT, "post allotment above {MAX_ALLOTMENT}");
         let full = u64::MAX.checked_shr(u64::BITS - per_process).unwrap_or(0);
         let per = per_process as usize;
         PostPool {
-            slots: (0..processes * per + irq_lines).map(|_| None).collect(),
+            slots: (0..processes * per + irq_lines + alarms).map(|_| None).collect(),
             per_process: per,
             processes,
+            irq_lines,
             free: (0..processes)
                 .map(|_| full)
-                .chain((0..irq_lines).map(|_| 1))
+                .chain((0..irq_lines + alarms).map(|_| 1))
                 .collect(),
             waiting: (0..processes).map(|_| None).collect(),
         }
@@ -104,6 +109,11 @@ impl PostPool {
             Sender::Irq(line) => {
                 let base = self.processes * self.per_process;
                 (self.processes + line as usize, base + line as usize)
+            }
+            Sender::Alarm(alarm) => {
+                let base = self.processes * self.per_process + self.irq_lines;
+                let at = self.irq_lines + alarm as usize;
+                (self.processes + at, base + alarm as usize)
             }
         }
     }
@@ -212,7 +222,7 @@ mod tests {
 
     #[test]
     fn each_process_has_its_own_allotment() {
-        let mut p = PostPool::new(3, 2, 1);
+        let mut p = PostPool::new(3, 2, 1, 2);
         let (a, b) = (Sender::Process(sender(0)), Sender::Process(sender(1)));
         let x = p.take(a, act(1)).unwrap();
         p.take(a, act(2)).unwrap();
@@ -220,6 +230,11 @@ mod tests {
         assert!(p.take(b, act(4)).is_some(), "b's is its own");
         let line = p.take(Sender::Irq(0), act(5)).unwrap();
         assert!(p.take(Sender::Irq(0), act(6)).is_none(), "one activity per line");
+        let alarm = p.take(Sender::Alarm(1), act(8)).unwrap();
+        assert!(p.take(Sender::Alarm(1), act(9)).is_none(), "one activity per alarm");
+        assert!(p.take(Sender::Alarm(0), act(10)).is_some(), "each alarm has its own");
+        assert_ne!(alarm, line);
+        assert_eq!(p.release(alarm).map(|(a, w)| (a.payload.word, w)), Some((8, None)));
         assert_eq!(p.release(line).map(|(_, w)| w), Some(None), "nobody waits for a line's");
         let waiter = Staller {
             id: sender(0),
@@ -231,13 +246,13 @@ mod tests {
         assert_eq!((freed.payload.word, woken), (1, Some(waiter)));
         assert_eq!(p.release(x), None, "freed once only");
         assert_eq!(p.waiters().count(), 0);
-        assert_eq!(p.in_use().count(), 2);
-        assert_eq!(PostPool::new(0, 0, 0).next_free(a), None);
-        let mut none = PostPool::new(2, 0, 1);
+        assert_eq!(p.in_use().count(), 3);
+        assert_eq!(PostPool::new(0, 0, 0, 0).next_free(a), None);
+        let mut none = PostPool::new(2, 0, 1, 0);
         assert_eq!(none.next_free(Sender::Process(sender(1))), None, "an empty allotment");
         let line = none.take(Sender::Irq(0), act(7)).unwrap();
         assert_eq!(none.release(line).map(|(_, w)| w), Some(None));
-        let mut big = PostPool::new(1, MAX_ALLOTMENT, 0);
+        let mut big = PostPool::new(1, MAX_ALLOTMENT, 0, 0);
         let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| big.take(a, act(u64::from(i)))).collect();
         assert!(all.iter().all(Option::is_some) && big.take(a, act(0)).is_none());
         assert!(!p.leave(waiter));

@@ -30,6 +30,7 @@ impl Sim {
             irq_lines: IRQ_LINES as usize,
             post_activities: 1 + rng.below(4) as u32,
             page_tables: 4,
+            alarms: 8,
         };
         let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16), ncpus), config));
         kernel.plant(bug);

@@ -97,7 +97,8 @@ impl<P: Platform> Kernel<P> {
         }
         let home = p.home;
         let shared = self.shared(home);
-        if let Err(e) = shared.run.lock().enqueue(id, priority, at) {
+        let pinned = p.affinity.is_some();
+        if let Err(e) = shared.run.lock().enqueue_pinned(id, priority, at, pinned) {
             panic!("run queue refused a ready process: {e:?} (kernel bug)");
         }
         p.queued_on = Some(home);
