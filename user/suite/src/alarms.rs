@@ -1,0 +1,79 @@
+//! Alarms and the clock from user mode: sleeps of 1, 10 and 100 ms end no earlier than asked
+//! and within one timer tick after; a periodic alarm fires once per period, in order, never
+//! early; the alarm orders refuse a bad deadline or period and a destroyed endpoint.
+
+use crate::tester::{ensure, step, Outcome, SCRATCH};
+use alloc::format;
+use tessera_user::abi::order::alarm::{ARM, MAX_DEADLINE, MIN_PERIOD};
+use tessera_user::abi::{CapType, Error};
+use tessera_user::timer::Timer;
+use tessera_user::{caps, clock, invoke, println, slots};
+
+const ALARM: u8 = SCRATCH + 30;
+const ENDPOINT: u8 = SCRATCH + 31;
+const VICTIM: u8 = SCRATCH + 32;
+const VICTIM_ENDPOINT: u8 = SCRATCH + 33;
+/// One tick of the kernel's timer (100 Hz): how late an alarm may be seen.
+const TICK_NS: u64 = 10_000_000;
+
+fn timer() -> Result<Timer, alloc::string::String> {
+    step("make a timer", Timer::new(slots::BANK, slots::SELF, ALARM, ENDPOINT))
+}
+
+/// Sleeps of 1, 10 and 100 ms: each ends at or after its deadline and within a tick of it.
+pub fn sleeps_end_on_time() -> Outcome {
+    ensure(clock::tsc_hz() != 0, || format!("the clock's frequency is unknown"))?;
+    let mut t = timer()?;
+    let mut lateness = [0u64; 3];
+    for (i, ms) in [1u64, 10, 100].into_iter().enumerate() {
+        let asked = ms * 1_000_000;
+        let start = clock::now_ns();
+        let deadline = start + asked;
+        let end = step("sleep", t.sleep_until(deadline))?;
+        ensure(end >= deadline, || format!("a {ms} ms sleep ended {} ns early", deadline - end))?;
+        let late = end - deadline;
+        ensure(late <= TICK_NS, || format!("a {ms} ms sleep ended {late} ns late (over a tick)"))?;
+        lateness[i] = late;
+    }
+    let [a, b, c] = lateness.map(|ns| ns / 1000);
+    println!("usertest note: sleeps of 1, 10, 100 ms ended {a}, {b}, {c} us after their deadlines");
+    let start = clock::now_ns();
+    let end = step("sleep_for", t.sleep_for(2_000_000))?;
+    ensure(end - start >= 2_000_000, || format!("sleep_for(2 ms) took {} ns", end - start))
+}
+
+/// A periodic alarm of 2 ms: three POSTs, each no earlier than its period's deadline; once
+/// cancelled, no more.
+pub fn periodic_alarm_fires_each_period() -> Outcome {
+    let t = timer()?;
+    let period = 2_000_000u64.max(MIN_PERIOD);
+    let first = clock::now_ns() + period;
+    step("arm periodic", t.arm(first, period, 77))?;
+    for k in 0..3 {
+        step("wait for the period", t.wait_for(77))?;
+        let now = clock::now_ns();
+        let due = first + k * period;
+        ensure(now >= due, || format!("period {k} seen {} ns early", due - now))?;
+    }
+    ensure(step("cancel", t.cancel())?, || format!("the periodic alarm was not armed"))?;
+    ensure(!step("cancel again", t.cancel())?, || format!("cancel left it armed"))
+}
+
+/// ARM refuses a deadline past `MAX_DEADLINE`, a period too short, and a destroyed endpoint.
+pub fn alarm_refuses_bad_input() -> Outcome {
+    let _t = timer()?;
+    let arm = |deadline: u64, period: u64, ep: u8| {
+        invoke::call(ALARM, ARM, &[deadline, period, 0], &[ep]).map(|_| ())
+    };
+    let late = arm(MAX_DEADLINE + 1, 0, ENDPOINT);
+    ensure(late == Err(Error::InvalidArgument), || format!("deadline past the last: {late:?}"))?;
+    let short = arm(clock::now_ns(), MIN_PERIOD - 1, ENDPOINT);
+    ensure(short == Err(Error::InvalidArgument), || format!("period too short: {short:?}"))?;
+    step("create a victim", caps::create(slots::BANK, CapType::Process, VICTIM))?;
+    step("endpoint to the victim", caps::make_endpoint(VICTIM, 1, VICTIM_ENDPOINT))?;
+    step("destroy the victim", caps::destroy(slots::BANK, VICTIM))?;
+    let dead = arm(clock::now_ns() + 1_000_000, 0, VICTIM_ENDPOINT);
+    ensure(dead == Err(Error::NullArgument), || format!("destroyed endpoint: {dead:?}"))?;
+    let no_ep = arm(clock::now_ns(), 0, 0);
+    ensure(no_ep == Err(Error::NullArgument), || format!("no endpoint: {no_ep:?}"))
+}
