@@ -9,6 +9,7 @@ use tessera_user::{console, entry, println};
 entry!(main);
 
 fn main(arg: u64) {
+    tessera_user::clock::set_tsc_hz(InitArg::unpack(arg).tsc_hz);
     tessera_benches::run();
     if InitArg::unpack(arg).bench {
         let e = console::shutdown(true);

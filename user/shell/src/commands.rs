@@ -8,7 +8,7 @@ use tessera_user::{console, println, tsc};
 
 const HELP: &str = "commands:
   help             this list
-  ps               processes: id, name, state, priority, CPU, invocations, queue owned
+  ps               processes: id, name, state, priority, CPU, pinned CPU, invocations, queue owned
   echo <text>      print the text
   uptime           time since boot (from the TSC)
   kill <id>        halt a process (ids from ps)
@@ -29,7 +29,10 @@ pub fn run(line: &str, arg: &InitArg) {
         "test" => {
             tessera_suite::run(arg.tsc_hz);
         }
-        "bench" => tessera_benches::run(),
+        "bench" => {
+            tessera_user::clock::set_tsc_hz(arg.tsc_hz);
+            tessera_benches::run()
+        }
         "shutdown" => {
             println!("shutting down");
             let e = console::shutdown(true);
