@@ -24,15 +24,18 @@ use crate::sync::{CpuId, Restart};
 impl<P: Platform> Kernel<P> {
     /// The nearest deadline of the alarms armed on `cpu` (for the arch's idle loop, which
     /// programs its timer for it), if any.
+    #[inline]
     pub fn next_alarm(&self, cpu: CpuId) -> Option<u64> {
         let d = self.shared(cpu).next_alarm.load(Ordering::Acquire);
         (d != u64::MAX).then_some(d)
     }
 
-    /// Whether an alarm of this CPU is due (checked by the exit path before it is skipped).
+    /// Whether an alarm of this CPU is due (checked by the exit path before it is skipped):
+    /// one load when none is armed here, the clock only when one is.
+    #[inline]
     pub(crate) fn alarm_due(&self, cpu: CpuId) -> bool {
-        self.next_alarm(cpu)
-            .is_some_and(|d| d <= self.platform.now_ns())
+        let d = self.shared(cpu).next_alarm.load(Ordering::Acquire);
+        d != u64::MAX && d <= self.platform.now_ns()
     }
 
     /// POSTs every alarm of this CPU whose deadline has passed, nearest first.

@@ -43,5 +43,6 @@ pub fn run() {
     show("yield_switch", cases::yield_switch(2_000));
     show("irq_to_driver", irq::irq_to_driver(2_000));
     show("alarm_post_latency", alarm::post_latency(200));
+    show("alarm_due_at_exit", alarm::due_at_exit(2_000));
     println!("bench: done");
 }
