@@ -27,5 +27,6 @@ pub const IRQ_FIRED: u32 = 0xffff_0001;
 /// period for a periodic alarm), never before the deadline: at the first kernel exit or idle
 /// wake-up of the CPU the alarm waits on after its deadline. Each alarm has one post activity:
 /// an expiry while the alarm's previous message still waits in the recipient's queue merges
-/// into it (the receiver sees one message, as for an IRQ line that fires twice).
+/// into it (the receiver sees one message, carrying the latest expiry's word, as for an IRQ
+/// line that fires twice).
 pub const ALARM_FIRED: u32 = 0xffff_0002;

@@ -88,6 +88,10 @@ impl<P: Platform> Kernel<P> {
         }
         let posted = self.post_from_kernel(cpu, a.endpoint, Sender::Alarm(index), payload(&a))?;
         // Past the commit point of the POST: the rest only updates what this CPU holds locked.
+        if posted == KernelPost::Busy {
+            // Its previous POST is still queued: this expiry rides on it, with this word.
+            self.posts.write(|pool| pool.merge(Sender::Alarm(index), payload(&a)));
+        }
         let gone = posted == KernelPost::NoRecipient;
         let next = (a.period != 0 && !gone).then(|| next_deadline(&a, now));
         self.alarms.write(id, |al| {

@@ -145,6 +145,19 @@ impl PostPool {
         Some(id)
     }
 
+    /// Gives the one activity of kernel sender `sender` (an IRQ line or an alarm) a new
+    /// payload if it is in use (still queued): a later expiry merges into it. False if free.
+    pub fn merge(&mut self, sender: Sender, payload: PostPayload) -> bool {
+        let (_, base) = self.allotment_of(sender);
+        match (sender, self.slots.get_mut(base)) {
+            (Sender::Irq(_) | Sender::Alarm(_), Some(Some(a))) => {
+                a.payload = payload;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The activity `id`, if in use.
     pub fn get(&self, id: PostId) -> Option<&Activity> {
         self.slots.get(id.0 as usize)?.as_ref()
@@ -234,7 +247,11 @@ mod tests {
         assert!(p.take(Sender::Alarm(1), act(9)).is_none(), "one activity per alarm");
         assert!(p.take(Sender::Alarm(0), act(10)).is_some(), "each alarm has its own");
         assert_ne!(alarm, line);
-        assert_eq!(p.release(alarm).map(|(a, w)| (a.payload.word, w)), Some((8, None)));
+        let later = PostPayload { order: 1, word: 11 };
+        assert!(p.merge(Sender::Alarm(1), later), "in use: merged");
+        assert!(!p.merge(Sender::Process(sender(1)), later), "only a kernel sender's");
+        assert_eq!(p.release(alarm).map(|(a, w)| (a.payload.word, w)), Some((11, None)));
+        assert!(!p.merge(Sender::Alarm(1), later), "free: nothing to merge into");
         assert_eq!(p.release(line).map(|(_, w)| w), Some(None), "nobody waits for a line's");
         let waiter = Staller {
             id: sender(0),

@@ -273,3 +273,21 @@ fn an_alarm_costs_its_bank_one_unit() {
     assert_eq!(avail(&mut h), 1);
     h.check();
 }
+
+#[test]
+fn an_expiry_while_the_previous_post_is_queued_merges_into_it_with_the_latest_word() {
+    let (mut h, s, ep) = setup(1);
+    let alarm = h.create(CapType::Alarm);
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    arm(&mut h, alarm, 10, 0, 1, ep).unwrap();
+    set_clock(&h, 10);
+    h.tick(0);
+    arm(&mut h, alarm, 20, 0, 2, ep).unwrap();
+    set_clock(&h, 20);
+    h.tick(0);
+    h.check();
+    h.obj(s, order::process::RESUME, &[], &[]).unwrap();
+    h.tick(0);
+    assert_eq!(received(&mut h, 0), vec![2], "one message, the later word");
+    h.check();
+}
