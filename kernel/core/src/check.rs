@@ -5,8 +5,9 @@
 //! in the one its state names; stall queues are FIFO by arrival stamp and their owners are
 //! running processes that know it; every post activity in use is queued on its live target
 //! exactly once; banks balance; every page's reverse map matches the records that map it; an
-//! alarm is armed exactly when its CPU's alarm queue holds it, with its deadline; no lock is
-//! held and no deferred work is left on any CPU.
+//! alarm is armed exactly when its CPU's alarm queue holds it, with its deadline; a pinned
+//! process is queued only on its CPU and runs elsewhere only until that CPU reschedules; no
+//! lock is held and no deferred work is left on any CPU.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -97,6 +98,28 @@ impl<P: Platform> Kernel<P> {
         self.check_banks()?;
         self.check_alarms()?;
         self.check_reverse_maps()
+    }
+
+    /// A pinned process is queued only on its CPU, and current elsewhere only while that CPU
+    /// has a reschedule pending (its affinity just changed; it moves at that CPU's exit).
+    fn check_affinity(&self, id: ObjId) -> Result<(), String> {
+        let Some((affinity, home, on_cpu, queued_on)) =
+            self.processes.read(id, |p| (p.affinity, p.home, p.cpu, p.queued_on))
+        else {
+            return Ok(());
+        };
+        let Some(a) = affinity else {
+            return Ok(());
+        };
+        if home != a || queued_on.is_some_and(|q| q != a) {
+            return Err(format!("{id:?} is pinned to {a:?} but homed on {home:?}, queued on {queued_on:?}"));
+        }
+        if let Some(c) = on_cpu.filter(|&c| c != a) {
+            if !self.shared(c).need_resched.load(crate::sync::atomic::Ordering::Acquire) {
+                return Err(format!("{id:?} is pinned to {a:?} but runs on {c:?}, which will not move it"));
+            }
+        }
+        Ok(())
     }
 
     fn check_alarms(&self) -> Result<(), String> {
@@ -204,6 +227,7 @@ impl<P: Platform> Kernel<P> {
                 ));
             }
         }
+        self.check_affinity(id)?;
         if !ok || (owns.is_some() && state != RunState::Running) {
             return Err(format!(
                 "{id:?} in state {state:?} (restart {restart}, cpu {on_cpu:?}, owns {owns:?}) is in {queued:?}"

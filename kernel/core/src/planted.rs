@@ -1,5 +1,6 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002) or of derived mappings, or re-opens a race
+//! rule of stall queues with an owner (seed 002), of derived mappings, of CPU affinity or of
+//! alarms, or re-opens a race
 //! between CPUs, so a test can assert that the simulator's invariant checks catch it. Off unless
 //! switched on.
 
@@ -33,6 +34,8 @@ pub enum PlantedBug {
     StealPinned = 12,
     /// Post an expired alarm twice.
     FireAlarmTwice = 13,
+    /// Fire alarms up to 1 µs before their deadline.
+    FireAlarmEarly = 14,
 }
 
 /// Which bug is planted (0: none).

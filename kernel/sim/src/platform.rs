@@ -149,6 +149,11 @@ impl SimPlatform {
         m.now = m.now.saturating_add(ns);
     }
 
+    /// Whether `cpu` has an IPI pending (left in place).
+    pub fn ipi_pending(&self, cpu: CpuId) -> bool {
+        self.lock().ipis[cpu.index()]
+    }
+
     /// Takes the pending IPI of `cpu`.
     pub fn take_ipi(&self, cpu: CpuId) -> bool {
         std::mem::take(&mut self.lock().ipis[cpu.index()])

@@ -1,5 +1,6 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
-//! owner, loses a POST, leaves a destroyed page mapped, or re-opens a race between two CPUs'
+//! owner, loses a POST, leaves a destroyed page mapped, runs a pinned process off its CPU,
+//! fires an alarm twice or early, or re-opens a race between two CPUs'
 //! kernel paths (`LoseHalt`, `DispatchRace`: caught only because entries interleave at lock
 //! operations), and some seed among the first 2,000 must report it (the first catching seed is
 //! printed).
@@ -77,4 +78,28 @@ fn dispatching_a_process_queued_again_is_caught() {
         found.is_some(),
         "no seed caught a process run here while queued again"
     );
+}
+
+#[test]
+fn a_pinned_process_stolen_by_another_cpu_is_caught() {
+    let found = first_failure(PlantedBug::StealPinned);
+    assert!(found.is_some(), "no seed caught a process running off its affinity");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("pinned"), "seed {seed} failed for another reason: {why}");
+}
+
+#[test]
+fn an_alarm_posted_twice_is_caught() {
+    let found = first_failure(PlantedBug::FireAlarmTwice);
+    assert!(found.is_some(), "no seed caught an alarm that fired twice");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("alarm"), "seed {seed} failed for another reason: {why}");
+}
+
+#[test]
+fn an_alarm_posted_before_its_deadline_is_caught() {
+    let found = first_failure(PlantedBug::FireAlarmEarly);
+    assert!(found.is_some(), "no seed caught an alarm that fired early");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("before its deadline"), "seed {seed} failed for another reason: {why}");
 }

@@ -43,6 +43,7 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
                                 total.steps += st.steps;
                                 total.delivered += st.delivered;
                                 total.irqs += st.irqs;
+                                total.alarms += st.alarms;
                                 total.faults += st.faults;
                                 total.together += st.together;
                             }
@@ -68,6 +69,7 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
         total.steps += st.steps;
         total.delivered += st.delivered;
         total.irqs += st.irqs;
+        total.alarms += st.alarms;
         total.faults += st.faults;
         total.together += st.together;
         if let Some((seed, e)) = f {
@@ -92,7 +94,7 @@ fn seeds_run_clean() {
     }
     println!("{n} seeds clean: {total:?}");
     assert!(
-        total.delivered > 0 && total.faults > 0 && (total.together > 0 || n < 10),
+        total.delivered > 0 && total.faults > 0 && (total.together > 0 || n < 10) && (total.alarms > 0 || n < 10),
         "the runs did nothing: {total:?}"
     );
 }
