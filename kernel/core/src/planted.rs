@@ -1,8 +1,7 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
 //! rule of stall queues with an owner (seed 002), of derived mappings, of CPU affinity or of
-//! alarms, or re-opens a race
-//! between CPUs, so a test can assert that the simulator's invariant checks catch it. Off unless
-//! switched on.
+//! alarms, or re-opens a race between CPUs, so a test can assert that the simulator's invariant
+//! checks catch it. Off unless switched on.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
