@@ -15,28 +15,49 @@ const VICTIM: u8 = SCRATCH + 32;
 const VICTIM_ENDPOINT: u8 = SCRATCH + 33;
 /// One tick of the kernel's timer (100 Hz): how late an alarm may be seen.
 const TICK_NS: u64 = 10_000_000;
+/// Sleeps of each length tried before one over a tick late fails the test.
+const TRIES: u32 = 3;
 
 fn timer() -> Result<Timer, alloc::string::String> {
     step("make a timer", Timer::new(slots::BANK, slots::SELF, ALARM, ENDPOINT))
 }
 
-/// Sleeps of 1, 10 and 100 ms: each ends at or after its deadline and within a tick of it.
+/// Sleeps of 1, 10 and 100 ms: each ends at or after its deadline (every try) and within a
+/// tick of it (the best of [`TRIES`]: under TCG a busy host can hold the whole guest back for
+/// longer than a tick); and the median of five 1 ms sleeps ends well within a tick, which only
+/// an idle CPU that programs its timer for the deadline achieves (the periodic tick alone would
+/// make it half a tick).
 pub fn sleeps_end_on_time() -> Outcome {
     ensure(clock::tsc_hz() != 0, || format!("the clock's frequency is unknown"))?;
     let mut t = timer()?;
-    let mut lateness = [0u64; 3];
-    for (i, ms) in [1u64, 10, 100].into_iter().enumerate() {
-        let asked = ms * 1_000_000;
-        let start = clock::now_ns();
-        let deadline = start + asked;
+    let mut sleep = |asked: u64| -> Result<u64, alloc::string::String> {
+        let deadline = clock::now_ns() + asked;
         let end = step("sleep", t.sleep_until(deadline))?;
-        ensure(end >= deadline, || format!("a {ms} ms sleep ended {} ns early", deadline - end))?;
-        let late = end - deadline;
-        ensure(late <= TICK_NS, || format!("a {ms} ms sleep ended {late} ns late (over a tick)"))?;
-        lateness[i] = late;
+        ensure(end >= deadline, || format!("a {asked} ns sleep ended {} ns early", deadline - end))?;
+        Ok(end - deadline)
+    };
+    let mut best = [u64::MAX; 3];
+    for (i, ms) in [1u64, 10, 100].into_iter().enumerate() {
+        for _ in 0..TRIES {
+            best[i] = best[i].min(sleep(ms * 1_000_000)?);
+            if best[i] <= TICK_NS {
+                break;
+            }
+        }
+        ensure(best[i] <= TICK_NS, || format!("{TRIES} sleeps of {ms} ms each ended over a tick late, the best {} ns", best[i]))?;
     }
-    let [a, b, c] = lateness.map(|ns| ns / 1000);
-    println!("usertest note: sleeps of 1, 10, 100 ms ended {a}, {b}, {c} us after their deadlines");
+    let mut ones = [0u64; 5];
+    for late in ones.iter_mut() {
+        *late = sleep(1_000_000)?;
+    }
+    ones.sort_unstable();
+    let median = ones[ones.len() / 2];
+    let [a, b, c] = best.map(|ns| ns / 1000);
+    println!(
+        "usertest note: sleeps of 1, 10, 100 ms ended {a}, {b}, {c} us after their deadlines; five of 1 ms: median {} us",
+        median / 1000
+    );
+    ensure(median <= TICK_NS / 4, || format!("1 ms sleeps end a median {median} ns late: is the idle timer programmed?"))?;
     let start = clock::now_ns();
     let end = step("sleep_for", t.sleep_for(2_000_000))?;
     ensure(end - start >= 2_000_000, || format!("sleep_for(2 ms) took {} ns", end - start))
