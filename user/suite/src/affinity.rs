@@ -1,7 +1,8 @@
 //! CPU affinity from user mode: a process pinned to CPU 2 runs only there (4 CPUs; skipped
 //! with the reason when CPU 2 is not online); a CPU that is not online is refused.
 
-use crate::faults::{pause, CounterPage, COUNTER_VPN, HELPER};
+use crate::alarms::nap;
+use crate::faults::{CounterPage, COUNTER_VPN, HELPER};
 use crate::helpers::Helper;
 use crate::spawn::spawn;
 use crate::tester::{ensure, step, Outcome, ENDPOINT};
@@ -29,7 +30,6 @@ pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
     let info = step("INFO", caps::info(h.process()))?;
     ensure(info.affinity == Some(PINNED_TO as u32), || format!("INFO says affinity {:?}", info.affinity))?;
     step("resume", caps::resume(h.process()))?;
-    let hz = ctx.tsc_hz.max(1_000_000);
     let mut seen_on_2 = 0;
     for _ in 0..SAMPLES {
         let i = step("INFO", caps::info(h.process()))?;
@@ -38,7 +38,7 @@ pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
             None => {}
             Some(c) => return Err(format!("the process pinned to CPU 2 ran on CPU {c}")),
         }
-        pause(hz / 2000);
+        nap(500_000)?;
     }
     let counted = counter.count()?;
     step("halt", caps::halt(h.process()))?;

@@ -24,9 +24,9 @@ fn timer() -> Result<Timer, alloc::string::String> {
 
 /// Sleeps of 1, 10 and 100 ms: each ends at or after its deadline (every try) and within a
 /// tick of it (the best of [`TRIES`]: under TCG a busy host can hold the whole guest back for
-/// longer than a tick); and the median of five 1 ms sleeps ends well within a tick, which only
-/// an idle CPU that programs its timer for the deadline achieves (the periodic tick alone would
-/// make it half a tick).
+/// longer than a tick); and of five 1 ms sleeps in a row, one ends within half a tick, which
+/// only an idle CPU that programs its timer for the deadline achieves: on the periodic tick
+/// alone each starts just after a tick and ends at the next, 9 ms late.
 pub fn sleeps_end_on_time() -> Outcome {
     ensure(clock::tsc_hz() != 0, || format!("the clock's frequency is unknown"))?;
     let mut t = timer()?;
@@ -51,16 +51,24 @@ pub fn sleeps_end_on_time() -> Outcome {
         *late = sleep(1_000_000)?;
     }
     ones.sort_unstable();
-    let median = ones[ones.len() / 2];
+    let (least, median) = (ones[0], ones[ones.len() / 2]);
     let [a, b, c] = best.map(|ns| ns / 1000);
     println!(
-        "usertest note: sleeps of 1, 10, 100 ms ended {a}, {b}, {c} us after their deadlines; five of 1 ms: median {} us",
+        "usertest note: sleeps of 1, 10, 100 ms ended {a}, {b}, {c} us after their deadlines; five of 1 ms: least {} us, median {} us",
+        least / 1000,
         median / 1000
     );
-    ensure(median <= TICK_NS / 4, || format!("1 ms sleeps end a median {median} ns late: is the idle timer programmed?"))?;
+    ensure(least <= TICK_NS / 2, || format!("five 1 ms sleeps all ended at least {least} ns late: is the idle timer programmed?"))?;
     let start = clock::now_ns();
     let end = step("sleep_for", t.sleep_for(2_000_000))?;
     ensure(end - start >= 2_000_000, || format!("sleep_for(2 ms) took {} ns", end - start))
+}
+
+/// Sleeps `ns` nanoseconds on an alarm of its own (instead of spinning on the TSC). The tester
+/// must expect no message meanwhile: one that arrives is dropped (`Timer`).
+pub(crate) fn nap(ns: u64) -> Outcome {
+    let mut t = timer()?;
+    step("sleep", t.sleep_for(ns)).map(|_| ())
 }
 
 /// A periodic alarm of 2 ms: three POSTs, each no earlier than its period's deadline; once

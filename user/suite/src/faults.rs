@@ -3,6 +3,7 @@
 //! goes on; a process spinning forever at the tester's priority neither starves the tester nor
 //! is starved by it (timer preemption), and stops when halted.
 
+use crate::alarms::nap;
 use crate::helpers::Helper;
 use crate::spawn::spawn;
 use crate::tester::{await_state, ensure, step, Outcome, ENDPOINT, SCRATCH};
@@ -63,14 +64,6 @@ impl Drop for CounterPage {
     }
 }
 
-/// Spins for `ticks` of the TSC.
-pub(crate) fn pause(ticks: u64) {
-    let start = tsc::now();
-    while tsc::now().wrapping_sub(start) < ticks {
-        core::hint::spin_loop();
-    }
-}
-
 /// A helper counting in a tight loop at the tester's priority: while it runs, the tester keeps
 /// calling echo, and in every round both must have moved on — the tester's calls (it was not
 /// starved) and the helper's count (it really ran, on this CPU or another). After HALT the count
@@ -107,9 +100,9 @@ pub fn spinner_does_not_starve(ctx: &Ctx) -> Outcome {
     })?;
     step("halt the spinner", caps::halt(h.process()))?;
     // A spinner halted on another CPU stops at that CPU's next kernel entry (a timer tick).
-    pause(hz / 20);
+    nap(50_000_000)?;
     let stopped = counter.count()?;
-    pause(hz / 20);
+    nap(50_000_000)?;
     let still = counter.count()?;
     ensure(still == stopped, || {
         format!("the halted spinner counted on from {stopped} to {still}")
