@@ -49,7 +49,10 @@ mod tests {
                 }
                 assert!(tsc_to_ns(t, hz) >= ns, "{ns} ns at {hz} Hz");
                 if t > 0 {
-                    assert!(tsc_to_ns(t - 1, hz) < ns, "the first reading, {ns} ns at {hz} Hz");
+                    assert!(
+                        tsc_to_ns(t - 1, hz) < ns,
+                        "the first reading, {ns} ns at {hz} Hz"
+                    );
                 }
             }
         }

@@ -38,7 +38,10 @@ pub struct AlarmQueue {
 impl AlarmQueue {
     /// An empty queue for the alarm table slots below `capacity` (below `u32::MAX`).
     pub fn new(capacity: usize) -> AlarmQueue {
-        assert!(capacity < NIL as usize, "alarm queue capacity beyond u32 slots");
+        assert!(
+            capacity < NIL as usize,
+            "alarm queue capacity beyond u32 slots"
+        );
         AlarmQueue {
             heap: Vec::with_capacity(capacity),
             pos: (0..capacity).map(|_| NIL).collect(),
@@ -122,7 +125,10 @@ impl AlarmQueue {
         }
         let queued = self.pos.iter().filter(|&&p| p != NIL).count();
         if queued != self.heap.len() {
-            let stray = self.pos.iter().position(|&p| p != NIL && self.heap.get(p as usize).is_none());
+            let stray = self
+                .pos
+                .iter()
+                .position(|&p| p != NIL && self.heap.get(p as usize).is_none());
             return Err(AlarmQueueViolation::Position(stray.unwrap_or(0) as u32));
         }
         Ok(())

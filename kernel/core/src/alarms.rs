@@ -100,7 +100,8 @@ impl<P: Platform> Kernel<P> {
         // Past the commit point of the POST: the rest only updates what this CPU holds locked.
         if posted == KernelPost::Busy {
             // Its previous POST is still queued: this expiry rides on it, with this word.
-            self.posts.write(|pool| pool.merge(Sender::Alarm(index), payload(&a)));
+            self.posts
+                .write(|pool| pool.merge(Sender::Alarm(index), payload(&a)));
         }
         let gone = posted == KernelPost::NoRecipient;
         let next = (a.period != 0 && !gone).then(|| next_deadline(&a, now));
@@ -171,6 +172,15 @@ mod tests {
         assert_eq!(next_deadline(&a, 100), 130);
         assert_eq!(next_deadline(&a, 129), 130);
         assert_eq!(next_deadline(&a, 130), 160);
-        assert_eq!(next_deadline(&Armed { deadline: u64::MAX - 5, ..a }, u64::MAX), u64::MAX);
+        assert_eq!(
+            next_deadline(
+                &Armed {
+                    deadline: u64::MAX - 5,
+                    ..a
+                },
+                u64::MAX
+            ),
+            u64::MAX
+        );
     }
 }

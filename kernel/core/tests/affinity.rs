@@ -23,7 +23,11 @@ fn only_a_cpu_online_is_accepted_and_info_shows_it() {
     let p = h.process(1);
     assert_eq!(affinity(&mut h, p), None);
     for bad in [2, 3, 64, u64::MAX - 1] {
-        assert_eq!(h.obj(p, SET_AFFINITY, &[bad], &[]).map(|_| ()), Err(Error::InvalidArgument), "CPU {bad}");
+        assert_eq!(
+            h.obj(p, SET_AFFINITY, &[bad], &[]).map(|_| ()),
+            Err(Error::InvalidArgument),
+            "CPU {bad}"
+        );
     }
     assert_eq!(affinity(&mut h, p), None, "a refused order changes nothing");
     h.obj(p, SET_AFFINITY, &[1], &[]).unwrap();
@@ -31,7 +35,10 @@ fn only_a_cpu_online_is_accepted_and_info_shows_it() {
     h.obj(p, SET_AFFINITY, &[ANY_CPU], &[]).unwrap();
     assert_eq!(affinity(&mut h, p), None);
     let read_only = p.restrict(Rights::READ);
-    assert_eq!(h.obj(read_only, SET_AFFINITY, &[0], &[]).map(|_| ()), Err(Error::MissingRights));
+    assert_eq!(
+        h.obj(read_only, SET_AFFINITY, &[0], &[]).map(|_| ()),
+        Err(Error::MissingRights)
+    );
     h.check();
 }
 
@@ -43,7 +50,11 @@ fn an_idle_cpu_does_not_steal_a_process_pinned_elsewhere() {
     h.start(pinned);
     h.check();
     h.tick(0);
-    assert_eq!(h.current(0), None, "CPU 0 leaves CPU 1's pinned process alone");
+    assert_eq!(
+        h.current(0),
+        None,
+        "CPU 0 leaves CPU 1's pinned process alone"
+    );
     h.tick(1);
     assert_eq!(h.current(1), Some(pinned.obj));
     let free = h.process(1);
@@ -92,7 +103,11 @@ fn a_pinned_process_woken_from_another_cpu_is_queued_on_its_own() {
     assert_eq!(h.current(0), Some(c.obj));
     h.k.platform.ipis.lock().unwrap().clear();
     h.syscall(0, inv(InvocationKind::Post, EP, 1, &[5], &[], [0; 4]));
-    assert_eq!(h.k.platform.ipis.lock().unwrap().clone(), vec![h.cpus[1].id], "its CPU is told");
+    assert_eq!(
+        h.k.platform.ipis.lock().unwrap().clone(),
+        vec![h.cpus[1].id],
+        "its CPU is told"
+    );
     assert_eq!(h.current(0), Some(c.obj));
     h.tick(1);
     assert_eq!(h.current(1), Some(s.obj), "it runs on its own CPU");

@@ -41,7 +41,8 @@ fn set_clock(h: &H, ns: u64) {
 }
 
 fn arm(h: &mut H, alarm: Cap, deadline: u64, period: u64, word: u64, ep: Cap) -> Result<(), Error> {
-    h.obj(alarm, ARM, &[deadline, period, word], &[ep]).map(|_| ())
+    h.obj(alarm, ARM, &[deadline, period, word], &[ep])
+        .map(|_| ())
 }
 
 /// The alarm words CPU `c`'s current process received, one per open wait, until it gets none.
@@ -82,7 +83,11 @@ fn an_alarm_fires_once_at_its_deadline_and_never_before() {
     set_clock(&h, 1_000_000);
     h.tick(0);
     assert_eq!(h.current(0), None, "once only");
-    assert_eq!(h.obj(alarm, STATUS, &[], &[]).unwrap().0, [0; 4], "disarmed");
+    assert_eq!(
+        h.obj(alarm, STATUS, &[], &[]).unwrap().0,
+        [0; 4],
+        "disarmed"
+    );
     assert_eq!(h.k.next_alarm(h.cpus[0].id), None);
     h.check();
 }
@@ -97,7 +102,11 @@ fn alarms_fire_in_deadline_order() {
     set_clock(&h, 350);
     h.tick(0);
     assert_eq!(h.current(0), Some(s.obj));
-    assert_eq!(received(&mut h, 0), vec![100, 200, 300], "the fourth is not due");
+    assert_eq!(
+        received(&mut h, 0),
+        vec![100, 200, 300],
+        "the fourth is not due"
+    );
     set_clock(&h, 400);
     h.tick(0);
     assert_eq!(received(&mut h, 0), vec![400]);
@@ -117,7 +126,11 @@ fn the_first_exit_after_the_deadline_fires_it_even_from_a_quiet_system_call() {
     set_clock(&h, 10);
     h.syscall(0, call(5, order::GET_TYPE, &[], &[], 0));
     assert_eq!(h.current(0), Some(c.obj), "the caller goes on");
-    assert_eq!(h.state(s), ProcessState::Running, "the server has its POST and is ready");
+    assert_eq!(
+        h.state(s),
+        ProcessState::Running,
+        "the server has its POST and is ready"
+    );
     h.check();
 }
 
@@ -138,7 +151,11 @@ fn an_alarm_fires_only_on_the_cpu_that_armed_it() {
     assert_eq!(h.k.next_alarm(h.cpus[0].id), None);
     set_clock(&h, 600);
     h.tick(0);
-    assert_eq!(h.state(s), ProcessState::Available, "CPU 0 has no alarm of its own");
+    assert_eq!(
+        h.state(s),
+        ProcessState::Available,
+        "CPU 0 has no alarm of its own"
+    );
     h.tick(1);
     assert_eq!(h.state(s), ProcessState::Running, "CPU 1 fired it");
     h.tick(0);
@@ -162,7 +179,11 @@ fn a_halted_recipient_receives_the_expiry_once_when_resumed() {
     h.obj(s, order::process::RESUME, &[], &[]).unwrap();
     h.tick(0);
     assert_eq!(h.current(0), Some(s.obj));
-    assert_eq!(received(&mut h, 0), vec![3], "queued while halted, delivered once");
+    assert_eq!(
+        received(&mut h, 0),
+        vec![3],
+        "queued while halted, delivered once"
+    );
     set_clock(&h, 10_000);
     h.tick(0);
     assert_eq!(h.current(0), None);
@@ -182,11 +203,23 @@ fn a_periodic_alarm_fires_each_period_and_skips_the_ones_it_missed() {
     assert_eq!(h.current(0), None, "not yet the second period");
     set_clock(&h, 5 * MIN_PERIOD + 1);
     h.tick(0);
-    assert_eq!(received(&mut h, 0), vec![8], "three periods passed: one POST");
+    assert_eq!(
+        received(&mut h, 0),
+        vec![8],
+        "three periods passed: one POST"
+    );
     let st = h.obj(alarm, STATUS, &[], &[]).unwrap().0;
-    assert_eq!(st, [1, 6 * MIN_PERIOD, MIN_PERIOD, 0], "next due one period on");
+    assert_eq!(
+        st,
+        [1, 6 * MIN_PERIOD, MIN_PERIOD, 0],
+        "next due one period on"
+    );
     assert_eq!(h.obj(alarm, CANCEL, &[], &[]).unwrap().0[0], 1);
-    assert_eq!(h.obj(alarm, CANCEL, &[], &[]).unwrap().0[0], 0, "already disarmed");
+    assert_eq!(
+        h.obj(alarm, CANCEL, &[], &[]).unwrap().0[0],
+        0,
+        "already disarmed"
+    );
     set_clock(&h, 100 * MIN_PERIOD);
     h.tick(0);
     assert_eq!(h.current(0), None, "cancelled");
@@ -208,7 +241,11 @@ fn re_arming_replaces_and_destroying_cancels() {
     assert_eq!(h.k.next_alarm(h.cpus[0].id), Some(300), "b left the queue");
     set_clock(&h, 250);
     h.tick(0);
-    assert_eq!(h.current(0), None, "neither the first arming of a nor the destroyed b");
+    assert_eq!(
+        h.current(0),
+        None,
+        "neither the first arming of a nor the destroyed b"
+    );
     set_clock(&h, 300);
     h.tick(0);
     assert_eq!(received(&mut h, 0), vec![2]);
@@ -242,15 +279,26 @@ fn bad_arguments_are_refused_and_change_nothing() {
         (10, 0, s, Error::WrongType),
     ];
     for (deadline, period, to, e) in refused {
-        assert_eq!(arm(&mut h, alarm, deadline, period, 0, to), Err(e), "{deadline} {period}");
+        assert_eq!(
+            arm(&mut h, alarm, deadline, period, 0, to),
+            Err(e),
+            "{deadline} {period}"
+        );
     }
     let root = h.root;
     let dead = h.process(1);
     let dead_ep = h.endpoint(dead, 1);
     h.obj(root, order::bank::DESTROY, &[], &[dead]).unwrap();
-    assert_eq!(arm(&mut h, alarm, 10, 0, 0, dead_ep), Err(Error::NullArgument), "destroyed endpoint");
+    assert_eq!(
+        arm(&mut h, alarm, 10, 0, 0, dead_ep),
+        Err(Error::NullArgument),
+        "destroyed endpoint"
+    );
     let read_only = alarm.restrict(Rights::READ);
-    assert_eq!(arm(&mut h, read_only, 10, 0, 0, ep), Err(Error::MissingRights));
+    assert_eq!(
+        arm(&mut h, read_only, 10, 0, 0, ep),
+        Err(Error::MissingRights)
+    );
     assert_eq!(h.obj(alarm, 99, &[], &[]), Err(Error::UnknownOrder));
     assert_eq!(h.obj(alarm, STATUS, &[], &[]).unwrap().0, [0; 4]);
     assert_eq!(h.k.next_alarm(h.cpus[0].id), None);

@@ -28,7 +28,12 @@ impl Timer {
     /// process) in slot `endpoint`. The alarm goes back to `bank` when the timer is dropped.
     pub fn new(bank: u8, me: u8, alarm: u8, endpoint: u8) -> Result<Timer, Error> {
         caps::create(bank, CapType::Alarm, alarm)?;
-        let t = Timer { alarm, endpoint, bank, seq: 0 };
+        let t = Timer {
+            alarm,
+            endpoint,
+            bank,
+            seq: 0,
+        };
         caps::make_endpoint(me, BADGE, endpoint)?;
         Ok(t)
     }
@@ -36,7 +41,13 @@ impl Timer {
     /// Arms the alarm to POST `word` at `deadline` (ns since boot), every `period` ns after
     /// if `period` is not 0.
     pub fn arm(&self, deadline: u64, period: u64, word: u64) -> Result<(), Error> {
-        call(self.alarm, alarm::ARM, &[deadline, period, word], &[self.endpoint]).map(|_| ())
+        call(
+            self.alarm,
+            alarm::ARM,
+            &[deadline, period, word],
+            &[self.endpoint],
+        )
+        .map(|_| ())
     }
 
     /// Disarms the alarm; whether it was armed.

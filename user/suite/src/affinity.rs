@@ -18,7 +18,16 @@ const SAMPLES: u32 = 200;
 
 /// A counting helper pinned to CPU 2 is seen on no other CPU while it counts, and counts.
 pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
-    let h = step("spawn", spawn(HELPER, Helper::Counter, COUNTER_VPN * 4096, ctx.priority, ENDPOINT))?;
+    let h = step(
+        "spawn",
+        spawn(
+            HELPER,
+            Helper::Counter,
+            COUNTER_VPN * 4096,
+            ctx.priority,
+            ENDPOINT,
+        ),
+    )?;
     let counter = CounterPage::map(HELPER)?;
     match caps::set_affinity(h.process(), PINNED_TO) {
         Err(Error::InvalidArgument) => {
@@ -28,7 +37,9 @@ pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
         r => step("pin to CPU 2", r)?,
     }
     let info = step("INFO", caps::info(h.process()))?;
-    ensure(info.affinity == Some(PINNED_TO as u32), || format!("INFO says affinity {:?}", info.affinity))?;
+    ensure(info.affinity == Some(PINNED_TO as u32), || {
+        format!("INFO says affinity {:?}", info.affinity)
+    })?;
     step("resume", caps::resume(h.process()))?;
     let mut seen_on_2 = 0;
     for _ in 0..SAMPLES {
@@ -51,9 +62,13 @@ pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
 pub fn refuses_a_cpu_not_online() -> Outcome {
     for bad in [64, ANY_CPU - 1] {
         let r = caps::set_affinity(slots::SELF, bad);
-        ensure(r == Err(Error::InvalidArgument), || format!("CPU {bad}: {r:?}"))?;
+        ensure(r == Err(Error::InvalidArgument), || {
+            format!("CPU {bad}: {r:?}")
+        })?;
     }
     let me = step("INFO", caps::info(slots::SELF))?;
-    ensure(me.affinity.is_none(), || format!("affinity became {:?}", me.affinity))?;
+    ensure(me.affinity.is_none(), || {
+        format!("affinity became {:?}", me.affinity)
+    })?;
     step("any CPU", caps::set_affinity(slots::SELF, ANY_CPU))
 }

@@ -19,7 +19,10 @@ const TICK_NS: u64 = 10_000_000;
 const TRIES: u32 = 3;
 
 fn timer() -> Result<Timer, alloc::string::String> {
-    step("make a timer", Timer::new(slots::BANK, slots::SELF, ALARM, ENDPOINT))
+    step(
+        "make a timer",
+        Timer::new(slots::BANK, slots::SELF, ALARM, ENDPOINT),
+    )
 }
 
 /// Sleeps of 1, 10 and 100 ms: each ends at or after its deadline (every try) and within a
@@ -28,12 +31,16 @@ fn timer() -> Result<Timer, alloc::string::String> {
 /// only an idle CPU that programs its timer for the deadline achieves: on the periodic tick
 /// alone each starts just after a tick and ends at the next, 9 ms late.
 pub fn sleeps_end_on_time() -> Outcome {
-    ensure(clock::tsc_hz() != 0, || format!("the clock's frequency is unknown"))?;
+    ensure(clock::tsc_hz() != 0, || {
+        format!("the clock's frequency is unknown")
+    })?;
     let mut t = timer()?;
     let mut sleep = |asked: u64| -> Result<u64, alloc::string::String> {
         let deadline = clock::now_ns() + asked;
         let end = step("sleep", t.sleep_until(deadline))?;
-        ensure(end >= deadline, || format!("a {asked} ns sleep ended {} ns early", deadline - end))?;
+        ensure(end >= deadline, || {
+            format!("a {asked} ns sleep ended {} ns early", deadline - end)
+        })?;
         Ok(end - deadline)
     };
     let mut best = [u64::MAX; 3];
@@ -44,7 +51,12 @@ pub fn sleeps_end_on_time() -> Outcome {
                 break;
             }
         }
-        ensure(best[i] <= TICK_NS, || format!("{TRIES} sleeps of {ms} ms each ended over a tick late, the best {} ns", best[i]))?;
+        ensure(best[i] <= TICK_NS, || {
+            format!(
+                "{TRIES} sleeps of {ms} ms each ended over a tick late, the best {} ns",
+                best[i]
+            )
+        })?;
     }
     let mut ones = [0u64; 5];
     for late in ones.iter_mut() {
@@ -58,10 +70,16 @@ pub fn sleeps_end_on_time() -> Outcome {
         least / 1000,
         median / 1000
     );
-    ensure(least <= TICK_NS / 2, || format!("five 1 ms sleeps all ended at least {least} ns late: is the idle timer programmed?"))?;
+    ensure(least <= TICK_NS / 2, || {
+        format!(
+            "five 1 ms sleeps all ended at least {least} ns late: is the idle timer programmed?"
+        )
+    })?;
     let start = clock::now_ns();
     let end = step("sleep_for", t.sleep_for(2_000_000))?;
-    ensure(end - start >= 2_000_000, || format!("sleep_for(2 ms) took {} ns", end - start))
+    ensure(end - start >= 2_000_000, || {
+        format!("sleep_for(2 ms) took {} ns", end - start)
+    })
 }
 
 /// Sleeps `ns` nanoseconds on an alarm of its own (instead of spinning on the TSC). The tester
@@ -82,10 +100,16 @@ pub fn periodic_alarm_fires_each_period() -> Outcome {
         step("wait for the period", t.wait_for(77))?;
         let now = clock::now_ns();
         let due = first + k * period;
-        ensure(now >= due, || format!("period {k} seen {} ns early", due - now))?;
+        ensure(now >= due, || {
+            format!("period {k} seen {} ns early", due - now)
+        })?;
     }
-    ensure(step("cancel", t.cancel())?, || format!("the periodic alarm was not armed"))?;
-    ensure(!step("cancel again", t.cancel())?, || format!("cancel left it armed"))
+    ensure(step("cancel", t.cancel())?, || {
+        format!("the periodic alarm was not armed")
+    })?;
+    ensure(!step("cancel again", t.cancel())?, || {
+        format!("cancel left it armed")
+    })
 }
 
 /// ARM refuses a deadline past `MAX_DEADLINE`, a period too short, and a destroyed endpoint.
@@ -95,14 +119,28 @@ pub fn alarm_refuses_bad_input() -> Outcome {
         invoke::call(ALARM, ARM, &[deadline, period, 0], &[ep]).map(|_| ())
     };
     let late = arm(MAX_DEADLINE + 1, 0, ENDPOINT);
-    ensure(late == Err(Error::InvalidArgument), || format!("deadline past the last: {late:?}"))?;
+    ensure(late == Err(Error::InvalidArgument), || {
+        format!("deadline past the last: {late:?}")
+    })?;
     let short = arm(clock::now_ns(), MIN_PERIOD - 1, ENDPOINT);
-    ensure(short == Err(Error::InvalidArgument), || format!("period too short: {short:?}"))?;
-    step("create a victim", caps::create(slots::BANK, CapType::Process, VICTIM))?;
-    step("endpoint to the victim", caps::make_endpoint(VICTIM, 1, VICTIM_ENDPOINT))?;
+    ensure(short == Err(Error::InvalidArgument), || {
+        format!("period too short: {short:?}")
+    })?;
+    step(
+        "create a victim",
+        caps::create(slots::BANK, CapType::Process, VICTIM),
+    )?;
+    step(
+        "endpoint to the victim",
+        caps::make_endpoint(VICTIM, 1, VICTIM_ENDPOINT),
+    )?;
     step("destroy the victim", caps::destroy(slots::BANK, VICTIM))?;
     let dead = arm(clock::now_ns() + 1_000_000, 0, VICTIM_ENDPOINT);
-    ensure(dead == Err(Error::NullArgument), || format!("destroyed endpoint: {dead:?}"))?;
+    ensure(dead == Err(Error::NullArgument), || {
+        format!("destroyed endpoint: {dead:?}")
+    })?;
     let no_ep = arm(clock::now_ns(), 0, 0);
-    ensure(no_ep == Err(Error::NullArgument), || format!("no endpoint: {no_ep:?}"))
+    ensure(no_ep == Err(Error::NullArgument), || {
+        format!("no endpoint: {no_ep:?}")
+    })
 }
