@@ -35,6 +35,10 @@ pub enum CapType {
     /// A range of I/O ports (x86 `in`/`out`), made by the kernel at boot: its holder can let
     /// one process use the ports directly from ring 3.
     IoPorts = 9,
+    /// An alarm: armed with a deadline on the kernel's clock ([`crate::clock`]) and an
+    /// endpoint, the kernel POSTs [`ALARM_FIRED`](crate::post::ALARM_FIRED) to it once the
+    /// deadline has passed ([`crate::order::alarm`]).
+    Alarm = 10,
 }
 
 impl CapType {
@@ -51,6 +55,7 @@ impl CapType {
             7 => Some(CapType::IrqLine),
             8 => Some(CapType::Bank),
             9 => Some(CapType::IoPorts),
+            10 => Some(CapType::Alarm),
             _ => None,
         }
     }
@@ -109,10 +114,10 @@ mod tests {
 
     #[test]
     fn types_and_rights_decode() {
-        for raw in 0..10 {
+        for raw in 0..11 {
             assert_eq!(CapType::from_raw(raw).map(|t| t as u64), Some(raw));
         }
-        assert_eq!(CapType::from_raw(10), None);
+        assert_eq!(CapType::from_raw(11), None);
         assert_eq!(Rights::from_raw(8), None);
         assert!(Rights::ALL.contains(Rights::READ.union(Rights::WRITE)));
         assert!(!Rights::READ.contains(Rights::WRITE));

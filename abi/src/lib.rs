@@ -19,6 +19,7 @@
 pub mod boot;
 pub mod bootfs;
 pub mod cap;
+pub mod clock;
 pub mod elf;
 pub mod error;
 pub mod fault;

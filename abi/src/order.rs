@@ -26,14 +26,14 @@ pub const GET_TYPE: u32 = 0;
 
 /// Orders of a [`Bank`](crate::CapType::Bank) capability.
 pub mod bank {
-    /// `d0` = type code of Process, Page, AddressSpace, CapPage or Bank; for a Bank, `d1` = the
+    /// `d0` = type code of Process, Page, AddressSpace, CapPage, Alarm or Bank; for a Bank, `d1` = the
     /// child's quota, taken from this bank. Every object costs one unit of quota plus, for a
     /// bank, its quota. Returns the new capability (all rights). Needs WRITE.
     /// Errors: `InvalidArgument` (type not creatable), `OutOfQuota`.
     pub const CREATE: u32 = 1;
     /// `c0` = an object this bank created. Destroys it and returns its quota: every capability
     /// to it now acts as Null. A bank can be destroyed only when it holds no objects. Needs
-    /// WRITE. Errors: `NullArgument`, `WrongType` (Null, Endpoint, Resume, IrqLine),
+    /// WRITE. Errors: `NullArgument`, `WrongType` (Null, Endpoint, Resume, IrqLine, IoPorts),
     /// `NotOwner`, `BadState` (a bank that still holds objects).
     pub const DESTROY: u32 = 2;
     /// `d0` out = unused quota units, `d1` out = live objects. Needs READ.
@@ -113,6 +113,47 @@ pub mod process {
     /// events recorded since the start (on stop). Needs WRITE. Errors: `InvalidArgument`,
     /// `BadState` (the kernel is built without tracing).
     pub const TRACE_SWITCH: u32 = 16;
+
+    /// `d0` = the CPU the process may run on (a CPU number below the count of CPUs online), or
+    /// [`ANY_CPU`]: it may run on any. A pinned process joins only that CPU's run queue, no
+    /// other CPU takes it from there, and one running elsewhere moves at that CPU's next
+    /// kernel exit. Several processes sharing an address space, each pinned to its own CPU,
+    /// are the virtual processors of one task (seed 000). `ps` shows it
+    /// ([`ProcessInfo::affinity`](crate::ProcessInfo::affinity)). Needs WRITE.
+    /// Errors: `InvalidArgument` (no such CPU online).
+    pub const SET_AFFINITY: u32 = 17;
+
+    /// [`SET_AFFINITY`]'s `d0` for "any CPU".
+    pub const ANY_CPU: u64 = u64::MAX;
+}
+
+/// Orders of an [`Alarm`](crate::CapType::Alarm) capability (created from a bank, one unit).
+///
+/// An armed alarm waits in the alarm queue of the CPU that armed it. At the first kernel exit
+/// or idle wake-up of that CPU at or after its deadline (on the clock of [`crate::clock`]) the
+/// kernel POSTs [`ALARM_FIRED`](crate::post::ALARM_FIRED) with the alarm's word to its
+/// endpoint, once; a periodic alarm is then due again one period after its previous deadline
+/// (periods missed meanwhile are skipped, not posted). An idle CPU programs its timer for its
+/// nearest deadline. Destroying the alarm cancels it; a recipient destroyed before the deadline
+/// gets nothing (and a one-shot alarm is then disarmed).
+pub mod alarm {
+    /// `d0` = deadline in nanoseconds since boot (one already passed fires at the next exit),
+    /// `d1` = period in nanoseconds (0: one-shot), `d2` = the word the POST carries, `c0` =
+    /// the Endpoint to POST to. Replaces any earlier arming. Needs WRITE.
+    /// Errors: `NullArgument` (no endpoint, or its process is destroyed), `WrongType`,
+    /// `InvalidArgument` (deadline above [`MAX_DEADLINE`], or a period below [`MIN_PERIOD`]
+    /// or above `MAX_DEADLINE`).
+    pub const ARM: u32 = 1;
+    /// Disarms the alarm. `d0` out = 1 if it was armed, else 0. A POST it made already stays
+    /// queued. Needs WRITE.
+    pub const CANCEL: u32 = 2;
+    /// `d0` out = 1 if armed, `d1` out = its deadline, `d2` out = its period. Needs READ.
+    pub const STATUS: u32 = 3;
+
+    /// The latest deadline (2^62 ns, about 146 years).
+    pub const MAX_DEADLINE: u64 = 1 << 62;
+    /// The shortest period (100 µs): shorter ones would keep a CPU in the kernel.
+    pub const MIN_PERIOD: u64 = 100_000;
 }
 
 /// Orders of a [`Page`](crate::CapType::Page) capability.

@@ -21,3 +21,12 @@ pub struct PostPayload {
 /// The order code of the POST the kernel sends to the endpoint bound to an IRQ line when the
 /// line fires; the word is the line number.
 pub const IRQ_FIRED: u32 = 0xffff_0001;
+
+/// The order code of the POST the kernel sends when an alarm's deadline has passed; the word
+/// is the one given to [`ARM`](crate::order::alarm::ARM). It is sent once per expiry (once per
+/// period for a periodic alarm), never before the deadline: at the first kernel exit or idle
+/// wake-up of the CPU the alarm waits on after its deadline. Each alarm has one post activity:
+/// an expiry while the alarm's previous message still waits in the recipient's queue merges
+/// into it (the receiver sees one message, carrying the latest expiry's word, as for an IRQ
+/// line that fires twice).
+pub const ALARM_FIRED: u32 = 0xffff_0002;

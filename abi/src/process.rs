@@ -87,6 +87,8 @@ pub struct ProcessInfo {
     pub ceiling: u8,
     /// The CPU it runs on, if it is current on one.
     pub cpu: Option<u32>,
+    /// The one CPU it may run on, or `None`: any ([`SET_AFFINITY`](crate::order::process::SET_AFFINITY)).
+    pub affinity: Option<u32>,
     /// Its process number (its index in the kernel's process table).
     pub pid: u32,
     /// Invocations it has made.
@@ -97,17 +99,21 @@ pub struct ProcessInfo {
 
 impl ProcessInfo {
     /// Packs into four data words: state, priority | ceiling << 8 | owned queue code << 32 (0
-    /// none, 1 the post pool's, pid + 2 that process's senders), cpu + 1 (0 = none), pid |
-    /// invocations << 32.
+    /// none, 1 the post pool's, pid + 2 that process's senders), cpu + 1 | (affinity + 1) << 32
+    /// (0 = none, any), pid | invocations << 32.
     pub const fn pack(self) -> [u64; 4] {
         let cpu = match self.cpu {
+            Some(c) => c as u64 + 1,
+            None => 0,
+        };
+        let affinity = match self.affinity {
             Some(c) => c as u64 + 1,
             None => 0,
         };
         [
             self.state as u64,
             self.priority as u64 | ((self.ceiling as u64) << 8) | (self.owns.code() << 32),
-            cpu,
+            (cpu & 0xffff_ffff) | (affinity << 32),
             self.pid as u64 | (self.invocations << 32),
         ]
     }
@@ -123,10 +129,13 @@ impl ProcessInfo {
             priority: words[1] as u8,
             ceiling: (words[1] >> 8) as u8,
             owns: QueueOwned::from_code(words[1] >> 32),
-            cpu: if words[2] == 0 {
-                None
-            } else {
-                Some(words[2] as u32 - 1)
+            cpu: match words[2] as u32 {
+                0 => None,
+                c => Some(c - 1),
+            },
+            affinity: match (words[2] >> 32) as u32 {
+                0 => None,
+                c => Some(c - 1),
             },
             pid: words[3] as u32,
             invocations: words[3] >> 32,
@@ -145,6 +154,7 @@ mod tests {
             priority: 3,
             ceiling: 9,
             cpu: Some(1),
+            affinity: Some(2),
             pid: 7,
             invocations: 99,
             owns: QueueOwned::Senders(4),
@@ -154,6 +164,8 @@ mod tests {
             let j = ProcessInfo { owns, ..i };
             assert_eq!(ProcessInfo::unpack(j.pack()), Some(j));
         }
+        let k = ProcessInfo { cpu: None, affinity: None, ..i };
+        assert_eq!(ProcessInfo::unpack(k.pack()), Some(k));
         assert_eq!(ProcessState::from_raw(5), None);
     }
 }

@@ -4,7 +4,9 @@
 //! Checked: each process is in at most one queue (run queues and stall queues together), and
 //! in the one its state names; stall queues are FIFO by arrival stamp and their owners are
 //! running processes that know it; every post activity in use is queued on its live target
-//! exactly once; banks balance; every page's reverse map matches the records that map it; no
+//! exactly once; banks balance; every page's reverse map matches the records that map it; an
+//! alarm is armed exactly when its CPU's alarm queue holds it, with its deadline; a pinned
+//! process is queued only on its CPU and runs elsewhere only until that CPU reschedules; no
 //! lock is held and no deferred work is left on any CPU.
 
 use alloc::collections::BTreeMap;
@@ -128,7 +130,60 @@ impl<P: Platform> Kernel<P> {
             self.check_process(id, cpus, seen.get(&id).copied())?;
         }
         self.check_banks()?;
+        self.check_alarms()?;
         self.check_reverse_maps()
+    }
+
+    /// A pinned process is queued only on its CPU, and current elsewhere only while that CPU
+    /// has a reschedule pending (its affinity just changed; it moves at that CPU's exit).
+    fn check_affinity(&self, id: ObjId) -> Result<(), String> {
+        let Some((affinity, home, on_cpu, queued_on)) =
+            self.processes.read(id, |p| (p.affinity, p.home, p.cpu, p.queued_on))
+        else {
+            return Ok(());
+        };
+        let Some(a) = affinity else {
+            return Ok(());
+        };
+        if home != a || queued_on.is_some_and(|q| q != a) {
+            return Err(format!("{id:?} is pinned to {a:?} but homed on {home:?}, queued on {queued_on:?}"));
+        }
+        if let Some(c) = on_cpu.filter(|&c| c != a) {
+            if !self.shared(c).need_resched.load(crate::sync::atomic::Ordering::Acquire) {
+                return Err(format!("{id:?} is pinned to {a:?} but runs on {c:?}, which will not move it"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_alarms(&self) -> Result<(), String> {
+        let mut queued = 0;
+        for c in self.cpu_ids() {
+            let shared = self.shared(c);
+            let q = shared.alarms.lock();
+            q.check_invariants()
+                .map_err(|v| format!("alarm queue of {c:?}: {v:?}"))?;
+            let next = q.first().map_or(u64::MAX, |(_, d)| d);
+            if shared.next_alarm.load(crate::sync::atomic::Ordering::Acquire) != next {
+                return Err(format!("{c:?}'s next alarm is not its queue's first"));
+            }
+            queued += q.len();
+        }
+        let mut armed = 0;
+        for id in self.alarms.live_ids() {
+            let Some(Some(a)) = self.alarms.read(id, |al| al.armed) else {
+                continue;
+            };
+            armed += 1;
+            let there = self.shared(a.cpu).alarms.lock().deadline_of(id.index);
+            if there != Some(a.deadline) {
+                return Err(format!("{id:?} is armed for {} on {:?} but queued for {there:?}", a.deadline, a.cpu));
+            }
+        }
+        if armed != queued {
+            return Err(format!("{armed} alarms armed but {queued} queued"));
+        }
+        Ok(())
     }
 
     fn check_locks(&self, cpus: &[Cpu]) -> Result<(), String> {
@@ -146,6 +201,7 @@ impl<P: Platform> Kernel<P> {
             && (0..self.pages.capacity() as u32).all(|i| free(self.pages.lock(i)))
             && (0..self.spaces.capacity() as u32).all(|i| free(self.spaces.lock(i)))
             && (0..self.cap_pages.capacity() as u32).all(|i| free(self.cap_pages.lock(i)))
+            && (0..self.alarms.capacity() as u32).all(|i| free(self.alarms.lock(i)))
             && self.irqs.iter().all(|g| free(g.lock()));
         if all_free {
             Ok(())
@@ -205,6 +261,7 @@ impl<P: Platform> Kernel<P> {
                 ));
             }
         }
+        self.check_affinity(id)?;
         if !ok || (owns.is_some() && state != RunState::Running) {
             return Err(format!(
                 "{id:?} in state {state:?} (restart {restart}, cpu {on_cpu:?}, owns {owns:?}) is in {queued:?}"
@@ -232,6 +289,9 @@ impl<P: Platform> Kernel<P> {
         self.cap_pages
             .live_ids()
             .for_each(|i| self.cap_pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
+        self.alarms
+            .live_ids()
+            .for_each(|i| self.alarms.read(i, |a| add(a.bank, 1)).unwrap_or(()));
         for i in self.banks.live_ids().collect::<Vec<_>>() {
             if let Some((Some(parent), quota)) = self.banks.read(i, |b| (b.parent, b.quota)) {
                 add(parent, quota + 1);

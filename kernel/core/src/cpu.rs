@@ -4,6 +4,8 @@
 //! # Invariants
 //! - At kernel exit `held` is empty and `deferred` is drained: nothing is held past exit.
 //! - `current` is the process this CPU runs (its `cpu` field names this CPU) or `None` (idle).
+//! - `next_alarm` is the nearest deadline in `alarms` (`u64::MAX` if empty), updated under the
+//!   queue's lock whenever it changes, so the exit path looks at one word, not the lock.
 //! - The interrupt handler touches only `pending_irqs`, `need_resched` and `ticks_left`
 //!   (seed 001: no kernel structure relies on interrupts being off).
 
@@ -13,6 +15,7 @@ use spin::mutex::SpinMutex;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
+use crate::alarm_queue::AlarmQueue;
 use crate::sched::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
@@ -101,17 +104,24 @@ pub struct PerCpu {
     pub(crate) running_priority: AtomicU32,
     /// Timer ticks left in the running process's slice.
     pub(crate) ticks_left: AtomicU32,
+    /// Alarms armed on this CPU. Leaf lock (level 7, like the run queue): held alone, briefly.
+    pub(crate) alarms: SpinMutex<AlarmQueue>,
+    /// The nearest deadline in `alarms`, or `u64::MAX`.
+    pub(crate) next_alarm: AtomicU64,
 }
 
 impl PerCpu {
-    /// An idle CPU whose run queue has room for `processes` processes.
-    pub fn new(processes: usize) -> PerCpu {
+    /// An idle CPU whose run queue has room for `processes` processes and its alarm queue for
+    /// `alarms` alarms.
+    pub fn new(processes: usize, alarms: usize) -> PerCpu {
         PerCpu {
             run: SpinMutex::new(RunQueue::new(processes)),
             need_resched: AtomicBool::new(false),
             pending_irqs: AtomicU64::new(0),
             running_priority: AtomicU32::new(IDLE),
             ticks_left: AtomicU32::new(0),
+            alarms: SpinMutex::new(AlarmQueue::new(alarms)),
+            next_alarm: AtomicU64::new(u64::MAX),
         }
     }
 

@@ -4,7 +4,10 @@
 //! run queue per CPU, a quantum of `DEFAULT_QUANTUM_TICKS` timer ticks, and needResched.
 //! Preemption happens only at kernel exit: a woken process of higher priority than the one
 //! running on its CPU sets that CPU's needResched (and interrupts it if remote). An idle CPU
-//! steals the best process from another CPU's queue.
+//! steals the best process from another CPU's queue that is not pinned there.
+//! A process with an affinity runs only on that CPU: it is queued only there (its `home` is
+//! its affinity), never stolen, and one found running elsewhere (its affinity just changed)
+//! is moved at that CPU's exit.
 //!
 //! # Invariants
 //! - A process with `restart` set (KernStall) never returns to user mode before its saved
@@ -46,6 +49,13 @@ enum Verdict {
 }
 
 impl<P: Platform> Kernel<P> {
+    /// Whether the planted bug `StealPinned` is in: never without the feature.
+    #[cfg(not(feature = "planted-bugs"))]
+    #[inline(always)]
+    fn ignores_affinity(&self) -> bool {
+        false
+    }
+
     pub(crate) fn schedule(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
         let mut picked = None;
         loop {
@@ -122,14 +132,14 @@ impl<P: Platform> Kernel<P> {
                 p.restart = false;
                 Verdict::Rerun
             }
-            RunState::Running if !resched => {
+            RunState::Running if !resched && (p.may_run_on(cpu.id) || self.ignores_affinity()) => {
                 regs.clone_from(&p.save);
                 let space = p.space.obj;
                 Verdict::Keep((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
             }
             RunState::Running => {
                 self.left_cpu(cpu, cur, p);
-                p.home = cpu.id;
+                p.home = p.affinity.unwrap_or(cpu.id);
                 let at = if expired {
                     Position::Tail
                 } else {
@@ -146,13 +156,20 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The best ready process this CPU can see: the head of the highest level among its own
-    /// queue and the other CPUs' queues, its own winning ties (its caches are warm). Another
-    /// CPU's queue is only tried, not waited for: one busy at this moment is passed over, so
-    /// looking never makes a CPU wait on another.
+    /// queue and what the other CPUs' queues let go (not their pinned processes), its own
+    /// winning ties (its caches are warm). Another CPU's queue is only tried, not waited for:
+    /// one busy at this moment is passed over, so looking never makes a CPU wait on another.
     fn pick(&self, cpu: &Cpu) -> Option<ObjId> {
+        let steal_pinned = self.ignores_affinity();
         let mut other: Option<(Priority, CpuId)> = None;
         for c in self.cpu_ids().filter(|&c| c != cpu.id) {
-            let seen = self.shared(c).run.try_lock().and_then(|q| q.highest());
+            let seen = self.shared(c).run.try_lock().and_then(|q| {
+                if steal_pinned {
+                    q.highest()
+                } else {
+                    q.highest_stealable()
+                }
+            });
             if let Some(p) = seen.filter(|&p| other.is_none_or(|(b, _)| p > b)) {
                 other = Some((p, c));
             }
@@ -161,7 +178,9 @@ impl<P: Platform> Kernel<P> {
         match other {
             Some((p, c)) if own.highest().is_none_or(|o| p > o) => {
                 drop(own);
-                self.shared(c).run.lock().pick().map(|(id, _)| id)
+                let mut q = self.shared(c).run.lock();
+                let taken = if steal_pinned { q.pick() } else { q.steal() };
+                taken.map(|(id, _)| id)
             }
             _ => own.pick().map(|(id, _)| id),
         }
@@ -172,7 +191,7 @@ impl<P: Platform> Kernel<P> {
     #[inline]
     pub(crate) fn become_current(&self, cpu: CpuId, p: &mut Process<P::SaveArea>) {
         p.cpu = Some(cpu);
-        p.home = cpu;
+        p.home = p.affinity.unwrap_or(cpu);
         let shared = self.shared(cpu);
         shared.running_priority.store(u32::from(p.priority.get()), Ordering::Release);
         shared.ticks_left.store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
@@ -204,6 +223,11 @@ impl<P: Platform> Kernel<P> {
                         }
                         p.queued_on = None;
                         if p.state != RunState::Running || p.cpu.is_some() {
+                            return None;
+                        }
+                        if !p.may_run_on(cpu.id) && !self.ignores_affinity() {
+                            // Pinned elsewhere after `pick` took it: back to its own CPU.
+                            self.make_ready(cpu, next, p, Position::Head);
                             return None;
                         }
                         self.become_current(cpu.id, p);

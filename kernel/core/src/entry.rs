@@ -43,13 +43,14 @@ impl<P: Platform> Kernel<P> {
 
     /// After the fast path or a kernel-object order (the frame holds the current process's
     /// registers, taken under its lock at the end of the path): return to it at once if the exit path has nothing to do, no deferred wake-up,
-    /// no pending IRQ and no reschedule request. A request made after this check (a halt, a
+    /// no pending IRQ, no alarm due and no reschedule request. A request made after this check (a halt, a
     /// preemption) interrupts the process in user mode, as it would after `exit`.
     fn quiet_exit(&self, cpu: &Cpu, space: Option<ObjId>) -> Option<Exit> {
         let shared = self.shared(cpu.id);
         let quiet = cpu.deferred.is_empty()
             && shared.pending_irqs.load(Ordering::Acquire) == 0
-            && !shared.need_resched.load(Ordering::Acquire);
+            && !shared.need_resched.load(Ordering::Acquire)
+            && !self.alarm_due(cpu.id);
         match cpu.current {
             Some(process) if quiet => Some(Exit::User { process, space }),
             _ => None,
@@ -87,11 +88,12 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Kernel exit: deferred wake-ups, pending IRQs, then the rescheduler. Writes the next
-    /// process's registers into `regs`.
+    /// Kernel exit: deferred wake-ups, pending IRQs, expired alarms, then the rescheduler.
+    /// Writes the next process's registers into `regs`.
     pub fn exit(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
         self.run_deferred(cpu);
         self.post_pending_irqs(cpu);
+        self.post_due_alarms(cpu);
         let exit = self.schedule(cpu, regs);
         assert!(
             cpu.held.is_empty() && cpu.deferred.is_empty(),

@@ -60,6 +60,24 @@ impl<P: Platform> Kernel<P> {
         let Some(endpoint) = irq.read(|l| l.bound) else {
             return Ok(true);
         };
+        let payload = PostPayload {
+            order: IRQ_FIRED,
+            word: u64::from(line),
+        };
+        Ok(self.post_from_kernel(cpu, endpoint, Sender::Irq(line), payload)? != KernelPost::Busy)
+    }
+
+    /// A POST from the kernel itself (an IRQ line, an alarm) to `endpoint`, from `sender`'s
+    /// one activity. The kernel never stalls: a recipient that is not available gets the
+    /// activity queued, unless it is still queued from last time (`Busy`: nothing changes).
+    /// Takes the recipient's lock; its commit point is inside.
+    pub(crate) fn post_from_kernel(
+        &self,
+        cpu: &mut Cpu,
+        endpoint: Cap,
+        sender: Sender,
+        payload: PostPayload,
+    ) -> Result<KernelPost, Restart> {
         let t = endpoint.obj;
         cpu.held.write(self, LockKey::process(t.index))?;
         let Some(ready) = self.processes.read(t, |p| {
@@ -67,28 +85,27 @@ impl<P: Platform> Kernel<P> {
                 && p.senders.is_empty()
                 && p.senders.owner() == Owner::Resource
         }) else {
-            return Ok(true);
+            return Ok(KernelPost::NoRecipient);
         };
         // The path cannot restart from here on.
-        trace_event!(self, cpu.id, IrqPosted, t.index, u64::from(line), 0);
-        let payload = PostPayload {
-            order: IRQ_FIRED,
-            word: u64::from(line),
-        };
+        #[cfg(feature = "trace")]
+        if let Sender::Irq(line) = sender {
+            trace_event!(self, cpu.id, IrqPosted, t.index, u64::from(line), 0);
+        }
         if ready {
             let d = Delivery {
                 badge: endpoint.badge,
-                info: MessageInfo::new(InvocationKind::Post, IRQ_FIRED, 1, 0),
+                info: MessageInfo::new(InvocationKind::Post, payload.order, 1, 0),
                 data: [payload.word, 0, 0, 0],
                 caps: [Cap::NULL; MESSAGE_CAPS],
                 resume: None,
             };
-            // COMMIT POINT: the driver is locked and available.
+            // COMMIT POINT: the recipient is locked and available.
             self.processes.write(t, |p| self.deliver(cpu, t, p, &d));
-            return Ok(true);
+            return Ok(KernelPost::Delivered);
         }
-        let Some(id) = self.posts.next_free(Sender::Irq(line)) else {
-            return Ok(false);
+        let Some(id) = self.posts.next_free(sender) else {
+            return Ok(KernelPost::Busy);
         };
         let a = Activity {
             target: t,
@@ -97,18 +114,31 @@ impl<P: Platform> Kernel<P> {
             priority: Priority::HIGHEST,
             stamp: self.stamp(),
         };
-        // COMMIT POINT: the line's activity is free and only this path (holding the driver)
-        // takes it; the driver is locked.
+        // COMMIT POINT: the sender's one activity is free and only this path (holding the
+        // recipient, and the line or the alarm) takes it; the recipient is locked.
         if !self.posts.take(id, a) {
-            return Ok(false);
+            return Ok(KernelPost::Busy);
         }
         let queued = self
             .processes
             .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)));
         if queued != Some(Ok(())) {
-            panic!("{id:?} cannot queue on its locked driver {t:?}: {queued:?} (kernel bug)");
+            panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
         }
-        trace_event!(self, cpu.id, PostQueued, t.index, u64::from(IRQ_FIRED), u64::from(crate::trace::NO_PROCESS));
-        Ok(true)
+        trace_event!(self, cpu.id, PostQueued, t.index, u64::from(payload.order), u64::from(crate::trace::NO_PROCESS));
+        Ok(KernelPost::Queued)
     }
+}
+
+/// What a POST from the kernel came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KernelPost {
+    /// Delivered: the recipient was waiting.
+    Delivered,
+    /// Queued on the recipient's sender queue.
+    Queued,
+    /// The sender's activity is still queued from its previous POST: nothing was done.
+    Busy,
+    /// The endpoint's process is destroyed.
+    NoRecipient,
 }

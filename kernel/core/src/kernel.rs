@@ -34,6 +34,7 @@ use crate::cap::{Cap, ObjId};
 use crate::cleaner::ReclaimableCache;
 use crate::cpu::PerCpu;
 use crate::lock_key::{LockKey, LockKind};
+use crate::object::alarm::Alarm;
 use crate::object::bank::Bank;
 use crate::object::memory::{CapPage, IrqLine, Page, Space};
 use crate::object::process::Process;
@@ -70,6 +71,8 @@ pub struct Config {
     pub post_activities: u32,
     /// Derived page-table frames the cleaner's cache holds.
     pub page_tables: usize,
+    /// Alarm table size.
+    pub alarms: usize,
 }
 
 /// The kernel.
@@ -81,6 +84,7 @@ pub struct Kernel<P: Platform> {
     pub(crate) pages: Table<Page>,
     pub(crate) spaces: Table<Space>,
     pub(crate) cap_pages: Table<CapPage>,
+    pub(crate) alarms: Table<Alarm>,
     pub(crate) irqs: Box<[Guarded<IrqLine>]>,
     /// Post activities: atomics and leaf locks only, no lock of their own (`post.rs`).
     pub(crate) posts: PostPool,
@@ -107,7 +111,12 @@ impl<P: Platform> Kernel<P> {
             "unsupported CPU count"
         );
         assert!(config.irq_lines <= 64, "pendingIRQs has 64 bits");
-        let posts = PostPool::new(config.processes, config.post_activities, config.irq_lines);
+        let posts = PostPool::new(
+            config.processes,
+            config.post_activities,
+            config.irq_lines,
+            config.alarms,
+        );
         let activities = posts.activities();
         Kernel {
             platform,
@@ -116,6 +125,7 @@ impl<P: Platform> Kernel<P> {
             pages: Table::new(config.pages),
             spaces: Table::new(config.spaces),
             cap_pages: Table::new(config.cap_pages),
+            alarms: Table::new(config.alarms),
             irqs: (0..config.irq_lines)
                 .map(|_| Guarded::new(IrqLine::default()))
                 .collect(),
@@ -123,7 +133,7 @@ impl<P: Platform> Kernel<P> {
             stall_nodes: StallNodes::new(config.processes + activities, config.processes),
             page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
             cpus: (0..config.cpus)
-                .map(|_| PerCpu::new(config.processes))
+                .map(|_| PerCpu::new(config.processes, config.alarms))
                 .collect(),
             txns: Transactions::new(),
             next_home: AtomicU32::new(0),
@@ -195,6 +205,7 @@ impl<P: Platform> Kernel<P> {
             CapType::Page => self.pages.is_live(cap.obj),
             CapType::AddressSpace => self.spaces.is_live(cap.obj),
             CapType::CapPage => self.cap_pages.is_live(cap.obj),
+            CapType::Alarm => self.alarms.is_live(cap.obj),
             CapType::IrqLine => (cap.obj.index as usize) < self.irqs.len(),
             CapType::IoPorts => true,
         }
@@ -211,6 +222,7 @@ impl<P: Platform> Kernel<P> {
             CapType::AddressSpace => LockKey::space(i),
             CapType::CapPage => LockKey::cap_page(i),
             CapType::IrqLine => LockKey::irq(i),
+            CapType::Alarm => LockKey::alarm(i),
             CapType::IoPorts => return None,
         })
     }
@@ -243,6 +255,7 @@ impl<P: Platform> LockTable<LockKey> for Kernel<P> {
             LockKind::Space => self.spaces.lock(i),
             LockKind::CapPage => self.cap_pages.lock(i),
             LockKind::Irq => self.irqs[i as usize].lock(),
+            LockKind::Alarm => self.alarms.lock(i),
         }
     }
 }

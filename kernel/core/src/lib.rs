@@ -12,6 +12,8 @@ extern crate alloc;
 #[macro_use]
 pub mod trace;
 
+pub mod alarm_queue;
+mod alarms;
 pub mod cap;
 mod check;
 pub mod cleaner;

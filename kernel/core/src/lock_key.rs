@@ -1,8 +1,8 @@
 //! `LockKey`: the name of every object lock, and their one total order.
 //!
 //! # Invariants
-//! - Keys order first by kind (process, bank, page, space, capability page, IRQ line), then by
-//!   table index; that order is the kernel's "ascending address order".
+//! - Keys order first by kind (process, bank, page, space, capability page, IRQ line, alarm),
+//!   then by table index; that order is the kernel's "ascending address order".
 //!
 //! # The lock order of the core, as built
 //! 1. **Object locks** (every `LockKey`), on the CPU's held-lock list. A path takes them in its
@@ -11,7 +11,7 @@
 //!    it is above every key held, and otherwise tries once and restarts the whole call, so no
 //!    cycle of waiters can form. All are released together at the end of the path.
 //! 2. **Leaf locks**: a table's free list, the derived page-table cache, a CPU's run queue, a
-//!    post activity's contents.
+//!    post activity's contents, a CPU's alarm queue.
 //!    Taken alone, for one short action, while a path holds object locks; never held while
 //!    waiting for any other lock.
 //! 3. There is no lock inside a table slot: its object is reached through a cell that the
@@ -35,6 +35,8 @@ pub enum LockKind {
     CapPage,
     /// An IRQ line.
     Irq,
+    /// An alarm.
+    Alarm,
 }
 
 /// The name of an object lock: its kind in the high half, its table index in the low half,
@@ -77,6 +79,11 @@ impl LockKey {
         LockKey::new(LockKind::Irq, line)
     }
 
+    /// Alarm `index`.
+    pub const fn alarm(index: u32) -> LockKey {
+        LockKey::new(LockKind::Alarm, index)
+    }
+
     /// The kind of object named.
     pub const fn kind(self) -> LockKind {
         match self.0 >> 32 {
@@ -85,7 +92,8 @@ impl LockKey {
             2 => LockKind::Page,
             3 => LockKind::Space,
             4 => LockKind::CapPage,
-            _ => LockKind::Irq,
+            5 => LockKind::Irq,
+            _ => LockKind::Alarm,
         }
     }
 
@@ -115,6 +123,7 @@ mod tests {
             LockKey::space(1),
             LockKey::cap_page(0),
             LockKey::irq(63),
+            LockKey::alarm(2),
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(LockKey::page(7).kind(), LockKind::Page);

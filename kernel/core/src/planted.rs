@@ -1,7 +1,7 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002) or of derived mappings, or re-opens a race
-//! between CPUs, so a test can assert that the simulator's invariant checks catch it. Off unless
-//! switched on.
+//! rule of stall queues with an owner (seed 002), of derived mappings, of CPU affinity or of
+//! alarms, or re-opens a race between CPUs, so a test can assert that the simulator's invariant
+//! checks catch it. Off unless switched on.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -34,6 +34,13 @@ pub enum PlantedBug {
     /// Drop a fault whose keeper endpoint is dead: the process is neither halted nor given to
     /// a keeper, and goes back to user mode as if the fault had been handled.
     DropFaultOfDeadKeeper = 10,
+    /// An idle CPU steals from another CPU's queue whatever is first, pinned or not, and runs
+    /// it: a process runs off its affinity.
+    StealPinned = 12,
+    /// Post an expired alarm twice.
+    FireAlarmTwice = 13,
+    /// Fire alarms up to 1 µs before their deadline.
+    FireAlarmEarly = 14,
 }
 
 /// Which bug is planted (0: none).
@@ -50,6 +57,11 @@ impl<P: Platform> Kernel<P> {
 
     pub(crate) fn planted_is(&self, bug: PlantedBug) -> bool {
         self.planted.0.load(Ordering::Relaxed) == bug as u32
+    }
+
+    /// `StealPinned`, or false without the feature.
+    pub(crate) fn ignores_affinity(&self) -> bool {
+        self.planted_is(PlantedBug::StealPinned)
     }
 
     /// `WakeTail`: wakes the last waiting process instead of handing the queue to the head.

@@ -48,6 +48,10 @@ pub trait Platform: Sync {
     /// The save-area layout of this platform.
     type SaveArea: SaveArea;
 
+    /// The kernel's clock: nanoseconds since boot (`tessera_abi::clock`), never going back,
+    /// the same on every CPU.
+    fn now_ns(&self) -> u64;
+
     /// Interrupts `cpu` so that it enters the kernel and reschedules at its next exit.
     fn send_ipi(&self, cpu: CpuId);
     /// A free physical frame, or `None` if memory is exhausted.

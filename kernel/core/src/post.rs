@@ -63,6 +63,9 @@ pub enum Sender {
     /// The kernel posting an IRQ line: one activity per line, as a line is posted once however
     /// often it fires meanwhile (`irq.rs`).
     Irq(u32),
+    /// The kernel posting an alarm's expiry (by alarm table index): one activity per alarm,
+    /// as an expiry while the previous one is still queued merges with it (`alarms.rs`).
+    Alarm(u32),
 }
 
 /// A sender waits for an activity of its allotment: the top bit of its allotment word.
@@ -82,12 +85,13 @@ pub enum WaitOutcome {
     Refused,
 }
 
-/// Every process's allotment of activities, and one per IRQ line after them.
+/// Every process's allotment of activities, then one per IRQ line, then one per alarm.
 #[derive(Debug)]
 pub struct PostPool {
     slots: Box<[SpinMutex<Option<Activity>>]>,
     per_process: usize,
     processes: usize,
+    irq_lines: usize,
     /// By allotment (process table index, then IRQ line): a bit per activity, set while free,
     /// so finding a free one is one instruction, not a walk; and `WAITING`.
     words: Box<[AtomicU64]>,
@@ -99,18 +103,21 @@ pub struct PostPool {
 
 impl PostPool {
     /// `per_process` activities (at most `MAX_ALLOTMENT`) for each of `processes` process
-    /// table slots, and one for each of `irq_lines` lines.
-    pub fn new(processes: usize, per_process: u32, irq_lines: usize) -> PostPool {
+    /// table slots, one for each of `irq_lines` lines and one for each of `alarms` alarms.
+    pub fn new(processes: usize, per_process: u32, irq_lines: usize, alarms: usize) -> PostPool {
         assert!(per_process <= MAX_ALLOTMENT, "post allotment above {MAX_ALLOTMENT}");
         let full = u64::MAX.checked_shr(u64::BITS - per_process).unwrap_or(0);
         let per = per_process as usize;
         PostPool {
-            slots: (0..processes * per + irq_lines).map(|_| SpinMutex::new(None)).collect(),
+            slots: (0..processes * per + irq_lines + alarms)
+                .map(|_| SpinMutex::new(None))
+                .collect(),
             per_process: per,
             processes,
+            irq_lines,
             words: (0..processes)
                 .map(|_| AtomicU64::new(full))
-                .chain((0..irq_lines).map(|_| AtomicU64::new(1)))
+                .chain((0..irq_lines + alarms).map(|_| AtomicU64::new(1)))
                 .collect(),
             waiting_seq: (0..processes).map(|_| AtomicU64::new(0)).collect(),
             waiting_generation: (0..processes).map(|_| AtomicU32::new(0)).collect(),
@@ -134,6 +141,11 @@ impl PostPool {
             Sender::Irq(line) => {
                 let base = self.processes * self.per_process;
                 (self.processes + line as usize, base + line as usize)
+            }
+            Sender::Alarm(alarm) => {
+                let base = self.processes * self.per_process + self.irq_lines;
+                let at = self.irq_lines + alarm as usize;
+                (self.processes + at, base + alarm as usize)
             }
         }
     }
@@ -169,6 +181,25 @@ impl PostPool {
         }
         *slot.lock() = Some(a);
         true
+    }
+
+    /// Gives the one activity of kernel sender `sender` (an IRQ line or an alarm) a new
+    /// payload if it is in use (still queued): a later expiry merges into it. False if free.
+    pub fn merge(&self, sender: Sender, payload: PostPayload) -> bool {
+        if let Sender::Process(_) = sender {
+            return false;
+        }
+        let (_, base) = self.allotment_of(sender);
+        let Some(slot) = self.slots.get(base) else {
+            return false;
+        };
+        match slot.lock().as_mut() {
+            Some(a) => {
+                a.payload = payload;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The activity `id`, if in use.
@@ -282,7 +313,7 @@ mod tests {
 
     #[test]
     fn each_process_has_its_own_allotment() {
-        let p = PostPool::new(3, 2, 1);
+        let p = PostPool::new(3, 2, 1, 2);
         let (a, b) = (Sender::Process(sender(0)), Sender::Process(sender(1)));
         let x = take(&p, a, act(1)).unwrap();
         take(&p, a, act(2)).unwrap();
@@ -291,6 +322,15 @@ mod tests {
         assert!(take(&p, b, act(4)).is_some(), "b's is its own");
         let line = take(&p, Sender::Irq(0), act(5)).unwrap();
         assert!(take(&p, Sender::Irq(0), act(6)).is_none(), "one activity per line");
+        let alarm = take(&p, Sender::Alarm(1), act(8)).unwrap();
+        assert!(take(&p, Sender::Alarm(1), act(9)).is_none(), "one activity per alarm");
+        assert!(take(&p, Sender::Alarm(0), act(10)).is_some(), "each alarm has its own");
+        assert_ne!(alarm, line);
+        let later = PostPayload { order: 1, word: 11 };
+        assert!(p.merge(Sender::Alarm(1), later), "in use: merged");
+        assert!(!p.merge(Sender::Process(sender(1)), later), "only a kernel sender's");
+        assert_eq!(p.release(alarm).map(|(a, w)| (a.payload.word, w)), Some((11, None)));
+        assert!(!p.merge(Sender::Alarm(1), later), "free: nothing to merge into");
         assert_eq!(p.release(line).map(|(_, w)| w), Some(None), "nobody waits for a line's");
         let waiter = Staller {
             id: sender(0),
@@ -303,14 +343,14 @@ mod tests {
         assert_eq!((freed.payload.word, woken), (1, Some(waiter)));
         assert_eq!(p.release(x), None, "freed once only");
         assert_eq!(p.waiters().count(), 0);
-        assert_eq!(p.in_use().count(), 2);
+        assert_eq!(p.in_use().count(), 3);
         assert_eq!(p.wait(waiter), WaitOutcome::FreeNow, "x is free again: no stall");
-        assert_eq!(PostPool::new(0, 0, 0).next_free(a), None);
-        let none = PostPool::new(2, 0, 1);
+        assert_eq!(PostPool::new(0, 0, 0, 0).next_free(a), None);
+        let none = PostPool::new(2, 0, 1, 0);
         assert_eq!(none.next_free(Sender::Process(sender(1))), None, "an empty allotment");
         let line = take(&none, Sender::Irq(0), act(7)).unwrap();
         assert_eq!(none.release(line).map(|(_, w)| w), Some(None));
-        let big = PostPool::new(1, MAX_ALLOTMENT, 0);
+        let big = PostPool::new(1, MAX_ALLOTMENT, 0, 0);
         let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| take(&big, a, act(u64::from(i)))).collect();
         assert!(all.iter().all(Option::is_some) && take(&big, a, act(0)).is_none());
         assert!(!p.leave(waiter));
@@ -318,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_waiter_that_leaves_is_not_woken() {
-        let p = PostPool::new(1, 1, 0);
+        let p = PostPool::new(1, 1, 0, 0);
         let a = Sender::Process(sender(0));
         let x = take(&p, a, act(1)).unwrap();
         let s = Staller { id: sender(0), seq: 4 };

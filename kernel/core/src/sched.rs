@@ -7,6 +7,9 @@
 //!   one node per slot, so enqueue, pick and remove never allocate and never search. That is
 //!   why waking (after the commit point, where nothing may allocate) can use them.
 //! - `len` is the number of queued ids.
+//! - Bit `p` of `stealable` is set exactly when level `p` holds an id that is not pinned to
+//!   this CPU (`unpinned[p]` counts them), so another CPU finds the level to steal from with one
+//!   count too; within it, it walks past pinned ids to the first it may take.
 //!
 //! # Assumptions
 //! - Ids map to distinct slots below the capacity fixed at creation (`Into<usize>`: a process
@@ -76,6 +79,8 @@ pub enum RunQueueViolation {
     Links(u8),
     /// The count of queued ids is wrong.
     Length,
+    /// The stealable bitmap or the unpinned count disagrees with this level.
+    Stealable(u8),
 }
 
 const NIL: u32 = u32::MAX;
@@ -84,6 +89,7 @@ const NIL: u32 = u32::MAX;
 struct Node<T> {
     id: T,
     level: u8,
+    pinned: bool,
     prev: u32,
     next: u32,
 }
@@ -100,6 +106,8 @@ pub struct RunQueue<T> {
     nodes: Vec<Option<Node<T>>>,
     levels: [Level; PRIORITY_LEVELS],
     bitmap: u32,
+    stealable: u32,
+    unpinned: [u32; PRIORITY_LEVELS],
     len: usize,
 }
 
@@ -112,6 +120,8 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             nodes: (0..capacity).map(|_| None).collect(),
             levels: [Level { head: NIL, tail: NIL }; PRIORITY_LEVELS],
             bitmap: 0,
+            stealable: 0,
+            unpinned: [0; PRIORITY_LEVELS],
             len: 0,
         }
     }
@@ -136,14 +146,31 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         (self.bitmap != 0).then(|| Priority((u32::BITS - 1 - self.bitmap.leading_zeros()) as u8))
     }
 
+    /// The highest priority with someone another CPU may take (see `steal`).
+    pub fn highest_stealable(&self) -> Option<Priority> {
+        (self.stealable != 0)
+            .then(|| Priority((u32::BITS - 1 - self.stealable.leading_zeros()) as u8))
+    }
+
     /// Whether a queued process should preempt one running at `running`: strictly higher only,
     /// so equals take turns at quantum ends rather than on every wake-up.
     pub fn should_preempt(&self, running: Priority) -> bool {
         self.highest().is_some_and(|p| p > running)
     }
 
-    /// Queues `id` at `prio`, at the tail or the head of its level.
+    /// Queues `id` at `prio`, at the tail or the head of its level; other CPUs may steal it.
     pub fn enqueue(&mut self, id: T, prio: Priority, at: Position) -> Result<(), RunQueueError> {
+        self.enqueue_pinned(id, prio, at, false)
+    }
+
+    /// `enqueue`; a `pinned` id runs only on this queue's CPU: `steal` passes it by.
+    pub fn enqueue_pinned(
+        &mut self,
+        id: T,
+        prio: Priority,
+        at: Position,
+        pinned: bool,
+    ) -> Result<(), RunQueueError> {
         let slot = id.into();
         match self.nodes.get(slot) {
             None => return Err(RunQueueError::SlotOutOfRange),
@@ -167,7 +194,11 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         if lv.tail == NIL {
             lv.tail = s;
         }
-        self.nodes[slot] = Some(Node { id, level: prio.0, prev, next });
+        self.nodes[slot] = Some(Node { id, level: prio.0, pinned, prev, next });
+        if !pinned {
+            self.unpinned[prio.0 as usize] += 1;
+            self.stealable |= 1 << prio.0;
+        }
         if let Some(p) = self.node_mut(prev) {
             p.next = s;
         }
@@ -185,6 +216,24 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         let head = self.levels[prio.0 as usize].head;
         let node = self.unlink(head as usize)?;
         Some((node.id, prio))
+    }
+
+    /// What another CPU may take: the first id not pinned here at the highest level that has
+    /// one. Walks past the pinned ids queued ahead of it.
+    pub fn steal(&mut self) -> Option<(T, Priority)> {
+        if self.stealable == 0 {
+            return None;
+        }
+        let prio = Priority((u32::BITS - 1 - self.stealable.leading_zeros()) as u8);
+        let mut at = self.levels[prio.0 as usize].head;
+        while let Some(n) = self.node(at as usize) {
+            if !n.pinned {
+                let node = self.unlink(at as usize)?;
+                return Some((node.id, prio));
+            }
+            at = n.next;
+        }
+        None
     }
 
     /// Takes `id` out wherever it is (halted, destroyed, or moved to another CPU).
@@ -217,6 +266,13 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         if seen != self.len || queued != self.len {
             return Err(RunQueueViolation::Length);
         }
+        for (p, &count) in self.unpinned.iter().enumerate() {
+            let level = p as u8;
+            let real = self.nodes.iter().flatten().filter(|n| n.level == level && !n.pinned).count();
+            if real != count as usize || (count != 0) != (self.stealable & (1 << p) != 0) {
+                return Err(RunQueueViolation::Stealable(level));
+            }
+        }
         Ok(())
     }
 
@@ -240,6 +296,13 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         }
         if self.levels[node.level as usize].head == NIL {
             self.bitmap &= !(1 << node.level);
+        }
+        if !node.pinned {
+            let left = &mut self.unpinned[node.level as usize];
+            *left -= 1;
+            if *left == 0 {
+                self.stealable &= !(1 << node.level);
+            }
         }
         self.len -= 1;
         Some(node)
@@ -357,6 +420,22 @@ mod tests {
         q.enqueue(0, p(2), Position::Tail).unwrap();
         q.bitmap |= 1 << 5;
         assert_eq!(q.check_invariants(), Err(RunQueueViolation::Bitmap(5)));
+    }
+
+    #[test]
+    fn steal_passes_pinned_ids_by() {
+        let mut q: RunQueue<usize> = RunQueue::new(8);
+        q.enqueue_pinned(1, p(9), Position::Tail, true).unwrap();
+        q.enqueue_pinned(2, p(4), Position::Tail, true).unwrap();
+        q.enqueue(3, p(4), Position::Tail).unwrap();
+        q.enqueue_pinned(4, p(4), Position::Head, true).unwrap();
+        q.check_invariants().unwrap();
+        assert_eq!(q.steal(), Some((3, p(4))), "the best unpinned, behind pinned ones");
+        assert_eq!(q.steal(), None, "only pinned ones are left");
+        q.check_invariants().unwrap();
+        assert_eq!(q.pick(), Some((1, p(9))), "its own CPU takes pinned ones");
+        assert_eq!(q.remove(4), Some(p(4)));
+        q.check_invariants().unwrap();
     }
 
     #[test]

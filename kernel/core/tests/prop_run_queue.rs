@@ -1,5 +1,6 @@
 //! Property tests of the run queue against a model: the highest priority runs first, FIFO
-//! within a level, head insertion for preempted processes, arbitrary removal.
+//! within a level, head insertion for preempted processes, arbitrary removal, and stealing
+//! that never takes a pinned id.
 
 use std::collections::VecDeque;
 
@@ -10,15 +11,18 @@ const IDS: usize = 16;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Enqueue(usize, u8, bool),
+    Enqueue(usize, u8, bool, bool),
     Pick,
+    Steal,
     Remove(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0..IDS + 1, 0..PRIORITY_LEVELS as u8, any::<bool>()).prop_map(|(i, p, h)| Op::Enqueue(i, p, h)),
+        3 => (0..IDS + 1, 0..PRIORITY_LEVELS as u8, any::<bool>(), any::<bool>())
+            .prop_map(|(i, p, h, pin)| Op::Enqueue(i, p, h, pin)),
         2 => Just(Op::Pick),
+        1 => Just(Op::Steal),
         1 => (0..IDS).prop_map(Op::Remove),
     ]
 }
@@ -30,9 +34,10 @@ proptest! {
     fn run_queue_matches_the_model(ops in prop::collection::vec(op(), 0..120)) {
         let mut q: RunQueue<usize> = RunQueue::new(IDS);
         let mut levels: Vec<VecDeque<usize>> = vec![VecDeque::new(); PRIORITY_LEVELS];
+        let mut pinned = [false; IDS];
         for op in ops {
             match op {
-                Op::Enqueue(id, p, head) => {
+                Op::Enqueue(id, p, head, pin) => {
                     let prio = Priority::new(p).unwrap();
                     let at = if head { Position::Head } else { Position::Tail };
                     let expect = if id >= IDS {
@@ -41,15 +46,23 @@ proptest! {
                         Err(RunQueueError::AlreadyQueued)
                     } else {
                         if head { levels[p as usize].push_front(id) } else { levels[p as usize].push_back(id) }
+                        pinned[id] = pin;
                         Ok(())
                     };
-                    prop_assert_eq!(q.enqueue(id, prio, at), expect);
+                    prop_assert_eq!(q.enqueue_pinned(id, prio, at, pin), expect);
                 }
                 Op::Pick => {
                     let expect = (0..PRIORITY_LEVELS).rev().find_map(|p| {
                         levels[p].pop_front().map(|id| (id, Priority::new(p as u8).unwrap()))
                     });
                     prop_assert_eq!(q.pick(), expect);
+                }
+                Op::Steal => {
+                    let expect = (0..PRIORITY_LEVELS).rev().find_map(|p| {
+                        let at = levels[p].iter().position(|&x| !pinned[x])?;
+                        levels[p].remove(at).map(|id| (id, Priority::new(p as u8).unwrap()))
+                    });
+                    prop_assert_eq!(q.steal(), expect);
                 }
                 Op::Remove(id) => {
                     let expect = levels.iter_mut().enumerate().find_map(|(p, l)| {

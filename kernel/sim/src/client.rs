@@ -26,7 +26,7 @@ impl Program {
             0..=29 => InvocationKind::Call,
             30..=44 => InvocationKind::Send,
             45..=64 => InvocationKind::Post,
-            65..=84 => return self.object_step(rng),
+            65..=84 => return self.object_step(rng, ledger),
             _ => return self.garbage(rng),
         };
         let target = self.endpoints[k].unwrap_or(usize::MAX);
@@ -54,7 +54,7 @@ impl Program {
 
     /// A well-formed order on one of the client's kernel objects; page orders mostly name a
     /// page slot the client filled.
-    fn object_step(&mut self, rng: &mut Rng) -> Invocation {
+    fn object_step(&mut self, rng: &mut Rng, ledger: &mut Ledger) -> Invocation {
         self.pending = Some(Pending::Any);
         let filled: Vec<u8> = (0..slot::PAGE_COUNT).filter(|i| self.pages & 1 << i != 0).collect();
         let i = if !filled.is_empty() && rng.chance(3, 4) {
@@ -76,7 +76,14 @@ impl Program {
                 },
             )
         };
-        match rng.below(11) {
+        match rng.below(13) {
+            11 => {
+                let target = self.endpoints[0].unwrap_or(usize::MAX);
+                let deadline = ledger.now + rng.below(3_000);
+                let word = ledger.arm(target, deadline);
+                call(slot::ALARM, order::alarm::ARM, [deadline, 0, word, 0], 3, slot::SERVERS, 0)
+            }
+            12 => call(slot::ALARM, order::alarm::CANCEL, [0; 4], 0, 0, 0),
             0..=2 => {
                 self.pages |= 1 << i;
                 call(

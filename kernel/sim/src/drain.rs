@@ -31,7 +31,12 @@ impl Sim {
                     self.resume(p)?;
                 }
             }
-            let idle = self.cpus.iter().all(|c| c.current().is_none());
+            // An IPI still pending means work was queued for a CPU after it last looked (a
+            // process pinned there, which no other CPU may take).
+            let idle = self
+                .cpus
+                .iter()
+                .all(|c| c.current().is_none() && !self.kernel.platform.ipi_pending(c.id));
             quiet_rounds = if idle { quiet_rounds + 1 } else { 0 };
             if quiet_rounds == 2 {
                 return self.final_check();

@@ -1,4 +1,5 @@
-//! Fault injection: halting, resuming, halting then at once resuming, re-prioritising, and
+//! Fault injection: halting, resuming, halting then at once resuming, re-prioritising,
+//! pinning to a CPU (or any, or one not online, which must be refused), and
 //! destroying (then replacing) random programs and their address spaces, from the kernel itself on a CPU of the round, so
 //! it runs interleaved with the other CPUs' entries: the target may be running on one of them,
 //! re-running a stalled call, or sitting in a run or stall queue. A destroyed driver's
@@ -37,6 +38,7 @@ enum Fault {
     Resume,
     HaltResume,
     Priority,
+    Affinity,
     Destroy,
 }
 
@@ -52,7 +54,13 @@ impl Sim {
             data,
             caps: Vec::new(),
         };
-        let (what, orders) = match self.rng.below(14) {
+        // Any CPU, a CPU online, or (one time in four) a CPU that is not.
+        let cpu = match self.rng.below(4) {
+            0 => order::process::ANY_CPU,
+            1 => self.cpus.len() as u64 + self.rng.below(3),
+            _ => self.rng.below(self.cpus.len() as u64),
+        };
+        let (what, orders) = match self.rng.below(16) {
             0..=3 => (Fault::Halt, vec![on(order::process::HALT, vec![])]),
             4..=6 => (Fault::Resume, vec![on(order::process::RESUME, vec![])]),
             7..=9 => (
@@ -66,6 +74,7 @@ impl Sim {
                 Fault::Priority,
                 vec![on(order::process::SET_PRIORITY, vec![self.rng.below(4)])],
             ),
+            12 | 13 => (Fault::Affinity, vec![on(order::process::SET_AFFINITY, vec![cpu])]),
             _ if self.progs.len() < 16 => (
                 Fault::Destroy,
                 vec![Order {
@@ -125,6 +134,10 @@ impl Sim {
             Fault::Priority => match got(0) {
                 Some(Ok(()) | Err(Error::BadState)) => Ok(()),
                 r => Err(format!("SET_PRIORITY on live program {p} gave {r:?}")),
+            },
+            Fault::Affinity => match got(0) {
+                Some(Ok(()) | Err(Error::InvalidArgument)) => Ok(()),
+                r => Err(format!("SET_AFFINITY on live program {p} gave {r:?}")),
             },
             Fault::Destroy => match got(0) {
                 Some(Ok(())) => self.replace(p),

@@ -1,6 +1,8 @@
 //! The ledger: every message the simulated programs send, and what became of it. It is how
 //! the simulator knows that no message or POST is lost or duplicated, that each sender's
-//! messages arrive in order, and that each reply answers its own call.
+//! messages arrive in order, and that each reply answers its own call; and every alarm
+//! arming, so an alarm's POST is known to arrive at most once, where it was aimed, and never
+//! before its deadline on the simulated clock.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +28,11 @@ pub struct Ledger {
     last_from: BTreeMap<(usize, usize), u64>,
     pub delivered: u64,
     pub irqs: u64,
+    /// The simulated clock as of this round (`Platform::now_ns`).
+    pub now: u64,
+    /// Alarm armings by word: (target program, deadline, received).
+    alarms: BTreeMap<u64, (usize, u64, bool)>,
+    pub alarms_fired: u64,
 }
 
 impl Ledger {
@@ -43,6 +50,34 @@ impl Ledger {
             },
         );
         self.next_id
+    }
+
+    /// A client arms its alarm to POST to `target` at `deadline`: the word it arms with.
+    pub fn arm(&mut self, target: usize, deadline: u64) -> u64 {
+        self.next_id += 1;
+        self.alarms.insert(self.next_id, (target, deadline, false));
+        self.next_id
+    }
+
+    /// `receiver` got the alarm POST carrying `word`: an arming aimed at it, received once,
+    /// and not before its deadline. (An expiry merged into a queued one is never received.)
+    pub fn alarm_received(&mut self, word: u64, receiver: usize) -> Result<(), String> {
+        let now = self.now;
+        let Some(a) = self.alarms.get_mut(&word) else {
+            return Err(format!("process {receiver} got an alarm POST {word} nobody armed"));
+        };
+        match *a {
+            (_, _, true) => Err(format!("alarm POST {word} arrived twice (at {receiver})")),
+            (t, _, _) if t != receiver => Err(format!("alarm POST {word} for {t} arrived at {receiver}")),
+            (_, deadline, _) if now < deadline => {
+                Err(format!("alarm POST {word} arrived at {now}, before its deadline {deadline}"))
+            }
+            _ => {
+                a.2 = true;
+                self.alarms_fired += 1;
+                Ok(())
+            }
+        }
     }
 
     /// The sender learned that message `id` was taken.

@@ -119,6 +119,8 @@ struct Machine {
     words: Vec<[u64; 8]>,
     ipis: [bool; MAX_CPUS],
     errors: Vec<String>,
+    /// The clock (`Platform::now_ns`), moved on by the simulator.
+    now: u64,
 }
 
 /// The simulated platform.
@@ -136,8 +138,20 @@ impl SimPlatform {
                 words: vec![[0; 8]; frames as usize],
                 ipis: [false; MAX_CPUS],
                 errors: Vec::new(),
+                now: 0,
             }),
         }
+    }
+
+    /// Moves the clock `ns` nanoseconds on (it never goes back).
+    pub fn advance_clock(&self, ns: u64) {
+        let mut m = self.lock();
+        m.now = m.now.saturating_add(ns);
+    }
+
+    /// Whether `cpu` has an IPI pending (left in place).
+    pub fn ipi_pending(&self, cpu: CpuId) -> bool {
+        self.lock().ipis[cpu.index()]
     }
 
     /// Takes the pending IPI of `cpu`.
@@ -197,6 +211,10 @@ impl SimPlatform {
 
 impl Platform for SimPlatform {
     type SaveArea = Regs;
+
+    fn now_ns(&self) -> u64 {
+        self.lock().now
+    }
 
     fn send_ipi(&self, cpu: CpuId) {
         self.lock().ipis[cpu.index()] = true;

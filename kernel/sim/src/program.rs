@@ -3,7 +3,7 @@
 //! invocation (`client.rs`, `server.rs`) and, at its next step, checks the result here.
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
-use tessera_abi::post::IRQ_FIRED;
+use tessera_abi::post::{ALARM_FIRED, IRQ_FIRED};
 use tessera_abi::process::ProcessInfo;
 use tessera_abi::{Error, InvocationKind};
 use tessera_core::ObjId;
@@ -20,6 +20,8 @@ pub mod slot {
     pub const RESUME: u8 = 3;
     /// The program's address space.
     pub const SPACE: u8 = 5;
+    /// A client's alarm, which it arms to POST to its first server.
+    pub const ALARM: u8 = 7;
     /// A capability page.
     pub const CAP_PAGE: u8 = 6;
     /// Endpoints to the servers, one slot each from here.
@@ -220,6 +222,9 @@ impl Program {
             }
             ledger.irqs += 1;
             return Ok(());
+        }
+        if info.kind == InvocationKind::Post && info.order == ALARM_FIRED {
+            return ledger.alarm_received(r.data[0], me);
         }
         let sender = (r.badge as usize)
             .checked_sub(1)

@@ -31,6 +31,7 @@ impl Sim {
             irq_lines: IRQ_LINES as usize,
             post_activities: 1 + rng.below(4) as u32,
             page_tables: 4,
+            alarms: 24,
         };
         let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16), ncpus), config));
         kernel.plant(bug);
@@ -124,6 +125,10 @@ impl Sim {
         } else {
             Rights::ALL
         };
+        if role == Role::Client {
+            let alarm = self.call(root, order::bank::CREATE, &[CapType::Alarm as u64], &[])?;
+            self.call(proc, order::process::SET_CAP, &[u64::from(slot::ALARM)], &[alarm])?;
+        }
         for (s, c, r) in [
             (slot::BANK, bank, Rights::ALL),
             (slot::SELF, proc, own),

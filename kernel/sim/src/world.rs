@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tessera_abi::process::{ProcessInfo, ProcessState};
 use tessera_abi::{order, CapType};
 use tessera_core::keeper::Faulted;
-use tessera_core::{Cap, Cpu, Kernel, ObjId};
+use tessera_core::{Cap, Cpu, Kernel, ObjId, Platform};
 
 use crate::exceptions::FaultLog;
 use crate::faults::Injected;
@@ -32,6 +32,8 @@ pub struct Stats {
     pub steps: u64,
     pub delivered: u64,
     pub irqs: u64,
+    /// Alarm POSTs received.
+    pub alarms: u64,
     pub faults: u64,
     /// Rounds in which two or more CPUs were inside the kernel together.
     pub together: u64,
@@ -76,11 +78,14 @@ impl Sim {
         self.drain()?;
         self.stats.delivered = self.ledger.delivered;
         self.stats.irqs = self.ledger.irqs;
+        self.stats.alarms = self.ledger.alarms_fired;
         Ok(self.stats)
     }
 
     fn step(&mut self) -> Result<(), String> {
         self.stats.steps += 1;
+        self.kernel.platform.advance_clock(self.rng.below(200));
+        self.ledger.now = self.kernel.platform.now_ns();
         let mut entries = Vec::new();
         let mut injected = None;
         if self.workers.is_some() && self.rng.chance(1, 4) {

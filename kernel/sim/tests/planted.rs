@@ -1,7 +1,8 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
-//! owner, loses a POST, leaves a destroyed page mapped, re-opens a race between two CPUs'
-//! kernel paths (`LoseHalt`, `DispatchRace`: caught only because entries interleave at lock
-//! operations), or breaks the fault-keeper protocol (`FaultLosesRegisters`,
+//! owner, loses a POST, leaves a destroyed page mapped, runs a pinned process off its CPU,
+//! fires an alarm twice or early, re-opens a race between two CPUs' kernel paths (`LoseHalt`,
+//! `DispatchRace`: caught only because entries interleave at lock operations), or breaks the
+//! fault-keeper protocol (`FaultLosesRegisters`,
 //! `DropFaultOfDeadKeeper`); some seed among the first 2,000 must report it (the first catching
 //! seed is printed).
 
@@ -101,4 +102,28 @@ fn a_fault_dropped_for_a_dead_keeper_is_caught() {
         found.is_some(),
         "no seed caught a fault that went neither to a keeper nor to a halt"
     );
+}
+
+#[test]
+fn a_pinned_process_stolen_by_another_cpu_is_caught() {
+    let found = first_failure(PlantedBug::StealPinned);
+    assert!(found.is_some(), "no seed caught a process running off its affinity");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("pinned"), "seed {seed} failed for another reason: {why}");
+}
+
+#[test]
+fn an_alarm_posted_twice_is_caught() {
+    let found = first_failure(PlantedBug::FireAlarmTwice);
+    assert!(found.is_some(), "no seed caught an alarm that fired twice");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("alarm"), "seed {seed} failed for another reason: {why}");
+}
+
+#[test]
+fn an_alarm_posted_before_its_deadline_is_caught() {
+    let found = first_failure(PlantedBug::FireAlarmEarly);
+    assert!(found.is_some(), "no seed caught an alarm that fired early");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("before its deadline"), "seed {seed} failed for another reason: {why}");
 }

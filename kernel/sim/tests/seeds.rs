@@ -43,6 +43,7 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
                                 total.steps += st.steps;
                                 total.delivered += st.delivered;
                                 total.irqs += st.irqs;
+                                total.alarms += st.alarms;
                                 total.faults += st.faults;
                                 total.together += st.together;
                                 total.user_faults += st.user_faults;
@@ -70,6 +71,7 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
         total.steps += st.steps;
         total.delivered += st.delivered;
         total.irqs += st.irqs;
+        total.alarms += st.alarms;
         total.faults += st.faults;
         total.together += st.together;
         total.user_faults += st.user_faults;
@@ -105,7 +107,8 @@ fn seeds_run_clean() {
         total.delivered > 0
             && total.faults > 0
             && (total.together > 0 || n < 10)
-            && (total.kept > 0 || n < 10),
+            && (total.kept > 0 || n < 10)
+            && (total.alarms > 0 || n < 10),
         "the runs did nothing: {total:?}"
     );
 }

@@ -11,6 +11,7 @@ entry!(main);
 
 fn main(arg: u64) {
     let mode = InitArg::unpack(arg);
+    tessera_user::clock::set_tsc_hz(mode.tsc_hz);
     if mode.scaling {
         tessera_benches::scaling::run(mode.cpus, mode.tsc_hz);
     } else {

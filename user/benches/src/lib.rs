@@ -1,13 +1,14 @@
 //! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
-//! receiver, POST queued, a POST ping-pong and a YIELD for the context switch, and an IRQ to
-//! the serial driver running. Run by `bench` (bench mode) and the shell's `bench` command.
+//! receiver, POST queued, a POST ping-pong and a YIELD for the context switch, an IRQ to
+//! the serial driver running, and an alarm's POST after its deadline. Run by `bench` (bench mode) and the shell's `bench` command.
 //!
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
-//! `slots::SELF`, `slots::ECHO`, `slots::CONSOLE` and `slots::BANK` (for the yield partner),
-//! and nothing in slots 40, 41 and 44..47.
+//! `slots::SELF`, `slots::ECHO`, `slots::CONSOLE` and `slots::BANK` (for the yield partner
+//! and the alarm), and nothing in slots 40, 41, 44..47 and 48..50.
 #![no_std]
 
+mod alarm;
 mod cases;
 mod irq;
 mod measure;
@@ -42,5 +43,7 @@ pub fn run() {
     );
     show("yield_switch", cases::yield_switch(2_000));
     show("irq_to_driver", irq::irq_to_driver(2_000));
+    show("alarm_post_latency", alarm::post_latency(200));
+    show("alarm_due_at_exit", alarm::due_at_exit(2_000));
     println!("bench: done");
 }

@@ -165,3 +165,8 @@ pub fn write_regs(process: u8, first: Reg, values: &[u64]) -> Result<(), Error> 
 pub fn write_reg(process: u8, r: Reg, value: u64) -> Result<(), Error> {
     write_regs(process, r, &[value])
 }
+
+/// Pins `process` to CPU `cpu` (`order::process::ANY_CPU`: any).
+pub fn set_affinity(process: u8, cpu: u64) -> Result<(), Error> {
+    call(process, order::process::SET_AFFINITY, &[cpu], &[]).map(|_| ())
+}

@@ -8,12 +8,14 @@
 extern crate tessera_freestanding;
 
 pub mod caps;
+pub mod clock;
 pub mod console;
 pub mod echo;
 mod heap;
 pub mod invoke;
 pub mod slots;
 mod start;
+pub mod timer;
 pub mod trace;
 pub mod tsc;
 mod unwind;

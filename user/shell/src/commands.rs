@@ -9,7 +9,7 @@ use tessera_user::{console, println, slots, trace, tsc};
 
 const HELP: &str = "commands:
   help             this list
-  ps               processes: id, name, state, priority, CPU, invocations, queue owned
+  ps               processes: id, name, state, priority, CPU, pinned CPU, invocations, queue owned
   echo <text>      print the text
   uptime           time since boot (from the TSC)
   kill <id>        halt a process (ids from ps)
@@ -31,7 +31,10 @@ pub fn run(line: &str, arg: &InitArg) {
         "test" => {
             tessera_suite::run(arg.tsc_hz);
         }
-        "bench" => tessera_benches::run(),
+        "bench" => {
+            tessera_user::clock::set_tsc_hz(arg.tsc_hz);
+            tessera_benches::run()
+        }
         "trace" => trace(rest.trim()),
         "shutdown" => {
             println!("shutting down");

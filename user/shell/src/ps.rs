@@ -34,19 +34,22 @@ impl core::fmt::Display for Owns {
 
 pub fn ps() {
     println!(
-        "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>4} {:>11}  {}",
-        "ID", "NAME", "STATE", "PRIO", "CEIL", "CPU", "INVOCATIONS", "OWNS QUEUE"
+        "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>4} {:>4} {:>11}  {}",
+        "ID", "NAME", "STATE", "PRIO", "CEIL", "CPU", "PIN", "INVOCATIONS", "OWNS QUEUE"
     );
     for (name, _, i) in live() {
         let cpu = i.cpu.map_or(-1, |c| c as i64);
+        // The CPU it is pinned to, or -1: any.
+        let pin = i.affinity.map_or(-1, |c| c as i64);
         println!(
-            "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>4} {:>11}  {}",
+            "{:>4}  {:<10} {:<10} {:>4} {:>4} {:>4} {:>4} {:>11}  {}",
             i.pid,
             name,
             i.state.name(),
             i.priority,
             i.ceiling,
             cpu,
+            pin,
             i.invocations,
             Owns(i.owns)
         );

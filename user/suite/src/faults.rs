@@ -3,6 +3,7 @@
 //! goes on; a process spinning forever at the tester's priority neither starves the tester nor
 //! is starved by it (timer preemption), and stops when halted.
 
+use crate::alarms::nap;
 use crate::helpers::Helper;
 use crate::spawn::spawn;
 use crate::tester::{await_state, ensure, step, Outcome, ENDPOINT, SCRATCH};
@@ -12,11 +13,11 @@ use alloc::string::String;
 use tessera_user::abi::{order, CapType, ProcessState, Rights};
 use tessera_user::{caps, echo, invoke, slots, tsc};
 
-const HELPER: u8 = SCRATCH + 9;
+pub(crate) const HELPER: u8 = SCRATCH + 9;
 /// The counter page's slot, after the helper's three (`spawn`).
 const COUNTER_PAGE: u8 = HELPER + 3;
 /// Where the counter page is mapped in the helper's space (clear of its code page).
-const COUNTER_VPN: u64 = 0x2000;
+pub(crate) const COUNTER_VPN: u64 = 0x2000;
 /// Rounds of a tenth of a second in which both the tester and the spinner must progress.
 const ROUNDS: u32 = 3;
 
@@ -33,10 +34,10 @@ pub fn halted_for(ctx: &Ctx, helper: Helper) -> Outcome {
 
 /// A page the tester maps writable into the counter helper's space at [`COUNTER_VPN`]: the
 /// helper counts in its word 0, which the tester reads with `page::READ_WORD`.
-struct CounterPage;
+pub(crate) struct CounterPage;
 
 impl CounterPage {
-    fn map(space: u8) -> Result<CounterPage, String> {
+    pub(crate) fn map(space: u8) -> Result<CounterPage, String> {
         step("create the counter page", caps::create(slots::BANK, CapType::Page, COUNTER_PAGE))?;
         let page = CounterPage;
         step("zero the counter page", caps::zero_page(COUNTER_PAGE))?;
@@ -47,7 +48,7 @@ impl CounterPage {
         Ok(page)
     }
 
-    fn count(&self) -> Result<u64, String> {
+    pub(crate) fn count(&self) -> Result<u64, String> {
         step(
             "read the counter",
             invoke::call(COUNTER_PAGE, order::page::READ_WORD, &[0], &[]).map(|r| r.data[0]),
@@ -60,14 +61,6 @@ impl Drop for CounterPage {
         // Unmapped before it is destroyed, so no space keeps a mapping of a freed page.
         let _ = caps::unmap(HELPER, COUNTER_VPN);
         let _ = caps::destroy(slots::BANK, COUNTER_PAGE);
-    }
-}
-
-/// Spins for `ticks` of the TSC.
-fn pause(ticks: u64) {
-    let start = tsc::now();
-    while tsc::now().wrapping_sub(start) < ticks {
-        core::hint::spin_loop();
     }
 }
 
@@ -107,9 +100,9 @@ pub fn spinner_does_not_starve(ctx: &Ctx) -> Outcome {
     })?;
     step("halt the spinner", caps::halt(h.process()))?;
     // A spinner halted on another CPU stops at that CPU's next kernel entry (a timer tick).
-    pause(hz / 20);
+    nap(50_000_000)?;
     let stopped = counter.count()?;
-    pause(hz / 20);
+    nap(50_000_000)?;
     let still = counter.count()?;
     ensure(still == stopped, || {
         format!("the halted spinner counted on from {stopped} to {still}")

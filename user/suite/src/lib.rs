@@ -1,7 +1,7 @@
 //! The user-level test suite: IPC across address spaces, POST ordering and exactly-once
 //! delivery (also with the kernel's post pool exhausted), wake order with several waiters,
-//! refusals of bad input with the right code, faulting or spinning helper processes, and
-//! fault keepers. Run by `usertests` (test mode) and the shell's `test` command.
+//! refusals of bad input with the right code, faulting or spinning helper processes, fault
+//! keepers, alarms and sleeps, and CPU affinity. Run by `usertests` (test mode) and the shell's `test` command.
 //!
 //! Assumes: the running program holds `slots::SELF`, `slots::BANK`, `slots::ECHO` and
 //! `slots::CONSOLE`, and nothing in the suite's slots (`tester`). Guarantees: one line per
@@ -11,6 +11,8 @@
 
 extern crate alloc;
 
+mod affinity;
+mod alarms;
 mod faults;
 pub mod helpers;
 mod ipc;
@@ -25,7 +27,7 @@ mod tester;
 mod waiters;
 
 use helpers::Helper;
-use tessera_user::{caps, println, slots};
+use tessera_user::{caps, clock, println, slots};
 use tester::Outcome;
 
 /// What the tests need to know about the tester.
@@ -64,9 +66,10 @@ pub fn run(tsc_hz: u64) -> Summary {
     };
     let priority = caps::info(slots::SELF).map_or(10, |i| i.priority as u64);
     let ctx = Ctx { tsc_hz, priority };
+    clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 31] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 36] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -134,6 +137,11 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("refuse_bad_register_orders", &|| {
             keeper::register_orders_refuse_bad_input(&ctx)
         }),
+        ("sleeps_end_on_time", &alarms::sleeps_end_on_time),
+        ("periodic_alarm_fires_each_period", &alarms::periodic_alarm_fires_each_period),
+        ("refuse_bad_alarm_arguments", &alarms::alarm_refuses_bad_input),
+        ("pinned_runs_only_on_cpu_2", &|| affinity::pinned_runs_only_there(&ctx)),
+        ("refuse_cpu_not_online", &affinity::refuses_a_cpu_not_online),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

@@ -99,16 +99,17 @@ impl<P: Platform> Kernel<P> {
         }
         let home = p.home;
         let shared = self.shared(home);
-        if let Err(e) = shared.run.lock().enqueue(id, priority, at) {
+        let pinned = p.affinity.is_some();
+        if let Err(e) = shared.run.lock().enqueue_pinned(id, priority, at, pinned) {
             panic!("run queue refused a ready process: {e:?} (kernel bug)");
         }
         p.queued_on = Some(home);
         let running = shared.running_priority.load(Ordering::Acquire);
         if running == IDLE || u32::from(priority.get()) > running {
             self.interrupt(cpu, home);
-        } else if let Some(idle) = self.idle_cpu(home) {
+        } else if let Some(idle) = self.idle_cpu(home).filter(|_| !pinned) {
             // Its home is busy with something at least as urgent: an idle CPU steals it now
-            // rather than at its next timer tick.
+            // rather than at its next timer tick (a pinned process waits for its own CPU).
             self.interrupt(cpu, idle);
         }
     }

@@ -70,6 +70,7 @@ impl<P: Platform> Kernel<P> {
             CapType::CapPage => self.cap_page_order(cpu, cap, msg),
             CapType::IrqLine => self.irq_order(cpu, cap, msg),
             CapType::IoPorts => self.io_ports_order(cpu, cap, msg),
+            CapType::Alarm => self.alarm_order(cpu, cap, msg),
             CapType::Null | CapType::Endpoint | CapType::Resume => Ok(Err(Error::WrongType)),
         }
     }

@@ -181,8 +181,10 @@ pub struct Process<S> {
     pub cpu: Option<CpuId>,
     /// The CPU whose run queue it is on.
     pub queued_on: Option<CpuId>,
-    /// The CPU whose run queue it joins when woken.
+    /// The CPU whose run queue it joins when woken (its `affinity` if it has one).
     pub home: CpuId,
+    /// The one CPU it may run on (`SET_AFFINITY`), or `None`: any.
+    pub affinity: Option<CpuId>,
     /// The current call's number (see the file header).
     pub ticket: u64,
     /// The bank it was created from.
@@ -215,6 +217,7 @@ impl<S: Default> Process<S> {
             cpu: None,
             queued_on: None,
             home,
+            affinity: None,
             ticket: 0,
             bank,
             invocations: 0,
@@ -232,6 +235,11 @@ impl<S> Process<S> {
         if let (RunState::Halted(Resumes::Run { .. }), None) = (self.state, self.fault) {
             self.state = RunState::Halted(Resumes::Run { restart: true });
         }
+    }
+
+    /// Whether it may run on `cpu`.
+    pub fn may_run_on(&self, cpu: CpuId) -> bool {
+        self.affinity.is_none_or(|a| a == cpu)
     }
 
     /// The capability in `slot`, or `None` if `slot` is out of range.

@@ -8,7 +8,8 @@
 //!   frame is refused with `OutOfQuota` and leaves no trace, never a kernel panic.
 //! - Destroying a page first drops every derived mapping of it, in every space (its reverse
 //!   map), so no process reaches its frame once the platform reuses it; destroying a space
-//!   drops all its derived tables, the platform's upper levels and root included.
+//!   drops all its derived tables, the platform's upper levels and root included; destroying
+//!   an alarm takes it out of its CPU's alarm queue, so it never fires.
 
 use tessera_abi::{order, CapType, Error, Rights};
 
@@ -18,6 +19,7 @@ use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::object::alarm::Alarm;
 use crate::object::bank::{cost, Bank};
 use crate::object::memory::{CapPage, Page, Space};
 use crate::object::process::Process;
@@ -30,6 +32,7 @@ enum NewSlot<'k, S> {
     Process(Reservation<'k, Process<S>>),
     Space(Reservation<'k, Space>),
     CapPage(Reservation<'k, CapPage>),
+    Alarm(Reservation<'k, Alarm>),
     Bank(Reservation<'k, Bank>),
 }
 
@@ -93,6 +96,7 @@ impl<P: Platform> Kernel<P> {
             }
             NewSlot::Space(r) => r.fill(Space::new(b)),
             NewSlot::CapPage(r) => r.fill(CapPage::new(b)),
+            NewSlot::Alarm(r) => r.fill(Alarm::new(b)),
             NewSlot::Bank(r) => r.fill(Bank::new(msg.data[1], Some(b))),
         };
         Ok(Ok(KReply::cap(Cap::new(ty, id))))
@@ -109,6 +113,7 @@ impl<P: Platform> Kernel<P> {
             CapType::Process => NewSlot::Process(self.processes.reserve()?),
             CapType::AddressSpace => NewSlot::Space(self.spaces.reserve()?),
             CapType::CapPage => NewSlot::CapPage(self.cap_pages.reserve()?),
+            CapType::Alarm => NewSlot::Alarm(self.alarms.reserve()?),
             _ => NewSlot::Bank(self.banks.reserve()?),
         })
     }
@@ -124,6 +129,7 @@ impl<P: Platform> Kernel<P> {
                 | CapType::Page
                 | CapType::AddressSpace
                 | CapType::CapPage
+                | CapType::Alarm
                 | CapType::Bank
         ) {
             return Ok(Err(if victim.is_null() {
@@ -145,6 +151,7 @@ impl<P: Platform> Kernel<P> {
             CapType::Page => self.pages.read(victim.obj, |p| p.bank),
             CapType::AddressSpace => self.spaces.read(victim.obj, |s| s.bank),
             CapType::CapPage => self.cap_pages.read(victim.obj, |c| c.bank),
+            CapType::Alarm => self.alarms.read(victim.obj, |a| a.bank),
             _ => self
                 .banks
                 .read(victim.obj, |c| c.parent.unwrap_or(ObjId::NONE)),
@@ -187,6 +194,11 @@ impl<P: Platform> Kernel<P> {
             }
             CapType::CapPage => {
                 self.cap_pages.remove(victim.obj);
+            }
+            CapType::Alarm => {
+                if let Some(a) = self.alarms.remove(victim.obj) {
+                    self.unqueue_alarm(victim.obj.index, a.armed);
+                }
             }
             _ => {
                 self.banks.remove(victim.obj);

@@ -1,5 +1,6 @@
 //! The order handlers of the kernel objects, one file per object kind.
 
+mod alarm;
 mod bank;
 mod io_ports;
 mod irq;

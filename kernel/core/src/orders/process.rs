@@ -12,6 +12,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState};
 use crate::platform::{Platform, SaveArea};
 use crate::sched::{Position, Priority};
+use crate::sync::CpuId;
 
 impl<P: Platform> Kernel<P> {
     pub(crate) fn process_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
@@ -30,7 +31,8 @@ impl<P: Platform> Kernel<P> {
             | order::process::SET_FAULT_ENDPOINT
             | order::process::WRITE_REGS
             | order::process::TRACE_EVENT
-            | order::process::TRACE_SWITCH => Rights::WRITE,
+            | order::process::TRACE_SWITCH
+            | order::process::SET_AFFINITY => Rights::WRITE,
             order::process::READ_REGS => Rights::READ,
             _ => return Ok(Err(Error::UnknownOrder)),
         };
@@ -77,6 +79,7 @@ impl<P: Platform> Kernel<P> {
                 Error::WrongType
             }),
             order::process::SET_SPACE if !self.is_live(&arg) => Err(Error::NullArgument),
+            order::process::SET_AFFINITY => self.online_cpu(msg.data[0]).map(|_| ()),
             _ => Ok(()),
         };
         if let Err(e) = checked {
@@ -106,6 +109,11 @@ impl<P: Platform> Kernel<P> {
                     if let Some(c) = p.cpu {
                         self.shared(c).request_resched();
                     }
+                    KReply::default()
+                }
+                order::process::SET_AFFINITY => {
+                    let affinity = self.online_cpu(msg.data[0]).unwrap_or(None);
+                    self.set_affinity(cpu, v, p, affinity);
                     KReply::default()
                 }
                 order::process::SET_ENTRY => {
@@ -147,6 +155,7 @@ impl<P: Platform> Kernel<P> {
                         priority: p.priority.get(),
                         ceiling: p.ceiling.get(),
                         cpu: p.cpu.map(|c| c.index() as u32),
+                        affinity: p.affinity.map(|c| c.index() as u32),
                         pid: v.index,
                         invocations: p.invocations,
                         owns: match p.owns {
@@ -163,6 +172,47 @@ impl<P: Platform> Kernel<P> {
             })
         };
         Ok(reply.ok_or(Error::NullCapability))
+    }
+
+    /// SET_AFFINITY's argument: `Some(cpu)` for a CPU online, `None` for any; refused if it
+    /// names no CPU online.
+    fn online_cpu(&self, raw: u64) -> Result<Option<CpuId>, Error> {
+        if raw == order::process::ANY_CPU {
+            return Ok(None);
+        }
+        usize::try_from(raw)
+            .ok()
+            .filter(|&c| c < self.cpu_count())
+            .and_then(CpuId::new)
+            .map(Some)
+            .ok_or(Error::InvalidArgument)
+    }
+
+    /// Pins `p` (locked) to `affinity`, or frees it: queued elsewhere, it moves to its new
+    /// CPU's queue now; running elsewhere, it leaves that CPU at its next exit
+    /// (`dispatch.rs::decide`) and joins its new CPU's queue.
+    fn set_affinity(
+        &self,
+        cpu: &Cpu,
+        v: crate::cap::ObjId,
+        p: &mut crate::object::process::Process<P::SaveArea>,
+        affinity: Option<CpuId>,
+    ) {
+        p.affinity = affinity;
+        if let Some(a) = affinity {
+            p.home = a;
+        }
+        // Requeued even when it stays on its CPU: the queue records whether it is pinned.
+        if let Some(c) = p.queued_on.take() {
+            self.shared(c).run.lock().remove(v);
+            self.make_ready(cpu, v, p, Position::Tail);
+        }
+        if let Some(c) = p.cpu.filter(|&c| !p.may_run_on(c)) {
+            self.shared(c).request_resched();
+            if c != cpu.id {
+                self.platform.send_ipi(c);
+            }
+        }
     }
 
     /// YIELD: an expired quantum puts the caller at the tail of its level at this exit

@@ -98,10 +98,15 @@ pub struct TestPlatform {
     pub words: Mutex<std::collections::BTreeMap<(u64, usize), u64>>,
     /// The last I/O-port grant per process.
     pub io_ports: Mutex<std::collections::BTreeMap<ObjId, Option<u32>>>,
+    /// The clock, in nanoseconds: moved by the test only.
+    pub clock: std::sync::atomic::AtomicU64,
 }
 
 impl Platform for TestPlatform {
     type SaveArea = Regs;
+    fn now_ns(&self) -> u64 {
+        self.clock.load(std::sync::atomic::Ordering::SeqCst)
+    }
     fn send_ipi(&self, cpu: CpuId) {
         self.ipis.lock().unwrap().push(cpu);
     }
@@ -205,6 +210,7 @@ impl H {
             alloc_gate: Mutex::new(None),
             words: Mutex::new(Default::default()),
             io_ports: Mutex::new(Default::default()),
+            clock: std::sync::atomic::AtomicU64::new(0),
         };
         let config = Config {
             cpus,
@@ -216,6 +222,7 @@ impl H {
             irq_lines: 4,
             post_activities: posts,
             page_tables: 2,
+            alarms: 8,
         };
         let k = Kernel::new(platform, config);
         let root = k.boot_bank(quota).unwrap();

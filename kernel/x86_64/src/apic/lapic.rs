@@ -26,6 +26,8 @@ const TIMER_CURRENT: u64 = 0x390;
 const TIMER_DIVIDE: u64 = 0x3e0;
 const MASKED: u32 = 1 << 16;
 const PERIODIC: u32 = 1 << 17;
+const TSC_DEADLINE: u32 = 2 << 17;
+const IA32_TSC_DEADLINE: u32 = 0x6e0;
 
 pub const TICK_HZ: u64 = 100;
 
@@ -94,6 +96,57 @@ pub fn calibrate() {
 /// TSC ticks per second, as calibrated against the PIT.
 pub fn tsc_hz() -> u64 {
     TSC_HZ.load(Ordering::Relaxed)
+}
+
+/// The kernel's clock (`tessera_abi::clock`): the TSC, in nanoseconds.
+pub fn now_ns() -> u64 {
+    tessera_abi::clock::tsc_to_ns(crate::tsc(), tsc_hz())
+}
+
+/// How the idle loop's timer was left by `wake_at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The deadline has passed already: do not halt.
+    Now,
+    /// The periodic tick comes first: the timer is as it was.
+    Tick,
+    /// The timer fires once, at the deadline: `start_timer` must restore the tick after.
+    Programmed,
+}
+
+/// Programs this CPU's timer to interrupt at `deadline_ns` (the kernel's clock) if that is
+/// before its next periodic tick: in TSC-deadline mode when the CPU has it, else one-shot
+/// (counts from the PIT calibration, rounded up; an interrupt a little early finds the alarm
+/// not yet due and the idle loop comes back here for the rest).
+pub fn wake_at(deadline_ns: u64) -> Wake {
+    let now = now_ns();
+    if deadline_ns <= now {
+        return Wake::Now;
+    }
+    let left = deadline_ns - now;
+    let period_ns = tessera_abi::clock::NS_PER_SEC / TICK_HZ;
+    if left >= period_ns {
+        return Wake::Tick;
+    }
+    if has_tsc_deadline() {
+        write(LVT_TIMER, TSC_DEADLINE | TIMER as u32);
+        let at = tessera_abi::clock::ns_to_tsc(deadline_ns, tsc_hz());
+        // SAFETY: the CPU has the TSC-deadline MSR (CPUID checked), and its timer is in that mode.
+        unsafe { Msr::new(IA32_TSC_DEADLINE).write(at) };
+    } else {
+        let per_period = u64::from(TICKS_PER_PERIOD.load(Ordering::Relaxed));
+        let counts = (left * per_period).div_ceil(period_ns).clamp(1, u64::from(u32::MAX));
+        write(LVT_TIMER, TIMER as u32);
+        write(TIMER_INITIAL, counts as u32);
+    }
+    Wake::Programmed
+}
+
+/// Whether the CPU's local APIC timer has the TSC-deadline mode (CPUID.1:ECX[24]).
+fn has_tsc_deadline() -> bool {
+    raw_cpuid::CpuId::new()
+        .get_feature_info()
+        .is_some_and(|f| f.has_tsc_deadline())
 }
 
 pub fn start_timer() {

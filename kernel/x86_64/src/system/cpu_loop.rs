@@ -10,6 +10,7 @@
 //! process that cannot run at all (no address space, no memory for its tables) is halted with
 //! a report.
 
+use crate::apic::lapic;
 use crate::cpu::percpu::percpu;
 use crate::idle;
 use crate::system::{derived_tables, fx_states, io_grants, kernel, tlb};
@@ -52,7 +53,14 @@ pub fn run(cpu: &mut Cpu) -> ! {
             Exit::Idle => {
                 #[cfg(feature = "trace")]
                 traced.idle(me);
-                idle::idle_once();
+                // The nearest alarm of this CPU may come before its next tick (`lapic::wake_at`).
+                let wake = k.next_alarm(cpu.id).map_or(lapic::Wake::Tick, lapic::wake_at);
+                if wake != lapic::Wake::Now {
+                    idle::idle_once();
+                }
+                if wake == lapic::Wake::Programmed {
+                    lapic::start_timer();
+                }
                 tlb::quiescent(me);
                 tlb::reclaim();
                 k.exit(cpu, &mut regs)

@@ -20,6 +20,10 @@ fn frame_words(f: Frame) -> *mut u64 {
 impl Platform for X86Machine {
     type SaveArea = UserContext;
 
+    fn now_ns(&self) -> u64 {
+        crate::apic::lapic::now_ns()
+    }
+
     fn send_ipi(&self, cpu: CpuId) {
         if let Some(c) = crate::cpu::percpu::cpu(cpu.index()) {
             crate::apic::lapic::send_ipi(c.apic_id, crate::trap::vectors::IPI_RESCHEDULE);

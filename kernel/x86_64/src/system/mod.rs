@@ -27,6 +27,7 @@ static KERNEL: Once<Kernel> = Once::new();
 /// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
 const BOOT_QUOTA: u64 = 12 * 1024;
 const PROCESSES: usize = 64;
+const ALARMS: usize = 64;
 
 /// The kernel, once processes exist.
 pub fn kernel() -> &'static Kernel {
@@ -60,6 +61,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
                 irq_lines: crate::trap::vectors::IRQ_LINES as usize,
                 post_activities: 32,
                 page_tables: 1024,
+                alarms: ALARMS,
             },
         )
     });
