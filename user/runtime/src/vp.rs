@@ -1,0 +1,183 @@
+//! A virtual processor: a run queue (owner pops the front, thieves steal from the back), a
+//! ready list of chores woken since it last looked (the seed's readyList with its
+//! restartRequestCount), a remote-action queue, a stack pool, and the listener context the
+//! VP's own loop runs in (seed 000 section 7).
+//!
+//! Guarantees: a chore switches only to its VP's listener, and the listener performs the
+//! action the chore asked for (`After`) only once the chore's registers are saved, so a
+//! chore that parks is never restarted before it is off the VP.
+//! Lock order: a suspending chore's wait-list lock, then this VP's run queue; the ready list
+//! and remote queue are taken alone.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+
+use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::ctx::Ctx;
+use crate::kind::Listener;
+use crate::stack::StackPool;
+use crate::switch::switch;
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::RawSpin;
+
+pub(crate) type RemoteAction = Box<dyn FnOnce(&mut Ctx<Listener>) + Send>;
+
+/// What the listener does for a chore once it has switched away.
+pub(crate) enum After {
+    Nothing,
+    Yield,
+    /// Release this wait-list lock: the chore's record is on its list and it may now be woken.
+    Park(*const AtomicBool),
+    Exit,
+}
+
+/// State only the thread running this VP touches.
+struct Local {
+    current: Option<ChoreRef>,
+    after: After,
+}
+
+pub(crate) struct Vp {
+    pub(crate) index: usize,
+    /// Protects the VP's runnable chores.
+    pub(crate) run: RawSpin<VecDeque<ChoreRef>>,
+    /// Protects the chores woken for this VP and not yet restarted.
+    ready: RawSpin<Vec<ChoreRef>>,
+    restart_requests: AtomicUsize,
+    /// Protects the remote actions other VPs asked this VP's listener to run.
+    remote: RawSpin<VecDeque<RemoteAction>>,
+    /// Protects the VP's stack chunks (contended only when a chore exits here).
+    pub(crate) stacks: RawSpin<StackPool>,
+    pub(crate) listener: Arc<Chore>,
+    running: AtomicBool,
+    local: UnsafeCell<Local>,
+}
+
+// SAFETY: `local` is touched only by the one thread running this VP (`enter` refuses a second)
+// and by chores while they run on it; everything else is behind a lock or atomic.
+unsafe impl Sync for Vp {}
+// SAFETY: as above.
+unsafe impl Send for Vp {}
+
+impl Vp {
+    pub(crate) fn new(index: usize, listener: Chore, stacks: StackPool) -> Vp {
+        listener.vp.store(index, Ordering::Relaxed);
+        listener.set_state(ChoreState::Running);
+        Vp {
+            index,
+            run: RawSpin::new(VecDeque::new()),
+            ready: RawSpin::new(Vec::new()),
+            restart_requests: AtomicUsize::new(0),
+            remote: RawSpin::new(VecDeque::new()),
+            stacks: RawSpin::new(stacks),
+            listener: Arc::new(listener),
+            running: AtomicBool::new(false),
+            local: UnsafeCell::new(Local { current: None, after: After::Nothing }),
+        }
+    }
+
+    /// Claims the VP for the calling thread; false if another thread already runs it.
+    pub(crate) fn enter(&self) -> bool {
+        self.running
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn leave(&self) {
+        self.running.store(false, Ordering::Release);
+    }
+
+    /// A woken chore's restart request (called from any VP).
+    pub(crate) fn make_ready(&self, chore: ChoreRef) {
+        chore.set_state(ChoreState::Ready);
+        self.ready.lock().push(chore);
+        self.restart_requests.fetch_add(1, Ordering::Release);
+    }
+
+    pub(crate) fn post_remote(&self, action: RemoteAction) {
+        self.remote.lock().push_back(action);
+        self.restart_requests.fetch_add(1, Ordering::Release);
+    }
+
+    pub(crate) fn has_requests(&self) -> bool {
+        self.restart_requests.load(Ordering::Acquire) != 0
+    }
+
+    /// The listener's duties: restart ready chores, then run remote actions. Returns how many
+    /// remote actions ran.
+    pub(crate) fn listen(&self) -> usize {
+        if !self.has_requests() {
+            return 0;
+        }
+        let woken = core::mem::take(&mut *self.ready.lock());
+        let restarted = woken.len();
+        if restarted > 0 {
+            self.run.lock().extend(woken);
+        }
+        let actions = core::mem::take(&mut *self.remote.lock());
+        let served = actions.len();
+        self.restart_requests.fetch_sub(restarted + served, Ordering::AcqRel);
+        if served > 0 {
+            let mut ctx = Ctx::<Listener>::new(self.listener_ptr());
+            for action in actions {
+                action(&mut ctx);
+            }
+        }
+        served
+    }
+
+    fn listener_ptr(&self) -> core::ptr::NonNull<Chore> {
+        core::ptr::NonNull::from(&*self.listener)
+    }
+
+    /// Runs `chore` until it switches back, then does what it asked. Returns the exited
+    /// chore's stack, if it exited.
+    pub(crate) fn run_chore(&self, chore: ChoreRef) -> Option<ChoreRef> {
+        chore.vp.store(self.index, Ordering::Relaxed);
+        chore.set_state(ChoreState::Running);
+        // SAFETY: the chore is ours now (popped from a run queue) and not running anywhere.
+        let resume = unsafe { *chore.save.get() };
+        let local = self.local.get();
+        // SAFETY: only this VP's thread touches `local`, and no chore runs on it now.
+        unsafe { (*local).current = Some(chore) };
+        // SAFETY: the listener's save area belongs to this VP's thread; `resume` was saved by
+        // `switch` or made by `initial_frame` on the chore's own stack, which runs nowhere.
+        unsafe { switch(self.listener.save.get(), resume) };
+        // SAFETY: the chore switched back to us; `local` is ours again.
+        let (chore, after) = unsafe {
+            let l = &mut *local;
+            (l.current.take(), core::mem::replace(&mut l.after, After::Nothing))
+        };
+        let chore = chore?;
+        match after {
+            After::Nothing | After::Yield => {
+                self.run.lock().push_back(chore);
+                None
+            }
+            After::Park(flag) => {
+                // The waker now owns the scheduling reference.
+                let _ = chore.into_raw();
+                // SAFETY: the flag is the wait-list lock the chore leaked in `park`; it is
+                // alive because the chore's record (which the list holds) is not yet woken.
+                unsafe { (*flag).store(false, Ordering::Release) };
+                None
+            }
+            After::Exit => Some(chore),
+        }
+    }
+
+    /// Called on the chore's stack: records what the listener should do, switches to it.
+    ///
+    /// # Safety
+    /// Must be called by the chore running on this VP.
+    pub(crate) unsafe fn switch_to_listener(&self, chore: &Chore, after: After) {
+        // SAFETY: the caller runs on this VP, so `local` is its to touch.
+        unsafe { (*self.local.get()).after = after };
+        // SAFETY: the chore's save area is its own; the listener's stack pointer was saved by
+        // `run_chore`'s switch and the listener is waiting there.
+        unsafe { switch(chore.save.get(), *self.listener.save.get()) };
+    }
+}
