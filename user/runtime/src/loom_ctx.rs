@@ -8,28 +8,45 @@ use alloc::sync::Arc;
 use core::cell::Cell;
 
 use crate::id::ChoreId;
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::Ordering;
+use loom::sync::{Condvar, Mutex};
 use crate::sync::RawSpinGuard;
 use crate::wait::private::{Park, Sealed, SpinDepth};
 use crate::wait::{Context, Suspend, Waker};
 
-#[derive(Debug)]
+/// The parked thread's wake flag, behind a loom mutex and condition variable so loom sees
+/// the wake happen before the park returns (a flag and `thread::park` alone let loom read a
+/// stale flag after the unpark and report a deadlock that real threads cannot have).
+struct Parked {
+    woken: Mutex<bool>,
+    cv: Condvar,
+}
+
 pub struct ThreadCtx {
     id: ChoreId,
-    woken: Arc<AtomicBool>,
+    parked: Arc<Parked>,
     depth: Cell<u32>,
 }
 
+impl core::fmt::Debug for ThreadCtx {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ThreadCtx({})", self.id)
+    }
+}
+
 impl ThreadCtx {
+    /// A context for the calling loom thread.
     pub fn new(id: ChoreId) -> ThreadCtx {
-        ThreadCtx { id, woken: Arc::new(AtomicBool::new(false)), depth: Cell::new(0) }
+        let parked = Parked { woken: Mutex::new(false), cv: Condvar::new() };
+        ThreadCtx { id, parked: Arc::new(parked), depth: Cell::new(0) }
     }
 }
 
 unsafe fn wake_thread(data: *const ()) {
-    // SAFETY: `data` is the parked thread's `woken` flag, kept alive by the thread's ThreadCtx
-    // while it waits for this store.
-    unsafe { (*(data as *const AtomicBool)).store(true, Ordering::Release) };
+    // SAFETY: `data` is the parked thread's record, kept alive by its ThreadCtx while it waits.
+    let parked = unsafe { &*(data as *const Parked) };
+    *parked.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    parked.cv.notify_one();
 }
 
 impl Sealed for ThreadCtx {}
@@ -48,8 +65,8 @@ impl Context for ThreadCtx {
 
 impl Park for ThreadCtx {
     fn waker(&self) -> Waker {
-        // SAFETY: `wake_thread` only stores to the flag, which outlives the park.
-        unsafe { Waker::new(Arc::as_ptr(&self.woken) as *const (), wake_thread) }
+        // SAFETY: `wake_thread` only touches the record, which outlives the park.
+        unsafe { Waker::new(Arc::as_ptr(&self.parked) as *const (), wake_thread) }
     }
 
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
@@ -57,9 +74,11 @@ impl Park for ThreadCtx {
         // SAFETY: the flag is the lock `held` guarded, still alive (its owner is borrowed by
         // our caller); storing false ends the hold the guard had.
         unsafe { (*flag).store(false, Ordering::Release) };
-        while !self.woken.swap(false, Ordering::Acquire) {
-            loom::thread::yield_now();
+        let mut woken = self.parked.woken.lock().unwrap_or_else(|e| e.into_inner());
+        while !*woken {
+            woken = self.parked.cv.wait(woken).unwrap_or_else(|e| e.into_inner());
         }
+        *woken = false;
     }
 }
 

@@ -36,18 +36,14 @@ impl<T> RawSpin<T> {
     }
 
     pub fn lock(&self) -> RawSpinGuard<'_, T> {
-        loop {
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return RawSpinGuard { lock: self };
-            }
-            while self.locked.load(Ordering::Relaxed) {
-                spin_loop();
-            }
+        while self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spin_loop();
         }
+        RawSpinGuard { lock: self }
     }
 }
 
