@@ -36,7 +36,14 @@ pub struct Message {
 
 impl Message {
     pub fn new(sender: ChoreId, tag: u32, data: [u64; MESSAGE_WORDS]) -> Message {
-        Message { header: Header { sender, tag, len: MESSAGE_WORDS as u32 }, data }
+        Message {
+            header: Header {
+                sender,
+                tag,
+                len: MESSAGE_WORDS as u32,
+            },
+            data,
+        }
     }
 }
 
@@ -94,7 +101,10 @@ impl Sender {
     pub fn send(&self, message: Message) -> Result<(), Full> {
         let mut s = self.0.state.lock();
         if let Some(r) = s.receivers.pop_front() {
-            debug_assert!(s.queue.is_empty(), "a receiver waits on a non-empty channel");
+            debug_assert!(
+                s.queue.is_empty(),
+                "a receiver waits on a non-empty channel"
+            );
             // SAFETY: the slot lives in the frame of a receiver parked on this channel, which
             // stays parked (its frame alive) until the wake below.
             unsafe { *r.slot = Some(message) };
@@ -187,7 +197,10 @@ impl Receiver {
         }
         check_no_spin_held(ctx);
         let mut slot = None;
-        s.receivers.push_back(Receiving { waker: ctx.waker(), slot: &mut slot });
+        s.receivers.push_back(Receiving {
+            waker: ctx.waker(),
+            slot: &mut slot,
+        });
         ctx.park(s);
         match slot {
             Some(m) => m,

@@ -68,7 +68,12 @@ unsafe impl Sync for Chore {}
 unsafe impl Send for Chore {}
 
 impl Chore {
-    pub(crate) fn new(shared: *const Shared, id: ChoreId, kind: ChoreKind, entry: Option<Entry>) -> Chore {
+    pub(crate) fn new(
+        shared: *const Shared,
+        id: ChoreId,
+        kind: ChoreKind,
+        entry: Option<Entry>,
+    ) -> Chore {
         Chore {
             id,
             kind,

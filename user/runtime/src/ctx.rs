@@ -34,7 +34,10 @@ impl<K: Kind> core::fmt::Debug for Ctx<K> {
 
 impl<K: Kind> Ctx<K> {
     pub(crate) fn new(chore: NonNull<Chore>) -> Ctx<K> {
-        Ctx { chore, _kind: PhantomData }
+        Ctx {
+            chore,
+            _kind: PhantomData,
+        }
     }
 
     fn chore(&self) -> &Chore {
@@ -66,7 +69,9 @@ impl<K: Kind> Ctx<K> {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<crate::kind::Ordinary>) -> T + Send + 'static,
     {
-        self.chore().shared().spawn::<crate::kind::Ordinary, T, F>(self.vp(), f)
+        self.chore()
+            .shared()
+            .spawn::<crate::kind::Ordinary, T, F>(self.vp(), f)
     }
 
     /// Starts a driver chore (spin-only) on this VP.
@@ -158,7 +163,9 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     if let Some(entry) = entry {
         entry(ptr);
     }
-    chore.exited.store(true, crate::sync::atomic::Ordering::Release);
+    chore
+        .exited
+        .store(true, crate::sync::atomic::Ordering::Release);
     chore.set_state(ChoreState::Done);
     chore.joiners.unblock_all();
     let vp = &chore.shared().vps[chore.vp()];
@@ -168,7 +175,10 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
 }
 
 /// Builds the boxed entry of a chore of kind `K` running `f`, which stores its result.
-pub(crate) fn entry_for<K, T, F>(f: F, result: Arc<crate::sync::RawSpin<Option<T>>>) -> crate::chore::Entry
+pub(crate) fn entry_for<K, T, F>(
+    f: F,
+    result: Arc<crate::sync::RawSpin<Option<T>>>,
+) -> crate::chore::Entry
 where
     K: Kind,
     T: Send + 'static,

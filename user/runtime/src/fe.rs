@@ -49,11 +49,23 @@ pub struct FeWord {
 
 impl FeWord {
     pub fn empty_cell() -> FeWord {
-        FeWord { state: RawSpin::new(State { value: 0, full: false, waiters: VecDeque::new() }) }
+        FeWord {
+            state: RawSpin::new(State {
+                value: 0,
+                full: false,
+                waiters: VecDeque::new(),
+            }),
+        }
     }
 
     pub fn full_cell(value: u64) -> FeWord {
-        FeWord { state: RawSpin::new(State { value, full: true, waiters: VecDeque::new() }) }
+        FeWord {
+            state: RawSpin::new(State {
+                value,
+                full: true,
+                waiters: VecDeque::new(),
+            }),
+        }
     }
 
     pub fn read_fe<C: Suspend>(&self, ctx: &mut C) -> u64 {
@@ -128,7 +140,11 @@ impl FeWord {
         }
         check_no_spin_held(ctx);
         let mut slot = 0u64;
-        s.waiters.push_back(FeWaiter { op, waker: ctx.waker(), slot: &mut slot });
+        s.waiters.push_back(FeWaiter {
+            op,
+            waker: ctx.waker(),
+            slot: &mut slot,
+        });
         ctx.park(s);
         slot
     }
@@ -172,8 +188,12 @@ impl FeWord {
 
     fn serve(s: &mut State) {
         while let Some(first) = s.waiters.front() {
-            let Some(v) = Self::apply(s, first.op) else { break };
-            let Some(w) = s.waiters.pop_front() else { break };
+            let Some(v) = Self::apply(s, first.op) else {
+                break;
+            };
+            let Some(w) = s.waiters.pop_front() else {
+                break;
+            };
             // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
             // parked (and its frame alive) until the wake below.
             unsafe { *w.slot = v };

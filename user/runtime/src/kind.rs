@@ -115,7 +115,8 @@
 //!     drop(ss.lock(ctx));
 //!     drop(es.lock(ctx));
 //!     q.block(ctx);
-//!     c.write_ef(ctx, c.read_fe(ctx));
+//!     let v = c.read_fe(ctx);
+//!     c.write_ef(ctx, v);
 //!     r.recv(ctx, Suspend);
 //!     r.recv(ctx, SpinSuspend);
 //!     ctx.yield_now();

@@ -30,7 +30,7 @@ mod wait_queue;
 pub mod loom_ctx;
 
 pub use channel::{
-    channel, Full, Header, Message, RecvMode, Receiver, Sender, Spin, SpinSuspend, Suspend,
+    channel, Full, Header, Message, Receiver, RecvMode, Sender, Spin, SpinSuspend, Suspend,
     MESSAGE_WORDS,
 };
 pub use chore::{Chore, ChoreState};

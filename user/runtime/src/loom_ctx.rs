@@ -9,10 +9,10 @@ use core::cell::Cell;
 
 use crate::id::ChoreId;
 use crate::sync::atomic::Ordering;
-use loom::sync::{Condvar, Mutex};
 use crate::sync::RawSpinGuard;
 use crate::wait::private::{Park, Sealed, SpinDepth};
 use crate::wait::{Context, Suspend, Waker};
+use loom::sync::{Condvar, Mutex};
 
 /// The parked thread's wake flag, behind a loom mutex and condition variable so loom sees
 /// the wake happen before the park returns (a flag and `thread::park` alone let loom read a
@@ -37,8 +37,15 @@ impl core::fmt::Debug for ThreadCtx {
 impl ThreadCtx {
     /// A context for the calling loom thread.
     pub fn new(id: ChoreId) -> ThreadCtx {
-        let parked = Parked { woken: Mutex::new(false), cv: Condvar::new() };
-        ThreadCtx { id, parked: Arc::new(parked), depth: Cell::new(0) }
+        let parked = Parked {
+            woken: Mutex::new(false),
+            cv: Condvar::new(),
+        };
+        ThreadCtx {
+            id,
+            parked: Arc::new(parked),
+            depth: Cell::new(0),
+        }
     }
 }
 
@@ -76,7 +83,11 @@ impl Park for ThreadCtx {
         unsafe { (*flag).store(false, Ordering::Release) };
         let mut woken = self.parked.woken.lock().unwrap_or_else(|e| e.into_inner());
         while !*woken {
-            woken = self.parked.cv.wait(woken).unwrap_or_else(|e| e.into_inner());
+            woken = self
+                .parked
+                .cv
+                .wait(woken)
+                .unwrap_or_else(|e| e.into_inner());
         }
         *woken = false;
     }

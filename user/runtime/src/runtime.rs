@@ -77,7 +77,12 @@ pub struct Runtime {
 
 impl core::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Runtime(task {}, {} VPs)", self.shared.task.get(), self.shared.vps.len())
+        write!(
+            f,
+            "Runtime(task {}, {} VPs)",
+            self.shared.task.get(),
+            self.shared.vps.len()
+        )
     }
 }
 
@@ -183,7 +188,11 @@ impl Runtime {
     /// (free chunks, reserve chunks, emergency uses) of VP `index`'s stack pool.
     pub fn stack_pool(&self, index: usize) -> (usize, usize, u64) {
         let pool = self.shared.vps[index].stacks.lock();
-        (pool.free_chunks(), pool.reserve_chunks(), pool.emergency_uses)
+        (
+            pool.free_chunks(),
+            pool.reserve_chunks(),
+            pool.emergency_uses,
+        )
     }
 }
 
@@ -196,7 +205,11 @@ impl Shared {
     {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         let index = u32::try_from(index).map_err(|_| SpawnError::NoIndex)?;
-        let stack = self.vps[vp].stacks.lock().take(&*self.provider).ok_or(SpawnError::NoStack)?;
+        let stack = self.vps[vp]
+            .stacks
+            .lock()
+            .take(&*self.provider)
+            .ok_or(SpawnError::NoStack)?;
         let result = Arc::new(RawSpin::new(None));
         let entry = entry_for::<K, T, F>(f, result.clone());
         let chore = Arc::new(Chore::new(
@@ -216,7 +229,10 @@ impl Shared {
         chore.restart.set((chore_main as *const () as usize, data));
         chore.vp.store(vp, Ordering::Relaxed);
         self.live.fetch_add(1, Ordering::AcqRel);
-        self.vps[vp].run.lock().push_back(ChoreRef::new(chore.clone()));
+        self.vps[vp]
+            .run
+            .lock()
+            .push_back(ChoreRef::new(chore.clone()));
         self.idle.notify(vp);
         Ok(JoinHandle { chore, result })
     }

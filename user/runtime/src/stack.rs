@@ -68,7 +68,11 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { low_water: 4, refill: 16, reserve: 2 }
+        PoolConfig {
+            low_water: 4,
+            refill: 16,
+            reserve: 2,
+        }
     }
 }
 
@@ -83,7 +87,12 @@ pub struct StackPool {
 
 impl StackPool {
     pub fn new(config: PoolConfig) -> StackPool {
-        StackPool { config, free: Vec::new(), reserve: Vec::new(), emergency_uses: 0 }
+        StackPool {
+            config,
+            free: Vec::new(),
+            reserve: Vec::new(),
+            emergency_uses: 0,
+        }
     }
 
     /// Fills the emergency reserve; fails only if the provider cannot give that many chunks.

@@ -69,18 +69,22 @@ pub(crate) unsafe fn switch(save: *mut usize, resume: usize) {
 ///
 /// # Safety
 /// `[top - 128, top)` must be writable memory of a stack no one runs on.
-pub(crate) unsafe fn initial_frame(top: usize, entry: extern "C" fn(usize) -> !, data: usize) -> usize {
+pub(crate) unsafe fn initial_frame(
+    top: usize,
+    entry: extern "C" fn(usize) -> !,
+    data: usize,
+) -> usize {
     let aligned = top & !15;
     let sp = aligned - FRAME_WORDS * 8;
     let frame = sp as *mut u64;
     let words: [u64; FRAME_WORDS] = [
         MXCSR_DEFAULT | (FPUCW_DEFAULT << 32),
-        0,                             // r15
-        0,                             // r14
-        entry as *const () as u64,        // r13: called by tessera_rt_start
-        data as u64,                   // r12: its argument
-        0,                             // rbx
-        0,                             // rbp: ends frame-pointer walks
+        0,                         // r15
+        0,                         // r14
+        entry as *const () as u64, // r13: called by tessera_rt_start
+        data as u64,               // r12: its argument
+        0,                         // rbx
+        0,                         // rbp: ends frame-pointer walks
         tessera_rt_start as *const () as u64,
     ];
     for (i, w) in words.iter().enumerate() {

@@ -32,7 +32,9 @@ pub struct TrapTable {
 }
 
 /// The table every chore starts with: no handlers, so every fault ends the chore.
-pub static DEFAULT_TRAPS: TrapTable = TrapTable { handlers: [None; 32] };
+pub static DEFAULT_TRAPS: TrapTable = TrapTable {
+    handlers: [None; 32],
+};
 
 impl TrapTable {
     pub fn dispatch(&self, chore: ChoreId, trap: &mut Trap) -> TrapOutcome {

@@ -75,7 +75,10 @@ impl Vp {
             stacks: RawSpin::new(stacks),
             listener: Arc::new(listener),
             running: AtomicBool::new(false),
-            local: UnsafeCell::new(Local { current: None, after: After::Nothing }),
+            local: UnsafeCell::new(Local {
+                current: None,
+                after: After::Nothing,
+            }),
         }
     }
 
@@ -119,7 +122,8 @@ impl Vp {
         }
         let actions = core::mem::take(&mut *self.remote.lock());
         let served = actions.len();
-        self.restart_requests.fetch_sub(restarted + served, Ordering::AcqRel);
+        self.restart_requests
+            .fetch_sub(restarted + served, Ordering::AcqRel);
         if served > 0 {
             let mut ctx = Ctx::<Listener>::new(self.listener_ptr());
             for action in actions {
@@ -149,7 +153,10 @@ impl Vp {
         // SAFETY: the chore switched back to us; `local` is ours again.
         let (chore, after) = unsafe {
             let l = &mut *local;
-            (l.current.take(), core::mem::replace(&mut l.after, After::Nothing))
+            (
+                l.current.take(),
+                core::mem::replace(&mut l.after, After::Nothing),
+            )
         };
         let chore = chore?;
         match after {

@@ -22,7 +22,9 @@ impl Default for WaitQueue {
 
 impl WaitQueue {
     pub fn new() -> WaitQueue {
-        WaitQueue { waiters: RawSpin::new(VecDeque::new()) }
+        WaitQueue {
+            waiters: RawSpin::new(VecDeque::new()),
+        }
     }
 
     /// Blocks the caller until unblocked.

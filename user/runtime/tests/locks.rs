@@ -31,7 +31,8 @@ fn contend<L: Send + Sync + 'static>(
         let hs: Vec<_> = (0..CHORES)
             .map(|n| {
                 let l = lock.clone();
-                ctx.spawn(move |c| (0..ROUNDS).for_each(|r| body(c, &l, n * ROUNDS + r))).unwrap()
+                ctx.spawn(move |c| (0..ROUNDS).for_each(|r| body(c, &l, n * ROUNDS + r)))
+                    .unwrap()
             })
             .collect();
         hs.into_iter().for_each(|h| h.join(ctx));
@@ -43,7 +44,12 @@ fn contend<L: Send + Sync + 'static>(
 #[test]
 fn spin_lock_excludes_under_contention() {
     for vps in [1, 4] {
-        contend(vps, SpinLock::new(0u64), |c, l, _| bump(&mut l.lock(c)), |c, l| *l.lock(c));
+        contend(
+            vps,
+            SpinLock::new(0u64),
+            |c, l, _| bump(&mut l.lock(c)),
+            |c, l| *l.lock(c),
+        );
     }
 }
 
@@ -163,14 +169,17 @@ fn full_empty_cells_pass_every_value_once_across_vps() {
             let consumers: Vec<_> = (0..4)
                 .map(|_| {
                     let cell = cell.clone();
-                    ctx.spawn(move |c| (0..N / 4).map(|_| cell.read_fe(c)).sum::<u64>()).unwrap()
+                    ctx.spawn(move |c| (0..N / 4).map(|_| cell.read_fe(c)).sum::<u64>())
+                        .unwrap()
                 })
                 .collect();
             let producers: Vec<_> = (0..4)
                 .map(|p| {
                     let cell = cell.clone();
-                    ctx.spawn(move |c| (0..N / 4).for_each(|i| cell.write_ef(c, 1 + p * (N / 4) + i)))
-                        .unwrap()
+                    ctx.spawn(move |c| {
+                        (0..N / 4).for_each(|i| cell.write_ef(c, 1 + p * (N / 4) + i))
+                    })
+                    .unwrap()
                 })
                 .collect();
             producers.into_iter().for_each(|h| h.join(ctx));
@@ -215,7 +224,10 @@ fn msg(ctx: &Ctx<Ordinary>, n: u64) -> Message {
 #[test]
 fn a_full_channel_refuses_and_loses_nothing() {
     run(1, |ctx| {
-        let id = ChannelId { owner: TaskId::new(7).unwrap(), index: 1 };
+        let id = ChannelId {
+            owner: TaskId::new(7).unwrap(),
+            index: 1,
+        };
         let (tx, rx) = channel(id, 3);
         for n in 0..3 {
             tx.send(msg(ctx, n)).unwrap();
@@ -233,7 +245,10 @@ fn channel_receive_in_every_mode_across_vps() {
     const N: u64 = 3000;
     for vps in [1, 4] {
         let sum = run(vps, |ctx| {
-            let id = ChannelId { owner: TaskId::new(7).unwrap(), index: 2 };
+            let id = ChannelId {
+                owner: TaskId::new(7).unwrap(),
+                index: 2,
+            };
             let (tx, rx) = channel(id, 8);
             let receivers: Vec<_> = (0..3u64)
                 .map(|mode| {
@@ -287,7 +302,10 @@ fn channel_receive_in_every_mode_across_vps() {
 #[test]
 fn spin_receive_works_from_any_context() {
     let got = run(2, |ctx| {
-        let id = ChannelId { owner: TaskId::new(7).unwrap(), index: 3 };
+        let id = ChannelId {
+            owner: TaskId::new(7).unwrap(),
+            index: 3,
+        };
         let (tx, rx) = channel(id, 1);
         let h = ctx.spawn_driver(move |d| rx.recv(d, Spin).data[0]).unwrap();
         tx.send(msg(ctx, 5)).unwrap();
@@ -299,7 +317,10 @@ fn spin_receive_works_from_any_context() {
 #[test]
 fn one_message_wakes_exactly_one_suspended_receiver() {
     run(1, |ctx| {
-        let id = ChannelId { owner: TaskId::new(7).unwrap(), index: 4 };
+        let id = ChannelId {
+            owner: TaskId::new(7).unwrap(),
+            index: 4,
+        };
         let (tx, rx) = channel(id, 4);
         let log = Arc::new(Mutex::new(Vec::new()));
         let r = rx.clone();
@@ -308,13 +329,17 @@ fn one_message_wakes_exactly_one_suspended_receiver() {
         });
         assert_eq!(rx.waiting(), 3);
         tx.send(msg(ctx, 1)).unwrap();
-        while log.lock().unwrap().len() < 1 {
+        while log.lock().unwrap().is_empty() {
             ctx.yield_now();
         }
         for _ in 0..10 {
             ctx.yield_now();
         }
-        assert_eq!(*log.lock().unwrap(), vec![0], "one message woke more than one receiver");
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![0],
+            "one message woke more than one receiver"
+        );
         assert_eq!(rx.waiting(), 2);
         tx.send(msg(ctx, 2)).unwrap();
         tx.send(msg(ctx, 3)).unwrap();

@@ -117,7 +117,10 @@ fn full_empty_cell_passes_values_in_order_without_lost_wakeups() {
 #[test]
 fn a_message_wakes_one_suspended_receiver_and_none_is_lost() {
     model_bounded(1, || {
-        let cid = ChannelId { owner: TaskId::new(1).unwrap(), index: 1 };
+        let cid = ChannelId {
+            owner: TaskId::new(1).unwrap(),
+            index: 1,
+        };
         let (tx, rx) = channel(cid, 2);
         let receivers: Vec<_> = (1..=2u32)
             .map(|n| {

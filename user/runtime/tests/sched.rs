@@ -13,7 +13,9 @@ use tessera_runtime::{ChoreKind, ChoreState, FeWord, SpawnError, WaitQueue};
 fn spawn_and_join_return_each_result() {
     for vps in [1, 4] {
         let sum = run(vps, |ctx| {
-            let handles: Vec<_> = (0..500u64).map(|i| ctx.spawn(move |_| i * i).unwrap()).collect();
+            let handles: Vec<_> = (0..500u64)
+                .map(|i| ctx.spawn(move |_| i * i).unwrap())
+                .collect();
             handles.into_iter().map(|h| h.join(ctx)).sum::<u64>()
         });
         assert_eq!(sum, (0..500u64).map(|i| i * i).sum::<u64>(), "on {vps} VPs");
@@ -65,7 +67,10 @@ fn chores_spread_over_vps_by_stealing() {
         let s = seen.lock().unwrap().clone();
         s
     });
-    assert!(seen.len() > 1, "every chore ran on VP {seen:?}: nothing was stolen");
+    assert!(
+        seen.len() > 1,
+        "every chore ran on VP {seen:?}: nothing was stolen"
+    );
 }
 
 #[test]
@@ -126,7 +131,11 @@ fn spawn_past_the_provider_uses_the_reserve_then_fails_cleanly() {
     // The main chore took the one chunk the refill got; the next two came from the reserve.
     assert_eq!(results, vec![SpawnError::NoStack, SpawnError::NoStack]);
     assert_eq!(emergency, 2);
-    assert_eq!(rt.stack_pool(0).1, 2, "returned chunks refill the reserve first");
+    assert_eq!(
+        rt.stack_pool(0).1,
+        2,
+        "returned chunks refill the reserve first"
+    );
 }
 
 #[test]
@@ -138,12 +147,22 @@ fn remote_actions_run_in_the_target_vps_listener() {
     run_on(&rt, move |_ctx| {
         for vp in 0..2 {
             let s = s.clone();
-            remote.remote(vp, move |l| s.lock().unwrap().push((vp, l.vp(), l.kind(), l.id().index())));
+            remote.remote(vp, move |l| {
+                s.lock()
+                    .unwrap()
+                    .push((vp, l.vp(), l.kind(), l.id().index()))
+            });
         }
     });
     let mut seen = seen.lock().unwrap().clone();
     seen.sort_by_key(|e| e.0);
-    assert_eq!(seen, vec![(0, 0, ChoreKind::Listener, 1), (1, 1, ChoreKind::Listener, 2)]);
+    assert_eq!(
+        seen,
+        vec![
+            (0, 0, ChoreKind::Listener, 1),
+            (1, 1, ChoreKind::Listener, 2)
+        ]
+    );
 }
 
 #[test]

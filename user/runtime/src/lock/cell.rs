@@ -27,7 +27,10 @@ pub(crate) struct LockCell {
 
 impl LockCell {
     pub(crate) fn new() -> LockCell {
-        LockCell { word: AtomicU64::new(0), waiters: RawSpin::new(VecDeque::new()) }
+        LockCell {
+            word: AtomicU64::new(0),
+            waiters: RawSpin::new(VecDeque::new()),
+        }
     }
 
     pub(crate) fn holder(&self) -> Option<ChoreId> {
@@ -69,14 +72,22 @@ impl LockCell {
             if word & WAITER_FLAG != 0
                 || self
                     .word
-                    .compare_exchange(word, word | WAITER_FLAG, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(
+                        word,
+                        word | WAITER_FLAG,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
                     .is_ok()
             {
                 break;
             }
         }
         check_no_spin_held(ctx);
-        list.push_back(Waiter { id: me, waker: ctx.waker() });
+        list.push_back(Waiter {
+            id: me,
+            waker: ctx.waker(),
+        });
         ctx.park(list);
         // The unlocker wrote our id with Release before waking us.
         debug_assert_eq!(self.holder(), Some(me));

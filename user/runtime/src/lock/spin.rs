@@ -24,7 +24,10 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
     pub fn new(value: T) -> Self {
-        SpinLock { cell: AtomicU64::new(0), data: UnsafeCell::new(value) }
+        SpinLock {
+            cell: AtomicU64::new(0),
+            data: UnsafeCell::new(value),
+        }
     }
 
     pub fn lock<'a>(&'a self, ctx: &'a impl Context) -> SpinGuard<'a, T> {

@@ -27,12 +27,18 @@ unsafe impl<T: Send> Send for RawSpin<T> {}
 impl<T> RawSpin<T> {
     #[cfg(not(loom))]
     pub const fn new(value: T) -> Self {
-        RawSpin { locked: AtomicBool::new(false), data: UnsafeCell::new(value) }
+        RawSpin {
+            locked: AtomicBool::new(false),
+            data: UnsafeCell::new(value),
+        }
     }
 
     #[cfg(loom)]
     pub fn new(value: T) -> Self {
-        RawSpin { locked: AtomicBool::new(false), data: UnsafeCell::new(value) }
+        RawSpin {
+            locked: AtomicBool::new(false),
+            data: UnsafeCell::new(value),
+        }
     }
 
     pub fn lock(&self) -> RawSpinGuard<'_, T> {

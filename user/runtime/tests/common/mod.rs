@@ -36,7 +36,11 @@ pub struct MmapStacks {
 
 impl MmapStacks {
     pub fn new(chunk: usize, limit: usize) -> MmapStacks {
-        MmapStacks { chunk, limit, mapped: Arc::new(AtomicUsize::new(0)) }
+        MmapStacks {
+            chunk,
+            limit,
+            mapped: Arc::new(AtomicUsize::new(0)),
+        }
     }
 }
 
@@ -47,7 +51,19 @@ impl StackProvider for MmapStacks {
             return None;
         }
         // SAFETY: an anonymous private mapping touches no existing memory.
-        let base = unsafe { syscall6(9, [0, self.chunk, PROT_RW, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0]) };
+        let base = unsafe {
+            syscall6(
+                9,
+                [
+                    0,
+                    self.chunk,
+                    PROT_RW,
+                    MAP_PRIVATE_ANON_NORESERVE,
+                    usize::MAX,
+                    0,
+                ],
+            )
+        };
         assert!(base > 0, "mmap failed: {base}");
         let base = base as usize;
         // SAFETY: the first page of the mapping we just made.
@@ -76,8 +92,17 @@ impl Idle for YieldIdle {
 }
 
 pub fn runtime(vps: usize, chunk: usize, limit: usize) -> Runtime {
-    let config = Config { task: TaskId::new(7).unwrap(), vps, pool: PoolConfig::default() };
-    Runtime::new(config, Box::new(MmapStacks::new(chunk, limit)), Box::new(YieldIdle)).unwrap()
+    let config = Config {
+        task: TaskId::new(7).unwrap(),
+        vps,
+        pool: PoolConfig::default(),
+    };
+    Runtime::new(
+        config,
+        Box::new(MmapStacks::new(chunk, limit)),
+        Box::new(YieldIdle),
+    )
+    .unwrap()
 }
 
 /// Runs `main` as the task's first chore on `rt`, with every VP a host thread; returns its
