@@ -16,7 +16,7 @@ use crate::id::{ChannelId, ChoreId};
 use crate::lock::SPIN_RETRY_LIMIT;
 use crate::sync::atomic::spin_loop;
 use crate::sync::RawSpin;
-use crate::wait::{check_no_spin_held, Context, Suspend as SuspendCtx, Waker};
+use crate::wait::{check_no_spin_held, spin_tries, Context, Suspend as SuspendCtx, Waker};
 
 /// Data words in a message: with the header, a message is 64 bytes, one cache line.
 pub const MESSAGE_WORDS: usize = 6;
@@ -154,7 +154,7 @@ impl<C: SuspendCtx> RecvMode<C> for Suspend {
 
 impl<C: SuspendCtx> RecvMode<C> for SpinSuspend {
     fn wait(self, receiver: &Receiver, ctx: &mut C) -> Message {
-        for _ in 0..SPIN_RETRY_LIMIT {
+        for _ in 0..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             if let Some(m) = receiver.try_recv() {
                 return m;
             }

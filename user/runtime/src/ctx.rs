@@ -141,6 +141,10 @@ impl<K: MaySuspend> Park for Ctx<K> {
         unsafe { Waker::new(self.chore.as_ptr() as *const (), wake_chore) }
     }
 
+    fn spin_can_help(&self) -> bool {
+        self.chore().shared().vps.len() > 1
+    }
+
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         let chore = self.chore();

@@ -16,7 +16,7 @@ use alloc::collections::VecDeque;
 use crate::lock::SPIN_RETRY_LIMIT;
 use crate::sync::atomic::spin_loop;
 use crate::sync::RawSpin;
-use crate::wait::{check_no_spin_held, Suspend, Waker};
+use crate::wait::{check_no_spin_held, spin_tries, Suspend, Waker};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeOp {
@@ -126,7 +126,7 @@ impl FeWord {
     }
 
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
-        for _ in 0..SPIN_RETRY_LIMIT {
+        for _ in 0..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
             if let Some(v) = Self::attempt(&mut s, op) {
                 return v;

@@ -76,6 +76,10 @@ impl Park for ThreadCtx {
         unsafe { Waker::new(Arc::as_ptr(&self.parked) as *const (), wake_thread) }
     }
 
+    fn spin_can_help(&self) -> bool {
+        true
+    }
+
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         // SAFETY: the flag is the lock `held` guarded, still alive (its owner is borrowed by

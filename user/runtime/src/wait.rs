@@ -49,6 +49,9 @@ pub(crate) mod private {
         /// Suspends the caller until its waker is woken. `held` is the wait-list lock under
         /// which the caller enqueued its record; it is released once the caller is off its VP.
         fn park<T>(&mut self, held: RawSpinGuard<'_, T>);
+        /// Whether spinning can help: not when the caller's VP is the task's only one, since
+        /// whoever would release it cannot run until the caller gives up the VP.
+        fn spin_can_help(&self) -> bool;
     }
 
     /// The count of spin-only locks the caller holds; a suspension with any held is refused.
@@ -64,6 +67,15 @@ pub trait Context: private::Sealed + private::SpinDepth {
 
 /// A context that may be suspended: only the chore kinds Table 1 allows to suspend.
 pub trait Suspend: Context + private::Park {}
+
+/// How many times a suspending wait spins before it suspends.
+pub(crate) fn spin_tries(ctx: &impl Suspend, limit: u32) -> u32 {
+    if ctx.spin_can_help() {
+        limit
+    } else {
+        0
+    }
+}
 
 /// Panics when a chore would suspend while holding a spin-only lock: the seed forbids it
 /// (section 6.1), and a suspended spin holder would stall every VP spinning on its lock.

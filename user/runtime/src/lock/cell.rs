@@ -12,7 +12,7 @@ use alloc::collections::VecDeque;
 use crate::id::{ChoreId, WAITER_FLAG};
 use crate::sync::atomic::{fence, spin_loop, AtomicU64, Ordering};
 use crate::sync::RawSpin;
-use crate::wait::{check_no_spin_held, Suspend, Waker};
+use crate::wait::{check_no_spin_held, spin_tries, Suspend, Waker};
 
 struct Waiter {
     id: ChoreId,
@@ -54,7 +54,7 @@ impl LockCell {
     /// Spins `retries` times, then suspends on the wait list until handed the lock.
     pub(crate) fn acquire(&self, ctx: &mut impl Suspend, retries: u32) {
         let me = ctx.chore_id();
-        for _ in 0..retries {
+        for _ in 0..spin_tries(ctx, retries) {
             if self.try_acquire(me) {
                 return;
             }
