@@ -20,6 +20,7 @@ mod memory;
 mod post_pool;
 mod posts;
 mod refusals;
+pub mod runtime;
 pub mod spawn;
 mod tester;
 mod waiters;
@@ -66,7 +67,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     let ctx = Ctx { tsc_hz, priority };
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 31] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 32] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -134,6 +135,7 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("refuse_bad_register_orders", &|| {
             keeper::register_orders_refuse_bad_input(&ctx)
         }),
+        ("runtime_chores_on_one_vp", &runtime::chores_on_one_vp),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);
