@@ -1,6 +1,8 @@
 //! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
 //! receiver, POST queued, a POST ping-pong and a YIELD for the context switch, and an IRQ to
-//! the serial driver running. Run by `bench` (bench mode) and the shell's `bench` command.
+//! the serial driver running; the user runtime's chore switch, spawn + join, full/empty
+//! hand-off and channel send + receive on one VP. Run by `bench` (bench mode) and the shell's
+//! `bench` command.
 //!
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
@@ -8,9 +10,12 @@
 //! and nothing in slots 40, 41 and 44..47.
 #![no_std]
 
+extern crate alloc;
+
 mod cases;
 mod irq;
 mod measure;
+mod runtime;
 
 use measure::PerOp;
 use tessera_user::abi::Error;
@@ -41,5 +46,6 @@ pub fn run() {
     );
     show("yield_switch", cases::yield_switch(2_000));
     show("irq_to_driver", irq::irq_to_driver(2_000));
+    runtime::run();
     println!("bench: done");
 }
