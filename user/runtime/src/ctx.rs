@@ -97,7 +97,7 @@ impl<K: MaySuspend> Ctx<K> {
         let vp = &chore.shared().vps[chore.vp()];
         chore.set_state(ChoreState::Ready);
         // SAFETY: this chore runs on `vp`.
-        unsafe { vp.switch_to_listener(chore, After::Yield) };
+        unsafe { vp.switch_from(chore, After::Yield) };
     }
 
     /// Runs `f` as code inside a kernel call: it may only spin. The chore's own context is
@@ -150,8 +150,8 @@ impl<K: MaySuspend> Park for Ctx<K> {
         let chore = self.chore();
         chore.set_state(ChoreState::Suspended);
         let vp = &chore.shared().vps[chore.vp()];
-        // SAFETY: this chore runs on `vp`; the listener releases `flag` once we are off it.
-        unsafe { vp.switch_to_listener(chore, After::Park(flag)) };
+        // SAFETY: this chore runs on `vp`; whoever runs next releases `flag` once we are off it.
+        unsafe { vp.switch_from(chore, After::Park(flag)) };
     }
 }
 
@@ -162,6 +162,7 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
     // SAFETY: `data` is the chore's own control block, alive while it runs.
     let chore = unsafe { ptr.as_ref() };
+    chore.shared().vps[chore.vp()].finish_switch();
     // SAFETY: the entry is touched only by the chore itself, here, once.
     let entry = unsafe { (*chore.entry.get()).take() };
     if let Some(entry) = entry {
@@ -174,7 +175,7 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     chore.joiners.unblock_all();
     let vp = &chore.shared().vps[chore.vp()];
     // SAFETY: this chore runs on `vp`; the listener never switches back to an exited chore.
-    unsafe { vp.switch_to_listener(chore, After::Exit) };
+    unsafe { vp.switch_from(chore, After::Exit) };
     unreachable!("exited chore {} was resumed", chore.id)
 }
 

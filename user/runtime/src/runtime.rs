@@ -170,11 +170,12 @@ impl Runtime {
             if served > 0 {
                 shared.live.fetch_sub(served, Ordering::AcqRel);
             }
-            let next = vp.run.lock().pop_front().or_else(|| shared.steal(index));
+            // Two statements: the own queue's guard must be gone before stealing takes another
+            // VP's lock, or VPs stealing from each other deadlock.
+            let own = vp.run.lock().pop_front();
+            let next = own.or_else(|| shared.steal(index));
             if let Some(chore) = next {
-                if let Some(exited) = vp.run_chore(chore) {
-                    shared.retire(vp, exited);
-                }
+                vp.run_chore(chore);
                 continue;
             }
             if shared.live.load(Ordering::Acquire) == 0 {
@@ -250,7 +251,7 @@ impl Shared {
     }
 
     /// Returns an exited chore's stack to the pool of the VP it exited on.
-    fn retire(&self, vp: &Vp, chore: ChoreRef) {
+    pub(crate) fn retire(&self, vp: &Vp, chore: ChoreRef) {
         // SAFETY: the chore has exited and switched away for good; its stack is unused.
         if let Some(stack) = unsafe { (*chore.stack.get()).take() } {
             vp.stacks.lock().give(stack);

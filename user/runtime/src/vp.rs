@@ -3,9 +3,10 @@
 //! restartRequestCount), a remote-action queue, a stack pool, and the listener context the
 //! VP's own loop runs in (seed 000 section 7).
 //!
-//! Guarantees: a chore switches only to its VP's listener, and the listener performs the
-//! action the chore asked for (`After`) only once the chore's registers are saved, so a
-//! chore that parks is never restarted before it is off the VP.
+//! Guarantees: a chore that leaves the VP (yield, park, exit) switches straight to the next
+//! ready chore, or to the listener; whichever context runs next performs the action the chore
+//! asked for (`After`), so only once the chore's registers are saved: a chore that parks is
+//! never restarted, nor an exited chore's stack reused, before it is off the VP.
 //! Lock order: a suspending chore's wait-list lock, then this VP's run queue; the ready list
 //! and remote queue are taken alone.
 
@@ -37,6 +38,8 @@ pub(crate) enum After {
 /// State only the thread running this VP touches.
 struct Local {
     current: Option<ChoreRef>,
+    /// The chore that just switched away, until the context resumed next finishes its request.
+    previous: Option<ChoreRef>,
     after: After,
 }
 
@@ -77,6 +80,7 @@ impl Vp {
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
                 current: None,
+                previous: None,
                 after: After::Nothing,
             }),
         }
@@ -137,54 +141,78 @@ impl Vp {
         core::ptr::NonNull::from(&*self.listener)
     }
 
-    /// Runs `chore` until it switches back, then does what it asked. Returns the exited
-    /// chore's stack, if it exited.
-    pub(crate) fn run_chore(&self, chore: ChoreRef) -> Option<ChoreRef> {
+    /// Runs `chore`; returns once this VP's listener is switched back to.
+    pub(crate) fn run_chore(&self, chore: ChoreRef) {
+        let resume = self.install(chore);
+        // SAFETY: the listener's save area belongs to this VP's thread; `resume` was saved by
+        // `switch` or made by `initial_frame` on the chore's own stack, which runs nowhere.
+        unsafe { switch(self.listener.save.get(), resume) };
+        self.finish_switch();
+    }
+
+    /// Makes `chore` this VP's running chore; returns the stack pointer to resume it at.
+    fn install(&self, chore: ChoreRef) -> usize {
         chore.vp.store(self.index, Ordering::Relaxed);
         chore.set_state(ChoreState::Running);
         // SAFETY: the chore is ours now (popped from a run queue) and not running anywhere.
         let resume = unsafe { *chore.save.get() };
-        let local = self.local.get();
-        // SAFETY: only this VP's thread touches `local`, and no chore runs on it now.
-        unsafe { (*local).current = Some(chore) };
-        // SAFETY: the listener's save area belongs to this VP's thread; `resume` was saved by
-        // `switch` or made by `initial_frame` on the chore's own stack, which runs nowhere.
-        unsafe { switch(self.listener.save.get(), resume) };
-        // SAFETY: the chore switched back to us; `local` is ours again.
-        let (chore, after) = unsafe {
-            let l = &mut *local;
+        // SAFETY: only this VP's thread touches `local`, and the previous chore has handed its
+        // reference over to `previous` already.
+        unsafe { (*self.local.get()).current = Some(chore) };
+        resume
+    }
+
+    /// Called on the running chore's stack: records what should happen to it once it is off
+    /// the VP, then switches straight to the next ready chore, or to the listener when the VP
+    /// has listener work or nothing else to run. Returns when the chore is resumed, on this or
+    /// another VP.
+    ///
+    /// # Safety
+    /// Must be called by the chore running on this VP.
+    pub(crate) unsafe fn switch_from(&self, chore: &Chore, after: After) {
+        let next = if self.has_requests() {
+            None
+        } else {
+            self.run.lock().pop_front()
+        };
+        // SAFETY: the caller runs on this VP, so `local` is its to touch.
+        unsafe {
+            let local = &mut *self.local.get();
+            local.previous = local.current.take();
+            local.after = after;
+        }
+        let resume = match next {
+            Some(next) => self.install(next),
+            // SAFETY: the listener is suspended in `run_chore`, its stack pointer saved.
+            None => unsafe { *self.listener.save.get() },
+        };
+        // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
+        unsafe { switch(chore.save.get(), resume) };
+        chore.shared().vps[chore.vp()].finish_switch();
+    }
+
+    /// Runs first on whatever context a switch resumed (a chore, a fresh chore, the listener):
+    /// does what the chore that switched away asked, now that its registers are saved.
+    pub(crate) fn finish_switch(&self) {
+        // SAFETY: we run on this VP; the chore that left it is off it for good.
+        let (previous, after) = unsafe {
+            let l = &mut *self.local.get();
             (
-                l.current.take(),
+                l.previous.take(),
                 core::mem::replace(&mut l.after, After::Nothing),
             )
         };
-        let chore = chore?;
+        let Some(chore) = previous else { return };
         match after {
-            After::Nothing | After::Yield => {
-                self.run.lock().push_back(chore);
-                None
-            }
+            After::Nothing | After::Yield => self.run.lock().push_back(chore),
             After::Park(flag) => {
                 // The waker now owns the scheduling reference.
                 let _ = chore.into_raw();
                 // SAFETY: the flag is the wait-list lock the chore leaked in `park`; it is
                 // alive because the chore's record (which the list holds) is not yet woken.
                 unsafe { (*flag).store(false, Ordering::Release) };
-                None
             }
-            After::Exit => Some(chore),
+            After::Exit => self.listener.shared().retire(self, chore),
         }
-    }
-
-    /// Called on the chore's stack: records what the listener should do, switches to it.
-    ///
-    /// # Safety
-    /// Must be called by the chore running on this VP.
-    pub(crate) unsafe fn switch_to_listener(&self, chore: &Chore, after: After) {
-        // SAFETY: the caller runs on this VP, so `local` is its to touch.
-        unsafe { (*self.local.get()).after = after };
-        // SAFETY: the chore's save area is its own; the listener's stack pointer was saved by
-        // `run_chore`'s switch and the listener is waiting there.
-        unsafe { switch(chore.save.get(), *self.listener.save.get()) };
     }
 }

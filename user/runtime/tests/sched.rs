@@ -175,3 +175,27 @@ fn chore_ids_name_the_task_and_print() {
     assert_ne!(ids.0, ids.1);
     assert_eq!(format!("{}", ids.1), format!("7.{}", ids.1.index()));
 }
+
+#[test]
+fn idle_vps_stealing_from_each_other_do_not_deadlock() {
+    // Every VP idle, stealing from the others, while the only chore waits for a host thread:
+    // a VP that kept its own queue locked while stealing deadlocked against the others.
+    let gate = Arc::new(WaitQueue::new());
+    let g = gate.clone();
+    let opener = std::thread::spawn(move || {
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            while !g.unblock_one() {
+                std::thread::yield_now();
+            }
+        }
+    });
+    let rounds = run(4, move |ctx| {
+        for _ in 0..5 {
+            gate.block(ctx);
+        }
+        5
+    });
+    opener.join().unwrap();
+    assert_eq!(rounds, 5);
+}
