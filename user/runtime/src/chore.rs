@@ -112,6 +112,11 @@ impl Chore {
         unsafe { &*self.shared }
     }
 
+    /// The restart address and argument a fresh chore starts with.
+    pub fn restart(&self) -> (usize, usize) {
+        self.restart.get()
+    }
+
     pub fn vp(&self) -> usize {
         self.vp.load(Ordering::Relaxed)
     }

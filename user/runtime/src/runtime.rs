@@ -292,6 +292,11 @@ impl<T> JoinHandle<T> {
         self.chore.state()
     }
 
+    /// The chore's control block, for listings and for a fault keeper's `dispatch_trap`.
+    pub fn chore(&self) -> &Chore {
+        &self.chore
+    }
+
     /// Suspends the caller until the chore has exited; returns what it returned.
     pub fn join<C: Suspend>(self, ctx: &mut C) -> T {
         let chore = &self.chore;

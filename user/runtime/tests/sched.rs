@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{run, run_on, runtime};
-use tessera_runtime::{ChoreKind, ChoreState, FeWord, SpawnError, WaitQueue};
+use tessera_runtime::{
+    ChoreKind, ChoreState, FeWord, SpawnError, Trap, TrapHandler, TrapOutcome, TrapTable, WaitQueue,
+};
 
 #[test]
 fn spawn_and_join_return_each_result() {
@@ -198,4 +200,55 @@ fn idle_vps_stealing_from_each_other_do_not_deadlock() {
     });
     opener.join().unwrap();
     assert_eq!(rounds, 5);
+}
+
+fn skip_two_bytes(_chore: tessera_runtime::ChoreId, trap: &mut Trap) -> TrapOutcome {
+    trap.rip += 2;
+    TrapOutcome::Resume
+}
+
+static SKIP_DIVIDE_ERRORS: TrapTable = TrapTable {
+    handlers: {
+        let mut h: [Option<TrapHandler>; 32] = [None; 32];
+        h[0] = Some(skip_two_bytes);
+        h
+    },
+};
+
+#[test]
+fn each_chore_has_its_own_tertiary_trap_handlers() {
+    run(1, |ctx| {
+        let own = ctx
+            .spawn(|c| c.set_trap_table(&SKIP_DIVIDE_ERRORS))
+            .unwrap();
+        let plain = ctx.spawn(|_| ()).unwrap();
+        while own.state() != ChoreState::Done || plain.state() != ChoreState::Done {
+            ctx.yield_now();
+        }
+        let mut divide = Trap {
+            vector: 0,
+            address: 0,
+            rip: 0x1000,
+        };
+        assert_eq!(own.chore().dispatch_trap(&mut divide), TrapOutcome::Resume);
+        assert_eq!(divide.rip, 0x1002);
+        let mut divide = Trap {
+            vector: 0,
+            address: 0,
+            rip: 0x1000,
+        };
+        assert_eq!(
+            plain.chore().dispatch_trap(&mut divide),
+            TrapOutcome::EndChore
+        );
+        let mut page = Trap {
+            vector: 14,
+            address: 0xdead,
+            rip: 0x1000,
+        };
+        assert_eq!(own.chore().dispatch_trap(&mut page), TrapOutcome::EndChore);
+        // A fresh chore starts at the runtime's entry with its control block as argument.
+        assert_eq!(own.chore().restart().1, own.chore() as *const _ as usize);
+        assert_ne!(own.chore().restart().0, 0);
+    });
 }

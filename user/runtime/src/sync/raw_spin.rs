@@ -12,7 +12,7 @@ use core::ops::{Deref, DerefMut};
 
 use super::atomic::{spin_loop, AtomicBool, Ordering};
 
-/// A test-and-test-and-set spin lock around `T`.
+/// A compare-and-swap spin lock around `T`.
 pub struct RawSpin<T> {
     locked: AtomicBool,
     data: UnsafeCell<T>,
