@@ -111,13 +111,15 @@ fn loom_tests(ws: &Workspace) -> Result<Judgement> {
         banner("loom tests: skipped (kernel/core/tests/loom.rs does not exist)");
         return Ok(Judgement::default());
     }
-    banner("loom tests: cargo test -p tessera-core --test loom with --cfg loom");
+    banner("loom tests: cargo test -p tessera-core -p tessera-runtime --test loom with --cfg loom");
     let mut command = cargo(&ws.root);
     command
         .args([
             "test",
             "-p",
             "tessera-core",
+            "-p",
+            "tessera-runtime",
             "--release",
             "--test",
             "loom",

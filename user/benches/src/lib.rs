@@ -1,6 +1,8 @@
 //! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
 //! receiver, POST queued, a POST ping-pong and a YIELD for the context switch, an IRQ to
-//! the serial driver running, and an alarm's POST after its deadline. Run by `bench` (bench mode) and the shell's `bench` command.
+//! the serial driver running, and an alarm's POST after its deadline; the user runtime's chore
+//! switch, spawn + join, full/empty hand-off and channel send + receive on one VP. Run by
+//! `bench` (bench mode) and the shell's `bench` command.
 //!
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
@@ -8,10 +10,13 @@
 //! and the alarm), and nothing in slots 40, 41, 44..47 and 48..50.
 #![no_std]
 
+extern crate alloc;
+
 mod alarm;
 mod cases;
 mod irq;
 mod measure;
+mod runtime;
 pub mod scaling;
 
 use measure::PerOp;
@@ -45,5 +50,6 @@ pub fn run() {
     show("irq_to_driver", irq::irq_to_driver(2_000));
     show("alarm_post_latency", alarm::post_latency(200));
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));
+    runtime::run();
     println!("bench: done");
 }

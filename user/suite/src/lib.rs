@@ -22,6 +22,7 @@ mod memory;
 mod post_pool;
 mod posts;
 mod refusals;
+pub mod runtime;
 pub mod spawn;
 mod tester;
 mod waiters;
@@ -69,7 +70,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 36] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 37] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -142,6 +143,7 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("refuse_bad_alarm_arguments", &alarms::alarm_refuses_bad_input),
         ("pinned_runs_only_on_cpu_2", &|| affinity::pinned_runs_only_there(&ctx)),
         ("refuse_cpu_not_online", &affinity::refuses_a_cpu_not_online),
+        ("runtime_chores_on_one_vp", &runtime::chores_on_one_vp),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

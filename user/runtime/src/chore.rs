@@ -1,0 +1,173 @@
+//! The chore control block (seed 000 section 3): id, kind, state, save area, stack chunk,
+//! restart address and argument, tertiary trap-handler table, and the wait queue of joiners.
+//!
+//! Guarantees: the fields behind `UnsafeCell` are touched by one party at a time: the chore
+//! itself while it runs, or the VP that switches to or from it; hand-over between VPs goes
+//! through the run queue and ready list locks, which order the accesses.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr::NonNull;
+
+use crate::id::ChoreId;
+use crate::kind::ChoreKind;
+use crate::runtime::Shared;
+use crate::stack::StackChunk;
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::trap::TrapTable;
+use crate::wait_queue::WaitQueue;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum ChoreState {
+    Ready = 0,
+    Running = 1,
+    Suspended = 2,
+    Done = 3,
+}
+
+impl ChoreState {
+    fn from_raw(raw: usize) -> ChoreState {
+        match raw {
+            0 => ChoreState::Ready,
+            1 => ChoreState::Running,
+            2 => ChoreState::Suspended,
+            _ => ChoreState::Done,
+        }
+    }
+}
+
+/// The body a chore runs first; it builds the chore's `Ctx` of the right kind.
+pub(crate) type Entry = Box<dyn FnOnce(NonNull<Chore>) + Send>;
+
+pub struct Chore {
+    pub(crate) id: ChoreId,
+    pub(crate) kind: ChoreKind,
+    /// The task's runtime, which outlives every chore that runs in it.
+    shared: *const Shared,
+    state: AtomicUsize,
+    /// The VP the chore runs on or last ran on: the one whose ready list restarts it.
+    pub(crate) vp: AtomicUsize,
+    /// The save area: the saved stack pointer (the registers are saved on the chore's stack).
+    pub(crate) save: UnsafeCell<usize>,
+    pub(crate) stack: UnsafeCell<Option<StackChunk>>,
+    pub(crate) entry: UnsafeCell<Option<Entry>>,
+    /// Restart address and argument: where a fresh chore starts and what it is passed.
+    pub(crate) restart: Cell<(usize, usize)>,
+    pub(crate) traps: Cell<&'static TrapTable>,
+    pub(crate) spin_depth: Cell<u32>,
+    pub(crate) exited: AtomicBool,
+    pub(crate) joiners: WaitQueue,
+}
+
+// SAFETY: see the module's guarantee: the cells are used by one VP at a time, handed over
+// under the scheduler's locks.
+unsafe impl Sync for Chore {}
+// SAFETY: as above; the stack chunk and entry move with the chore.
+unsafe impl Send for Chore {}
+
+impl Chore {
+    pub(crate) fn new(
+        shared: *const Shared,
+        id: ChoreId,
+        kind: ChoreKind,
+        entry: Option<Entry>,
+    ) -> Chore {
+        Chore {
+            id,
+            kind,
+            shared,
+            state: AtomicUsize::new(ChoreState::Ready as usize),
+            vp: AtomicUsize::new(0),
+            save: UnsafeCell::new(0),
+            stack: UnsafeCell::new(None),
+            entry: UnsafeCell::new(entry),
+            restart: Cell::new((0, 0)),
+            traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
+            spin_depth: Cell::new(0),
+            exited: AtomicBool::new(false),
+            joiners: WaitQueue::new(),
+        }
+    }
+
+    pub fn id(&self) -> ChoreId {
+        self.id
+    }
+
+    pub fn kind(&self) -> ChoreKind {
+        self.kind
+    }
+
+    pub fn state(&self) -> ChoreState {
+        ChoreState::from_raw(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_state(&self, s: ChoreState) {
+        self.state.store(s as usize, Ordering::Release);
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        // SAFETY: chores run only while a `Runtime` (which holds `Shared`) runs their VPs.
+        unsafe { &*self.shared }
+    }
+
+    /// The restart address and argument a fresh chore starts with.
+    pub fn restart(&self) -> (usize, usize) {
+        self.restart.get()
+    }
+
+    pub fn vp(&self) -> usize {
+        self.vp.load(Ordering::Relaxed)
+    }
+}
+
+/// One scheduling reference to a chore: whoever holds it (a run queue, a ready list, the VP
+/// running it, or a parked chore's waker) is the one that may run or restart it.
+pub(crate) struct ChoreRef(NonNull<Chore>);
+
+// SAFETY: a ChoreRef is one strong count of an `Arc<Chore>`, and Chore is Send + Sync.
+unsafe impl Send for ChoreRef {}
+
+impl ChoreRef {
+    pub(crate) fn new(chore: Arc<Chore>) -> ChoreRef {
+        // SAFETY: `Arc::into_raw` never returns null.
+        ChoreRef(unsafe { NonNull::new_unchecked(Arc::into_raw(chore).cast_mut()) })
+    }
+
+    /// Gives up the reference without dropping it: a parked chore's waker now holds it.
+    pub(crate) fn into_raw(self) -> NonNull<Chore> {
+        let p = self.0;
+        core::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `p` must come from `into_raw`, and be turned back into a reference once.
+    pub(crate) unsafe fn from_raw(p: NonNull<Chore>) -> ChoreRef {
+        ChoreRef(p)
+    }
+}
+
+impl core::ops::Deref for ChoreRef {
+    type Target = Chore;
+    fn deref(&self) -> &Chore {
+        // SAFETY: the strong count this reference holds keeps the chore alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for ChoreRef {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Arc::into_raw` and this reference owns one count.
+        drop(unsafe { Arc::from_raw(self.0.as_ptr()) });
+    }
+}
+
+impl Chore {
+    /// Hands a fault of this chore to its tertiary handler table (the fault keeper's step
+    /// after saving the chore's state).
+    pub fn dispatch_trap(&self, trap: &mut crate::trap::Trap) -> crate::trap::TrapOutcome {
+        self.traps.get().dispatch(self.id, trap)
+    }
+}

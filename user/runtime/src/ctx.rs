@@ -1,0 +1,196 @@
+//! `Ctx<K>`: what a chore of kind `K` holds while it runs, the runtime's stand-in for the
+//! seed's register that always points at the chore control block. Its kind decides, by type,
+//! which waits it may make (Table 1, `kind.rs`).
+//!
+//! Guarantees: a `Ctx` is never `Send` and has no public constructor, so only the chore it
+//! was made for uses it, on the VP it runs on.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::cell::Cell;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::id::ChoreId;
+use crate::kind::{ChoreKind, Driver, InKernelCall, Kind, MaySuspend};
+use crate::runtime::{JoinHandle, Shared, SpawnError};
+use crate::sync::RawSpinGuard;
+use crate::trap::TrapTable;
+use crate::vp::After;
+use crate::wait::private::{Park, Sealed, SpinDepth};
+use crate::wait::{check_no_spin_held, Context, Suspend, Waker};
+
+pub struct Ctx<K: Kind> {
+    chore: NonNull<Chore>,
+    _kind: PhantomData<(K, *const ())>,
+}
+
+impl<K: Kind> core::fmt::Debug for Ctx<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Ctx<{}>({})", K::KIND, self.chore().id)
+    }
+}
+
+impl<K: Kind> Ctx<K> {
+    pub(crate) fn new(chore: NonNull<Chore>) -> Ctx<K> {
+        Ctx {
+            chore,
+            _kind: PhantomData,
+        }
+    }
+
+    fn chore(&self) -> &Chore {
+        // SAFETY: a Ctx lives only while its chore runs, and a running chore is kept alive by
+        // the VP's scheduling reference.
+        unsafe { self.chore.as_ref() }
+    }
+
+    pub fn id(&self) -> ChoreId {
+        self.chore().id
+    }
+
+    pub fn kind(&self) -> ChoreKind {
+        K::KIND
+    }
+
+    /// The VP the chore is running on now.
+    pub fn vp(&self) -> usize {
+        self.chore().vp()
+    }
+
+    pub fn vps(&self) -> usize {
+        self.chore().shared().vps.len()
+    }
+
+    /// Starts an ordinary chore on this VP (others may steal it).
+    pub fn spawn<T, F>(&self, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<crate::kind::Ordinary>) -> T + Send + 'static,
+    {
+        self.chore()
+            .shared()
+            .spawn::<crate::kind::Ordinary, T, F>(self.vp(), f)
+    }
+
+    /// Starts a driver chore (spin-only) on this VP.
+    pub fn spawn_driver<T, F>(&self, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<Driver>) -> T + Send + 'static,
+    {
+        self.chore().shared().spawn::<Driver, T, F>(self.vp(), f)
+    }
+
+    /// Replaces this chore's tertiary trap handlers.
+    pub fn set_trap_table(&self, table: &'static TrapTable) {
+        self.chore().traps.set(table);
+    }
+}
+
+impl<K: MaySuspend> Ctx<K> {
+    /// Gives the VP to the next ready chore; this one goes to the back of the run queue.
+    pub fn yield_now(&mut self) {
+        check_no_spin_held(self);
+        let chore = self.chore();
+        let vp = &chore.shared().vps[chore.vp()];
+        chore.set_state(ChoreState::Ready);
+        // SAFETY: this chore runs on `vp`.
+        unsafe { vp.switch_from(chore, After::Yield) };
+    }
+
+    /// Runs `f` as code inside a kernel call: it may only spin. The chore's own context is
+    /// borrowed meanwhile, so `f` cannot suspend through it either.
+    pub fn in_kernel_call<R>(&mut self, f: impl FnOnce(&mut Ctx<InKernelCall>) -> R) -> R {
+        f(&mut Ctx::new(self.chore))
+    }
+}
+
+impl<K: Kind> Sealed for Ctx<K> {}
+
+impl<K: Kind> SpinDepth for Ctx<K> {
+    fn spin_depth(&self) -> &Cell<u32> {
+        &self.chore().spin_depth
+    }
+}
+
+impl<K: Kind> Context for Ctx<K> {
+    fn chore_id(&self) -> ChoreId {
+        self.id()
+    }
+}
+
+/// Wakes a parked chore: its restart request goes on the ready list of the VP it last ran on.
+unsafe fn wake_chore(data: *const ()) {
+    // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
+    // (`Vp::run_chore`), and this is its one wake.
+    let chore = unsafe { ChoreRef::from_raw(NonNull::new_unchecked(data as *mut Chore)) };
+    // SAFETY: the runtime outlives its chores (`Chore::shared`); the reference moves into the
+    // ready list below, so the runtime is reached through the raw pointer, not the chore.
+    let shared: &Shared = unsafe { &*(chore.shared() as *const Shared) };
+    let vp = chore.vp();
+    shared.vps[vp].make_ready(chore);
+    shared.idle.notify(vp);
+}
+
+impl<K: MaySuspend> Park for Ctx<K> {
+    fn waker(&self) -> Waker {
+        // SAFETY: `wake_chore` turns the pointer back into the scheduling reference the VP
+        // gives up when this chore parks; the waker is woken once (it is popped to be woken).
+        unsafe { Waker::new(self.chore.as_ptr() as *const (), wake_chore) }
+    }
+
+    fn spin_can_help(&self) -> bool {
+        self.chore().shared().vps.len() > 1
+    }
+
+    fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
+        let flag = held.leak_flag();
+        let chore = self.chore();
+        chore.set_state(ChoreState::Suspended);
+        let vp = &chore.shared().vps[chore.vp()];
+        // SAFETY: this chore runs on `vp`; whoever runs next releases `flag` once we are off it.
+        unsafe { vp.switch_from(chore, After::Park(flag)) };
+    }
+}
+
+impl<K: MaySuspend> Suspend for Ctx<K> {}
+
+/// Runs a fresh chore: its entry, then its exit. Never returns.
+pub(crate) extern "C" fn chore_main(data: usize) -> ! {
+    let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
+    // SAFETY: `data` is the chore's own control block, alive while it runs.
+    let chore = unsafe { ptr.as_ref() };
+    chore.shared().vps[chore.vp()].finish_switch();
+    // SAFETY: the entry is touched only by the chore itself, here, once.
+    let entry = unsafe { (*chore.entry.get()).take() };
+    if let Some(entry) = entry {
+        entry(ptr);
+    }
+    chore
+        .exited
+        .store(true, crate::sync::atomic::Ordering::Release);
+    chore.set_state(ChoreState::Done);
+    chore.joiners.unblock_all();
+    let vp = &chore.shared().vps[chore.vp()];
+    // SAFETY: this chore runs on `vp`; the listener never switches back to an exited chore.
+    unsafe { vp.switch_from(chore, After::Exit) };
+    unreachable!("exited chore {} was resumed", chore.id)
+}
+
+/// Builds the boxed entry of a chore of kind `K` running `f`, which stores its result.
+pub(crate) fn entry_for<K, T, F>(
+    f: F,
+    result: Arc<crate::sync::RawSpin<Option<T>>>,
+) -> crate::chore::Entry
+where
+    K: Kind,
+    T: Send + 'static,
+    F: FnOnce(&mut Ctx<K>) -> T + Send + 'static,
+{
+    Box::new(move |chore| {
+        let value = f(&mut Ctx::<K>::new(chore));
+        *result.lock() = Some(value);
+    })
+}

@@ -1,0 +1,203 @@
+//! Full/empty cells on words (seed 000 section 6.1; qthreads' FEB operations): a word with a
+//! full bit, and the four synchronizing accesses plus `empty`:
+//! `read_fe` (wait full, read, leave empty), `write_ef` (wait empty, write, leave full),
+//! `read_ff` (wait full, read, leave full), `write_f` (write, leave full), `empty`.
+//!
+//! Waiting is spin-suspend: spin up to `SPIN_RETRY_LIMIT` tries, then suspend on the cell's
+//! wait list; so the waiting forms need a `Suspend` context. The `try_` forms never wait and
+//! any chore kind may use them.
+//!
+//! Guarantees: waiters are served strictly in arrival order: after every access the first
+//! waiter cannot proceed (if it could, it was served), so no newcomer overtakes a waiter; a
+//! waiter is served by whoever changes the cell (its value is handed over in its record).
+
+use alloc::collections::VecDeque;
+
+use crate::lock::SPIN_RETRY_LIMIT;
+use crate::sync::atomic::spin_loop;
+use crate::sync::RawSpin;
+use crate::wait::{check_no_spin_held, spin_tries, Suspend, Waker};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeOp {
+    ReadFE,
+    ReadFF,
+    WriteEF(u64),
+}
+
+struct FeWaiter {
+    op: FeOp,
+    waker: Waker,
+    /// Where a reader's value is handed over: a word in the waiter's suspended frame.
+    slot: *mut u64,
+}
+
+struct State {
+    value: u64,
+    full: bool,
+    waiters: VecDeque<FeWaiter>,
+}
+
+// SAFETY: the raw slot pointers are written only under the cell's lock by the chore that
+// pops the waiter, and the waiter reads its slot only after that wake.
+unsafe impl Send for State {}
+
+pub struct FeWord {
+    /// Protects the value, the full bit and the waiters' records.
+    state: RawSpin<State>,
+}
+
+impl FeWord {
+    pub fn empty_cell() -> FeWord {
+        FeWord {
+            state: RawSpin::new(State {
+                value: 0,
+                full: false,
+                waiters: VecDeque::new(),
+            }),
+        }
+    }
+
+    pub fn full_cell(value: u64) -> FeWord {
+        FeWord {
+            state: RawSpin::new(State {
+                value,
+                full: true,
+                waiters: VecDeque::new(),
+            }),
+        }
+    }
+
+    pub fn read_fe<C: Suspend>(&self, ctx: &mut C) -> u64 {
+        self.wait(ctx, FeOp::ReadFE)
+    }
+
+    pub fn read_ff<C: Suspend>(&self, ctx: &mut C) -> u64 {
+        self.wait(ctx, FeOp::ReadFF)
+    }
+
+    pub fn write_ef<C: Suspend>(&self, ctx: &mut C, value: u64) {
+        self.wait(ctx, FeOp::WriteEF(value));
+    }
+
+    pub fn try_read_fe(&self) -> Option<u64> {
+        Self::attempt(&mut self.state.lock(), FeOp::ReadFE)
+    }
+
+    pub fn try_read_ff(&self) -> Option<u64> {
+        Self::attempt(&mut self.state.lock(), FeOp::ReadFF)
+    }
+
+    /// Writes if empty; gives the value back if the cell was full.
+    pub fn try_write_ef(&self, value: u64) -> Result<(), u64> {
+        match Self::attempt(&mut self.state.lock(), FeOp::WriteEF(value)) {
+            Some(_) => Ok(()),
+            None => Err(value),
+        }
+    }
+
+    /// Writes and leaves the cell full, whatever its state (never waits).
+    pub fn write_f(&self, value: u64) {
+        let mut s = self.state.lock();
+        s.value = value;
+        s.full = true;
+        Self::serve(&mut s);
+    }
+
+    /// Leaves the cell empty (never waits).
+    pub fn empty(&self) {
+        let mut s = self.state.lock();
+        s.full = false;
+        Self::serve(&mut s);
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.state.lock().full
+    }
+
+    /// The word and its full bit, without synchronizing: for debugging.
+    pub fn peek(&self) -> (u64, bool) {
+        let s = self.state.lock();
+        (s.value, s.full)
+    }
+
+    pub fn waiters(&self) -> usize {
+        self.state.lock().waiters.len()
+    }
+
+    fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
+        for _ in 0..spin_tries(ctx, SPIN_RETRY_LIMIT) {
+            let mut s = self.state.lock();
+            if let Some(v) = Self::attempt(&mut s, op) {
+                return v;
+            }
+            drop(s);
+            spin_loop();
+        }
+        let mut s = self.state.lock();
+        if let Some(v) = Self::attempt(&mut s, op) {
+            return v;
+        }
+        check_no_spin_held(ctx);
+        let mut slot = 0u64;
+        s.waiters.push_back(FeWaiter {
+            op,
+            waker: ctx.waker(),
+            slot: &mut slot,
+        });
+        ctx.park(s);
+        slot
+    }
+
+    /// Performs `op` if the cell's state allows it now and no waiter is ahead of it; then
+    /// serves the waiters the change lets proceed. Returns the value read (0 for a write).
+    fn attempt(s: &mut State, op: FeOp) -> Option<u64> {
+        debug_assert!(
+            s.waiters.front().is_none_or(|w| !Self::can(s, w.op)),
+            "a full/empty cell left a waiter that could proceed"
+        );
+        let v = Self::apply(s, op)?;
+        Self::serve(s);
+        Some(v)
+    }
+
+    fn can(s: &State, op: FeOp) -> bool {
+        match op {
+            FeOp::ReadFE | FeOp::ReadFF => s.full,
+            FeOp::WriteEF(_) => !s.full,
+        }
+    }
+
+    fn apply(s: &mut State, op: FeOp) -> Option<u64> {
+        if !Self::can(s, op) {
+            return None;
+        }
+        Some(match op {
+            FeOp::ReadFE => {
+                s.full = false;
+                s.value
+            }
+            FeOp::ReadFF => s.value,
+            FeOp::WriteEF(v) => {
+                s.value = v;
+                s.full = true;
+                0
+            }
+        })
+    }
+
+    fn serve(s: &mut State) {
+        while let Some(first) = s.waiters.front() {
+            let Some(v) = Self::apply(s, first.op) else {
+                break;
+            };
+            let Some(w) = s.waiters.pop_front() else {
+                break;
+            };
+            // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
+            // parked (and its frame alive) until the wake below.
+            unsafe { *w.slot = v };
+            w.waker.wake();
+        }
+    }
+}

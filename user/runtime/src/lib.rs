@@ -1,0 +1,49 @@
+//! The Tessera user runtime, after the Tera OS runtime (seed 000): chores (stackful user-level
+//! threads) on virtual processors, stacks from per-VP pools of fixed chunks, the three lock
+//! classes with Table 1 enforced by types, full/empty cells, channels, suspension records and
+//! a listener per VP. See `docs/RUNTIME.md`.
+//!
+//! Portable: nothing here names the kernel. A VP is whatever thread of control calls
+//! `Runtime::run_vp` (a host thread in tests, a Tessera process in ring 3); stacks come from a
+//! `StackProvider`; an idle VP waits through an `Idle`.
+#![no_std]
+
+extern crate alloc;
+
+mod channel;
+mod chore;
+mod ctx;
+mod fe;
+mod id;
+mod kind;
+mod lock;
+mod runtime;
+mod stack;
+mod switch;
+mod sync;
+mod trap;
+mod vp;
+mod wait;
+mod wait_queue;
+
+#[cfg(loom)]
+pub mod loom_ctx;
+
+pub use channel::{
+    channel, Full, Header, Message, Receiver, RecvMode, Sender, Spin, SpinSuspend, Suspend,
+    MESSAGE_WORDS,
+};
+pub use chore::{Chore, ChoreState};
+pub use ctx::Ctx;
+pub use fe::{FeOp, FeWord};
+pub use id::{ChannelId, ChoreId, TaskId};
+pub use kind::{ChoreKind, Driver, InKernelCall, Kind, Listener, MaySuspend, Ordinary};
+pub use lock::{
+    ExplicitSuspendGuard, ExplicitSuspendLock, SpinGuard, SpinLock, SpinSuspendGuard,
+    SpinSuspendLock, SPIN_RETRY_LIMIT,
+};
+pub use runtime::{Config, Idle, JoinHandle, Runtime, SpawnError, SpinIdle, StartError};
+pub use stack::{PoolConfig, StackChunk, StackPool, StackProvider};
+pub use trap::{Trap, TrapHandler, TrapOutcome, TrapTable, DEFAULT_TRAPS};
+pub use wait::{Context, Suspend as SuspendContext, Waker};
+pub use wait_queue::WaitQueue;

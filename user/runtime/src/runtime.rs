@@ -1,0 +1,320 @@
+//! A task's runtime: its virtual processors, the chore index counter, the stack provider and
+//! how an idle VP waits. `run_vp` is a VP's main loop: its listener duties, then its own run
+//! queue, then stealing from the others, and idling only when nothing is runnable.
+//!
+//! Guarantees: `run_vp(i)` returns once no chore of the task is alive and no remote action is
+//! pending; each VP index is run by at most one thread at a time.
+
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::ctx::{chore_main, entry_for, Ctx};
+use crate::id::{ChoreId, TaskId};
+use crate::kind::{ChoreKind, Kind, Listener, Ordinary};
+use crate::stack::{PoolConfig, StackPool, StackProvider};
+use crate::switch::initial_frame;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::RawSpin;
+use crate::vp::Vp;
+use crate::wait::Suspend;
+
+/// How an idle VP waits for work, and how it is told work arrived: on the host, a thread
+/// park or a spin; in ring 3, waiting in the kernel for the VP's notification POST.
+pub trait Idle: Send + Sync {
+    fn idle(&self, vp: usize);
+    fn notify(&self, vp: usize);
+}
+
+/// Spins: right for a VP that owns its CPU.
+#[derive(Debug)]
+pub struct SpinIdle;
+
+impl Idle for SpinIdle {
+    fn idle(&self, _vp: usize) {
+        crate::sync::atomic::spin_loop();
+    }
+    fn notify(&self, _vp: usize) {}
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub task: TaskId,
+    pub vps: usize,
+    pub pool: PoolConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// No stack chunk: the pool, its refill and the emergency reserve all came up empty.
+    NoStack,
+    /// The task has used every chore index.
+    NoIndex,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartError {
+    NoVps,
+    /// The provider could not fill the VPs' emergency reserves.
+    NoReserve,
+}
+
+pub(crate) struct Shared {
+    task: TaskId,
+    pub(crate) vps: Box<[Vp]>,
+    next_index: AtomicUsize,
+    /// Chores not yet exited plus remote actions not yet run.
+    live: AtomicUsize,
+    provider: Box<dyn StackProvider>,
+    pub(crate) idle: Box<dyn Idle>,
+}
+
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Runtime(task {}, {} VPs)",
+            self.shared.task.get(),
+            self.shared.vps.len()
+        )
+    }
+}
+
+/// Listener chores take indices 1..=vps; chores count on from there (index 0 is never used).
+fn listener_index(vp: usize) -> u32 {
+    vp as u32 + 1
+}
+
+impl Runtime {
+    pub fn new(
+        config: Config,
+        provider: Box<dyn StackProvider>,
+        idle: Box<dyn Idle>,
+    ) -> Result<Runtime, StartError> {
+        if config.vps == 0 {
+            return Err(StartError::NoVps);
+        }
+        let mut pools = Vec::with_capacity(config.vps);
+        for _ in 0..config.vps {
+            let mut pool = StackPool::new(config.pool);
+            if !pool.prime(&*provider) {
+                return Err(StartError::NoReserve);
+            }
+            pools.push(pool);
+        }
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
+            let me = weak.as_ptr();
+            let vps = pools
+                .into_iter()
+                .enumerate()
+                .map(|(i, pool)| {
+                    let id = ChoreId::new(config.task, listener_index(i));
+                    Vp::new(i, Chore::new(me, id, ChoreKind::Listener, None), pool)
+                })
+                .collect();
+            Shared {
+                task: config.task,
+                vps,
+                next_index: AtomicUsize::new(listener_index(config.vps) as usize),
+                live: AtomicUsize::new(0),
+                provider,
+                idle,
+            }
+        });
+        Ok(Runtime { shared })
+    }
+
+    pub fn task(&self) -> TaskId {
+        self.shared.task
+    }
+
+    pub fn vps(&self) -> usize {
+        self.shared.vps.len()
+    }
+
+    /// Chores alive (spawned, not yet exited) plus remote actions not yet run.
+    pub fn live(&self) -> usize {
+        self.shared.live.load(Ordering::Acquire)
+    }
+
+    /// Starts an ordinary chore on VP `vp` from outside the runtime (the task's first chore).
+    pub fn spawn<T, F>(&self, vp: usize, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<Ordinary>) -> T + Send + 'static,
+    {
+        self.shared.spawn::<Ordinary, T, F>(vp % self.vps(), f)
+    }
+
+    /// Asks VP `vp`'s listener to run `action` (spin-only, as the listener never suspends).
+    pub fn remote(&self, vp: usize, action: impl FnOnce(&mut Ctx<Listener>) + Send + 'static) {
+        self.shared.remote(vp % self.vps(), Box::new(action));
+    }
+
+    /// VP `index`'s main loop; returns when the task has no live chore left.
+    ///
+    /// # Panics
+    /// If another thread is already running VP `index`.
+    pub fn run_vp(&self, index: usize) {
+        let shared = &*self.shared;
+        let vp = &shared.vps[index];
+        assert!(vp.enter(), "VP {index} is already running");
+        loop {
+            let served = vp.listen();
+            if served > 0 {
+                shared.live.fetch_sub(served, Ordering::AcqRel);
+            }
+            // Two statements: the own queue's guard must be gone before stealing takes another
+            // VP's lock, or VPs stealing from each other deadlock.
+            let own = vp.run.lock().pop_front();
+            let next = own.or_else(|| shared.steal(index));
+            if let Some(chore) = next {
+                vp.run_chore(chore);
+                continue;
+            }
+            if shared.live.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            shared.idle.idle(index);
+        }
+        vp.leave();
+    }
+
+    /// (free chunks, reserve chunks, emergency uses) of VP `index`'s stack pool.
+    pub fn stack_pool(&self, index: usize) -> (usize, usize, u64) {
+        let pool = self.shared.vps[index].stacks.lock();
+        (
+            pool.free_chunks(),
+            pool.reserve_chunks(),
+            pool.emergency_uses,
+        )
+    }
+}
+
+impl Shared {
+    pub(crate) fn spawn<K, T, F>(&self, vp: usize, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        K: Kind,
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<K>) -> T + Send + 'static,
+    {
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let index = u32::try_from(index).map_err(|_| SpawnError::NoIndex)?;
+        let stack = self.vps[vp]
+            .stacks
+            .lock()
+            .take(&*self.provider)
+            .ok_or(SpawnError::NoStack)?;
+        let result = Arc::new(RawSpin::new(None));
+        let entry = entry_for::<K, T, F>(f, result.clone());
+        let chore = Arc::new(Chore::new(
+            self,
+            ChoreId::new(self.task, index),
+            K::KIND,
+            Some(entry),
+        ));
+        let data = Arc::as_ptr(&chore) as usize;
+        // SAFETY: the chunk is ours (just taken from the pool) and no one runs on it.
+        let sp = unsafe { initial_frame(stack.top(), chore_main, data) };
+        // SAFETY: the chore is not yet shared with any VP.
+        unsafe {
+            *chore.save.get() = sp;
+            *chore.stack.get() = Some(stack);
+        }
+        chore.restart.set((chore_main as *const () as usize, data));
+        chore.vp.store(vp, Ordering::Relaxed);
+        self.live.fetch_add(1, Ordering::AcqRel);
+        self.vps[vp]
+            .run
+            .lock()
+            .push_back(ChoreRef::new(chore.clone()));
+        self.idle.notify(vp);
+        Ok(JoinHandle { chore, result })
+    }
+
+    fn remote(&self, vp: usize, action: crate::vp::RemoteAction) {
+        self.live.fetch_add(1, Ordering::AcqRel);
+        self.vps[vp].post_remote(action);
+        self.idle.notify(vp);
+    }
+
+    /// Takes one chore from the back of another VP's run queue, nearest VP first.
+    fn steal(&self, thief: usize) -> Option<ChoreRef> {
+        let n = self.vps.len();
+        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().pop_back())
+    }
+
+    /// Returns an exited chore's stack to the pool of the VP it exited on.
+    pub(crate) fn retire(&self, vp: &Vp, chore: ChoreRef) {
+        // SAFETY: the chore has exited and switched away for good; its stack is unused.
+        if let Some(stack) = unsafe { (*chore.stack.get()).take() } {
+            vp.stacks.lock().give(stack);
+        }
+        drop(chore);
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for vp in self.vps.iter() {
+            for chunk in vp.stacks.lock().drain() {
+                self.provider.unmap_chunk(chunk);
+            }
+        }
+    }
+}
+
+/// Waits for a chore's result.
+pub struct JoinHandle<T> {
+    chore: Arc<Chore>,
+    result: Arc<RawSpin<Option<T>>>,
+}
+
+impl<T> core::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "JoinHandle({})", self.chore.id())
+    }
+}
+
+impl<T> JoinHandle<T> {
+    pub fn id(&self) -> ChoreId {
+        self.chore.id()
+    }
+
+    pub fn state(&self) -> ChoreState {
+        self.chore.state()
+    }
+
+    /// The chore's control block, for listings and for a fault keeper's `dispatch_trap`.
+    pub fn chore(&self) -> &Chore {
+        &self.chore
+    }
+
+    /// Suspends the caller until the chore has exited; returns what it returned.
+    pub fn join<C: Suspend>(self, ctx: &mut C) -> T {
+        let chore = &self.chore;
+        chore
+            .joiners
+            .block_if(ctx, || !chore.exited.load(Ordering::Acquire));
+        match self.result.lock().take() {
+            Some(v) => v,
+            None => unreachable!("chore {} exited without a result", chore.id()),
+        }
+    }
+
+    /// The result if the chore has exited, without waiting.
+    pub fn try_join(self) -> Result<T, JoinHandle<T>> {
+        if !self.chore.exited.load(Ordering::Acquire) {
+            return Err(self);
+        }
+        let value = self.result.lock().take();
+        value.ok_or(self)
+    }
+}
