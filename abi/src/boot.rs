@@ -70,6 +70,9 @@ pub struct InitArg {
     pub scaling: bool,
     /// CPUs the kernel runs on (1 to 255).
     pub cpus: u8,
+    /// The most detailed log level programs print, as the kernel command line's `loglevel=`
+    /// asked: 0 off, 1 error, 2 warn, 3 info, 4 debug, 5 trace (the `log` crate's order).
+    pub log_level: u8,
     /// TSC ticks per second (below 2^48).
     pub tsc_hz: u64,
 }
@@ -80,6 +83,8 @@ impl InitArg {
     const FUZZ: u64 = 1 << 61;
     const SCALING: u64 = 1 << 60;
     const CPUS_SHIFT: u32 = 48;
+    const LOG_SHIFT: u32 = 56;
+    const LOG_MASK: u64 = 0b111;
     const HZ: u64 = (1 << 48) - 1;
 
     /// Packs into the argument word.
@@ -89,6 +94,7 @@ impl InitArg {
             | (self.fuzz as u64 * Self::FUZZ)
             | (self.scaling as u64 * Self::SCALING)
             | ((self.cpus as u64) << Self::CPUS_SHIFT)
+            | (((self.log_level as u64) & Self::LOG_MASK) << Self::LOG_SHIFT)
             | (self.tsc_hz & Self::HZ)
     }
 
@@ -100,6 +106,7 @@ impl InitArg {
             fuzz: raw & Self::FUZZ != 0,
             scaling: raw & Self::SCALING != 0,
             cpus: (raw >> Self::CPUS_SHIFT) as u8,
+            log_level: ((raw >> Self::LOG_SHIFT) & Self::LOG_MASK) as u8,
             tsc_hz: raw & Self::HZ,
         }
     }
@@ -171,10 +178,11 @@ mod tests {
             fuzz: true,
             scaling: false,
             cpus: 8,
+            log_level: 5,
             tsc_hz: 2_000_000_000,
         };
         assert_eq!(InitArg::unpack(a.pack()), a);
-        let b = InitArg { test: false, bench: true, scaling: true, cpus: 255, tsc_hz: InitArg::HZ, ..a };
+        let b = InitArg { test: false, bench: true, scaling: true, cpus: 255, log_level: 0, tsc_hz: InitArg::HZ, ..a };
         assert_eq!(InitArg::unpack(b.pack()), b);
         let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15 };
         assert_eq!(FuzzArg::unpack(f.pack()), f);

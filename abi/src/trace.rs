@@ -76,11 +76,15 @@ pub enum Kind {
     /// A user event. Process: the invoked one; `a`, `b` = the program's arguments, with its
     /// code in bits 48..=63 of the head word.
     User = 14,
+    /// An alarm's deadline passed and the kernel posted it. Process: the endpoint's ([`NO_PROCESS`]
+    /// if it is destroyed); `a` = the alarm's table index, `b` = 1 if the POST was delivered or
+    /// queued, 2 if it merged into the alarm's POST still queued, 0 if nobody received it.
+    AlarmFired = 15,
 }
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Syscall,
         Kind::UserEntry,
         Kind::Switch,
@@ -95,6 +99,7 @@ impl Kind {
         Kind::Resume,
         Kind::Fault,
         Kind::User,
+        Kind::AlarmFired,
     ];
 
     /// Decodes a kind code.
@@ -176,6 +181,6 @@ mod tests {
             assert_eq!(Record::unpack(r.pack()), Some(r));
         }
         assert_eq!(Record::unpack([0; 4]), None);
-        assert_eq!(Record::unpack([0, 15, 0, 0]), None);
+        assert_eq!(Record::unpack([0, Kind::ALL.len() as u64 + 1, 0, 0]), None);
     }
 }

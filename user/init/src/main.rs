@@ -45,6 +45,7 @@ fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] 
 
 fn main(arg: u64) {
     let mode = InitArg::unpack(arg);
+    tessera_user::logger::init(mode);
     let failed = load_programs();
     let started = grants::give_all(arg);
     let front = if mode.test {
@@ -62,6 +63,7 @@ fn main(arg: u64) {
     for name in ["serial", "echo", front] {
         match init::program_slot(name) {
             Some(slot) if started.contains(name) => {
+                log::debug!("init: starting {name}");
                 if let Err(e) = caps::resume(slot) {
                     println!("init: cannot start {name}: {e:?}");
                 }

@@ -15,6 +15,7 @@ mod heap;
 pub mod invoke;
 pub mod slots;
 mod start;
+pub mod logger;
 pub mod timer;
 pub mod trace;
 pub mod tsc;

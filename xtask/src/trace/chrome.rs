@@ -37,6 +37,7 @@ fn mark_name(kind: Kind, a: u64) -> String {
         Kind::Resume => "resume".into(),
         Kind::Fault => "fault".into(),
         Kind::User => "user event".into(),
+        Kind::AlarmFired => format!("alarm {a} fired"),
         other => format!("{other:?}"),
     }
 }

@@ -1,5 +1,5 @@
 //! A self-contained SVG timeline: a lane per CPU, a colour per process (with a legend), red
-//! marks for IRQs, purple for POSTs, a grey line from each CALL to its RETURN, and a time axis. Hovering a bar shows the
+//! marks for IRQs and alarms, purple for POSTs, a grey line from each CALL to its RETURN, and a time axis. Hovering a bar shows the
 //! process and its span (SVG `<title>`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -52,7 +52,7 @@ pub fn render(t: &Timeline) -> String {
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="16" font-size="13">Tessera trace: {}, {} CPU(s); red: IRQ, purple: POST, grey lines: CALL→RETURN; idle is blank</text>"#,
+        r#"<text x="{LEFT}" y="16" font-size="13">Tessera trace: {}, {} CPU(s); red: IRQ or alarm, purple: POST, grey lines: CALL→RETURN; idle is blank</text>"#,
         duration(span / hz),
         t.lanes.len()
     );
@@ -102,7 +102,7 @@ pub fn render(t: &Timeline) -> String {
                 || (m.rec.kind == Kind::Delivered
                     && MessageInfo::unpack(m.rec.a).is_some_and(|i| i.kind == InvocationKind::Post));
             let fill = match m.rec.kind {
-                Kind::IrqNoted | Kind::IrqPosted => "#d62728",
+                Kind::IrqNoted | Kind::IrqPosted | Kind::AlarmFired => "#d62728",
                 _ if post => "#7b3294",
                 _ => continue,
             };
