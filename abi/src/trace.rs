@@ -80,11 +80,15 @@ pub enum Kind {
     /// if it is destroyed); `a` = the alarm's table index, `b` = 1 if the POST was delivered or
     /// queued, 2 if it merged into the alarm's POST still queued, 0 if nobody received it.
     AlarmFired = 15,
+    /// The invocation path decoded a system call (after [`Kind::Syscall`], once per run of the
+    /// path). Process: the caller; `a` = the type of the capability invoked
+    /// ([`CapType`](crate::CapType) code, 0 if it is Null or dead), `b` = the order.
+    Invoked = 16,
 }
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Syscall,
         Kind::UserEntry,
         Kind::Switch,
@@ -100,6 +104,7 @@ impl Kind {
         Kind::Fault,
         Kind::User,
         Kind::AlarmFired,
+        Kind::Invoked,
     ];
 
     /// Decodes a kind code.

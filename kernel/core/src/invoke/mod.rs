@@ -106,6 +106,7 @@ impl<P: Platform> Kernel<P> {
         } else {
             crate::cap::Cap::NULL
         };
+        trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(msg.order));
         let done = match (target.ty, msg.kind) {
             (CapType::Null, InvocationKind::Return) => {
                 self.reply_and_wait(cpu, &caller, None, &msg)
