@@ -160,6 +160,9 @@ impl<P: Platform> Kernel<P> {
     /// winning ties (its caches are warm). Another CPU's queue is only tried, not waited for:
     /// one busy at this moment is passed over, so looking never makes a CPU wait on another.
     fn pick(&self, cpu: &Cpu) -> Option<ObjId> {
+        if self.cpus.len() == 1 {
+            return self.shared(cpu.id).run.lock().pick().map(|(id, _)| id);
+        }
         let steal_pinned = self.ignores_affinity();
         let mut other: Option<(Priority, CpuId)> = None;
         for c in self.cpu_ids().filter(|&c| c != cpu.id) {

@@ -150,7 +150,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Every CPU in use.
     pub fn cpu_ids(&self) -> impl Iterator<Item = CpuId> + '_ {
-        CpuId::all().take(self.cpus.len())
+        (0..self.cpus.len()).filter_map(CpuId::new)
     }
 
     /// An all-rights capability to the platform's I/O-port range `range` (made at boot only;

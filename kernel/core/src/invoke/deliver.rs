@@ -124,6 +124,9 @@ impl<P: Platform> Kernel<P> {
 
     /// A CPU other than `but` running nothing, if any.
     fn idle_cpu(&self, but: CpuId) -> Option<CpuId> {
+        if self.cpu_count() == 1 {
+            return None;
+        }
         self.cpu_ids().find(|&c| {
             c != but && self.shared(c).running_priority.load(Ordering::Acquire) == IDLE
         })
