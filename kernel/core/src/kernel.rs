@@ -194,7 +194,8 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Whether the object a capability names still exists (Null and dead ones do not).
-    #[inline]
+    /// Inlined: every invocation asks it of its target, and the call costs more than the test.
+    #[inline(always)]
     pub fn is_live(&self, cap: &Cap) -> bool {
         match cap.ty {
             CapType::Null => false,
