@@ -157,7 +157,7 @@ impl Program {
         let err = Error::from_raw(r.error);
         if r.error != 0 && err.is_none() {
             return Err(format!(
-                "process {me}: undefined error code {} after {p:?}",
+                "process {me}: undefined error code {} after {p:?}: {r:?}",
                 r.error
             ));
         }
