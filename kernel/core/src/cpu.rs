@@ -60,6 +60,11 @@ pub struct Cpu {
     pub(crate) current: Option<ObjId>,
     /// Wake-ups to run at exit, in order.
     pub(crate) deferred: VecDeque<Deferred>,
+    /// The call this CPU has decided to run, while it runs: the caller, its halt count then,
+    /// and whether it is a fault's CALL. Between the decision and each run of the invocation
+    /// path the caller's lock is dropped (a re-run decided at exit, a restart on contention),
+    /// and another CPU may halt and even resume the caller meanwhile (`still_caller`).
+    pub(crate) running_call: Option<(ObjId, u64, bool)>,
 }
 
 impl Cpu {
@@ -70,6 +75,7 @@ impl Cpu {
             held: HeldLocks::new(),
             current: None,
             deferred: VecDeque::with_capacity(DEFERRED_RESERVE),
+            running_call: None,
         }
     }
 

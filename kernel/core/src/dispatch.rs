@@ -130,6 +130,7 @@ impl<P: Platform> Kernel<P> {
         match p.state {
             RunState::Running if p.restart => {
                 p.restart = false;
+                cpu.running_call = Some((cur, p.halts, p.fault.is_some()));
                 Verdict::Rerun
             }
             RunState::Running if !resched && (p.may_run_on(cpu.id) || self.ignores_affinity()) => {

@@ -66,6 +66,7 @@ impl<P: Platform> Kernel<P> {
             let done = self.invocation_path(cpu, me, regs);
             cpu.held.release_all(self);
             if let Ok(kept) = done {
+                cpu.running_call = None;
                 return kept;
             }
             spin_loop();
@@ -82,7 +83,7 @@ impl<P: Platform> Kernel<P> {
         let Some((inv, owns, staller)) = self
             .processes
             .write(me, |p| {
-                self.still_caller(cpu, p)
+                self.still_caller(cpu, me, p)
                     .then(|| (p.save.invocation(), p.owns, p.staller(me)))
             })
             .flatten()
@@ -158,10 +159,25 @@ impl<P: Platform> Kernel<P> {
     /// contention), and another CPU may have halted it in between: the call has not run yet,
     /// so it is marked to re-run on resume (as `save_registers` does for a system call that
     /// arrives after a halt) and the path stops here, leaving the halt in place.
-    fn still_caller(&self, cpu: &Cpu, p: &mut Process<P::SaveArea>) -> bool {
+    fn still_caller(&self, cpu: &mut Cpu, me: ObjId, p: &mut Process<P::SaveArea>) -> bool {
         #[cfg(feature = "planted-bugs")]
         if self.planted_is(crate::planted::PlantedBug::LoseHalt) {
             return true;
+        }
+        let decided = *cpu
+            .running_call
+            .get_or_insert((me, p.halts, p.fault.is_some()));
+        if decided.0 == me && decided.1 != p.halts {
+            // Halted since this CPU decided to run the call, and perhaps resumed already
+            // (still current here): the call has not run. A system call runs at the next
+            // decision; a fault's CALL does not, as RESUME dropped the fault and the process
+            // goes on at its faulting instruction.
+            match p.state {
+                RunState::Running if !decided.2 => p.restart = true,
+                RunState::Running => {}
+                _ => p.rerun_on_resume(),
+            }
+            return false;
         }
         if p.state == RunState::Running && p.cpu == Some(cpu.id) {
             return true;

@@ -172,6 +172,10 @@ pub struct Process<S> {
     /// Processes whose HALT or DESTROY of it committed while it ran on another CPU: they wait
     /// here until that CPU has left it, so they never see it running after their call.
     pub leaving: WakeAllQueue<Staller>,
+    /// How many times it has been halted. A CPU that decided to run its call compares it when
+    /// it takes the process's lock again (`Cpu::running_call`): a halt in between, even one
+    /// already resumed, means the call's registers may no longer be a call.
+    pub halts: u64,
     /// The process it halted that was still running on another CPU: its HALT waits in that
     /// process's `leaving` queue, and when re-run it completes instead of halting again.
     pub completing: Option<ObjId>,
@@ -213,6 +217,7 @@ impl<S: Default> Process<S> {
             owns: None,
             leaving: WakeAllQueue::new(LEAVING_KEY | slot),
             completing: None,
+            halts: 0,
             stall_seq: 0,
             cpu: None,
             queued_on: None,

@@ -191,6 +191,7 @@ impl<P: Platform> Kernel<P> {
         self.processes.write(v, |p| {
             p.state = RunState::Halted(resumes);
             p.restart = false;
+            p.halts += 1;
         });
     }
 
@@ -206,13 +207,7 @@ impl<P: Platform> Kernel<P> {
         // COMMIT POINT: `v` is locked and halted.
         trace_event!(self, cpu.id, Resume, v.index, 0, 0);
         self.processes.write(v, |p| {
-            // A process resumed before its CPU left it never saw the halt: that CPU may be
-            // about to re-run its fault's CALL, which needs the fault record, not the user
-            // registers, to read (re-sending the fault is what re-running the faulting
-            // instruction would do). Only a process off every CPU starts over without it.
-            if p.cpu.is_none() {
-                p.fault = None;
-            }
+            p.fault = None;
             match resumes {
                 Resumes::Run { restart } => {
                     p.restart = restart;
