@@ -36,6 +36,10 @@
 //!   faulting instruction, faulting again if nothing was fixed. SET_ENTRY cancels it too.
 //! - A keeper that never replies leaves the process waiting; HALT, RESUME and SET_ENTRY still
 //!   work on it. A keeper that faults sends its own fault to its own keeper (or is halted).
+//! - A keeper is a process like any other: halted before its READ_REGS, WRITE_REGS, HALT or
+//!   reply ran, it re-runs that call when resumed. By then its client may have been resumed
+//!   and have faulted again, so a keeper that can be halted should check the fault message it
+//!   acts on is still the current one (READ_REGS of `Rip` against `d3`) before it writes.
 
 /// The order code of a fault message.
 pub const FAULT: u32 = 0xfa17;

@@ -37,7 +37,9 @@ use crate::sync::Restart;
 /// Where a fault left its process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Faulted {
-    /// Its keeper has the message or will get it; the process waits for the reply.
+    /// It did not end halted here: its keeper has the message or will get it, and the process
+    /// waits for the reply; or, if another CPU halted and resumed it while this one handed the
+    /// fault on, the fault was cancelled and it runs again from its faulting instruction.
     ToKeeper,
     /// It is halted, its registers at the fault kept: it has no keeper, its keeper could not
     /// take the message, or another CPU halted it first. The arch reports it.
