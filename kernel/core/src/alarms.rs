@@ -18,7 +18,7 @@ use crate::lock_key::LockKey;
 use crate::object::alarm::Armed;
 use crate::platform::Platform;
 use crate::post::Sender;
-use crate::sync::atomic::{spin_loop, Ordering};
+use crate::sync::atomic::Ordering;
 use crate::sync::{CpuId, Restart};
 
 impl<P: Platform> Kernel<P> {
@@ -67,14 +67,7 @@ impl<P: Platform> Kernel<P> {
                 break;
             }
             last = Some(due);
-            loop {
-                let r = self.fire_alarm(cpu, due.0, now);
-                cpu.held.release_all(self);
-                if r.is_ok() {
-                    break;
-                }
-                spin_loop();
-            }
+            self.retry(cpu, |k, cpu| k.fire_alarm(cpu, due.0, now));
         }
         self.run_deferred(cpu);
     }

@@ -21,7 +21,7 @@ use crate::platform::Platform;
 use crate::post::{Activity, Sender};
 use crate::sched::Priority;
 use crate::stall_queue::Owner;
-use crate::sync::atomic::{spin_loop, Ordering};
+use crate::sync::atomic::Ordering;
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
@@ -36,14 +36,7 @@ impl<P: Platform> Kernel<P> {
         while pending != 0 {
             let line = pending.trailing_zeros();
             pending &= pending - 1;
-            let posted = loop {
-                let r = self.post_irq(cpu, line);
-                cpu.held.release_all(self);
-                if let Ok(posted) = r {
-                    break posted;
-                }
-                spin_loop();
-            };
+            let posted = self.retry(cpu, |k, cpu| k.post_irq(cpu, line));
             if !posted {
                 shared.pending_irqs.fetch_or(1 << line, Ordering::AcqRel);
             }

@@ -216,14 +216,7 @@ impl PostPool {
             Some((w | 1 << bit) & !WAITING)
         });
         let was = was.unwrap_or_else(|w| w);
-        let woken = (was & WAITING != 0).then(|| Staller {
-            id: ObjId {
-                index: owner as u32,
-                generation: self.waiting_generation[owner].load(Ordering::Acquire),
-            },
-            seq: self.waiting_seq[owner].load(Ordering::Acquire),
-        });
-        Some((a, woken))
+        Some((a, (was & WAITING != 0).then(|| self.waiter(owner))))
     }
 
     /// `s` (locked) waits until an activity of its allotment is freed, unless one is free now.
@@ -259,13 +252,18 @@ impl PostPool {
     pub fn waiters(&self) -> impl Iterator<Item = Staller> + '_ {
         (0..self.processes)
             .filter(|&i| self.words[i].load(Ordering::Acquire) & WAITING != 0)
-            .map(|i| Staller {
-                id: ObjId {
-                    index: i as u32,
-                    generation: self.waiting_generation[i].load(Ordering::Acquire),
-                },
-                seq: self.waiting_seq[i].load(Ordering::Acquire),
-            })
+            .map(|i| self.waiter(i))
+    }
+
+    /// The stall recorded for process slot `i`'s allotment (meaningful while it has `WAITING`).
+    fn waiter(&self, i: usize) -> Staller {
+        Staller {
+            id: ObjId {
+                index: i as u32,
+                generation: self.waiting_generation[i].load(Ordering::Acquire),
+            },
+            seq: self.waiting_seq[i].load(Ordering::Acquire),
+        }
     }
 
     /// Every activity in use.
