@@ -15,7 +15,7 @@
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
 use crate::dispatch::Exit;
-use crate::invoke::fastpath;
+use crate::invoke::fastpath::Fast;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::RunState;
@@ -27,14 +27,27 @@ impl<P: Platform> Kernel<P> {
     /// A `syscall` from the current process: `regs` holds its registers; on return they hold
     /// those of the process to resume.
     pub fn syscall(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
-        if let Some(me) = cpu.current {
-            if let Entered::Run(fast) = self.save_registers(cpu, me, regs, true) {
-                let kept = match fast.and_then(|c| self.fastpath(cpu, me, &c, regs)) {
-                    Some(space) => Some(space),
-                    None => self.invoke(cpu, me, regs),
-                };
-                if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
+        let Some(me) = cpu.current else {
+            return self.exit(cpu, regs);
+        };
+        match self.fastpath(cpu, me, regs) {
+            Fast::Runs(space) => {
+                if let Some(exit) = self.quiet_exit(cpu, space) {
                     return exit;
+                }
+                // The fast path left the registers of the process now current (its reply or
+                // message in them) in the frame alone; the exit may switch away from it.
+                if let Some(now) = cpu.current {
+                    self.save_registers(cpu, now, regs, false);
+                }
+            }
+            fast => {
+                let run = fast == Fast::General || matches!(self.save_registers(cpu, me, regs, true), Entered::Run);
+                if run {
+                    let kept = self.invoke(cpu, me, regs);
+                    if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
+                        return exit;
+                    }
                 }
             }
         }
@@ -104,8 +117,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Saves the trapped registers of `me`. If its invocation should run, it stays
     /// write-locked (the invocation path locks its caller first anyway, so holding on saves a
-    /// release and a re-acquisition), and the fast path's caller-side checks are made under the
-    /// same hold. A process halted by another CPU before it noticed keeps its registers and, if
+    /// release and a re-acquisition). A process halted by another CPU before it noticed keeps its registers and, if
     /// it trapped with a system call, re-runs that call when resumed.
     fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> Entered {
         // The list is empty on entry, so this lock is waited for and the loop runs once.
@@ -121,7 +133,7 @@ impl<P: Platform> Kernel<P> {
                     p.rerun_on_resume();
                 }
                 if syscall && p.state == RunState::Running {
-                    Entered::Run(fastpath::candidate(me, p))
+                    Entered::Run
                 } else {
                     Entered::Stop
                 }
@@ -138,6 +150,6 @@ impl<P: Platform> Kernel<P> {
 enum Entered {
     /// The caller does not run (halted, or not a system call): nothing to invoke.
     Stop,
-    /// Run its invocation, by the fast path if this candidate is given.
-    Run(Option<fastpath::Candidate>),
+    /// Run its invocation.
+    Run,
 }

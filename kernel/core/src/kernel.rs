@@ -41,7 +41,7 @@ use crate::object::process::Process;
 use crate::platform::{Frame, Platform};
 use crate::post::PostPool;
 use crate::stall_queue::StallNodes;
-use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, LockTable, MrowLock, Transactions, Turn, MAX_CPUS};
 use crate::table::{Guarded, Table};
 use tessera_abi::CapType;
@@ -98,6 +98,9 @@ pub struct Kernel<P: Platform> {
     next_home: AtomicU32,
     /// Stamps stalls and queued posts in arrival order (FIFO is checked against it).
     stamps: AtomicU64,
+    /// Whether system calls try the fast paths (`invoke/fastpath.rs`) first. Always on but in
+    /// the differential tests, which run the same worlds without them and compare.
+    pub(crate) fast_paths: AtomicBool,
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Switch,
 }
@@ -138,6 +141,7 @@ impl<P: Platform> Kernel<P> {
             txns: Transactions::new(),
             next_home: AtomicU32::new(0),
             stamps: AtomicU64::new(1),
+            fast_paths: AtomicBool::new(true),
             #[cfg(feature = "planted-bugs")]
             planted: crate::planted::Switch::default(),
         }
@@ -191,6 +195,11 @@ impl<P: Platform> Kernel<P> {
     /// A fresh arrival stamp for a stall or a queued post.
     pub(crate) fn stamp(&self) -> u64 {
         self.stamps.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Turns the fast paths on or off (for the tests that compare the two; on by default).
+    pub fn set_fast_paths(&self, on: bool) {
+        self.fast_paths.store(on, Ordering::Relaxed);
     }
 
     /// Whether the object a capability names still exists (Null and dead ones do not).

@@ -31,7 +31,11 @@ impl Sim {
         };
         let current = self.progs[kept].fault.map(|o| o.id);
         match self.progs[k].pending.take() {
-            None | Some(Pending::Any | Pending::KeeperHalt) => Ok(()),
+            None | Some(Pending::Any) => Ok(()),
+            Some(Pending::KeeperHalt) => {
+                self.progs[kept].halted_by_keeper |= r.error == 0;
+                Ok(())
+            }
             Some(Pending::KeeperWait) => self.fault_received(k, kept, r),
             Some(Pending::ReadRegs { first, fault }) => {
                 if r.error != 0 {

@@ -107,6 +107,9 @@ pub struct Program {
     pub alive: bool,
     /// The simulator halted it and has not resumed it since.
     pub halted: bool,
+    /// Its keeper's HALT of it completed since the last quiescent point (the record learns
+    /// of it at the next check, as of a halt it saw in flight: `Sim::halt_unseen`).
+    pub halted_by_keeper: bool,
     /// Where it was at the last quiescent point (kernel INFO): where faults aim.
     pub seen: Option<ProcessInfo>,
     pub draining: bool,

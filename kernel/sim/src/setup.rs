@@ -164,6 +164,7 @@ impl Sim {
             role,
             alive: true,
             halted: false,
+            halted_by_keeper: false,
             seen: None,
             draining: false,
             pending: None,

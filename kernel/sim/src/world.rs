@@ -312,7 +312,8 @@ impl Sim {
                 .ok_or_else(|| format!("INFO of live program {p} failed"))?;
             self.progs[p].seen = Some(info);
             let halted = info.state == ProcessState::Halted;
-            if halted && self.halt_unseen(p) {
+            let by_keeper = core::mem::take(&mut self.progs[p].halted_by_keeper);
+            if halted && (by_keeper || self.halt_unseen(p)) {
                 // By the kernel (at a fault without a live keeper) or by its keeper, neither of
                 // which the record follows.
                 self.progs[p].halted = true;

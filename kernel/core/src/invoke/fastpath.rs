@@ -1,163 +1,256 @@
-//! The fast path of CALL through an endpoint and RETURN through a resume capability (the
-//! seL4 fastpath idea), tried at the syscall entry before the general invocation path: when
-//! the receiver can take the message at once and would be the next to run on this CPU anyway,
-//! the message is written into it and it becomes current here directly, its registers copied
-//! into the trap frame under the lock the path holds: no marshal phase, no run queue, and no
-//! re-locking at exit.
+//! The fast paths (the seL4 fastpath idea), tried at the syscall entry before the general
+//! invocation path, on the registers just trapped:
+//! - **CALL through an Endpoint** to a process waiting for a message, and **RETURN through a
+//!   Resume capability** to the process waiting for that reply: when the receiver would be the
+//!   next to run on this CPU anyway, the message goes straight into the trap frame as the
+//!   receiver's registers and it becomes current here.
+//! - **GET_TYPE** on a live kernel object: the reply goes straight into the trap frame.
 //!
-//! # Preconditions (any failing one changes nothing, and the general path runs, keeping the
-//! locks taken so far: it takes the same ones first anyway)
-//! - The caller is current here and runs; it is write-locked and its registers are saved.
-//! - CALL through an Endpoint to another process, or RETURN through a Resume capability,
-//!   sending no capabilities, with a valid message word and valid receive slots.
-//! - The caller owns no queue, and for RETURN nobody waits on its own queue (no hand-over).
-//! - The receiver is live, locked without waiting where that could deadlock, and takes this
-//!   message now: for CALL it is available and this sender would not barge
-//!   (`may_receive_from`); for RETURN it waits for call number `badge`.
+//! Neither uses the held-lock list: each object is locked directly by one try (the caller,
+//! then the receiver), and any lock not free at once declines the fast path. Trying never
+//! waits, so no order between the two locks is needed and no deadlock can form.
+//!
+//! # Preconditions (any failing one declines: nothing has changed, and the general path runs
+//! the same invocation from the same registers; a caller already locked stays locked, on the
+//! held-lock list, as the general path's first lock)
+//! - The caller is current here, `Running`, owns no queue, has no fault CALL outstanding and
+//!   no halt waiting to complete.
+//! - The message is well formed, sends no capabilities, and names valid receive slots.
+//! - GET_TYPE: a CALL on a live capability to a kernel object (not an Endpoint, Resume or
+//!   Null capability, which the general path sends or refuses).
+//! - CALL/RETURN: the receiver is another live process, its lock free, with no fault message
+//!   outstanding, and it takes this message now: for CALL it is `Available` and this sender
+//!   would not barge (`may_receive_from`); for RETURN it is `Waiting` for call number `badge`,
+//!   and nobody waits on the caller's own sender queue (the caller would take that message
+//!   instead of waiting).
 //! - The receiver is homed here, on no CPU and no run queue, and this CPU's run queue holds
 //!   nobody of its priority or higher: the general path would queue it at the tail of its
 //!   level and pick it next, which is what this path does at once.
 //!
+//! # Commit points
+//! GET_TYPE: once the capability is found live, under the caller's lock. CALL/RETURN: once
+//! every receiver precondition holds, under both locks (marked below); after it nothing can
+//! fail.
+//!
 //! # Guarantees
-//! - The outcome is the general path's (registers, states, tickets, counters, quantum): only
-//!   the trip through the run queue and the re-locking at exit are skipped.
-//! - The checks and the commit run under one hold of the receiver's data: nothing is written
-//!   before the commit point, and nothing after it can fail.
+//! - The outcome is the general path's (registers, states, tickets, counters, quantum, trace
+//!   events): only the run queue, the marshal phase and the re-locking at exit are skipped.
+//!   `tests/fastpath.rs` checks it case by case.
+//! - The frame holds the registers of the process current here on return, so the exit needs
+//!   no lock (`Kernel::quiet_exit`).
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
-use tessera_abi::message::{CapWord, MessageInfo, DATA_WORDS, MESSAGE_CAPS};
-use tessera_abi::{CapType, InvocationKind};
+use tessera_abi::message::{CapWord, MessageInfo, Reply, DATA_WORDS, RESUME_RECV_SLOT};
+use tessera_abi::{order, CapType, InvocationKind};
 
-use super::deliver::Delivery;
 use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
+use crate::sync::atomic::Ordering;
+use crate::sync::LockMode;
 
-/// A CALL or RETURN that passed the caller-side preconditions, read under the caller's lock
-/// (kept small: it is returned through the entry path on every system call).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Candidate {
-    /// An Endpoint (CALL) or a Resume capability (RETURN).
-    target: Cap,
-    info: MessageInfo,
-    ticket: u64,
-    stall_seq: u64,
+/// The outcome of a fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fast {
+    /// A precondition failed before the caller's registers were looked at under its lock:
+    /// nothing changed and nothing is held.
+    Declined,
+    /// A precondition failed under the caller's lock: nothing changed but that its registers
+    /// are saved, as `save_registers` saves them for the general path, and it stays
+    /// write-locked on the held-lock list as that path's first lock.
+    General,
+    /// Done: the process now current here (the caller, or the receiver it switched to) has its
+    /// registers in the frame and runs in this address space (`None`: it has none that lives).
+    Runs(Option<ObjId>),
 }
 
-/// The caller-side preconditions (file header), on the locked caller `p` whose registers were
-/// just saved: `None` sends the invocation down the general path.
-#[inline]
-pub(crate) fn candidate<S: SaveArea>(me: ObjId, p: &Process<S>) -> Option<Candidate> {
-    let inv = p.save.invocation();
-    let target = p.cap(inv.cap)?;
-    let call = match (InvocationKind::from_raw(inv.info & 0x3)?, target.ty) {
-        (InvocationKind::Call, CapType::Endpoint) => true,
-        (InvocationKind::Return, CapType::Resume) => false,
-        _ => return None,
-    };
-    let info = MessageInfo::unpack(inv.info)?;
-    let recv = CapWord::unpack(inv.caps).recv;
-    if info.caps != 0
-        || info.resume
-        || recv.iter().any(|&r| usize::from(r) >= CAP_SPACE_SLOTS)
-        || p.owns.is_some()
-        || (!call && !p.senders.is_empty())
-        || target.obj == me
-    {
-        return None;
-    }
-    Some(Candidate {
-        target,
-        info,
-        ticket: p.ticket,
-        stall_seq: p.stall_seq,
-    })
+/// What the caller-side checks found, under the caller's lock.
+enum Plan {
+    /// The caller does not run (another CPU halted it): `save_registers` handles that.
+    Stopped,
+    /// No fast path applies; the caller's registers are saved for the general path.
+    General,
+    /// GET_TYPE answered: the caller goes on in this space.
+    Answered(Option<ObjId>),
+    /// CALL (`true`) or RETURN (`false`) through `target` to another process.
+    Send { target: Cap, call: bool, ticket: u64, staller: Staller },
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Runs candidate `c` of `me` by the fast path if the receiver-side preconditions hold:
-    /// `Some(space)` then, the receiver current here with its registers in `regs`, running in
-    /// `space`. `None`: nothing changed (locks taken stay held for the general path).
-    pub(crate) fn fastpath(
+    /// Runs `me`'s system call, whose registers are in `regs`, by a fast path if every
+    /// precondition holds (file header).
+    pub(crate) fn fastpath(&self, cpu: &mut Cpu, me: ObjId, regs: &mut P::SaveArea) -> Fast {
+        if !self.fast_paths.load(Ordering::Relaxed) {
+            return Fast::Declined;
+        }
+        let inv = regs.invocation();
+        let Some(info) = MessageInfo::unpack(inv.info) else {
+            return Fast::Declined;
+        };
+        // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
+        if !matches!(info.kind, InvocationKind::Call | InvocationKind::Return) || inv.cap == 0 {
+            return Fast::Declined;
+        }
+        let recv = CapWord::unpack(inv.caps).recv;
+        if info.caps != 0 || info.resume || recv.iter().any(|&r| usize::from(r) >= CAP_SPACE_SLOTS) {
+            return Fast::Declined;
+        }
+        let own = self.processes.lock(me.index);
+        if !own.try_write() {
+            return Fast::Declined;
+        }
+        self.txns.enter(cpu.id);
+        let plan = self
+            .processes
+            .write(me, |p| {
+                if p.state != RunState::Running {
+                    return Plan::Stopped;
+                }
+                let target = p.cap(inv.cap).unwrap_or(Cap::NULL);
+                let send = match (info.kind, target.ty) {
+                    _ if p.owns.is_some() || p.fault.is_some() || p.completing.is_some() => false,
+                    (InvocationKind::Call, CapType::Endpoint) => true,
+                    (InvocationKind::Return, CapType::Resume) => p.senders.is_empty(),
+                    (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
+                    (InvocationKind::Call, _) if info.order == order::GET_TYPE && self.is_live(&target) => {
+                        // COMMIT POINT (GET_TYPE): the type is in the live capability.
+                        trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(info.order));
+                        p.invocations += 1;
+                        regs.set_reply(&Reply { data: [target.ty as u64, 0, 0, 0], ..Reply::default() });
+                        let space = p.space.obj;
+                        return Plan::Answered((!p.space.is_null() && self.spaces.is_live(space)).then_some(space));
+                    }
+                    _ => false,
+                };
+                if !send || target.obj == me {
+                    p.save.clone_from(regs);
+                    return Plan::General;
+                }
+                Plan::Send {
+                    target,
+                    call: info.kind == InvocationKind::Call,
+                    ticket: p.ticket,
+                    staller: p.staller(me),
+                }
+            })
+            .unwrap_or(Plan::Stopped);
+        let fast = match plan {
+            Plan::Stopped => Fast::Declined,
+            Plan::General => Fast::General,
+            Plan::Answered(space) => Fast::Runs(space),
+            Plan::Send { target, call, ticket, staller } => {
+                self.switch_to_receiver(cpu, me, regs, target, call, ticket, staller, info)
+            }
+        };
+        match fast {
+            Fast::Runs(_) | Fast::Declined => own.unlock_write(),
+            Fast::General => cpu.held.adopt(LockKey::process(me.index), LockMode::Write),
+        }
+        fast
+    }
+
+    /// The receiver side of a fast CALL or RETURN, with the caller locked: on success the
+    /// receiver is current here with its registers in `regs`; otherwise the caller's registers
+    /// are saved for the general path.
+    #[allow(clippy::too_many_arguments)]
+    fn switch_to_receiver(
         &self,
         cpu: &mut Cpu,
         me: ObjId,
-        c: &Candidate,
         regs: &mut P::SaveArea,
-    ) -> Option<Option<ObjId>> {
-        let t = c.target.obj;
-        let call = c.target.ty == CapType::Endpoint;
-        let sender = Waiter::Process(Staller {
-            id: me,
-            seq: c.stall_seq,
-        });
-        cpu.held.write(self, LockKey::process(t.index)).ok()?;
-        self.txns.enter(cpu.id);
+        target: Cap,
+        call: bool,
+        ticket: u64,
+        staller: Staller,
+        info: MessageInfo,
+    ) -> Fast {
+        let t = target.obj;
+        let lock = self.processes.lock(t.index);
+        if !lock.try_write() {
+            return self.save_for_general(me, regs);
+        }
         let bar = self.shared(cpu.id).run.lock().highest();
-        let info = c.info;
-        // The frame is what was just saved; words past the count arrive as zeros.
-        let sent = regs.invocation().data;
-        let n = usize::from(info.data_words);
-        let data: [u64; DATA_WORDS] = core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
-        let d = Delivery {
-            badge: if call { c.target.badge } else { 0 },
-            info: MessageInfo::new(info.kind, info.order, info.data_words, 0),
-            data,
-            caps: [Cap::NULL; MESSAGE_CAPS],
-            resume: call.then(|| Cap::resume(me, c.ticket)),
-        };
-        let space = self.processes.write(t, |r| {
-            let takes = if call {
-                r.may_receive_from(sender)
-            } else {
-                r.state == RunState::Waiting && r.ticket == c.target.badge
-            };
-            let next_here = r.home == cpu.id
-                && r.cpu.is_none()
-                && r.queued_on.is_none()
-                && bar.is_none_or(|b| b < r.priority);
-            if !(takes && next_here) {
-                return None;
+        let sender = Waiter::Process(staller);
+        let switched = self
+            .processes
+            .write(t, |r| {
+                let takes = if call {
+                    r.may_receive_from(sender)
+                } else {
+                    r.state == RunState::Waiting && r.ticket == target.badge
+                };
+                let next_here = r.home == cpu.id
+                    && r.cpu.is_none()
+                    && r.queued_on.is_none()
+                    && r.fault.is_none()
+                    && bar.is_none_or(|b| b < r.priority);
+                if !(takes && next_here) {
+                    return None;
+                }
+                // COMMIT POINT (CALL/RETURN): caller and receiver are locked and every
+                // precondition holds.
+                trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(info.order));
+                let sent = regs.invocation().data;
+                let n = usize::from(info.data_words);
+                let data: [u64; DATA_WORDS] = core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
+                self.processes.write(me, |p| {
+                    p.save.clone_from(regs);
+                    p.invocations += 1;
+                    p.state = if call { RunState::Waiting } else { RunState::Available };
+                    self.left_cpu(cpu, me, p);
+                });
+                let plain = MessageInfo::new(info.kind, info.order, info.data_words, 0);
+                let mut delivered = plain;
+                if call {
+                    r.senders.used(&self.stall_nodes, sender, false);
+                    let slot = CapWord::unpack(r.save.invocation().caps).recv[RESUME_RECV_SLOT];
+                    r.receive_cap(slot, Cap::resume(me, ticket));
+                    delivered.resume = true;
+                } else {
+                    r.ticket += 1;
+                }
+                trace_event!(self, cpu.id, Delivered, t.index, plain.pack(), u64::from(if call { me.index } else { crate::trace::NO_PROCESS }));
+                Some(self.run_here(cpu, r, regs, &Reply {
+                    error: 0,
+                    badge: if call { target.badge } else { 0 },
+                    info: delivered.pack(),
+                    data,
+                }))
+            })
+            .flatten();
+        lock.unlock_write();
+        match switched {
+            Some(space) => {
+                cpu.current = Some(t);
+                Fast::Runs(space)
             }
-            // COMMIT POINT: caller and receiver are locked and every precondition holds.
-            if call {
-                r.senders.used(&self.stall_nodes, sender, false);
-            } else {
-                r.ticket += 1;
-            }
-            Self::write_message(r, &d);
-            trace_event!(self, cpu.id, Delivered, t.index, d.info.pack(), u64::from(if call { me.index } else { crate::trace::NO_PROCESS }));
-            Some(self.run_here(cpu, r, regs))
-        })??;
-        self.processes.write(me, |p| {
-            p.invocations += 1;
-            p.state = if call {
-                RunState::Waiting
-            } else {
-                RunState::Available
-            };
-            self.left_cpu(cpu, me, p);
-        });
-        cpu.current = Some(t);
-        cpu.held.release_all(self);
-        Some(space)
+            None => self.save_for_general(me, regs),
+        }
+    }
+
+    /// The locked caller `me`, still running, takes the general path: its registers are saved.
+    fn save_for_general(&self, me: ObjId, regs: &P::SaveArea) -> Fast {
+        self.processes.write(me, |p| p.save.clone_from(regs));
+        Fast::General
     }
 
     /// `r` becomes the process running here, as `dispatch` would make it: a fresh quantum,
-    /// and its registers in `regs`. Returns its live address space.
+    /// and its registers in `regs` with `reply` in them. Returns its live address space.
     #[inline]
     fn run_here(
         &self,
         cpu: &Cpu,
         r: &mut Process<P::SaveArea>,
         regs: &mut P::SaveArea,
+        reply: &Reply,
     ) -> Option<ObjId> {
         r.state = RunState::Running;
         self.become_current(cpu.id, r);
         regs.clone_from(&r.save);
+        regs.set_reply(reply);
         let space = r.space.obj;
         (!r.space.is_null() && self.spaces.is_live(space)).then_some(space)
     }

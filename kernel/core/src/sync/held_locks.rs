@@ -196,6 +196,13 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
         Ok(())
     }
 
+    /// Records `key`, which this CPU took in `mode` directly (a fast path that hands its first
+    /// lock to the general path). The list must be empty: the key is then above every held one.
+    pub fn adopt(&mut self, key: K, mode: LockMode) {
+        assert!(self.is_empty(), "HeldLocks::adopt with locks already listed (kernel bug)");
+        self.push_top(key, mode);
+    }
+
     /// Takes `key` in `mode`.
     pub fn acquire<T: LockTable<K> + ?Sized>(
         &mut self,
