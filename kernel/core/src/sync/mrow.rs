@@ -104,6 +104,7 @@ impl MrowLock {
     }
 
     /// Takes the write hold if nobody holds the lock or waits for it.
+    #[inline]
     pub fn try_write(&self) -> bool {
         self.try_write_with(0)
     }
@@ -140,6 +141,7 @@ impl MrowLock {
     /// knows the phase only by its parity bit, so a phase that came and went without waiting
     /// for it would let the next writer of the same parity wait for it while it waits for
     /// that writer (seen as a four-CPU hang under the fuzzer).
+    #[inline]
     fn try_write_with(&self, inside: u32) -> bool {
         let r = self.rin.load(Ordering::Acquire);
         let left = self.rout.load(Ordering::Acquire);
@@ -204,6 +206,7 @@ impl MrowLock {
     }
 
     /// Takes the next writer ticket only if it is being served right now.
+    #[inline]
     fn try_take_ticket(&self) -> Option<u32> {
         let ticket = self.win.load(Ordering::Relaxed);
         if self.wout.load(Ordering::Acquire) != ticket {

@@ -57,6 +57,7 @@ impl Transactions {
     }
 
     /// Called by `cpu` on every kernel entry: releases every pin that CPU took before.
+    #[inline]
     pub fn enter(&self, cpu: CpuId) -> Transaction {
         let slot = &self.current[cpu.index()];
         let next = Transaction(slot.load(Ordering::Relaxed)).next();

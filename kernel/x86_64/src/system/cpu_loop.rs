@@ -13,12 +13,11 @@
 use crate::apic::lapic;
 use crate::cpu::percpu::percpu;
 use crate::idle;
-use crate::system::{derived_tables, fx_states, io_grants, kernel, tlb};
+use crate::system::user_return::Returning;
+use crate::system::{kernel, tlb};
 use crate::trap::vectors::exception_name;
 use crate::user::context::UserContext;
-use crate::user::entry::{run_user, EXIT_SYSCALL};
-use core::sync::atomic::Ordering;
-use tessera_abi::boot::io_ports;
+use crate::user::entry::EXIT_DECIDED;
 use tessera_abi::fault::Fault;
 #[cfg(feature = "trace")]
 use tessera_abi::trace::Kind;
@@ -32,18 +31,8 @@ use tessera_core::keeper::Faulted;
 pub fn run(cpu: &mut Cpu) -> ! {
     let k = kernel();
     let mut regs = UserContext::default();
-    let mut loaded: (u64, u64) = (0, u64::MAX);
-    // The PML4s of the last two address spaces entered (a call and its reply alternate
-    // between two): a space's PML4 never changes, and an ObjId names one space for ever. A
-    // destroyed space's entry may linger but is never asked for again, except by an exit the
-    // core decided before the destruction; its PML4 is then still in limbo (this CPU has not
-    // been quiescent since), and stays there while this CPU has it loaded (`tlb::loaded`).
-    // A space without its own PML4 yet runs on the empty one, which is not cached.
-    let mut roots: [(ObjId, u64); 2] = [(ObjId::NONE, 0); 2];
-    let mut ports_open = false;
+    let mut returning = Returning::new();
     let me = percpu().id;
-    #[cfg(feature = "trace")]
-    let mut traced = crate::trace::CpuTrace::default();
     tlb::quiescent(me);
     let mut exit = k.exit(cpu, &mut regs);
     loop {
@@ -52,7 +41,7 @@ pub fn run(cpu: &mut Cpu) -> ! {
         exit = match exit {
             Exit::Idle => {
                 #[cfg(feature = "trace")]
-                traced.idle(me);
+                returning.traced.idle(me);
                 // The nearest alarm of this CPU may come before its next tick (`lapic::wake_at`).
                 let wake = k.next_alarm(cpu.id).map_or(lapic::Wake::Tick, lapic::wake_at);
                 if wake != lapic::Wake::Now {
@@ -66,41 +55,25 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 k.exit(cpu, &mut regs)
             }
             Exit::User { process, space: None } => fault(cpu, &mut regs, process, "it has no address space"),
-            Exit::User { process, space: Some(space) } => 'user: {
-                let root = if roots[0].0 == space {
-                    roots[0].1
-                } else if roots[1].0 == space {
-                    roots.swap(0, 1);
-                    roots[0].1
-                } else if let Some(r) = derived_tables::root_of(space) {
-                    roots = [(space, r), roots[0]];
-                    r
-                } else {
-                    let Some(r) = derived_tables::empty_root() else {
-                        break 'user fault(cpu, &mut regs, process, "no memory for its page tables");
-                    };
-                    r
+            Exit::User { process, space: Some(space) } => {
+                let Some(fx) = returning.prepare(me, process, space) else {
+                    exit = fault(cpu, &mut regs, process, "no memory for its page tables");
+                    continue;
                 };
-                enter_space(me, root, &mut loaded);
-                let open = io_grants::of(process) == Some(io_ports::SERIAL);
-                if open != ports_open {
-                    percpu().set_serial_ports_open(open);
-                    ports_open = open;
+                #[cfg(feature = "trace")]
+                returning.traced.entering(me, process.index, regs.rax);
+                let vector = returning.run_user(cpu, &mut regs, fx);
+                if vector != EXIT_DECIDED {
+                    #[cfg(feature = "trace")]
+                    returning.traced.left(vector);
+                    tlb::quiescent(me);
+                    tlb::reclaim();
                 }
-                #[cfg(feature = "trace")]
-                traced.entering(me, process.index, regs.rax);
-                // SAFETY: the process's tables are loaded and no lock is held.
-                let vector = unsafe { run_user(&mut regs, fx_states::of(process)) };
-                #[cfg(feature = "trace")]
-                traced.left(vector);
-                tlb::quiescent(me);
-                tlb::reclaim();
                 match vector {
-                    EXIT_SYSCALL => {
-                        #[cfg(feature = "trace")]
-                        crate::trace::event(me, Kind::Syscall, process.index, regs.rsi, regs.rdi);
-                        k.syscall(cpu, &mut regs)
-                    }
+                    EXIT_DECIDED => match returning.take_decided() {
+                        Some(decided) => decided,
+                        None => unreachable!("a system call's exit was not decided (kernel bug)"),
+                    },
                     v if v >= 32 => {
                         crate::deferred::run(percpu());
                         k.interrupted(cpu, &mut regs)
@@ -110,22 +83,6 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 }
             }
         }
-    }
-}
-
-/// Loads the address space's tables unless they are loaded and no mapping was removed since.
-fn enter_space(me: u32, root: u64, loaded: &mut (u64, u64)) {
-    let epoch = tlb::EPOCH.load(Ordering::Acquire);
-    if *loaded != (root, epoch) {
-        // SAFETY: `root` is a PML4 whose upper half is the kernel's.
-        unsafe {
-            x86_64::registers::control::Cr3::write(
-                x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(root)),
-                x86_64::registers::control::Cr3Flags::empty(),
-            )
-        };
-        tlb::loaded(me, root);
-        *loaded = (root, epoch);
     }
 }
 

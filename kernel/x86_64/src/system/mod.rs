@@ -9,6 +9,7 @@ mod loader;
 mod machine;
 mod save_area;
 pub(crate) mod tlb;
+mod user_return;
 
 use tessera_abi::bootfs;
 use spin::Once;

@@ -3,9 +3,11 @@
 //! `run_user(ctx)` saves the kernel's callee-saved registers and stack pointer in the per-CPU
 //! block, loads the thread's registers from `ctx` and enters ring 3 with `sysretq` (after a
 //! `syscall`) or `iretq` (after anything else, or for a new thread). The thread
-//! leaves user mode in one of two ways, and both come back as a return from `run_user`:
-//! - `syscall` (`syscall_entry`): registers are saved into `ctx` and the kernel stack pointer is
-//!   restored — no frame is left on any stack;
+//! leaves user mode in one of two ways:
+//! - `syscall` (`syscall_entry`): registers are saved into `ctx`, and on the kernel stack
+//!   (below `run_user`'s frame, which stays as it is) `syscall_direct` runs the system call.
+//!   Either it returns straight to user mode by `sysretq` (`system/user_return.rs`), or
+//!   `run_user` returns `EXIT_DECIDED` — no frame is left on any stack;
 //! - an interrupt or exception: the trap stub saves a frame on the trap stack, `trap_primary`
 //!   copies it into `ctx` and calls `user_trap_return`, a non-local return into whoever called
 //!   `run_user` (seed 001, section 2.3), abandoning the trap stack.
@@ -18,8 +20,11 @@ use crate::cpu::percpu::{GS_KERNEL_RSP, GS_SCRATCH, GS_USER_CTX, GS_USER_FX};
 use crate::mem::layout::USER_END;
 use crate::user::context::{FxState, UserContext, OFF_EXIT_VECTOR, OFF_RFLAGS, OFF_RIP, OFF_RSP};
 
-/// `run_user`'s return value for a `syscall`; otherwise it returns the trap vector.
+/// The exit vector a `syscall` records in the frame (so the thread goes back by `sysretq`).
 pub const EXIT_SYSCALL: u64 = 0x100;
+/// `run_user`'s return value after a `syscall` whose next exit `syscall_direct` decided;
+/// otherwise it returns the trap vector.
+pub const EXIT_DECIDED: u64 = 0x101;
 
 core::arch::global_asm!(
     r#"
@@ -110,9 +115,18 @@ syscall_entry:
     mov [rax], rbx
     mov rbx, gs:[{fx}]
     fxsave [rbx]
+    /* The kernel stack pointer is 8 past a 16-byte boundary (six pushes after a call). */
     mov rsp, gs:[{krsp}]
-    mov eax, {exit_syscall}
-    jmp 1f
+    sub rsp, 8
+    call syscall_direct
+    add rsp, 8
+    test rax, rax
+    jnz 1f
+    mov rdx, gs:[{fx}]
+    fxrstor [rdx]
+    mov rdi, gs:[{ctx}]
+    mov rsi, [rdi + {rflags}]
+    jmp 3b
 
     .global user_trap_return
 user_trap_return:
@@ -152,19 +166,30 @@ extern "C" {
 /// would fault on it in ring 0.
 ///
 /// # Safety
-/// The caller has loaded the thread's page tables and holds no lock.
-pub unsafe fn run_user(ctx: &mut UserContext, fx: &mut FxState) -> u64 {
-    if ctx.rip >= USER_END {
-        ctx.exit_vector = 13;
-        ctx.exit_error = 0;
+/// The caller has loaded the thread's page tables and holds no lock; `ctx` is valid and
+/// reached by nothing else but the syscall entry until the return.
+pub unsafe fn run_user(ctx: *mut UserContext, fx: &mut FxState) -> u64 {
+    // SAFETY: the caller's contract.
+    let c = unsafe { &mut *ctx };
+    if c.rip >= USER_END {
+        c.exit_vector = 13;
+        c.exit_error = 0;
         return 13;
     }
     fx.sanitize_mxcsr();
-    let rflags = ctx.sanitized_rflags();
-    let sysret = (ctx.exit_vector == EXIT_SYSCALL) as u64;
+    let rflags = c.sanitized_rflags();
+    let sysret = (c.exit_vector == EXIT_SYSCALL) as u64;
     // SAFETY: the caller's contract; the assembly returns here on the same stack with the
     // callee-saved registers restored, whichever way the thread left user mode.
     unsafe { run_user_asm(ctx, rflags, fx, sysret) }
+}
+
+/// Makes `fx` the SSE area the entry asm saves to and restores from (the direct return to
+/// another process).
+pub fn set_user_fx(fx: &mut FxState) {
+    let p: *mut FxState = fx;
+    // SAFETY: writes this CPU's slot, which only the entry asm and this CPU read.
+    unsafe { core::arch::asm!("mov gs:[{off}], {}", in(reg) p, off = const GS_USER_FX, options(nostack, preserves_flags)) };
 }
 
 /// The running thread's save area (for the trap path).
