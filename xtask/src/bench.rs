@@ -200,8 +200,9 @@ fn print_table(results: &[BenchResult]) {
 
 /// What the figures are read against (guest instructions under `-icount shift=0`, from the
 /// project's brief; they are not measured by this run).
-const REFERENCES: &str = "reference points, same unit: seL4 call+reply 415 (fast path) / 1,406 (slow path); \
-Linux 6.1 futex ping-pong round trip ~9,900; Tessera's call_return bar: under 1,400, then under 415";
+const REFERENCES: &str = "reference points, same unit: seL4 call+reply 415 (fast path: call 194 + reply 221, \
+to compare with call_reply, call_one_way, reply_one_way) / 1,406 (slow path); Linux 6.1 getppid 326 (null_invocation); \
+Linux 6.1 futex ping-pong round trip ~9,900 (post_ping_pong); targets: call_reply <= 350, null_invocation <= 200";
 
 fn report(results: &[BenchResult], root: &std::path::Path) -> serde_json::Value {
     let git = |args: &[&str]| -> Option<String> {

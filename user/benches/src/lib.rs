@@ -6,14 +6,15 @@
 //!
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
-//! `slots::SELF`, `slots::ECHO`, `slots::CONSOLE` and `slots::BANK` (for the yield partner
-//! and the alarm), and nothing in slots 40, 41, 44..47 and 48..50.
+//! `slots::SELF`, `slots::ECHO`, `slots::CONSOLE` and `slots::BANK` (for the yield partner,
+//! the alarm and the IPC servers), and nothing in slots 40, 41, 44..47, 48..50 and 52..55.
 #![no_std]
 
 extern crate alloc;
 
 mod alarm;
 mod cases;
+mod ipc;
 mod irq;
 mod measure;
 mod runtime;
@@ -34,6 +35,14 @@ fn show(name: &str, r: Result<PerOp, Error>) {
 pub fn run() {
     show("null_invocation", Ok(cases::null_invocation(10_000)));
     show("call_return", Ok(cases::call_return(2_000)));
+    show("call_reply", ipc::call_reply(2_000));
+    match ipc::one_way(2_000) {
+        Ok((call, reply)) => {
+            show("call_one_way", Ok(call));
+            show("reply_one_way", Ok(reply));
+        }
+        Err(e) => show("call_one_way", Err(e)),
+    }
     show("send", cases::send(2_000));
     show("post_waiting", cases::post_waiting(2_000));
     show("post_queued", cases::post_queued(50));

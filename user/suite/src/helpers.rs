@@ -26,6 +26,7 @@ const POST_COUNT: u64 = MessageInfo::new(InvocationKind::Post, echo::COUNT, 1, 0
 const CALL_YIELD: u64 = MessageInfo::new(InvocationKind::Call, order::process::YIELD, 0, 0).pack();
 const CALL_PING: u64 = MessageInfo::new(InvocationKind::Call, 1, 0, 0).pack();
 const RETURN_WAIT: u64 = MessageInfo::new(InvocationKind::Return, 0, 0, 0).pack();
+const RETURN_TWO: u64 = MessageInfo::new(InvocationKind::Return, 0, 2, 0).pack();
 const RECV_RESUME: u64 = CapWord { send: [0; 4], recv: [0, 0, 0, SERVER_RESUME] }.pack();
 
 core::arch::global_asm!(
@@ -133,6 +134,24 @@ tessera_helper_pair_client_done:
     xor eax, eax
     syscall
     ud2
+tessera_helper_timed_server:
+    xor edi, edi
+    movabs rsi, {return_wait}
+    movabs rax, {recv_resume}
+    syscall
+tessera_helper_timed_server_got:
+    rdtsc
+    shl rdx, 32
+    or rdx, rax
+    mov r10, rdx
+    mov edi, {server_resume}
+    movabs rsi, {return_two}
+    rdtsc
+    shl rdx, 32
+    or rdx, rax
+    movabs rax, {recv_resume}
+    syscall
+    jmp tessera_helper_timed_server_got
 tessera_helper_yielder:
     mov edi, {self_}
     movabs rsi, {call_yield}
@@ -156,6 +175,7 @@ tessera_helper_offsets:
     .quad tessera_helper_counter - tessera_helpers_start
     .quad tessera_helper_pair_server - tessera_helpers_start
     .quad tessera_helper_pair_client - tessera_helpers_start
+    .quad tessera_helper_timed_server - tessera_helpers_start
 "#,
     kernel = const KERNEL_ADDRESS,
     echo = const slots::ECHO,
@@ -168,6 +188,7 @@ tessera_helper_offsets:
     call_yield = const CALL_YIELD,
     call_ping = const CALL_PING,
     return_wait = const RETURN_WAIT,
+    return_two = const RETURN_TWO,
     recv_resume = const RECV_RESUME,
     server_resume = const SERVER_RESUME,
     done = const DONE,
@@ -177,7 +198,7 @@ tessera_helper_offsets:
 extern "C" {
     static tessera_helpers_start: u8;
     static tessera_helpers_end: u8;
-    static tessera_helper_offsets: [u64; 11];
+    static tessera_helper_offsets: [u64; 12];
 }
 
 /// What a helper does.
@@ -211,6 +232,10 @@ pub enum Helper {
     /// [`REPORTED`] to the endpoint in [`DONE`] with word 0 (1 if a CALL failed) and halts
     /// itself (a scaling benchmark's client).
     PairClient = 10,
+    /// Answers every CALL at once, forever, with two words: the TSC read by its first
+    /// instruction after the CALL arrived (word 1) and the TSC read just before its RETURN
+    /// (word 0), three instructions before the `syscall` (the IPC benchmarks' one-way figures).
+    TimedServer = 11,
 }
 
 /// The helpers' code, as bytes.
