@@ -65,6 +65,9 @@ pub struct Cpu {
     /// path the caller's lock is dropped (a re-run decided at exit, a restart on contention),
     /// and another CPU may halt and even resume the caller meanwhile (`still_caller`).
     pub(crate) running_call: Option<(ObjId, u64, bool)>,
+    /// System calls a fast path ran (`invoke/fastpath.rs`): the differential tests check that
+    /// the fast paths did run.
+    pub(crate) fast_runs: u64,
 }
 
 impl Cpu {
@@ -76,6 +79,7 @@ impl Cpu {
             current: None,
             deferred: VecDeque::with_capacity(DEFERRED_RESERVE),
             running_call: None,
+            fast_runs: 0,
         }
     }
 
@@ -87,6 +91,11 @@ impl Cpu {
     /// How many locks the current path holds (zero outside the kernel).
     pub fn held_locks(&self) -> usize {
         self.held.len()
+    }
+
+    /// How many system calls a fast path ran here.
+    pub fn fast_runs(&self) -> u64 {
+        self.fast_runs
     }
 
     /// How many wake-ups are waiting for the exit path (zero outside the kernel).

@@ -41,6 +41,11 @@ pub enum PlantedBug {
     FireAlarmTwice = 13,
     /// Fire alarms up to 1 µs before their deadline.
     FireAlarmEarly = 14,
+    /// The CALL/RETURN fast path delivers one data word fewer than sent.
+    FastPathDropsWord = 15,
+    /// The CALL/RETURN fast path switches to the receiver even when a process of its priority
+    /// or higher is ready on this CPU (the general path would run that one first).
+    FastPathIgnoresReady = 16,
 }
 
 /// Which bug is planted (0: none).

@@ -51,6 +51,7 @@ impl Sim {
             to_no_keeper: Vec::new(),
             stats: Stats::default(),
             workers: None,
+            transcript: None,
         };
         let nservers = 1 + sim.rng.index(3);
         let nclients = 2 + sim.rng.index(5);

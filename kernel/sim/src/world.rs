@@ -62,6 +62,9 @@ pub struct Sim {
     pub(crate) stats: Stats,
     /// The CPU threads, with two or more CPUs.
     pub(crate) workers: Option<Workers>,
+    /// What the programs saw, when recorded (`transcript`): every reply a program consumed and
+    /// every program's `INFO` at each quiescent point.
+    pub(crate) transcript: Option<Vec<String>>,
 }
 
 pub(crate) const IRQ_LINES: u32 = 4;
@@ -71,6 +74,21 @@ const FAULT_ONE_IN: u64 = 24;
 impl Sim {
     /// Runs `steps` random rounds, then drains; checks invariants after every round.
     pub fn run(mut self, steps: u64) -> Result<Stats, String> {
+        self.run_steps(steps)?;
+        Ok(self.stats)
+    }
+
+    /// Runs like `run` with the kernel's fast paths on or off, recording what the programs
+    /// saw. Returns the CPU count, the system calls the fast paths ran, and the transcript.
+    pub fn transcript(mut self, steps: u64, fast_paths: bool) -> Result<(usize, u64, Vec<String>), String> {
+        self.kernel.set_fast_paths(fast_paths);
+        self.transcript = Some(Vec::new());
+        self.run_steps(steps)?;
+        let fast = self.cpus.iter().map(Cpu::fast_runs).sum();
+        Ok((self.cpus.len(), fast, self.transcript.unwrap_or_default()))
+    }
+
+    fn run_steps(&mut self, steps: u64) -> Result<(), String> {
         for _ in 0..steps {
             self.step()?;
             self.check()?;
@@ -79,7 +97,7 @@ impl Sim {
         self.stats.delivered = self.ledger.delivered;
         self.stats.irqs = self.ledger.irqs;
         self.stats.alarms = self.ledger.alarms_fired;
-        Ok(self.stats)
+        Ok(())
     }
 
     fn step(&mut self) -> Result<(), String> {
@@ -232,6 +250,9 @@ impl Sim {
             }
         }
         let reply = self.regs[c].reply();
+        if let Some(t) = self.transcript.as_mut() {
+            t.push(format!("step {} program {p}: {reply:?}", self.stats.steps));
+        }
         match self.progs[p].role {
             Role::Keeper => self.keeper_consume(p, &reply)?,
             _ => self.progs[p].consume(p, &reply, &mut self.ledger)?,
@@ -311,6 +332,9 @@ impl Sim {
                 .and_then(|(w, _)| ProcessInfo::unpack(w))
                 .ok_or_else(|| format!("INFO of live program {p} failed"))?;
             self.progs[p].seen = Some(info);
+            if let Some(t) = self.transcript.as_mut() {
+                t.push(format!("step {} program {p} at rest: {info:?}", self.stats.steps));
+            }
             let halted = info.state == ProcessState::Halted;
             let by_keeper = core::mem::take(&mut self.progs[p].halted_by_keeper);
             if halted && (by_keeper || self.halt_unseen(p)) {

@@ -145,6 +145,9 @@ impl<P: Platform> Kernel<P> {
                 self.switch_to_receiver(cpu, me, regs, target, call, ticket, staller, info)
             }
         };
+        if let Fast::Runs(_) = fast {
+            cpu.fast_runs += 1;
+        }
         match fast {
             Fast::Runs(_) | Fast::Declined => own.unlock_write(),
             Fast::General => cpu.held.adopt(LockKey::process(me.index), LockMode::Write),
@@ -182,6 +185,8 @@ impl<P: Platform> Kernel<P> {
                 } else {
                     r.state == RunState::Waiting && r.ticket == target.badge
                 };
+                #[cfg(feature = "planted-bugs")]
+                let bar = bar.filter(|_| !self.planted_is(crate::planted::PlantedBug::FastPathIgnoresReady));
                 let next_here = r.home == cpu.id
                     && r.cpu.is_none()
                     && r.queued_on.is_none()
@@ -195,6 +200,8 @@ impl<P: Platform> Kernel<P> {
                 trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(info.order));
                 let sent = regs.invocation().data;
                 let n = usize::from(info.data_words);
+                #[cfg(feature = "planted-bugs")]
+                let n = if self.planted_is(crate::planted::PlantedBug::FastPathDropsWord) { n.saturating_sub(1) } else { n };
                 let data: [u64; DATA_WORDS] = core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
                 self.processes.write(me, |p| {
                     p.save.clone_from(regs);
