@@ -35,7 +35,8 @@
 //! # Guarantees
 //! - The outcome is the general path's (registers, states, tickets, counters, quantum, trace
 //!   events): only the run queue, the marshal phase and the re-locking at exit are skipped.
-//!   `tests/fastpath.rs` checks it case by case.
+//!   `tests/fastpath.rs` checks it case by case, and the simulator's one-CPU seeds run with
+//!   the fast paths on and off and must see the same (`kernel/sim/tests/fastpath_equal.rs`).
 //! - The frame holds the registers of the process current here on return, so the exit needs
 //!   no lock (`Kernel::quiet_exit`).
 
