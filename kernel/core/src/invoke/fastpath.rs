@@ -88,13 +88,14 @@ impl<P: Platform> Kernel<P> {
             return Fast::Declined;
         }
         let inv = regs.invocation();
+        // CALL is 0 and RETURN 1: one test turns SEND and POST away before any decoding.
+        // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
+        if inv.info & 0x2 != 0 || inv.cap == 0 {
+            return Fast::Declined;
+        }
         let Some(info) = MessageInfo::unpack(inv.info) else {
             return Fast::Declined;
         };
-        // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
-        if !matches!(info.kind, InvocationKind::Call | InvocationKind::Return) || inv.cap == 0 {
-            return Fast::Declined;
-        }
         let recv = CapWord::unpack(inv.caps).recv;
         if info.caps != 0 || info.resume || recv.iter().any(|&r| usize::from(r) >= CAP_SPACE_SLOTS) {
             return Fast::Declined;
