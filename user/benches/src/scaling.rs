@@ -5,6 +5,10 @@
 //! - `pairs_<n>`: `n` independent pairs, one per CPU at best (the fast path runs a server on
 //!   its caller's CPU, so a pair stays where its client is; pairs start homed round robin).
 //! - `one_server_<n>`: `n` clients hammering one server: contention on one process's lock.
+//! - `cross_cpu_call_<n>`: one client pinned to CPU 0 calling one server pinned to CPU `n - 1`:
+//!   `_1` has both on CPU 0 (the fast path's switch), `_2` has the server on CPU 1, so every
+//!   CALL and every reply wakes a process on the other CPU (a run-queue insertion there and an
+//!   IPI if it idles).
 //!
 //! Guarantees: one line `scaling: <name> <calls per second> <calls>` per case, then
 //! `scaling: done`; a case that fails prints `scaling <name> failed: <why>` instead. The tester
@@ -31,8 +35,11 @@ pub fn run(cpus: u8, tsc_hz: u64) {
     for n in fits.clone() {
         report(&Name::new("pairs", n), case(n, n, tsc_hz));
     }
-    for n in fits {
+    for n in fits.clone() {
         report(&Name::new("one_server", n), case(1, n, tsc_hz));
+    }
+    for n in fits.filter(|&n| n <= 2) {
+        report(&Name::new("cross_cpu_call", n), pinned_pair(n as u64 - 1, tsc_hz));
     }
     println!("scaling: done");
 }
@@ -47,20 +54,36 @@ fn report(name: &Name, r: Result<(u64, u64), Error>) {
 /// `servers` servers and `clients` clients (client `i` calls server `i % servers`): the calls
 /// per second of all clients together, and how many calls that was.
 fn case(servers: usize, clients: usize, tsc_hz: u64) -> Result<(u64, u64), Error> {
+    run_case(servers, clients, None, tsc_hz)
+}
+
+/// One client on CPU 0 and one server on CPU `server_cpu`, both pinned.
+fn pinned_pair(server_cpu: u64, tsc_hz: u64) -> Result<(u64, u64), Error> {
+    run_case(1, 1, Some([server_cpu, 0]), tsc_hz)
+}
+
+/// `case`, with every server pinned to `pin[0]` and every client to `pin[1]` if given.
+fn run_case(servers: usize, clients: usize, pin: Option<[u64; 2]>, tsc_hz: u64) -> Result<(u64, u64), Error> {
     let priority = caps::info(slots::SELF)?.priority as u64;
     caps::make_endpoint(slots::SELF, DONE_BADGE, DONE_ENDPOINT)?;
     let mut started: [Option<Spawned>; 2 * MOST] = Default::default();
-    for s in 0..servers {
+    for (s, slot) in started[..servers].iter_mut().enumerate() {
         let h = spawn(SERVER_SLOTS + 3 * s as u8, Helper::PairServer, 0, priority, 0)?;
         caps::make_endpoint(h.process(), s as u64 + 1, SERVER_ENDPOINTS + s as u8)?;
+        if let Some([cpu, _]) = pin {
+            caps::set_affinity(h.process(), cpu)?;
+        }
         caps::resume(h.process())?;
-        started[s] = Some(h);
+        *slot = Some(h);
     }
-    for c in 0..clients {
+    for (c, slot) in started[MOST..MOST + clients].iter_mut().enumerate() {
         let server = SERVER_ENDPOINTS + (c % servers) as u8;
         let h = spawn(CLIENT_SLOTS + 3 * c as u8, Helper::PairClient, CALLS, priority, server)?;
         caps::set_cap(h.process(), DONE, DONE_ENDPOINT, Rights::ALL)?;
-        started[MOST + c] = Some(h);
+        if let Some([_, cpu]) = pin {
+            caps::set_affinity(h.process(), cpu)?;
+        }
+        *slot = Some(h);
     }
     let start = tsc::now();
     for h in started[MOST..MOST + clients].iter().flatten() {
