@@ -150,3 +150,32 @@ fn an_order_that_asks_for_a_reschedule_is_not_skipped_by_the_quiet_exit() {
     h.syscall(0, common::call(11, order::process::SET_PRIORITY, &[1], &[], 0));
     assert_eq!(h.current(0), Some(x.obj), "the lowered caller yields to the ready process");
 }
+
+#[test]
+fn a_post_to_a_waiting_higher_priority_server_runs_it_at_once_and_requeues_the_sender_first() {
+    let (mut h, s, c, xs) = world(1, 5, 1, 1);
+    h.tick(0);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    let exit = h.syscall(0, inv(InvocationKind::Post, EP, 9, &[77], &[], [0; 4]));
+    assert_eq!(exit, Exit::User { process: s.obj, space: None });
+    let r = h.reply(0);
+    let info = MessageInfo::unpack(r.info).unwrap();
+    assert_eq!((r.badge, info.kind, info.order, info.resume, r.data[0]), (BADGE, InvocationKind::Post, 9, false, 77));
+    assert_eq!(h.state(c), ProcessState::Running, "the sender is ready, not waiting");
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj), "the preempted sender runs before the other ready one");
+    assert_eq!((h.error(0), h.reply(0).data), (None, [0; 4]), "the POST's own reply");
+    assert_eq!(h.state(xs[0]), ProcessState::Running);
+}
+
+#[test]
+fn a_send_to_a_waiting_server_of_the_same_priority_queues_it_and_the_sender_goes_on() {
+    let (mut h, s, c, _) = world(1, 1, 1, 0);
+    h.tick(0);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    h.syscall(0, inv(InvocationKind::Send, EP, 4, &[5, 6], &[], [0; 4]));
+    assert_eq!(h.current(0), Some(c.obj), "no preemption between equals");
+    assert_eq!(h.state(s), ProcessState::Running, "the server is ready with the message");
+}
