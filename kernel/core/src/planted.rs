@@ -41,6 +41,8 @@ pub enum PlantedBug {
     FireAlarmTwice = 13,
     /// Fire alarms up to 1 µs before their deadline.
     FireAlarmEarly = 14,
+    /// Post an IRQ line again while its driver has not ACKed the last POST of it.
+    PostIrqBeforeAck = 21,
 }
 
 /// Which bug is planted (0: none).

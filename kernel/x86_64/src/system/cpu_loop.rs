@@ -101,16 +101,20 @@ pub fn run(cpu: &mut Cpu) -> ! {
                         crate::trace::event(me, Kind::Syscall, process.index, regs.rsi, regs.rdi);
                         k.syscall(cpu, &mut regs)
                     }
-                    v if v >= 32 => {
-                        crate::deferred::run(percpu());
-                        k.interrupted(cpu, &mut regs)
-                    }
+                    v if v >= 32 => interrupted(cpu, &mut regs, space),
                     14 => page_fault(cpu, &mut regs, process, space),
                     _ => exception(cpu, &mut regs, process),
                 }
             }
         }
     }
+}
+
+/// The process was interrupted in ring 3 while it ran in `space`; the handler noted the
+/// interrupt in the core already. Out of line: the loop's syscall arm is the hot one.
+#[inline(never)]
+fn interrupted(cpu: &mut Cpu, regs: &mut UserContext, space: ObjId) -> Exit {
+    kernel().interrupted(cpu, regs, Some(space))
 }
 
 /// Loads the address space's tables unless they are loaded and no mapping was removed since.
