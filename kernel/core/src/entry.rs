@@ -90,7 +90,9 @@ impl<P: Platform> Kernel<P> {
             if self.platform.irq_level_triggered(line) {
                 self.platform.set_irq_masked(line, true);
             }
-            self.shared(cpu).pending_irqs.fetch_or(bit, Ordering::AcqRel);
+            self.shared(cpu)
+                .pending_irqs
+                .fetch_or(bit, Ordering::AcqRel);
         }
     }
 

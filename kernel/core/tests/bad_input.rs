@@ -324,11 +324,19 @@ fn bad_state() {
     h.syscall(0, call(IRQ, order::irq::BIND, &[], &[OWN_EP], 0));
     assert_eq!(h.error(0), Some(Error::BadState), "bound twice");
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
-    assert_eq!(h.error(0), Some(Error::BadState), "ACK before any interrupt");
+    assert_eq!(
+        h.error(0),
+        Some(Error::BadState),
+        "ACK before any interrupt"
+    );
     h.k.note_irq(h.cpus[0].id, 1);
     h.tick(0);
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
-    assert_eq!(h.error(0), None, "the ACK of the interrupt posted to the caller");
+    assert_eq!(
+        h.error(0),
+        None,
+        "the ACK of the interrupt posted to the caller"
+    );
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
     assert_eq!(h.error(0), Some(Error::BadState), "ACKed twice");
     h.syscall(
@@ -365,11 +373,19 @@ fn not_owner() {
     h.k.note_irq(h.cpus[0].id, 1);
     h.tick(0);
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
-    assert_eq!(h.error(0), Some(Error::NotOwner), "the line awaits another process's ACK");
+    assert_eq!(
+        h.error(0),
+        Some(Error::NotOwner),
+        "the line awaits another process's ACK"
+    );
     let root = h.root;
     h.obj(root, order::bank::DESTROY, &[], &[q]).unwrap();
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
-    assert_eq!(h.error(0), Some(Error::NotOwner), "the line's driver is destroyed");
+    assert_eq!(
+        h.error(0),
+        Some(Error::NotOwner),
+        "the line's driver is destroyed"
+    );
     h.obj(irq, order::irq::UNBIND, &[], &[]).unwrap();
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
     assert_eq!(h.error(0), Some(Error::BadState), "the line is unbound");

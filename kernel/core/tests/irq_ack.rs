@@ -50,7 +50,8 @@ fn got_irq(h: &H, d: Cap, line: u32) -> bool {
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
     h.current(0) == Some(d.obj)
-        && (info.kind, info.order, r.data[0], r.badge) == (InvocationKind::Post, IRQ_FIRED, u64::from(line), 0xd)
+        && (info.kind, info.order, r.data[0], r.badge)
+            == (InvocationKind::Post, IRQ_FIRED, u64::from(line), 0xd)
 }
 
 #[test]
@@ -58,14 +59,23 @@ fn a_level_line_stays_masked_from_its_interrupt_until_the_driver_acks() {
     let (mut h, d, _) = driver(LEVEL, true);
     assert!(h.fire(0, LEVEL).is_some());
     assert!(got_irq(&h, d, LEVEL));
-    assert!(h.irq_masked(LEVEL), "masked while the driver drains its device");
-    assert!(h.fire(0, LEVEL).is_none(), "a masked line does not interrupt");
+    assert!(
+        h.irq_masked(LEVEL),
+        "masked while the driver drains its device"
+    );
+    assert!(
+        h.fire(0, LEVEL).is_none(),
+        "a masked line does not interrupt"
+    );
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
     assert_eq!(h.error(0), None);
     assert!(!h.irq_masked(LEVEL), "the ACK unmasks the line");
     assert_eq!(h.syscall(0, wait()), Exit::Idle);
     assert!(h.fire(0, LEVEL).is_some());
-    assert!(got_irq(&h, d, LEVEL), "after the ACK the line is posted again");
+    assert!(
+        got_irq(&h, d, LEVEL),
+        "after the ACK the line is posted again"
+    );
     h.check();
 }
 
@@ -74,19 +84,33 @@ fn an_edge_line_is_not_masked_and_fires_before_the_ack_are_posted_after_it() {
     let (mut h, d, irq) = driver(EDGE, false);
     assert!(h.fire(0, EDGE).is_some());
     assert!(got_irq(&h, d, EDGE));
-    assert!(!h.irq_masked(EDGE), "an edge line is not masked for nothing");
+    assert!(
+        !h.irq_masked(EDGE),
+        "an edge line is not masked for nothing"
+    );
     // Two more edges while the driver drains: remembered, not posted yet.
     assert!(h.fire(0, EDGE).is_some());
     assert!(h.fire(0, EDGE).is_some());
     assert_eq!(h.k.pending_irqs(h.cpus[0].id), 0);
-    assert_eq!(h.syscall(0, wait()), Exit::Idle, "nothing is posted before the ACK");
+    assert_eq!(
+        h.syscall(0, wait()),
+        Exit::Idle,
+        "nothing is posted before the ACK"
+    );
     // The kernel itself may ACK any bound line (the driver waits here).
     h.obj(irq, order::irq::ACK, &[], &[]).unwrap();
     h.tick(0);
-    assert!(got_irq(&h, d, EDGE), "the edge taken before the ACK is posted after it, once");
+    assert!(
+        got_irq(&h, d, EDGE),
+        "the edge taken before the ACK is posted after it, once"
+    );
     h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
     assert_eq!(h.error(0), None);
-    assert_eq!(h.syscall(0, wait()), Exit::Idle, "the two edges made one POST");
+    assert_eq!(
+        h.syscall(0, wait()),
+        Exit::Idle,
+        "the two edges made one POST"
+    );
     h.check();
 }
 
@@ -102,6 +126,9 @@ fn unbind_masks_the_line_and_forgets_the_awaited_ack() {
     assert!(!h.irq_masked(LEVEL), "binding again unmasks it");
     assert_eq!(h.syscall(0, wait()), Exit::Idle);
     assert!(h.fire(0, LEVEL).is_some());
-    assert!(got_irq(&h, d, LEVEL), "a new binding awaits no ACK of the old one");
+    assert!(
+        got_irq(&h, d, LEVEL),
+        "a new binding awaits no ACK of the old one"
+    );
     h.check();
 }

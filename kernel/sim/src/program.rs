@@ -213,7 +213,9 @@ impl Program {
             Pending::Wait => self.received(me, r, ledger),
             Pending::Ack { line } => match err {
                 None => Ok(()),
-                Some(e) => Err(format!("process {me}: ACK of IRQ line {line} failed: {e:?}")),
+                Some(e) => Err(format!(
+                    "process {me}: ACK of IRQ line {line} failed: {e:?}"
+                )),
             },
         }
     }

@@ -123,9 +123,15 @@ fn an_alarm_posted_twice_is_caught() {
 #[test]
 fn an_irq_posted_again_before_its_ack_is_caught() {
     let found = first_failure(PlantedBug::PostIrqBeforeAck);
-    assert!(found.is_some(), "no seed caught an IRQ line posted twice without an ACK");
+    assert!(
+        found.is_some(),
+        "no seed caught an IRQ line posted twice without an ACK"
+    );
     let (seed, why) = found.unwrap_or_default();
-    assert!(why.contains(" ACK"), "seed {seed} failed for another reason: {why}");
+    assert!(
+        why.contains(" ACK"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }
 
 #[test]

@@ -107,7 +107,8 @@ impl Driver {
         let round = self.bench.as_ref().is_some_and(IrqBench::in_flight);
         let drained = self.uart.drain(&mut self.input, round);
         if drained.overruns > 0 {
-            self.uart.write(b"\r\nserial: input overrun: the UART lost input bytes\r\n");
+            self.uart
+                .write(b"\r\nserial: input overrun: the UART lost input bytes\r\n");
         }
         if drained.marker {
             let answer = self

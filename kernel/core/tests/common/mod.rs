@@ -165,9 +165,11 @@ impl Platform for TestPlatform {
     fn set_irq_masked(&self, line: u32, masked: bool) {
         let bit = 1 << line;
         if masked {
-            self.irq_masked.fetch_or(bit, std::sync::atomic::Ordering::SeqCst);
+            self.irq_masked
+                .fetch_or(bit, std::sync::atomic::Ordering::SeqCst);
         } else {
-            self.irq_masked.fetch_and(!bit, std::sync::atomic::Ordering::SeqCst);
+            self.irq_masked
+                .fetch_and(!bit, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
@@ -353,13 +355,19 @@ impl H {
     /// CPU `c` takes an interrupt (or leaves its idle loop) and reschedules.
     pub fn tick(&mut self, c: usize) -> Exit {
         let space = self.mmu().user_space(c);
-        self.entry(c, |h| h.k.interrupted(&mut h.cpus[c], &mut h.regs[c], space))
+        self.entry(c, |h| {
+            h.k.interrupted(&mut h.cpus[c], &mut h.regs[c], space)
+        })
     }
 
     /// IRQ `line` interrupts CPU `c` in user mode (or its idle loop), if the line is not
     /// masked: the handler's note, then the kernel entry. `None` if the line is masked.
     pub fn fire(&mut self, c: usize, line: u32) -> Option<Exit> {
-        let masked = self.k.platform.irq_masked.load(std::sync::atomic::Ordering::SeqCst);
+        let masked = self
+            .k
+            .platform
+            .irq_masked
+            .load(std::sync::atomic::Ordering::SeqCst);
         if masked & (1 << line) != 0 {
             return None;
         }
@@ -369,7 +377,12 @@ impl H {
 
     /// Whether the platform has IRQ `line` masked.
     pub fn irq_masked(&self, line: u32) -> bool {
-        self.k.platform.irq_masked.load(std::sync::atomic::Ordering::SeqCst) & (1 << line) != 0
+        self.k
+            .platform
+            .irq_masked
+            .load(std::sync::atomic::Ordering::SeqCst)
+            & (1 << line)
+            != 0
     }
 
     /// The process current on CPU `c`.
