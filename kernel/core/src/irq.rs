@@ -4,8 +4,9 @@
 //! `IRQ_FIRED` and the line number as the word, through the same queue as every other POST.
 //! The kernel cannot stall: if the recipient is not available and the line's one post activity
 //! is still queued, the line stays pending and is tried again at the next exit. A line that fires again
-//! before it is posted is posted once (a level, not a count). An unbound line's interrupt is
-//! dropped (a level-triggered one stays masked until the line is bound again).
+//! before it is posted is posted once (a level, not a count). The interrupt of an unbound line,
+//! or of one bound to a destroyed driver, is dropped (a level-triggered line then stays masked
+//! until it is bound again).
 //!
 //! A posted line awaits its driver's ACK (`orders/irq.rs`) and is not posted again until
 //! then: a level-triggered line was masked by `note_irq` and is unmasked by the ACK; an
@@ -67,8 +68,8 @@ impl<P: Platform> Kernel<P> {
         #[cfg(feature = "planted-bugs")]
         let awaiting = awaiting && !self.planted_is(crate::planted::PlantedBug::PostIrqBeforeAck);
         if awaiting {
-            // COMMIT POINT: the line is locked; its driver has not ACKed the last POST, which
-            // ACK makes pending again.
+            // COMMIT POINT: the line is locked and its driver has not ACKed the last POST; the
+            // ACK makes the line pending again.
             irq.write(|l| l.fired_again = true);
             return Ok(true);
         }
