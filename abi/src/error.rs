@@ -31,7 +31,8 @@ pub enum Error {
     /// The target is in the wrong state for this order (e.g. resuming a process that is not
     /// halted, mapping over an existing mapping, binding a bound IRQ line).
     BadState = 10,
-    /// The destroyed object is not one this bank created.
+    /// The destroyed object is not one this bank created, or the ACKed IRQ line is bound to
+    /// another process's endpoint.
     NotOwner = 11,
     /// An argument capability that must name a live object is Null or names a destroyed one.
     NullArgument = 12,

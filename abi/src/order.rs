@@ -201,13 +201,25 @@ pub mod cap_page {
 }
 
 /// Orders of an [`IrqLine`](crate::CapType::IrqLine) capability.
+///
+/// The protocol of a driver (as seL4's IRQHandler Ack): it receives
+/// [`IRQ_FIRED`](crate::post::IRQ_FIRED), drains its device, then invokes [`ACK`](irq::ACK).
+/// Between the two the line is not posted again: a level-triggered line is masked at the
+/// interrupt controller from its interrupt until the ACK, and an edge-triggered line (never
+/// masked while bound) that fires meanwhile is posted once right after the ACK, so an edge
+/// that came after the drain is not lost.
 pub mod irq {
     /// `c0` = an Endpoint: each interrupt on the line is POSTed to it with order
-    /// [`IRQ_FIRED`](crate::post::IRQ_FIRED). Needs WRITE.
-    /// Errors: `NullArgument`, `WrongType`, `BadState` (already bound).
+    /// [`IRQ_FIRED`](crate::post::IRQ_FIRED); the line is unmasked and awaits no ACK. Needs
+    /// WRITE. Errors: `NullArgument`, `WrongType`, `BadState` (already bound).
     pub const BIND: u32 = 1;
-    /// Unbinds the line. Needs WRITE. Errors: `BadState` (not bound).
+    /// Unbinds the line and masks it. Needs WRITE. Errors: `BadState` (not bound).
     pub const UNBIND: u32 = 2;
+    /// The driver has drained its device after an `IRQ_FIRED`: the line may interrupt again.
+    /// Needs WRITE. Errors: `BadState` (the line is not bound, or no `IRQ_FIRED` of it awaits
+    /// an ACK: none since the last ACK or the BIND), `NotOwner` (the line is bound to an
+    /// endpoint of another process than the caller).
+    pub const ACK: u32 = 3;
 }
 
 /// Orders of an [`IoPorts`](crate::CapType::IoPorts) capability. Which ports a range holds is

@@ -1,16 +1,19 @@
 //! The kernel's entry and exit: what the arch calls.
 //!
-//! - `syscall(cpu, frame)` after a `syscall` instruction, `interrupted(cpu, frame)` when user
-//!   mode (or the idle loop) was interrupted, `exit(cpu, frame)` to leave the kernel: each
+//! - `syscall(cpu, frame)` after a `syscall` instruction, `interrupted(cpu, frame, space)` when
+//!   user mode was interrupted, `exit(cpu, frame)` to leave the kernel: each
 //!   returns an `Exit` saying what to resume, with its registers in `frame`.
 //! - `note_irq` and `timer_tick` run in interrupt context and touch only this CPU's
-//!   pendingIRQs, needResched and tick count (seed 001).
+//!   pendingIRQs, needResched and tick count (seed 001), and the platform's mask of a
+//!   level-triggered line.
 //!
 //! # Invariants
 //! - On return from `exit` this CPU holds no lock and has no deferred work (seed 001: nothing
 //!   is held past kernel exit). `syscall` skips `exit` only when its path released every lock,
 //!   left the current process's registers in the frame under that process's lock, and the exit
-//!   would have nothing to do (`quiet_exit`), so the same holds then.
+//!   would have nothing to do (`quiet_exit`), so the same holds then. `interrupted` skips it
+//!   only when the interrupted process's registers are untouched in the frame, its deferred
+//!   work left nothing behind and the exit would have nothing to do (`quiet_exit` again).
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -70,22 +73,39 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// User mode was interrupted (IRQ, timer or IPI): the non-local return into the
-    /// rescheduler of seed 001.
-    pub fn interrupted(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
-        if let Some(me) = cpu.current {
-            self.save_registers(cpu, me, regs, false);
+    /// User mode was interrupted (IRQ, timer or IPI), its registers in `regs`, while it ran in
+    /// address space `space` (as the exit that resumed it said): the non-local return into
+    /// the rescheduler of seed 001. The interrupt's deferred work runs first; if it changed
+    /// nothing for this CPU (no reschedule asked, no wake-up left, no alarm due) the process
+    /// goes on at once, as if it had not been interrupted: its registers stay in the frame
+    /// and nothing is locked. Whatever must stop a running process (a halt, a preemption, an
+    /// affinity change, an expired quantum) asks this CPU for a reschedule.
+    pub fn interrupted(&self, cpu: &mut Cpu, regs: &mut P::SaveArea, space: Option<ObjId>) -> Exit {
+        let Some(me) = cpu.current else {
+            return self.exit(cpu, regs);
+        };
+        self.post_pending_irqs(cpu);
+        let live = space.is_none_or(|s| self.spaces.is_live(s));
+        if let Some(exit) = self.quiet_exit(cpu, space).filter(|_| live) {
+            return exit;
         }
+        self.save_registers(cpu, me, regs, false);
         self.exit(cpu, regs)
     }
 
-    /// Interrupt context: IRQ `line` fired on `cpu`. Touches only pendingIRQs and needResched;
-    /// the line is posted to its endpoint at the next kernel exit. Lines past 63 are ignored.
+    /// Interrupt context: IRQ `line` fired on `cpu`. Touches only this CPU's pendingIRQs (and
+    /// masks a level-triggered line until its driver ACKs); the line is posted to its
+    /// endpoint at the next kernel exit, which asks for a reschedule if that POST wakes a
+    /// process more urgent than the one running (`make_ready_at`), so the interrupt itself
+    /// does not. Lines past 63 are ignored.
     pub fn note_irq(&self, cpu: CpuId, line: u32) {
         if let Some(bit) = 1u64.checked_shl(line) {
-            let shared = self.shared(cpu);
-            shared.pending_irqs.fetch_or(bit, Ordering::AcqRel);
-            shared.request_resched();
+            if self.platform.irq_level_triggered(line) {
+                self.platform.set_irq_masked(line, true);
+            }
+            self.shared(cpu)
+                .pending_irqs
+                .fetch_or(bit, Ordering::AcqRel);
         }
     }
 

@@ -4,8 +4,14 @@
 //! `IRQ_FIRED` and the line number as the word, through the same queue as every other POST.
 //! The kernel cannot stall: if the recipient is not available and the line's one post activity
 //! is still queued, the line stays pending and is tried again at the next exit. A line that fires again
-//! before it is posted is posted once (a level, not a count). An unbound line's interrupt is
-//! dropped.
+//! before it is posted is posted once (a level, not a count). The interrupt of an unbound line,
+//! or of one bound to a destroyed driver, is dropped (a level-triggered line then stays masked
+//! until it is bound again).
+//!
+//! A posted line awaits its driver's ACK (`orders/irq.rs`) and is not posted again until
+//! then: a level-triggered line was masked by `note_irq` and is unmasked by the ACK; an
+//! edge-triggered line that fires meanwhile is remembered (`IrqLine::fired_again`) and made
+//! pending again by the ACK.
 
 use tessera_abi::message::{MessageInfo, MESSAGE_CAPS};
 use tessera_abi::post::{PostPayload, IRQ_FIRED};
@@ -25,13 +31,19 @@ use crate::sync::atomic::Ordering;
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
-    /// Posts every pending IRQ line of this CPU that can be posted now.
+    /// Posts every pending IRQ line of this CPU that can be posted now. Inlined, and the
+    /// posting kept out of line: most exits have nothing pending, and a plain load is cheaper
+    /// than a call and the swap.
+    #[inline(always)]
     pub(crate) fn post_pending_irqs(&self, cpu: &mut Cpu) {
-        let shared = self.shared(cpu.id);
-        // Most exits have nothing pending: a plain load is cheaper than the swap.
-        if shared.pending_irqs.load(Ordering::Acquire) == 0 {
-            return;
+        if self.shared(cpu.id).pending_irqs.load(Ordering::Acquire) != 0 {
+            self.post_irqs(cpu);
         }
+    }
+
+    #[inline(never)]
+    fn post_irqs(&self, cpu: &mut Cpu) {
+        let shared = self.shared(cpu.id);
         let mut pending = shared.pending_irqs.swap(0, Ordering::AcqRel);
         while pending != 0 {
             let line = pending.trailing_zeros();
@@ -49,15 +61,28 @@ impl<P: Platform> Kernel<P> {
         let Some(irq) = self.irqs.get(line as usize) else {
             return Ok(true);
         };
-        cpu.held.read(self, LockKey::irq(line))?;
-        let Some(endpoint) = irq.read(|l| l.bound) else {
+        cpu.held.write(self, LockKey::irq(line))?;
+        let Some((endpoint, awaiting)) = irq.read(|l| l.bound.map(|e| (e, l.awaiting_ack))) else {
             return Ok(true);
         };
+        #[cfg(feature = "planted-bugs")]
+        let awaiting = awaiting && !self.planted_is(crate::planted::PlantedBug::PostIrqBeforeAck);
+        if awaiting {
+            // COMMIT POINT: the line is locked and its driver has not ACKed the last POST; the
+            // ACK makes the line pending again.
+            irq.write(|l| l.fired_again = true);
+            return Ok(true);
+        }
         let payload = PostPayload {
             order: IRQ_FIRED,
             word: u64::from(line),
         };
-        Ok(self.post_from_kernel(cpu, endpoint, Sender::Irq(line), payload)? != KernelPost::Busy)
+        let posted = self.post_from_kernel(cpu, endpoint, Sender::Irq(line), payload)?;
+        // Past the POST's commit point: the line is still locked.
+        if matches!(posted, KernelPost::Delivered | KernelPost::Queued) {
+            irq.write(|l| l.awaiting_ack = true);
+        }
+        Ok(posted != KernelPost::Busy)
     }
 
     /// A POST from the kernel itself (an IRQ line, an alarm) to `endpoint`, from `sender`'s

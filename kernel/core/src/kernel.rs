@@ -13,9 +13,10 @@
 //!    registers are now in `frame` and which address space to switch to; `Exit::Idle` says
 //!    halt with interrupts enabled.
 //! 3. On `syscall`: save the user registers in `frame`, `syscall(cpu, frame)`, then as in 2.
-//! 4. An interrupt handler acknowledges and calls `note_irq` or `timer_tick`; if it interrupted
-//!    user mode or the idle loop it continues with `interrupted(cpu, frame)`, then as in 2; if
-//!    it interrupted the kernel, the flag it set is seen at the next exit.
+//! 4. An interrupt handler calls `note_irq` or `timer_tick` (a device line before its
+//!    acknowledge, so a level-triggered one is masked first); if it interrupted user mode it
+//!    continues with `interrupted(cpu, frame, space)`, if the idle loop with `exit`, then as
+//!    in 2; if it interrupted the kernel, what it noted is seen at the next exit.
 //! 5. A user page fault: `resolve_fault(cpu, vpn)` finds the frame, rights and the derived leaf
 //!    page table, and has the platform install the entry (`Platform::mapping_derived`; upper
 //!    table levels are the arch's own) while it holds the locks that make it valid; on an

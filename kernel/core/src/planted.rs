@@ -46,6 +46,8 @@ pub enum PlantedBug {
     /// The CALL/RETURN fast path switches to the receiver even when a process of its priority
     /// or higher is ready on this CPU (the general path would run that one first).
     FastPathIgnoresReady = 16,
+    /// Post an IRQ line again while its driver has not ACKed the last POST of it.
+    PostIrqBeforeAck = 21,
 }
 
 /// Which bug is planted (0: none).

@@ -85,6 +85,16 @@ pub trait Platform: Sync {
     /// the same table slot has another generation and must not inherit the grant.
     fn io_ports_granted(&self, process: ObjId, range: Option<u32>);
 
+    /// Whether IRQ line `line` is level-triggered: it keeps interrupting while its device
+    /// asserts it, so the core masks it from its interrupt until its driver ACKs. An
+    /// edge-triggered line is never masked while bound. Called in interrupt context.
+    fn irq_level_triggered(&self, line: u32) -> bool;
+    /// Masks (`true`) or unmasks IRQ line `line` at the interrupt controller. Called in
+    /// interrupt context (`Kernel::note_irq`, level-triggered lines only) and from kernel
+    /// paths holding the line's lock (ACK, BIND, UNBIND); a line that is not the platform's
+    /// is ignored.
+    fn set_irq_masked(&self, line: u32, masked: bool);
+
     /// Whether simulated CPUs take turns on the host (`HeldLocks`, "Turns"). Hardware: no.
     const TAKES_TURNS: bool = false;
     /// The kernel path on this CPU is at a lock operation: the simulator may run another CPU's

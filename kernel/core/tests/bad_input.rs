@@ -25,6 +25,7 @@ const OTHER: u8 = 12;
 const SPACE_RO: u8 = 13;
 const PORTS: u8 = 14;
 const PORTS_RO: u8 = 15;
+const IRQ_RO: u8 = 16;
 const SCRATCH: u8 = 30;
 
 /// A process current on CPU 0 holding the capabilities named above.
@@ -60,6 +61,7 @@ fn world() -> (H, Cap) {
         (SPACE_RO, space, Rights::READ),
         (PORTS, ports, Rights::ALL),
         (PORTS_RO, ports, Rights::READ),
+        (IRQ_RO, irq, Rights::READ),
     ] {
         h.give(p, slot, cap, rights);
     }
@@ -153,6 +155,7 @@ fn missing_rights() {
             call(SPACE_RO, order::space::UNMAP, &[0], &[], 0),
             call(PORTS_RO, order::io_ports::GRANT, &[], &[OTHER], 0),
             call(PORTS, order::io_ports::GRANT, &[], &[SELF_RO], 0),
+            call(IRQ_RO, order::irq::ACK, &[], &[], 0),
         ],
     );
 }
@@ -299,6 +302,7 @@ fn bad_state() {
             inv(InvocationKind::Send, OWN_EP, 1, &[], &[], [0; 4]),
             call(SPACE, order::space::UNMAP, &[3], &[], 0),
             call(IRQ, order::irq::UNBIND, &[], &[], 0),
+            call(IRQ, order::irq::ACK, &[], &[], 0),
         ],
     );
     let (mut h, _) = world();
@@ -319,6 +323,22 @@ fn bad_state() {
     assert_eq!(h.error(0), None);
     h.syscall(0, call(IRQ, order::irq::BIND, &[], &[OWN_EP], 0));
     assert_eq!(h.error(0), Some(Error::BadState), "bound twice");
+    h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
+    assert_eq!(
+        h.error(0),
+        Some(Error::BadState),
+        "ACK before any interrupt"
+    );
+    h.k.note_irq(h.cpus[0].id, 1);
+    h.tick(0);
+    h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
+    assert_eq!(
+        h.error(0),
+        None,
+        "the ACK of the interrupt posted to the caller"
+    );
+    h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
+    assert_eq!(h.error(0), Some(Error::BadState), "ACKed twice");
     h.syscall(
         0,
         call(
@@ -343,6 +363,32 @@ fn not_owner() {
         Error::NotOwner,
         &[call(SMALL_BANK, order::bank::DESTROY, &[], &[PAGE], 0)],
     );
+    // An IRQ line bound to another process's endpoint, fired, then that driver destroyed:
+    // the caller holds the line's capability but may not ACK for the driver, alive or dead.
+    let (mut h, _) = world();
+    let q = h.process(0);
+    let ep = h.endpoint(q, 2);
+    let irq = h.k.irq_cap(1).unwrap();
+    h.obj(irq, order::irq::BIND, &[], &[ep]).unwrap();
+    h.k.note_irq(h.cpus[0].id, 1);
+    h.tick(0);
+    h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
+    assert_eq!(
+        h.error(0),
+        Some(Error::NotOwner),
+        "the line awaits another process's ACK"
+    );
+    let root = h.root;
+    h.obj(root, order::bank::DESTROY, &[], &[q]).unwrap();
+    h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
+    assert_eq!(
+        h.error(0),
+        Some(Error::NotOwner),
+        "the line's driver is destroyed"
+    );
+    h.obj(irq, order::irq::UNBIND, &[], &[]).unwrap();
+    h.syscall(0, call(IRQ, order::irq::ACK, &[], &[], 0));
+    assert_eq!(h.error(0), Some(Error::BadState), "the line is unbound");
 }
 
 #[test]

@@ -172,7 +172,7 @@ fn ring_step(
     done: &AtomicUsize,
 ) -> Result<(), String> {
     let Some(me) = cpu.current() else {
-        h.k.interrupted(cpu, regs);
+        h.k.interrupted(cpu, regs, None);
         return Ok(());
     };
     let (m, next) = *ring.lock().unwrap().get(&me).ok_or("unknown process")?;
@@ -247,7 +247,7 @@ fn a_ring_of_four_halting_each_other_on_real_threads_all_finish() {
                             return (cpu, Err(e));
                         }
                     }
-                    hr.k.interrupted(&mut cpu, &mut regs);
+                    hr.k.interrupted(&mut cpu, &mut regs, None);
                     (cpu, Ok(()))
                 })
             })

@@ -54,7 +54,7 @@ fn step(
     rng: &mut Xs,
 ) -> Result<(), String> {
     let Some(me) = cpu.current() else {
-        h.k.interrupted(cpu, regs);
+        h.k.interrupted(cpu, regs, None);
         return Ok(());
     };
     let prog = progs
@@ -181,7 +181,7 @@ fn clients_and_servers_on_real_threads_under_halts() {
                             return (cpu, Err(e));
                         }
                     }
-                    hr.k.interrupted(&mut cpu, &mut regs);
+                    hr.k.interrupted(&mut cpu, &mut regs, None);
                     (cpu, Ok(()))
                 })
             })

@@ -228,6 +228,7 @@ impl Sim {
             let irq = self.kernel.irq_cap(line).ok_or("no IRQ line")?;
             self.call(irq, order::irq::UNBIND, &[], &[])?;
             self.call(irq, order::irq::BIND, &[], &[ep])?;
+            self.give_irq(proc.obj, line, irq)?;
         }
         Ok(())
     }

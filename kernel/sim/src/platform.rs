@@ -121,7 +121,13 @@ struct Machine {
     errors: Vec<String>,
     /// The clock (`Platform::now_ns`), moved on by the simulator.
     now: u64,
+    /// The interrupt controller's mask, one bit per IRQ line (every line starts masked).
+    irq_masked: u64,
 }
+
+/// The simulated IRQ lines that are level-triggered (the others are edge-triggered): lines 2
+/// and 3 of `world::IRQ_LINES`.
+const LEVEL_LINES: u64 = 0b1100;
 
 /// The simulated platform.
 pub struct SimPlatform {
@@ -139,6 +145,7 @@ impl SimPlatform {
                 ipis: [false; MAX_CPUS],
                 errors: Vec::new(),
                 now: 0,
+                irq_masked: u64::MAX,
             }),
         }
     }
@@ -172,6 +179,11 @@ impl SimPlatform {
     /// CPU `cpu` left the kernel for user mode in `space` (`None`: idle).
     pub fn user_entered(&self, cpu: usize, space: Option<ObjId>) {
         self.lock().mmu.user_entered(cpu, space);
+    }
+
+    /// Whether IRQ line `line` is masked: a masked line does not interrupt.
+    pub fn irq_masked(&self, line: u32) -> bool {
+        self.lock().irq_masked & (1 << line) != 0
     }
 
     /// The space CPU `cpu` runs in user mode, if it does.
@@ -282,6 +294,19 @@ impl Platform for SimPlatform {
     }
 
     fn io_ports_granted(&self, _process: ObjId, _range: Option<u32>) {}
+
+    fn irq_level_triggered(&self, line: u32) -> bool {
+        LEVEL_LINES & (1 << line) != 0
+    }
+
+    fn set_irq_masked(&self, line: u32, masked: bool) {
+        let mut m = self.lock();
+        if masked {
+            m.irq_masked |= 1 << line;
+        } else {
+            m.irq_masked &= !(1 << line);
+        }
+    }
 
     const TAKES_TURNS: bool = true;
 

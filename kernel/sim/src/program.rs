@@ -34,6 +34,8 @@ pub mod slot {
     pub const PAGE_COUNT: u8 = 6;
     /// A keeper's process capability to the program it keeps.
     pub const KEPT: u8 = 20;
+    /// The driver's IRQ line capabilities, one slot per line from here.
+    pub const IRQS: u8 = 50;
 }
 
 /// The badge on the driver endpoint bound to the IRQ lines.
@@ -87,6 +89,10 @@ pub enum Pending {
     },
     /// A keeper's HALT of the program it keeps.
     KeeperHalt,
+    /// The driver's ACK of an IRQ line whose `IRQ_FIRED` it received: must succeed.
+    Ack {
+        line: u32,
+    },
 }
 
 /// A server's memory of its last CALL.
@@ -133,6 +139,9 @@ pub struct Program {
     pub stale_writes: Vec<(tessera_abi::fault::Reg, u64)>,
     /// For a keeper: the fault (its number) whose message it holds, and the step it is at.
     pub handling: Option<(u64, u8)>,
+    /// For the driver: the IRQ lines (one bit each) whose `IRQ_FIRED` it received and has not
+    /// ACKed yet; the kernel must not post such a line again before the ACK.
+    pub acks: u64,
 }
 
 pub(crate) fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {
@@ -205,6 +214,12 @@ impl Program {
             | Pending::WriteRegs { .. }
             | Pending::KeeperHalt => Ok(()),
             Pending::Wait => self.received(me, r, ledger),
+            Pending::Ack { line } => match err {
+                None => Ok(()),
+                Some(e) => Err(format!(
+                    "process {me}: ACK of IRQ line {line} failed: {e:?}"
+                )),
+            },
         }
     }
 
@@ -223,6 +238,14 @@ impl Program {
                     r.badge
                 ));
             }
+            let bit = 1u64.checked_shl(r.data[0] as u32).unwrap_or(0);
+            if bit == 0 || self.acks & bit != 0 {
+                return Err(format!(
+                    "process {me}: IRQ line {} posted again before its ACK",
+                    r.data[0]
+                ));
+            }
+            self.acks |= bit;
             ledger.irqs += 1;
             return Ok(());
         }

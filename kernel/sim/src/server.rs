@@ -1,8 +1,9 @@
 //! The server program: wait, receive, reply; sometimes reply with SEND through the resume
-//! capability and then try it again, which must fail (resume capabilities are one-shot).
+//! capability and then try it again, which must fail (resume capabilities are one-shot). The
+//! driver (server 0) first ACKs each IRQ line whose `IRQ_FIRED` it received.
 
 use tessera_abi::message::{Invocation, MessageInfo};
-use tessera_abi::InvocationKind;
+use tessera_abi::{order, InvocationKind};
 
 use crate::program::{inv, recv, slot, Pending, Program, ResumeState};
 use crate::rng::Rng;
@@ -11,6 +12,18 @@ impl Program {
     /// A server's next invocation.
     pub fn server_step(&mut self, rng: &mut Rng) -> Invocation {
         let wait = recv([slot::SCRATCH, slot::SCRATCH + 1, 0, slot::RESUME]);
+        if self.acks != 0 {
+            // The driver has drained its device: the line may interrupt again.
+            let line = self.acks.trailing_zeros();
+            self.acks &= self.acks - 1;
+            self.pending = Some(Pending::Ack { line });
+            return inv(
+                slot::IRQS + line as u8,
+                MessageInfo::new(InvocationKind::Call, order::irq::ACK, 0, 0),
+                [0; 4],
+                recv([0; 4]),
+            );
+        }
         match self.resume {
             ResumeState::Fresh { id } if rng.chance(1, 6) => {
                 self.resume = ResumeState::Sent;

@@ -76,6 +76,7 @@ impl Sim {
         for line in 0..IRQ_LINES {
             let irq = sim.kernel.irq_cap(line).ok_or("no IRQ line")?;
             sim.call(irq, order::irq::BIND, &[], &[ep])?;
+            sim.give_irq(driver, line, irq)?;
         }
         if ncpus > 1 {
             let seed = sim.rng.next_u64();
@@ -100,6 +101,18 @@ impl Sim {
             .kernel_invoke(&mut self.cpus[0], cap, order, data, caps);
         r.map(|(_, c)| c.unwrap_or(Cap::NULL))
             .map_err(|e| format!("setup order {order} on {cap:?}: {e:?}"))
+    }
+
+    /// Gives the driver process `driver` IRQ line `line`'s capability, to ACK it.
+    pub(crate) fn give_irq(&mut self, driver: ObjId, line: u32, irq: Cap) -> Result<(), String> {
+        let slot = u64::from(slot::IRQS) + u64::from(line);
+        self.call(
+            Cap::new(CapType::Process, driver),
+            order::process::SET_CAP,
+            &[slot, Rights::ALL.raw()],
+            &[irq],
+        )
+        .map(|_| ())
     }
 
     /// Creates, equips and starts a program.
@@ -178,6 +191,7 @@ impl Sim {
             fault: None,
             stale_writes: Vec::new(),
             handling: None,
+            acks: 0,
         });
         self.by_id.insert(proc.obj, me);
         Ok(me)

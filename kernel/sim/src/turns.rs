@@ -99,11 +99,12 @@ impl Job {
         let mmu = &k.platform;
         let r = catch_unwind(AssertUnwindSafe(|| match &self.entry {
             Entry::Syscall | Entry::Interrupt => {
+                let running_in = mmu.user_space(c);
                 mmu.kernel_entered(c);
                 let exit = if matches!(self.entry, Entry::Syscall) {
                     k.syscall(&mut self.cpu, &mut self.regs)
                 } else {
-                    k.interrupted(&mut self.cpu, &mut self.regs)
+                    k.interrupted(&mut self.cpu, &mut self.regs, running_in)
                 };
                 let space = match exit {
                     Exit::User { space, .. } => space,

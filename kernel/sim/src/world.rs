@@ -167,7 +167,10 @@ impl Sim {
             73..=76 => {
                 for _ in 0..1 + self.rng.below(6) {
                     let line = self.rng.below(u64::from(IRQ_LINES)) as u32;
-                    self.kernel.note_irq(id, line);
+                    // A masked line does not interrupt (a level-triggered one awaits its ACK).
+                    if !self.kernel.platform.irq_masked(line) {
+                        self.kernel.note_irq(id, line);
+                    }
                 }
                 Entry::Interrupt
             }

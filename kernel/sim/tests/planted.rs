@@ -1,6 +1,6 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
 //! owner, loses a POST, leaves a destroyed page mapped, runs a pinned process off its CPU,
-//! fires an alarm twice or early, re-opens a race between two CPUs' kernel paths (`LoseHalt`,
+//! fires an alarm twice or early, posts an IRQ line again before its driver's ACK, re-opens a race between two CPUs' kernel paths (`LoseHalt`,
 //! `DispatchRace`: caught only because entries interleave at lock operations), or breaks the
 //! fault-keeper protocol (`FaultLosesRegisters`,
 //! `DropFaultOfDeadKeeper`); some seed among the first 2,000 must report it (the first catching
@@ -118,6 +118,20 @@ fn an_alarm_posted_twice_is_caught() {
     assert!(found.is_some(), "no seed caught an alarm that fired twice");
     let (seed, why) = found.unwrap_or_default();
     assert!(why.contains("alarm"), "seed {seed} failed for another reason: {why}");
+}
+
+#[test]
+fn an_irq_posted_again_before_its_ack_is_caught() {
+    let found = first_failure(PlantedBug::PostIrqBeforeAck);
+    assert!(
+        found.is_some(),
+        "no seed caught an IRQ line posted twice without an ACK"
+    );
+    let (seed, why) = found.unwrap_or_default();
+    assert!(
+        why.contains(" ACK"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }
 
 #[test]

@@ -2,11 +2,28 @@
 //! Commands: `help`, `cpus`, `ticks`, `shutdown`.
 
 use crate::cpu::percpu;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 
-/// Protects the line being typed. Leaf lock, taken only by the deferred work.
+/// Protects the line being typed. Leaf lock, taken only by `poll`, outside interrupt context.
 static LINE: Mutex<([u8; 80], usize)> = Mutex::new(([0; 80], 0));
+
+/// COM1 interrupted before the system runs: input waits in the UART for `poll`.
+static INPUT: AtomicBool = AtomicBool::new(false);
+
+/// Interrupt context: COM1 has input for the monitor.
+pub fn input_arrived() {
+    INPUT.store(true, Ordering::Release);
+}
+
+/// Out of interrupt context (the idle loop): feeds the input COM1 announced to the monitor.
+pub fn poll() {
+    if INPUT.swap(false, Ordering::AcqRel) {
+        while let Some(b) = crate::console::read_byte() {
+            byte(b);
+        }
+    }
+}
 
 pub fn byte(b: u8) {
     let mut guard = LINE.lock();

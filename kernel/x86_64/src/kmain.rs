@@ -92,7 +92,7 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
     apic::lapic::start_timer();
     let (gsi, low, level) = platform::serial_line();
     if apic::ioapic::route(gsi, apic::lapic::id(), low, level) {
-        apic::ioapic::unmask(gsi);
+        apic::ioapic::set_masked(gsi, false);
     }
     let started = crate::smp::start_aps();
     log::info!("{} of {} CPUs online", started + 1, p.cpus);

@@ -25,7 +25,6 @@ pub mod console_input;
 #[cfg(not(test))]
 pub mod cpu;
 #[cfg(not(test))]
-pub mod deferred;
 #[cfg(not(test))]
 pub mod idle;
 #[cfg(not(test))]

@@ -4,6 +4,11 @@
 //! only as the kernel's IRQ POSTs (`abi::post::IRQ_FIRED`) through the endpoint with
 //! `slots::serial::IRQ_BADGE`, never by polling.
 //!
+//! Each IRQ POST is ACKed (`order::irq::ACK`) once the UART is drained, so the kernel posts
+//! the line again; while input is held back in the UART (the buffer is full) the ACK waits
+//! for a READ to make room and the drain after it, so a level-triggered line would not fire
+//! again for input the driver cannot take.
+//!
 //! Invariants: at most one reader waits and at most one IRQ benchmark runs; their resume
 //! capabilities sit in two of the three [`RESUME_SLOTS`] and every wait receives into the
 //! third, so neither is ever overwritten. A waiting reader is answered as soon as input is
@@ -39,6 +44,8 @@ struct Driver {
     bench: Option<IrqBench>,
     /// Whether COM1's line is bound to the driver (no benchmark without its POSTs).
     bound: bool,
+    /// An IRQ POST was received and not yet ACKed.
+    unacked: bool,
 }
 
 /// What to do after a message: reply through `cap` (0: no reply) with `data`.
@@ -100,7 +107,8 @@ impl Driver {
         let round = self.bench.as_ref().is_some_and(IrqBench::in_flight);
         let drained = self.uart.drain(&mut self.input, round);
         if drained.overruns > 0 {
-            self.uart.write(b"\r\nserial: input overrun: the UART lost input bytes\r\n");
+            self.uart
+                .write(b"\r\nserial: input overrun: the UART lost input bytes\r\n");
         }
         if drained.marker {
             let answer = self
@@ -113,9 +121,22 @@ impl Driver {
         }
     }
 
+    /// ACKs the last IRQ POST if the UART is drained.
+    fn ack_if_drained(&mut self) {
+        if self.unacked && !self.uart.backed_up() {
+            self.unacked = false;
+            if invoke::call(slots::serial::IRQ, order::irq::ACK, &[], &[]).is_err() {
+                self.uart
+                    .write(b"serial: the kernel refused the ACK of the COM1 interrupt\r\n");
+            }
+        }
+    }
+
     /// An IRQ POST arrived at TSC `now`.
     fn interrupted(&mut self, now: u64) -> Reply {
         self.pull(now);
+        self.unacked = true;
+        self.ack_if_drained();
         match self.reader {
             Some(slot) if !self.input.is_empty() => {
                 self.reader = None;
@@ -178,6 +199,7 @@ fn main(_arg: u64) {
         reader: None,
         bench: None,
         bound: false,
+        unacked: false,
     };
     d.bound = invoke::call(
         slots::serial::IRQ,
@@ -213,6 +235,7 @@ fn main(_arg: u64) {
         // only once the receiver has been emptied).
         if d.uart.backed_up() && !d.input.is_full() {
             d.pull(now);
+            d.ack_if_drained();
         }
     }
 }

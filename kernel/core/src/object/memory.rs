@@ -271,10 +271,19 @@ impl CapPage {
 }
 
 /// An interrupt line and the endpoint its interrupts are posted to.
+///
+/// Invariant: `awaiting_ack` and `fired_again` are false while the line is unbound, and
+/// `fired_again` is set only while `awaiting_ack` is.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IrqLine {
     /// The bound endpoint.
     pub bound: Option<Cap>,
+    /// An `IRQ_FIRED` of the line was posted and its driver has not ACKed it yet: the line
+    /// is not posted again until then (a level-triggered line is masked meanwhile).
+    pub awaiting_ack: bool,
+    /// The line fired again while awaiting its ACK (edge-triggered lines are not masked):
+    /// the ACK makes it pending again, so that interrupt is posted after all.
+    pub fired_again: bool,
 }
 
 #[cfg(test)]

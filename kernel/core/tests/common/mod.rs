@@ -100,6 +100,10 @@ pub struct TestPlatform {
     pub io_ports: Mutex<std::collections::BTreeMap<ObjId, Option<u32>>>,
     /// The clock, in nanoseconds: moved by the test only.
     pub clock: std::sync::atomic::AtomicU64,
+    /// The interrupt controller: which lines are level-triggered and which are masked (one
+    /// bit per line; every line starts masked, as on a machine).
+    pub irq_level: std::sync::atomic::AtomicU64,
+    pub irq_masked: std::sync::atomic::AtomicU64,
 }
 
 impl Platform for TestPlatform {
@@ -154,6 +158,19 @@ impl Platform for TestPlatform {
     }
     fn io_ports_granted(&self, process: ObjId, range: Option<u32>) {
         self.io_ports.lock().unwrap().insert(process, range);
+    }
+    fn irq_level_triggered(&self, line: u32) -> bool {
+        self.irq_level.load(std::sync::atomic::Ordering::SeqCst) & (1 << line) != 0
+    }
+    fn set_irq_masked(&self, line: u32, masked: bool) {
+        let bit = 1 << line;
+        if masked {
+            self.irq_masked
+                .fetch_or(bit, std::sync::atomic::Ordering::SeqCst);
+        } else {
+            self.irq_masked
+                .fetch_and(!bit, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 
@@ -211,6 +228,8 @@ impl H {
             words: Mutex::new(Default::default()),
             io_ports: Mutex::new(Default::default()),
             clock: std::sync::atomic::AtomicU64::new(0),
+            irq_level: std::sync::atomic::AtomicU64::new(0),
+            irq_masked: std::sync::atomic::AtomicU64::new(u64::MAX),
         };
         let config = Config {
             cpus,
@@ -335,7 +354,35 @@ impl H {
 
     /// CPU `c` takes an interrupt (or leaves its idle loop) and reschedules.
     pub fn tick(&mut self, c: usize) -> Exit {
-        self.entry(c, |h| h.k.interrupted(&mut h.cpus[c], &mut h.regs[c]))
+        let space = self.mmu().user_space(c);
+        self.entry(c, |h| {
+            h.k.interrupted(&mut h.cpus[c], &mut h.regs[c], space)
+        })
+    }
+
+    /// IRQ `line` interrupts CPU `c` in user mode (or its idle loop), if the line is not
+    /// masked: the handler's note, then the kernel entry. `None` if the line is masked.
+    pub fn fire(&mut self, c: usize, line: u32) -> Option<Exit> {
+        let masked = self
+            .k
+            .platform
+            .irq_masked
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if masked & (1 << line) != 0 {
+            return None;
+        }
+        self.k.note_irq(self.cpus[c].id, line);
+        Some(self.tick(c))
+    }
+
+    /// Whether the platform has IRQ `line` masked.
+    pub fn irq_masked(&self, line: u32) -> bool {
+        self.k
+            .platform
+            .irq_masked
+            .load(std::sync::atomic::Ordering::SeqCst)
+            & (1 << line)
+            != 0
     }
 
     /// The process current on CPU `c`.

@@ -1,10 +1,13 @@
-//! The IOAPIC: routes device interrupt lines (GSIs) to vectors on a chosen CPU.
+//! The IOAPIC: routes device interrupt lines (GSIs) to vectors on a chosen CPU, and masks
+//! them when the core says (`Platform::set_irq_masked`: a bound level-triggered line from its
+//! interrupt until its driver ACKs, an unbound line).
 //!
-//! Lock order: `IOAPIC` is a leaf. It is also taken by the device interrupt handler (to mask
-//! the line until its driver has seen it), which is safe because interrupts arrive only in
-//! the idle loop, where this CPU holds no lock.
+//! Lock order: `IOAPIC` is a leaf. It is also taken in interrupt context, when the core masks
+//! a level-triggered line that fired, which is safe because interrupts arrive only in user
+//! mode and the idle loop, where this CPU holds no lock.
 
 use crate::trap::vectors::{IRQ_BASE, IRQ_LINES};
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 
 struct IoApic {
@@ -14,6 +17,9 @@ struct IoApic {
 
 /// Protects the select/window register pair.
 static IOAPIC: Mutex<Option<IoApic>> = Mutex::new(None);
+
+/// One bit per routed level-triggered line; read without the lock in interrupt context.
+static LEVEL: AtomicU32 = AtomicU32::new(0);
 
 impl IoApic {
     fn read(&self, reg: u32) -> u32 {
@@ -54,19 +60,22 @@ pub fn route(gsi: u8, apic_id: u32, active_low: bool, level: bool) -> bool {
     let low = (IRQ_BASE + gsi) as u32 | (active_low as u32) << 13 | (level as u32) << 15 | 1 << 16;
     io.write(0x11 + 2 * gsi as u32, apic_id << 24);
     io.write(0x10 + 2 * gsi as u32, low);
+    if level {
+        LEVEL.fetch_or(1 << gsi, Ordering::Release);
+    } else {
+        LEVEL.fetch_and(!(1 << gsi), Ordering::Release);
+    }
     true
 }
 
-pub fn unmask(gsi: u8) {
+/// Masks or unmasks line `gsi`; a line the IOAPIC does not have is ignored.
+pub fn set_masked(gsi: u8, masked: bool) {
     if let Some(io) = IOAPIC.lock().as_ref().filter(|io| gsi < io.lines) {
-        io.set_mask(gsi, false);
+        io.set_mask(gsi, masked);
     }
 }
 
-/// Masks the line behind `vector` (the handler's acknowledge; the deferred work unmasks).
-pub fn mask_vector(vector: u8) {
-    let gsi = vector.wrapping_sub(IRQ_BASE);
-    if let Some(io) = IOAPIC.lock().as_ref().filter(|io| gsi < io.lines) {
-        io.set_mask(gsi, true);
-    }
+/// Whether line `gsi` was routed level-triggered.
+pub fn level_triggered(gsi: u8) -> bool {
+    LEVEL.load(Ordering::Acquire).checked_shr(u32::from(gsi)).is_some_and(|b| b & 1 != 0)
 }

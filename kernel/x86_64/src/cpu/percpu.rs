@@ -1,8 +1,9 @@
 //! Per-CPU state, reached through the GS base (`gs:[0]` holds the block's own address).
 //!
 //! Invariants (DESIGN.md, "Interrupts"): an interrupt handler touches nothing of the kernel but
-//! this CPU's `pending_irqs` and `need_resched`; every other field is touched only by its own
-//! CPU with interrupts off, so none needs a lock. `trap_depth` counts nested ring-0 traps: the
+//! this CPU's notes in the core (pendingIRQs, needResched and the quantum, through
+//! `Kernel::note_irq` and `Kernel::timer_tick`) and its counters here; every other field is
+//! touched only by its own CPU with interrupts off, so none needs a lock. `trap_depth` counts nested ring-0 traps: the
 //! kernel itself runs on stack chunk 0; a trap at depth d runs on chunk d, and while it runs,
 //! IST1 points at chunk d+1, so a nested trap never lands on a stack in use (Tera's bounded
 //! save-area pool, seed 000 section 5). Depth `TRAP_DEPTH_MAX + 1` runs on the last, spare
@@ -59,12 +60,9 @@ pub struct PerCpu {
     asm_slots: [UnsafeCell<u64>; 4],
     pub id: u32,
     pub apic_id: u32,
-    /// One bit per interrupt vector that fired and is not yet handled (seed 001, 2.3).
-    pub pending_irqs: [AtomicU64; 4],
-    pub need_resched: AtomicBool,
     trap_depth: AtomicU32,
     pub max_trap_depth_seen: AtomicU32,
-    /// Interrupts taken by the handler, and those the deferred work has handled.
+    /// Interrupts taken, and of them timer ticks (counted by the handlers).
     pub irqs_taken: AtomicU64,
     pub ticks: AtomicU64,
     pub tss: UnsafeCell<TssWithIomap>,
@@ -102,8 +100,6 @@ impl PerCpu {
             asm_slots: [const { UnsafeCell::new(0) }; 4],
             id,
             apic_id,
-            pending_irqs: [const { AtomicU64::new(0) }; 4],
-            need_resched: AtomicBool::new(false),
             trap_depth: AtomicU32::new(0),
             max_trap_depth_seen: AtomicU32::new(0),
             irqs_taken: AtomicU64::new(0),
@@ -160,14 +156,6 @@ impl PerCpu {
 
     pub fn trap_depth(&self) -> u32 {
         self.trap_depth.load(Ordering::Relaxed)
-    }
-
-    pub fn take_pending_irqs(&self) -> [u64; 4] {
-        core::array::from_fn(|i| self.pending_irqs[i].swap(0, Ordering::AcqRel))
-    }
-
-    pub fn mark_irq_pending(&self, vector: u8) {
-        self.pending_irqs[(vector / 64) as usize].fetch_or(1 << (vector % 64), Ordering::AcqRel);
     }
 }
 

@@ -63,6 +63,8 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 #[cfg(feature = "trace")]
                 returning.traced.entering(me, process.index, regs.rax);
                 let vector = returning.run_user(cpu, &mut regs, fx);
+                // Direct returns from system calls may have switched processes since the entry.
+                let (process, space) = returning.entered();
                 if vector != EXIT_DECIDED {
                     #[cfg(feature = "trace")]
                     returning.traced.left(vector);
@@ -74,16 +76,20 @@ pub fn run(cpu: &mut Cpu) -> ! {
                         Some(decided) => decided,
                         None => unreachable!("a system call's exit was not decided (kernel bug)"),
                     },
-                    v if v >= 32 => {
-                        crate::deferred::run(percpu());
-                        k.interrupted(cpu, &mut regs)
-                    }
+                    v if v >= 32 => interrupted(cpu, &mut regs, space),
                     14 => page_fault(cpu, &mut regs, process, space),
                     _ => exception(cpu, &mut regs, process),
                 }
             }
         }
     }
+}
+
+/// The process was interrupted in ring 3 while it ran in `space`; the handler noted the
+/// interrupt in the core already. Out of line: the loop's syscall arm is the hot one.
+#[inline(never)]
+fn interrupted(cpu: &mut Cpu, regs: &mut UserContext, space: ObjId) -> Exit {
+    kernel().interrupted(cpu, regs, Some(space))
 }
 
 fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjId) -> Exit {

@@ -80,6 +80,17 @@ impl Platform for X86Machine {
         io_grants::set(process, range);
     }
 
+    #[inline]
+    fn irq_level_triggered(&self, line: u32) -> bool {
+        u8::try_from(line).is_ok_and(crate::apic::ioapic::level_triggered)
+    }
+
+    fn set_irq_masked(&self, line: u32, masked: bool) {
+        if let Ok(gsi) = u8::try_from(line) {
+            crate::apic::ioapic::set_masked(gsi, masked);
+        }
+    }
+
     const TRACES: bool = crate::trace::BUILT_IN;
 
     #[inline(always)]

@@ -47,6 +47,9 @@ pub struct Returning {
     /// The process last prepared and its SSE area (an ObjId names one process for ever, and
     /// its area stays its own while it lives).
     last: Option<(ObjId, *mut FxState)>,
+    /// The process last prepared to enter user mode and its address space: the one in user
+    /// mode while the loop is inside `run_user`, even after direct returns switched to another.
+    entered: (ObjId, ObjId),
     /// The exit `syscall_direct` decided and left to the loop.
     decided: Option<Exit>,
     #[cfg(feature = "trace")]
@@ -70,6 +73,7 @@ impl Returning {
             loaded: (0, u64::MAX),
             ports_open: false,
             last: None,
+            entered: (ObjId::NONE, ObjId::NONE),
             decided: None,
             #[cfg(feature = "trace")]
             traced: crate::trace::CpuTrace::default(),
@@ -98,6 +102,7 @@ impl Returning {
             percpu().set_serial_ports_open(open);
             self.ports_open = open;
         }
+        self.entered = (process, space);
         let fx = match self.last {
             Some((p, fx)) if p == process => fx,
             _ => {
@@ -124,6 +129,12 @@ impl Returning {
             tlb::loaded(me, root);
             self.loaded = (root, epoch);
         }
+    }
+
+    /// The process that was in user mode when `run_user` returned, and its address space: not
+    /// necessarily the one the loop entered, as a direct return may have switched since.
+    pub fn entered(&self) -> (ObjId, ObjId) {
+        self.entered
     }
 
     /// The exit `syscall_direct` decided, after `run_user` returned `EXIT_DECIDED`.
