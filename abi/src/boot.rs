@@ -12,7 +12,7 @@ pub const STACK_PAGES: u64 = 16;
 /// Where the kernel maps the boot archive into init's address space, read-only: a header
 /// page ([`ARCHIVE_MAGIC`] in word 0, the archive's length in bytes in word 1, the packed
 /// [`FuzzArg`] in word 2 when [`InitArg::fuzz`] is set), then the archive itself from
-/// `ARCHIVE_VA + 4096` (a ustar archive: [`crate::bootfs`]).
+/// `ARCHIVE_VA + 4096` (a ustar archive, read by the `tessera-bootfs` crate).
 pub const ARCHIVE_VA: u64 = 0x0000_0010_0000_0000;
 /// Word 0 of the archive's header page.
 pub const ARCHIVE_MAGIC: u64 = u64::from_le_bytes(*b"TSRBOOT1");

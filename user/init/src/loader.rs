@@ -2,7 +2,7 @@
 //! `abi::boot::ARCHIVE_VA`: each ELF becomes a new address space and a halted process, built
 //! with the orders any user-level loader has — create pages from the bank, map each one into
 //! init's own space to fill it, unmap it, map it into the program's space with the rights of its
-//! ELF segment (`abi::elf` says which; the kernel reads init with the same code).
+//! ELF segment (`tessera_bootfs::elf` says which; the kernel reads init with the same code).
 //!
 //! Guarantees: a program that does not fit (a malformed ELF, a segment outside the user half or
 //! over the stack, an exhausted bank) is refused with a `LoadError`, never a fault in init.
@@ -10,7 +10,7 @@
 //! [`SCRATCH_VPN`].
 
 use tessera_user::abi::boot::{init, ARCHIVE_MAGIC, ARCHIVE_VA, STACK_PAGES, STACK_TOP};
-use tessera_user::abi::elf::{Image, LoadError};
+use tessera_bootfs::elf::{Image, LoadError};
 use tessera_user::abi::{CapType, Error, Rights};
 use tessera_user::{caps, slots};
 
@@ -48,7 +48,7 @@ fn page(space: u8, vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<
         caps::map(init::SPACE, SCRATCH_VPN, PAGE_SLOT, Rights::READ.union(Rights::WRITE))?;
         let dst = (SCRATCH_VPN * PAGE) as *mut u8;
         // SAFETY: the page was just mapped writable at SCRATCH_VPN in init's own space, and
-        // `at + bytes.len()` is at most a page (`abi::elf` cuts segments at page bounds).
+        // `at + bytes.len()` is at most a page (`tessera_bootfs::elf` cuts segments at page bounds).
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(at), bytes.len()) };
         caps::unmap(init::SPACE, SCRATCH_VPN)?;
     }

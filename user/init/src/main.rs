@@ -13,8 +13,7 @@ mod grants;
 mod loader;
 
 use tessera_user::abi::boot::{init, InitArg};
-use tessera_user::abi::bootfs;
-use tessera_user::abi::elf::LoadError;
+use tessera_bootfs::elf::LoadError;
 use tessera_user::{caps, entry, invoke, println, trace};
 
 entry!(main);
@@ -28,7 +27,7 @@ fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] 
         return failed;
     };
     for (i, &(name, slot)) in init::PROGRAMS.iter().enumerate() {
-        if let Some(image) = bootfs::find(archive, name) {
+        if let Some(image) = tessera_bootfs::archive::find(archive, name) {
             // The fuzzer runs its workers in its own space, so it gets that space's capability.
             let space = if name == "fuzz" { grants::FUZZ_SPACE } else { loader::SPACE };
             match loader::load(image, slot, space) {
