@@ -11,16 +11,23 @@
 
 use tessera_user::abi::boot::{init, ARCHIVE_MAGIC, ARCHIVE_VA, STACK_PAGES, STACK_TOP};
 use tessera_bootfs::elf::{Image, LoadError};
+use tessera_user::abi::cap::CAP_SPACE_SLOTS;
 use tessera_user::abi::{CapType, Error, Rights};
+use tessera_user::system::PROGRAMS;
 use tessera_user::{caps, slots};
 
 const PAGE: u64 = 4096;
 /// Where init maps a page while it fills it.
 const SCRATCH_VPN: u64 = 0x20_0000_0000 / PAGE;
-/// init's slot for the address space being built (the one program that keeps its space names
-/// another slot).
-pub const SPACE: u8 = slots::FREE + 8;
 const PAGE_SLOT: u8 = slots::FREE + 9;
+/// init keeps the address space of `PROGRAMS[i]` at `SPACES + i` (a program may get its own).
+const SPACES: u8 = slots::FREE + 16;
+const _: () = assert!(SPACES as usize + PROGRAMS.len() <= CAP_SPACE_SLOTS);
+
+/// The slot where init keeps the address space of `PROGRAMS[index]`.
+pub const fn space_slot(index: usize) -> u8 {
+    SPACES + index as u8
+}
 
 /// The boot archive, if the kernel mapped one.
 pub fn archive() -> Option<&'static [u8]> {
