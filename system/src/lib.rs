@@ -23,6 +23,10 @@ pub const INIT: &str = "init";
 /// Where init keeps the programs' processes, entry `i` at `PROGRAM_SLOTS.start + i`; the shell
 /// gets them at the same slots (`Cap::EveryProgram`).
 pub const PROGRAM_SLOTS: core::ops::Range<u8> = 8..slots::FREE;
+const _: () = assert!(
+    PROGRAM_SLOTS.start > tessera_abi::boot::init::SERIAL_PORTS,
+    "over the slots the kernel fills in init"
+);
 
 /// What the kernel was asked to do, which decides the programs init starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +108,10 @@ pub enum Cap {
 impl Cap {
     /// A bank of `pages` in every boot.
     pub const fn bank(pages: u64) -> Cap {
-        Cap::Bank { pages, idle_pages: pages }
+        Cap::Bank {
+            pages,
+            idle_pages: pages,
+        }
     }
 }
 
@@ -164,38 +171,75 @@ mod tests {
 
     #[test]
     fn the_table_is_consistent() {
-        assert!(PROGRAMS.len() <= PROGRAM_SLOTS.len(), "more programs than process slots");
+        assert!(
+            PROGRAMS.len() <= PROGRAM_SLOTS.len(),
+            "more programs than process slots"
+        );
         for (i, p) in PROGRAMS.iter().enumerate() {
             assert!(PROGRAM_SLOTS.contains(&program_slot(i)));
             assert_ne!(p.name, INIT);
             assert_eq!(index_of(p.name), Some(i), "{} is named twice", p.name);
-            assert!(p.priority <= p.ceiling, "{}: priority above its ceiling", p.name);
+            assert!(
+                p.priority <= p.ceiling,
+                "{}: priority above its ceiling",
+                p.name
+            );
             for (j, g) in p.caps.iter().enumerate() {
-                assert!(g.slot > 0 && g.slot < slots::FREE, "{}: slot {} is the program's own", p.name, g.slot);
-                assert!(p.caps[j + 1..].iter().all(|h| h.slot != g.slot), "{}: slot {} twice", p.name, g.slot);
+                assert!(
+                    g.slot > 0 && g.slot < slots::FREE,
+                    "{}: slot {} is the program's own",
+                    p.name,
+                    g.slot
+                );
+                assert!(
+                    p.caps[j + 1..].iter().all(|h| h.slot != g.slot),
+                    "{}: slot {} twice",
+                    p.name,
+                    g.slot
+                );
                 let every = g.cap == Cap::EveryProgram;
-                assert_eq!(PROGRAM_SLOTS.contains(&g.slot), every, "{}: slot {} and the programs' slots", p.name, g.slot);
-                assert!(!every || g.slot == PROGRAM_SLOTS.start, "{}: the programs' slots start at theirs", p.name);
+                assert_eq!(
+                    PROGRAM_SLOTS.contains(&g.slot),
+                    every,
+                    "{}: slot {} and the programs' slots",
+                    p.name,
+                    g.slot
+                );
+                assert!(
+                    !every || g.slot == PROGRAM_SLOTS.start,
+                    "{}: the programs' slots start at theirs",
+                    p.name
+                );
                 if let Cap::Endpoint { server, .. } = g.cap {
-                    assert!(index_of(server).is_some(), "{}: an endpoint to unknown {server}", p.name);
+                    assert!(
+                        index_of(server).is_some(),
+                        "{}: an endpoint to unknown {server}",
+                        p.name
+                    );
                 }
             }
         }
         assert_eq!(index_of("she"), None);
         assert_eq!(index_of("shell").map(program_slot), Some(9));
-        assert!(PROGRAM_SLOTS.start > tessera_abi::boot::init::SERIAL_PORTS, "over the kernel's slots of init");
     }
 
     #[test]
     fn every_boot_starts_the_servers_and_one_front_program() {
         for boot in [Boot::Normal, Boot::Test, Boot::Bench, Boot::Fuzz] {
-            let started: usize = PROGRAMS.iter().filter(|p| p.starts == Starts::In(boot)).count();
+            let started: usize = PROGRAMS
+                .iter()
+                .filter(|p| p.starts == Starts::In(boot))
+                .count();
             assert!(started >= 1, "{boot:?} starts nothing of its own");
             for p in PROGRAMS.iter().filter(|p| p.starts_in(boot)) {
                 for g in p.caps {
                     if let Cap::Endpoint { server, .. } = g.cap {
                         let s = &PROGRAMS[index_of(server).unwrap()];
-                        assert!(s.starts_in(boot), "{} needs {server}, which {boot:?} does not start", p.name);
+                        assert!(
+                            s.starts_in(boot),
+                            "{} needs {server}, which {boot:?} does not start",
+                            p.name
+                        );
                     }
                 }
             }

@@ -9,11 +9,29 @@ use crate::slots::{self, CONSOLE_BADGE, ECHO_BADGE};
 use crate::{Arg, Boot, Cap, Grant, Program, Starts, PROGRAM_SLOTS};
 use tessera_abi::boot::io_ports;
 
-const SELF: Grant = Grant { slot: slots::SELF, cap: Cap::OwnProcess };
-const CONSOLE: Grant = Grant { slot: slots::CONSOLE, cap: Cap::Endpoint { server: "serial", badge: CONSOLE_BADGE } };
-const ECHO: Grant = Grant { slot: slots::ECHO, cap: Cap::Endpoint { server: "echo", badge: ECHO_BADGE } };
+const SELF: Grant = Grant {
+    slot: slots::SELF,
+    cap: Cap::OwnProcess,
+};
+const CONSOLE: Grant = Grant {
+    slot: slots::CONSOLE,
+    cap: Cap::Endpoint {
+        server: "serial",
+        badge: CONSOLE_BADGE,
+    },
+};
+const ECHO: Grant = Grant {
+    slot: slots::ECHO,
+    cap: Cap::Endpoint {
+        server: "echo",
+        badge: ECHO_BADGE,
+    },
+};
 /// The bank the shell, usertests and bench make helper processes and test objects from.
-const BANK: Grant = Grant { slot: slots::BANK, cap: Cap::bank(1024) };
+const BANK: Grant = Grant {
+    slot: slots::BANK,
+    cap: Cap::bank(1024),
+};
 
 /// Every program, in the order init loads them.
 pub const PROGRAMS: &[Program] = &[
@@ -27,10 +45,16 @@ pub const PROGRAMS: &[Program] = &[
         io_ports: Some(io_ports::SERIAL),
         caps: &[
             SELF,
-            Grant { slot: slots::serial::IRQ, cap: Cap::SerialIrq },
+            Grant {
+                slot: slots::serial::IRQ,
+                cap: Cap::SerialIrq,
+            },
             Grant {
                 slot: slots::serial::IRQ_ENDPOINT,
-                cap: Cap::Endpoint { server: "serial", badge: slots::serial::IRQ_BADGE },
+                cap: Cap::Endpoint {
+                    server: "serial",
+                    badge: slots::serial::IRQ_BADGE,
+                },
             },
         ],
     },
@@ -47,8 +71,14 @@ pub const PROGRAMS: &[Program] = &[
             CONSOLE,
             ECHO,
             BANK,
-            Grant { slot: slots::shell::INIT, cap: Cap::Init },
-            Grant { slot: PROGRAM_SLOTS.start, cap: Cap::EveryProgram },
+            Grant {
+                slot: slots::shell::INIT,
+                cap: Cap::Init,
+            },
+            Grant {
+                slot: PROGRAM_SLOTS.start,
+                cap: Cap::EveryProgram,
+            },
         ],
     },
     Program {
@@ -94,8 +124,17 @@ pub const PROGRAMS: &[Program] = &[
             CONSOLE,
             ECHO,
             // Its workers' stacks and the bank it hands the workers.
-            Grant { slot: slots::BANK, cap: Cap::Bank { pages: 4096, idle_pages: 1024 } },
-            Grant { slot: slots::fuzz::SPACE, cap: Cap::OwnSpace },
+            Grant {
+                slot: slots::BANK,
+                cap: Cap::Bank {
+                    pages: 4096,
+                    idle_pages: 1024,
+                },
+            },
+            Grant {
+                slot: slots::fuzz::SPACE,
+                cap: Cap::OwnSpace,
+            },
         ],
     },
     Program {

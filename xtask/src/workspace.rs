@@ -105,14 +105,21 @@ fn user_programs(metadata: &Value, user_dir: &Path, names: &[&str]) -> Result<Ve
             .filter(under_user)
             .find(|p| p["name"].as_str() == Some(name))
             .with_context(|| {
-                format!("the system table names `{name}`, but no crate under {} has that name", user_dir.display())
+                format!(
+                    "the system table names `{name}`, but no crate under {} has that name",
+                    user_dir.display()
+                )
             })?;
-        let has_bin = package["targets"].as_array().into_iter().flatten().any(|t| {
-            t["name"].as_str() == Some(name)
-                && t["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
-        });
+        let has_bin = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| {
+                t["name"].as_str() == Some(name)
+                    && t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            });
         if !has_bin {
             bail!("user program `{name}` has no binary target named `{name}`");
         }
@@ -182,7 +189,10 @@ mod tests {
             package("outsider", "tools/outsider", &["outsider"]),
         ]});
         for name in ["lonely", "other", "outsider", "missing"] {
-            assert!(user_programs(&metadata, Path::new("/ws/user"), &[name]).is_err(), "{name}");
+            assert!(
+                user_programs(&metadata, Path::new("/ws/user"), &[name]).is_err(),
+                "{name}"
+            );
         }
     }
 

@@ -69,7 +69,11 @@ fn give(p: &Program, index: usize, arg: u64, boot: Boot) -> Result<(), Error> {
     caps::set_entry(slot, ENTRY, STACK_TOP, own_arg)?;
     if let Some(range) = p.io_ports {
         // The kernel gives init one capability per port range it makes.
-        let ports = if range == io_ports::SERIAL { init::SERIAL_PORTS } else { return Err(Error::InvalidArgument) };
+        let ports = if range == io_ports::SERIAL {
+            init::SERIAL_PORTS
+        } else {
+            return Err(Error::InvalidArgument);
+        };
         caps::grant_io_ports(ports, slot)?;
     }
     for g in p.caps {

@@ -52,8 +52,14 @@ fn main(arg: u64) {
     }
     // The servers first, then what this boot is for.
     let boot = Boot::of(mode);
-    let servers = PROGRAMS.iter().enumerate().filter(|(_, p)| p.starts == Starts::Always);
-    let own = PROGRAMS.iter().enumerate().filter(|(_, p)| p.starts == Starts::In(boot));
+    let servers = PROGRAMS
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.starts == Starts::Always);
+    let own = PROGRAMS
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.starts == Starts::In(boot));
     for (i, p) in servers.chain(own) {
         if !prepared.contains(i) {
             println!("init: no program {} to start", p.name);
