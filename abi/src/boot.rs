@@ -12,7 +12,7 @@ pub const STACK_PAGES: u64 = 16;
 /// Where the kernel maps the boot archive into init's address space, read-only: a header
 /// page ([`ARCHIVE_MAGIC`] in word 0, the archive's length in bytes in word 1, the packed
 /// [`FuzzArg`] in word 2 when [`InitArg::fuzz`] is set), then the archive itself from
-/// `ARCHIVE_VA + 4096` (a ustar archive: [`crate::bootfs`]).
+/// `ARCHIVE_VA + 4096` (a ustar archive, read by the `tessera-bootfs` crate).
 pub const ARCHIVE_VA: u64 = 0x0000_0010_0000_0000;
 /// Word 0 of the archive's header page.
 pub const ARCHIVE_MAGIC: u64 = u64::from_le_bytes(*b"TSRBOOT1");
@@ -30,27 +30,6 @@ pub mod init {
     /// An [`IoPorts`](crate::CapType::IoPorts) capability to [`super::io_ports::SERIAL`]:
     /// COM1 and QEMU's debug-exit port, for the serial driver.
     pub const SERIAL_PORTS: u8 = 5;
-
-    /// The programs of the boot archive and the slot where init keeps each one's process
-    /// once it has loaded it.
-    pub const PROGRAMS: [(&str, u8); 6] =
-        [("serial", 8), ("shell", 9), ("echo", 10), ("usertests", 11), ("bench", 12), ("fuzz", 13)];
-
-    /// The slot of the program named `name`, if init loads such a program.
-    pub fn program_slot(name: &str) -> Option<u8> {
-        let mut i = 0;
-        while i < PROGRAMS.len() {
-            if str_eq(PROGRAMS[i].0, name) {
-                return Some(PROGRAMS[i].1);
-            }
-            i += 1;
-        }
-        None
-    }
-
-    fn str_eq(a: &str, b: &str) -> bool {
-        a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
-    }
 }
 
 /// init's argument word: what the kernel was asked to do, and the TSC's frequency (so user
@@ -171,7 +150,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn init_arg_round_trips_and_slots_are_distinct() {
+    fn init_arg_round_trips() {
         let a = InitArg {
             test: true,
             bench: false,
@@ -188,10 +167,5 @@ mod tests {
         assert_eq!(FuzzArg::unpack(f.pack()), f);
         let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4 };
         assert_eq!(FuzzArg::unpack(g.pack()), g);
-        assert_eq!(init::program_slot("shell"), Some(9));
-        assert_eq!(init::program_slot("she"), None);
-        for (i, (_, s)) in init::PROGRAMS.iter().enumerate() {
-            assert!(*s > init::SERIAL_IRQ && init::PROGRAMS[i + 1..].iter().all(|(_, t)| t != s));
-        }
     }
 }

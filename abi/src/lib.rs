@@ -17,10 +17,8 @@
 #![warn(missing_docs)]
 
 pub mod boot;
-pub mod bootfs;
 pub mod cap;
 pub mod clock;
-pub mod elf;
 pub mod error;
 pub mod fault;
 pub mod message;

@@ -1,10 +1,12 @@
 //! The shell, driven through the serial port as a person would: boot normally, wait for the
-//! prompt, type `help`, `ps` and `shutdown`, and check what comes back. One test each.
+//! prompt, type `help`, `ps` and `shutdown`, and check what comes back. One test each; `ps`
+//! must list init and every program the system table starts in a normal boot.
 
 use crate::capture::Step;
 use crate::ktest::Judgement;
 use crate::qemu::Exit;
 use std::path::Path;
+use tessera_system::Boot;
 
 const PROMPT: &str = "tessera> ";
 
@@ -22,7 +24,8 @@ pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> Judgement 
         let rest = &text[at..];
         let header = rest.find("ID  NAME")?;
         let table = &rest[header..];
-        (table.contains("shell") && table.contains("serial") && table.contains("init")).then_some(at)
+        let mut normal = tessera_system::PROGRAMS.iter().filter(|p| p.starts_in(Boot::Normal));
+        (table.contains("init") && normal.all(|p| table.contains(p.name))).then_some(at)
     });
     let checks = [
         ("the shell answers help", help.is_some()),
@@ -51,7 +54,7 @@ mod tests {
         t.lines().map(str::to_owned).collect()
     }
 
-    const GOOD: &str = "Tessera shell.\ntessera> help\ncommands:\n  help\ntessera> ps\n  ID  NAME   STATE\n   0  init   available\n   3  serial available\n   4  shell  running\ntessera> shutdown\nshutting down";
+    const GOOD: &str = "Tessera shell.\ntessera> help\ncommands:\n  help\ntessera> ps\n  ID  NAME   STATE\n   0  init   available\n   3  serial available\n   4  shell  running\n   5  echo   available\n   6  hello  halted\ntessera> shutdown\nshutting down";
 
     #[test]
     fn a_good_session_passes_every_check() {

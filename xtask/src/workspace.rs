@@ -1,4 +1,5 @@
-//! The workspace as cargo sees it: its root, its target directory and its user programs.
+//! The workspace as cargo sees it: its root, its target directory and its user programs (init
+//! and every entry of the system table, `tessera_system::PROGRAMS`).
 //!
 //! Guarantees: paths come from `cargo metadata`, so a `CARGO_TARGET_DIR` set by the caller is
 //! honoured and nothing is hard-coded but the location of this crate inside the workspace.
@@ -11,11 +12,12 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-/// A package under `user/` marked `[package.metadata.tessera] program = true`.
+/// A crate under `user/` named by the system table (or init).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProgram {
     pub package: String,
-    /// The package's binary targets; each becomes one bootfs entry of the same name.
+    /// The binaries packed into the bootfs, each as an entry of the same name: the one named
+    /// like the crate.
     pub bins: Vec<String>,
 }
 
@@ -46,7 +48,10 @@ impl Workspace {
             .as_str()
             .context("`cargo metadata` gave no target_directory")?
             .into();
-        let programs = user_programs(&metadata, &root.join("user"))?;
+        let names: Vec<&str> = std::iter::once(tessera_system::INIT)
+            .chain(tessera_system::PROGRAMS.iter().map(|p| p.name))
+            .collect();
+        let programs = user_programs(&metadata, &root.join("user"), &names)?;
         Ok(Workspace {
             root,
             target_dir,
@@ -83,40 +88,44 @@ pub fn cargo(root: &Path) -> Command {
     command
 }
 
-/// The programs among `cargo metadata`'s packages: those under `user_dir` that opt in.
-fn user_programs(metadata: &Value, user_dir: &Path) -> Result<Vec<UserProgram>> {
+/// The crates under `user_dir` named `names`, each with a binary of its own name.
+fn user_programs(metadata: &Value, user_dir: &Path, names: &[&str]) -> Result<Vec<UserProgram>> {
     let packages = metadata["packages"]
         .as_array()
         .context("`cargo metadata` gave no packages")?;
+    let under_user = |package: &&Value| {
+        package["manifest_path"]
+            .as_str()
+            .is_some_and(|m| Path::new(m).starts_with(user_dir))
+    };
     let mut programs = Vec::new();
-    for package in packages {
-        let name = package["name"]
-            .as_str()
-            .context("a package without a name")?;
-        let manifest = package["manifest_path"]
-            .as_str()
-            .with_context(|| format!("package `{name}` has no manifest_path"))?;
-        let marked = package["metadata"]["tessera"]["program"].as_bool() == Some(true);
-        if !marked || !Path::new(manifest).starts_with(user_dir) {
-            continue;
-        }
-        let bins: Vec<String> = package["targets"]
+    for &name in names {
+        let package = packages
+            .iter()
+            .filter(under_user)
+            .find(|p| p["name"].as_str() == Some(name))
+            .with_context(|| {
+                format!(
+                    "the system table names `{name}`, but no crate under {} has that name",
+                    user_dir.display()
+                )
+            })?;
+        let has_bin = package["targets"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|t| {
-                t["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
-            })
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect();
-        if bins.is_empty() {
-            bail!("user program `{name}` is marked `program = true` but has no binary target");
+            .any(|t| {
+                t["name"].as_str() == Some(name)
+                    && t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            });
+        if !has_bin {
+            bail!("user program `{name}` has no binary target named `{name}`");
         }
         programs.push(UserProgram {
             package: name.to_owned(),
-            bins,
+            bins: vec![name.to_owned()],
         });
     }
     Ok(programs)
@@ -127,43 +136,38 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn package(name: &str, dir: &str, program: Option<bool>, bins: &[&str]) -> Value {
+    fn package(name: &str, dir: &str, bins: &[&str]) -> Value {
         let mut targets: Vec<Value> = bins
             .iter()
             .map(|b| json!({"kind": ["bin"], "name": b}))
             .collect();
         targets.push(json!({"kind": ["lib"], "name": name}));
-        let metadata = match program {
-            Some(p) => json!({"tessera": {"program": p}}),
-            None => Value::Null,
-        };
         json!({
             "name": name,
             "manifest_path": format!("/ws/{dir}/Cargo.toml"),
-            "metadata": metadata,
             "targets": targets,
         })
     }
 
     #[test]
     fn zero_programs_is_fine() {
-        let metadata = json!({"packages": [package("tessera-abi", "abi", None, &[])]});
+        let metadata = json!({"packages": [package("tessera-abi", "abi", &[])]});
         assert_eq!(
-            user_programs(&metadata, Path::new("/ws/user")).unwrap(),
+            user_programs(&metadata, Path::new("/ws/user"), &[]).unwrap(),
             vec![]
         );
     }
 
     #[test]
-    fn only_marked_packages_under_user_are_programs() {
+    fn only_the_named_crates_under_user_are_programs() {
         let metadata = json!({"packages": [
-            package("init", "user/init", Some(true), &["init"]),
-            package("shell", "user/shell", Some(true), &["shell", "sh-test"]),
-            package("ulib", "user/ulib", None, &[]),
-            package("off", "user/off", Some(false), &["off"]),
-            package("outsider", "tools/outsider", Some(true), &["outsider"]),
+            package("init", "user/init", &["init"]),
+            package("shell", "user/shell", &["shell", "sh-test"]),
+            package("ulib", "user/ulib", &[]),
+            package("off", "user/off", &["off"]),
+            package("outsider", "tools/outsider", &["outsider"]),
         ]});
-        let got = user_programs(&metadata, Path::new("/ws/user")).unwrap();
+        let got = user_programs(&metadata, Path::new("/ws/user"), &["init", "shell"]).unwrap();
         let names: Vec<_> = got
             .iter()
             .map(|p| (p.package.as_str(), p.bins.clone()))
@@ -172,15 +176,24 @@ mod tests {
             names,
             vec![
                 ("init", vec!["init".to_owned()]),
-                ("shell", vec!["shell".to_owned(), "sh-test".to_owned()]),
+                ("shell", vec!["shell".to_owned()]),
             ]
         );
     }
 
     #[test]
-    fn a_marked_package_without_binaries_is_refused() {
-        let metadata = json!({"packages": [package("lonely", "user/lonely", Some(true), &[])]});
-        assert!(user_programs(&metadata, Path::new("/ws/user")).is_err());
+    fn a_named_crate_without_its_binary_or_outside_user_is_refused() {
+        let metadata = json!({"packages": [
+            package("lonely", "user/lonely", &[]),
+            package("other", "user/other", &["another"]),
+            package("outsider", "tools/outsider", &["outsider"]),
+        ]});
+        for name in ["lonely", "other", "outsider", "missing"] {
+            assert!(
+                user_programs(&metadata, Path::new("/ws/user"), &[name]).is_err(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

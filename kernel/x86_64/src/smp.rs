@@ -9,7 +9,7 @@ use crate::apic::{lapic, pit};
 use crate::cpu::percpu::{self, PerCpu};
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
-use crate::mem::page_table::PteFlags;
+use crate::mem::page_table::PageTableFlags;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 const TRAMPOLINE: u64 = 0x8000;
@@ -94,7 +94,7 @@ fn identity_map_trampoline(map: bool) {
     let km = guard.as_mut().expect("kernel memory is set up");
     let mut f = Frames(&mut km.frames);
     if map {
-        km.tables.map_4k(&mut f, TRAMPOLINE, TRAMPOLINE, PteFlags::empty()).expect("trampoline identity map");
+        km.tables.map_4k(&mut f, TRAMPOLINE, TRAMPOLINE, PageTableFlags::empty()).expect("trampoline identity map");
     } else {
         km.tables.unmap_4k(&mut f, TRAMPOLINE);
     }

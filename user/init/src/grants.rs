@@ -1,112 +1,110 @@
-//! What each program gets from init: slots as `tessera_user::slots` names them, a priority,
-//! and its argument word (init's own `InitArg`, so everyone knows the TSC rate and the mode).
+//! What each program gets from init, as its entry of the system table
+//! (`tessera_system::PROGRAMS`) says: priority, ceiling, CPU, I/O ports, argument word and the
+//! capabilities in its slots.
 //!
 //! Invariants: init's slots below `slots::FREE` keep the kernel's layout, except slot 3
 //! (`abi::boot::init::SERIAL_IRQ`), whose IRQ line moves to [`IRQ`] so that init prints
 //! through `slots::CONSOLE` like every other program.
 
-use tessera_user::abi::boot::{init, InitArg, STACK_TOP};
-use tessera_user::abi::{CapType, Error, Rights};
 use crate::loader;
+use tessera_user::abi::boot::{init, io_ports, InitArg, STACK_TOP};
+use tessera_user::abi::{CapType, Error, Rights};
+use tessera_user::system::{index_of, program_slot, Arg, Boot, Cap, Grant, Program, PROGRAMS};
 use tessera_user::{caps, println, slots, ENTRY};
 
-/// Where init keeps what it makes and what it moves.
+/// Where init keeps what it moves and what it makes.
 const IRQ: u8 = slots::FREE;
-const CONSOLE_EP: u8 = slots::FREE + 1;
-const IRQ_EP: u8 = slots::FREE + 2;
-const ECHO_EP: u8 = slots::FREE + 3;
-const SUB_BANK: u8 = slots::FREE + 4;
-/// Where init keeps the fuzzer's address space (`loader::load`), to give it to the fuzzer.
-pub const FUZZ_SPACE: u8 = slots::FREE + 5;
-const SELF_CAP: u8 = slots::FREE + 6;
+/// A capability init has just made (an endpoint, a bank), before it copies it to a program.
+const MADE: u8 = slots::FREE + 1;
+/// The program being prepared, at its ceiling: what it gets as `slots::SELF`.
+const SELF_CAP: u8 = slots::FREE + 2;
 
-/// Quota of the banks the shell, usertests and bench get for helper processes and test objects.
-const SUB_BANK_QUOTA: u64 = 1024;
-/// Quota of the fuzzer's bank: its workers' stacks and the bank it hands the workers.
-const FUZZ_BANK_QUOTA: u64 = 4096;
+/// The programs that were prepared (loaded, and given what their entry says), by index.
+pub struct Prepared([bool; PROGRAMS.len()]);
 
-/// Priorities: the driver above everything, echo above its clients so a reply is prompt. Each
-/// program's priority is also its ceiling: it can raise neither itself nor what it creates.
-fn priority(name: &str) -> u64 {
-    match name {
-        "serial" => 20,
-        "echo" => 12,
-        _ => 10,
+impl Prepared {
+    pub fn contains(&self, index: usize) -> bool {
+        self.0[index]
     }
 }
 
-/// The programs that were loaded (their slots hold processes).
-pub struct Started([bool; init::PROGRAMS.len()]);
-
-impl Started {
-    pub fn contains(&self, name: &str) -> bool {
-        init::PROGRAMS
-            .iter()
-            .zip(self.0)
-            .any(|((n, _), s)| *n == name && s)
+/// Prepares every loaded program; returns which ones are ready to start.
+pub fn give_all(arg: u64) -> Prepared {
+    let mut prepared = Prepared([false; PROGRAMS.len()]);
+    if let Err(e) = own_console() {
+        println!("init: cannot make its console endpoint: {e:?}");
     }
-}
-
-/// Prepares every loaded program; returns which ones are there.
-pub fn give_all(arg: u64) -> Started {
-    let mut started = Started([false; init::PROGRAMS.len()]);
-    if let Err(e) = endpoints() {
-        println!("init: cannot make the system endpoints: {e:?}");
-    }
-    for (i, (name, slot)) in init::PROGRAMS.iter().enumerate() {
-        if caps::get_type(*slot) != Ok(CapType::Process) {
+    let boot = Boot::of(InitArg::unpack(arg));
+    for (i, p) in PROGRAMS.iter().enumerate() {
+        if caps::get_type(program_slot(i)) != Ok(CapType::Process) {
             continue;
         }
-        match give(name, *slot, arg) {
-            Ok(()) => started.0[i] = true,
-            Err(e) => println!("init: cannot prepare {name}: {e:?}"),
+        match give(p, i, arg, boot) {
+            Ok(()) => prepared.0[i] = true,
+            Err(e) => println!("init: cannot prepare {}: {e:?}", p.name),
         }
     }
-    started
+    prepared
 }
 
-fn endpoints() -> Result<(), Error> {
-    let program = |name| init::program_slot(name).ok_or(Error::NullArgument);
+/// Moves the IRQ line out of init's console slot and puts an endpoint to the driver there.
+fn own_console() -> Result<(), Error> {
     caps::set_cap(init::SELF, IRQ, init::SERIAL_IRQ, Rights::ALL)?;
-    caps::make_endpoint(program("serial")?, slots::CONSOLE_BADGE, CONSOLE_EP)?;
-    caps::make_endpoint(program("serial")?, slots::serial::IRQ_BADGE, IRQ_EP)?;
-    caps::set_cap(init::SELF, slots::CONSOLE, CONSOLE_EP, Rights::ALL)?;
-    caps::make_endpoint(program("echo")?, slots::ECHO_BADGE, ECHO_EP)
+    let serial = index_of("serial").ok_or(Error::NullArgument)?;
+    caps::make_endpoint(program_slot(serial), slots::CONSOLE_BADGE, MADE)?;
+    caps::set_cap(init::SELF, slots::CONSOLE, MADE, Rights::ALL)
 }
 
-fn give(name: &str, p: u8, arg: u64) -> Result<(), Error> {
-    caps::set_priority(p, priority(name))?;
-    caps::set_ceiling(p, priority(name), SELF_CAP)?;
-    caps::set_cap(p, slots::SELF, SELF_CAP, Rights::ALL)?;
-    // The fuzzer's argument is its campaign (seed, count, CPUs), not init's word.
-    let own_arg = if name == "fuzz" { loader::fuzz_arg() } else { arg };
-    caps::set_entry(p, ENTRY, STACK_TOP, own_arg)?;
-    if name == "serial" {
-        caps::grant_io_ports(init::SERIAL_PORTS, p)?;
-        caps::set_cap(p, slots::serial::IRQ, IRQ, Rights::ALL)?;
-        return caps::set_cap(p, slots::serial::IRQ_ENDPOINT, IRQ_EP, Rights::ALL);
+fn give(p: &Program, index: usize, arg: u64, boot: Boot) -> Result<(), Error> {
+    let slot = program_slot(index);
+    caps::set_priority(slot, p.priority)?;
+    caps::set_ceiling(slot, p.ceiling, SELF_CAP)?;
+    if let Some(cpu) = p.cpu {
+        caps::set_affinity(slot, cpu as u64)?;
     }
-    caps::set_cap(p, slots::CONSOLE, CONSOLE_EP, Rights::ALL)?;
-    if name == "echo" {
-        return Ok(());
+    let own_arg = match p.arg {
+        Arg::Init => arg,
+        Arg::Fuzz => loader::fuzz_arg(),
+    };
+    caps::set_entry(slot, ENTRY, STACK_TOP, own_arg)?;
+    if let Some(range) = p.io_ports {
+        // The kernel gives init one capability per port range it makes.
+        let ports = if range == io_ports::SERIAL {
+            init::SERIAL_PORTS
+        } else {
+            return Err(Error::InvalidArgument);
+        };
+        caps::grant_io_ports(ports, slot)?;
     }
-    caps::set_cap(p, slots::ECHO, ECHO_EP, Rights::ALL)?;
-    if name == "shell" || name == "usertests" || name == "bench" {
-        caps::create_bank(init::BANK, SUB_BANK_QUOTA, SUB_BANK)?;
-        caps::set_cap(p, slots::BANK, SUB_BANK, Rights::ALL)?;
-    }
-    if name == "fuzz" {
-        let fuzzing = InitArg::unpack(arg).fuzz;
-        let quota = if fuzzing { FUZZ_BANK_QUOTA } else { SUB_BANK_QUOTA };
-        caps::create_bank(init::BANK, quota, SUB_BANK)?;
-        caps::set_cap(p, slots::BANK, SUB_BANK, Rights::ALL)?;
-        caps::set_cap(p, slots::fuzz::SPACE, FUZZ_SPACE, Rights::ALL)?;
-    }
-    if name == "shell" {
-        caps::set_cap(p, slots::shell::INIT, init::SELF, Rights::ALL)?;
-        for (_, slot) in init::PROGRAMS {
-            caps::set_cap(p, slot, slot, Rights::ALL)?;
-        }
+    for g in p.caps {
+        grant(g, index, p.starts_in(boot))?;
     }
     Ok(())
+}
+
+/// Fills one slot of program `index`; `started` says whether this boot starts it.
+fn grant(g: &Grant, index: usize, started: bool) -> Result<(), Error> {
+    let p = program_slot(index);
+    let from = match g.cap {
+        Cap::OwnProcess => SELF_CAP,
+        Cap::OwnSpace => loader::space_slot(index),
+        Cap::Bank { pages, idle_pages } => {
+            caps::create_bank(init::BANK, if started { pages } else { idle_pages }, MADE)?;
+            MADE
+        }
+        Cap::Endpoint { server, badge } => {
+            let server = index_of(server).ok_or(Error::NullArgument)?;
+            caps::make_endpoint(program_slot(server), badge, MADE)?;
+            MADE
+        }
+        Cap::SerialIrq => IRQ,
+        Cap::Init => init::SELF,
+        Cap::EveryProgram => {
+            for i in 0..PROGRAMS.len() {
+                caps::set_cap(p, program_slot(i), program_slot(i), Rights::ALL)?;
+            }
+            return Ok(());
+        }
+    };
+    caps::set_cap(p, g.slot, from, Rights::ALL)
 }

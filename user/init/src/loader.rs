@@ -2,7 +2,7 @@
 //! `abi::boot::ARCHIVE_VA`: each ELF becomes a new address space and a halted process, built
 //! with the orders any user-level loader has — create pages from the bank, map each one into
 //! init's own space to fill it, unmap it, map it into the program's space with the rights of its
-//! ELF segment (`abi::elf` says which; the kernel reads init with the same code).
+//! ELF segment (`tessera_bootfs::elf` says which; the kernel reads init with the same code).
 //!
 //! Guarantees: a program that does not fit (a malformed ELF, a segment outside the user half or
 //! over the stack, an exhausted bank) is refused with a `LoadError`, never a fault in init.
@@ -10,17 +10,24 @@
 //! [`SCRATCH_VPN`].
 
 use tessera_user::abi::boot::{init, ARCHIVE_MAGIC, ARCHIVE_VA, STACK_PAGES, STACK_TOP};
-use tessera_user::abi::elf::{Image, LoadError};
+use tessera_bootfs::elf::{Image, LoadError};
+use tessera_user::abi::cap::CAP_SPACE_SLOTS;
 use tessera_user::abi::{CapType, Error, Rights};
+use tessera_user::system::PROGRAMS;
 use tessera_user::{caps, slots};
 
 const PAGE: u64 = 4096;
 /// Where init maps a page while it fills it.
 const SCRATCH_VPN: u64 = 0x20_0000_0000 / PAGE;
-/// init's slot for the address space being built (the one program that keeps its space names
-/// another slot).
-pub const SPACE: u8 = slots::FREE + 8;
 const PAGE_SLOT: u8 = slots::FREE + 9;
+/// init keeps the address space of `PROGRAMS[i]` at `SPACES + i` (a program may get its own).
+const SPACES: u8 = slots::FREE + 16;
+const _: () = assert!(SPACES as usize + PROGRAMS.len() <= CAP_SPACE_SLOTS);
+
+/// The slot where init keeps the address space of `PROGRAMS[index]`.
+pub const fn space_slot(index: usize) -> u8 {
+    SPACES + index as u8
+}
 
 /// The boot archive, if the kernel mapped one.
 pub fn archive() -> Option<&'static [u8]> {
@@ -48,7 +55,7 @@ fn page(space: u8, vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<
         caps::map(init::SPACE, SCRATCH_VPN, PAGE_SLOT, Rights::READ.union(Rights::WRITE))?;
         let dst = (SCRATCH_VPN * PAGE) as *mut u8;
         // SAFETY: the page was just mapped writable at SCRATCH_VPN in init's own space, and
-        // `at + bytes.len()` is at most a page (`abi::elf` cuts segments at page bounds).
+        // `at + bytes.len()` is at most a page (`tessera_bootfs::elf` cuts segments at page bounds).
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(at), bytes.len()) };
         caps::unmap(init::SPACE, SCRATCH_VPN)?;
     }

@@ -13,7 +13,6 @@ pub mod console;
 pub mod echo;
 mod heap;
 pub mod invoke;
-pub mod slots;
 mod start;
 pub mod logger;
 pub mod timer;
@@ -23,6 +22,8 @@ mod unwind;
 
 pub use start::{exit, ENTRY};
 pub use tessera_abi as abi;
+pub use tessera_system as system;
+pub use tessera_system::slots;
 
 /// The bytes a program's own assembly placed between labels `$start` and `$end` (code that
 /// helpers or victims run, copied into pages of their own). The labels must bound one run of

@@ -1,17 +1,18 @@
 //! `ps` and `kill`: the processes the shell holds capabilities to (init's and every program's
-//! of `abi::boot::init::PROGRAMS`, at the slots init gives them).
+//! of the system table `tessera_system::PROGRAMS`, at the slots init gives them).
 //!
 //! Guarantees: a process is listed from one INFO answer, so each line is consistent; `kill`
 //! HALTs only a process whose INFO pid matches the one asked for, never the shell itself or
 //! the serial driver (the console would go with them).
 
-use tessera_user::abi::boot::init::PROGRAMS;
 use tessera_user::abi::{Error, ProcessInfo, QueueOwned};
+use tessera_user::system::{program_slot, PROGRAMS};
 use tessera_user::{caps, println, slots};
 
 /// The processes the shell can see: (name, slot).
 fn known() -> impl Iterator<Item = (&'static str, u8)> {
-    core::iter::once(("init", slots::shell::INIT)).chain(PROGRAMS.iter().copied())
+    let programs = PROGRAMS.iter().enumerate().map(|(i, p)| (p.name, program_slot(i)));
+    core::iter::once(("init", slots::shell::INIT)).chain(programs)
 }
 
 fn live() -> impl Iterator<Item = (&'static str, u8, ProcessInfo)> {

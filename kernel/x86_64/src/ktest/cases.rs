@@ -1,7 +1,7 @@
 //! The kernel's own tests: traps, the deferred-interrupt rule, W^X, guard pages, memory.
 
 use crate::cpu::percpu::{percpu, TRAP_DEPTH_MAX};
-use crate::mem::page_table::PteFlags;
+use crate::mem::page_table::PageTableFlags;
 use crate::mem::{kmem, probe};
 use crate::trap::exception::{BREAKPOINTS, LAST_BREAKPOINT_RIP, NEST_BREAKPOINTS_TO};
 use crate::{check, ktest};
@@ -84,10 +84,10 @@ ktest! {
         let Some((_, t)) = kmem::translate(text) else { return Err(fail("text is mapped")) };
         let Some((_, r)) = kmem::translate(rodata) else { return Err(fail("rodata is mapped")) };
         let Some((_, d)) = kmem::translate(data) else { return Err(fail("data is mapped")) };
-        check!(!t.contains(PteFlags::WRITABLE) && !t.contains(PteFlags::NO_EXECUTE), "text is RX");
-        check!(!r.contains(PteFlags::WRITABLE) && r.contains(PteFlags::NO_EXECUTE), "rodata is R");
-        check!(d.contains(PteFlags::WRITABLE) && d.contains(PteFlags::NO_EXECUTE), "data is RW+NX");
-        check!(!(t | r | d).contains(PteFlags::USER), "no kernel page is user-accessible");
+        check!(!t.contains(PageTableFlags::WRITABLE) && !t.contains(PageTableFlags::NO_EXECUTE), "text is RX");
+        check!(!r.contains(PageTableFlags::WRITABLE) && r.contains(PageTableFlags::NO_EXECUTE), "rodata is R");
+        check!(d.contains(PageTableFlags::WRITABLE) && d.contains(PageTableFlags::NO_EXECUTE), "data is RW+NX");
+        check!(!(t | r | d).contains(PageTableFlags::USER_ACCESSIBLE), "no kernel page is user-accessible");
         check!(probe::write_u8(text, 0x90).is_err(), "a write to text faults");
         check!(probe::write_u8(rodata, 0).is_err(), "a write to rodata faults");
         check!(probe::write_u8(data, 1).is_ok(), "a write to data succeeds");
@@ -100,7 +100,7 @@ ktest! {
         let Some((_, f)) = kmem::translate(crate::mem::layout::phys_to_virt(0x10_0000)) else {
             return Err(fail("the direct map covers the kernel's frames"));
         };
-        check!(f.contains(PteFlags::NO_EXECUTE) && f.contains(PteFlags::WRITABLE), "the direct map is RW+NX");
+        check!(f.contains(PageTableFlags::NO_EXECUTE) && f.contains(PageTableFlags::WRITABLE), "the direct map is RW+NX");
         check!(kmem::translate(0x10_0000).is_none(), "the boot identity map is gone");
     }
 }

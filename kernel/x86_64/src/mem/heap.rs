@@ -5,7 +5,7 @@
 
 use crate::mem::kmem;
 use crate::mem::layout::PAGE_SIZE;
-use crate::mem::page_table::PteFlags;
+use crate::mem::page_table::PageTableFlags;
 use talc::{ErrOnOom, Span, Talc, Talck};
 
 const HEAP_BASE: u64 = 0xffff_fd00_0000_0000;
@@ -15,7 +15,7 @@ pub const HEAP_SIZE: u64 = 16 << 20;
 static ALLOCATOR: Talck<spin::Mutex<()>, ErrOnOom> = Talc::new(ErrOnOom).lock();
 
 pub fn init() {
-    kmem::map_fresh(HEAP_BASE, HEAP_SIZE / PAGE_SIZE, PteFlags::WRITABLE | PteFlags::NO_EXECUTE | PteFlags::GLOBAL)
+    kmem::map_fresh(HEAP_BASE, HEAP_SIZE / PAGE_SIZE, PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL)
         .expect("memory for the kernel heap");
     let span = Span::from_base_size(HEAP_BASE as *mut u8, HEAP_SIZE as usize);
     // SAFETY: the span was just mapped, belongs to nothing else, and is claimed once.

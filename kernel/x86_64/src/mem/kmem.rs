@@ -8,7 +8,7 @@
 use crate::boot::start_info::BootInfo;
 use crate::mem::frame_alloc::FrameAllocator;
 use crate::mem::layout::{phys_to_virt, KERNEL_VMA, PAGE_SIZE};
-use crate::mem::page_table::{MapError, PageTables, PhysPages, PteFlags};
+use crate::mem::page_table::{MapError, PageTables, PhysPages, PageTableFlags};
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 
@@ -81,7 +81,7 @@ pub fn enter_physmap() {
 
 /// Maps fresh frames at `[va, va + pages * 4 KiB)` in the kernel page tables. Their contents
 /// are whatever the frames held: for kernel stacks and the heap, which never expose it.
-pub fn map_fresh(va: u64, pages: u64, flags: PteFlags) -> Result<(), MapError> {
+pub fn map_fresh(va: u64, pages: u64, flags: PageTableFlags) -> Result<(), MapError> {
     let mut guard = KMEM.lock();
     let km = guard.as_mut().expect("kernel memory is set up before anything maps pages");
     for i in 0..pages {
@@ -99,7 +99,7 @@ pub fn map_mmio(pa: u64) -> u64 {
     let va = phys_to_virt(pa & !(PAGE_SIZE - 1));
     let mut f = Frames(&mut km.frames);
     if km.tables.translate(&mut f, va).is_none() {
-        let flags = PteFlags::WRITABLE | PteFlags::NO_EXECUTE | PteFlags::NO_CACHE | PteFlags::WRITE_THROUGH | PteFlags::GLOBAL;
+        let flags = PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::NO_CACHE | PageTableFlags::WRITE_THROUGH | PageTableFlags::GLOBAL;
         km.tables.map_4k(&mut f, va, pa & !(PAGE_SIZE - 1), flags).expect("MMIO page maps in the direct map");
         x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(va));
     }
@@ -107,7 +107,7 @@ pub fn map_mmio(pa: u64) -> u64 {
 }
 
 /// Looks up `va` in the kernel page tables (for tests and fault reports).
-pub fn translate(va: u64) -> Option<(u64, PteFlags)> {
+pub fn translate(va: u64) -> Option<(u64, PageTableFlags)> {
     let mut guard = KMEM.lock();
     let km = guard.as_mut()?;
     km.tables.translate(&mut Frames(&mut km.frames), va)

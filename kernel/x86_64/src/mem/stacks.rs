@@ -4,7 +4,7 @@
 
 use crate::mem::kmem;
 use crate::mem::layout::{PAGE_SIZE, STACKS_BASE};
-use crate::mem::page_table::PteFlags;
+use crate::mem::page_table::PageTableFlags;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT: AtomicU64 = AtomicU64::new(STACKS_BASE);
@@ -24,7 +24,7 @@ impl Stack {
 
 pub fn alloc(pages: u64) -> Stack {
     let base = NEXT.fetch_add((pages + 1) * PAGE_SIZE, Ordering::Relaxed) + PAGE_SIZE;
-    kmem::map_fresh(base, pages, PteFlags::WRITABLE | PteFlags::NO_EXECUTE | PteFlags::GLOBAL)
+    kmem::map_fresh(base, pages, PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL)
         .expect("memory for a kernel stack");
     Stack { top: base + pages * PAGE_SIZE, bottom: base }
 }

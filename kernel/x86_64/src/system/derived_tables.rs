@@ -21,7 +21,7 @@
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
-use crate::mem::page_table::{PhysPages, PteFlags};
+use crate::mem::page_table::{PhysPages, PageTableFlags};
 use crate::system::tlb;
 use alloc::collections::BTreeMap;
 use spin::Mutex;
@@ -30,8 +30,8 @@ use tessera_core::cap::ObjId;
 use tessera_core::fault::Translation;
 
 const ADDR: u64 = 0x000f_ffff_ffff_f000;
-const TABLE: u64 = PteFlags::PRESENT.bits() | PteFlags::WRITABLE.bits() | PteFlags::USER.bits();
-const PRESENT: u64 = PteFlags::PRESENT.bits();
+const TABLE: u64 = PageTableFlags::PRESENT.bits() | PageTableFlags::WRITABLE.bits() | PageTableFlags::USER_ACCESSIBLE.bits();
+const PRESENT: u64 = PageTableFlags::PRESENT.bits();
 
 /// The PML4s: per address space, and the empty one (`ObjId::NONE`). Protects every table
 /// frame above the leaves, and the hooks of leaf tables in them.
@@ -105,12 +105,12 @@ pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
     let Some(pd) = directory(root, vpn, true) else { return false };
     let leaf_table = t.table.0 << 12;
     table(pd)[((vpn >> 9) & 0x1ff) as usize] = leaf_table | TABLE;
-    let mut flags = PteFlags::PRESENT | PteFlags::USER;
+    let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
     if t.rights.contains(Rights::WRITE) {
-        flags |= PteFlags::WRITABLE;
+        flags |= PageTableFlags::WRITABLE;
     }
     if !t.rights.contains(Rights::EXEC) {
-        flags |= PteFlags::NO_EXECUTE;
+        flags |= PageTableFlags::NO_EXECUTE;
     }
     table(leaf_table)[(vpn & 0x1ff) as usize] = (t.frame.0 << 12) | flags.bits();
     true

@@ -1,6 +1,6 @@
 //! Loading init from the boot archive into a new, halted process, through the same orders a
 //! user-level loader invokes (`Kernel::kernel_invoke`): create an address space and pages from a
-//! bank, fill the pages, map them with the ELF segment's rights (`abi::elf` says which), create
+//! bank, fill the pages, map them with the ELF segment's rights (`tessera_bootfs::elf` says which), create
 //! the process, give it its space and entry point. init loads every other program the same way,
 //! from user mode.
 //!
@@ -9,7 +9,7 @@
 
 use crate::system::Kernel;
 use tessera_abi::boot::{STACK_PAGES, STACK_TOP};
-use tessera_abi::elf::{Image, LoadError};
+use tessera_bootfs::elf::{Image, LoadError};
 use tessera_abi::{order, CapType, Error, Rights};
 use tessera_core::cap::Cap;
 use tessera_core::cpu::Cpu;

@@ -11,7 +11,6 @@ mod save_area;
 pub(crate) mod tlb;
 mod user_return;
 
-use tessera_abi::bootfs;
 use spin::Once;
 use tessera_abi::boot::{init, io_ports, FuzzArg, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
 use tessera_abi::order;
@@ -70,7 +69,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
     io_grants::init(PROCESSES);
     let mut cpu = Cpu::new(cpu_id(crate::cpu::percpu::percpu().id));
     let bank = k.boot_bank(BOOT_QUOTA).expect("an empty bank table has room for the boot bank");
-    let Some(init_image) = bootfs::find(archive, "init") else {
+    let Some(init_image) = tessera_bootfs::archive::find(archive, "init") else {
         panic!("the boot archive has no program named init");
     };
     let (initp, init_space) = loader::load(k, &mut cpu, bank, init_image, arg.pack()).unwrap_or_else(|e| panic!("loading init: {e}"));

@@ -32,7 +32,7 @@
 use crate::cpu::percpu::MAX_CPUS;
 use crate::mem::kmem::{self, KMEM};
 use crate::mem::layout::PAGE_SIZE;
-use crate::mem::page_table::PteFlags;
+use crate::mem::page_table::PageTableFlags;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
 
@@ -75,7 +75,7 @@ struct Limbo {
 pub fn init(top: u64) {
     let frames = top.div_ceil(PAGE_SIZE);
     let bytes = frames * core::mem::size_of::<Link>() as u64;
-    kmem::map_fresh(LINKS_BASE, bytes.div_ceil(PAGE_SIZE), PteFlags::WRITABLE | PteFlags::NO_EXECUTE | PteFlags::GLOBAL)
+    kmem::map_fresh(LINKS_BASE, bytes.div_ceil(PAGE_SIZE), PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL)
         .expect("memory for the TLB limbo's links");
     let base = LINKS_BASE as *mut Link;
     // SAFETY: the range was just mapped for this table alone, is aligned, and is claimed once,

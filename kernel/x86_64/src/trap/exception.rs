@@ -6,6 +6,7 @@ use crate::cpu::percpu::percpu;
 use crate::mem::probe;
 use crate::trap::frame::TrapFrame;
 use crate::trap::vectors::exception_name;
+use x86_64::structures::idt::PageFaultErrorCode;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// The frame a panic should describe; set just before an exception panics.
@@ -57,9 +58,16 @@ pub fn page_fault(frame: &mut TrapFrame) {
         frame.rip = fixup;
         return;
     }
-    let e = frame.error;
-    let access = if e & 16 != 0 { "instruction fetch" } else if e & 2 != 0 { "write" } else { "read" };
-    let cause = if e & 1 != 0 { "protection violation" } else { "page not present" };
-    let guard = if crate::mem::stacks::in_stack_region(cr2) && e & 1 == 0 { " — kernel stack overflow into a guard page" } else { "" };
+    let e = PageFaultErrorCode::from_bits_truncate(frame.error);
+    let access = if e.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
+        "instruction fetch"
+    } else if e.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
+        "write"
+    } else {
+        "read"
+    };
+    let present = e.contains(PageFaultErrorCode::PROTECTION_VIOLATION);
+    let cause = if present { "protection violation" } else { "page not present" };
+    let guard = if crate::mem::stacks::in_stack_region(cr2) && !present { " — kernel stack overflow into a guard page" } else { "" };
     fault(frame, format_args!(", CR2 {cr2:#x}: {access}, {cause}{guard}"));
 }

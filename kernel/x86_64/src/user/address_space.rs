@@ -7,7 +7,7 @@
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::{phys_to_virt, USER_END};
-use crate::mem::page_table::{MapError, PageTables, PhysPages, PteFlags};
+use crate::mem::page_table::{MapError, PageTables, PhysPages, PageTableFlags};
 
 pub struct UserSpace {
     tables: PageTables,
@@ -31,12 +31,12 @@ impl UserSpace {
         if va >= USER_END {
             return Err(MapError::NonCanonical);
         }
-        let mut flags = PteFlags::USER;
+        let mut flags = PageTableFlags::USER_ACCESSIBLE;
         if writable {
-            flags |= PteFlags::WRITABLE;
+            flags |= PageTableFlags::WRITABLE;
         }
         if !executable {
-            flags |= PteFlags::NO_EXECUTE;
+            flags |= PageTableFlags::NO_EXECUTE;
         }
         let mut guard = KMEM.lock();
         let km = guard.as_mut().expect("kernel memory is set up");

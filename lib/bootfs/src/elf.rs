@@ -2,17 +2,18 @@
 //! what a loader does with it: the entry point, and each page to map with its bytes and rights.
 //! Shared by the kernel (which loads init) and init (which loads the rest).
 //!
-//! Guarantees: every field is checked against the file's bounds and the user half below the
-//! initial stack ([`crate::boot::STACK_TOP`]), so a malformed image is an [`ImageError`],
+//! Guarantees: `object` checks every header against the file's bounds (and against the sizes
+//! of ELF64 headers) and this module checks every segment against the user half below the
+//! initial stack (`tessera_abi::boot::STACK_TOP`), so a malformed image is an [`ImageError`],
 //! never an out-of-bounds read or a panic.
 
-use crate::boot::{STACK_PAGES, STACK_TOP};
-use crate::{Error, Rights};
+use object::elf::{FileHeader64, ProgramHeader64, EM_X86_64, ET_EXEC, PF_W, PF_X, PT_LOAD};
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::LittleEndian;
+use tessera_abi::boot::{STACK_PAGES, STACK_TOP};
+use tessera_abi::{Error, Rights};
 
 const PAGE: u64 = 4096;
-const PT_LOAD: u32 = 1;
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
 
 /// Why an image cannot be loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,21 +77,7 @@ pub struct Image<'a> {
     file: &'a [u8],
     /// The entry point.
     pub entry: u64,
-    phoff: usize,
-    phnum: usize,
-    phentsize: usize,
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    headers: &'a [ProgramHeader64<LittleEndian>],
 }
 
 /// One loadable segment: virtual address, size in memory, its bytes in the file, rights.
@@ -104,46 +91,34 @@ struct Segment<'a> {
 impl<'a> Image<'a> {
     /// Checks the ELF header and that the program headers lie in the file.
     pub fn parse(file: &'a [u8]) -> Result<Image<'a>, ImageError> {
-        if file.get(..4) != Some(b"\x7fELF".as_slice()) || file.get(4) != Some(&2) || file.get(5) != Some(&1) {
+        let header = FileHeader64::<LittleEndian>::parse(file).map_err(|_| ImageError::NotElf)?;
+        if !header.is_little_endian() {
             return Err(ImageError::NotElf);
         }
-        let (ty, machine) = (u16_at(file, 16), u16_at(file, 18));
-        if ty != Some(2) || machine != Some(62) {
+        let e = LittleEndian;
+        if header.e_type(e) != ET_EXEC || header.e_machine(e) != EM_X86_64 {
             return Err(ImageError::NotAnX86_64Executable);
         }
-        let entry = u64_at(file, 24).ok_or(ImageError::NotElf)?;
-        let phoff = u64_at(file, 32).ok_or(ImageError::NotElf)? as usize;
-        let phentsize = u16_at(file, 54).ok_or(ImageError::NotElf)? as usize;
-        let phnum = u16_at(file, 56).ok_or(ImageError::NotElf)? as usize;
-        let table_end = phnum.checked_mul(phentsize).and_then(|n| n.checked_add(phoff));
-        if phentsize < 56 || table_end.is_none_or(|e| e > file.len()) {
-            return Err(ImageError::NotElf);
-        }
-        Ok(Image { file, entry, phoff, phnum, phentsize })
+        let headers = header.program_headers(e, file).map_err(|_| ImageError::NotElf)?;
+        Ok(Image { file, entry: header.e_entry(e), headers })
     }
 
-    fn segment(&self, i: usize) -> Result<Option<Segment<'a>>, ImageError> {
-        let h = self.phoff + i * self.phentsize;
-        let field = |off| u64_at(self.file, h + off).ok_or(ImageError::NotElf);
-        if u32_at(self.file, h).ok_or(ImageError::NotElf)? != PT_LOAD {
+    fn segment(&self, h: &ProgramHeader64<LittleEndian>) -> Result<Option<Segment<'a>>, ImageError> {
+        let e = LittleEndian;
+        if h.p_type(e) != PT_LOAD {
             return Ok(None);
         }
-        let flags = u32_at(self.file, h + 4).ok_or(ImageError::NotElf)?;
-        let (offset, va, filesz, memsz) = (field(8)?, field(16)?, field(32)?, field(40)?);
+        let (va, filesz, memsz) = (h.p_vaddr(e), h.p_filesz(e), h.p_memsz(e));
         let end = va.checked_add(memsz).ok_or(ImageError::SegmentOutOfRange)?;
-        let bytes = usize::try_from(offset)
-            .ok()
-            .zip(usize::try_from(filesz).ok())
-            .and_then(|(o, n)| self.file.get(o..o.checked_add(n)?))
-            .ok_or(ImageError::SegmentOutOfRange)?;
+        let bytes = h.data(e, self.file).map_err(|()| ImageError::SegmentOutOfRange)?;
         if filesz > memsz || end > STACK_TOP - STACK_PAGES * PAGE {
             return Err(ImageError::SegmentOutOfRange);
         }
         let mut rights = Rights::READ;
-        if flags & PF_W != 0 {
+        if h.p_flags(e).0 & PF_W.0 != 0 {
             rights = rights.union(Rights::WRITE);
         }
-        if flags & PF_X != 0 {
+        if h.p_flags(e).0 & PF_X.0 != 0 {
             rights = rights.union(Rights::EXEC);
         }
         Ok((memsz > 0).then_some(Segment { va, end, file: bytes, rights }))
@@ -154,8 +129,8 @@ impl<'a> Image<'a> {
     where
         E: From<ImageError>,
     {
-        for i in 0..self.phnum {
-            let Some(s) = self.segment(i)? else { continue };
+        for h in self.headers {
+            let Some(s) = self.segment(h)? else { continue };
             let file_end = s.va + s.file.len() as u64;
             let mut page_va = s.va & !(PAGE - 1);
             while page_va < s.end {
@@ -184,6 +159,7 @@ mod tests {
         f[..4].copy_from_slice(b"\x7fELF");
         f[4] = 2;
         f[5] = 1;
+        f[6] = 1;
         f[16..18].copy_from_slice(&2u16.to_le_bytes());
         f[18..20].copy_from_slice(&62u16.to_le_bytes());
         f[24..32].copy_from_slice(&0x401000u64.to_le_bytes());
@@ -192,7 +168,7 @@ mod tests {
         f[56..58].copy_from_slice(&2u16.to_le_bytes());
         let ph = |f: &mut Vec<u8>, i: usize, flags: u32, off: u64, va: u64, filesz: u64, memsz: u64| {
             let h = 64 + i * 56;
-            f[h..h + 4].copy_from_slice(&PT_LOAD.to_le_bytes());
+            f[h..h + 4].copy_from_slice(&PT_LOAD.0.to_le_bytes());
             f[h + 4..h + 8].copy_from_slice(&flags.to_le_bytes());
             f[h + 8..h + 16].copy_from_slice(&off.to_le_bytes());
             f[h + 16..h + 24].copy_from_slice(&va.to_le_bytes());

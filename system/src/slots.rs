@@ -1,14 +1,15 @@
 //! The capability slots every program started by init finds filled, in one place.
 //!
-//! Guarantees: init fills exactly these slots (see `user/init`); a slot a program does not
-//! get stays Null, so using it fails with `NullCapability` rather than reaching another
-//! object. Slots from [`FREE`] up are never filled by init and belong to the program.
+//! Guarantees: init fills exactly these slots, as each program's entry of [`crate::PROGRAMS`]
+//! says; a slot a program does not get stays Null, so using it fails with `NullCapability`
+//! rather than reaching another object. Slots from [`FREE`] up are never filled by init and belong to the program.
 
-/// A sub-bank of the boot bank (shell and usertests only): quota for objects the program makes.
+/// A sub-bank of the boot bank (the programs whose entry gives one): quota for objects the
+/// program makes.
 pub const BANK: u8 = 1;
 /// The program's own process (so it can halt itself, make endpoints to itself, set its caps).
 pub const SELF: u8 = 2;
-/// An endpoint to the serial driver: console output and input (`crate::console`).
+/// An endpoint to the serial driver: console output and input (`tessera_user::console`).
 pub const CONSOLE: u8 = 3;
 /// An endpoint to the echo server (shell, usertests, bench).
 pub const ECHO: u8 = 4;
@@ -26,7 +27,7 @@ pub mod serial {
 }
 
 /// Slots of the shell only: process capabilities for `ps` and `kill`, at the same slots init
-/// holds them (`abi::boot::init::PROGRAMS`), and init's own process at [`shell::INIT`].
+/// holds them (`crate::PROGRAM_SLOTS`), and init's own process at [`shell::INIT`].
 pub mod shell {
     /// init's process.
     pub const INIT: u8 = 7;

@@ -4,8 +4,8 @@
 //! region, or inside a reserved range (the kernel image, boot modules, the first MiB), is never
 //! handed out; freeing a frame that is not allocated is refused (it would hand the frame out twice).
 
-use crate::boot::start_info::{MemoryKind, MemoryRegion};
-use crate::mem::layout::{align_down, align_up, PAGE_SIZE};
+use crate::start_info::{MemoryKind, MemoryRegion};
+use crate::layout::{align_down, align_up, PAGE_SIZE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreeError {

@@ -6,23 +6,8 @@
 //! a 2 MiB one (`HugePageInTheWay`). Used by the kernel for its own map (`kernel_map.rs`) and for
 //! the page tables it derives from address-space objects.
 
-use bitflags::bitflags;
-
-bitflags! {
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct PteFlags: u64 {
-        const PRESENT = 1 << 0;
-        const WRITABLE = 1 << 1;
-        const USER = 1 << 2;
-        const WRITE_THROUGH = 1 << 3;
-        const NO_CACHE = 1 << 4;
-        const ACCESSED = 1 << 5;
-        const DIRTY = 1 << 6;
-        const HUGE = 1 << 7;
-        const GLOBAL = 1 << 8;
-        const NO_EXECUTE = 1 << 63;
-    }
-}
+/// The hardware's entry flags, as the `x86_64` crate names them.
+pub use x86_64::structures::paging::PageTableFlags;
 
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 pub const SIZE_4K: u64 = 1 << 12;
@@ -69,15 +54,15 @@ impl PageTables {
         for level in (stop_level + 1..=3).rev() {
             let i = index(va, level);
             let entry = mem.table(table)[i];
-            if entry & PteFlags::PRESENT.bits() == 0 {
+            if entry & PageTableFlags::PRESENT.bits() == 0 {
                 let new = mem.alloc_zeroed().ok_or(MapError::OutOfMemory)?;
-                let mut flags = PteFlags::PRESENT | PteFlags::WRITABLE;
+                let mut flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE;
                 if user {
-                    flags |= PteFlags::USER;
+                    flags |= PageTableFlags::USER_ACCESSIBLE;
                 }
                 mem.table(table)[i] = new | flags.bits();
                 table = new;
-            } else if entry & PteFlags::HUGE.bits() != 0 {
+            } else if entry & PageTableFlags::HUGE_PAGE.bits() != 0 {
                 return Err(MapError::HugePageInTheWay);
             } else {
                 table = entry & ADDR_MASK;
@@ -86,7 +71,7 @@ impl PageTables {
         Ok(table)
     }
 
-    fn map(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PteFlags, size: u64) -> Result<(), MapError> {
+    fn map(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PageTableFlags, size: u64) -> Result<(), MapError> {
         if !canonical(va) {
             return Err(MapError::NonCanonical);
         }
@@ -94,34 +79,34 @@ impl PageTables {
             return Err(MapError::Misaligned);
         }
         let level = if size == SIZE_2M { 1 } else { 0 };
-        let table = self.walk_create(mem, va, level, flags.contains(PteFlags::USER))?;
+        let table = self.walk_create(mem, va, level, flags.contains(PageTableFlags::USER_ACCESSIBLE))?;
         let slot = &mut mem.table(table)[index(va, level)];
-        if *slot & PteFlags::PRESENT.bits() != 0 {
+        if *slot & PageTableFlags::PRESENT.bits() != 0 {
             return Err(MapError::AlreadyMapped);
         }
-        let huge = if level == 1 { PteFlags::HUGE } else { PteFlags::empty() };
-        *slot = pa | (flags | huge | PteFlags::PRESENT).bits();
+        let huge = if level == 1 { PageTableFlags::HUGE_PAGE } else { PageTableFlags::empty() };
+        *slot = pa | (flags | huge | PageTableFlags::PRESENT).bits();
         Ok(())
     }
 
-    pub fn map_4k(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PteFlags) -> Result<(), MapError> {
+    pub fn map_4k(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PageTableFlags) -> Result<(), MapError> {
         self.map(mem, va, pa, flags, SIZE_4K)
     }
 
-    pub fn map_2m(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PteFlags) -> Result<(), MapError> {
+    pub fn map_2m(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PageTableFlags) -> Result<(), MapError> {
         self.map(mem, va, pa, flags, SIZE_2M)
     }
 
     /// The leaf entry for `va`: (physical address of `va`, flags), if mapped.
-    pub fn translate(&self, mem: &mut impl PhysPages, va: u64) -> Option<(u64, PteFlags)> {
+    pub fn translate(&self, mem: &mut impl PhysPages, va: u64) -> Option<(u64, PageTableFlags)> {
         let mut table = self.root;
         for level in (0..=3).rev() {
             let entry = mem.table(table)[index(va, level)];
-            if entry & PteFlags::PRESENT.bits() == 0 {
+            if entry & PageTableFlags::PRESENT.bits() == 0 {
                 return None;
             }
-            let flags = PteFlags::from_bits_truncate(entry & !ADDR_MASK);
-            if level == 0 || (level == 1 && flags.contains(PteFlags::HUGE)) {
+            let flags = PageTableFlags::from_bits_truncate(entry & !ADDR_MASK);
+            if level == 0 || (level == 1 && flags.contains(PageTableFlags::HUGE_PAGE)) {
                 let page = 1u64 << (12 + 9 * level);
                 return Some(((entry & ADDR_MASK & !(page - 1)) | (va & (page - 1)), flags));
             }
@@ -135,13 +120,13 @@ impl PageTables {
         let mut table = self.root;
         for level in (1..=3).rev() {
             let entry = mem.table(table)[index(va, level)];
-            if entry & PteFlags::PRESENT.bits() == 0 || entry & PteFlags::HUGE.bits() != 0 {
+            if entry & PageTableFlags::PRESENT.bits() == 0 || entry & PageTableFlags::HUGE_PAGE.bits() != 0 {
                 return None;
             }
             table = entry & ADDR_MASK;
         }
         let slot = &mut mem.table(table)[index(va, 0)];
-        if *slot & PteFlags::PRESENT.bits() == 0 {
+        if *slot & PageTableFlags::PRESENT.bits() == 0 {
             return None;
         }
         let pa = *slot & ADDR_MASK;
@@ -156,7 +141,7 @@ impl PageTables {
     pub fn release_lower_half(&self, mem: &mut impl PhysPages, free: &mut impl FnMut(u64)) {
         for i in 0..256 {
             let e = mem.table(self.root)[i];
-            if e & PteFlags::PRESENT.bits() != 0 {
+            if e & PageTableFlags::PRESENT.bits() != 0 {
                 release(mem, e & ADDR_MASK, 2, free);
                 mem.table(self.root)[i] = 0;
             }
@@ -167,10 +152,10 @@ impl PageTables {
 fn release(mem: &mut impl PhysPages, table: u64, level: u32, free: &mut impl FnMut(u64)) {
     for i in 0..512 {
         let e = mem.table(table)[i];
-        if e & PteFlags::PRESENT.bits() == 0 {
+        if e & PageTableFlags::PRESENT.bits() == 0 {
             continue;
         }
-        if level == 0 || e & PteFlags::HUGE.bits() != 0 {
+        if level == 0 || e & PageTableFlags::HUGE_PAGE.bits() != 0 {
             free(e & ADDR_MASK);
         } else {
             release(mem, e & ADDR_MASK, level - 1, free);
@@ -210,13 +195,13 @@ mod tests {
     fn maps_and_translates_with_leaf_permissions() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, KTEXT, 0x10_0000, PteFlags::GLOBAL).unwrap();
-        pt.map_4k(&mut m, KTEXT + 0x1000, 0x10_1000, PteFlags::WRITABLE | PteFlags::NO_EXECUTE).unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::GLOBAL).unwrap();
+        pt.map_4k(&mut m, KTEXT + 0x1000, 0x10_1000, PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE).unwrap();
         let (pa, f) = pt.translate(&mut m, KTEXT + 0x123).unwrap();
         assert_eq!(pa, 0x10_0123);
-        assert!(!f.contains(PteFlags::WRITABLE) && !f.contains(PteFlags::NO_EXECUTE));
+        assert!(!f.contains(PageTableFlags::WRITABLE) && !f.contains(PageTableFlags::NO_EXECUTE));
         let (_, f) = pt.translate(&mut m, KTEXT + 0x1fff).unwrap();
-        assert!(f.contains(PteFlags::WRITABLE | PteFlags::NO_EXECUTE));
+        assert!(f.contains(PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE));
         assert_eq!(pt.translate(&mut m, KTEXT + 0x2000), None, "the page after is a hole");
         assert_eq!(pt.translate(&mut m, KTEXT - 0x1000), None, "the page before is a hole");
     }
@@ -225,34 +210,34 @@ mod tests {
     fn intermediate_entries_carry_user_only_for_user_mappings() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, 0x40_0000, 0x20_0000, PteFlags::USER).unwrap();
-        pt.map_4k(&mut m, KTEXT, 0x10_0000, PteFlags::empty()).unwrap();
+        pt.map_4k(&mut m, 0x40_0000, 0x20_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::empty()).unwrap();
         let root = *m.table(pt.root);
-        assert_ne!(root[0] & PteFlags::USER.bits(), 0);
-        assert_eq!(root[511] & PteFlags::USER.bits(), 0);
-        assert_eq!(root[0] & PteFlags::NO_EXECUTE.bits(), 0, "NX belongs at the leaf");
+        assert_ne!(root[0] & PageTableFlags::USER_ACCESSIBLE.bits(), 0);
+        assert_eq!(root[511] & PageTableFlags::USER_ACCESSIBLE.bits(), 0);
+        assert_eq!(root[0] & PageTableFlags::NO_EXECUTE.bits(), 0, "NX belongs at the leaf");
     }
 
     #[test]
     fn refuses_overlap_misalignment_noncanonical_and_split_of_huge_page() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PteFlags::WRITABLE).unwrap();
-        assert_eq!(pt.map_4k(&mut m, 0xffff_8000_0000_1000, 0x1000, PteFlags::empty()), Err(MapError::HugePageInTheWay));
-        assert_eq!(pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PteFlags::empty()), Err(MapError::AlreadyMapped));
-        assert_eq!(pt.map_4k(&mut m, 0x1001, 0x1000, PteFlags::empty()), Err(MapError::Misaligned));
-        assert_eq!(pt.map_2m(&mut m, 0x20_1000, 0, PteFlags::empty()), Err(MapError::Misaligned));
-        assert_eq!(pt.map_4k(&mut m, 0x0000_8000_0000_0000, 0, PteFlags::empty()), Err(MapError::NonCanonical));
+        pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PageTableFlags::WRITABLE).unwrap();
+        assert_eq!(pt.map_4k(&mut m, 0xffff_8000_0000_1000, 0x1000, PageTableFlags::empty()), Err(MapError::HugePageInTheWay));
+        assert_eq!(pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PageTableFlags::empty()), Err(MapError::AlreadyMapped));
+        assert_eq!(pt.map_4k(&mut m, 0x1001, 0x1000, PageTableFlags::empty()), Err(MapError::Misaligned));
+        assert_eq!(pt.map_2m(&mut m, 0x20_1000, 0, PageTableFlags::empty()), Err(MapError::Misaligned));
+        assert_eq!(pt.map_4k(&mut m, 0x0000_8000_0000_0000, 0, PageTableFlags::empty()), Err(MapError::NonCanonical));
         let (pa, f) = pt.translate(&mut m, 0xffff_8000_0012_3456).unwrap();
         assert_eq!(pa, 0x12_3456);
-        assert!(f.contains(PteFlags::HUGE));
+        assert!(f.contains(PageTableFlags::HUGE_PAGE));
     }
 
     #[test]
     fn unmap_returns_the_frame_and_leaves_a_hole() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, 0x40_0000, 0x20_0000, PteFlags::USER).unwrap();
+        pt.map_4k(&mut m, 0x40_0000, 0x20_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
         assert_eq!(pt.unmap_4k(&mut m, 0x40_0000), Some(0x20_0000));
         assert_eq!(pt.unmap_4k(&mut m, 0x40_0000), None);
         assert_eq!(pt.translate(&mut m, 0x40_0000), None);
@@ -262,9 +247,9 @@ mod tests {
     fn releasing_the_lower_half_frees_leaves_and_tables_but_not_the_kernel_half() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, 0x40_0000, 0xa000_0000, PteFlags::USER).unwrap();
-        pt.map_4k(&mut m, 0x7fff_0000_0000, 0xb000_0000, PteFlags::USER).unwrap();
-        pt.map_4k(&mut m, KTEXT, 0x10_0000, PteFlags::empty()).unwrap();
+        pt.map_4k(&mut m, 0x40_0000, 0xa000_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
+        pt.map_4k(&mut m, 0x7fff_0000_0000, 0xb000_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::empty()).unwrap();
         let mut freed = Vec::new();
         pt.release_lower_half(&mut m, &mut |pa| freed.push(pa));
         assert!(freed.contains(&0xa000_0000) && freed.contains(&0xb000_0000));
@@ -278,6 +263,6 @@ mod tests {
     fn running_out_of_frames_is_an_error() {
         let mut m = FakePhys { limit: 2, ..Default::default() };
         let pt = PageTables::new(&mut m).unwrap();
-        assert_eq!(pt.map_4k(&mut m, 0x40_0000, 0x1000, PteFlags::empty()), Err(MapError::OutOfMemory));
+        assert_eq!(pt.map_4k(&mut m, 0x40_0000, 0x1000, PageTableFlags::empty()), Err(MapError::OutOfMemory));
     }
 }

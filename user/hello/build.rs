@@ -1,0 +1,3 @@
+fn main() {
+    tessera_user_link::program();
+}
