@@ -64,7 +64,7 @@ pub(crate) fn candidate<S: SaveArea>(me: ObjId, p: &Process<S>) -> Option<Candid
         || info.resume
         || recv.iter().any(|&r| usize::from(r) >= CAP_SPACE_SLOTS)
         || p.owns.is_some()
-        || (!call && !p.senders.is_empty())
+        || (!call && p.awaited())
         || target.obj == me
     {
         return None;

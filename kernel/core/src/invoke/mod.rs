@@ -209,7 +209,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `refuse` as the end of a path.
-    fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
+    pub(crate) fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
         self.refuse(cpu, caller, e);
         Ok(())
     }

@@ -39,6 +39,8 @@ pub enum QueueRef {
 
 /// Sets the key of a process's `leaving` queue apart from its sender queue's (its slot index).
 const LEAVING_KEY: u32 = 1 << 31;
+/// Sets the key of a process's `watchers` list apart from its other queues'.
+const WATCHERS_KEY: u32 = 1 << 30;
 
 /// A process as it waits on a stall queue: `seq` is the kernel-wide arrival stamp of that
 /// stall, so a wake-up meant for one stall can never wake a later one, and queue order can be
@@ -102,6 +104,22 @@ impl Waits for Staller {
             id: ObjId { index: node as u32, generation: tag },
             seq: word,
         }
+    }
+}
+
+/// A notification request (a notification activity, `notify.rs`) has the node it has when it
+/// is queued as a POST: it is in a watchers list until fired, and on a sender queue after.
+impl Waits for PostId {
+    fn node(self, split: usize) -> usize {
+        Waiter::Post(self).node(split)
+    }
+
+    fn pack(self) -> (u32, u64) {
+        Waiter::Post(self).pack()
+    }
+
+    fn unpack(node: usize, split: usize, _tag: u32, _word: u64) -> PostId {
+        PostId(node.saturating_sub(split) as u32)
     }
 }
 
@@ -199,6 +217,13 @@ pub struct Process<S> {
     pub keeper: Cap,
     /// The fault message outstanding (see the file header).
     pub fault: Option<Fault>,
+    /// Notification requests of non-blocking callers that found it unavailable, in
+    /// registration order: fired when it becomes available or is destroyed (`notify.rs`).
+    pub watchers: WakeAllQueue<PostId>,
+    /// Where its own notification requests are posted (`SET_NOTIFY`): an Endpoint, or Null.
+    pub notify: Cap,
+    /// The word its notifications carry.
+    pub notify_word: u64,
 }
 
 impl<S: Default> Process<S> {
@@ -228,6 +253,9 @@ impl<S: Default> Process<S> {
             invocations: 0,
             keeper: Cap::NULL,
             fault: None,
+            watchers: WakeAllQueue::new(WATCHERS_KEY | slot),
+            notify: Cap::NULL,
+            notify_word: 0,
         }
     }
 }
@@ -278,6 +306,12 @@ impl<S> Process<S> {
                 RunState::Waiting | RunState::Stalled(_) => self.fault.is_some(),
                 RunState::Running | RunState::Available => false,
             }
+    }
+
+    /// Whether anyone waits for it to become available: senders, or notification requests.
+    #[inline]
+    pub fn awaited(&self) -> bool {
+        !self.senders.is_empty() || !self.watchers.is_empty()
     }
 
     /// Whether a message from `sender` may be delivered now: it is in an open wait and the
