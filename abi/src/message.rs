@@ -73,7 +73,7 @@ impl InvocationKind {
 /// for CALL or SEND: busy, or its sender queue is owned by or holds another; for POST, every
 /// activity of the caller's allotment is in flight) it fails with
 /// [`Error::WouldBlock`](crate::Error::WouldBlock) and has no other effect: nothing is sent,
-/// queued or taken. Before returning, the kernel registers a notification request on what it
+/// queued or taken; `d0` is 1 if this invocation registered a notification request, else 0. Before returning, the kernel registers a notification request on what it
 /// waited for (the target process, or the caller's own allotment), to the endpoint and word
 /// set with [`SET_NOTIFY`](crate::order::process::SET_NOTIFY). When the condition may have
 /// cleared (the target waits again or its queue's owner passes it on; an activity of the

@@ -39,6 +39,7 @@
 
 use alloc::boxed::Box;
 use spin::mutex::SpinMutex;
+use tessera_abi::message::Reply;
 use tessera_abi::post::{PostPayload, NOTIFIED};
 use tessera_abi::{CapType, Error};
 
@@ -49,7 +50,7 @@ use crate::invoke::{Caller, Msg};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Waiter};
-use crate::platform::Platform;
+use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, PostId, Sender, WaitOutcome};
 use crate::stall_queue::Owner;
 use crate::sync::Restart;
@@ -133,7 +134,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         };
         if !self.is_live(&endpoint) || self.watched_already(me, watched) {
-            return self.refused(cpu, caller, Error::WouldBlock);
+            return Ok(self.would_block_reply(cpu, caller, false));
         }
         let Some(id) = self.posts.next_free(Sender::Notify(me)) else {
             return self.refused(cpu, caller, Error::OutOfQuota);
@@ -170,7 +171,19 @@ impl<P: Platform> Kernel<P> {
                 }
             },
         }
-        self.refused(cpu, caller, Error::WouldBlock)
+        Ok(self.would_block_reply(cpu, caller, true))
+    }
+
+    /// Ends the path with `WouldBlock`; `d0` says whether this call registered a request.
+    fn would_block_reply(&self, cpu: &mut Cpu, caller: &Caller, registered: bool) {
+        // COMMIT POINT (refusal): only the caller's reply registers change.
+        self.finish(cpu, caller, |p| {
+            p.save.set_reply(&Reply {
+                error: Error::WouldBlock.raw(),
+                data: [u64::from(registered), 0, 0, 0],
+                ..Reply::default()
+            });
+        });
     }
 
     /// Whether a registered request of `me` already watches `watched` (whose holder is locked).

@@ -105,11 +105,14 @@ fn notifications(w: &mut World) -> usize {
 fn wouldblock_leaves_no_trace_and_notifies_once_when_the_server_waits() {
     let mut w = world(2);
     let before = (info(&mut w.h, w.s), available(&mut w.h));
+    let mut registered = 0;
     for _ in 0..2 * NOTIFY_REQUESTS {
         let e = w.h.syscall(0, call_server());
         assert_eq!(e, Exit::User { process: w.c.obj, space: None }, "the client goes on");
         assert_eq!(w.h.error(0), Some(Error::WouldBlock), "one request per watched object");
+        registered += w.h.reply(0).data[0];
     }
+    assert_eq!(registered, 1, "the first registers, the others find it");
     assert_eq!((info(&mut w.h, w.s), available(&mut w.h)), before, "the server and bank are untouched");
     let s = w.s;
     assert_eq!(w.h.state(s), ProcessState::Halted);

@@ -216,7 +216,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The last step of a path after which the caller goes on running: `f` writes its reply,
     /// and a queue it owned but did not use passes to the next in line (seed 002).
-    fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut Process<P::SaveArea>)) {
+    pub(crate) fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut Process<P::SaveArea>)) {
         let owned = self.processes.write(caller.id, |p| {
             f(p);
             p.invocations += 1;
