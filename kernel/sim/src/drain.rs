@@ -71,6 +71,8 @@ impl Sim {
         }
         let alive = |i: usize| self.progs.get(i).is_some_and(|p| p.alive);
         self.ledger.check_complete(alive)?;
+        let whole = |i: usize| self.progs.get(i).is_some_and(|p| p.alive && p.whole);
+        self.ledger.check_notified(whole, alive)?;
         self.check_faults_over()?;
         for (i, p) in self.progs.iter().enumerate().filter(|(_, p)| p.alive) {
             let done = match p.pending {
