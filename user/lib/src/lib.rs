@@ -16,6 +16,7 @@ pub mod invoke;
 pub mod slots;
 mod start;
 pub mod logger;
+pub mod nonblocking;
 pub mod timer;
 pub mod trace;
 pub mod tsc;
