@@ -122,7 +122,10 @@ impl<P: Platform> Kernel<P> {
             for r in watchers.unwrap_or(Ok(Vec::new()))? {
                 queued_nodes += 1;
                 registered += 1;
-                self.expect_request(r, Watched::Process(id))?;
+                self.expect_request(r.id, Watched::Process(id))?;
+                if self.requests.get(r.id).map(|q| q.requester.generation) != Some(r.generation) {
+                    return Err(format!("request {r:?} on {id:?} names another requester"));
+                }
             }
         }
         for r in self.posts.watches() {

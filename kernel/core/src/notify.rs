@@ -49,7 +49,7 @@ use crate::invoke::object::{KReply, OrderResult};
 use crate::invoke::{Caller, Msg};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{Process, RunState, Waiter};
+use crate::object::process::{Process, RunState, Waiter, Watcher};
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, PostId, Sender, WaitOutcome};
 use crate::stall_queue::Owner;
@@ -155,7 +155,8 @@ impl<P: Platform> Kernel<P> {
         match watched {
             Watched::Process(t) => {
                 // COMMIT POINT: the watched process is locked and was found not ready.
-                let linked = self.processes.write(t, |tp| tp.watchers.wait(&self.stall_nodes, id));
+                let w = Watcher { id, generation: me.generation };
+                let linked = self.processes.write(t, |tp| tp.watchers.wait(&self.stall_nodes, w));
                 if linked != Some(Ok(())) {
                     panic!("{id:?} cannot watch its locked {t:?}: {linked:?} (kernel bug)");
                 }
@@ -190,12 +191,16 @@ impl<P: Platform> Kernel<P> {
     fn watched_already(&self, me: ObjId, watched: Watched) -> bool {
         match watched {
             Watched::Allotment => self.posts.is_watched(me),
-            Watched::Process(t) => self.posts.requests_of(me).any(|id| {
-                self.posts.get(id).is_some()
-                    && self.requests.get(id).map(|r| (r.requester, r.watched)) == Some((me, watched))
-                    && self.processes.read(t, |tp| tp.watchers.contains(&self.stall_nodes, id))
-                        == Some(true)
-            }),
+            // No record is read: a request linked on `t` with `me`'s generation is `me`'s.
+            Watched::Process(t) => self
+                .processes
+                .read(t, |tp| {
+                    self.posts.requests_of(me).any(|id| {
+                        let w = Watcher { id, generation: me.generation };
+                        tp.watchers.contains(&self.stall_nodes, w)
+                    })
+                })
+                .unwrap_or(false),
         }
     }
 
@@ -215,8 +220,8 @@ impl<P: Platform> Kernel<P> {
     /// `t` (locked) is being destroyed: every request on it fires (the caller reserved a
     /// deferred record for each).
     pub(crate) fn fire_all_watchers(&self, cpu: &mut Cpu, t: &mut Process<P::SaveArea>) {
-        while let Some(id) = t.watchers.take_one(&self.stall_nodes) {
-            cpu.deferred.push_back(Deferred::Fire(id));
+        while let Some(w) = t.watchers.take_one(&self.stall_nodes) {
+            cpu.deferred.push_back(Deferred::Fire(w.id));
         }
     }
 
@@ -235,8 +240,8 @@ impl<P: Platform> Kernel<P> {
             .processes
             .write(t, |p| {
                 let head = p.watchers.waiters(&self.stall_nodes).next()?;
-                let before = self.posts.get(head).is_some_and(|a| a.stamp < upto);
-                before.then(|| p.watchers.take_one(&self.stall_nodes)).flatten()
+                let before = self.posts.get(head.id).is_some_and(|a| a.stamp < upto);
+                before.then(|| p.watchers.take_one(&self.stall_nodes)).flatten().map(|w| w.id)
             })
             .flatten())
     }

@@ -272,3 +272,30 @@ fn a_nonblocking_call_to_a_waiting_server_is_an_ordinary_call() {
     assert_eq!(w.h.reply(0).data[0], 1);
     assert_eq!(notifications(&mut w), 0);
 }
+
+#[test]
+fn a_new_process_in_a_dead_requesters_slot_registers_its_own_request() {
+    let mut w = world(2);
+    w.h.syscall(0, call_server());
+    assert_eq!(w.h.reply(0).data[0], 1);
+    let (root, c) = (w.h.root, w.c);
+    w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
+    let c2 = w.h.process(1);
+    assert_eq!(c2.obj.index, c.obj.index, "the slot is reused");
+    let ep = w.h.endpoint(w.s, 1);
+    w.h.give(c2, EP, ep, Rights::ALL);
+    let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
+    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l]).unwrap();
+    w.h.start(c2);
+    run(&mut w.h, c2);
+    w.h.syscall(0, call_server());
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1),
+        "the dead one's request on the same server is not this one's"
+    );
+    w.h.syscall(0, wait());
+    server_waits(&mut w);
+    assert_eq!(notifications(&mut w), 1, "the new one's, once; the dead one's dropped");
+    w.h.check();
+}

@@ -107,19 +107,33 @@ impl Waits for Staller {
     }
 }
 
-/// A notification request (a notification activity, `notify.rs`) has the node it has when it
-/// is queued as a POST: it is in a watchers list until fired, and on a sender queue after.
-impl Waits for PostId {
+/// A notification request as a watchers list holds it (`notify.rs`): its activity, and the
+/// generation of the process that registered it, so that a request of an earlier process in
+/// the same table slot is told apart without reading its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Watcher {
+    /// The request's notification activity.
+    pub id: PostId,
+    /// The requester's generation.
+    pub generation: u32,
+}
+
+/// A request has the node its activity has when it is queued as a POST: it is in a watchers
+/// list until fired, and on a sender queue after.
+impl Waits for Watcher {
     fn node(self, split: usize) -> usize {
-        Waiter::Post(self).node(split)
+        Waiter::Post(self.id).node(split)
     }
 
     fn pack(self) -> (u32, u64) {
-        Waiter::Post(self).pack()
+        (self.generation, 0)
     }
 
-    fn unpack(node: usize, split: usize, _tag: u32, _word: u64) -> PostId {
-        PostId(node.saturating_sub(split) as u32)
+    fn unpack(node: usize, split: usize, tag: u32, _word: u64) -> Watcher {
+        Watcher {
+            id: PostId(node.saturating_sub(split) as u32),
+            generation: tag,
+        }
     }
 }
 
@@ -219,7 +233,7 @@ pub struct Process<S> {
     pub fault: Option<Fault>,
     /// Notification requests of non-blocking callers that found it unavailable, in
     /// registration order: fired when it becomes available or is destroyed (`notify.rs`).
-    pub watchers: WakeAllQueue<PostId>,
+    pub watchers: WakeAllQueue<Watcher>,
     /// Where its own notification requests are posted (`SET_NOTIFY`): an Endpoint, or Null.
     pub notify: Cap,
     /// The word its notifications carry.
