@@ -119,6 +119,15 @@ impl<P: Platform> Kernel<P> {
             (
                 CapType::Endpoint,
                 InvocationKind::Call | InvocationKind::Send | InvocationKind::Post,
+            ) if msg.nonblocking => {
+                // A caller that goes on (WouldBlock, above all: a retry loop's common case)
+                // leaves by the quiet exit, as after a kernel-object order.
+                self.send(cpu, &caller, target, &msg)?;
+                return Ok(self.still_running(cpu, me, regs));
+            }
+            (
+                CapType::Endpoint,
+                InvocationKind::Call | InvocationKind::Send | InvocationKind::Post,
             ) => self.send(cpu, &caller, target, &msg),
             (CapType::Resume | CapType::Endpoint, _) => {
                 self.refused(cpu, &caller, Error::WrongType)
