@@ -274,6 +274,17 @@ impl PostPool {
     /// releases only one finds it.
     pub fn take_watch(&self, freed: PostId) -> Option<PostId> {
         let (owner, _) = self.owner_of(freed);
+        self.end_watch(owner)
+    }
+
+    /// Process `p` is destroyed: the request watching its allotment, no longer watching (the
+    /// caller drops it), so a process made in the same table slot finds no watch of its own.
+    pub fn unwatch(&self, p: ObjId) -> Option<PostId> {
+        self.end_watch(p.index as usize)
+    }
+
+    /// Clears allotment `owner`'s watch: whoever clears the bit has the request.
+    fn end_watch(&self, owner: usize) -> Option<PostId> {
         if owner >= self.processes {
             return None;
         }

@@ -299,3 +299,34 @@ fn a_new_process_in_a_dead_requesters_slot_registers_its_own_request() {
     assert_eq!(notifications(&mut w), 1, "the new one's, once; the dead one's dropped");
     w.h.check();
 }
+
+#[test]
+fn a_new_process_in_a_dead_posters_slot_gets_its_own_watch() {
+    let mut w = world(2);
+    let post = |n: u64| inv(InvocationKind::Post, EP, 9, &[n], &[], [0; 4]);
+    w.h.syscall(0, post(1));
+    w.h.syscall(0, post(2));
+    w.h.syscall(0, nb(post(3)));
+    assert_eq!((w.h.error(0), w.h.reply(0).data[0]), (Some(Error::WouldBlock), 1));
+    let (root, c) = (w.h.root, w.c);
+    w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
+    let c2 = w.h.process(1);
+    assert_eq!(c2.obj.index, c.obj.index, "the slot is reused");
+    let ep = w.h.endpoint(w.s, 1);
+    w.h.give(c2, EP, ep, Rights::ALL);
+    let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
+    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l]).unwrap();
+    w.h.start(c2);
+    run(&mut w.h, c2);
+    // The dead one's POSTs still hold the slot's allotment.
+    w.h.syscall(0, nb(post(4)));
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1),
+        "the dead one's watch is not this one's"
+    );
+    w.h.syscall(0, wait());
+    server_waits(&mut w);
+    assert_eq!(notifications(&mut w), 1);
+    w.h.check();
+}

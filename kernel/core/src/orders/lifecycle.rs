@@ -254,6 +254,9 @@ impl<P: Platform> Kernel<P> {
             }
             self.fire_all_watchers(cpu, p);
         });
+        if let Some(r) = self.posts.unwatch(v) {
+            self.posts.release(r);
+        }
         self.processes.remove(v);
     }
 }
