@@ -209,6 +209,10 @@ impl<P: Platform> Kernel<P> {
     /// wait for the next time.
     #[inline]
     pub(crate) fn fire_watchers(&self, cpu: &mut Cpu, t_id: ObjId, t: &Process<P::SaveArea>) {
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_is(crate::planted::PlantedBug::LoseNotification) {
+            return;
+        }
         if !t.watchers.is_empty() {
             cpu.deferred.push_back(Deferred::Notify {
                 object: t_id,
