@@ -19,6 +19,9 @@ impl Sim {
         let mut quiet_rounds = 0;
         for _ in 0..20_000 {
             self.deliver_ipis()?;
+            // A keeper resumed above may have re-run its HALT in an IPI's entry: the record
+            // learns of that halt only at a check before the keeper sees the HALT's result.
+            self.check()?;
             for c in 0..self.cpus.len() {
                 if let Some(e) = self.user_step(c)? {
                     self.alone(c, e)?;
