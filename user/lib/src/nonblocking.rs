@@ -85,25 +85,35 @@ pub fn wait_notified(word: u64, alarm: u64) -> Result<Woken, Error> {
     }
 }
 
-/// CALL `cap` unless `deadline` (ns since boot, the clock of `crate::clock`) passes first:
+/// A CALL to make: the capability invoked, the order, data words and capabilities sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    /// The invoked capability's slot.
+    pub cap: u8,
+    /// The order code.
+    pub order: u32,
+    /// The data words.
+    pub data: &'a [u64],
+    /// The slots of the capabilities sent.
+    pub send: &'a [u8],
+}
+
+/// Makes `call` unless `deadline` (ns since boot, the clock of `crate::clock`) passes first:
 /// `Ok(None)` then. The caller's notifications go to `timer`'s endpoint with `word` from here
 /// on (`me` is the caller's own process, with WRITE). A CALL that got through waits for its
 /// reply however long that takes: only the wait for the server to be free is bounded.
-#[allow(clippy::too_many_arguments)]
 pub fn call_with_timeout(
     timer: &mut Timer,
     me: u8,
     word: u64,
-    cap: u8,
-    order: u32,
-    data: &[u64],
-    send: &[u8],
+    call: Call,
     deadline: u64,
 ) -> Result<Option<Received>, Error> {
     set_notify(me, timer.endpoint(), word)?;
     let mut armed = None;
     loop {
-        if let Attempt::Done(r) = try_invoke(InvocationKind::Call, cap, order, data, send, [0; 4])? {
+        let tried = try_invoke(InvocationKind::Call, call.cap, call.order, call.data, call.send, [0; 4])?;
+        if let Attempt::Done(r) = tried {
             if armed.is_some() {
                 timer.cancel()?;
             }

@@ -13,7 +13,7 @@ use crate::tester::{ensure, hold_echo, release_echo, step, Outcome, SCRATCH};
 use alloc::format;
 use alloc::string::String;
 use tessera_user::abi::message::InvocationKind;
-use tessera_user::nonblocking::{self, try_invoke, wait_notified, Attempt, Woken};
+use tessera_user::nonblocking::{self, try_invoke, wait_notified, Attempt, Call, Woken};
 use tessera_user::timer::Timer;
 use tessera_user::{clock, echo, invoke, slots};
 
@@ -111,7 +111,8 @@ pub fn call_with_timeout_ends_at_its_deadline() -> Outcome {
     with_timer(|t| {
         hold_echo()?;
         let deadline = clock::now_ns() + 5_000_000;
-        let timed = nonblocking::call_with_timeout(t, slots::SELF, WORD, slots::ECHO, echo::PLUS_ONE, &[1], &[], deadline);
+        let call = Call { cap: slots::ECHO, order: echo::PLUS_ONE, data: &[1], send: &[] };
+        let timed = nonblocking::call_with_timeout(t, slots::SELF, WORD, call, deadline);
         let ended = clock::now_ns();
         release_echo()?;
         match step("CALL with a timeout to held echo", timed)? {
@@ -119,7 +120,8 @@ pub fn call_with_timeout_ends_at_its_deadline() -> Outcome {
             Some(r) => return Err(format!("a CALL to held echo got through: {r:?}")),
         }
         let deadline = clock::now_ns() + PATIENCE_NS;
-        let got = nonblocking::call_with_timeout(t, slots::SELF, WORD, slots::ECHO, echo::PLUS_ONE, &[6], &[], deadline);
+        let call = Call { cap: slots::ECHO, order: echo::PLUS_ONE, data: &[6], send: &[] };
+        let got = nonblocking::call_with_timeout(t, slots::SELF, WORD, call, deadline);
         match step("CALL with a timeout to free echo", got)? {
             Some(r) => ensure(r.data[0] == 7, || format!("echo answered {r:?}")),
             None => Err(String::from("a CALL to free echo timed out")),
