@@ -31,7 +31,8 @@ use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
     /// Prepare phase of halt and destroy: lock the holders of the queues `v` is in or owns,
-    /// and the post pool; for a destroy, reserve the deferred wake-ups of its waiters.
+    /// and the post pool; for a destroy, reserve the deferred wake-ups of its waiters (a
+    /// queued POST freed may also fire its sender's watch) and the notifications of its watchers.
     pub(crate) fn prepare_detach(
         &self,
         cpu: &mut Cpu,
