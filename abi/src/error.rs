@@ -39,11 +39,14 @@ pub enum Error {
     /// The caller was halted while it waited for a reply: its resume capability was revoked
     /// and the CALL ends with this code when the process is resumed.
     Halted = 13,
+    /// A non-blocking invocation ([`MessageInfo::NONBLOCKING`](crate::message::MessageInfo::NONBLOCKING))
+    /// would have stalled: nothing was done, and a notification is registered (see there).
+    WouldBlock = 14,
 }
 
 impl Error {
     /// Every error code, in numeric order.
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 14] = [
         Error::InvalidCapIndex,
         Error::NullCapability,
         Error::WrongType,
@@ -57,6 +60,7 @@ impl Error {
         Error::NotOwner,
         Error::NullArgument,
         Error::Halted,
+        Error::WouldBlock,
     ];
 
     /// Decodes `rax`: `None` for `0` (success) and for values no error has.

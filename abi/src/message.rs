@@ -63,8 +63,34 @@ impl InvocationKind {
 /// The message-info word (`rsi`).
 ///
 /// Bits 0..=1 kind, 4..=6 data-word count (0..=4), 8..=10 capability count (0..=4), bit 12
-/// [`MessageInfo::RESUME`] (set by the kernel on receipt only), bits 32..=63 order code. All other
-/// bits are reserved and must be zero.
+/// [`MessageInfo::RESUME`] (set by the kernel on receipt only), bit 13
+/// [`MessageInfo::NONBLOCKING`], bits 32..=63 order code. All other bits are reserved and must
+/// be zero.
+///
+/// # Non-blocking invocations (seed 000, section 8)
+/// With [`MessageInfo::NONBLOCKING`] set, a CALL, SEND or POST through an Endpoint never
+/// stalls the caller. Where it would have stalled (the target is not available to this caller
+/// for CALL or SEND: busy, or its sender queue is owned by or holds another; for POST, every
+/// activity of the caller's allotment is in flight) it fails with
+/// [`Error::WouldBlock`](crate::Error::WouldBlock) and has no other effect: nothing is sent,
+/// queued or taken; `d0` is 1 if this invocation registered a notification request, else 0. Before returning, the kernel registers a notification request on what it
+/// waited for (the target process, or the caller's own allotment), to the endpoint and word
+/// set with [`SET_NOTIFY`](crate::order::process::SET_NOTIFY). When the condition may have
+/// cleared (the target waits again or its queue's owner passes it on; an activity of the
+/// allotment is delivered; the target is destroyed) the kernel POSTs
+/// [`NOTIFIED`](crate::post::NOTIFIED) with that word to that endpoint, once per request, and
+/// drops the request; the caller then retries. A request registered while the condition
+/// clears is notified all the same (the check and the registration are made under one lock).
+/// One request per watched object: a second WOULDBLOCK on an object already watched by the
+/// caller's unnotified request registers nothing new. Each process has a bounded allotment of
+/// requests ([`NOTIFY_REQUESTS`](crate::post::NOTIFY_REQUESTS), covered by the bank unit the
+/// process costs, like its post activities); a request stays in use until its notification
+/// is delivered. With every one in use the invocation fails with
+/// [`Error::OutOfQuota`](crate::Error::OutOfQuota) instead (nothing registered). With no
+/// notification endpoint set, WOULDBLOCK registers nothing (a plain try). Requests of a
+/// requester halted or destroyed since it registered them are dropped unposted. A CALL that
+/// is delivered still waits for its reply (that is not a stall); the flag has no effect on
+/// RETURN or on kernel objects (always available).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MessageInfo {
     /// The invocation kind.
@@ -77,12 +103,16 @@ pub struct MessageInfo {
     pub caps: u8,
     /// On receipt: a resume capability was delivered in receive slot 3.
     pub resume: bool,
+    /// Never stall: fail with `WouldBlock` and register a notification instead (see above).
+    pub nonblocking: bool,
 }
 
 impl MessageInfo {
     /// Bit set on receipt when the message carries a resume capability.
     pub const RESUME: u64 = 1 << 12;
-    const RESERVED: u64 = 0xffff_ffff & !(0x3 | 0x70 | 0x700 | Self::RESUME);
+    /// Bit asking that the invocation never stall (see above).
+    pub const NONBLOCKING: u64 = 1 << 13;
+    const RESERVED: u64 = 0xffff_ffff & !(0x3 | 0x70 | 0x700 | Self::RESUME | Self::NONBLOCKING);
 
     /// A message of `kind` with `order`, `data_words` words and `caps` capabilities.
     pub const fn new(kind: InvocationKind, order: u32, data_words: u8, caps: u8) -> MessageInfo {
@@ -92,6 +122,15 @@ impl MessageInfo {
             data_words,
             caps,
             resume: false,
+            nonblocking: false,
+        }
+    }
+
+    /// The same message, asking never to stall.
+    pub const fn nonblocking(self) -> MessageInfo {
+        MessageInfo {
+            nonblocking: true,
+            ..self
         }
     }
 
@@ -101,6 +140,7 @@ impl MessageInfo {
             | ((self.data_words as u64 & 0x7) << 4)
             | ((self.caps as u64 & 0x7) << 8)
             | if self.resume { Self::RESUME } else { 0 }
+            | if self.nonblocking { Self::NONBLOCKING } else { 0 }
             | ((self.order as u64) << 32)
     }
 
@@ -124,6 +164,7 @@ impl MessageInfo {
             data_words,
             caps,
             resume: raw & Self::RESUME != 0,
+            nonblocking: raw & Self::NONBLOCKING != 0,
         })
     }
 }
@@ -208,6 +249,9 @@ mod tests {
             let mut i = MessageInfo::new(kind, 0xdead_beef, 4, 3);
             i.resume = true;
             assert_eq!(MessageInfo::unpack(i.pack()), Some(i));
+            let n = i.nonblocking();
+            assert_eq!(n.pack(), i.pack() | MessageInfo::NONBLOCKING);
+            assert_eq!(MessageInfo::unpack(n.pack()), Some(n));
         }
     }
 

@@ -123,6 +123,14 @@ pub mod process {
     /// Errors: `InvalidArgument` (no such CPU online).
     pub const SET_AFFINITY: u32 = 17;
 
+    /// `c0` = an Endpoint, `d0` = a word: the notifications of the process's non-blocking
+    /// invocations that get `WouldBlock` are POSTed there
+    /// ([`NOTIFIED`](crate::post::NOTIFIED) with this word; see
+    /// [`MessageInfo`](crate::message::MessageInfo)). Null (or a dead endpoint) clears it:
+    /// `WouldBlock` then registers nothing. A request keeps the endpoint and word it was
+    /// registered with. Needs WRITE. Errors: `WrongType`.
+    pub const SET_NOTIFY: u32 = 18;
+
     /// [`SET_AFFINITY`]'s `d0` for "any CPU".
     pub const ANY_CPU: u64 = u64::MAX;
 }

@@ -30,3 +30,14 @@ pub const IRQ_FIRED: u32 = 0xffff_0001;
 /// into it (the receiver sees one message, carrying the latest expiry's word, as for an IRQ
 /// line that fires twice).
 pub const ALARM_FIRED: u32 = 0xffff_0002;
+
+/// The order code of the POST the kernel sends for a notification request (a non-blocking
+/// invocation that got [`WouldBlock`](crate::Error::WouldBlock): see
+/// [`MessageInfo`](crate::message::MessageInfo)); the word is the one given to
+/// [`SET_NOTIFY`](crate::order::process::SET_NOTIFY), the badge the notification endpoint's.
+/// It means "the condition may have cleared: retry"; it is sent once per request, and the
+/// retry may get `WouldBlock` again (another caller came first).
+pub const NOTIFIED: u32 = 0xffff_0003;
+
+/// Notification requests each process can have registered and not yet delivered at once.
+pub const NOTIFY_REQUESTS: u32 = 4;

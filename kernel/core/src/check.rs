@@ -19,7 +19,9 @@ use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::object::process::{QueueRef, RunState, Waiter};
 use crate::platform::Platform;
-use crate::post::Sender;
+use crate::notify::Watched;
+use crate::post::{PostId, Sender};
+use tessera_abi::post::NOTIFIED;
 use crate::stall_queue::Owner;
 
 impl<P: Platform> Kernel<P> {
@@ -55,6 +57,7 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let mut queued_posts = 0;
+        let mut registered = 0;
         let mut queued_nodes = 0;
         for id in self.processes.live_ids() {
             let Some(leaving) = self.processes.read(id, |p| {
@@ -110,6 +113,24 @@ impl<P: Platform> Kernel<P> {
             if let Owner::Process(Waiter::Process(s)) = owner {
                 self.expect_owner(s.id, QueueRef::Senders(id))?;
             }
+            let watchers = self.processes.read(id, |p| {
+                p.watchers
+                    .check_invariants(&self.stall_nodes)
+                    .map_err(|v| format!("{id:?}'s watchers: {v:?}"))?;
+                Ok::<_, String>(p.watchers.waiters(&self.stall_nodes).collect::<Vec<_>>())
+            });
+            for r in watchers.unwrap_or(Ok(Vec::new()))? {
+                queued_nodes += 1;
+                registered += 1;
+                self.expect_request(r.id, Watched::Process(id))?;
+                if self.requests.get(r.id).map(|q| q.requester.generation) != Some(r.generation) {
+                    return Err(format!("request {r:?} on {id:?} names another requester"));
+                }
+            }
+        }
+        for r in self.posts.watches() {
+            registered += 1;
+            self.expect_request(r, Watched::Allotment)?;
         }
         let marked = self.stall_nodes.queued();
         if marked != queued_nodes {
@@ -121,9 +142,9 @@ impl<P: Platform> Kernel<P> {
         if let Some((i, _)) = self.posts.in_use().find(|(i, _)| self.posts.is_free(*i)) {
             return Err(format!("post {i:?} holds a POST but its allotment says it is free"));
         }
-        if in_use != queued_posts {
+        if in_use != queued_posts + registered {
             return Err(format!(
-                "{in_use} post activities in use but {queued_posts} queued"
+                "{in_use} post activities in use but {queued_posts} queued and {registered} notification requests registered"
             ));
         }
         for id in self.processes.live_ids() {
@@ -132,6 +153,17 @@ impl<P: Platform> Kernel<P> {
         self.check_banks()?;
         self.check_alarms()?;
         self.check_reverse_maps()
+    }
+
+    /// Notification request `r` is registered on `watched`: it holds its notification, and its
+    /// record says so.
+    fn expect_request(&self, r: PostId, watched: Watched) -> Result<(), String> {
+        let posts_notified = self.posts.get(r).map(|a| a.payload.order) == Some(NOTIFIED);
+        let record = self.requests.get(r).map(|q| q.watched);
+        if !posts_notified || record != Some(watched) {
+            return Err(format!("request {r:?} watches {watched:?} but holds {record:?}, notification {posts_notified}"));
+        }
+        Ok(())
     }
 
     /// A pinned process is queued only on its CPU, and current elsewhere only while that CPU

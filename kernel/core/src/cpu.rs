@@ -48,6 +48,16 @@ pub enum Deferred {
     Wake(Wake),
     /// This process has left the CPU it ran on: wake whoever waits for that (its `leaving`).
     Left(ObjId),
+    /// This process became available: post the notification requests registered on it before
+    /// stamp `upto` (later ones found it busy again after this), one at a time (`notify.rs`).
+    Notify {
+        /// The process.
+        object: ObjId,
+        /// The stamp taken when it became available.
+        upto: u64,
+    },
+    /// Post this notification request, taken off what it watched (`notify.rs`).
+    Fire(crate::post::PostId),
 }
 
 /// The state only this CPU touches.

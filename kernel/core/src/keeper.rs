@@ -166,6 +166,7 @@ impl<P: Platform> Kernel<P> {
             target: p.keeper,
             ceiling: p.ceiling,
             caller: None,
+            nonblocking: false,
         })
     }
 

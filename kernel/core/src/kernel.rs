@@ -92,6 +92,8 @@ pub struct Kernel<P: Platform> {
     /// Every waiter's node in the sender queues: each process's, then each post activity's.
     /// Reached only under the lock of the queue a node is in (`stall_queue.rs`).
     pub(crate) stall_nodes: StallNodes,
+    /// Who registered each notification request (`notify.rs`). Leaf locks.
+    pub(crate) requests: crate::notify::Requests,
     /// Derived page tables, keyed by (space, vpn / 512). Leaf lock (level 4).
     pub(crate) page_tables: SpinMutex<ReclaimableCache<(ObjId, u64), Frame>>,
     pub(crate) cpus: Box<[PerCpu]>,
@@ -135,6 +137,7 @@ impl<P: Platform> Kernel<P> {
                 .collect(),
             posts,
             stall_nodes: StallNodes::new(config.processes + activities, config.processes),
+            requests: crate::notify::Requests::new(activities),
             page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
             cpus: (0..config.cpus)
                 .map(|_| PerCpu::new(config.processes, config.alarms))

@@ -23,6 +23,7 @@ pub mod entry;
 pub mod fault;
 mod invoke;
 mod irq;
+mod notify;
 pub mod keeper;
 pub mod kernel;
 pub mod lock_key;

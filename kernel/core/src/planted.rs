@@ -1,6 +1,6 @@
 //! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002), of derived mappings, of CPU affinity or of
-//! alarms, or re-opens a race between CPUs, so a test can assert that the simulator's invariant
+//! rule of stall queues with an owner (seed 002), of derived mappings, of CPU affinity, of
+//! alarms or of notification requests, or re-opens a race between CPUs, so a test can assert that the simulator's invariant
 //! checks catch it. Off unless switched on.
 
 use crate::cap::ObjId;
@@ -48,6 +48,9 @@ pub enum PlantedBug {
     FastPathIgnoresReady = 16,
     /// Post an IRQ line again while its driver has not ACKed the last POST of it.
     PostIrqBeforeAck = 21,
+    /// A process that becomes available does not fire the notification requests watching it
+    /// (a lost wake-up of a non-blocking caller).
+    LoseNotification = 17,
 }
 
 /// Which bug is planted (0: none).

@@ -17,6 +17,14 @@
 //! - A process waits here (`WAITING` in its allotment word) only while every activity of its
 //!   allotment is in use, and is then `Stalled(QueueRef::PostPool)`. Only it can use what its
 //!   allotment frees, so there is no order among waiters and no owner to pass on.
+//! - A process's allotment is watched (`WATCHED`) by at most one notification request of its
+//!   own (`notify.rs`: a non-blocking POST that found it spent), set only while every activity
+//!   of the allotment is in use; the first activity freed after it clears the bit and fires
+//!   the request (`take_watch`).
+//!
+//! Every process also has `NOTIFY_REQUESTS` notification activities (`Sender::Notify`): each
+//! is a notification request taken when it is registered, and the POST that notifies it, so a
+//! request costs nothing beyond what its process paid for.
 //!
 //! # Locks: none of its own (seed 001 wants no global lock on a common path)
 //! - An allotment's word (its free bits and `WAITING`) is one atomic: only the sender takes
@@ -29,7 +37,7 @@
 
 use alloc::boxed::Box;
 use spin::mutex::SpinMutex;
-use tessera_abi::post::PostPayload;
+use tessera_abi::post::{PostPayload, NOTIFY_REQUESTS};
 
 use crate::cap::ObjId;
 use crate::object::process::Staller;
@@ -66,13 +74,20 @@ pub enum Sender {
     /// The kernel posting an alarm's expiry (by alarm table index): one activity per alarm,
     /// as an expiry while the previous one is still queued merges with it (`alarms.rs`).
     Alarm(u32),
+    /// The kernel notifying a process's notification request: its own allotment of
+    /// `NOTIFY_REQUESTS` (`notify.rs`).
+    Notify(ObjId),
 }
 
 /// A sender waits for an activity of its allotment: the top bit of its allotment word.
 const WAITING: u64 = 1 << 63;
+/// A notification request of the sender watches its allotment (see the file header).
+const WATCHED: u64 = 1 << 62;
+/// The bits of an allotment word that say which activities are free.
+const FREE: u64 = !(WAITING | WATCHED);
 
-/// The largest allotment: the bits of an allotment word below `WAITING`.
-pub const MAX_ALLOTMENT: u32 = u64::BITS - 1;
+/// The largest allotment: the bits of an allotment word below `WATCHED`.
+pub const MAX_ALLOTMENT: u32 = u64::BITS - 2;
 
 /// What `PostPool::wait` found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,13 +100,15 @@ pub enum WaitOutcome {
     Refused,
 }
 
-/// Every process's allotment of activities, then one per IRQ line, then one per alarm.
+/// Every process's allotment of activities, then one per IRQ line, then one per alarm, then
+/// every process's notification activities.
 #[derive(Debug)]
 pub struct PostPool {
     slots: Box<[SpinMutex<Option<Activity>>]>,
     per_process: usize,
     processes: usize,
     irq_lines: usize,
+    alarms: usize,
     /// By allotment (process table index, then IRQ line): a bit per activity, set while free,
     /// so finding a free one is one instruction, not a walk; and `WAITING`.
     words: Box<[AtomicU64]>,
@@ -99,6 +116,9 @@ pub struct PostPool {
     /// while its word has `WAITING` (written before the bit is set, read after it is seen).
     waiting_seq: Box<[AtomicU64]>,
     waiting_generation: Box<[AtomicU32]>,
+    /// By process table index: the notification request watching its allotment, valid while
+    /// its word has `WATCHED` (written before the bit is set, read after it is cleared).
+    watch: Box<[AtomicU32]>,
 }
 
 impl PostPool {
@@ -107,20 +127,25 @@ impl PostPool {
     pub fn new(processes: usize, per_process: u32, irq_lines: usize, alarms: usize) -> PostPool {
         assert!(per_process <= MAX_ALLOTMENT, "post allotment above {MAX_ALLOTMENT}");
         let full = u64::MAX.checked_shr(u64::BITS - per_process).unwrap_or(0);
+        let requests = (1u64 << NOTIFY_REQUESTS) - 1;
         let per = per_process as usize;
+        let notify = NOTIFY_REQUESTS as usize;
         PostPool {
-            slots: (0..processes * per + irq_lines + alarms)
+            slots: (0..processes * (per + notify) + irq_lines + alarms)
                 .map(|_| SpinMutex::new(None))
                 .collect(),
             per_process: per,
             processes,
             irq_lines,
+            alarms,
             words: (0..processes)
                 .map(|_| AtomicU64::new(full))
                 .chain((0..irq_lines + alarms).map(|_| AtomicU64::new(1)))
+                .chain((0..processes).map(|_| AtomicU64::new(requests)))
                 .collect(),
             waiting_seq: (0..processes).map(|_| AtomicU64::new(0)).collect(),
             waiting_generation: (0..processes).map(|_| AtomicU32::new(0)).collect(),
+            watch: (0..processes).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
@@ -147,6 +172,12 @@ impl PostPool {
                 let at = self.irq_lines + alarm as usize;
                 (self.processes + at, base + alarm as usize)
             }
+            Sender::Notify(p) => {
+                let i = p.index as usize;
+                let kernel = self.irq_lines + self.alarms;
+                let base = self.processes * self.per_process + kernel;
+                (self.processes + kernel + i, base + i * NOTIFY_REQUESTS as usize)
+            }
         }
     }
 
@@ -154,10 +185,15 @@ impl PostPool {
     fn owner_of(&self, id: PostId) -> (usize, u32) {
         let i = id.0 as usize;
         let base = self.processes * self.per_process;
+        let kernel = self.irq_lines + self.alarms;
         if i < base {
             (i / self.per_process, (i % self.per_process) as u32)
-        } else {
+        } else if i < base + kernel {
             (self.processes + (i - base), 0)
+        } else {
+            let n = i - base - kernel;
+            let per = NOTIFY_REQUESTS as usize;
+            (self.processes + kernel + n / per, (n % per) as u32)
         }
     }
 
@@ -165,8 +201,14 @@ impl PostPool {
     /// free until `sender` takes it, as only `sender` takes from its allotment.
     pub fn next_free(&self, sender: Sender) -> Option<PostId> {
         let (owner, base) = self.allotment_of(sender);
-        let mask = self.words.get(owner)?.load(Ordering::Acquire) & !WAITING;
+        let mask = self.words.get(owner)?.load(Ordering::Acquire) & FREE;
         (mask != 0).then(|| PostId((base + mask.trailing_zeros() as usize) as u32))
+    }
+
+    /// The notification activities of process `p`, free or not.
+    pub fn requests_of(&self, p: ObjId) -> impl Iterator<Item = PostId> {
+        let (_, base) = self.allotment_of(Sender::Notify(p));
+        (base..base + NOTIFY_REQUESTS as usize).map(|i| PostId(i as u32))
     }
 
     /// Takes the free activity `id` (found by `next_free`) for `a`; false if it is not free.
@@ -186,7 +228,7 @@ impl PostPool {
     /// Gives the one activity of kernel sender `sender` (an IRQ line or an alarm) a new
     /// payload if it is in use (still queued): a later expiry merges into it. False if free.
     pub fn merge(&self, sender: Sender, payload: PostPayload) -> bool {
-        if let Sender::Process(_) = sender {
+        if let Sender::Process(_) | Sender::Notify(_) = sender {
             return false;
         }
         let (_, base) = self.allotment_of(sender);
@@ -199,6 +241,14 @@ impl PostPool {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Gives activity `id` (in use, in no queue) a new arrival stamp: a notification is queued
+    /// long after it was taken, and queue order is arrival order.
+    pub fn restamp(&self, id: PostId, stamp: u64) {
+        if let Some(a) = self.slots.get(id.0 as usize).map(|s| s.lock()).as_deref_mut().and_then(Option::as_mut) {
+            a.stamp = stamp;
         }
     }
 
@@ -219,6 +269,57 @@ impl PostPool {
         Some((a, (was & WAITING != 0).then(|| self.waiter(owner))))
     }
 
+    /// After `freed` was released: the notification request that watched its allotment, no
+    /// longer watching (the caller fires it). One free activity ends the watch, so of two
+    /// releases only one finds it.
+    pub fn take_watch(&self, freed: PostId) -> Option<PostId> {
+        let (owner, _) = self.owner_of(freed);
+        self.end_watch(owner)
+    }
+
+    /// Process `p` is destroyed: the request watching its allotment, no longer watching (the
+    /// caller drops it), so a process made in the same table slot finds no watch of its own.
+    pub fn unwatch(&self, p: ObjId) -> Option<PostId> {
+        self.end_watch(p.index as usize)
+    }
+
+    /// Clears allotment `owner`'s watch: whoever clears the bit has the request.
+    fn end_watch(&self, owner: usize) -> Option<PostId> {
+        if owner >= self.processes {
+            return None;
+        }
+        let was = self.words[owner].fetch_and(!WATCHED, Ordering::AcqRel);
+        (was & WATCHED != 0).then(|| PostId(self.watch[owner].load(Ordering::Acquire)))
+    }
+
+    /// Whether a notification request of process `p` watches its allotment.
+    pub fn is_watched(&self, p: ObjId) -> bool {
+        let i = p.index as usize;
+        i < self.processes && self.words[i].load(Ordering::Acquire) & WATCHED != 0
+    }
+
+    /// Request `request` of process `p` (locked) watches `p`'s allotment until an activity of
+    /// it is freed, unless one is free now (`FreeNow`) or another request watches it already
+    /// (`Refused`).
+    pub fn watch(&self, p: ObjId, request: PostId) -> WaitOutcome {
+        let i = p.index as usize;
+        let Some(word) = self.words.get(i).filter(|_| i < self.processes) else {
+            return WaitOutcome::Refused;
+        };
+        if word.load(Ordering::Acquire) & WATCHED != 0 {
+            return WaitOutcome::Refused;
+        }
+        // Only `p` sets the bit, under its lock: nobody reads this until it is set.
+        self.watch[i].store(request.0, Ordering::Release);
+        match word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+            (w & FREE == 0 && w & WATCHED == 0).then_some(w | WATCHED)
+        }) {
+            Ok(_) => WaitOutcome::Waiting,
+            Err(w) if w & FREE != 0 => WaitOutcome::FreeNow,
+            Err(_) => WaitOutcome::Refused,
+        }
+    }
+
     /// `s` (locked) waits until an activity of its allotment is freed, unless one is free now.
     pub fn wait(&self, s: Staller) -> WaitOutcome {
         let i = s.id.index as usize;
@@ -228,7 +329,7 @@ impl PostPool {
         self.waiting_seq[i].store(s.seq, Ordering::Release);
         self.waiting_generation[i].store(s.id.generation, Ordering::Release);
         match word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-            (w == 0).then_some(WAITING)
+            (w & !WATCHED == 0).then_some(w | WAITING)
         }) {
             Ok(_) => WaitOutcome::Waiting,
             Err(w) if w & WAITING != 0 => WaitOutcome::Refused,
@@ -264,6 +365,13 @@ impl PostPool {
             },
             seq: self.waiting_seq[i].load(Ordering::Acquire),
         }
+    }
+
+    /// The notification requests watching allotments (of live or dead processes).
+    pub fn watches(&self) -> impl Iterator<Item = PostId> + '_ {
+        (0..self.processes)
+            .filter(|&i| self.words[i].load(Ordering::Acquire) & WATCHED != 0)
+            .map(|i| PostId(self.watch[i].load(Ordering::Acquire)))
     }
 
     /// Every activity in use.
@@ -348,6 +456,20 @@ mod tests {
         assert_eq!(none.next_free(Sender::Process(sender(1))), None, "an empty allotment");
         let line = take(&none, Sender::Irq(0), act(7)).unwrap();
         assert_eq!(none.release(line).map(|(_, w)| w), Some(None));
+        let watched = PostPool::new(1, 1, 0, 0);
+        let y = take(&watched, a, act(1)).unwrap();
+        let r = take(&watched, Sender::Notify(sender(0)), act(2)).unwrap();
+        assert_eq!(watched.requests_of(sender(0)).collect::<Vec<_>>().len(), NOTIFY_REQUESTS as usize);
+        assert!(watched.requests_of(sender(0)).any(|i| i == r));
+        assert_eq!(watched.watch(sender(0), r), WaitOutcome::Waiting);
+        assert_eq!(watched.watch(sender(0), r), WaitOutcome::Refused, "one watch at a time");
+        assert_eq!(watched.wait(waiter), WaitOutcome::Waiting, "a watch is not a free activity");
+        assert_eq!(watched.release(y).map(|(_, w)| w), Some(Some(waiter)));
+        assert_eq!(watched.take_watch(y), Some(r));
+        assert_eq!(watched.take_watch(y), None, "fired once");
+        assert_eq!(watched.watch(sender(0), r), WaitOutcome::FreeNow);
+        assert!(!watched.is_watched(sender(0)));
+        assert_eq!(watched.take_watch(r), None, "a notification activity has no watch");
         let big = PostPool::new(1, MAX_ALLOTMENT, 0, 0);
         let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| take(&big, a, act(u64::from(i)))).collect();
         assert!(all.iter().all(Option::is_some) && take(&big, a, act(0)).is_none());

@@ -454,6 +454,11 @@ impl<T: Waits> WakeAllQueue<T> {
         self.list.remove(nodes, id)
     }
 
+    /// Whether `id` waits here.
+    pub fn contains(&self, nodes: &StallNodes, id: T) -> bool {
+        self.list.node_here(nodes, id).is_some()
+    }
+
     /// The waiters, head first.
     pub fn waiters<'n>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
         self.list.waiters(nodes)

@@ -32,6 +32,8 @@ impl<P: Platform> Kernel<P> {
                         self.retry(cpu, |k, cpu| k.wake_deferred(cpu, w));
                     }
                 }
+                Deferred::Notify { object, upto } => self.notify_watchers(cpu, object, upto),
+                Deferred::Fire(id) => self.retry(cpu, |k, cpu| k.post_notification(cpu, id)),
             }
         }
     }

@@ -427,10 +427,28 @@ fn halted() {
 }
 
 #[test]
+fn would_block() {
+    let mut h = H::new(1, 4, 20, 2);
+    let s = h.process(0);
+    let c = h.process(0);
+    let ep = h.endpoint(s, 1);
+    h.give(c, 10, ep, Rights::ALL);
+    h.start(c);
+    h.tick(0);
+    for kind in [InvocationKind::Call, InvocationKind::Send] {
+        let mut i = inv(kind, 10, 1, &[], &[], [0; 4]);
+        i.info |= MessageInfo::NONBLOCKING;
+        h.syscall(0, i);
+        assert_eq!(h.error(0), Some(Error::WouldBlock), "{kind:?} to a halted server");
+    }
+    assert_eq!(h.current(0), Some(c.obj));
+}
+
+#[test]
 fn every_error_code_has_a_test_above() {
     assert_eq!(
         Error::ALL.len(),
-        13,
+        14,
         "a new error code needs its own test in this file"
     );
 }

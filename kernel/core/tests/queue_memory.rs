@@ -10,7 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use common::{inv, H};
-use tessera_abi::{InvocationKind, ProcessState, Rights};
+use tessera_abi::message::MessageInfo;
+use tessera_abi::{order, Error, InvocationKind, ProcessState, Rights};
 
 /// Counts the allocations this thread makes while `COUNTING` is set.
 struct Counting;
@@ -83,4 +84,48 @@ fn stalled_senders_and_queued_posts_allocate_no_kernel_memory() {
         0,
         "12 stalled senders and 48 queued posts on one halted server"
     );
+}
+
+/// A flood of non-blocking invocations that would block registers at most a bounded number of
+/// requests per process, each paid for with its process: none allocates.
+#[test]
+fn a_flood_of_wouldblock_allocates_no_kernel_memory() {
+    let mut h = H::new(1, 16, 100, POSTS);
+    let server = h.process(1);
+    let listener = h.process(1);
+    let to_listener = h.endpoint(listener, 9);
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        let c = h.process(1);
+        let ep = h.endpoint(server, i + 1);
+        h.give(c, EP, ep, Rights::ALL);
+        h.obj(c, order::process::SET_NOTIFY, &[i], &[to_listener]).unwrap();
+        clients.push(c);
+    }
+    for c in &clients {
+        h.start(*c);
+    }
+    let nb = |kind, data: &[u64]| {
+        let mut i = inv(kind, EP, 1, data, &[], [0; 4]);
+        i.info |= MessageInfo::NONBLOCKING;
+        i
+    };
+    COUNTING.with(|c| c.set(true));
+    for c in &clients {
+        h.tick(0);
+        assert_eq!(h.current(0), Some(c.obj));
+        for i in 0..POSTS {
+            h.syscall_unchecked(0, inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]));
+        }
+        for _ in 0..50 {
+            for kind in [InvocationKind::Call, InvocationKind::Send, InvocationKind::Post] {
+                h.syscall_unchecked(0, nb(kind, &[1]));
+                assert_eq!(h.error(0), Some(Error::WouldBlock));
+            }
+        }
+        h.syscall_unchecked(0, inv(InvocationKind::Send, EP, 1, &[], &[], [0; 4]));
+    }
+    COUNTING.with(|c| c.set(false));
+    h.check();
+    assert_eq!(ALLOCATIONS.with(Cell::get), 0, "registering notification requests allocated");
 }

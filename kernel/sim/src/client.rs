@@ -1,5 +1,7 @@
 //! The client program: CALL, SEND and POST to the servers it holds endpoints to, use its own
 //! kernel objects, and send garbage registers that the kernel must refuse with a defined code.
+//! A quarter of their CALLs, SENDs and POSTs ask never to stall (`MessageInfo::NONBLOCKING`):
+//! the ledger follows the notification requests they register.
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo};
 use tessera_abi::{order, CapType, InvocationKind};
@@ -40,16 +42,17 @@ impl Program {
             InvocationKind::Post => (1, 0),
             _ => (2, rng.below(2) as u8),
         };
+        self.nonblocking = rng.chance(1, 4);
+        if self.nonblocking {
+            ledger.nonblocking(me);
+        }
+        let info = MessageInfo::new(kind, SERVER_ORDER, ndata, ncaps);
+        let info = if self.nonblocking { info.nonblocking() } else { info };
         let caps = CapWord {
             send: [slot::CAP_PAGE, 0, 0, 0],
             recv: [slot::SCRATCH, 0, 0, 0],
         };
-        inv(
-            slot::SERVERS + k as u8,
-            MessageInfo::new(kind, SERVER_ORDER, ndata, ncaps),
-            [id, me as u64, 0, 0],
-            caps,
-        )
+        inv(slot::SERVERS + k as u8, info, [id, me as u64, 0, 0], caps)
     }
 
     /// A well-formed order on one of the client's kernel objects; page orders mostly name a

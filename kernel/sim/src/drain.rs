@@ -19,6 +19,9 @@ impl Sim {
         let mut quiet_rounds = 0;
         for _ in 0..20_000 {
             self.deliver_ipis()?;
+            // A keeper resumed above may have re-run its HALT in an IPI's entry: the record
+            // learns of that halt only at a check before the keeper sees the HALT's result.
+            self.check()?;
             for c in 0..self.cpus.len() {
                 if let Some(e) = self.user_step(c)? {
                     self.alone(c, e)?;
@@ -71,6 +74,8 @@ impl Sim {
         }
         let alive = |i: usize| self.progs.get(i).is_some_and(|p| p.alive);
         self.ledger.check_complete(alive)?;
+        let whole = |i: usize| self.progs.get(i).is_some_and(|p| p.alive && p.whole);
+        self.ledger.check_notified(whole, alive)?;
         self.check_faults_over()?;
         for (i, p) in self.progs.iter().enumerate().filter(|(_, p)| p.alive) {
             let done = match p.pending {

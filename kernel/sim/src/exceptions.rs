@@ -79,6 +79,8 @@ impl Sim {
     /// registers at the faulting instruction are set (RIP at a fresh site, a few others to fresh
     /// values), recorded, and the entry made.
     pub(crate) fn take_fault(&mut self, c: usize, p: usize) -> Entry {
+        // Its keeper may halt it or move it on: its requests are no longer all owed.
+        self.progs[p].whole = false;
         self.stats.user_faults += 1;
         let id = self.stats.user_faults;
         let site = SITES + id * 0x10;
@@ -190,6 +192,7 @@ impl Sim {
     /// Program `p` was halted (the record says so, or the kernel showed it): a fault not over
     /// may end with RESUME now.
     pub(crate) fn fault_halted(&mut self, p: usize) {
+        self.progs[p].whole = false;
         if let Some(o) = self.progs[p].fault.as_mut() {
             o.released = true;
             if let Some(l) = self.faults.get_mut(&o.fault.rip) {

@@ -2,7 +2,9 @@
 //! the simulator knows that no message or POST is lost or duplicated, that each sender's
 //! messages arrive in order, and that each reply answers its own call; and every alarm
 //! arming, so an alarm's POST is known to arrive at most once, where it was aimed, and never
-//! before its deadline on the simulated clock.
+//! before its deadline on the simulated clock; and every notification request a non-blocking
+//! invocation registered, so each is known to be notified at most once, where it was aimed,
+//! and (for a requester never halted) exactly once by the end of the drain.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,13 @@ pub struct Ledger {
     /// Alarm armings by word: (target program, deadline, received).
     alarms: BTreeMap<u64, (usize, u64, bool)>,
     pub alarms_fired: u64,
+    /// By client: where its notifications go, requests registered, notifications received.
+    requests: BTreeMap<usize, (usize, u64, u64)>,
+    /// Clients whose non-blocking invocation's result is not yet consumed: it may have
+    /// registered a request already notified.
+    unseen: std::collections::BTreeSet<usize>,
+    pub notifications: u64,
+    pub wouldblocks: u64,
 }
 
 impl Ledger {
@@ -78,6 +87,67 @@ impl Ledger {
                 Ok(())
             }
         }
+    }
+
+    /// `client`'s notifications go to program `target` (with `client` as the word).
+    pub fn notify_to(&mut self, client: usize, target: usize) {
+        self.requests.insert(client, (target, 0, 0));
+    }
+
+    /// `client` issues a non-blocking invocation.
+    pub fn nonblocking(&mut self, client: usize) {
+        self.unseen.insert(client);
+    }
+
+    /// `client` sees the result of its non-blocking invocation: `WouldBlock` with `registered`
+    /// new requests (0 or 1), or `None` for any other result. A notification it had already
+    /// been sent must now be accounted for.
+    pub fn nonblocking_seen(&mut self, client: usize, registered: Option<u64>) -> Result<(), String> {
+        self.unseen.remove(&client);
+        let Some(r) = self.requests.get_mut(&client) else {
+            return Ok(());
+        };
+        if let Some(n) = registered {
+            self.wouldblocks += 1;
+            r.1 += n;
+        }
+        if r.2 > r.1 {
+            return Err(format!("client {client} was notified {} times for {} requests", r.2, r.1));
+        }
+        Ok(())
+    }
+
+    /// `receiver` got a notification carrying `word`: a request of that client is outstanding
+    /// (none is notified twice) and the notification is aimed at `receiver`.
+    pub fn notified(&mut self, word: u64, receiver: usize) -> Result<(), String> {
+        let client = usize::try_from(word).unwrap_or(usize::MAX);
+        let Some(r) = self.requests.get_mut(&client) else {
+            return Err(format!("process {receiver} got a notification {word} for nobody"));
+        };
+        if r.0 != receiver {
+            return Err(format!("a notification of {client} for {} arrived at {receiver}", r.0));
+        }
+        let owed = r.1 + u64::from(self.unseen.contains(&client));
+        if r.2 >= owed {
+            return Err(format!("client {client} was notified {} times for {} requests", r.2 + 1, r.1));
+        }
+        r.2 += 1;
+        self.notifications += 1;
+        Ok(())
+    }
+
+    /// After the drain: every request of a client `whole` says was never halted, aimed at a
+    /// live program, was notified (none lost).
+    pub fn check_notified(&self, whole: impl Fn(usize) -> bool, alive: impl Fn(usize) -> bool) -> Result<(), String> {
+        for (&client, &(target, registered, notified)) in &self.requests {
+            let owed = registered + u64::from(self.unseen.contains(&client));
+            if notified > owed || (whole(client) && alive(target) && registered != notified) {
+                return Err(format!(
+                    "client {client} registered {registered} notification requests but got {notified}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The sender learned that message `id` was taken.

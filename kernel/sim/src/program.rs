@@ -3,7 +3,7 @@
 //! invocation (`client.rs`, `server.rs`) and, at its next step, checks the result here.
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
-use tessera_abi::post::{ALARM_FIRED, IRQ_FIRED};
+use tessera_abi::post::{ALARM_FIRED, IRQ_FIRED, NOTIFIED};
 use tessera_abi::process::ProcessInfo;
 use tessera_abi::{Error, InvocationKind};
 use tessera_core::ObjId;
@@ -42,6 +42,8 @@ pub mod slot {
 pub const DRIVER_BADGE: u64 = 0xd00d;
 /// The badge on a fault endpoint (a keeper's endpoint named by the program it keeps).
 pub const KEEPER_BADGE: u64 = 0xfa;
+/// The badge on a client's notification endpoint (`SET_NOTIFY`, to its first server).
+pub const NOTIFY_BADGE: u64 = 0x40;
 /// The order code clients use for server messages.
 pub(crate) const SERVER_ORDER: u32 = 100;
 
@@ -142,6 +144,10 @@ pub struct Program {
     /// For the driver: the IRQ lines (one bit each) whose `IRQ_FIRED` it received and has not
     /// ACKed yet; the kernel must not post such a line again before the ACK.
     pub acks: u64,
+    /// Its pending invocation asked never to stall.
+    pub nonblocking: bool,
+    /// Never halted (by anyone) and never faulted: its notification requests are all owed.
+    pub whole: bool,
 }
 
 pub(crate) fn inv(cap: u8, info: MessageInfo, data: [u64; 4], caps: CapWord) -> Invocation {
@@ -172,6 +178,17 @@ impl Program {
                 "process {me}: undefined error code {} after {p:?}: {r:?}",
                 r.error
             ));
+        }
+        let nonblocking = core::mem::take(&mut self.nonblocking);
+        let would_block = err == Some(Error::WouldBlock);
+        if nonblocking {
+            ledger.nonblocking_seen(me, would_block.then_some(r.data[0]))?;
+        }
+        if would_block {
+            if !nonblocking || !matches!(p, Pending::Call { .. } | Pending::Send { .. } | Pending::Post { .. }) {
+                return Err(format!("process {me}: {p:?} got WouldBlock without asking"));
+            }
+            return Ok(());
         }
         match p {
             Pending::Call { id } => {
@@ -251,6 +268,12 @@ impl Program {
         }
         if info.kind == InvocationKind::Post && info.order == ALARM_FIRED {
             return ledger.alarm_received(r.data[0], me);
+        }
+        if info.kind == InvocationKind::Post && info.order == NOTIFIED {
+            if r.badge != NOTIFY_BADGE {
+                return Err(format!("process {me}: a notification through badge {:#x}", r.badge));
+            }
+            return ledger.notified(r.data[0], me);
         }
         let sender = (r.badge as usize)
             .checked_sub(1)

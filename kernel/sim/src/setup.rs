@@ -8,7 +8,7 @@ use tessera_core::{Cap, Config, Cpu, Kernel, ObjId};
 use crate::exceptions::FaultLog;
 use crate::ledger::Ledger;
 use crate::platform::{Regs, SimPlatform};
-use crate::program::{slot, Program, ResumeState, Role, DRIVER_BADGE, KEEPER_BADGE};
+use crate::program::{slot, Program, ResumeState, Role, DRIVER_BADGE, KEEPER_BADGE, NOTIFY_BADGE};
 use crate::rng::Rng;
 use crate::world::{Sim, Stats, IRQ_LINES};
 use std::collections::BTreeMap;
@@ -192,7 +192,20 @@ impl Sim {
             stale_writes: Vec::new(),
             handling: None,
             acks: 0,
+            nonblocking: false,
+            whole: true,
         });
+        if let (Role::Client, Some(Some(sp))) = (role, self.servers.first()) {
+            let (sp, server) = (*sp, self.progs[*sp].id);
+            let ep = self.call(
+                Cap::new(CapType::Process, server),
+                order::process::MAKE_ENDPOINT,
+                &[NOTIFY_BADGE],
+                &[],
+            )?;
+            self.call(proc, order::process::SET_NOTIFY, &[me as u64], &[ep])?;
+            self.ledger.notify_to(me, sp);
+        }
         self.by_id.insert(proc.obj, me);
         Ok(me)
     }

@@ -41,6 +41,9 @@ pub struct Stats {
     pub user_faults: u64,
     /// Fault messages keepers received.
     pub kept: u64,
+    /// Non-blocking invocations that got `WouldBlock`, and notifications received.
+    pub wouldblocks: u64,
+    pub notifications: u64,
 }
 
 /// One simulated system.
@@ -97,6 +100,8 @@ impl Sim {
         self.stats.delivered = self.ledger.delivered;
         self.stats.irqs = self.ledger.irqs;
         self.stats.alarms = self.ledger.alarms_fired;
+        self.stats.wouldblocks = self.ledger.wouldblocks;
+        self.stats.notifications = self.ledger.notifications;
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! The simulator catches planted bugs: each switch breaks one rule of stall queues with an
 //! owner, loses a POST, leaves a destroyed page mapped, runs a pinned process off its CPU,
-//! fires an alarm twice or early, posts an IRQ line again before its driver's ACK, re-opens a race between two CPUs' kernel paths (`LoseHalt`,
+//! fires an alarm twice or early, posts an IRQ line again before its driver's ACK, loses a notification of a non-blocking caller, re-opens a race between two CPUs' kernel paths (`LoseHalt`,
 //! `DispatchRace`: caught only because entries interleave at lock operations), or breaks the
 //! fault-keeper protocol (`FaultLosesRegisters`,
 //! `DropFaultOfDeadKeeper`); some seed among the first 2,000 must report it (the first catching
@@ -52,6 +52,14 @@ fn a_page_destroyed_with_its_derived_mappings_left_is_caught() {
     );
     let (seed, why) = found.unwrap_or_default();
     assert!(why.contains("MMU"), "seed {seed} failed for another reason: {why}");
+}
+
+#[test]
+fn a_lost_notification_is_caught() {
+    let found = first_failure(PlantedBug::LoseNotification);
+    assert!(found.is_some(), "no seed caught a notification request never notified");
+    let (seed, why) = found.unwrap_or_default();
+    assert!(why.contains("notification"), "seed {seed} failed for another reason: {why}");
 }
 
 #[test]

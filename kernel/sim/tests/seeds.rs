@@ -48,6 +48,8 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
                                 total.together += st.together;
                                 total.user_faults += st.user_faults;
                                 total.kept += st.kept;
+                                total.wouldblocks += st.wouldblocks;
+                                total.notifications += st.notifications;
                             }
                             Err(e) => {
                                 if failed.as_ref().is_none_or(|(f, _)| seed < *f) {
@@ -76,6 +78,8 @@ fn run_all(seeds: Vec<u64>) -> (Stats, Option<(u64, String)>) {
         total.together += st.together;
         total.user_faults += st.user_faults;
         total.kept += st.kept;
+        total.wouldblocks += st.wouldblocks;
+        total.notifications += st.notifications;
         if let Some((seed, e)) = f {
             if failed.as_ref().is_none_or(|(s, _)| seed < *s) {
                 failed = Some((seed, e));
@@ -111,7 +115,8 @@ fn seeds_run_clean() {
             && total.faults > 0
             && (total.together > 0 || n < 10)
             && (total.kept > 0 || n < 10)
-            && (total.alarms > 0 || n < 10),
+            && (total.alarms > 0 || n < 10)
+            && (total.notifications > 0 || n < 10),
         "the runs did nothing: {total:?}"
     );
 }

@@ -26,7 +26,7 @@ use tessera_user::abi::Error;
 use tessera_user::{caps, invoke, slots};
 
 /// The spawned server's slots (address space, page, process), then the endpoint to it.
-const SERVER: u8 = 52;
+const SERVER: u8 = 56;
 const ENDPOINT: u8 = SERVER + 3;
 const CALL: u64 = MessageInfo::new(InvocationKind::Call, 1, 0, 0).pack();
 /// The caller's instructions from its first TSC read to its `syscall`: the read, `shl`, `or`,

@@ -7,7 +7,7 @@
 //! Guarantees: one line `bench: <name> <ticks per op> <iterations>` per benchmark (ticks are
 //! guest instructions under `-icount shift=0`), then `bench: done`. Assumes the program holds
 //! `slots::SELF`, `slots::ECHO`, `slots::CONSOLE` and `slots::BANK` (for the yield partner,
-//! the alarm and the IPC servers), and nothing in slots 40, 41, 44..47, 48..50 and 52..55.
+//! the alarm and the IPC servers), and nothing in slots 40, 41, 44..47, 48..50 and 52..59.
 #![no_std]
 
 extern crate alloc;
@@ -19,6 +19,7 @@ mod irq;
 mod measure;
 mod runtime;
 pub mod scaling;
+mod wouldblock;
 
 use measure::PerOp;
 use tessera_user::abi::Error;
@@ -59,6 +60,7 @@ pub fn run() {
     show("irq_to_driver", irq::irq_to_driver(2_000));
     show("alarm_post_latency", alarm::post_latency(200));
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));
+    wouldblock::run(show);
     runtime::run();
     println!("bench: done");
 }

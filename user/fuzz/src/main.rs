@@ -128,6 +128,7 @@ fn start(f: &FuzzArg, servers: u8, clients: u8) -> Result<(u64, u64), Error> {
         }
         caps::make_endpoint(p, 0x5e1f, NUDGES + c)?;
         caps::set_cap(p, SELF_ENDPOINT, NUDGES + c, Rights::ALL)?;
+        tessera_user::nonblocking::set_notify(p, NUDGES + c, c as u64)?;
     }
     for p in [RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers + clients) {
         caps::resume(p)?;

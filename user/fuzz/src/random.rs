@@ -190,7 +190,10 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     let info = if malformed {
         rng.next() & !0x3 | kind as u64
     } else {
-        MessageInfo::new(kind, ord, n as u8, ncaps as u8).pack()
+        // A quarter ask never to stall: they may get WouldBlock, and their notifications
+        // arrive in this worker's waits, which drop them.
+        let info = MessageInfo::new(kind, ord, n as u8, ncaps as u8);
+        if rng.chance(25) { info.nonblocking() } else { info }.pack()
     };
     if open_wait && scope.use_endpoints {
         // Ends the wait below: queued until this worker next waits.

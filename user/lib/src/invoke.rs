@@ -45,6 +45,15 @@ pub fn raw(
 /// One invocation from raw register values, unchecked here (tests of the kernel's refusals
 /// use it to send what [`raw`] cannot encode).
 pub fn registers(cap: u64, info: u64, d: [u64; DATA_WORDS], caps: u64) -> Result<Received, Error> {
+    let (err, r) = syscall(cap, info, d, caps);
+    // `result`, not `from_raw`: a non-zero code this library does not know (a newer kernel) is
+    // an error, never a success.
+    Error::result(err).map(|()| r)
+}
+
+/// One invocation from raw register values: the raw error code (`rax`) and the reply
+/// registers, which some errors fill too (`WouldBlock`'s `d0`).
+pub fn syscall(cap: u64, info: u64, d: [u64; DATA_WORDS], caps: u64) -> (u64, Received) {
     let (err, badge, rinfo, d0, d1, d2, d3): (u64, u64, u64, u64, u64, u64, u64);
     // SAFETY: `syscall` enters the kernel, which preserves every register but rcx and r11
     // and the reply registers named here.
@@ -63,13 +72,14 @@ pub fn registers(cap: u64, info: u64, d: [u64; DATA_WORDS], caps: u64) -> Result
             options(nostack)
         );
     }
-    // `result`, not `from_raw`: a non-zero code this library does not know (a newer kernel) is
-    // an error, never a success.
-    Error::result(err).map(|()| Received {
-        badge,
-        info: rinfo,
-        data: [d0, d1, d2, d3],
-    })
+    (
+        err,
+        Received {
+            badge,
+            info: rinfo,
+            data: [d0, d1, d2, d3],
+        },
+    )
 }
 
 /// CALL: send, wait for the reply. The resume capability slot is not needed for kernel objects.

@@ -15,6 +15,7 @@ mod heap;
 pub mod invoke;
 mod start;
 pub mod logger;
+pub mod nonblocking;
 pub mod timer;
 pub mod trace;
 pub mod tsc;

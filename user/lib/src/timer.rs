@@ -3,8 +3,8 @@
 //!
 //! Assumes: while a timer sleeps, its process expects no other message; one that arrives
 //! meanwhile is dropped (a resume capability with it dies unanswered). A CALL with a timeout
-//! needs the invocation not to block in the kernel (the non-blocking flag of issue 9, item 2):
-//! a CALL's closed wait takes only its reply, so an alarm cannot end it.
+//! is built on a timer and a non-blocking CALL (`nonblocking::call_with_timeout`): a CALL's
+//! closed wait takes only its reply, so an alarm cannot end it.
 
 use crate::invoke::{self, call};
 use crate::{caps, clock};
@@ -50,6 +50,18 @@ impl Timer {
         .map(|_| ())
     }
 
+    /// The slot of the endpoint to its own process the alarm posts to (notifications of
+    /// non-blocking invocations may be aimed there too: `nonblocking`).
+    pub fn endpoint(&self) -> u8 {
+        self.endpoint
+    }
+
+    /// A word no earlier arming of this timer used.
+    pub fn next_word(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
     /// Disarms the alarm; whether it was armed.
     pub fn cancel(&self) -> Result<bool, Error> {
         call(self.alarm, alarm::CANCEL, &[], &[]).map(|r| r.data[0] == 1)
@@ -58,9 +70,9 @@ impl Timer {
     /// Waits until the clock reads at least `deadline` (ns since boot); returns the clock
     /// then. Never returns early: the kernel POSTs only once the deadline has passed.
     pub fn sleep_until(&mut self, deadline: u64) -> Result<u64, Error> {
-        self.seq += 1;
-        self.arm(deadline, 0, self.seq)?;
-        self.wait_for(self.seq)?;
+        let word = self.next_word();
+        self.arm(deadline, 0, word)?;
+        self.wait_for(word)?;
         Ok(clock::now_ns())
     }
 

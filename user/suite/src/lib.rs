@@ -26,6 +26,7 @@ pub mod runtime;
 pub mod spawn;
 mod tester;
 mod waiters;
+mod wouldblock;
 
 use helpers::Helper;
 use tessera_user::{caps, clock, println, slots};
@@ -70,7 +71,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 37] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 40] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -144,6 +145,9 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("pinned_runs_only_on_cpu_2", &|| affinity::pinned_runs_only_there(&ctx)),
         ("refuse_cpu_not_online", &affinity::refuses_a_cpu_not_online),
         ("runtime_chores_on_one_vp", &runtime::chores_on_one_vp),
+        ("wouldblock_call_notified_once", &wouldblock::call_to_busy_server_is_notified_once),
+        ("wouldblock_post_notified_once", &wouldblock::post_with_allotment_spent_is_notified_once),
+        ("call_with_timeout", &wouldblock::call_with_timeout_ends_at_its_deadline),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

@@ -143,6 +143,7 @@ impl<P: Platform> Kernel<P> {
         if t.state != RunState::Available {
             return;
         }
+        self.fire_watchers(cpu, t_id, t);
         #[cfg(feature = "planted-bugs")]
         if self.planted_offer(cpu, t_id, t) {
             return;
@@ -168,7 +169,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Delivers post activity `i` to `t` and frees it; its sender, if it waits for its
-    /// allotment, is woken.
+    /// allotment, is woken, and a notification request watching that allotment fires.
     pub(crate) fn deliver_post(
         &self,
         cpu: &mut Cpu,
@@ -195,6 +196,9 @@ impl<P: Platform> Kernel<P> {
         }
         if let Some(w) = sender {
             self.defer_wake(cpu, w, QueueRef::PostPool);
+        }
+        if let Some(r) = self.posts.take_watch(i) {
+            cpu.deferred.push_back(Deferred::Fire(r));
         }
     }
 

@@ -22,7 +22,8 @@
 //!   outstanding, and it takes this message now: for CALL it is `Available` and this sender
 //!   would not barge (`may_receive_from`); for RETURN it is `Waiting` for call number `badge`,
 //!   and nobody waits on the caller's own sender queue (the caller would take that message
-//!   instead of waiting).
+//!   instead of waiting) and no notification request watches it (becoming available must
+//!   notify them: `notify.rs`).
 //! - The receiver is homed here, on no CPU and no run queue, and this CPU's run queue holds
 //!   nobody of its priority or higher: the general path would queue it at the tail of its
 //!   level and pick it next, which is what this path does at once.
@@ -115,7 +116,7 @@ impl<P: Platform> Kernel<P> {
                 let send = match (info.kind, target.ty) {
                     _ if p.owns.is_some() || p.fault.is_some() || p.completing.is_some() => false,
                     (InvocationKind::Call, CapType::Endpoint) => true,
-                    (InvocationKind::Return, CapType::Resume) => p.senders.is_empty(),
+                    (InvocationKind::Return, CapType::Resume) => !p.awaited(),
                     (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
                     (InvocationKind::Call, _) if info.order == order::GET_TYPE && self.is_live(&target) => {
                         // COMMIT POINT (GET_TYPE): the type is in the live capability.

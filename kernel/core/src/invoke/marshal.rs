@@ -34,6 +34,8 @@ pub(crate) struct Msg {
     pub ceiling: Priority,
     /// The calling process (`None`: the kernel itself, which cannot wait).
     pub caller: Option<ObjId>,
+    /// Never stall: `WouldBlock` and a notification request instead (`notify.rs`).
+    pub nonblocking: bool,
 }
 
 impl Msg {
@@ -50,6 +52,7 @@ impl Msg {
             target: Cap::NULL,
             ceiling: Priority::HIGHEST,
             caller: None,
+            nonblocking: false,
         };
         for (d, s) in m.data.iter_mut().zip(data) {
             *d = *s;
@@ -107,6 +110,7 @@ impl<P: Platform> Kernel<P> {
             target,
             ceiling,
             caller: Some(me),
+            nonblocking: info.nonblocking,
         })
     }
 }

@@ -119,6 +119,15 @@ impl<P: Platform> Kernel<P> {
             (
                 CapType::Endpoint,
                 InvocationKind::Call | InvocationKind::Send | InvocationKind::Post,
+            ) if msg.nonblocking => {
+                // A caller that goes on (WouldBlock, above all: a retry loop's common case)
+                // leaves by the quiet exit, as after a kernel-object order.
+                self.send(cpu, &caller, target, &msg)?;
+                return Ok(self.still_running(cpu, me, regs));
+            }
+            (
+                CapType::Endpoint,
+                InvocationKind::Call | InvocationKind::Send | InvocationKind::Post,
             ) => self.send(cpu, &caller, target, &msg),
             (CapType::Resume | CapType::Endpoint, _) => {
                 self.refused(cpu, &caller, Error::WrongType)
@@ -209,14 +218,14 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `refuse` as the end of a path.
-    fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
+    pub(crate) fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
         self.refuse(cpu, caller, e);
         Ok(())
     }
 
     /// The last step of a path after which the caller goes on running: `f` writes its reply,
     /// and a queue it owned but did not use passes to the next in line (seed 002).
-    fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut Process<P::SaveArea>)) {
+    pub(crate) fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut Process<P::SaveArea>)) {
         let owned = self.processes.write(caller.id, |p| {
             f(p);
             p.invocations += 1;

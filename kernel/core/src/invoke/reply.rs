@@ -62,7 +62,7 @@ impl<P: Platform> Kernel<P> {
         }
         self.leave(cpu, caller, RunState::Available);
         self.processes.write(caller.id, |me| {
-            if !me.senders.is_empty() {
+            if me.awaited() {
                 self.offer(cpu, caller.id, me);
             }
             self.off_cpu(cpu, caller.id, me);

@@ -6,6 +6,8 @@
 //!   re-run from the save area when it is woken), and POST queues a post activity and lets the
 //!   sender go on; with no free activity, the sender stalls on the pool's queue (seed 003).
 //! - CALL leaves the sender in a closed wait with a fresh one-shot resume capability.
+//! - With the NONBLOCKING flag, where the sender would stall it gets `WouldBlock` and a
+//!   notification request instead (`notify.rs`).
 
 use tessera_abi::message::MessageInfo;
 use tessera_abi::post::PostPayload;
@@ -17,6 +19,7 @@ use crate::cap::Cap;
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::notify::Watched;
 use crate::object::process::{QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, Sender, WaitOutcome};
@@ -46,6 +49,7 @@ impl<P: Platform> Kernel<P> {
         if !deliverable {
             return match msg.kind {
                 InvocationKind::Post => self.queue_post(cpu, caller, target, msg),
+                _ if msg.nonblocking => self.would_block(cpu, caller, Watched::Process(t_id)),
                 _ => self.stall(cpu, caller, QueueRef::Senders(t_id)),
             };
         }
@@ -135,6 +139,9 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         };
         let Some(id) = self.posts.next_free(Sender::Process(caller.id)) else {
+            if msg.nonblocking {
+                return self.would_block(cpu, caller, Watched::Allotment);
+            }
             return self.stall(cpu, caller, QueueRef::PostPool);
         };
         let a = Activity {

@@ -39,6 +39,8 @@ pub enum QueueRef {
 
 /// Sets the key of a process's `leaving` queue apart from its sender queue's (its slot index).
 const LEAVING_KEY: u32 = 1 << 31;
+/// Sets the key of a process's `watchers` list apart from its other queues'.
+const WATCHERS_KEY: u32 = 1 << 30;
 
 /// A process as it waits on a stall queue: `seq` is the kernel-wide arrival stamp of that
 /// stall, so a wake-up meant for one stall can never wake a later one, and queue order can be
@@ -101,6 +103,36 @@ impl Waits for Staller {
         Staller {
             id: ObjId { index: node as u32, generation: tag },
             seq: word,
+        }
+    }
+}
+
+/// A notification request as a watchers list holds it (`notify.rs`): its activity, and the
+/// generation of the process that registered it, so that a request of an earlier process in
+/// the same table slot is told apart without reading its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Watcher {
+    /// The request's notification activity.
+    pub id: PostId,
+    /// The requester's generation.
+    pub generation: u32,
+}
+
+/// A request has the node its activity has when it is queued as a POST: it is in a watchers
+/// list until fired, and on a sender queue after.
+impl Waits for Watcher {
+    fn node(self, split: usize) -> usize {
+        Waiter::Post(self.id).node(split)
+    }
+
+    fn pack(self) -> (u32, u64) {
+        (self.generation, 0)
+    }
+
+    fn unpack(node: usize, split: usize, tag: u32, _word: u64) -> Watcher {
+        Watcher {
+            id: PostId(node.saturating_sub(split) as u32),
+            generation: tag,
         }
     }
 }
@@ -199,6 +231,13 @@ pub struct Process<S> {
     pub keeper: Cap,
     /// The fault message outstanding (see the file header).
     pub fault: Option<Fault>,
+    /// Notification requests of non-blocking callers that found it unavailable, in
+    /// registration order: fired when it becomes available or is destroyed (`notify.rs`).
+    pub watchers: WakeAllQueue<Watcher>,
+    /// Where its own notification requests are posted (`SET_NOTIFY`): an Endpoint, or Null.
+    pub notify: Cap,
+    /// The word its notifications carry.
+    pub notify_word: u64,
 }
 
 impl<S: Default> Process<S> {
@@ -228,6 +267,9 @@ impl<S: Default> Process<S> {
             invocations: 0,
             keeper: Cap::NULL,
             fault: None,
+            watchers: WakeAllQueue::new(WATCHERS_KEY | slot),
+            notify: Cap::NULL,
+            notify_word: 0,
         }
     }
 }
@@ -278,6 +320,12 @@ impl<S> Process<S> {
                 RunState::Waiting | RunState::Stalled(_) => self.fault.is_some(),
                 RunState::Running | RunState::Available => false,
             }
+    }
+
+    /// Whether anyone waits for it to become available: senders, or notification requests.
+    #[inline]
+    pub fn awaited(&self) -> bool {
+        !self.senders.is_empty() || !self.watchers.is_empty()
     }
 
     /// Whether a message from `sender` may be delivered now: it is in an open wait and the

@@ -6,7 +6,8 @@
 //! - A process halted in a closed wait loses its resume capability (the ticket advances); its
 //!   CALL ends with `Error::Halted` when it is resumed, so no reply is delivered twice.
 //! - Destroying a process wakes every sender stalled on it (their calls restart and find the
-//!   endpoint Null) and frees the post activities queued on it.
+//!   endpoint Null), frees the post activities queued on it and fires the notification
+//!   requests watching it (`notify.rs`).
 //! - HALT and DESTROY return only when the process is off every CPU: one running on another
 //!   CPU is halted and that CPU interrupted, and the caller waits until the CPU has left it
 //!   (seed 001, section 5.4, without a lock held across user mode: see `halt`).
@@ -30,7 +31,8 @@ use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
     /// Prepare phase of halt and destroy: lock the holders of the queues `v` is in or owns,
-    /// and the post pool; for a destroy, reserve the deferred wake-ups of its waiters.
+    /// and the post pool; for a destroy, reserve the deferred wake-ups of its waiters (a
+    /// queued POST freed may also fire its sender's watch) and the notifications of its watchers.
     pub(crate) fn prepare_detach(
         &self,
         cpu: &mut Cpu,
@@ -39,7 +41,7 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<Result<(), Error>, Restart> {
         let Some((state, owns, waiters)) = self
             .processes
-            .read(v, |p| (p.state, p.owns, p.senders.len() + p.leaving.len()))
+            .read(v, |p| (p.state, p.owns, 2 * p.senders.len() + p.leaving.len() + p.watchers.len()))
         else {
             return Ok(Err(Error::NullArgument));
         };
@@ -245,10 +247,17 @@ impl<P: Platform> Kernel<P> {
                         if let Some(s) = sender {
                             self.defer_wake(cpu, s, QueueRef::PostPool);
                         }
+                        if let Some(r) = self.posts.take_watch(i) {
+                            cpu.deferred.push_back(crate::cpu::Deferred::Fire(r));
+                        }
                     }
                 }
             }
+            self.fire_all_watchers(cpu, p);
         });
+        if let Some(r) = self.posts.unwatch(v) {
+            self.posts.release(r);
+        }
         self.processes.remove(v);
     }
 }

@@ -29,6 +29,7 @@ impl<P: Platform> Kernel<P> {
             | order::process::MAKE_ENDPOINT
             | order::process::YIELD
             | order::process::SET_FAULT_ENDPOINT
+            | order::process::SET_NOTIFY
             | order::process::WRITE_REGS
             | order::process::TRACE_EVENT
             | order::process::TRACE_SWITCH
@@ -45,6 +46,7 @@ impl<P: Platform> Kernel<P> {
             order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
             order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
             order::process::SET_FAULT_ENDPOINT => return self.set_keeper(cpu, v, msg),
+            order::process::SET_NOTIFY => return self.set_notify(cpu, v, msg),
             order::process::TRACE_EVENT => return Ok(self.trace_event(cpu, v, msg)),
             order::process::TRACE_SWITCH => return Ok(self.trace_switch(msg)),
             order::process::READ_REGS | order::process::WRITE_REGS => {

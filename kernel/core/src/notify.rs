@@ -1,0 +1,296 @@
+//! Non-blocking invocations and their notification requests (seed 000, section 8: SVC
+//! notification; the ABI is in `tessera_abi::message::MessageInfo`).
+//!
+//! A CALL, SEND or POST with the NONBLOCKING flag that would stall the caller (`invoke/send.rs`)
+//! comes here instead, still in its prepare phase, holding the lock under which it found the
+//! condition: the target's for CALL and SEND, the caller's own for POST (only the caller takes
+//! from its allotment; a freed activity reaches it through one atomic word). It registers a
+//! request under that same lock, so a condition that clears after the check is seen by the
+//! path that clears it, which fires the request: no wake-up is lost. Then it fails with
+//! `WouldBlock`; nothing else changed.
+//!
+//! A request is one of the caller's notification activities (`post.rs`, `Sender::Notify`),
+//! taken at registration with the POST that will notify it (to the caller's `SET_NOTIFY`
+//! endpoint and word), so a request needs no memory beyond what its process paid for, and a
+//! hostile flood of non-blocking calls takes at most `NOTIFY_REQUESTS` of them per process,
+//! each busy until its notification is delivered. While registered it is linked, through its
+//! activity's stall node, into the watched process's `watchers` list, or named by the
+//! `WATCHED` bit of the caller's allotment word. Firing takes it off (exactly once: under the
+//! watched process's lock, or by the atomic that clears the bit) and, at kernel exit, posts it
+//! like any kernel POST: delivered if the endpoint's process is available, else queued on its
+//! sender queue, where it is delivered and freed in order.
+//!
+//! # What fires a request
+//! - A watched process becomes available (`Kernel::offer`: it waits again, is resumed into an
+//!   open wait, or the owner of its queue passes it on): every request registered before then.
+//! - An activity of a watched allotment is delivered or freed (`Kernel::deliver_post`, and the
+//!   destroy of the process it was queued on).
+//! - A watched process is destroyed: every request on it, so nobody waits forever.
+//!
+//! # Dropped, not posted
+//! - Requests of a requester destroyed or halted since it registered them (its generation or
+//!   `halts` count changed), when they fire.
+//! - Requests whose endpoint's process is gone.
+//!
+//! # Locks
+//! `Requests` holds, by activity, who registered it and what it watches: one leaf lock per
+//! record (level 8, like an activity's contents), written by the requester under its own lock
+//! and read for one copy.
+
+use alloc::boxed::Box;
+use spin::mutex::SpinMutex;
+use tessera_abi::message::Reply;
+use tessera_abi::post::{PostPayload, NOTIFIED};
+use tessera_abi::{CapType, Error};
+
+use crate::cap::{Cap, ObjId};
+use crate::cpu::{Cpu, Deferred};
+use crate::invoke::object::{KReply, OrderResult};
+use crate::invoke::{Caller, Msg};
+use crate::kernel::Kernel;
+use crate::lock_key::LockKey;
+use crate::object::process::{Process, RunState, Waiter, Watcher};
+use crate::platform::{Platform, SaveArea};
+use crate::post::{Activity, PostId, Sender, WaitOutcome};
+use crate::stall_queue::Owner;
+use crate::sync::Restart;
+
+/// What a notification request waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Watched {
+    /// This process to become available (CALL or SEND found it busy or its queue taken).
+    Process(ObjId),
+    /// An activity of the requester's own post allotment to be freed (POST found none).
+    Allotment,
+}
+
+/// Who registered a request, and what it watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub requester: ObjId,
+    /// The requester's halt count when it registered: a halt since drops the request.
+    pub halts: u64,
+    pub watched: Watched,
+}
+
+/// The record of every notification activity, by activity (see the file header).
+pub(crate) struct Requests {
+    records: Box<[SpinMutex<Option<Request>>]>,
+}
+
+impl Requests {
+    /// Records for `activities` activities.
+    pub(crate) fn new(activities: usize) -> Requests {
+        Requests {
+            records: (0..activities).map(|_| SpinMutex::new(None)).collect(),
+        }
+    }
+
+    /// The latest request made with activity `id`.
+    pub(crate) fn get(&self, id: PostId) -> Option<Request> {
+        *self.records.get(id.0 as usize)?.lock()
+    }
+
+    fn set(&self, id: PostId, r: Request) {
+        if let Some(slot) = self.records.get(id.0 as usize) {
+            *slot.lock() = Some(r);
+        }
+    }
+}
+
+impl<P: Platform> Kernel<P> {
+    /// SET_NOTIFY: `c0` and `d0` become where `v`'s notifications go (Null, or a dead
+    /// endpoint, clears it). Requests registered already keep theirs.
+    pub(crate) fn set_notify(&self, cpu: &mut Cpu, v: ObjId, msg: &Msg) -> OrderResult {
+        let arg = msg.caps[0];
+        let endpoint = match arg.ty {
+            CapType::Endpoint if self.is_live(&arg) => arg,
+            CapType::Endpoint | CapType::Null => Cap::NULL,
+            _ => return Ok(Err(Error::WrongType)),
+        };
+        cpu.held.write(self, LockKey::process(v.index))?;
+        // COMMIT POINT: the process is locked and the argument checked.
+        let done = self.processes.write(v, |p| {
+            p.notify = endpoint;
+            p.notify_word = msg.data[0];
+        });
+        Ok(done.map(|()| KReply::default()).ok_or(Error::NullCapability))
+    }
+
+    /// A non-blocking invocation found `watched` not ready; its lock (and the caller's) is
+    /// held. Registers a request unless one of the caller's watches it already, and fails
+    /// with `WouldBlock` (`OutOfQuota` if every request of the caller is in use).
+    pub(crate) fn would_block(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        watched: Watched,
+    ) -> Result<(), Restart> {
+        let me = caller.id;
+        let Some((endpoint, word, halts, priority)) = self
+            .processes
+            .read(me, |p| (p.notify, p.notify_word, p.halts, p.priority))
+        else {
+            return Ok(());
+        };
+        if !self.is_live(&endpoint) || self.watched_already(me, watched) {
+            return Ok(self.would_block_reply(cpu, caller, false));
+        }
+        let Some(id) = self.posts.next_free(Sender::Notify(me)) else {
+            return self.refused(cpu, caller, Error::OutOfQuota);
+        };
+        let a = Activity {
+            target: endpoint.obj,
+            badge: endpoint.badge,
+            payload: PostPayload {
+                order: NOTIFIED,
+                word,
+            },
+            priority,
+            stamp: self.stamp(),
+        };
+        // Reserved: only the caller takes from its notification allotment, under its lock.
+        assert!(self.posts.take(id, a), "{id:?} was taken by another (kernel bug)");
+        self.requests.set(id, Request { requester: me, halts, watched });
+        match watched {
+            Watched::Process(t) => {
+                // COMMIT POINT: the watched process is locked and was found not ready.
+                let w = Watcher { id, generation: me.generation };
+                let linked = self.processes.write(t, |tp| tp.watchers.wait(&self.stall_nodes, w));
+                if linked != Some(Ok(())) {
+                    panic!("{id:?} cannot watch its locked {t:?}: {linked:?} (kernel bug)");
+                }
+            }
+            Watched::Allotment => match self.posts.watch(me, id) {
+                // COMMIT POINT: the allotment was still spent when the watch was set.
+                WaitOutcome::Waiting => {}
+                // An activity was freed since the caller looked: the reservation goes back
+                // and the POST re-runs, taking it.
+                WaitOutcome::FreeNow | WaitOutcome::Refused => {
+                    self.posts.release(id);
+                    return Err(Restart);
+                }
+            },
+        }
+        Ok(self.would_block_reply(cpu, caller, true))
+    }
+
+    /// Ends the path with `WouldBlock`; `d0` says whether this call registered a request.
+    fn would_block_reply(&self, cpu: &mut Cpu, caller: &Caller, registered: bool) {
+        // COMMIT POINT (refusal): only the caller's reply registers change.
+        self.finish(cpu, caller, |p| {
+            p.save.set_reply(&Reply {
+                error: Error::WouldBlock.raw(),
+                data: [u64::from(registered), 0, 0, 0],
+                ..Reply::default()
+            });
+        });
+    }
+
+    /// Whether a registered request of `me` already watches `watched` (whose holder is locked).
+    fn watched_already(&self, me: ObjId, watched: Watched) -> bool {
+        match watched {
+            Watched::Allotment => self.posts.is_watched(me),
+            // No record is read: a request linked on `t` with `me`'s generation is `me`'s.
+            Watched::Process(t) => self
+                .processes
+                .read(t, |tp| {
+                    self.posts.requests_of(me).any(|id| {
+                        let w = Watcher { id, generation: me.generation };
+                        tp.watchers.contains(&self.stall_nodes, w)
+                    })
+                })
+                .unwrap_or(false),
+        }
+    }
+
+    /// `t` (locked) became available: its requests are posted at this CPU's exit. One record
+    /// however many there are; those registered after this moment found it busy again and
+    /// wait for the next time.
+    #[inline]
+    pub(crate) fn fire_watchers(&self, cpu: &mut Cpu, t_id: ObjId, t: &Process<P::SaveArea>) {
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_is(crate::planted::PlantedBug::LoseNotification) {
+            return;
+        }
+        if !t.watchers.is_empty() {
+            cpu.deferred.push_back(Deferred::Notify {
+                object: t_id,
+                upto: self.stamp(),
+            });
+        }
+    }
+
+    /// `t` (locked) is being destroyed: every request on it fires (the caller reserved a
+    /// deferred record for each).
+    pub(crate) fn fire_all_watchers(&self, cpu: &mut Cpu, t: &mut Process<P::SaveArea>) {
+        while let Some(w) = t.watchers.take_one(&self.stall_nodes) {
+            cpu.deferred.push_back(Deferred::Fire(w.id));
+        }
+    }
+
+    /// Exit-time work of `Deferred::Notify`.
+    pub(crate) fn notify_watchers(&self, cpu: &mut Cpu, t: ObjId, upto: u64) {
+        while let Some(id) = self.retry(cpu, |k, cpu| k.next_watcher(cpu, t, upto)) {
+            self.retry(cpu, |k, cpu| k.post_notification(cpu, id));
+        }
+    }
+
+    /// Takes the oldest request on `t` if it was registered before `upto`.
+    fn next_watcher(&self, cpu: &mut Cpu, t: ObjId, upto: u64) -> Result<Option<PostId>, Restart> {
+        cpu.held.write(self, LockKey::process(t.index))?;
+        // COMMIT POINT: one lock; the request taken off is posted by the next step.
+        Ok(self
+            .processes
+            .write(t, |p| {
+                let head = p.watchers.waiters(&self.stall_nodes).next()?;
+                let before = self.posts.get(head.id).is_some_and(|a| a.stamp < upto);
+                before.then(|| p.watchers.take_one(&self.stall_nodes)).flatten().map(|w| w.id)
+            })
+            .flatten())
+    }
+
+    /// Posts fired request `id` (in no list now) to its endpoint, or drops it (file header).
+    pub(crate) fn post_notification(&self, cpu: &mut Cpu, id: PostId) -> Result<(), Restart> {
+        let (Some(r), Some(a)) = (self.requests.get(id), self.posts.get(id)) else {
+            return Ok(());
+        };
+        let t = a.target;
+        let (lo, hi) = if r.requester.index <= t.index {
+            (r.requester.index, t.index)
+        } else {
+            (t.index, r.requester.index)
+        };
+        cpu.held.write(self, LockKey::process(lo))?;
+        if hi != lo {
+            cpu.held.write(self, LockKey::process(hi))?;
+        }
+        let current = self.processes.read(r.requester, |p| p.halts == r.halts) == Some(true);
+        let ready = self.processes.read(t, |p| {
+            p.state == RunState::Available
+                && p.senders.is_empty()
+                && p.senders.owner() == Owner::Resource
+        });
+        // COMMIT POINT: requester and recipient are locked.
+        match ready {
+            Some(ready) if current => {
+                if ready {
+                    self.processes.write(t, |p| self.deliver_post(cpu, t, p, id));
+                    return Ok(());
+                }
+                self.posts.restamp(id, self.stamp());
+                let queued = self
+                    .processes
+                    .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)));
+                if queued != Some(Ok(())) {
+                    panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
+                }
+                trace_event!(self, cpu.id, PostQueued, t.index, u64::from(NOTIFIED), u64::from(r.requester.index));
+            }
+            _ => {
+                self.posts.release(id);
+            }
+        }
+        Ok(())
+    }
+}
