@@ -58,6 +58,8 @@ pub struct Chore {
     pub(crate) traps: Cell<&'static TrapTable>,
     pub(crate) spin_depth: Cell<u32>,
     pub(crate) exited: AtomicBool,
+    /// Ended by its fault keeper: it has no result.
+    pub(crate) killed: AtomicBool,
     pub(crate) joiners: WaitQueue,
 }
 
@@ -87,6 +89,7 @@ impl Chore {
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
             exited: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
             joiners: WaitQueue::new(),
         }
     }
@@ -119,6 +122,10 @@ impl Chore {
 
     pub fn vp(&self) -> usize {
         self.vp.load(Ordering::Relaxed)
+    }
+
+    pub fn was_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
     }
 }
 

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+mod alarm_queue;
 mod channel;
 mod chore;
 mod ctx;
@@ -17,6 +18,7 @@ mod fe;
 mod id;
 mod kind;
 mod lock;
+mod notify;
 mod runtime;
 mod stack;
 mod switch;
@@ -42,7 +44,10 @@ pub use lock::{
     ExplicitSuspendGuard, ExplicitSuspendLock, SpinGuard, SpinLock, SpinSuspendGuard,
     SpinSuspendLock, SPIN_RETRY_LIMIT,
 };
-pub use runtime::{Config, Idle, JoinHandle, Runtime, SpawnError, SpinIdle, StartError};
+pub use notify::{Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
+pub use runtime::{
+    Config, FaultedChore, Idle, JoinHandle, Killed, Runtime, SpawnError, SpinIdle, StartError,
+};
 pub use stack::{PoolConfig, StackChunk, StackPool, StackProvider};
 pub use trap::{Trap, TrapHandler, TrapOutcome, TrapTable, DEFAULT_TRAPS};
 pub use wait::{Context, Suspend as SuspendContext, Waker};
