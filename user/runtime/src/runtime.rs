@@ -182,7 +182,7 @@ impl Runtime {
         loop {
             let served = vp.listen();
             if served > 0 {
-                shared.live.fetch_sub(served, Ordering::AcqRel);
+                shared.gone(served);
             }
             // Two statements: the own queue's guard must be gone before stealing takes another
             // VP's lock, or VPs stealing from each other deadlock.
@@ -289,7 +289,15 @@ impl Shared {
             vp.stacks.lock().give(stack);
         }
         drop(chore);
-        self.live.fetch_sub(1, Ordering::AcqRel);
+        self.gone(1);
+    }
+
+    /// `n` chores or remote actions are done. The last one wakes every VP: one idle in the
+    /// kernel would otherwise wait forever instead of seeing that the task has finished.
+    fn gone(&self, n: usize) {
+        if self.live.fetch_sub(n, Ordering::AcqRel) == n {
+            (0..self.vps.len()).for_each(|i| self.idle.notify(i));
+        }
     }
 }
 
