@@ -46,7 +46,11 @@ impl Sleepers {
     pub(crate) fn push(&mut self, deadline: u64, waker: Waker) {
         self.seq += 1;
         let seq = self.seq;
-        self.heap.push(Sleeper { deadline, seq, waker });
+        self.heap.push(Sleeper {
+            deadline,
+            seq,
+            waker,
+        });
     }
 }
 

@@ -16,7 +16,7 @@ use crate::kind::{ChoreKind, Kind, Listener, Ordinary};
 use crate::notify::Notifications;
 use crate::stack::{PoolConfig, StackPool, StackProvider};
 use crate::switch::initial_frame;
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 use crate::vp::Vp;
 use crate::wait::Suspend;
@@ -195,9 +195,18 @@ impl Runtime {
             if shared.live.load(Ordering::Acquire) == 0 {
                 break;
             }
+            // Announce the idling, then look once more: a spawn either sees the flag and
+            // wakes this VP, or pushed before the look and is found by it.
+            vp.idling.store(true, Ordering::SeqCst);
+            if let Some(chore) = shared.steal(index) {
+                vp.idling.store(false, Ordering::SeqCst);
+                vp.run_chore(chore);
+                continue;
+            }
             if let Some(word) = shared.idle.idle(index, vp.alarms.next_deadline()) {
                 shared.notes.deliver(word);
             }
+            vp.idling.store(false, Ordering::SeqCst);
         }
         vp.leave();
     }
@@ -267,6 +276,7 @@ impl Shared {
             .lock()
             .push_back(ChoreRef::new(chore.clone()));
         self.idle.notify(vp);
+        self.wake_a_thief(vp);
         Ok(JoinHandle { chore, result })
     }
 
@@ -274,6 +284,18 @@ impl Shared {
         self.live.fetch_add(1, Ordering::AcqRel);
         self.vps[vp].post_remote(action);
         self.idle.notify(vp);
+    }
+
+    /// Wakes the nearest idle VP other than `vp`, which has new work, so that it steals.
+    fn wake_a_thief(&self, vp: usize) {
+        fence(Ordering::SeqCst);
+        let n = self.vps.len();
+        if let Some(j) = (1..n)
+            .map(|d| (vp + d) % n)
+            .find(|&j| self.vps[j].idling.load(Ordering::SeqCst))
+        {
+            self.idle.notify(j);
+        }
     }
 
     /// Takes one chore from the back of another VP's run queue, nearest VP first.

@@ -61,6 +61,9 @@ pub(crate) struct Vp {
     /// The chore running now (the listener's when none), for a fault keeper that reads it
     /// while the VP is stopped in a fault.
     pub(crate) on_vp: AtomicPtr<Chore>,
+    /// The VP found nothing to run or steal and is about to idle (or idles): a spawn anywhere
+    /// wakes it to steal.
+    pub(crate) idling: AtomicBool,
     running: AtomicBool,
     local: UnsafeCell<Local>,
 }
@@ -85,6 +88,7 @@ impl Vp {
             listener: Arc::new(listener),
             alarms: AlarmQueue::new(),
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
+            idling: AtomicBool::new(false),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
                 current: None,

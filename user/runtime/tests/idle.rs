@@ -44,10 +44,26 @@ impl Idle for ParkIdle {
 }
 
 /// Runs `main` on `vps` parked-idle VPs; false if they did not all return within 20 s.
-fn finishes(vps: usize, main: impl FnOnce(&mut tessera_runtime::Ctx<tessera_runtime::Ordinary>) + Send + 'static) -> bool {
-    let idle = ParkIdle((0..vps).map(|_| (Mutex::new(false), Condvar::new())).collect());
-    let config = Config { task: TaskId::new(3).unwrap(), vps, pool: PoolConfig::default() };
-    let rt = Runtime::new(config, Box::new(MmapStacks::new(32 * 1024, 1000)), Box::new(idle)).unwrap();
+fn finishes(
+    vps: usize,
+    main: impl FnOnce(&mut tessera_runtime::Ctx<tessera_runtime::Ordinary>) + Send + 'static,
+) -> bool {
+    let idle = ParkIdle(
+        (0..vps)
+            .map(|_| (Mutex::new(false), Condvar::new()))
+            .collect(),
+    );
+    let config = Config {
+        task: TaskId::new(3).unwrap(),
+        vps,
+        pool: PoolConfig::default(),
+    };
+    let rt = Runtime::new(
+        config,
+        Box::new(MmapStacks::new(32 * 1024, 1000)),
+        Box::new(idle),
+    )
+    .unwrap();
     rt.spawn(0, main).unwrap();
     let (tx, rx) = mpsc::channel();
     for i in 0..vps {
@@ -100,5 +116,42 @@ fn blocked_idle_vps_wake_for_their_sleepers() {
             hs.into_iter().for_each(|h| h.join(ctx));
         }),
         "a sleeper's VP never woke"
+    );
+}
+
+/// Chores spawned on VP 0 while the others are blocked idle: a spawn wakes an idle VP, which
+/// steals, so the chores run on more than one VP.
+#[test]
+fn a_spawn_wakes_an_idle_vp_to_steal() {
+    let vps_seen = Arc::new(Mutex::new([0u32; 4]));
+    let seen = vps_seen.clone();
+    assert!(
+        finishes(4, move |ctx| {
+            // Let the other VPs go idle first.
+            let end = now_ns() + 5_000_000;
+            while now_ns() < end {
+                std::hint::spin_loop();
+            }
+            let hs: Vec<_> = (0..40)
+                .map(|_| {
+                    let seen = seen.clone();
+                    ctx.spawn(move |c| {
+                        let end = now_ns() + 1_000_000;
+                        while now_ns() < end {
+                            std::hint::spin_loop();
+                        }
+                        seen.lock().unwrap()[c.vp()] += 1;
+                    })
+                    .unwrap()
+                })
+                .collect();
+            hs.into_iter().for_each(|h| h.join(ctx));
+        }),
+        "a VP idled forever"
+    );
+    let seen = *vps_seen.lock().unwrap();
+    assert!(
+        seen.iter().filter(|&&n| n > 0).count() >= 2,
+        "all chores ran on one VP: {seen:?}"
     );
 }

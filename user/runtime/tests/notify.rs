@@ -63,7 +63,9 @@ impl FakeServer {
 }
 
 fn setup(vps: usize) -> (Runtime, Arc<FakeServer>) {
-    let mail = Arc::new(Mailboxes((0..vps).map(|_| Mutex::new(VecDeque::new())).collect()));
+    let mail = Arc::new(Mailboxes(
+        (0..vps).map(|_| Mutex::new(VecDeque::new())).collect(),
+    ));
     let config = Config {
         task: TaskId::new(9).unwrap(),
         vps,
@@ -143,7 +145,9 @@ fn a_notification_before_the_wait_is_not_lost() {
 fn a_stale_word_is_refused() {
     let (rt, _server) = setup(1);
     let rt2 = rt.clone();
-    let word = run_on(&rt, move |ctx| ctx.call_nonblocking(&mut |n: Notification| Attempt::Done(n.word)));
+    let word = run_on(&rt, move |ctx| {
+        ctx.call_nonblocking(&mut |n: Notification| Attempt::Done(n.word))
+    });
     assert!(!rt2.deliver(word));
     assert!(!rt2.deliver(7), "a word without the tag");
 }
@@ -157,7 +161,8 @@ fn many_callers_across_vps_all_complete() {
         let callers: Vec<_> = (0..64)
             .map(|_| {
                 let srv = s.clone();
-                ctx.spawn(move |c| c.call_nonblocking(&mut |n| srv.try_call(n))).unwrap()
+                ctx.spawn(move |c| c.call_nonblocking(&mut |n| srv.try_call(n)))
+                    .unwrap()
             })
             .collect();
         while s.registered.lock().unwrap().len() < 64 {

@@ -84,7 +84,10 @@ impl StackProvider for MmapStacks {
 /// Nanoseconds since the first call: the host tests' clock for sleeps.
 pub fn now_ns() -> u64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }
 
 /// Host threads sharing 2 cores with other jobs: give the core away while idle.
