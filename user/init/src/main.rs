@@ -15,7 +15,8 @@ mod loader;
 use tessera_user::abi::boot::{init, InitArg};
 use tessera_user::abi::bootfs;
 use tessera_user::abi::elf::LoadError;
-use tessera_user::{caps, entry, invoke, println, trace};
+use tessera_user::abi::Rights;
+use tessera_user::{caps, entry, invoke, println, slots, trace};
 
 entry!(main);
 
@@ -35,6 +36,11 @@ fn load_programs() -> [Option<(&'static str, LoadError)>; init::PROGRAMS.len()] 
                 // A kernel without tracing refuses the name; nothing is lost but the label.
                 Ok(()) => {
                     let _ = trace::name(slot, name);
+                    // These run tasks whose virtual processors share their space (user/tasks);
+                    // a program left without it says so when it starts a task.
+                    if matches!(name, "usertests" | "bench" | "shell") {
+                        let _ = caps::set_cap(slot, slots::task::SPACE, space, Rights::ALL);
+                    }
                 }
                 Err(e) => failed[i] = Some((name, e)),
             }

@@ -24,6 +24,7 @@ mod posts;
 mod refusals;
 pub mod runtime;
 pub mod spawn;
+mod tasks;
 mod tester;
 mod waiters;
 
@@ -70,7 +71,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 37] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 41] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -144,6 +145,10 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("pinned_runs_only_on_cpu_2", &|| affinity::pinned_runs_only_there(&ctx)),
         ("refuse_cpu_not_online", &affinity::refuses_a_cpu_not_online),
         ("runtime_chores_on_one_vp", &runtime::chores_on_one_vp),
+        ("tasks_chores_on_pinned_vps_stolen", &|| tasks::chores_run_on_pinned_vps_and_are_stolen(&ctx)),
+        ("tasks_chores_sleep_on_alarms", &|| tasks::chores_sleep_on_alarms(&ctx)),
+        ("tasks_stack_grows_overflow_ends_chore", &|| tasks::stack_grows_then_overflow_ends_the_chore(&ctx)),
+        ("tasks_tertiary_trap_table", &|| tasks::tertiary_trap_table_per_chore(&ctx)),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);
