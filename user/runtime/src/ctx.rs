@@ -16,6 +16,7 @@ use crate::id::ChoreId;
 use crate::kind::{ChoreKind, Driver, InKernelCall, Kind, MaySuspend};
 use crate::notify::NonBlocking;
 use crate::runtime::{JoinHandle, Shared, SpawnError};
+use crate::sync::atomic::Ordering;
 use crate::sync::RawSpinGuard;
 use crate::trap::TrapTable;
 use crate::vp::After;
@@ -187,9 +188,16 @@ impl<K: MaySuspend> Park for Ctx<K> {
         let flag = held.leak_flag();
         let chore = self.chore();
         chore.set_state(ChoreState::Suspended);
+        chore.waits_on.store(flag as usize, Ordering::Relaxed);
         let vp = &chore.shared().vps[chore.vp()];
         // SAFETY: this chore runs on `vp`; whoever runs next releases `flag` once we are off it.
         unsafe { vp.switch_from(chore, After::Park(flag)) };
+        chore.waits_on.store(0, Ordering::Relaxed);
+        chore.waits_for.store(0, Ordering::Relaxed);
+    }
+
+    fn waiting_for(&self, holder: u64) {
+        self.chore().waits_for.store(holder, Ordering::Relaxed);
     }
 }
 
@@ -216,9 +224,7 @@ pub(crate) extern "C" fn chore_killed(data: usize) -> ! {
     let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
     // SAFETY: the keeper passes the control block of the chore running on the VP it resumes.
     let chore = unsafe { ptr.as_ref() };
-    chore
-        .killed
-        .store(true, crate::sync::atomic::Ordering::Release);
+    chore.killed.store(true, Ordering::Release);
     chore.spin_depth.set(0);
     exit(chore)
 }

@@ -35,7 +35,7 @@ pub use channel::{
     channel, Full, Header, Message, Receiver, RecvMode, Sender, Spin, SpinSuspend, Suspend,
     MESSAGE_WORDS,
 };
-pub use chore::{Chore, ChoreState};
+pub use chore::{Chore, ChoreInfo, ChoreState};
 pub use ctx::Ctx;
 pub use fe::{FeOp, FeWord};
 pub use id::{ChannelId, ChoreId, TaskId};

@@ -9,7 +9,7 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
-use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::chore::{Chore, ChoreInfo, ChoreRef, ChoreState};
 use crate::ctx::{chore_main, entry_for, Ctx};
 use crate::id::{ChoreId, TaskId};
 use crate::kind::{ChoreKind, Kind, Listener, Ordinary};
@@ -81,6 +81,8 @@ pub(crate) struct Shared {
     provider: Box<dyn StackProvider>,
     pub(crate) idle: Box<dyn Idle>,
     pub(crate) notes: Notifications,
+    /// Protects the list of the task's live chores (for listings), in no order.
+    registry: RawSpin<Vec<Arc<Chore>>>,
 }
 
 #[derive(Clone)]
@@ -139,6 +141,7 @@ impl Runtime {
                 provider,
                 idle,
                 notes: Notifications::new(),
+                registry: RawSpin::new(Vec::new()),
             }
         });
         Ok(Runtime { shared })
@@ -211,6 +214,19 @@ impl Runtime {
         vp.leave();
     }
 
+    /// A snapshot of every live chore of the task (listeners included), by VP then id.
+    pub fn chores(&self) -> Vec<ChoreInfo> {
+        let mut all: Vec<ChoreInfo> = self
+            .shared
+            .vps
+            .iter()
+            .map(|vp| vp.listener.info())
+            .collect();
+        all.extend(self.shared.registry.lock().iter().map(|c| c.info()));
+        all.sort_by_key(|c| (c.vp, c.id));
+        all
+    }
+
     /// Hands a notification word a listener received to the chore waiting for it; false if
     /// it names no outstanding request.
     pub fn deliver(&self, word: u64) -> bool {
@@ -270,6 +286,11 @@ impl Shared {
         }
         chore.restart.set((chore_main as *const () as usize, data));
         chore.vp.store(vp, Ordering::Relaxed);
+        {
+            let mut reg = self.registry.lock();
+            chore.registered_at.store(reg.len(), Ordering::Relaxed);
+            reg.push(chore.clone());
+        }
         self.live.fetch_add(1, Ordering::AcqRel);
         self.vps[vp]
             .run
@@ -306,6 +327,14 @@ impl Shared {
 
     /// Returns an exited chore's stack to the pool of the VP it exited on.
     pub(crate) fn retire(&self, vp: &Vp, chore: ChoreRef) {
+        {
+            let mut reg = self.registry.lock();
+            let at = chore.registered_at.load(Ordering::Relaxed);
+            reg.swap_remove(at);
+            if let Some(moved) = reg.get(at) {
+                moved.registered_at.store(at, Ordering::Relaxed);
+            }
+        }
         // SAFETY: the chore has exited and switched away for good; its stack is unused.
         if let Some(stack) = unsafe { (*chore.stack.get()).take() } {
             vp.stacks.lock().give(stack);
