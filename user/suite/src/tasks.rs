@@ -210,3 +210,24 @@ pub fn tertiary_trap_table_per_chore(ctx: &Ctx) -> Outcome {
         format!("keeper: {} handled, {} ended", k.handled, k.ended)
     })
 }
+
+/// The shell's demo on up to four VPs and on one: results checked (inside), a listing taken
+/// midway that shows the search chores, and the speed-up printed.
+pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
+    let (one, many) = tessera_tasks::demo::demo(VPS, ctx.priority)?;
+    let ordinary = many.listing.iter().filter(|c| c.kind == tessera_runtime::ChoreKind::Ordinary).count();
+    println!(
+        "usertest note: demo search 1 VP {} us, {} VPs on CPUs {:?} {} us, speed-up x{}.{:02}; pipeline 1 VP {} us, {} VPs {} us; {} chores listed midway",
+        one.ns / 1000,
+        many.vps,
+        many.cpus,
+        many.ns / 1000,
+        one.ns / many.ns.max(1),
+        one.ns * 100 / many.ns.max(1) % 100,
+        one.pipeline_ns / 1000,
+        many.vps,
+        many.pipeline_ns / 1000,
+        many.listing.len()
+    );
+    ensure(ordinary > 4, || format!("the listing midway shows {ordinary} ordinary chores"))
+}

@@ -13,6 +13,7 @@ mod memory;
 pub mod slots;
 mod stacks;
 mod task;
+pub mod demo;
 
 pub use idle::WAKE;
 pub use keeper::KeeperCounts;
