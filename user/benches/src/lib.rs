@@ -17,6 +17,7 @@ mod cases;
 mod irq;
 mod measure;
 mod runtime;
+mod tasks;
 pub mod scaling;
 
 use measure::PerOp;
@@ -51,5 +52,6 @@ pub fn run() {
     show("alarm_post_latency", alarm::post_latency(200));
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));
     runtime::run();
+    tasks::run();
     println!("bench: done");
 }
