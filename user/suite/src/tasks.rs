@@ -48,11 +48,12 @@ fn my_cpu() -> Option<u32> {
     caps::info(slots::SELF).ok().and_then(|i| i.cpu)
 }
 
-/// Spins on the TSC for about `ns`.
+/// Works for about `ns`, giving the CPU to the kernel's next process now and then: VPs pinned
+/// to one CPU (a 1-CPU boot) share it only if their chores do.
 fn busy(ns: u64) {
     let end = tessera_user::clock::now_ns() + ns;
     while tessera_user::clock::now_ns() < end {
-        core::hint::spin_loop();
+        let _ = caps::yield_now(slots::SELF);
     }
 }
 
@@ -212,12 +213,12 @@ pub fn tertiary_trap_table_per_chore(ctx: &Ctx) -> Outcome {
 }
 
 /// The shell's demo on up to four VPs and on one: results checked (inside), a listing taken
-/// midway that shows the search chores, and the speed-up printed.
+/// during the search that shows its chores, and the speed-up printed.
 pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
     let (one, many) = tessera_tasks::demo::demo(VPS, ctx.priority)?;
     let ordinary = many.listing.iter().filter(|c| c.kind == tessera_runtime::ChoreKind::Ordinary).count();
     println!(
-        "usertest note: demo search 1 VP {} us, {} VPs on CPUs {:?} {} us, speed-up x{}.{:02}; pipeline 1 VP {} us, {} VPs {} us; {} chores listed midway",
+        "usertest note: demo search 1 VP {} us, {} VPs on CPUs {:?} {} us, speed-up x{}.{:02}; pipeline 1 VP {} us, {} VPs {} us; {} chores listed during the search",
         one.ns / 1000,
         many.vps,
         many.cpus,
@@ -229,5 +230,5 @@ pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
         many.pipeline_ns / 1000,
         many.listing.len()
     );
-    ensure(ordinary > 4, || format!("the listing midway shows {ordinary} ordinary chores"))
+    ensure(ordinary > 48, || format!("the listing during the search shows {ordinary} ordinary chores, not its 48 and main"))
 }
