@@ -34,6 +34,7 @@ pub fn run(cpus: u8, tsc_hz: u64) {
     for n in fits {
         report(&Name::new("one_server", n), case(1, n, tsc_hz));
     }
+    crate::tasks::scaling(cpus, tsc_hz);
     println!("scaling: done");
 }
 

@@ -2,6 +2,9 @@
 //! full/empty hand-off between a chore on VP 0 and one on VP 1, each hand-off waking a VP that
 //! waits in the kernel (a POST to it, a process switch, its listener restarting the chore).
 //!
+//! `scaling` runs the demo's parallel search (`tessera_tasks::demo`) on 1, 2 and 4 VPs, one
+//! per CPU, for `cargo xtask bench --scaling`, which gives the speed-ups as ratios of one run.
+//!
 //! Guarantees: the figure is per hand-off, measured by the chore on VP 0, less the empty
 //! loop's cost; a run where the partner did not stay on VP 1 is reported as a failure.
 
@@ -21,7 +24,7 @@ fn cross_vp_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Re
     let (ping, pong) = (Arc::new(FeWord::empty_cell()), Arc::new(FeWord::empty_cell()));
     let (a, b) = (ping.clone(), pong.clone());
     let stayed = Arc::new(FeWord::empty_cell());
-    let s = stayed.clone();
+    let (s, failed) = (stayed.clone(), stayed.clone());
     rt.remote(1, move |l| {
         let spawned = l.spawn(move |c| {
             let mut on_1 = 0;
@@ -33,7 +36,7 @@ fn cross_vp_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Re
             s.write_f(on_1);
         });
         if spawned.is_err() {
-            s.write_f(0);
+            failed.write_f(0);
         }
     });
     let mut on_0 = 0;
@@ -76,5 +79,22 @@ pub fn run() {
     match result {
         Ok(p) => println!("bench: chore_cross_vp_handoff {p}"),
         Err(e) => println!("bench chore_cross_vp_handoff failed: {e}"),
+    }
+}
+
+/// `scaling: demo_search_<n> <numbers searched per second> <numbers>` for 1, 2 and 4 VPs (as
+/// far as `cpus` goes).
+pub fn scaling(cpus: u8, tsc_hz: u64) {
+    tessera_user::clock::set_tsc_hz(tsc_hz);
+    let priority = caps::info(slots::SELF).map_or(1, |i| u64::from(i.priority));
+    for n in [1usize, 2, 4].into_iter().filter(|&n| n <= usize::from(cpus).max(1)) {
+        match tessera_tasks::demo::run_once(n, priority) {
+            Ok(run) => {
+                let limit = tessera_tasks::demo::LIMIT;
+                let per_second = u128::from(limit) * 1_000_000_000 / u128::from(run.ns.max(1));
+                println!("scaling: demo_search_{n} {per_second} {limit}");
+            }
+            Err(e) => println!("scaling demo_search_{n} failed: {e}"),
+        }
     }
 }

@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{run_on, YieldIdle};
-use tessera_runtime::{
-    Config, PoolConfig, Runtime, StackChunk, StackProvider, TaskId, WaitQueue,
-};
+use tessera_runtime::{Config, PoolConfig, Runtime, StackChunk, StackProvider, TaskId, WaitQueue};
 
 struct Counting;
 
@@ -65,8 +63,16 @@ fn a_hundred_thousand_chores_alive_at_once() {
     // SAFETY: a non-zero size; the memory is leaked on purpose (chunks point into it).
     let base = unsafe { std::alloc::alloc_zeroed(layout) } as usize;
     assert_ne!(base, 0);
-    let slab = Slab { base, next: AtomicUsize::new(0), count };
-    let config = Config { task: TaskId::new(5).unwrap(), vps: 2, pool: PoolConfig::default() };
+    let slab = Slab {
+        base,
+        next: AtomicUsize::new(0),
+        count,
+    };
+    let config = Config {
+        task: TaskId::new(5).unwrap(),
+        vps: 2,
+        pool: PoolConfig::default(),
+    };
     let rt = Runtime::new(config, Box::new(slab), Box::new(YieldIdle)).unwrap();
     let probe = rt.clone();
     let (peak, heap_per_chore) = run_on(&rt, move |ctx| {
@@ -75,10 +81,13 @@ fn a_hundred_thousand_chores_alive_at_once() {
         let mut hs = Vec::with_capacity(N);
         for i in 0..N {
             let g = gate.clone();
-            hs.push(ctx.spawn(move |c| {
-                g.block(c);
-                i as u64
-            }).unwrap());
+            hs.push(
+                ctx.spawn(move |c| {
+                    g.block(c);
+                    i as u64
+                })
+                .unwrap(),
+            );
         }
         while gate.len() < N {
             ctx.yield_now();

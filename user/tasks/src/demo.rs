@@ -110,7 +110,8 @@ pub struct DemoRun {
     pub listing: Vec<ChoreInfo>,
 }
 
-fn run_once(vps: usize, priority: u64) -> Result<DemoRun, String> {
+/// Runs the demo once on `vps` VPs, checking its results.
+pub fn run_once(vps: usize, priority: u64) -> Result<DemoRun, String> {
     let task = Task::new(TaskConfig {
         task: TaskId::new(42).unwrap_or_else(|| unreachable!()),
         vps,
