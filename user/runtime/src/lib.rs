@@ -20,6 +20,7 @@ mod kind;
 mod lock;
 mod notify;
 mod runtime;
+mod shared_channel;
 mod stack;
 mod switch;
 mod sync;
@@ -47,6 +48,9 @@ pub use lock::{
 pub use notify::{Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
 pub use runtime::{
     Config, FaultedChore, Idle, JoinHandle, Killed, Runtime, SpawnError, SpinIdle, StartError,
+};
+pub use shared_channel::{
+    ring_bytes, shared_channel, SharedReceiver, SharedSender, RING_HEADER_WORDS, SLOT_WORDS,
 };
 pub use stack::{PoolConfig, StackChunk, StackPool, StackProvider};
 pub use trap::{Trap, TrapHandler, TrapOutcome, TrapTable, DEFAULT_TRAPS};
