@@ -18,6 +18,7 @@ mod fe;
 mod id;
 mod kind;
 mod lock;
+mod names;
 mod notify;
 mod runtime;
 mod shared_channel;
@@ -45,6 +46,7 @@ pub use lock::{
     ExplicitSuspendGuard, ExplicitSuspendLock, SpinGuard, SpinLock, SpinSuspendGuard,
     SpinSuspendLock, SPIN_RETRY_LIMIT,
 };
+pub use names::{name_server, NameError, Names, NAME_BYTES};
 pub use notify::{Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
 pub use runtime::{
     Config, FaultedChore, Idle, JoinHandle, Killed, Runtime, SpawnError, SpinIdle, StartError,
