@@ -22,6 +22,7 @@ mod memory;
 mod post_pool;
 mod posts;
 mod refusals;
+mod ring_sender;
 pub mod runtime;
 pub mod spawn;
 mod tasks;
@@ -71,7 +72,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 42] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 43] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -150,6 +151,7 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("tasks_stack_grows_overflow_ends_chore", &|| tasks::stack_grows_then_overflow_ends_the_chore(&ctx)),
         ("tasks_tertiary_trap_table", &|| tasks::tertiary_trap_table_per_chore(&ctx)),
         ("tasks_demo_on_every_cpu", &|| tasks::demo_on_every_cpu(&ctx)),
+        ("tasks_channel_between_tasks", &|| tasks::channel_between_tasks(&ctx)),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

@@ -232,3 +232,52 @@ pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
     );
     ensure(ordinary > 48, || format!("the listing during the search shows {ordinary} ordinary chores, not its 48 and main"))
 }
+
+/// The ring page's slot, the helper's slots and the endpoint to VP 0 (the tester's).
+const RING_PAGE: u8 = crate::tester::SCRATCH + 3;
+const SENDER_BASE: u8 = crate::tester::SCRATCH;
+const NOTIFY_EP: u8 = crate::tester::SCRATCH + 4;
+/// Where the tester maps the ring.
+const HOME_RING_VA: usize = 0x20_0000_0000;
+const MESSAGES: u64 = 300;
+
+/// A channel between tasks: a helper in another address space sends 300 messages through an
+/// 8-message ring in a page both map; the task's receiving chore gets them all, in order, and
+/// it waited on the empty ring and was woken by the helper's notification POSTs to VP 0.
+pub fn channel_between_tasks(ctx: &Ctx) -> Outcome {
+    use crate::ring_sender;
+    use tessera_user::abi::{CapType, Rights};
+    let rw = Rights::READ.union(Rights::WRITE);
+    caps::create(slots::BANK, CapType::Page, RING_PAGE).map_err(|e| format!("ring page: {e:?}"))?;
+    let r = (|| -> Outcome {
+        caps::zero_page(RING_PAGE).map_err(|e| format!("zero: {e:?}"))?;
+        caps::map(slots::task::SPACE, HOME_RING_VA as u64 >> 12, RING_PAGE, rw)
+            .map_err(|e| format!("map the ring here: {e:?}"))?;
+        // SAFETY: a fresh zeroed page mapped read-write here, shared only with the sender.
+        let mut rx = unsafe { tessera_runtime::shared_channel(HOME_RING_VA, 8) };
+        let sender = crate::spawn::spawn_code(SENDER_BASE, ring_sender::code(), 0, MESSAGES, ctx.priority, crate::tester::ENDPOINT)
+            .map_err(|e| format!("spawn the sender: {e:?}"))?;
+        caps::map(sender.space(), ring_sender::RING_VA >> 12, RING_PAGE, rw)
+            .map_err(|e| format!("map the ring there: {e:?}"))?;
+        let task = Task::new(config(ctx, 2))?;
+        task.endpoint_to_vp(0, 0, NOTIFY_EP).map_err(|e| format!("endpoint to VP 0: {e:?}"))?;
+        caps::set_cap(sender.process(), ring_sender::NOTIFY_SLOT, NOTIFY_EP, Rights::ALL)
+            .map_err(|e| format!("give the endpoint: {e:?}"))?;
+        caps::resume(sender.process()).map_err(|e| format!("start the sender: {e:?}"))?;
+        let (right, report) = task.run(move |c| {
+            (0..MESSAGES)
+                .filter(|&i| {
+                    let m = rx.recv(c);
+                    m.data[0] == i && m.data[1] == i * i && m.header.tag == ring_sender::TAG && m.header.sender.raw() == ring_sender::SENDER
+                })
+                .count() as u64
+        })?;
+        drop(sender);
+        let notes: u64 = report.notes.iter().sum();
+        println!("usertest note: {MESSAGES} messages between tasks through a ring of 8; {notes} notification POSTs woke the receiver");
+        ensure(right == MESSAGES, || format!("{right} of {MESSAGES} messages arrived right, in order"))?;
+        ensure(notes > 0, || String::from("the receiver never waited for a notification"))
+    })();
+    let _ = caps::destroy(slots::BANK, RING_PAGE);
+    r
+}

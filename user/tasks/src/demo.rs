@@ -1,7 +1,8 @@
 //! The runtime's demonstration workload, run by the shell's `chores` command: on every CPU, a
 //! parallel search (count the primes below `LIMIT`, split into pieces, one chore each, the
 //! count kept under a spin-suspend lock), then a pipeline of channel stages (numbers, their
-//! squares, their sum). Its results are checked against known values; it runs on one VP and
+//! squares, their sum; the summer registers its channel with a name server chore, where the
+//! squarer looks it up). Its results are checked against known values; it runs on one VP and
 //! on one VP per CPU and prints the search's speed-up and both pipeline times; once the search's
 //! chores are spawned, the main chore lists every chore of the task.
 
@@ -11,8 +12,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use tessera_runtime::{
-    channel, ChannelId, ChoreInfo, Ctx, Full, Message, Ordinary, PoolConfig, SpinSuspend,
-    SpinSuspendLock, TaskId,
+    channel, name_server, ChannelId, ChoreInfo, Ctx, Full, Message, Ordinary, PoolConfig,
+    SpinSuspend, SpinSuspendLock, TaskId,
 };
 use tessera_user::{clock, println};
 
@@ -78,15 +79,34 @@ fn workload(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Outcome {
     let searched = clock::now_ns() - start;
     let start = clock::now_ns();
     let task = ctx.id().task();
+    let names = name_server(ctx, ChannelId { owner: task, index: 3 });
+    let Ok((names, server)) = names else {
+        return (primes, searched, 0, 0, listing);
+    };
     let (tx1, rx1) = channel(ChannelId { owner: task, index: 1 }, 8);
-    let (tx2, rx2) = channel(ChannelId { owner: task, index: 2 }, 8);
+    let n = names.clone();
+    let summer = ctx.spawn(move |c| {
+        let (tx2, rx2) = channel(ChannelId { owner: task, index: 2 }, 8);
+        if n.register(c, "sum", tx2).is_err() {
+            return 0;
+        }
+        (0..PIPELINE).map(|_| rx2.recv(c, SpinSuspend).data[0]).sum::<u64>()
+    });
+    let n = names.clone();
     let squarer = ctx.spawn(move |c| {
+        // The summer registers its channel when it first runs, maybe on another VP.
+        let tx2 = loop {
+            match n.lookup(c, "sum") {
+                Ok(Some(tx)) => break tx,
+                Ok(None) => c.yield_now(),
+                Err(_) => return,
+            }
+        };
         for _ in 0..PIPELINE {
             let v = rx1.recv(c, SpinSuspend).data[0];
             send(c, &tx2, Message::new(c.id(), 2, [v * v, 0, 0, 0, 0, 0]));
         }
     });
-    let summer = ctx.spawn(move |c| (0..PIPELINE).map(|_| rx2.recv(c, SpinSuspend).data[0]).sum::<u64>());
     for v in 0..PIPELINE {
         send(ctx, &tx1, Message::new(ctx.id(), 1, [v, 0, 0, 0, 0, 0]));
     }
@@ -95,6 +115,9 @@ fn workload(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Outcome {
     }
     let sum = summer.map_or(0, |s| s.join(ctx));
     let piped = clock::now_ns() - start;
+    if names.stop(ctx).is_ok() {
+        server.join(ctx);
+    }
     (primes, searched, sum, piped, listing)
 }
 

@@ -20,6 +20,9 @@ use crate::slots::{vp_endpoint, ALARM};
 
 /// The order of a VP's wake-up POST.
 pub const WAKE: u32 = 0x7a5c;
+/// The order of a POST carrying a notification word (`Runtime::deliver`), from another task's
+/// `SharedSender` or, once it exists, the kernel's event notification.
+pub const NOTIFY: u32 = 0x7a5e;
 
 #[derive(Debug, Default)]
 pub struct VpIdle {
@@ -32,6 +35,8 @@ pub struct VpIdle {
     pub posts: AtomicU64,
     /// Alarm POSTs it received.
     pub alarms: AtomicU64,
+    /// Notification POSTs it received.
+    pub notes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -80,7 +85,10 @@ impl Idle for SharedIdle {
                 me.alarms.fetch_add(1, Ordering::Relaxed);
                 None
             }
-            _ => Some(m.data[0]),
+            _ => {
+                me.notes.fetch_add(1, Ordering::Relaxed);
+                Some(m.data[0])
+            }
         }
     }
 

@@ -15,7 +15,7 @@ mod stacks;
 mod task;
 pub mod demo;
 
-pub use idle::WAKE;
+pub use idle::{NOTIFY, WAKE};
 pub use keeper::KeeperCounts;
 pub use stacks::STACKS_VA;
 pub use task::{Task, TaskConfig, TaskReport};

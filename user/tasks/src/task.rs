@@ -66,6 +66,8 @@ pub struct TaskReport {
     pub waits: Vec<u64>,
     pub posts: Vec<u64>,
     pub alarms: Vec<u64>,
+    /// Per VP: notification POSTs it received.
+    pub notes: Vec<u64>,
     pub keeper: KeeperCounts,
     /// Pages the task mapped (stacks included).
     pub pages: usize,
@@ -260,6 +262,17 @@ impl Task {
         &self.rt
     }
 
+    /// Makes an endpoint to VP `vp` with `badge` in the home's slot `into`, for another task
+    /// that POSTs notification words to this task's listener (a `SharedSender`'s words, with
+    /// order `idle::NOTIFY`).
+    pub fn endpoint_to_vp(&self, vp: usize, badge: u64, into: u8) -> Result<(), Error> {
+        if vp >= self.made {
+            return Err(Error::InvalidArgument);
+        }
+        load(TASK_CAPS, process_entry(vp), PROCESS)?;
+        caps::make_endpoint(PROCESS, badge, into)
+    }
+
     /// Runs `main` as the task's first chore on VP 0 and keeps the VPs' faults until every
     /// chore has exited; then destroys the task. Returns `main`'s result and what was seen.
     pub fn run<T: Send + 'static>(
@@ -299,6 +312,7 @@ impl Task {
             waits: self.counter(|v| v.waits.load(Ordering::Relaxed)),
             posts: self.counter(|v| v.posts.load(Ordering::Relaxed)),
             alarms: self.counter(|v| v.alarms.load(Ordering::Relaxed)),
+            notes: self.counter(|v| v.notes.load(Ordering::Relaxed)),
             keeper,
             pages: self.memory.pages(),
         });
