@@ -22,7 +22,7 @@ mod memory;
 mod post_pool;
 mod posts;
 mod refusals;
-mod ring_sender;
+pub mod ring_sender;
 pub mod runtime;
 pub mod spawn;
 mod tasks;
