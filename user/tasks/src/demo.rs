@@ -4,7 +4,8 @@
 //! squares, their sum; the summer registers its channel with a name server chore, where the
 //! squarer looks it up). Its results are checked against known values; it runs on one VP and
 //! on one VP per CPU and prints the search's speed-up and both pipeline times; once the search's
-//! chores are spawned, the main chore lists every chore of the task.
+//! chores are spawned, and before they start (they wait on a full/empty cell), the main chore
+//! lists every chore of the task.
 
 use alloc::format;
 use alloc::string::String;
@@ -12,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use tessera_runtime::{
-    channel, name_server, ChannelId, ChoreInfo, Ctx, Full, Message, Ordinary, PoolConfig,
+    channel, name_server, ChannelId, ChoreInfo, Ctx, FeWord, Full, Message, Ordinary, PoolConfig,
     SpinSuspend, SpinSuspendLock, TaskId,
 };
 use tessera_user::{clock, println};
@@ -59,19 +60,22 @@ type Outcome = (u64, u64, u64, u64, Vec<ChoreInfo>);
 fn workload(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Outcome {
     let start = clock::now_ns();
     let found = Arc::new(SpinSuspendLock::new(0u64));
+    // The searchers wait for the listing to be taken, so it shows every one of them alive.
+    let go = Arc::new(FeWord::empty_cell());
     let step = LIMIT / PIECES;
     let searchers: Vec<_> = (0..PIECES)
         .map(|i| {
-            let found = found.clone();
+            let (found, go) = (found.clone(), go.clone());
             ctx.spawn(move |c| {
+                go.read_ff(c);
                 let end = if i + 1 == PIECES { LIMIT } else { (i + 1) * step };
                 let n = (i * step..end).filter(|&n| is_prime(n)).count() as u64;
                 *found.lock(c) += n;
             })
         })
         .collect();
-    // Every searcher is alive now: ready, running on some VP, or waiting for the count's lock.
     let listing = rt.chores();
+    go.write_f(1);
     for s in searchers.into_iter().flatten() {
         s.join(ctx);
     }
