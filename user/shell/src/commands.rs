@@ -15,7 +15,7 @@ const HELP: &str = "commands:
   kill <id>        halt a process (ids from ps)
   test             run the user-level test suite and print a pass/fail summary
   bench            run the benchmarks (ticks per operation; instructions under -icount)
-  chores           run the runtime's demo task on every CPU: its chores listed midway, results checked, speed-up
+  chores           run the runtime's demo task on every CPU: its chores listed during the search, results checked, speed-up
   trace start|stop kernel tracing: start it, or stop it and write it to COM2
   shutdown         end the machine (QEMU exits with success)";
 

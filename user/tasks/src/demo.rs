@@ -166,7 +166,7 @@ pub fn demo(vps: usize, priority: u64) -> Result<(DemoRun, DemoRun), String> {
     Ok((one, many))
 }
 
-/// The shell's `chores`: the demo on up to four VPs (one per CPU), its chore listing midway,
+/// The shell's `chores`: the demo on up to four VPs (one per CPU), its chore listing,
 /// the checks and the speed-up.
 pub fn chores_command(priority: u64) {
     match demo(4, priority) {
