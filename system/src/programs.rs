@@ -33,6 +33,12 @@ const BANK: Grant = Grant {
     cap: Cap::bank(1024),
 };
 
+/// Its own address space, where the tasks it runs put their virtual processors (`user/tasks`).
+const TASK_SPACE: Grant = Grant {
+    slot: slots::task::SPACE,
+    cap: Cap::OwnSpace,
+};
+
 /// Every program, in the order init loads them.
 pub const PROGRAMS: &[Program] = &[
     Program {
@@ -71,6 +77,7 @@ pub const PROGRAMS: &[Program] = &[
             CONSOLE,
             ECHO,
             BANK,
+            TASK_SPACE,
             Grant {
                 slot: slots::shell::INIT,
                 cap: Cap::Init,
@@ -99,7 +106,7 @@ pub const PROGRAMS: &[Program] = &[
         starts: Starts::In(Boot::Test),
         arg: Arg::Init,
         io_ports: None,
-        caps: &[SELF, CONSOLE, ECHO, BANK],
+        caps: &[SELF, CONSOLE, ECHO, BANK, TASK_SPACE],
     },
     Program {
         name: "bench",
@@ -109,7 +116,7 @@ pub const PROGRAMS: &[Program] = &[
         starts: Starts::In(Boot::Bench),
         arg: Arg::Init,
         io_ports: None,
-        caps: &[SELF, CONSOLE, ECHO, BANK],
+        caps: &[SELF, CONSOLE, ECHO, BANK, TASK_SPACE],
     },
     Program {
         name: "fuzz",

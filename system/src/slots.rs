@@ -33,6 +33,12 @@ pub mod shell {
     pub const INIT: u8 = 7;
 }
 
+/// Slots of usertests, bench and the shell, which run tasks of the user runtime.
+pub mod task {
+    /// Their own address space, where a task's virtual processors run (`user/tasks`).
+    pub const SPACE: u8 = 5;
+}
+
 /// Slots of the fuzzer only.
 pub mod fuzz {
     /// Its own address space, where it maps its workers' stacks.

@@ -18,6 +18,7 @@ mod ipc;
 mod irq;
 mod measure;
 mod runtime;
+mod tasks;
 pub mod scaling;
 mod wouldblock;
 
@@ -62,5 +63,6 @@ pub fn run() {
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));
     wouldblock::run(show);
     runtime::run();
+    tasks::run();
     println!("bench: done");
 }

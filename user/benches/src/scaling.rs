@@ -41,6 +41,7 @@ pub fn run(cpus: u8, tsc_hz: u64) {
     for n in fits.filter(|&n| n <= 2) {
         report(&Name::new("cross_cpu_call", n), pinned_pair(n as u64 - 1, tsc_hz));
     }
+    crate::tasks::scaling(cpus, tsc_hz);
     println!("scaling: done");
 }
 

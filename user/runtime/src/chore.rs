@@ -14,7 +14,7 @@ use crate::id::ChoreId;
 use crate::kind::ChoreKind;
 use crate::runtime::Shared;
 use crate::stack::StackChunk;
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::trap::TrapTable;
 use crate::wait_queue::WaitQueue;
 
@@ -28,6 +28,15 @@ pub enum ChoreState {
 }
 
 impl ChoreState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChoreState::Ready => "ready",
+            ChoreState::Running => "running",
+            ChoreState::Suspended => "suspended",
+            ChoreState::Done => "done",
+        }
+    }
+
     fn from_raw(raw: usize) -> ChoreState {
         match raw {
             0 => ChoreState::Ready,
@@ -58,6 +67,14 @@ pub struct Chore {
     pub(crate) traps: Cell<&'static TrapTable>,
     pub(crate) spin_depth: Cell<u32>,
     pub(crate) exited: AtomicBool,
+    /// Ended by its fault keeper: it has no result.
+    pub(crate) killed: AtomicBool,
+    /// While suspended: the address of the wait list it is on (for listings).
+    pub(crate) waits_on: AtomicUsize,
+    /// While suspended on a lock: the raw id of the lock's holder when it suspended.
+    pub(crate) waits_for: AtomicU64,
+    /// Its place in the task's registry of live chores.
+    pub(crate) registered_at: AtomicUsize,
     pub(crate) joiners: WaitQueue,
 }
 
@@ -87,6 +104,10 @@ impl Chore {
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
             exited: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            waits_on: AtomicUsize::new(0),
+            waits_for: AtomicU64::new(0),
+            registered_at: AtomicUsize::new(usize::MAX),
             joiners: WaitQueue::new(),
         }
     }
@@ -119,6 +140,57 @@ impl Chore {
 
     pub fn vp(&self) -> usize {
         self.vp.load(Ordering::Relaxed)
+    }
+
+    pub fn was_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// A snapshot for listings (the shell's `chores`).
+    pub fn info(&self) -> ChoreInfo {
+        let on = self.waits_on.load(Ordering::Relaxed);
+        ChoreInfo {
+            id: self.id,
+            kind: self.kind,
+            state: self.state(),
+            vp: self.vp(),
+            waits_on: (on != 0).then_some(on),
+            waits_for: ChoreId::from_cell(self.waits_for.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// What a listing shows of a chore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChoreInfo {
+    pub id: ChoreId,
+    pub kind: ChoreKind,
+    pub state: ChoreState,
+    /// The VP it runs on or last ran on.
+    pub vp: usize,
+    /// While suspended: the address of the wait list (lock, cell, queue, channel) it is on.
+    pub waits_on: Option<usize>,
+    /// While suspended on a lock: who held the lock when it suspended.
+    pub waits_for: Option<ChoreId>,
+}
+
+impl core::fmt::Display for ChoreInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (id, kind) = (
+            alloc::format!("{}", self.id),
+            alloc::format!("{}", self.kind),
+        );
+        write!(
+            f,
+            "{id:<10} {kind:<12} {:<10} VP {}",
+            self.state.name(),
+            self.vp
+        )?;
+        match (self.waits_on, self.waits_for) {
+            (Some(on), Some(holder)) => write!(f, "  waits for lock {on:#x} held by {holder}"),
+            (Some(on), None) => write!(f, "  waits on {on:#x}"),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -14,7 +14,9 @@ use core::ptr::NonNull;
 use crate::chore::{Chore, ChoreRef, ChoreState};
 use crate::id::ChoreId;
 use crate::kind::{ChoreKind, Driver, InKernelCall, Kind, MaySuspend};
+use crate::notify::NonBlocking;
 use crate::runtime::{JoinHandle, Shared, SpawnError};
+use crate::sync::atomic::Ordering;
 use crate::sync::RawSpinGuard;
 use crate::trap::TrapTable;
 use crate::vp::After;
@@ -100,6 +102,43 @@ impl<K: MaySuspend> Ctx<K> {
         unsafe { vp.switch_from(chore, After::Yield) };
     }
 
+    /// The runtime's clock (ns), the one sleeps are measured on.
+    pub fn now_ns(&self) -> u64 {
+        self.chore().shared().idle.now_ns()
+    }
+
+    /// Suspends this chore (not its VP) until the clock reads at least `deadline`: it waits on
+    /// its VP's alarm queue, whose expired entries the listener wakes.
+    pub fn sleep_until(&mut self, deadline: u64) {
+        check_no_spin_held(self);
+        let chore = self.chore();
+        // SAFETY: the runtime outlives its chores (`Chore::shared`); reached through a raw
+        // pointer so that `self` can park while the alarm queue's lock is held.
+        let shared = unsafe { &*(chore.shared() as *const Shared) };
+        if shared.idle.now_ns() >= deadline {
+            return;
+        }
+        let vp = &shared.vps[chore.vp()];
+        let mut sleepers = vp.alarms.lock();
+        sleepers.push(deadline, self.waker());
+        vp.alarms.added(&sleepers);
+        self.park(sleepers);
+    }
+
+    pub fn sleep_for(&mut self, ns: u64) {
+        let deadline = self.now_ns().saturating_add(ns);
+        self.sleep_until(deadline);
+    }
+
+    /// Makes a kernel call that must not block the VP (seed 000 section 8): each time it would
+    /// block, this chore is suspended until its notification arrives, then it is retried.
+    pub fn call_nonblocking<N: NonBlocking>(&mut self, call: &mut N) -> N::Output {
+        let shared: *const Shared = self.chore().shared();
+        // SAFETY: the runtime outlives its chores (`Chore::shared`); the reference is taken
+        // through a raw pointer so that `self` can be lent to the call.
+        unsafe { &*shared }.notes.call(self, |c| c.vp(), call)
+    }
+
     /// Runs `f` as code inside a kernel call: it may only spin. The chore's own context is
     /// borrowed meanwhile, so `f` cannot suspend through it either.
     pub fn in_kernel_call<R>(&mut self, f: impl FnOnce(&mut Ctx<InKernelCall>) -> R) -> R {
@@ -149,9 +188,16 @@ impl<K: MaySuspend> Park for Ctx<K> {
         let flag = held.leak_flag();
         let chore = self.chore();
         chore.set_state(ChoreState::Suspended);
+        chore.waits_on.store(flag as usize, Ordering::Relaxed);
         let vp = &chore.shared().vps[chore.vp()];
         // SAFETY: this chore runs on `vp`; whoever runs next releases `flag` once we are off it.
         unsafe { vp.switch_from(chore, After::Park(flag)) };
+        chore.waits_on.store(0, Ordering::Relaxed);
+        chore.waits_for.store(0, Ordering::Relaxed);
+    }
+
+    fn waiting_for(&self, holder: u64) {
+        self.chore().waits_for.store(holder, Ordering::Relaxed);
     }
 }
 
@@ -168,6 +214,22 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     if let Some(entry) = entry {
         entry(ptr);
     }
+    exit(chore)
+}
+
+/// Where a fault keeper resumes a VP to end the chore that faulted on it (`FaultedChore::kill`),
+/// on the top of that chore's stack. What the chore's frames owned is leaked, not dropped:
+/// they may be what broke.
+pub(crate) extern "C" fn chore_killed(data: usize) -> ! {
+    let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
+    // SAFETY: the keeper passes the control block of the chore running on the VP it resumes.
+    let chore = unsafe { ptr.as_ref() };
+    chore.killed.store(true, Ordering::Release);
+    chore.spin_depth.set(0);
+    exit(chore)
+}
+
+fn exit(chore: &Chore) -> ! {
     chore
         .exited
         .store(true, crate::sync::atomic::Ordering::Release);

@@ -50,6 +50,12 @@ impl ChoreId {
         self.0
     }
 
+    /// The id another task wrote into a shared channel's slot, taken as it is: that task may
+    /// write anything, and a listing only prints it.
+    pub(crate) const fn from_foreign(word: u64) -> ChoreId {
+        ChoreId(word)
+    }
+
     /// The id a lock cell's word names, without its waiter flag; `None` for an empty cell.
     pub(crate) const fn from_cell(word: u64) -> Option<ChoreId> {
         let id = word & !WAITER_FLAG;

@@ -87,6 +87,22 @@
 //! fn f(ctx: &mut Ctx<InKernelCall>) { ctx.yield_now(); }
 //! ```
 //!
+//! A notification wait (a sleep on the VP's alarm queue, or a non-blocking kernel call that
+//! suspends on `WouldBlock`) is refused the same way:
+//!
+//! ```compile_fail,E0599
+//! # use tessera_runtime::*;
+//! fn f(ctx: &mut Ctx<Listener>) { ctx.sleep_for(1); }
+//! ```
+//! ```compile_fail,E0599
+//! # use tessera_runtime::*;
+//! fn f(ctx: &mut Ctx<Driver>) { ctx.call_nonblocking(&mut |_n: Notification| Attempt::Done(())); }
+//! ```
+//! ```compile_fail,E0599
+//! # use tessera_runtime::*;
+//! fn f(ctx: &mut Ctx<InKernelCall>) { ctx.sleep_until(0); }
+//! ```
+//!
 //! Inside a kernel call the chore's own suspending context is out of reach: `in_kernel_call`
 //! borrows it for the call, so the closure cannot use it.
 //!
@@ -120,6 +136,8 @@
 //!     r.recv(ctx, Suspend);
 //!     r.recv(ctx, SpinSuspend);
 //!     ctx.yield_now();
+//!     ctx.sleep_for(1);
+//!     ctx.call_nonblocking(&mut |_n: Notification| Attempt::Done(()));
 //!     ctx.in_kernel_call(|k| { drop(s.lock(k)); r.recv(k, Spin); });
 //! }
 //! fn listener(ctx: &mut Ctx<Listener>, s: &SpinLock<u32>, c: &FeWord, r: &Receiver) {

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+mod alarm_queue;
 mod channel;
 mod chore;
 mod ctx;
@@ -17,7 +18,10 @@ mod fe;
 mod id;
 mod kind;
 mod lock;
+mod names;
+mod notify;
 mod runtime;
+mod shared_channel;
 mod stack;
 mod switch;
 mod sync;
@@ -33,7 +37,7 @@ pub use channel::{
     channel, Full, Header, Message, Receiver, RecvMode, Sender, Spin, SpinSuspend, Suspend,
     MESSAGE_WORDS,
 };
-pub use chore::{Chore, ChoreState};
+pub use chore::{Chore, ChoreInfo, ChoreState};
 pub use ctx::Ctx;
 pub use fe::{FeOp, FeWord};
 pub use id::{ChannelId, ChoreId, TaskId};
@@ -42,7 +46,14 @@ pub use lock::{
     ExplicitSuspendGuard, ExplicitSuspendLock, SpinGuard, SpinLock, SpinSuspendGuard,
     SpinSuspendLock, SPIN_RETRY_LIMIT,
 };
-pub use runtime::{Config, Idle, JoinHandle, Runtime, SpawnError, SpinIdle, StartError};
+pub use names::{name_server, NameError, Names, NAME_BYTES};
+pub use notify::{Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
+pub use runtime::{
+    Config, FaultedChore, Idle, JoinHandle, Killed, Runtime, SpawnError, SpinIdle, StartError,
+};
+pub use shared_channel::{
+    ring_bytes, shared_channel, SharedReceiver, SharedSender, RING_HEADER_WORDS, SLOT_WORDS,
+};
 pub use stack::{PoolConfig, StackChunk, StackPool, StackProvider};
 pub use trap::{Trap, TrapHandler, TrapOutcome, TrapTable, DEFAULT_TRAPS};
 pub use wait::{Context, Suspend as SuspendContext, Waker};

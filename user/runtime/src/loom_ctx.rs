@@ -98,3 +98,34 @@ impl Park for ThreadCtx {
 }
 
 impl Suspend for ThreadCtx {}
+
+/// The task's notification table (`notify.rs`) for loom models of the SVC-notification loop.
+pub struct NotifyTable(crate::notify::Notifications);
+
+impl core::fmt::Debug for NotifyTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("NotifyTable")
+    }
+}
+
+impl Default for NotifyTable {
+    fn default() -> Self {
+        NotifyTable(crate::notify::Notifications::new())
+    }
+}
+
+impl NotifyTable {
+    /// `Ctx::call_nonblocking` for a thread standing in for a chore on VP 0.
+    pub fn call<N: crate::notify::NonBlocking>(
+        &self,
+        ctx: &mut ThreadCtx,
+        call: &mut N,
+    ) -> N::Output {
+        self.0.call(ctx, |_| 0, call)
+    }
+
+    /// `Runtime::deliver`.
+    pub fn deliver(&self, word: u64) -> bool {
+        self.0.deliver(word)
+    }
+}

@@ -9,33 +9,45 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
-use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::chore::{Chore, ChoreInfo, ChoreRef, ChoreState};
 use crate::ctx::{chore_main, entry_for, Ctx};
 use crate::id::{ChoreId, TaskId};
 use crate::kind::{ChoreKind, Kind, Listener, Ordinary};
+use crate::notify::Notifications;
 use crate::stack::{PoolConfig, StackPool, StackProvider};
 use crate::switch::initial_frame;
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 use crate::vp::Vp;
 use crate::wait::Suspend;
 
-/// How an idle VP waits for work, and how it is told work arrived: on the host, a thread
-/// park or a spin; in ring 3, waiting in the kernel for the VP's notification POST.
+/// How an idle VP waits for work, how it is told work arrived, and the clock sleeps are
+/// measured on: on the host, a thread park or a spin; in ring 3, waiting in the kernel for the
+/// VP's notification POST, with a kernel alarm for the deadline.
 pub trait Idle: Send + Sync {
-    fn idle(&self, vp: usize);
+    /// Waits until `notify(vp)`, until `deadline` (ns on `now_ns`'s clock) if one is given, or
+    /// until a notification word arrives (returned, for `Runtime::deliver`). May return early.
+    fn idle(&self, vp: usize, deadline: Option<u64>) -> Option<u64>;
     fn notify(&self, vp: usize);
+    /// Nanoseconds on a clock that never goes back.
+    fn now_ns(&self) -> u64;
 }
 
 /// Spins: right for a VP that owns its CPU.
 #[derive(Debug)]
-pub struct SpinIdle;
+pub struct SpinIdle {
+    pub clock: fn() -> u64,
+}
 
 impl Idle for SpinIdle {
-    fn idle(&self, _vp: usize) {
+    fn idle(&self, _vp: usize, _deadline: Option<u64>) -> Option<u64> {
         crate::sync::atomic::spin_loop();
+        None
     }
     fn notify(&self, _vp: usize) {}
+    fn now_ns(&self) -> u64 {
+        (self.clock)()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +80,9 @@ pub(crate) struct Shared {
     live: AtomicUsize,
     provider: Box<dyn StackProvider>,
     pub(crate) idle: Box<dyn Idle>,
+    pub(crate) notes: Notifications,
+    /// Protects the list of the task's live chores (for listings), in no order.
+    registry: RawSpin<Vec<Arc<Chore>>>,
 }
 
 #[derive(Clone)]
@@ -125,6 +140,8 @@ impl Runtime {
                 live: AtomicUsize::new(0),
                 provider,
                 idle,
+                notes: Notifications::new(),
+                registry: RawSpin::new(Vec::new()),
             }
         });
         Ok(Runtime { shared })
@@ -168,7 +185,7 @@ impl Runtime {
         loop {
             let served = vp.listen();
             if served > 0 {
-                shared.live.fetch_sub(served, Ordering::AcqRel);
+                shared.gone(served);
             }
             // Two statements: the own queue's guard must be gone before stealing takes another
             // VP's lock, or VPs stealing from each other deadlock.
@@ -181,9 +198,49 @@ impl Runtime {
             if shared.live.load(Ordering::Acquire) == 0 {
                 break;
             }
-            shared.idle.idle(index);
+            // Announce the idling, then look once more: a spawn either sees the flag and
+            // wakes this VP, or pushed before the look and is found by it.
+            vp.idling.store(true, Ordering::SeqCst);
+            if let Some(chore) = shared.steal(index) {
+                vp.idling.store(false, Ordering::SeqCst);
+                vp.run_chore(chore);
+                continue;
+            }
+            if let Some(word) = shared.idle.idle(index, vp.alarms.next_deadline()) {
+                shared.notes.deliver(word);
+            }
+            vp.idling.store(false, Ordering::SeqCst);
         }
         vp.leave();
+    }
+
+    /// A snapshot of every live chore of the task (listeners included), by VP then id.
+    pub fn chores(&self) -> Vec<ChoreInfo> {
+        let mut all: Vec<ChoreInfo> = self
+            .shared
+            .vps
+            .iter()
+            .map(|vp| vp.listener.info())
+            .collect();
+        all.extend(self.shared.registry.lock().iter().map(|c| c.info()));
+        all.sort_by_key(|c| (c.vp, c.id));
+        all
+    }
+
+    /// Hands a notification word a listener received to the chore waiting for it; false if
+    /// it names no outstanding request.
+    pub fn deliver(&self, word: u64) -> bool {
+        self.shared.notes.deliver(word)
+    }
+
+    /// For a fault keeper, while VP `vp` is stopped in a fault: the chore it was running, or
+    /// `None` if it was in its listener (a fault of the runtime itself).
+    pub fn faulted(&self, vp: usize) -> Option<FaultedChore<'_>> {
+        let p = self.shared.vps.get(vp)?.on_vp.load(Ordering::Acquire);
+        // SAFETY: a chore on a VP is kept alive by the VP's scheduling reference, and the VP
+        // is stopped in the fault, so it stays there while the keeper looks.
+        let chore = unsafe { p.as_ref()? };
+        Some(FaultedChore { chore })
     }
 
     /// (free chunks, reserve chunks, emergency uses) of VP `index`'s stack pool.
@@ -229,12 +286,18 @@ impl Shared {
         }
         chore.restart.set((chore_main as *const () as usize, data));
         chore.vp.store(vp, Ordering::Relaxed);
+        {
+            let mut reg = self.registry.lock();
+            chore.registered_at.store(reg.len(), Ordering::Relaxed);
+            reg.push(chore.clone());
+        }
         self.live.fetch_add(1, Ordering::AcqRel);
         self.vps[vp]
             .run
             .lock()
             .push_back(ChoreRef::new(chore.clone()));
         self.idle.notify(vp);
+        self.wake_a_thief(vp);
         Ok(JoinHandle { chore, result })
     }
 
@@ -242,6 +305,18 @@ impl Shared {
         self.live.fetch_add(1, Ordering::AcqRel);
         self.vps[vp].post_remote(action);
         self.idle.notify(vp);
+    }
+
+    /// Wakes the nearest idle VP other than `vp`, which has new work, so that it steals.
+    fn wake_a_thief(&self, vp: usize) {
+        fence(Ordering::SeqCst);
+        let n = self.vps.len();
+        if let Some(j) = (1..n)
+            .map(|d| (vp + d) % n)
+            .find(|&j| self.vps[j].idling.load(Ordering::SeqCst))
+        {
+            self.idle.notify(j);
+        }
     }
 
     /// Takes one chore from the back of another VP's run queue, nearest VP first.
@@ -252,12 +327,28 @@ impl Shared {
 
     /// Returns an exited chore's stack to the pool of the VP it exited on.
     pub(crate) fn retire(&self, vp: &Vp, chore: ChoreRef) {
+        {
+            let mut reg = self.registry.lock();
+            let at = chore.registered_at.load(Ordering::Relaxed);
+            reg.swap_remove(at);
+            if let Some(moved) = reg.get(at) {
+                moved.registered_at.store(at, Ordering::Relaxed);
+            }
+        }
         // SAFETY: the chore has exited and switched away for good; its stack is unused.
         if let Some(stack) = unsafe { (*chore.stack.get()).take() } {
             vp.stacks.lock().give(stack);
         }
         drop(chore);
-        self.live.fetch_sub(1, Ordering::AcqRel);
+        self.gone(1);
+    }
+
+    /// `n` chores or remote actions are done. The last one wakes every VP: one idle in the
+    /// kernel would otherwise wait forever instead of seeing that the task has finished.
+    fn gone(&self, n: usize) {
+        if self.live.fetch_sub(n, Ordering::AcqRel) == n {
+            (0..self.vps.len()).for_each(|i| self.idle.notify(i));
+        }
     }
 }
 
@@ -270,6 +361,48 @@ impl Drop for Shared {
         }
     }
 }
+
+/// The chore a fault stopped, seen by the task's fault keeper (the primary trap handler).
+pub struct FaultedChore<'a> {
+    chore: &'a Chore,
+}
+
+impl core::fmt::Debug for FaultedChore<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FaultedChore({})", self.chore.id())
+    }
+}
+
+impl FaultedChore<'_> {
+    pub fn chore(&self) -> &Chore {
+        self.chore
+    }
+
+    /// Its stack chunk: (lowest address of its guard, lowest usable address, top).
+    pub fn stack(&self) -> Option<(usize, usize, usize)> {
+        // SAFETY: the chore is stopped; only its VP touches the chunk, and it is stopped too.
+        let stack = unsafe { (*self.chore.stack.get()).as_ref()? };
+        Some((stack.base(), stack.guard().end, stack.top()))
+    }
+
+    /// Where to resume the VP so that this chore ends as killed: (instruction pointer, stack
+    /// pointer, first argument). The stack is the top of the chore's own chunk, which it will
+    /// never use again.
+    pub fn kill(&self) -> (usize, usize, usize) {
+        let top = self.stack().map_or(0, |(_, _, top)| top);
+        // As if called: 16-byte aligned before the return address.
+        let sp = (top - 64) & !15usize;
+        (
+            crate::ctx::chore_killed as *const () as usize,
+            sp - 8,
+            self.chore as *const Chore as usize,
+        )
+    }
+}
+
+/// A chore ended by its fault keeper (say, a stack overflow) returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Killed;
 
 /// Waits for a chore's result.
 pub struct JoinHandle<T> {
@@ -298,13 +431,26 @@ impl<T> JoinHandle<T> {
     }
 
     /// Suspends the caller until the chore has exited; returns what it returned.
+    ///
+    /// # Panics
+    /// If the chore was killed (`join_result` tells instead).
     pub fn join<C: Suspend>(self, ctx: &mut C) -> T {
+        let id = self.chore.id();
+        match self.join_result(ctx) {
+            Ok(v) => v,
+            Err(Killed) => panic!("chore {id} was killed"),
+        }
+    }
+
+    /// Suspends the caller until the chore has exited; what it returned, or `Killed`.
+    pub fn join_result<C: Suspend>(self, ctx: &mut C) -> Result<T, Killed> {
         let chore = &self.chore;
         chore
             .joiners
             .block_if(ctx, || !chore.exited.load(Ordering::Acquire));
         match self.result.lock().take() {
-            Some(v) => v,
+            Some(v) => Ok(v),
+            None if chore.killed.load(Ordering::Acquire) => Err(Killed),
             None => unreachable!("chore {} exited without a result", chore.id()),
         }
     }

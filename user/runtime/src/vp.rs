@@ -16,12 +16,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
+use crate::alarm_queue::AlarmQueue;
 use crate::chore::{Chore, ChoreRef, ChoreState};
 use crate::ctx::Ctx;
 use crate::kind::Listener;
 use crate::stack::StackPool;
 use crate::switch::switch;
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 
 pub(crate) type RemoteAction = Box<dyn FnOnce(&mut Ctx<Listener>) + Send>;
@@ -55,6 +56,14 @@ pub(crate) struct Vp {
     /// Protects the VP's stack chunks (contended only when a chore exits here).
     pub(crate) stacks: RawSpin<StackPool>,
     pub(crate) listener: Arc<Chore>,
+    /// Chores sleeping until a deadline; the listener wakes the expired ones.
+    pub(crate) alarms: AlarmQueue,
+    /// The chore running now (the listener's when none), for a fault keeper that reads it
+    /// while the VP is stopped in a fault.
+    pub(crate) on_vp: AtomicPtr<Chore>,
+    /// The VP found nothing to run or steal and is about to idle (or idles): a spawn anywhere
+    /// wakes it to steal.
+    pub(crate) idling: AtomicBool,
     running: AtomicBool,
     local: UnsafeCell<Local>,
 }
@@ -77,6 +86,9 @@ impl Vp {
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
             listener: Arc::new(listener),
+            alarms: AlarmQueue::new(),
+            on_vp: AtomicPtr::new(core::ptr::null_mut()),
+            idling: AtomicBool::new(false),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
                 current: None,
@@ -113,9 +125,19 @@ impl Vp {
         self.restart_requests.load(Ordering::Acquire) != 0
     }
 
+    /// Whether the listener has work: restart requests, remote actions or expired alarms
+    /// (the clock is read only while a chore sleeps here).
+    fn listener_due(&self) -> bool {
+        self.has_requests()
+            || (!self.alarms.is_empty() && self.alarms.due(self.listener.shared().idle.now_ns()))
+    }
+
     /// The listener's duties: restart ready chores, then run remote actions. Returns how many
     /// remote actions ran.
     pub(crate) fn listen(&self) -> usize {
+        if !self.alarms.is_empty() {
+            self.alarms.expire(self.listener.shared().idle.now_ns());
+        }
         if !self.has_requests() {
             return 0;
         }
@@ -147,6 +169,7 @@ impl Vp {
         // SAFETY: the listener's save area belongs to this VP's thread; `resume` was saved by
         // `switch` or made by `initial_frame` on the chore's own stack, which runs nowhere.
         unsafe { switch(self.listener.save.get(), resume) };
+        self.on_vp.store(core::ptr::null_mut(), Ordering::Relaxed);
         self.finish_switch();
     }
 
@@ -154,6 +177,8 @@ impl Vp {
     fn install(&self, chore: ChoreRef) -> usize {
         chore.vp.store(self.index, Ordering::Relaxed);
         chore.set_state(ChoreState::Running);
+        self.on_vp
+            .store(&*chore as *const Chore as *mut Chore, Ordering::Relaxed);
         // SAFETY: the chore is ours now (popped from a run queue) and not running anywhere.
         let resume = unsafe { *chore.save.get() };
         // SAFETY: only this VP's thread touches `local`, and the previous chore has handed its
@@ -170,7 +195,7 @@ impl Vp {
     /// # Safety
     /// Must be called by the chore running on this VP.
     pub(crate) unsafe fn switch_from(&self, chore: &Chore, after: After) {
-        let next = if self.has_requests() {
+        let next = if self.listener_due() {
             None
         } else {
             self.run.lock().pop_front()

@@ -52,6 +52,8 @@ pub(crate) mod private {
         /// Whether spinning can help: not when the caller's VP is the task's only one, since
         /// whoever would release it cannot run until the caller gives up the VP.
         fn spin_can_help(&self) -> bool;
+        /// Notes, for listings, the raw id of the lock holder the caller is about to wait for.
+        fn waiting_for(&self, _holder: u64) {}
     }
 
     /// The count of spin-only locks the caller holds; a suspension with any held is refused.

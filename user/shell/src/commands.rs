@@ -15,6 +15,7 @@ const HELP: &str = "commands:
   kill <id>        halt a process (ids from ps)
   test             run the user-level test suite and print a pass/fail summary
   bench            run the benchmarks (ticks per operation; instructions under -icount)
+  chores           run the runtime's demo task on every CPU: its chores listed during the search, results checked, speed-up
   trace start|stop kernel tracing: start it, or stop it and write it to COM2
   shutdown         end the machine (QEMU exits with success)";
 
@@ -34,6 +35,11 @@ pub fn run(line: &str, arg: &InitArg) {
         "bench" => {
             tessera_user::clock::set_tsc_hz(arg.tsc_hz);
             tessera_benches::run()
+        }
+        "chores" => {
+            tessera_user::clock::set_tsc_hz(arg.tsc_hz);
+            let priority = tessera_user::caps::info(slots::SELF).map_or(1, |i| u64::from(i.priority));
+            tessera_tasks::demo::chores_command(priority)
         }
         "trace" => trace(rest.trim()),
         "shutdown" => {

@@ -22,8 +22,10 @@ mod memory;
 mod post_pool;
 mod posts;
 mod refusals;
+pub mod ring_sender;
 pub mod runtime;
 pub mod spawn;
+mod tasks;
 mod tester;
 mod waiters;
 mod wouldblock;
@@ -71,7 +73,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 40] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 46] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -148,6 +150,12 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("wouldblock_call_notified_once", &wouldblock::call_to_busy_server_is_notified_once),
         ("wouldblock_post_notified_once", &wouldblock::post_with_allotment_spent_is_notified_once),
         ("call_with_timeout", &wouldblock::call_with_timeout_ends_at_its_deadline),
+        ("tasks_chores_on_pinned_vps_stolen", &|| tasks::chores_run_on_pinned_vps_and_are_stolen(&ctx)),
+        ("tasks_chores_sleep_on_alarms", &|| tasks::chores_sleep_on_alarms(&ctx)),
+        ("tasks_stack_grows_overflow_ends_chore", &|| tasks::stack_grows_then_overflow_ends_the_chore(&ctx)),
+        ("tasks_tertiary_trap_table", &|| tasks::tertiary_trap_table_per_chore(&ctx)),
+        ("tasks_demo_on_every_cpu", &|| tasks::demo_on_every_cpu(&ctx)),
+        ("tasks_channel_between_tasks", &|| tasks::channel_between_tasks(&ctx)),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

@@ -68,7 +68,7 @@ pub fn one_vp() -> Result<Runtime, String> {
         vps: 1,
         pool: PoolConfig { low_water: 1, refill: 2, reserve: 1 },
     };
-    Runtime::new(config, Box::new(StaticStacks), Box::new(SpinIdle))
+    Runtime::new(config, Box::new(StaticStacks), Box::new(SpinIdle { clock: tessera_user::clock::now_ns }))
         .map_err(|e| format!("runtime: {e:?}"))
 }
 

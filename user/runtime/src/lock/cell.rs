@@ -61,7 +61,7 @@ impl LockCell {
             spin_loop();
         }
         let mut list = self.waiters.lock();
-        loop {
+        let holder = loop {
             let word = self.word.load(Ordering::Relaxed);
             if word == 0 {
                 if self.try_acquire(me) {
@@ -80,10 +80,11 @@ impl LockCell {
                     )
                     .is_ok()
             {
-                break;
+                break word & !WAITER_FLAG;
             }
-        }
+        };
         check_no_spin_held(ctx);
+        ctx.waiting_for(holder);
         list.push_back(Waiter {
             id: me,
             waker: ctx.waker(),

@@ -5,10 +5,10 @@
 //! Assumes: under `cfg(loom)` these atomics are only touched inside `loom::model`.
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
-pub use core::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// One iteration of a spin-wait: a pause hint on hardware, a yield under loom (loom must see
 /// the spinning thread give way or it reports a livelock).

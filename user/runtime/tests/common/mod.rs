@@ -81,14 +81,27 @@ impl StackProvider for MmapStacks {
     }
 }
 
+/// Nanoseconds since the first call: the host tests' clock for sleeps.
+pub fn now_ns() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
+}
+
 /// Host threads sharing 2 cores with other jobs: give the core away while idle.
 pub struct YieldIdle;
 
 impl Idle for YieldIdle {
-    fn idle(&self, _vp: usize) {
+    fn idle(&self, _vp: usize, _deadline: Option<u64>) -> Option<u64> {
         std::thread::yield_now();
+        None
     }
     fn notify(&self, _vp: usize) {}
+    fn now_ns(&self) -> u64 {
+        now_ns()
+    }
 }
 
 pub fn runtime(vps: usize, chunk: usize, limit: usize) -> Runtime {

@@ -1,0 +1,165 @@
+//! SVC notification (seed 000 section 8): a chore makes a kernel call that must not block its
+//! VP. The call is tried; if it would block, the kernel has registered an event-notification
+//! request (an endpoint of the task and a word) and the chore is suspended, not the VP, until
+//! the notification POST reaches a listener, which hands the word to `Runtime::deliver`; then
+//! the call is retried. The chore bears the cost; the VP runs other chores meanwhile.
+//!
+//! The kernel side is abstracted as `NonBlocking::attempt(Notification)`: "try, else register
+//! a notification to this VP's endpoint carrying this word". The table here maps words to
+//! suspended chores.
+//!
+//! Guarantees: a notification is never lost: one delivered before its chore suspends is kept
+//! (`fired`) and ends the next wait at once. A word carries its slot's generation, so a stale
+//! notification (a slot freed and reused since) is refused, not delivered to a stranger.
+
+use alloc::vec::Vec;
+
+use crate::sync::RawSpin;
+use crate::wait::{check_no_spin_held, Suspend, Waker};
+
+/// Set in every notification word, so a listener tells them apart from its other messages.
+pub const NOTIFICATION_TAG: u64 = 1 << 63;
+
+/// Where the kernel is to send the notification of a call that would block: to the endpoint
+/// of VP `vp`, carrying `word`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub vp: usize,
+    pub word: u64,
+}
+
+/// One try of a non-blocking kernel call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt<T> {
+    Done(T),
+    /// The call had no effect; the kernel will POST the notification when worth retrying.
+    WouldBlock,
+}
+
+/// A kernel call made without blocking: `attempt` tries it once, registering `notify` with
+/// the kernel if it would block (seed 000's `kc_xxx(arg, channel_id)`).
+pub trait NonBlocking {
+    type Output;
+    fn attempt(&mut self, notify: Notification) -> Attempt<Self::Output>;
+}
+
+impl<T, F: FnMut(Notification) -> Attempt<T>> NonBlocking for F {
+    type Output = T;
+    fn attempt(&mut self, notify: Notification) -> Attempt<T> {
+        self(notify)
+    }
+}
+
+struct Slot {
+    generation: u32,
+    in_use: bool,
+    /// A notification arrived while no chore waited on the slot.
+    fired: bool,
+    waiter: Option<Waker>,
+}
+
+/// The task's table of outstanding notification requests.
+pub(crate) struct Notifications {
+    /// Protects the slots and their free list; a waiting chore's record is in its slot.
+    slots: RawSpin<(Vec<Slot>, Vec<u32>)>,
+}
+
+fn word(index: u32, generation: u32) -> u64 {
+    NOTIFICATION_TAG | u64::from(generation) << 32 | u64::from(index)
+}
+
+impl Notifications {
+    pub(crate) fn new() -> Notifications {
+        Notifications {
+            slots: RawSpin::new((Vec::new(), Vec::new())),
+        }
+    }
+
+    fn alloc(&self) -> u64 {
+        let mut t = self.slots.lock();
+        let (slots, free) = &mut *t;
+        let index = match free.pop() {
+            Some(i) => i,
+            None => {
+                slots.push(Slot {
+                    generation: 0,
+                    in_use: false,
+                    fired: false,
+                    waiter: None,
+                });
+                (slots.len() - 1) as u32
+            }
+        };
+        let s = &mut slots[index as usize];
+        s.generation = s.generation.wrapping_add(1) & 0x7fff_ffff;
+        s.in_use = true;
+        s.fired = false;
+        word(index, s.generation)
+    }
+
+    fn free(&self, word: u64) {
+        let mut t = self.slots.lock();
+        let (slots, free) = &mut *t;
+        let index = word as u32;
+        slots[index as usize].in_use = false;
+        free.push(index);
+    }
+
+    /// Suspends the caller until `word` is delivered (at once if it already was).
+    fn wait<C: Suspend>(&self, ctx: &mut C, word: u64) {
+        let mut t = self.slots.lock();
+        let slot = &mut t.0[word as u32 as usize];
+        if slot.fired {
+            slot.fired = false;
+            return;
+        }
+        check_no_spin_held(ctx);
+        slot.waiter = Some(ctx.waker());
+        ctx.park(t);
+    }
+
+    /// A listener received `word`: wakes its chore, or marks it fired. False if the word
+    /// names no outstanding request (stale, or not a notification at all).
+    pub(crate) fn deliver(&self, word: u64) -> bool {
+        if word & NOTIFICATION_TAG == 0 {
+            return false;
+        }
+        let waiter = {
+            let mut t = self.slots.lock();
+            let Some(slot) = t.0.get_mut(word as u32 as usize) else {
+                return false;
+            };
+            if !slot.in_use || word != self::word(word as u32, slot.generation) {
+                return false;
+            }
+            let w = slot.waiter.take();
+            slot.fired = w.is_none();
+            w
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+        true
+    }
+
+    /// Runs `call` until it completes, suspending the caller on each `WouldBlock` until its
+    /// notification is delivered (seed 000's `svc_xxx` loop).
+    pub(crate) fn call<C: Suspend, N: NonBlocking>(
+        &self,
+        ctx: &mut C,
+        vp: impl Fn(&C) -> usize,
+        call: &mut N,
+    ) -> N::Output {
+        let word = self.alloc();
+        loop {
+            let note = Notification { vp: vp(ctx), word };
+            match call.attempt(note) {
+                Attempt::Done(v) => {
+                    self.free(word);
+                    return v;
+                }
+                Attempt::WouldBlock => self.wait(ctx, word),
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The user runtime on the kernel (`tessera-tasks`): a task whose VPs are processes pinned to
+//! CPUs in the tester's address space, with the tester as their fault keeper. Chores run on
+//! every VP and only on its CPU, idle VPs steal, sleeps end on the kernel's alarms, a stack
+//! grows through the keeper and an overflow past its limit ends that chore only, and a
+//! chore's own tertiary trap table handles its faults.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use tessera_runtime::{Killed, PoolConfig, TaskId, Trap, TrapHandler, TrapOutcome, TrapTable};
+use tessera_tasks::{Task, TaskConfig, TaskReport};
+use tessera_user::abi::fault::kind;
+use tessera_user::{caps, println, slots};
+
+use crate::tester::{ensure, Outcome};
+use crate::Ctx;
+
+const VPS: usize = 4;
+
+fn config(ctx: &Ctx, vps: usize) -> TaskConfig {
+    TaskConfig {
+        task: TaskId::new(10).unwrap_or_else(|| unreachable!()),
+        vps,
+        chunk_pages: 2,
+        max_chunks: 4,
+        chunks: 80,
+        pool: PoolConfig {
+            low_water: 2,
+            refill: 4,
+            reserve: 1,
+        },
+        quota: 300,
+        priority: ctx.priority,
+    }
+}
+
+fn run<T: Send + 'static>(
+    ctx: &Ctx,
+    vps: usize,
+    main: impl FnOnce(&mut tessera_runtime::Ctx<tessera_runtime::Ordinary>) -> T + Send + 'static,
+) -> Result<(T, TaskReport), String> {
+    Task::new(config(ctx, vps))?.run(main)
+}
+
+/// The CPU the calling VP's process runs on now.
+fn my_cpu() -> Option<u32> {
+    caps::info(slots::SELF).ok().and_then(|i| i.cpu)
+}
+
+/// Works for about `ns`, giving the CPU to the kernel's next process now and then: VPs pinned
+/// to one CPU (a 1-CPU boot) share it only if their chores do.
+fn busy(ns: u64) {
+    let end = tessera_user::clock::now_ns() + ns;
+    while tessera_user::clock::now_ns() < end {
+        let _ = caps::yield_now(slots::SELF);
+    }
+}
+
+/// 64 chores spawned on VP 0, each busy for 1 ms: every one ran on the CPU its VP is pinned
+/// to, idle VPs stole some (they ran on more than one VP), and with two or more CPUs online
+/// they ran on more than one CPU.
+pub fn chores_run_on_pinned_vps_and_are_stolen(ctx: &Ctx) -> Outcome {
+    let (seen, report) = run(ctx, VPS, |c| {
+        let hs: Vec<_> = (0..64)
+            .map(|_| {
+                c.spawn(|c| {
+                    busy(1_000_000);
+                    (c.vp(), my_cpu())
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.map(|h| h.join(c)).map_err(|e| format!("{e:?}")))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let seen = seen?;
+    let mut vps = [0u32; VPS];
+    let mut cpus = Vec::new();
+    for &(vp, cpu) in &seen {
+        vps[vp] += 1;
+        let pinned = report.cpus[vp];
+        ensure(cpu == Some(pinned), || {
+            format!("a chore on VP {vp} (pinned to CPU {pinned}) saw itself on CPU {cpu:?}")
+        })?;
+        if !cpus.contains(&pinned) {
+            cpus.push(pinned);
+        }
+    }
+    let online = report.cpus.iter().max().map_or(1, |m| m + 1);
+    println!(
+        "usertest note: 64 chores per VP {vps:?} on CPUs {:?}; VP waits {:?}, wake POSTs {:?}",
+        report.cpus, report.waits, report.posts
+    );
+    ensure(vps.iter().filter(|&&n| n > 0).count() >= 2, || {
+        format!("every chore ran on one VP: {vps:?} (no stealing)")
+    })?;
+    ensure(online < 2 || cpus.len() >= 2, || {
+        format!("{online} CPUs online but chores ran on CPUs {cpus:?} only")
+    })
+}
+
+/// Chores on two VPs sleep 2 to 6 ms: none wakes early, and the VPs waited in the kernel for
+/// their alarms' POSTs while all their chores slept.
+pub fn chores_sleep_on_alarms(ctx: &Ctx) -> Outcome {
+    let (early, report) = run(ctx, 2, |c| {
+        let hs: Vec<_> = (0..8u64)
+            .map(|i| {
+                c.spawn(move |c| {
+                    let deadline = c.now_ns() + 2_000_000 + (i % 5) * 1_000_000;
+                    c.sleep_until(deadline);
+                    u64::from(c.now_ns() < deadline)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.map_or(1, |h| h.join(c)))
+            .sum::<u64>()
+    })?;
+    ensure(early == 0, || format!("{early} of 8 sleeps ended early"))?;
+    ensure(report.alarms.iter().sum::<u64>() > 0, || {
+        format!("no VP got an alarm POST (waits {:?})", report.waits)
+    })
+}
+
+/// About 1 KiB of stack per level, kept by `black_box` so the recursion is real.
+#[inline(never)]
+fn deep(n: u64) -> u64 {
+    let frame = core::hint::black_box([n as u8; 1024]);
+    if n == 0 {
+        return 0;
+    }
+    deep(n - 1) + u64::from(frame[(n % 1024) as usize])
+}
+
+/// With 8 KiB chunks and a limit of four: a chore needing ~14 KiB gets its stack grown by the
+/// keeper and finishes right; a chore recursing without end is reported and ended alone
+/// (joined as `Killed`); a chore beside them is untouched.
+pub fn stack_grows_then_overflow_ends_the_chore(ctx: &Ctx) -> Outcome {
+    let ((grew, overflowed, beside), report) = run(ctx, 2, |c| {
+        let grows = c.spawn(|_| deep(14));
+        let overflows = c.spawn(|_| deep(u64::MAX));
+        let beside = c.spawn(|c| {
+            c.yield_now();
+            7u64
+        });
+        (
+            grows.map(|h| h.join_result(c)),
+            overflows.map(|h| h.join_result(c)),
+            beside.map(|h| h.join(c)),
+        )
+    })?;
+    let want: u64 = (1..=14u64).sum();
+    ensure(grew == Ok(Ok(want)), || {
+        format!("the deep chore returned {grew:?}, expected {want}")
+    })?;
+    ensure(overflowed == Ok(Err(Killed)), || {
+        format!("the endless chore ended as {overflowed:?}")
+    })?;
+    ensure(beside == Ok(7), || {
+        format!("the chore beside returned {beside:?}")
+    })?;
+    let k = report.keeper;
+    ensure(k.grown >= 1 && k.overflows == 1, || {
+        format!(
+            "keeper grew {} stacks and ended {} on overflow",
+            k.grown, k.overflows
+        )
+    })
+}
+
+fn skip_ud2(_chore: tessera_runtime::ChoreId, trap: &mut Trap) -> TrapOutcome {
+    trap.rip += 2;
+    TrapOutcome::Resume
+}
+
+static SKIP_UD2: TrapTable = {
+    let mut handlers: [Option<TrapHandler>; 32] = [None; 32];
+    handlers[kind::INVALID_OPCODE as usize] = Some(skip_ud2);
+    TrapTable { handlers }
+};
+
+fn ud2_then(v: u64) -> u64 {
+    // SAFETY: ud2 only raises #UD; the keeper moves RIP past it or ends the chore.
+    unsafe { core::arch::asm!("ud2") };
+    v
+}
+
+/// A chore whose tertiary table skips `ud2` goes on past it; one with the default table is
+/// ended by the same fault.
+pub fn tertiary_trap_table_per_chore(ctx: &Ctx) -> Outcome {
+    let ((own, default), report) = run(ctx, 1, |c| {
+        let own = c.spawn(|c| {
+            c.set_trap_table(&SKIP_UD2);
+            ud2_then(42)
+        });
+        let default = c.spawn(|_| ud2_then(43));
+        (
+            own.map(|h| h.join_result(c)),
+            default.map(|h| h.join_result(c)),
+        )
+    })?;
+    ensure(own == Ok(Ok(42)), || {
+        format!("the chore with a #UD handler: {own:?}")
+    })?;
+    ensure(default == Ok(Err(Killed)), || {
+        format!("the chore without one: {default:?}")
+    })?;
+    let k = report.keeper;
+    ensure(k.handled == 1 && k.ended == 1, || {
+        format!("keeper: {} handled, {} ended", k.handled, k.ended)
+    })
+}
+
+/// The shell's demo on up to four VPs and on one: results checked (inside), a listing taken
+/// during the search that shows its chores, and the speed-up printed.
+pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
+    let (one, many) = tessera_tasks::demo::demo(VPS, ctx.priority)?;
+    let ordinary = many.listing.iter().filter(|c| c.kind == tessera_runtime::ChoreKind::Ordinary).count();
+    println!(
+        "usertest note: demo search 1 VP {} us, {} VPs on CPUs {:?} {} us, speed-up x{}.{:02}; pipeline 1 VP {} us, {} VPs {} us; {} chores listed during the search",
+        one.ns / 1000,
+        many.vps,
+        many.cpus,
+        many.ns / 1000,
+        one.ns / many.ns.max(1),
+        one.ns * 100 / many.ns.max(1) % 100,
+        one.pipeline_ns / 1000,
+        many.vps,
+        many.pipeline_ns / 1000,
+        many.listing.len()
+    );
+    ensure(ordinary > 48, || format!("the listing during the search shows {ordinary} ordinary chores, not its 48 and main"))
+}
+
+/// The ring page's slot, the helper's slots and the endpoint to VP 0 (the tester's).
+const RING_PAGE: u8 = crate::tester::SCRATCH + 3;
+const SENDER_BASE: u8 = crate::tester::SCRATCH;
+const NOTIFY_EP: u8 = crate::tester::SCRATCH + 4;
+/// Where the tester maps the ring.
+const HOME_RING_VA: usize = 0x20_0000_0000;
+const MESSAGES: u64 = 300;
+
+/// A channel between tasks: a helper in another address space sends 300 messages through an
+/// 8-message ring in a page both map; the task's receiving chore gets them all, in order, and
+/// it waited on the empty ring and was woken by the helper's notification POSTs to VP 0.
+pub fn channel_between_tasks(ctx: &Ctx) -> Outcome {
+    use crate::ring_sender;
+    use tessera_user::abi::{CapType, Rights};
+    let rw = Rights::READ.union(Rights::WRITE);
+    caps::create(slots::BANK, CapType::Page, RING_PAGE).map_err(|e| format!("ring page: {e:?}"))?;
+    let r = (|| -> Outcome {
+        caps::zero_page(RING_PAGE).map_err(|e| format!("zero: {e:?}"))?;
+        caps::map(slots::task::SPACE, HOME_RING_VA as u64 >> 12, RING_PAGE, rw)
+            .map_err(|e| format!("map the ring here: {e:?}"))?;
+        // SAFETY: a fresh zeroed page mapped read-write here, shared only with the sender.
+        let mut rx = unsafe { tessera_runtime::shared_channel(HOME_RING_VA, 8) };
+        let sender = crate::spawn::spawn_code(SENDER_BASE, ring_sender::code(), 0, MESSAGES, ctx.priority, crate::tester::ENDPOINT)
+            .map_err(|e| format!("spawn the sender: {e:?}"))?;
+        caps::map(sender.space(), ring_sender::RING_VA >> 12, RING_PAGE, rw)
+            .map_err(|e| format!("map the ring there: {e:?}"))?;
+        let task = Task::new(config(ctx, 2))?;
+        task.endpoint_to_vp(0, 0, NOTIFY_EP).map_err(|e| format!("endpoint to VP 0: {e:?}"))?;
+        caps::set_cap(sender.process(), ring_sender::NOTIFY_SLOT, NOTIFY_EP, Rights::ALL)
+            .map_err(|e| format!("give the endpoint: {e:?}"))?;
+        caps::resume(sender.process()).map_err(|e| format!("start the sender: {e:?}"))?;
+        let (right, report) = task.run(move |c| {
+            (0..MESSAGES)
+                .filter(|&i| {
+                    let m = rx.recv(c);
+                    m.data[0] == i && m.data[1] == i * i && m.header.tag == ring_sender::TAG && m.header.sender.raw() == ring_sender::SENDER
+                })
+                .count() as u64
+        })?;
+        drop(sender);
+        let notes: u64 = report.notes.iter().sum();
+        println!("usertest note: {MESSAGES} messages between tasks through a ring of 8; {notes} notification POSTs woke the receiver");
+        ensure(right == MESSAGES, || format!("{right} of {MESSAGES} messages arrived right, in order"))?;
+        ensure(notes > 0, || String::from("the receiver never waited for a notification"))
+    })();
+    let _ = caps::destroy(slots::BANK, RING_PAGE);
+    r
+}

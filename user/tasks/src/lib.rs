@@ -1,0 +1,21 @@
+//! The user runtime (`tessera-runtime`) on Tessera's kernel: a task's virtual processors as
+//! processes pinned to CPUs in one address space (`task.rs`), stack chunks with guard pages
+//! (`stacks.rs`), the home process as fault keeper growing stacks or ending chores
+//! (`keeper.rs`), and VPs that idle in the kernel until a POST or their alarm (`idle.rs`).
+//! See `docs/RUNTIME.md`.
+#![no_std]
+
+extern crate alloc;
+
+mod idle;
+mod keeper;
+mod memory;
+pub mod slots;
+mod stacks;
+mod task;
+pub mod demo;
+
+pub use idle::{NOTIFY, WAKE};
+pub use keeper::KeeperCounts;
+pub use stacks::STACKS_VA;
+pub use task::{Task, TaskConfig, TaskReport};
