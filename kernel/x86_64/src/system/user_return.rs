@@ -160,15 +160,22 @@ impl Returning {
 /// Called by `syscall_entry` (registers saved in the lent frame, SSE state saved) on the
 /// kernel stack, with interrupts off: runs the system call in the core and returns 0 if the
 /// entry returns to user mode by `sysretq` at once (the frame and `GS_USER_FX` then hold the
-/// process to resume), or `EXIT_DECIDED` to leave the decided exit to the loop.
+/// process to resume), or `EXIT_DECIDED` to leave the decided exit to the loop
+/// (`EXIT_SYSCALL`, the system call not run, if no loop lent its state).
 #[no_mangle]
 extern "C" fn syscall_direct() -> u64 {
     let me = percpu().id;
+    let lent = LENT[me as usize].load(Ordering::Relaxed);
+    if lent.is_null() {
+        // `entry::run_user` called outside the CPU loop (the kernel's own tests of the entry
+        // path): the system call goes back to that caller.
+        return EXIT_SYSCALL;
+    }
     // SAFETY: `run_user` stored a pointer to its live `Lent` for the time user code runs on
     // this CPU, and user code left by `syscall`, so the loop is suspended inside that call and
     // nothing else reaches the state lent.
     let (cpu, regs, returning) = unsafe {
-        let lent = &*LENT[me as usize].load(Ordering::Relaxed);
+        let lent = &*lent;
         (&mut *lent.cpu, &mut *lent.regs, &mut *lent.returning)
     };
     tlb::quiescent(me);

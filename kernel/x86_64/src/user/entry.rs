@@ -159,7 +159,9 @@ extern "C" {
     fn user_trap_return(exit: u64) -> !;
 }
 
-/// Runs the thread until it leaves user mode; returns `EXIT_SYSCALL` or the trap vector.
+/// Runs the thread until it leaves user mode; returns `EXIT_DECIDED` after a system call run by
+/// `syscall_direct` for the CPU loop, `EXIT_SYSCALL` after one left to the caller (no loop lent
+/// its state: the kernel tests of this path), or the trap vector.
 /// Its SSE state is loaded from `fx` and saved back there. A thread that last left by
 /// `syscall` goes back by `sysretq`, any other by `iretq` (which restores RCX and R11 too).
 /// A RIP outside the user half is refused as a #GP without entering: `iretq` or `sysretq`
