@@ -84,11 +84,19 @@ pub enum Kind {
     /// path). Process: the caller; `a` = the type of the capability invoked
     /// ([`CapType`](crate::CapType) code, 0 if it is Null or dead), `b` = the order.
     Invoked = 16,
+    /// A non-blocking invocation found its target not ready and returned `WouldBlock`.
+    /// Process: the caller; `a` = the process it watches ([`NO_PROCESS`]: its own post
+    /// allotment), `b` = 1 if this call registered a notification request.
+    WouldBlock = 17,
+    /// A notification request fired. Process: the requester; `a` = the process its endpoint
+    /// reaches, `b` = 1 if the notification was delivered or queued, 0 if it was dropped (the
+    /// requester was halted or destroyed since, or the endpoint is gone).
+    Notified = 18,
 }
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Syscall,
         Kind::UserEntry,
         Kind::Switch,
@@ -105,6 +113,8 @@ impl Kind {
         Kind::User,
         Kind::AlarmFired,
         Kind::Invoked,
+        Kind::WouldBlock,
+        Kind::Notified,
     ];
 
     /// Decodes a kind code.

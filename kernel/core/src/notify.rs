@@ -134,7 +134,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         };
         if !self.is_live(&endpoint) || self.watched_already(me, watched) {
-            return Ok(self.would_block_reply(cpu, caller, false));
+            return Ok(self.would_block_reply(cpu, caller, watched, false));
         }
         let Some(id) = self.posts.next_free(Sender::Notify(me)) else {
             return self.refused(cpu, caller, Error::OutOfQuota);
@@ -172,11 +172,21 @@ impl<P: Platform> Kernel<P> {
                 }
             },
         }
-        Ok(self.would_block_reply(cpu, caller, true))
+        Ok(self.would_block_reply(cpu, caller, watched, true))
     }
 
     /// Ends the path with `WouldBlock`; `d0` says whether this call registered a request.
-    fn would_block_reply(&self, cpu: &mut Cpu, caller: &Caller, registered: bool) {
+    fn would_block_reply(&self, cpu: &mut Cpu, caller: &Caller, watched: Watched, registered: bool) {
+        #[cfg(feature = "trace")]
+        {
+            let on = match watched {
+                Watched::Process(t) => t.index,
+                Watched::Allotment => crate::trace::NO_PROCESS,
+            };
+            trace_event!(self, cpu.id, WouldBlock, caller.id.index, u64::from(on), u64::from(registered));
+        }
+        #[cfg(not(feature = "trace"))]
+        let _ = watched;
         // COMMIT POINT (refusal): only the caller's reply registers change.
         self.finish(cpu, caller, |p| {
             p.save.set_reply(&Reply {
@@ -274,6 +284,7 @@ impl<P: Platform> Kernel<P> {
         // COMMIT POINT: requester and recipient are locked.
         match ready {
             Some(ready) if current => {
+                trace_event!(self, cpu.id, Notified, r.requester.index, u64::from(t.index), 1);
                 if ready {
                     self.processes.write(t, |p| self.deliver_post(cpu, t, p, id));
                     return Ok(());
@@ -288,6 +299,7 @@ impl<P: Platform> Kernel<P> {
                 trace_event!(self, cpu.id, PostQueued, t.index, u64::from(NOTIFIED), u64::from(r.requester.index));
             }
             _ => {
+                trace_event!(self, cpu.id, Notified, r.requester.index, u64::from(t.index), 0);
                 self.posts.release(id);
             }
         }

@@ -38,6 +38,8 @@ fn mark_name(kind: Kind, a: u64) -> String {
         Kind::Fault => "fault".into(),
         Kind::User => "user event".into(),
         Kind::AlarmFired => format!("alarm {a} fired"),
+        Kind::WouldBlock => "WOULDBLOCK".into(),
+        Kind::Notified => "notification fired".into(),
         Kind::Invoked => match tessera_abi::CapType::from_raw(a) {
             Some(ty) => format!("invoke {ty:?}"),
             None => format!("invoke type {a}"),
