@@ -4,9 +4,13 @@
 //!   Resume capability** to the process waiting for that reply: when the receiver would be the
 //!   next to run on this CPU anyway, the message goes straight into the trap frame as the
 //!   receiver's registers and it becomes current here.
+//! - **SEND and POST through an Endpoint** to a waiting process of higher priority than the
+//!   sender: the general path would deliver, queue the receiver, preempt the sender at exit
+//!   (requeued at the head of its level, or the tail if its quantum is spent) and run the
+//!   receiver; this path does all that at once.
 //! - **GET_TYPE** on a live kernel object: the reply goes straight into the trap frame.
 //!
-//! Neither uses the held-lock list: each object is locked directly by one try (the caller,
+//! None uses the held-lock list: each object is locked directly by one try (the caller,
 //! then the receiver), and any lock not free at once declines the fast path. Trying never
 //! waits, so no order between the two locks is needed and no deadlock can form.
 //!
@@ -18,18 +22,19 @@
 //! - The message is well formed, sends no capabilities, and names valid receive slots.
 //! - GET_TYPE: a CALL on a live capability to a kernel object (not an Endpoint, Resume or
 //!   Null capability, which the general path sends or refuses).
-//! - CALL/RETURN: the receiver is another live process, its lock free, with no fault message
-//!   outstanding, and it takes this message now: for CALL it is `Available` and this sender
-//!   would not barge (`may_receive_from`); for RETURN it is `Waiting` for call number `badge`,
-//!   and nobody waits on the caller's own sender queue (the caller would take that message
-//!   instead of waiting) and no notification request watches it (becoming available must
-//!   notify them: `notify.rs`).
+//! - CALL/RETURN/SEND/POST: the receiver is another live process, its lock free, with no fault
+//!   message outstanding, and it takes this message now: for CALL, SEND and POST it is
+//!   `Available` and this sender would not barge (`may_receive_from`), and for SEND and POST it
+//!   has a higher priority than the sender, which may run here; for RETURN it is `Waiting` for
+//!   call number `badge`, nobody waits on the caller's own sender queue (the caller would take
+//!   that message instead of waiting) and no notification request watches the caller
+//!   (becoming available must notify them: `notify.rs`).
 //! - The receiver is homed here, on no CPU and no run queue, and this CPU's run queue holds
 //!   nobody of its priority or higher: the general path would queue it at the tail of its
 //!   level and pick it next, which is what this path does at once.
 //!
 //! # Commit points
-//! GET_TYPE: once the capability is found live, under the caller's lock. CALL/RETURN: once
+//! GET_TYPE: once the capability is found live, under the caller's lock. The others: once
 //! every receiver precondition holds, under both locks (marked below); after it nothing can
 //! fail.
 //!
@@ -51,6 +56,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
+use crate::sched::{Position, Priority};
 use crate::sync::atomic::Ordering;
 use crate::sync::LockMode;
 
@@ -77,8 +83,8 @@ enum Plan {
     General,
     /// GET_TYPE answered: the caller goes on in this space.
     Answered(Option<ObjId>),
-    /// CALL (`true`) or RETURN (`false`) through `target` to another process.
-    Send { target: Cap, call: bool, ticket: u64, staller: Staller },
+    /// CALL, RETURN, SEND or POST (`info.kind`) through `target` to another process.
+    Send { target: Cap, ticket: u64, staller: Staller, priority: Priority },
 }
 
 impl<P: Platform> Kernel<P> {
@@ -89,16 +95,19 @@ impl<P: Platform> Kernel<P> {
             return Fast::Declined;
         }
         let inv = regs.invocation();
-        // CALL is 0 and RETURN 1: one test turns SEND and POST away before any decoding.
         // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
-        if inv.info & 0x2 != 0 || inv.cap == 0 {
+        if inv.cap == 0 {
             return Fast::Declined;
         }
         let Some(info) = MessageInfo::unpack(inv.info) else {
             return Fast::Declined;
         };
         let recv = CapWord::unpack(inv.caps).recv;
-        if info.caps != 0 || info.resume || recv.iter().any(|&r| usize::from(r) >= CAP_SPACE_SLOTS) {
+        if info.caps != 0
+            || info.resume
+            || (info.kind == InvocationKind::Post && info.data_words > 1)
+            || recv.iter().any(|&r| usize::from(r) >= CAP_SPACE_SLOTS)
+        {
             return Fast::Declined;
         }
         let own = self.processes.lock(me.index);
@@ -116,6 +125,9 @@ impl<P: Platform> Kernel<P> {
                 let send = match (info.kind, target.ty) {
                     _ if p.owns.is_some() || p.fault.is_some() || p.completing.is_some() => false,
                     (InvocationKind::Call, CapType::Endpoint) => true,
+                    // A SEND or POST runs its receiver at once only if it preempts the sender;
+                    // otherwise the general path queues it.
+                    (InvocationKind::Send | InvocationKind::Post, CapType::Endpoint) => p.may_run_on(cpu.id),
                     (InvocationKind::Return, CapType::Resume) => !p.awaited(),
                     (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
                     (InvocationKind::Call, _) if info.order == order::GET_TYPE && self.is_live(&target) => {
@@ -134,9 +146,9 @@ impl<P: Platform> Kernel<P> {
                 }
                 Plan::Send {
                     target,
-                    call: info.kind == InvocationKind::Call,
                     ticket: p.ticket,
                     staller: p.staller(me),
+                    priority: p.priority,
                 }
             })
             .unwrap_or(Plan::Stopped);
@@ -144,8 +156,8 @@ impl<P: Platform> Kernel<P> {
             Plan::Stopped => Fast::Declined,
             Plan::General => Fast::General,
             Plan::Answered(space) => Fast::Runs(space),
-            Plan::Send { target, call, ticket, staller } => {
-                self.switch_to_receiver(cpu, me, regs, target, call, ticket, staller, info)
+            Plan::Send { target, ticket, staller, priority } => {
+                self.switch_to_receiver(cpu, me, regs, target, ticket, staller, priority, info)
             }
         };
         if let Fast::Runs(_) = fast {
@@ -158,9 +170,9 @@ impl<P: Platform> Kernel<P> {
         fast
     }
 
-    /// The receiver side of a fast CALL or RETURN, with the caller locked: on success the
-    /// receiver is current here with its registers in `regs`; otherwise the caller's registers
-    /// are saved for the general path.
+    /// The receiver side of a fast path, with the caller (of priority `priority`) locked: on
+    /// success the receiver is current here with its registers in `regs`; otherwise the
+    /// caller's registers are saved for the general path.
     #[allow(clippy::too_many_arguments)]
     fn switch_to_receiver(
         &self,
@@ -168,12 +180,14 @@ impl<P: Platform> Kernel<P> {
         me: ObjId,
         regs: &mut P::SaveArea,
         target: Cap,
-        call: bool,
         ticket: u64,
         staller: Staller,
+        priority: Priority,
         info: MessageInfo,
     ) -> Fast {
         let t = target.obj;
+        let call = info.kind == InvocationKind::Call;
+        let reply = info.kind == InvocationKind::Return;
         let lock = self.processes.lock(t.index);
         if !lock.try_write() {
             return self.save_for_general(me, regs);
@@ -183,10 +197,10 @@ impl<P: Platform> Kernel<P> {
         let switched = self
             .processes
             .write(t, |r| {
-                let takes = if call {
-                    r.may_receive_from(sender)
-                } else {
+                let takes = if reply {
                     r.state == RunState::Waiting && r.ticket == target.badge
+                } else {
+                    r.may_receive_from(sender) && (call || r.priority > priority)
                 };
                 #[cfg(feature = "planted-bugs")]
                 let bar = bar.filter(|_| !self.planted_is(crate::planted::PlantedBug::FastPathIgnoresReady));
@@ -206,26 +220,39 @@ impl<P: Platform> Kernel<P> {
                 #[cfg(feature = "planted-bugs")]
                 let n = if self.planted_is(crate::planted::PlantedBug::FastPathDropsWord) { n.saturating_sub(1) } else { n };
                 let data: [u64; DATA_WORDS] = core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
+                let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
                 self.processes.write(me, |p| {
                     p.save.clone_from(regs);
                     p.invocations += 1;
-                    p.state = if call { RunState::Waiting } else { RunState::Available };
+                    match info.kind {
+                        InvocationKind::Call => p.state = RunState::Waiting,
+                        InvocationKind::Return => p.state = RunState::Available,
+                        // The sender goes on, preempted by its receiver: requeued as
+                        // `dispatch::decide` would requeue it.
+                        InvocationKind::Send | InvocationKind::Post => p.save.set_reply(&Reply::default()),
+                    }
                     self.left_cpu(cpu, me, p);
+                    if p.state == RunState::Running {
+                        p.home = p.affinity.unwrap_or(cpu.id);
+                        self.make_ready(cpu, me, p, if expired { Position::Tail } else { Position::Head });
+                    }
                 });
                 let plain = MessageInfo::new(info.kind, info.order, info.data_words, 0);
                 let mut delivered = plain;
-                if call {
+                if reply {
+                    r.ticket += 1;
+                } else {
                     r.senders.used(&self.stall_nodes, sender, false);
+                }
+                if call {
                     let slot = CapWord::unpack(r.save.invocation().caps).recv[RESUME_RECV_SLOT];
                     r.receive_cap(slot, Cap::resume(me, ticket));
                     delivered.resume = true;
-                } else {
-                    r.ticket += 1;
                 }
                 trace_event!(self, cpu.id, Delivered, t.index, plain.pack(), u64::from(if call { me.index } else { crate::trace::NO_PROCESS }));
                 Some(self.run_here(cpu, r, regs, &Reply {
                     error: 0,
-                    badge: if call { target.badge } else { 0 },
+                    badge: if reply { 0 } else { target.badge },
                     info: delivered.pack(),
                     data,
                 }))
