@@ -161,11 +161,27 @@ mod tests {
             tsc_hz: 2_000_000_000,
         };
         assert_eq!(InitArg::unpack(a.pack()), a);
-        let b = InitArg { test: false, bench: true, scaling: true, cpus: 255, log_level: 0, tsc_hz: InitArg::HZ, ..a };
+        let b = InitArg {
+            test: false,
+            bench: true,
+            scaling: true,
+            cpus: 255,
+            log_level: 0,
+            tsc_hz: InitArg::HZ,
+            ..a
+        };
         assert_eq!(InitArg::unpack(b.pack()), b);
-        let f = FuzzArg { seed: u32::MAX, count: FuzzArg::MAX_COUNT, cpus: 15 };
+        let f = FuzzArg {
+            seed: u32::MAX,
+            count: FuzzArg::MAX_COUNT,
+            cpus: 15,
+        };
         assert_eq!(FuzzArg::unpack(f.pack()), f);
-        let g = FuzzArg { seed: 7, count: 1_000_000, cpus: 4 };
+        let g = FuzzArg {
+            seed: 7,
+            count: 1_000_000,
+            cpus: 4,
+        };
         assert_eq!(FuzzArg::unpack(g.pack()), g);
     }
 }

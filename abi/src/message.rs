@@ -140,7 +140,11 @@ impl MessageInfo {
             | ((self.data_words as u64 & 0x7) << 4)
             | ((self.caps as u64 & 0x7) << 8)
             | if self.resume { Self::RESUME } else { 0 }
-            | if self.nonblocking { Self::NONBLOCKING } else { 0 }
+            | if self.nonblocking {
+                Self::NONBLOCKING
+            } else {
+                0
+            }
             | ((self.order as u64) << 32)
     }
 

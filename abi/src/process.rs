@@ -160,11 +160,20 @@ mod tests {
             owns: QueueOwned::Senders(4),
         };
         assert_eq!(ProcessInfo::unpack(i.pack()), Some(i));
-        for owns in [QueueOwned::None, QueueOwned::PostPool, QueueOwned::Senders(0), QueueOwned::Senders(u32::MAX - 2)] {
+        for owns in [
+            QueueOwned::None,
+            QueueOwned::PostPool,
+            QueueOwned::Senders(0),
+            QueueOwned::Senders(u32::MAX - 2),
+        ] {
             let j = ProcessInfo { owns, ..i };
             assert_eq!(ProcessInfo::unpack(j.pack()), Some(j));
         }
-        let k = ProcessInfo { cpu: None, affinity: None, ..i };
+        let k = ProcessInfo {
+            cpu: None,
+            affinity: None,
+            ..i
+        };
         assert_eq!(ProcessInfo::unpack(k.pack()), Some(k));
         assert_eq!(ProcessState::from_raw(5), None);
     }

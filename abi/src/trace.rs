@@ -192,7 +192,15 @@ mod tests {
     #[test]
     fn records_round_trip_and_unknown_kinds_are_refused() {
         for kind in Kind::ALL {
-            let r = Record { tsc: 7, kind, cpu: 3, process: NO_PROCESS, code: 0xbeef, a: u64::MAX, b: 1 };
+            let r = Record {
+                tsc: 7,
+                kind,
+                cpu: 3,
+                process: NO_PROCESS,
+                code: 0xbeef,
+                a: u64::MAX,
+                b: 1,
+            };
             assert_eq!(Record::unpack(r.pack()), Some(r));
         }
         assert_eq!(Record::unpack([0; 4]), None);

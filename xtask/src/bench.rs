@@ -75,7 +75,10 @@ pub fn run() -> Result<()> {
     let chart = ws.tessera_dir().join("bench.svg");
     std::fs::write(&chart, crate::bench_chart::render(&bars))
         .with_context(|| format!("could not write {}", chart.display()))?;
-    println!("wrote {} (the figures beside the reference points, as a bar chart)", chart.display());
+    println!(
+        "wrote {} (the figures beside the reference points, as a bar chart)",
+        chart.display()
+    );
     Ok(())
 }
 
@@ -248,15 +251,32 @@ fn tracing_cost(ws: &Workspace, plain: &[BenchResult]) -> Result<Vec<BenchResult
     boot.append = Some("bench".into());
     let capture = capture::boot(ws, &boot, "bench-traced", symbolizer.as_ref(), BOOT_LIMIT)?;
     if capture.exit != Exit::Success {
-        bail!("the bench boot with tracing built in did not succeed: {} (log: {})", capture.exit, capture.log.display());
+        bail!(
+            "the bench boot with tracing built in did not succeed: {} (log: {})",
+            capture.exit,
+            capture.log.display()
+        );
     }
     let traced = collect(&capture.lines)?;
-    println!("
-with tracing built in (off); the kernel's own trace-site figures last:");
-    println!("{:<18}  {:>16}  {:>16}", "benchmark", "instructions/op", "without tracing");
+    println!(
+        "
+with tracing built in (off); the kernel's own trace-site figures last:"
+    );
+    println!(
+        "{:<18}  {:>16}  {:>16}",
+        "benchmark", "instructions/op", "without tracing"
+    );
     for r in &traced {
-        let before = plain.iter().find(|p| p.name == r.name).map_or("-".to_string(), |p| p.instructions_per_op.to_string());
-        println!("{:<18}  {:>16}  {:>16}", r.name, r.instructions_per_op.to_string(), before);
+        let before = plain
+            .iter()
+            .find(|p| p.name == r.name)
+            .map_or("-".to_string(), |p| p.instructions_per_op.to_string());
+        println!(
+            "{:<18}  {:>16}  {:>16}",
+            r.name,
+            r.instructions_per_op.to_string(),
+            before
+        );
     }
     Ok(traced)
 }

@@ -17,9 +17,9 @@ use crate::workspace::{cargo, Workspace};
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// Frame pointers make the kernel's panic backtraces walkable without unwind tables.
-const RUSTFLAGS: &str = "-C force-frame-pointers=yes";
+pub const RUSTFLAGS: &str = "-C force-frame-pointers=yes";
 
-const KERNEL_PACKAGE: &str = "tessera-kernel";
+pub const KERNEL_PACKAGE: &str = "tessera-kernel";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -86,7 +86,12 @@ pub fn output_dir(ws: &Workspace, profile: Profile) -> PathBuf {
     ws.target_dir.join(TARGET).join(profile.dir_name())
 }
 
-fn build_freestanding(ws: &Workspace, profile: Profile, packages: &[&str], features: &[&str]) -> Result<()> {
+fn build_freestanding(
+    ws: &Workspace,
+    profile: Profile,
+    packages: &[&str],
+    features: &[&str],
+) -> Result<()> {
     let mut command = cargo(&ws.root);
     command.args(["build", "--target", TARGET]);
     if profile == Profile::Release {

@@ -82,7 +82,11 @@ fn run(
 ) -> Result<Capture> {
     let log = ws.log_path(name);
     // A watched boot keeps stdin to reach QEMU's monitor (multiplexed on stdio) if it hangs.
-    let stdin = if script.is_empty() && quiet.is_none() { Stdio::null() } else { Stdio::piped() };
+    let stdin = if script.is_empty() && quiet.is_none() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    };
     let mut child = spawn(boot, stdin, Stdio::piped())?;
     let mut input = child.stdin.take();
     let mut steps = script.iter();
@@ -114,16 +118,21 @@ fn run(
                 console.feed(&chunk)?;
                 seen.push_str(&String::from_utf8_lossy(&chunk));
                 while let (Some(s), Some(stdin)) = (step, input.as_mut()) {
-                    let Some(at) = seen.find(s.wait_for) else { break };
+                    let Some(at) = seen.find(s.wait_for) else {
+                        break;
+                    };
                     seen.drain(..at + s.wait_for.len());
-                    stdin.write_all(s.send.as_bytes()).context("could not type into the guest")?;
+                    stdin
+                        .write_all(s.send.as_bytes())
+                        .context("could not type into the guest")?;
                     stdin.flush().context("could not type into the guest")?;
                     step = steps.next();
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let silent = quiet.filter(|&q| Instant::now() < deadline && last_output.elapsed() >= q);
+                let silent =
+                    quiet.filter(|&q| Instant::now() < deadline && last_output.elapsed() >= q);
                 timed_out = Some(silent.unwrap_or(limit));
                 break;
             }
@@ -165,7 +174,11 @@ fn dump_cpus<W: Write>(
     rx: &mpsc::Receiver<Vec<u8>>,
     console: &mut Console<'_, W>,
 ) -> Result<()> {
-    if stdin.write_all(b"\x01c\ninfo registers -a\n").and_then(|()| stdin.flush()).is_err() {
+    if stdin
+        .write_all(b"\x01c\ninfo registers -a\n")
+        .and_then(|()| stdin.flush())
+        .is_err()
+    {
         return Ok(());
     }
     let mut dump = String::new();
@@ -190,8 +203,10 @@ fn hung_lines(dump: &str) -> Vec<String> {
         let Some(c) = &cpu else { continue };
         for (field, what) in [("RIP=", "RIP 0x"), ("CPL=", "ring ")] {
             if let Some(at) = line.find(field) {
-                let value: String =
-                    line[at + field.len()..].chars().take_while(char::is_ascii_hexdigit).collect();
+                let value: String = line[at + field.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
                 out.push(format!("hung: CPU {c} {what}{value}\n"));
             }
         }

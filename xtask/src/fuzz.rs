@@ -46,7 +46,8 @@ impl Campaign {
     /// Under TCG on a small host a debug kernel makes some 5,000 invocations a second across
     /// four CPUs; the default limit allows a fifth of that, plus the boot.
     fn time_limit(&self) -> Duration {
-        self.limit.unwrap_or(Duration::from_secs(120 + self.count / 1000))
+        self.limit
+            .unwrap_or(Duration::from_secs(120 + self.count / 1000))
     }
 
     /// The command that runs this campaign again.
@@ -56,7 +57,11 @@ impl Campaign {
             self.cpus,
             self.seed,
             self.count,
-            if self.profile == Profile::Release { " --release" } else { "" }
+            if self.profile == Profile::Release {
+                " --release"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -92,14 +97,18 @@ pub fn final_line(line: &str) -> Option<Figures> {
 pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> (Judgement, Option<Figures>) {
     let mut judgement = Judgement::default();
     let figures = lines.iter().rev().find_map(|l| final_line(l));
-    let panicked = lines.iter().any(|l| l.contains("KERNEL PANIC") || l.contains("panicked at"));
+    let panicked = lines
+        .iter()
+        .any(|l| l.contains("KERNEL PANIC") || l.contains("panicked at"));
     let mut reasons = Vec::new();
     if panicked {
         reasons.push("the kernel panicked".to_owned());
     }
     match figures {
         None => reasons.push(format!("no final `fuzz: seed S: ...` line; {exit}")),
-        Some(f) if !f.pass => reasons.push("the fuzzer's checks failed (see its `FAILED` line)".to_owned()),
+        Some(f) if !f.pass => {
+            reasons.push("the fuzzer's checks failed (see its `FAILED` line)".to_owned())
+        }
         Some(_) if exit != Exit::Success => reasons.push(exit.to_string()),
         Some(_) => {}
     }
@@ -107,19 +116,29 @@ pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> (Judgement
         judgement.counts.passed = 1;
     } else {
         judgement.counts.failed = 1;
-        judgement.problems.push(format!("boot `{boot}`: {} (log: {})", reasons.join("; "), log.display()));
+        judgement.problems.push(format!(
+            "boot `{boot}`: {} (log: {})",
+            reasons.join("; "),
+            log.display()
+        ));
     }
     (judgement, figures)
 }
 
 /// Boots one campaign and judges it; prints the figures, or the replay command on failure.
-pub fn campaign(ws: &Workspace, artifacts: &build::Artifacts, c: &Campaign, name: &str) -> Result<Judgement> {
+pub fn campaign(
+    ws: &Workspace,
+    artifacts: &build::Artifacts,
+    c: &Campaign,
+    name: &str,
+) -> Result<Judgement> {
     let symbolizer = qemu::load_symbolizer(ws, &artifacts.kernel);
     let mut boot = Boot::new(artifacts);
     boot.smp = c.cpus;
     boot.append = Some(c.append());
     let started = Instant::now();
-    let capture = capture::boot_watched(ws, &boot, name, symbolizer.as_ref(), c.time_limit(), QUIET)?;
+    let capture =
+        capture::boot_watched(ws, &boot, name, symbolizer.as_ref(), c.time_limit(), QUIET)?;
     let seconds = started.elapsed().as_secs_f64();
     let (judgement, figures) = judge(name, &capture.log, &capture.lines, capture.exit);
     match figures {
@@ -167,9 +186,17 @@ mod tests {
     fn the_final_line_parses_and_nothing_else_does() {
         assert_eq!(
             final_line("fuzz: seed 7: 123 invocations, 45 posts checked: pass\r"),
-            Some(Figures { seed: 7, invocations: 123, posts: 45, pass: true })
+            Some(Figures {
+                seed: 7,
+                invocations: 123,
+                posts: 45,
+                pass: true
+            })
         );
-        assert_eq!(final_line("fuzz: seed 7: 1 invocations, 0 posts checked: FAIL").map(|f| f.pass), Some(false));
+        assert_eq!(
+            final_line("fuzz: seed 7: 1 invocations, 0 posts checked: FAIL").map(|f| f.pass),
+            Some(false)
+        );
         for bad in [
             "fuzz: seed 7: 1 invocations, 0 posts checked: maybe",
             "fuzz: seed x: 1 invocations, 0 posts checked: pass",
@@ -184,11 +211,31 @@ mod tests {
     fn a_campaign_passes_only_with_pass_success_and_no_panic() {
         let good = "fuzz: seed 1: 10 invocations, 2 posts checked: pass";
         let j = |text: &str, exit| judge("b", Path::new("b.log"), &lines(text), exit).0.counts;
-        assert_eq!((j(good, Exit::Success).passed, j(good, Exit::Success).failed), (1, 0));
+        assert_eq!(
+            (j(good, Exit::Success).passed, j(good, Exit::Success).failed),
+            (1, 0)
+        );
         assert_eq!(j(good, Exit::Failure).failed, 1);
-        assert_eq!(j(&format!("!!! KERNEL PANIC on CPU 0\n{good}"), Exit::Success).failed, 1);
-        assert_eq!(j("fuzz: 10 invocations", Exit::TimedOut(Duration::from_secs(9))).failed, 1);
-        assert_eq!(j("fuzz: seed 1: 10 invocations, 2 posts checked: FAIL", Exit::Failure).failed, 1);
+        assert_eq!(
+            j(&format!("!!! KERNEL PANIC on CPU 0\n{good}"), Exit::Success).failed,
+            1
+        );
+        assert_eq!(
+            j(
+                "fuzz: 10 invocations",
+                Exit::TimedOut(Duration::from_secs(9))
+            )
+            .failed,
+            1
+        );
+        assert_eq!(
+            j(
+                "fuzz: seed 1: 10 invocations, 2 posts checked: FAIL",
+                Exit::Failure
+            )
+            .failed,
+            1
+        );
     }
 
     #[test]
@@ -200,7 +247,10 @@ mod tests {
             count: 1000,
             limit: None,
         };
-        assert_eq!(c.replay(), "cargo xtask fuzz --cpus 4 --seed 9 --count 1000 --release");
+        assert_eq!(
+            c.replay(),
+            "cargo xtask fuzz --cpus 4 --seed 9 --count 1000 --release"
+        );
         assert_eq!(c.append(), "test=fuzz seed=9 count=1000");
     }
 }

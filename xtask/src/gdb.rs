@@ -45,10 +45,14 @@ struct Program {
 /// Where `SYSCALL_FN` is in `path`, and the words at `SIGNATURE` offsets before it.
 fn program(name: &str, path: &Path) -> Result<Program> {
     let data = fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let file = object::File::parse(data.as_slice()).with_context(|| format!("{} is not an ELF file", path.display()))?;
+    let file = object::File::parse(data.as_slice())
+        .with_context(|| format!("{} is not an ELF file", path.display()))?;
     let at = file
         .symbols()
-        .find(|s| s.name().is_ok_and(|n| format!("{:#}", rustc_demangle::demangle(n)) == SYSCALL_FN))
+        .find(|s| {
+            s.name()
+                .is_ok_and(|n| format!("{:#}", rustc_demangle::demangle(n)) == SYSCALL_FN)
+        })
         .map(|s| s.address())
         .with_context(|| format!("{} has no {SYSCALL_FN}", path.display()))?;
     let text = file
@@ -65,14 +69,30 @@ fn program(name: &str, path: &Path) -> Result<Program> {
             Some((a, u64::from_le_bytes(w.try_into().ok()?)))
         })
         .collect();
-    Ok(Program { name: name.to_string(), path: path.to_path_buf(), at, words })
+    Ok(Program {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        at,
+        words,
+    })
 }
 
 fn script(kernel: &Path, programs: &[Program]) -> String {
     let mut table = String::new();
     for p in programs {
-        let words: Vec<String> = p.words.iter().map(|(a, w)| format!("({a:#x}, {w:#x})")).collect();
-        let _ = writeln!(table, "    {:?}: ({:?}, {:#x}, [{}]),", p.name, p.path.display().to_string(), p.at, words.join(", "));
+        let words: Vec<String> = p
+            .words
+            .iter()
+            .map(|(a, w)| format!("({a:#x}, {w:#x})"))
+            .collect();
+        let _ = writeln!(
+            table,
+            "    {:?}: ({:?}, {:#x}, [{}]),",
+            p.name,
+            p.path.display().to_string(),
+            p.at,
+            words.join(", ")
+        );
     }
     format!(
         r#"import gdb
@@ -127,14 +147,23 @@ print("Tessera: QEMU is halted before the kernel's first instruction. "
       "`tessera-stop-in NAME` stops in a user program ({names}); `continue` runs.")
 "#,
         kernel = kernel.display(),
-        names = programs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+        names = programs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }
 
 pub fn run(o: &GdbOptions) -> Result<()> {
     let ws = Workspace::load()?;
     ensure_qemu()?;
-    if Command::new("gdb").arg("--version").stdout(Stdio::null()).status().is_err() {
+    if Command::new("gdb")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
         bail!("gdb is not installed (apt-get install --no-install-recommends gdb)");
     }
     let artifacts = build::build(&ws, o.profile)?;
@@ -148,7 +177,8 @@ pub fn run(o: &GdbOptions) -> Result<()> {
     let dir = ws.tessera_dir().join("gdb");
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let path = dir.join("tessera.py");
-    fs::write(&path, script(&artifacts.kernel, &programs)).with_context(|| format!("could not write {}", path.display()))?;
+    fs::write(&path, script(&artifacts.kernel, &programs))
+        .with_context(|| format!("could not write {}", path.display()))?;
     let mut boot = Boot::new(&artifacts);
     boot.smp = o.smp;
     boot.gdb = true;
@@ -161,7 +191,10 @@ pub fn run(o: &GdbOptions) -> Result<()> {
         .stderr(console)
         .spawn()
         .with_context(|| format!("could not start {}", qemu::QEMU))?;
-    println!("QEMU waits for gdb on :1234; the console is in {} (tail -f it)", log.display());
+    println!(
+        "QEMU waits for gdb on :1234; the console is in {} (tail -f it)",
+        log.display()
+    );
     let status = Command::new("gdb").args(["-q", "-x"]).arg(&path).status();
     let _ = qemu.kill();
     let _ = qemu.wait();

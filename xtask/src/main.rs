@@ -15,6 +15,7 @@ mod fuzz;
 mod gdb;
 mod install;
 mod ktest;
+mod lints;
 mod paste_test;
 mod qemu;
 mod results;
@@ -78,13 +79,19 @@ impl std::error::Error for Reported {}
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Help,
-    Build { profile: Profile },
+    Build {
+        profile: Profile,
+    },
     Run(RunOptions),
     Test,
     Fuzz(fuzz::Campaign),
     /// The benchmarks, or with `scaling` the SMP scaling ones.
-    Bench { scaling: bool },
-    Symbolize { profile: Profile },
+    Bench {
+        scaling: bool,
+    },
+    Symbolize {
+        profile: Profile,
+    },
     Trace(trace::TraceOptions),
     Gdb(gdb::GdbOptions),
 }
@@ -249,11 +256,18 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         }),
         "bench" => Command::Bench { scaling },
         "symbolize" => Command::Symbolize { profile },
-        "gdb" => Command::Gdb(gdb::GdbOptions { profile, smp: smp.unwrap_or(1) }),
+        "gdb" => Command::Gdb(gdb::GdbOptions {
+            profile,
+            smp: smp.unwrap_or(1),
+        }),
         "trace" => Command::Trace(trace::TraceOptions {
             profile,
             smp: smp.unwrap_or(1),
-            workload: if words.is_empty() { trace::DEFAULT_WORKLOAD.to_string() } else { words.join(" ") },
+            workload: if words.is_empty() {
+                trace::DEFAULT_WORKLOAD.to_string()
+            } else {
+                words.join(" ")
+            },
         }),
         other => bail!("unknown command `{other}`; `cargo xtask --help` lists the commands"),
     })
@@ -399,20 +413,54 @@ mod tests {
     #[test]
     fn trace_takes_smp_release_and_a_workload() {
         let got = parse(&["trace", "--smp", "4", "--release", "echo", "hi"]).unwrap();
-        let expected = trace::TraceOptions { profile: Profile::Release, smp: 4, workload: "echo hi".into() };
+        let expected = trace::TraceOptions {
+            profile: Profile::Release,
+            smp: 4,
+            workload: "echo hi".into(),
+        };
         assert_eq!(got, Command::Trace(expected));
-        assert!(matches!(parse(&["trace"]).unwrap(), Command::Trace(trace::TraceOptions { smp: 1, ref workload, .. }) if workload == "test"));
+        assert!(
+            matches!(parse(&["trace"]).unwrap(), Command::Trace(trace::TraceOptions { smp: 1, ref workload, .. }) if workload == "test")
+        );
         assert!(parse(&["trace", "--gdb"]).is_err());
-        assert_eq!(parse(&["gdb", "--smp", "2"]).unwrap(), Command::Gdb(gdb::GdbOptions { profile: Profile::Debug, smp: 2 }));
+        assert_eq!(
+            parse(&["gdb", "--smp", "2"]).unwrap(),
+            Command::Gdb(gdb::GdbOptions {
+                profile: Profile::Debug,
+                smp: 2
+            })
+        );
     }
 
     #[test]
     fn help_lists_every_command_on_one_line() {
-        let commands = HELP.split("COMMANDS:").nth(1).and_then(|s| s.split("OPTIONS:").next()).unwrap();
-        let names: Vec<&str> = commands.lines().filter_map(|l| l.split_whitespace().next()).collect();
-        assert_eq!(names, ["build", "run", "test", "fuzz", "bench", "trace", "gdb", "symbolize"]);
+        let commands = HELP
+            .split("COMMANDS:")
+            .nth(1)
+            .and_then(|s| s.split("OPTIONS:").next())
+            .unwrap();
+        let names: Vec<&str> = commands
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "build",
+                "run",
+                "test",
+                "fuzz",
+                "bench",
+                "trace",
+                "gdb",
+                "symbolize"
+            ]
+        );
         for name in names {
-            assert!(!matches!(parse(&[name]), Ok(Command::Help) | Err(_)), "{name} is listed but not parsed");
+            assert!(
+                !matches!(parse(&[name]), Ok(Command::Help) | Err(_)),
+                "{name} is listed but not parsed"
+            );
         }
     }
 

@@ -36,13 +36,20 @@ pub fn script() -> Vec<Step> {
         text.push('\r');
     }
     text.push_str("shutdown\r");
-    vec![Step { wait_for: "tessera> ", send: Box::leak(text.into_boxed_str()) }]
+    vec![Step {
+        wait_for: "tessera> ",
+        send: Box::leak(text.into_boxed_str()),
+    }]
 }
 
 pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> Judgement {
-    let printed: std::collections::HashSet<&str> = lines.iter().map(|l| l.trim_end_matches('\r')).collect();
+    let printed: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l.trim_end_matches('\r')).collect();
     let expected = expected();
-    let missing: Vec<&String> = expected.iter().filter(|l| !printed.contains(l.as_str())).collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|l| !printed.contains(l.as_str()))
+        .collect();
     let overrun = lines.iter().any(|l| l.contains("input overrun"));
     let mut judgement = Judgement::default();
     let ok = missing.is_empty() && !overrun && exit == Exit::Success;
@@ -57,7 +64,9 @@ pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> Judgement 
         judgement.counts.passed += 1;
     } else {
         judgement.counts.failed += 1;
-        let first = missing.first().map_or("none".to_string(), |l| l.to_string());
+        let first = missing
+            .first()
+            .map_or("none".to_string(), |l| l.to_string());
         judgement.problems.push(format!(
             "{boot}: {} pasted lines not answered (first: {first}), overrun reported: {overrun} (log: {}; {exit})",
             missing.len(),
@@ -76,8 +85,14 @@ mod tests {
         let s = script();
         assert!(s[0].send.len() >= PASTE_BYTES);
         let e = expected();
-        assert_eq!(e.len(), e.iter().collect::<std::collections::HashSet<_>>().len());
-        assert!(e.iter().all(|l| l.len() + "echo ".len() < 120), "a line longer than the shell's");
+        assert_eq!(
+            e.len(),
+            e.iter().collect::<std::collections::HashSet<_>>().len()
+        );
+        assert!(
+            e.iter().all(|l| l.len() + "echo ".len() < 120),
+            "a line longer than the shell's"
+        );
     }
 
     #[test]

@@ -11,26 +11,45 @@ use tessera_system::Boot;
 const PROMPT: &str = "tessera> ";
 
 pub const SCRIPT: &[Step] = &[
-    Step { wait_for: PROMPT, send: "help\r" },
-    Step { wait_for: PROMPT, send: "ps\r" },
-    Step { wait_for: PROMPT, send: "shutdown\r" },
+    Step {
+        wait_for: PROMPT,
+        send: "help\r",
+    },
+    Step {
+        wait_for: PROMPT,
+        send: "ps\r",
+    },
+    Step {
+        wait_for: PROMPT,
+        send: "shutdown\r",
+    },
 ];
 
 /// One check per command: its answer is on the console, in the order typed.
 pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> Judgement {
     let text = lines.join("\n");
-    let help = text.find("tessera> help").and_then(|at| text[at..].find("commands:").map(|i| at + i));
+    let help = text
+        .find("tessera> help")
+        .and_then(|at| text[at..].find("commands:").map(|i| at + i));
     let ps = text.find("tessera> ps").and_then(|at| {
         let rest = &text[at..];
         let header = rest.find("ID  NAME")?;
         let table = &rest[header..];
-        let mut normal = tessera_system::PROGRAMS.iter().filter(|p| p.starts_in(Boot::Normal));
+        let mut normal = tessera_system::PROGRAMS
+            .iter()
+            .filter(|p| p.starts_in(Boot::Normal));
         (table.contains("init") && normal.all(|p| table.contains(p.name))).then_some(at)
     });
     let checks = [
         ("the shell answers help", help.is_some()),
-        ("the shell answers ps with the running programs", ps.is_some() && ps > help),
-        ("shutdown ends QEMU with success", text.contains("tessera> shutdown") && exit == Exit::Success),
+        (
+            "the shell answers ps with the running programs",
+            ps.is_some() && ps > help,
+        ),
+        (
+            "shutdown ends QEMU with success",
+            text.contains("tessera> shutdown") && exit == Exit::Success,
+        ),
     ];
     let mut judgement = Judgement::default();
     for (what, ok) in checks {
@@ -39,7 +58,10 @@ pub fn judge(boot: &str, log: &Path, lines: &[String], exit: Exit) -> Judgement 
             judgement.counts.passed += 1;
         } else {
             judgement.counts.failed += 1;
-            judgement.problems.push(format!("{boot}: {what} — no (log: {}; {exit})", log.display()));
+            judgement.problems.push(format!(
+                "{boot}: {what} — no (log: {}; {exit})",
+                log.display()
+            ));
         }
     }
     judgement
@@ -58,16 +80,31 @@ mod tests {
 
     #[test]
     fn a_good_session_passes_every_check() {
-        let j = judge("shell", &PathBuf::from("x.log"), &lines(GOOD), Exit::Success);
+        let j = judge(
+            "shell",
+            &PathBuf::from("x.log"),
+            &lines(GOOD),
+            Exit::Success,
+        );
         assert_eq!((j.counts.passed, j.counts.failed), (3, 0));
     }
 
     #[test]
     fn missing_answers_and_a_bad_exit_fail() {
-        let j = judge("shell", &PathBuf::from("x.log"), &lines("tessera> help\ntessera> ps\n"), Exit::Failure);
+        let j = judge(
+            "shell",
+            &PathBuf::from("x.log"),
+            &lines("tessera> help\ntessera> ps\n"),
+            Exit::Failure,
+        );
         assert_eq!((j.counts.passed, j.counts.failed), (0, 3));
         let no_serial = GOOD.replace("serial", "serail");
-        let j = judge("shell", &PathBuf::from("x.log"), &lines(&no_serial), Exit::Success);
+        let j = judge(
+            "shell",
+            &PathBuf::from("x.log"),
+            &lines(&no_serial),
+            Exit::Success,
+        );
         assert_eq!((j.counts.passed, j.counts.failed), (2, 1));
     }
 }

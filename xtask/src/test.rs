@@ -1,5 +1,5 @@
-//! `cargo xtask test`: host tests, loom tests, kernel tests in QEMU, then user tests (on 1 and
-//! 4 CPUs) and a short fuzz campaign, ending
+//! `cargo xtask test`: lints (rustfmt, clippy with warnings denied), host tests, loom tests,
+//! kernel tests in QEMU, then user tests (on 1 and 4 CPUs) and a short fuzz campaign, ending
 //! with exactly one line `N passed, N failed` that adds them all up.
 //!
 //! Guarantees: every stage runs even when an earlier one failed, and a stage that cannot run
@@ -16,14 +16,14 @@ use anyhow::{Context, Result};
 use crate::build::{self, Profile};
 use crate::capture;
 use crate::fuzz;
-use crate::paste_test;
-use crate::shell_test;
-use crate::trace;
 use crate::install::ensure_qemu;
 use crate::ktest::{judge_all, judge_should_panic, judge_user, Judgement};
+use crate::paste_test;
 use crate::qemu::{self, Boot};
-use crate::symbolize::Symbolizer;
 use crate::results::{cargo_result, Counts};
+use crate::shell_test;
+use crate::symbolize::Symbolizer;
+use crate::trace;
 use crate::workspace::{cargo, Workspace};
 use crate::Reported;
 
@@ -50,8 +50,14 @@ const BOOT_LIMIT: Duration = Duration::from_secs(120);
 pub fn run() -> Result<()> {
     let ws = Workspace::load()?;
     let mut total = Judgement::default();
+    banner("lints: cargo fmt --check, cargo clippy -D warnings (host and freestanding)");
+    stage(&mut total, "lints", crate::lints::run(&ws));
     stage(&mut total, "host tests", host_tests(&ws));
-    stage(&mut total, "core checks in a debug build", debug_core_tests(&ws));
+    stage(
+        &mut total,
+        "core checks in a debug build",
+        debug_core_tests(&ws),
+    );
     stage(&mut total, "loom tests", loom_tests(&ws));
     stage(&mut total, "kernel tests", kernel_tests(&ws));
     if !total.problems.is_empty() {
@@ -170,7 +176,11 @@ fn cargo_tests(name: &str, mut command: Command) -> Result<Judgement> {
 /// limit, CPUs past the core's ran as a second CPU 0.
 const CPU_LIMIT_BOOT: u32 = 9;
 
-fn cpu_limit(ws: &Workspace, boot: &mut Boot, symbolizer: Option<&Symbolizer>) -> Result<Judgement> {
+fn cpu_limit(
+    ws: &Workspace,
+    boot: &mut Boot,
+    symbolizer: Option<&Symbolizer>,
+) -> Result<Judgement> {
     banner(&format!(
         "CPU limit: boot {CPU_LIMIT_BOOT} CPUs with test=all; the ones past the kernel's limit stay offline"
     ));
@@ -185,7 +195,10 @@ fn cpu_limit(ws: &Workspace, boot: &mut Boot, symbolizer: Option<&Symbolizer>) -
         .lines
         .iter()
         .any(|l| l.contains("more CPUs than the kernel supports (8): they stay offline"));
-    let online = capture.lines.iter().any(|l| l.contains("8 of 8 CPUs online"));
+    let online = capture
+        .lines
+        .iter()
+        .any(|l| l.contains("8 of 8 CPUs online"));
     if said && online {
         println!("cpu-limit: the ninth CPU stays offline ... ok");
         judgement.counts.passed += 1;
@@ -244,31 +257,70 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
             boot.smp = cpus;
             boot.append = Some("test=user".into());
             let capture = capture::boot(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT)?;
-            total.absorb(judge_user(&name, &capture.log, &capture.lines, capture.exit));
+            total.absorb(judge_user(
+                &name,
+                &capture.log,
+                &capture.lines,
+                capture.exit,
+            ));
         }
     }
-    if ws.programs.iter().any(|p| p.bins.iter().any(|b| b == "fuzz")) {
+    if ws
+        .programs
+        .iter()
+        .any(|p| p.bins.iter().any(|b| b == "fuzz"))
+    {
         banner(&format!(
             "fuzz: a short campaign on {} CPUs, seed {}, {} invocations",
             FUZZ_CAMPAIGN.cpus, FUZZ_CAMPAIGN.seed, FUZZ_CAMPAIGN.count
         ));
-        let artifacts = build::Artifacts { kernel: boot.kernel.clone(), bootfs: boot.initrd.clone() };
-        total.absorb(fuzz::campaign(ws, &artifacts, &FUZZ_CAMPAIGN, "fuzz-short")?);
+        let artifacts = build::Artifacts {
+            kernel: boot.kernel.clone(),
+            bootfs: boot.initrd.clone(),
+        };
+        total.absorb(fuzz::campaign(
+            ws,
+            &artifacts,
+            &FUZZ_CAMPAIGN,
+            "fuzz-short",
+        )?);
     }
-    if ws.programs.iter().any(|p| p.bins.iter().any(|b| b == "shell")) {
+    if ws
+        .programs
+        .iter()
+        .any(|p| p.bins.iter().any(|b| b == "shell"))
+    {
         banner("shell: boot normally on 2 CPUs, type help, ps and shutdown into COM1");
         let name = "shell";
         boot.smp = 2;
         boot.append = None;
-        let capture = capture::scripted(ws, &boot, name, symbolizer.as_ref(), BOOT_LIMIT, shell_test::SCRIPT)?;
-        total.absorb(shell_test::judge(name, &capture.log, &capture.lines, capture.exit));
+        let capture = capture::scripted(
+            ws,
+            &boot,
+            name,
+            symbolizer.as_ref(),
+            BOOT_LIMIT,
+            shell_test::SCRIPT,
+        )?;
+        total.absorb(shell_test::judge(
+            name,
+            &capture.log,
+            &capture.lines,
+            capture.exit,
+        ));
         for cpus in PASTE_CPUS {
             banner(&format!("paste: boot on {cpus} CPU(s), paste a 64 KiB script into COM1, check every line's answer"));
             let name = format!("paste-{cpus}cpu");
             boot.smp = cpus;
             let script = paste_test::script();
-            let capture = capture::scripted(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT, &script)?;
-            total.absorb(paste_test::judge(&name, &capture.log, &capture.lines, capture.exit));
+            let capture =
+                capture::scripted(ws, &boot, &name, symbolizer.as_ref(), BOOT_LIMIT, &script)?;
+            total.absorb(paste_test::judge(
+                &name,
+                &capture.log,
+                &capture.lines,
+                capture.exit,
+            ));
         }
         // Last: it rebuilds the kernel with tracing, which the boots above must not run.
         total.absorb(trace_tests(ws)?);
@@ -290,12 +342,17 @@ fn trace_tests(ws: &Workspace) -> Result<Judgement> {
     for cpus in TRACE_CPUS {
         banner(&format!("trace: a kernel built with tracing on {cpus} CPU(s); trace `{TRACE_WORKLOAD}` and check the JSON"));
         let name = format!("trace-{cpus}cpu");
-        let verdict = trace::record(ws, &artifacts, cpus, TRACE_WORKLOAD, &name, BOOT_LIMIT).and_then(|t| {
-            if t.checked.calls_answered == 0 || t.checked.switches == 0 {
-                anyhow::bail!("{} holds no answered CALL or no context switch: {:?}", t.json.display(), t.checked);
-            }
-            Ok(t)
-        });
+        let verdict = trace::record(ws, &artifacts, cpus, TRACE_WORKLOAD, &name, BOOT_LIMIT)
+            .and_then(|t| {
+                if t.checked.calls_answered == 0 || t.checked.switches == 0 {
+                    anyhow::bail!(
+                        "{} holds no answered CALL or no context switch: {:?}",
+                        t.json.display(),
+                        t.checked
+                    );
+                }
+                Ok(t)
+            });
         match verdict {
             Ok(t) => {
                 println!(

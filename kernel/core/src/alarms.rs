@@ -96,11 +96,22 @@ impl<P: Platform> Kernel<P> {
             self.posts.merge(Sender::Alarm(index), payload(&a));
         }
         let gone = posted == KernelPost::NoRecipient;
-        trace_event!(self, cpu.id, AlarmFired, if gone { crate::trace::NO_PROCESS } else { a.endpoint.obj.index }, u64::from(index), match posted {
-            KernelPost::Delivered | KernelPost::Queued => 1,
-            KernelPost::Busy => 2,
-            KernelPost::NoRecipient => 0,
-        });
+        trace_event!(
+            self,
+            cpu.id,
+            AlarmFired,
+            if gone {
+                crate::trace::NO_PROCESS
+            } else {
+                a.endpoint.obj.index
+            },
+            u64::from(index),
+            match posted {
+                KernelPost::Delivered | KernelPost::Queued => 1,
+                KernelPost::Busy => 2,
+                KernelPost::NoRecipient => 0,
+            }
+        );
         let next = (a.period != 0 && !gone).then(|| next_deadline(&a, now));
         self.alarms.write(id, |al| {
             al.fired += u64::from(!gone);

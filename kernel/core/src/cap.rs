@@ -175,8 +175,15 @@ mod tests {
         let low = p.with_ceiling(Priority::new(5).unwrap());
         assert_eq!(low.ceiling().get(), 5);
         assert_eq!(low.with_ceiling(Priority::HIGHEST).ceiling().get(), 5);
-        assert_eq!(low.restrict(Rights::READ).ceiling().get(), 5, "copies keep it");
-        assert_eq!(Cap::process(id, Priority::new(3).unwrap()).ceiling().get(), 3);
+        assert_eq!(
+            low.restrict(Rights::READ).ceiling().get(),
+            5,
+            "copies keep it"
+        );
+        assert_eq!(
+            Cap::process(id, Priority::new(3).unwrap()).ceiling().get(),
+            3
+        );
         assert_eq!(Cap::new(CapType::Page, id).ceiling(), Priority::LOWEST);
     }
 }

@@ -17,12 +17,12 @@ use alloc::vec::Vec;
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
+use crate::notify::Watched;
 use crate::object::process::{QueueRef, RunState, Waiter};
 use crate::platform::Platform;
-use crate::notify::Watched;
 use crate::post::{PostId, Sender};
-use tessera_abi::post::NOTIFIED;
 use crate::stall_queue::Owner;
+use tessera_abi::post::NOTIFIED;
 
 impl<P: Platform> Kernel<P> {
     /// Checks every invariant; `cpus` are all the CPUs' private states, outside the kernel.
@@ -53,7 +53,10 @@ impl<P: Platform> Kernel<P> {
             note(s.id, "the post pool's queue")?;
             self.expect_stalled(s.id, QueueRef::PostPool)?;
             if self.posts.next_free(Sender::Process(s.id)).is_some() {
-                return Err(format!("{:?} waits for a post activity but has one free", s.id));
+                return Err(format!(
+                    "{:?} waits for a post activity but has one free",
+                    s.id
+                ));
             }
         }
         let mut queued_posts = 0;
@@ -65,7 +68,9 @@ impl<P: Platform> Kernel<P> {
                     .check_invariants(&self.stall_nodes)
                     .map_err(|v| format!("{id:?}'s leaving queue: {v:?}"))?;
                 if !p.leaving.is_empty() && p.cpu.is_none() {
-                    return Err(format!("{id:?} left its CPU but its leaving queue still waits"));
+                    return Err(format!(
+                        "{id:?} left its CPU but its leaving queue still waits"
+                    ));
                 }
                 Ok(p.leaving.waiters(&self.stall_nodes).collect::<Vec<_>>())
             }) else {
@@ -140,7 +145,9 @@ impl<P: Platform> Kernel<P> {
         }
         let in_use = self.posts.in_use().count();
         if let Some((i, _)) = self.posts.in_use().find(|(i, _)| self.posts.is_free(*i)) {
-            return Err(format!("post {i:?} holds a POST but its allotment says it is free"));
+            return Err(format!(
+                "post {i:?} holds a POST but its allotment says it is free"
+            ));
         }
         if in_use != queued_posts + registered {
             return Err(format!(
@@ -169,8 +176,9 @@ impl<P: Platform> Kernel<P> {
     /// A pinned process is queued only on its CPU, and current elsewhere only while that CPU
     /// has a reschedule pending (its affinity just changed; it moves at that CPU's exit).
     fn check_affinity(&self, id: ObjId) -> Result<(), String> {
-        let Some((affinity, home, on_cpu, queued_on)) =
-            self.processes.read(id, |p| (p.affinity, p.home, p.cpu, p.queued_on))
+        let Some((affinity, home, on_cpu, queued_on)) = self
+            .processes
+            .read(id, |p| (p.affinity, p.home, p.cpu, p.queued_on))
         else {
             return Ok(());
         };
@@ -178,11 +186,19 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         };
         if home != a || queued_on.is_some_and(|q| q != a) {
-            return Err(format!("{id:?} is pinned to {a:?} but homed on {home:?}, queued on {queued_on:?}"));
+            return Err(format!(
+                "{id:?} is pinned to {a:?} but homed on {home:?}, queued on {queued_on:?}"
+            ));
         }
         if let Some(c) = on_cpu.filter(|&c| c != a) {
-            if !self.shared(c).need_resched.load(crate::sync::atomic::Ordering::Acquire) {
-                return Err(format!("{id:?} is pinned to {a:?} but runs on {c:?}, which will not move it"));
+            if !self
+                .shared(c)
+                .need_resched
+                .load(crate::sync::atomic::Ordering::Acquire)
+            {
+                return Err(format!(
+                    "{id:?} is pinned to {a:?} but runs on {c:?}, which will not move it"
+                ));
             }
         }
         Ok(())
@@ -196,7 +212,11 @@ impl<P: Platform> Kernel<P> {
             q.check_invariants()
                 .map_err(|v| format!("alarm queue of {c:?}: {v:?}"))?;
             let next = q.first().map_or(u64::MAX, |(_, d)| d);
-            if shared.next_alarm.load(crate::sync::atomic::Ordering::Acquire) != next {
+            if shared
+                .next_alarm
+                .load(crate::sync::atomic::Ordering::Acquire)
+                != next
+            {
                 return Err(format!("{c:?}'s next alarm is not its queue's first"));
             }
             queued += q.len();
@@ -209,7 +229,10 @@ impl<P: Platform> Kernel<P> {
             armed += 1;
             let there = self.shared(a.cpu).alarms.lock().deadline_of(id.index);
             if there != Some(a.deadline) {
-                return Err(format!("{id:?} is armed for {} on {:?} but queued for {there:?}", a.deadline, a.cpu));
+                return Err(format!(
+                    "{id:?} is armed for {} on {:?} but queued for {there:?}",
+                    a.deadline, a.cpu
+                ));
             }
         }
         if armed != queued {
@@ -315,9 +338,11 @@ impl<P: Platform> Kernel<P> {
         self.pages
             .live_ids()
             .for_each(|i| self.pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));
-        self.spaces
-            .live_ids()
-            .for_each(|i| self.spaces.read(i, |s| add(s.bank, 1 + s.charged)).unwrap_or(()));
+        self.spaces.live_ids().for_each(|i| {
+            self.spaces
+                .read(i, |s| add(s.bank, 1 + s.charged))
+                .unwrap_or(())
+        });
         self.cap_pages
             .live_ids()
             .for_each(|i| self.cap_pages.read(i, |p| add(p.bank, 1)).unwrap_or(()));

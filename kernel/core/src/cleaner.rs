@@ -50,7 +50,10 @@ pub struct ReclaimableCache<K, V> {
 impl<K: Copy + Eq, V> ReclaimableCache<K, V> {
     /// An empty cache of `capacity` entries; the only allocation it makes.
     pub fn new(capacity: usize) -> ReclaimableCache<K, V> {
-        ReclaimableCache { slots: (0..capacity).map(|_| None).collect(), hand: 0 }
+        ReclaimableCache {
+            slots: (0..capacity).map(|_| None).collect(),
+            hand: 0,
+        }
     }
 
     /// How many entries it can hold.
@@ -105,7 +108,12 @@ impl<K: Copy + Eq, V> ReclaimableCache<K, V> {
                 None => return Err(CacheError::NothingEvictable(value)),
             },
         };
-        let entry = Entry { key, value, pin: TransientPin::new(), used: AtomicBool::new(true) };
+        let entry = Entry {
+            key,
+            value,
+            pin: TransientPin::new(),
+            used: AtomicBool::new(true),
+        };
         entry.pin.pin(cpu, txns);
         self.slots[slot] = Some(entry);
         Ok(evicted)
@@ -121,14 +129,20 @@ impl<K: Copy + Eq, V> ReclaimableCache<K, V> {
     /// Drops `key` whatever its pins: the object it was derived from is being destroyed or
     /// changed, under that object's write lock.
     pub fn remove(&mut self, key: K) -> Option<V> {
-        let slot = self.slots.iter().position(|s| s.as_ref().is_some_and(|e| e.key == key))?;
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|e| e.key == key))?;
         self.slots[slot].take().map(|e| e.value)
     }
 
     /// Drops the first entry whose key satisfies `pred`, whatever its pins (its object is being
     /// destroyed under that object's write lock).
     pub fn remove_first(&mut self, pred: impl Fn(&K) -> bool) -> Option<(K, V)> {
-        let slot = self.slots.iter().position(|s| s.as_ref().is_some_and(|e| pred(&e.key)))?;
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|e| pred(&e.key)))?;
         self.slots[slot].take().map(|e| (e.key, e.value))
     }
 
@@ -171,9 +185,16 @@ mod tests {
         let mut c = ReclaimableCache::new(2);
         assert_eq!(c.insert(1, "a", cpu(0), &t), Ok(None));
         assert_eq!(c.insert(2, "b", cpu(1), &t), Ok(None));
-        assert_eq!(c.insert(3, "c", cpu(0), &t), Err(CacheError::NothingEvictable("c")));
+        assert_eq!(
+            c.insert(3, "c", cpu(0), &t),
+            Err(CacheError::NothingEvictable("c"))
+        );
         t.enter(cpu(0));
-        assert_eq!(c.insert(3, "c", cpu(0), &t), Ok(Some((1, "a"))), "CPU 1's pin holds 2");
+        assert_eq!(
+            c.insert(3, "c", cpu(0), &t),
+            Ok(Some((1, "a"))),
+            "CPU 1's pin holds 2"
+        );
         assert!(c.is_pinned(3, &t));
         assert!(c.is_pinned(2, &t));
         assert_eq!(c.evict_one(&t), None);
@@ -206,7 +227,11 @@ mod tests {
         t.enter(cpu(0));
         c.pin(1, cpu(1), &t);
         t.enter(cpu(1));
-        assert_eq!(c.evict_one(&t).map(|(k, _)| k), Some(2), "1 was used, so 2 goes first");
+        assert_eq!(
+            c.evict_one(&t).map(|(k, _)| k),
+            Some(2),
+            "1 was used, so 2 goes first"
+        );
     }
 
     #[test]
@@ -214,7 +239,10 @@ mod tests {
         let t = Transactions::new();
         let mut c = ReclaimableCache::new(2);
         c.insert(1, 10, cpu(0), &t).unwrap();
-        assert_eq!(c.insert(1, 11, cpu(0), &t), Err(CacheError::AlreadyPresent(11)));
+        assert_eq!(
+            c.insert(1, 11, cpu(0), &t),
+            Err(CacheError::AlreadyPresent(11))
+        );
         assert_eq!(c.get(1), Some(&10));
     }
 
@@ -248,6 +276,9 @@ mod tests {
         let t = Transactions::new();
         let mut c: ReclaimableCache<u32, u32> = ReclaimableCache::new(0);
         assert_eq!(c.evict_one(&t), None);
-        assert_eq!(c.insert(1, 1, cpu(0), &t), Err(CacheError::NothingEvictable(1)));
+        assert_eq!(
+            c.insert(1, 1, cpu(0), &t),
+            Err(CacheError::NothingEvictable(1))
+        );
     }
 }

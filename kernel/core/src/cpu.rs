@@ -12,10 +12,10 @@
 use alloc::collections::VecDeque;
 use spin::mutex::SpinMutex;
 
+use crate::alarm_queue::AlarmQueue;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
-use crate::alarm_queue::AlarmQueue;
 use crate::sched::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};

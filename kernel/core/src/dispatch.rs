@@ -197,8 +197,12 @@ impl<P: Platform> Kernel<P> {
         p.cpu = Some(cpu);
         p.home = p.affinity.unwrap_or(cpu);
         let shared = self.shared(cpu);
-        shared.running_priority.store(u32::from(p.priority.get()), Ordering::Release);
-        shared.ticks_left.store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
+        shared
+            .running_priority
+            .store(u32::from(p.priority.get()), Ordering::Release);
+        shared
+            .ticks_left
+            .store(DEFAULT_QUANTUM_TICKS, Ordering::Relaxed);
     }
 
     /// Makes `next` (just taken off a run queue) current here if it is still ready, and gives

@@ -45,7 +45,8 @@ impl<P: Platform> Kernel<P> {
                 }
             }
             fast => {
-                let run = fast == Fast::General || matches!(self.save_registers(cpu, me, regs, true), Entered::Run);
+                let run = fast == Fast::General
+                    || matches!(self.save_registers(cpu, me, regs, true), Entered::Run);
                 if run {
                     let kept = self.invoke(cpu, me, regs);
                     if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
@@ -139,7 +140,13 @@ impl<P: Platform> Kernel<P> {
     /// write-locked (the invocation path locks its caller first anyway, so holding on saves a
     /// release and a re-acquisition). A process halted by another CPU before it noticed keeps its registers and, if
     /// it trapped with a system call, re-runs that call when resumed.
-    fn save_registers(&self, cpu: &mut Cpu, me: ObjId, regs: &P::SaveArea, syscall: bool) -> Entered {
+    fn save_registers(
+        &self,
+        cpu: &mut Cpu,
+        me: ObjId,
+        regs: &P::SaveArea,
+        syscall: bool,
+    ) -> Entered {
         // The list is empty on entry, so this lock is waited for and the loop runs once.
         while cpu.held.write(self, LockKey::process(me.index)).is_err() {
             cpu.held.release_all(self);

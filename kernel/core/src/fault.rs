@@ -158,7 +158,9 @@ impl<P: Platform> Kernel<P> {
     /// What the records say `vpn` of `space` maps to: the frame of a live page and the rights,
     /// or `None`. For invariant checks of a quiescent kernel (no CPU inside it).
     pub fn mapped_frame(&self, space: ObjId, vpn: u64) -> Option<(Frame, Rights)> {
-        let m = self.spaces.read(space, |s| s.mappings.get(&vpn).copied())??;
+        let m = self
+            .spaces
+            .read(space, |s| s.mappings.get(&vpn).copied())??;
         self.pages.is_live(m.page).then_some((m.frame, m.rights))
     }
 
@@ -173,8 +175,10 @@ impl<P: Platform> Kernel<P> {
     /// checks of a quiescent kernel.
     pub(crate) fn check_reverse_maps(&self) -> Result<(), String> {
         for space in self.spaces.live_ids() {
-            let records: Vec<(u64, Mapping)> =
-                self.spaces.read(space, |s| s.mappings.iter().collect()).unwrap_or_default();
+            let records: Vec<(u64, Mapping)> = self
+                .spaces
+                .read(space, |s| s.mappings.iter().collect())
+                .unwrap_or_default();
             for (vpn, m) in records {
                 if self.pages.read(m.page, |p| p.rmap.contains(space, vpn)) == Some(false) {
                     return Err(format!(
@@ -185,10 +189,14 @@ impl<P: Platform> Kernel<P> {
             }
         }
         for page in self.pages.live_ids() {
-            let entries: Vec<(ObjId, u64)> =
-                self.pages.read(page, |p| p.rmap.iter().collect()).unwrap_or_default();
+            let entries: Vec<(ObjId, u64)> = self
+                .pages
+                .read(page, |p| p.rmap.iter().collect())
+                .unwrap_or_default();
             for (space, vpn) in entries {
-                let named = self.spaces.read(space, |s| s.mappings.get(&vpn).map(|m| m.page));
+                let named = self
+                    .spaces
+                    .read(space, |s| s.mappings.get(&vpn).map(|m| m.page));
                 if matches!(named, Some(n) if n != Some(page)) {
                     return Err(format!(
                         "{page:?}'s reverse map names {space:?} at {vpn:#x}, which maps {named:?}"

@@ -143,7 +143,14 @@ impl<P: Platform> Kernel<P> {
         if queued != Some(Ok(())) {
             panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
         }
-        trace_event!(self, cpu.id, PostQueued, t.index, u64::from(payload.order), u64::from(crate::trace::NO_PROCESS));
+        trace_event!(
+            self,
+            cpu.id,
+            PostQueued,
+            t.index,
+            u64::from(payload.order),
+            u64::from(crate::trace::NO_PROCESS)
+        );
         Ok(KernelPost::Queued)
     }
 }

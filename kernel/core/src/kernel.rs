@@ -164,7 +164,13 @@ impl<P: Platform> Kernel<P> {
     /// An all-rights capability to the platform's I/O-port range `range` (made at boot only;
     /// which ports a range holds is the platform's business).
     pub fn io_ports_cap(&self, range: u32) -> Cap {
-        Cap::new(CapType::IoPorts, ObjId { index: range, generation: 1 })
+        Cap::new(
+            CapType::IoPorts,
+            ObjId {
+                index: range,
+                generation: 1,
+            },
+        )
     }
 
     /// A boot bank of `quota` units, and an all-rights capability to it. `None` if the bank

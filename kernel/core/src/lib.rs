@@ -23,11 +23,11 @@ pub mod entry;
 pub mod fault;
 mod invoke;
 mod irq;
-mod notify;
 pub mod keeper;
 pub mod kernel;
 pub mod lock_key;
 pub mod mmu_model;
+mod notify;
 pub mod object;
 mod orders;
 #[cfg(feature = "planted-bugs")]

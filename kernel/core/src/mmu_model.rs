@@ -109,19 +109,22 @@ impl MmuModel {
     /// The core freed `frame`: it waits for every CPU now in user mode to enter the kernel.
     pub fn free(&mut self, frame: Frame) {
         if !self.in_use(frame) {
-            self.errors.push(format!("free of frame {} not in use", frame.0));
+            self.errors
+                .push(format!("free of frame {} not in use", frame.0));
             return;
         }
-        let waiting: BTreeSet<usize> =
-            (0..self.cpus.len()).filter(|&c| self.cpus[c].user.is_some()).collect();
+        let waiting: BTreeSet<usize> = (0..self.cpus.len())
+            .filter(|&c| self.cpus[c].user.is_some())
+            .collect();
         self.state[frame.0 as usize] = State::Limbo;
         self.limbo.push((frame.0, waiting));
         self.reclaim();
     }
 
     fn reclaim(&mut self) {
-        let (ready, waiting): (Vec<_>, Vec<_>) =
-            core::mem::take(&mut self.limbo).into_iter().partition(|(_, w)| w.is_empty());
+        let (ready, waiting): (Vec<_>, Vec<_>) = core::mem::take(&mut self.limbo)
+            .into_iter()
+            .partition(|(_, w)| w.is_empty());
         self.limbo = waiting;
         for (f, _) in ready {
             self.state[f as usize] = State::Free;
@@ -146,7 +149,8 @@ impl MmuModel {
         }
         let table = self.seen(t.table);
         if self.tables.insert((space, vpn / 512), table) != Some(table) {
-            self.entries.retain(|&(s, v), _| s != space || v / 512 != vpn / 512);
+            self.entries
+                .retain(|&(s, v), _| s != space || v / 512 != vpn / 512);
         }
         let seen = self.seen(t.frame);
         self.entries.insert((space, vpn), (seen, t.rights));
@@ -168,7 +172,8 @@ impl MmuModel {
             return 0;
         }
         self.tables.remove(&(space, table));
-        self.entries.retain(|&(s, v), _| s != space || v / 512 != table);
+        self.entries
+            .retain(|&(s, v), _| s != space || v / 512 != table);
         self.shoot_down()
     }
 
@@ -193,7 +198,9 @@ impl MmuModel {
     /// CPU `cpu` leaves the kernel for user mode in `space` (or to idle, with `None`).
     pub fn user_entered(&mut self, cpu: usize, space: Option<ObjId>) {
         let epoch = self.epoch;
-        let Some(c) = self.cpus.get_mut(cpu) else { return };
+        let Some(c) = self.cpus.get_mut(cpu) else {
+            return;
+        };
         c.user = space;
         if let Some(s) = space {
             if c.loaded != Some((s, epoch)) {

@@ -114,7 +114,9 @@ impl<P: Platform> Kernel<P> {
             p.notify = endpoint;
             p.notify_word = msg.data[0];
         });
-        Ok(done.map(|()| KReply::default()).ok_or(Error::NullCapability))
+        Ok(done
+            .map(|()| KReply::default())
+            .ok_or(Error::NullCapability))
     }
 
     /// A non-blocking invocation found `watched` not ready; its lock (and the caller's) is
@@ -134,7 +136,8 @@ impl<P: Platform> Kernel<P> {
             return Ok(());
         };
         if !self.is_live(&endpoint) || self.watched_already(me, watched) {
-            return Ok(self.would_block_reply(cpu, caller, watched, false));
+            self.would_block_reply(cpu, caller, watched, false);
+            return Ok(());
         }
         let Some(id) = self.posts.next_free(Sender::Notify(me)) else {
             return self.refused(cpu, caller, Error::OutOfQuota);
@@ -150,13 +153,28 @@ impl<P: Platform> Kernel<P> {
             stamp: self.stamp(),
         };
         // Reserved: only the caller takes from its notification allotment, under its lock.
-        assert!(self.posts.take(id, a), "{id:?} was taken by another (kernel bug)");
-        self.requests.set(id, Request { requester: me, halts, watched });
+        assert!(
+            self.posts.take(id, a),
+            "{id:?} was taken by another (kernel bug)"
+        );
+        self.requests.set(
+            id,
+            Request {
+                requester: me,
+                halts,
+                watched,
+            },
+        );
         match watched {
             Watched::Process(t) => {
                 // COMMIT POINT: the watched process is locked and was found not ready.
-                let w = Watcher { id, generation: me.generation };
-                let linked = self.processes.write(t, |tp| tp.watchers.wait(&self.stall_nodes, w));
+                let w = Watcher {
+                    id,
+                    generation: me.generation,
+                };
+                let linked = self
+                    .processes
+                    .write(t, |tp| tp.watchers.wait(&self.stall_nodes, w));
                 if linked != Some(Ok(())) {
                     panic!("{id:?} cannot watch its locked {t:?}: {linked:?} (kernel bug)");
                 }
@@ -172,18 +190,32 @@ impl<P: Platform> Kernel<P> {
                 }
             },
         }
-        Ok(self.would_block_reply(cpu, caller, watched, true))
+        self.would_block_reply(cpu, caller, watched, true);
+        Ok(())
     }
 
     /// Ends the path with `WouldBlock`; `d0` says whether this call registered a request.
-    fn would_block_reply(&self, cpu: &mut Cpu, caller: &Caller, watched: Watched, registered: bool) {
+    fn would_block_reply(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        watched: Watched,
+        registered: bool,
+    ) {
         #[cfg(feature = "trace")]
         {
             let on = match watched {
                 Watched::Process(t) => t.index,
                 Watched::Allotment => crate::trace::NO_PROCESS,
             };
-            trace_event!(self, cpu.id, WouldBlock, caller.id.index, u64::from(on), u64::from(registered));
+            trace_event!(
+                self,
+                cpu.id,
+                WouldBlock,
+                caller.id.index,
+                u64::from(on),
+                u64::from(registered)
+            );
         }
         #[cfg(not(feature = "trace"))]
         let _ = watched;
@@ -206,7 +238,10 @@ impl<P: Platform> Kernel<P> {
                 .processes
                 .read(t, |tp| {
                     self.posts.requests_of(me).any(|id| {
-                        let w = Watcher { id, generation: me.generation };
+                        let w = Watcher {
+                            id,
+                            generation: me.generation,
+                        };
                         tp.watchers.contains(&self.stall_nodes, w)
                     })
                 })
@@ -255,7 +290,10 @@ impl<P: Platform> Kernel<P> {
             .write(t, |p| {
                 let head = p.watchers.waiters(&self.stall_nodes).next()?;
                 let before = self.posts.get(head.id).is_some_and(|a| a.stamp < upto);
-                before.then(|| p.watchers.take_one(&self.stall_nodes)).flatten().map(|w| w.id)
+                before
+                    .then(|| p.watchers.take_one(&self.stall_nodes))
+                    .flatten()
+                    .map(|w| w.id)
             })
             .flatten())
     }
@@ -284,9 +322,17 @@ impl<P: Platform> Kernel<P> {
         // COMMIT POINT: requester and recipient are locked.
         match ready {
             Some(ready) if current => {
-                trace_event!(self, cpu.id, Notified, r.requester.index, u64::from(t.index), 1);
+                trace_event!(
+                    self,
+                    cpu.id,
+                    Notified,
+                    r.requester.index,
+                    u64::from(t.index),
+                    1
+                );
                 if ready {
-                    self.processes.write(t, |p| self.deliver_post(cpu, t, p, id));
+                    self.processes
+                        .write(t, |p| self.deliver_post(cpu, t, p, id));
                     return Ok(());
                 }
                 self.posts.restamp(id, self.stamp());
@@ -296,10 +342,24 @@ impl<P: Platform> Kernel<P> {
                 if queued != Some(Ok(())) {
                     panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
                 }
-                trace_event!(self, cpu.id, PostQueued, t.index, u64::from(NOTIFIED), u64::from(r.requester.index));
+                trace_event!(
+                    self,
+                    cpu.id,
+                    PostQueued,
+                    t.index,
+                    u64::from(NOTIFIED),
+                    u64::from(r.requester.index)
+                );
             }
             _ => {
-                trace_event!(self, cpu.id, Notified, r.requester.index, u64::from(t.index), 0);
+                trace_event!(
+                    self,
+                    cpu.id,
+                    Notified,
+                    r.requester.index,
+                    u64::from(t.index),
+                    0
+                );
                 self.posts.release(id);
             }
         }

@@ -125,7 +125,10 @@ impl PostPool {
     /// `per_process` activities (at most `MAX_ALLOTMENT`) for each of `processes` process
     /// table slots, one for each of `irq_lines` lines and one for each of `alarms` alarms.
     pub fn new(processes: usize, per_process: u32, irq_lines: usize, alarms: usize) -> PostPool {
-        assert!(per_process <= MAX_ALLOTMENT, "post allotment above {MAX_ALLOTMENT}");
+        assert!(
+            per_process <= MAX_ALLOTMENT,
+            "post allotment above {MAX_ALLOTMENT}"
+        );
         let full = u64::MAX.checked_shr(u64::BITS - per_process).unwrap_or(0);
         let requests = (1u64 << NOTIFY_REQUESTS) - 1;
         let per = per_process as usize;
@@ -176,7 +179,10 @@ impl PostPool {
                 let i = p.index as usize;
                 let kernel = self.irq_lines + self.alarms;
                 let base = self.processes * self.per_process + kernel;
-                (self.processes + kernel + i, base + i * NOTIFY_REQUESTS as usize)
+                (
+                    self.processes + kernel + i,
+                    base + i * NOTIFY_REQUESTS as usize,
+                )
             }
         }
     }
@@ -247,7 +253,13 @@ impl PostPool {
     /// Gives activity `id` (in use, in no queue) a new arrival stamp: a notification is queued
     /// long after it was taken, and queue order is arrival order.
     pub fn restamp(&self, id: PostId, stamp: u64) {
-        if let Some(a) = self.slots.get(id.0 as usize).map(|s| s.lock()).as_deref_mut().and_then(Option::as_mut) {
+        if let Some(a) = self
+            .slots
+            .get(id.0 as usize)
+            .map(|s| s.lock())
+            .as_deref_mut()
+            .and_then(Option::as_mut)
+        {
             a.stamp = stamp;
         }
     }
@@ -427,17 +439,39 @@ mod tests {
         assert!(!p.take(x, act(3)), "an activity in use is not taken again");
         assert!(take(&p, b, act(4)).is_some(), "b's is its own");
         let line = take(&p, Sender::Irq(0), act(5)).unwrap();
-        assert!(take(&p, Sender::Irq(0), act(6)).is_none(), "one activity per line");
+        assert!(
+            take(&p, Sender::Irq(0), act(6)).is_none(),
+            "one activity per line"
+        );
         let alarm = take(&p, Sender::Alarm(1), act(8)).unwrap();
-        assert!(take(&p, Sender::Alarm(1), act(9)).is_none(), "one activity per alarm");
-        assert!(take(&p, Sender::Alarm(0), act(10)).is_some(), "each alarm has its own");
+        assert!(
+            take(&p, Sender::Alarm(1), act(9)).is_none(),
+            "one activity per alarm"
+        );
+        assert!(
+            take(&p, Sender::Alarm(0), act(10)).is_some(),
+            "each alarm has its own"
+        );
         assert_ne!(alarm, line);
         let later = PostPayload { order: 1, word: 11 };
         assert!(p.merge(Sender::Alarm(1), later), "in use: merged");
-        assert!(!p.merge(Sender::Process(sender(1)), later), "only a kernel sender's");
-        assert_eq!(p.release(alarm).map(|(a, w)| (a.payload.word, w)), Some((11, None)));
-        assert!(!p.merge(Sender::Alarm(1), later), "free: nothing to merge into");
-        assert_eq!(p.release(line).map(|(_, w)| w), Some(None), "nobody waits for a line's");
+        assert!(
+            !p.merge(Sender::Process(sender(1)), later),
+            "only a kernel sender's"
+        );
+        assert_eq!(
+            p.release(alarm).map(|(a, w)| (a.payload.word, w)),
+            Some((11, None))
+        );
+        assert!(
+            !p.merge(Sender::Alarm(1), later),
+            "free: nothing to merge into"
+        );
+        assert_eq!(
+            p.release(line).map(|(_, w)| w),
+            Some(None),
+            "nobody waits for a line's"
+        );
         let waiter = Staller {
             id: sender(0),
             seq: 9,
@@ -450,28 +484,53 @@ mod tests {
         assert_eq!(p.release(x), None, "freed once only");
         assert_eq!(p.waiters().count(), 0);
         assert_eq!(p.in_use().count(), 3);
-        assert_eq!(p.wait(waiter), WaitOutcome::FreeNow, "x is free again: no stall");
+        assert_eq!(
+            p.wait(waiter),
+            WaitOutcome::FreeNow,
+            "x is free again: no stall"
+        );
         assert_eq!(PostPool::new(0, 0, 0, 0).next_free(a), None);
         let none = PostPool::new(2, 0, 1, 0);
-        assert_eq!(none.next_free(Sender::Process(sender(1))), None, "an empty allotment");
+        assert_eq!(
+            none.next_free(Sender::Process(sender(1))),
+            None,
+            "an empty allotment"
+        );
         let line = take(&none, Sender::Irq(0), act(7)).unwrap();
         assert_eq!(none.release(line).map(|(_, w)| w), Some(None));
         let watched = PostPool::new(1, 1, 0, 0);
         let y = take(&watched, a, act(1)).unwrap();
         let r = take(&watched, Sender::Notify(sender(0)), act(2)).unwrap();
-        assert_eq!(watched.requests_of(sender(0)).collect::<Vec<_>>().len(), NOTIFY_REQUESTS as usize);
+        assert_eq!(
+            watched.requests_of(sender(0)).collect::<Vec<_>>().len(),
+            NOTIFY_REQUESTS as usize
+        );
         assert!(watched.requests_of(sender(0)).any(|i| i == r));
         assert_eq!(watched.watch(sender(0), r), WaitOutcome::Waiting);
-        assert_eq!(watched.watch(sender(0), r), WaitOutcome::Refused, "one watch at a time");
-        assert_eq!(watched.wait(waiter), WaitOutcome::Waiting, "a watch is not a free activity");
+        assert_eq!(
+            watched.watch(sender(0), r),
+            WaitOutcome::Refused,
+            "one watch at a time"
+        );
+        assert_eq!(
+            watched.wait(waiter),
+            WaitOutcome::Waiting,
+            "a watch is not a free activity"
+        );
         assert_eq!(watched.release(y).map(|(_, w)| w), Some(Some(waiter)));
         assert_eq!(watched.take_watch(y), Some(r));
         assert_eq!(watched.take_watch(y), None, "fired once");
         assert_eq!(watched.watch(sender(0), r), WaitOutcome::FreeNow);
         assert!(!watched.is_watched(sender(0)));
-        assert_eq!(watched.take_watch(r), None, "a notification activity has no watch");
+        assert_eq!(
+            watched.take_watch(r),
+            None,
+            "a notification activity has no watch"
+        );
         let big = PostPool::new(1, MAX_ALLOTMENT, 0, 0);
-        let all: Vec<_> = (0..MAX_ALLOTMENT).map(|i| take(&big, a, act(u64::from(i)))).collect();
+        let all: Vec<_> = (0..MAX_ALLOTMENT)
+            .map(|i| take(&big, a, act(u64::from(i))))
+            .collect();
         assert!(all.iter().all(Option::is_some) && take(&big, a, act(0)).is_none());
         assert!(!p.leave(waiter));
     }
@@ -481,9 +540,15 @@ mod tests {
         let p = PostPool::new(1, 1, 0, 0);
         let a = Sender::Process(sender(0));
         let x = take(&p, a, act(1)).unwrap();
-        let s = Staller { id: sender(0), seq: 4 };
+        let s = Staller {
+            id: sender(0),
+            seq: 4,
+        };
         assert_eq!(p.wait(s), WaitOutcome::Waiting);
-        assert!(!p.leave(Staller { seq: 3, ..s }), "an older stall is not this one");
+        assert!(
+            !p.leave(Staller { seq: 3, ..s }),
+            "an older stall is not this one"
+        );
         assert!(p.leave(s));
         assert_eq!(p.release(x).map(|(_, w)| w), Some(None));
     }

@@ -115,10 +115,16 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
     /// An empty queue for ids whose slots are below `capacity` (at most `u32::MAX`); the only
     /// allocation it ever makes.
     pub fn new(capacity: usize) -> RunQueue<T> {
-        assert!(capacity < NIL as usize, "run queue capacity beyond u32 slots");
+        assert!(
+            capacity < NIL as usize,
+            "run queue capacity beyond u32 slots"
+        );
         RunQueue {
             nodes: (0..capacity).map(|_| None).collect(),
-            levels: [Level { head: NIL, tail: NIL }; PRIORITY_LEVELS],
+            levels: [Level {
+                head: NIL,
+                tail: NIL,
+            }; PRIORITY_LEVELS],
             bitmap: 0,
             stealable: 0,
             unpinned: [0; PRIORITY_LEVELS],
@@ -194,7 +200,13 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         if lv.tail == NIL {
             lv.tail = s;
         }
-        self.nodes[slot] = Some(Node { id, level: prio.0, pinned, prev, next });
+        self.nodes[slot] = Some(Node {
+            id,
+            level: prio.0,
+            pinned,
+            prev,
+            next,
+        });
         if !pinned {
             self.unpinned[prio.0 as usize] += 1;
             self.stealable |= 1 << prio.0;
@@ -251,7 +263,9 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             }
             let (mut prev, mut at) = (NIL, lv.head);
             while at != NIL {
-                let n = self.node(at as usize).ok_or(RunQueueViolation::Links(level))?;
+                let n = self
+                    .node(at as usize)
+                    .ok_or(RunQueueViolation::Links(level))?;
                 if n.prev != prev || n.level != level || seen >= self.len {
                     return Err(RunQueueViolation::Links(level));
                 }
@@ -268,7 +282,12 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         }
         for (p, &count) in self.unpinned.iter().enumerate() {
             let level = p as u8;
-            let real = self.nodes.iter().flatten().filter(|n| n.level == level && !n.pinned).count();
+            let real = self
+                .nodes
+                .iter()
+                .flatten()
+                .filter(|n| n.level == level && !n.pinned)
+                .count();
             if real != count as usize || (count != 0) != (self.stealable & (1 << p) != 0) {
                 return Err(RunQueueViolation::Stealable(level));
             }
@@ -400,8 +419,14 @@ mod tests {
     fn refuses_duplicates_and_out_of_range_slots() {
         let mut q: RunQueue<usize> = RunQueue::new(2);
         q.enqueue(1, p(0), Position::Tail).unwrap();
-        assert_eq!(q.enqueue(1, p(9), Position::Tail), Err(RunQueueError::AlreadyQueued));
-        assert_eq!(q.enqueue(2, p(0), Position::Tail), Err(RunQueueError::SlotOutOfRange));
+        assert_eq!(
+            q.enqueue(1, p(9), Position::Tail),
+            Err(RunQueueError::AlreadyQueued)
+        );
+        assert_eq!(
+            q.enqueue(2, p(0), Position::Tail),
+            Err(RunQueueError::SlotOutOfRange)
+        );
         assert_eq!(q.len(), 1);
     }
 
@@ -430,7 +455,11 @@ mod tests {
         q.enqueue(3, p(4), Position::Tail).unwrap();
         q.enqueue_pinned(4, p(4), Position::Head, true).unwrap();
         q.check_invariants().unwrap();
-        assert_eq!(q.steal(), Some((3, p(4))), "the best unpinned, behind pinned ones");
+        assert_eq!(
+            q.steal(),
+            Some((3, p(4))),
+            "the best unpinned, behind pinned ones"
+        );
         assert_eq!(q.steal(), None, "only pinned ones are left");
         q.check_invariants().unwrap();
         assert_eq!(q.pick(), Some((1, p(9))), "its own CPU takes pinned ones");

@@ -135,7 +135,10 @@ impl StallNodes {
     /// How many nodes are in some queue (for invariant checks: every one must be in a live
     /// queue, or a waiter has leaked out of a destroyed one).
     pub fn queued(&self) -> usize {
-        self.nodes.iter().filter(|n| n.queue.load(R) != NO_QUEUE).count()
+        self.nodes
+            .iter()
+            .filter(|n| n.queue.load(R) != NO_QUEUE)
+            .count()
     }
 
     fn at(&self, i: u32) -> &Node {
@@ -164,7 +167,12 @@ struct List {
 
 impl List {
     const fn new(key: u32) -> List {
-        List { key, head: NIL, tail: NIL, len: 0 }
+        List {
+            key,
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
     }
 
     fn waiters<'n, T: Waits>(&self, nodes: &'n StallNodes) -> impl Iterator<Item = T> + 'n {
@@ -294,7 +302,10 @@ pub struct StallQueue<T> {
 impl<T: Waits> StallQueue<T> {
     /// An empty queue named `key` whose resource is owned by nobody.
     pub const fn new(key: u32) -> StallQueue<T> {
-        StallQueue { list: List::new(key), owner: Owner::Resource }
+        StallQueue {
+            list: List::new(key),
+            owner: Owner::Resource,
+        }
     }
 
     /// The current owner.
@@ -433,7 +444,10 @@ pub struct WakeAllQueue<T> {
 impl<T: Waits> WakeAllQueue<T> {
     /// An empty queue named `key` (unique among all queues sharing the nodes).
     pub const fn new(key: u32) -> WakeAllQueue<T> {
-        WakeAllQueue { list: List::new(key), _waiters: core::marker::PhantomData }
+        WakeAllQueue {
+            list: List::new(key),
+            _waiters: core::marker::PhantomData,
+        }
     }
 
     /// Puts `id` at the tail.
@@ -506,7 +520,11 @@ mod tests {
         assert_eq!(q.owner(), Owner::Process(1));
         assert!(q.may_take(1));
         assert!(!q.may_take(2));
-        assert_eq!(q.wake_one(&n), None, "an owned resource stays with its owner");
+        assert_eq!(
+            q.wake_one(&n),
+            None,
+            "an owned resource stays with its owner"
+        );
         assert_eq!(q.used(&n, 1, true), Some(2));
         assert_eq!(q.used(&n, 2, false), None);
         assert_eq!(q.owner(), Owner::Resource);
@@ -574,7 +592,11 @@ mod tests {
         assert_eq!(other.stall(&n, 1), Err(StallError::AlreadyQueued));
         assert!(!other.contains(&n, 1));
         assert_eq!(other.remove(&n, 1), None);
-        assert_eq!(q.len(), 1, "removing from the wrong queue leaves the waiter where it is");
+        assert_eq!(
+            q.len(),
+            1,
+            "removing from the wrong queue leaves the waiter where it is"
+        );
         assert_eq!(q.stall(&n, 99), Err(StallError::NoNode));
         q.remove(&n, 1);
         other.stall(&n, 1).unwrap();
@@ -638,7 +660,11 @@ mod tests {
         n.at(2).prev.store(1, R);
         q.check_invariants(&n).unwrap();
         n.at(2).next.store(1, R);
-        assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links), "a cycle");
+        assert_eq!(
+            q.check_invariants(&n),
+            Err(QueueViolation::Links),
+            "a cycle"
+        );
         n.at(2).next.store(NIL, R);
         q.list.len = 3;
         assert_eq!(q.check_invariants(&n), Err(QueueViolation::Links));

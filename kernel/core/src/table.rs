@@ -247,7 +247,10 @@ impl<T> Guarded<T> {
 fn debug_assert_held(lock: &MrowLock, write: bool) {
     if cfg!(debug_assertions) && !lock.is_free() {
         let fits = lock.is_write_locked() || (!write && lock.readers() > 0);
-        debug_assert!(fits, "object reached without its protocol lock (lock discipline)");
+        debug_assert!(
+            fits,
+            "object reached without its protocol lock (lock discipline)"
+        );
     }
 }
 

@@ -49,6 +49,15 @@ impl<P: Platform> Kernel<P> {
     /// Reports an event of `kind` about `process` on `cpu`.
     #[inline(always)]
     pub(crate) fn trace(&self, cpu: CpuId, kind: Kind, process: u32, a: u64, b: u64) {
-        self.platform.trace(cpu, Event { kind, process, code: 0, a, b });
+        self.platform.trace(
+            cpu,
+            Event {
+                kind,
+                process,
+                code: 0,
+                a,
+                b,
+            },
+        );
     }
 }

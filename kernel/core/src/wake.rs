@@ -40,7 +40,11 @@ impl<P: Platform> Kernel<P> {
 
     /// Runs one locked step until it gets through without contention; nothing stays held.
     /// Every exit-time job that locks alone (wake-ups, IRQ posts, alarms) goes through here.
-    pub(crate) fn retry<R>(&self, cpu: &mut Cpu, step: impl Fn(&Self, &mut Cpu) -> Result<R, Restart>) -> R {
+    pub(crate) fn retry<R>(
+        &self,
+        cpu: &mut Cpu,
+        step: impl Fn(&Self, &mut Cpu) -> Result<R, Restart>,
+    ) -> R {
         loop {
             let done = step(self, cpu);
             cpu.held.release_all(self);

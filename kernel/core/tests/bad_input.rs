@@ -439,7 +439,11 @@ fn would_block() {
         let mut i = inv(kind, 10, 1, &[], &[], [0; 4]);
         i.info |= MessageInfo::NONBLOCKING;
         h.syscall(0, i);
-        assert_eq!(h.error(0), Some(Error::WouldBlock), "{kind:?} to a halted server");
+        assert_eq!(
+            h.error(0),
+            Some(Error::WouldBlock),
+            "{kind:?} to a halted server"
+        );
     }
     assert_eq!(h.current(0), Some(c.obj));
 }

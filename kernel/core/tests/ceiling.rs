@@ -45,15 +45,18 @@ fn set_ceiling_returns_a_lowered_capability_and_never_raises() {
     assert_eq!(c.ceiling().get(), 10);
     assert_eq!(info(&mut h, p).ceiling, 10);
     assert_eq!(
-        h.obj(c, order::process::SET_CEILING, &[11], &[]).unwrap_err(),
+        h.obj(c, order::process::SET_CEILING, &[11], &[])
+            .unwrap_err(),
         Error::MissingRights
     );
     assert_eq!(
-        h.obj(c, order::process::SET_PRIORITY, &[11], &[]).unwrap_err(),
+        h.obj(c, order::process::SET_PRIORITY, &[11], &[])
+            .unwrap_err(),
         Error::MissingRights
     );
     assert_eq!(
-        h.obj(c, order::process::SET_CEILING, &[32], &[]).unwrap_err(),
+        h.obj(c, order::process::SET_CEILING, &[32], &[])
+            .unwrap_err(),
         Error::InvalidArgument
     );
     h.obj(c, order::process::SET_PRIORITY, &[10], &[]).unwrap();
@@ -64,14 +67,24 @@ fn set_ceiling_returns_a_lowered_capability_and_never_raises() {
 fn a_program_cannot_raise_itself_above_its_ceiling() {
     let (mut h, p) = world();
     h.syscall(0, call(SELF, order::process::SET_PRIORITY, &[11], &[], 0));
-    assert_eq!(h.error(0), Some(Error::MissingRights), "above the capability's ceiling");
-    h.syscall(0, call(SELF_HIGH, order::process::SET_PRIORITY, &[31], &[], 0));
+    assert_eq!(
+        h.error(0),
+        Some(Error::MissingRights),
+        "above the capability's ceiling"
+    );
+    h.syscall(
+        0,
+        call(SELF_HIGH, order::process::SET_PRIORITY, &[31], &[], 0),
+    );
     assert_eq!(
         h.error(0),
         Some(Error::MissingRights),
         "a high-ceiling capability does not lift the caller's own ceiling"
     );
-    h.syscall(0, call(SELF_HIGH, order::process::SET_CEILING, &[11], &[], 0));
+    h.syscall(
+        0,
+        call(SELF_HIGH, order::process::SET_CEILING, &[11], &[], 0),
+    );
     assert_eq!(h.error(0), Some(Error::MissingRights));
     h.syscall(0, call(SELF, order::process::SET_PRIORITY, &[10], &[], 0));
     assert_eq!(h.error(0), None, "up to the ceiling is allowed");
@@ -83,15 +96,28 @@ fn processes_a_program_creates_inherit_its_ceiling() {
     let (mut h, _) = world();
     h.syscall(
         0,
-        call(BANK, order::bank::CREATE, &[CapType::Process as u64], &[], CHILD),
+        call(
+            BANK,
+            order::bank::CREATE,
+            &[CapType::Process as u64],
+            &[],
+            CHILD,
+        ),
     );
     assert_eq!(h.error(0), None);
     h.syscall(0, call(CHILD, order::process::SET_PRIORITY, &[11], &[], 0));
     assert_eq!(h.error(0), Some(Error::MissingRights));
-    h.syscall(0, call(CHILD, order::process::SET_CEILING, &[4], &[], LOWERED));
+    h.syscall(
+        0,
+        call(CHILD, order::process::SET_CEILING, &[4], &[], LOWERED),
+    );
     assert_eq!(h.error(0), None);
     h.syscall(0, call(LOWERED, order::process::SET_PRIORITY, &[5], &[], 0));
-    assert_eq!(h.error(0), Some(Error::MissingRights), "the lowered copy stops at 4");
+    assert_eq!(
+        h.error(0),
+        Some(Error::MissingRights),
+        "the lowered copy stops at 4"
+    );
     h.syscall(0, call(CHILD, order::process::SET_PRIORITY, &[10], &[], 0));
     assert_eq!(h.error(0), None, "the creator's own copy keeps ceiling 10");
     h.syscall(0, call(CHILD, order::process::INFO, &[], &[], 0));

@@ -13,10 +13,15 @@ use tessera_core::Cap;
 /// A bank of `quota` units from the root bank.
 fn bank(h: &mut H, quota: u64) -> Cap {
     let root = h.root;
-    h.obj(root, order::bank::CREATE, &[CapType::Bank as u64, quota], &[])
-        .unwrap()
-        .1
-        .unwrap()
+    h.obj(
+        root,
+        order::bank::CREATE,
+        &[CapType::Bank as u64, quota],
+        &[],
+    )
+    .unwrap()
+    .1
+    .unwrap()
 }
 
 fn create(h: &mut H, bank: Cap, ty: CapType) -> Result<Cap, Error> {
@@ -29,8 +34,13 @@ fn available(h: &mut H, bank: Cap) -> u64 {
 }
 
 fn map(h: &mut H, space: Cap, vpn: u64, page: Cap) -> Result<(), Error> {
-    h.obj(space, order::space::MAP, &[vpn, Rights::READ.raw()], &[page])
-        .map(|_| ())
+    h.obj(
+        space,
+        order::space::MAP,
+        &[vpn, Rights::READ.raw()],
+        &[page],
+    )
+    .map(|_| ())
 }
 
 #[test]
@@ -45,23 +55,48 @@ fn records_and_regions_are_charged_to_the_space_bank_and_come_back() {
         map(h, space, vpn, page).unwrap();
         before - available(h, b)
     };
-    assert_eq!(cost(&mut h, 0), 1 + 3, "a records unit, and a new 2 MiB, 1 GiB and 512 GiB region");
+    assert_eq!(
+        cost(&mut h, 0),
+        1 + 3,
+        "a records unit, and a new 2 MiB, 1 GiB and 512 GiB region"
+    );
     assert_eq!(cost(&mut h, 1), 0, "same unit of records, same regions");
     assert_eq!(cost(&mut h, 512), 1, "a new 2 MiB region");
-    assert_eq!(cost(&mut h, 1 << 18), 2, "a new 1 GiB region and its 2 MiB one");
-    assert_eq!(cost(&mut h, 1 << 27), 3, "a new 512 GiB region and the regions in it");
+    assert_eq!(
+        cost(&mut h, 1 << 18),
+        2,
+        "a new 1 GiB region and its 2 MiB one"
+    );
+    assert_eq!(
+        cost(&mut h, 1 << 27),
+        3,
+        "a new 512 GiB region and the regions in it"
+    );
     // A page may be mapped in only so many places: these records map a second one.
     let more = create(&mut h, b, CapType::Page).unwrap();
     let mut units_before = available(&mut h, b);
     for vpn in 2..RECORDS_PER_UNIT as u64 - 3 {
         map(&mut h, space, vpn, more).unwrap();
     }
-    assert_eq!(available(&mut h, b), units_before, "the first unit holds {RECORDS_PER_UNIT} records");
+    assert_eq!(
+        available(&mut h, b),
+        units_before,
+        "the first unit holds {RECORDS_PER_UNIT} records"
+    );
     units_before = available(&mut h, b);
     map(&mut h, space, 100, page).unwrap();
-    assert_eq!(available(&mut h, b), units_before - 1, "record {} takes a second unit", RECORDS_PER_UNIT + 1);
+    assert_eq!(
+        available(&mut h, b),
+        units_before - 1,
+        "record {} takes a second unit",
+        RECORDS_PER_UNIT + 1
+    );
     h.obj(space, order::space::UNMAP, &[100], &[]).unwrap();
-    assert_eq!(available(&mut h, b), units_before, "UNMAP gives the records unit back");
+    assert_eq!(
+        available(&mut h, b),
+        units_before,
+        "UNMAP gives the records unit back"
+    );
     h.obj(b, order::bank::DESTROY, &[], &[space]).unwrap();
     assert_eq!(
         available(&mut h, b),
@@ -86,9 +121,16 @@ fn a_program_mapping_sparse_regions_exhausts_only_its_own_bank() {
         }
         Err(e) => Some(e),
     });
-    assert_eq!(refused, Some(Error::OutOfQuota), "each 512 GiB region is paid for");
+    assert_eq!(
+        refused,
+        Some(Error::OutOfQuota),
+        "each 512 GiB region is paid for"
+    );
     assert!(mapped < 10, "{mapped} sparse regions mapped from 18 units");
-    assert!(available(&mut h, mine) < 3, "refused only when a sparse MAP's 3 units are not left");
+    assert!(
+        available(&mut h, mine) < 3,
+        "refused only when a sparse MAP's 3 units are not left"
+    );
     let theirs = create(&mut h, other, CapType::AddressSpace).unwrap();
     let their_page = create(&mut h, other, CapType::Page).unwrap();
     map(&mut h, theirs, 0, their_page).unwrap();

@@ -50,18 +50,37 @@ fn a_round_trip_delivers_badge_data_resume_and_reply_and_switches_at_once() {
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(c.obj));
     let exit = h.syscall(0, call(&[5, 6]));
-    assert_eq!(exit, Exit::User { process: s.obj, space: None });
+    assert_eq!(
+        exit,
+        Exit::User {
+            process: s.obj,
+            space: None
+        }
+    );
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
-    assert_eq!((r.badge, info.order, info.kind, info.resume), (BADGE, 42, InvocationKind::Call, true));
+    assert_eq!(
+        (r.badge, info.order, info.kind, info.resume),
+        (BADGE, 42, InvocationKind::Call, true)
+    );
     assert_eq!(r.data, [5, 6, 0, 0], "words beyond the count are zero");
     assert_eq!(h.state(c), ProcessState::Waiting);
     let exit = h.syscall(0, ret(RESUME, &[9]));
-    assert_eq!(exit, Exit::User { process: c.obj, space: None });
+    assert_eq!(
+        exit,
+        Exit::User {
+            process: c.obj,
+            space: None
+        }
+    );
     assert_eq!((h.error(0), h.reply(0).data), (None, [9, 0, 0, 0]));
     assert_eq!(h.state(s), ProcessState::Available);
     h.syscall(0, call(&[1]));
-    assert_eq!(h.current(0), Some(s.obj), "the resume capability of the last call is spent");
+    assert_eq!(
+        h.current(0),
+        Some(s.obj),
+        "the resume capability of the last call is spent"
+    );
     h.syscall(0, ret(RESUME, &[2]));
     assert_eq!(h.reply(0).data[0], 2);
 }
@@ -73,7 +92,11 @@ fn an_equal_priority_process_ready_here_runs_before_the_called_server() {
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(c.obj));
     h.syscall(0, call(&[3]));
-    assert_eq!(h.current(0), Some(xs[0].obj), "the server joins its level behind the ready one");
+    assert_eq!(
+        h.current(0),
+        Some(xs[0].obj),
+        "the server joins its level behind the ready one"
+    );
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(s.obj));
     assert_eq!(h.reply(0).data[0], 3);
@@ -88,9 +111,17 @@ fn a_higher_priority_server_runs_before_ready_processes_of_the_callers_level() {
     assert_eq!(h.current(0), Some(c.obj));
     h.syscall(0, call(&[4]));
     assert_eq!(h.current(0), Some(s.obj));
-    assert_eq!(h.state(xs[0]), ProcessState::Running, "still ready, not current");
+    assert_eq!(
+        h.state(xs[0]),
+        ProcessState::Running,
+        "still ready, not current"
+    );
     h.syscall(0, ret(RESUME, &[8]));
-    assert_eq!(h.current(0), Some(xs[0].obj), "the caller rejoins its level behind the ready one");
+    assert_eq!(
+        h.current(0),
+        Some(xs[0].obj),
+        "the caller rejoins its level behind the ready one"
+    );
     assert_eq!(h.state(c), ProcessState::Running);
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(c.obj));
@@ -102,7 +133,11 @@ fn a_server_homed_on_another_cpu_is_queued_there_and_stolen_by_the_idle_caller_c
     let (mut h, s, c, _) = world(2, 1, 1, 0);
     h.tick(0);
     h.tick(1);
-    let (here, there) = if h.current(0) == Some(c.obj) { (0, 1) } else { (1, 0) };
+    let (here, there) = if h.current(0) == Some(c.obj) {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
     assert_eq!(h.current(there), Some(s.obj));
     h.syscall(there, ret(0, &[]));
     assert_eq!(h.current(there), None);
@@ -127,12 +162,20 @@ fn a_return_with_a_sender_waiting_hands_the_queue_on_first() {
     h.syscall(0, call(&[1]));
     assert_eq!(h.current(0), Some(xs[0].obj));
     h.syscall(0, call(&[2]));
-    assert_eq!(h.state(xs[0]), ProcessState::Stalled, "the server is busy with the first call");
+    assert_eq!(
+        h.state(xs[0]),
+        ProcessState::Stalled,
+        "the server is busy with the first call"
+    );
     assert_eq!(h.current(0), Some(s.obj));
     assert_eq!(h.reply(0).data[0], 1);
     h.syscall(0, ret(RESUME, &[10]));
     assert_eq!(h.state(c), ProcessState::Running);
-    assert_ne!(h.state(xs[0]), ProcessState::Stalled, "the waiting sender was woken as owner");
+    assert_ne!(
+        h.state(xs[0]),
+        ProcessState::Stalled,
+        "the waiting sender was woken as owner"
+    );
 }
 
 #[test]
@@ -146,9 +189,20 @@ fn an_order_that_asks_for_a_reschedule_is_not_skipped_by_the_quiet_exit() {
     h.tick(0);
     assert_eq!(h.current(0), Some(c.obj));
     h.syscall(0, common::call(11, order::GET_TYPE, &[], &[], 0));
-    assert_eq!(h.current(0), Some(c.obj), "nothing to do at exit: the caller goes on");
-    h.syscall(0, common::call(11, order::process::SET_PRIORITY, &[1], &[], 0));
-    assert_eq!(h.current(0), Some(x.obj), "the lowered caller yields to the ready process");
+    assert_eq!(
+        h.current(0),
+        Some(c.obj),
+        "nothing to do at exit: the caller goes on"
+    );
+    h.syscall(
+        0,
+        common::call(11, order::process::SET_PRIORITY, &[1], &[], 0),
+    );
+    assert_eq!(
+        h.current(0),
+        Some(x.obj),
+        "the lowered caller yields to the ready process"
+    );
 }
 
 #[test]
@@ -158,14 +212,35 @@ fn a_post_to_a_waiting_higher_priority_server_runs_it_at_once_and_requeues_the_s
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(c.obj));
     let exit = h.syscall(0, inv(InvocationKind::Post, EP, 9, &[77], &[], [0; 4]));
-    assert_eq!(exit, Exit::User { process: s.obj, space: None });
+    assert_eq!(
+        exit,
+        Exit::User {
+            process: s.obj,
+            space: None
+        }
+    );
     let r = h.reply(0);
     let info = MessageInfo::unpack(r.info).unwrap();
-    assert_eq!((r.badge, info.kind, info.order, info.resume, r.data[0]), (BADGE, InvocationKind::Post, 9, false, 77));
-    assert_eq!(h.state(c), ProcessState::Running, "the sender is ready, not waiting");
+    assert_eq!(
+        (r.badge, info.kind, info.order, info.resume, r.data[0]),
+        (BADGE, InvocationKind::Post, 9, false, 77)
+    );
+    assert_eq!(
+        h.state(c),
+        ProcessState::Running,
+        "the sender is ready, not waiting"
+    );
     h.syscall(0, ret(0, &[]));
-    assert_eq!(h.current(0), Some(c.obj), "the preempted sender runs before the other ready one");
-    assert_eq!((h.error(0), h.reply(0).data), (None, [0; 4]), "the POST's own reply");
+    assert_eq!(
+        h.current(0),
+        Some(c.obj),
+        "the preempted sender runs before the other ready one"
+    );
+    assert_eq!(
+        (h.error(0), h.reply(0).data),
+        (None, [0; 4]),
+        "the POST's own reply"
+    );
     assert_eq!(h.state(xs[0]), ProcessState::Running);
 }
 
@@ -177,5 +252,9 @@ fn a_send_to_a_waiting_server_of_the_same_priority_queues_it_and_the_sender_goes
     assert_eq!(h.current(0), Some(c.obj));
     h.syscall(0, inv(InvocationKind::Send, EP, 4, &[5, 6], &[], [0; 4]));
     assert_eq!(h.current(0), Some(c.obj), "no preemption between equals");
-    assert_eq!(h.state(s), ProcessState::Running, "the server is ready with the message");
+    assert_eq!(
+        h.state(s),
+        ProcessState::Running,
+        "the server is ready with the message"
+    );
 }

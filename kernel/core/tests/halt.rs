@@ -46,15 +46,27 @@ fn cpu_of(h: &H, p: Cap) -> Option<usize> {
 fn a_halt_returns_only_when_the_target_is_off_every_cpu() {
     let (mut h, a, b) = two_running();
     h.syscall(0, call(NEXT, order::process::HALT, &[], &[], 0));
-    assert_ne!(h.current(0), Some(a.obj), "the halter waits while its target still runs");
-    assert_eq!(h.current(1), Some(b.obj), "CPU 1 has not entered the kernel yet");
+    assert_ne!(
+        h.current(0),
+        Some(a.obj),
+        "the halter waits while its target still runs"
+    );
+    assert_eq!(
+        h.current(1),
+        Some(b.obj),
+        "CPU 1 has not entered the kernel yet"
+    );
     assert_eq!(
         h.obj(b, order::process::READ_REGS, &[0], &[]).unwrap_err(),
         Error::BadState,
         "registers of a process still running are not readable"
     );
     h.tick(1);
-    assert_eq!(info(&mut h, b).cpu, None, "CPU 1 has left the halted process");
+    assert_eq!(
+        info(&mut h, b).cpu,
+        None,
+        "CPU 1 has left the halted process"
+    );
     for c in [0, 1] {
         if h.current(c).is_none() {
             h.tick(c);
@@ -84,7 +96,11 @@ fn a_second_halter_waits_too_and_then_finds_the_target_halted() {
     let (ca, cb, cc) = (on(&h, a), on(&h, b), on(&h, c));
     h.syscall(ca, call(NEXT, order::process::HALT, &[], &[], 0));
     h.syscall(cc, call(NEXT, order::process::HALT, &[], &[], 0));
-    assert_eq!((h.current(ca), h.current(cc)), (None, None), "both halters wait");
+    assert_eq!(
+        (h.current(ca), h.current(cc)),
+        (None, None),
+        "both halters wait"
+    );
     h.tick(cb);
     for cpu in 0..3 {
         if h.current(cpu).is_none() {
@@ -93,7 +109,11 @@ fn a_second_halter_waits_too_and_then_finds_the_target_halted() {
     }
     let mut errors: Vec<_> = [a, c].iter().map(|&p| h.error(on(&h, p))).collect();
     errors.sort_by_key(|e| e.map(Error::raw));
-    assert_eq!(errors, [None, Some(Error::BadState)], "one halted it, the other finds it halted");
+    assert_eq!(
+        errors,
+        [None, Some(Error::BadState)],
+        "one halted it, the other finds it halted"
+    );
 }
 
 #[test]
@@ -101,8 +121,16 @@ fn two_processes_halting_each_other_both_make_progress() {
     let (mut h, a, b) = two_running();
     h.syscall(0, call(NEXT, order::process::HALT, &[], &[], 0));
     h.syscall(1, call(NEXT, order::process::HALT, &[], &[], 0));
-    assert_eq!(info(&mut h, b).state, ProcessState::Halted, "a's halt came first");
-    assert_eq!(info(&mut h, a).state, ProcessState::Running, "CPU 1 left b and woke a");
+    assert_eq!(
+        info(&mut h, b).state,
+        ProcessState::Halted,
+        "a's halt came first"
+    );
+    assert_eq!(
+        info(&mut h, a).state,
+        ProcessState::Running,
+        "CPU 1 left b and woke a"
+    );
     for c in [0, 1] {
         if h.current(c).is_none() {
             h.tick(c);
@@ -126,9 +154,22 @@ fn two_processes_halting_each_other_both_make_progress() {
 #[test]
 fn destroying_a_process_running_elsewhere_waits_for_it_to_leave() {
     let mut h = H::new(2, 8, 100, 2);
-    let bank = h.obj(h.root, order::bank::CREATE, &[CapType::Bank as u64, 10], &[]).unwrap().1.unwrap();
+    let bank = h
+        .obj(
+            h.root,
+            order::bank::CREATE,
+            &[CapType::Bank as u64, 10],
+            &[],
+        )
+        .unwrap()
+        .1
+        .unwrap();
     let a = h.process(1);
-    let b = h.obj(bank, order::bank::CREATE, &[CapType::Process as u64], &[]).unwrap().1.unwrap();
+    let b = h
+        .obj(bank, order::bank::CREATE, &[CapType::Process as u64], &[])
+        .unwrap()
+        .1
+        .unwrap();
     h.give(a, NEXT, bank, Rights::ALL);
     h.give(a, NEXT + 1, b, Rights::ALL);
     h.start(a);
@@ -137,8 +178,16 @@ fn destroying_a_process_running_elsewhere_waits_for_it_to_leave() {
     h.tick(1);
     assert_eq!((h.current(0), h.current(1)), (Some(a.obj), Some(b.obj)));
     h.syscall(0, call(NEXT, order::bank::DESTROY, &[], &[NEXT + 1], 0));
-    assert_eq!(h.current(0), None, "the destroyer waits for CPU 1 to leave its victim");
-    assert_eq!(h.current(1), Some(b.obj), "the victim is halted but not yet gone");
+    assert_eq!(
+        h.current(0),
+        None,
+        "the destroyer waits for CPU 1 to leave its victim"
+    );
+    assert_eq!(
+        h.current(1),
+        Some(b.obj),
+        "the victim is halted but not yet gone"
+    );
     h.tick(1);
     assert_eq!(cpu_of(&h, b), None, "CPU 1 has left the victim");
     for c in [0, 1] {
@@ -182,13 +231,15 @@ fn ring_step(
         }
     }
     if m.last == Some(order::process::HALT) {
-        let (d, _) = h
-            .k
-            .kernel_invoke(cpu, next, order::process::INFO, &[], &[])
-            .map_err(|e| format!("INFO: {e:?}"))?;
+        let (d, _) =
+            h.k.kernel_invoke(cpu, next, order::process::INFO, &[], &[])
+                .map_err(|e| format!("INFO: {e:?}"))?;
         let i = ProcessInfo::unpack(d).ok_or("bad info")?;
         if i.state != ProcessState::Halted || i.cpu.is_some() {
-            return Err(format!("after HALT returned, {next:?} is {:?} on {:?}", i.state, i.cpu));
+            return Err(format!(
+                "after HALT returned, {next:?} is {:?} on {:?}",
+                i.state, i.cpu
+            ));
         }
     }
     let (o, rounds) = match m.last {
@@ -196,7 +247,9 @@ fn ring_step(
         _ if m.rounds == 0 => (None, 0),
         _ => (Some(order::process::HALT), m.rounds - 1),
     };
-    ring.lock().unwrap().insert(me, (Member { rounds, last: o }, next));
+    ring.lock()
+        .unwrap()
+        .insert(me, (Member { rounds, last: o }, next));
     regs.inv = match o {
         Some(o) => call(NEXT, o, &[], &[], 0),
         None => {
@@ -220,7 +273,16 @@ fn a_ring_of_four_halting_each_other_on_real_threads_all_finish() {
     for (i, p) in ps.iter().enumerate() {
         let next = ps[(i + 1) % MEMBERS];
         h.give(*p, NEXT, next, Rights::ALL);
-        ring.insert(p.obj, (Member { rounds: ROUNDS, last: None }, next));
+        ring.insert(
+            p.obj,
+            (
+                Member {
+                    rounds: ROUNDS,
+                    last: None,
+                },
+                next,
+            ),
+        );
     }
     for p in &ps {
         h.start(*p);
@@ -252,14 +314,21 @@ fn a_ring_of_four_halting_each_other_on_real_threads_all_finish() {
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().expect("a CPU thread panicked")).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a CPU thread panicked"))
+            .collect()
     });
     let mut cpus = Vec::new();
     for (cpu, r) in results {
         r.unwrap();
         cpus.push(cpu);
     }
-    assert_eq!(done.load(Ordering::SeqCst), MEMBERS, "not every member finished in time");
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        MEMBERS,
+        "not every member finished in time"
+    );
     h.cpus = cpus;
     h.k.check_invariants(&h.cpus).unwrap();
 }

@@ -159,14 +159,24 @@ fn a_sender_that_floods_a_deaf_recipient_drains_only_its_own_activities() {
     h.tick(0);
     assert_eq!(h.current(0), Some(flooder.obj));
     for i in 0..ALLOTMENT {
-        h.syscall(0, inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]));
+        h.syscall(
+            0,
+            inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]),
+        );
         assert_eq!(h.current(0), Some(flooder.obj), "post {i} is queued");
     }
     h.syscall(0, inv(InvocationKind::Post, EP, 1, &[99], &[], [0; 4]));
-    assert_eq!(h.state(flooder), ProcessState::Stalled, "its own allotment is spent");
+    assert_eq!(
+        h.state(flooder),
+        ProcessState::Stalled,
+        "its own allotment is spent"
+    );
     assert_eq!(h.current(0), Some(other.obj));
     for i in 0..ALLOTMENT {
-        h.syscall(0, inv(InvocationKind::Post, EP, 2, &[u64::from(i)], &[], [0; 4]));
+        h.syscall(
+            0,
+            inv(InvocationKind::Post, EP, 2, &[u64::from(i)], &[], [0; 4]),
+        );
         assert_eq!(
             (h.current(0), h.error(0)),
             (Some(other.obj), None),
@@ -448,11 +458,23 @@ fn yield_passes_the_cpu_to_the_next_of_the_same_priority_and_only_the_caller_may
     h.tick(0);
     assert_eq!(h.current(0), Some(a.obj));
     h.syscall(0, call(SELF + 1, order::process::YIELD, &[], &[], 0));
-    assert_eq!(h.current(0), Some(a.obj), "yielding on another process's behalf is refused");
+    assert_eq!(
+        h.current(0),
+        Some(a.obj),
+        "yielding on another process's behalf is refused"
+    );
     assert_eq!(h.error(0), Some(Error::BadState));
     h.syscall(0, call(SELF, order::process::YIELD, &[], &[], 0));
-    assert_eq!(h.current(0), Some(b.obj), "the yielder goes behind the other process of its level");
-    assert_eq!(h.error(0), None, "b resumes where it was: no error is shown");
+    assert_eq!(
+        h.current(0),
+        Some(b.obj),
+        "the yielder goes behind the other process of its level"
+    );
+    assert_eq!(
+        h.error(0),
+        None,
+        "b resumes where it was: no error is shown"
+    );
     h.syscall(0, call(SELF, order::process::YIELD, &[], &[], 0));
     assert_eq!(h.current(0), Some(a.obj), "and back");
     assert_eq!(h.error(0), None, "a's YIELD succeeded");
@@ -463,15 +485,33 @@ fn io_ports_are_granted_and_revoked_through_the_platform_after_the_commit_point(
     let mut h = H::new(1, 8, 100, 2);
     let driver = h.process(1);
     let ports = h.k.io_ports_cap(3);
-    assert_eq!(h.obj(ports, order::GET_TYPE, &[], &[]).unwrap().0[0], CapType::IoPorts as u64);
-    h.obj(ports, order::io_ports::GRANT, &[], &[driver]).unwrap();
-    assert_eq!(h.k.platform.io_ports.lock().unwrap().get(&driver.obj), Some(&Some(3)));
-    h.obj(ports, order::io_ports::REVOKE, &[], &[driver]).unwrap();
-    assert_eq!(h.k.platform.io_ports.lock().unwrap().get(&driver.obj), Some(&None));
+    assert_eq!(
+        h.obj(ports, order::GET_TYPE, &[], &[]).unwrap().0[0],
+        CapType::IoPorts as u64
+    );
+    h.obj(ports, order::io_ports::GRANT, &[], &[driver])
+        .unwrap();
+    assert_eq!(
+        h.k.platform.io_ports.lock().unwrap().get(&driver.obj),
+        Some(&Some(3))
+    );
+    h.obj(ports, order::io_ports::REVOKE, &[], &[driver])
+        .unwrap();
+    assert_eq!(
+        h.k.platform.io_ports.lock().unwrap().get(&driver.obj),
+        Some(&None)
+    );
     let other = h.process(1);
-    assert_eq!(h.obj(ports, order::io_ports::GRANT, &[], &[h.root]), Err(Error::WrongType));
+    assert_eq!(
+        h.obj(ports, order::io_ports::GRANT, &[], &[h.root]),
+        Err(Error::WrongType)
+    );
     assert!(
-        !h.k.platform.io_ports.lock().unwrap().contains_key(&other.obj),
+        !h.k.platform
+            .io_ports
+            .lock()
+            .unwrap()
+            .contains_key(&other.obj),
         "a refused grant reaches nobody"
     );
 }
@@ -568,7 +608,11 @@ fn a_low_priority_owner_below_a_spinner_does_not_hold_off_a_server_for_good() {
     h.tick(0);
     assert_eq!(h.current(0), Some(low.obj));
     h.syscall(0, inv(InvocationKind::Call, EP, 2, &[], &[], WAIT));
-    assert_eq!(h.state(low), ProcessState::Stalled, "the server is halted: the low caller waits");
+    assert_eq!(
+        h.state(low),
+        ProcessState::Stalled,
+        "the server is halted: the low caller waits"
+    );
     let spinner = h.process(5);
     h.start(spinner);
     h.tick(0);
@@ -576,7 +620,11 @@ fn a_low_priority_owner_below_a_spinner_does_not_hold_off_a_server_for_good() {
     h.start(high);
     h.tick(0);
     h.syscall(0, inv(InvocationKind::Call, EP, 3, &[], &[], WAIT));
-    assert_eq!(h.state(high), ProcessState::Stalled, "the high caller waits behind the low one");
+    assert_eq!(
+        h.state(high),
+        ProcessState::Stalled,
+        "the high caller waits behind the low one"
+    );
     h.obj(s, order::process::RESUME, &[], &[]).unwrap();
     let mut served = Vec::new();
     for _ in 0..40 {
@@ -595,5 +643,9 @@ fn a_low_priority_owner_below_a_spinner_does_not_hold_off_a_server_for_good() {
             _ => {}
         }
     }
-    assert_eq!(served, [1, 2, 3], "the server answered every caller in order, the spinner running");
+    assert_eq!(
+        served,
+        [1, 2, 3],
+        "the server answered every caller in order, the spinner running"
+    );
 }

@@ -26,7 +26,10 @@ unsafe impl<T: Send> Sync for Locked<T> {}
 
 impl<T> Locked<T> {
     fn new(v: T) -> Self {
-        Locked { lock: MrowLock::new(), data: UnsafeCell::new(v) }
+        Locked {
+            lock: MrowLock::new(),
+            data: UnsafeCell::new(v),
+        }
     }
 
     fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
@@ -165,7 +168,10 @@ fn try_write_fails_while_read_held() {
             })
         };
         if lock.try_write() {
-            assert!(!reading.load(Ordering::SeqCst), "write hold granted to a read-held lock");
+            assert!(
+                !reading.load(Ordering::SeqCst),
+                "write hold granted to a read-held lock"
+            );
             lock.unlock_write();
         }
         reader.join().unwrap();
@@ -212,13 +218,16 @@ fn crossing_paths_restart_instead_of_deadlocking() {
             thread::spawn(move || {
                 let mut held: HeldLocks<usize, 4> = HeldLocks::new();
                 held.write(&table[..], 0).unwrap();
-                held.write(&table[..], 1).expect("ascending order never restarts");
+                held.write(&table[..], 1)
+                    .expect("ascending order never restarts");
                 held.release_all(&table[..]);
             })
         };
         let mut held: HeldLocks<usize, 4> = HeldLocks::new();
         loop {
-            let path = held.write(&table[..], 1).and_then(|()| held.write(&table[..], 0));
+            let path = held
+                .write(&table[..], 1)
+                .and_then(|()| held.write(&table[..], 0));
             held.release_all(&table[..]);
             match path {
                 Ok(()) => break,
@@ -249,12 +258,20 @@ fn a_pinned_cache_entry_is_never_evicted() {
             })
         };
         if cache.read(|c| c.pin(7, cpu0, &txns).copied()) == Some(70) {
-            assert_eq!(cache.read(|c| c.get(7).copied()), Some(70), "evicted while pinned");
+            assert_eq!(
+                cache.read(|c| c.get(7).copied()),
+                Some(70),
+                "evicted while pinned"
+            );
         }
         let evicted = cleaner.join().unwrap();
         txns.enter(cpu0);
         let left = cache.write(|c| c.evict_one(&txns));
-        assert_eq!(evicted.or(left), Some((7, 70)), "an unpinned entry is evictable");
+        assert_eq!(
+            evicted.or(left),
+            Some((7, 70)),
+            "an unpinned entry is evictable"
+        );
     });
 }
 

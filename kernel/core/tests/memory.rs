@@ -29,7 +29,11 @@ fn a_destroyed_page_is_unreachable_through_old_mappings() {
     h.check();
     let root = h.root;
     h.obj(root, order::bank::DESTROY, &[], &[page]).unwrap();
-    assert_eq!(h.mmu().entry(space.obj, 7), None, "the derived entry went with the page");
+    assert_eq!(
+        h.mmu().entry(space.obj, 7),
+        None,
+        "the derived entry went with the page"
+    );
     h.check();
     h.tick(0);
     assert_eq!(
@@ -46,8 +50,15 @@ fn a_destroyed_page_is_unreachable_through_old_mappings() {
         h.obj(other, order::space::MAP, &[vpn, RW], &[p]).unwrap();
         reused |= h.k.mapped_frame(other.obj, vpn).map(|(f, _)| f) == Some(frame);
     }
-    assert!(reused, "the frame went back to the allocator once no CPU could reach it");
-    assert_eq!(h.touch(0, 7), Err(Error::BadAddress), "and A still cannot reach it");
+    assert!(
+        reused,
+        "the frame went back to the allocator once no CPU could reach it"
+    );
+    assert_eq!(
+        h.touch(0, 7),
+        Err(Error::BadAddress),
+        "and A still cannot reach it"
+    );
     h.check();
 }
 
@@ -59,7 +70,8 @@ fn unmap_and_space_destroy_drop_derived_entries_and_tables() {
     let page = h.create(CapType::Page);
     h.give(a, 5, space, Rights::ALL);
     for vpn in [3, 4, 700] {
-        h.obj(space, order::space::MAP, &[vpn, RW], &[page]).unwrap();
+        h.obj(space, order::space::MAP, &[vpn, RW], &[page])
+            .unwrap();
     }
     h.obj(a, order::process::SET_SPACE, &[], &[space]).unwrap();
     h.start(a);
@@ -75,9 +87,17 @@ fn unmap_and_space_destroy_drop_derived_entries_and_tables() {
     let free = h.mmu().free_frames();
     let root = h.root;
     h.obj(root, order::bank::DESTROY, &[], &[space]).unwrap();
-    assert_eq!(h.k.derived_tables(), 0, "the space's derived tables went with it");
+    assert_eq!(
+        h.k.derived_tables(),
+        0,
+        "the space's derived tables went with it"
+    );
     h.tick(0);
-    assert_eq!(h.mmu().free_frames(), free + 2, "and their frames, once CPU 0 passed the kernel");
+    assert_eq!(
+        h.mmu().free_frames(),
+        free + 2,
+        "and their frames, once CPU 0 passed the kernel"
+    );
     h.obj(root, order::bank::DESTROY, &[], &[page]).unwrap();
     h.check();
 }
@@ -89,7 +109,8 @@ fn two_cpus_faulting_in_one_region_share_its_table() {
     let (a, b) = (h.process(1), h.process(1));
     for (vpn, p) in [(0, a), (1, b)] {
         let page = h.create(CapType::Page);
-        h.obj(space, order::space::MAP, &[vpn, RW], &[page]).unwrap();
+        h.obj(space, order::space::MAP, &[vpn, RW], &[page])
+            .unwrap();
         h.obj(p, order::process::SET_SPACE, &[], &[space]).unwrap();
         h.start(p);
     }
@@ -141,7 +162,11 @@ fn faults_racing_unmap_and_destroy_leave_no_stale_entry() {
                 let vpn = target.load(Ordering::Acquire);
                 k.platform.mmu.lock().unwrap().kernel_entered(0);
                 let _ = k.resolve_fault(cpu, vpn);
-                k.platform.mmu.lock().unwrap().user_entered(0, Some(space.obj));
+                k.platform
+                    .mmu
+                    .lock()
+                    .unwrap()
+                    .user_entered(0, Some(space.obj));
             }
         });
         let cpu = &mut c1[0];
@@ -150,18 +175,27 @@ fn faults_racing_unmap_and_destroy_leave_no_stale_entry() {
                 .kernel_invoke(cpu, root, order::bank::CREATE, &[CapType::Page as u64], &[])
                 .unwrap();
             let page = page.unwrap();
-            k.kernel_invoke(cpu, space, order::space::MAP, &[vpn, RW], &[page]).unwrap();
+            k.kernel_invoke(cpu, space, order::space::MAP, &[vpn, RW], &[page])
+                .unwrap();
             target.store(vpn, Ordering::Release);
             let start = Instant::now();
-            while k.platform.mmu.lock().unwrap().entry(space.obj, vpn).is_none()
+            while k
+                .platform
+                .mmu
+                .lock()
+                .unwrap()
+                .entry(space.obj, vpn)
+                .is_none()
                 && start.elapsed() < Duration::from_millis(1)
             {
                 std::thread::yield_now();
             }
             if vpn % 2 == 0 {
-                k.kernel_invoke(cpu, space, order::space::UNMAP, &[vpn], &[]).unwrap();
+                k.kernel_invoke(cpu, space, order::space::UNMAP, &[vpn], &[])
+                    .unwrap();
             }
-            k.kernel_invoke(cpu, root, order::bank::DESTROY, &[], &[page]).unwrap();
+            k.kernel_invoke(cpu, root, order::bank::DESTROY, &[], &[page])
+                .unwrap();
         }
         stop.store(true, Ordering::Release);
     });

@@ -25,7 +25,14 @@ fn mode(write: bool) -> LockMode {
 
 /// What the other CPU holds on each key.
 fn outside() -> impl Strategy<Value = Vec<Option<LockMode>>> {
-    prop::collection::vec(prop_oneof![Just(None), Just(Some(LockMode::Read)), Just(Some(LockMode::Write))], KEYS)
+    prop::collection::vec(
+        prop_oneof![
+            Just(None),
+            Just(Some(LockMode::Read)),
+            Just(Some(LockMode::Write))
+        ],
+        KEYS,
+    )
 }
 
 proptest! {

@@ -48,7 +48,11 @@ impl Model {
     }
 
     /// Returns (stall result, id woken).
-    fn apply(&mut self, op: &Op, elsewhere: &Model) -> (Option<Result<(), StallError>>, Option<u32>) {
+    fn apply(
+        &mut self,
+        op: &Op,
+        elsewhere: &Model,
+    ) -> (Option<Result<(), StallError>>, Option<u32>) {
         match *op {
             Op::Stall(id) if self.waiters.contains(&id) || elsewhere.waiters.contains(&id) => {
                 (Some(Err(StallError::AlreadyQueued)), None)

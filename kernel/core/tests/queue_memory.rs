@@ -70,13 +70,20 @@ fn stalled_senders_and_queued_posts_allocate_no_kernel_memory() {
         h.tick(0);
         assert_eq!(h.current(0), Some(c.obj));
         for i in 0..POSTS {
-            h.syscall_unchecked(0, inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]));
+            h.syscall_unchecked(
+                0,
+                inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]),
+            );
         }
         h.syscall_unchecked(0, inv(InvocationKind::Send, EP, 1, &[], &[], [0; 4]));
     }
     COUNTING.with(|c| c.set(false));
     for c in &clients {
-        assert_eq!(h.state(*c), ProcessState::Stalled, "every client waits on the server");
+        assert_eq!(
+            h.state(*c),
+            ProcessState::Stalled,
+            "every client waits on the server"
+        );
     }
     h.check();
     assert_eq!(
@@ -99,7 +106,8 @@ fn a_flood_of_wouldblock_allocates_no_kernel_memory() {
         let c = h.process(1);
         let ep = h.endpoint(server, i + 1);
         h.give(c, EP, ep, Rights::ALL);
-        h.obj(c, order::process::SET_NOTIFY, &[i], &[to_listener]).unwrap();
+        h.obj(c, order::process::SET_NOTIFY, &[i], &[to_listener])
+            .unwrap();
         clients.push(c);
     }
     for c in &clients {
@@ -115,10 +123,17 @@ fn a_flood_of_wouldblock_allocates_no_kernel_memory() {
         h.tick(0);
         assert_eq!(h.current(0), Some(c.obj));
         for i in 0..POSTS {
-            h.syscall_unchecked(0, inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]));
+            h.syscall_unchecked(
+                0,
+                inv(InvocationKind::Post, EP, 1, &[u64::from(i)], &[], [0; 4]),
+            );
         }
         for _ in 0..50 {
-            for kind in [InvocationKind::Call, InvocationKind::Send, InvocationKind::Post] {
+            for kind in [
+                InvocationKind::Call,
+                InvocationKind::Send,
+                InvocationKind::Post,
+            ] {
                 h.syscall_unchecked(0, nb(kind, &[1]));
                 assert_eq!(h.error(0), Some(Error::WouldBlock));
             }
@@ -127,5 +142,9 @@ fn a_flood_of_wouldblock_allocates_no_kernel_memory() {
     }
     COUNTING.with(|c| c.set(false));
     h.check();
-    assert_eq!(ALLOCATIONS.with(Cell::get), 0, "registering notification requests allocated");
+    assert_eq!(
+        ALLOCATIONS.with(Cell::get),
+        0,
+        "registering notification requests allocated"
+    );
 }

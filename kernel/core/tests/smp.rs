@@ -228,7 +228,9 @@ fn clients_and_servers_on_real_threads_under_halts() {
             failure = r.err();
         }
         if failure.is_none() {
-            failure = (0..CLIENTS).try_for_each(|c| halter(c, order::process::RESUME)).err();
+            failure = (0..CLIENTS)
+                .try_for_each(|c| halter(c, order::process::RESUME))
+                .err();
         }
         stop.store(true, Ordering::SeqCst);
         if let Some(e) = failure {

@@ -45,7 +45,11 @@ fn work_for_a_busy_cpu_interrupts_an_idle_one() {
     h.k.platform.ipis.lock().unwrap().clear();
     h.start(late);
     assert!(
-        h.k.platform.ipis.lock().unwrap().contains(&CpuId::new(1).unwrap()),
+        h.k.platform
+            .ipis
+            .lock()
+            .unwrap()
+            .contains(&CpuId::new(1).unwrap()),
         "CPU 1 is interrupted to take the process CPU 0 cannot run yet"
     );
     h.tick(1);

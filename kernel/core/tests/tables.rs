@@ -21,10 +21,15 @@ fn creating_into_a_full_table_from_many_banks_is_refused_not_a_panic() {
         let banks: Vec<Cap> = (0..CPUS)
             .map(|_| {
                 let root = h.root;
-                h.obj(root, order::bank::CREATE, &[CapType::Bank as u64, 1000], &[])
-                    .unwrap()
-                    .1
-                    .unwrap()
+                h.obj(
+                    root,
+                    order::bank::CREATE,
+                    &[CapType::Bank as u64, 1000],
+                    &[],
+                )
+                .unwrap()
+                .1
+                .unwrap()
             })
             .collect();
         let mut cpus = std::mem::take(&mut h.cpus);
@@ -38,7 +43,13 @@ fn creating_into_a_full_table_from_many_banks_is_refused_not_a_panic() {
                         sc.spawn(move || {
                             let mut mine = Vec::new();
                             loop {
-                                match k.kernel_invoke(cpu, bank, order::bank::CREATE, &[ty as u64], &[]) {
+                                match k.kernel_invoke(
+                                    cpu,
+                                    bank,
+                                    order::bank::CREATE,
+                                    &[ty as u64],
+                                    &[],
+                                ) {
                                     Ok((_, Some(c))) => mine.push(c),
                                     Err(Error::OutOfQuota) => return mine,
                                     other => panic!("{ty:?} round {round}: CREATE gave {other:?}"),
@@ -58,7 +69,8 @@ fn creating_into_a_full_table_from_many_banks_is_refused_not_a_panic() {
             assert_eq!(total, full, "{ty:?} round {round}: the table fills exactly");
             for (cpu, (bank, objs)) in cpus.iter_mut().zip(banks.iter().zip(made)) {
                 for o in objs {
-                    h.k.kernel_invoke(cpu, *bank, order::bank::DESTROY, &[], &[o]).unwrap();
+                    h.k.kernel_invoke(cpu, *bank, order::bank::DESTROY, &[], &[o])
+                        .unwrap();
                 }
             }
         }

@@ -50,7 +50,8 @@ fn world(posts: u32) -> World {
     let ep = h.endpoint(s, 1);
     h.give(c, EP, ep, Rights::ALL);
     let to_l = h.endpoint(l, NOTIFY_BADGE);
-    h.obj(c, order::process::SET_NOTIFY, &[WORD], &[to_l]).unwrap();
+    h.obj(c, order::process::SET_NOTIFY, &[WORD], &[to_l])
+        .unwrap();
     h.start(l);
     h.start(c);
     run(&mut h, l);
@@ -95,9 +96,16 @@ fn notifications(w: &mut World) -> usize {
     run(&mut w.h, w.l);
     let r = w.h.reply(0);
     let i = MessageInfo::unpack(r.info).unwrap();
-    assert_eq!((i.kind, i.order, r.data[0], r.badge), (InvocationKind::Post, NOTIFIED, WORD, NOTIFY_BADGE));
+    assert_eq!(
+        (i.kind, i.order, r.data[0], r.badge),
+        (InvocationKind::Post, NOTIFIED, WORD, NOTIFY_BADGE)
+    );
     w.h.syscall(0, wait());
-    assert_ne!(w.h.state(w.l), ProcessState::Running, "a second notification");
+    assert_ne!(
+        w.h.state(w.l),
+        ProcessState::Running,
+        "a second notification"
+    );
     1
 }
 
@@ -108,12 +116,27 @@ fn wouldblock_leaves_no_trace_and_notifies_once_when_the_server_waits() {
     let mut registered = 0;
     for _ in 0..2 * NOTIFY_REQUESTS {
         let e = w.h.syscall(0, call_server());
-        assert_eq!(e, Exit::User { process: w.c.obj, space: None }, "the client goes on");
-        assert_eq!(w.h.error(0), Some(Error::WouldBlock), "one request per watched object");
+        assert_eq!(
+            e,
+            Exit::User {
+                process: w.c.obj,
+                space: None
+            },
+            "the client goes on"
+        );
+        assert_eq!(
+            w.h.error(0),
+            Some(Error::WouldBlock),
+            "one request per watched object"
+        );
         registered += w.h.reply(0).data[0];
     }
     assert_eq!(registered, 1, "the first registers, the others find it");
-    assert_eq!((info(&mut w.h, w.s), available(&mut w.h)), before, "the server and bank are untouched");
+    assert_eq!(
+        (info(&mut w.h, w.s), available(&mut w.h)),
+        before,
+        "the server and bank are untouched"
+    );
     let s = w.s;
     assert_eq!(w.h.state(s), ProcessState::Halted);
     // The client waits elsewhere; the server starts, runs and waits: one notification.
@@ -128,11 +151,16 @@ fn wouldblock_leaves_no_trace_and_notifies_once_when_the_server_waits() {
     // The retry gets through.
     let c = w.c;
     w.h.obj(c, order::process::HALT, &[], &[]).unwrap();
-    w.h.obj(c, order::process::SET_ENTRY, &[0, 0, 0], &[]).unwrap();
+    w.h.obj(c, order::process::SET_ENTRY, &[0, 0, 0], &[])
+        .unwrap();
     w.h.start(c);
     run(&mut w.h, c);
     w.h.syscall(0, call_server());
-    assert_eq!(w.h.state(c), ProcessState::Waiting, "delivered: the CALL waits for its reply");
+    assert_eq!(
+        w.h.state(c),
+        ProcessState::Waiting,
+        "delivered: the CALL waits for its reply"
+    );
     assert_eq!(w.h.state(s), ProcessState::Running);
     w.h.check();
 }
@@ -218,7 +246,8 @@ fn a_destroyed_server_notifies_its_requesters() {
     // The retry finds the endpoint dead.
     let c = w.c;
     w.h.obj(c, order::process::HALT, &[], &[]).unwrap();
-    w.h.obj(c, order::process::SET_ENTRY, &[0, 0, 0], &[]).unwrap();
+    w.h.obj(c, order::process::SET_ENTRY, &[0, 0, 0], &[])
+        .unwrap();
     w.h.start(c);
     run(&mut w.h, c);
     w.h.syscall(0, call_server());
@@ -237,7 +266,11 @@ fn requests_are_bounded_per_process_and_each_server_gets_its_own() {
         let ep = w.h.endpoint(*s, 1);
         w.h.give(c, EP2, ep, Rights::ALL);
         w.h.syscall(0, nb(inv(InvocationKind::Call, EP2, 5, &[], &[], [0; 4])));
-        let expected = if i < NOTIFY_REQUESTS as usize { Error::WouldBlock } else { Error::OutOfQuota };
+        let expected = if i < NOTIFY_REQUESTS as usize {
+            Error::WouldBlock
+        } else {
+            Error::OutOfQuota
+        };
         assert_eq!(w.h.error(0), Some(expected), "server {i}");
     }
     assert_eq!(w.h.state(c), ProcessState::Running);
@@ -248,7 +281,8 @@ fn requests_are_bounded_per_process_and_each_server_gets_its_own() {
 fn without_a_notification_endpoint_wouldblock_registers_nothing() {
     let mut w = world(2);
     let c = w.c;
-    w.h.obj(c, order::process::SET_NOTIFY, &[0], &[Cap::NULL]).unwrap();
+    w.h.obj(c, order::process::SET_NOTIFY, &[0], &[Cap::NULL])
+        .unwrap();
     w.h.syscall(0, call_server());
     assert_eq!(w.h.error(0), Some(Error::WouldBlock));
     w.h.syscall(0, wait());
@@ -285,7 +319,8 @@ fn a_new_process_in_a_dead_requesters_slot_registers_its_own_request() {
     let ep = w.h.endpoint(w.s, 1);
     w.h.give(c2, EP, ep, Rights::ALL);
     let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
-    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l]).unwrap();
+    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l])
+        .unwrap();
     w.h.start(c2);
     run(&mut w.h, c2);
     w.h.syscall(0, call_server());
@@ -296,7 +331,11 @@ fn a_new_process_in_a_dead_requesters_slot_registers_its_own_request() {
     );
     w.h.syscall(0, wait());
     server_waits(&mut w);
-    assert_eq!(notifications(&mut w), 1, "the new one's, once; the dead one's dropped");
+    assert_eq!(
+        notifications(&mut w),
+        1,
+        "the new one's, once; the dead one's dropped"
+    );
     w.h.check();
 }
 
@@ -307,7 +346,10 @@ fn a_new_process_in_a_dead_posters_slot_gets_its_own_watch() {
     w.h.syscall(0, post(1));
     w.h.syscall(0, post(2));
     w.h.syscall(0, nb(post(3)));
-    assert_eq!((w.h.error(0), w.h.reply(0).data[0]), (Some(Error::WouldBlock), 1));
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1)
+    );
     let (root, c) = (w.h.root, w.c);
     w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
     let c2 = w.h.process(1);
@@ -315,7 +357,8 @@ fn a_new_process_in_a_dead_posters_slot_gets_its_own_watch() {
     let ep = w.h.endpoint(w.s, 1);
     w.h.give(c2, EP, ep, Rights::ALL);
     let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
-    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l]).unwrap();
+    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l])
+        .unwrap();
     w.h.start(c2);
     run(&mut w.h, c2);
     // The dead one's POSTs still hold the slot's allotment.

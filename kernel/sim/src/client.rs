@@ -47,7 +47,11 @@ impl Program {
             ledger.nonblocking(me);
         }
         let info = MessageInfo::new(kind, SERVER_ORDER, ndata, ncaps);
-        let info = if self.nonblocking { info.nonblocking() } else { info };
+        let info = if self.nonblocking {
+            info.nonblocking()
+        } else {
+            info
+        };
         let caps = CapWord {
             send: [slot::CAP_PAGE, 0, 0, 0],
             recv: [slot::SCRATCH, 0, 0, 0],
@@ -59,7 +63,9 @@ impl Program {
     /// page slot the client filled.
     fn object_step(&mut self, rng: &mut Rng, ledger: &mut Ledger) -> Invocation {
         self.pending = Some(Pending::Any);
-        let filled: Vec<u8> = (0..slot::PAGE_COUNT).filter(|i| self.pages & 1 << i != 0).collect();
+        let filled: Vec<u8> = (0..slot::PAGE_COUNT)
+            .filter(|i| self.pages & 1 << i != 0)
+            .collect();
         let i = if !filled.is_empty() && rng.chance(3, 4) {
             filled[rng.index(filled.len())]
         } else {
@@ -84,7 +90,14 @@ impl Program {
                 let target = self.endpoints[0].unwrap_or(usize::MAX);
                 let deadline = ledger.now + rng.below(3_000);
                 let word = ledger.arm(target, deadline);
-                call(slot::ALARM, order::alarm::ARM, [deadline, 0, word, 0], 3, slot::SERVERS, 0)
+                call(
+                    slot::ALARM,
+                    order::alarm::ARM,
+                    [deadline, 0, word, 0],
+                    3,
+                    slot::SERVERS,
+                    0,
+                )
             }
             12 => call(slot::ALARM, order::alarm::CANCEL, [0; 4], 0, 0, 0),
             0..=2 => {

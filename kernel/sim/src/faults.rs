@@ -74,7 +74,10 @@ impl Sim {
                 Fault::Priority,
                 vec![on(order::process::SET_PRIORITY, vec![self.rng.below(4)])],
             ),
-            12 | 13 => (Fault::Affinity, vec![on(order::process::SET_AFFINITY, vec![cpu])]),
+            12 | 13 => (
+                Fault::Affinity,
+                vec![on(order::process::SET_AFFINITY, vec![cpu])],
+            ),
             _ if self.progs.len() < 16 => (
                 Fault::Destroy,
                 vec![Order {

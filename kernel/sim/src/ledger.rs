@@ -73,14 +73,18 @@ impl Ledger {
     pub fn alarm_received(&mut self, word: u64, receiver: usize) -> Result<(), String> {
         let now = self.now;
         let Some(a) = self.alarms.get_mut(&word) else {
-            return Err(format!("process {receiver} got an alarm POST {word} nobody armed"));
+            return Err(format!(
+                "process {receiver} got an alarm POST {word} nobody armed"
+            ));
         };
         match *a {
             (_, _, true) => Err(format!("alarm POST {word} arrived twice (at {receiver})")),
-            (t, _, _) if t != receiver => Err(format!("alarm POST {word} for {t} arrived at {receiver}")),
-            (_, deadline, _) if now < deadline => {
-                Err(format!("alarm POST {word} arrived at {now}, before its deadline {deadline}"))
+            (t, _, _) if t != receiver => {
+                Err(format!("alarm POST {word} for {t} arrived at {receiver}"))
             }
+            (_, deadline, _) if now < deadline => Err(format!(
+                "alarm POST {word} arrived at {now}, before its deadline {deadline}"
+            )),
             _ => {
                 a.2 = true;
                 self.alarms_fired += 1;
@@ -102,7 +106,11 @@ impl Ledger {
     /// `client` sees the result of its non-blocking invocation: `WouldBlock` with `registered`
     /// new requests (0 or 1), or `None` for any other result. A notification it had already
     /// been sent must now be accounted for.
-    pub fn nonblocking_seen(&mut self, client: usize, registered: Option<u64>) -> Result<(), String> {
+    pub fn nonblocking_seen(
+        &mut self,
+        client: usize,
+        registered: Option<u64>,
+    ) -> Result<(), String> {
         self.unseen.remove(&client);
         let Some(r) = self.requests.get_mut(&client) else {
             return Ok(());
@@ -112,7 +120,10 @@ impl Ledger {
             r.1 += n;
         }
         if r.2 > r.1 {
-            return Err(format!("client {client} was notified {} times for {} requests", r.2, r.1));
+            return Err(format!(
+                "client {client} was notified {} times for {} requests",
+                r.2, r.1
+            ));
         }
         Ok(())
     }
@@ -122,14 +133,23 @@ impl Ledger {
     pub fn notified(&mut self, word: u64, receiver: usize) -> Result<(), String> {
         let client = usize::try_from(word).unwrap_or(usize::MAX);
         let Some(r) = self.requests.get_mut(&client) else {
-            return Err(format!("process {receiver} got a notification {word} for nobody"));
+            return Err(format!(
+                "process {receiver} got a notification {word} for nobody"
+            ));
         };
         if r.0 != receiver {
-            return Err(format!("a notification of {client} for {} arrived at {receiver}", r.0));
+            return Err(format!(
+                "a notification of {client} for {} arrived at {receiver}",
+                r.0
+            ));
         }
         let owed = r.1 + u64::from(self.unseen.contains(&client));
         if r.2 >= owed {
-            return Err(format!("client {client} was notified {} times for {} requests", r.2 + 1, r.1));
+            return Err(format!(
+                "client {client} was notified {} times for {} requests",
+                r.2 + 1,
+                r.1
+            ));
         }
         r.2 += 1;
         self.notifications += 1;
@@ -138,7 +158,11 @@ impl Ledger {
 
     /// After the drain: every request of a client `whole` says was never halted, aimed at a
     /// live program, was notified (none lost).
-    pub fn check_notified(&self, whole: impl Fn(usize) -> bool, alive: impl Fn(usize) -> bool) -> Result<(), String> {
+    pub fn check_notified(
+        &self,
+        whole: impl Fn(usize) -> bool,
+        alive: impl Fn(usize) -> bool,
+    ) -> Result<(), String> {
         for (&client, &(target, registered, notified)) in &self.requests {
             let owed = registered + u64::from(self.unseen.contains(&client));
             if notified > owed || (whole(client) && alive(target) && registered != notified) {

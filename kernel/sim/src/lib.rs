@@ -31,6 +31,10 @@ pub fn run_seed(seed: u64, bug: Option<PlantedBug>) -> Result<Stats, String> {
 /// Runs the system of `seed` (no bug planted but `bug`) with the kernel's fast paths on or off,
 /// recording what its programs saw: the CPU count, the system calls the fast paths ran, and
 /// the transcript (`tests/fastpath_equal.rs` compares the two).
-pub fn transcript(seed: u64, bug: Option<PlantedBug>, fast_paths: bool) -> Result<(usize, u64, Vec<String>), String> {
+pub fn transcript(
+    seed: u64,
+    bug: Option<PlantedBug>,
+    fast_paths: bool,
+) -> Result<(usize, u64, Vec<String>), String> {
     world::Sim::new(seed, bug)?.transcript(STEPS, fast_paths)
 }

@@ -185,7 +185,12 @@ impl Program {
             ledger.nonblocking_seen(me, would_block.then_some(r.data[0]))?;
         }
         if would_block {
-            if !nonblocking || !matches!(p, Pending::Call { .. } | Pending::Send { .. } | Pending::Post { .. }) {
+            if !nonblocking
+                || !matches!(
+                    p,
+                    Pending::Call { .. } | Pending::Send { .. } | Pending::Post { .. }
+                )
+            {
                 return Err(format!("process {me}: {p:?} got WouldBlock without asking"));
             }
             return Ok(());
@@ -271,7 +276,10 @@ impl Program {
         }
         if info.kind == InvocationKind::Post && info.order == NOTIFIED {
             if r.badge != NOTIFY_BADGE {
-                return Err(format!("process {me}: a notification through badge {:#x}", r.badge));
+                return Err(format!(
+                    "process {me}: a notification through badge {:#x}",
+                    r.badge
+                ));
             }
             return ledger.notified(r.data[0], me);
         }

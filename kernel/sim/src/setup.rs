@@ -33,7 +33,10 @@ impl Sim {
             page_tables: 4,
             alarms: 24,
         };
-        let kernel = Arc::new(Kernel::new(SimPlatform::new(8 + rng.below(16), ncpus), config));
+        let kernel = Arc::new(Kernel::new(
+            SimPlatform::new(8 + rng.below(16), ncpus),
+            config,
+        ));
         kernel.plant(bug);
         let root = kernel.boot_bank(1000).ok_or("no boot bank")?;
         let cpus = kernel.cpu_ids().map(Cpu::new).collect();
@@ -141,7 +144,12 @@ impl Sim {
         };
         if role == Role::Client {
             let alarm = self.call(root, order::bank::CREATE, &[CapType::Alarm as u64], &[])?;
-            self.call(proc, order::process::SET_CAP, &[u64::from(slot::ALARM)], &[alarm])?;
+            self.call(
+                proc,
+                order::process::SET_CAP,
+                &[u64::from(slot::ALARM)],
+                &[alarm],
+            )?;
         }
         for (s, c, r) in [
             (slot::BANK, bank, Rights::ALL),

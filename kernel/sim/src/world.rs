@@ -83,7 +83,11 @@ impl Sim {
 
     /// Runs like `run` with the kernel's fast paths on or off, recording what the programs
     /// saw. Returns the CPU count, the system calls the fast paths ran, and the transcript.
-    pub fn transcript(mut self, steps: u64, fast_paths: bool) -> Result<(usize, u64, Vec<String>), String> {
+    pub fn transcript(
+        mut self,
+        steps: u64,
+        fast_paths: bool,
+    ) -> Result<(usize, u64, Vec<String>), String> {
         self.kernel.set_fast_paths(fast_paths);
         self.transcript = Some(Vec::new());
         self.run_steps(steps)?;
@@ -281,10 +285,15 @@ impl Sim {
     /// modelled TLB, or else by the page fault returned (the kernel installs the entry or
     /// refuses, where the arch would halt the program; here it goes on).
     fn user_access(&mut self, c: usize) -> Option<Entry> {
-        let vpn = self.rng.below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
+        let vpn = self
+            .rng
+            .below(u64::from(crate::program::slot::PAGE_COUNT) + 2);
         let platform = &self.kernel.platform;
         platform.user_space(c)?;
-        platform.touch(c, vpn).is_none().then_some(Entry::Fault(vpn))
+        platform
+            .touch(c, vpn)
+            .is_none()
+            .then_some(Entry::Fault(vpn))
     }
 
     /// CPU `c` makes entry `e` alone.
@@ -341,7 +350,10 @@ impl Sim {
                 .ok_or_else(|| format!("INFO of live program {p} failed"))?;
             self.progs[p].seen = Some(info);
             if let Some(t) = self.transcript.as_mut() {
-                t.push(format!("step {} program {p} at rest: {info:?}", self.stats.steps));
+                t.push(format!(
+                    "step {} program {p} at rest: {info:?}",
+                    self.stats.steps
+                ));
             }
             let halted = info.state == ProcessState::Halted;
             let by_keeper = core::mem::take(&mut self.progs[p].halted_by_keeper);

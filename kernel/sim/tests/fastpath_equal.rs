@@ -19,15 +19,21 @@ const SEEDS: u64 = 1200;
 fn first_difference(bug: Option<PlantedBug>) -> (Option<(u64, String, String)>, u64, u64) {
     let (mut compared, mut fast_total) = (0, 0);
     for seed in 0..SEEDS {
-        let (cpus, fast, on) = transcript(seed, bug, true).unwrap_or_else(|e| (1, 0, vec![format!("failed: {e}")]));
+        let (cpus, fast, on) =
+            transcript(seed, bug, true).unwrap_or_else(|e| (1, 0, vec![format!("failed: {e}")]));
         if cpus != 1 {
             continue;
         }
-        let (_, _, off) = transcript(seed, bug, false).unwrap_or_else(|e| (1, 0, vec![format!("failed: {e}")]));
+        let (_, _, off) =
+            transcript(seed, bug, false).unwrap_or_else(|e| (1, 0, vec![format!("failed: {e}")]));
         compared += 1;
         fast_total += fast;
         if on != off {
-            let at = on.iter().zip(&off).position(|(a, b)| a != b).unwrap_or(on.len().min(off.len()));
+            let at = on
+                .iter()
+                .zip(&off)
+                .position(|(a, b)| a != b)
+                .unwrap_or(on.len().min(off.len()));
             let line = |t: &Vec<String>| t.get(at).cloned().unwrap_or_else(|| "(end)".into());
             return (Some((seed, line(&on), line(&off))), compared, fast_total);
         }
@@ -43,19 +49,28 @@ fn one_cpu_seeds_see_the_same_with_and_without_the_fast_paths() {
     }
     println!("{compared} one-CPU seeds compared; the fast paths ran {fast} system calls");
     assert!(compared >= 100, "only {compared} one-CPU seeds compared");
-    assert!(fast >= 1000, "the fast paths ran only {fast} system calls over {compared} seeds");
+    assert!(
+        fast >= 1000,
+        "the fast paths ran only {fast} system calls over {compared} seeds"
+    );
 }
 
 #[test]
 fn a_fast_path_that_loses_a_word_is_caught() {
     let (diff, _, _) = first_difference(Some(PlantedBug::FastPathDropsWord));
     println!("FastPathDropsWord: {diff:?}");
-    assert!(diff.is_some(), "no seed caught a fast path losing a data word");
+    assert!(
+        diff.is_some(),
+        "no seed caught a fast path losing a data word"
+    );
 }
 
 #[test]
 fn a_fast_path_that_passes_over_a_ready_process_is_caught() {
     let (diff, _, _) = first_difference(Some(PlantedBug::FastPathIgnoresReady));
     println!("FastPathIgnoresReady: {diff:?}");
-    assert!(diff.is_some(), "no seed caught a fast path running past a ready process");
+    assert!(
+        diff.is_some(),
+        "no seed caught a fast path running past a ready process"
+    );
 }

@@ -51,15 +51,24 @@ fn a_page_destroyed_with_its_derived_mappings_left_is_caught() {
         "no seed caught a destroyed page still reachable through a derived mapping"
     );
     let (seed, why) = found.unwrap_or_default();
-    assert!(why.contains("MMU"), "seed {seed} failed for another reason: {why}");
+    assert!(
+        why.contains("MMU"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }
 
 #[test]
 fn a_lost_notification_is_caught() {
     let found = first_failure(PlantedBug::LoseNotification);
-    assert!(found.is_some(), "no seed caught a notification request never notified");
+    assert!(
+        found.is_some(),
+        "no seed caught a notification request never notified"
+    );
     let (seed, why) = found.unwrap_or_default();
-    assert!(why.contains("notification"), "seed {seed} failed for another reason: {why}");
+    assert!(
+        why.contains("notification"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }
 
 #[test]
@@ -115,9 +124,15 @@ fn a_fault_dropped_for_a_dead_keeper_is_caught() {
 #[test]
 fn a_pinned_process_stolen_by_another_cpu_is_caught() {
     let found = first_failure(PlantedBug::StealPinned);
-    assert!(found.is_some(), "no seed caught a process running off its affinity");
+    assert!(
+        found.is_some(),
+        "no seed caught a process running off its affinity"
+    );
     let (seed, why) = found.unwrap_or_default();
-    assert!(why.contains("pinned"), "seed {seed} failed for another reason: {why}");
+    assert!(
+        why.contains("pinned"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }
 
 #[test]
@@ -125,7 +140,10 @@ fn an_alarm_posted_twice_is_caught() {
     let found = first_failure(PlantedBug::FireAlarmTwice);
     assert!(found.is_some(), "no seed caught an alarm that fired twice");
     let (seed, why) = found.unwrap_or_default();
-    assert!(why.contains("alarm"), "seed {seed} failed for another reason: {why}");
+    assert!(
+        why.contains("alarm"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }
 
 #[test]
@@ -147,5 +165,8 @@ fn an_alarm_posted_before_its_deadline_is_caught() {
     let found = first_failure(PlantedBug::FireAlarmEarly);
     assert!(found.is_some(), "no seed caught an alarm that fired early");
     let (seed, why) = found.unwrap_or_default();
-    assert!(why.contains("before its deadline"), "seed {seed} failed for another reason: {why}");
+    assert!(
+        why.contains("before its deadline"),
+        "seed {seed} failed for another reason: {why}"
+    );
 }

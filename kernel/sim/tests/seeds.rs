@@ -102,7 +102,9 @@ const FOUND_BUGS: [u64; 2] = [77_000, 101_833];
 fn seeds_run_clean() {
     let seeds: Vec<u64> = match env("TESSERA_SIM_SEED") {
         Some(one) => vec![one],
-        None => (0..env("TESSERA_SIM_SEEDS").unwrap_or(10_000)).chain(FOUND_BUGS).collect(),
+        None => (0..env("TESSERA_SIM_SEEDS").unwrap_or(10_000))
+            .chain(FOUND_BUGS)
+            .collect(),
     };
     let n = seeds.len();
     let (total, failed) = run_all(seeds);

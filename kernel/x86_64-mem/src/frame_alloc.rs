@@ -4,8 +4,8 @@
 //! region, or inside a reserved range (the kernel image, boot modules, the first MiB), is never
 //! handed out; freeing a frame that is not allocated is refused (it would hand the frame out twice).
 
-use crate::start_info::{MemoryKind, MemoryRegion};
 use crate::layout::{align_down, align_up, PAGE_SIZE};
+use crate::start_info::{MemoryKind, MemoryRegion};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreeError {
@@ -31,15 +31,25 @@ impl<'a> FrameAllocator<'a> {
     pub fn new(bitmap: &'a mut [u64], regions: &[MemoryRegion], reserved: &[(u64, u64)]) -> Self {
         bitmap.fill(0);
         let frames = bitmap.len() as u64 * 64;
-        let mut a = FrameAllocator { bitmap, frames, next: 0, free: 0 };
+        let mut a = FrameAllocator {
+            bitmap,
+            frames,
+            next: 0,
+            free: 0,
+        };
         for r in regions.iter().filter(|r| r.kind == MemoryKind::Usable) {
-            let (s, e) = (align_up(r.start, PAGE_SIZE) / PAGE_SIZE, align_down(r.start + r.len, PAGE_SIZE) / PAGE_SIZE);
+            let (s, e) = (
+                align_up(r.start, PAGE_SIZE) / PAGE_SIZE,
+                align_down(r.start + r.len, PAGE_SIZE) / PAGE_SIZE,
+            );
             for f in s..e.min(frames) {
                 a.set_free(f, true);
             }
         }
         for &(s, e) in reserved {
-            for f in align_down(s, PAGE_SIZE) / PAGE_SIZE..(align_up(e, PAGE_SIZE) / PAGE_SIZE).min(frames) {
+            for f in align_down(s, PAGE_SIZE) / PAGE_SIZE
+                ..(align_up(e, PAGE_SIZE) / PAGE_SIZE).min(frames)
+            {
                 a.set_free(f, false);
             }
         }
@@ -102,18 +112,33 @@ mod tests {
     use std::collections::HashSet;
 
     fn usable(start: u64, len: u64) -> MemoryRegion {
-        MemoryRegion { start, len, kind: MemoryKind::Usable }
+        MemoryRegion {
+            start,
+            len,
+            kind: MemoryKind::Usable,
+        }
     }
 
     #[test]
     fn hands_out_only_usable_unreserved_frames() {
-        let regions = [usable(0, 0xa0000), MemoryRegion { start: 0xa0000, len: 0x60000, kind: MemoryKind::Reserved }, usable(0x100000, 0x100000)];
+        let regions = [
+            usable(0, 0xa0000),
+            MemoryRegion {
+                start: 0xa0000,
+                len: 0x60000,
+                kind: MemoryKind::Reserved,
+            },
+            usable(0x100000, 0x100000),
+        ];
         let mut bm = vec![0u64; FrameAllocator::bitmap_words(0x200000)];
         let mut a = FrameAllocator::new(&mut bm, &regions, &[(0, 0x100000), (0x100000, 0x180000)]);
         assert_eq!(a.free_frames(), 128);
         let mut seen = HashSet::new();
         while let Some(pa) = a.alloc() {
-            assert!((0x180000..0x200000).contains(&pa), "{pa:#x} is reserved or not RAM");
+            assert!(
+                (0x180000..0x200000).contains(&pa),
+                "{pa:#x} is reserved or not RAM"
+            );
             assert!(seen.insert(pa), "{pa:#x} handed out twice");
         }
         assert_eq!(seen.len(), 128);

@@ -45,11 +45,19 @@ pub struct PageTables {
 
 impl PageTables {
     pub fn new(mem: &mut impl PhysPages) -> Result<Self, MapError> {
-        Ok(PageTables { root: mem.alloc_zeroed().ok_or(MapError::OutOfMemory)? })
+        Ok(PageTables {
+            root: mem.alloc_zeroed().ok_or(MapError::OutOfMemory)?,
+        })
     }
 
     /// The table at `stop_level` (0 = PT, 1 = PD) covering `va`, creating tables on the way.
-    fn walk_create(&self, mem: &mut impl PhysPages, va: u64, stop_level: u32, user: bool) -> Result<u64, MapError> {
+    fn walk_create(
+        &self,
+        mem: &mut impl PhysPages,
+        va: u64,
+        stop_level: u32,
+        user: bool,
+    ) -> Result<u64, MapError> {
         let mut table = self.root;
         for level in (stop_level + 1..=3).rev() {
             let i = index(va, level);
@@ -71,7 +79,14 @@ impl PageTables {
         Ok(table)
     }
 
-    fn map(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PageTableFlags, size: u64) -> Result<(), MapError> {
+    fn map(
+        &self,
+        mem: &mut impl PhysPages,
+        va: u64,
+        pa: u64,
+        flags: PageTableFlags,
+        size: u64,
+    ) -> Result<(), MapError> {
         if !canonical(va) {
             return Err(MapError::NonCanonical);
         }
@@ -79,21 +94,42 @@ impl PageTables {
             return Err(MapError::Misaligned);
         }
         let level = if size == SIZE_2M { 1 } else { 0 };
-        let table = self.walk_create(mem, va, level, flags.contains(PageTableFlags::USER_ACCESSIBLE))?;
+        let table = self.walk_create(
+            mem,
+            va,
+            level,
+            flags.contains(PageTableFlags::USER_ACCESSIBLE),
+        )?;
         let slot = &mut mem.table(table)[index(va, level)];
         if *slot & PageTableFlags::PRESENT.bits() != 0 {
             return Err(MapError::AlreadyMapped);
         }
-        let huge = if level == 1 { PageTableFlags::HUGE_PAGE } else { PageTableFlags::empty() };
+        let huge = if level == 1 {
+            PageTableFlags::HUGE_PAGE
+        } else {
+            PageTableFlags::empty()
+        };
         *slot = pa | (flags | huge | PageTableFlags::PRESENT).bits();
         Ok(())
     }
 
-    pub fn map_4k(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PageTableFlags) -> Result<(), MapError> {
+    pub fn map_4k(
+        &self,
+        mem: &mut impl PhysPages,
+        va: u64,
+        pa: u64,
+        flags: PageTableFlags,
+    ) -> Result<(), MapError> {
         self.map(mem, va, pa, flags, SIZE_4K)
     }
 
-    pub fn map_2m(&self, mem: &mut impl PhysPages, va: u64, pa: u64, flags: PageTableFlags) -> Result<(), MapError> {
+    pub fn map_2m(
+        &self,
+        mem: &mut impl PhysPages,
+        va: u64,
+        pa: u64,
+        flags: PageTableFlags,
+    ) -> Result<(), MapError> {
         self.map(mem, va, pa, flags, SIZE_2M)
     }
 
@@ -120,7 +156,9 @@ impl PageTables {
         let mut table = self.root;
         for level in (1..=3).rev() {
             let entry = mem.table(table)[index(va, level)];
-            if entry & PageTableFlags::PRESENT.bits() == 0 || entry & PageTableFlags::HUGE_PAGE.bits() != 0 {
+            if entry & PageTableFlags::PRESENT.bits() == 0
+                || entry & PageTableFlags::HUGE_PAGE.bits() != 0
+            {
                 return None;
             }
             table = entry & ADDR_MASK;
@@ -185,7 +223,9 @@ mod tests {
             Some(self.next)
         }
         fn table(&mut self, pa: u64) -> &mut [u64; 512] {
-            self.frames.get_mut(&pa).expect("walked into a frame that is not a table")
+            self.frames
+                .get_mut(&pa)
+                .expect("walked into a frame that is not a table")
         }
     }
 
@@ -195,39 +235,86 @@ mod tests {
     fn maps_and_translates_with_leaf_permissions() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::GLOBAL).unwrap();
-        pt.map_4k(&mut m, KTEXT + 0x1000, 0x10_1000, PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE).unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::GLOBAL)
+            .unwrap();
+        pt.map_4k(
+            &mut m,
+            KTEXT + 0x1000,
+            0x10_1000,
+            PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE,
+        )
+        .unwrap();
         let (pa, f) = pt.translate(&mut m, KTEXT + 0x123).unwrap();
         assert_eq!(pa, 0x10_0123);
         assert!(!f.contains(PageTableFlags::WRITABLE) && !f.contains(PageTableFlags::NO_EXECUTE));
         let (_, f) = pt.translate(&mut m, KTEXT + 0x1fff).unwrap();
         assert!(f.contains(PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE));
-        assert_eq!(pt.translate(&mut m, KTEXT + 0x2000), None, "the page after is a hole");
-        assert_eq!(pt.translate(&mut m, KTEXT - 0x1000), None, "the page before is a hole");
+        assert_eq!(
+            pt.translate(&mut m, KTEXT + 0x2000),
+            None,
+            "the page after is a hole"
+        );
+        assert_eq!(
+            pt.translate(&mut m, KTEXT - 0x1000),
+            None,
+            "the page before is a hole"
+        );
     }
 
     #[test]
     fn intermediate_entries_carry_user_only_for_user_mappings() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, 0x40_0000, 0x20_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
-        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::empty()).unwrap();
+        pt.map_4k(
+            &mut m,
+            0x40_0000,
+            0x20_0000,
+            PageTableFlags::USER_ACCESSIBLE,
+        )
+        .unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::empty())
+            .unwrap();
         let root = *m.table(pt.root);
         assert_ne!(root[0] & PageTableFlags::USER_ACCESSIBLE.bits(), 0);
         assert_eq!(root[511] & PageTableFlags::USER_ACCESSIBLE.bits(), 0);
-        assert_eq!(root[0] & PageTableFlags::NO_EXECUTE.bits(), 0, "NX belongs at the leaf");
+        assert_eq!(
+            root[0] & PageTableFlags::NO_EXECUTE.bits(),
+            0,
+            "NX belongs at the leaf"
+        );
     }
 
     #[test]
     fn refuses_overlap_misalignment_noncanonical_and_split_of_huge_page() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PageTableFlags::WRITABLE).unwrap();
-        assert_eq!(pt.map_4k(&mut m, 0xffff_8000_0000_1000, 0x1000, PageTableFlags::empty()), Err(MapError::HugePageInTheWay));
-        assert_eq!(pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PageTableFlags::empty()), Err(MapError::AlreadyMapped));
-        assert_eq!(pt.map_4k(&mut m, 0x1001, 0x1000, PageTableFlags::empty()), Err(MapError::Misaligned));
-        assert_eq!(pt.map_2m(&mut m, 0x20_1000, 0, PageTableFlags::empty()), Err(MapError::Misaligned));
-        assert_eq!(pt.map_4k(&mut m, 0x0000_8000_0000_0000, 0, PageTableFlags::empty()), Err(MapError::NonCanonical));
+        pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PageTableFlags::WRITABLE)
+            .unwrap();
+        assert_eq!(
+            pt.map_4k(
+                &mut m,
+                0xffff_8000_0000_1000,
+                0x1000,
+                PageTableFlags::empty()
+            ),
+            Err(MapError::HugePageInTheWay)
+        );
+        assert_eq!(
+            pt.map_2m(&mut m, 0xffff_8000_0000_0000, 0, PageTableFlags::empty()),
+            Err(MapError::AlreadyMapped)
+        );
+        assert_eq!(
+            pt.map_4k(&mut m, 0x1001, 0x1000, PageTableFlags::empty()),
+            Err(MapError::Misaligned)
+        );
+        assert_eq!(
+            pt.map_2m(&mut m, 0x20_1000, 0, PageTableFlags::empty()),
+            Err(MapError::Misaligned)
+        );
+        assert_eq!(
+            pt.map_4k(&mut m, 0x0000_8000_0000_0000, 0, PageTableFlags::empty()),
+            Err(MapError::NonCanonical)
+        );
         let (pa, f) = pt.translate(&mut m, 0xffff_8000_0012_3456).unwrap();
         assert_eq!(pa, 0x12_3456);
         assert!(f.contains(PageTableFlags::HUGE_PAGE));
@@ -237,7 +324,13 @@ mod tests {
     fn unmap_returns_the_frame_and_leaves_a_hole() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, 0x40_0000, 0x20_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
+        pt.map_4k(
+            &mut m,
+            0x40_0000,
+            0x20_0000,
+            PageTableFlags::USER_ACCESSIBLE,
+        )
+        .unwrap();
         assert_eq!(pt.unmap_4k(&mut m, 0x40_0000), Some(0x20_0000));
         assert_eq!(pt.unmap_4k(&mut m, 0x40_0000), None);
         assert_eq!(pt.translate(&mut m, 0x40_0000), None);
@@ -247,22 +340,48 @@ mod tests {
     fn releasing_the_lower_half_frees_leaves_and_tables_but_not_the_kernel_half() {
         let mut m = FakePhys::default();
         let pt = PageTables::new(&mut m).unwrap();
-        pt.map_4k(&mut m, 0x40_0000, 0xa000_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
-        pt.map_4k(&mut m, 0x7fff_0000_0000, 0xb000_0000, PageTableFlags::USER_ACCESSIBLE).unwrap();
-        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::empty()).unwrap();
+        pt.map_4k(
+            &mut m,
+            0x40_0000,
+            0xa000_0000,
+            PageTableFlags::USER_ACCESSIBLE,
+        )
+        .unwrap();
+        pt.map_4k(
+            &mut m,
+            0x7fff_0000_0000,
+            0xb000_0000,
+            PageTableFlags::USER_ACCESSIBLE,
+        )
+        .unwrap();
+        pt.map_4k(&mut m, KTEXT, 0x10_0000, PageTableFlags::empty())
+            .unwrap();
         let mut freed = Vec::new();
         pt.release_lower_half(&mut m, &mut |pa| freed.push(pa));
         assert!(freed.contains(&0xa000_0000) && freed.contains(&0xb000_0000));
-        assert_eq!(freed.len(), 2 + 2 * 3, "two leaves and three tables under each");
+        assert_eq!(
+            freed.len(),
+            2 + 2 * 3,
+            "two leaves and three tables under each"
+        );
         assert!(!freed.contains(&pt.root));
         assert_eq!(pt.translate(&mut m, 0x40_0000), None);
-        assert!(pt.translate(&mut m, KTEXT).is_some(), "the kernel half stays");
+        assert!(
+            pt.translate(&mut m, KTEXT).is_some(),
+            "the kernel half stays"
+        );
     }
 
     #[test]
     fn running_out_of_frames_is_an_error() {
-        let mut m = FakePhys { limit: 2, ..Default::default() };
+        let mut m = FakePhys {
+            limit: 2,
+            ..Default::default()
+        };
         let pt = PageTables::new(&mut m).unwrap();
-        assert_eq!(pt.map_4k(&mut m, 0x40_0000, 0x1000, PageTableFlags::empty()), Err(MapError::OutOfMemory));
+        assert_eq!(
+            pt.map_4k(&mut m, 0x40_0000, 0x1000, PageTableFlags::empty()),
+            Err(MapError::OutOfMemory)
+        );
     }
 }

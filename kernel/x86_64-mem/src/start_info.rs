@@ -79,7 +79,11 @@ fn u64_at(mem: &impl PhysReader, pa: u64) -> Option<u64> {
     Some(u64::from_le_bytes(b))
 }
 
-const EMPTY_REGION: MemoryRegion = MemoryRegion { start: 0, len: 0, kind: MemoryKind::Reserved };
+const EMPTY_REGION: MemoryRegion = MemoryRegion {
+    start: 0,
+    len: 0,
+    kind: MemoryKind::Reserved,
+};
 
 impl BootInfo {
     /// Parses `hvm_start_info` at `paddr`. Unreadable memory yields `BadMagic(0)`.
@@ -114,17 +118,24 @@ impl BootInfo {
         for i in 0..memmap_entries as u64 {
             // struct hvm_memmap_table_entry { u64 addr; u64 size; u32 type; u32 reserved; }
             let e = memmap + i * 24;
-            let (Some(start), Some(len), Some(t)) = (u64_at(mem, e), u64_at(mem, e + 8), u32_at(mem, e + 16))
+            let (Some(start), Some(len), Some(t)) =
+                (u64_at(mem, e), u64_at(mem, e + 8), u32_at(mem, e + 16))
             else {
                 break;
             };
-            info.memory[info.memory_len] = MemoryRegion { start, len, kind: MemoryKind::from_e820(t) };
+            info.memory[info.memory_len] = MemoryRegion {
+                start,
+                len,
+                kind: MemoryKind::from_e820(t),
+            };
             info.memory_len += 1;
         }
         for i in 0..(nr_modules as usize).min(MAX_MODULES) as u64 {
             // struct hvm_modlist_entry { u64 paddr; u64 size; u64 cmdline_paddr; u64 reserved; }
             let e = modlist + i * 32;
-            let (Some(start), Some(len)) = (u64_at(mem, e), u64_at(mem, e + 8)) else { break };
+            let (Some(start), Some(len)) = (u64_at(mem, e), u64_at(mem, e + 8)) else {
+                break;
+            };
             info.modules[info.modules_len] = Module { start, len };
             info.modules_len += 1;
         }
@@ -141,7 +152,12 @@ impl BootInfo {
 
     /// The highest physical address of any usable region.
     pub fn top_of_ram(&self) -> u64 {
-        self.memory().iter().filter(|r| r.kind == MemoryKind::Usable).map(|r| r.start + r.len).max().unwrap_or(0)
+        self.memory()
+            .iter()
+            .filter(|r| r.kind == MemoryKind::Usable)
+            .map(|r| r.start + r.len)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -198,12 +214,33 @@ mod tests {
 
     #[test]
     fn parses_memory_map_modules_and_cmdline() {
-        let m = start_info(1, &[(0, 0x9fc00, 1), (0x100000, 0x7ee0000, 1), (0xfeffc000, 0x4000, 2)], &[(0x800000, 4096)]);
+        let m = start_info(
+            1,
+            &[
+                (0, 0x9fc00, 1),
+                (0x100000, 0x7ee0000, 1),
+                (0xfeffc000, 0x4000, 2),
+            ],
+            &[(0x800000, 4096)],
+        );
         let info = BootInfo::parse(&m, 0x1000).unwrap();
         assert_eq!(info.memory().len(), 3);
-        assert_eq!(info.memory()[1], MemoryRegion { start: 0x100000, len: 0x7ee0000, kind: MemoryKind::Usable });
+        assert_eq!(
+            info.memory()[1],
+            MemoryRegion {
+                start: 0x100000,
+                len: 0x7ee0000,
+                kind: MemoryKind::Usable
+            }
+        );
         assert_eq!(info.memory()[2].kind, MemoryKind::Reserved);
-        assert_eq!(info.modules(), &[Module { start: 0x800000, len: 4096 }]);
+        assert_eq!(
+            info.modules(),
+            &[Module {
+                start: 0x800000,
+                len: 4096
+            }]
+        );
         assert_eq!(info.cmdline_paddr, 0x4000);
         assert_eq!(info.rsdp_paddr, 0xf_0000);
         assert_eq!(info.top_of_ram(), 0x7fe0000);
@@ -213,13 +250,27 @@ mod tests {
     fn refuses_bad_magic_old_version_and_oversized_map() {
         let mut m = start_info(1, &[], &[]);
         m.put(0x1000, &0xdead_beefu32.to_le_bytes());
-        assert_eq!(BootInfo::parse(&m, 0x1000), Err(BootInfoError::BadMagic(0xdead_beef)));
+        assert_eq!(
+            BootInfo::parse(&m, 0x1000),
+            Err(BootInfoError::BadMagic(0xdead_beef))
+        );
         let m = start_info(0, &[(0, 4096, 1)], &[]);
-        assert_eq!(BootInfo::parse(&m, 0x1000), Err(BootInfoError::NoMemoryMap { version: 0 }));
-        let big: Vec<_> = (0..MAX_MEMMAP as u64 + 1).map(|i| (i << 20, 4096, 1)).collect();
+        assert_eq!(
+            BootInfo::parse(&m, 0x1000),
+            Err(BootInfoError::NoMemoryMap { version: 0 })
+        );
+        let big: Vec<_> = (0..MAX_MEMMAP as u64 + 1)
+            .map(|i| (i << 20, 4096, 1))
+            .collect();
         let m = start_info(1, &big, &[]);
-        assert_eq!(BootInfo::parse(&m, 0x1000), Err(BootInfoError::TooManyMemoryRegions(MAX_MEMMAP as u32 + 1)));
-        assert_eq!(BootInfo::parse(&m, 0x9999_0000), Err(BootInfoError::BadMagic(0)));
+        assert_eq!(
+            BootInfo::parse(&m, 0x1000),
+            Err(BootInfoError::TooManyMemoryRegions(MAX_MEMMAP as u32 + 1))
+        );
+        assert_eq!(
+            BootInfo::parse(&m, 0x9999_0000),
+            Err(BootInfoError::BadMagic(0))
+        );
     }
 
     #[test]

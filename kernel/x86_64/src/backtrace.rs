@@ -14,7 +14,9 @@ pub fn print(rip: u64, rbp: u64) {
         if fp == 0 || !fp.is_multiple_of(8) {
             break;
         }
-        let (Ok(next), Ok(ret)) = (probe::read_u64(fp), probe::read_u64(fp + 8)) else { break };
+        let (Ok(next), Ok(ret)) = (probe::read_u64(fp), probe::read_u64(fp + 8)) else {
+            break;
+        };
         if ret == 0 {
             break;
         }
@@ -29,6 +31,8 @@ pub fn print(rip: u64, rbp: u64) {
 pub fn current_rbp() -> u64 {
     let rbp: u64;
     // SAFETY: reads a register.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags))
+    };
     rbp
 }

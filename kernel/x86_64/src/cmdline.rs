@@ -25,7 +25,11 @@ pub enum Mode {
 
 pub fn parse(line: &'static str) -> Mode {
     let mut mode = Mode::Run;
-    let mut fuzz = FuzzArg { seed: 0, count: 100_000, cpus: 0 };
+    let mut fuzz = FuzzArg {
+        seed: 0,
+        count: 100_000,
+        cpus: 0,
+    };
     for word in line.split_ascii_whitespace() {
         match word.split_once('=') {
             Some(("test", "all")) => mode = Mode::TestAll,
@@ -37,7 +41,10 @@ pub fn parse(line: &'static str) -> Mode {
             },
             Some(("count", n)) => match n.parse() {
                 Ok(count) if count <= FuzzArg::MAX_COUNT => fuzz.count = count,
-                _ => log::warn!("cmdline: count={n:?} is not a number up to {}", FuzzArg::MAX_COUNT),
+                _ => log::warn!(
+                    "cmdline: count={n:?} is not a number up to {}",
+                    FuzzArg::MAX_COUNT
+                ),
             },
             Some(("test", name)) => mode = Mode::TestOne(name),
             // Read by the logger first thing at boot (`console::log::init`).
@@ -88,5 +95,7 @@ pub fn capture(pa: u64) {
 }
 
 pub fn get() -> &'static str {
-    CMDLINE.get().map_or("", |(buf, len)| core::str::from_utf8(&buf[..*len]).unwrap_or(""))
+    CMDLINE.get().map_or("", |(buf, len)| {
+        core::str::from_utf8(&buf[..*len]).unwrap_or("")
+    })
 }

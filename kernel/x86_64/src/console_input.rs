@@ -56,7 +56,12 @@ fn command(line: &str) {
         "cpus" => {
             for id in 0..percpu::cpu_count() {
                 if let Some(c) = percpu::cpu(id) {
-                    crate::kprintln!("cpu {id}: apic {} ticks {} irqs {}", c.apic_id, c.ticks.load(Ordering::Relaxed), c.irqs_taken.load(Ordering::Relaxed));
+                    crate::kprintln!(
+                        "cpu {id}: apic {} ticks {} irqs {}",
+                        c.apic_id,
+                        c.ticks.load(Ordering::Relaxed),
+                        c.irqs_taken.load(Ordering::Relaxed)
+                    );
                 }
             }
         }

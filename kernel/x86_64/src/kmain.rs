@@ -2,10 +2,10 @@
 
 use crate::boot::start_info::{BootInfo, PhysReader};
 use crate::cmdline::{self, Mode};
-use tessera_abi::boot::{FuzzArg, InitArg};
 use crate::cpu::percpu::PerCpu;
 use crate::{apic, cpu, ktest, mem, platform, trap};
 use spin::Once;
+use tessera_abi::boot::{FuzzArg, InitArg};
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
 /// The TSC when `kernel_main` started: firmware and boot loader ran before it.
@@ -30,7 +30,12 @@ fn boot_archive() -> Option<&'static [u8]> {
     let m = BOOT_INFO.get()?.modules().first().copied()?;
     // SAFETY: the module's frames are reserved from the frame allocator and lie in RAM, so in
     // the direct map; nothing writes them.
-    Some(unsafe { core::slice::from_raw_parts(crate::mem::layout::phys_to_virt(m.start) as *const u8, m.len as usize) })
+    Some(unsafe {
+        core::slice::from_raw_parts(
+            crate::mem::layout::phys_to_virt(m.start) as *const u8,
+            m.len as usize,
+        )
+    })
 }
 
 /// The boot CPU's stack until its per-CPU stacks exist.
@@ -46,7 +51,10 @@ static BOOT_STACK_TOP: &u8 = {
 #[no_mangle]
 extern "C" fn kernel_main(start_info: u32) -> ! {
     ENTRY_TSC.call_once(crate::tsc);
-    crate::kprintln!("\nTessera {} booting (x86_64, PVH)", env!("CARGO_PKG_VERSION"));
+    crate::kprintln!(
+        "\nTessera {} booting (x86_64, PVH)",
+        env!("CARGO_PKG_VERSION")
+    );
     let info = match BootInfo::parse(&EarlyPhys, start_info as u64) {
         Ok(i) => BOOT_INFO.call_once(|| i),
         Err(e) => panic!("bad PVH start info at {start_info:#x}: {e:?}"),
@@ -54,13 +62,23 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     cmdline::capture(info.cmdline_paddr);
     crate::console::log::init(cmdline::get());
     for r in info.memory() {
-        log::debug!("memory {:#012x}..{:#012x} {:?}", r.start, r.start + r.len, r.kind);
+        log::debug!(
+            "memory {:#012x}..{:#012x} {:?}",
+            r.start,
+            r.start + r.len,
+            r.kind
+        );
     }
     mem::kernel_map::init(info);
     mem::heap::init();
     crate::system::tlb::init(info.top_of_ram().min(mem::kmem::MAX_PHYS));
     let features = cpu::setup::enable();
-    let bsp = PerCpu::new(0, raw_cpuid::CpuId::new().get_feature_info().map_or(0, |f| f.initial_local_apic_id() as u32));
+    let bsp = PerCpu::new(
+        0,
+        raw_cpuid::CpuId::new()
+            .get_feature_info()
+            .map_or(0, |f| f.initial_local_apic_id() as u32),
+    );
     bsp.install();
     cpu::gdt::load(bsp);
     trap::idt::load();
@@ -68,7 +86,10 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     log::info!(
         "memory: {} MiB usable, {} frames free; SMEP {} SMAP {}",
         info.top_of_ram() >> 20,
-        mem::kmem::KMEM.lock().as_ref().map_or(0, |k| k.frames.free_frames()),
+        mem::kmem::KMEM
+            .lock()
+            .as_ref()
+            .map_or(0, |k| k.frames.free_frames()),
         features.smep,
         features.smap
     );
@@ -85,7 +106,9 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
 extern "C" fn kernel_main_on_cpu_stack() -> ! {
     let mode = cmdline::parse(cmdline::get());
     apic::pic::disable();
-    let p = platform::set(apic::acpi_tables::discover(BOOT_INFO.get().map_or(0, |i| i.rsdp_paddr)));
+    let p = platform::set(apic::acpi_tables::discover(
+        BOOT_INFO.get().map_or(0, |i| i.rsdp_paddr),
+    ));
     apic::lapic::init();
     apic::ioapic::init(p.ioapic_address);
     apic::lapic::calibrate();
@@ -104,36 +127,47 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
     log::info!(
         "reached idle: TSC {idle} since reset, {} in the kernel ({})",
         idle - entry,
-        if cmdline::icount() { "guest instructions" } else { "TSC ticks" }
+        if cmdline::icount() {
+            "guest instructions"
+        } else {
+            "TSC ticks"
+        }
     );
     match mode {
         Mode::TestAll => ktest::run_all(),
         Mode::TestOne(name) => ktest::run_named(name),
-        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::BenchScaling if boot_archive().is_none() => {
+        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::BenchScaling
+            if boot_archive().is_none() =>
+        {
             crate::kprintln!("no boot archive: there are no user programs to test or measure");
             crate::qemu_exit::exit(crate::qemu_exit::ExitCode::Failure)
         }
-        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::BenchScaling | Mode::Run => match boot_archive() {
-            Some(archive) => {
-                let fuzz = match mode {
-                    Mode::TestFuzz(f) => Some(FuzzArg { cpus: (started + 1) as u32, ..f }),
-                    _ => None,
-                };
-                let arg = InitArg {
-                    test: mode == Mode::TestUser,
-                    bench: matches!(mode, Mode::Bench | Mode::BenchScaling),
-                    fuzz: fuzz.is_some(),
-                    scaling: mode == Mode::BenchScaling,
-                    cpus: (started + 1) as u8,
-                    log_level: log::max_level() as u8,
-                    tsc_hz: apic::lapic::tsc_hz(),
-                };
-                crate::system::start(archive, started + 1, arg, fuzz)
+        Mode::TestUser | Mode::TestFuzz(_) | Mode::Bench | Mode::BenchScaling | Mode::Run => {
+            match boot_archive() {
+                Some(archive) => {
+                    let fuzz = match mode {
+                        Mode::TestFuzz(f) => Some(FuzzArg {
+                            cpus: (started + 1) as u32,
+                            ..f
+                        }),
+                        _ => None,
+                    };
+                    let arg = InitArg {
+                        test: mode == Mode::TestUser,
+                        bench: matches!(mode, Mode::Bench | Mode::BenchScaling),
+                        fuzz: fuzz.is_some(),
+                        scaling: mode == Mode::BenchScaling,
+                        cpus: (started + 1) as u8,
+                        log_level: log::max_level() as u8,
+                        tsc_hz: apic::lapic::tsc_hz(),
+                    };
+                    crate::system::start(archive, started + 1, arg, fuzz)
+                }
+                None => {
+                    crate::kprint!("no boot archive (no user programs): kernel monitor ready (type help)\ntessera> ");
+                    crate::idle::idle()
+                }
             }
-            None => {
-                crate::kprint!("no boot archive (no user programs): kernel monitor ready (type help)\ntessera> ");
-                crate::idle::idle()
-            }
-        },
+        }
     }
 }

@@ -23,7 +23,10 @@ pub struct FmtBuf {
 
 impl FmtBuf {
     pub const fn new() -> Self {
-        FmtBuf { buf: [0; 256], len: 0 }
+        FmtBuf {
+            buf: [0; 256],
+            len: 0,
+        }
     }
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.buf[..self.len]).unwrap_or("<message is not UTF-8>")
@@ -43,21 +46,37 @@ impl Write for FmtBuf {
 fn panic(info: &PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
     if PANICKING.swap(true, Ordering::AcqRel) {
-        emergency_write(format_args!("\nnested panic on CPU {}: {}\n", crate::cpu::current_id_or_boot(), info.message()));
+        emergency_write(format_args!(
+            "\nnested panic on CPU {}: {}\n",
+            crate::cpu::current_id_or_boot(),
+            info.message()
+        ));
         crate::cpu::halt_forever();
     }
     let mut msg = FmtBuf::new();
     let _ = write!(msg, "{}", info.message());
     let cpu = crate::cpu::current_id_or_boot();
-    emergency_write(format_args!("\n!!! KERNEL PANIC on CPU {cpu}: {}\n", msg.as_str()));
+    emergency_write(format_args!(
+        "\n!!! KERNEL PANIC on CPU {cpu}: {}\n",
+        msg.as_str()
+    ));
     if let Some(loc) = info.location() {
-        emergency_write(format_args!("  at {}:{}:{}\n", loc.file(), loc.line(), loc.column()));
+        emergency_write(format_args!(
+            "  at {}:{}:{}\n",
+            loc.file(),
+            loc.line(),
+            loc.column()
+        ));
     }
     let frame = PANIC_FRAME.swap(core::ptr::null_mut(), Ordering::AcqRel);
     // SAFETY: a non-null PANIC_FRAME points at the trap frame of the exception now panicking,
     // still on its trap stack below us.
     if let Some(frame) = unsafe { frame.as_ref() } {
-        emergency_write(format_args!("  CR2 {:#018x}\n{}\n", x86_64::registers::control::Cr2::read_raw(), frame));
+        emergency_write(format_args!(
+            "  CR2 {:#018x}\n{}\n",
+            x86_64::registers::control::Cr2::read_raw(),
+            frame
+        ));
         backtrace::print(frame.rip, frame.rbp);
     } else {
         backtrace::print(panic as *const () as u64, backtrace::current_rbp());

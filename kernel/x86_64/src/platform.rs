@@ -17,7 +17,9 @@ pub fn get() -> &'static Platform {
 
 /// The IOAPIC input COM1 is wired to.
 pub fn serial_gsi() -> u8 {
-    PLATFORM.get().map_or(COM1_ISA_IRQ as u8, |p| p.isa_overrides[COM1_ISA_IRQ].0 as u8)
+    PLATFORM.get().map_or(COM1_ISA_IRQ as u8, |p| {
+        p.isa_overrides[COM1_ISA_IRQ].0 as u8
+    })
 }
 
 pub fn serial_line() -> (u8, bool, bool) {

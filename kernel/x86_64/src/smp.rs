@@ -94,7 +94,9 @@ fn identity_map_trampoline(map: bool) {
     let km = guard.as_mut().expect("kernel memory is set up");
     let mut f = Frames(&mut km.frames);
     if map {
-        km.tables.map_4k(&mut f, TRAMPOLINE, TRAMPOLINE, PageTableFlags::empty()).expect("trampoline identity map");
+        km.tables
+            .map_4k(&mut f, TRAMPOLINE, TRAMPOLINE, PageTableFlags::empty())
+            .expect("trampoline identity map");
     } else {
         km.tables.unmap_4k(&mut f, TRAMPOLINE);
     }
@@ -107,7 +109,11 @@ pub fn start_aps() -> usize {
     let me = lapic::id();
     // SAFETY: linker symbols bounding the trampoline's bytes in rodata.
     let (start, data, end) = unsafe {
-        (&ap_trampoline as *const u8, &ap_trampoline_data as *const u8, &ap_trampoline_end as *const u8)
+        (
+            &ap_trampoline as *const u8,
+            &ap_trampoline_data as *const u8,
+            &ap_trampoline_end as *const u8,
+        )
     };
     let len = end as usize - start as usize;
     let dst = phys_to_virt(TRAMPOLINE) as *mut u8;
@@ -116,7 +122,10 @@ pub fn start_aps() -> usize {
     unsafe { core::ptr::copy_nonoverlapping(start, dst, len) };
     let slots = (phys_to_virt(TRAMPOLINE) + (data as u64 - start as u64)) as *mut u64;
     identity_map_trampoline(true);
-    let cr3 = x86_64::registers::control::Cr3::read().0.start_address().as_u64();
+    let cr3 = x86_64::registers::control::Cr3::read()
+        .0
+        .start_address()
+        .as_u64();
     let mut started = 0;
     let mut next_id = 1;
     for &apic_id in &platform.apic_ids[..platform.cpus] {
@@ -176,7 +185,9 @@ extern "C" fn ap_main(id: u64) -> ! {
 
 /// Idles this CPU until every CPU has handled at least `n` timer ticks.
 pub fn wait_for_ticks_everywhere(n: u64) {
-    while (0..percpu::cpu_count()).any(|i| percpu::cpu(i).is_some_and(|c| c.ticks.load(Ordering::Relaxed) < n)) {
+    while (0..percpu::cpu_count())
+        .any(|i| percpu::cpu(i).is_some_and(|c| c.ticks.load(Ordering::Relaxed) < n))
+    {
         crate::idle::idle_once();
     }
 }

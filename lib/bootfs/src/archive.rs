@@ -20,10 +20,23 @@ pub fn files(archive: &[u8]) -> impl Iterator<Item = File<'_>> {
     let tar = TarArchiveRef::new(archive).ok();
     // An entry's `filename()` is a copy; its header's name field borrows from the archive.
     // `entries()` yields the regular files in header order, so the two line up.
-    let headers = tar.clone().into_iter().flat_map(|t| t.headers()).map(|(_, h)| h);
-    let regular = headers.filter(|h| h.typeflag.try_to_type_flag().is_ok_and(|t| t.is_regular_file()));
+    let headers = tar
+        .clone()
+        .into_iter()
+        .flat_map(|t| t.headers())
+        .map(|(_, h)| h);
+    let regular = headers.filter(|h| {
+        h.typeflag
+            .try_to_type_flag()
+            .is_ok_and(|t| t.is_regular_file())
+    });
     let entries = tar.into_iter().flat_map(|t| t.entries());
-    regular.zip(entries).filter_map(|(h, e)| Some(File { name: h.name.as_str().ok()?, data: e.data() }))
+    regular.zip(entries).filter_map(|(h, e)| {
+        Some(File {
+            name: h.name.as_str().ok()?,
+            data: e.data(),
+        })
+    })
 }
 
 /// The contents of the file named `name`.
@@ -95,6 +108,10 @@ mod tests {
         assert_eq!(files(&terminated(c)).count(), 0, "a huge size is refused");
         let mut d = entry("z", b"abc", b'0');
         d[0] = b'Z';
-        assert_eq!(files(&terminated(d)).count(), 0, "a bad checksum is refused");
+        assert_eq!(
+            files(&terminated(d)).count(),
+            0,
+            "a bad checksum is refused"
+        );
     }
 }

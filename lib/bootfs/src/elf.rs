@@ -99,18 +99,29 @@ impl<'a> Image<'a> {
         if header.e_type(e) != ET_EXEC || header.e_machine(e) != EM_X86_64 {
             return Err(ImageError::NotAnX86_64Executable);
         }
-        let headers = header.program_headers(e, file).map_err(|_| ImageError::NotElf)?;
-        Ok(Image { file, entry: header.e_entry(e), headers })
+        let headers = header
+            .program_headers(e, file)
+            .map_err(|_| ImageError::NotElf)?;
+        Ok(Image {
+            file,
+            entry: header.e_entry(e),
+            headers,
+        })
     }
 
-    fn segment(&self, h: &ProgramHeader64<LittleEndian>) -> Result<Option<Segment<'a>>, ImageError> {
+    fn segment(
+        &self,
+        h: &ProgramHeader64<LittleEndian>,
+    ) -> Result<Option<Segment<'a>>, ImageError> {
         let e = LittleEndian;
         if h.p_type(e) != PT_LOAD {
             return Ok(None);
         }
         let (va, filesz, memsz) = (h.p_vaddr(e), h.p_filesz(e), h.p_memsz(e));
         let end = va.checked_add(memsz).ok_or(ImageError::SegmentOutOfRange)?;
-        let bytes = h.data(e, self.file).map_err(|()| ImageError::SegmentOutOfRange)?;
+        let bytes = h
+            .data(e, self.file)
+            .map_err(|()| ImageError::SegmentOutOfRange)?;
         if filesz > memsz || end > STACK_TOP - STACK_PAGES * PAGE {
             return Err(ImageError::SegmentOutOfRange);
         }
@@ -121,11 +132,19 @@ impl<'a> Image<'a> {
         if h.p_flags(e).0 & PF_X.0 != 0 {
             rights = rights.union(Rights::EXEC);
         }
-        Ok((memsz > 0).then_some(Segment { va, end, file: bytes, rights }))
+        Ok((memsz > 0).then_some(Segment {
+            va,
+            end,
+            file: bytes,
+            rights,
+        }))
     }
 
     /// Every page to map, segment by segment, or the first error.
-    pub fn for_each_page<E>(&self, mut f: impl FnMut(PageContent<'a>) -> Result<(), E>) -> Result<(), E>
+    pub fn for_each_page<E>(
+        &self,
+        mut f: impl FnMut(PageContent<'a>) -> Result<(), E>,
+    ) -> Result<(), E>
     where
         E: From<ImageError>,
     {
@@ -136,8 +155,17 @@ impl<'a> Image<'a> {
             while page_va < s.end {
                 let lo = page_va.max(s.va);
                 let hi = (page_va + PAGE).min(file_end);
-                let bytes = if hi > lo { &s.file[(lo - s.va) as usize..(hi - s.va) as usize] } else { &[][..] };
-                f(PageContent { vpn: page_va / PAGE, at: (lo - page_va) as usize, bytes, rights: s.rights })?;
+                let bytes = if hi > lo {
+                    &s.file[(lo - s.va) as usize..(hi - s.va) as usize]
+                } else {
+                    &[][..]
+                };
+                f(PageContent {
+                    vpn: page_va / PAGE,
+                    at: (lo - page_va) as usize,
+                    bytes,
+                    rights: s.rights,
+                })?;
                 page_va += PAGE;
             }
         }
@@ -166,15 +194,16 @@ mod tests {
         f[32..40].copy_from_slice(&64u64.to_le_bytes());
         f[54..56].copy_from_slice(&56u16.to_le_bytes());
         f[56..58].copy_from_slice(&2u16.to_le_bytes());
-        let ph = |f: &mut Vec<u8>, i: usize, flags: u32, off: u64, va: u64, filesz: u64, memsz: u64| {
-            let h = 64 + i * 56;
-            f[h..h + 4].copy_from_slice(&PT_LOAD.0.to_le_bytes());
-            f[h + 4..h + 8].copy_from_slice(&flags.to_le_bytes());
-            f[h + 8..h + 16].copy_from_slice(&off.to_le_bytes());
-            f[h + 16..h + 24].copy_from_slice(&va.to_le_bytes());
-            f[h + 32..h + 40].copy_from_slice(&filesz.to_le_bytes());
-            f[h + 40..h + 48].copy_from_slice(&memsz.to_le_bytes());
-        };
+        let ph =
+            |f: &mut Vec<u8>, i: usize, flags: u32, off: u64, va: u64, filesz: u64, memsz: u64| {
+                let h = 64 + i * 56;
+                f[h..h + 4].copy_from_slice(&PT_LOAD.0.to_le_bytes());
+                f[h + 4..h + 8].copy_from_slice(&flags.to_le_bytes());
+                f[h + 8..h + 16].copy_from_slice(&off.to_le_bytes());
+                f[h + 16..h + 24].copy_from_slice(&va.to_le_bytes());
+                f[h + 32..h + 40].copy_from_slice(&filesz.to_le_bytes());
+                f[h + 40..h + 48].copy_from_slice(&memsz.to_le_bytes());
+            };
         ph(&mut f, 0, 5, 0x100, 0x401000, 5, 5);
         ph(&mut f, 1, 6, 0x108, 0x402ff8, 8, 0x2000);
         f[0x100..0x105].copy_from_slice(b"\x90\x90\x90\x0f\x0b");
@@ -182,7 +211,10 @@ mod tests {
         f
     }
 
-    fn pages(f: &[u8]) -> Result<Vec<(u64, usize, Vec<u8>, Rights)>, ImageError> {
+    /// A page as the tests see it: its vpn, where its bytes go in it, the bytes, its rights.
+    type TestPage = (u64, usize, Vec<u8>, Rights);
+
+    fn pages(f: &[u8]) -> Result<Vec<TestPage>, ImageError> {
         let img = Image::parse(f)?;
         let mut out = Vec::new();
         img.for_each_page(|p| {
@@ -198,8 +230,20 @@ mod tests {
         let rx = Rights::READ.union(Rights::EXEC);
         let rw = Rights::READ.union(Rights::WRITE);
         assert_eq!(p[0], (0x401, 0, b"\x90\x90\x90\x0f\x0b".to_vec(), rx));
-        assert_eq!(p[1], (0x402, 0xff8, 0x1122334455667788u64.to_le_bytes().to_vec(), rw));
-        assert_eq!(p[2], (0x403, 0, vec![], rw), "bss past the file is a zero page");
+        assert_eq!(
+            p[1],
+            (
+                0x402,
+                0xff8,
+                0x1122334455667788u64.to_le_bytes().to_vec(),
+                rw
+            )
+        );
+        assert_eq!(
+            p[2],
+            (0x403, 0, vec![], rw),
+            "bss past the file is a zero page"
+        );
         assert_eq!(p[3].0, 0x404);
         assert_eq!(p.len(), 4);
         assert_eq!(Image::parse(&image()).unwrap().entry, 0x401000);
@@ -216,16 +260,32 @@ mod tests {
         assert_eq!(pages(&f).unwrap_err(), ImageError::NotAnX86_64Executable);
         let mut f = good.clone();
         f[56..58].copy_from_slice(&100u16.to_le_bytes());
-        assert_eq!(pages(&f).unwrap_err(), ImageError::NotElf, "program headers past the end");
+        assert_eq!(
+            pages(&f).unwrap_err(),
+            ImageError::NotElf,
+            "program headers past the end"
+        );
         let mut f = good.clone();
         f[64 + 32..64 + 40].copy_from_slice(&0x10_0000u64.to_le_bytes());
-        assert_eq!(pages(&f).unwrap_err(), ImageError::SegmentOutOfRange, "file bytes past the end");
+        assert_eq!(
+            pages(&f).unwrap_err(),
+            ImageError::SegmentOutOfRange,
+            "file bytes past the end"
+        );
         let mut f = good.clone();
         f[64 + 16..64 + 24].copy_from_slice(&(STACK_TOP - 0x1000).to_le_bytes());
-        assert_eq!(pages(&f).unwrap_err(), ImageError::SegmentOutOfRange, "over the stack");
+        assert_eq!(
+            pages(&f).unwrap_err(),
+            ImageError::SegmentOutOfRange,
+            "over the stack"
+        );
         let mut f = good.clone();
         f[64 + 16..64 + 24].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(pages(&f).unwrap_err(), ImageError::SegmentOutOfRange, "wraps around");
+        assert_eq!(
+            pages(&f).unwrap_err(),
+            ImageError::SegmentOutOfRange,
+            "wraps around"
+        );
         assert_eq!(pages(&good[..40]).unwrap_err(), ImageError::NotElf);
         assert_eq!(pages(&[]).unwrap_err(), ImageError::NotElf);
     }

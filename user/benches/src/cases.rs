@@ -4,11 +4,11 @@
 //! to it, which returns only once echo has handled everything before it).
 
 use crate::measure::{from_total, per_op, PerOp};
+use tessera_suite::helpers::Helper;
+use tessera_suite::spawn::spawn;
 use tessera_user::abi::message::InvocationKind;
 use tessera_user::abi::Error;
 use tessera_user::invoke;
-use tessera_suite::helpers::Helper;
-use tessera_suite::spawn::spawn;
 use tessera_user::{caps, echo, slots, tsc};
 
 /// An endpoint to the benchmarking process itself, for echo's CALL while held and its PONGs.
@@ -114,5 +114,8 @@ pub fn yield_switch(n: u64) -> Result<PerOp, Error> {
         let _ = caps::yield_now(slots::SELF);
     });
     drop(partner);
-    Ok(PerOp { tenths: r.tenths / 2, iterations: r.iterations * 2 })
+    Ok(PerOp {
+        tenths: r.tenths / 2,
+        iterations: r.iterations * 2,
+    })
 }

@@ -18,8 +18,8 @@ mod ipc;
 mod irq;
 mod measure;
 mod runtime;
-mod tasks;
 pub mod scaling;
+mod tasks;
 mod wouldblock;
 
 use measure::PerOp;

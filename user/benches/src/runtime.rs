@@ -40,7 +40,10 @@ fn spawn_join(ctx: &mut Ctx<Ordinary>) -> Result<PerOp, String> {
 }
 
 fn full_empty(ctx: &mut Ctx<Ordinary>) -> Result<PerOp, String> {
-    let (ping, pong) = (Arc::new(FeWord::empty_cell()), Arc::new(FeWord::empty_cell()));
+    let (ping, pong) = (
+        Arc::new(FeWord::empty_cell()),
+        Arc::new(FeWord::empty_cell()),
+    );
     let (a, b) = (ping.clone(), pong.clone());
     let echo = ctx
         .spawn(move |c| {
@@ -64,7 +67,13 @@ fn full_empty(ctx: &mut Ctx<Ordinary>) -> Result<PerOp, String> {
 }
 
 fn channel_send_receive(ctx: &mut Ctx<Ordinary>) -> Result<PerOp, String> {
-    let (tx, rx) = channel(ChannelId { owner: ctx.id().task(), index: 1 }, 4);
+    let (tx, rx) = channel(
+        ChannelId {
+            owner: ctx.id().task(),
+            index: 1,
+        },
+        4,
+    );
     let start = tsc::now();
     for i in 0..ITERATIONS {
         tx.send(Message::new(ctx.id(), 1, [i, 0, 0, 0, 0, 0]))
@@ -96,7 +105,8 @@ pub fn run() {
             rt.run_vp(0);
             Ok(())
         });
-        let result = started.and_then(|()| outcome.lock().take().unwrap_or(Err("no result".into())));
+        let result =
+            started.and_then(|()| outcome.lock().take().unwrap_or(Err("no result".into())));
         match result {
             Ok(p) => println!("bench: {name} {p}"),
             Err(e) => println!("bench {name} failed: {e}"),

@@ -31,7 +31,9 @@ const DONE_BADGE: u64 = 0x5ca1e;
 
 /// Runs every case that fits in `cpus` CPUs; `tsc_hz` turns ticks into seconds.
 pub fn run(cpus: u8, tsc_hz: u64) {
-    let fits = [1, 2, 4].into_iter().filter(|&n| n <= usize::from(cpus).max(1));
+    let fits = [1, 2, 4]
+        .into_iter()
+        .filter(|&n| n <= usize::from(cpus).max(1));
     for n in fits.clone() {
         report(&Name::new("pairs", n), case(n, n, tsc_hz));
     }
@@ -39,7 +41,10 @@ pub fn run(cpus: u8, tsc_hz: u64) {
         report(&Name::new("one_server", n), case(1, n, tsc_hz));
     }
     for n in fits.filter(|&n| n <= 2) {
-        report(&Name::new("cross_cpu_call", n), pinned_pair(n as u64 - 1, tsc_hz));
+        report(
+            &Name::new("cross_cpu_call", n),
+            pinned_pair(n as u64 - 1, tsc_hz),
+        );
     }
     crate::tasks::scaling(cpus, tsc_hz);
     println!("scaling: done");
@@ -64,12 +69,23 @@ fn pinned_pair(server_cpu: u64, tsc_hz: u64) -> Result<(u64, u64), Error> {
 }
 
 /// `case`, with every server pinned to `pin[0]` and every client to `pin[1]` if given.
-fn run_case(servers: usize, clients: usize, pin: Option<[u64; 2]>, tsc_hz: u64) -> Result<(u64, u64), Error> {
+fn run_case(
+    servers: usize,
+    clients: usize,
+    pin: Option<[u64; 2]>,
+    tsc_hz: u64,
+) -> Result<(u64, u64), Error> {
     let priority = caps::info(slots::SELF)?.priority as u64;
     caps::make_endpoint(slots::SELF, DONE_BADGE, DONE_ENDPOINT)?;
     let mut started: [Option<Spawned>; 2 * MOST] = Default::default();
     for (s, slot) in started[..servers].iter_mut().enumerate() {
-        let h = spawn(SERVER_SLOTS + 3 * s as u8, Helper::PairServer, 0, priority, 0)?;
+        let h = spawn(
+            SERVER_SLOTS + 3 * s as u8,
+            Helper::PairServer,
+            0,
+            priority,
+            0,
+        )?;
         caps::make_endpoint(h.process(), s as u64 + 1, SERVER_ENDPOINTS + s as u8)?;
         if let Some([cpu, _]) = pin {
             caps::set_affinity(h.process(), cpu)?;
@@ -79,7 +95,13 @@ fn run_case(servers: usize, clients: usize, pin: Option<[u64; 2]>, tsc_hz: u64) 
     }
     for (c, slot) in started[MOST..MOST + clients].iter_mut().enumerate() {
         let server = SERVER_ENDPOINTS + (c % servers) as u8;
-        let h = spawn(CLIENT_SLOTS + 3 * c as u8, Helper::PairClient, CALLS, priority, server)?;
+        let h = spawn(
+            CLIENT_SLOTS + 3 * c as u8,
+            Helper::PairClient,
+            CALLS,
+            priority,
+            server,
+        )?;
         caps::set_cap(h.process(), DONE, DONE_ENDPOINT, Rights::ALL)?;
         if let Some([_, cpu]) = pin {
             caps::set_affinity(h.process(), cpu)?;

@@ -22,8 +22,14 @@ use crate::measure::{from_total, PerOp};
 
 const ITERATIONS: u64 = 500;
 
-fn cross_vp_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Result<PerOp, String> {
-    let (ping, pong) = (Arc::new(FeWord::empty_cell()), Arc::new(FeWord::empty_cell()));
+fn cross_vp_handoff(
+    ctx: &mut Ctx<Ordinary>,
+    rt: tessera_runtime::Runtime,
+) -> Result<PerOp, String> {
+    let (ping, pong) = (
+        Arc::new(FeWord::empty_cell()),
+        Arc::new(FeWord::empty_cell()),
+    );
     let (a, b) = (ping.clone(), pong.clone());
     let stayed = Arc::new(FeWord::empty_cell());
     let (s, failed) = (stayed.clone(), stayed.clone());
@@ -110,7 +116,9 @@ fn lock_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Result
     }
     // The partner's last relock ends its loop without an addition.
     if alternated + 1 < ITERATIONS {
-        return Err(format!("the lock changed hands in only {alternated} of {ITERATIONS} rounds"));
+        return Err(format!(
+            "the lock changed hands in only {alternated} of {ITERATIONS} rounds"
+        ));
     }
     // Each of our rounds is two hand-offs: to the partner and back.
     Ok(from_total(total, 2 * ITERATIONS))
@@ -131,15 +139,31 @@ fn across_tasks(priority: u64) -> Result<PerOp, String> {
     caps::create(slots::BANK, CapType::Page, RING_PAGE).map_err(|e| format!("ring page: {e:?}"))?;
     let r = (|| -> Result<PerOp, String> {
         caps::zero_page(RING_PAGE).map_err(|e| format!("zero: {e:?}"))?;
-        caps::map(slots::task::SPACE, HOME_RING_VA as u64 >> 12, RING_PAGE, rw).map_err(|e| format!("map: {e:?}"))?;
+        caps::map(slots::task::SPACE, HOME_RING_VA as u64 >> 12, RING_PAGE, rw)
+            .map_err(|e| format!("map: {e:?}"))?;
         // SAFETY: a fresh zeroed page mapped read-write here, shared only with the sender.
         let mut rx = unsafe { tessera_runtime::shared_channel(HOME_RING_VA, 8) };
-        let sender = tessera_suite::spawn::spawn_code(SENDER_BASE, ring_sender::code(), 0, ITERATIONS, priority, slots::ECHO)
-            .map_err(|e| format!("spawn the sender: {e:?}"))?;
-        caps::map(sender.space(), ring_sender::RING_VA >> 12, RING_PAGE, rw).map_err(|e| format!("map there: {e:?}"))?;
+        let sender = tessera_suite::spawn::spawn_code(
+            SENDER_BASE,
+            ring_sender::code(),
+            0,
+            ITERATIONS,
+            priority,
+            slots::ECHO,
+        )
+        .map_err(|e| format!("spawn the sender: {e:?}"))?;
+        caps::map(sender.space(), ring_sender::RING_VA >> 12, RING_PAGE, rw)
+            .map_err(|e| format!("map there: {e:?}"))?;
         let task = Task::new(config(1, priority))?;
-        task.endpoint_to_vp(0, 0, NOTIFY_EP).map_err(|e| format!("endpoint: {e:?}"))?;
-        caps::set_cap(sender.process(), ring_sender::NOTIFY_SLOT, NOTIFY_EP, Rights::ALL).map_err(|e| format!("give: {e:?}"))?;
+        task.endpoint_to_vp(0, 0, NOTIFY_EP)
+            .map_err(|e| format!("endpoint: {e:?}"))?;
+        caps::set_cap(
+            sender.process(),
+            ring_sender::NOTIFY_SLOT,
+            NOTIFY_EP,
+            Rights::ALL,
+        )
+        .map_err(|e| format!("give: {e:?}"))?;
         caps::resume(sender.process()).map_err(|e| format!("start the sender: {e:?}"))?;
         let result = task.run(move |c| {
             let start = tsc::now();
@@ -164,7 +188,11 @@ fn config(vps: usize, priority: u64) -> TaskConfig {
         chunk_pages: 2,
         max_chunks: 2,
         chunks: 8,
-        pool: PoolConfig { low_water: 1, refill: 2, reserve: 1 },
+        pool: PoolConfig {
+            low_water: 1,
+            refill: 2,
+            reserve: 1,
+        },
         quota: 100,
         priority,
     }
@@ -200,7 +228,10 @@ pub fn run() {
 pub fn scaling(cpus: u8, tsc_hz: u64) {
     tessera_user::clock::set_tsc_hz(tsc_hz);
     let priority = caps::info(slots::SELF).map_or(1, |i| u64::from(i.priority));
-    for n in [1usize, 2, 4].into_iter().filter(|&n| n <= usize::from(cpus).max(1)) {
+    for n in [1usize, 2, 4]
+        .into_iter()
+        .filter(|&n| n <= usize::from(cpus).max(1))
+    {
         match tessera_tasks::demo::run_once(n, priority) {
             Ok(run) => {
                 let limit = tessera_tasks::demo::LIMIT;

@@ -27,7 +27,14 @@ const WORD: u64 = 0x77;
 fn hold() -> Result<(), Error> {
     invoke::send(slots::ECHO, echo::HOLD, &[], &[HOLD_EP])?;
     loop {
-        let m = invoke::raw(InvocationKind::Return, 0, 0, &[], &[], [0, 0, 0, HOLD_RESUME])?;
+        let m = invoke::raw(
+            InvocationKind::Return,
+            0,
+            0,
+            &[],
+            &[],
+            [0, 0, 0, HOLD_RESUME],
+        )?;
         if m.badge == HOLD_BADGE && m.order() == echo::HELD {
             return Ok(());
         }
@@ -39,7 +46,14 @@ fn release() -> Result<(), Error> {
 }
 
 fn try_call() -> Result<Attempt, Error> {
-    try_invoke(InvocationKind::Call, slots::ECHO, echo::PLUS_ONE, &[1], &[], [0; 4])
+    try_invoke(
+        InvocationKind::Call,
+        slots::ECHO,
+        echo::PLUS_ONE,
+        &[1],
+        &[],
+        [0; 4],
+    )
 }
 
 fn wait_notified() -> Result<(), Error> {

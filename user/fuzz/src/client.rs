@@ -49,7 +49,11 @@ pub extern "C" fn main(arg: u64) -> ! {
         depth: 0,
         taint: random::Taint(0),
     };
-    let scope = Scope { live_endpoints: (RECEIVER, SERVERS + c.servers), use_endpoints: true, worker: Some(index) };
+    let scope = Scope {
+        live_endpoints: (RECEIVER, SERVERS + c.servers),
+        use_endpoints: true,
+        worker: Some(index),
+    };
     while !SHARED.stop.load(Relaxed) {
         let op = c.rng.below(100);
         SHARED.phase[index].store(3 << 56 | op, Relaxed);
@@ -91,8 +95,11 @@ impl Client {
 
     /// The bank to create from: the tracked bank, or the topmost tracked sub-bank.
     fn bank(&mut self) -> u8 {
-        let banks = self.stack[..self.depth].iter().flatten().filter(|o| o.ty == CapType::Bank);
-        match banks.last() {
+        let mut banks = self.stack[..self.depth]
+            .iter()
+            .flatten()
+            .filter(|o| o.ty == CapType::Bank);
+        match banks.next_back() {
             Some(b) if self.rng.chance(70) => b.slot,
             _ => TRACKED_BANK,
         }
@@ -102,8 +109,18 @@ impl Client {
     fn create(&mut self, ty: CapType) -> Result<u8, Error> {
         let slot = self.free_slot().ok_or(Error::OutOfQuota)?;
         let bank = self.bank();
-        let quota = if ty == CapType::Bank { self.rng.below(12) } else { 0 };
-        let r = counted(invoke::call_for_cap(bank, order::bank::CREATE, &[ty as u64, quota], &[], slot));
+        let quota = if ty == CapType::Bank {
+            self.rng.below(12)
+        } else {
+            0
+        };
+        let r = counted(invoke::call_for_cap(
+            bank,
+            order::bank::CREATE,
+            &[ty as u64, quota],
+            &[],
+            slot,
+        ));
         match r {
             Ok(_) => {
                 self.stack[self.depth] = Some(Owned { slot, bank, ty });
@@ -122,7 +139,13 @@ impl Client {
 
     /// Creates objects of random types until the quota (or the stack) runs out.
     fn exhaust(&mut self) {
-        let types = [CapType::Page, CapType::AddressSpace, CapType::CapPage, CapType::Process, CapType::Bank];
+        let types = [
+            CapType::Page,
+            CapType::AddressSpace,
+            CapType::CapPage,
+            CapType::Process,
+            CapType::Bank,
+        ];
         let n = 1 + self.rng.below(self.stack.len() as u64);
         for _ in 0..n {
             let ty = types[self.rng.below(types.len() as u64) as usize];
@@ -134,11 +157,17 @@ impl Client {
 
     fn pop_one(&mut self) {
         self.depth -= 1;
-        let Some(o) = self.stack[self.depth].take() else { return };
+        let Some(o) = self.stack[self.depth].take() else {
+            return;
+        };
         if o.ty == CapType::Page {
             // Unmapped first from every victim space below it: the orderly teardown, while
             // random DESTROYs cover destroying a page that is still mapped.
-            for s in self.stack[..self.depth].iter().flatten().filter(|s| s.ty == CapType::AddressSpace) {
+            for s in self.stack[..self.depth]
+                .iter()
+                .flatten()
+                .filter(|s| s.ty == CapType::AddressSpace)
+            {
                 let _ = counted(caps::unmap(s.slot, VICTIM_VPN));
             }
         }
@@ -167,8 +196,12 @@ impl Client {
         if self.stack.len() - self.depth < 3 {
             return;
         }
-        let Ok(space) = self.create(CapType::AddressSpace) else { return };
-        let Ok(page) = self.create(CapType::Page) else { return };
+        let Ok(space) = self.create(CapType::AddressSpace) else {
+            return;
+        };
+        let Ok(page) = self.create(CapType::Page) else {
+            return;
+        };
         let random_code = self.rng.chance(25);
         let entry = if random_code {
             for i in 0..32 {
@@ -183,16 +216,33 @@ impl Client {
             }
             victims::offset(self.rng.below(3) as usize)
         };
-        if counted(caps::map(space, VICTIM_VPN, page, Rights::READ.union(Rights::EXEC))).is_err() {
+        if counted(caps::map(
+            space,
+            VICTIM_VPN,
+            page,
+            Rights::READ.union(Rights::EXEC),
+        ))
+        .is_err()
+        {
             return;
         }
-        let Ok(process) = self.create(CapType::Process) else { return };
+        let Ok(process) = self.create(CapType::Process) else {
+            return;
+        };
         let va = VICTIM_VPN * 4096;
         let server = SERVERS + self.rng.below(self.servers as u64) as u8;
         let steps = [
             counted(caps::set_space(process, space)),
-            counted(caps::set_entry(process, va + entry, va + 4096, self.rng.next())),
-            counted(caps::set_priority(process, PRIORITY - 1 - self.rng.below(3))),
+            counted(caps::set_entry(
+                process,
+                va + entry,
+                va + 4096,
+                self.rng.next(),
+            )),
+            counted(caps::set_priority(
+                process,
+                PRIORITY - 1 - self.rng.below(3),
+            )),
             counted(caps::set_cap(process, VICTIM_TARGET, server, Rights::ALL)),
             counted(caps::resume(process)),
         ];
@@ -207,12 +257,21 @@ impl Client {
     /// Halts a tracked process (a victim that may be queued, waiting or running on another
     /// CPU), maybe re-enters it, and resumes it.
     fn poke_victim(&mut self) {
-        let processes = self.stack[..self.depth].iter().flatten().filter(|o| o.ty == CapType::Process).count();
+        let processes = self.stack[..self.depth]
+            .iter()
+            .flatten()
+            .filter(|o| o.ty == CapType::Process)
+            .count();
         if processes == 0 {
             return;
         }
         let pick = self.rng.below(processes as u64) as usize;
-        let Some(p) = self.stack[..self.depth].iter().flatten().filter(|o| o.ty == CapType::Process).nth(pick) else {
+        let Some(p) = self.stack[..self.depth]
+            .iter()
+            .flatten()
+            .filter(|o| o.ty == CapType::Process)
+            .nth(pick)
+        else {
             return;
         };
         let slot = p.slot;
@@ -220,7 +279,12 @@ impl Client {
         if self.rng.chance(40) {
             let va = VICTIM_VPN * 4096;
             let ip = va + victims::offset(self.rng.below(3) as usize);
-            let _ = counted(caps::set_entry(slot, ip, va + 4096, random::word(&mut self.rng)));
+            let _ = counted(caps::set_entry(
+                slot,
+                ip,
+                va + 4096,
+                random::word(&mut self.rng),
+            ));
         }
         if self.rng.chance(80) {
             let _ = counted(caps::resume(slot));

@@ -83,11 +83,7 @@ fn main(arg: u64) {
     let clients = (2 * cpus).clamp(3, MAX_CLIENTS as u64 - 4) as u8;
     println!(
         "fuzz: seed {} count {} on {} CPU(s): {} workers, {} servers, a receiver",
-        f.seed,
-        f.count,
-        cpus,
-        clients,
-        servers
+        f.seed, f.count, cpus, clients, servers
     );
     let ok = match start(&f, servers, clients) {
         Ok(start_quota) => watch(&f, servers, clients, start_quota),
@@ -130,7 +126,10 @@ fn start(f: &FuzzArg, servers: u8, clients: u8) -> Result<(u64, u64), Error> {
         caps::set_cap(p, SELF_ENDPOINT, NUDGES + c, Rights::ALL)?;
         tessera_user::nonblocking::set_notify(p, NUDGES + c, c as u64)?;
     }
-    for p in [RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers + clients) {
+    for p in [RECEIVER_P]
+        .into_iter()
+        .chain(PROCESSES..PROCESSES + servers + clients)
+    {
         caps::resume(p)?;
     }
     Ok(start_quota)
@@ -138,11 +137,22 @@ fn start(f: &FuzzArg, servers: u8, clients: u8) -> Result<(u64, u64), Error> {
 
 /// A halted process in this space running `entry(arg)` on a stack of its own (number `n`),
 /// into slot `p`.
-fn spawn(p: u8, n: u64, entry: extern "C" fn(u64) -> !, arg: u64, priority: u64) -> Result<(), Error> {
+fn spawn(
+    p: u8,
+    n: u64,
+    entry: extern "C" fn(u64) -> !,
+    arg: u64,
+    priority: u64,
+) -> Result<(), Error> {
     let top = STACK_VPN + n * 2 * STACK_PAGES;
     for i in 1..=STACK_PAGES {
         caps::create(slots::BANK, CapType::Page, TMP)?;
-        caps::map(slots::fuzz::SPACE, top - i, TMP, Rights::READ.union(Rights::WRITE))?;
+        caps::map(
+            slots::fuzz::SPACE,
+            top - i,
+            TMP,
+            Rights::READ.union(Rights::WRITE),
+        )?;
     }
     caps::create(slots::BANK, CapType::Process, p)?;
     caps::set_space(p, slots::fuzz::SPACE)?;
@@ -153,7 +163,13 @@ fn spawn(p: u8, n: u64, entry: extern "C" fn(u64) -> !, arg: u64, priority: u64)
 
 /// Watches the campaign to its end; returns the verdict.
 fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool {
-    let mut v = Verdict { ok: true, lost_halts: 0, unexpected_halts: 0, stuck_resumed: 0, random_halts: 0 };
+    let mut v = Verdict {
+        ok: true,
+        lost_halts: 0,
+        unexpected_halts: 0,
+        stuck_resumed: 0,
+        random_halts: 0,
+    };
     let mut rng = rng::Rng::new(f.seed, 0x300);
     // Often enough that xtask can tell a long campaign that stopped printing from a slow one.
     let step = (f.count / 10).clamp(1, 200_000);
@@ -176,7 +192,11 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
                 }
             }
             let mut others = [(ProcessState::Halted, 0u64); 1 + MAX_SERVERS as usize];
-            for (o, p) in others.iter_mut().zip([RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers)) {
+            for (o, p) in others.iter_mut().zip(
+                [RECEIVER_P]
+                    .into_iter()
+                    .chain(PROCESSES..PROCESSES + servers),
+            ) {
                 if let Ok(i) = caps::info(p) {
                     *o = (i.state, i.invocations);
                 }
@@ -206,7 +226,10 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
                 v.unexpected_halts += 1;
                 if !reported[c] {
                     reported[c] = true;
-                    v.fail(format_args!("worker {c} (process {}) was found halted", info.pid));
+                    v.fail(format_args!(
+                        "worker {c} (process {}) was found halted",
+                        info.pid
+                    ));
                 }
                 let _ = caps::resume(p);
                 continue;
@@ -241,27 +264,38 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
             v.random_halts += 1;
             halt_and_resume(&mut v, c, PROCESSES + servers + c as u8);
         }
-        for p in [RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers) {
+        for p in [RECEIVER_P]
+            .into_iter()
+            .chain(PROCESSES..PROCESSES + servers)
+        {
             if caps::info(p).is_ok_and(|i| i.state == ProcessState::Halted) {
                 v.unexpected_halts += 1;
-                v.fail(format_args!("server or receiver in slot {p} was found halted"));
+                v.fail(format_args!(
+                    "server or receiver in slot {p} was found halted"
+                ));
                 let _ = caps::resume(p);
             }
         }
         if SHARED.stop.load(Relaxed) {
             let all_done = (0..clients as usize).all(|c| SHARED.done[c].load(Relaxed));
-            let delivered = (0..clients as usize).all(|c| SHARED.sent[c].load(Relaxed) == SHARED.received[c].load(Relaxed));
+            let delivered = (0..clients as usize)
+                .all(|c| SHARED.sent[c].load(Relaxed) == SHARED.received[c].load(Relaxed));
             if all_done && delivered {
                 break;
             }
             let since = *stopped_at.get_or_insert_with(tsc::now);
             if tsc::now().wrapping_sub(since) > FINISH_TICKS {
-                v.fail(format_args!("after the stop, workers done: {all_done}, every POST delivered: {delivered}"));
+                v.fail(format_args!(
+                    "after the stop, workers done: {all_done}, every POST delivered: {delivered}"
+                ));
                 break;
             }
         }
     }
-    for p in [RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers) {
+    for p in [RECEIVER_P]
+        .into_iter()
+        .chain(PROCESSES..PROCESSES + servers)
+    {
         let _ = caps::halt(p);
     }
     judge(&mut v, f, clients, start_quota);
@@ -270,9 +304,18 @@ fn watch(f: &FuzzArg, servers: u8, clients: u8, start_quota: (u64, u64)) -> bool
 
 /// Prints the receiver's and the servers' states, beside a stuck worker's report.
 fn report_others(servers: u8) {
-    for p in [RECEIVER_P].into_iter().chain(PROCESSES..PROCESSES + servers) {
+    for p in [RECEIVER_P]
+        .into_iter()
+        .chain(PROCESSES..PROCESSES + servers)
+    {
         if let Ok(i) = caps::info(p) {
-            println!("fuzz:   process {} is {} owning {:?}, {} invocations", i.pid, i.state.name(), i.owns, i.invocations);
+            println!(
+                "fuzz:   process {} is {} owning {:?}, {} invocations",
+                i.pid,
+                i.state.name(),
+                i.owns,
+                i.invocations
+            );
         }
     }
 }
@@ -283,7 +326,9 @@ fn halt_and_resume(v: &mut Verdict, c: usize, p: u8) {
         Ok(()) => {
             if let Err(e) = caps::resume(p) {
                 v.lost_halts += 1;
-                v.fail(format_args!("worker {c}: RESUME after a HALT that worked failed with {e:?} (a lost halt)"));
+                v.fail(format_args!(
+                    "worker {c}: RESUME after a HALT that worked failed with {e:?} (a lost halt)"
+                ));
             }
         }
         // It finished and halted itself meanwhile.
@@ -299,22 +344,36 @@ fn posts_received() -> u64 {
 /// The checks at the end, and the final line.
 fn judge(v: &mut Verdict, f: &FuzzArg, clients: u8, start_quota: (u64, u64)) {
     for c in 0..clients as usize {
-        let (sent, received) = (SHARED.sent[c].load(Relaxed), SHARED.received[c].load(Relaxed));
+        let (sent, received) = (
+            SHARED.sent[c].load(Relaxed),
+            SHARED.received[c].load(Relaxed),
+        );
         if sent != received {
-            v.fail(format_args!("worker {c} had {sent} POSTs accepted but the receiver took {received}"));
+            v.fail(format_args!(
+                "worker {c} had {sent} POSTs accepted but the receiver took {received}"
+            ));
         }
     }
-    let names = ["a sequence-numbered POST out of order or twice", "a tracked DESTROY failed", "starting a victim failed"];
+    let names = [
+        "a sequence-numbered POST out of order or twice",
+        "a tracked DESTROY failed",
+        "starting a victim failed",
+    ];
     for kind in [Failure::PostOrder, Failure::Destroy, Failure::Setup] {
         let n = SHARED.failures[kind as usize].load(Relaxed);
         if n > 0 {
             let detail = SHARED.detail[kind as usize].load(Relaxed);
-            v.fail(format_args!("{n} times {} (first: {detail:#x})", names[kind as usize]));
+            v.fail(format_args!(
+                "{n} times {} (first: {detail:#x})",
+                names[kind as usize]
+            ));
         }
     }
     match caps::available(TRACKED_B) {
         Ok(now) if now == start_quota => {}
-        now => v.fail(format_args!("the tracked bank was (free, objects) {start_quota:?} and is {now:?}")),
+        now => v.fail(format_args!(
+            "the tracked bank was (free, objects) {start_quota:?} and is {now:?}"
+        )),
     }
     let random = caps::available(RANDOM_B);
     println!(

@@ -74,7 +74,11 @@ pub fn word(rng: &mut Rng) -> u64 {
 
 /// An order code: mostly ones objects answer, sometimes any (never the checked [`SEQ`]).
 fn order_code(rng: &mut Rng) -> u32 {
-    let o = if rng.chance(80) { rng.below(12) as u32 } else { rng.next() as u32 };
+    let o = if rng.chance(80) {
+        rng.below(12) as u32
+    } else {
+        rng.next() as u32
+    };
     if o == SEQ || o == NUDGE {
         0
     } else {
@@ -121,7 +125,9 @@ impl Taint {
 /// make (endpoints among them).
 fn hands_out_others(ty: Option<CapType>, order: u32) -> bool {
     match ty {
-        Some(CapType::Process) => order == order::process::GET_CAP || order == order::process::MAKE_ENDPOINT,
+        Some(CapType::Process) => {
+            order == order::process::GET_CAP || order == order::process::MAKE_ENDPOINT
+        }
         Some(CapType::CapPage) => order == order::cap_page::LOAD,
         Some(CapType::Endpoint | CapType::Resume | CapType::Null) | None => true,
         Some(_) => false,
@@ -129,7 +135,11 @@ fn hands_out_others(ty: Option<CapType>, order: u32) -> bool {
 }
 
 /// Makes one random invocation (and the GET_TYPE before it).
-pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Received, tessera_user::abi::Error> {
+pub fn invocation(
+    rng: &mut Rng,
+    scope: Scope,
+    taint: &mut Taint,
+) -> Result<Received, tessera_user::abi::Error> {
     let cap = target(rng);
     let tainted = taint.has(cap);
     if tainted && !scope.use_endpoints {
@@ -156,33 +166,41 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     }
     let mut recv = [0u8; 4];
     for r in recv.iter_mut() {
-        *r = if rng.chance(10) { 0 } else { SCRATCH + rng.below(64 - SCRATCH as u64) as u8 };
+        *r = if rng.chance(10) {
+            0
+        } else {
+            SCRATCH + rng.below(64 - SCRATCH as u64) as u8
+        };
     }
     let slot = cap as u8;
     match ty {
         Some(CapType::Endpoint) => {
-            let live = scope.use_endpoints && (scope.live_endpoints.0..scope.live_endpoints.1).contains(&slot);
+            let live = scope.use_endpoints
+                && (scope.live_endpoints.0..scope.live_endpoints.1).contains(&slot);
             if !live {
                 return Err(tessera_user::abi::Error::BadState);
             }
         }
         Some(CapType::Bank) if TRACKED.contains(&slot) => {
             // A tracked sub-bank: creating from it at random would leave objects nobody tracks.
-            ord = if rng.chance(50) { order::GET_TYPE } else { order::bank::AVAILABLE };
+            ord = if rng.chance(50) {
+                order::GET_TYPE
+            } else {
+                order::bank::AVAILABLE
+            };
         }
-        Some(CapType::Process) if ord == order::process::SET_PRIORITY => {
-            // Victims stay below the workers (there is no priority ceiling yet), so a spinning
-            // one cannot starve them; priorities from 32 up stay, to be refused.
-            if data[0] < 32 {
-                data[0] %= PRIORITY;
-            }
+        // Victims stay below the workers (there is no priority ceiling yet), so a spinning
+        // one cannot starve them; priorities from 32 up stay, to be refused.
+        Some(CapType::Process) if ord == order::process::SET_PRIORITY && data[0] < 32 => {
+            data[0] %= PRIORITY;
         }
         _ => {}
     }
     if tainted {
         kind = InvocationKind::Return;
     }
-    let open_wait = kind == InvocationKind::Return && (tainted || matches!(ty, Some(CapType::Null | CapType::Resume)));
+    let open_wait = kind == InvocationKind::Return
+        && (tainted || matches!(ty, Some(CapType::Null | CapType::Resume)));
     if open_wait && !scope.use_endpoints {
         kind = InvocationKind::Send;
     }
@@ -193,7 +211,12 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
         // A quarter ask never to stall: they may get WouldBlock, and their notifications
         // arrive in this worker's waits, which drop them.
         let info = MessageInfo::new(kind, ord, n as u8, ncaps as u8);
-        if rng.chance(25) { info.nonblocking() } else { info }.pack()
+        if rng.chance(25) {
+            info.nonblocking()
+        } else {
+            info
+        }
+        .pack()
     };
     if open_wait && scope.use_endpoints {
         // Ends the wait below: queued until this worker next waits.
@@ -203,7 +226,10 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
     }
     count(scope);
     let caps = CapWord { send, recv }.pack();
-    let detail = (cap & 0xff) | (kind as u64) << 8 | ty.map_or(0xff, |t| t as u64) << 16 | (info & 0xffff_ffff) << 24;
+    let detail = (cap & 0xff)
+        | (kind as u64) << 8
+        | ty.map_or(0xff, |t| t as u64) << 16
+        | (info & 0xffff_ffff) << 24;
     phase(scope, 1, detail);
     let r = invoke::registers(cap, info, data, caps);
     if hands_out_others(ty, ord) || malformed || open_wait {
@@ -214,7 +240,11 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
         taint.0 &= !(1 << recv[0]);
     }
     if open_wait && scope.use_endpoints {
-        phase(scope, 2, detail | r.as_ref().map_or_else(|e| e.raw(), |m| m.info >> 32 | 0x80) << 48);
+        phase(
+            scope,
+            2,
+            detail | r.as_ref().map_or_else(|e| e.raw(), |m| m.info >> 32 | 0x80) << 48,
+        );
         drain_until_nudge(r);
     }
     phase(scope, 0, 0);
@@ -225,7 +255,9 @@ pub fn invocation(rng: &mut Rng, scope: Scope, taint: &mut Taint) -> Result<Rece
 /// leaving the nudge queued: it is then taken here).
 pub fn drain_until_nudge(first: Result<Received, tessera_user::abi::Error>) {
     if let Ok(m) = first {
-        if m.order() == NUDGE && MessageInfo::unpack(m.info).is_some_and(|i| i.kind == InvocationKind::Post) {
+        if m.order() == NUDGE
+            && MessageInfo::unpack(m.info).is_some_and(|i| i.kind == InvocationKind::Post)
+        {
             return;
         }
     }

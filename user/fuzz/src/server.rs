@@ -10,7 +10,7 @@
 use crate::layout::*;
 use crate::random::{self, Scope};
 use crate::rng::Rng;
-use crate::shared::{Failure, SHARED, MAX_CLIENTS};
+use crate::shared::{Failure, MAX_CLIENTS, SHARED};
 use core::sync::atomic::Ordering::Relaxed;
 use tessera_user::abi::message::{InvocationKind, MessageInfo};
 use tessera_user::invoke::{self, Received};
@@ -18,7 +18,11 @@ use tessera_user::invoke::{self, Received};
 /// The entry of a server process: `arg` = index | seed << 32.
 pub extern "C" fn main(arg: u64) -> ! {
     let mut rng = Rng::new((arg >> 32) as u32, 0x200 + (arg & 0xff));
-    let scope = Scope { live_endpoints: (0, 0), use_endpoints: false, worker: None };
+    let scope = Scope {
+        live_endpoints: (0, 0),
+        use_endpoints: false,
+        worker: None,
+    };
     let (mut resume, mut stale) = (RESUME_A, RESUME_B);
     let mut reply_through = 0u8;
     // Its scratch slots hold whatever callers sent, endpoints to victims among them.
@@ -30,14 +34,30 @@ pub extern "C" fn main(arg: u64) -> ! {
         }
         recv[3] = resume;
         let n = rng.below(5) as usize;
-        let data = [rng.next(), random::word(&mut rng), rng.next(), random::word(&mut rng)];
-        let ncaps = if reply_through == 0 { 0 } else { rng.below(4) as usize };
+        let data = [
+            rng.next(),
+            random::word(&mut rng),
+            rng.next(),
+            random::word(&mut rng),
+        ];
+        let ncaps = if reply_through == 0 {
+            0
+        } else {
+            rng.below(4) as usize
+        };
         let mut send = [0u8; 4];
         for s in send.iter_mut().take(ncaps) {
             *s = random::transferable(&mut rng);
         }
         SHARED.serve(1);
-        let m = invoke::raw(InvocationKind::Return, reply_through, rng.next() as u32 & 0xff, &data[..n], &send[..ncaps], recv);
+        let m = invoke::raw(
+            InvocationKind::Return,
+            reply_through,
+            rng.next() as u32 & 0xff,
+            &data[..n],
+            &send[..ncaps],
+            recv,
+        );
         reply_through = 0;
         let Ok(m) = m else { continue };
         for _ in 0..rng.below(3) {
@@ -75,10 +95,19 @@ pub extern "C" fn receiver(_arg: u64) -> ! {
     let mut reply_through = 0u8;
     loop {
         SHARED.serve(1);
-        let m = invoke::raw(InvocationKind::Return, reply_through, 0, &[], &[], [0, 0, 0, RESUME_A]);
+        let m = invoke::raw(
+            InvocationKind::Return,
+            reply_through,
+            0,
+            &[],
+            &[],
+            [0, 0, 0, RESUME_A],
+        );
         reply_through = 0;
         let Ok(m) = m else { continue };
-        let Some(info) = MessageInfo::unpack(m.info) else { continue };
+        let Some(info) = MessageInfo::unpack(m.info) else {
+            continue;
+        };
         if info.resume {
             reply_through = RESUME_A;
         }
@@ -93,7 +122,10 @@ pub extern "C" fn receiver(_arg: u64) -> ! {
         let expected = SHARED.received[sender].load(Relaxed);
         let got = m.data[0];
         if got != expected {
-            SHARED.fail(Failure::PostOrder, (sender as u64) << 56 | (expected & 0xff_ffff) << 28 | (got & 0xfff_ffff));
+            SHARED.fail(
+                Failure::PostOrder,
+                (sender as u64) << 56 | (expected & 0xff_ffff) << 28 | (got & 0xfff_ffff),
+            );
         }
         SHARED.received[sender].store(got.wrapping_add(1), Relaxed);
     }

@@ -9,8 +9,8 @@
 //! Assumes: the kernel filled `init::SPACE` and `init::BANK`, and nothing is mapped at
 //! [`SCRATCH_VPN`].
 
-use tessera_user::abi::boot::{init, ARCHIVE_MAGIC, ARCHIVE_VA, STACK_PAGES, STACK_TOP};
 use tessera_bootfs::elf::{Image, LoadError};
+use tessera_user::abi::boot::{init, ARCHIVE_MAGIC, ARCHIVE_VA, STACK_PAGES, STACK_TOP};
 use tessera_user::abi::cap::CAP_SPACE_SLOTS;
 use tessera_user::abi::{CapType, Error, Rights};
 use tessera_user::system::PROGRAMS;
@@ -36,7 +36,9 @@ pub fn archive() -> Option<&'static [u8]> {
     // runs; a missing mapping would fault here, at boot, where it is plainly the kernel's bug.
     let (magic, len) = unsafe { (header.read_volatile(), header.add(1).read_volatile()) };
     // SAFETY: the kernel maps `len` bytes of archive right after the header page.
-    (magic == ARCHIVE_MAGIC).then(|| unsafe { core::slice::from_raw_parts((ARCHIVE_VA + PAGE) as *const u8, len as usize) })
+    (magic == ARCHIVE_MAGIC).then(|| unsafe {
+        core::slice::from_raw_parts((ARCHIVE_VA + PAGE) as *const u8, len as usize)
+    })
 }
 
 /// Word 2 of the archive's header page: the packed `FuzzArg` of a fuzz boot.
@@ -52,7 +54,12 @@ fn page(space: u8, vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<
     caps::create(slots::BANK, CapType::Page, PAGE_SLOT)?;
     caps::zero_page(PAGE_SLOT)?;
     if !bytes.is_empty() {
-        caps::map(init::SPACE, SCRATCH_VPN, PAGE_SLOT, Rights::READ.union(Rights::WRITE))?;
+        caps::map(
+            init::SPACE,
+            SCRATCH_VPN,
+            PAGE_SLOT,
+            Rights::READ.union(Rights::WRITE),
+        )?;
         let dst = (SCRATCH_VPN * PAGE) as *mut u8;
         // SAFETY: the page was just mapped writable at SCRATCH_VPN in init's own space, and
         // `at + bytes.len()` is at most a page (`tessera_bootfs::elf` cuts segments at page bounds).
@@ -68,9 +75,16 @@ fn page(space: u8, vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<
 pub fn load(image: &[u8], slot: u8, space: u8) -> Result<(), LoadError> {
     let image = Image::parse(image)?;
     caps::create(slots::BANK, CapType::AddressSpace, space)?;
-    image.for_each_page(|p| page(space, p.vpn, p.at, p.bytes, p.rights).map_err(LoadError::from))?;
+    image
+        .for_each_page(|p| page(space, p.vpn, p.at, p.bytes, p.rights).map_err(LoadError::from))?;
     for i in 1..=STACK_PAGES {
-        page(space, STACK_TOP / PAGE - i, 0, &[], Rights::READ.union(Rights::WRITE))?;
+        page(
+            space,
+            STACK_TOP / PAGE - i,
+            0,
+            &[],
+            Rights::READ.union(Rights::WRITE),
+        )?;
     }
     caps::create(slots::BANK, CapType::Process, slot)?;
     caps::set_space(slot, space)?;

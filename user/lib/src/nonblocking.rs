@@ -43,7 +43,9 @@ pub fn try_invoke(
     let mut caps = CapWord { send: [0; 4], recv };
     let c = send.len().min(4);
     caps.send[..c].copy_from_slice(&send[..c]);
-    let info = MessageInfo::new(kind, order, n as u8, c as u8).nonblocking().pack();
+    let info = MessageInfo::new(kind, order, n as u8, c as u8)
+        .nonblocking()
+        .pack();
     let (err, r) = invoke::syscall(u64::from(cap), info, d, caps.pack());
     match Error::result(err) {
         Ok(()) => Ok(Attempt::Done(r)),
@@ -112,7 +114,14 @@ pub fn call_with_timeout(
     set_notify(me, timer.endpoint(), word)?;
     let mut armed = None;
     loop {
-        let tried = try_invoke(InvocationKind::Call, call.cap, call.order, call.data, call.send, [0; 4])?;
+        let tried = try_invoke(
+            InvocationKind::Call,
+            call.cap,
+            call.order,
+            call.data,
+            call.send,
+            [0; 4],
+        )?;
         if let Attempt::Done(r) = tried {
             if armed.is_some() {
                 timer.cancel()?;

@@ -10,7 +10,8 @@ pub fn program() {
         "-nostdlib",
         "-static",
         "-no-pie",
-        "-Wl,--build-id=none", "-Wl,--strip-debug",
+        "-Wl,--build-id=none",
+        "-Wl,--strip-debug",
         "-Wl,-z,max-page-size=4096",
         "-Wl,-z,noexecstack",
     ] {

@@ -38,7 +38,8 @@ pub fn run(line: &str, arg: &InitArg) {
         }
         "chores" => {
             tessera_user::clock::set_tsc_hz(arg.tsc_hz);
-            let priority = tessera_user::caps::info(slots::SELF).map_or(1, |i| u64::from(i.priority));
+            let priority =
+                tessera_user::caps::info(slots::SELF).map_or(1, |i| u64::from(i.priority));
             tessera_tasks::demo::chores_command(priority)
         }
         "trace" => trace(rest.trim()),
@@ -54,7 +55,9 @@ pub fn run(line: &str, arg: &InitArg) {
 fn trace(what: &str) {
     let done = match what {
         "start" => trace::start(slots::SELF).map(|()| println!("tracing on")),
-        "stop" => trace::stop(slots::SELF).map(|n| println!("tracing off: {n} events written to COM2")),
+        "stop" => {
+            trace::stop(slots::SELF).map(|n| println!("tracing off: {n} events written to COM2"))
+        }
         _ => {
             println!("trace: usage: trace start | trace stop");
             return;
@@ -62,7 +65,9 @@ fn trace(what: &str) {
     };
     match done {
         Ok(()) => {}
-        Err(Error::BadState) => println!("trace: this kernel is built without tracing (cargo xtask trace builds one with it)"),
+        Err(Error::BadState) => println!(
+            "trace: this kernel is built without tracing (cargo xtask trace builds one with it)"
+        ),
         Err(e) => println!("trace: {e:?}"),
     }
 }

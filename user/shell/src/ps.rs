@@ -11,7 +11,10 @@ use tessera_user::{caps, println, slots};
 
 /// The processes the shell can see: (name, slot).
 fn known() -> impl Iterator<Item = (&'static str, u8)> {
-    let programs = PROGRAMS.iter().enumerate().map(|(i, p)| (p.name, program_slot(i)));
+    let programs = PROGRAMS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name, program_slot(i)));
     core::iter::once(("init", slots::shell::INIT)).chain(programs)
 }
 

@@ -32,7 +32,7 @@ fn timer() -> Result<Timer, alloc::string::String> {
 /// alone each starts just after a tick and ends at the next, 9 ms late.
 pub fn sleeps_end_on_time() -> Outcome {
     ensure(clock::tsc_hz() != 0, || {
-        format!("the clock's frequency is unknown")
+        "the clock's frequency is unknown".into()
     })?;
     let mut t = timer()?;
     let mut sleep = |asked: u64| -> Result<u64, alloc::string::String> {
@@ -105,10 +105,10 @@ pub fn periodic_alarm_fires_each_period() -> Outcome {
         })?;
     }
     ensure(step("cancel", t.cancel())?, || {
-        format!("the periodic alarm was not armed")
+        "the periodic alarm was not armed".into()
     })?;
     ensure(!step("cancel again", t.cancel())?, || {
-        format!("cancel left it armed")
+        "cancel left it armed".into()
     })
 }
 

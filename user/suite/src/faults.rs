@@ -38,12 +38,20 @@ pub(crate) struct CounterPage;
 
 impl CounterPage {
     pub(crate) fn map(space: u8) -> Result<CounterPage, String> {
-        step("create the counter page", caps::create(slots::BANK, CapType::Page, COUNTER_PAGE))?;
+        step(
+            "create the counter page",
+            caps::create(slots::BANK, CapType::Page, COUNTER_PAGE),
+        )?;
         let page = CounterPage;
         step("zero the counter page", caps::zero_page(COUNTER_PAGE))?;
         step(
             "map the counter page",
-            caps::map(space, COUNTER_VPN, COUNTER_PAGE, Rights::READ.union(Rights::WRITE)),
+            caps::map(
+                space,
+                COUNTER_VPN,
+                COUNTER_PAGE,
+                Rights::READ.union(Rights::WRITE),
+            ),
         )?;
         Ok(page)
     }
@@ -71,7 +79,13 @@ impl Drop for CounterPage {
 pub fn spinner_does_not_starve(ctx: &Ctx) -> Outcome {
     let h = step(
         "spawn",
-        spawn(HELPER, Helper::Counter, COUNTER_VPN * 4096, ctx.priority, ENDPOINT),
+        spawn(
+            HELPER,
+            Helper::Counter,
+            COUNTER_VPN * 4096,
+            ctx.priority,
+            ENDPOINT,
+        ),
     )?;
     let counter = CounterPage::map(HELPER)?;
     let hz = ctx.tsc_hz.max(1_000_000);
@@ -85,7 +99,9 @@ pub fn spinner_does_not_starve(ctx: &Ctx) -> Outcome {
                 "CALL echo beside the spinner",
                 invoke::call(slots::ECHO, echo::PLUS_ONE, &[calls], &[]),
             )?;
-            ensure(r.data[0] == calls + 1, || format!("echo answered {:?}", r.data))?;
+            ensure(r.data[0] == calls + 1, || {
+                format!("echo answered {:?}", r.data)
+            })?;
             calls += 1;
         }
         let now = counter.count()?;

@@ -27,7 +27,11 @@ const CALL_YIELD: u64 = MessageInfo::new(InvocationKind::Call, order::process::Y
 const CALL_PING: u64 = MessageInfo::new(InvocationKind::Call, 1, 0, 0).pack();
 const RETURN_WAIT: u64 = MessageInfo::new(InvocationKind::Return, 0, 0, 0).pack();
 const RETURN_TWO: u64 = MessageInfo::new(InvocationKind::Return, 0, 2, 0).pack();
-const RECV_RESUME: u64 = CapWord { send: [0; 4], recv: [0, 0, 0, SERVER_RESUME] }.pack();
+const RECV_RESUME: u64 = CapWord {
+    send: [0; 4],
+    recv: [0, 0, 0, SERVER_RESUME],
+}
+.pack();
 
 core::arch::global_asm!(
     r#"

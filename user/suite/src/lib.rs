@@ -142,20 +142,49 @@ pub fn run(tsc_hz: u64) -> Summary {
             keeper::register_orders_refuse_bad_input(&ctx)
         }),
         ("sleeps_end_on_time", &alarms::sleeps_end_on_time),
-        ("periodic_alarm_fires_each_period", &alarms::periodic_alarm_fires_each_period),
-        ("refuse_bad_alarm_arguments", &alarms::alarm_refuses_bad_input),
-        ("pinned_runs_only_on_cpu_2", &|| affinity::pinned_runs_only_there(&ctx)),
+        (
+            "periodic_alarm_fires_each_period",
+            &alarms::periodic_alarm_fires_each_period,
+        ),
+        (
+            "refuse_bad_alarm_arguments",
+            &alarms::alarm_refuses_bad_input,
+        ),
+        ("pinned_runs_only_on_cpu_2", &|| {
+            affinity::pinned_runs_only_there(&ctx)
+        }),
         ("refuse_cpu_not_online", &affinity::refuses_a_cpu_not_online),
         ("runtime_chores_on_one_vp", &runtime::chores_on_one_vp),
-        ("wouldblock_call_notified_once", &wouldblock::call_to_busy_server_is_notified_once),
-        ("wouldblock_post_notified_once", &wouldblock::post_with_allotment_spent_is_notified_once),
-        ("call_with_timeout", &wouldblock::call_with_timeout_ends_at_its_deadline),
-        ("tasks_chores_on_pinned_vps_stolen", &|| tasks::chores_run_on_pinned_vps_and_are_stolen(&ctx)),
-        ("tasks_chores_sleep_on_alarms", &|| tasks::chores_sleep_on_alarms(&ctx)),
-        ("tasks_stack_grows_overflow_ends_chore", &|| tasks::stack_grows_then_overflow_ends_the_chore(&ctx)),
-        ("tasks_tertiary_trap_table", &|| tasks::tertiary_trap_table_per_chore(&ctx)),
-        ("tasks_demo_on_every_cpu", &|| tasks::demo_on_every_cpu(&ctx)),
-        ("tasks_channel_between_tasks", &|| tasks::channel_between_tasks(&ctx)),
+        (
+            "wouldblock_call_notified_once",
+            &wouldblock::call_to_busy_server_is_notified_once,
+        ),
+        (
+            "wouldblock_post_notified_once",
+            &wouldblock::post_with_allotment_spent_is_notified_once,
+        ),
+        (
+            "call_with_timeout",
+            &wouldblock::call_with_timeout_ends_at_its_deadline,
+        ),
+        ("tasks_chores_on_pinned_vps_stolen", &|| {
+            tasks::chores_run_on_pinned_vps_and_are_stolen(&ctx)
+        }),
+        ("tasks_chores_sleep_on_alarms", &|| {
+            tasks::chores_sleep_on_alarms(&ctx)
+        }),
+        ("tasks_stack_grows_overflow_ends_chore", &|| {
+            tasks::stack_grows_then_overflow_ends_the_chore(&ctx)
+        }),
+        ("tasks_tertiary_trap_table", &|| {
+            tasks::tertiary_trap_table_per_chore(&ctx)
+        }),
+        ("tasks_demo_on_every_cpu", &|| {
+            tasks::demo_on_every_cpu(&ctx)
+        }),
+        ("tasks_channel_between_tasks", &|| {
+            tasks::channel_between_tasks(&ctx)
+        }),
     ];
     for (name, test) in tests {
         run_one(name, test(), &mut sum);

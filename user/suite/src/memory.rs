@@ -47,7 +47,10 @@ fn writer_code() -> &'static [u8] {
 }
 
 fn read_word(page: u8) -> Result<u64, String> {
-    let r = step("READ_WORD", invoke::call(page, order::page::READ_WORD, &[0], &[]))?;
+    let r = step(
+        "READ_WORD",
+        invoke::call(page, order::page::READ_WORD, &[0], &[]),
+    )?;
     Ok(r.data[0])
 }
 
@@ -55,20 +58,37 @@ fn read_word(page: u8) -> Result<u64, String> {
 /// (one likely gets the frame back). A must be halted at its next access, and no new page may
 /// ever hold what A writes.
 pub fn destroyed_page_is_unreachable(ctx: &Ctx) -> Outcome {
-    let h = step("spawn", spawn(HELPER, Helper::Spin, MARK, ctx.priority, ENDPOINT))?;
+    let h = step(
+        "spawn",
+        spawn(HELPER, Helper::Spin, MARK, ctx.priority, ENDPOINT),
+    )?;
     let (space, code_page) = (HELPER, HELPER + 1);
     let code = writer_code();
     let at = (crate::helpers::code().len() as u64).div_ceil(8);
-    ensure(at * 8 + code.len() as u64 <= 4096, || format!("no room for the writer at {at}"))?;
+    ensure(at * 8 + code.len() as u64 <= 4096, || {
+        format!("no room for the writer at {at}")
+    })?;
     for (i, chunk) in code.chunks(8).enumerate() {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
-        step("copy the writer", caps::write_word(code_page, at + i as u64, u64::from_le_bytes(word)))?;
+        step(
+            "copy the writer",
+            caps::write_word(code_page, at + i as u64, u64::from_le_bytes(word)),
+        )?;
     }
     let base = CODE_VPN * 4096;
-    step("set the writer's entry", caps::set_entry(h.process(), base + at * 8, base + 4096, MARK))?;
-    step("create the data page", caps::create(slots::BANK, CapType::Page, DATA))?;
-    step("map it", caps::map(space, DATA_VPN, DATA, Rights::READ.union(Rights::WRITE)))?;
+    step(
+        "set the writer's entry",
+        caps::set_entry(h.process(), base + at * 8, base + 4096, MARK),
+    )?;
+    step(
+        "create the data page",
+        caps::create(slots::BANK, CapType::Page, DATA),
+    )?;
+    step(
+        "map it",
+        caps::map(space, DATA_VPN, DATA, Rights::READ.union(Rights::WRITE)),
+    )?;
     step("resume", caps::resume(h.process()))?;
     let outcome = watch(ctx, h.process());
     for s in FRESH..FRESH + FRESH_PAGES {
@@ -80,7 +100,11 @@ pub fn destroyed_page_is_unreachable(ctx: &Ctx) -> Outcome {
 
 fn watch(ctx: &Ctx, process: u8) -> Outcome {
     let start = tsc::now();
-    let patience = if ctx.tsc_hz == 0 { 4_000_000_000 } else { 2 * ctx.tsc_hz };
+    let patience = if ctx.tsc_hz == 0 {
+        4_000_000_000
+    } else {
+        2 * ctx.tsc_hz
+    };
     while read_word(DATA)? != MARK {
         ensure(tsc::now().wrapping_sub(start) < patience, || {
             String::from("the writer never wrote its page")
@@ -89,7 +113,10 @@ fn watch(ctx: &Ctx, process: u8) -> Outcome {
     }
     step("destroy the page in use", caps::destroy(slots::BANK, DATA))?;
     for s in FRESH..FRESH + FRESH_PAGES {
-        step("create a fresh page", caps::create(slots::BANK, CapType::Page, s))?;
+        step(
+            "create a fresh page",
+            caps::create(slots::BANK, CapType::Page, s),
+        )?;
     }
     let halted = await_state(process, ctx.tsc_hz, |s| s == ProcessState::Halted);
     for s in FRESH..FRESH + FRESH_PAGES {

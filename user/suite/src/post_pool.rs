@@ -86,7 +86,10 @@ fn fill(ctx: &Ctx, senders: &mut Vec<Spawned>) -> Result<Vec<ProcessInfo>, Strin
     }
     for i in &infos {
         ensure(i.invocations <= ALLOTMENT, || {
-            format!("a sender had {} POSTs accepted while echo was held, more than its {ALLOTMENT}", i.invocations)
+            format!(
+                "a sender had {} POSTs accepted while echo was held, more than its {ALLOTMENT}",
+                i.invocations
+            )
         })?;
     }
     ensure(infos.iter().all(|i| i.owns == QueueOwned::None), || {
@@ -151,24 +154,48 @@ pub fn one_sender_cannot_drain_the_pool(ctx: &Ctx) -> Outcome {
     reset()?;
     let mut helpers: Vec<Spawned> = Vec::new();
     let r = (|| {
-        helpers.push(step("spawn the deaf recipient", spawn(DEAF, Helper::Spin, 0, ctx.priority, ENDPOINT))?);
-        step("endpoint to it", caps::make_endpoint(helpers[0].process(), 1, DEAF_EP))?;
+        helpers.push(step(
+            "spawn the deaf recipient",
+            spawn(DEAF, Helper::Spin, 0, ctx.priority, ENDPOINT),
+        )?);
+        step(
+            "endpoint to it",
+            caps::make_endpoint(helpers[0].process(), 1, DEAF_EP),
+        )?;
         let flood = SHARED_POOL + 8;
-        helpers.push(step("spawn the flooder", spawn(FLOODER, Helper::Poster, flood, ctx.priority, ENDPOINT))?);
+        helpers.push(step(
+            "spawn the flooder",
+            spawn(FLOODER, Helper::Poster, flood, ctx.priority, ENDPOINT),
+        )?);
         step(
             "aim the flooder at the deaf one",
-            caps::set_cap(helpers[1].process(), slots::ECHO, DEAF_EP, tessera_user::abi::Rights::ALL),
+            caps::set_cap(
+                helpers[1].process(),
+                slots::ECHO,
+                DEAF_EP,
+                tessera_user::abi::Rights::ALL,
+            ),
         )?;
         step("start the flooder", caps::resume(helpers[1].process()))?;
-        let flooder = await_state(helpers[1].process(), ctx.tsc_hz, |st| st == ProcessState::Stalled)?;
+        let flooder = await_state(helpers[1].process(), ctx.tsc_hz, |st| {
+            st == ProcessState::Stalled
+        })?;
         ensure(flooder.invocations == ALLOTMENT, || {
-            format!("the flooder had {} POSTs accepted, not its allotment of {ALLOTMENT}", flooder.invocations)
+            format!(
+                "the flooder had {} POSTs accepted, not its allotment of {ALLOTMENT}",
+                flooder.invocations
+            )
         })?;
         hold_echo()?;
         let honest = (1u64 << 32) | ALLOTMENT;
-        helpers.push(step("spawn an honest sender", spawn(HONEST, Helper::Poster, honest, ctx.priority, ENDPOINT))?);
+        helpers.push(step(
+            "spawn an honest sender",
+            spawn(HONEST, Helper::Poster, honest, ctx.priority, ENDPOINT),
+        )?);
         step("start it", caps::resume(helpers[2].process()))?;
-        let done = await_state(helpers[2].process(), ctx.tsc_hz, |st| st == ProcessState::Halted);
+        let done = await_state(helpers[2].process(), ctx.tsc_hz, |st| {
+            st == ProcessState::Halted
+        });
         release_echo()?;
         done.map_err(|e| format!("the honest sender did not finish beside the flooder: {e}"))?;
         let (posts, _, out_of_order, _) = stats()?;

@@ -110,7 +110,10 @@ pub fn above_priority_ceiling(ctx: &Ctx) -> Outcome {
         caps::set_ceiling(slots::SELF, ctx.priority + 1, RESTRICTED),
         Error::MissingRights,
     )?;
-    step("create a process", caps::create(slots::BANK, CapType::Process, CHILD))?;
+    step(
+        "create a process",
+        caps::create(slots::BANK, CapType::Process, CHILD),
+    )?;
     let raised = caps::set_priority(CHILD, ctx.priority + 1);
     let at_ceiling = caps::set_priority(CHILD, ctx.priority);
     step("destroy it", caps::destroy(slots::BANK, CHILD))?;

@@ -66,10 +66,20 @@ pub fn one_vp() -> Result<Runtime, String> {
     let config = Config {
         task: TaskId::new(1).unwrap_or_else(|| unreachable!()),
         vps: 1,
-        pool: PoolConfig { low_water: 1, refill: 2, reserve: 1 },
+        pool: PoolConfig {
+            low_water: 1,
+            refill: 2,
+            reserve: 1,
+        },
     };
-    Runtime::new(config, Box::new(StaticStacks), Box::new(SpinIdle { clock: tessera_user::clock::now_ns }))
-        .map_err(|e| format!("runtime: {e:?}"))
+    Runtime::new(
+        config,
+        Box::new(StaticStacks),
+        Box::new(SpinIdle {
+            clock: tessera_user::clock::now_ns,
+        }),
+    )
+    .map_err(|e| format!("runtime: {e:?}"))
 }
 
 /// Chores on one VP: every result as expected, every chunk back in the arena afterwards.
@@ -91,7 +101,10 @@ pub fn chores_on_one_vp() -> Outcome {
                 })
             })
             .collect();
-        let (ping, pong) = (Arc::new(FeWord::empty_cell()), Arc::new(FeWord::empty_cell()));
+        let (ping, pong) = (
+            Arc::new(FeWord::empty_cell()),
+            Arc::new(FeWord::empty_cell()),
+        );
         let (a, b) = (ping.clone(), pong.clone());
         let echo = ctx.spawn(move |c| {
             for _ in 0..100 {
@@ -104,7 +117,10 @@ pub fn chores_on_one_vp() -> Outcome {
             ping.write_ef(ctx, i);
             handoffs += u64::from(pong.read_fe(ctx) == i + 1);
         }
-        let cid = ChannelId { owner: ctx.id().task(), index: 1 };
+        let cid = ChannelId {
+            owner: ctx.id().task(),
+            index: 1,
+        };
         let (tx, rx) = channel(cid, 4);
         let server = ctx.spawn(move |c| (0..50).map(|_| rx.recv(c, Suspend).data[0]).sum::<u64>());
         for i in 0..50u64 {
@@ -127,13 +143,25 @@ pub fn chores_on_one_vp() -> Outcome {
     .map_err(|e| format!("spawn: {e:?}"))?;
     rt.run_vp(0);
     let word = out.try_read_ff().ok_or("the main chore never finished")?;
-    let (ok, handoffs, served, total) =
-        (word & 0xff, word >> 8 & 0xff, word >> 16 & 0xffff, word >> 32);
+    let (ok, handoffs, served, total) = (
+        word & 0xff,
+        word >> 8 & 0xff,
+        word >> 16 & 0xffff,
+        word >> 32,
+    );
     ensure(ok == 5, || format!("{ok} of 5 chores spawned and joined"))?;
-    ensure(handoffs == 100, || format!("{handoffs} of 100 full/empty hand-offs right"))?;
-    ensure(served == 49 * 50 / 2, || format!("channel carried a sum of {served}, not 1225"))?;
-    ensure(total == 25 * 6, || format!("locked counter {total}, not 150"))?;
-    ensure(rt.live() == 0, || format!("{} chores still alive", rt.live()))?;
+    ensure(handoffs == 100, || {
+        format!("{handoffs} of 100 full/empty hand-offs right")
+    })?;
+    ensure(served == 49 * 50 / 2, || {
+        format!("channel carried a sum of {served}, not 1225")
+    })?;
+    ensure(total == 25 * 6, || {
+        format!("locked counter {total}, not 150")
+    })?;
+    ensure(rt.live() == 0, || {
+        format!("{} chores still alive", rt.live())
+    })?;
     drop(rt);
     let lent = LENT.load(Ordering::Relaxed);
     ensure(lent == 0, || format!("stack chunks {lent:#b} not returned"))

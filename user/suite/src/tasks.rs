@@ -216,7 +216,11 @@ pub fn tertiary_trap_table_per_chore(ctx: &Ctx) -> Outcome {
 /// during the search that shows its chores, and the speed-up printed.
 pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
     let (one, many) = tessera_tasks::demo::demo(VPS, ctx.priority)?;
-    let ordinary = many.listing.iter().filter(|c| c.kind == tessera_runtime::ChoreKind::Ordinary).count();
+    let ordinary = many
+        .listing
+        .iter()
+        .filter(|c| c.kind == tessera_runtime::ChoreKind::Ordinary)
+        .count();
     println!(
         "usertest note: demo search 1 VP {} us, {} VPs on CPUs {:?} {} us, speed-up x{}.{:02}; pipeline 1 VP {} us, {} VPs {} us; {} chores listed during the search",
         one.ns / 1000,
@@ -230,7 +234,11 @@ pub fn demo_on_every_cpu(ctx: &Ctx) -> Outcome {
         many.pipeline_ns / 1000,
         many.listing.len()
     );
-    ensure(ordinary > 48, || format!("the listing during the search shows {ordinary} ordinary chores, not its 48 and main"))
+    ensure(ordinary > 48, || {
+        format!(
+            "the listing during the search shows {ordinary} ordinary chores, not its 48 and main"
+        )
+    })
 }
 
 /// The ring page's slot, the helper's slots and the endpoint to VP 0 (the tester's).
@@ -255,28 +263,48 @@ pub fn channel_between_tasks(ctx: &Ctx) -> Outcome {
             .map_err(|e| format!("map the ring here: {e:?}"))?;
         // SAFETY: a fresh zeroed page mapped read-write here, shared only with the sender.
         let mut rx = unsafe { tessera_runtime::shared_channel(HOME_RING_VA, 8) };
-        let sender = crate::spawn::spawn_code(SENDER_BASE, ring_sender::code(), 0, MESSAGES, ctx.priority, crate::tester::ENDPOINT)
-            .map_err(|e| format!("spawn the sender: {e:?}"))?;
+        let sender = crate::spawn::spawn_code(
+            SENDER_BASE,
+            ring_sender::code(),
+            0,
+            MESSAGES,
+            ctx.priority,
+            crate::tester::ENDPOINT,
+        )
+        .map_err(|e| format!("spawn the sender: {e:?}"))?;
         caps::map(sender.space(), ring_sender::RING_VA >> 12, RING_PAGE, rw)
             .map_err(|e| format!("map the ring there: {e:?}"))?;
         let task = Task::new(config(ctx, 2))?;
-        task.endpoint_to_vp(0, 0, NOTIFY_EP).map_err(|e| format!("endpoint to VP 0: {e:?}"))?;
-        caps::set_cap(sender.process(), ring_sender::NOTIFY_SLOT, NOTIFY_EP, Rights::ALL)
-            .map_err(|e| format!("give the endpoint: {e:?}"))?;
+        task.endpoint_to_vp(0, 0, NOTIFY_EP)
+            .map_err(|e| format!("endpoint to VP 0: {e:?}"))?;
+        caps::set_cap(
+            sender.process(),
+            ring_sender::NOTIFY_SLOT,
+            NOTIFY_EP,
+            Rights::ALL,
+        )
+        .map_err(|e| format!("give the endpoint: {e:?}"))?;
         caps::resume(sender.process()).map_err(|e| format!("start the sender: {e:?}"))?;
         let (right, report) = task.run(move |c| {
             (0..MESSAGES)
                 .filter(|&i| {
                     let m = rx.recv(c);
-                    m.data[0] == i && m.data[1] == i * i && m.header.tag == ring_sender::TAG && m.header.sender.raw() == ring_sender::SENDER
+                    m.data[0] == i
+                        && m.data[1] == i * i
+                        && m.header.tag == ring_sender::TAG
+                        && m.header.sender.raw() == ring_sender::SENDER
                 })
                 .count() as u64
         })?;
         drop(sender);
         let notes: u64 = report.notes.iter().sum();
         println!("usertest note: {MESSAGES} messages between tasks through a ring of 8; {notes} notification POSTs woke the receiver");
-        ensure(right == MESSAGES, || format!("{right} of {MESSAGES} messages arrived right, in order"))?;
-        ensure(notes > 0, || String::from("the receiver never waited for a notification"))
+        ensure(right == MESSAGES, || {
+            format!("{right} of {MESSAGES} messages arrived right, in order")
+        })?;
+        ensure(notes > 0, || {
+            String::from("the receiver never waited for a notification")
+        })
     })();
     let _ = caps::destroy(slots::BANK, RING_PAGE);
     r

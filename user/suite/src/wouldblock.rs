@@ -30,10 +30,19 @@ const QUIET_NS: u64 = 20_000_000;
 
 /// Runs `body` with a timer whose endpoint gets the tester's notifications; clears them after.
 fn with_timer(body: impl FnOnce(&mut Timer) -> Outcome) -> Outcome {
-    let mut t = step("make a timer", Timer::new(slots::BANK, slots::SELF, ALARM, TIMER_EP))?;
-    step("SET_NOTIFY", nonblocking::set_notify(slots::SELF, TIMER_EP, WORD))?;
+    let mut t = step(
+        "make a timer",
+        Timer::new(slots::BANK, slots::SELF, ALARM, TIMER_EP),
+    )?;
+    step(
+        "SET_NOTIFY",
+        nonblocking::set_notify(slots::SELF, TIMER_EP, WORD),
+    )?;
     let r = body(&mut t);
-    step("clear SET_NOTIFY", nonblocking::set_notify(slots::SELF, 0, 0))?;
+    step(
+        "clear SET_NOTIFY",
+        nonblocking::set_notify(slots::SELF, 0, 0),
+    )?;
     r
 }
 
@@ -44,17 +53,31 @@ fn exactly_one_notification(t: &mut Timer) -> Outcome {
     step("arm", t.arm(clock::now_ns() + PATIENCE_NS, 0, give_up))?;
     let first = step("wait for the notification", wait_notified(WORD, give_up))?;
     step("cancel", t.cancel())?;
-    ensure(first == Woken::Notified, || String::from("no notification within a second"))?;
+    ensure(first == Woken::Notified, || {
+        String::from("no notification within a second")
+    })?;
     let quiet = t.next_word();
     step("arm", t.arm(clock::now_ns() + QUIET_NS, 0, quiet))?;
-    let second = step("watch for a second notification", wait_notified(WORD, quiet))?;
-    ensure(second == Woken::TimedOut, || String::from("a second notification for one request"))
+    let second = step(
+        "watch for a second notification",
+        wait_notified(WORD, quiet),
+    )?;
+    ensure(second == Woken::TimedOut, || {
+        String::from("a second notification for one request")
+    })
 }
 
 fn call_echo(n: u64) -> Result<Attempt, String> {
     step(
         "non-blocking CALL to echo",
-        try_invoke(InvocationKind::Call, slots::ECHO, echo::PLUS_ONE, &[n], &[], [0; 4]),
+        try_invoke(
+            InvocationKind::Call,
+            slots::ECHO,
+            echo::PLUS_ONE,
+            &[n],
+            &[],
+            [0; 4],
+        ),
     )
 }
 
@@ -64,7 +87,10 @@ pub fn call_to_busy_server_is_notified_once() -> Outcome {
         let tried = (call_echo(1), call_echo(1));
         release_echo()?;
         match tried {
-            (Ok(Attempt::WouldBlock { registered: true }), Ok(Attempt::WouldBlock { registered: false })) => {}
+            (
+                Ok(Attempt::WouldBlock { registered: true }),
+                Ok(Attempt::WouldBlock { registered: false }),
+            ) => {}
             other => return Err(format!("while echo was held: {other:?}")),
         }
         exactly_one_notification(t)?;
@@ -78,7 +104,14 @@ pub fn call_to_busy_server_is_notified_once() -> Outcome {
 fn post_count(seq: u64) -> Result<Attempt, String> {
     step(
         "non-blocking POST to echo",
-        try_invoke(InvocationKind::Post, slots::ECHO, echo::COUNT, &[seq], &[], [0; 4]),
+        try_invoke(
+            InvocationKind::Post,
+            slots::ECHO,
+            echo::COUNT,
+            &[seq],
+            &[],
+            [0; 4],
+        ),
     )
 }
 
@@ -87,7 +120,11 @@ pub fn post_with_allotment_spent_is_notified_once() -> Outcome {
     with_timer(|t| {
         hold_echo()?;
         let filled = (0..ALLOTMENT).try_for_each(|seq| {
-            step("POST to held echo", invoke::post(slots::ECHO, echo::COUNT, seq)).map(|_| ())
+            step(
+                "POST to held echo",
+                invoke::post(slots::ECHO, echo::COUNT, seq),
+            )
+            .map(|_| ())
         });
         let tried = filled.and_then(|()| post_count(ALLOTMENT));
         release_echo()?;
@@ -100,9 +137,16 @@ pub fn post_with_allotment_spent_is_notified_once() -> Outcome {
             Attempt::Done(_) => {}
             a => return Err(format!("the retry after the notification: {a:?}")),
         }
-        let next = step("CALL echo NEXT", invoke::call(slots::ECHO, echo::NEXT, &[0], &[]))?;
+        let next = step(
+            "CALL echo NEXT",
+            invoke::call(slots::ECHO, echo::NEXT, &[0], &[]),
+        )?;
         ensure(next.data[0] == ALLOTMENT + 1, || {
-            format!("echo took {} POSTs in order of {}", next.data[0], ALLOTMENT + 1)
+            format!(
+                "echo took {} POSTs in order of {}",
+                next.data[0],
+                ALLOTMENT + 1
+            )
         })
     })
 }
@@ -111,16 +155,28 @@ pub fn call_with_timeout_ends_at_its_deadline() -> Outcome {
     with_timer(|t| {
         hold_echo()?;
         let deadline = clock::now_ns() + 5_000_000;
-        let call = Call { cap: slots::ECHO, order: echo::PLUS_ONE, data: &[1], send: &[] };
+        let call = Call {
+            cap: slots::ECHO,
+            order: echo::PLUS_ONE,
+            data: &[1],
+            send: &[],
+        };
         let timed = nonblocking::call_with_timeout(t, slots::SELF, WORD, call, deadline);
         let ended = clock::now_ns();
         release_echo()?;
         match step("CALL with a timeout to held echo", timed)? {
-            None => ensure(ended >= deadline, || format!("timed out {} ns early", deadline - ended))?,
+            None => ensure(ended >= deadline, || {
+                format!("timed out {} ns early", deadline - ended)
+            })?,
             Some(r) => return Err(format!("a CALL to held echo got through: {r:?}")),
         }
         let deadline = clock::now_ns() + PATIENCE_NS;
-        let call = Call { cap: slots::ECHO, order: echo::PLUS_ONE, data: &[6], send: &[] };
+        let call = Call {
+            cap: slots::ECHO,
+            order: echo::PLUS_ONE,
+            data: &[6],
+            send: &[],
+        };
         let got = nonblocking::call_with_timeout(t, slots::SELF, WORD, call, deadline);
         match step("CALL with a timeout to free echo", got)? {
             Some(r) => ensure(r.data[0] == 7, || format!("echo answered {r:?}")),

@@ -35,7 +35,7 @@ fn is_prime(n: u64) -> bool {
     }
     let mut d = 2;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return false;
         }
         d += 1;
@@ -68,7 +68,11 @@ fn workload(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Outcome {
             let (found, go) = (found.clone(), go.clone());
             ctx.spawn(move |c| {
                 go.read_ff(c);
-                let end = if i + 1 == PIECES { LIMIT } else { (i + 1) * step };
+                let end = if i + 1 == PIECES {
+                    LIMIT
+                } else {
+                    (i + 1) * step
+                };
                 let n = (i * step..end).filter(|&n| is_prime(n)).count() as u64;
                 *found.lock(c) += n;
             })
@@ -83,18 +87,38 @@ fn workload(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Outcome {
     let searched = clock::now_ns() - start;
     let start = clock::now_ns();
     let task = ctx.id().task();
-    let names = name_server(ctx, ChannelId { owner: task, index: 3 });
+    let names = name_server(
+        ctx,
+        ChannelId {
+            owner: task,
+            index: 3,
+        },
+    );
     let Ok((names, server)) = names else {
         return (primes, searched, 0, 0, listing);
     };
-    let (tx1, rx1) = channel(ChannelId { owner: task, index: 1 }, 8);
+    let (tx1, rx1) = channel(
+        ChannelId {
+            owner: task,
+            index: 1,
+        },
+        8,
+    );
     let n = names.clone();
     let summer = ctx.spawn(move |c| {
-        let (tx2, rx2) = channel(ChannelId { owner: task, index: 2 }, 8);
+        let (tx2, rx2) = channel(
+            ChannelId {
+                owner: task,
+                index: 2,
+            },
+            8,
+        );
         if n.register(c, "sum", tx2).is_err() {
             return 0;
         }
-        (0..PIPELINE).map(|_| rx2.recv(c, SpinSuspend).data[0]).sum::<u64>()
+        (0..PIPELINE)
+            .map(|_| rx2.recv(c, SpinSuspend).data[0])
+            .sum::<u64>()
     });
     let n = names.clone();
     let squarer = ctx.spawn(move |c| {
@@ -145,7 +169,11 @@ pub fn run_once(vps: usize, priority: u64) -> Result<DemoRun, String> {
         chunk_pages: 2,
         max_chunks: 4,
         chunks: 64,
-        pool: PoolConfig { low_water: 2, refill: 4, reserve: 1 },
+        pool: PoolConfig {
+            low_water: 2,
+            refill: 4,
+            reserve: 1,
+        },
         quota: 300,
         priority,
     })?;
@@ -156,7 +184,13 @@ pub fn run_once(vps: usize, priority: u64) -> Result<DemoRun, String> {
             "wrong results on {vps} VPs: {primes} primes (expected {PRIMES_BELOW_LIMIT}), sum {sum} (expected {SUM_OF_SQUARES})"
         ));
     }
-    Ok(DemoRun { vps, ns, pipeline_ns, cpus: report.cpus, listing })
+    Ok(DemoRun {
+        vps,
+        ns,
+        pipeline_ns,
+        cpus: report.cpus,
+        listing,
+    })
 }
 
 /// Runs the demo on one VP and on `vps` VPs; returns both runs.
@@ -171,7 +205,10 @@ pub fn demo(vps: usize, priority: u64) -> Result<(DemoRun, DemoRun), String> {
 pub fn chores_command(priority: u64) {
     match demo(4, priority) {
         Ok((one, many)) => {
-            println!("chores of task 42 during the search on {} VPs (CPUs {:?}):", many.vps, many.cpus);
+            println!(
+                "chores of task 42 during the search on {} VPs (CPUs {:?}):",
+                many.vps, many.cpus
+            );
             println!("id         kind         state      VP");
             for c in &many.listing {
                 println!("{c}");

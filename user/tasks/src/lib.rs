@@ -7,13 +7,13 @@
 
 extern crate alloc;
 
+pub mod demo;
 mod idle;
 mod keeper;
 mod memory;
 pub mod slots;
 mod stacks;
 mod task;
-pub mod demo;
 
 pub use idle::{NOTIFY, WAKE};
 pub use keeper::KeeperCounts;

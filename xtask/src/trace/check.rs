@@ -23,13 +23,18 @@ pub struct Checked {
 
 pub fn check(text: &str) -> Result<Checked> {
     let v: Value = serde_json::from_str(text).context("the trace is not JSON")?;
-    let events = v["traceEvents"].as_array().context("no traceEvents array")?;
+    let events = v["traceEvents"]
+        .as_array()
+        .context("no traceEvents array")?;
     let mut problems = Vec::new();
     let mut starts: HashMap<u64, f64> = HashMap::new();
     let mut ends: HashMap<u64, (usize, f64)> = HashMap::new();
     let mut last_ts: BTreeMap<u64, f64> = BTreeMap::new();
     let mut last_to: BTreeMap<u64, String> = BTreeMap::new();
-    let mut checked = Checked { events: events.len(), ..Checked::default() };
+    let mut checked = Checked {
+        events: events.len(),
+        ..Checked::default()
+    };
     let mut unanswered = Vec::new();
     for e in events {
         let ph = e["ph"].as_str().unwrap_or("");
@@ -43,7 +48,10 @@ pub fn check(text: &str) -> Result<Checked> {
         if ph == "i" && e["cat"] != "call" {
             if let Some(&before) = last_ts.get(&tid) {
                 if ts < before {
-                    problems.push(format!("CPU {tid}: time goes back from {before} to {ts} ({})", e["name"]));
+                    problems.push(format!(
+                        "CPU {tid}: time goes back from {before} to {ts} ({})",
+                        e["name"]
+                    ));
                 }
             }
             last_ts.insert(tid, ts);
@@ -66,7 +74,9 @@ pub fn check(text: &str) -> Result<Checked> {
                 let to = e["args"]["to"].as_str().unwrap_or("").to_string();
                 if let Some(prev) = last_to.get(&tid) {
                     if *prev != from {
-                        problems.push(format!("CPU {tid} at {ts}: switch from {from}, but it had switched to {prev}"));
+                        problems.push(format!(
+                            "CPU {tid} at {ts}: switch from {from}, but it had switched to {prev}"
+                        ));
                     }
                 }
                 last_to.insert(tid, to);
@@ -84,7 +94,9 @@ pub fn check(text: &str) -> Result<Checked> {
         match ends.get(id) {
             None => problems.push(format!("CALL flow {id} has no RETURN")),
             Some((n, _)) if *n != 1 => problems.push(format!("CALL flow {id} has {n} RETURNs")),
-            Some((_, end)) if end < start => problems.push(format!("CALL flow {id} returns before it is made")),
+            Some((_, end)) if end < start => {
+                problems.push(format!("CALL flow {id} returns before it is made"))
+            }
             Some(_) => checked.calls_answered += 1,
         }
     }
@@ -92,7 +104,9 @@ pub fn check(text: &str) -> Result<Checked> {
         problems.push(format!("a RETURN (flow {id}) answers no CALL"));
     }
     for call in unanswered {
-        problems.push(format!("a CALL taken by a process went on without a RETURN: {call}"));
+        problems.push(format!(
+            "a CALL taken by a process went on without a RETURN: {call}"
+        ));
     }
     if !problems.is_empty() {
         problems.truncate(20);
@@ -128,10 +142,16 @@ mod tests {
     fn a_call_without_its_return_fails() {
         let mut v = good();
         v["traceEvents"].as_array_mut().unwrap().remove(5);
-        assert!(check(&v.to_string()).unwrap_err().to_string().contains("has no RETURN"));
+        assert!(check(&v.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("has no RETURN"));
         let mut v = good();
         v["traceEvents"].as_array_mut().unwrap().remove(3);
-        assert!(check(&v.to_string()).unwrap_err().to_string().contains("answers no CALL"));
+        assert!(check(&v.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("answers no CALL"));
         let mut v = good();
         v["traceEvents"][2]["args"]["ended"] = json!("no reply");
         assert!(check(&v.to_string()).is_err());
@@ -141,13 +161,19 @@ mod tests {
     fn time_going_back_on_a_cpu_fails() {
         let mut v = good();
         v["traceEvents"][6]["ts"] = json!(0.5);
-        assert!(check(&v.to_string()).unwrap_err().to_string().contains("time goes back"));
+        assert!(check(&v.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("time goes back"));
     }
 
     #[test]
     fn switches_that_do_not_alternate_fail() {
         let mut v = good();
         v["traceEvents"][6]["args"]["from"] = json!("c (3)");
-        assert!(check(&v.to_string()).unwrap_err().to_string().contains("switch from"));
+        assert!(check(&v.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("switch from"));
     }
 }

@@ -53,23 +53,34 @@ pub fn render(t: &Timeline) -> Value {
         let hz = t.tsc_hz.max(1) as f64;
         ((tsc - t.start) as f64 * 1e6 / hz * 1000.0).round() / 1000.0
     };
-    let mut events = vec![json!({"ph": "M", "name": "process_name", "pid": PID, "args": {"name": "Tessera"}})];
+    let mut events =
+        vec![json!({"ph": "M", "name": "process_name", "pid": PID, "args": {"name": "Tessera"}})];
     for lane in &t.lanes {
         let tid = u32::from(lane.cpu);
         events.push(json!({"ph": "M", "name": "thread_name", "pid": PID, "tid": tid, "args": {"name": format!("CPU {tid}")}}));
         for r in &lane.runs {
-            events.push(json!({"ph": "X", "cat": "run", "name": t.label(r.pid), "pid": PID, "tid": tid,
-                "ts": us(r.start), "dur": us(r.end) - us(r.start), "args": {"process": r.pid}}));
+            events.push(
+                json!({"ph": "X", "cat": "run", "name": t.label(r.pid), "pid": PID, "tid": tid,
+                "ts": us(r.start), "dur": us(r.end) - us(r.start), "args": {"process": r.pid}}),
+            );
         }
         for s in &lane.syscalls {
-            events.push(json!({"ph": "X", "cat": "syscall", "name": s.kind, "pid": PID, "tid": tid,
+            events.push(
+                json!({"ph": "X", "cat": "syscall", "name": s.kind, "pid": PID, "tid": tid,
                 "ts": us(s.start), "dur": us(s.end) - us(s.start),
-                "args": {"process": s.pid, "order": s.order, "cap": s.cap}}));
+                "args": {"process": s.pid, "order": s.order, "cap": s.cap}}),
+            );
         }
         for m in &lane.marks {
             let r = m.rec;
             if r.kind == Kind::Switch {
-                let name = |p: u32| if p == NO_PROCESS { "idle".to_string() } else { t.label(p) };
+                let name = |p: u32| {
+                    if p == NO_PROCESS {
+                        "idle".to_string()
+                    } else {
+                        t.label(p)
+                    }
+                };
                 events.push(json!({"ph": "i", "s": "t", "cat": "switch", "name": "switch", "pid": PID, "tid": tid, "ts": us(m.ts),
                     "args": {"from": name(r.a as u32), "to": name(r.process), "why": why(r.b)}}));
                 continue;

@@ -75,7 +75,12 @@ fn one(w: &mut Words) -> Result<Dump> {
                 None => unreadable += 1,
             }
         }
-        cpus.push(CpuRing { cpu, records, unreadable, lost });
+        cpus.push(CpuRing {
+            cpu,
+            records,
+            unreadable,
+            lost,
+        });
     }
     w.expect(NAMES_MAGIC, "the name table")?;
     let n = w.next()?;
@@ -89,7 +94,11 @@ fn one(w: &mut Words) -> Result<Dump> {
         names.insert(pid, String::from_utf8_lossy(&raw[..end]).into_owned());
     }
     w.expect(END_MAGIC, "the dump's end")?;
-    Ok(Dump { tsc_hz, cpus, names })
+    Ok(Dump {
+        tsc_hz,
+        cpus,
+        names,
+    })
 }
 
 #[cfg(test)]
@@ -120,21 +129,41 @@ mod tests {
 
     #[test]
     fn a_dump_round_trips_and_the_last_one_wins() {
-        let r = Record { tsc: 5, kind: Kind::Wake, cpu: 1, process: 3, code: 0, a: 0, b: 0 };
+        let r = Record {
+            tsc: 5,
+            kind: Kind::Wake,
+            cpu: 1,
+            process: 3,
+            code: 0,
+            a: 0,
+            b: 0,
+        };
         let d = Dump {
             tsc_hz: 1000,
-            cpus: vec![CpuRing { cpu: 0, records: vec![r], unreadable: 0, lost: 2 }],
+            cpus: vec![CpuRing {
+                cpu: 0,
+                records: vec![r],
+                unreadable: 0,
+                lost: 2,
+            }],
             names: [(3, "usertests".to_string())].into(),
         };
         assert_eq!(parse(&encode(&d)).unwrap(), d);
-        let mut two = encode(&Dump { tsc_hz: 1, ..d.clone() });
+        let mut two = encode(&Dump {
+            tsc_hz: 1,
+            ..d.clone()
+        });
         two.extend(encode(&d));
         assert_eq!(parse(&two).unwrap(), d);
     }
 
     #[test]
     fn truncated_or_foreign_bytes_are_refused() {
-        let d = Dump { tsc_hz: 1, cpus: vec![], names: BTreeMap::new() };
+        let d = Dump {
+            tsc_hz: 1,
+            cpus: vec![],
+            names: BTreeMap::new(),
+        };
         let bytes = encode(&d);
         assert!(parse(&bytes[..bytes.len() - 8]).is_err());
         assert!(parse(b"hello world, not a dump").is_err());

@@ -65,16 +65,30 @@ pub fn run(o: &TraceOptions) -> Result<()> {
         t.checked.events,
         t.checked.calls_answered,
         t.checked.switches,
-        if t.lost > 0 { format!("; {} events lost to full rings", t.lost) } else { String::new() }
+        if t.lost > 0 {
+            format!("; {} events lost to full rings", t.lost)
+        } else {
+            String::new()
+        }
     );
-    println!("wrote {} (open it at https://ui.perfetto.dev)", t.json.display());
+    println!(
+        "wrote {} (open it at https://ui.perfetto.dev)",
+        t.json.display()
+    );
     println!("wrote {} (open it in any browser)", t.svg.display());
     Ok(())
 }
 
 /// Boots `artifacts` (a kernel built with tracing) on `smp` CPUs, traces `workload` typed
 /// into the shell, and writes and checks `<name>.json` and `<name>.svg`.
-pub fn record(ws: &Workspace, artifacts: &Artifacts, smp: u32, workload: &str, name: &str, limit: Duration) -> Result<Traced> {
+pub fn record(
+    ws: &Workspace,
+    artifacts: &Artifacts,
+    smp: u32,
+    workload: &str,
+    name: &str,
+    limit: Duration,
+) -> Result<Traced> {
     let dir = ws.tessera_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let port = dir.join(format!("{name}.com2"));
@@ -86,24 +100,45 @@ pub fn record(ws: &Workspace, artifacts: &Artifacts, smp: u32, workload: &str, n
     // shell reads typed-ahead lines one after another, so `trace stop` can follow at once.
     let session: &'static str = Box::leak(format!("{workload}\rtrace stop\r").into_boxed_str());
     let script = [
-        Step { wait_for: PROMPT, send: "trace start\r" },
-        Step { wait_for: STARTED, send: session },
-        Step { wait_for: STOPPED, send: "shutdown\r" },
+        Step {
+            wait_for: PROMPT,
+            send: "trace start\r",
+        },
+        Step {
+            wait_for: STARTED,
+            send: session,
+        },
+        Step {
+            wait_for: STOPPED,
+            send: "shutdown\r",
+        },
     ];
     let symbolizer = qemu::load_symbolizer(ws, &boot.kernel);
     let capture = capture::scripted(ws, &boot, name, symbolizer.as_ref(), limit, &script)?;
     if capture.exit != Exit::Success {
-        bail!("the traced boot did not succeed: {} (log: {})", capture.exit, capture.log.display());
+        bail!(
+            "the traced boot did not succeed: {} (log: {})",
+            capture.exit,
+            capture.log.display()
+        );
     }
-    let bytes = std::fs::read(&port).with_context(|| format!("could not read the trace port's file {}", port.display()))?;
+    let bytes = std::fs::read(&port)
+        .with_context(|| format!("could not read the trace port's file {}", port.display()))?;
     let dump = dump::parse(&bytes)?;
     let timeline = timeline::build(&dump);
     let json_text = serde_json::to_string(&chrome::render(&timeline))?;
     let json = dir.join(format!("{name}.json"));
-    std::fs::write(&json, &json_text).with_context(|| format!("could not write {}", json.display()))?;
+    std::fs::write(&json, &json_text)
+        .with_context(|| format!("could not write {}", json.display()))?;
     let svg = dir.join(format!("{name}.svg"));
-    std::fs::write(&svg, svg::render(&timeline)).with_context(|| format!("could not write {}", svg.display()))?;
+    std::fs::write(&svg, svg::render(&timeline))
+        .with_context(|| format!("could not write {}", svg.display()))?;
     let checked = check::check(&std::fs::read_to_string(&json)?)
         .with_context(|| format!("{} fails its checks", json.display()))?;
-    Ok(Traced { json, svg, checked, lost: timeline.lost })
+    Ok(Traced {
+        json,
+        svg,
+        checked,
+        lost: timeline.lost,
+    })
 }

@@ -15,12 +15,14 @@ const LEFT: f64 = 70.0;
 const LANE: f64 = 34.0;
 const TOP: f64 = 30.0;
 const COLOURS: [&str; 12] = [
-    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6",
-    "#d37295", "#a0cbe8",
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
+    "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8",
 ];
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `secs` in the unit that suits it.
@@ -39,8 +41,13 @@ pub fn render(t: &Timeline) -> String {
     let hz = t.tsc_hz.max(1) as f64;
     let plot = WIDTH - LEFT - 10.0;
     let x = |tsc: u64| LEFT + (tsc - t.start) as f64 / span * plot;
-    let pids: BTreeSet<u32> = t.lanes.iter().flat_map(|l| l.runs.iter().map(|r| r.pid)).collect();
-    let colour = |pid: u32| COLOURS[pids.iter().position(|&p| p == pid).unwrap_or(0) % COLOURS.len()];
+    let pids: BTreeSet<u32> = t
+        .lanes
+        .iter()
+        .flat_map(|l| l.runs.iter().map(|r| r.pid))
+        .collect();
+    let colour =
+        |pid: u32| COLOURS[pids.iter().position(|&p| p == pid).unwrap_or(0) % COLOURS.len()];
     let lanes_bottom = TOP + LANE * t.lanes.len() as f64;
     let legend_rows = pids.len().div_ceil(6);
     let height = lanes_bottom + 40.0 + 18.0 * legend_rows as f64 + 10.0;
@@ -58,13 +65,24 @@ pub fn render(t: &Timeline) -> String {
     );
     for (i, lane) in t.lanes.iter().enumerate() {
         let y = TOP + LANE * i as f64;
-        let _ = writeln!(s, r##"<text x="4" y="{}">CPU {}</text>"##, y + LANE / 2.0 + 4.0, lane.cpu);
-        let _ = writeln!(s, r##"<rect x="{LEFT}" y="{}" width="{plot}" height="{}" fill="#f4f4f4"/>"##, y + 2.0, LANE - 4.0);
+        let _ = writeln!(
+            s,
+            r##"<text x="4" y="{}">CPU {}</text>"##,
+            y + LANE / 2.0 + 4.0,
+            lane.cpu
+        );
+        let _ = writeln!(
+            s,
+            r##"<rect x="{LEFT}" y="{}" width="{plot}" height="{}" fill="#f4f4f4"/>"##,
+            y + 2.0,
+            LANE - 4.0
+        );
         // One colour per pixel column, the process that ran longest in it, and one bar per
         // stretch of columns of one process: the picture stays small however long the trace.
         let columns = plot as usize;
         let mut busy: Vec<HashMap<u32, u64>> = vec![HashMap::new(); columns];
-        let col_of = |tsc: u64| (((tsc - t.start) as f64 / span * columns as f64) as usize).min(columns - 1);
+        let col_of =
+            |tsc: u64| (((tsc - t.start) as f64 / span * columns as f64) as usize).min(columns - 1);
         let col_start = |c: usize| t.start + (span * c as f64 / columns as f64) as u64;
         for r in &lane.runs {
             let (c0, c1) = (col_of(r.start), col_of(r.end));
@@ -74,7 +92,14 @@ pub fn render(t: &Timeline) -> String {
                 *column.entry(r.pid).or_default() += (to - from).max(1);
             }
         }
-        let top: Vec<Option<u32>> = busy.iter().map(|m| m.iter().max_by_key(|(p, t)| (**t, u32::MAX - **p)).map(|(p, _)| *p)).collect();
+        let top: Vec<Option<u32>> = busy
+            .iter()
+            .map(|m| {
+                m.iter()
+                    .max_by_key(|(p, t)| (**t, u32::MAX - **p))
+                    .map(|(p, _)| *p)
+            })
+            .collect();
         let mut c = 0;
         while c < columns {
             let Some(pid) = top[c] else {
@@ -100,7 +125,8 @@ pub fn render(t: &Timeline) -> String {
         for m in &lane.marks {
             let post = m.rec.kind == Kind::PostQueued
                 || (m.rec.kind == Kind::Delivered
-                    && MessageInfo::unpack(m.rec.a).is_some_and(|i| i.kind == InvocationKind::Post));
+                    && MessageInfo::unpack(m.rec.a)
+                        .is_some_and(|i| i.kind == InvocationKind::Post));
             let fill = match m.rec.kind {
                 Kind::IrqNoted | Kind::IrqPosted | Kind::AlarmFired => "#d62728",
                 _ if post => "#7b3294",
@@ -109,8 +135,16 @@ pub fn render(t: &Timeline) -> String {
             if !marked.insert(((x(m.ts) * 2.0) as i64, fill)) {
                 continue;
             }
-            let (top, h) = if fill == "#d62728" { (y + 2.0, 6.0) } else { (y + LANE - 8.0, 6.0) };
-            let _ = writeln!(s, r#"<rect x="{:.2}" y="{top}" width="1.2" height="{h}" fill="{fill}"/>"#, x(m.ts));
+            let (top, h) = if fill == "#d62728" {
+                (y + 2.0, 6.0)
+            } else {
+                (y + LANE - 8.0, 6.0)
+            };
+            let _ = writeln!(
+                s,
+                r#"<rect x="{:.2}" y="{top}" width="1.2" height="{h}" fill="{fill}"/>"#,
+                x(m.ts)
+            );
         }
     }
     let mut drawn = HashSet::new();
@@ -119,7 +153,10 @@ pub fn render(t: &Timeline) -> String {
             if !drawn.insert((x(c.ts) as i64, c.cpu, x(ts) as i64, cpu)) {
                 continue;
             }
-            let lane_y = |cpu: u8| TOP + LANE * t.lanes.iter().position(|l| l.cpu == cpu).unwrap_or(0) as f64 + LANE / 2.0;
+            let lane_y = |cpu: u8| {
+                TOP + LANE * t.lanes.iter().position(|l| l.cpu == cpu).unwrap_or(0) as f64
+                    + LANE / 2.0
+            };
             let _ = writeln!(
                 s,
                 r##"<line x1="{:.2}" y1="{:.1}" x2="{:.2}" y2="{:.1}" stroke="#555" stroke-width="0.6" stroke-opacity="0.7"/>"##,
@@ -130,18 +167,40 @@ pub fn render(t: &Timeline) -> String {
             );
         }
     }
-    let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{lanes_bottom}" x2="{}" y2="{lanes_bottom}" stroke="#000"/>"##, LEFT + plot);
+    let _ = writeln!(
+        s,
+        r##"<line x1="{LEFT}" y1="{lanes_bottom}" x2="{}" y2="{lanes_bottom}" stroke="#000"/>"##,
+        LEFT + plot
+    );
     for i in 0..=10 {
         let tx = LEFT + plot * i as f64 / 10.0;
         let at = duration(span * i as f64 / 10.0 / hz);
-        let _ = writeln!(s, r##"<line x1="{tx:.1}" y1="{lanes_bottom}" x2="{tx:.1}" y2="{}" stroke="#000"/>"##, lanes_bottom + 4.0);
-        let _ = writeln!(s, r#"<text x="{tx:.1}" y="{}" text-anchor="middle">{at}</text>"#, lanes_bottom + 16.0);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{tx:.1}" y1="{lanes_bottom}" x2="{tx:.1}" y2="{}" stroke="#000"/>"##,
+            lanes_bottom + 4.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{tx:.1}" y="{}" text-anchor="middle">{at}</text>"#,
+            lanes_bottom + 16.0
+        );
     }
     for (i, pid) in pids.iter().enumerate() {
         let lx = LEFT + (i % 6) as f64 * 180.0;
         let ly = lanes_bottom + 30.0 + 18.0 * (i / 6) as f64;
-        let _ = writeln!(s, r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{}"/>"#, ly - 10.0, colour(*pid));
-        let _ = writeln!(s, r#"<text x="{}" y="{ly}">{}</text>"#, lx + 16.0, escape(&t.label(*pid)));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{}"/>"#,
+            ly - 10.0,
+            colour(*pid)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{ly}">{}</text>"#,
+            lx + 16.0,
+            escape(&t.label(*pid))
+        );
     }
     s.push_str("</svg>\n");
     s

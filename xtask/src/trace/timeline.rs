@@ -129,19 +129,40 @@ pub fn build(dump: &Dump) -> Timeline {
     let start = all.iter().map(|r| r.tsc).min().unwrap_or(0);
     let end = all.iter().map(|r| r.tsc).max().unwrap_or(0);
     // A lane for every CPU with a ring, busy or not.
-    let mut lanes: BTreeMap<u8, Lane> =
-        dump.cpus.iter().map(|c| (c.cpu as u8, Lane { cpu: c.cpu as u8, ..Lane::default() })).collect();
+    let mut lanes: BTreeMap<u8, Lane> = dump
+        .cpus
+        .iter()
+        .map(|c| {
+            (
+                c.cpu as u8,
+                Lane {
+                    cpu: c.cpu as u8,
+                    ..Lane::default()
+                },
+            )
+        })
+        .collect();
     // Per CPU: the process running (and since when), the syscall in the kernel.
     let mut running: HashMap<u8, (u32, u64)> = HashMap::new();
     let mut in_kernel: HashMap<u8, (u32, u64, u64, u64)> = HashMap::new();
     let mut open: HashMap<u32, usize> = HashMap::new();
     let mut calls: Vec<Call> = Vec::new();
     for r in all {
-        let lane = lanes.entry(r.cpu).or_insert_with(|| Lane { cpu: r.cpu, ..Lane::default() });
+        let lane = lanes.entry(r.cpu).or_insert_with(|| Lane {
+            cpu: r.cpu,
+            ..Lane::default()
+        });
         let close_syscall = |lane: &mut Lane, in_kernel: &mut HashMap<u8, (u32, u64, u64, u64)>| {
             if let Some((pid, info, cap, t)) = in_kernel.remove(&r.cpu) {
                 let order = MessageInfo::unpack(info).map_or(0, |i| i.order);
-                lane.syscalls.push(Syscall { pid, kind: kind_name(info), order, cap, start: t, end: r.tsc });
+                lane.syscalls.push(Syscall {
+                    pid,
+                    kind: kind_name(info),
+                    order,
+                    cap,
+                    start: t,
+                    end: r.tsc,
+                });
             }
         };
         match r.kind {
@@ -156,13 +177,24 @@ pub fn build(dump: &Dump) -> Timeline {
                     if let Some(i) = open.insert(r.process, calls.len()) {
                         calls[i].end = CallEnd::Unfinished;
                     }
-                    calls.push(Call { caller: r.process, cpu: r.cpu, ts: r.tsc, order, taken_by: None, end: CallEnd::Unfinished });
+                    calls.push(Call {
+                        caller: r.process,
+                        cpu: r.cpu,
+                        ts: r.tsc,
+                        order,
+                        taken_by: None,
+                        end: CallEnd::Unfinished,
+                    });
                 }
             }
             Kind::Switch => {
                 close_syscall(lane, &mut in_kernel);
                 if let Some((pid, since)) = running.remove(&r.cpu) {
-                    lane.runs.push(Run { pid, start: since, end: r.tsc });
+                    lane.runs.push(Run {
+                        pid,
+                        start: since,
+                        end: r.tsc,
+                    });
                 }
                 if r.process != NO_PROCESS {
                     running.insert(r.cpu, (r.process, r.tsc));
@@ -173,7 +205,11 @@ pub fn build(dump: &Dump) -> Timeline {
                 close_syscall(lane, &mut in_kernel);
                 if let Some(i) = open.remove(&r.process) {
                     if calls[i].end == CallEnd::Unfinished {
-                        calls[i].end = if calls[i].taken_by.is_some() { CallEnd::NoReply } else { CallEnd::Kernel };
+                        calls[i].end = if calls[i].taken_by.is_some() {
+                            CallEnd::NoReply
+                        } else {
+                            CallEnd::Kernel
+                        };
                     }
                 }
             }
@@ -188,7 +224,11 @@ pub fn build(dump: &Dump) -> Timeline {
                         if let Some(&i) = open.get(&r.process) {
                             if calls[i].taken_by.is_some() {
                                 let by = in_kernel.get(&r.cpu).map_or(NO_PROCESS, |k| k.0);
-                                calls[i].end = CallEnd::Reply { cpu: r.cpu, ts: r.tsc, by };
+                                calls[i].end = CallEnd::Reply {
+                                    cpu: r.cpu,
+                                    ts: r.tsc,
+                                    by,
+                                };
                             }
                         }
                     }
@@ -216,13 +256,24 @@ pub fn build(dump: &Dump) -> Timeline {
     };
     for (cpu, (pid, since)) in running {
         if let Some(lane) = lanes.get_mut(&cpu) {
-            lane.runs.push(Run { pid, start: since, end: lane_end(cpu) });
+            lane.runs.push(Run {
+                pid,
+                start: since,
+                end: lane_end(cpu),
+            });
         }
     }
     for (cpu, (pid, info, cap, t)) in in_kernel {
         if let Some(lane) = lanes.get_mut(&cpu) {
             let order = MessageInfo::unpack(info).map_or(0, |i| i.order);
-            lane.syscalls.push(Syscall { pid, kind: kind_name(info), order, cap, start: t, end: lane_end(cpu) });
+            lane.syscalls.push(Syscall {
+                pid,
+                kind: kind_name(info),
+                order,
+                cap,
+                start: t,
+                end: lane_end(cpu),
+            });
         }
     }
     for lane in lanes.values_mut() {

@@ -42,7 +42,14 @@ impl<P: Platform> Kernel<P> {
         d: &Delivery,
     ) {
         Self::write_message(t, d);
-        trace_event!(self, cpu.id, Delivered, t_id.index, d.info.pack(), u64::from(d.resume.map_or(crate::trace::NO_PROCESS, |r| r.obj.index)));
+        trace_event!(
+            self,
+            cpu.id,
+            Delivered,
+            t_id.index,
+            d.info.pack(),
+            u64::from(d.resume.map_or(crate::trace::NO_PROCESS, |r| r.obj.index))
+        );
         self.make_ready(cpu, t_id, t, Position::Tail);
     }
 
@@ -127,19 +134,13 @@ impl<P: Platform> Kernel<P> {
         if self.cpu_count() == 1 {
             return None;
         }
-        self.cpu_ids().find(|&c| {
-            c != but && self.shared(c).running_priority.load(Ordering::Acquire) == IDLE
-        })
+        self.cpu_ids()
+            .find(|&c| c != but && self.shared(c).running_priority.load(Ordering::Acquire) == IDLE)
     }
 
     /// `t` is available: if nobody owns its sender queue, the head becomes owner. A process is
     /// woken (deferred) to re-run its call; a post activity is delivered at once.
-    pub(crate) fn offer(
-        &self,
-        cpu: &mut Cpu,
-        t_id: ObjId,
-        t: &mut Process<P::SaveArea>,
-    ) {
+    pub(crate) fn offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>) {
         if t.state != RunState::Available {
             return;
         }
@@ -151,7 +152,14 @@ impl<P: Platform> Kernel<P> {
         match t.senders.wake_one(&self.stall_nodes) {
             None => {}
             Some(Waiter::Process(s)) => {
-                trace_event!(self, cpu.id, OwnerPassed, t_id.index, u64::from(s.id.index), 0);
+                trace_event!(
+                    self,
+                    cpu.id,
+                    OwnerPassed,
+                    t_id.index,
+                    u64::from(s.id.index),
+                    0
+                );
                 #[cfg(feature = "planted-bugs")]
                 self.planted_woken(t, s);
                 // The queue is reserved for its new owner until it runs: queued below a
@@ -161,7 +169,14 @@ impl<P: Platform> Kernel<P> {
                 self.defer_wake_at(cpu, s, QueueRef::Senders(t_id), t.priority);
             }
             Some(Waiter::Post(i)) => {
-                trace_event!(self, cpu.id, OwnerPassed, t_id.index, u64::from(crate::trace::NO_PROCESS), 0);
+                trace_event!(
+                    self,
+                    cpu.id,
+                    OwnerPassed,
+                    t_id.index,
+                    u64::from(crate::trace::NO_PROCESS),
+                    0
+                );
                 self.deliver_post(cpu, t_id, t, i);
                 t.senders.used(&self.stall_nodes, Waiter::Post(i), false);
             }
@@ -209,7 +224,14 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `defer_wake`, made ready at `boost` if that is above its own priority.
-    pub(crate) fn defer_wake_at(&self, cpu: &mut Cpu, who: Staller, from: QueueRef, boost: Priority) {
-        cpu.deferred.push_back(Deferred::Wake(Wake { who, from, boost }));
+    pub(crate) fn defer_wake_at(
+        &self,
+        cpu: &mut Cpu,
+        who: Staller,
+        from: QueueRef,
+        boost: Priority,
+    ) {
+        cpu.deferred
+            .push_back(Deferred::Wake(Wake { who, from, boost }));
     }
 }

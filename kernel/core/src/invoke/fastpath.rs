@@ -84,7 +84,12 @@ enum Plan {
     /// GET_TYPE answered: the caller goes on in this space.
     Answered(Option<ObjId>),
     /// CALL, RETURN, SEND or POST (`info.kind`) through `target` to another process.
-    Send { target: Cap, ticket: u64, staller: Staller, priority: Priority },
+    Send {
+        target: Cap,
+        ticket: u64,
+        staller: Staller,
+        priority: Priority,
+    },
 }
 
 impl<P: Platform> Kernel<P> {
@@ -127,16 +132,32 @@ impl<P: Platform> Kernel<P> {
                     (InvocationKind::Call, CapType::Endpoint) => true,
                     // A SEND or POST runs its receiver at once only if it preempts the sender;
                     // otherwise the general path queues it.
-                    (InvocationKind::Send | InvocationKind::Post, CapType::Endpoint) => p.may_run_on(cpu.id),
+                    (InvocationKind::Send | InvocationKind::Post, CapType::Endpoint) => {
+                        p.may_run_on(cpu.id)
+                    }
                     (InvocationKind::Return, CapType::Resume) => !p.awaited(),
                     (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
-                    (InvocationKind::Call, _) if info.order == order::GET_TYPE && self.is_live(&target) => {
+                    (InvocationKind::Call, _)
+                        if info.order == order::GET_TYPE && self.is_live(&target) =>
+                    {
                         // COMMIT POINT (GET_TYPE): the type is in the live capability.
-                        trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(info.order));
+                        trace_event!(
+                            self,
+                            cpu.id,
+                            Invoked,
+                            me.index,
+                            target.ty as u64,
+                            u64::from(info.order)
+                        );
                         p.invocations += 1;
-                        regs.set_reply(&Reply { data: [target.ty as u64, 0, 0, 0], ..Reply::default() });
+                        regs.set_reply(&Reply {
+                            data: [target.ty as u64, 0, 0, 0],
+                            ..Reply::default()
+                        });
                         let space = p.space.obj;
-                        return Plan::Answered((!p.space.is_null() && self.spaces.is_live(space)).then_some(space));
+                        return Plan::Answered(
+                            (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
+                        );
                     }
                     _ => false,
                 };
@@ -156,9 +177,12 @@ impl<P: Platform> Kernel<P> {
             Plan::Stopped => Fast::Declined,
             Plan::General => Fast::General,
             Plan::Answered(space) => Fast::Runs(space),
-            Plan::Send { target, ticket, staller, priority } => {
-                self.switch_to_receiver(cpu, me, regs, target, ticket, staller, priority, info)
-            }
+            Plan::Send {
+                target,
+                ticket,
+                staller,
+                priority,
+            } => self.switch_to_receiver(cpu, me, regs, target, ticket, staller, priority, info),
         };
         if let Fast::Runs(_) = fast {
             cpu.fast_runs += 1;
@@ -203,7 +227,8 @@ impl<P: Platform> Kernel<P> {
                     r.may_receive_from(sender) && (call || r.priority > priority)
                 };
                 #[cfg(feature = "planted-bugs")]
-                let bar = bar.filter(|_| !self.planted_is(crate::planted::PlantedBug::FastPathIgnoresReady));
+                let bar = bar
+                    .filter(|_| !self.planted_is(crate::planted::PlantedBug::FastPathIgnoresReady));
                 let next_here = r.home == cpu.id
                     && r.cpu.is_none()
                     && r.queued_on.is_none()
@@ -214,12 +239,24 @@ impl<P: Platform> Kernel<P> {
                 }
                 // COMMIT POINT (CALL/RETURN): caller and receiver are locked and every
                 // precondition holds.
-                trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(info.order));
+                trace_event!(
+                    self,
+                    cpu.id,
+                    Invoked,
+                    me.index,
+                    target.ty as u64,
+                    u64::from(info.order)
+                );
                 let sent = regs.invocation().data;
                 let n = usize::from(info.data_words);
                 #[cfg(feature = "planted-bugs")]
-                let n = if self.planted_is(crate::planted::PlantedBug::FastPathDropsWord) { n.saturating_sub(1) } else { n };
-                let data: [u64; DATA_WORDS] = core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
+                let n = if self.planted_is(crate::planted::PlantedBug::FastPathDropsWord) {
+                    n.saturating_sub(1)
+                } else {
+                    n
+                };
+                let data: [u64; DATA_WORDS] =
+                    core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
                 let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
                 self.processes.write(me, |p| {
                     p.save.clone_from(regs);
@@ -229,12 +266,23 @@ impl<P: Platform> Kernel<P> {
                         InvocationKind::Return => p.state = RunState::Available,
                         // The sender goes on, preempted by its receiver: requeued as
                         // `dispatch::decide` would requeue it.
-                        InvocationKind::Send | InvocationKind::Post => p.save.set_reply(&Reply::default()),
+                        InvocationKind::Send | InvocationKind::Post => {
+                            p.save.set_reply(&Reply::default())
+                        }
                     }
                     self.left_cpu(cpu, me, p);
                     if p.state == RunState::Running {
                         p.home = p.affinity.unwrap_or(cpu.id);
-                        self.make_ready(cpu, me, p, if expired { Position::Tail } else { Position::Head });
+                        self.make_ready(
+                            cpu,
+                            me,
+                            p,
+                            if expired {
+                                Position::Tail
+                            } else {
+                                Position::Head
+                            },
+                        );
                     }
                 });
                 let plain = MessageInfo::new(info.kind, info.order, info.data_words, 0);
@@ -249,13 +297,29 @@ impl<P: Platform> Kernel<P> {
                     r.receive_cap(slot, Cap::resume(me, ticket));
                     delivered.resume = true;
                 }
-                trace_event!(self, cpu.id, Delivered, t.index, plain.pack(), u64::from(if call { me.index } else { crate::trace::NO_PROCESS }));
-                Some(self.run_here(cpu, r, regs, &Reply {
-                    error: 0,
-                    badge: if reply { 0 } else { target.badge },
-                    info: delivered.pack(),
-                    data,
-                }))
+                trace_event!(
+                    self,
+                    cpu.id,
+                    Delivered,
+                    t.index,
+                    plain.pack(),
+                    u64::from(if call {
+                        me.index
+                    } else {
+                        crate::trace::NO_PROCESS
+                    })
+                );
+                Some(self.run_here(
+                    cpu,
+                    r,
+                    regs,
+                    &Reply {
+                        error: 0,
+                        badge: if reply { 0 } else { target.badge },
+                        info: delivered.pack(),
+                        data,
+                    },
+                ))
             })
             .flatten();
         lock.unlock_write();

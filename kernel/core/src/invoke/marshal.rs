@@ -69,7 +69,10 @@ impl<P: Platform> Kernel<P> {
     /// invocation is its fault's CALL, whatever its registers hold (`keeper.rs`).
     pub(crate) fn marshal(&self, me: ObjId, inv: &Invocation) -> Result<Msg, Error> {
         if let Some(Some(m)) = self.processes.read(me, Self::fault_message) {
-            return Ok(Msg { caller: Some(me), ..m });
+            return Ok(Msg {
+                caller: Some(me),
+                ..m
+            });
         }
         let info = MessageInfo::unpack(inv.info).ok_or(Error::BadMessage)?;
         if info.resume {

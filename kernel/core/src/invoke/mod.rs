@@ -107,7 +107,14 @@ impl<P: Platform> Kernel<P> {
         } else {
             crate::cap::Cap::NULL
         };
-        trace_event!(self, cpu.id, Invoked, me.index, target.ty as u64, u64::from(msg.order));
+        trace_event!(
+            self,
+            cpu.id,
+            Invoked,
+            me.index,
+            target.ty as u64,
+            u64::from(msg.order)
+        );
         let done = match (target.ty, msg.kind) {
             (CapType::Null, InvocationKind::Return) => {
                 self.reply_and_wait(cpu, &caller, None, &msg)
@@ -135,9 +142,15 @@ impl<P: Platform> Kernel<P> {
             (_, InvocationKind::Return) => self.refused(cpu, &caller, Error::WrongType),
             _ => {
                 let result = self.object_order(cpu, target, &msg)?;
-                if let Ok(object::KReply { wait_leaving: Some(v), .. }) = result {
+                if let Ok(object::KReply {
+                    wait_leaving: Some(v),
+                    ..
+                }) = result
+                {
                     // The order stopped `v`, still running on another CPU (its holder locked).
-                    return self.stall(cpu, &caller, QueueRef::Leaving(v)).map(|()| None);
+                    return self
+                        .stall(cpu, &caller, QueueRef::Leaving(v))
+                        .map(|()| None);
                 }
                 self.finish(cpu, &caller, |p| {
                     let reply = match result {
@@ -225,7 +238,12 @@ impl<P: Platform> Kernel<P> {
 
     /// The last step of a path after which the caller goes on running: `f` writes its reply,
     /// and a queue it owned but did not use passes to the next in line (seed 002).
-    pub(crate) fn finish(&self, cpu: &mut Cpu, caller: &Caller, f: impl FnOnce(&mut Process<P::SaveArea>)) {
+    pub(crate) fn finish(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        f: impl FnOnce(&mut Process<P::SaveArea>),
+    ) {
         let owned = self.processes.write(caller.id, |p| {
             f(p);
             p.invocations += 1;
@@ -265,7 +283,8 @@ impl<P: Platform> Kernel<P> {
                 self.posts.leave(who);
             }
             QueueRef::Leaving(t) => {
-                self.processes.write(t, |tp| tp.leaving.remove(&self.stall_nodes, who));
+                self.processes
+                    .write(t, |tp| tp.leaving.remove(&self.stall_nodes, who));
             }
         }
     }

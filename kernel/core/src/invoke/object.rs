@@ -25,12 +25,19 @@ pub(crate) struct KReply {
 impl KReply {
     /// A reply of data words only.
     pub fn words(data: [u64; DATA_WORDS]) -> KReply {
-        KReply { data, cap: None, wait_leaving: None }
+        KReply {
+            data,
+            cap: None,
+            wait_leaving: None,
+        }
     }
 
     /// The caller waits for `v` to leave the CPU it runs on, then re-runs the order.
     pub fn wait_leaving(v: ObjId) -> KReply {
-        KReply { wait_leaving: Some(v), ..KReply::default() }
+        KReply {
+            wait_leaving: Some(v),
+            ..KReply::default()
+        }
     }
 
     /// A reply carrying a capability.

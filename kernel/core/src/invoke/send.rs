@@ -91,9 +91,9 @@ impl<P: Platform> Kernel<P> {
         };
         // COMMIT POINT: `stall` either queues the caller or changes nothing.
         let queued = match q {
-            QueueRef::Senders(t) => self
-                .processes
-                .write(t, |tp| tp.senders.stall(&self.stall_nodes, Waiter::Process(s))),
+            QueueRef::Senders(t) => self.processes.write(t, |tp| {
+                tp.senders.stall(&self.stall_nodes, Waiter::Process(s))
+            }),
             QueueRef::PostPool => match self.posts.wait(s) {
                 WaitOutcome::Waiting => Some(Ok(())),
                 // An activity was freed since the caller looked: it takes it instead.
@@ -112,11 +112,18 @@ impl<P: Platform> Kernel<P> {
             }
             Some(Err(e)) => panic!("{:?} cannot stall on {q:?}: {e:?} (kernel bug)", caller.id),
         }
-        trace_event!(self, cpu.id, Stall, caller.id.index, u64::from(match q {
-            QueueRef::Senders(t) => t.index,
-            QueueRef::PostPool => crate::trace::NO_PROCESS,
-            QueueRef::Leaving(t) => t.index,
-        }), 0);
+        trace_event!(
+            self,
+            cpu.id,
+            Stall,
+            caller.id.index,
+            u64::from(match q {
+                QueueRef::Senders(t) => t.index,
+                QueueRef::PostPool => crate::trace::NO_PROCESS,
+                QueueRef::Leaving(t) => t.index,
+            }),
+            0
+        );
         if again {
             self.processes.write(caller.id, |p| p.owns = None);
         }
@@ -156,14 +163,24 @@ impl<P: Platform> Kernel<P> {
         };
         // COMMIT POINT: the activity is the caller's alone to take (it takes from its
         // allotment under its own lock), and the recipient is locked.
-        assert!(self.posts.take(id, a), "{id:?} was taken by another (kernel bug)");
-        let queued = self
-            .processes
-            .write(t_id, |t| t.senders.stall(&self.stall_nodes, Waiter::Post(id)));
+        assert!(
+            self.posts.take(id, a),
+            "{id:?} was taken by another (kernel bug)"
+        );
+        let queued = self.processes.write(t_id, |t| {
+            t.senders.stall(&self.stall_nodes, Waiter::Post(id))
+        });
         if queued != Some(Ok(())) {
             panic!("{id:?} cannot queue on its locked recipient {t_id:?}: {queued:?} (kernel bug)");
         }
-        trace_event!(self, cpu.id, PostQueued, t_id.index, u64::from(msg.order), u64::from(caller.id.index));
+        trace_event!(
+            self,
+            cpu.id,
+            PostQueued,
+            t_id.index,
+            u64::from(msg.order),
+            u64::from(caller.id.index)
+        );
         self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
         Ok(())
     }

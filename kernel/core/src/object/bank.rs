@@ -72,9 +72,17 @@ impl Bank {
 /// bank costs its quota plus one.
 pub fn cost(ty: CapType, child_quota: u64) -> Option<u64> {
     match ty {
-        CapType::Process | CapType::Page | CapType::AddressSpace | CapType::CapPage | CapType::Alarm => Some(1),
+        CapType::Process
+        | CapType::Page
+        | CapType::AddressSpace
+        | CapType::CapPage
+        | CapType::Alarm => Some(1),
         CapType::Bank => child_quota.checked_add(1),
-        CapType::Null | CapType::Endpoint | CapType::Resume | CapType::IrqLine | CapType::IoPorts => None,
+        CapType::Null
+        | CapType::Endpoint
+        | CapType::Resume
+        | CapType::IrqLine
+        | CapType::IoPorts => None,
     }
 }
 

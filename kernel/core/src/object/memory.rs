@@ -49,7 +49,11 @@ pub struct Page {
 impl Page {
     /// A page of `frame`, mapped nowhere.
     pub fn new(frame: Frame, bank: ObjId) -> Page {
-        Page { frame, bank, rmap: ReverseMap::default() }
+        Page {
+            frame,
+            bank,
+            rmap: ReverseMap::default(),
+        }
     }
 }
 
@@ -199,7 +203,11 @@ fn record_units(records: usize) -> u64 {
 
 /// The 2 MiB, 1 GiB and 512 GiB regions holding virtual page `vpn`, as sortable keys.
 fn region_keys(vpn: u64) -> [u64; 3] {
-    [(1 << 60) | vpn >> 9, (2 << 60) | vpn >> 18, (3 << 60) | vpn >> 27]
+    [
+        (1 << 60) | vpn >> 9,
+        (2 << 60) | vpn >> 18,
+        (3 << 60) | vpn >> 27,
+    ]
 }
 
 impl Space {
@@ -319,7 +327,10 @@ mod tests {
 
     #[test]
     fn a_reverse_map_prunes_only_stale_entries_and_reports_them() {
-        let space = |i| ObjId { index: i, generation: 1 };
+        let space = |i| ObjId {
+            index: i,
+            generation: 1,
+        };
         let mut r = ReverseMap::default();
         for (s, v) in [(1, 10), (2, 20), (1, 11)] {
             assert!(r.reserve_one());

@@ -22,7 +22,7 @@ use tessera_abi::ProcessState;
 use crate::cap::{Cap, ObjId};
 use crate::post::PostId;
 use crate::sched::Priority;
-use crate::stall_queue::{StallQueue, WakeAllQueue, Waits};
+use crate::stall_queue::{StallQueue, Waits, WakeAllQueue};
 use crate::sync::CpuId;
 
 /// A stall queue's name.
@@ -81,7 +81,10 @@ impl Waits for Waiter {
     fn unpack(node: usize, split: usize, tag: u32, word: u64) -> Waiter {
         match node.checked_sub(split) {
             None => Waiter::Process(Staller {
-                id: ObjId { index: node as u32, generation: tag },
+                id: ObjId {
+                    index: node as u32,
+                    generation: tag,
+                },
                 seq: word,
             }),
             Some(n) => Waiter::Post(PostId(n as u32)),
@@ -101,7 +104,10 @@ impl Waits for Staller {
 
     fn unpack(node: usize, _split: usize, tag: u32, word: u64) -> Staller {
         Staller {
-            id: ObjId { index: node as u32, generation: tag },
+            id: ObjId {
+                index: node as u32,
+                generation: tag,
+            },
             seq: word,
         }
     }

@@ -19,7 +19,11 @@ impl<P: Platform> Kernel<P> {
         }
         let target = msg.caps[0];
         if target.ty != CapType::Process {
-            return Ok(Err(if target.is_null() { Error::NullArgument } else { Error::WrongType }));
+            return Ok(Err(if target.is_null() {
+                Error::NullArgument
+            } else {
+                Error::WrongType
+            }));
         }
         if let Err(e) = need(&cap, Rights::WRITE).and_then(|()| need(&target, Rights::WRITE)) {
             return Ok(Err(e));

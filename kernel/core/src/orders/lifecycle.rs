@@ -21,12 +21,12 @@ use tessera_abi::Error;
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
+use crate::invoke::object::{KReply, OrderResult};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::sched::Position;
-use crate::invoke::object::{KReply, OrderResult};
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
@@ -39,10 +39,13 @@ impl<P: Platform> Kernel<P> {
         v: ObjId,
         destroying: bool,
     ) -> Result<Result<(), Error>, Restart> {
-        let Some((state, owns, waiters)) = self
-            .processes
-            .read(v, |p| (p.state, p.owns, 2 * p.senders.len() + p.leaving.len() + p.watchers.len()))
-        else {
+        let Some((state, owns, waiters)) = self.processes.read(v, |p| {
+            (
+                p.state,
+                p.owns,
+                2 * p.senders.len() + p.leaving.len() + p.watchers.len(),
+            )
+        }) else {
             return Ok(Err(Error::NullArgument));
         };
         if let Some(q) = owns {

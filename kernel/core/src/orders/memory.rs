@@ -95,10 +95,9 @@ impl<P: Platform> Kernel<P> {
             }
             order::space::UNMAP => {
                 cpu.held.write(self, LockKey::space(space.index))?;
-                let Some((Some(m), bank, refund)) = self
-                    .spaces
-                    .read(space, |s| (s.mappings.get(&vpn).copied(), s.bank, s.unmap_refund()))
-                else {
+                let Some((Some(m), bank, refund)) = self.spaces.read(space, |s| {
+                    (s.mappings.get(&vpn).copied(), s.bank, s.unmap_refund())
+                }) else {
                     return Ok(Err(Error::BadState));
                 };
                 if self.pages.is_live(m.page) {
@@ -145,7 +144,10 @@ impl<P: Platform> Kernel<P> {
                 |s| !self.spaces.is_live(s),
                 |s, v| self.platform.mapping_removed(s, v),
             );
-            (p.frame, p.rmap.len() < MAX_PAGE_MAPPINGS && p.rmap.reserve_one())
+            (
+                p.frame,
+                p.rmap.len() < MAX_PAGE_MAPPINGS && p.rmap.reserve_one(),
+            )
         });
         let frame = match room {
             None => return Ok(Err(Error::NullArgument)),
@@ -191,7 +193,8 @@ impl<P: Platform> Kernel<P> {
                 },
             )
         });
-        self.pages.write(page.obj, |p| p.rmap.insert(space.obj, vpn));
+        self.pages
+            .write(page.obj, |p| p.rmap.insert(space.obj, vpn));
         if let Some(Some(_)) = stale {
             self.platform.mapping_removed(space.obj, vpn);
         }

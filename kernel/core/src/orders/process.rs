@@ -225,7 +225,9 @@ impl<P: Platform> Kernel<P> {
         }
         // COMMIT POINT: the caller is the process; nothing else to check.
         let shared = self.shared(cpu.id);
-        shared.ticks_left.store(0, crate::sync::atomic::Ordering::Relaxed);
+        shared
+            .ticks_left
+            .store(0, crate::sync::atomic::Ordering::Relaxed);
         shared.request_resched();
         Ok(())
     }

@@ -23,7 +23,13 @@ impl<P: Platform> Kernel<P> {
             return Err(Error::NullCapability);
         }
         // COMMIT POINT: the code is checked; the event only records values.
-        let event = Event { kind: Kind::User, process: v.index, code, a: msg.data[1], b: msg.data[2] };
+        let event = Event {
+            kind: Kind::User,
+            process: v.index,
+            code,
+            a: msg.data[1],
+            b: msg.data[2],
+        };
         self.platform.trace(cpu.id, event);
         Ok(KReply::default())
     }

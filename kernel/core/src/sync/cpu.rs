@@ -43,7 +43,10 @@ mod tests {
     fn refuses_cpu_numbers_past_the_maximum() {
         assert_eq!(CpuId::new(MAX_CPUS), None);
         assert_eq!(CpuId::new(usize::MAX), None);
-        assert_eq!(CpuId::new(MAX_CPUS - 1).map(CpuId::index), Some(MAX_CPUS - 1));
+        assert_eq!(
+            CpuId::new(MAX_CPUS - 1).map(CpuId::index),
+            Some(MAX_CPUS - 1)
+        );
     }
 
     #[test]

@@ -102,7 +102,11 @@ impl<K: Copy + Ord, const N: usize> Default for HeldLocks<K, N> {
 impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// An empty list.
     pub const fn new() -> Self {
-        HeldLocks { held: [None; N], len: 0, top: None }
+        HeldLocks {
+            held: [None; N],
+            len: 0,
+            top: None,
+        }
     }
 
     /// Whether nothing is held: the kernel exit path asserts this.
@@ -199,7 +203,10 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// Records `key`, which this CPU took in `mode` directly (a fast path that hands its first
     /// lock to the general path). The list must be empty: the key is then above every held one.
     pub fn adopt(&mut self, key: K, mode: LockMode) {
-        assert!(self.is_empty(), "HeldLocks::adopt with locks already listed (kernel bug)");
+        assert!(
+            self.is_empty(),
+            "HeldLocks::adopt with locks already listed (kernel bug)"
+        );
         self.push_top(key, mode);
     }
 
@@ -401,11 +408,13 @@ mod tests {
     fn lock_in_order_takes_ascending_keys_and_merges_duplicates() {
         let t = table(3);
         let mut h: HeldLocks<usize, 4> = HeldLocks::new();
-        h.lock_in_order(&t[..], (2, LockMode::Read), (1, LockMode::Write)).unwrap();
+        h.lock_in_order(&t[..], (2, LockMode::Read), (1, LockMode::Write))
+            .unwrap();
         let keys: Vec<usize> = h.entries().map(|(k, _)| k).collect();
         assert_eq!(keys, vec![1, 2]);
         h.release_all(&t[..]);
-        h.lock_in_order(&t[..], (0, LockMode::Read), (0, LockMode::Write)).unwrap();
+        h.lock_in_order(&t[..], (0, LockMode::Read), (0, LockMode::Write))
+            .unwrap();
         assert_eq!(h.len(), 1);
         assert!(t[0].is_write_locked());
         h.release_all(&t[..]);

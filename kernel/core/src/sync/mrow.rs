@@ -84,7 +84,12 @@ impl MrowLock {
             if r & WBITS != 0 {
                 return false;
             }
-            match self.rin.compare_exchange(r, r.wrapping_add(RINC), Ordering::Acquire, Ordering::Relaxed) {
+            match self.rin.compare_exchange(
+                r,
+                r.wrapping_add(RINC),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return true,
                 Err(now) => r = now,
             }
@@ -213,7 +218,12 @@ impl MrowLock {
             return None;
         }
         self.win
-            .compare_exchange(ticket, ticket.wrapping_add(1), Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(
+                ticket,
+                ticket.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
             .ok()
     }
 
@@ -245,12 +255,15 @@ mod tests {
     /// reader, which would go on waiting for it.
     #[test]
     fn a_failed_try_never_gives_the_next_writer_the_phase_a_reader_waits_out() {
-        for fail in [MrowLock::try_write as fn(&MrowLock) -> bool, |l: &MrowLock| {
-            assert!(l.try_read());
-            let up = l.try_upgrade();
-            l.unlock_read();
-            up
-        }] {
+        for fail in [
+            MrowLock::try_write as fn(&MrowLock) -> bool,
+            |l: &MrowLock| {
+                assert!(l.try_read());
+                let up = l.try_upgrade();
+                l.unlock_read();
+                up
+            },
+        ] {
             let l = MrowLock::new();
             l.write();
             let waited_for = l.rin.fetch_add(RINC, Ordering::Acquire) & WBITS;

@@ -53,7 +53,9 @@ impl Default for Transactions {
 impl Transactions {
     /// Every CPU at `Transaction::FIRST`, as if each had just entered the kernel once.
     pub fn new() -> Transactions {
-        Transactions { current: core::array::from_fn(|_| AtomicU64::new(Transaction::FIRST.0)) }
+        Transactions {
+            current: core::array::from_fn(|_| AtomicU64::new(Transaction::FIRST.0)),
+        }
     }
 
     /// Called by `cpu` on every kernel entry: releases every pin that CPU took before.
@@ -86,7 +88,9 @@ impl Default for TransientPin {
 impl TransientPin {
     /// Not pinned by anyone.
     pub fn new() -> TransientPin {
-        TransientPin { by_cpu: core::array::from_fn(|_| AtomicU64::new(0)) }
+        TransientPin {
+            by_cpu: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
     }
 
     /// Pins for the rest of `cpu`'s current kernel entry.
@@ -119,7 +123,11 @@ mod tests {
         assert_eq!(t.current(cpu(0)), Transaction::FIRST);
         assert_eq!(t.enter(cpu(0)).get(), 3);
         assert_eq!(t.enter(cpu(0)).get(), 5);
-        assert_eq!(t.current(cpu(1)), Transaction::FIRST, "CPUs count independently");
+        assert_eq!(
+            t.current(cpu(1)),
+            Transaction::FIRST,
+            "CPUs count independently"
+        );
     }
 
     #[test]

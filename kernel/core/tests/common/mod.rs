@@ -178,7 +178,10 @@ impl TestPlatform {
     /// Interrupts the first `n` CPUs after a TLB shoot-down. Kept apart from `ipis`, which
     /// tests of the scheduler count.
     fn shoot_down(&self, n: usize) {
-        self.shootdowns.lock().unwrap().extend((0..n).filter_map(CpuId::new));
+        self.shootdowns
+            .lock()
+            .unwrap()
+            .extend((0..n).filter_map(CpuId::new));
     }
 }
 

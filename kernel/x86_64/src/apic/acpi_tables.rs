@@ -14,7 +14,8 @@ struct DirectMap;
 
 impl AcpiHandler for DirectMap {
     unsafe fn map_physical_region<T>(&self, pa: usize, size: usize) -> PhysicalMapping<Self, T> {
-        let va = NonNull::new(phys_to_virt(pa as u64) as *mut T).expect("the direct map is never at 0");
+        let va =
+            NonNull::new(phys_to_virt(pa as u64) as *mut T).expect("the direct map is never at 0");
         // SAFETY: all of RAM, where firmware puts the ACPI tables, is in the direct map.
         unsafe { PhysicalMapping::new(pa, va, size, size, *self) }
     }
@@ -54,7 +55,10 @@ pub fn discover(rsdp_paddr: u64) -> Platform {
         }
     };
     let Ok(tables) = tables else {
-        log::warn!("no ACPI tables: assuming one CPU and the IOAPIC at {:#x}", p.ioapic_address);
+        log::warn!(
+            "no ACPI tables: assuming one CPU and the IOAPIC at {:#x}",
+            p.ioapic_address
+        );
         return p;
     };
     let Ok(madt) = tables.find_table::<Madt>() else {
@@ -70,10 +74,16 @@ pub fn discover(rsdp_paddr: u64) -> Platform {
                 p.cpus += 1;
             }
             MadtEntry::LocalApic(e) if { e.flags } & 1 != 0 => offline += 1,
-            MadtEntry::IoApic(e) if { e.global_system_interrupt_base } == 0 => p.ioapic_address = { e.io_apic_address } as u64,
+            MadtEntry::IoApic(e) if { e.global_system_interrupt_base } == 0 => {
+                p.ioapic_address = { e.io_apic_address } as u64
+            }
             MadtEntry::InterruptSourceOverride(e) if e.bus == 0 && (e.irq as usize) < 16 => {
                 let flags = { e.flags };
-                p.isa_overrides[e.irq as usize] = ({ e.global_system_interrupt }, flags & 3 == 3, (flags >> 2) & 3 == 3);
+                p.isa_overrides[e.irq as usize] = (
+                    { e.global_system_interrupt },
+                    flags & 3 == 3,
+                    (flags >> 2) & 3 == 3,
+                );
             }
             _ => {}
         }

@@ -38,7 +38,14 @@ impl IoApic {
     }
     fn set_mask(&self, gsi: u8, masked: bool) {
         let low = self.read(0x10 + 2 * gsi as u32);
-        self.write(0x10 + 2 * gsi as u32, if masked { low | 1 << 16 } else { low & !(1 << 16) });
+        self.write(
+            0x10 + 2 * gsi as u32,
+            if masked {
+                low | 1 << 16
+            } else {
+                low & !(1 << 16)
+            },
+        );
     }
 }
 
@@ -56,7 +63,9 @@ pub fn init(pa: u64) {
 /// Routes `gsi` to vector `IRQ_BASE + gsi` on the CPU with `apic_id`, masked until `unmask`.
 pub fn route(gsi: u8, apic_id: u32, active_low: bool, level: bool) -> bool {
     let guard = IOAPIC.lock();
-    let Some(io) = guard.as_ref().filter(|io| gsi < io.lines) else { return false };
+    let Some(io) = guard.as_ref().filter(|io| gsi < io.lines) else {
+        return false;
+    };
     let low = (IRQ_BASE + gsi) as u32 | (active_low as u32) << 13 | (level as u32) << 15 | 1 << 16;
     io.write(0x11 + 2 * gsi as u32, apic_id << 24);
     io.write(0x10 + 2 * gsi as u32, low);
@@ -77,5 +86,8 @@ pub fn set_masked(gsi: u8, masked: bool) {
 
 /// Whether line `gsi` was routed level-triggered.
 pub fn level_triggered(gsi: u8) -> bool {
-    LEVEL.load(Ordering::Acquire).checked_shr(u32::from(gsi)).is_some_and(|b| b & 1 != 0)
+    LEVEL
+        .load(Ordering::Acquire)
+        .checked_shr(u32::from(gsi))
+        .is_some_and(|b| b & 1 != 0)
 }

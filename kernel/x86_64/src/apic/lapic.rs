@@ -90,7 +90,11 @@ pub fn calibrate() {
     write(TIMER_INITIAL, 0);
     let per_period = (elapsed as u64 * 500 / TICK_HZ).max(1000) as u32;
     TICKS_PER_PERIOD.store(per_period, Ordering::Relaxed);
-    log::info!("APIC timer: {} counts per {} ms tick", per_period, 1000 / TICK_HZ);
+    log::info!(
+        "APIC timer: {} counts per {} ms tick",
+        per_period,
+        1000 / TICK_HZ
+    );
 }
 
 /// TSC ticks per second, as calibrated against the PIT.
@@ -135,7 +139,9 @@ pub fn wake_at(deadline_ns: u64) -> Wake {
         unsafe { Msr::new(IA32_TSC_DEADLINE).write(at) };
     } else {
         let per_period = u64::from(TICKS_PER_PERIOD.load(Ordering::Relaxed));
-        let counts = (left * per_period).div_ceil(period_ns).clamp(1, u64::from(u32::MAX));
+        let counts = (left * per_period)
+            .div_ceil(period_ns)
+            .clamp(1, u64::from(u32::MAX));
         write(LVT_TIMER, TIMER as u32);
         write(TIMER_INITIAL, counts as u32);
     }

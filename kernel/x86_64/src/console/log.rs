@@ -39,7 +39,10 @@ pub fn init(cmdline: &str) {
     // Only a second call could fail, and the logger would be this one anyway.
     let _ = log::set_logger(&CONSOLE);
     log::set_max_level(LevelFilter::Info);
-    for asked in cmdline.split_ascii_whitespace().filter_map(|w| w.strip_prefix("loglevel=")) {
+    for asked in cmdline
+        .split_ascii_whitespace()
+        .filter_map(|w| w.strip_prefix("loglevel="))
+    {
         match asked.parse::<LevelFilter>() {
             Ok(level) => log::set_max_level(level),
             Err(_) => log::warn!("cmdline: unknown log level {asked:?}"),

@@ -25,8 +25,13 @@ pub fn load(cpu: &'static PerCpu) {
     // SAFETY: the TSS lives in the leaked PerCpu block, so the 'static borrow is sound; later
     // writes (IST1, the bitmap) go through the cell's raw pointer, never through this reference.
     let t = unsafe { &*cpu.tss.get() };
-    let tss = gdt.append(Descriptor::tss_segment_with_iomap(&t.tss, &t.iomap).expect("the bitmap follows the TSS"));
-    assert_eq!((kcode.0, kdata.0, udata.0, ucode.0, tss.0), (KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE, 0x28));
+    let tss = gdt.append(
+        Descriptor::tss_segment_with_iomap(&t.tss, &t.iomap).expect("the bitmap follows the TSS"),
+    );
+    assert_eq!(
+        (kcode.0, kdata.0, udata.0, ucode.0, tss.0),
+        (KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE, 0x28)
+    );
     gdt.load();
     // SAFETY: the selectors index the GDT just loaded, with the privilege levels they name.
     unsafe {

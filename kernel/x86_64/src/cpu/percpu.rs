@@ -80,21 +80,31 @@ const _: () = assert!(
 // SAFETY: the only shared mutation is through atomics; the TSS cell is written by its own CPU.
 unsafe impl Sync for PerCpu {}
 
-static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
 static READY: AtomicBool = AtomicBool::new(false);
 
 impl PerCpu {
     /// Allocates the block and its stacks; the TSS gets the IST stacks.
     pub fn new(id: u32, apic_id: u32) -> &'static PerCpu {
-        let chunks = core::array::from_fn(|i| stacks::alloc(if i == 0 { KERNEL_STACK_PAGES } else { TRAP_STACK_PAGES }));
+        let chunks = core::array::from_fn(|i| {
+            stacks::alloc(if i == 0 {
+                KERNEL_STACK_PAGES
+            } else {
+                TRAP_STACK_PAGES
+            })
+        });
         let mut tss = TaskStateSegment::new();
         tss.iomap_base = core::mem::size_of::<TaskStateSegment>() as u16;
         let chunks_ref: &[Stack; TRAP_DEPTH_MAX as usize + 2] = &chunks;
         tss.interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(chunks_ref[1].top);
-        tss.interrupt_stack_table[(IST_NMI - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
-        tss.interrupt_stack_table[(IST_DOUBLE_FAULT - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
-        tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] = VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
+        tss.interrupt_stack_table[(IST_NMI - 1) as usize] =
+            VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
+        tss.interrupt_stack_table[(IST_DOUBLE_FAULT - 1) as usize] =
+            VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
+        tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] =
+            VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
         let cpu = Box::leak(Box::new(PerCpu {
             self_ptr: core::ptr::null(),
             asm_slots: [const { UnsafeCell::new(0) }; 4],
@@ -104,7 +114,10 @@ impl PerCpu {
             max_trap_depth_seen: AtomicU32::new(0),
             irqs_taken: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-            tss: UnsafeCell::new(TssWithIomap { tss, iomap: [0xff; IOMAP_BYTES] }),
+            tss: UnsafeCell::new(TssWithIomap {
+                tss,
+                iomap: [0xff; IOMAP_BYTES],
+            }),
             chunks,
         }));
         cpu.self_ptr = cpu;
@@ -123,7 +136,10 @@ impl PerCpu {
     fn set_trap_stack(&self, chunk: usize) {
         // SAFETY: only this CPU writes its TSS, with interrupts off; the CPU reads IST1 from
         // memory at the next trap, which is what we want.
-        unsafe { (*self.tss.get()).tss.interrupt_stack_table[(IST_TRAP - 1) as usize] = VirtAddr::new(self.chunks[chunk].top) };
+        unsafe {
+            (*self.tss.get()).tss.interrupt_stack_table[(IST_TRAP - 1) as usize] =
+                VirtAddr::new(self.chunks[chunk].top)
+        };
     }
 
     /// A trap arrived in ring 0: take the next save area. `Err(depth)` past the pool's end.
@@ -163,14 +179,17 @@ impl PerCpu {
 pub fn percpu() -> &'static PerCpu {
     let p: *const PerCpu;
     // SAFETY: after `install`, gs:[0] holds the address of this CPU's leaked, 'static block.
-    unsafe { core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags))
+    };
     // SAFETY: as above; the block lives forever and is only shared through atomics.
     unsafe { &*p }
 }
 
 pub fn cpu(id: usize) -> Option<&'static PerCpu> {
     // SAFETY: a non-null entry points at a leaked, 'static block.
-    CPUS.get(id).and_then(|p| unsafe { p.load(Ordering::Acquire).as_ref() })
+    CPUS.get(id)
+        .and_then(|p| unsafe { p.load(Ordering::Acquire).as_ref() })
 }
 
 pub fn cpu_count() -> usize {

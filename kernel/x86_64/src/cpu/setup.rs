@@ -18,7 +18,8 @@ pub fn enable() -> Features {
         smep: ext.as_ref().is_some_and(|e| e.has_smep()),
         smap: ext.as_ref().is_some_and(|e| e.has_smap()),
     };
-    let mut cr4 = Cr4::read() | Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::PAGE_GLOBAL;
+    let mut cr4 =
+        Cr4::read() | Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::PAGE_GLOBAL;
     if f.smep {
         cr4 |= Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION;
     }
@@ -29,7 +30,10 @@ pub fn enable() -> Features {
     // user memory only inside `stac`/`clac` brackets once user mode exists.
     unsafe {
         Cr4::write(cr4);
-        Cr0::update(|c| *c = (*c | Cr0Flags::WRITE_PROTECT | Cr0Flags::MONITOR_COPROCESSOR) - Cr0Flags::EMULATE_COPROCESSOR);
+        Cr0::update(|c| {
+            *c = (*c | Cr0Flags::WRITE_PROTECT | Cr0Flags::MONITOR_COPROCESSOR)
+                - Cr0Flags::EMULATE_COPROCESSOR
+        });
     }
     f
 }

@@ -174,7 +174,11 @@ ktest! {
 }
 
 fn fail(message: &'static str) -> crate::ktest::Failure {
-    crate::ktest::Failure { file: file!(), line: line!(), message }
+    crate::ktest::Failure {
+        file: file!(),
+        line: line!(),
+        message,
+    }
 }
 
 ktest! {

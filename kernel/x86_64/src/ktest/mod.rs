@@ -51,8 +51,12 @@ macro_rules! ktest {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __ktest_expect {
-    () => { None };
-    ($e:literal) => { Some($e) };
+    () => {
+        None
+    };
+    ($e:literal) => {
+        Some($e)
+    };
 }
 
 /// Fails the test (returns from it) when the condition is false.
@@ -60,7 +64,11 @@ macro_rules! __ktest_expect {
 macro_rules! check {
     ($cond:expr, $msg:literal) => {
         if !$cond {
-            return Err($crate::ktest::Failure { file: file!(), line: line!(), message: $msg });
+            return Err($crate::ktest::Failure {
+                file: file!(),
+                line: line!(),
+                message: $msg,
+            });
         }
     };
 }
@@ -91,7 +99,13 @@ fn run_one(t: &'static KTest) -> bool {
             true
         }
         Err(f) => {
-            crate::kprintln!("ktest: {} ... FAILED at {}:{}: {}", t.name, f.file, f.line, f.message);
+            crate::kprintln!(
+                "ktest: {} ... FAILED at {}:{}: {}",
+                t.name,
+                f.file,
+                f.line,
+                f.message
+            );
             false
         }
     }
@@ -110,7 +124,11 @@ pub fn run_all() -> ! {
         crate::kprintln!("ktest: should_panic {}", t.name);
     }
     crate::kprintln!("ktest: {passed} passed, {failed} failed");
-    exit(if failed == 0 { ExitCode::Success } else { ExitCode::Failure })
+    exit(if failed == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    })
 }
 
 pub fn run_named(name: &str) -> ! {
@@ -120,23 +138,38 @@ pub fn run_named(name: &str) -> ! {
     };
     let ok = run_one(t);
     if t.should_panic.is_some() {
-        crate::kprintln!("ktest: {} ... FAILED: returned without the expected panic", t.name);
+        crate::kprintln!(
+            "ktest: {} ... FAILED: returned without the expected panic",
+            t.name
+        );
         exit(ExitCode::Failure);
     }
-    exit(if ok { ExitCode::Success } else { ExitCode::Failure })
+    exit(if ok {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    })
 }
 
 /// Called by the panic handler: true (and reported) if the running test expected this panic.
 pub fn panic_expected(message: &str) -> bool {
     // SAFETY: RUNNING is null or points at a 'static KTest in .ktests.
-    let Some(t) = (unsafe { RUNNING.load(Ordering::Acquire).as_ref() }) else { return false };
+    let Some(t) = (unsafe { RUNNING.load(Ordering::Acquire).as_ref() }) else {
+        return false;
+    };
     match t.should_panic {
         Some(expect) if message.contains(expect) => {
-            crate::console::emergency_write(format_args!("ktest: {} ... ok (panicked as expected)\n", t.name));
+            crate::console::emergency_write(format_args!(
+                "ktest: {} ... ok (panicked as expected)\n",
+                t.name
+            ));
             true
         }
         Some(expect) => {
-            crate::console::emergency_write(format_args!("ktest: {} ... FAILED: panic did not contain {expect:?}\n", t.name));
+            crate::console::emergency_write(format_args!(
+                "ktest: {} ... FAILED: panic did not contain {expect:?}\n",
+                t.name
+            ));
             false
         }
         None => {

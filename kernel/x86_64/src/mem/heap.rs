@@ -15,9 +15,18 @@ pub const HEAP_SIZE: u64 = 16 << 20;
 static ALLOCATOR: Talck<spin::Mutex<()>, ErrOnOom> = Talc::new(ErrOnOom).lock();
 
 pub fn init() {
-    kmem::map_fresh(HEAP_BASE, HEAP_SIZE / PAGE_SIZE, PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL)
-        .expect("memory for the kernel heap");
+    kmem::map_fresh(
+        HEAP_BASE,
+        HEAP_SIZE / PAGE_SIZE,
+        PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL,
+    )
+    .expect("memory for the kernel heap");
     let span = Span::from_base_size(HEAP_BASE as *mut u8, HEAP_SIZE as usize);
     // SAFETY: the span was just mapped, belongs to nothing else, and is claimed once.
-    unsafe { ALLOCATOR.lock().claim(span).expect("talc claims the heap region") };
+    unsafe {
+        ALLOCATOR
+            .lock()
+            .claim(span)
+            .expect("talc claims the heap region")
+    };
 }

@@ -8,13 +8,14 @@
 use crate::boot::start_info::BootInfo;
 use crate::mem::frame_alloc::FrameAllocator;
 use crate::mem::layout::{phys_to_virt, KERNEL_VMA, PAGE_SIZE};
-use crate::mem::page_table::{MapError, PageTables, PhysPages, PageTableFlags};
+use crate::mem::page_table::{MapError, PageTableFlags, PageTables, PhysPages};
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 
 /// RAM above this is not used (the frame bitmap lives in .bss): 16 GiB.
 pub const MAX_PHYS: u64 = 16 << 30;
-static mut FRAME_BITMAP: [u64; (MAX_PHYS / PAGE_SIZE / 64) as usize] = [0; (MAX_PHYS / PAGE_SIZE / 64) as usize];
+static mut FRAME_BITMAP: [u64; (MAX_PHYS / PAGE_SIZE / 64) as usize] =
+    [0; (MAX_PHYS / PAGE_SIZE / 64) as usize];
 static PHYSMAP_LIVE: AtomicBool = AtomicBool::new(false);
 
 pub struct KernelMemory {
@@ -63,7 +64,14 @@ extern "C" {
 pub fn init_frames(info: &BootInfo) -> FrameAllocator<'static> {
     // SAFETY: only the linker-provided address of the symbol is taken.
     let kernel_end = unsafe { &__kernel_end as *const u8 as u64 } - KERNEL_VMA;
-    let mut reserved = [(0u64, 0x10_0000u64), (0x10_0000, kernel_end), (0, 0), (0, 0), (0, 0), (0, 0)];
+    let mut reserved = [
+        (0u64, 0x10_0000u64),
+        (0x10_0000, kernel_end),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+    ];
     for (slot, m) in reserved[2..].iter_mut().zip(info.modules()) {
         *slot = (m.start, m.start + m.len);
     }
@@ -83,7 +91,9 @@ pub fn enter_physmap() {
 /// are whatever the frames held: for kernel stacks and the heap, which never expose it.
 pub fn map_fresh(va: u64, pages: u64, flags: PageTableFlags) -> Result<(), MapError> {
     let mut guard = KMEM.lock();
-    let km = guard.as_mut().expect("kernel memory is set up before anything maps pages");
+    let km = guard
+        .as_mut()
+        .expect("kernel memory is set up before anything maps pages");
     for i in 0..pages {
         let pa = km.frames.alloc().ok_or(MapError::OutOfMemory)?;
         let mut f = Frames(&mut km.frames);
@@ -95,12 +105,20 @@ pub fn map_fresh(va: u64, pages: u64, flags: PageTableFlags) -> Result<(), MapEr
 /// Maps a device's registers (uncached) in the direct map, once.
 pub fn map_mmio(pa: u64) -> u64 {
     let mut guard = KMEM.lock();
-    let km = guard.as_mut().expect("kernel memory is set up before devices");
+    let km = guard
+        .as_mut()
+        .expect("kernel memory is set up before devices");
     let va = phys_to_virt(pa & !(PAGE_SIZE - 1));
     let mut f = Frames(&mut km.frames);
     if km.tables.translate(&mut f, va).is_none() {
-        let flags = PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::NO_CACHE | PageTableFlags::WRITE_THROUGH | PageTableFlags::GLOBAL;
-        km.tables.map_4k(&mut f, va, pa & !(PAGE_SIZE - 1), flags).expect("MMIO page maps in the direct map");
+        let flags = PageTableFlags::WRITABLE
+            | PageTableFlags::NO_EXECUTE
+            | PageTableFlags::NO_CACHE
+            | PageTableFlags::WRITE_THROUGH
+            | PageTableFlags::GLOBAL;
+        km.tables
+            .map_4k(&mut f, va, pa & !(PAGE_SIZE - 1), flags)
+            .expect("MMIO page maps in the direct map");
         x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(va));
     }
     phys_to_virt(pa)

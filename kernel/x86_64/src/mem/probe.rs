@@ -51,13 +51,21 @@ pub struct Fault;
 pub fn read_u64(addr: u64) -> Result<u64, Fault> {
     // SAFETY: the asm reads one word; a fault on that read resumes at `probe_fault`.
     let r = unsafe { probe_read_u64_asm(addr) };
-    if r.faulted == 0 { Ok(r.value) } else { Err(Fault) }
+    if r.faulted == 0 {
+        Ok(r.value)
+    } else {
+        Err(Fault)
+    }
 }
 
 pub fn write_u8(addr: u64, value: u8) -> Result<(), Fault> {
     // SAFETY: the asm writes one byte where the caller asked; a fault resumes at `probe_fault`.
     let r = unsafe { probe_write_u8_asm(addr, value) };
-    if r.faulted == 0 { Ok(()) } else { Err(Fault) }
+    if r.faulted == 0 {
+        Ok(())
+    } else {
+        Err(Fault)
+    }
 }
 
 /// The resume address for a fault at `rip`, if `rip` is a listed probe instruction.

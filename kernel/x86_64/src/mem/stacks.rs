@@ -24,9 +24,16 @@ impl Stack {
 
 pub fn alloc(pages: u64) -> Stack {
     let base = NEXT.fetch_add((pages + 1) * PAGE_SIZE, Ordering::Relaxed) + PAGE_SIZE;
-    kmem::map_fresh(base, pages, PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL)
-        .expect("memory for a kernel stack");
-    Stack { top: base + pages * PAGE_SIZE, bottom: base }
+    kmem::map_fresh(
+        base,
+        pages,
+        PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL,
+    )
+    .expect("memory for a kernel stack");
+    Stack {
+        top: base + pages * PAGE_SIZE,
+        bottom: base,
+    }
 }
 
 /// True if `addr` lies in the stack region (used to bound backtraces).

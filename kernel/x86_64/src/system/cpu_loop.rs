@@ -43,7 +43,9 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 #[cfg(feature = "trace")]
                 returning.traced.idle(me);
                 // The nearest alarm of this CPU may come before its next tick (`lapic::wake_at`).
-                let wake = k.next_alarm(cpu.id).map_or(lapic::Wake::Tick, lapic::wake_at);
+                let wake = k
+                    .next_alarm(cpu.id)
+                    .map_or(lapic::Wake::Tick, lapic::wake_at);
                 if wake != lapic::Wake::Now {
                     idle::idle_once();
                 }
@@ -54,8 +56,14 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 tlb::reclaim();
                 k.exit(cpu, &mut regs)
             }
-            Exit::User { process, space: None } => fault(cpu, &mut regs, process, "it has no address space"),
-            Exit::User { process, space: Some(space) } => {
+            Exit::User {
+                process,
+                space: None,
+            } => fault(cpu, &mut regs, process, "it has no address space"),
+            Exit::User {
+                process,
+                space: Some(space),
+            } => {
                 let Some(fx) = returning.prepare(me, process, space) else {
                     exit = fault(cpu, &mut regs, process, "no memory for its page tables");
                     continue;
@@ -95,12 +103,24 @@ fn interrupted(cpu: &mut Cpu, regs: &mut UserContext, space: ObjId) -> Exit {
 fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjId) -> Exit {
     let (addr, err) = (regs.exit_cr2, regs.exit_error);
     let vpn = addr >> 12;
-    let needed = if err & 16 != 0 { Rights::EXEC } else if err & 2 != 0 { Rights::WRITE } else { Rights::READ };
+    let needed = if err & 16 != 0 {
+        Rights::EXEC
+    } else if err & 2 != 0 {
+        Rights::WRITE
+    } else {
+        Rights::READ
+    };
     // A present entry carries its mapping's rights, so a protection fault is not resolvable;
     // otherwise the core installs the entry itself, under the locks that make it valid.
-    let resolved = err & 1 == 0 && kernel().resolve_fault(cpu, vpn).is_ok_and(|t| t.rights.contains(needed));
+    let resolved = err & 1 == 0
+        && kernel()
+            .resolve_fault(cpu, vpn)
+            .is_ok_and(|t| t.rights.contains(needed));
     if resolved {
-        return Exit::User { process, space: Some(space) };
+        return Exit::User {
+            process,
+            space: Some(space),
+        };
     }
     // Reported only if it halts the process: a keeper's faulting client must not be able to
     // flood the kernel console with one line per fault.
@@ -111,12 +131,27 @@ fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjI
 /// them and sends the fault to its keeper, or halts it (reported here).
 fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
     // CR2 means something only for a page fault (`run_user` refuses a bad RIP without entering).
-    let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT { regs.exit_cr2 } else { 0 };
-    let f = Fault { kind: regs.exit_vector, error: regs.exit_error, addr, rip: regs.rip };
+    let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT {
+        regs.exit_cr2
+    } else {
+        0
+    };
+    let f = Fault {
+        kind: regs.exit_vector,
+        error: regs.exit_error,
+        addr,
+        rip: regs.rip,
+    };
     let k = kernel();
     let faulted = k.fault(cpu, regs, f);
     #[cfg(feature = "trace")]
-    crate::trace::event(cpu.id.index() as u32, Kind::Fault, process.index, f.kind, u64::from(faulted == Faulted::ToKeeper));
+    crate::trace::event(
+        cpu.id.index() as u32,
+        Kind::Fault,
+        process.index,
+        f.kind,
+        u64::from(faulted == Faulted::ToKeeper),
+    );
     if faulted == Faulted::Halted {
         let access = match f.kind {
             tessera_abi::fault::kind::PAGE_FAULT if f.error & 16 != 0 => " (execute)",
@@ -146,7 +181,13 @@ fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Ex
         regs.exit_cr2
     );
     let k = kernel();
-    if let Err(e) = k.kernel_invoke(cpu, Cap::new(CapType::Process, process), order::process::HALT, &[], &[]) {
+    if let Err(e) = k.kernel_invoke(
+        cpu,
+        Cap::new(CapType::Process, process),
+        order::process::HALT,
+        &[],
+        &[],
+    ) {
         log::warn!("halting process {}: {e:?}", process.index);
     }
     k.exit(cpu, regs)

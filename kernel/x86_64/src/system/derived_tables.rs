@@ -21,7 +21,7 @@
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
-use crate::mem::page_table::{PhysPages, PageTableFlags};
+use crate::mem::page_table::{PageTableFlags, PhysPages};
 use crate::system::tlb;
 use alloc::collections::BTreeMap;
 use spin::Mutex;
@@ -30,7 +30,9 @@ use tessera_core::cap::ObjId;
 use tessera_core::fault::Translation;
 
 const ADDR: u64 = 0x000f_ffff_ffff_f000;
-const TABLE: u64 = PageTableFlags::PRESENT.bits() | PageTableFlags::WRITABLE.bits() | PageTableFlags::USER_ACCESSIBLE.bits();
+const TABLE: u64 = PageTableFlags::PRESENT.bits()
+    | PageTableFlags::WRITABLE.bits()
+    | PageTableFlags::USER_ACCESSIBLE.bits();
 const PRESENT: u64 = PageTableFlags::PRESENT.bits();
 
 /// The PML4s: per address space, and the empty one (`ObjId::NONE`). Protects every table
@@ -102,7 +104,9 @@ pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
             r
         }
     };
-    let Some(pd) = directory(root, vpn, true) else { return false };
+    let Some(pd) = directory(root, vpn, true) else {
+        return false;
+    };
     let leaf_table = t.table.0 << 12;
     table(pd)[((vpn >> 9) & 0x1ff) as usize] = leaf_table | TABLE;
     let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
@@ -121,9 +125,15 @@ pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
 pub fn remove(space: ObjId, vpn: u64) {
     let cleared = {
         let roots = ROOTS.lock();
-        let Some(pd) = roots.get(&space).and_then(|&r| directory(r, vpn, false)) else { return };
+        let Some(pd) = roots.get(&space).and_then(|&r| directory(r, vpn, false)) else {
+            return;
+        };
         let pde = table(pd)[((vpn >> 9) & 0x1ff) as usize];
-        let pte = if pde & PRESENT != 0 { Some(&mut table(pde & ADDR)[(vpn & 0x1ff) as usize]) } else { None };
+        let pte = if pde & PRESENT != 0 {
+            Some(&mut table(pde & ADDR)[(vpn & 0x1ff) as usize])
+        } else {
+            None
+        };
         match pte {
             Some(e) if *e & PRESENT != 0 => {
                 *e = 0;
@@ -141,7 +151,12 @@ pub fn remove(space: ObjId, vpn: u64) {
 pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
     let cleared = {
         let roots = ROOTS.lock();
-        let Some(pd) = roots.get(&space).and_then(|&r| directory(r, index << 9, false)) else { return };
+        let Some(pd) = roots
+            .get(&space)
+            .and_then(|&r| directory(r, index << 9, false))
+        else {
+            return;
+        };
         let slot = &mut table(pd)[(index & 0x1ff) as usize];
         let hooked = *slot & PRESENT != 0 && *slot & ADDR == frame_pa;
         if hooked {
@@ -158,7 +173,9 @@ pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
 /// the leaf tables (which are the core's) through the TLB limbo, after one shoot-down.
 pub fn destroy(space: ObjId) {
     let mut roots = ROOTS.lock();
-    let Some(root) = roots.remove(&space) else { return };
+    let Some(root) = roots.remove(&space) else {
+        return;
+    };
     tlb::cleared();
     for &pml4e in &table(root)[..256] {
         if pml4e & PRESENT == 0 {

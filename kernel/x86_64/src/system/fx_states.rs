@@ -27,7 +27,14 @@ static SLOTS: Once<Slots> = Once::new();
 
 pub fn init(processes: usize) {
     SLOTS.call_once(|| {
-        Slots((0..processes).map(|_| Slot { generation: UnsafeCell::new(0), state: UnsafeCell::new(FxState::initial()) }).collect())
+        Slots(
+            (0..processes)
+                .map(|_| Slot {
+                    generation: UnsafeCell::new(0),
+                    state: UnsafeCell::new(FxState::initial()),
+                })
+                .collect(),
+        )
     });
 }
 

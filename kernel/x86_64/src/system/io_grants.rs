@@ -18,7 +18,9 @@ pub fn init(processes: usize) {
 }
 
 fn pack(process: ObjId, range: Option<u32>) -> u64 {
-    range.map_or(0, |r| ((process.generation as u64 + 1) << 32) | (r as u64 + 1))
+    range.map_or(0, |r| {
+        ((process.generation as u64 + 1) << 32) | (r as u64 + 1)
+    })
 }
 
 pub fn set(process: ObjId, range: Option<u32>) {
@@ -29,6 +31,9 @@ pub fn set(process: ObjId, range: Option<u32>) {
 
 /// The range `process` may use, if any.
 pub fn of(process: ObjId) -> Option<u32> {
-    let word = GRANTS.get()?.get(process.index as usize)?.load(Ordering::Acquire);
+    let word = GRANTS
+        .get()?
+        .get(process.index as usize)?
+        .load(Ordering::Acquire);
     (word != 0 && (word >> 32) == process.generation as u64 + 1).then(|| (word as u32) - 1)
 }

@@ -9,8 +9,8 @@
 
 use crate::system::Kernel;
 use tessera_abi::boot::{STACK_PAGES, STACK_TOP};
-use tessera_bootfs::elf::{Image, LoadError};
 use tessera_abi::{order, CapType, Error, Rights};
+use tessera_bootfs::elf::{Image, LoadError};
 use tessera_core::cap::Cap;
 use tessera_core::cpu::Cpu;
 
@@ -23,7 +23,13 @@ struct Loader<'k> {
 }
 
 impl Loader<'_> {
-    fn invoke(&mut self, cap: Cap, order: u32, data: &[u64], caps: &[Cap]) -> Result<([u64; 4], Option<Cap>), Error> {
+    fn invoke(
+        &mut self,
+        cap: Cap,
+        order: u32,
+        data: &[u64],
+        caps: &[Cap],
+    ) -> Result<([u64; 4], Option<Cap>), Error> {
         self.k.kernel_invoke(self.cpu, cap, order, data, caps)
     }
 
@@ -33,7 +39,14 @@ impl Loader<'_> {
     }
 
     /// A fresh page holding `bytes` at byte offset `at`, mapped at `vpn` with `rights`.
-    fn page(&mut self, space: Cap, vpn: u64, at: usize, bytes: &[u8], rights: Rights) -> Result<(), Error> {
+    fn page(
+        &mut self,
+        space: Cap,
+        vpn: u64,
+        at: usize,
+        bytes: &[u8],
+        rights: Rights,
+    ) -> Result<(), Error> {
         let page = self.create(CapType::Page)?;
         self.invoke(page, order::page::ZERO, &[], &[])?;
         let mut word = [0u8; 8];
@@ -41,7 +54,11 @@ impl Loader<'_> {
         for w in at / 8..end.div_ceil(8) {
             for (i, b) in word.iter_mut().enumerate() {
                 let pos = w * 8 + i;
-                *b = if (at..end).contains(&pos) { bytes[pos - at] } else { 0 };
+                *b = if (at..end).contains(&pos) {
+                    bytes[pos - at]
+                } else {
+                    0
+                };
             }
             let value = u64::from_le_bytes(word);
             if value != 0 {
@@ -55,21 +72,48 @@ impl Loader<'_> {
 
 /// Loads `image` into a new halted process made from `bank`; returns its capability and its
 /// address space's.
-pub fn load(k: &Kernel, cpu: &mut Cpu, bank: Cap, image: &[u8], arg: u64) -> Result<(Cap, Cap), LoadError> {
+pub fn load(
+    k: &Kernel,
+    cpu: &mut Cpu,
+    bank: Cap,
+    image: &[u8],
+    arg: u64,
+) -> Result<(Cap, Cap), LoadError> {
     let image = Image::parse(image)?;
     let mut l = Loader { k, cpu, bank };
     let space = l.create(CapType::AddressSpace)?;
-    image.for_each_page(|p| l.page(space, p.vpn, p.at, p.bytes, p.rights).map_err(LoadError::from))?;
+    image.for_each_page(|p| {
+        l.page(space, p.vpn, p.at, p.bytes, p.rights)
+            .map_err(LoadError::from)
+    })?;
     for i in 1..=STACK_PAGES {
-        l.page(space, STACK_TOP / PAGE - i, 0, &[], Rights::READ.union(Rights::WRITE))?;
+        l.page(
+            space,
+            STACK_TOP / PAGE - i,
+            0,
+            &[],
+            Rights::READ.union(Rights::WRITE),
+        )?;
     }
     let process = l.create(CapType::Process)?;
     l.invoke(process, order::process::SET_SPACE, &[], &[space])?;
-    l.invoke(process, order::process::SET_ENTRY, &[image.entry, STACK_TOP, arg], &[])?;
+    l.invoke(
+        process,
+        order::process::SET_ENTRY,
+        &[image.entry, STACK_TOP, arg],
+        &[],
+    )?;
     Ok((process, space))
 }
 /// Maps `bytes` read-only into `space` from virtual page `vpn` on, in fresh pages from `bank`.
-pub fn map_bytes(k: &Kernel, cpu: &mut Cpu, bank: Cap, space: Cap, vpn: u64, bytes: &[u8]) -> Result<(), Error> {
+pub fn map_bytes(
+    k: &Kernel,
+    cpu: &mut Cpu,
+    bank: Cap,
+    space: Cap,
+    vpn: u64,
+    bytes: &[u8],
+) -> Result<(), Error> {
     let mut l = Loader { k, cpu, bank };
     for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
         l.page(space, vpn + i as u64, 0, chunk, Rights::READ)?;

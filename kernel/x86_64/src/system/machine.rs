@@ -31,7 +31,13 @@ impl Platform for X86Machine {
     }
 
     fn alloc_frame(&self) -> Option<Frame> {
-        let alloc = || KMEM.lock().as_mut()?.frames.alloc().map(|pa| Frame(pa / PAGE_SIZE));
+        let alloc = || {
+            KMEM.lock()
+                .as_mut()?
+                .frames
+                .alloc()
+                .map(|pa| Frame(pa / PAGE_SIZE))
+        };
         alloc().or_else(|| {
             // This CPU is in the kernel: frames waiting only for it can be reused now.
             tlb::quiescent(crate::cpu::percpu::percpu().id);

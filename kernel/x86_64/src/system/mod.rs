@@ -23,7 +23,6 @@ pub type Kernel = tessera_core::kernel::Kernel<machine::X86Machine>;
 
 static KERNEL: Once<Kernel> = Once::new();
 
-
 /// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
 const BOOT_QUOTA: u64 = 12 * 1024;
 const PROCESSES: usize = 64;
@@ -31,7 +30,9 @@ const ALARMS: usize = 64;
 
 /// The kernel, once processes exist.
 pub fn kernel() -> &'static Kernel {
-    KERNEL.get().expect("the system is started before any process runs")
+    KERNEL
+        .get()
+        .expect("the system is started before any process runs")
 }
 
 pub fn running() -> bool {
@@ -68,13 +69,18 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
     fx_states::init(PROCESSES);
     io_grants::init(PROCESSES);
     let mut cpu = Cpu::new(cpu_id(crate::cpu::percpu::percpu().id));
-    let bank = k.boot_bank(BOOT_QUOTA).expect("an empty bank table has room for the boot bank");
+    let bank = k
+        .boot_bank(BOOT_QUOTA)
+        .expect("an empty bank table has room for the boot bank");
     let Some(init_image) = tessera_bootfs::archive::find(archive, "init") else {
         panic!("the boot archive has no program named init");
     };
-    let (initp, init_space) = loader::load(k, &mut cpu, bank, init_image, arg.pack()).unwrap_or_else(|e| panic!("loading init: {e}"));
+    let (initp, init_space) = loader::load(k, &mut cpu, bank, init_image, arg.pack())
+        .unwrap_or_else(|e| panic!("loading init: {e}"));
     let fuzz = fuzz.map_or(0, FuzzArg::pack);
-    let header = [ARCHIVE_MAGIC, archive.len() as u64, fuzz].map(u64::to_le_bytes).concat();
+    let header = [ARCHIVE_MAGIC, archive.len() as u64, fuzz]
+        .map(u64::to_le_bytes)
+        .concat();
     let vpn = ARCHIVE_VA / 4096;
     if let Err(e) = loader::map_bytes(k, &mut cpu, bank, init_space, vpn, &header)
         .and_then(|()| loader::map_bytes(k, &mut cpu, bank, init_space, vpn + 1, archive))
@@ -82,21 +88,29 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
         panic!("mapping the boot archive into init: {e:?}");
     }
     let give = |cpu: &mut Cpu, slot: u8, cap: Cap| {
-        if let Err(e) = k.kernel_invoke(cpu, initp, order::process::SET_CAP, &[slot as u64], &[cap]) {
+        if let Err(e) = k.kernel_invoke(cpu, initp, order::process::SET_CAP, &[slot as u64], &[cap])
+        {
             panic!("giving init slot {slot}: {e:?}");
         }
     };
     give(&mut cpu, init::BANK, bank);
     give(&mut cpu, init::SELF, initp);
     give(&mut cpu, init::SPACE, init_space);
-    give(&mut cpu, init::SERIAL_PORTS, k.io_ports_cap(io_ports::SERIAL));
+    give(
+        &mut cpu,
+        init::SERIAL_PORTS,
+        k.io_ports_cap(io_ports::SERIAL),
+    );
     if let Some(irq) = k.irq_cap(crate::platform::serial_gsi() as u32) {
         give(&mut cpu, init::SERIAL_IRQ, irq);
     }
     if let Err(e) = k.kernel_invoke(&mut cpu, initp, order::process::RESUME, &[], &[]) {
         panic!("starting init: {e:?}");
     }
-    log::info!("init is process {}; it loads the other programs of the boot archive", initp.obj.index);
+    log::info!(
+        "init is process {}; it loads the other programs of the boot archive",
+        initp.obj.index
+    );
     cpu_loop::run(&mut cpu)
 }
 
@@ -105,4 +119,3 @@ pub fn join(id: u32) -> ! {
     let mut cpu = Cpu::new(cpu_id(id));
     cpu_loop::run(&mut cpu)
 }
-

@@ -15,7 +15,12 @@ impl Default for UserContext {
 
 impl SaveArea for UserContext {
     fn invocation(&self) -> Invocation {
-        Invocation { cap: self.rdi, info: self.rsi, data: [self.rdx, self.r10, self.r8, self.r9], caps: self.rax }
+        Invocation {
+            cap: self.rdi,
+            info: self.rsi,
+            data: [self.rdx, self.r10, self.r8, self.r9],
+            caps: self.rax,
+        }
     }
 
     fn set_reply(&mut self, r: &Reply) {

@@ -44,7 +44,11 @@ static LOADED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// An entry was cleared since the epoch last moved: a shoot-down is owed.
 static OWED: AtomicBool = AtomicBool::new(false);
 /// Freed frames not yet safe to reuse, oldest first.
-static LIMBO: Mutex<Limbo> = Mutex::new(Limbo { links: &mut [], head: NONE, tail: NONE });
+static LIMBO: Mutex<Limbo> = Mutex::new(Limbo {
+    links: &mut [],
+    head: NONE,
+    tail: NONE,
+});
 /// How many frames wait in `LIMBO`, so the common case (none) costs one load.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
@@ -75,8 +79,12 @@ struct Limbo {
 pub fn init(top: u64) {
     let frames = top.div_ceil(PAGE_SIZE);
     let bytes = frames * core::mem::size_of::<Link>() as u64;
-    kmem::map_fresh(LINKS_BASE, bytes.div_ceil(PAGE_SIZE), PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL)
-        .expect("memory for the TLB limbo's links");
+    kmem::map_fresh(
+        LINKS_BASE,
+        bytes.div_ceil(PAGE_SIZE),
+        PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE | PageTableFlags::GLOBAL,
+    )
+    .expect("memory for the TLB limbo's links");
     let base = LINKS_BASE as *mut Link;
     // SAFETY: the range was just mapped for this table alone, is aligned, and is claimed once,
     // here; every link starts out of the limbo.
@@ -167,8 +175,16 @@ pub fn reclaim() -> usize {
 
 #[inline(never)]
 fn reclaim_waiting() -> usize {
-    let oldest = SEEN.iter().map(|s| s.load(Ordering::Acquire)).min().unwrap_or(u64::MAX);
-    let in_cr3 = |frame: u64| LOADED.iter().any(|l| l.load(Ordering::Acquire) == frame * PAGE_SIZE);
+    let oldest = SEEN
+        .iter()
+        .map(|s| s.load(Ordering::Acquire))
+        .min()
+        .unwrap_or(u64::MAX);
+    let in_cr3 = |frame: u64| {
+        LOADED
+            .iter()
+            .any(|l| l.load(Ordering::Acquire) == frame * PAGE_SIZE)
+    };
     let mut total = 0;
     loop {
         let mut ready = [0u64; BATCH];
@@ -183,7 +199,10 @@ fn reclaim_waiting() -> usize {
                 if in_cr3(at) {
                     prev = at;
                 } else {
-                    limbo.links[at as usize] = Link { next: NONE, epoch: 0 };
+                    limbo.links[at as usize] = Link {
+                        next: NONE,
+                        epoch: 0,
+                    };
                     match prev {
                         NONE => limbo.head = next,
                         p => limbo.links[p as usize].next = next,
@@ -201,7 +220,10 @@ fn reclaim_waiting() -> usize {
         if let Some(km) = KMEM.lock().as_mut() {
             for &frame in &ready[..n] {
                 if let Err(e) = km.frames.free(frame * PAGE_SIZE) {
-                    log::warn!("the core freed frame {:#x} out of range: {e:?}", frame * PAGE_SIZE);
+                    log::warn!(
+                        "the core freed frame {:#x} out of range: {e:?}",
+                        frame * PAGE_SIZE
+                    );
                 }
             }
         }

@@ -63,7 +63,8 @@ struct Lent {
     returning: *mut Returning,
 }
 
-static LENT: [AtomicPtr<Lent>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+static LENT: [AtomicPtr<Lent>; MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 
 impl Returning {
     /// Nothing loaded, nothing cached.
@@ -84,7 +85,12 @@ impl Returning {
     /// grant in the bitmap. Returns its SSE area, or `None` if its tables cannot be made (no
     /// memory): the caller halts it.
     #[inline]
-    pub fn prepare(&mut self, me: u32, process: ObjId, space: ObjId) -> Option<&'static mut FxState> {
+    pub fn prepare(
+        &mut self,
+        me: u32,
+        process: ObjId,
+        space: ObjId,
+    ) -> Option<&'static mut FxState> {
         let root = if self.roots[0].0 == space {
             self.roots[0].1
         } else if self.roots[1].0 == space {
@@ -122,7 +128,9 @@ impl Returning {
             // SAFETY: `root` is a PML4 whose upper half is the kernel's.
             unsafe {
                 x86_64::registers::control::Cr3::write(
-                    x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(root)),
+                    x86_64::structures::paging::PhysFrame::containing_address(
+                        x86_64::PhysAddr::new(root),
+                    ),
                     x86_64::registers::control::Cr3Flags::empty(),
                 )
             };
@@ -147,7 +155,11 @@ impl Returning {
     /// vector, or `EXIT_DECIDED` with the next exit in `take_decided`.
     pub fn run_user(&mut self, cpu: &mut Cpu, regs: &mut UserContext, fx: &mut FxState) -> u64 {
         let me = percpu().id as usize;
-        let mut lent = Lent { cpu, regs, returning: self };
+        let mut lent = Lent {
+            cpu,
+            regs,
+            returning: self,
+        };
         LENT[me].store(&mut lent, Ordering::Relaxed);
         // SAFETY: this CPU's tables are loaded and it holds no lock (the loop's contract); from
         // here until the return only the entry path reaches the lent state, through `lent`.
@@ -183,12 +195,24 @@ extern "C" fn syscall_direct() -> u64 {
     #[cfg(feature = "trace")]
     {
         returning.traced.left(EXIT_SYSCALL);
-        let process = cpu.current().map_or(tessera_abi::trace::NO_PROCESS, |p| p.index);
-        crate::trace::event(me, tessera_abi::trace::Kind::Syscall, process, regs.rsi, regs.rdi);
+        let process = cpu
+            .current()
+            .map_or(tessera_abi::trace::NO_PROCESS, |p| p.index);
+        crate::trace::event(
+            me,
+            tessera_abi::trace::Kind::Syscall,
+            process,
+            regs.rsi,
+            regs.rdi,
+        );
     }
     let exit = kernel().syscall(cpu, regs);
     tlb::settle();
-    if let Exit::User { process, space: Some(space) } = exit {
+    if let Exit::User {
+        process,
+        space: Some(space),
+    } = exit
+    {
         if regs.exit_vector == EXIT_SYSCALL && regs.rip < USER_END {
             if let Some(fx) = returning.prepare(me, process, space) {
                 fx.sanitize_mxcsr();

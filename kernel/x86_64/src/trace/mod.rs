@@ -88,7 +88,9 @@ pub fn ask_at_boot() {
     #[cfg(feature = "trace")]
     AT_BOOT.store(true, Ordering::Relaxed);
     #[cfg(not(feature = "trace"))]
-    log::warn!("cmdline: this kernel is built without tracing (cargo xtask trace builds one with it)");
+    log::warn!(
+        "cmdline: this kernel is built without tracing (cargo xtask trace builds one with it)"
+    );
 }
 
 /// Starts tracing if the command line asked for it; called once every CPU is online.
@@ -125,7 +127,11 @@ impl CpuTrace {
         }
         if self.last != Some(process) {
             let from = self.last.unwrap_or(NO_PROCESS);
-            let why = if self.last.is_none() { switch_why::FROM_IDLE } else { self.why };
+            let why = if self.last.is_none() {
+                switch_why::FROM_IDLE
+            } else {
+                self.why
+            };
             event(cpu, Kind::Switch, process, u64::from(from), why);
             self.last = Some(process);
         }
@@ -187,7 +193,15 @@ pub fn bench() {
         // Tenths of a tick, in integers: no floating point in the kernel.
         let tenths = |t: u64| t.saturating_sub(bare) * 10 / BENCH_EVENTS;
         let (off, on) = (tenths(off), tenths(on));
-        crate::kprintln!("bench: trace_site_off {}.{} {BENCH_EVENTS}", off / 10, off % 10);
-        crate::kprintln!("bench: trace_event_on {}.{} {BENCH_EVENTS}", on / 10, on % 10);
+        crate::kprintln!(
+            "bench: trace_site_off {}.{} {BENCH_EVENTS}",
+            off / 10,
+            off % 10
+        );
+        crate::kprintln!(
+            "bench: trace_event_on {}.{} {BENCH_EVENTS}",
+            on / 10,
+            on % 10
+        );
     }
 }

@@ -7,7 +7,8 @@ pub const NAMES: usize = 128;
 
 /// (process id, name) pairs; a process named again is renamed. Leaf lock, taken only by the
 /// TRACE_EVENT order and the dump; it nests inside a process lock and takes nothing.
-static TABLE: Mutex<[(u32, [u8; NAME_BYTES]); NAMES]> = Mutex::new([(u32::MAX, [0; NAME_BYTES]); NAMES]);
+static TABLE: Mutex<[(u32, [u8; NAME_BYTES]); NAMES]> =
+    Mutex::new([(u32::MAX, [0; NAME_BYTES]); NAMES]);
 
 pub fn set(process: u32, a: u64, b: u64) {
     let mut name = [0u8; NAME_BYTES];

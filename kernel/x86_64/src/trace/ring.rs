@@ -26,7 +26,10 @@ fn rings() -> &'static [Ring] {
         (0..crate::cpu::percpu::cpu_count())
             .map(|_| Ring {
                 head: AtomicUsize::new(0),
-                words: (0..RECORDS * 4).map(|_| AtomicU64::new(0)).collect::<Vec<_>>().into_boxed_slice(),
+                words: (0..RECORDS * 4)
+                    .map(|_| AtomicU64::new(0))
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
             })
             .collect()
     })
@@ -51,7 +54,15 @@ pub fn record(cpu: u32, kind: Kind, process: u32, code: u16, a: u64, b: u64) {
     };
     let i = ring.head.load(Ordering::Relaxed);
     if i < RECORDS {
-        let r = Record { tsc: crate::tsc(), kind, cpu: cpu as u8, process, code, a, b };
+        let r = Record {
+            tsc: crate::tsc(),
+            kind,
+            cpu: cpu as u8,
+            process,
+            code,
+            a,
+            b,
+        };
         for (w, value) in ring.words[i * 4..i * 4 + 4].iter().zip(r.pack()) {
             w.store(value, Ordering::Relaxed);
         }

@@ -6,8 +6,8 @@ use crate::cpu::percpu::percpu;
 use crate::mem::probe;
 use crate::trap::frame::TrapFrame;
 use crate::trap::vectors::exception_name;
-use x86_64::structures::idt::PageFaultErrorCode;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use x86_64::structures::idt::PageFaultErrorCode;
 
 /// The frame a panic should describe; set just before an exception panics.
 pub static PANIC_FRAME: AtomicPtr<TrapFrame> = AtomicPtr::new(core::ptr::null_mut());
@@ -25,7 +25,11 @@ pub fn report_frame(frame: &mut TrapFrame) {
 fn fault(frame: &mut TrapFrame, detail: core::fmt::Arguments) -> ! {
     report_frame(frame);
     let v = frame.vector as u8;
-    panic!("unhandled {} (vector {v}) in ring 0, error code {:#x}{detail}", exception_name(v), frame.error);
+    panic!(
+        "unhandled {} (vector {v}) in ring 0, error code {:#x}{detail}",
+        exception_name(v),
+        frame.error
+    );
 }
 
 pub fn kernel_fault(frame: &mut TrapFrame) {
@@ -67,7 +71,18 @@ pub fn page_fault(frame: &mut TrapFrame) {
         "read"
     };
     let present = e.contains(PageFaultErrorCode::PROTECTION_VIOLATION);
-    let cause = if present { "protection violation" } else { "page not present" };
-    let guard = if crate::mem::stacks::in_stack_region(cr2) && !present { " — kernel stack overflow into a guard page" } else { "" };
-    fault(frame, format_args!(", CR2 {cr2:#x}: {access}, {cause}{guard}"));
+    let cause = if present {
+        "protection violation"
+    } else {
+        "page not present"
+    };
+    let guard = if crate::mem::stacks::in_stack_region(cr2) && !present {
+        " — kernel stack overflow into a guard page"
+    } else {
+        ""
+    };
+    fault(
+        frame,
+        format_args!(", CR2 {cr2:#x}: {access}, {cause}{guard}"),
+    );
 }

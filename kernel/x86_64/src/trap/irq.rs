@@ -58,6 +58,10 @@ pub fn spurious(_frame: &mut TrapFrame) {}
 pub fn pic_spurious(_frame: &mut TrapFrame) {}
 
 pub fn unexpected(frame: &mut TrapFrame) {
-    log::warn!("unexpected interrupt vector {:#x} at RIP {:#x}", frame.vector, frame.rip);
+    log::warn!(
+        "unexpected interrupt vector {:#x} at RIP {:#x}",
+        frame.vector,
+        frame.rip
+    );
     lapic::eoi();
 }

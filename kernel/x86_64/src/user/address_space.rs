@@ -7,7 +7,7 @@
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::{phys_to_virt, USER_END};
-use crate::mem::page_table::{MapError, PageTables, PhysPages, PageTableFlags};
+use crate::mem::page_table::{MapError, PageTableFlags, PageTables, PhysPages};
 
 pub struct UserSpace {
     tables: PageTables,
@@ -27,7 +27,12 @@ impl UserSpace {
 
     /// Maps a fresh zeroed frame at `va` for ring 3; returns its direct-map address so the
     /// kernel can fill it without touching user memory through the user mapping (SMAP).
-    pub fn map_fresh(&mut self, va: u64, writable: bool, executable: bool) -> Result<*mut u8, MapError> {
+    pub fn map_fresh(
+        &mut self,
+        va: u64,
+        writable: bool,
+        executable: bool,
+    ) -> Result<*mut u8, MapError> {
         if va >= USER_END {
             return Err(MapError::NonCanonical);
         }
@@ -53,7 +58,9 @@ impl UserSpace {
         // SAFETY: the upper half is the kernel's own, so the running kernel stays mapped.
         unsafe {
             x86_64::registers::control::Cr3::write(
-                x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(self.tables.root)),
+                x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(
+                    self.tables.root,
+                )),
                 x86_64::registers::control::Cr3Flags::empty(),
             )
         };
@@ -65,21 +72,29 @@ impl Drop for UserSpace {
         let mut guard = KMEM.lock();
         let km = guard.as_mut().expect("kernel memory is set up");
         let kernel_root = km.tables.root;
-        let running = x86_64::registers::control::Cr3::read().0.start_address().as_u64();
+        let running = x86_64::registers::control::Cr3::read()
+            .0
+            .start_address()
+            .as_u64();
         if running == self.tables.root {
             // SAFETY: the kernel's own tables map everything the kernel needs.
             unsafe {
                 x86_64::registers::control::Cr3::write(
-                    x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(kernel_root)),
+                    x86_64::structures::paging::PhysFrame::containing_address(
+                        x86_64::PhysAddr::new(kernel_root),
+                    ),
                     x86_64::registers::control::Cr3Flags::empty(),
                 )
             };
         }
         let mut freed = alloc::vec::Vec::new();
-        self.tables.release_lower_half(&mut Frames(&mut km.frames), &mut |pa| freed.push(pa));
+        self.tables
+            .release_lower_half(&mut Frames(&mut km.frames), &mut |pa| freed.push(pa));
         freed.push(self.tables.root);
         for pa in freed {
-            km.frames.free(pa).expect("a user page-table frame was allocated");
+            km.frames
+                .free(pa)
+                .expect("a user page-table frame was allocated");
         }
     }
 }

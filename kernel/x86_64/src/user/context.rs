@@ -78,8 +78,21 @@ impl UserContext {
     /// A fresh thread at `entry` with stack `stack_top`.
     pub fn new(entry: u64, stack_top: u64) -> Self {
         UserContext {
-            rax: 0, rbx: 0, rcx: 0, rdx: 0, rsi: 0, rdi: 0, rbp: 0,
-            r8: 0, r9: 0, r10: 0, r11: 0, r12: 0, r13: 0, r14: 0, r15: 0,
+            rax: 0,
+            rbx: 0,
+            rcx: 0,
+            rdx: 0,
+            rsi: 0,
+            rdi: 0,
+            rbp: 0,
+            r8: 0,
+            r9: 0,
+            r10: 0,
+            r11: 0,
+            r12: 0,
+            r13: 0,
+            r14: 0,
+            r15: 0,
             rip: entry,
             rsp: stack_top,
             rflags: IF | 2,

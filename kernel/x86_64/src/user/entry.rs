@@ -191,14 +191,18 @@ pub unsafe fn run_user(ctx: *mut UserContext, fx: &mut FxState) -> u64 {
 pub fn set_user_fx(fx: &mut FxState) {
     let p: *mut FxState = fx;
     // SAFETY: writes this CPU's slot, which only the entry asm and this CPU read.
-    unsafe { core::arch::asm!("mov gs:[{off}], {}", in(reg) p, off = const GS_USER_FX, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov gs:[{off}], {}", in(reg) p, off = const GS_USER_FX, options(nostack, preserves_flags))
+    };
 }
 
 /// The running thread's save area (for the trap path).
 pub fn current_context() -> *mut UserContext {
     let p: *mut UserContext;
     // SAFETY: reads this CPU's slot, written by `run_user_asm`.
-    unsafe { core::arch::asm!("mov {}, gs:[{off}]", out(reg) p, off = const GS_USER_CTX, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, gs:[{off}]", out(reg) p, off = const GS_USER_CTX, options(nostack, readonly, preserves_flags))
+    };
     p
 }
 

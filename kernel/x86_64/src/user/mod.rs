@@ -2,8 +2,8 @@
 pub mod address_space;
 pub mod context;
 pub mod entry;
-pub mod trap;
 mod tests;
+pub mod trap;
 
 use crate::cpu::gdt::{KERNEL_CODE, KERNEL_DATA};
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask};
@@ -21,5 +21,11 @@ pub fn init_cpu() {
             .write(((KERNEL_DATA as u64) << 48) | ((KERNEL_CODE as u64) << 32));
     }
     LStar::write(VirtAddr::new(entry::syscall_entry as *const () as u64));
-    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK | RFlags::NESTED_TASK);
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::ALIGNMENT_CHECK
+            | RFlags::NESTED_TASK,
+    );
 }

@@ -102,9 +102,15 @@ fn load(code: &[u8]) -> Harness {
     let text = space.map_fresh(CODE_VA, false, true).expect("a code page");
     // SAFETY: `text` is the direct-map address of a fresh 4 KiB frame; the programs are tiny.
     unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), text, code.len()) };
-    space.map_fresh(STACK_VA, true, false).expect("a stack page");
+    space
+        .map_fresh(STACK_VA, true, false)
+        .expect("a stack page");
     space.activate();
-    Harness { space, ctx: UserContext::new(CODE_VA, STACK_VA + 4096), fx: FxState::initial() }
+    Harness {
+        space,
+        ctx: UserContext::new(CODE_VA, STACK_VA + 4096),
+        fx: FxState::initial(),
+    }
 }
 
 impl Harness {

@@ -31,7 +31,11 @@ pub fn from_user(frame: &mut TrapFrame, interrupt: fn(&mut TrapFrame)) -> ! {
     ctx.rflags = frame.rflags;
     ctx.exit_vector = frame.vector;
     ctx.exit_error = frame.error;
-    ctx.exit_cr2 = if frame.vector == 14 { x86_64::registers::control::Cr2::read_raw() } else { 0 };
+    ctx.exit_cr2 = if frame.vector == 14 {
+        x86_64::registers::control::Cr2::read_raw()
+    } else {
+        0
+    };
     if frame.vector >= 32 {
         interrupt(frame);
     }
