@@ -4,6 +4,7 @@
 //! Guarantees: every failure ends the process with a non-zero exit code and a message on
 //! stderr; a command that already reported its own failure returns [`Reported`] so the message
 //! is not printed twice. Arguments after `--` (for `run`) go to QEMU untouched.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod bench_chart;

@@ -2,6 +2,7 @@
 //!
 //! `run_seed(seed, bug)` builds a system from the seed, runs it, and returns what it did or
 //! the first broken invariant. The same seed gives the same run, step for step.
+#![forbid(unsafe_code)]
 
 mod client;
 mod drain;

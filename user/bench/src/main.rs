@@ -2,6 +2,7 @@
 //! `InitArg::scaling`; in bench mode (`InitArg::bench`) it then
 //! shuts the machine down with success, so `cargo xtask bench` records the lines.
 #![no_std]
+#![forbid(unsafe_code)]
 #![no_main]
 
 use tessera_user::abi::boot::InitArg;

@@ -5,6 +5,7 @@
 //! delivers it; a CALL's reply goes through the resume capability that came with it, and
 //! nothing else is ever replied to.
 #![no_std]
+#![forbid(unsafe_code)]
 #![no_main]
 
 use tessera_user::abi::message::{InvocationKind, MessageInfo};

@@ -3,6 +3,7 @@
 //! halted it. It prints nothing: it starts beside the shell, and a line of its own could land
 //! between the shell's prompt and what is typed at it.
 #![no_std]
+#![forbid(unsafe_code)]
 #![no_main]
 
 use tessera_user::entry;

@@ -1,6 +1,7 @@
 //! Every user program's `build.rs` calls [`program`]: it links the binary freestanding (our
 //! own `_start`, no C runtime, static, not PIE) at the addresses `user.ld` gives. Debug
 //! sections are left out: init copies every program into memory, and nothing reads them.
+#![forbid(unsafe_code)]
 
 /// Prints the link arguments of a user program.
 pub fn program() {

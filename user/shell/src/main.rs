@@ -3,6 +3,7 @@
 //! Assumes: init gave it the console, echo, a sub-bank, process capabilities (see
 //! `tessera_user::slots::shell`) and its own `InitArg` as the argument word.
 #![no_std]
+#![forbid(unsafe_code)]
 #![no_main]
 
 mod commands;

@@ -2,6 +2,7 @@
 //! shuts the machine down with the verdict, so `cargo xtask test` reads the summary line and
 //! QEMU's exit code.
 #![no_std]
+#![forbid(unsafe_code)]
 #![no_main]
 
 use tessera_user::abi::boot::InitArg;
