@@ -32,14 +32,30 @@ pub fn raw(
     send: &[u8],
     recv: [u8; 4],
 ) -> Result<Received, Error> {
+    let (info, d, caps) = encode(kind, order, data, send, recv);
+    registers(cap as u64, info.pack(), d, caps)
+}
+
+/// The message info, data words and capability word of an invocation (at most
+/// `DATA_WORDS` words and four capabilities are sent; the rest is cut off).
+pub(crate) fn encode(
+    kind: InvocationKind,
+    order: u32,
+    data: &[u64],
+    send: &[u8],
+    recv: [u8; 4],
+) -> (MessageInfo, [u64; DATA_WORDS], u64) {
     let mut d = [0u64; DATA_WORDS];
     let n = data.len().min(DATA_WORDS);
     d[..n].copy_from_slice(&data[..n]);
     let mut caps = CapWord { send: [0; 4], recv };
     let c = send.len().min(4);
     caps.send[..c].copy_from_slice(&send[..c]);
-    let info = MessageInfo::new(kind, order, n as u8, c as u8).pack();
-    registers(cap as u64, info, d, caps.pack())
+    (
+        MessageInfo::new(kind, order, n as u8, c as u8),
+        d,
+        caps.pack(),
+    )
 }
 
 /// One invocation from raw register values, unchecked here (tests of the kernel's refusals

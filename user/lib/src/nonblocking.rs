@@ -10,7 +10,7 @@
 
 use crate::invoke::{self, Received};
 use crate::timer::{Timer, BADGE};
-use tessera_abi::message::{CapWord, InvocationKind, MessageInfo, DATA_WORDS};
+use tessera_abi::message::InvocationKind;
 use tessera_abi::post::{ALARM_FIRED, NOTIFIED};
 use tessera_abi::{order, Error};
 
@@ -37,16 +37,8 @@ pub fn try_invoke(
     send: &[u8],
     recv: [u8; 4],
 ) -> Result<Attempt, Error> {
-    let mut d = [0u64; DATA_WORDS];
-    let n = data.len().min(DATA_WORDS);
-    d[..n].copy_from_slice(&data[..n]);
-    let mut caps = CapWord { send: [0; 4], recv };
-    let c = send.len().min(4);
-    caps.send[..c].copy_from_slice(&send[..c]);
-    let info = MessageInfo::new(kind, order, n as u8, c as u8)
-        .nonblocking()
-        .pack();
-    let (err, r) = invoke::syscall(u64::from(cap), info, d, caps.pack());
+    let (info, d, caps) = invoke::encode(kind, order, data, send, recv);
+    let (err, r) = invoke::syscall(u64::from(cap), info.nonblocking().pack(), d, caps);
     match Error::result(err) {
         Ok(()) => Ok(Attempt::Done(r)),
         Err(Error::WouldBlock) => Ok(Attempt::WouldBlock {
