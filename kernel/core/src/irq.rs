@@ -22,7 +22,7 @@ use crate::cpu::Cpu;
 use crate::invoke::deliver::Delivery;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{RunState, Waiter};
+use crate::object::process::RunState;
 use crate::platform::Platform;
 use crate::post::{Activity, Sender};
 use crate::sched::Priority;
@@ -137,12 +137,7 @@ impl<P: Platform> Kernel<P> {
         if !self.posts.take(id, a) {
             return Ok(KernelPost::Busy);
         }
-        let queued = self
-            .processes
-            .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)));
-        if queued != Some(Ok(())) {
-            panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
-        }
+        self.queue_activity(t, id);
         trace_event!(
             self,
             cpu.id,

@@ -49,7 +49,7 @@ use crate::invoke::object::{KReply, OrderResult};
 use crate::invoke::{Caller, Msg};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{Process, RunState, Waiter, Watcher};
+use crate::object::process::{Process, RunState, Watcher};
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, PostId, Sender, WaitOutcome};
 use crate::stall_queue::Owner;
@@ -336,12 +336,7 @@ impl<P: Platform> Kernel<P> {
                     return Ok(());
                 }
                 self.posts.restamp(id, self.stamp());
-                let queued = self
-                    .processes
-                    .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)));
-                if queued != Some(Ok(())) {
-                    panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
-                }
+                self.queue_activity(t, id);
                 trace_event!(
                     self,
                     cpu.id,

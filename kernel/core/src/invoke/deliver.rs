@@ -183,6 +183,17 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// Queues post activity `id`, just taken, on the sender queue of `t`, which the path has
+    /// locked. It cannot fail there: a failure is a kernel bug and panics.
+    pub(crate) fn queue_activity(&self, t: ObjId, id: PostId) {
+        let queued = self
+            .processes
+            .write(t, |p| p.senders.stall(&self.stall_nodes, Waiter::Post(id)));
+        if queued != Some(Ok(())) {
+            panic!("{id:?} cannot queue on its locked recipient {t:?}: {queued:?} (kernel bug)");
+        }
+    }
+
     /// Delivers post activity `i` to `t` and frees it; its sender, if it waits for its
     /// allotment, is woken, and a notification request watching that allotment fires.
     pub(crate) fn deliver_post(

@@ -167,12 +167,7 @@ impl<P: Platform> Kernel<P> {
             self.posts.take(id, a),
             "{id:?} was taken by another (kernel bug)"
         );
-        let queued = self.processes.write(t_id, |t| {
-            t.senders.stall(&self.stall_nodes, Waiter::Post(id))
-        });
-        if queued != Some(Ok(())) {
-            panic!("{id:?} cannot queue on its locked recipient {t_id:?}: {queued:?} (kernel bug)");
-        }
+        self.queue_activity(t_id, id);
         trace_event!(
             self,
             cpu.id,
