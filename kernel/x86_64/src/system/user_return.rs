@@ -44,12 +44,11 @@ pub struct Returning {
     loaded: (u64, u64),
     /// Whether the serial ports are open in this CPU's I/O bitmap.
     ports_open: bool,
-    /// The process last prepared and its SSE area (an ObjId names one process for ever, and
-    /// its area stays its own while it lives).
-    last: Option<(ObjId, *mut FxState)>,
-    /// The process last prepared to enter user mode and its address space: the one in user
-    /// mode while the loop is inside `run_user`, even after direct returns switched to another.
-    entered: (ObjId, ObjId),
+    /// The process last prepared to enter user mode, its address space and its SSE area: the
+    /// one in user mode while the loop is inside `run_user`, even after direct returns switched
+    /// to another. An ObjId names one process for ever, and its area stays its own while it
+    /// lives, so the area is looked up again only for another process.
+    entered: (ObjId, ObjId, *mut FxState),
     /// The exit `syscall_direct` decided and left to the loop.
     decided: Option<Exit>,
     #[cfg(feature = "trace")]
@@ -73,8 +72,7 @@ impl Returning {
             roots: [(ObjId::NONE, 0); 2],
             loaded: (0, u64::MAX),
             ports_open: false,
-            last: None,
-            entered: (ObjId::NONE, ObjId::NONE),
+            entered: (ObjId::NONE, ObjId::NONE, core::ptr::null_mut()),
             decided: None,
             #[cfg(feature = "trace")]
             traced: crate::trace::CpuTrace::default(),
@@ -108,15 +106,12 @@ impl Returning {
             percpu().set_serial_ports_open(open);
             self.ports_open = open;
         }
-        self.entered = (process, space);
-        let fx = match self.last {
-            Some((p, fx)) if p == process => fx,
-            _ => {
-                let fx: *mut FxState = fx_states::of(process);
-                self.last = Some((process, fx));
-                fx
-            }
+        let fx = if self.entered.0 == process {
+            self.entered.2
+        } else {
+            fx_states::of(process)
         };
+        self.entered = (process, space, fx);
         // SAFETY: `fx` is `process`'s own area (`fx_states::of`), used only by the CPU running it.
         Some(unsafe { &mut *fx })
     }
@@ -142,7 +137,7 @@ impl Returning {
     /// The process that was in user mode when `run_user` returned, and its address space: not
     /// necessarily the one the loop entered, as a direct return may have switched since.
     pub fn entered(&self) -> (ObjId, ObjId) {
-        self.entered
+        (self.entered.0, self.entered.1)
     }
 
     /// The exit `syscall_direct` decided, after `run_user` returned `EXIT_DECIDED`.
