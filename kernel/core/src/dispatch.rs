@@ -28,7 +28,7 @@ use crate::sync::{CpuId, Restart};
 /// Where the arch goes after the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// Return to user mode in `process`, whose registers are now in the trap frame, running
+    /// Return to user mode in `process`, whose registers are in its save area, running
     /// in address space `space` (none if it has no live one).
     User {
         /// The process.
@@ -42,7 +42,7 @@ pub enum Exit {
 
 /// What to do with the current process at exit.
 enum Verdict {
-    /// Return to it: its registers are in the frame already.
+    /// Return to it, in this address space.
     Keep(Option<ObjId>),
     Rerun,
     Drop,
@@ -56,13 +56,13 @@ impl<P: Platform> Kernel<P> {
         false
     }
 
-    pub(crate) fn schedule(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+    pub(crate) fn schedule(&self, cpu: &mut Cpu) -> Exit {
         let mut picked = None;
         loop {
             self.run_deferred(cpu);
             let verdict = match picked.take() {
-                Some(next) => self.dispatch(cpu, next, regs),
-                None => cpu.current.map(|cur| self.verdict(cpu, cur, regs)),
+                Some(next) => self.dispatch(cpu, next),
+                None => cpu.current.map(|cur| self.verdict(cpu, cur)),
             };
             if let (Some(cur), Some(v)) = (cpu.current, verdict) {
                 match v {
@@ -74,7 +74,7 @@ impl<P: Platform> Kernel<P> {
                     }
                     Verdict::Rerun => {
                         // Whoever is current now gets its verdict on the next turn.
-                        self.invoke(cpu, cur, regs);
+                        self.invoke(cpu, cur);
                         continue;
                     }
                     Verdict::Drop => {
@@ -95,7 +95,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Decides, under its lock, whether the current process goes on.
-    fn verdict(&self, cpu: &mut Cpu, cur: ObjId, regs: &mut P::SaveArea) -> Verdict {
+    fn verdict(&self, cpu: &mut Cpu, cur: ObjId) -> Verdict {
         let resched = self.shared(cpu.id).take_resched();
         loop {
             let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
@@ -104,7 +104,7 @@ impl<P: Platform> Kernel<P> {
                 // COMMIT POINT: one lock; the process's state decides the rest.
                 Ok(self
                     .processes
-                    .write(cur, |p| self.decide(cpu, cur, p, regs, resched, expired))
+                    .write(cur, |p| self.decide(cpu, cur, p, resched, expired))
                     .unwrap_or(Verdict::Drop))
             })();
             cpu.held.release_all(self);
@@ -115,15 +115,14 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The verdict on `p`, current here: re-run its stalled call, return to it (its registers
-    /// copied into `regs`), or drop it (requeued if it was preempted while running). Inlined:
+    /// are in its save area), or drop it (requeued if it was preempted while running). Inlined:
     /// it is on every switch, and a call costs a save and restore of every register it uses.
     #[inline(always)]
     fn decide(
         &self,
         cpu: &mut Cpu,
         cur: ObjId,
-        p: &mut Process<P::SaveArea>,
-        regs: &mut P::SaveArea,
+        p: &mut Process,
         resched: bool,
         expired: bool,
     ) -> Verdict {
@@ -134,7 +133,6 @@ impl<P: Platform> Kernel<P> {
                 Verdict::Rerun
             }
             RunState::Running if !resched && (p.may_run_on(cpu.id) || self.ignores_affinity()) => {
-                regs.clone_from(&p.save);
                 let space = p.space.obj;
                 Verdict::Keep((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
             }
@@ -193,7 +191,7 @@ impl<P: Platform> Kernel<P> {
     /// `p` is now current on `cpu` (its home from now on) with a fresh quantum; the caller
     /// holds its lock. Shared by `dispatch` and the fast path, so both switch alike.
     #[inline]
-    pub(crate) fn become_current(&self, cpu: CpuId, p: &mut Process<P::SaveArea>) {
+    pub(crate) fn become_current(&self, cpu: CpuId, p: &mut Process) {
         p.cpu = Some(cpu);
         p.home = p.affinity.unwrap_or(cpu);
         let shared = self.shared(cpu);
@@ -207,7 +205,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Makes `next` (just taken off a run queue) current here if it is still ready, and gives
     /// the verdict on it under the same lock; `None` if it was no longer ready.
-    fn dispatch(&self, cpu: &mut Cpu, next: ObjId, regs: &mut P::SaveArea) -> Option<Verdict> {
+    fn dispatch(&self, cpu: &mut Cpu, next: ObjId) -> Option<Verdict> {
         let shared = self.shared(cpu.id);
         let resched = shared.take_resched();
         loop {
@@ -239,7 +237,7 @@ impl<P: Platform> Kernel<P> {
                             return None;
                         }
                         self.become_current(cpu.id, p);
-                        Some(self.decide(cpu, next, p, regs, resched, false))
+                        Some(self.decide(cpu, next, p, resched, false))
                     })
                     .flatten())
             })();

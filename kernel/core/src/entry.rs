@@ -1,8 +1,9 @@
 //! The kernel's entry and exit: what the arch calls.
 //!
-//! - `syscall(cpu, frame)` after a `syscall` instruction, `interrupted(cpu, frame, space)` when
-//!   user mode was interrupted, `exit(cpu, frame)` to leave the kernel: each
-//!   returns an `Exit` saying what to resume, with its registers in `frame`.
+//! - `syscall(cpu)` after a `syscall` instruction, `interrupted(cpu, space)` when user mode was
+//!   interrupted, `exit(cpu)` to leave the kernel: each returns an `Exit` saying what to
+//!   resume. Registers never travel through these calls: the arch saves them into the current
+//!   process's save area and loads the resumed one's from its own (`save_areas.rs`).
 //! - `note_irq` and `timer_tick` run in interrupt context and touch only this CPU's
 //!   pendingIRQs, needResched and tick count (seed 001), and the platform's mask of a
 //!   level-triggered line.
@@ -10,10 +11,10 @@
 //! # Invariants
 //! - On return from `exit` this CPU holds no lock and has no deferred work (seed 001: nothing
 //!   is held past kernel exit). `syscall` skips `exit` only when its path released every lock,
-//!   left the current process's registers in the frame under that process's lock, and the exit
-//!   would have nothing to do (`quiet_exit`), so the same holds then. `interrupted` skips it
-//!   only when the interrupted process's registers are untouched in the frame, its deferred
-//!   work left nothing behind and the exit would have nothing to do (`quiet_exit` again).
+//!   found under the current process's lock that it goes on here, and the exit would have
+//!   nothing to do (`quiet_exit`), so the same holds then. `interrupted` skips it only when the
+//!   interrupt's deferred work left nothing behind and the exit would have nothing to do
+//!   (`quiet_exit` again).
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -27,40 +28,34 @@ use crate::sync::atomic::Ordering;
 use crate::sync::CpuId;
 
 impl<P: Platform> Kernel<P> {
-    /// A `syscall` from the current process: `regs` holds its registers; on return they hold
-    /// those of the process to resume.
-    pub fn syscall(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+    /// A `syscall` from the current process, whose registers the arch saved in its save area
+    /// (`Kernel::saves`). Returns the process to resume, whose registers are in its own area.
+    pub fn syscall(&self, cpu: &mut Cpu) -> Exit {
         let Some(me) = cpu.current else {
-            return self.exit(cpu, regs);
+            return self.exit(cpu);
         };
-        match self.fastpath(cpu, me, regs) {
+        match self.fastpath(cpu, me) {
             Fast::Runs(space) => {
                 if let Some(exit) = self.quiet_exit(cpu, space) {
                     return exit;
                 }
-                // The fast path left the registers of the process now current (its reply or
-                // message in them) in the frame alone; the exit may switch away from it.
-                if let Some(now) = cpu.current {
-                    self.save_registers(cpu, now, regs, false);
-                }
             }
             fast => {
-                let run = fast == Fast::General
-                    || matches!(self.save_registers(cpu, me, regs, true), Entered::Run);
+                let run = fast == Fast::General || matches!(self.enter_call(cpu, me), Entered::Run);
                 if run {
-                    let kept = self.invoke(cpu, me, regs);
+                    let kept = self.invoke(cpu, me);
                     if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
                         return exit;
                     }
                 }
             }
         }
-        self.exit(cpu, regs)
+        self.exit(cpu)
     }
 
-    /// After the fast path or a kernel-object order (the frame holds the current process's
-    /// registers, taken under its lock at the end of the path): return to it at once if the exit path has nothing to do, no deferred wake-up,
-    /// no pending IRQ, no alarm due and no reschedule request. A request made after this check (a halt, a
+    /// After the fast path or a kernel-object order, which found under its lock that the
+    /// current process goes on here: return to it at once if the exit path has nothing to do,
+    /// no deferred wake-up, no pending IRQ, no alarm due and no reschedule request. A request made after this check (a halt, a
     /// preemption) interrupts the process in user mode, as it would after `exit`.
     fn quiet_exit(&self, cpu: &Cpu, space: Option<ObjId>) -> Option<Exit> {
         let shared = self.shared(cpu.id);
@@ -74,24 +69,22 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// User mode was interrupted (IRQ, timer or IPI), its registers in `regs`, while it ran in
-    /// address space `space` (as the exit that resumed it said): the non-local return into
-    /// the rescheduler of seed 001. The interrupt's deferred work runs first; if it changed
-    /// nothing for this CPU (no reschedule asked, no wake-up left, no alarm due) the process
-    /// goes on at once, as if it had not been interrupted: its registers stay in the frame
-    /// and nothing is locked. Whatever must stop a running process (a halt, a preemption, an
+    /// User mode was interrupted (IRQ, timer or IPI), its registers saved in its save area,
+    /// while it ran in address space `space` (as the exit that resumed it said): the non-local
+    /// return into the rescheduler of seed 001. The interrupt's deferred work runs first; if it
+    /// changed nothing for this CPU (no reschedule asked, no wake-up left, no alarm due) the
+    /// process goes on at once, as if it had not been interrupted, and nothing is locked. Whatever must stop a running process (a halt, a preemption, an
     /// affinity change, an expired quantum) asks this CPU for a reschedule.
-    pub fn interrupted(&self, cpu: &mut Cpu, regs: &mut P::SaveArea, space: Option<ObjId>) -> Exit {
-        let Some(me) = cpu.current else {
-            return self.exit(cpu, regs);
-        };
+    pub fn interrupted(&self, cpu: &mut Cpu, space: Option<ObjId>) -> Exit {
+        if cpu.current.is_none() {
+            return self.exit(cpu);
+        }
         self.post_pending_irqs(cpu);
         let live = space.is_none_or(|s| self.spaces.is_live(s));
         if let Some(exit) = self.quiet_exit(cpu, space).filter(|_| live) {
             return exit;
         }
-        self.save_registers(cpu, me, regs, false);
-        self.exit(cpu, regs)
+        self.exit(cpu)
     }
 
     /// Interrupt context: IRQ `line` fired on `cpu`. Touches only this CPU's pendingIRQs (and
@@ -123,12 +116,11 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Kernel exit: deferred wake-ups, pending IRQs, expired alarms, then the rescheduler.
-    /// Writes the next process's registers into `regs`.
-    pub fn exit(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+    pub fn exit(&self, cpu: &mut Cpu) -> Exit {
         self.run_deferred(cpu);
         self.post_pending_irqs(cpu);
         self.post_due_alarms(cpu);
-        let exit = self.schedule(cpu, regs);
+        let exit = self.schedule(cpu);
         assert!(
             cpu.held.is_empty() && cpu.deferred.is_empty(),
             "kernel exit with locks or work held (kernel bug)"
@@ -136,17 +128,11 @@ impl<P: Platform> Kernel<P> {
         exit
     }
 
-    /// Saves the trapped registers of `me`. If its invocation should run, it stays
-    /// write-locked (the invocation path locks its caller first anyway, so holding on saves a
-    /// release and a re-acquisition). A process halted by another CPU before it noticed keeps its registers and, if
-    /// it trapped with a system call, re-runs that call when resumed.
-    fn save_registers(
-        &self,
-        cpu: &mut Cpu,
-        me: ObjId,
-        regs: &P::SaveArea,
-        syscall: bool,
-    ) -> Entered {
+    /// Locks `me`, whose system call the fast paths declined. If its invocation should run, it
+    /// stays write-locked (the invocation path locks its caller first anyway, so holding on
+    /// saves a release and a re-acquisition). A process halted by another CPU before it
+    /// noticed re-runs that call when resumed.
+    fn enter_call(&self, cpu: &mut Cpu, me: ObjId) -> Entered {
         // The list is empty on entry, so this lock is waited for and the loop runs once.
         while cpu.held.write(self, LockKey::process(me.index)).is_err() {
             cpu.held.release_all(self);
@@ -155,11 +141,8 @@ impl<P: Platform> Kernel<P> {
         let entered = self
             .processes
             .write(me, |p| {
-                p.save.clone_from(regs);
-                if syscall {
-                    p.rerun_on_resume();
-                }
-                if syscall && p.state == RunState::Running {
+                p.rerun_on_resume();
+                if p.state == RunState::Running {
                     Entered::Run
                 } else {
                     Entered::Stop

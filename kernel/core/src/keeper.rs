@@ -55,16 +55,16 @@ enum Taken {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// The current process of `cpu` took exception `f` in user mode, with its user registers in
-    /// `regs`: keep them and hand the fault to its keeper, or halt it. The arch then calls
-    /// `exit`.
-    pub fn fault(&self, cpu: &mut Cpu, regs: &mut P::SaveArea, f: Fault) -> Faulted {
+    /// The current process of `cpu` took exception `f` in user mode, its user registers at the
+    /// fault in its save area: keep them and hand the fault to its keeper, or halt it. The arch
+    /// then calls `exit`.
+    pub fn fault(&self, cpu: &mut Cpu, f: Fault) -> Faulted {
         let Some(me) = cpu.current else {
             return Faulted::Halted;
         };
         loop {
             self.txns.enter(cpu.id);
-            match self.take_fault(cpu, me, regs, f) {
+            match self.take_fault(cpu, me, f) {
                 // The process stays locked: the invocation path takes that lock first, so no
                 // HALT can come between the record and the CALL's first run.
                 Ok(Taken::Call) => break,
@@ -76,7 +76,7 @@ impl<P: Platform> Kernel<P> {
             }
             spin_loop();
         }
-        self.invoke(cpu, me, regs);
+        self.invoke(cpu, me);
         if self.is_halted(cpu, me) {
             Faulted::Halted
         } else {
@@ -84,28 +84,14 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    fn take_fault(
-        &self,
-        cpu: &mut Cpu,
-        me: ObjId,
-        regs: &P::SaveArea,
-        f: Fault,
-    ) -> Result<Taken, Restart> {
+    fn take_fault(&self, cpu: &mut Cpu, me: ObjId, f: Fault) -> Result<Taken, Restart> {
         cpu.held.write(self, LockKey::process(me.index))?;
         let Some((state, keeper)) = self.processes.read(me, |p| (p.state, p.keeper)) else {
             return Ok(Taken::Stopped);
         };
-        #[cfg(feature = "planted-bugs")]
-        let stale = self
-            .planted_is(crate::planted::PlantedBug::FaultLosesRegisters)
-            .then(|| self.processes.read(me, |p| p.save.clone()))
-            .flatten();
-        #[cfg(feature = "planted-bugs")]
-        let regs = stale.as_ref().unwrap_or(regs);
         if state != RunState::Running {
             // COMMIT POINT: halted by another CPU before this one saw the fault; RESUME will
-            // re-run the faulting instruction from the registers saved here.
-            self.processes.write(me, |p| p.save.clone_from(regs));
+            // re-run the faulting instruction from the registers in its save area.
             return Ok(Taken::Stopped);
         }
         #[cfg(feature = "planted-bugs")]
@@ -120,7 +106,6 @@ impl<P: Platform> Kernel<P> {
                 return Ok(Taken::Stopped);
             }
             // COMMIT POINT: the process and every queue it owns are locked.
-            self.processes.write(me, |p| p.save.clone_from(regs));
             self.stop(cpu, me, Resumes::Run { restart: false });
             // Its registers are saved: it leaves this CPU now, so whoever sees it halted may
             // read them at once.
@@ -128,10 +113,7 @@ impl<P: Platform> Kernel<P> {
             return Ok(Taken::Stopped);
         }
         // COMMIT POINT: the process runs and is locked; the invocation path makes the CALL.
-        self.processes.write(me, |p| {
-            p.save.clone_from(regs);
-            p.fault = Some(f);
-        });
+        self.processes.write(me, |p| p.fault = Some(f));
         Ok(Taken::Call)
     }
 
@@ -153,7 +135,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The CALL a faulted process makes (its fault message outstanding), for the marshal phase.
-    pub(crate) fn fault_message(p: &Process<P::SaveArea>) -> Option<Msg> {
+    pub(crate) fn fault_message(p: &Process) -> Option<Msg> {
         let f = p.fault?;
         Some(Msg {
             kind: InvocationKind::Call,
@@ -173,11 +155,11 @@ impl<P: Platform> Kernel<P> {
     /// What a refused invocation leaves in its caller `p` (locked, running, current here, in
     /// no queue): the error in its reply registers; or, for its fault's CALL, a halt with its
     /// registers at the fault kept, which the exit path's verdict takes off this CPU.
-    pub(crate) fn refusal(p: &mut Process<P::SaveArea>, e: Error) {
+    pub(crate) fn refusal(p: &mut Process, regs: &mut P::SaveArea, e: Error) {
         if p.fault.take().is_some() {
             p.state = RunState::Halted(Resumes::Run { restart: false });
         } else {
-            p.save.set_reply(&Reply {
+            regs.set_reply(&Reply {
                 error: e.raw(),
                 ..Reply::default()
             });

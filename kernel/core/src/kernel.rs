@@ -41,6 +41,7 @@ use crate::object::memory::{CapPage, IrqLine, Page, Space};
 use crate::object::process::Process;
 use crate::platform::{Frame, Platform};
 use crate::post::PostPool;
+use crate::save_areas::SaveAreas;
 use crate::stall_queue::StallNodes;
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, LockTable, MrowLock, Transactions, Turn, MAX_CPUS};
@@ -80,7 +81,10 @@ pub struct Config {
 pub struct Kernel<P: Platform> {
     /// The machine.
     pub platform: P,
-    pub(crate) processes: Table<Process<P::SaveArea>>,
+    pub(crate) processes: Table<Process>,
+    /// Each process slot's registers, owned by the CPU running the process or else by the
+    /// holder of its lock (`save_areas.rs`).
+    pub saves: SaveAreas<P::SaveArea>,
     pub(crate) banks: Table<Bank>,
     pub(crate) pages: Table<Page>,
     pub(crate) spaces: Table<Space>,
@@ -127,6 +131,7 @@ impl<P: Platform> Kernel<P> {
         Kernel {
             platform,
             processes: Table::new(config.processes),
+            saves: SaveAreas::new(config.processes),
             banks: Table::new(config.banks),
             pages: Table::new(config.pages),
             spaces: Table::new(config.spaces),
@@ -194,6 +199,32 @@ impl<P: Platform> Kernel<P> {
     #[inline]
     pub(crate) fn shared(&self, cpu: CpuId) -> &PerCpu {
         &self.cpus[cpu.index()]
+    }
+
+    /// Runs `f` on process `id`, whose object `p` this CPU (`cpu`) holds write-locked, and on
+    /// its registers: they are this CPU's to touch unless `id` is current on another
+    /// (`save_areas.rs`), which debug builds check.
+    #[inline]
+    pub(crate) fn with_regs<R>(
+        &self,
+        cpu: CpuId,
+        id: ObjId,
+        p: &mut Process,
+        f: impl FnOnce(&mut Process, &mut P::SaveArea) -> R,
+    ) -> R {
+        debug_assert!(
+            p.cpu.is_none_or(|c| c == cpu),
+            "registers of process {} touched while it runs on another CPU (kernel bug)",
+            id.index
+        );
+        self.saves.with(id, |r| f(p, r))
+    }
+
+    /// Runs `f` on the registers of the process current on this CPU, which this CPU owns
+    /// with or without its lock (`save_areas.rs`).
+    #[inline]
+    pub(crate) fn current_regs<R>(&self, id: ObjId, f: impl FnOnce(&mut P::SaveArea) -> R) -> R {
+        self.saves.with(id, f)
     }
 
     /// The CPU a new process is homed on: round robin.

@@ -220,8 +220,8 @@ impl<P: Platform> Kernel<P> {
         #[cfg(not(feature = "trace"))]
         let _ = watched;
         // COMMIT POINT (refusal): only the caller's reply registers change.
-        self.finish(cpu, caller, |p| {
-            p.save.set_reply(&Reply {
+        self.finish(cpu, caller, |_, regs| {
+            regs.set_reply(&Reply {
                 error: Error::WouldBlock.raw(),
                 data: [u64::from(registered), 0, 0, 0],
                 ..Reply::default()
@@ -253,7 +253,7 @@ impl<P: Platform> Kernel<P> {
     /// however many there are; those registered after this moment found it busy again and
     /// wait for the next time.
     #[inline]
-    pub(crate) fn fire_watchers(&self, cpu: &mut Cpu, t_id: ObjId, t: &Process<P::SaveArea>) {
+    pub(crate) fn fire_watchers(&self, cpu: &mut Cpu, t_id: ObjId, t: &Process) {
         #[cfg(feature = "planted-bugs")]
         if self.planted_is(crate::planted::PlantedBug::LoseNotification) {
             return;
@@ -268,7 +268,7 @@ impl<P: Platform> Kernel<P> {
 
     /// `t` (locked) is being destroyed: every request on it fires (the caller reserved a
     /// deferred record for each).
-    pub(crate) fn fire_all_watchers(&self, cpu: &mut Cpu, t: &mut Process<P::SaveArea>) {
+    pub(crate) fn fire_all_watchers(&self, cpu: &mut Cpu, t: &mut Process) {
         while let Some(w) = t.watchers.take_one(&self.stall_nodes) {
             cpu.deferred.push_back(Deferred::Fire(w.id));
         }

@@ -28,8 +28,9 @@ pub enum PlantedBug {
     DispatchRace = 5,
     /// Destroy a page without dropping its derived mappings (its reverse map is ignored).
     KeepMappingsOfDestroyedPage = 8,
-    /// Take a fault without saving the registers at the fault (the save area keeps those of
-    /// the last kernel entry).
+    /// Take a fault without saving the registers at the fault into the save area (which keeps
+    /// those of the last kernel entry): a trap path that forgot to save, planted in the entry
+    /// the simulator plays (`framed.rs`).
     FaultLosesRegisters = 9,
     /// Drop a fault whose keeper endpoint is dead: the process is neither halted nor given to
     /// a keeper, and goes back to user mode as if the fault had been handled.
@@ -75,12 +76,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `WakeTail`: wakes the last waiting process instead of handing the queue to the head.
-    pub(crate) fn planted_offer(
-        &self,
-        cpu: &mut Cpu,
-        t_id: ObjId,
-        t: &mut Process<P::SaveArea>,
-    ) -> bool {
+    pub(crate) fn planted_offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process) -> bool {
         if !self.planted_is(PlantedBug::WakeTail) || t.senders.len() < 2 {
             return false;
         }
@@ -95,7 +91,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `EarlyRelease`: the woken head loses ownership before it has used the resource.
-    pub(crate) fn planted_woken(&self, t: &mut Process<P::SaveArea>, s: Staller) {
+    pub(crate) fn planted_woken(&self, t: &mut Process, s: Staller) {
         if self.planted_is(PlantedBug::EarlyRelease) {
             t.senders.give_back(Waiter::Process(s));
         }

@@ -74,7 +74,7 @@ impl<P: Platform> Kernel<P> {
     /// `p` (locked) is no longer current on any CPU; whoever waits for that is woken at this
     /// CPU's exit. Every path that takes a process off its CPU goes through here.
     #[inline]
-    pub(crate) fn left_cpu(&self, cpu: &mut Cpu, id: ObjId, p: &mut Process<P::SaveArea>) {
+    pub(crate) fn left_cpu(&self, cpu: &mut Cpu, id: ObjId, p: &mut Process) {
         p.cpu = None;
         if !p.leaving.is_empty() {
             cpu.deferred.push_back(Deferred::Left(id));

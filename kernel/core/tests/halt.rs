@@ -221,7 +221,7 @@ fn ring_step(
     done: &AtomicUsize,
 ) -> Result<(), String> {
     let Some(me) = cpu.current() else {
-        h.k.interrupted(cpu, regs, None);
+        h.k.interrupted_framed(cpu, regs, None);
         return Ok(());
     };
     let (m, next) = *ring.lock().unwrap().get(&me).ok_or("unknown process")?;
@@ -257,7 +257,7 @@ fn ring_step(
             inv(InvocationKind::Return, 0, 0, &[], &[], [0; 4])
         }
     };
-    h.k.syscall(cpu, regs);
+    h.k.syscall_framed(cpu, regs);
     Ok(())
 }
 
@@ -309,7 +309,7 @@ fn a_ring_of_four_halting_each_other_on_real_threads_all_finish() {
                             return (cpu, Err(e));
                         }
                     }
-                    hr.k.interrupted(&mut cpu, &mut regs, None);
+                    hr.k.interrupted_framed(&mut cpu, &mut regs, None);
                     (cpu, Ok(()))
                 })
             })

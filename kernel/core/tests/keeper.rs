@@ -45,8 +45,8 @@ fn page_fault(addr: u64, rip: u64) -> Fault {
 /// The current process of CPU `c` takes fault `f` with registers `regs`; then the CPU exits.
 fn fault(h: &mut H, c: usize, regs: Regs, f: Fault) -> Faulted {
     h.regs[c] = regs;
-    let r = h.k.fault(&mut h.cpus[c], &mut h.regs[c], f);
-    h.k.exit(&mut h.cpus[c], &mut h.regs[c]);
+    let r = h.k.fault_framed(&mut h.cpus[c], &h.regs[c], f);
+    h.k.exit_framed(&mut h.cpus[c], &mut h.regs[c]);
     h.k.check_invariants(&h.cpus).unwrap();
     r
 }
@@ -170,7 +170,7 @@ fn without_a_keeper_the_process_halts_with_its_registers_and_resume_reruns_the_f
     let at_fault = user_regs(0x5000);
     h.regs[0] = at_fault;
     let r =
-        h.k.fault(&mut h.cpus[0], &mut h.regs[0], page_fault(0x10, 0x5000));
+        h.k.fault_framed(&mut h.cpus[0], &h.regs[0], page_fault(0x10, 0x5000));
     assert_eq!(r, Faulted::Halted);
     assert_eq!(h.current(0), None, "off its CPU before the exit path runs");
     assert_eq!(h.state(f), ProcessState::Halted);
@@ -179,7 +179,7 @@ fn without_a_keeper_the_process_halts_with_its_registers_and_resume_reruns_the_f
         0x5000,
         "whoever sees it halted may read its registers at once"
     );
-    h.k.exit(&mut h.cpus[0], &mut h.regs[0]);
+    h.k.exit_framed(&mut h.cpus[0], &mut h.regs[0]);
     h.start(f);
     h.tick(0);
     assert_eq!(h.current(0), Some(f.obj));

@@ -54,7 +54,7 @@ fn step(
     rng: &mut Xs,
 ) -> Result<(), String> {
     let Some(me) = cpu.current() else {
-        h.k.interrupted(cpu, regs, None);
+        h.k.interrupted_framed(cpu, regs, None);
         return Ok(());
     };
     let prog = progs
@@ -127,7 +127,7 @@ fn step(
     if rng.next().is_multiple_of(16) {
         h.k.timer_tick(cpu.id);
     }
-    h.k.syscall(cpu, regs);
+    h.k.syscall_framed(cpu, regs);
     Ok(())
 }
 
@@ -181,7 +181,7 @@ fn clients_and_servers_on_real_threads_under_halts() {
                             return (cpu, Err(e));
                         }
                     }
-                    hr.k.interrupted(&mut cpu, &mut regs, None);
+                    hr.k.interrupted_framed(&mut cpu, &mut regs, None);
                     (cpu, Ok(()))
                 })
             })

@@ -102,9 +102,9 @@ impl Job {
                 let running_in = mmu.user_space(c);
                 mmu.kernel_entered(c);
                 let exit = if matches!(self.entry, Entry::Syscall) {
-                    k.syscall(&mut self.cpu, &mut self.regs)
+                    k.syscall_framed(&mut self.cpu, &mut self.regs)
                 } else {
-                    k.interrupted(&mut self.cpu, &mut self.regs, running_in)
+                    k.interrupted_framed(&mut self.cpu, &mut self.regs, running_in)
                 };
                 let space = match exit {
                     Exit::User { space, .. } => space,
@@ -118,9 +118,9 @@ impl Job {
                 let resolved = f.kind == kind::PAGE_FAULT
                     && k.resolve_fault(&mut self.cpu, f.addr >> 12).is_ok();
                 if !resolved {
-                    self.faulted = Some(k.fault(&mut self.cpu, &mut self.regs, *f));
+                    self.faulted = Some(k.fault_framed(&mut self.cpu, &self.regs, *f));
                 }
-                let space = match k.exit(&mut self.cpu, &mut self.regs) {
+                let space = match k.exit_framed(&mut self.cpu, &mut self.regs) {
                     Exit::User { space, .. } => space,
                     Exit::Idle => None,
                 };

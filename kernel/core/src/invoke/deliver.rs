@@ -34,14 +34,8 @@ pub(crate) struct Delivery {
 
 impl<P: Platform> Kernel<P> {
     /// Writes `d` into `t` (in an open or closed wait) and makes it ready.
-    pub(crate) fn deliver(
-        &self,
-        cpu: &Cpu,
-        t_id: ObjId,
-        t: &mut Process<P::SaveArea>,
-        d: &Delivery,
-    ) {
-        Self::write_message(t, d);
+    pub(crate) fn deliver(&self, cpu: &Cpu, t_id: ObjId, t: &mut Process, d: &Delivery) {
+        self.write_message(cpu.id, t_id, t, d);
         trace_event!(
             self,
             cpu.id,
@@ -56,37 +50,33 @@ impl<P: Platform> Kernel<P> {
     /// Writes `d` into `t`'s receive slots and reply registers; its state is the caller's. A
     /// reply to a fault message writes nothing: the registers are the ones its keeper left
     /// (`keeper.rs`).
-    pub(crate) fn write_message(t: &mut Process<P::SaveArea>, d: &Delivery) {
+    pub(crate) fn write_message(&self, cpu: CpuId, t_id: ObjId, t: &mut Process, d: &Delivery) {
         if t.fault.take().is_some() {
             return;
         }
-        let recv = CapWord::unpack(t.save.invocation().caps).recv;
-        for (slot, cap) in recv.iter().zip(d.caps.iter()).take(d.info.caps as usize) {
-            t.receive_cap(*slot, *cap);
-        }
-        let mut info = d.info;
-        if let Some(r) = d.resume {
-            t.receive_cap(recv[RESUME_RECV_SLOT], r);
-            info.resume = true;
-        }
-        t.save.set_reply(&Reply {
-            error: 0,
-            badge: d.badge,
-            info: info.pack(),
-            data: d.data,
+        self.with_regs(cpu, t_id, t, |t, regs| {
+            let recv = CapWord::unpack(regs.invocation().caps).recv;
+            for (slot, cap) in recv.iter().zip(d.caps.iter()).take(d.info.caps as usize) {
+                t.receive_cap(*slot, *cap);
+            }
+            let mut info = d.info;
+            if let Some(r) = d.resume {
+                t.receive_cap(recv[RESUME_RECV_SLOT], r);
+                info.resume = true;
+            }
+            regs.set_reply(&Reply {
+                error: 0,
+                badge: d.badge,
+                info: info.pack(),
+                data: d.data,
+            });
         });
     }
 
     /// `p` is running again: it joins its home CPU's run queue (unless it is still current on
     /// a CPU that has not left the kernel), and preempts that CPU at its next exit if it has a
     /// higher priority than what runs there.
-    pub(crate) fn make_ready(
-        &self,
-        cpu: &Cpu,
-        id: ObjId,
-        p: &mut Process<P::SaveArea>,
-        at: Position,
-    ) {
+    pub(crate) fn make_ready(&self, cpu: &Cpu, id: ObjId, p: &mut Process, at: Position) {
         let priority = p.priority;
         self.make_ready_at(cpu, id, p, at, priority);
     }
@@ -96,7 +86,7 @@ impl<P: Platform> Kernel<P> {
         &self,
         cpu: &Cpu,
         id: ObjId,
-        p: &mut Process<P::SaveArea>,
+        p: &mut Process,
         at: Position,
         priority: Priority,
     ) {
@@ -140,7 +130,7 @@ impl<P: Platform> Kernel<P> {
 
     /// `t` is available: if nobody owns its sender queue, the head becomes owner. A process is
     /// woken (deferred) to re-run its call; a post activity is delivered at once.
-    pub(crate) fn offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process<P::SaveArea>) {
+    pub(crate) fn offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process) {
         if t.state != RunState::Available {
             return;
         }
@@ -196,13 +186,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Delivers post activity `i` to `t` and frees it; its sender, if it waits for its
     /// allotment, is woken, and a notification request watching that allotment fires.
-    pub(crate) fn deliver_post(
-        &self,
-        cpu: &mut Cpu,
-        t_id: ObjId,
-        t: &mut Process<P::SaveArea>,
-        i: PostId,
-    ) {
+    pub(crate) fn deliver_post(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process, i: PostId) {
         let Some((a, sender)) = self.posts.release(i) else {
             panic!("post activity {i:?} queued but free (kernel bug)");
         };

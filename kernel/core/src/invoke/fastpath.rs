@@ -2,13 +2,13 @@
 //! invocation path, on the registers just trapped:
 //! - **CALL through an Endpoint** to a process waiting for a message, and **RETURN through a
 //!   Resume capability** to the process waiting for that reply: when the receiver would be the
-//!   next to run on this CPU anyway, the message goes straight into the trap frame as the
+//!   next to run on this CPU anyway, the message goes straight into its save area as the
 //!   receiver's registers and it becomes current here.
 //! - **SEND and POST through an Endpoint** to a waiting process of higher priority than the
 //!   sender: the general path would deliver, queue the receiver, preempt the sender at exit
 //!   (requeued at the head of its level, or the tail if its quantum is spent) and run the
 //!   receiver; this path does all that at once.
-//! - **GET_TYPE** on a live kernel object: the reply goes straight into the trap frame.
+//! - **GET_TYPE** on a live kernel object: the reply goes straight into the caller's save area.
 //!
 //! None uses the held-lock list: each object is locked directly by one try (the caller,
 //! then the receiver), and any lock not free at once declines the fast path. Trying never
@@ -43,7 +43,9 @@
 //!   events): only the run queue, the marshal phase and the re-locking at exit are skipped.
 //!   `tests/fastpath.rs` checks it case by case, and the simulator's one-CPU seeds run with
 //!   the fast paths on and off and must see the same (`kernel/sim/tests/fastpath_equal.rs`).
-//! - The frame holds the registers of the process current here on return, so the exit needs
+//! - No save area is copied: the caller's registers stay where the entry saved them, and the
+//!   receiver's message or reply is written into its own (`save_areas.rs`).
+//! - The process current here on return was found so under its lock, so the exit needs
 //!   no lock (`Kernel::quiet_exit`).
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
@@ -66,20 +68,19 @@ pub(crate) enum Fast {
     /// A precondition failed before the caller's registers were looked at under its lock:
     /// nothing changed and nothing is held.
     Declined,
-    /// A precondition failed under the caller's lock: nothing changed but that its registers
-    /// are saved, as `save_registers` saves them for the general path, and it stays
-    /// write-locked on the held-lock list as that path's first lock.
+    /// A precondition failed under the caller's lock: nothing changed, and the caller stays
+    /// write-locked on the held-lock list as the general path's first lock.
     General,
-    /// Done: the process now current here (the caller, or the receiver it switched to) has its
-    /// registers in the frame and runs in this address space (`None`: it has none that lives).
+    /// Done: the process now current here (the caller, or the receiver it switched to) runs
+    /// in this address space (`None`: it has none that lives).
     Runs(Option<ObjId>),
 }
 
 /// What the caller-side checks found, under the caller's lock.
 enum Plan {
-    /// The caller does not run (another CPU halted it): `save_registers` handles that.
+    /// The caller does not run (another CPU halted it): `enter_call` handles that.
     Stopped,
-    /// No fast path applies; the caller's registers are saved for the general path.
+    /// No fast path applies: the general path runs the call.
     General,
     /// GET_TYPE answered: the caller goes on in this space.
     Answered(Option<ObjId>),
@@ -93,13 +94,13 @@ enum Plan {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// Runs `me`'s system call, whose registers are in `regs`, by a fast path if every
+    /// Runs `me`'s system call, whose registers are in its save area, by a fast path if every
     /// precondition holds (file header).
-    pub(crate) fn fastpath(&self, cpu: &mut Cpu, me: ObjId, regs: &mut P::SaveArea) -> Fast {
+    pub(crate) fn fastpath(&self, cpu: &mut Cpu, me: ObjId) -> Fast {
         if !self.fast_paths.load(Ordering::Relaxed) {
             return Fast::Declined;
         }
-        let inv = regs.invocation();
+        let inv = self.current_regs(me, |r| r.invocation());
         // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
         if inv.cap == 0 {
             return Fast::Declined;
@@ -150,9 +151,11 @@ impl<P: Platform> Kernel<P> {
                             u64::from(info.order)
                         );
                         p.invocations += 1;
-                        regs.set_reply(&Reply {
-                            data: [target.ty as u64, 0, 0, 0],
-                            ..Reply::default()
+                        self.current_regs(me, |r| {
+                            r.set_reply(&Reply {
+                                data: [target.ty as u64, 0, 0, 0],
+                                ..Reply::default()
+                            })
                         });
                         let space = p.space.obj;
                         return Plan::Answered(
@@ -162,7 +165,6 @@ impl<P: Platform> Kernel<P> {
                     _ => false,
                 };
                 if !send || target.obj == me {
-                    p.save.clone_from(regs);
                     return Plan::General;
                 }
                 Plan::Send {
@@ -182,7 +184,7 @@ impl<P: Platform> Kernel<P> {
                 ticket,
                 staller,
                 priority,
-            } => self.switch_to_receiver(cpu, me, regs, target, ticket, staller, priority, info),
+            } => self.switch_to_receiver(cpu, me, target, ticket, staller, priority, info),
         };
         if let Fast::Runs(_) = fast {
             cpu.fast_runs += 1;
@@ -195,14 +197,13 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The receiver side of a fast path, with the caller (of priority `priority`) locked: on
-    /// success the receiver is current here with its registers in `regs`; otherwise the
-    /// caller's registers are saved for the general path.
+    /// success the receiver is current here, its message or reply in its registers; otherwise
+    /// the general path runs the call.
     #[allow(clippy::too_many_arguments)]
     fn switch_to_receiver(
         &self,
         cpu: &mut Cpu,
         me: ObjId,
-        regs: &mut P::SaveArea,
         target: Cap,
         ticket: u64,
         staller: Staller,
@@ -214,7 +215,7 @@ impl<P: Platform> Kernel<P> {
         let reply = info.kind == InvocationKind::Return;
         let lock = self.processes.lock(t.index);
         if !lock.try_write() {
-            return self.save_for_general(me, regs);
+            return Fast::General;
         }
         let bar = self.shared(cpu.id).run.lock().highest();
         let sender = Waiter::Process(staller);
@@ -247,7 +248,7 @@ impl<P: Platform> Kernel<P> {
                     target.ty as u64,
                     u64::from(info.order)
                 );
-                let sent = regs.invocation().data;
+                let sent = self.current_regs(me, |r| r.invocation().data);
                 let n = usize::from(info.data_words);
                 #[cfg(feature = "planted-bugs")]
                 let n = if self.planted_is(crate::planted::PlantedBug::FastPathDropsWord) {
@@ -259,7 +260,6 @@ impl<P: Platform> Kernel<P> {
                     core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
                 let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
                 self.processes.write(me, |p| {
-                    p.save.clone_from(regs);
                     p.invocations += 1;
                     match info.kind {
                         InvocationKind::Call => p.state = RunState::Waiting,
@@ -267,7 +267,7 @@ impl<P: Platform> Kernel<P> {
                         // The sender goes on, preempted by its receiver: requeued as
                         // `dispatch::decide` would requeue it.
                         InvocationKind::Send | InvocationKind::Post => {
-                            p.save.set_reply(&Reply::default())
+                            self.current_regs(me, |r| r.set_reply(&Reply::default()))
                         }
                     }
                     self.left_cpu(cpu, me, p);
@@ -293,7 +293,8 @@ impl<P: Platform> Kernel<P> {
                     r.senders.used(&self.stall_nodes, sender, false);
                 }
                 if call {
-                    let slot = CapWord::unpack(r.save.invocation().caps).recv[RESUME_RECV_SLOT];
+                    let caps = self.with_regs(cpu.id, t, r, |_, s| s.invocation().caps);
+                    let slot = CapWord::unpack(caps).recv[RESUME_RECV_SLOT];
                     r.receive_cap(slot, Cap::resume(me, ticket));
                     delivered.resume = true;
                 }
@@ -311,8 +312,8 @@ impl<P: Platform> Kernel<P> {
                 );
                 Some(self.run_here(
                     cpu,
+                    t,
                     r,
-                    regs,
                     &Reply {
                         error: 0,
                         badge: if reply { 0 } else { target.badge },
@@ -328,30 +329,17 @@ impl<P: Platform> Kernel<P> {
                 cpu.current = Some(t);
                 Fast::Runs(space)
             }
-            None => self.save_for_general(me, regs),
+            None => Fast::General,
         }
     }
 
-    /// The locked caller `me`, still running, takes the general path: its registers are saved.
-    fn save_for_general(&self, me: ObjId, regs: &P::SaveArea) -> Fast {
-        self.processes.write(me, |p| p.save.clone_from(regs));
-        Fast::General
-    }
-
-    /// `r` becomes the process running here, as `dispatch` would make it: a fresh quantum,
-    /// and its registers in `regs` with `reply` in them. Returns its live address space.
+    /// `r` (process `t`) becomes the process running here, as `dispatch` would make it: a
+    /// fresh quantum, and `reply` in its registers. Returns its live address space.
     #[inline]
-    fn run_here(
-        &self,
-        cpu: &Cpu,
-        r: &mut Process<P::SaveArea>,
-        regs: &mut P::SaveArea,
-        reply: &Reply,
-    ) -> Option<ObjId> {
+    fn run_here(&self, cpu: &Cpu, t: ObjId, r: &mut Process, reply: &Reply) -> Option<ObjId> {
+        self.with_regs(cpu.id, t, r, |_, s| s.set_reply(reply));
         r.state = RunState::Running;
         self.become_current(cpu.id, r);
-        regs.clone_from(&r.save);
-        regs.set_reply(reply);
         let space = r.space.obj;
         (!r.space.is_null() && self.spaces.is_live(space)).then_some(space)
     }

@@ -52,18 +52,13 @@ pub(crate) struct Caller {
 impl<P: Platform> Kernel<P> {
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
-    /// already in place. `Some(space)` if `me` goes on running after a kernel-object order: its
-    /// registers, reply included, were then copied into `regs` under its lock at the end of the
-    /// path, so a quiet exit need not lock it again (`Kernel::quiet_exit`).
-    pub(crate) fn invoke(
-        &self,
-        cpu: &mut Cpu,
-        me: ObjId,
-        regs: &mut P::SaveArea,
-    ) -> Option<Option<ObjId>> {
+    /// already in place. `Some(space)` if `me` goes on running here after a kernel-object order,
+    /// as its state said under its lock at the end of the path, so a quiet exit need not lock
+    /// it again (`Kernel::quiet_exit`).
+    pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) -> Option<Option<ObjId>> {
         loop {
             self.txns.enter(cpu.id);
-            let done = self.invocation_path(cpu, me, regs);
+            let done = self.invocation_path(cpu, me);
             cpu.held.release_all(self);
             if let Ok(kept) = done {
                 cpu.running_call = None;
@@ -73,18 +68,15 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    fn invocation_path(
-        &self,
-        cpu: &mut Cpu,
-        me: ObjId,
-        regs: &mut P::SaveArea,
-    ) -> Result<Option<Option<ObjId>>, Restart> {
+    fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<Option<Option<ObjId>>, Restart> {
         cpu.held.write(self, LockKey::process(me.index))?;
         let Some((inv, owns, staller)) = self
             .processes
             .write(me, |p| {
-                self.still_caller(cpu, me, p)
-                    .then(|| (p.save.invocation(), p.owns, p.staller(me)))
+                self.still_caller(cpu, me, p).then(|| {
+                    let inv = self.with_regs(cpu.id, me, p, |_, r| r.invocation());
+                    (inv, p.owns, p.staller(me))
+                })
             })
             .flatten()
         else {
@@ -130,7 +122,7 @@ impl<P: Platform> Kernel<P> {
                 // A caller that goes on (WouldBlock, above all: a retry loop's common case)
                 // leaves by the quiet exit, as after a kernel-object order.
                 self.send(cpu, &caller, target, &msg)?;
-                return Ok(self.still_running(cpu, me, regs));
+                return Ok(self.still_running(cpu, me));
             }
             (
                 CapType::Endpoint,
@@ -152,7 +144,7 @@ impl<P: Platform> Kernel<P> {
                         .stall(cpu, &caller, QueueRef::Leaving(v))
                         .map(|()| None);
                 }
-                self.finish(cpu, &caller, |p| {
+                self.finish(cpu, &caller, |p, regs| {
                     let reply = match result {
                         Ok(r) => {
                             if let Some(c) = r.cap {
@@ -168,9 +160,9 @@ impl<P: Platform> Kernel<P> {
                             ..Reply::default()
                         },
                     };
-                    p.save.set_reply(&reply);
+                    regs.set_reply(&reply);
                 });
-                return Ok(self.still_running(cpu, me, regs));
+                return Ok(self.still_running(cpu, me));
             }
         };
         done.map(|()| None)
@@ -181,7 +173,7 @@ impl<P: Platform> Kernel<P> {
     /// contention), and another CPU may have halted it in between: the call has not run yet,
     /// so it is marked to re-run on resume (as `save_registers` does for a system call that
     /// arrives after a halt) and the path stops here, leaving the halt in place.
-    fn still_caller(&self, cpu: &mut Cpu, me: ObjId, p: &mut Process<P::SaveArea>) -> bool {
+    fn still_caller(&self, cpu: &mut Cpu, me: ObjId, p: &mut Process) -> bool {
         #[cfg(feature = "planted-bugs")]
         if self.planted_is(crate::planted::PlantedBug::LoseHalt) {
             return true;
@@ -208,15 +200,14 @@ impl<P: Platform> Kernel<P> {
         false
     }
 
-    /// `me` (locked) goes on running here after its path: its registers into `regs`, and its
-    /// live address space. `None` if it no longer runs here (an order halted it).
-    fn still_running(&self, cpu: &Cpu, me: ObjId, regs: &mut P::SaveArea) -> Option<Option<ObjId>> {
+    /// `me` (locked) goes on running here after its path, in its live address space. `None` if
+    /// it no longer runs here (an order halted it).
+    fn still_running(&self, cpu: &Cpu, me: ObjId) -> Option<Option<ObjId>> {
         self.processes
             .read(me, |p| {
                 if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
                     return None;
                 }
-                regs.clone_from(&p.save);
                 let space = p.space.obj;
                 Some((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
             })
@@ -227,7 +218,7 @@ impl<P: Platform> Kernel<P> {
     /// refused fault CALL halts it instead: `keeper.rs`).
     fn refuse(&self, cpu: &mut Cpu, caller: &Caller, e: Error) {
         // COMMIT POINT (refusal): only the caller's reply registers (or state) change.
-        self.finish(cpu, caller, |p| Self::refusal(p, e));
+        self.finish(cpu, caller, |p, regs| Self::refusal(p, regs, e));
     }
 
     /// `refuse` as the end of a path.
@@ -242,10 +233,10 @@ impl<P: Platform> Kernel<P> {
         &self,
         cpu: &mut Cpu,
         caller: &Caller,
-        f: impl FnOnce(&mut Process<P::SaveArea>),
+        f: impl FnOnce(&mut Process, &mut P::SaveArea),
     ) {
         let owned = self.processes.write(caller.id, |p| {
-            f(p);
+            self.with_regs(cpu.id, caller.id, p, f);
             p.invocations += 1;
             p.completing = None;
             p.owns.take()
@@ -313,7 +304,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The caller (locked) has stopped running: it stops being current here at once, so the
     /// exit path need not lock it again to learn that. Its registers are in its save area.
-    pub(crate) fn off_cpu(&self, cpu: &mut Cpu, id: ObjId, p: &mut Process<P::SaveArea>) {
+    pub(crate) fn off_cpu(&self, cpu: &mut Cpu, id: ObjId, p: &mut Process) {
         if p.state == RunState::Running || p.cpu != Some(cpu.id) {
             return;
         }

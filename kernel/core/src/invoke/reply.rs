@@ -57,7 +57,7 @@ impl<P: Platform> Kernel<P> {
             });
         }
         if msg.kind == InvocationKind::Send {
-            self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
+            self.finish(cpu, caller, |_, regs| regs.set_reply(&Reply::default()));
             return Ok(());
         }
         self.leave(cpu, caller, RunState::Available);

@@ -73,7 +73,7 @@ impl<P: Platform> Kernel<P> {
         }
         match msg.kind {
             InvocationKind::Call => self.leave(cpu, caller, RunState::Waiting),
-            _ => self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default())),
+            _ => self.finish(cpu, caller, |_, regs| regs.set_reply(&Reply::default())),
         }
         Ok(())
     }
@@ -176,7 +176,7 @@ impl<P: Platform> Kernel<P> {
             u64::from(msg.order),
             u64::from(caller.id.index)
         );
-        self.finish(cpu, caller, |p| p.save.set_reply(&Reply::default()));
+        self.finish(cpu, caller, |_, regs| regs.set_reply(&Reply::default()));
         Ok(())
     }
 }

@@ -186,9 +186,7 @@ impl RunState {
 }
 
 /// A process.
-pub struct Process<S> {
-    /// Saved user registers.
-    pub save: S,
+pub struct Process {
     /// The capability space; slot 0 stays Null.
     pub caps: [Cap; CAP_SPACE_SLOTS],
     /// The address space it runs in (Null until set).
@@ -246,12 +244,11 @@ pub struct Process<S> {
     pub notify_word: u64,
 }
 
-impl<S: Default> Process<S> {
+impl Process {
     /// A new, halted process created from `bank`, homed on `home`, in table slot `slot`
     /// (which names its sender queue).
-    pub fn new(bank: ObjId, home: CpuId, slot: u32) -> Process<S> {
+    pub fn new(bank: ObjId, home: CpuId, slot: u32) -> Process {
         Process {
-            save: S::default(),
             caps: [Cap::NULL; CAP_SPACE_SLOTS],
             space: Cap::NULL,
             priority: Priority::LOWEST,
@@ -280,7 +277,7 @@ impl<S: Default> Process<S> {
     }
 }
 
-impl<S> Process<S> {
+impl Process {
     /// Its call has not run yet, and another CPU halted it: if halted to go on running, it
     /// re-runs that call when resumed. A faulted process resumes at its faulting instruction
     /// instead, never by re-sending its fault (`keeper.rs`).

@@ -27,9 +27,9 @@ use crate::platform::{Frame, Platform};
 use crate::table::Reservation;
 
 /// What bank CREATE reserves in its prepare phase for the object it makes.
-enum NewSlot<'k, S> {
+enum NewSlot<'k> {
     Page(Reservation<'k, Page>, Frame),
-    Process(Reservation<'k, Process<S>>),
+    Process(Reservation<'k, Process>),
     Space(Reservation<'k, Space>),
     CapPage(Reservation<'k, CapPage>),
     Alarm(Reservation<'k, Alarm>),
@@ -92,6 +92,8 @@ impl<P: Platform> Kernel<P> {
                 let mut p = Process::new(b, self.next_home(), r.index());
                 p.ceiling = msg.ceiling;
                 let id = r.fill(p);
+                // A reused slot's registers are its last process's: a new one starts clean.
+                self.saves.with(id, |regs| *regs = P::SaveArea::default());
                 return Ok(Ok(KReply::cap(Cap::process(id, msg.ceiling))));
             }
             NewSlot::Space(r) => r.fill(Space::new(b)),
@@ -104,7 +106,7 @@ impl<P: Platform> Kernel<P> {
 
     /// A slot in the table of `ty` (a bankable type), with a page's frame; `None` if the
     /// table is full or no frame is left. Dropped unused, it gives everything back.
-    fn reserve_slot(&self, ty: CapType) -> Option<NewSlot<'_, P::SaveArea>> {
+    fn reserve_slot(&self, ty: CapType) -> Option<NewSlot<'_>> {
         Some(match ty {
             CapType::Page => {
                 let r = self.pages.reserve()?;

@@ -58,20 +58,19 @@ impl<P: Platform> Kernel<P> {
             Some(true) => {}
         }
         // COMMIT POINT: the process is locked and at rest; every register number is checked.
-        let reply = if write {
-            self.processes.write(v, |p| {
+        // At rest, its registers are on no CPU: they belong to this lock's holder.
+        let reply = self.saves.with(v, |regs| {
+            if write {
                 for (i, value) in values.iter().enumerate() {
-                    p.save.set_reg(Reg::ALL[first + i], *value);
+                    regs.set_reg(Reg::ALL[first + i], *value);
                 }
                 KReply::default()
-            })
-        } else {
-            self.processes.read(v, |p| {
+            } else {
                 KReply::words(core::array::from_fn(|i| {
-                    Reg::ALL.get(first + i).map_or(0, |r| p.save.reg(*r))
+                    Reg::ALL.get(first + i).map_or(0, |r| regs.reg(*r))
                 }))
-            })
-        };
-        Ok(reply.ok_or(Error::NullCapability))
+            }
+        });
+        Ok(Ok(reply))
     }
 }

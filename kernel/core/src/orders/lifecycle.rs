@@ -223,9 +223,11 @@ impl<P: Platform> Kernel<P> {
                     self.offer(cpu, v, p);
                 }
                 Resumes::CallFailed => {
-                    p.save.set_reply(&Reply {
-                        error: Error::Halted.raw(),
-                        ..Reply::default()
+                    self.with_regs(cpu.id, v, p, |_, r| {
+                        r.set_reply(&Reply {
+                            error: Error::Halted.raw(),
+                            ..Reply::default()
+                        })
                     });
                     self.make_ready(cpu, v, p, Position::Tail);
                 }

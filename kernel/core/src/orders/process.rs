@@ -93,7 +93,7 @@ impl<P: Platform> Kernel<P> {
         } else {
             cpu.held.read(self, LockKey::process(v.index))?;
         }
-        let stopped = |p: &crate::object::process::Process<P::SaveArea>| {
+        let stopped = |p: &crate::object::process::Process| {
             matches!(p.state, RunState::Halted(_)) && p.cpu.is_none()
         };
         if msg.order == order::process::SET_ENTRY && self.processes.read(v, stopped) != Some(true) {
@@ -121,7 +121,9 @@ impl<P: Platform> Kernel<P> {
                 order::process::SET_ENTRY => {
                     // A fresh start: nothing it was halted in (an open wait, a stalled or
                     // re-run invocation, a fault message) may continue with the new registers.
-                    p.save.set_entry(msg.data[0], msg.data[1], msg.data[2]);
+                    self.with_regs(cpu.id, v, p, |_, r| {
+                        r.set_entry(msg.data[0], msg.data[1], msg.data[2])
+                    });
                     p.state = RunState::Halted(Resumes::Run { restart: false });
                     p.restart = false;
                     p.fault = None;
@@ -197,7 +199,7 @@ impl<P: Platform> Kernel<P> {
         &self,
         cpu: &Cpu,
         v: crate::cap::ObjId,
-        p: &mut crate::object::process::Process<P::SaveArea>,
+        p: &mut crate::object::process::Process,
         affinity: Option<CpuId>,
     ) {
         p.affinity = affinity;

@@ -359,7 +359,7 @@ impl H {
     pub fn tick(&mut self, c: usize) -> Exit {
         let space = self.mmu().user_space(c);
         self.entry(c, |h| {
-            h.k.interrupted(&mut h.cpus[c], &mut h.regs[c], space)
+            h.k.interrupted_framed(&mut h.cpus[c], &mut h.regs[c], space)
         })
     }
 
@@ -404,7 +404,7 @@ impl H {
     /// alone does, such as what it allocates).
     pub fn syscall_unchecked(&mut self, c: usize, i: Invocation) -> Exit {
         self.regs[c].inv = i;
-        self.entry(c, |h| h.k.syscall(&mut h.cpus[c], &mut h.regs[c]))
+        self.entry(c, |h| h.k.syscall_framed(&mut h.cpus[c], &mut h.regs[c]))
     }
 
     /// What the process now current on CPU `c` sees as the result of its last invocation.

@@ -30,11 +30,10 @@ use tessera_core::keeper::Faulted;
 /// Runs processes on this CPU forever.
 pub fn run(cpu: &mut Cpu) -> ! {
     let k = kernel();
-    let mut regs = UserContext::default();
     let mut returning = Returning::new();
     let me = percpu().id;
     tlb::quiescent(me);
-    let mut exit = k.exit(cpu, &mut regs);
+    let mut exit = k.exit(cpu);
     loop {
         // Removals this exit leaves unpaid are paid before this CPU runs user code or idles.
         tlb::settle();
@@ -54,23 +53,26 @@ pub fn run(cpu: &mut Cpu) -> ! {
                 }
                 tlb::quiescent(me);
                 tlb::reclaim();
-                k.exit(cpu, &mut regs)
+                k.exit(cpu)
             }
             Exit::User {
                 process,
                 space: None,
-            } => fault(cpu, &mut regs, process, "it has no address space"),
+            } => fault(cpu, process, "it has no address space"),
             Exit::User {
                 process,
                 space: Some(space),
             } => {
                 let Some(fx) = returning.prepare(me, process, space) else {
-                    exit = fault(cpu, &mut regs, process, "no memory for its page tables");
+                    exit = fault(cpu, process, "no memory for its page tables");
                     continue;
                 };
                 #[cfg(feature = "trace")]
-                returning.traced.entering(me, process.index, regs.rax);
-                let vector = returning.run_user(cpu, &mut regs, fx);
+                {
+                    let rax = returning.regs().rax;
+                    returning.traced.entering(me, process.index, rax);
+                }
+                let vector = returning.run_user(cpu, fx);
                 // Direct returns from system calls may have switched processes since the entry.
                 let (process, space) = returning.entered();
                 if vector != EXIT_DECIDED {
@@ -84,9 +86,9 @@ pub fn run(cpu: &mut Cpu) -> ! {
                         Some(decided) => decided,
                         None => unreachable!("a system call's exit was not decided (kernel bug)"),
                     },
-                    v if v >= 32 => interrupted(cpu, &mut regs, space),
-                    14 => page_fault(cpu, &mut regs, process, space),
-                    _ => exception(cpu, &mut regs, process),
+                    v if v >= 32 => interrupted(cpu, space),
+                    14 => page_fault(cpu, returning.regs(), process, space),
+                    _ => exception(cpu, returning.regs(), process),
                 }
             }
         }
@@ -96,10 +98,11 @@ pub fn run(cpu: &mut Cpu) -> ! {
 /// The process was interrupted in ring 3 while it ran in `space`; the handler noted the
 /// interrupt in the core already. Out of line: the loop's syscall arm is the hot one.
 #[inline(never)]
-fn interrupted(cpu: &mut Cpu, regs: &mut UserContext, space: ObjId) -> Exit {
-    kernel().interrupted(cpu, regs, Some(space))
+fn interrupted(cpu: &mut Cpu, space: ObjId) -> Exit {
+    kernel().interrupted(cpu, Some(space))
 }
 
+/// `regs`: the process's save area, this CPU's while it is current here.
 fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjId) -> Exit {
     let (addr, err) = (regs.exit_cr2, regs.exit_error);
     let vpn = addr >> 12;
@@ -127,8 +130,8 @@ fn page_fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, space: ObjI
     exception(cpu, regs, process)
 }
 
-/// The current process took an exception in ring 3, its registers in `regs`: the core keeps
-/// them and sends the fault to its keeper, or halts it (reported here).
+/// The current process took an exception in ring 3, its registers in `regs` (its save area):
+/// the core sends the fault to its keeper, or halts it (reported here).
 fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
     // CR2 means something only for a page fault (`run_user` refuses a bad RIP without entering).
     let addr = if regs.exit_vector == tessera_abi::fault::kind::PAGE_FAULT {
@@ -143,7 +146,7 @@ fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
         rip: regs.rip,
     };
     let k = kernel();
-    let faulted = k.fault(cpu, regs, f);
+    let faulted = k.fault(cpu, f);
     #[cfg(feature = "trace")]
     crate::trace::event(
         cpu.id.index() as u32,
@@ -168,19 +171,20 @@ fn exception(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId) -> Exit {
             f.addr
         );
     }
-    k.exit(cpu, regs)
+    k.exit(cpu)
 }
 
 /// Halts the current process, which cannot run at all, and reports it.
-fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Exit {
-    crate::kprintln!(
-        "process {} halted: {why} at RIP {:#x} (error code {:#x}, CR2 {:#x})",
-        process.index,
-        regs.rip,
-        regs.exit_error,
-        regs.exit_cr2
-    );
+fn fault(cpu: &mut Cpu, process: ObjId, why: &str) -> Exit {
     let k = kernel();
+    let regs = k.saves.area(process);
+    // SAFETY: the save area of the process current on this CPU, which the core leaves to this
+    // CPU alone (`tessera_core::save_areas`); nothing else refers to it here.
+    let (rip, error, cr2) = unsafe { ((*regs).rip, (*regs).exit_error, (*regs).exit_cr2) };
+    crate::kprintln!(
+        "process {} halted: {why} at RIP {rip:#x} (error code {error:#x}, CR2 {cr2:#x})",
+        process.index,
+    );
     if let Err(e) = k.kernel_invoke(
         cpu,
         Cap::new(CapType::Process, process),
@@ -190,5 +194,5 @@ fn fault(cpu: &mut Cpu, regs: &mut UserContext, process: ObjId, why: &str) -> Ex
     ) {
         log::warn!("halting process {}: {e:?}", process.index);
     }
-    k.exit(cpu, regs)
+    k.exit(cpu)
 }

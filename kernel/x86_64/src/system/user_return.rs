@@ -9,13 +9,19 @@
 //! `sysretq`, never unwinding into the CPU loop; otherwise the decided `Exit` is handed to the
 //! loop (`EXIT_DECIDED`), which does the rest as after any other exit. So the loop's locals
 //! that both need (the cached roots, the loaded tables, the open ports, the trace's view) live
-//! in `Returning`, and the loop lends it, the core's `Cpu` and the frame to the entry for the
-//! time user code runs (`Returning::run_user`).
+//! in `Returning`, and the loop lends it and the core's `Cpu` to the entry for the time user
+//! code runs (`Returning::run_user`).
+//!
+//! Registers are never copied on the way: the entry saves them into the current process's
+//! save area in the core (`tessera_core::save_areas`), which `GS_USER_CTX` points at, and a
+//! switch to another process only points it at that process's area (`entry::set_user_ctx`).
 //!
 //! # Invariants
-//! - A CPU's `Returning`, `Cpu` and frame are reached only by that CPU, with interrupts off:
-//!   by the loop, or, while the loop is inside `run_user`, by `syscall_direct` through the
-//!   pointers lent for that time (`LENT`), never both at once.
+//! - A CPU's `Returning` and `Cpu` are reached only by that CPU, with interrupts off: by the
+//!   loop, or, while the loop is inside `run_user`, by `syscall_direct` through the pointers
+//!   lent for that time (`LENT`), never both at once.
+//! - `GS_USER_CTX` points at the save area of the process current on this CPU (the core's
+//!   ownership rule makes it this CPU's alone), set before each entry to user mode.
 //! - `loaded` is what CR3 holds and the TLB epoch it was loaded at: a CR3 write is skipped only
 //!   when both match (the tables are the same and no mapping was removed since).
 
@@ -44,21 +50,29 @@ pub struct Returning {
     loaded: (u64, u64),
     /// Whether the serial ports are open in this CPU's I/O bitmap.
     ports_open: bool,
-    /// The process last prepared to enter user mode, its address space and its SSE area: the
-    /// one in user mode while the loop is inside `run_user`, even after direct returns switched
-    /// to another. An ObjId names one process for ever, and its area stays its own while it
-    /// lives, so the area is looked up again only for another process.
-    entered: (ObjId, ObjId, *mut FxState),
+    /// The process last prepared to enter user mode, its address space, its SSE area and its
+    /// save area: the one in user mode while the loop is inside `run_user`, even after direct
+    /// returns switched to another. An ObjId names one process for ever, and its areas stay its
+    /// own while it lives, so they are looked up again only for another process.
+    entered: Entered,
     /// The exit `syscall_direct` decided and left to the loop.
     decided: Option<Exit>,
     #[cfg(feature = "trace")]
     pub traced: crate::trace::CpuTrace,
 }
 
+/// The process entered last and where its state is kept.
+#[derive(Clone, Copy)]
+struct Entered {
+    process: ObjId,
+    space: ObjId,
+    fx: *mut FxState,
+    regs: *mut UserContext,
+}
+
 /// What the loop lends the syscall entry while user code runs on this CPU.
 struct Lent {
     cpu: *mut Cpu,
-    regs: *mut UserContext,
     returning: *mut Returning,
 }
 
@@ -72,7 +86,12 @@ impl Returning {
             roots: [(ObjId::NONE, 0); 2],
             loaded: (0, u64::MAX),
             ports_open: false,
-            entered: (ObjId::NONE, ObjId::NONE, core::ptr::null_mut()),
+            entered: Entered {
+                process: ObjId::NONE,
+                space: ObjId::NONE,
+                fx: core::ptr::null_mut(),
+                regs: core::ptr::null_mut(),
+            },
             decided: None,
             #[cfg(feature = "trace")]
             traced: crate::trace::CpuTrace::default(),
@@ -80,8 +99,8 @@ impl Returning {
     }
 
     /// Makes `process` ready to enter in `space` on CPU `me`: its tables in CR3, its I/O-port
-    /// grant in the bitmap. Returns its SSE area, or `None` if its tables cannot be made (no
-    /// memory): the caller halts it.
+    /// grant in the bitmap, its save area the entry's. Returns its SSE area, or `None` if its
+    /// tables cannot be made (no memory): the caller halts it.
     #[inline]
     pub fn prepare(
         &mut self,
@@ -106,14 +125,15 @@ impl Returning {
             percpu().set_serial_ports_open(open);
             self.ports_open = open;
         }
-        let fx = if self.entered.0 == process {
-            self.entered.2
-        } else {
-            fx_states::of(process)
-        };
-        self.entered = (process, space, fx);
+        if self.entered.process != process {
+            self.entered.fx = fx_states::of(process);
+            self.entered.regs = kernel().saves.area(process);
+            self.entered.process = process;
+        }
+        self.entered.space = space;
+        entry::set_user_ctx(self.entered.regs);
         // SAFETY: `fx` is `process`'s own area (`fx_states::of`), used only by the CPU running it.
-        Some(unsafe { &mut *fx })
+        Some(unsafe { &mut *self.entered.fx })
     }
 
     /// Loads the address space's tables unless they are loaded and no mapping was removed since.
@@ -137,7 +157,15 @@ impl Returning {
     /// The process that was in user mode when `run_user` returned, and its address space: not
     /// necessarily the one the loop entered, as a direct return may have switched since.
     pub fn entered(&self) -> (ObjId, ObjId) {
-        (self.entered.0, self.entered.1)
+        (self.entered.process, self.entered.space)
+    }
+
+    /// The registers of the process entered last (`entered`), saved in its save area by the
+    /// way it left user mode.
+    pub fn regs(&mut self) -> &mut UserContext {
+        // SAFETY: the area of the process current on this CPU, which the core leaves to this
+        // CPU alone (`tessera_core::save_areas`); the loop holds no other reference to it.
+        unsafe { &mut *self.entered.regs }
     }
 
     /// The exit `syscall_direct` decided, after `run_user` returned `EXIT_DECIDED`.
@@ -146,28 +174,30 @@ impl Returning {
     }
 
     /// Runs the current process (its tables loaded by `prepare`) in user mode until it leaves
-    /// it, lending `cpu`, `regs` and `self` to `syscall_direct` for that time; returns the trap
+    /// it, lending `cpu` and `self` to `syscall_direct` for that time; returns the trap
     /// vector, or `EXIT_DECIDED` with the next exit in `take_decided`.
-    pub fn run_user(&mut self, cpu: &mut Cpu, regs: &mut UserContext, fx: &mut FxState) -> u64 {
+    pub fn run_user(&mut self, cpu: &mut Cpu, fx: &mut FxState) -> u64 {
         let me = percpu().id as usize;
+        let regs = self.entered.regs;
         let mut lent = Lent {
             cpu,
-            regs,
             returning: self,
         };
         LENT[me].store(&mut lent, Ordering::Relaxed);
-        // SAFETY: this CPU's tables are loaded and it holds no lock (the loop's contract); from
-        // here until the return only the entry path reaches the lent state, through `lent`.
-        let vector = unsafe { entry::run_user(lent.regs, fx) };
+        // SAFETY: this CPU's tables are loaded and it holds no lock (the loop's contract);
+        // `regs` is the save area of the process current here, this CPU's alone; from here
+        // until the return only the entry path reaches the lent state, through `lent`.
+        let vector = unsafe { entry::run_user(regs, fx) };
         LENT[me].store(core::ptr::null_mut(), Ordering::Relaxed);
         vector
     }
 }
 
-/// Called by `syscall_entry` (registers saved in the lent frame, SSE state saved) on the
-/// kernel stack, with interrupts off: runs the system call in the core and returns 0 if the
-/// entry returns to user mode by `sysretq` at once (the frame and `GS_USER_FX` then hold the
-/// process to resume), or `EXIT_DECIDED` to leave the decided exit to the loop
+/// Called by `syscall_entry` (registers saved in the current process's save area, SSE state
+/// saved) on the kernel stack, with interrupts off: runs the system call in the core and
+/// returns 0 if the entry returns to user mode by `sysretq` at once (`GS_USER_CTX` and
+/// `GS_USER_FX` then name the process to resume), or `EXIT_DECIDED` to leave the decided exit
+/// to the loop
 /// (`EXIT_SYSCALL`, the system call not run, if no loop lent its state).
 #[no_mangle]
 extern "C" fn syscall_direct() -> u64 {
@@ -181,9 +211,9 @@ extern "C" fn syscall_direct() -> u64 {
     // SAFETY: `run_user` stored a pointer to its live `Lent` for the time user code runs on
     // this CPU, and user code left by `syscall`, so the loop is suspended inside that call and
     // nothing else reaches the state lent.
-    let (cpu, regs, returning) = unsafe {
+    let (cpu, returning) = unsafe {
         let lent = &*lent;
-        (&mut *lent.cpu, &mut *lent.regs, &mut *lent.returning)
+        (&mut *lent.cpu, &mut *lent.returning)
     };
     tlb::quiescent(me);
     tlb::reclaim();
@@ -193,27 +223,27 @@ extern "C" fn syscall_direct() -> u64 {
         let process = cpu
             .current()
             .map_or(tessera_abi::trace::NO_PROCESS, |p| p.index);
-        crate::trace::event(
-            me,
-            tessera_abi::trace::Kind::Syscall,
-            process,
-            regs.rsi,
-            regs.rdi,
-        );
+        let regs = returning.regs();
+        let (info, cap) = (regs.rsi, regs.rdi);
+        crate::trace::event(me, tessera_abi::trace::Kind::Syscall, process, info, cap);
     }
-    let exit = kernel().syscall(cpu, regs);
+    let exit = kernel().syscall(cpu);
     tlb::settle();
     if let Exit::User {
         process,
         space: Some(space),
     } = exit
     {
-        if regs.exit_vector == EXIT_SYSCALL && regs.rip < USER_END {
-            if let Some(fx) = returning.prepare(me, process, space) {
+        if let Some(fx) = returning.prepare(me, process, space) {
+            let regs = returning.regs();
+            if regs.exit_vector == EXIT_SYSCALL && regs.rip < USER_END {
                 fx.sanitize_mxcsr();
                 regs.rflags = regs.sanitized_rflags();
                 #[cfg(feature = "trace")]
-                returning.traced.entering(me, process.index, regs.rax);
+                {
+                    let rax = regs.rax;
+                    returning.traced.entering(me, process.index, rax);
+                }
                 entry::set_user_fx(fx);
                 return 0;
             }

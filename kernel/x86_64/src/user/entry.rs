@@ -4,8 +4,9 @@
 //! block, loads the thread's registers from `ctx` and enters ring 3 with `sysretq` (after a
 //! `syscall`) or `iretq` (after anything else, or for a new thread). The thread
 //! leaves user mode in one of two ways:
-//! - `syscall` (`syscall_entry`): registers are saved into `ctx`, and on the kernel stack
-//!   (below `run_user`'s frame, which stays as it is) `syscall_direct` runs the system call.
+//! - `syscall` (`syscall_entry`): registers are saved into `ctx` (the process's own save area
+//!   in the core, so nothing is copied), and on the kernel stack (below `run_user`'s frame,
+//!   which stays as it is) `syscall_direct` runs the system call.
 //!   Either it returns straight to user mode by `sysretq` (`system/user_return.rs`), or
 //!   `run_user` returns `EXIT_DECIDED` — no frame is left on any stack;
 //! - an interrupt or exception: the trap stub saves a frame on the trap stack, `trap_primary`
@@ -184,6 +185,15 @@ pub unsafe fn run_user(ctx: *mut UserContext, fx: &mut FxState) -> u64 {
     // SAFETY: the caller's contract; the assembly returns here on the same stack with the
     // callee-saved registers restored, whichever way the thread left user mode.
     unsafe { run_user_asm(ctx, rflags, fx, sysret) }
+}
+
+/// Makes `regs` the save area the entry asm and the trap path save to and restore from: the
+/// area of the process about to run on this CPU.
+pub fn set_user_ctx(regs: *mut UserContext) {
+    // SAFETY: writes this CPU's slot, which only the entry asm, the trap path and this CPU read.
+    unsafe {
+        core::arch::asm!("mov gs:[{off}], {}", in(reg) regs, off = const GS_USER_CTX, options(nostack, preserves_flags))
+    };
 }
 
 /// Makes `fx` the SSE area the entry asm saves to and restores from (the direct return to
