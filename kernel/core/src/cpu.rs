@@ -16,7 +16,8 @@ use crate::alarm_queue::AlarmQueue;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
-use crate::sched::{Priority, RunQueue};
+use crate::ready::ReadyQueue;
+use crate::sched::Priority;
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
 
@@ -119,8 +120,8 @@ pub const IDLE: u32 = u32::MAX;
 
 /// The state other CPUs and interrupt handlers reach.
 pub struct PerCpu {
-    /// Ready processes homed here. Leaf lock (level 7): held alone, briefly.
-    pub(crate) run: SpinMutex<RunQueue<ObjId>>,
+    /// Ready processes homed here, and which levels hold one (`ready.rs`).
+    pub(crate) run: ReadyQueue,
     /// Reschedule at the next kernel exit.
     pub(crate) need_resched: AtomicBool,
     /// One bit per IRQ line that fired and is not yet posted.
@@ -140,7 +141,7 @@ impl PerCpu {
     /// `alarms` alarms.
     pub fn new(processes: usize, alarms: usize) -> PerCpu {
         PerCpu {
-            run: SpinMutex::new(RunQueue::new(processes)),
+            run: ReadyQueue::new(processes),
             need_resched: AtomicBool::new(false),
             pending_irqs: AtomicU64::new(0),
             running_priority: AtomicU32::new(IDLE),

@@ -35,6 +35,7 @@ mod orders;
 pub mod planted;
 pub mod platform;
 pub mod post;
+pub mod ready;
 pub mod save_areas;
 pub mod sched;
 pub mod stall_queue;

@@ -50,6 +50,16 @@ impl Priority {
     pub const fn get(self) -> u8 {
         self.0
     }
+
+    /// The highest level whose bit is set in `levels` (bit n: level n), if any.
+    #[inline]
+    pub const fn highest_of(levels: u32) -> Option<Priority> {
+        if levels == 0 {
+            None
+        } else {
+            Some(Priority((u32::BITS - 1 - levels.leading_zeros()) as u8))
+        }
+    }
 }
 
 /// Where a process joins its level.
@@ -149,13 +159,17 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
 
     /// The highest priority with someone queued.
     pub fn highest(&self) -> Option<Priority> {
-        (self.bitmap != 0).then(|| Priority((u32::BITS - 1 - self.bitmap.leading_zeros()) as u8))
+        Priority::highest_of(self.bitmap)
+    }
+
+    /// One bit per priority level with someone queued (`Priority::highest_of` reads it).
+    pub fn levels(&self) -> u32 {
+        self.bitmap
     }
 
     /// The highest priority with someone another CPU may take (see `steal`).
     pub fn highest_stealable(&self) -> Option<Priority> {
-        (self.stealable != 0)
-            .then(|| Priority((u32::BITS - 1 - self.stealable.leading_zeros()) as u8))
+        Priority::highest_of(self.stealable)
     }
 
     /// Whether a queued process should preempt one running at `running`: strictly higher only,

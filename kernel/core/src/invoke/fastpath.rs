@@ -30,7 +30,8 @@
 //!   that message instead of waiting) and no notification request watches the caller
 //!   (becoming available must notify them: `notify.rs`).
 //! - The receiver is homed here, on no CPU and no run queue, and this CPU's run queue holds
-//!   nobody of its priority or higher: the general path would queue it at the tail of its
+//!   nobody of its priority or higher (its ready word says so, read without the queue's lock:
+//!   `ready.rs`): the general path would queue it at the tail of its
 //!   level and pick it next, which is what this path does at once.
 //!
 //! # Commit points
@@ -217,7 +218,7 @@ impl<P: Platform> Kernel<P> {
         if !lock.try_write() {
             return Fast::General;
         }
-        let bar = self.shared(cpu.id).run.lock().highest();
+        let bar = self.shared(cpu.id).run.highest();
         let sender = Waiter::Process(staller);
         let switched = self
             .processes
