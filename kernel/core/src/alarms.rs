@@ -12,7 +12,7 @@
 use tessera_abi::post::{PostPayload, ALARM_FIRED};
 
 use crate::cpu::Cpu;
-use crate::irq::KernelPost;
+use crate::pending_irqs::KernelPost;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::alarm::Armed;

@@ -16,7 +16,7 @@ use crate::alarm_queue::AlarmQueue;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
-use crate::sched::{Priority, RunQueue};
+use crate::run_queue::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
 

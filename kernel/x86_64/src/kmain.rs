@@ -3,7 +3,7 @@
 use crate::boot::start_info::{BootInfo, PhysReader};
 use crate::cmdline::{self, Mode};
 use crate::cpu::percpu::PerCpu;
-use crate::{apic, cpu, ktest, mem, platform, trap};
+use crate::{apic, cpu, hardware, ktest, mem, trap};
 use spin::Once;
 use tessera_abi::boot::{FuzzArg, InitArg};
 
@@ -106,14 +106,14 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
 extern "C" fn kernel_main_on_cpu_stack() -> ! {
     let mode = cmdline::parse(cmdline::get());
     apic::pic::disable();
-    let p = platform::set(apic::acpi_tables::discover(
+    let p = hardware::set(apic::acpi_tables::discover(
         BOOT_INFO.get().map_or(0, |i| i.rsdp_paddr),
     ));
     apic::lapic::init();
     apic::ioapic::init(p.ioapic_address);
     apic::lapic::calibrate();
     apic::lapic::start_timer();
-    let (gsi, low, level) = platform::serial_line();
+    let (gsi, low, level) = hardware::serial_line();
     if apic::ioapic::route(gsi, apic::lapic::id(), low, level) {
         apic::ioapic::set_masked(gsi, false);
     }

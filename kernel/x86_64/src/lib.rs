@@ -20,7 +20,7 @@ pub mod idle;
 mod kmain;
 pub mod ktest;
 mod panic;
-pub mod platform;
+pub mod hardware;
 pub mod qemu_exit;
 pub mod smp;
 pub mod system;

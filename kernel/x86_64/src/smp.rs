@@ -105,7 +105,7 @@ fn identity_map_trampoline(map: bool) {
 
 /// Starts every CPU the MADT lists besides this one; returns how many came up.
 pub fn start_aps() -> usize {
-    let platform = crate::platform::get();
+    let platform = crate::hardware::get();
     let me = lapic::id();
     // SAFETY: linker symbols bounding the trampoline's bytes in rodata.
     let (start, data, end) = unsafe {

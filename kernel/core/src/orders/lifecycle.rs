@@ -26,7 +26,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::sched::Position;
+use crate::run_queue::Position;
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {

@@ -11,7 +11,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState};
 use crate::platform::{Platform, SaveArea};
-use crate::sched::{Position, Priority};
+use crate::run_queue::{Position, Priority};
 use crate::sync::CpuId;
 
 impl<P: Platform> Kernel<P> {
@@ -192,7 +192,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Pins `p` (locked) to `affinity`, or frees it: queued elsewhere, it moves to its new
     /// CPU's queue now; running elsewhere, it leaves that CPU at its next exit
-    /// (`dispatch.rs::decide`) and joins its new CPU's queue.
+    /// (`scheduler.rs::decide`) and joins its new CPU's queue.
     fn set_affinity(
         &self,
         cpu: &Cpu,
@@ -218,7 +218,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// YIELD: an expired quantum puts the caller at the tail of its level at this exit
-    /// (`dispatch.rs::verdict`). Only this CPU's own per-CPU state is touched, so no lock.
+    /// (`scheduler.rs::verdict`). Only this CPU's own per-CPU state is touched, so no lock.
     fn yield_quantum(&self, cpu: &Cpu, v: crate::cap::ObjId) -> Result<(), Error> {
         if cpu.current != Some(v) {
             return Err(Error::BadState);

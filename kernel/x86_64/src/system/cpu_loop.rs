@@ -24,7 +24,7 @@ use tessera_abi::trace::Kind;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
 use tessera_core::cpu::Cpu;
-use tessera_core::dispatch::Exit;
+use tessera_core::scheduler::Exit;
 use tessera_core::keeper::Faulted;
 
 /// Runs processes on this CPU forever.

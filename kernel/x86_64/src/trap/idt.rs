@@ -1,7 +1,7 @@
-//! The IDT, shared by all CPUs: every vector enters its stub in `entry.rs` on an IST stack.
+//! The IDT, shared by all CPUs: every vector enters its stub in `primary.rs` on an IST stack.
 
 use crate::cpu::percpu::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI, IST_TRAP};
-use crate::trap::entry::stub_address;
+use crate::trap::primary::stub_address;
 use spin::Once;
 use x86_64::structures::idt::InterruptDescriptorTable;
 use x86_64::VirtAddr;

@@ -17,7 +17,7 @@
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
-use crate::dispatch::Exit;
+use crate::scheduler::Exit;
 use crate::invoke::fastpath::Fast;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;

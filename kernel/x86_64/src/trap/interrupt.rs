@@ -31,7 +31,7 @@ pub fn device(frame: &mut TrapFrame) {
     // again before the core knows.
     if crate::system::running() {
         crate::system::kernel().note_irq(crate::system::cpu_id(cpu.id), u32::from(line));
-    } else if line == crate::platform::serial_gsi() {
+    } else if line == crate::hardware::serial_gsi() {
         crate::console_input::input_arrived();
     }
     lapic::eoi();
