@@ -2,7 +2,7 @@
 
 use crate::boot::start_info::{BootInfo, PhysReader};
 use crate::cmdline::{self, Mode};
-use crate::cpu::percpu::PerCpu;
+use crate::cpu::percpu::CpuBlock;
 use crate::{apic, cpu, hardware, ktest, mem, trap};
 use spin::Once;
 use tessera_abi::boot::{FuzzArg, InitArg};
@@ -73,7 +73,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     mem::heap::init();
     crate::system::tlb::init(info.top_of_ram().min(mem::kmem::MAX_PHYS));
     let features = cpu::setup::enable();
-    let bsp = PerCpu::new(
+    let bsp = CpuBlock::new(
         0,
         raw_cpuid::CpuId::new()
             .get_feature_info()

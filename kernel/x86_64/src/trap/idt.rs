@@ -12,7 +12,7 @@ pub fn load() {
     let idt = IDT.call_once(|| {
         let mut idt = InterruptDescriptorTable::new();
         // SAFETY: each address is the vector's own assembly stub, which saves a full frame and
-        // returns with iretq; each IST slot named is set in every CPU's TSS (`PerCpu::new`).
+        // returns with iretq; each IST slot named is set in every CPU's TSS (`CpuBlock::new`).
         unsafe {
             for v in 0..=255u8 {
                 let ist = match v {

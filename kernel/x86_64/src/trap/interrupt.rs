@@ -7,14 +7,14 @@
 //! runs, COM1's interrupt only tells the kernel monitor that input arrived.
 
 use crate::apic::lapic;
-use crate::cpu::percpu::{percpu, PerCpu};
+use crate::cpu::percpu::{percpu, CpuBlock};
 use crate::trap::frame::TrapFrame;
 use crate::trap::vectors::IRQ_BASE;
 use core::sync::atomic::Ordering;
 #[cfg(feature = "trace")]
 use tessera_abi::trace::{Kind, NO_PROCESS};
 
-fn counted(frame: &TrapFrame) -> &'static PerCpu {
+fn counted(frame: &TrapFrame) -> &'static CpuBlock {
     let cpu = percpu();
     cpu.irqs_taken.fetch_add(1, Ordering::Relaxed);
     #[cfg(feature = "trace")]

@@ -1,7 +1,7 @@
 //! From the primary handler to the Rust handler for the vector: the Tera shape (seed 000,
 //! section 5) — the primary saves state, this table picks the handler by kind of trap.
 //!
-//! A trap in ring 0 takes the next save area of this CPU's bounded pool (`PerCpu::
+//! A trap in ring 0 takes the next save area of this CPU's bounded pool (`CpuBlock::
 //! enter_nested_trap`); past `TRAP_DEPTH_MAX` the kernel panics, since a deeper nest means a
 //! handler is faulting over and over.
 
