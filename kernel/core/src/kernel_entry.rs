@@ -17,12 +17,13 @@
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
-use crate::scheduler::Exit;
 use crate::invoke::fastpath::Fast;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::RunState;
+use crate::outcome::Next;
 use crate::platform::Platform;
+use crate::scheduler::Exit;
 use crate::sync::atomic::Ordering;
 use crate::sync::CpuId;
 
@@ -48,9 +49,10 @@ impl<P: Platform> Kernel<P> {
                 let run = fast == Fast::General
                     || matches!(self.save_registers(cpu, me, regs, true), Entered::Run);
                 if run {
-                    let kept = self.invoke(cpu, me, regs);
-                    if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
-                        return exit;
+                    if let Next::Same { space } = self.invoke(cpu, me, regs) {
+                        if let Some(exit) = self.quiet_exit(cpu, space) {
+                            return exit;
+                        }
                     }
                 }
             }

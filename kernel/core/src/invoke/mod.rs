@@ -33,6 +33,7 @@ use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
+use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::sync::atomic::{spin_loop, Ordering};
 use crate::sync::Restart;
@@ -52,22 +53,16 @@ pub(crate) struct Caller {
 impl<P: Platform> Kernel<P> {
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
-    /// already in place. `Some(space)` if `me` goes on running after a kernel-object order: its
-    /// registers, reply included, were then copied into `regs` under its lock at the end of the
-    /// path, so a quiet exit need not lock it again (`Kernel::quiet_exit`).
-    pub(crate) fn invoke(
-        &self,
-        cpu: &mut Cpu,
-        me: ObjId,
-        regs: &mut P::SaveArea,
-    ) -> Option<Option<ObjId>> {
+    /// already in place. `Next::Same` only after a kernel-object order or a non-blocking send
+    /// that `me` goes on from: its registers, reply included, are then in `regs`.
+    pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId, regs: &mut P::SaveArea) -> Next {
         loop {
             self.txns.enter(cpu.id);
             let done = self.invocation_path(cpu, me, regs);
             cpu.held.release_all(self);
-            if let Ok(kept) = done {
+            if let Ok(next) = done {
                 cpu.running_call = None;
-                return kept;
+                return next;
             }
             spin_loop();
         }
@@ -78,7 +73,7 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         me: ObjId,
         regs: &mut P::SaveArea,
-    ) -> Result<Option<Option<ObjId>>, Restart> {
+    ) -> Result<Next, Restart> {
         cpu.held.write(self, LockKey::process(me.index))?;
         let Some((inv, owns, staller)) = self
             .processes
@@ -88,7 +83,7 @@ impl<P: Platform> Kernel<P> {
             })
             .flatten()
         else {
-            return Ok(None);
+            return Ok(Next::Exit);
         };
         let caller = Caller {
             id: me,
@@ -100,7 +95,7 @@ impl<P: Platform> Kernel<P> {
         }
         let msg = match self.marshal(me, &inv) {
             Ok(m) => m,
-            Err(e) => return self.refused(cpu, &caller, e).map(|()| None),
+            Err(e) => return self.refused(cpu, &caller, e),
         };
         let target = if self.is_live(&msg.target) {
             msg.target
@@ -115,7 +110,7 @@ impl<P: Platform> Kernel<P> {
             target.ty as u64,
             u64::from(msg.order)
         );
-        let done = match (target.ty, msg.kind) {
+        match (target.ty, msg.kind) {
             (CapType::Null, InvocationKind::Return) => {
                 self.reply_and_wait(cpu, &caller, None, &msg)
             }
@@ -130,7 +125,7 @@ impl<P: Platform> Kernel<P> {
                 // A caller that goes on (WouldBlock, above all: a retry loop's common case)
                 // leaves by the quiet exit, as after a kernel-object order.
                 self.send(cpu, &caller, target, &msg)?;
-                return Ok(self.still_running(cpu, me, regs));
+                Ok(self.still_running(cpu, me, regs))
             }
             (
                 CapType::Endpoint,
@@ -141,16 +136,17 @@ impl<P: Platform> Kernel<P> {
             }
             (_, InvocationKind::Return) => self.refused(cpu, &caller, Error::WrongType),
             _ => {
-                let result = self.object_order(cpu, target, &msg)?;
+                let result = match self.object_order(cpu, target, &msg) {
+                    Ok(r) => Ok(r),
+                    Err(refusal) => Err(refusal.error()?),
+                };
                 if let Ok(object::KReply {
                     wait_leaving: Some(v),
                     ..
                 }) = result
                 {
                     // The order stopped `v`, still running on another CPU (its holder locked).
-                    return self
-                        .stall(cpu, &caller, QueueRef::Leaving(v))
-                        .map(|()| None);
+                    return self.stall(cpu, &caller, QueueRef::Leaving(v));
                 }
                 self.finish(cpu, &caller, |p| {
                     let reply = match result {
@@ -170,10 +166,9 @@ impl<P: Platform> Kernel<P> {
                     };
                     p.save.set_reply(&reply);
                 });
-                return Ok(self.still_running(cpu, me, regs));
+                Ok(self.still_running(cpu, me, regs))
             }
-        };
-        done.map(|()| None)
+        }
     }
 
     /// Whether `p`, just locked as the caller of a path, still runs here. The path is entered
@@ -209,18 +204,20 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `me` (locked) goes on running here after its path: its registers into `regs`, and its
-    /// live address space. `None` if it no longer runs here (an order halted it).
-    fn still_running(&self, cpu: &Cpu, me: ObjId, regs: &mut P::SaveArea) -> Option<Option<ObjId>> {
+    /// live address space. `Exit` if it no longer runs here (an order halted it).
+    fn still_running(&self, cpu: &Cpu, me: ObjId, regs: &mut P::SaveArea) -> Next {
         self.processes
             .read(me, |p| {
                 if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
-                    return None;
+                    return Next::Exit;
                 }
                 regs.clone_from(&p.save);
                 let space = p.space.obj;
-                Some((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
+                Next::Same {
+                    space: (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
+                }
             })
-            .flatten()
+            .unwrap_or(Next::Exit)
     }
 
     /// Refuses the call with `e`: the caller goes on running with the error in `rax` (a
@@ -231,9 +228,14 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `refuse` as the end of a path.
-    pub(crate) fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
+    pub(crate) fn refused(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        e: Error,
+    ) -> Result<Next, Restart> {
         self.refuse(cpu, caller, e);
-        Ok(())
+        Ok(Next::Exit)
     }
 
     /// The last step of a path after which the caller goes on running: `f` writes its reply,

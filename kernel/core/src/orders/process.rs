@@ -35,20 +35,21 @@ impl<P: Platform> Kernel<P> {
             | order::process::TRACE_SWITCH
             | order::process::SET_AFFINITY => Rights::WRITE,
             order::process::READ_REGS => Rights::READ,
-            _ => return Ok(Err(Error::UnknownOrder)),
+            _ => return Err(Error::UnknownOrder.into()),
         };
-        if let Err(e) = need(&cap, needed) {
-            return Ok(Err(e));
-        }
+        need(&cap, needed)?;
         let none = KReply::default();
         match msg.order {
             order::process::HALT => return self.halt(cpu, v, msg.caller),
-            order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
-            order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
+            order::process::RESUME => return self.resume(cpu, v).map(|()| none),
+            order::process::YIELD => {
+                self.yield_quantum(cpu, v)?;
+                return Ok(none);
+            }
             order::process::SET_FAULT_ENDPOINT => return self.set_keeper(cpu, v, msg),
             order::process::SET_NOTIFY => return self.set_notify(cpu, v, msg),
-            order::process::TRACE_EVENT => return Ok(self.trace_event(cpu, v, msg)),
-            order::process::TRACE_SWITCH => return Ok(self.trace_switch(msg)),
+            order::process::TRACE_EVENT => return Ok(self.trace_event(cpu, v, msg)?),
+            order::process::TRACE_SWITCH => return Ok(self.trace_switch(msg)?),
             order::process::READ_REGS | order::process::WRITE_REGS => {
                 return self.registers_order(cpu, v, msg)
             }
@@ -85,7 +86,7 @@ impl<P: Platform> Kernel<P> {
             _ => Ok(()),
         };
         if let Err(e) = checked {
-            return Ok(Err(e));
+            return Err(e.into());
         }
         let write = needed == Rights::WRITE;
         if write {
@@ -97,7 +98,7 @@ impl<P: Platform> Kernel<P> {
             matches!(p.state, RunState::Halted(_)) && p.cpu.is_none()
         };
         if msg.order == order::process::SET_ENTRY && self.processes.read(v, stopped) != Some(true) {
-            return Ok(Err(Error::BadState));
+            return Err(Error::BadState.into());
         }
         // COMMIT POINT: the process is locked and the arguments are checked.
         let reply = if write {
@@ -173,7 +174,7 @@ impl<P: Platform> Kernel<P> {
                 _ => KReply::cap(slot.map_or(Cap::NULL, |s| p.caps[s])),
             })
         };
-        Ok(reply.ok_or(Error::NullCapability))
+        reply.ok_or(Error::NullCapability.into())
     }
 
     /// SET_AFFINITY's argument: `Some(cpu)` for a CPU online, `None` for any; refused if it
