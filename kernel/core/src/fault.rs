@@ -72,7 +72,10 @@ impl<P: Platform> Kernel<P> {
         let Some(me) = cpu.current else {
             return Err(Error::BadAddress.into());
         };
+        // MARSHAL PHASE only (nothing but the derived entry is written): read locks, in any
+        // order, from the self-lock down the translation.
         cpu.held.read(self, LockKey::process(me.index))?;
+        cpu.held.marshal();
         let Some(space) = self
             .processes
             .read(me, |p| p.space.obj)

@@ -1,13 +1,19 @@
 //! The invocation paths: decode the saved registers, then CALL, RETURN, SEND or POST.
 //!
-//! Every path is prepare -> commit point -> operate (seed 001, sections 4 to 6):
-//! - Prepare takes every lock the path will need on this CPU's held-lock list, checks
-//!   everything and reserves what the operation needs. The caller is locked first, for
-//!   writing: it is the one object every path changes (its reply or its state), and the marshal
-//!   phase reads nothing else, since capabilities are copied out of it by value. Then the
-//!   invoked object, the holder of a queue the caller owns, and the post pool only when a
-//!   queue is involved. A failure here changes nothing: the path returns an error to the
-//!   caller, stalls it, or returns `Restart` and is re-run from scratch.
+//! Every path is prepare -> commit point -> operate (seed 001, sections 4 to 6), and its
+//! prepare is two phases (`sync/held_locks.rs`, "Phases"):
+//! - The **marshal phase** locks the caller for writing (the self-lock: it is the one object
+//!   every path changes, its reply or its state) and reads nothing else: the invocation is
+//!   decoded and its capabilities copied out of the caller by value (`marshal.rs`).
+//! - The **operation phase** (`HeldLocks::operate`) takes the operation's locks, ascending or
+//!   tried: the holder of a queue the caller owns, then the invoked object (`send.rs`,
+//!   `reply.rs`, or the order's own in `orders/`). It re-prepares under them what the marshal
+//!   phase copied: a target found dead is Null, a reply target no longer waiting drops the
+//!   reply, an argument found dead acts as Null (seed 001 section 6.2). It checks everything
+//!   and reserves what the operation needs. A failure changes nothing: the path returns an
+//!   error to the caller, stalls it, or returns `Restart` and is re-run from scratch.
+//! - Each path says what happens next with `outcome::Next`; an order refuses with
+//!   `outcome::Refusal`.
 //! - The commit point is marked `// COMMIT POINT` in each path.
 //! - Operate mutates, delivers and wakes; it cannot fail, block or allocate. Wake-ups of
 //!   processes not locked by the path are deferred to kernel exit (`wake.rs`).
@@ -74,7 +80,9 @@ impl<P: Platform> Kernel<P> {
         me: ObjId,
         regs: &mut P::SaveArea,
     ) -> Result<Next, Restart> {
+        // MARSHAL PHASE: the caller's own lock (the self-lock), then nothing but reading it.
         cpu.held.write(self, LockKey::process(me.index))?;
+        cpu.held.marshal();
         let Some((inv, owns, staller)) = self
             .processes
             .write(me, |p| {
@@ -90,10 +98,14 @@ impl<P: Platform> Kernel<P> {
             owns,
             staller,
         };
+        let marshalled = self.marshal(me, &inv);
+        // OPERATION PHASE: the operation's locks, ascending or tried; each path re-prepares
+        // what it marshalled under them (a capability whose object died meanwhile is dead).
+        cpu.held.operate(self);
         if let Some(q) = owns {
             self.lock_queue_holder(cpu, q)?;
         }
-        let msg = match self.marshal(me, &inv) {
+        let msg = match marshalled {
             Ok(m) => m,
             Err(e) => return self.refused(cpu, &caller, e),
         };

@@ -1,6 +1,8 @@
 //! Invocations of kernel objects: they answer order codes as if they were servers
-//! (`tessera_abi::order`). Each order's handler lives in `orders/` and is a complete path of
-//! its own: locks, checks, `// COMMIT POINT`, operation.
+//! (`tessera_abi::order`). Each order's handler lives in `orders/` and is the operation phase
+//! of the invocation path (`invoke/mod.rs`): its locks, ascending or tried, the checks that
+//! re-prepare its capabilities under them, `// COMMIT POINT`, operation. It answers with a
+//! `KReply` or refuses with a `Refusal`.
 
 use tessera_abi::message::DATA_WORDS;
 use tessera_abi::{order, CapType, Error, Rights};
