@@ -25,6 +25,7 @@ pub mod kernel;
 pub mod kernel_entry;
 pub mod lock_key;
 pub mod mmu_model;
+pub mod model_regs;
 mod notify;
 pub mod object;
 mod orders;
