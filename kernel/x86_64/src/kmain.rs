@@ -158,7 +158,7 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
                         fuzz: fuzz.is_some(),
                         scaling: mode == Mode::BenchScaling,
                         cpus: (started + 1) as u8,
-                        log_level: log::max_level() as u8,
+                        log_level: tessera_console_log::level_raw(log::max_level()),
                         tsc_hz: apic::lapic::tsc_hz(),
                     };
                     crate::system::start(archive, started + 1, arg, fuzz)
