@@ -238,9 +238,122 @@ pub struct Reply {
     pub data: [u64; DATA_WORDS],
 }
 
+/// The seven registers of the convention above, by name: a save area keeps them however it
+/// likes, and reads and writes invocations and replies through this one mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallRegs {
+    /// `rax`
+    pub rax: u64,
+    /// `rdi`
+    pub rdi: u64,
+    /// `rsi`
+    pub rsi: u64,
+    /// `rdx`
+    pub rdx: u64,
+    /// `r10`
+    pub r10: u64,
+    /// `r8`
+    pub r8: u64,
+    /// `r9`
+    pub r9: u64,
+}
+
+impl SyscallRegs {
+    /// The invocation, as the kernel reads it at entry.
+    #[inline]
+    pub fn invocation(&self) -> Invocation {
+        Invocation {
+            cap: self.rdi,
+            info: self.rsi,
+            data: [self.rdx, self.r10, self.r8, self.r9],
+            caps: self.rax,
+        }
+    }
+
+    /// Loads an invocation, as user code does before `syscall`.
+    #[inline]
+    pub fn load(&mut self, inv: &Invocation) {
+        self.rdi = inv.cap;
+        self.rsi = inv.info;
+        [self.rdx, self.r10, self.r8, self.r9] = inv.data;
+        self.rax = inv.caps;
+    }
+
+    /// The reply, as user code sees it after `syscall`.
+    #[inline]
+    pub fn reply(&self) -> Reply {
+        Reply {
+            error: self.rax,
+            badge: self.rdi,
+            info: self.rsi,
+            data: [self.rdx, self.r10, self.r8, self.r9],
+        }
+    }
+
+    /// Writes a reply, as the kernel does when an invocation completes or a message arrives.
+    #[inline]
+    pub fn set_reply(&mut self, r: &Reply) {
+        self.rax = r.error;
+        self.rdi = r.badge;
+        self.rsi = r.info;
+        [self.rdx, self.r10, self.r8, self.r9] = r.data;
+    }
+
+    /// Where register `r` is kept here, if it is one of the seven.
+    pub fn slot(&mut self, r: crate::fault::Reg) -> Option<&mut u64> {
+        use crate::fault::Reg;
+        Some(match r {
+            Reg::Rax => &mut self.rax,
+            Reg::Rdi => &mut self.rdi,
+            Reg::Rsi => &mut self.rsi,
+            Reg::Rdx => &mut self.rdx,
+            Reg::R10 => &mut self.r10,
+            Reg::R8 => &mut self.r8,
+            Reg::R9 => &mut self.r9,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invocation_and_a_reply_travel_in_the_same_seven_registers() {
+        let inv = Invocation {
+            cap: 1,
+            info: 2,
+            data: [3, 4, 5, 6],
+            caps: 7,
+        };
+        let mut regs = SyscallRegs::default();
+        regs.load(&inv);
+        assert_eq!(regs.invocation(), inv);
+        let reply = Reply {
+            error: 8,
+            badge: 9,
+            info: 10,
+            data: [11, 12, 13, 14],
+        };
+        regs.set_reply(&reply);
+        assert_eq!(regs.reply(), reply);
+        assert_eq!(
+            (regs.rax, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9),
+            (8, 9, 10, 11, 12, 13, 14)
+        );
+        // Each of the seven is its own slot; no other register is one.
+        let mut seen = [false; 7];
+        for r in crate::fault::Reg::ALL {
+            if let Some(v) = regs.slot(r) {
+                assert!(
+                    !core::mem::replace(&mut seen[*v as usize - 8], true),
+                    "{r:?}"
+                );
+            }
+        }
+        assert_eq!(seen, [true; 7]);
+    }
 
     #[test]
     fn info_round_trips() {

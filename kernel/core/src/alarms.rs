@@ -12,10 +12,10 @@
 use tessera_abi::post::{PostPayload, ALARM_FIRED};
 
 use crate::cpu::Cpu;
-use crate::irq::KernelPost;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::alarm::Armed;
+use crate::pending_irqs::KernelPost;
 use crate::platform::Platform;
 use crate::post::Sender;
 use crate::sync::atomic::Ordering;

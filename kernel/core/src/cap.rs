@@ -15,7 +15,7 @@
 
 use tessera_abi::{CapType, Rights};
 
-use crate::sched::Priority;
+use crate::run_queue::Priority;
 
 /// The name of an object: its index in its table and the generation of that slot when the
 /// object was created.

@@ -17,7 +17,7 @@ use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
 use crate::ready::ReadyQueue;
-use crate::sched::Priority;
+use crate::run_queue::Priority;
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
 

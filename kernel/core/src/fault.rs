@@ -23,8 +23,8 @@ use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::memory::Mapping;
+use crate::outcome::Refusal;
 use crate::platform::{Frame, Platform};
-use crate::sync::Restart;
 
 /// What a user virtual page resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,24 +60,28 @@ impl<P: Platform> Kernel<P> {
             self.txns.enter(cpu.id);
             let r = self.resolve(cpu, vpn);
             cpu.held.release_all(self);
-            if let Ok(t) = r {
-                return t;
+            match r {
+                Ok(t) => return Ok(t),
+                Err(Refusal::Error(e)) => return Err(e),
+                Err(Refusal::Restart) => crate::sync::atomic::spin_loop(),
             }
-            crate::sync::atomic::spin_loop();
         }
     }
 
-    fn resolve(&self, cpu: &mut Cpu, vpn: u64) -> Result<Result<Translation, Error>, Restart> {
+    fn resolve(&self, cpu: &mut Cpu, vpn: u64) -> Result<Translation, Refusal> {
         let Some(me) = cpu.current else {
-            return Ok(Err(Error::BadAddress));
+            return Err(Error::BadAddress.into());
         };
+        // MARSHAL PHASE only (nothing but the derived entry is written): read locks, in any
+        // order, from the self-lock down the translation.
         cpu.held.read(self, LockKey::process(me.index))?;
+        cpu.held.marshal();
         let Some(space) = self
             .processes
             .read(me, |p| p.space.obj)
             .filter(|s| self.spaces.is_live(*s))
         else {
-            return Ok(Err(Error::BadAddress));
+            return Err(Error::BadAddress.into());
         };
         cpu.held.read(self, LockKey::space(space.index))?;
         let Some(m) = self
@@ -85,28 +89,25 @@ impl<P: Platform> Kernel<P> {
             .read(space, |s| s.mappings.get(&vpn).copied())
             .flatten()
         else {
-            return Ok(Err(Error::BadAddress));
+            return Err(Error::BadAddress.into());
         };
         cpu.held.read(self, LockKey::page(m.page.index))?;
         if !self.pages.is_live(m.page) {
-            return Ok(Err(Error::BadAddress));
+            return Err(Error::BadAddress.into());
         }
         self.pages.pin(m.page.index).pin(cpu.id, &self.txns);
-        let table = match self.table_for(cpu, space, vpn) {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        };
+        let table = self.table_for(cpu, space, vpn)?;
         let t = Translation {
             frame: m.frame,
             rights: m.rights,
             table,
         };
         if !self.platform.mapping_derived(space, vpn, &t) {
-            return Ok(Err(Error::OutOfQuota));
+            return Err(Error::OutOfQuota.into());
         }
         // COMMIT POINT: the entry is in, derived from records still locked; the objects are
         // unchanged.
-        Ok(Ok(t))
+        Ok(t)
     }
 
     /// The derived page table covering `vpn` in `space`, made (and pinned) if absent. Another

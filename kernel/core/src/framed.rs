@@ -6,7 +6,7 @@
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
-use crate::dispatch::Exit;
+use crate::scheduler::Exit;
 use crate::keeper::Faulted;
 use crate::kernel::Kernel;
 use crate::platform::Platform;

@@ -102,7 +102,8 @@ impl<P: Platform> Kernel<P> {
             return Ok(Taken::Stopped);
         }
         if keeper.is_null() {
-            if self.prepare_detach(cpu, me, false)?.is_err() {
+            if let Err(r) = self.prepare_detach(cpu, me, false) {
+                r.error()?;
                 return Ok(Taken::Stopped);
             }
             // COMMIT POINT: the process and every queue it owns are locked.

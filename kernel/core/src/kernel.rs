@@ -24,7 +24,7 @@
 //!    fault)` with the registers at the fault (`keeper.rs`: to the process's keeper, or it is
 //!    halted), then as in 2.
 //!
-//! Entry points are in `entry.rs`, the scheduler in `dispatch.rs`, the invocation paths in
+//! Entry points are in `kernel_entry.rs`, the scheduler in `scheduler.rs`, the invocation paths in
 //! `invoke/`, the kernel-object orders in `orders/`.
 
 use alloc::boxed::Box;
@@ -50,7 +50,7 @@ use tessera_abi::CapType;
 
 // The ABI's priority range is the scheduler's.
 const _: () =
-    assert!(tessera_abi::process::PRIORITY_LEVELS as usize == crate::sched::PRIORITY_LEVELS);
+    assert!(tessera_abi::process::PRIORITY_LEVELS as usize == crate::run_queue::PRIORITY_LEVELS);
 
 /// Sizes fixed at boot.
 #[derive(Clone, Copy, Debug)]

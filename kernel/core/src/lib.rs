@@ -1,8 +1,8 @@
 //! The portable Tessera kernel core. No architecture code: hardware is reached only through
 //! the `platform::Platform` trait, implemented by the x86_64 kernel and by the simulator.
 //!
-//! Start at `kernel.rs` (the `Kernel` the arch instantiates), `entry.rs` (the entry and exit
-//! points the arch calls), `dispatch.rs` (the scheduling policy) and `invoke/` (the invocation
+//! Start at `kernel.rs` (the `Kernel` the arch instantiates), `kernel_entry.rs` (the entry and exit
+//! points the arch calls), `scheduler.rs` (the scheduling policy) and `invoke/` (the invocation
 //! paths).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
@@ -18,26 +18,28 @@ pub mod cap;
 mod check;
 pub mod cleaner;
 pub mod cpu;
-pub mod dispatch;
-pub mod entry;
 pub mod fault;
 mod framed;
 mod invoke;
-mod irq;
 pub mod keeper;
 pub mod kernel;
+pub mod kernel_entry;
 pub mod lock_key;
 pub mod mmu_model;
+pub mod model_regs;
 mod notify;
 pub mod object;
 mod orders;
+mod outcome;
+mod pending_irqs;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
 pub mod platform;
 pub mod post;
 pub mod ready;
+pub mod run_queue;
 pub mod save_areas;
-pub mod sched;
+pub mod scheduler;
 pub mod stall_queue;
 pub mod sync;
 pub mod table;
@@ -45,6 +47,6 @@ mod wake;
 
 pub use cap::{Cap, ObjId};
 pub use cpu::Cpu;
-pub use dispatch::Exit;
 pub use kernel::{Config, Kernel};
 pub use platform::{Frame, Platform, SaveArea};
+pub use scheduler::Exit;

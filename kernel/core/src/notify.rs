@@ -50,6 +50,7 @@ use crate::invoke::{Caller, Msg};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Watcher};
+use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, PostId, Sender, WaitOutcome};
 use crate::stall_queue::Owner;
@@ -106,7 +107,7 @@ impl<P: Platform> Kernel<P> {
         let endpoint = match arg.ty {
             CapType::Endpoint if self.is_live(&arg) => arg,
             CapType::Endpoint | CapType::Null => Cap::NULL,
-            _ => return Ok(Err(Error::WrongType)),
+            _ => return Err(Error::WrongType.into()),
         };
         cpu.held.write(self, LockKey::process(v.index))?;
         // COMMIT POINT: the process is locked and the argument checked.
@@ -114,9 +115,8 @@ impl<P: Platform> Kernel<P> {
             p.notify = endpoint;
             p.notify_word = msg.data[0];
         });
-        Ok(done
-            .map(|()| KReply::default())
-            .ok_or(Error::NullCapability))
+        done.map(|()| KReply::default())
+            .ok_or(Error::NullCapability.into())
     }
 
     /// A non-blocking invocation found `watched` not ready; its lock (and the caller's) is
@@ -127,17 +127,17 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         caller: &Caller,
         watched: Watched,
-    ) -> Result<(), Restart> {
+    ) -> Result<Next, Restart> {
         let me = caller.id;
         let Some((endpoint, word, halts, priority)) = self
             .processes
             .read(me, |p| (p.notify, p.notify_word, p.halts, p.priority))
         else {
-            return Ok(());
+            return Ok(Next::Exit);
         };
         if !self.is_live(&endpoint) || self.watched_already(me, watched) {
             self.would_block_reply(cpu, caller, watched, false);
-            return Ok(());
+            return Ok(Next::Exit);
         }
         let Some(id) = self.posts.next_free(Sender::Notify(me)) else {
             return self.refused(cpu, caller, Error::OutOfQuota);
@@ -191,7 +191,7 @@ impl<P: Platform> Kernel<P> {
             },
         }
         self.would_block_reply(cpu, caller, watched, true);
-        Ok(())
+        Ok(Next::Exit)
     }
 
     /// Ends the path with `WouldBlock`; `d0` says whether this call registered a request.

@@ -41,7 +41,7 @@ use tessera_abi::post::{PostPayload, NOTIFY_REQUESTS};
 
 use crate::cap::ObjId;
 use crate::object::process::Staller;
-use crate::sched::Priority;
+use crate::run_queue::Priority;
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The name of a post activity.
@@ -69,7 +69,7 @@ pub enum Sender {
     /// A process (its allotment is its table slot's).
     Process(ObjId),
     /// The kernel posting an IRQ line: one activity per line, as a line is posted once however
-    /// often it fires meanwhile (`irq.rs`).
+    /// often it fires meanwhile (`pending_irqs.rs`).
     Irq(u32),
     /// The kernel posting an alarm's expiry (by alarm table index): one activity per alarm,
     /// as an expiry while the previous one is still queued merges with it (`alarms.rs`).

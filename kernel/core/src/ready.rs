@@ -16,7 +16,7 @@ use core::ops::{Deref, DerefMut};
 use spin::mutex::{SpinMutex, SpinMutexGuard};
 
 use crate::cap::ObjId;
-use crate::sched::{Priority, RunQueue};
+use crate::run_queue::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicU32, Ordering};
 
 /// One CPU's run queue and its ready word. Leaf lock (level 7): held alone, briefly.
@@ -89,7 +89,7 @@ impl Drop for ReadyGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::Position;
+    use crate::run_queue::Position;
 
     fn id(index: u32) -> ObjId {
         ObjId {

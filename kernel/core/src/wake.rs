@@ -17,7 +17,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, QueueRef, RunState};
 use crate::platform::Platform;
-use crate::sched::Position;
+use crate::run_queue::Position;
 use crate::sync::atomic::spin_loop;
 use crate::sync::Restart;
 
@@ -67,7 +67,7 @@ impl<P: Platform> Kernel<P> {
             .map(|who| Wake {
                 who,
                 from: QueueRef::Leaving(v),
-                boost: crate::sched::Priority::LOWEST,
+                boost: crate::run_queue::Priority::LOWEST,
             }))
     }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{call, inv, Regs, H};
+use common::{call, inv, ModelRegs, H};
 use tessera_abi::{order, CapType, Error, InvocationKind, ProcessInfo, ProcessState, Rights};
 use tessera_core::{Cap, Cpu, ObjId};
 
@@ -216,7 +216,7 @@ struct Member {
 fn ring_step(
     h: &H,
     cpu: &mut Cpu,
-    regs: &mut Regs,
+    regs: &mut ModelRegs,
     ring: &Mutex<BTreeMap<ObjId, (Member, Cap)>>,
     done: &AtomicUsize,
 ) -> Result<(), String> {
@@ -250,13 +250,13 @@ fn ring_step(
     ring.lock()
         .unwrap()
         .insert(me, (Member { rounds, last: o }, next));
-    regs.inv = match o {
+    regs.load(&match o {
         Some(o) => call(NEXT, o, &[], &[], 0),
         None => {
             done.fetch_add(1, Ordering::SeqCst);
             inv(InvocationKind::Return, 0, 0, &[], &[], [0; 4])
         }
-    };
+    });
     h.k.syscall_framed(cpu, regs);
     Ok(())
 }
@@ -299,7 +299,7 @@ fn a_ring_of_four_halting_each_other_on_real_threads_all_finish() {
             .map(|mut cpu| {
                 let (ring, done, stop) = (&ring, &done, &stop);
                 sc.spawn(move || {
-                    let mut regs = Regs::default();
+                    let mut regs = ModelRegs::default();
                     while !stop.load(Ordering::SeqCst)
                         && done.load(Ordering::SeqCst) < MEMBERS
                         && Instant::now() < deadline

@@ -429,7 +429,7 @@ fn equal_priorities_take_turns_at_the_end_of_a_quantum() {
     h.start(b);
     h.tick(0);
     assert_eq!(h.current(0), Some(a.obj));
-    for _ in 0..tessera_core::sched::DEFAULT_QUANTUM_TICKS - 1 {
+    for _ in 0..tessera_core::run_queue::DEFAULT_QUANTUM_TICKS - 1 {
         h.k.timer_tick(h.cpus[0].id);
         h.tick(0);
         assert_eq!(h.current(0), Some(a.obj), "the quantum is not used up yet");
@@ -437,7 +437,7 @@ fn equal_priorities_take_turns_at_the_end_of_a_quantum() {
     h.k.timer_tick(h.cpus[0].id);
     h.tick(0);
     assert_eq!(h.current(0), Some(b.obj), "round robin inside the level");
-    for _ in 0..tessera_core::sched::DEFAULT_QUANTUM_TICKS {
+    for _ in 0..tessera_core::run_queue::DEFAULT_QUANTUM_TICKS {
         h.k.timer_tick(h.cpus[0].id);
     }
     h.tick(0);

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{inv, Regs, H};
+use common::{inv, ModelRegs, H};
 use tessera_abi::fault::{kind, Fault, Reg, FAULT};
 use tessera_abi::message::MessageInfo;
 use tessera_abi::{order, CapType, Error, InvocationKind, ProcessState, Rights};
@@ -24,8 +24,8 @@ fn ret(cap: u8, data: &[u64]) -> tessera_abi::message::Invocation {
 }
 
 /// Registers of a process in user mode, distinct in every word.
-fn user_regs(rip: u64) -> Regs {
-    let mut r = Regs::default();
+fn user_regs(rip: u64) -> ModelRegs {
+    let mut r = ModelRegs::default();
     for (i, reg) in Reg::ALL.iter().enumerate() {
         tessera_core::SaveArea::set_reg(&mut r, *reg, 0x100 + i as u64);
     }
@@ -43,7 +43,7 @@ fn page_fault(addr: u64, rip: u64) -> Fault {
 }
 
 /// The current process of CPU `c` takes fault `f` with registers `regs`; then the CPU exits.
-fn fault(h: &mut H, c: usize, regs: Regs, f: Fault) -> Faulted {
+fn fault(h: &mut H, c: usize, regs: ModelRegs, f: Fault) -> Faulted {
     h.regs[c] = regs;
     let r = h.k.fault_framed(&mut h.cpus[c], &h.regs[c], f);
     h.k.exit_framed(&mut h.cpus[c], &mut h.regs[c]);
@@ -330,7 +330,7 @@ fn a_silent_keeper_leaves_the_faulter_waiting_and_halt_resume_and_set_entry_stil
     h.syscall(0, ret(0, &[]));
     assert_eq!(h.current(0), Some(f.obj));
     assert_eq!(
-        (h.regs[0].pc, h.regs[0].sp, h.regs[0].inv.cap),
+        (h.regs[0].pc, h.regs[0].sp, h.regs[0].sys.rdi),
         (0x9000, 0x9900, 42)
     );
 }
@@ -400,12 +400,12 @@ fn set_entry_makes_resume_start_fresh_from_an_open_wait_a_stall_or_a_closed_wait
         assert_eq!(h.current(0), Some(p.obj), "{halted_in}: it runs");
         let r = h.regs[0];
         assert_eq!(
-            (r.pc, r.sp, r.inv.cap, h.state(p)),
+            (r.pc, r.sp, r.sys.rdi, h.state(p)),
             (0x7000, 0x7f00, 3, ProcessState::Running),
             "{halted_in}: at the new entry with the new argument"
         );
         assert_eq!(
-            r.inv.caps, last.caps,
+            r.sys.rax, last.caps,
             "{halted_in}: rax as it was, no reply or error written over it"
         );
     }

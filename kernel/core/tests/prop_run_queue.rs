@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use tessera_core::sched::{Position, Priority, RunQueue, RunQueueError, PRIORITY_LEVELS};
+use tessera_core::run_queue::{Position, Priority, RunQueue, RunQueueError, PRIORITY_LEVELS};
 
 const IDS: usize = 16;
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{inv, Regs, H};
+use common::{inv, ModelRegs, H};
 use tessera_abi::message::MessageInfo;
 use tessera_abi::{order, Error, InvocationKind, Rights};
 use tessera_core::{Cap, Cpu, ObjId};
@@ -48,7 +48,7 @@ impl Xs {
 fn step(
     h: &H,
     cpu: &mut Cpu,
-    regs: &mut Regs,
+    regs: &mut ModelRegs,
     progs: &Mutex<BTreeMap<ObjId, Prog>>,
     done: &AtomicUsize,
     rng: &mut Xs,
@@ -123,7 +123,7 @@ fn step(
         }
     };
     progs.lock().unwrap().insert(me, next);
-    regs.inv = i;
+    regs.load(&i);
     if rng.next().is_multiple_of(16) {
         h.k.timer_tick(cpu.id);
     }
@@ -173,7 +173,7 @@ fn clients_and_servers_on_real_threads_under_halts() {
             .map(|(i, mut cpu)| {
                 let (progs, done, stop) = (&progs, &done, &stop);
                 sc.spawn(move || {
-                    let mut regs = Regs::default();
+                    let mut regs = ModelRegs::default();
                     let mut rng = Xs(0x9e37_79b9 + i as u64);
                     while !stop.load(Ordering::SeqCst) {
                         if let Err(e) = step(hr, &mut cpu, &mut regs, progs, done, &mut rng) {

@@ -23,10 +23,10 @@ use tessera_abi::fault::{kind, page_fault, Fault, Reg};
 use tessera_abi::{order, CapType};
 use tessera_core::{Cap, SaveArea};
 
-use crate::platform::Regs;
 use crate::program::Pending;
 use crate::turns::Entry;
 use crate::world::Sim;
+use tessera_core::model_regs::ModelRegs;
 
 /// Where the faulting instructions of the simulated programs are; each fault gets its own.
 const SITES: u64 = 0x40_0000;
@@ -44,7 +44,7 @@ pub struct Outstanding {
     pub fault: Fault,
     /// The registers the program must have when it next runs or is read: those at the fault,
     /// with its keeper's writes.
-    pub expect: Regs,
+    pub expect: ModelRegs,
     /// It may run again: its keeper replied, or it was halted since the fault.
     pub released: bool,
 }
@@ -52,7 +52,7 @@ pub struct Outstanding {
 impl Outstanding {
     /// Whether `regs` are the registers this fault must have kept, each as expected or as one
     /// of `writes` (WRITE_REGS of its keepers whose results they have not seen) left it.
-    pub fn kept(&self, regs: &Regs, writes: &[(Reg, u64)]) -> bool {
+    pub fn kept(&self, regs: &ModelRegs, writes: &[(Reg, u64)]) -> bool {
         Reg::ALL
             .iter()
             .all(|&r| regs.reg(r) == self.expect.reg(r) || writes.contains(&(r, regs.reg(r))))
@@ -210,7 +210,7 @@ impl Sim {
                 continue;
             };
             let cap = Cap::new(CapType::Process, self.progs[p].id);
-            let mut regs = Regs::default();
+            let mut regs = ModelRegs::default();
             let mut read = true;
             for first in (0..Reg::COUNT).step_by(4) {
                 match self.kernel.kernel_invoke(

@@ -9,110 +9,11 @@
 
 use std::sync::Mutex;
 
-use tessera_abi::fault::Reg;
-use tessera_abi::message::{Invocation, Reply};
 use tessera_core::fault::Translation;
 use tessera_core::mmu_model::MmuModel;
+use tessera_core::model_regs::ModelRegs;
 use tessera_core::sync::{CpuId, Turn, MAX_CPUS};
-use tessera_core::{Frame, Kernel, ObjId, Platform, SaveArea};
-
-/// The registers of a simulated process (the x86_64 `syscall` registers of the ABI).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Regs {
-    pub rax: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub r10: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub pc: u64,
-    pub sp: u64,
-    /// rbx, rcx, rbp, r11..r15, rflags: no simulated program uses them.
-    pub rest: [u64; 9],
-}
-
-impl Regs {
-    /// Loads an invocation into the registers, as user code would before `syscall`.
-    pub fn load(&mut self, inv: &Invocation) {
-        self.rdi = inv.cap;
-        self.rsi = inv.info;
-        self.rdx = inv.data[0];
-        self.r10 = inv.data[1];
-        self.r8 = inv.data[2];
-        self.r9 = inv.data[3];
-        self.rax = inv.caps;
-    }
-
-    /// The reply registers, as user code sees them after `syscall`.
-    pub fn reply(&self) -> Reply {
-        Reply {
-            error: self.rax,
-            badge: self.rdi,
-            info: self.rsi,
-            data: [self.rdx, self.r10, self.r8, self.r9],
-        }
-    }
-}
-
-impl SaveArea for Regs {
-    fn invocation(&self) -> Invocation {
-        Invocation {
-            cap: self.rdi,
-            info: self.rsi,
-            data: [self.rdx, self.r10, self.r8, self.r9],
-            caps: self.rax,
-        }
-    }
-
-    fn set_reply(&mut self, r: &Reply) {
-        self.rax = r.error;
-        self.rdi = r.badge;
-        self.rsi = r.info;
-        [self.rdx, self.r10, self.r8, self.r9] = r.data;
-    }
-
-    fn set_entry(&mut self, pc: u64, sp: u64, arg: u64) {
-        self.pc = pc;
-        self.sp = sp;
-        self.rdi = arg;
-    }
-
-    fn reg(&self, r: Reg) -> u64 {
-        let mut copy = *self;
-        *copy.slot(r)
-    }
-
-    fn set_reg(&mut self, r: Reg, value: u64) {
-        *self.slot(r) = value;
-    }
-}
-
-impl Regs {
-    /// Where register `r` lives.
-    fn slot(&mut self, r: Reg) -> &mut u64 {
-        match r {
-            Reg::Rax => &mut self.rax,
-            Reg::Rdi => &mut self.rdi,
-            Reg::Rsi => &mut self.rsi,
-            Reg::Rdx => &mut self.rdx,
-            Reg::R10 => &mut self.r10,
-            Reg::R8 => &mut self.r8,
-            Reg::R9 => &mut self.r9,
-            Reg::Rip => &mut self.pc,
-            Reg::Rsp => &mut self.sp,
-            Reg::Rbx => &mut self.rest[0],
-            Reg::Rcx => &mut self.rest[1],
-            Reg::Rbp => &mut self.rest[2],
-            Reg::R11 => &mut self.rest[3],
-            Reg::R12 => &mut self.rest[4],
-            Reg::R13 => &mut self.rest[5],
-            Reg::R14 => &mut self.rest[6],
-            Reg::R15 => &mut self.rest[7],
-            Reg::Rflags => &mut self.rest[8],
-        }
-    }
-}
+use tessera_core::{Frame, Kernel, ObjId, Platform};
 
 struct Machine {
     mmu: MmuModel,
@@ -222,7 +123,7 @@ impl SimPlatform {
 }
 
 impl Platform for SimPlatform {
-    type SaveArea = Regs;
+    type SaveArea = ModelRegs;
 
     fn now_ns(&self) -> u64 {
         self.lock().now

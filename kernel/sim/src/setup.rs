@@ -7,12 +7,13 @@ use tessera_core::{Cap, Config, Cpu, Kernel, ObjId};
 
 use crate::exceptions::FaultLog;
 use crate::ledger::Ledger;
-use crate::platform::{Regs, SimPlatform};
+use crate::platform::SimPlatform;
 use crate::program::{slot, Program, ResumeState, Role, DRIVER_BADGE, KEEPER_BADGE, NOTIFY_BADGE};
 use crate::rng::Rng;
 use crate::world::{Sim, Stats, IRQ_LINES};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tessera_core::model_regs::ModelRegs;
 
 use crate::turns::Workers;
 
@@ -44,7 +45,7 @@ impl Sim {
             rng,
             kernel,
             cpus,
-            regs: vec![Regs::default(); ncpus],
+            regs: vec![ModelRegs::default(); ncpus],
             progs: Vec::new(),
             by_id: BTreeMap::new(),
             servers: Vec::new(),

@@ -31,8 +31,9 @@ use tessera_core::keeper::Faulted;
 use tessera_core::sync::Turn;
 use tessera_core::{Cap, Cpu, Exit, Kernel};
 
-use crate::platform::{Regs, SimPlatform};
+use crate::platform::SimPlatform;
 use crate::rng::Rng;
+use tessera_core::model_regs::ModelRegs;
 
 /// At a turn other than a wait, another CPU runs with probability 1 in this.
 const SWITCH_ONE_IN: u64 = 8;
@@ -71,7 +72,7 @@ pub(crate) enum Entry {
 /// A CPU's entry, with the CPU's private state and frame moved in for the round.
 pub(crate) struct Job {
     pub cpu: Cpu,
-    pub regs: Regs,
+    pub regs: ModelRegs,
     pub entry: Entry,
     /// The orders' results, in order (filled in by the run).
     pub results: Vec<OrderResult>,
@@ -82,7 +83,7 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    pub(crate) fn new(cpu: Cpu, regs: Regs, entry: Entry) -> Job {
+    pub(crate) fn new(cpu: Cpu, regs: ModelRegs, entry: Entry) -> Job {
         Job {
             cpu,
             regs,

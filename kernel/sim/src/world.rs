@@ -21,10 +21,11 @@ use tessera_core::{Cap, Cpu, Kernel, ObjId, Platform};
 use crate::exceptions::FaultLog;
 use crate::faults::Injected;
 use crate::ledger::Ledger;
-use crate::platform::{Regs, SimPlatform};
+use crate::platform::SimPlatform;
 use crate::program::{Program, Role};
 use crate::rng::Rng;
 use crate::turns::{Entry, Job, OrderResult, Workers};
+use tessera_core::model_regs::ModelRegs;
 
 /// What a run did (to show the runs are not vacuous).
 #[derive(Clone, Copy, Debug, Default)]
@@ -51,7 +52,7 @@ pub struct Sim {
     pub(crate) rng: Rng,
     pub(crate) kernel: Arc<Kernel<SimPlatform>>,
     pub(crate) cpus: Vec<Cpu>,
-    pub(crate) regs: Vec<Regs>,
+    pub(crate) regs: Vec<ModelRegs>,
     pub(crate) progs: Vec<Program>,
     pub(crate) by_id: BTreeMap<ObjId, usize>,
     pub(crate) servers: Vec<Option<usize>>,

@@ -2,8 +2,8 @@
 
 use crate::boot::start_info::{BootInfo, PhysReader};
 use crate::cmdline::{self, Mode};
-use crate::cpu::percpu::PerCpu;
-use crate::{apic, cpu, ktest, mem, platform, trap};
+use crate::cpu::percpu::CpuBlock;
+use crate::{apic, cpu, hardware, ktest, mem, trap};
 use spin::Once;
 use tessera_abi::boot::{FuzzArg, InitArg};
 
@@ -73,7 +73,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     mem::heap::init();
     crate::system::tlb::init(info.top_of_ram().min(mem::kmem::MAX_PHYS));
     let features = cpu::setup::enable();
-    let bsp = PerCpu::new(
+    let bsp = CpuBlock::new(
         0,
         raw_cpuid::CpuId::new()
             .get_feature_info()
@@ -106,14 +106,14 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
 extern "C" fn kernel_main_on_cpu_stack() -> ! {
     let mode = cmdline::parse(cmdline::get());
     apic::pic::disable();
-    let p = platform::set(apic::acpi_tables::discover(
+    let p = hardware::set(apic::acpi_tables::discover(
         BOOT_INFO.get().map_or(0, |i| i.rsdp_paddr),
     ));
     apic::lapic::init();
     apic::ioapic::init(p.ioapic_address);
     apic::lapic::calibrate();
     apic::lapic::start_timer();
-    let (gsi, low, level) = platform::serial_line();
+    let (gsi, low, level) = hardware::serial_line();
     if apic::ioapic::route(gsi, apic::lapic::id(), low, level) {
         apic::ioapic::set_masked(gsi, false);
     }
@@ -158,7 +158,7 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
                         fuzz: fuzz.is_some(),
                         scaling: mode == Mode::BenchScaling,
                         cpus: (started + 1) as u8,
-                        log_level: log::max_level() as u8,
+                        log_level: tessera_console_log::level_raw(log::max_level()),
                         tsc_hz: apic::lapic::tsc_hz(),
                     };
                     crate::system::start(archive, started + 1, arg, fuzz)

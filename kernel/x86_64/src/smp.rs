@@ -6,7 +6,7 @@
 //! trampoline page is identity-mapped only while an AP is starting.
 
 use crate::apic::{lapic, pit};
-use crate::cpu::percpu::{self, PerCpu};
+use crate::cpu::percpu::{self, CpuBlock};
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
 use crate::mem::page_table::PageTableFlags;
@@ -105,7 +105,7 @@ fn identity_map_trampoline(map: bool) {
 
 /// Starts every CPU the MADT lists besides this one; returns how many came up.
 pub fn start_aps() -> usize {
-    let platform = crate::platform::get();
+    let hardware = crate::hardware::get();
     let me = lapic::id();
     // SAFETY: linker symbols bounding the trampoline's bytes in rodata.
     let (start, data, end) = unsafe {
@@ -128,11 +128,11 @@ pub fn start_aps() -> usize {
         .as_u64();
     let mut started = 0;
     let mut next_id = 1;
-    for &apic_id in &platform.apic_ids[..platform.cpus] {
+    for &apic_id in &hardware.apic_ids[..hardware.cpus] {
         if apic_id as u32 == me {
             continue;
         }
-        let cpu = PerCpu::new(next_id, apic_id as u32);
+        let cpu = CpuBlock::new(next_id, apic_id as u32);
         AP_ONLINE.store(false, Ordering::Release);
         // SAFETY: the four slots follow `ap_trampoline_data` in the copy at 0x8000.
         unsafe {

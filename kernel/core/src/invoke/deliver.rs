@@ -18,7 +18,7 @@ use crate::kernel::Kernel;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::post::PostId;
-use crate::sched::{Position, Priority};
+use crate::run_queue::{Position, Priority};
 use crate::sync::atomic::Ordering;
 use crate::sync::CpuId;
 

@@ -59,7 +59,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
-use crate::sched::{Position, Priority};
+use crate::run_queue::{Position, Priority};
 use crate::sync::atomic::Ordering;
 use crate::sync::LockMode;
 

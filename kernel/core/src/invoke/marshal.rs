@@ -15,7 +15,7 @@ use tessera_abi::{Error, InvocationKind};
 use crate::cap::{Cap, ObjId};
 use crate::kernel::Kernel;
 use crate::platform::Platform;
-use crate::sched::Priority;
+use crate::run_queue::Priority;
 
 /// A decoded invocation.
 #[derive(Clone, Copy, Debug)]

@@ -1,13 +1,19 @@
 //! The invocation paths: decode the saved registers, then CALL, RETURN, SEND or POST.
 //!
-//! Every path is prepare -> commit point -> operate (seed 001, sections 4 to 6):
-//! - Prepare takes every lock the path will need on this CPU's held-lock list, checks
-//!   everything and reserves what the operation needs. The caller is locked first, for
-//!   writing: it is the one object every path changes (its reply or its state), and the marshal
-//!   phase reads nothing else, since capabilities are copied out of it by value. Then the
-//!   invoked object, the holder of a queue the caller owns, and the post pool only when a
-//!   queue is involved. A failure here changes nothing: the path returns an error to the
-//!   caller, stalls it, or returns `Restart` and is re-run from scratch.
+//! Every path is prepare -> commit point -> operate (seed 001, sections 4 to 6), and its
+//! prepare is two phases (`sync/held_locks.rs`, "Phases"):
+//! - The **marshal phase** locks the caller for writing (the self-lock: it is the one object
+//!   every path changes, its reply or its state) and reads nothing else: the invocation is
+//!   decoded and its capabilities copied out of the caller by value (`marshal.rs`).
+//! - The **operation phase** (`HeldLocks::operate`) takes the operation's locks, ascending or
+//!   tried: the holder of a queue the caller owns, then the invoked object (`send.rs`,
+//!   `reply.rs`, or the order's own in `orders/`). It re-prepares under them what the marshal
+//!   phase copied: a target found dead is Null, a reply target no longer waiting drops the
+//!   reply, an argument found dead acts as Null (seed 001 section 6.2). It checks everything
+//!   and reserves what the operation needs. A failure changes nothing: the path returns an
+//!   error to the caller, stalls it, or returns `Restart` and is re-run from scratch.
+//! - Each path says what happens next with `outcome::Next`; an order refuses with
+//!   `outcome::Refusal`.
 //! - The commit point is marked `// COMMIT POINT` in each path.
 //! - Operate mutates, delivers and wakes; it cannot fail, block or allocate. Wake-ups of
 //!   processes not locked by the path are deferred to kernel exit (`wake.rs`).
@@ -33,6 +39,7 @@ use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
+use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::sync::atomic::{spin_loop, Ordering};
 use crate::sync::Restart;
@@ -52,24 +59,26 @@ pub(crate) struct Caller {
 impl<P: Platform> Kernel<P> {
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
-    /// already in place. `Some(space)` if `me` goes on running here after a kernel-object order,
-    /// as its state said under its lock at the end of the path, so a quiet exit need not lock
-    /// it again (`Kernel::quiet_exit`).
-    pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) -> Option<Option<ObjId>> {
+    /// already in place. `Next::Same` only after a kernel-object order or a non-blocking send
+    /// that `me` goes on from, as its state said under its lock at the end of the path, so a
+    /// quiet exit need not lock it again.
+    pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) -> Next {
         loop {
             self.txns.enter(cpu.id);
             let done = self.invocation_path(cpu, me);
             cpu.held.release_all(self);
-            if let Ok(kept) = done {
+            if let Ok(next) = done {
                 cpu.running_call = None;
-                return kept;
+                return next;
             }
             spin_loop();
         }
     }
 
-    fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<Option<Option<ObjId>>, Restart> {
+    fn invocation_path(&self, cpu: &mut Cpu, me: ObjId) -> Result<Next, Restart> {
+        // MARSHAL PHASE: the caller's own lock (the self-lock), then nothing but reading it.
         cpu.held.write(self, LockKey::process(me.index))?;
+        cpu.held.marshal();
         let Some((inv, owns, staller)) = self
             .processes
             .write(me, |p| {
@@ -80,19 +89,23 @@ impl<P: Platform> Kernel<P> {
             })
             .flatten()
         else {
-            return Ok(None);
+            return Ok(Next::Exit);
         };
         let caller = Caller {
             id: me,
             owns,
             staller,
         };
+        let marshalled = self.marshal(me, &inv);
+        // OPERATION PHASE: the operation's locks, ascending or tried; each path re-prepares
+        // what it marshalled under them (a capability whose object died meanwhile is dead).
+        cpu.held.operate(self);
         if let Some(q) = owns {
             self.lock_queue_holder(cpu, q)?;
         }
-        let msg = match self.marshal(me, &inv) {
+        let msg = match marshalled {
             Ok(m) => m,
-            Err(e) => return self.refused(cpu, &caller, e).map(|()| None),
+            Err(e) => return self.refused(cpu, &caller, e),
         };
         let target = if self.is_live(&msg.target) {
             msg.target
@@ -107,7 +120,7 @@ impl<P: Platform> Kernel<P> {
             target.ty as u64,
             u64::from(msg.order)
         );
-        let done = match (target.ty, msg.kind) {
+        match (target.ty, msg.kind) {
             (CapType::Null, InvocationKind::Return) => {
                 self.reply_and_wait(cpu, &caller, None, &msg)
             }
@@ -122,7 +135,7 @@ impl<P: Platform> Kernel<P> {
                 // A caller that goes on (WouldBlock, above all: a retry loop's common case)
                 // leaves by the quiet exit, as after a kernel-object order.
                 self.send(cpu, &caller, target, &msg)?;
-                return Ok(self.still_running(cpu, me));
+                Ok(self.still_running(cpu, me))
             }
             (
                 CapType::Endpoint,
@@ -133,16 +146,17 @@ impl<P: Platform> Kernel<P> {
             }
             (_, InvocationKind::Return) => self.refused(cpu, &caller, Error::WrongType),
             _ => {
-                let result = self.object_order(cpu, target, &msg)?;
+                let result = match self.object_order(cpu, target, &msg) {
+                    Ok(r) => Ok(r),
+                    Err(refusal) => Err(refusal.error()?),
+                };
                 if let Ok(object::KReply {
                     wait_leaving: Some(v),
                     ..
                 }) = result
                 {
                     // The order stopped `v`, still running on another CPU (its holder locked).
-                    return self
-                        .stall(cpu, &caller, QueueRef::Leaving(v))
-                        .map(|()| None);
+                    return self.stall(cpu, &caller, QueueRef::Leaving(v));
                 }
                 self.finish(cpu, &caller, |p, regs| {
                     let reply = match result {
@@ -162,10 +176,9 @@ impl<P: Platform> Kernel<P> {
                     };
                     regs.set_reply(&reply);
                 });
-                return Ok(self.still_running(cpu, me));
+                Ok(self.still_running(cpu, me))
             }
-        };
-        done.map(|()| None)
+        }
     }
 
     /// Whether `p`, just locked as the caller of a path, still runs here. The path is entered
@@ -200,18 +213,20 @@ impl<P: Platform> Kernel<P> {
         false
     }
 
-    /// `me` (locked) goes on running here after its path, in its live address space. `None` if
-    /// it no longer runs here (an order halted it).
-    fn still_running(&self, cpu: &Cpu, me: ObjId) -> Option<Option<ObjId>> {
+    /// `me` (locked) goes on running here after its path, in its live address space. `Exit`
+    /// if it no longer runs here (an order halted it).
+    fn still_running(&self, cpu: &Cpu, me: ObjId) -> Next {
         self.processes
             .read(me, |p| {
                 if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
-                    return None;
+                    return Next::Exit;
                 }
                 let space = p.space.obj;
-                Some((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
+                Next::Same {
+                    space: (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
+                }
             })
-            .flatten()
+            .unwrap_or(Next::Exit)
     }
 
     /// Refuses the call with `e`: the caller goes on running with the error in `rax` (a
@@ -222,9 +237,14 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `refuse` as the end of a path.
-    pub(crate) fn refused(&self, cpu: &mut Cpu, caller: &Caller, e: Error) -> Result<(), Restart> {
+    pub(crate) fn refused(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        e: Error,
+    ) -> Result<Next, Restart> {
         self.refuse(cpu, caller, e);
-        Ok(())
+        Ok(Next::Exit)
     }
 
     /// The last step of a path after which the caller goes on running: `f` writes its reply,

@@ -1,6 +1,8 @@
 //! Invocations of kernel objects: they answer order codes as if they were servers
-//! (`tessera_abi::order`). Each order's handler lives in `orders/` and is a complete path of
-//! its own: locks, checks, `// COMMIT POINT`, operation.
+//! (`tessera_abi::order`). Each order's handler lives in `orders/` and is the operation phase
+//! of the invocation path (`invoke/mod.rs`): its locks, ascending or tried, the checks that
+//! re-prepare its capabilities under them, `// COMMIT POINT`, operation. It answers with a
+//! `KReply` or refuses with a `Refusal`.
 
 use tessera_abi::message::DATA_WORDS;
 use tessera_abi::{order, CapType, Error, Rights};
@@ -9,8 +11,8 @@ use super::Msg;
 use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
+use crate::outcome::Refusal;
 use crate::platform::Platform;
-use crate::sync::Restart;
 
 /// What an order returns to its caller: data words and at most one capability.
 #[derive(Clone, Copy, Debug, Default)]
@@ -50,8 +52,8 @@ impl KReply {
     }
 }
 
-/// An order's outcome: `Restart` (lock contention), or the order's own result.
-pub(crate) type OrderResult = Result<Result<KReply, Error>, Restart>;
+/// An order's outcome: its reply, or its refusal (an error for the caller, or a restart).
+pub(crate) type OrderResult = Result<KReply, Refusal>;
 
 /// Refuses unless `cap` carries every right in `needed`.
 pub(crate) fn need(cap: &Cap, needed: Rights) -> Result<(), Error> {
@@ -67,7 +69,7 @@ impl<P: Platform> Kernel<P> {
     pub(crate) fn object_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
         if msg.order == order::GET_TYPE {
             // COMMIT POINT: nothing to prepare; the type is in the capability.
-            return Ok(Ok(KReply::words([cap.ty as u64, 0, 0, 0])));
+            return Ok(KReply::words([cap.ty as u64, 0, 0, 0]));
         }
         match cap.ty {
             CapType::Bank => self.bank_order(cpu, cap, msg),
@@ -78,7 +80,7 @@ impl<P: Platform> Kernel<P> {
             CapType::IrqLine => self.irq_order(cpu, cap, msg),
             CapType::IoPorts => self.io_ports_order(cpu, cap, msg),
             CapType::Alarm => self.alarm_order(cpu, cap, msg),
-            CapType::Null | CapType::Endpoint | CapType::Resume => Ok(Err(Error::WrongType)),
+            CapType::Null | CapType::Endpoint | CapType::Resume => Err(Error::WrongType.into()),
         }
     }
 
@@ -98,14 +100,19 @@ impl<P: Platform> Kernel<P> {
             let r = if self.is_live(&cap) {
                 self.object_order(cpu, cap, &msg)
             } else {
-                Ok(Err(Error::NullCapability))
+                Err(Error::NullCapability.into())
             };
             cpu.held.release_all(self);
-            if let Ok(r) = r {
-                self.run_deferred(cpu);
-                return r.map(|k| (k.data, k.cap));
-            }
-            crate::sync::atomic::spin_loop();
+            let answer = match r {
+                Ok(k) => Ok((k.data, k.cap)),
+                Err(Refusal::Error(e)) => Err(e),
+                Err(Refusal::Restart) => {
+                    crate::sync::atomic::spin_loop();
+                    continue;
+                }
+            };
+            self.run_deferred(cpu);
+            return answer;
         }
     }
 }

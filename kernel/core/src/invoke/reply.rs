@@ -19,6 +19,7 @@ use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::RunState;
+use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::sync::Restart;
 
@@ -29,7 +30,7 @@ impl<P: Platform> Kernel<P> {
         caller: &Caller,
         resume: Option<Cap>,
         msg: &Msg,
-    ) -> Result<(), Restart> {
+    ) -> Result<Next, Restart> {
         if let Some(r) = resume {
             cpu.held.write(self, LockKey::process(r.obj.index))?;
         }
@@ -39,8 +40,7 @@ impl<P: Platform> Kernel<P> {
             }) == Some(true)
         });
         if msg.kind == InvocationKind::Send && waiting.is_none() {
-            self.refuse(cpu, caller, Error::NullCapability);
-            return Ok(());
+            return self.refused(cpu, caller, Error::NullCapability);
         }
         // COMMIT POINT: the reply target (if any) is locked and waiting for this reply.
         if let Some(r) = waiting {
@@ -58,7 +58,7 @@ impl<P: Platform> Kernel<P> {
         }
         if msg.kind == InvocationKind::Send {
             self.finish(cpu, caller, |_, regs| regs.set_reply(&Reply::default()));
-            return Ok(());
+            return Ok(Next::Exit);
         }
         self.leave(cpu, caller, RunState::Available);
         self.processes.write(caller.id, |me| {
@@ -67,6 +67,6 @@ impl<P: Platform> Kernel<P> {
             }
             self.off_cpu(cpu, caller.id, me);
         });
-        Ok(())
+        Ok(Next::Exit)
     }
 }

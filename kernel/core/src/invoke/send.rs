@@ -21,6 +21,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::notify::Watched;
 use crate::object::process::{QueueRef, RunState, Staller, Waiter};
+use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, Sender, WaitOutcome};
 use crate::stall_queue::StallError;
@@ -34,17 +35,15 @@ impl<P: Platform> Kernel<P> {
         caller: &Caller,
         target: Cap,
         msg: &Msg,
-    ) -> Result<(), Restart> {
+    ) -> Result<Next, Restart> {
         let t_id = target.obj;
         if t_id == caller.id && msg.kind != InvocationKind::Post {
-            self.refuse(cpu, caller, Error::BadState);
-            return Ok(());
+            return self.refused(cpu, caller, Error::BadState);
         }
         cpu.held.write(self, LockKey::process(t_id.index))?;
         let me = Waiter::Process(caller.staller);
         let Some(deliverable) = self.processes.read(t_id, |t| t.may_receive_from(me)) else {
-            self.refuse(cpu, caller, Error::NullCapability);
-            return Ok(());
+            return self.refused(cpu, caller, Error::NullCapability);
         };
         if !deliverable {
             return match msg.kind {
@@ -54,7 +53,7 @@ impl<P: Platform> Kernel<P> {
             };
         }
         let Some(ticket) = self.processes.read(caller.id, |p| p.ticket) else {
-            return Ok(());
+            return Ok(Next::Exit);
         };
         let d = Delivery {
             badge: target.badge,
@@ -75,11 +74,16 @@ impl<P: Platform> Kernel<P> {
             InvocationKind::Call => self.leave(cpu, caller, RunState::Waiting),
             _ => self.finish(cpu, caller, |_, regs| regs.set_reply(&Reply::default())),
         }
-        Ok(())
+        Ok(Next::Exit)
     }
 
     /// Puts the caller on queue `q` (whose holder is locked); it re-runs its call when woken.
-    pub(crate) fn stall(&self, cpu: &mut Cpu, caller: &Caller, q: QueueRef) -> Result<(), Restart> {
+    pub(crate) fn stall(
+        &self,
+        cpu: &mut Cpu,
+        caller: &Caller,
+        q: QueueRef,
+    ) -> Result<Next, Restart> {
         let again = caller.owns == Some(q);
         let s = if again {
             caller.staller
@@ -106,10 +110,7 @@ impl<P: Platform> Kernel<P> {
         };
         match queued {
             Some(Ok(())) => {}
-            None => {
-                self.refuse(cpu, caller, Error::NullCapability);
-                return Ok(());
-            }
+            None => return self.refused(cpu, caller, Error::NullCapability),
             Some(Err(e)) => panic!("{:?} cannot stall on {q:?}: {e:?} (kernel bug)", caller.id),
         }
         trace_event!(
@@ -129,7 +130,7 @@ impl<P: Platform> Kernel<P> {
         }
         self.processes.write(caller.id, |p| p.stall_seq = s.seq);
         self.leave(cpu, caller, RunState::Stalled(q));
-        Ok(())
+        Ok(Next::Stalled)
     }
 
     /// POST to a target that is not available: queue one of the caller's post activities on
@@ -140,10 +141,10 @@ impl<P: Platform> Kernel<P> {
         caller: &Caller,
         target: Cap,
         msg: &Msg,
-    ) -> Result<(), Restart> {
+    ) -> Result<Next, Restart> {
         let t_id = target.obj;
         let Some(priority) = self.processes.read(caller.id, |p| p.priority) else {
-            return Ok(());
+            return Ok(Next::Exit);
         };
         let Some(id) = self.posts.next_free(Sender::Process(caller.id)) else {
             if msg.nonblocking {
@@ -177,6 +178,6 @@ impl<P: Platform> Kernel<P> {
             u64::from(caller.id.index)
         );
         self.finish(cpu, caller, |_, regs| regs.set_reply(&Reply::default()));
-        Ok(())
+        Ok(Next::Exit)
     }
 }

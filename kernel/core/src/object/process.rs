@@ -21,7 +21,7 @@ use tessera_abi::ProcessState;
 
 use crate::cap::{Cap, ObjId};
 use crate::post::PostId;
-use crate::sched::Priority;
+use crate::run_queue::Priority;
 use crate::stall_queue::{StallQueue, Waits, WakeAllQueue};
 use crate::sync::CpuId;
 

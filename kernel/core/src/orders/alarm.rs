@@ -10,6 +10,7 @@ use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::alarm::Armed;
+use crate::outcome::Refusal;
 use crate::platform::Platform;
 
 impl<P: Platform> Kernel<P> {
@@ -17,27 +18,25 @@ impl<P: Platform> Kernel<P> {
         let needed = match msg.order {
             order::alarm::ARM | order::alarm::CANCEL => Rights::WRITE,
             order::alarm::STATUS => Rights::READ,
-            _ => return Ok(Err(Error::UnknownOrder)),
+            _ => return Err(Error::UnknownOrder.into()),
         };
-        if let Err(e) = need(&cap, needed) {
-            return Ok(Err(e));
-        }
+        need(&cap, needed)?;
         let [deadline, period, word, _] = msg.data;
         let endpoint = msg.caps[0];
         if msg.order == order::alarm::ARM {
             let bad_period = period != 0 && !(MIN_PERIOD..=MAX_DEADLINE).contains(&period);
             if deadline > MAX_DEADLINE || bad_period {
-                return Ok(Err(Error::InvalidArgument));
+                return Err(Error::InvalidArgument.into());
             }
             if endpoint.ty != CapType::Endpoint {
-                return Ok(Err(if endpoint.is_null() {
+                return Err(Refusal::Error(if endpoint.is_null() {
                     Error::NullArgument
                 } else {
                     Error::WrongType
                 }));
             }
             if !self.is_live(&endpoint) {
-                return Ok(Err(Error::NullArgument));
+                return Err(Error::NullArgument.into());
             }
         }
         let (v, index) = (cap.obj, cap.obj.index);
@@ -47,7 +46,7 @@ impl<P: Platform> Kernel<P> {
             cpu.held.read(self, LockKey::alarm(index))?;
         }
         let Some(was) = self.alarms.read(v, |a| a.armed) else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         // COMMIT POINT: the alarm is locked and the arguments are checked.
         let reply = match msg.order {
@@ -74,6 +73,6 @@ impl<P: Platform> Kernel<P> {
                 None => [0; 4],
             }),
         };
-        Ok(Ok(reply))
+        Ok(reply)
     }
 }

@@ -23,6 +23,7 @@ use crate::object::alarm::Alarm;
 use crate::object::bank::{cost, Bank};
 use crate::object::memory::{CapPage, Page, Space};
 use crate::object::process::Process;
+use crate::outcome::Refusal;
 use crate::platform::{Frame, Platform};
 use crate::table::Reservation;
 
@@ -42,43 +43,38 @@ impl<P: Platform> Kernel<P> {
             order::bank::CREATE => self.create(cpu, bank, msg),
             order::bank::DESTROY => self.destroy(cpu, bank, msg),
             order::bank::AVAILABLE => {
-                if let Err(e) = need(&bank, Rights::READ) {
-                    return Ok(Err(e));
-                }
+                need(&bank, Rights::READ)?;
                 cpu.held.read(self, LockKey::bank(bank.obj.index))?;
                 // COMMIT POINT: a read-only order.
-                Ok(self
-                    .banks
+                self.banks
                     .read(bank.obj, |b| {
                         KReply::words([b.available(), b.objects, 0, 0])
                     })
-                    .ok_or(Error::NullCapability))
+                    .ok_or(Error::NullCapability.into())
             }
-            _ => Ok(Err(Error::UnknownOrder)),
+            _ => Err(Error::UnknownOrder.into()),
         }
     }
 
     fn create(&self, cpu: &mut Cpu, bank: Cap, msg: &Msg) -> OrderResult {
-        if let Err(e) = need(&bank, Rights::WRITE) {
-            return Ok(Err(e));
-        }
+        need(&bank, Rights::WRITE)?;
         let Some(ty) = CapType::from_raw(msg.data[0]) else {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         };
         let Some(units) = cost(ty, msg.data[1]) else {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         };
         cpu.held.write(self, LockKey::bank(bank.obj.index))?;
         let Some(affordable) = self.banks.read(bank.obj, |b| b.can_charge(units)) else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         if !affordable {
-            return Ok(Err(Error::OutOfQuota));
+            return Err(Error::OutOfQuota.into());
         }
         // The table slot is reserved here, not looked at: banks with room of their own may
         // create on other CPUs at once, and kernel tables are smaller than all quotas together.
         let Some(slot) = self.reserve_slot(ty) else {
-            return Ok(Err(Error::OutOfQuota));
+            return Err(Error::OutOfQuota.into());
         };
         // COMMIT POINT: the bank can pay, a slot is reserved, the frame (if any) is in hand.
         self.banks.write(bank.obj, |b| b.charge(units));
@@ -94,14 +90,14 @@ impl<P: Platform> Kernel<P> {
                 let id = r.fill(p);
                 // A reused slot's registers are its last process's: a new one starts clean.
                 self.saves.with(id, |regs| *regs = P::SaveArea::default());
-                return Ok(Ok(KReply::cap(Cap::process(id, msg.ceiling))));
+                return Ok(KReply::cap(Cap::process(id, msg.ceiling)));
             }
             NewSlot::Space(r) => r.fill(Space::new(b)),
             NewSlot::CapPage(r) => r.fill(CapPage::new(b)),
             NewSlot::Alarm(r) => r.fill(Alarm::new(b)),
             NewSlot::Bank(r) => r.fill(Bank::new(msg.data[1], Some(b))),
         };
-        Ok(Ok(KReply::cap(Cap::new(ty, id))))
+        Ok(KReply::cap(Cap::new(ty, id)))
     }
 
     /// A slot in the table of `ty` (a bankable type), with a page's frame; `None` if the
@@ -121,9 +117,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn destroy(&self, cpu: &mut Cpu, bank: Cap, msg: &Msg) -> OrderResult {
-        if let Err(e) = need(&bank, Rights::WRITE) {
-            return Ok(Err(e));
-        }
+        need(&bank, Rights::WRITE)?;
         let victim = msg.caps[0];
         if !matches!(
             victim.ty,
@@ -134,18 +128,18 @@ impl<P: Platform> Kernel<P> {
                 | CapType::Alarm
                 | CapType::Bank
         ) {
-            return Ok(Err(if victim.is_null() {
+            return Err(Refusal::Error(if victim.is_null() {
                 Error::NullArgument
             } else {
                 Error::WrongType
             }));
         }
         if !self.is_live(&victim) {
-            return Ok(Err(Error::NullArgument));
+            return Err(Error::NullArgument.into());
         }
         cpu.held.write(self, LockKey::bank(bank.obj.index))?;
         let Some(key) = self.key_of(&victim) else {
-            return Ok(Err(Error::NullArgument));
+            return Err(Error::NullArgument.into());
         };
         cpu.held.write(self, key)?;
         let owner = match victim.ty {
@@ -159,14 +153,14 @@ impl<P: Platform> Kernel<P> {
                 .read(victim.obj, |c| c.parent.unwrap_or(ObjId::NONE)),
         };
         match owner {
-            None => return Ok(Err(Error::NullArgument)),
-            Some(o) if o != bank.obj => return Ok(Err(Error::NotOwner)),
+            None => return Err(Error::NullArgument.into()),
+            Some(o) if o != bank.obj => return Err(Error::NotOwner.into()),
             Some(_) => {}
         }
         let units = match victim.ty {
             CapType::Bank => match self.banks.read(victim.obj, |c| (c.objects, c.quota)) {
                 Some((0, quota)) => quota + 1,
-                _ => return Ok(Err(Error::BadState)),
+                _ => return Err(Error::BadState.into()),
             },
             CapType::AddressSpace => 1 + self.spaces.read(victim.obj, |s| s.charged).unwrap_or(0),
             _ => 1,
@@ -175,9 +169,7 @@ impl<P: Platform> Kernel<P> {
             if let Some(halted) = self.stop_before_destroy(cpu, victim.obj, msg.caller)? {
                 return Ok(halted);
             }
-            if let Err(e) = self.prepare_detach(cpu, victim.obj, true)? {
-                return Ok(Err(e));
-            }
+            self.prepare_detach(cpu, victim.obj, true)?;
         }
         // COMMIT POINT: bank and victim are locked, the victim is this bank's and may go.
         match victim.ty {
@@ -207,6 +199,6 @@ impl<P: Platform> Kernel<P> {
             }
         }
         self.banks.write(bank.obj, |b| b.refund(units));
-        Ok(Ok(KReply::default()))
+        Ok(KReply::default())
     }
 }

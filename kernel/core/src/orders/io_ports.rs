@@ -10,31 +10,30 @@ use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::outcome::Refusal;
 use crate::platform::Platform;
 
 impl<P: Platform> Kernel<P> {
     pub(crate) fn io_ports_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
         if !matches!(msg.order, order::io_ports::GRANT | order::io_ports::REVOKE) {
-            return Ok(Err(Error::UnknownOrder));
+            return Err(Error::UnknownOrder.into());
         }
         let target = msg.caps[0];
         if target.ty != CapType::Process {
-            return Ok(Err(if target.is_null() {
+            return Err(Refusal::Error(if target.is_null() {
                 Error::NullArgument
             } else {
                 Error::WrongType
             }));
         }
-        if let Err(e) = need(&cap, Rights::WRITE).and_then(|()| need(&target, Rights::WRITE)) {
-            return Ok(Err(e));
-        }
+        need(&cap, Rights::WRITE).and_then(|()| need(&target, Rights::WRITE))?;
         cpu.held.write(self, LockKey::process(target.obj.index))?;
         if !self.processes.is_live(target.obj) {
-            return Ok(Err(Error::NullArgument));
+            return Err(Error::NullArgument.into());
         }
         // COMMIT POINT: the target is locked and alive; the grant cannot fail.
         let range = (msg.order == order::io_ports::GRANT).then_some(cap.obj.index);
         self.platform.io_ports_granted(target.obj, range);
-        Ok(Ok(KReply::default()))
+        Ok(KReply::default())
     }
 }

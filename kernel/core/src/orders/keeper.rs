@@ -26,26 +26,25 @@ impl<P: Platform> Kernel<P> {
         let keeper = match arg.ty {
             CapType::Endpoint if self.is_live(&arg) => arg,
             CapType::Endpoint | CapType::Null => Cap::NULL,
-            _ => return Ok(Err(Error::WrongType)),
+            _ => return Err(Error::WrongType.into()),
         };
         cpu.held.write(self, LockKey::process(v.index))?;
         // COMMIT POINT: the process is locked and the argument checked.
         let done = self.processes.write(v, |p| p.keeper = keeper);
-        Ok(done
-            .map(|()| KReply::default())
-            .ok_or(Error::NullCapability))
+        done.map(|()| KReply::default())
+            .ok_or(Error::NullCapability.into())
     }
 
     /// READ_REGS and WRITE_REGS on `v`.
     pub(crate) fn registers_order(&self, cpu: &mut Cpu, v: ObjId, msg: &Msg) -> OrderResult {
         let Some(first) = Reg::from_raw(msg.data[0]) else {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         };
         let first = first as usize;
         let write = msg.order == order::process::WRITE_REGS;
         let values = &msg.data[1..usize::from(msg.ndata).clamp(1, DATA_WORDS)];
         if write && (values.is_empty() || first + values.len() > Reg::COUNT as usize) {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         }
         if write {
             cpu.held.write(self, LockKey::process(v.index))?;
@@ -53,8 +52,8 @@ impl<P: Platform> Kernel<P> {
             cpu.held.read(self, LockKey::process(v.index))?;
         }
         match self.processes.read(v, |p| p.registers_at_rest()) {
-            None => return Ok(Err(Error::NullCapability)),
-            Some(false) => return Ok(Err(Error::BadState)),
+            None => return Err(Error::NullCapability.into()),
+            Some(false) => return Err(Error::BadState.into()),
             Some(true) => {}
         }
         // COMMIT POINT: the process is locked and at rest; every register number is checked.
@@ -71,6 +70,6 @@ impl<P: Platform> Kernel<P> {
                 }))
             }
         });
-        Ok(Ok(reply))
+        Ok(reply)
     }
 }

@@ -25,9 +25,9 @@ use crate::invoke::object::{KReply, OrderResult};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState, Waiter};
+use crate::outcome::Refusal;
 use crate::platform::{Platform, SaveArea};
-use crate::sched::Position;
-use crate::sync::Restart;
+use crate::run_queue::Position;
 
 impl<P: Platform> Kernel<P> {
     /// Prepare phase of halt and destroy: lock the holders of the queues `v` is in or owns,
@@ -38,7 +38,7 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         v: ObjId,
         destroying: bool,
-    ) -> Result<Result<(), Error>, Restart> {
+    ) -> Result<(), Refusal> {
         let Some((state, owns, waiters)) = self.processes.read(v, |p| {
             (
                 p.state,
@@ -46,7 +46,7 @@ impl<P: Platform> Kernel<P> {
                 2 * p.senders.len() + p.leaving.len() + p.watchers.len(),
             )
         }) else {
-            return Ok(Err(Error::NullArgument));
+            return Err(Error::NullArgument.into());
         };
         if let Some(q) = owns {
             self.lock_queue_holder(cpu, q)?;
@@ -55,9 +55,9 @@ impl<P: Platform> Kernel<P> {
             self.lock_queue_holder(cpu, q)?;
         }
         if destroying && cpu.deferred.try_reserve(waiters + 2).is_err() {
-            return Ok(Err(Error::OutOfQuota));
+            return Err(Error::OutOfQuota.into());
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Takes `v` out of its run queue, its CPU, the queue it waits on and the queue it owns.
@@ -106,7 +106,7 @@ impl<P: Platform> Kernel<P> {
             .processes
             .read(v, |p| (p.state, p.restart, p.fault.is_some(), p.cpu))
         else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         let elsewhere = caller.is_some() && on.is_some_and(|c| c != cpu.id);
         let halted = matches!(state, RunState::Halted(_));
@@ -117,23 +117,21 @@ impl<P: Platform> Kernel<P> {
         if completing && !(halted && elsewhere) {
             // COMMIT POINT: this caller's halt of `v` is complete (`v` left its CPU; it may
             // have been resumed since, which is the resumer's business).
-            return Ok(Ok(KReply::default()));
+            return Ok(KReply::default());
         }
         if halted {
             // COMMIT POINT: nothing changes; a halt still under way is waited for, so the
             // caller never reads the registers of a `v` that still runs.
-            return Ok(if elsewhere {
+            return if elsewhere {
                 Ok(KReply::wait_leaving(v))
             } else {
-                Err(Error::BadState)
-            });
+                Err(Error::BadState.into())
+            };
         }
-        if let Err(e) = self.prepare_detach(cpu, v, false)? {
-            return Ok(Err(e));
-        }
+        self.prepare_detach(cpu, v, false)?;
         // COMMIT POINT: every queue `v` is in or owns is locked.
         self.stop(cpu, v, Self::resumes(state, restart, faulted));
-        Ok(Ok(self.await_leaving(v, caller, elsewhere)))
+        Ok(self.await_leaving(v, caller, elsewhere))
     }
 
     /// What a process in `state` does when resumed after a halt.
@@ -167,7 +165,7 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         v: ObjId,
         caller: Option<ObjId>,
-    ) -> Result<Option<Result<KReply, Error>>, Restart> {
+    ) -> Result<Option<KReply>, Refusal> {
         let Some((state, restart, faulted, on)) = self
             .processes
             .read(v, |p| (p.state, p.restart, p.fault.is_some(), p.cpu))
@@ -178,13 +176,11 @@ impl<P: Platform> Kernel<P> {
             return Ok(None);
         }
         if !matches!(state, RunState::Halted(_)) {
-            if let Err(e) = self.prepare_detach(cpu, v, false)? {
-                return Ok(Some(Err(e)));
-            }
+            self.prepare_detach(cpu, v, false)?;
             // COMMIT POINT (the halt before a destroy): every queue `v` is in or owns is locked.
             self.stop(cpu, v, Self::resumes(state, restart, faulted));
         }
-        Ok(Some(Ok(KReply::wait_leaving(v))))
+        Ok(Some(KReply::wait_leaving(v)))
     }
 
     /// Operate phase of a halt (every queue `v` is in or owns locked by `prepare_detach`). A
@@ -201,13 +197,13 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// RESUME: `v` goes on as it was when halted.
-    pub(crate) fn resume(&self, cpu: &mut Cpu, v: ObjId) -> Result<Result<(), Error>, Restart> {
+    pub(crate) fn resume(&self, cpu: &mut Cpu, v: ObjId) -> Result<(), Refusal> {
         cpu.held.write(self, LockKey::process(v.index))?;
         let Some(state) = self.processes.read(v, |p| p.state) else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         let RunState::Halted(resumes) = state else {
-            return Ok(Err(Error::BadState));
+            return Err(Error::BadState.into());
         };
         // COMMIT POINT: `v` is locked and halted.
         trace_event!(self, cpu.id, Resume, v.index, 0, 0);
@@ -233,7 +229,7 @@ impl<P: Platform> Kernel<P> {
                 }
             }
         });
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Operate phase of destroying `v` (its bank and every queue holder locked by

@@ -21,6 +21,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::memory::MAX_PAGE_MAPPINGS;
 use crate::object::memory::{Mapping, Page};
+use crate::outcome::Refusal;
 use crate::platform::Platform;
 use crate::sync::LockMode;
 
@@ -32,14 +33,12 @@ impl<P: Platform> Kernel<P> {
         let needed = match msg.order {
             order::page::READ_WORD => Rights::READ,
             order::page::ZERO | order::page::WRITE_WORD => Rights::WRITE,
-            _ => return Ok(Err(Error::UnknownOrder)),
+            _ => return Err(Error::UnknownOrder.into()),
         };
-        if let Err(e) = need(&cap, needed) {
-            return Ok(Err(e));
-        }
+        need(&cap, needed)?;
         let word = msg.data[0];
         if msg.order != order::page::ZERO && word >= PAGE_WORDS {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         }
         if needed == Rights::READ {
             cpu.held.read(self, LockKey::page(cap.obj.index))?;
@@ -47,11 +46,11 @@ impl<P: Platform> Kernel<P> {
             cpu.held.write(self, LockKey::page(cap.obj.index))?;
         }
         let Some(frame) = self.pages.read(cap.obj, |p| p.frame) else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         // COMMIT POINT: the page is locked and the offset checked.
         let w = word as usize;
-        Ok(Ok(match msg.order {
+        Ok(match msg.order {
             order::page::ZERO => {
                 self.platform.zero_frame(frame);
                 KReply::default()
@@ -63,21 +62,19 @@ impl<P: Platform> Kernel<P> {
                 self.platform.write_frame_word(frame, w, msg.data[1]);
                 KReply::default()
             }
-        }))
+        })
     }
 
     pub(crate) fn space_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
         let needed = match msg.order {
             order::space::LOOKUP => Rights::READ,
             order::space::MAP | order::space::UNMAP => Rights::WRITE,
-            _ => return Ok(Err(Error::UnknownOrder)),
+            _ => return Err(Error::UnknownOrder.into()),
         };
-        if let Err(e) = need(&cap, needed) {
-            return Ok(Err(e));
-        }
+        need(&cap, needed)?;
         let vpn = msg.data[0];
         if vpn >= USER_PAGES {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         }
         let space = cap.obj;
         match msg.order {
@@ -91,14 +88,14 @@ impl<P: Platform> Kernel<P> {
                 let live = rights
                     .filter(|m| self.pages.is_live(m.page))
                     .map_or(0, |m| m.rights.raw());
-                Ok(Ok(KReply::words([live, 0, 0, 0])))
+                Ok(KReply::words([live, 0, 0, 0]))
             }
             order::space::UNMAP => {
                 cpu.held.write(self, LockKey::space(space.index))?;
                 let Some((Some(m), bank, refund)) = self.spaces.read(space, |s| {
                     (s.mappings.get(&vpn).copied(), s.bank, s.unmap_refund())
                 }) else {
-                    return Ok(Err(Error::BadState));
+                    return Err(Error::BadState.into());
                 };
                 if self.pages.is_live(m.page) {
                     cpu.held.write(self, LockKey::page(m.page.index))?;
@@ -113,7 +110,7 @@ impl<P: Platform> Kernel<P> {
                 self.banks.write(bank, |b| b.refund_some(refund));
                 self.pages.write(m.page, |p| p.rmap.remove(space, vpn));
                 self.platform.mapping_removed(space, vpn);
-                Ok(Ok(KReply::default()))
+                Ok(KReply::default())
             }
             _ => self.map(cpu, cap, vpn, msg),
         }
@@ -122,18 +119,16 @@ impl<P: Platform> Kernel<P> {
     fn map(&self, cpu: &mut Cpu, space: Cap, vpn: u64, msg: &Msg) -> OrderResult {
         let page = msg.caps[0];
         let Some(rights) = Rights::from_raw(msg.data[1]).filter(|r| *r != Rights::NONE) else {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         };
         if page.ty != CapType::Page {
-            return Ok(Err(if page.is_null() {
+            return Err(Refusal::Error(if page.is_null() {
                 Error::NullArgument
             } else {
                 Error::WrongType
             }));
         }
-        if let Err(e) = need(&page, rights) {
-            return Ok(Err(e));
-        }
+        need(&page, rights)?;
         cpu.held.lock_in_order(
             self,
             (LockKey::page(page.obj.index), LockMode::Write),
@@ -150,13 +145,13 @@ impl<P: Platform> Kernel<P> {
             )
         });
         let frame = match room {
-            None => return Ok(Err(Error::NullArgument)),
-            Some((_, false)) => return Ok(Err(Error::OutOfQuota)),
+            None => return Err(Error::NullArgument.into()),
+            Some((_, false)) => return Err(Error::OutOfQuota.into()),
             Some((frame, true)) => frame,
         };
         self.pages.pin(page.obj.index).pin(cpu.id, &self.txns);
         let Some(bank) = self.spaces.read(space.obj, |s| s.bank) else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         // Below the page and space keys: only tried, and a busy bank restarts the path.
         cpu.held.write(self, LockKey::bank(bank.index))?;
@@ -170,14 +165,14 @@ impl<P: Platform> Kernel<P> {
             (taken, room, s.map_cost(vpn))
         });
         let Some((taken, room, cost)) = state else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         let affordable = self.banks.read(bank, |b| b.can_charge(cost)) == Some(true);
         if taken {
-            return Ok(Err(Error::BadState));
+            return Err(Error::BadState.into());
         }
         if !room || !affordable {
-            return Ok(Err(Error::OutOfQuota));
+            return Err(Error::OutOfQuota.into());
         }
         // COMMIT POINT: space, page and the space's bank are locked, the slot is free, room is
         // left in both and the bank can pay.
@@ -198,7 +193,7 @@ impl<P: Platform> Kernel<P> {
         if let Some(Some(_)) = stale {
             self.platform.mapping_removed(space.obj, vpn);
         }
-        Ok(Ok(KReply::default()))
+        Ok(KReply::default())
     }
 
     /// Drops every derived mapping of page `p`, destroyed under its write lock, in every space
@@ -217,32 +212,28 @@ impl<P: Platform> Kernel<P> {
         let needed = match msg.order {
             order::cap_page::LOAD => Rights::READ,
             order::cap_page::STORE => Rights::WRITE,
-            _ => return Ok(Err(Error::UnknownOrder)),
+            _ => return Err(Error::UnknownOrder.into()),
         };
-        if let Err(e) = need(&cap, needed) {
-            return Ok(Err(e));
-        }
+        need(&cap, needed)?;
         let Some(slot) = usize::try_from(msg.data[0])
             .ok()
             .filter(|&s| s < CAP_PAGE_SLOTS)
         else {
-            return Ok(Err(Error::InvalidArgument));
+            return Err(Error::InvalidArgument.into());
         };
         if needed == Rights::READ {
             cpu.held.read(self, LockKey::cap_page(cap.obj.index))?;
             // COMMIT POINT: a read-only order.
-            Ok(self
-                .cap_pages
+            self.cap_pages
                 .read(cap.obj, |c| KReply::cap(c.caps[slot]))
-                .ok_or(Error::NullCapability))
+                .ok_or(Error::NullCapability.into())
         } else {
             cpu.held.write(self, LockKey::cap_page(cap.obj.index))?;
             // COMMIT POINT: the capability page is locked and the slot checked.
-            Ok(self
-                .cap_pages
+            self.cap_pages
                 .write(cap.obj, |c| c.caps[slot] = msg.caps[0])
                 .map(|()| KReply::default())
-                .ok_or(Error::NullCapability))
+                .ok_or(Error::NullCapability.into())
         }
     }
 }

@@ -3,7 +3,7 @@
 mod alarm;
 mod bank;
 mod io_ports;
-mod irq;
+mod irq_line;
 mod keeper;
 mod lifecycle;
 mod memory;

@@ -11,7 +11,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState};
 use crate::platform::{Platform, SaveArea};
-use crate::sched::{Position, Priority};
+use crate::run_queue::{Position, Priority};
 use crate::sync::CpuId;
 
 impl<P: Platform> Kernel<P> {
@@ -35,20 +35,21 @@ impl<P: Platform> Kernel<P> {
             | order::process::TRACE_SWITCH
             | order::process::SET_AFFINITY => Rights::WRITE,
             order::process::READ_REGS => Rights::READ,
-            _ => return Ok(Err(Error::UnknownOrder)),
+            _ => return Err(Error::UnknownOrder.into()),
         };
-        if let Err(e) = need(&cap, needed) {
-            return Ok(Err(e));
-        }
+        need(&cap, needed)?;
         let none = KReply::default();
         match msg.order {
             order::process::HALT => return self.halt(cpu, v, msg.caller),
-            order::process::RESUME => return Ok(self.resume(cpu, v)?.map(|()| none)),
-            order::process::YIELD => return Ok(self.yield_quantum(cpu, v).map(|()| none)),
+            order::process::RESUME => return self.resume(cpu, v).map(|()| none),
+            order::process::YIELD => {
+                self.yield_quantum(cpu, v)?;
+                return Ok(none);
+            }
             order::process::SET_FAULT_ENDPOINT => return self.set_keeper(cpu, v, msg),
             order::process::SET_NOTIFY => return self.set_notify(cpu, v, msg),
-            order::process::TRACE_EVENT => return Ok(self.trace_event(cpu, v, msg)),
-            order::process::TRACE_SWITCH => return Ok(self.trace_switch(msg)),
+            order::process::TRACE_EVENT => return Ok(self.trace_event(cpu, v, msg)?),
+            order::process::TRACE_SWITCH => return Ok(self.trace_switch(msg)?),
             order::process::READ_REGS | order::process::WRITE_REGS => {
                 return self.registers_order(cpu, v, msg)
             }
@@ -85,7 +86,7 @@ impl<P: Platform> Kernel<P> {
             _ => Ok(()),
         };
         if let Err(e) = checked {
-            return Ok(Err(e));
+            return Err(e.into());
         }
         let write = needed == Rights::WRITE;
         if write {
@@ -97,7 +98,7 @@ impl<P: Platform> Kernel<P> {
             matches!(p.state, RunState::Halted(_)) && p.cpu.is_none()
         };
         if msg.order == order::process::SET_ENTRY && self.processes.read(v, stopped) != Some(true) {
-            return Ok(Err(Error::BadState));
+            return Err(Error::BadState.into());
         }
         // COMMIT POINT: the process is locked and the arguments are checked.
         let reply = if write {
@@ -175,7 +176,7 @@ impl<P: Platform> Kernel<P> {
                 _ => KReply::cap(slot.map_or(Cap::NULL, |s| p.caps[s])),
             })
         };
-        Ok(reply.ok_or(Error::NullCapability))
+        reply.ok_or(Error::NullCapability.into())
     }
 
     /// SET_AFFINITY's argument: `Some(cpu)` for a CPU online, `None` for any; refused if it
@@ -194,7 +195,7 @@ impl<P: Platform> Kernel<P> {
 
     /// Pins `p` (locked) to `affinity`, or frees it: queued elsewhere, it moves to its new
     /// CPU's queue now; running elsewhere, it leaves that CPU at its next exit
-    /// (`dispatch.rs::decide`) and joins its new CPU's queue.
+    /// (`scheduler.rs::decide`) and joins its new CPU's queue.
     fn set_affinity(
         &self,
         cpu: &Cpu,
@@ -220,7 +221,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// YIELD: an expired quantum puts the caller at the tail of its level at this exit
-    /// (`dispatch.rs::verdict`). Only this CPU's own per-CPU state is touched, so no lock.
+    /// (`scheduler.rs::verdict`). Only this CPU's own per-CPU state is touched, so no lock.
     fn yield_quantum(&self, cpu: &Cpu, v: crate::cap::ObjId) -> Result<(), Error> {
         if cpu.current != Some(v) {
             return Err(Error::BadState);

@@ -20,6 +20,20 @@
 //! - A key held for read is re-entrant: taking it again is a no-op, so a waiting writer on it can
 //!   never stall the path that holds it.
 //!
+//! # Phases (seed 001, sections 5 and 6.2)
+//! A path that names its phases starts with its self-lock (the caller's process lock, the one
+//! write lock the marshal phase may hold) and calls `marshal`; then:
+//! - **Marshal**: read locks only, in any order (the general rule above makes a key not above
+//!   the held ones a try). Debug builds assert that no other lock is taken for writing and no
+//!   read lock is upgraded.
+//! - `operate` drops every marshal-phase lock but the self-lock, before any operation lock is
+//!   taken, so no marshal-phase lock is held while waiting for an operation lock.
+//! - **Operation**: locks in ascending key order (waited for) or by try and `Restart`; the path
+//!   re-prepares what it marshalled under them (an object destroyed meanwhile is found dead).
+//! `release_all` ends the phases. Paths of one object (the scheduler's verdict, saving a
+//! trapped process's registers) and the kernel's own work name no phase and keep the general
+//! rule only.
+//!
 //! # Assumptions
 //! - Only the owning CPU touches its list (it is per-CPU state, reached through `&mut`).
 //! - The table maps a key to the same lock until the list no longer names that key.
@@ -42,6 +56,19 @@ pub enum LockMode {
     Read,
     /// Exclusive.
     Write,
+}
+
+/// Where a path is in seed 001's two phases (file header); kept in debug builds only, where
+/// the rules are asserted.
+#[cfg(debug_assertions)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// No phase named: the general rule only.
+    Unnamed,
+    /// Read locks only, beyond the self-lock.
+    Marshal,
+    /// The marshal phase's locks are gone; operation locks are taken.
+    Operation,
 }
 
 /// A lock was contended where waiting could deadlock: release everything and re-run the call
@@ -91,6 +118,8 @@ pub struct HeldLocks<K, const N: usize> {
     held: [Option<(K, LockMode)>; N],
     len: usize,
     top: Option<K>,
+    #[cfg(debug_assertions)]
+    phase: Phase,
 }
 
 impl<K: Copy + Ord, const N: usize> Default for HeldLocks<K, N> {
@@ -106,7 +135,63 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
             held: [None; N],
             len: 0,
             top: None,
+            #[cfg(debug_assertions)]
+            phase: Phase::Unnamed,
         }
+    }
+
+    /// Starts the marshal phase of a path whose one lock so far is its self-lock.
+    #[inline]
+    pub fn marshal(&mut self) {
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                self.phase == Phase::Unnamed && self.len == 1,
+                "marshal phase begun with {} locks held in {:?} (kernel bug)",
+                self.len,
+                self.phase
+            );
+            self.phase = Phase::Marshal;
+        }
+    }
+
+    /// Ends the marshal phase: every lock but the self-lock is released (all are read locks),
+    /// and the operation phase begins.
+    #[inline]
+    pub fn operate<T: LockTable<K> + ?Sized>(&mut self, table: &T) {
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                self.phase == Phase::Marshal,
+                "operation phase begun in {:?} (kernel bug)",
+                self.phase
+            );
+            self.phase = Phase::Operation;
+        }
+        if self.len > 1 {
+            for &(key, mode) in self.held[1..self.len].iter().flatten() {
+                debug_assert!(
+                    mode == LockMode::Read,
+                    "a marshal-phase write lock (kernel bug)"
+                );
+                table.lock_of(key).unlock_read();
+            }
+            self.held[1..self.len].fill(None);
+            self.len = 1;
+            self.top = self.held[0].map(|(k, _)| k);
+            table.turn(Turn::Release);
+        }
+    }
+
+    /// Debug builds: a write (or an upgrade) of `key` must not come in the marshal phase,
+    /// unless `key` is the self-lock.
+    #[inline(always)]
+    fn may_write(&self, _key: K) {
+        #[cfg(debug_assertions)]
+        assert!(
+            self.phase != Phase::Marshal || self.held[0].is_some_and(|(k, _)| k == _key),
+            "a write lock in the marshal phase (kernel bug)"
+        );
     }
 
     /// Whether nothing is held: the kernel exit path asserts this.
@@ -168,6 +253,7 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
     /// hold of `key` is upgraded only if this CPU is its sole reader (else `Restart`).
     #[inline]
     pub fn write<T: LockTable<K> + ?Sized>(&mut self, table: &T, key: K) -> Result<(), Restart> {
+        self.may_write(key);
         table.turn(Turn::Acquire);
         if !self.below_top(key) {
             let lock = table.lock_of(key);
@@ -231,6 +317,9 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
         key: K,
         mode: LockMode,
     ) -> Result<(), Restart> {
+        if mode == LockMode::Write {
+            self.may_write(key);
+        }
         table.turn(Turn::Acquire);
         let lock = table.lock_of(key);
         let got = match (self.mode_of(key), mode) {
@@ -286,6 +375,10 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
         }
         self.len = 0;
         self.top = None;
+        #[cfg(debug_assertions)]
+        {
+            self.phase = Phase::Unnamed;
+        }
         table.turn(Turn::Release);
     }
 
@@ -419,6 +512,77 @@ mod tests {
         assert!(t[0].is_write_locked());
         h.release_all(&t[..]);
         assert!(t.iter().all(MrowLock::is_free));
+    }
+
+    #[test]
+    fn operate_drops_the_marshal_reads_and_keeps_the_self_lock() {
+        let t = table(4);
+        let mut h: HeldLocks<usize, 8> = HeldLocks::new();
+        h.write(&t[..], 1).unwrap();
+        h.marshal();
+        // Read locks in any order: 3 is waited for, 0 (below the top) only tried.
+        h.read(&t[..], 3).unwrap();
+        h.read(&t[..], 0).unwrap();
+        assert_eq!(h.len(), 3);
+        h.operate(&t[..]);
+        assert_eq!(h.entries().collect::<Vec<_>>(), vec![(1, LockMode::Write)]);
+        assert!(t[0].is_free() && t[3].is_free());
+        // The operation phase starts again from the self-lock: 2 is above it, so waited for.
+        h.write(&t[..], 2).unwrap();
+        assert_eq!(h.mode_of(2), Some(LockMode::Write));
+        h.release_all(&t[..]);
+        assert!(t.iter().all(MrowLock::is_free));
+    }
+
+    #[test]
+    fn an_operation_lock_below_the_held_ones_is_only_tried() {
+        let t = table(3);
+        let mut h: HeldLocks<usize, 8> = HeldLocks::new();
+        h.write(&t[..], 1).unwrap();
+        h.marshal();
+        h.read(&t[..], 2).unwrap();
+        h.operate(&t[..]);
+        t[0].read();
+        assert_eq!(h.write(&t[..], 0), Err(Restart));
+        t[0].unlock_read();
+        h.release_all(&t[..]);
+        assert!(t.iter().all(MrowLock::is_free));
+    }
+
+    /// Debug builds assert the marshal phase's rule (`cargo xtask test` runs the core tests in
+    /// a debug build too).
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "a write lock in the marshal phase")]
+    fn a_write_lock_in_the_marshal_phase_is_a_bug() {
+        let t = table(3);
+        let mut h: HeldLocks<usize, 8> = HeldLocks::new();
+        h.write(&t[..], 0).unwrap();
+        h.marshal();
+        h.read(&t[..], 1).unwrap();
+        let _ = h.write(&t[..], 2);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "a write lock in the marshal phase")]
+    fn upgrading_a_marshal_read_lock_is_a_bug() {
+        let t = table(3);
+        let mut h: HeldLocks<usize, 8> = HeldLocks::new();
+        h.write(&t[..], 0).unwrap();
+        h.marshal();
+        h.read(&t[..], 1).unwrap();
+        let _ = h.try_acquire(&t[..], 1, LockMode::Write);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "operation phase begun in Unnamed")]
+    fn an_operation_phase_needs_a_marshal_phase_first() {
+        let t = table(1);
+        let mut h: HeldLocks<usize, 8> = HeldLocks::new();
+        h.write(&t[..], 0).unwrap();
+        h.operate(&t[..]);
     }
 
     #[test]

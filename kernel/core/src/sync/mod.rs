@@ -12,9 +12,26 @@
 //!    user mode, so nothing is held past kernel exit (refining seed 001, section 4.3).
 //! 2. **Marshal-phase object locks.** Read locks, in any order: a key not above every held key
 //!    is only tried, and failure returns `Restart` (`HeldLocks`), so any order is deadlock-free.
+//!    `HeldLocks::operate` drops them all before the first operation lock (seed 001 section
+//!    5.3, rules 1 and 2; debug builds assert that the marshal phase writes nothing but the
+//!    self-lock).
 //! 3. **Operation-phase object locks**: ascending key order (`HeldLocks::lock_in_order`), or by try-lock with `Restart`. The
 //!    general rule of `HeldLocks` covers 1 to 3 at once: a path spins only for a key above every
 //!    key it holds, so wait-for edges always point upward and cannot close a cycle.
+//!
+//! **Refined: more than the seed's two operation locks, several of them writes.** Seed 001
+//! (section 5.3, rule 3) allows two, one a write, because there a path that cannot get a lock
+//! spins while holding the others, and with more locks spinning paths can conflict round and
+//! round with marshal phases elsewhere. Here a path spins only for a key above all it holds and
+//! otherwise gives up everything (`Restart`), so holding more locks adds no wait-for edge that
+//! points down: MAP holds page, space and bank, a process DESTROY its bank, the victim and the
+//! holders of the victim's queues. Progress after a restart is statistical (section 6.1 accepts
+//! that), which the simulator's seeds exercise. The general invocation path's marshal phase
+//! takes no lock but the self-lock: capabilities are copied out of the caller by value and a
+//! copy's liveness is a generation compare, re-checked under the operation locks (section 6.2's
+//! re-prepare: an argument whose object died meanwhile acts as Null, a reply to a process no
+//! longer waiting is dropped), so a read lock on the invoked object would buy nothing there.
+//! A page fault's resolution is a marshal phase alone: read locks down the translation.
 //! 4. **Reclaimable-cache lock** (the cleaner's table, `cleaner::ReclaimableCache`). A leaf:
 //!    taken alone, in the prepare phase, for one lookup, pin, insert or eviction.
 //! 5. **Stall queues** have no lock of their own: a queue is guarded by the lock of the object

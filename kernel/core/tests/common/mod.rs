@@ -5,87 +5,13 @@
 
 use std::sync::Mutex;
 
-use tessera_abi::fault::Reg;
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
 use tessera_abi::{order, CapType, Error, InvocationKind, Rights};
 use tessera_core::fault::Translation;
 use tessera_core::mmu_model::MmuModel;
+pub use tessera_core::model_regs::ModelRegs;
 use tessera_core::sync::CpuId;
-use tessera_core::{Cap, Config, Cpu, Exit, Frame, Kernel, ObjId, Platform, SaveArea};
-
-/// The syscall registers, and the rest of the user registers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Regs {
-    pub inv: Invocation,
-    pub pc: u64,
-    pub sp: u64,
-    /// rbx, rcx, rbp, r11..r15, rflags.
-    pub rest: [u64; 9],
-}
-
-impl SaveArea for Regs {
-    fn invocation(&self) -> Invocation {
-        self.inv
-    }
-    fn set_reply(&mut self, r: &Reply) {
-        self.inv = Invocation {
-            caps: r.error,
-            cap: r.badge,
-            info: r.info,
-            data: r.data,
-        };
-    }
-    fn set_entry(&mut self, pc: u64, sp: u64, arg: u64) {
-        self.pc = pc;
-        self.sp = sp;
-        self.inv.cap = arg;
-    }
-    fn reg(&self, r: Reg) -> u64 {
-        let mut copy = *self;
-        *copy.slot(r)
-    }
-    fn set_reg(&mut self, r: Reg, value: u64) {
-        *self.slot(r) = value;
-    }
-}
-
-impl Regs {
-    /// Where register `r` lives.
-    fn slot(&mut self, r: Reg) -> &mut u64 {
-        match r {
-            Reg::Rax => &mut self.inv.caps,
-            Reg::Rdi => &mut self.inv.cap,
-            Reg::Rsi => &mut self.inv.info,
-            Reg::Rdx => &mut self.inv.data[0],
-            Reg::R10 => &mut self.inv.data[1],
-            Reg::R8 => &mut self.inv.data[2],
-            Reg::R9 => &mut self.inv.data[3],
-            Reg::Rip => &mut self.pc,
-            Reg::Rsp => &mut self.sp,
-            Reg::Rbx => &mut self.rest[0],
-            Reg::Rcx => &mut self.rest[1],
-            Reg::Rbp => &mut self.rest[2],
-            Reg::R11 => &mut self.rest[3],
-            Reg::R12 => &mut self.rest[4],
-            Reg::R13 => &mut self.rest[5],
-            Reg::R14 => &mut self.rest[6],
-            Reg::R15 => &mut self.rest[7],
-            Reg::Rflags => &mut self.rest[8],
-        }
-    }
-}
-
-impl Regs {
-    /// The registers read as a reply.
-    pub fn reply(&self) -> Reply {
-        Reply {
-            error: self.inv.caps,
-            badge: self.inv.cap,
-            info: self.inv.info,
-            data: self.inv.data,
-        }
-    }
-}
+use tessera_core::{Cap, Config, Cpu, Exit, Frame, Kernel, ObjId, Platform};
 
 /// A machine with a few frames, derived page tables and TLBs (`MmuModel`); records IPIs.
 pub struct TestPlatform {
@@ -107,7 +33,7 @@ pub struct TestPlatform {
 }
 
 impl Platform for TestPlatform {
-    type SaveArea = Regs;
+    type SaveArea = ModelRegs;
     fn now_ns(&self) -> u64 {
         self.clock.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -189,7 +115,7 @@ impl TestPlatform {
 pub struct H {
     pub k: Kernel<TestPlatform>,
     pub cpus: Vec<Cpu>,
-    pub regs: Vec<Regs>,
+    pub regs: Vec<ModelRegs>,
     pub root: Cap,
 }
 
@@ -249,7 +175,7 @@ impl H {
         let k = Kernel::new(platform, config);
         let root = k.boot_bank(quota).unwrap();
         let cpus: Vec<Cpu> = k.cpu_ids().map(Cpu::new).collect();
-        let regs = vec![Regs::default(); cpus.len()];
+        let regs = vec![ModelRegs::default(); cpus.len()];
         H {
             k,
             cpus,
@@ -403,7 +329,7 @@ impl H {
     /// `syscall` without the invariant check after it (for tests that watch what the kernel
     /// alone does, such as what it allocates).
     pub fn syscall_unchecked(&mut self, c: usize, i: Invocation) -> Exit {
-        self.regs[c].inv = i;
+        self.regs[c].load(&i);
         self.entry(c, |h| h.k.syscall_framed(&mut h.cpus[c], &mut h.regs[c]))
     }
 

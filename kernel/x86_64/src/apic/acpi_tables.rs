@@ -22,8 +22,9 @@ impl AcpiHandler for DirectMap {
     fn unmap_physical_region<T>(_region: &PhysicalMapping<Self, T>) {}
 }
 
+/// What the MADT says about this machine: its CPUs, its IOAPIC and how ISA lines are wired.
 #[derive(Clone, Debug)]
-pub struct Platform {
+pub struct Hardware {
     pub apic_ids: [u8; MAX_CPUS],
     pub cpus: usize,
     pub ioapic_address: u64,
@@ -31,9 +32,9 @@ pub struct Platform {
     pub isa_overrides: [(u32, bool, bool); 16],
 }
 
-impl Platform {
-    fn defaults() -> Platform {
-        Platform {
+impl Hardware {
+    fn defaults() -> Hardware {
+        Hardware {
             apic_ids: [0; MAX_CPUS],
             cpus: 1,
             ioapic_address: 0xfec0_0000,
@@ -43,8 +44,8 @@ impl Platform {
 }
 
 /// Reads the MADT; without ACPI the machine is taken to be a single-CPU PC.
-pub fn discover(rsdp_paddr: u64) -> Platform {
-    let mut p = Platform::defaults();
+pub fn discover(rsdp_paddr: u64) -> Hardware {
+    let mut p = Hardware::defaults();
     // SAFETY: the RSDP address comes from the boot loader, or is searched for in the BIOS
     // area, both in RAM that is in the direct map.
     let tables = unsafe {

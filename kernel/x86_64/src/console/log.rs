@@ -3,42 +3,17 @@
 //! trace`, default `info`). Any crate linked into the kernel, the core included, logs through
 //! `log`'s macros and reaches the same console.
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::LevelFilter;
+use tessera_console_log::Console;
 
-struct Console;
-
-static CONSOLE: Console = Console;
-
-impl Log for Console {
-    fn enabled(&self, m: &Metadata) -> bool {
-        m.level() <= log::max_level()
-    }
-
-    fn log(&self, r: &Record) {
-        if self.enabled(r.metadata()) {
-            crate::kprintln!("[{}] {}", tag(r.level()), r.args());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn tag(l: Level) -> &'static str {
-    match l {
-        Level::Error => "ERROR",
-        Level::Warn => "WARN ",
-        Level::Info => "INFO ",
-        Level::Debug => "DEBUG",
-        Level::Trace => "TRACE",
-    }
-}
+static CONSOLE: Console = Console {
+    print: crate::console::write_fmt,
+};
 
 /// Installs the logger at the level `loglevel=` on `cmdline` asks for, else `info`. Called
 /// once, first thing at boot, so every record of the boot is judged by the asked level.
 pub fn init(cmdline: &str) {
-    // Only a second call could fail, and the logger would be this one anyway.
-    let _ = log::set_logger(&CONSOLE);
-    log::set_max_level(LevelFilter::Info);
+    tessera_console_log::install(&CONSOLE, LevelFilter::Info);
     for asked in cmdline
         .split_ascii_whitespace()
         .filter_map(|w| w.strip_prefix("loglevel="))

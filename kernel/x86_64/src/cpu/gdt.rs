@@ -4,7 +4,7 @@
 //! user data 0x18, user code 0x20 (sysret loads SS = base + 8 and CS = base + 16 from 0x10),
 //! then the 16-byte TSS at 0x28.
 
-use crate::cpu::percpu::PerCpu;
+use crate::cpu::percpu::CpuBlock;
 use alloc::boxed::Box;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
@@ -16,13 +16,13 @@ pub const KERNEL_DATA: u16 = 0x10;
 pub const USER_DATA: u16 = 0x18 | 3;
 pub const USER_CODE: u16 = 0x20 | 3;
 
-pub fn load(cpu: &'static PerCpu) {
+pub fn load(cpu: &'static CpuBlock) {
     let gdt = Box::leak(Box::new(GlobalDescriptorTable::new()));
     let kcode = gdt.append(Descriptor::kernel_code_segment());
     let kdata = gdt.append(Descriptor::kernel_data_segment());
     let udata = gdt.append(Descriptor::user_data_segment());
     let ucode = gdt.append(Descriptor::user_code_segment());
-    // SAFETY: the TSS lives in the leaked PerCpu block, so the 'static borrow is sound; later
+    // SAFETY: the TSS lives in the leaked CpuBlock block, so the 'static borrow is sound; later
     // writes (IST1, the bitmap) go through the cell's raw pointer, never through this reference.
     let t = unsafe { &*cpu.tss.get() };
     let tss = gdt.append(

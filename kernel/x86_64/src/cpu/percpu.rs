@@ -52,8 +52,8 @@ const SERIAL_IOMAP_BYTES: [usize; 2] = [
 ];
 
 #[repr(C)]
-pub struct PerCpu {
-    self_ptr: *const PerCpu,
+pub struct CpuBlock {
+    self_ptr: *const CpuBlock,
     /// Written and read only by the user-entry assembly: the running thread's save area, the
     /// kernel stack pointer to come back to, a scratch word for `syscall` entry, and the
     /// running thread's FXSAVE area.
@@ -71,23 +71,23 @@ pub struct PerCpu {
 }
 
 const _: () = assert!(
-    core::mem::offset_of!(PerCpu, asm_slots) == GS_USER_CTX
+    core::mem::offset_of!(CpuBlock, asm_slots) == GS_USER_CTX
         && GS_KERNEL_RSP == GS_USER_CTX + 8
         && GS_SCRATCH == GS_USER_CTX + 16
         && GS_USER_FX == GS_USER_CTX + 24
 );
 
 // SAFETY: the only shared mutation is through atomics; the TSS cell is written by its own CPU.
-unsafe impl Sync for PerCpu {}
+unsafe impl Sync for CpuBlock {}
 
-static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] =
+static CPUS: [AtomicPtr<CpuBlock>; MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
 static READY: AtomicBool = AtomicBool::new(false);
 
-impl PerCpu {
+impl CpuBlock {
     /// Allocates the block and its stacks; the TSS gets the IST stacks.
-    pub fn new(id: u32, apic_id: u32) -> &'static PerCpu {
+    pub fn new(id: u32, apic_id: u32) -> &'static CpuBlock {
         let chunks = core::array::from_fn(|i| {
             stacks::alloc(if i == 0 {
                 KERNEL_STACK_PAGES
@@ -105,7 +105,7 @@ impl PerCpu {
             VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
         tss.interrupt_stack_table[(IST_MACHINE_CHECK - 1) as usize] =
             VirtAddr::new(stacks::alloc(TRAP_STACK_PAGES).top);
-        let cpu = Box::leak(Box::new(PerCpu {
+        let cpu = Box::leak(Box::new(CpuBlock {
             self_ptr: core::ptr::null(),
             asm_slots: [const { UnsafeCell::new(0) }; 4],
             id,
@@ -176,8 +176,8 @@ impl PerCpu {
 }
 
 /// This CPU's block. Valid once `install` ran on this CPU.
-pub fn percpu() -> &'static PerCpu {
-    let p: *const PerCpu;
+pub fn percpu() -> &'static CpuBlock {
+    let p: *const CpuBlock;
     // SAFETY: after `install`, gs:[0] holds the address of this CPU's leaked, 'static block.
     unsafe {
         core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags))
@@ -186,7 +186,7 @@ pub fn percpu() -> &'static PerCpu {
     unsafe { &*p }
 }
 
-pub fn cpu(id: usize) -> Option<&'static PerCpu> {
+pub fn cpu(id: usize) -> Option<&'static CpuBlock> {
     // SAFETY: a non-null entry points at a leaked, 'static block.
     CPUS.get(id)
         .and_then(|p| unsafe { p.load(Ordering::Acquire).as_ref() })
@@ -203,8 +203,8 @@ pub fn current_id_or_boot() -> u32 {
     }
     for base in [GsBase::read().as_u64(), KernelGsBase::read().as_u64()] {
         if base >= crate::mem::layout::USER_END {
-            // SAFETY: kernel GS bases are only ever set to a leaked PerCpu block.
-            return unsafe { (*(base as *const PerCpu)).id };
+            // SAFETY: kernel GS bases are only ever set to a leaked CpuBlock block.
+            return unsafe { (*(base as *const CpuBlock)).id };
         }
     }
     0

@@ -163,7 +163,7 @@ ktest! {
 
 ktest! {
     fn all_cpus_are_online_and_take_timer_interrupts() {
-        let expected = crate::platform::get().cpus;
+        let expected = crate::hardware::get().cpus;
         check!(crate::cpu::percpu::cpu_count() == expected, "every CPU in the MADT came up");
         crate::smp::wait_for_ticks_everywhere(3);
         for id in 0..expected {

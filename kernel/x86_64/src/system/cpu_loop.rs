@@ -24,8 +24,8 @@ use tessera_abi::trace::Kind;
 use tessera_abi::{order, CapType, Rights};
 use tessera_core::cap::{Cap, ObjId};
 use tessera_core::cpu::Cpu;
-use tessera_core::dispatch::Exit;
 use tessera_core::keeper::Faulted;
+use tessera_core::scheduler::Exit;
 
 /// Runs processes on this CPU forever.
 pub fn run(cpu: &mut Cpu) -> ! {

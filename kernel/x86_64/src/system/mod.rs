@@ -101,7 +101,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
         init::SERIAL_PORTS,
         k.io_ports_cap(io_ports::SERIAL),
     );
-    if let Some(irq) = k.irq_cap(crate::platform::serial_gsi() as u32) {
+    if let Some(irq) = k.irq_cap(crate::hardware::serial_gsi() as u32) {
         give(&mut cpu, init::SERIAL_IRQ, irq);
     }
     if let Err(e) = k.kernel_invoke(&mut cpu, initp, order::process::RESUME, &[], &[]) {

@@ -35,7 +35,7 @@ use crate::user::entry::{self, EXIT_DECIDED, EXIT_SYSCALL};
 use tessera_abi::boot::io_ports;
 use tessera_core::cap::ObjId;
 use tessera_core::cpu::Cpu;
-use tessera_core::dispatch::Exit;
+use tessera_core::scheduler::Exit;
 
 /// The state of one CPU's returns to user mode.
 pub struct Returning {

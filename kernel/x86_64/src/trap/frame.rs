@@ -1,6 +1,6 @@
 //! The register save area a trap fills: general registers pushed by `trap_common`, then the
 //! vector and error code pushed by the vector's stub, then the hardware's interrupt frame.
-//! The layout is fixed by the assembly in `entry.rs`.
+//! The layout is fixed by the assembly in `primary.rs`.
 
 use core::fmt;
 

@@ -1,7 +1,7 @@
-//! The IDT, shared by all CPUs: every vector enters its stub in `entry.rs` on an IST stack.
+//! The IDT, shared by all CPUs: every vector enters its stub in `primary.rs` on an IST stack.
 
 use crate::cpu::percpu::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI, IST_TRAP};
-use crate::trap::entry::stub_address;
+use crate::trap::primary::stub_address;
 use spin::Once;
 use x86_64::structures::idt::InterruptDescriptorTable;
 use x86_64::VirtAddr;
@@ -12,7 +12,7 @@ pub fn load() {
     let idt = IDT.call_once(|| {
         let mut idt = InterruptDescriptorTable::new();
         // SAFETY: each address is the vector's own assembly stub, which saves a full frame and
-        // returns with iretq; each IST slot named is set in every CPU's TSS (`PerCpu::new`).
+        // returns with iretq; each IST slot named is set in every CPU's TSS (`CpuBlock::new`).
         unsafe {
             for v in 0..=255u8 {
                 let ist = match v {

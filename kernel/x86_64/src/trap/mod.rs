@@ -1,8 +1,8 @@
-//! Traps: the primary handler in assembly, the dispatch table, exception and interrupt handlers.
-pub mod dispatch;
-pub mod entry;
+//! Traps: the primary handler in assembly, the vector table, exception and interrupt handlers.
 pub mod exception;
 pub mod frame;
 pub mod idt;
-pub mod irq;
+pub mod interrupt;
+pub mod primary;
+pub mod vector_table;
 pub mod vectors;

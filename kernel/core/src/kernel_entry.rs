@@ -18,12 +18,13 @@
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
-use crate::dispatch::Exit;
 use crate::invoke::fastpath::Fast;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::RunState;
+use crate::outcome::Next;
 use crate::platform::Platform;
+use crate::scheduler::Exit;
 use crate::sync::atomic::Ordering;
 use crate::sync::CpuId;
 
@@ -43,9 +44,10 @@ impl<P: Platform> Kernel<P> {
             fast => {
                 let run = fast == Fast::General || matches!(self.enter_call(cpu, me), Entered::Run);
                 if run {
-                    let kept = self.invoke(cpu, me);
-                    if let Some(exit) = kept.and_then(|space| self.quiet_exit(cpu, space)) {
-                        return exit;
+                    if let Next::Same { space } = self.invoke(cpu, me) {
+                        if let Some(exit) = self.quiet_exit(cpu, space) {
+                            return exit;
+                        }
                     }
                 }
             }

@@ -7,14 +7,14 @@
 //! runs, COM1's interrupt only tells the kernel monitor that input arrived.
 
 use crate::apic::lapic;
-use crate::cpu::percpu::{percpu, PerCpu};
+use crate::cpu::percpu::{percpu, CpuBlock};
 use crate::trap::frame::TrapFrame;
 use crate::trap::vectors::IRQ_BASE;
 use core::sync::atomic::Ordering;
 #[cfg(feature = "trace")]
 use tessera_abi::trace::{Kind, NO_PROCESS};
 
-fn counted(frame: &TrapFrame) -> &'static PerCpu {
+fn counted(frame: &TrapFrame) -> &'static CpuBlock {
     let cpu = percpu();
     cpu.irqs_taken.fetch_add(1, Ordering::Relaxed);
     #[cfg(feature = "trace")]
@@ -31,7 +31,7 @@ pub fn device(frame: &mut TrapFrame) {
     // again before the core knows.
     if crate::system::running() {
         crate::system::kernel().note_irq(crate::system::cpu_id(cpu.id), u32::from(line));
-    } else if line == crate::platform::serial_gsi() {
+    } else if line == crate::hardware::serial_gsi() {
         crate::console_input::input_arrived();
     }
     lapic::eoi();

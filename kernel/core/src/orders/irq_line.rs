@@ -15,6 +15,7 @@ use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::memory::IrqLine;
+use crate::outcome::Refusal;
 use crate::platform::Platform;
 use crate::sync::atomic::Ordering;
 
@@ -24,51 +25,48 @@ impl<P: Platform> Kernel<P> {
             msg.order,
             order::irq::BIND | order::irq::UNBIND | order::irq::ACK
         ) {
-            return Ok(Err(Error::UnknownOrder));
+            return Err(Error::UnknownOrder.into());
         }
-        if let Err(e) = need(&cap, Rights::WRITE) {
-            return Ok(Err(e));
-        }
+        need(&cap, Rights::WRITE)?;
         let endpoint = msg.caps[0];
         if msg.order == order::irq::BIND {
             if endpoint.ty != CapType::Endpoint {
-                return Ok(Err(if endpoint.is_null() {
+                return Err(Refusal::Error(if endpoint.is_null() {
                     Error::NullArgument
                 } else {
                     Error::WrongType
                 }));
             }
             if !self.is_live(&endpoint) {
-                return Ok(Err(Error::NullArgument));
+                return Err(Error::NullArgument.into());
             }
         }
         let line = cap.obj.index;
         cpu.held.write(self, LockKey::irq(line))?;
         let Some(irq) = self.irqs.get(line as usize) else {
-            return Ok(Err(Error::NullCapability));
+            return Err(Error::NullCapability.into());
         };
         let l = irq.read(|l| *l);
         if msg.order == order::irq::ACK {
-            return Ok(may_ack(&l, msg).map(|()| {
-                // COMMIT POINT: the line is locked, bound to the caller and awaits this ACK.
-                irq.write(|l| {
-                    l.awaiting_ack = false;
-                    l.fired_again = false;
-                });
-                if l.fired_again {
-                    self.shared(cpu.id)
-                        .pending_irqs
-                        .fetch_or(1u64 << line, Ordering::AcqRel);
-                }
-                if self.platform.irq_level_triggered(line) {
-                    self.platform.set_irq_masked(line, false);
-                }
-                KReply::default()
-            }));
+            may_ack(&l, msg)?;
+            // COMMIT POINT: the line is locked, bound to the caller and awaits this ACK.
+            irq.write(|l| {
+                l.awaiting_ack = false;
+                l.fired_again = false;
+            });
+            if l.fired_again {
+                self.shared(cpu.id)
+                    .pending_irqs
+                    .fetch_or(1u64 << line, Ordering::AcqRel);
+            }
+            if self.platform.irq_level_triggered(line) {
+                self.platform.set_irq_masked(line, false);
+            }
+            return Ok(KReply::default());
         }
         let bind = msg.order == order::irq::BIND;
         if l.bound.is_some() == bind {
-            return Ok(Err(Error::BadState));
+            return Err(Error::BadState.into());
         }
         // COMMIT POINT: the line is locked and in the state the order needs.
         irq.write(|l| {
@@ -78,7 +76,7 @@ impl<P: Platform> Kernel<P> {
             }
         });
         self.platform.set_irq_masked(line, !bind);
-        Ok(Ok(KReply::default()))
+        Ok(KReply::default())
     }
 }
 

@@ -8,7 +8,7 @@
 //! or of one bound to a destroyed driver, is dropped (a level-triggered line then stays masked
 //! until it is bound again).
 //!
-//! A posted line awaits its driver's ACK (`orders/irq.rs`) and is not posted again until
+//! A posted line awaits its driver's ACK (`orders/irq_line.rs`) and is not posted again until
 //! then: a level-triggered line was masked by `note_irq` and is unmasked by the ACK; an
 //! edge-triggered line that fires meanwhile is remembered (`IrqLine::fired_again`) and made
 //! pending again by the ACK.
@@ -25,7 +25,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::RunState;
 use crate::platform::Platform;
 use crate::post::{Activity, Sender};
-use crate::sched::Priority;
+use crate::run_queue::Priority;
 use crate::stall_queue::Owner;
 use crate::sync::atomic::Ordering;
 use crate::sync::Restart;

@@ -1,23 +1,23 @@
 //! What was discovered about the machine at boot, kept for the rest of the kernel.
 
-use crate::apic::acpi_tables::Platform;
+use crate::apic::acpi_tables::Hardware;
 use spin::Once;
 
-static PLATFORM: Once<Platform> = Once::new();
+static HARDWARE: Once<Hardware> = Once::new();
 
 const COM1_ISA_IRQ: usize = 4;
 
-pub fn set(p: Platform) -> &'static Platform {
-    PLATFORM.call_once(|| p)
+pub fn set(p: Hardware) -> &'static Hardware {
+    HARDWARE.call_once(|| p)
 }
 
-pub fn get() -> &'static Platform {
-    PLATFORM.get().expect("the platform is discovered at boot")
+pub fn get() -> &'static Hardware {
+    HARDWARE.get().expect("the hardware is discovered at boot")
 }
 
 /// The IOAPIC input COM1 is wired to.
 pub fn serial_gsi() -> u8 {
-    PLATFORM.get().map_or(COM1_ISA_IRQ as u8, |p| {
+    HARDWARE.get().map_or(COM1_ISA_IRQ as u8, |p| {
         p.isa_overrides[COM1_ISA_IRQ].0 as u8
     })
 }

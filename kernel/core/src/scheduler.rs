@@ -1,6 +1,6 @@
 //! The scheduling policy, run at every kernel exit.
 //!
-//! Policy: fixed priorities with round robin inside a level (the run queue of `sched.rs`), one
+//! Policy: fixed priorities with round robin inside a level (the run queue of `run_queue.rs`), one
 //! run queue per CPU, a quantum of `DEFAULT_QUANTUM_TICKS` timer ticks, and needResched.
 //! Preemption happens only at kernel exit: a woken process of higher priority than the one
 //! running on its CPU sets that CPU's needResched (and interrupts it if remote). An idle CPU
@@ -21,7 +21,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState};
 use crate::platform::Platform;
-use crate::sched::{Position, Priority, DEFAULT_QUANTUM_TICKS};
+use crate::run_queue::{Position, Priority, DEFAULT_QUANTUM_TICKS};
 use crate::sync::atomic::Ordering;
 use crate::sync::{CpuId, Restart};
 
