@@ -6,10 +6,10 @@
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
-use crate::scheduler::Exit;
 use crate::keeper::Faulted;
 use crate::kernel::Kernel;
 use crate::platform::Platform;
+use crate::scheduler::Exit;
 use tessera_abi::fault::Fault;
 
 impl<P: Platform> Kernel<P> {
