@@ -229,6 +229,19 @@ impl<P: Platform> Kernel<P> {
         });
     }
 
+    /// Whether `me`'s request on `t` (locked) is registered, and since `me`'s last halt
+    /// (`halts`): a non-blocking retry then registers nothing (the fast path's check).
+    pub(crate) fn watches_fresh(&self, me: ObjId, halts: u64, t: &Process) -> bool {
+        self.posts.requests_of(me).any(|id| {
+            let w = Watcher {
+                id,
+                generation: me.generation,
+            };
+            t.watchers.contains(&self.stall_nodes, w)
+                && self.requests.get(id).is_some_and(|r| r.halts == halts)
+        })
+    }
+
     /// Whether a registered request of `me` already watches `watched` (whose holder is locked).
     fn watched_already(&self, me: ObjId, watched: Watched) -> bool {
         match watched {

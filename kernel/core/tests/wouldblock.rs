@@ -373,3 +373,53 @@ fn a_new_process_in_a_dead_posters_slot_gets_its_own_watch() {
     assert_eq!(notifications(&mut w), 1);
     w.h.check();
 }
+
+#[test]
+fn a_retry_whose_request_is_registered_takes_the_fast_path_to_the_same_refusal() {
+    for fast in [true, false] {
+        let mut w = world(2);
+        w.h.k.set_fast_paths(fast);
+        w.h.syscall(0, call_server());
+        assert_eq!(w.h.reply(0).data[0], 1, "the first try registers");
+        let (runs, calls) = (w.h.cpus[0].fast_runs(), info(&mut w.h, w.c).invocations);
+        let e = w.h.syscall(0, call_server());
+        assert_eq!(
+            e,
+            Exit::User {
+                process: w.c.obj,
+                space: None
+            }
+        );
+        assert_eq!(
+            (w.h.error(0), w.h.reply(0).data[0]),
+            (Some(Error::WouldBlock), 0),
+            "the retry registers nothing"
+        );
+        assert_eq!(info(&mut w.h, w.c).invocations, calls + 1);
+        assert_eq!(
+            w.h.cpus[0].fast_runs() - runs,
+            u64::from(fast),
+            "taken by the fast path when it is on"
+        );
+        w.h.check();
+    }
+}
+
+#[test]
+fn a_retry_whose_request_predates_a_halt_is_left_to_the_general_path() {
+    let mut w = world(2);
+    w.h.syscall(0, call_server());
+    let c = w.c;
+    w.h.obj(c, order::process::HALT, &[], &[]).unwrap();
+    w.h.obj(c, order::process::RESUME, &[], &[]).unwrap();
+    run(&mut w.h, c);
+    let runs = w.h.cpus[0].fast_runs();
+    w.h.syscall(0, call_server());
+    assert_eq!(w.h.error(0), Some(Error::WouldBlock));
+    assert_eq!(
+        w.h.cpus[0].fast_runs(),
+        runs,
+        "a stale request is not the fast path's"
+    );
+    w.h.check();
+}

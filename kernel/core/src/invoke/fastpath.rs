@@ -51,7 +51,7 @@
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::message::{CapWord, MessageInfo, Reply, DATA_WORDS, RESUME_RECV_SLOT};
-use tessera_abi::{order, CapType, InvocationKind};
+use tessera_abi::{order, CapType, Error, InvocationKind};
 
 use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
@@ -91,7 +91,28 @@ enum Plan {
         ticket: u64,
         staller: Staller,
         priority: Priority,
+        renotify: Option<u64>,
     },
+}
+
+/// The caller of a CALL, RETURN, SEND or POST, as the receiver side needs it.
+struct Sender {
+    ticket: u64,
+    staller: Staller,
+    priority: Priority,
+    /// For a non-blocking CALL or SEND by a caller with a live notification endpoint: its
+    /// halt count (a request it registered before its last halt is stale).
+    renotify: Option<u64>,
+}
+
+/// What the receiver side did.
+enum Switched {
+    /// Nothing: the general path runs the call.
+    No,
+    /// The receiver is current here, in this address space.
+    To(Option<ObjId>),
+    /// The non-blocking caller goes on with `WouldBlock`.
+    WouldBlock,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -168,11 +189,13 @@ impl<P: Platform> Kernel<P> {
                 if !send || target.obj == me {
                     return Plan::General;
                 }
+                let nonblocking = info.nonblocking && info.kind != InvocationKind::Post;
                 Plan::Send {
                     target,
                     ticket: p.ticket,
                     staller: p.staller(me),
                     priority: p.priority,
+                    renotify: (nonblocking && self.is_live(&p.notify)).then_some(p.halts),
                 }
             })
             .unwrap_or(Plan::Stopped);
@@ -185,7 +208,16 @@ impl<P: Platform> Kernel<P> {
                 ticket,
                 staller,
                 priority,
-            } => self.switch_to_receiver(cpu, me, target, ticket, staller, priority, info),
+                renotify,
+            } => {
+                let sender = Sender {
+                    ticket,
+                    staller,
+                    priority,
+                    renotify,
+                };
+                self.switch_to_receiver(cpu, me, target, sender, info)
+            }
         };
         if let Fast::Runs(_) = fast {
             cpu.fast_runs += 1;
@@ -206,11 +238,15 @@ impl<P: Platform> Kernel<P> {
         cpu: &mut Cpu,
         me: ObjId,
         target: Cap,
-        ticket: u64,
-        staller: Staller,
-        priority: Priority,
+        caller: Sender,
         info: MessageInfo,
     ) -> Fast {
+        let Sender {
+            ticket,
+            staller,
+            priority,
+            renotify,
+        } = caller;
         let t = target.obj;
         let call = info.kind == InvocationKind::Call;
         let reply = info.kind == InvocationKind::Return;
@@ -237,7 +273,15 @@ impl<P: Platform> Kernel<P> {
                     && r.fault.is_none()
                     && bar.is_none_or(|b| b < r.priority);
                 if !(takes && next_here) {
-                    return None;
+                    let again = !reply
+                        && renotify.is_some_and(|halts| {
+                            !r.may_receive_from(sender) && self.watches_fresh(me, halts, r)
+                        });
+                    if again {
+                        self.would_block_again(cpu, me, target, info);
+                        return Switched::WouldBlock;
+                    }
+                    return Switched::No;
                 }
                 // COMMIT POINT (CALL/RETURN): caller and receiver are locked and every
                 // precondition holds.
@@ -311,7 +355,7 @@ impl<P: Platform> Kernel<P> {
                         crate::trace::NO_PROCESS
                     })
                 );
-                Some(self.run_here(
+                Switched::To(self.run_here(
                     cpu,
                     t,
                     r,
@@ -323,15 +367,58 @@ impl<P: Platform> Kernel<P> {
                     },
                 ))
             })
-            .flatten();
+            .unwrap_or(Switched::No);
         lock.unlock_write();
         match switched {
-            Some(space) => {
+            Switched::To(space) => {
                 cpu.current = Some(t);
                 Fast::Runs(space)
             }
-            None => Fast::General,
+            Switched::WouldBlock => {
+                let space = self
+                    .processes
+                    .read(me, |p| {
+                        let s = p.space.obj;
+                        (!p.space.is_null() && self.spaces.is_live(s)).then_some(s)
+                    })
+                    .flatten();
+                Fast::Runs(space)
+            }
+            Switched::No => Fast::General,
         }
+    }
+
+    /// A non-blocking CALL or SEND by `me` (locked) finds its receiver (locked) unavailable
+    /// again, with `me`'s request on it registered since its last halt: the general path would
+    /// register nothing and fail with `WouldBlock` (`notify.rs`), which this does at once.
+    fn would_block_again(&self, cpu: &Cpu, me: ObjId, target: Cap, info: MessageInfo) {
+        // COMMIT POINT (WouldBlock): both are locked, the request is in place, and only the
+        // caller's reply registers and invocation count change.
+        trace_event!(
+            self,
+            cpu.id,
+            Invoked,
+            me.index,
+            target.ty as u64,
+            u64::from(info.order)
+        );
+        trace_event!(
+            self,
+            cpu.id,
+            WouldBlock,
+            me.index,
+            u64::from(target.obj.index),
+            0
+        );
+        #[cfg(not(feature = "trace"))]
+        let _ = (cpu, target, info);
+        self.processes.write(me, |p| p.invocations += 1);
+        self.current_regs(me, |r| {
+            r.set_reply(&Reply {
+                error: Error::WouldBlock.raw(),
+                ..Reply::default()
+            })
+        });
     }
 
     /// `r` (process `t`) becomes the process running here, as `dispatch` would make it: a
