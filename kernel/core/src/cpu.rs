@@ -6,7 +6,7 @@
 //! - `current` is the process this CPU runs (its `cpu` field names this CPU) or `None` (idle).
 //! - `next_alarm` is the nearest deadline in `alarms` (`u64::MAX` if empty), updated under the
 //!   queue's lock whenever it changes, so the exit path looks at one word, not the lock.
-//! - The interrupt handler touches only `pending_irqs`, `need_resched` and `ticks_left`
+//! - The interrupt handler touches only `pending_irqs`, `need_resched`, `ticks_left` and `ticks`
 //!   (seed 001: no kernel structure relies on interrupts being off).
 
 use alloc::collections::VecDeque;
@@ -133,6 +133,11 @@ pub struct PerCpu {
     pub(crate) alarms: SpinMutex<AlarmQueue>,
     /// The nearest deadline in `alarms`, or `u64::MAX`.
     pub(crate) next_alarm: AtomicU64,
+    /// Timer ticks taken here since boot: the clock of stall-queue reservations.
+    pub(crate) ticks: AtomicU64,
+    /// The tick at which the oldest reservation of an owner queued here runs out (`u64::MAX`
+    /// if none), written under the run queue's lock (`dispatch.rs`, "Reservations").
+    pub(crate) reserved_until: AtomicU64,
 }
 
 impl PerCpu {
@@ -147,6 +152,8 @@ impl PerCpu {
             ticks_left: AtomicU32::new(0),
             alarms: SpinMutex::new(AlarmQueue::new(alarms)),
             next_alarm: AtomicU64::new(u64::MAX),
+            ticks: AtomicU64::new(0),
+            reserved_until: AtomicU64::new(u64::MAX),
         }
     }
 

@@ -9,6 +9,21 @@
 //! its affinity), never stolen, and one found running elsewhere (its affinity just changed)
 //! is moved at that CPU's exit.
 //!
+//! # Reservations (seed 002, refined)
+//! A process woken from the head of a sender queue owns it: the receiver is reserved for it
+//! until it re-runs its call (`wake.rs`). Seed 002 bounds that: an owner entering the kernel
+//! because its quantum expired passes ownership on. Here a woken owner does not run user code
+//! before its call re-runs (KernStall), so its quantum cannot expire while it owns; what can
+//! happen is that it never gets a CPU, queued below a spinner of higher priority (its home
+//! CPU pinned, or every CPU busy). So the bound is put where the owner waits: an owner that has
+//! sat on its run queue for `DEFAULT_QUANTUM_TICKS` of its CPU's timer ticks (one full
+//! quantum, the seed's cost) loses the reservation at that CPU's next exit, and the queue
+//! passes to the next in line (`end_stale_reservations`). It stays ready, and its re-run
+//! stalls again at the tail like any newcomer. A queued owner is marked in its run queue
+//! (`RunQueue::reserve`); `PerCpu::reserved_until` is the tick the oldest mark runs out at,
+//! so the timer and the exit look at one word, and only a CPU with an owner waiting ever walks
+//! its marks.
+//!
 //! # Invariants
 //! - A process with `restart` set (KernStall) never returns to user mode before its saved
 //!   invocation has been re-run (seed 002).
@@ -57,6 +72,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     pub(crate) fn schedule(&self, cpu: &mut Cpu, regs: &mut P::SaveArea) -> Exit {
+        self.end_stale_reservations(cpu);
         let mut picked = None;
         loop {
             self.run_deferred(cpu);
@@ -92,6 +108,55 @@ impl<P: Platform> Kernel<P> {
                 None => {}
             }
         }
+    }
+
+    /// Every owner queued here for a full quantum loses its reservation (see "Reservations").
+    fn end_stale_reservations(&self, cpu: &mut Cpu) {
+        let shared = self.shared(cpu.id);
+        let now = shared.ticks.load(Ordering::Relaxed);
+        if now < shared.reserved_until.load(Ordering::Acquire) {
+            return;
+        }
+        let before = (now + 1).saturating_sub(u64::from(DEFAULT_QUANTUM_TICKS));
+        loop {
+            let stale = {
+                let mut run = shared.run.lock();
+                let stale = run.take_reservation_older_than(before);
+                if stale.is_none() {
+                    let until = run
+                        .oldest_reservation()
+                        .map_or(u64::MAX, |at| at + u64::from(DEFAULT_QUANTUM_TICKS));
+                    shared.reserved_until.store(until, Ordering::Release);
+                }
+                stale
+            };
+            let Some(owner) = stale else {
+                return;
+            };
+            #[cfg(feature = "planted-bugs")]
+            if self.planted_is(crate::planted::PlantedBug::UnboundedOwnership) {
+                continue;
+            }
+            self.retry(cpu, |k, cpu| k.end_reservation(cpu, owner));
+        }
+    }
+
+    /// `owner`, ready but not yet run since it was woken as a queue's owner, gives the queue
+    /// to the next in line; its call re-runs when it gets a CPU, as a newcomer's.
+    fn end_reservation(&self, cpu: &mut Cpu, owner: ObjId) -> Result<(), Restart> {
+        cpu.held.write(self, LockKey::process(owner.index))?;
+        let Some(Some((q, who))) = self.processes.read(owner, |p| {
+            let waiting = p.state == RunState::Running && p.restart && p.cpu.is_none();
+            p.owns.filter(|_| waiting).map(|q| (q, p.staller(owner)))
+        }) else {
+            return Ok(());
+        };
+        self.lock_queue_holder(cpu, q)?;
+        // COMMIT POINT: the owner and the queue's holder are locked; passing the queue on
+        // cannot fail, and the next owner's wake-up is deferred.
+        self.processes.write(owner, |p| p.owns = None);
+        self.relinquish(cpu, q, who);
+        Ok(())
     }
 
     /// Decides, under its lock, whether the current process goes on.

@@ -10,6 +10,9 @@
 //! - Bit `p` of `stealable` is set exactly when level `p` holds an id that is not pinned to
 //!   this CPU (`unpinned[p]` counts them), so another CPU finds the level to steal from with one
 //!   count too; within it, it walks past pinned ids to the first it may take.
+//! - `reserved` counts the queued ids marked as owners of a stall queue (`reserve`), each with
+//!   the tick it was marked at; leaving the queue drops the mark. The marks are walked only
+//!   while some are set (`take_reservation_older_than`), so an ordinary queue pays nothing.
 //!
 //! # Assumptions
 //! - Ids map to distinct slots below the capacity fixed at creation (`Into<usize>`: a process
@@ -81,6 +84,8 @@ pub enum RunQueueViolation {
     Length,
     /// The stealable bitmap or the unpinned count disagrees with this level.
     Stealable(u8),
+    /// The count of owners' marks is wrong.
+    Reserved,
 }
 
 const NIL: u32 = u32::MAX;
@@ -90,9 +95,13 @@ struct Node<T> {
     id: T,
     level: u8,
     pinned: bool,
+    /// The tick it was marked as a queue owner at (`reserve`), or `NO_RESERVATION`.
+    reserved_at: u64,
     prev: u32,
     next: u32,
 }
+
+const NO_RESERVATION: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Level {
@@ -108,6 +117,7 @@ pub struct RunQueue<T> {
     bitmap: u32,
     stealable: u32,
     unpinned: [u32; PRIORITY_LEVELS],
+    reserved: u32,
     len: usize,
 }
 
@@ -128,6 +138,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             bitmap: 0,
             stealable: 0,
             unpinned: [0; PRIORITY_LEVELS],
+            reserved: 0,
             len: 0,
         }
     }
@@ -204,6 +215,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             id,
             level: prio.0,
             pinned,
+            reserved_at: NO_RESERVATION,
             prev,
             next,
         });
@@ -253,6 +265,49 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         self.unlink(id.into()).map(|n| Priority(n.level))
     }
 
+    /// Marks the queued `id` as the owner of a stall queue since tick `now` (seed 002: its
+    /// reservation is bounded, see `dispatch.rs`). False if `id` is not queued here.
+    pub fn reserve(&mut self, id: T, now: u64) -> bool {
+        let Some(n) = self.nodes.get_mut(id.into()).and_then(Option::as_mut) else {
+            return false;
+        };
+        if n.reserved_at == NO_RESERVATION {
+            self.reserved += 1;
+        }
+        n.reserved_at = now;
+        true
+    }
+
+    /// The tick of the oldest owner's mark, if any id here is marked.
+    pub fn oldest_reservation(&self) -> Option<u64> {
+        self.marked().map(|(_, at)| at).min()
+    }
+
+    /// Drops the mark of an owner marked before tick `before` and returns it (it stays queued).
+    pub fn take_reservation_older_than(&mut self, before: u64) -> Option<T> {
+        let (slot, _) = self.marked().find(|&(_, at)| at < before)?;
+        let n = self.nodes[slot].as_mut()?;
+        n.reserved_at = NO_RESERVATION;
+        self.reserved -= 1;
+        Some(n.id)
+    }
+
+    /// The marked nodes' slots and marks, walking only until every mark is seen.
+    fn marked(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let mut left = self.reserved;
+        let mut slots = self.nodes.iter().enumerate();
+        core::iter::from_fn(move || {
+            while left > 0 {
+                let (slot, n) = slots.next()?;
+                if let Some(at) = n.map(|n| n.reserved_at).filter(|&a| a != NO_RESERVATION) {
+                    left -= 1;
+                    return Some((slot, at));
+                }
+            }
+            None
+        })
+    }
+
     /// Checks the invariants in the file header.
     pub fn check_invariants(&self) -> Result<(), RunQueueViolation> {
         let mut seen = 0;
@@ -279,6 +334,15 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         let queued = self.nodes.iter().flatten().count();
         if seen != self.len || queued != self.len {
             return Err(RunQueueViolation::Length);
+        }
+        let marked = self
+            .nodes
+            .iter()
+            .flatten()
+            .filter(|n| n.reserved_at != NO_RESERVATION)
+            .count();
+        if marked != self.reserved as usize {
+            return Err(RunQueueViolation::Reserved);
         }
         for (p, &count) in self.unpinned.iter().enumerate() {
             let level = p as u8;
@@ -315,6 +379,9 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         }
         if self.levels[node.level as usize].head == NIL {
             self.bitmap &= !(1 << node.level);
+        }
+        if node.reserved_at != NO_RESERVATION {
+            self.reserved -= 1;
         }
         if !node.pinned {
             let left = &mut self.unpinned[node.level as usize];
@@ -465,6 +532,28 @@ mod tests {
         assert_eq!(q.pick(), Some((1, p(9))), "its own CPU takes pinned ones");
         assert_eq!(q.remove(4), Some(p(4)));
         q.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn an_owners_mark_is_taken_once_and_leaves_with_it() {
+        let mut q: RunQueue<usize> = RunQueue::new(8);
+        for id in [1, 2, 3] {
+            q.enqueue(id, p(4), Position::Tail).unwrap();
+        }
+        assert!(q.reserve(2, 10));
+        assert!(q.reserve(3, 20));
+        assert!(!q.reserve(5, 1), "5 is not queued");
+        q.check_invariants().unwrap();
+        assert_eq!(q.oldest_reservation(), Some(10));
+        assert_eq!(q.take_reservation_older_than(10), None);
+        assert_eq!(q.take_reservation_older_than(11), Some(2));
+        assert_eq!(q.take_reservation_older_than(11), None, "taken once");
+        assert_eq!(q.priority_of(2), Some(p(4)), "it stays queued");
+        assert_eq!(q.remove(3), Some(p(4)));
+        assert_eq!(q.oldest_reservation(), None, "the mark left with 3");
+        q.check_invariants().unwrap();
+        q.reserved = 1;
+        assert_eq!(q.check_invariants(), Err(RunQueueViolation::Reserved));
     }
 
     #[test]
