@@ -16,6 +16,7 @@ use crate::alarm_queue::AlarmQueue;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
+use crate::post::PostId;
 use crate::sched::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
@@ -121,6 +122,12 @@ pub const IDLE: u32 = u32::MAX;
 pub struct PerCpu {
     /// Ready processes homed here. Leaf lock (level 7): held alone, briefly.
     pub(crate) run: SpinMutex<RunQueue<ObjId>>,
+    /// Ready post activities whose recipients are homed here (`post_run.rs`). Leaf lock (level
+    /// 7, like `run`).
+    pub(crate) posts: SpinMutex<RunQueue<PostId>>,
+    /// How many activities `posts` holds, written under its lock: the scheduler looks at this
+    /// word, not the lock, while none is ready.
+    pub(crate) ready_posts: AtomicU32,
     /// Reschedule at the next kernel exit.
     pub(crate) need_resched: AtomicBool,
     /// One bit per IRQ line that fired and is not yet posted.
@@ -141,11 +148,13 @@ pub struct PerCpu {
 }
 
 impl PerCpu {
-    /// An idle CPU whose run queue has room for `processes` processes and its alarm queue for
-    /// `alarms` alarms.
-    pub fn new(processes: usize, alarms: usize) -> PerCpu {
+    /// An idle CPU whose run queues have room for `processes` processes and `activities` post
+    /// activities, and its alarm queue for `alarms` alarms.
+    pub fn new(processes: usize, activities: usize, alarms: usize) -> PerCpu {
         PerCpu {
             run: SpinMutex::new(RunQueue::new(processes)),
+            posts: SpinMutex::new(RunQueue::new(activities)),
+            ready_posts: AtomicU32::new(0),
             need_resched: AtomicBool::new(false),
             pending_irqs: AtomicU64::new(0),
             running_priority: AtomicU32::new(IDLE),
@@ -165,6 +174,12 @@ impl PerCpu {
     /// Takes the reschedule request.
     pub(crate) fn take_resched(&self) -> bool {
         self.need_resched.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl From<PostId> for usize {
+    fn from(id: PostId) -> usize {
+        id.0 as usize
     }
 }
 

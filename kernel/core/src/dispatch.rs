@@ -101,6 +101,10 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
+            if let Some(i) = self.pick_post(cpu) {
+                self.retry(cpu, |k, cpu| k.run_post(cpu, i));
+                continue;
+            }
             match self.pick(cpu) {
                 Some(next) => picked = Some(next),
                 // A process that just left this CPU may have had waiters to wake first.
@@ -110,34 +114,51 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Every owner queued here for a full quantum loses its reservation (see "Reservations").
+    /// Every owner queued here for a full quantum loses its reservation, and every post
+    /// activity that waited here as long is delivered now (see "Reservations"). The last step
+    /// holds the run queue's lock and then the post run queue's, the one place both are held,
+    /// so no mark made meanwhile is missed by the new `reserved_until`.
     fn end_stale_reservations(&self, cpu: &mut Cpu) {
         let shared = self.shared(cpu.id);
         let now = shared.ticks.load(Ordering::Relaxed);
         if now < shared.reserved_until.load(Ordering::Acquire) {
             return;
         }
-        let before = (now + 1).saturating_sub(u64::from(DEFAULT_QUANTUM_TICKS));
+        let quantum = u64::from(DEFAULT_QUANTUM_TICKS);
+        let before = (now + 1).saturating_sub(quantum);
         loop {
-            let stale = {
-                let mut run = shared.run.lock();
-                let stale = run.take_reservation_older_than(before);
-                if stale.is_none() {
-                    let until = run
-                        .oldest_reservation()
-                        .map_or(u64::MAX, |at| at + u64::from(DEFAULT_QUANTUM_TICKS));
-                    shared.reserved_until.store(until, Ordering::Release);
+            let owner = shared.run.lock().take_reservation_older_than(before);
+            if let Some(owner) = owner {
+                #[cfg(feature = "planted-bugs")]
+                if self.planted_is(crate::planted::PlantedBug::UnboundedOwnership) {
+                    continue;
                 }
-                stale
-            };
-            let Some(owner) = stale else {
-                return;
-            };
-            #[cfg(feature = "planted-bugs")]
-            if self.planted_is(crate::planted::PlantedBug::UnboundedOwnership) {
+                self.retry(cpu, |k, cpu| k.end_reservation(cpu, owner));
                 continue;
             }
-            self.retry(cpu, |k, cpu| k.end_reservation(cpu, owner));
+            let post = {
+                let mut run = shared.run.lock();
+                let mut posts = shared.posts.lock();
+                let post = posts.take_reservation_older_than(before);
+                if let Some(i) = post {
+                    posts.remove(i);
+                    Self::publish_posts(shared, &mut run, &posts);
+                }
+                post
+            };
+            if let Some(i) = post {
+                self.retry(cpu, |k, cpu| k.run_post(cpu, i));
+                continue;
+            }
+            let run = shared.run.lock();
+            let posts = shared.posts.lock();
+            let oldest = match (run.oldest_reservation(), posts.oldest_reservation()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let until = oldest.map_or(u64::MAX, |at| at + quantum);
+            shared.reserved_until.store(until, Ordering::Release);
+            return;
         }
     }
 
@@ -245,7 +266,7 @@ impl<P: Platform> Kernel<P> {
         }
         let mut own = self.shared(cpu.id).run.lock();
         match other {
-            Some((p, c)) if own.highest().is_none_or(|o| p > o) => {
+            Some((p, c)) if own.highest_queued().is_none_or(|o| p > o) => {
                 drop(own);
                 let mut q = self.shared(c).run.lock();
                 let taken = if steal_pinned { q.pick() } else { q.steal() };

@@ -118,6 +118,10 @@ pub struct RunQueue<T> {
     stealable: u32,
     unpinned: [u32; PRIORITY_LEVELS],
     reserved: u32,
+    /// Levels at which this CPU has post activities ready (`post_run.rs`, their own queue):
+    /// `highest` counts them, so whoever asks what is ready here (the fast path's bar,
+    /// preemption) sees them; `pick` does not, as they are not in this queue.
+    post_levels: u32,
     len: usize,
 }
 
@@ -139,6 +143,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             stealable: 0,
             unpinned: [0; PRIORITY_LEVELS],
             reserved: 0,
+            post_levels: 0,
             len: 0,
         }
     }
@@ -158,9 +163,30 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         self.node(id.into()).map(|n| Priority(n.level))
     }
 
-    /// The highest priority with someone queued.
+    /// The highest priority with someone ready here: a queued id or a post activity.
     pub fn highest(&self) -> Option<Priority> {
-        (self.bitmap != 0).then(|| Priority((u32::BITS - 1 - self.bitmap.leading_zeros()) as u8))
+        top_level(self.bitmap | self.post_levels)
+    }
+
+    /// The highest priority with an id queued (what `pick` would take).
+    pub fn highest_queued(&self) -> Option<Priority> {
+        top_level(self.bitmap)
+    }
+
+    /// The levels with an id queued, one bit each.
+    pub fn levels(&self) -> u32 {
+        self.bitmap
+    }
+
+    /// The levels at which post activities are ready on this queue's CPU (their queue's
+    /// `levels`), for `highest`.
+    pub fn set_post_levels(&mut self, levels: u32) {
+        self.post_levels = levels;
+    }
+
+    /// What `set_post_levels` last set.
+    pub fn post_levels(&self) -> u32 {
+        self.post_levels
     }
 
     /// The highest priority with someone another CPU may take (see `steal`).
@@ -236,7 +262,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
 
     /// Takes the head of the highest non-empty level.
     pub fn pick(&mut self) -> Option<(T, Priority)> {
-        let prio = self.highest()?;
+        let prio = self.highest_queued()?;
         let head = self.levels[prio.0 as usize].head;
         let node = self.unlink(head as usize)?;
         Some((node.id, prio))
@@ -393,6 +419,11 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         self.len -= 1;
         Some(node)
     }
+}
+
+/// The highest level set in `levels`.
+pub(crate) fn top_level(levels: u32) -> Option<Priority> {
+    (levels != 0).then(|| Priority((u32::BITS - 1 - levels.leading_zeros()) as u8))
 }
 
 /// A running process's remaining time slice, counted in timer ticks.

@@ -27,6 +27,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Resumes, RunState, Waiter};
 use crate::platform::{Platform, SaveArea};
 use crate::sched::Position;
+use crate::stall_queue::Owner;
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
@@ -242,7 +243,17 @@ impl<P: Platform> Kernel<P> {
             while let Some(w) = p.leaving.take_one(&self.stall_nodes) {
                 self.defer_wake(cpu, w, QueueRef::Leaving(v));
             }
-            for w in p.senders.take_all(&self.stall_nodes) {
+            let owner = match p.senders.owner() {
+                Owner::Process(Waiter::Post(i)) => {
+                    self.unready_post(i);
+                    Some(Waiter::Post(i))
+                }
+                _ => None,
+            };
+            for w in owner
+                .into_iter()
+                .chain(p.senders.take_all(&self.stall_nodes))
+            {
                 match w {
                     Waiter::Process(s) => self.defer_wake(cpu, s, QueueRef::Senders(v)),
                     Waiter::Post(i) => {
