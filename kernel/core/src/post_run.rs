@@ -130,7 +130,8 @@ impl<P: Platform> Kernel<P> {
             let mut run = shared.run.lock();
             let mut q = shared.posts.lock();
             let process = run.highest_queued();
-            if !q.highest().is_some_and(|p| process.is_none_or(|o| p >= o)) {
+            let outranked = q.highest().is_none_or(|p| process.is_some_and(|o| p < o));
+            if outranked {
                 return None;
             }
             let taken = q.pick().map(|(i, _)| i);
