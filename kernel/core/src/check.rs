@@ -22,6 +22,7 @@ use crate::object::process::{QueueRef, RunState, Waiter};
 use crate::platform::Platform;
 use crate::post::{PostId, Sender};
 use crate::stall_queue::Owner;
+use crate::sync::atomic::Ordering;
 use tessera_abi::post::NOTIFIED;
 
 impl<P: Platform> Kernel<P> {
@@ -37,6 +38,11 @@ impl<P: Platform> Kernel<P> {
             let rq = self.shared(c).run.lock();
             rq.check_invariants()
                 .map_err(|v| format!("run queue of {c:?}: {v:?}"))?;
+            if rq.post_levels() != self.shared(c).posts.lock().levels() {
+                return Err(format!(
+                    "{c:?}'s run queue does not see its ready post activities"
+                ));
+            }
             for id in self.processes.live_ids() {
                 if rq.priority_of(id).is_some() {
                     note(id, "a run queue")?;
@@ -60,6 +66,7 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let mut queued_posts = 0;
+        let mut owning_posts = 0;
         let mut registered = 0;
         let mut queued_nodes = 0;
         for id in self.processes.live_ids() {
@@ -115,8 +122,15 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
-            if let Owner::Process(Waiter::Process(s)) = owner {
-                self.expect_owner(s.id, QueueRef::Senders(id))?;
+            match owner {
+                Owner::Process(Waiter::Process(s)) => {
+                    self.expect_owner(s.id, QueueRef::Senders(id))?;
+                }
+                Owner::Process(Waiter::Post(i)) => {
+                    owning_posts += 1;
+                    self.expect_ready_post(i, id)?;
+                }
+                Owner::Resource => {}
             }
             let watchers = self.processes.read(id, |p| {
                 p.watchers
@@ -149,9 +163,18 @@ impl<P: Platform> Kernel<P> {
                 "post {i:?} holds a POST but its allotment says it is free"
             ));
         }
-        if in_use != queued_posts + registered {
+        if in_use != queued_posts + owning_posts + registered {
             return Err(format!(
-                "{in_use} post activities in use but {queued_posts} queued and {registered} notification requests registered"
+                "{in_use} post activities in use but {queued_posts} queued, {owning_posts} owning a queue and {registered} notification requests registered"
+            ));
+        }
+        let ready_posts: usize = self
+            .cpu_ids()
+            .map(|c| self.shared(c).ready_posts.load(Ordering::Acquire) as usize)
+            .sum();
+        if ready_posts > owning_posts {
+            return Err(format!(
+                "{ready_posts} post activities ready but only {owning_posts} own a queue"
             ));
         }
         for id in self.processes.live_ids() {
@@ -164,6 +187,31 @@ impl<P: Platform> Kernel<P> {
 
     /// Notification request `r` is registered on `watched`: it holds its notification, and its
     /// record says so.
+    /// Post activity `i` owns `t`'s sender queue: it is addressed to `t` and waits in at most
+    /// one post run queue (none while the CPU that picked it runs it), whose count is right.
+    fn expect_ready_post(&self, i: PostId, t: ObjId) -> Result<(), String> {
+        if self.posts.get(i).map(|a| a.target) != Some(t) {
+            return Err(format!(
+                "post {i:?} owns {t:?}'s queue but is not addressed to it"
+            ));
+        }
+        let mut queued = 0;
+        for c in self.cpu_ids() {
+            let shared = self.shared(c);
+            let q = shared.posts.lock();
+            q.check_invariants()
+                .map_err(|v| format!("post run queue of {c:?}: {v:?}"))?;
+            if q.len() != shared.ready_posts.load(Ordering::Acquire) as usize {
+                return Err(format!("{c:?}'s count of ready post activities is wrong"));
+            }
+            queued += usize::from(q.priority_of(i).is_some());
+        }
+        if queued > 1 {
+            return Err(format!("post {i:?} is ready on {queued} CPUs"));
+        }
+        Ok(())
+    }
+
     fn expect_request(&self, r: PostId, watched: Watched) -> Result<(), String> {
         let posts_notified = self.posts.get(r).map(|a| a.payload.order) == Some(NOTIFIED);
         let record = self.requests.get(r).map(|q| q.watched);

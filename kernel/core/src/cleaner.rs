@@ -12,7 +12,8 @@
 //!   and the caller fails its call or stalls; it never evicts a pinned entry to make room.
 //!
 //! # Assumptions
-//! - The cache sits behind one lock (lock order level 4): lookups and pins take it for read
+//! - Each cache sits behind one lock (lock order level 4; the derived page tables have one
+//!   cache per address space, `derived_tables.rs`): lookups and pins take it for read
 //!   (`&self`), inserts and evictions for write (`&mut self`). So no pin can be taken while an
 //!   eviction tests pins, and a pin taken under the read lock outlives the lock, as it must.
 //! - The cleaner runs only in the prepare phase, before the commit point.
@@ -69,6 +70,11 @@ impl<K: Copy + Eq, V> ReclaimableCache<K, V> {
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether every slot holds an entry.
+    pub fn is_full(&self) -> bool {
+        self.slots.iter().all(Option::is_some)
     }
 
     /// Looks `key` up and pins it for `cpu`'s current call, which is about to rely on it.

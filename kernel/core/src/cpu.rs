@@ -6,7 +6,7 @@
 //! - `current` is the process this CPU runs (its `cpu` field names this CPU) or `None` (idle).
 //! - `next_alarm` is the nearest deadline in `alarms` (`u64::MAX` if empty), updated under the
 //!   queue's lock whenever it changes, so the exit path looks at one word, not the lock.
-//! - The interrupt handler touches only `pending_irqs`, `need_resched` and `ticks_left`
+//! - The interrupt handler touches only `pending_irqs`, `need_resched`, `ticks_left` and `ticks`
 //!   (seed 001: no kernel structure relies on interrupts being off).
 
 use alloc::collections::VecDeque;
@@ -16,8 +16,9 @@ use crate::alarm_queue::AlarmQueue;
 use crate::cap::ObjId;
 use crate::lock_key::LockKey;
 use crate::object::process::{QueueRef, Staller};
+use crate::post::PostId;
 use crate::ready::ReadyQueue;
-use crate::run_queue::Priority;
+use crate::run_queue::{Priority, RunQueue};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{CpuId, HeldLocks};
 
@@ -122,6 +123,12 @@ pub const IDLE: u32 = u32::MAX;
 pub struct PerCpu {
     /// Ready processes homed here, and which levels hold one (`ready.rs`).
     pub(crate) run: ReadyQueue,
+    /// Ready post activities whose recipients are homed here (`post_run.rs`). Leaf lock (level
+    /// 7, like `run`).
+    pub(crate) posts: SpinMutex<RunQueue<PostId>>,
+    /// How many activities `posts` holds, written under its lock: the scheduler looks at this
+    /// word, not the lock, while none is ready.
+    pub(crate) ready_posts: AtomicU32,
     /// Reschedule at the next kernel exit.
     pub(crate) need_resched: AtomicBool,
     /// One bit per IRQ line that fired and is not yet posted.
@@ -134,20 +141,29 @@ pub struct PerCpu {
     pub(crate) alarms: SpinMutex<AlarmQueue>,
     /// The nearest deadline in `alarms`, or `u64::MAX`.
     pub(crate) next_alarm: AtomicU64,
+    /// Timer ticks taken here since boot: the clock of stall-queue reservations.
+    pub(crate) ticks: AtomicU64,
+    /// The tick at which the oldest reservation of an owner queued here runs out (`u64::MAX`
+    /// if none), written under the run queue's lock (`dispatch.rs`, "Reservations").
+    pub(crate) reserved_until: AtomicU64,
 }
 
 impl PerCpu {
-    /// An idle CPU whose run queue has room for `processes` processes and its alarm queue for
-    /// `alarms` alarms.
-    pub fn new(processes: usize, alarms: usize) -> PerCpu {
+    /// An idle CPU whose run queues have room for `processes` processes and `activities` post
+    /// activities, and its alarm queue for `alarms` alarms.
+    pub fn new(processes: usize, activities: usize, alarms: usize) -> PerCpu {
         PerCpu {
             run: ReadyQueue::new(processes),
+            posts: SpinMutex::new(RunQueue::new(activities)),
+            ready_posts: AtomicU32::new(0),
             need_resched: AtomicBool::new(false),
             pending_irqs: AtomicU64::new(0),
             running_priority: AtomicU32::new(IDLE),
             ticks_left: AtomicU32::new(0),
             alarms: SpinMutex::new(AlarmQueue::new(alarms)),
             next_alarm: AtomicU64::new(u64::MAX),
+            ticks: AtomicU64::new(0),
+            reserved_until: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -159,6 +175,12 @@ impl PerCpu {
     /// Takes the reschedule request.
     pub(crate) fn take_resched(&self) -> bool {
         self.need_resched.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl From<PostId> for usize {
+    fn from(id: PostId) -> usize {
+        id.0 as usize
     }
 }
 

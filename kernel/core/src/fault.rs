@@ -18,8 +18,8 @@ use alloc::vec::Vec;
 use tessera_abi::{Error, Rights};
 
 use crate::cap::ObjId;
-use crate::cleaner::CacheError;
 use crate::cpu::Cpu;
+use crate::derived_tables::NotInserted;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::memory::Mapping;
@@ -44,7 +44,7 @@ impl<P: Platform> Kernel<P> {
         if let Some(f) = self.platform.alloc_frame() {
             return Some(f);
         }
-        let ((space, table), frame) = self.page_tables.lock().evict_one(&self.txns)?;
+        let ((space, table), frame) = self.page_tables.evict_one(&self.txns)?;
         self.platform.table_evicted(space, table, frame);
         self.platform.frame_freed(frame);
         self.platform.alloc_frame()
@@ -112,45 +112,52 @@ impl<P: Platform> Kernel<P> {
 
     /// The derived page table covering `vpn` in `space`, made (and pinned) if absent. Another
     /// CPU faulting in the same table's range at once may make it first: then its table is
-    /// used and this CPU's frame goes back.
+    /// used and this CPU's frame goes back. Only `space`'s cache is locked, except when the
+    /// budget of tables is spent and the cleaner takes one from any space.
     fn table_for(&self, cpu: &Cpu, space: ObjId, vpn: u64) -> Result<Frame, Error> {
         let key = (space, vpn / 512);
-        if let Some(f) = self.page_tables.lock().pin(key, cpu.id, &self.txns) {
-            return Ok(*f);
+        if let Some(f) = self.page_tables.pin(key, cpu.id, &self.txns) {
+            return Ok(f);
         }
-        let frame = self.alloc_frame().ok_or(Error::OutOfQuota)?;
+        let mut frame = self.alloc_frame().ok_or(Error::OutOfQuota)?;
         self.platform.zero_frame(frame);
-        let mut cache = self.page_tables.lock();
-        match cache.insert(key, frame, cpu.id, &self.txns) {
-            Ok(evicted) => {
-                drop(cache);
-                if let Some(((s, t), f)) = evicted {
-                    self.platform.table_evicted(s, t, f);
-                    self.platform.frame_freed(f);
+        loop {
+            match self.page_tables.insert(key, frame, cpu.id, &self.txns) {
+                Ok(evicted) => {
+                    if let Some(((s, t), f)) = evicted {
+                        self.platform.table_evicted(s, t, f);
+                        self.platform.frame_freed(f);
+                    }
+                    return Ok(frame);
                 }
-                Ok(frame)
-            }
-            Err(CacheError::AlreadyPresent(f)) => {
-                let theirs = cache.pin(key, cpu.id, &self.txns).copied();
-                drop(cache);
-                self.platform.frame_freed(f);
-                theirs.ok_or(Error::OutOfQuota)
-            }
-            Err(CacheError::NothingEvictable(f)) => {
-                drop(cache);
-                self.platform.frame_freed(f);
-                Err(Error::OutOfQuota)
+                Err(NotInserted::Present(f)) => {
+                    if let Some(theirs) = self.page_tables.pin(key, cpu.id, &self.txns) {
+                        self.platform.frame_freed(f);
+                        return Ok(theirs);
+                    }
+                    // Evicted again before this CPU could pin it: insert its own after all.
+                    frame = f;
+                }
+                Err(NotInserted::OverBudget(f)) => {
+                    let Some(((s, t), e)) = self.page_tables.evict_one(&self.txns) else {
+                        self.platform.frame_freed(f);
+                        return Err(Error::OutOfQuota);
+                    };
+                    self.platform.table_evicted(s, t, e);
+                    self.platform.frame_freed(e);
+                    frame = f;
+                }
+                Err(NotInserted::AllPinned(f)) => {
+                    self.platform.frame_freed(f);
+                    return Err(Error::OutOfQuota);
+                }
             }
         }
     }
 
     /// Drops every derived table of destroyed space `space` and frees their frames.
     pub(crate) fn drop_derived_tables(&self, space: ObjId) {
-        loop {
-            let removed = self.page_tables.lock().remove_first(|k| k.0 == space);
-            let Some(((_, t), frame)) = removed else {
-                return;
-            };
+        while let Some(((_, t), frame)) = self.page_tables.remove_one_of(space) {
             self.platform.table_evicted(space, t, frame);
             self.platform.frame_freed(frame);
         }
@@ -168,7 +175,7 @@ impl<P: Platform> Kernel<P> {
     /// The frame of the derived page table the cleaner's cache holds for table `table`
     /// (= vpn / 512) of `space`. For invariant checks.
     pub fn derived_table(&self, space: ObjId, table: u64) -> Option<Frame> {
-        self.page_tables.lock().get((space, table)).copied()
+        self.page_tables.get((space, table))
     }
 
     /// Checks that every page's reverse map names exactly the records of live spaces that map
@@ -210,6 +217,6 @@ impl<P: Platform> Kernel<P> {
 
     /// How many derived page tables are cached (for tests and the simulator).
     pub fn derived_tables(&self) -> usize {
-        self.page_tables.lock().len()
+        self.page_tables.len()
     }
 }

@@ -29,17 +29,16 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use spin::mutex::SpinMutex;
 
 use crate::cap::{Cap, ObjId};
-use crate::cleaner::ReclaimableCache;
 use crate::cpu::PerCpu;
+use crate::derived_tables::DerivedTables;
 use crate::lock_key::{LockKey, LockKind};
 use crate::object::alarm::Alarm;
 use crate::object::bank::Bank;
 use crate::object::memory::{CapPage, IrqLine, Page, Space};
 use crate::object::process::Process;
-use crate::platform::{Frame, Platform};
+use crate::platform::Platform;
 use crate::post::PostPool;
 use crate::save_areas::SaveAreas;
 use crate::stall_queue::StallNodes;
@@ -99,7 +98,7 @@ pub struct Kernel<P: Platform> {
     /// Who registered each notification request (`notify.rs`). Leaf locks.
     pub(crate) requests: crate::notify::Requests,
     /// Derived page tables, keyed by (space, vpn / 512). Leaf lock (level 4).
-    pub(crate) page_tables: SpinMutex<ReclaimableCache<(ObjId, u64), Frame>>,
+    pub(crate) page_tables: DerivedTables,
     pub(crate) cpus: Box<[PerCpu]>,
     pub(crate) txns: Transactions,
     next_home: AtomicU32,
@@ -143,9 +142,9 @@ impl<P: Platform> Kernel<P> {
             posts,
             stall_nodes: StallNodes::new(config.processes + activities, config.processes),
             requests: crate::notify::Requests::new(activities),
-            page_tables: SpinMutex::new(ReclaimableCache::new(config.page_tables)),
+            page_tables: DerivedTables::new(config.spaces, config.page_tables),
             cpus: (0..config.cpus)
-                .map(|_| PerCpu::new(config.processes, config.alarms))
+                .map(|_| PerCpu::new(config.processes, activities, config.alarms))
                 .collect(),
             txns: Transactions::new(),
             next_home: AtomicU32::new(0),

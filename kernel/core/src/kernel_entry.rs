@@ -105,14 +105,16 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// Interrupt context: one timer tick on `cpu`; a used-up quantum sets needResched.
+    /// Interrupt context: one timer tick on `cpu`; a used-up quantum, or a stall-queue
+    /// reservation run out (`dispatch.rs`), sets needResched.
     pub fn timer_tick(&self, cpu: CpuId) {
         let shared = self.shared(cpu);
         let left = shared.ticks_left.load(Ordering::Relaxed);
         shared
             .ticks_left
             .store(left.saturating_sub(1), Ordering::Relaxed);
-        if left <= 1 {
+        let now = shared.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        if left <= 1 || now >= shared.reserved_until.load(Ordering::Acquire) {
             shared.request_resched();
         }
     }

@@ -52,6 +52,9 @@ pub enum PlantedBug {
     /// A process that becomes available does not fire the notification requests watching it
     /// (a lost wake-up of a non-blocking caller).
     LoseNotification = 17,
+    /// A woken owner of a stall queue keeps it however long it waits for a CPU (seed 002's
+    /// bound on ownership is not applied: `dispatch.rs`, "Reservations").
+    UnboundedOwnership = 22,
 }
 
 /// Which bug is planted (0: none).

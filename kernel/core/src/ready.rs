@@ -1,12 +1,12 @@
-//! A CPU's run queue behind its lock, with the ready word: which priority levels hold someone,
-//! readable without the lock.
+//! A CPU's run queue behind its lock, with the ready word: which priority levels hold someone
+//! ready (a process or a post activity: `RunQueue::ready_levels`), readable without the lock.
 //!
 //! The fast paths ask "does this CPU's queue hold anyone of priority p or higher?" on every
 //! switch (`invoke/fastpath.rs`); taking the queue's lock for that costs more than the rest of
 //! the check. The word answers it with one load.
 //!
 //! # Invariants
-//! - The word equals the queue's level bitmap whenever the queue's lock is free: every guard
+//! - The word equals the queue's `ready_levels` whenever the queue's lock is free: every guard
 //!   writes it back when it is dropped, before the lock is released.
 //! - A reader without the lock sees the bitmap as of some moment; the fast path's check is as
 //!   stale as it was with the lock taken and dropped at once, which it tolerates (a process
@@ -82,7 +82,8 @@ impl Drop for ReadyGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         // Written while the lock is still held (the guard's fields drop after this).
-        self.word.store(self.queue.levels(), Ordering::Release);
+        self.word
+            .store(self.queue.ready_levels(), Ordering::Release);
     }
 }
 

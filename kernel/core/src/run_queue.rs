@@ -10,6 +10,9 @@
 //! - Bit `p` of `stealable` is set exactly when level `p` holds an id that is not pinned to
 //!   this CPU (`unpinned[p]` counts them), so another CPU finds the level to steal from with one
 //!   count too; within it, it walks past pinned ids to the first it may take.
+//! - `reserved` counts the queued ids marked as owners of a stall queue (`reserve`), each with
+//!   the tick it was marked at; leaving the queue drops the mark. The marks are walked only
+//!   while some are set (`take_reservation_older_than`), so an ordinary queue pays nothing.
 //!
 //! # Assumptions
 //! - Ids map to distinct slots below the capacity fixed at creation (`Into<usize>`: a process
@@ -91,6 +94,8 @@ pub enum RunQueueViolation {
     Length,
     /// The stealable bitmap or the unpinned count disagrees with this level.
     Stealable(u8),
+    /// The count of owners' marks is wrong.
+    Reserved,
 }
 
 const NIL: u32 = u32::MAX;
@@ -100,9 +105,13 @@ struct Node<T> {
     id: T,
     level: u8,
     pinned: bool,
+    /// The tick it was marked as a queue owner at (`reserve`), or `NO_RESERVATION`.
+    reserved_at: u64,
     prev: u32,
     next: u32,
 }
+
+const NO_RESERVATION: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Level {
@@ -118,6 +127,11 @@ pub struct RunQueue<T> {
     bitmap: u32,
     stealable: u32,
     unpinned: [u32; PRIORITY_LEVELS],
+    reserved: u32,
+    /// Levels at which this CPU has post activities ready (`post_run.rs`, their own queue):
+    /// `highest` counts them, so whoever asks what is ready here (the fast path's bar,
+    /// preemption) sees them; `pick` does not, as they are not in this queue.
+    post_levels: u32,
     len: usize,
 }
 
@@ -138,6 +152,8 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             bitmap: 0,
             stealable: 0,
             unpinned: [0; PRIORITY_LEVELS],
+            reserved: 0,
+            post_levels: 0,
             len: 0,
         }
     }
@@ -157,14 +173,36 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         self.node(id.into()).map(|n| Priority(n.level))
     }
 
-    /// The highest priority with someone queued.
+    /// The highest priority with someone ready here: a queued id or a post activity.
     pub fn highest(&self) -> Option<Priority> {
+        Priority::highest_of(self.bitmap | self.post_levels)
+    }
+
+    /// The highest priority with an id queued (what `pick` would take).
+    pub fn highest_queued(&self) -> Option<Priority> {
         Priority::highest_of(self.bitmap)
     }
 
-    /// One bit per priority level with someone queued (`Priority::highest_of` reads it).
+    /// The levels with an id queued, one bit each (`Priority::highest_of` reads them).
     pub fn levels(&self) -> u32 {
         self.bitmap
+    }
+
+    /// The levels with someone ready here, an id or a post activity, one bit each: what
+    /// `highest` reads.
+    pub fn ready_levels(&self) -> u32 {
+        self.bitmap | self.post_levels
+    }
+
+    /// The levels at which post activities are ready on this queue's CPU (their queue's
+    /// `levels`), for `highest`.
+    pub fn set_post_levels(&mut self, levels: u32) {
+        self.post_levels = levels;
+    }
+
+    /// What `set_post_levels` last set.
+    pub fn post_levels(&self) -> u32 {
+        self.post_levels
     }
 
     /// The highest priority with someone another CPU may take (see `steal`).
@@ -218,6 +256,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             id,
             level: prio.0,
             pinned,
+            reserved_at: NO_RESERVATION,
             prev,
             next,
         });
@@ -238,7 +277,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
 
     /// Takes the head of the highest non-empty level.
     pub fn pick(&mut self) -> Option<(T, Priority)> {
-        let prio = self.highest()?;
+        let prio = self.highest_queued()?;
         let head = self.levels[prio.0 as usize].head;
         let node = self.unlink(head as usize)?;
         Some((node.id, prio))
@@ -267,6 +306,49 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         self.unlink(id.into()).map(|n| Priority(n.level))
     }
 
+    /// Marks the queued `id` as the owner of a stall queue since tick `now` (seed 002: its
+    /// reservation is bounded, see `dispatch.rs`). False if `id` is not queued here.
+    pub fn reserve(&mut self, id: T, now: u64) -> bool {
+        let Some(n) = self.nodes.get_mut(id.into()).and_then(Option::as_mut) else {
+            return false;
+        };
+        if n.reserved_at == NO_RESERVATION {
+            self.reserved += 1;
+        }
+        n.reserved_at = now;
+        true
+    }
+
+    /// The tick of the oldest owner's mark, if any id here is marked.
+    pub fn oldest_reservation(&self) -> Option<u64> {
+        self.marked().map(|(_, at)| at).min()
+    }
+
+    /// Drops the mark of an owner marked before tick `before` and returns it (it stays queued).
+    pub fn take_reservation_older_than(&mut self, before: u64) -> Option<T> {
+        let (slot, _) = self.marked().find(|&(_, at)| at < before)?;
+        let n = self.nodes[slot].as_mut()?;
+        n.reserved_at = NO_RESERVATION;
+        self.reserved -= 1;
+        Some(n.id)
+    }
+
+    /// The marked nodes' slots and marks, walking only until every mark is seen.
+    fn marked(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let mut left = self.reserved;
+        let mut slots = self.nodes.iter().enumerate();
+        core::iter::from_fn(move || {
+            while left > 0 {
+                let (slot, n) = slots.next()?;
+                if let Some(at) = n.map(|n| n.reserved_at).filter(|&a| a != NO_RESERVATION) {
+                    left -= 1;
+                    return Some((slot, at));
+                }
+            }
+            None
+        })
+    }
+
     /// Checks the invariants in the file header.
     pub fn check_invariants(&self) -> Result<(), RunQueueViolation> {
         let mut seen = 0;
@@ -293,6 +375,15 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         let queued = self.nodes.iter().flatten().count();
         if seen != self.len || queued != self.len {
             return Err(RunQueueViolation::Length);
+        }
+        let marked = self
+            .nodes
+            .iter()
+            .flatten()
+            .filter(|n| n.reserved_at != NO_RESERVATION)
+            .count();
+        if marked != self.reserved as usize {
+            return Err(RunQueueViolation::Reserved);
         }
         for (p, &count) in self.unpinned.iter().enumerate() {
             let level = p as u8;
@@ -329,6 +420,9 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         }
         if self.levels[node.level as usize].head == NIL {
             self.bitmap &= !(1 << node.level);
+        }
+        if node.reserved_at != NO_RESERVATION {
+            self.reserved -= 1;
         }
         if !node.pinned {
             let left = &mut self.unpinned[node.level as usize];
@@ -479,6 +573,28 @@ mod tests {
         assert_eq!(q.pick(), Some((1, p(9))), "its own CPU takes pinned ones");
         assert_eq!(q.remove(4), Some(p(4)));
         q.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn an_owners_mark_is_taken_once_and_leaves_with_it() {
+        let mut q: RunQueue<usize> = RunQueue::new(8);
+        for id in [1, 2, 3] {
+            q.enqueue(id, p(4), Position::Tail).unwrap();
+        }
+        assert!(q.reserve(2, 10));
+        assert!(q.reserve(3, 20));
+        assert!(!q.reserve(5, 1), "5 is not queued");
+        q.check_invariants().unwrap();
+        assert_eq!(q.oldest_reservation(), Some(10));
+        assert_eq!(q.take_reservation_older_than(10), None);
+        assert_eq!(q.take_reservation_older_than(11), Some(2));
+        assert_eq!(q.take_reservation_older_than(11), None, "taken once");
+        assert_eq!(q.priority_of(2), Some(p(4)), "it stays queued");
+        assert_eq!(q.remove(3), Some(p(4)));
+        assert_eq!(q.oldest_reservation(), None, "the mark left with 3");
+        q.check_invariants().unwrap();
+        q.reserved = 1;
+        assert_eq!(q.check_invariants(), Err(RunQueueViolation::Reserved));
     }
 
     #[test]

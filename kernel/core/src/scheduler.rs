@@ -9,6 +9,21 @@
 //! its affinity), never stolen, and one found running elsewhere (its affinity just changed)
 //! is moved at that CPU's exit.
 //!
+//! # Reservations (seed 002, refined)
+//! A process woken from the head of a sender queue owns it: the receiver is reserved for it
+//! until it re-runs its call (`wake.rs`). Seed 002 bounds that: an owner entering the kernel
+//! because its quantum expired passes ownership on. Here a woken owner does not run user code
+//! before its call re-runs (KernStall), so its quantum cannot expire while it owns; what can
+//! happen is that it never gets a CPU, queued below a spinner of higher priority (its home
+//! CPU pinned, or every CPU busy). So the bound is put where the owner waits: an owner that has
+//! sat on its run queue for `DEFAULT_QUANTUM_TICKS` of its CPU's timer ticks (one full
+//! quantum, the seed's cost) loses the reservation at that CPU's next exit, and the queue
+//! passes to the next in line (`end_stale_reservations`). It stays ready, and its re-run
+//! stalls again at the tail like any newcomer. A queued owner is marked in its run queue
+//! (`RunQueue::reserve`); `PerCpu::reserved_until` is the tick the oldest mark runs out at,
+//! so the timer and the exit look at one word, and only a CPU with an owner waiting ever walks
+//! its marks.
+//!
 //! # Invariants
 //! - A process with `restart` set (KernStall) never returns to user mode before its saved
 //!   invocation has been re-run (seed 002).
@@ -57,6 +72,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     pub(crate) fn schedule(&self, cpu: &mut Cpu) -> Exit {
+        self.end_stale_reservations(cpu);
         let mut picked = None;
         loop {
             self.run_deferred(cpu);
@@ -85,6 +101,10 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
+            if let Some(i) = self.pick_post(cpu) {
+                self.retry(cpu, |k, cpu| k.run_post(cpu, i));
+                continue;
+            }
             match self.pick(cpu) {
                 Some(next) => picked = Some(next),
                 // A process that just left this CPU may have had waiters to wake first.
@@ -92,6 +112,72 @@ impl<P: Platform> Kernel<P> {
                 None => {}
             }
         }
+    }
+
+    /// Every owner queued here for a full quantum loses its reservation, and every post
+    /// activity that waited here as long is delivered now (see "Reservations"). The last step
+    /// holds the run queue's lock and then the post run queue's, the one place both are held,
+    /// so no mark made meanwhile is missed by the new `reserved_until`.
+    fn end_stale_reservations(&self, cpu: &mut Cpu) {
+        let shared = self.shared(cpu.id);
+        let now = shared.ticks.load(Ordering::Relaxed);
+        if now < shared.reserved_until.load(Ordering::Acquire) {
+            return;
+        }
+        let quantum = u64::from(DEFAULT_QUANTUM_TICKS);
+        let before = (now + 1).saturating_sub(quantum);
+        loop {
+            let owner = shared.run.lock().take_reservation_older_than(before);
+            if let Some(owner) = owner {
+                #[cfg(feature = "planted-bugs")]
+                if self.planted_is(crate::planted::PlantedBug::UnboundedOwnership) {
+                    continue;
+                }
+                self.retry(cpu, |k, cpu| k.end_reservation(cpu, owner));
+                continue;
+            }
+            let post = {
+                let mut run = shared.run.lock();
+                let mut posts = shared.posts.lock();
+                let post = posts.take_reservation_older_than(before);
+                if let Some(i) = post {
+                    posts.remove(i);
+                    Self::publish_posts(shared, &mut run, &posts);
+                }
+                post
+            };
+            if let Some(i) = post {
+                self.retry(cpu, |k, cpu| k.run_post(cpu, i));
+                continue;
+            }
+            let run = shared.run.lock();
+            let posts = shared.posts.lock();
+            let oldest = match (run.oldest_reservation(), posts.oldest_reservation()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let until = oldest.map_or(u64::MAX, |at| at + quantum);
+            shared.reserved_until.store(until, Ordering::Release);
+            return;
+        }
+    }
+
+    /// `owner`, ready but not yet run since it was woken as a queue's owner, gives the queue
+    /// to the next in line; its call re-runs when it gets a CPU, as a newcomer's.
+    fn end_reservation(&self, cpu: &mut Cpu, owner: ObjId) -> Result<(), Restart> {
+        cpu.held.write(self, LockKey::process(owner.index))?;
+        let Some(Some((q, who))) = self.processes.read(owner, |p| {
+            let waiting = p.state == RunState::Running && p.restart && p.cpu.is_none();
+            p.owns.filter(|_| waiting).map(|q| (q, p.staller(owner)))
+        }) else {
+            return Ok(());
+        };
+        self.lock_queue_holder(cpu, q)?;
+        // COMMIT POINT: the owner and the queue's holder are locked; passing the queue on
+        // cannot fail, and the next owner's wake-up is deferred.
+        self.processes.write(owner, |p| p.owns = None);
+        self.relinquish(cpu, q, who);
+        Ok(())
     }
 
     /// Decides, under its lock, whether the current process goes on.
@@ -178,7 +264,7 @@ impl<P: Platform> Kernel<P> {
         }
         let mut own = self.shared(cpu.id).run.lock();
         match other {
-            Some((p, c)) if own.highest().is_none_or(|o| p > o) => {
+            Some((p, c)) if own.highest_queued().is_none_or(|o| p > o) => {
                 drop(own);
                 let mut q = self.shared(c).run.lock();
                 let taken = if steal_pinned { q.pick() } else { q.steal() };

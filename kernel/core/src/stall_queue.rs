@@ -3,8 +3,9 @@
 //!
 //! A `StallQueue` serialises callers of one resource. Waiters queue in FIFO order. Waking the
 //! head makes it the queue's *owner*: the resource is reserved for it until it uses it, stalls
-//! somewhere else, is halted or leaves the running state; ownership then passes to the next in
-//! line, who is woken. When the resource is not ready, ownership goes back to the resource
+//! somewhere else, is halted or leaves the running state, or has waited a full quantum for a
+//! CPU (seed 002's quantum expiry, as refined in `dispatch.rs`, "Reservations"); ownership then
+//! passes to the next in line, who is woken. When the resource is not ready, ownership goes back to the resource
 //! itself (the "interrupt task" of seed 002), and the next `wake_one` hands it on.
 //!
 //! The queues are intrusive: a waiter waits on at most one queue at a time, so each waiter has

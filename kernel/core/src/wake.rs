@@ -18,7 +18,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::{Process, QueueRef, RunState};
 use crate::platform::Platform;
 use crate::run_queue::Position;
-use crate::sync::atomic::spin_loop;
+use crate::sync::atomic::{spin_loop, Ordering};
 use crate::sync::Restart;
 
 impl<P: Platform> Kernel<P> {
@@ -81,6 +81,18 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// Marks `owner`, just queued on CPU `c` as a queue's owner, so that its reservation ends
+    /// if it waits there a full quantum (`dispatch.rs`, "Reservations").
+    fn reserve(&self, c: crate::sync::CpuId, owner: ObjId) {
+        let shared = self.shared(c);
+        let mut run = shared.run.lock();
+        let now = shared.ticks.load(Ordering::Relaxed);
+        if run.reserve(owner, now) {
+            let until = now + u64::from(crate::run_queue::DEFAULT_QUANTUM_TICKS);
+            shared.reserved_until.fetch_min(until, Ordering::AcqRel);
+        }
+    }
+
     fn wake_deferred(&self, cpu: &mut Cpu, w: Wake) -> Result<(), Restart> {
         cpu.held.write(self, LockKey::process(w.who.id.index))?;
         // COMMIT POINT: one lock, and the check below decides everything.
@@ -88,12 +100,16 @@ impl<P: Platform> Kernel<P> {
             if p.state == RunState::Stalled(w.from) && p.stall_seq == w.who.seq {
                 p.restart = true;
                 // A woken sender owns the queue it left; the pool has nothing to own (`post.rs`).
-                if let QueueRef::Senders(_) = w.from {
+                let owner = matches!(w.from, QueueRef::Senders(_));
+                if owner {
                     p.owns = Some(w.from);
                 }
                 trace_event!(self, cpu.id, Wake, w.who.id.index, 0, 0);
                 let at = p.priority.max(w.boost);
                 self.make_ready_at(cpu, w.who.id, p, Position::Tail, at);
+                if let Some(c) = p.queued_on.filter(|_| owner) {
+                    self.reserve(c, w.who.id);
+                }
             }
         });
         Ok(())

@@ -112,7 +112,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Asks CPU `c` to reschedule, interrupting it if it is not this one.
-    fn interrupt(&self, cpu: &Cpu, c: CpuId) {
+    pub(crate) fn interrupt(&self, cpu: &Cpu, c: CpuId) {
         self.shared(c).request_resched();
         if c != cpu.id {
             self.platform.send_ipi(c);
@@ -120,7 +120,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// A CPU other than `but` running nothing, if any.
-    fn idle_cpu(&self, but: CpuId) -> Option<CpuId> {
+    pub(crate) fn idle_cpu(&self, but: CpuId) -> Option<CpuId> {
         if self.cpu_count() == 1 {
             return None;
         }
@@ -129,7 +129,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `t` is available: if nobody owns its sender queue, the head becomes owner. A process is
-    /// woken (deferred) to re-run its call; a post activity is delivered at once.
+    /// woken (deferred) to re-run its call; a post activity is made ready (`post_run.rs`).
     pub(crate) fn offer(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process) {
         if t.state != RunState::Available {
             return;
@@ -167,8 +167,8 @@ impl<P: Platform> Kernel<P> {
                     u64::from(crate::trace::NO_PROCESS),
                     0
                 );
-                self.deliver_post(cpu, t_id, t, i);
-                t.senders.used(&self.stall_nodes, Waiter::Post(i), false);
+                // It runs at its sender's priority, as a process would (`post_run.rs`).
+                self.post_owns(cpu, t_id, t, i);
             }
         }
     }

@@ -28,6 +28,7 @@ use crate::object::process::{QueueRef, Resumes, RunState, Waiter};
 use crate::outcome::Refusal;
 use crate::platform::{Platform, SaveArea};
 use crate::run_queue::Position;
+use crate::stall_queue::Owner;
 
 impl<P: Platform> Kernel<P> {
     /// Prepare phase of halt and destroy: lock the holders of the queues `v` is in or owns,
@@ -240,7 +241,17 @@ impl<P: Platform> Kernel<P> {
             while let Some(w) = p.leaving.take_one(&self.stall_nodes) {
                 self.defer_wake(cpu, w, QueueRef::Leaving(v));
             }
-            for w in p.senders.take_all(&self.stall_nodes) {
+            let owner = match p.senders.owner() {
+                Owner::Process(Waiter::Post(i)) => {
+                    self.unready_post(i);
+                    Some(Waiter::Post(i))
+                }
+                _ => None,
+            };
+            for w in owner
+                .into_iter()
+                .chain(p.senders.take_all(&self.stall_nodes))
+            {
                 match w {
                     Waiter::Process(s) => self.defer_wake(cpu, s, QueueRef::Senders(v)),
                     Waiter::Post(i) => {

@@ -32,15 +32,19 @@
 //! re-prepare: an argument whose object died meanwhile acts as Null, a reply to a process no
 //! longer waiting is dropped), so a read lock on the invoked object would buy nothing there.
 //! A page fault's resolution is a marshal phase alone: read locks down the translation.
-//! 4. **Reclaimable-cache lock** (the cleaner's table, `cleaner::ReclaimableCache`). A leaf:
-//!    taken alone, in the prepare phase, for one lookup, pin, insert or eviction.
+//! 4. **Reclaimable-cache locks** (the cleaner's tables, `cleaner::ReclaimableCache`): one per
+//!    address space for the derived page tables (`derived_tables.rs`), so faults in different
+//!    spaces share no lock. Leaves: taken alone, in the prepare phase, for one lookup, pin,
+//!    insert or eviction; the cleaner visits the spaces' caches one at a time.
 //! 5. **Stall queues** have no lock of their own: a queue is guarded by the lock of the object
 //!    it lives in (a process's sender and leaving queues by that process's lock), held on the
 //!    list at level 1 to 3. The post activities have no lock either: an allotment is one atomic
 //!    word and a waiting sender is its own (`post.rs`), so no global lock is on a common path.
 //! 6. **Table free lists.** Leaves: held alone for one pop or push.
-//! 7. **Run-queue locks**, one per CPU. Leaves: a waker takes the target CPU's lock last and
-//!    alone, so two run-queue locks are never held together.
+//! 7. **Run-queue locks**, two per CPU: its processes' and its post activities'
+//!    (`post_run.rs`). Leaves: a waker takes the target CPU's lock last; the post run queue is
+//!    taken only with its CPU's process run queue held (it publishes its levels there), so the
+//!    two are always taken in that order, and two CPUs' run queues are never held together.
 //! 8. **A post activity's contents** (`post.rs`). Leaves: held alone for one copy in or out.
 //!
 //! Leaf locks (4, 6, 7, 8) are never held while spinning for another lock, so they need no place

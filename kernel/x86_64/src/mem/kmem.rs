@@ -1,6 +1,16 @@
 //! The kernel's memory: the frame allocator and the kernel page tables, behind one lock.
 //!
 //! Lock order: `KMEM` comes before the console lock; no other lock is taken while it is held.
+//! It is taken inside the core's locks (through `Platform::alloc_frame`) and inside `ROOTS`
+//! (`system/derived_tables.rs`), never the other way round.
+//!
+//! One lock for all CPUs, not one per CPU (issue 8 asks for per-CPU where it is on a hot path):
+//! no common path takes it. A page fault whose derived table exists takes none; it is taken
+//! when a frame is allocated or freed for good (an object created, a derived table or a
+//! space's upper level made for the first time, a kernel stack mapped) and at boot, a few
+//! hundred instructions each time against the thousands of the path around it. A per-CPU stash
+//! of frames would hide frames from `free_frames`, which the leak tests compare, so it waits
+//! for a measurement that shows contention here.
 //! Invariant: until `enter_physmap` the kernel runs on the boot page tables, where the first
 //! GiB is identity-mapped, so page-table frames are reached at their physical address; after
 //! it, through the direct map at `PHYS_MAP_BASE`.

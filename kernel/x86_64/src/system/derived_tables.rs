@@ -15,9 +15,9 @@
 //!   module frees goes through the TLB limbo; a PML4 stays there until no CPU has it loaded
 //!   (`tlb::loaded`).
 //!
-//! Lock order: `ROOTS` is a leaf for the core, which calls in here while holding its own locks;
-//! while it is held only the frame allocator (`KMEM`) and the limbo (`tlb::LIMBO`), leaves
-//! below it, are taken.
+//! Lock order: a `ROOTS` stripe is a leaf for the core, which calls in here while holding its
+//! own locks; no two stripes are ever held together, and while one is held only the frame
+//! allocator (`KMEM`) and the limbo (`tlb::LIMBO`), leaves below it, are taken.
 
 use crate::mem::kmem::{Frames, KMEM};
 use crate::mem::layout::phys_to_virt;
@@ -35,13 +35,25 @@ const TABLE: u64 = PageTableFlags::PRESENT.bits()
     | PageTableFlags::USER_ACCESSIBLE.bits();
 const PRESENT: u64 = PageTableFlags::PRESENT.bits();
 
-/// The PML4s: per address space, and the empty one (`ObjId::NONE`). Protects every table
-/// frame above the leaves, and the hooks of leaf tables in them.
-static ROOTS: Mutex<BTreeMap<ObjId, u64>> = Mutex::new(BTreeMap::new());
+/// How many locks the PML4s are spread over. Every fault takes its space's (`install`): with
+/// one lock for all, faults in different spaces on different CPUs would all meet on it (issue
+/// 8: no global lock on a common path).
+const ROOT_STRIPES: usize = 16;
+
+/// The PML4s: per address space, and the empty one (`ObjId::NONE`), each in the stripe of its
+/// table index (`roots`). A stripe protects every table frame above the leaves of its spaces,
+/// and the hooks of leaf tables in them.
+static ROOTS: [Mutex<BTreeMap<ObjId, u64>>; ROOT_STRIPES] =
+    [const { Mutex::new(BTreeMap::new()) }; ROOT_STRIPES];
+
+/// The stripe of `ROOTS` that holds `space`'s PML4.
+fn roots(space: ObjId) -> &'static Mutex<BTreeMap<ObjId, u64>> {
+    &ROOTS[space.index as usize % ROOT_STRIPES]
+}
 
 fn table(pa: u64) -> &'static mut [u64; 512] {
     // SAFETY: `pa` is a page-table frame of one of our address spaces (or the core's leaf
-    // table), reached through the direct map under ROOTS.
+    // table), reached through the direct map under its space's `ROOTS` stripe.
     unsafe { &mut *(phys_to_virt(pa) as *mut [u64; 512]) }
 }
 
@@ -59,12 +71,12 @@ fn new_root() -> Option<u64> {
 
 /// The PML4 of `space`, if it has one.
 pub fn root_of(space: ObjId) -> Option<u64> {
-    ROOTS.lock().get(&space).copied()
+    roots(space).lock().get(&space).copied()
 }
 
 /// A PML4 with no user mappings, for a space that has no PML4 of its own yet.
 pub fn empty_root() -> Option<u64> {
-    let mut roots = ROOTS.lock();
+    let mut roots = roots(ObjId::NONE).lock();
     if let Some(&r) = roots.get(&ObjId::NONE) {
         return Some(r);
     }
@@ -95,7 +107,7 @@ fn directory(root: u64, vpn: u64, create: bool) -> Option<u64> {
 /// Installs the core's resolution of a fault at `vpn` (called under the core's locks). False
 /// if there is no memory for a level above the leaf.
 pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
-    let mut roots = ROOTS.lock();
+    let mut roots = roots(space).lock();
     let root = match roots.get(&space) {
         Some(&r) => r,
         None => {
@@ -124,7 +136,7 @@ pub fn install(space: ObjId, vpn: u64, t: &Translation) -> bool {
 /// shoot-down if there was one.
 pub fn remove(space: ObjId, vpn: u64) {
     let cleared = {
-        let roots = ROOTS.lock();
+        let roots = roots(space).lock();
         let Some(pd) = roots.get(&space).and_then(|&r| directory(r, vpn, false)) else {
             return;
         };
@@ -150,7 +162,7 @@ pub fn remove(space: ObjId, vpn: u64) {
 /// The core's cleaner took back leaf table `index` (= vpn / 512): unhook it.
 pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
     let cleared = {
-        let roots = ROOTS.lock();
+        let roots = roots(space).lock();
         let Some(pd) = roots
             .get(&space)
             .and_then(|&r| directory(r, index << 9, false))
@@ -172,7 +184,7 @@ pub fn unhook(space: ObjId, index: u64, frame_pa: u64) {
 /// The core destroyed `space`: forget its PML4 and return it and every level between it and
 /// the leaf tables (which are the core's) through the TLB limbo, after one shoot-down.
 pub fn destroy(space: ObjId) {
-    let mut roots = ROOTS.lock();
+    let mut roots = roots(space).lock();
     let Some(root) = roots.remove(&space) else {
         return;
     };
