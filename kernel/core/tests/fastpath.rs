@@ -258,3 +258,50 @@ fn a_send_to_a_waiting_server_of_the_same_priority_queues_it_and_the_sender_goes
         "the server is ready with the message"
     );
 }
+
+/// POSTs words 1 and 2 (the sender's whole allotment) to a halted, so busy, server, resumes
+/// it into its open wait and returns the words it receives, in order, and how many of the
+/// POSTs a fast path ran.
+fn posts_to_a_busy_server(fast: bool) -> (Vec<u64>, u64) {
+    let (mut h, s, c, _) = world(1, 1, 1, 0);
+    h.k.set_fast_paths(fast);
+    h.tick(0);
+    h.syscall(0, ret(0, &[]));
+    assert_eq!(h.current(0), Some(c.obj));
+    h.obj(s, order::process::HALT, &[], &[]).unwrap();
+    let runs = h.cpus[0].fast_runs();
+    for w in 1..=2 {
+        let exit = h.syscall(0, inv(InvocationKind::Post, EP, 9, &[w], &[], [0; 4]));
+        assert_eq!(
+            exit,
+            Exit::User {
+                process: c.obj,
+                space: None
+            },
+            "the sender goes on"
+        );
+        assert_eq!((h.error(0), h.reply(0).data), (None, [0; 4]));
+    }
+    let fast_runs = h.cpus[0].fast_runs() - runs;
+    h.obj(s, order::process::RESUME, &[], &[]).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        h.syscall(0, ret(0, &[]));
+        assert_eq!(h.current(0), Some(s.obj), "the server takes the next POST");
+        let r = h.reply(0);
+        let info = MessageInfo::unpack(r.info).unwrap();
+        assert_eq!(
+            (r.badge, info.kind, info.order),
+            (BADGE, InvocationKind::Post, 9)
+        );
+        got.push(r.data[0]);
+    }
+    h.check();
+    (got, fast_runs)
+}
+
+#[test]
+fn a_post_to_a_busy_server_is_queued_by_the_fast_path_as_by_the_general_one() {
+    assert_eq!(posts_to_a_busy_server(false), (vec![1, 2], 0));
+    assert_eq!(posts_to_a_busy_server(true), (vec![1, 2], 2));
+}

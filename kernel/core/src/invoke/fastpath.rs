@@ -8,6 +8,12 @@
 //!   sender: the general path would deliver, queue the receiver, preempt the sender at exit
 //!   (requeued at the head of its level, or the tail if its quantum is spent) and run the
 //!   receiver; this path does all that at once.
+//! - **POST to a busy receiver** (one that cannot take a message from this sender now): one of
+//!   the sender's post activities is queued on the receiver's sender queue and the sender goes
+//!   on, as `invoke/send.rs::queue_post` does; with its allotment spent, the general path runs.
+//! - **A non-blocking CALL or SEND to a busy receiver** whose notification request from this
+//!   caller is registered already, since the caller's last halt: `WouldBlock`, nothing
+//!   registered (`notify.rs`); any other non-blocking case is the general path's.
 //! - **GET_TYPE** on a live kernel object: the reply goes straight into the caller's save area.
 //!
 //! None uses the held-lock list: each object is locked directly by one try (the caller,
@@ -37,7 +43,8 @@
 //! # Commit points
 //! GET_TYPE: once the capability is found live, under the caller's lock. The others: once
 //! every receiver precondition holds, under both locks (marked below); after it nothing can
-//! fail.
+//! fail. A queued POST: once a free activity of the sender's allotment is found, under both
+//! locks. `WouldBlock`: once the registered request is found, under both locks.
 //!
 //! # Guarantees
 //! - The outcome is the general path's (registers, states, tickets, counters, quantum, trace
@@ -51,6 +58,7 @@
 
 use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::message::{CapWord, MessageInfo, Reply, DATA_WORDS, RESUME_RECV_SLOT};
+use tessera_abi::post::PostPayload;
 use tessera_abi::{order, CapType, Error, InvocationKind};
 
 use crate::cap::{Cap, ObjId};
@@ -59,6 +67,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
 use crate::platform::{Platform, SaveArea};
+use crate::post::{Activity, Sender as PostSender};
 use crate::run_queue::{Position, Priority};
 use crate::sync::atomic::Ordering;
 use crate::sync::LockMode;
@@ -111,8 +120,8 @@ enum Switched {
     No,
     /// The receiver is current here, in this address space.
     To(Option<ObjId>),
-    /// The non-blocking caller goes on with `WouldBlock`.
-    WouldBlock,
+    /// The caller goes on: its POST queued, or its non-blocking call refused (`WouldBlock`).
+    CallerGoesOn,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -273,13 +282,20 @@ impl<P: Platform> Kernel<P> {
                     && r.fault.is_none()
                     && bar.is_none_or(|b| b < r.priority);
                 if !(takes && next_here) {
-                    let again = !reply
-                        && renotify.is_some_and(|halts| {
-                            !r.may_receive_from(sender) && self.watches_fresh(me, halts, r)
-                        });
-                    if again {
+                    if reply || r.may_receive_from(sender) {
+                        return Switched::No;
+                    }
+                    if info.kind == InvocationKind::Post {
+                        let data = self.current_regs(me, |x| x.invocation().data[0]);
+                        return if self.queue_post_here(cpu, me, target, r, priority, info, data) {
+                            Switched::CallerGoesOn
+                        } else {
+                            Switched::No
+                        };
+                    }
+                    if renotify.is_some_and(|halts| self.watches_fresh(me, halts, r)) {
                         self.would_block_again(cpu, me, target, info);
-                        return Switched::WouldBlock;
+                        return Switched::CallerGoesOn;
                     }
                     return Switched::No;
                 }
@@ -374,7 +390,7 @@ impl<P: Platform> Kernel<P> {
                 cpu.current = Some(t);
                 Fast::Runs(space)
             }
-            Switched::WouldBlock => {
+            Switched::CallerGoesOn => {
                 let space = self
                     .processes
                     .read(me, |p| {
@@ -386,6 +402,66 @@ impl<P: Platform> Kernel<P> {
             }
             Switched::No => Fast::General,
         }
+    }
+
+    /// A POST by `me` (locked, of priority `priority`) finds its receiver `r` (locked) busy:
+    /// the general path would queue one of `me`'s post activities on `r`'s sender queue and
+    /// let `me` go on (`invoke/send.rs::queue_post`), which this does at once. False (nothing
+    /// changed) if `me`'s allotment is spent: the general path stalls it or refuses it.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_post_here(
+        &self,
+        cpu: &Cpu,
+        me: ObjId,
+        target: Cap,
+        r: &mut Process,
+        priority: Priority,
+        info: MessageInfo,
+        word: u64,
+    ) -> bool {
+        let Some(id) = self.posts.next_free(PostSender::Process(me)) else {
+            return false;
+        };
+        let a = Activity {
+            target: target.obj,
+            badge: target.badge,
+            payload: PostPayload {
+                order: info.order,
+                word: if info.data_words == 0 { 0 } else { word },
+            },
+            priority,
+            stamp: self.stamp(),
+        };
+        // COMMIT POINT (queued POST): both are locked, and the activity is `me`'s alone to
+        // take (it takes from its allotment under its own lock).
+        trace_event!(
+            self,
+            cpu.id,
+            Invoked,
+            me.index,
+            target.ty as u64,
+            u64::from(info.order)
+        );
+        assert!(
+            self.posts.take(id, a),
+            "{id:?} was taken by another (kernel bug)"
+        );
+        if let Err(e) = r.senders.stall(&self.stall_nodes, Waiter::Post(id)) {
+            panic!("{id:?} cannot queue on its locked recipient: {e:?} (kernel bug)");
+        }
+        trace_event!(
+            self,
+            cpu.id,
+            PostQueued,
+            target.obj.index,
+            u64::from(info.order),
+            u64::from(me.index)
+        );
+        #[cfg(not(feature = "trace"))]
+        let _ = cpu;
+        self.processes.write(me, |p| p.invocations += 1);
+        self.current_regs(me, |x| x.set_reply(&Reply::default()));
+        true
     }
 
     /// A non-blocking CALL or SEND by `me` (locked) finds its receiver (locked) unavailable
