@@ -305,3 +305,51 @@ fn a_post_to_a_busy_server_is_queued_by_the_fast_path_as_by_the_general_one() {
     assert_eq!(posts_to_a_busy_server(false), (vec![1, 2], 0));
     assert_eq!(posts_to_a_busy_server(true), (vec![1, 2], 2));
 }
+
+/// The client YIELDs through its own process capability (write rights, or read only) with an
+/// equal-priority process ready: who runs next, the client's reply, and how many YIELDs a fast
+/// path ran.
+fn yields(
+    fast: bool,
+    rights: Rights,
+) -> (Option<tessera_core::ObjId>, Option<tessera_abi::Error>, u64) {
+    const ME: u8 = 11;
+    let (mut h, _, c, xs) = world(1, 0, 1, 1);
+    h.k.set_fast_paths(fast);
+    h.give(c, ME, c, rights);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(c.obj));
+    let runs = h.cpus[0].fast_runs();
+    h.syscall(
+        0,
+        inv(
+            InvocationKind::Call,
+            ME,
+            order::process::YIELD,
+            &[],
+            &[],
+            [0; 4],
+        ),
+    );
+    let next = h.current(0);
+    let runs = h.cpus[0].fast_runs() - runs;
+    assert_ne!(next, None);
+    if next == Some(xs[0].obj) {
+        h.syscall(0, ret(0, &[]));
+    }
+    assert_eq!(h.current(0), Some(c.obj));
+    let error = h.error(0);
+    h.check();
+    (next, error, runs)
+}
+
+#[test]
+fn a_yield_takes_the_fast_path_to_the_general_paths_switch() {
+    let (_, _, c, xs) = world(1, 0, 1, 1);
+    let other = Some(xs[0].obj);
+    assert_eq!(yields(false, Rights::ALL), (other, None, 0));
+    assert_eq!(yields(true, Rights::ALL), (other, None, 1));
+    let refused = Some(tessera_abi::Error::MissingRights);
+    assert_eq!(yields(false, Rights::READ), (Some(c.obj), refused, 0));
+    assert_eq!(yields(true, Rights::READ), (Some(c.obj), refused, 0));
+}

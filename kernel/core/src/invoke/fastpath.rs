@@ -15,6 +15,9 @@
 //!   caller is registered already, since the caller's last halt: `WouldBlock`, nothing
 //!   registered (`notify.rs`); any other non-blocking case is the general path's.
 //! - **GET_TYPE** on a live kernel object: the reply goes straight into the caller's save area.
+//! - **YIELD** on the caller's own process: its quantum is given up (`orders/process.rs::
+//!   yield_quantum`) and the reply written, skipping the general path's marshal and finish; the
+//!   exit's scheduler picks who runs, as after the general path.
 //!
 //! None uses the held-lock list: each object is locked directly by one try (the caller,
 //! then the receiver), and any lock not free at once declines the fast path. Trying never
@@ -41,7 +44,7 @@
 //!   level and pick it next, which is what this path does at once.
 //!
 //! # Commit points
-//! GET_TYPE: once the capability is found live, under the caller's lock. The others: once
+//! GET_TYPE and YIELD: once the capability is found live, under the caller's lock. The others: once
 //! every receiver precondition holds, under both locks (marked below); after it nothing can
 //! fail. A queued POST: once a free activity of the sender's allotment is found, under both
 //! locks. `WouldBlock`: once the registered request is found, under both locks.
@@ -59,7 +62,7 @@
 use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::message::{CapWord, MessageInfo, Reply, DATA_WORDS, RESUME_RECV_SLOT};
 use tessera_abi::post::PostPayload;
-use tessera_abi::{order, CapType, Error, InvocationKind};
+use tessera_abi::{order, CapType, Error, InvocationKind, Rights};
 
 use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
@@ -169,6 +172,33 @@ impl<P: Platform> Kernel<P> {
                     }
                     (InvocationKind::Return, CapType::Resume) => !p.awaited(),
                     (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
+                    (InvocationKind::Call, CapType::Process)
+                        if info.order == order::process::YIELD
+                            && target.obj == me
+                            && target.rights.contains(Rights::WRITE)
+                            && self.is_live(&target) =>
+                    {
+                        // COMMIT POINT (YIELD): the caller, current here, yields its own
+                        // quantum, which touches only this CPU's state (it cannot fail); the
+                        // exit's scheduler does the rest.
+                        if self.yield_quantum(cpu, me).is_err() {
+                            return Plan::General;
+                        }
+                        trace_event!(
+                            self,
+                            cpu.id,
+                            Invoked,
+                            me.index,
+                            target.ty as u64,
+                            u64::from(info.order)
+                        );
+                        p.invocations += 1;
+                        self.current_regs(me, |r| r.set_reply(&Reply::default()));
+                        let space = p.space.obj;
+                        return Plan::Answered(
+                            (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
+                        );
+                    }
                     (InvocationKind::Call, _)
                         if info.order == order::GET_TYPE && self.is_live(&target) =>
                     {

@@ -222,7 +222,7 @@ impl<P: Platform> Kernel<P> {
 
     /// YIELD: an expired quantum puts the caller at the tail of its level at this exit
     /// (`scheduler.rs::verdict`). Only this CPU's own per-CPU state is touched, so no lock.
-    fn yield_quantum(&self, cpu: &Cpu, v: crate::cap::ObjId) -> Result<(), Error> {
+    pub(crate) fn yield_quantum(&self, cpu: &Cpu, v: crate::cap::ObjId) -> Result<(), Error> {
         if cpu.current != Some(v) {
             return Err(Error::BadState);
         }
