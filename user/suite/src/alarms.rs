@@ -82,13 +82,6 @@ pub fn sleeps_end_on_time() -> Outcome {
     })
 }
 
-/// Sleeps `ns` nanoseconds on an alarm of its own (instead of spinning on the TSC). The tester
-/// must expect no message meanwhile: one that arrives is dropped (`Timer`).
-pub(crate) fn nap(ns: u64) -> Outcome {
-    let mut t = timer()?;
-    step("sleep", t.sleep_for(ns)).map(|_| ())
-}
-
 /// A periodic alarm of 2 ms: three POSTs, each no earlier than its period's deadline; once
 /// cancelled, no more.
 pub fn periodic_alarm_fires_each_period() -> Outcome {
