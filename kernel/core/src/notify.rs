@@ -129,6 +129,14 @@ impl<P: Platform> Kernel<P> {
         watched: Watched,
     ) -> Result<(), Restart> {
         let me = caller.id;
+        #[cfg(feature = "planted-bugs")]
+        if let Watched::Process(t) = watched {
+            if self.planted_is(crate::planted::PlantedBug::RegisterUnlocked) {
+                cpu.held.release_all(self);
+                cpu.held.write(self, LockKey::process(me.index))?;
+                cpu.held.write(self, LockKey::process(t.index))?;
+            }
+        }
         let Some((endpoint, word, halts, priority)) = self
             .processes
             .read(me, |p| (p.notify, p.notify_word, p.halts, p.priority))

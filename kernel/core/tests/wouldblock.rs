@@ -45,19 +45,22 @@ struct World {
 fn world(posts: u32) -> World {
     let mut h = H::new(1, 8, 40, posts);
     let s = h.process(1);
-    let c = h.process(1);
+    let c = h.client(1, s, EP, 1);
     let l = h.process(1);
-    let ep = h.endpoint(s, 1);
-    h.give(c, EP, ep, Rights::ALL);
-    let to_l = h.endpoint(l, NOTIFY_BADGE);
-    h.obj(c, order::process::SET_NOTIFY, &[WORD], &[to_l])
-        .unwrap();
+    notify_to(&mut h, c, l);
     h.start(l);
     h.start(c);
     run(&mut h, l);
     h.syscall(0, wait());
     assert_eq!(h.current(0), Some(c.obj));
     World { h, s, c, l }
+}
+
+/// `c`'s notifications go to `l`, with [`WORD`].
+fn notify_to(h: &mut H, c: Cap, l: Cap) {
+    let to_l = h.endpoint(l, NOTIFY_BADGE);
+    h.obj(c, order::process::SET_NOTIFY, &[WORD], &[to_l])
+        .unwrap();
 }
 
 /// Runs timer ticks on CPU 0 until `p` is current there.
@@ -169,9 +172,7 @@ fn wouldblock_leaves_no_trace_and_notifies_once_when_the_server_waits() {
 fn a_send_to_a_queue_owned_by_another_wouldblock_and_the_request_stays_until_it_is_free() {
     let mut w = world(2);
     // A second client stalls (blocking) on the halted server.
-    let ep = w.h.endpoint(w.s, 2);
-    let d = w.h.process(1);
-    w.h.give(d, EP, ep, Rights::ALL);
+    let d = w.h.client(1, w.s, EP, 2);
     w.h.start(d);
     run(&mut w.h, d);
     w.h.syscall(0, inv(InvocationKind::Send, EP, 1, &[], &[], [0; 4]));
@@ -314,13 +315,9 @@ fn a_new_process_in_a_dead_requesters_slot_registers_its_own_request() {
     assert_eq!(w.h.reply(0).data[0], 1);
     let (root, c) = (w.h.root, w.c);
     w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
-    let c2 = w.h.process(1);
+    let c2 = w.h.client(1, w.s, EP, 1);
     assert_eq!(c2.obj.index, c.obj.index, "the slot is reused");
-    let ep = w.h.endpoint(w.s, 1);
-    w.h.give(c2, EP, ep, Rights::ALL);
-    let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
-    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l])
-        .unwrap();
+    notify_to(&mut w.h, c2, w.l);
     w.h.start(c2);
     run(&mut w.h, c2);
     w.h.syscall(0, call_server());
@@ -352,13 +349,9 @@ fn a_new_process_in_a_dead_posters_slot_gets_its_own_watch() {
     );
     let (root, c) = (w.h.root, w.c);
     w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
-    let c2 = w.h.process(1);
+    let c2 = w.h.client(1, w.s, EP, 1);
     assert_eq!(c2.obj.index, c.obj.index, "the slot is reused");
-    let ep = w.h.endpoint(w.s, 1);
-    w.h.give(c2, EP, ep, Rights::ALL);
-    let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
-    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l])
-        .unwrap();
+    notify_to(&mut w.h, c2, w.l);
     w.h.start(c2);
     run(&mut w.h, c2);
     // The dead one's POSTs still hold the slot's allotment.
