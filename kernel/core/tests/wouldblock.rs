@@ -236,6 +236,61 @@ fn requests_of_a_halted_or_destroyed_requester_are_dropped() {
     }
 }
 
+/// Halts and resumes the client and runs it again.
+fn halt_and_resume_client(w: &mut World) {
+    let c = w.c;
+    w.h.obj(c, order::process::HALT, &[], &[]).unwrap();
+    w.h.obj(c, order::process::RESUME, &[], &[]).unwrap();
+    run(&mut w.h, c);
+}
+
+#[test]
+fn a_requester_halted_and_resumed_that_tries_again_on_the_same_server_is_notified() {
+    let mut w = world(2);
+    w.h.syscall(0, call_server());
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1)
+    );
+    halt_and_resume_client(&mut w);
+    w.h.syscall(0, call_server());
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1),
+        "the request made before the halt is stale: this try's takes its place"
+    );
+    w.h.syscall(0, call_server());
+    assert_eq!(w.h.reply(0).data[0], 0, "and is found by the next try");
+    w.h.syscall(0, wait());
+    server_waits(&mut w);
+    assert_eq!(notifications(&mut w), 1);
+    w.h.check();
+}
+
+#[test]
+fn a_poster_halted_and_resumed_that_tries_again_is_notified() {
+    let mut w = world(2);
+    let post = |n: u64| inv(InvocationKind::Post, EP, 9, &[n], &[], [0; 4]);
+    w.h.syscall(0, post(1));
+    w.h.syscall(0, post(2));
+    w.h.syscall(0, nb(post(3)));
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1)
+    );
+    halt_and_resume_client(&mut w);
+    w.h.syscall(0, nb(post(3)));
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1),
+        "the watch set before the halt is stale: this try's takes its place"
+    );
+    w.h.syscall(0, wait());
+    server_waits(&mut w);
+    assert_eq!(notifications(&mut w), 1);
+    w.h.check();
+}
+
 #[test]
 fn a_destroyed_server_notifies_its_requesters() {
     let mut w = world(2);
