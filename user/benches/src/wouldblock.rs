@@ -106,7 +106,7 @@ impl Releaser {
         let helper = spawn(RELEASER, Helper::PairServer, 0, below, 0)?;
         caps::set_affinity(helper.process(), u64::from(cpu))?;
         caps::make_endpoint(helper.process(), 0, TO_RELEASER)?;
-        let releaser = Releaser { helper: helper };
+        let releaser = Releaser { helper };
         caps::set_affinity(slots::SELF, u64::from(cpu))?;
         caps::resume(releaser.helper.process())?;
         Ok(releaser)
