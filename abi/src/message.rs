@@ -88,7 +88,10 @@ impl InvocationKind {
 /// is delivered. With every one in use the invocation fails with
 /// [`Error::OutOfQuota`](crate::Error::OutOfQuota) instead (nothing registered). With no
 /// notification endpoint set, WOULDBLOCK registers nothing (a plain try). Requests of a
-/// requester halted or destroyed since it registered them are dropped unposted. A CALL that
+/// requester halted or destroyed since it registered them are dropped unposted; until then
+/// each keeps its place in the allotment, except that a WOULDBLOCK on an object a request made
+/// before a halt still watches takes that request over (`d0` = 1: it will be posted, with the
+/// endpoint and word it was registered with). A CALL that
 /// is delivered still waits for its reply (that is not a stall); the flag has no effect on
 /// RETURN or on kernel objects (always available).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -32,6 +32,10 @@
 //!   `halts` count changed), when they fire.
 //! - Requests whose endpoint's process is gone.
 //!
+//! Until then a stale request keeps its activity. One on the object a resumed requester tries
+//! again becomes that try's request (`renew_if_stale`): the try would otherwise find it, register
+//! nothing and never be notified.
+//!
 //! # Locks
 //! `Requests` holds, by activity, who registered it and what it watches: one leaf lock per
 //! record (level 8, like an activity's contents), written by the requester under its own lock
@@ -129,14 +133,27 @@ impl<P: Platform> Kernel<P> {
         watched: Watched,
     ) -> Result<Next, Restart> {
         let me = caller.id;
+        #[cfg(feature = "planted-bugs")]
+        if let Watched::Process(t) = watched {
+            if self.planted_is(crate::planted::PlantedBug::RegisterUnlocked) {
+                cpu.held.release_all(self);
+                cpu.held.write(self, LockKey::process(me.index))?;
+                cpu.held.write(self, LockKey::process(t.index))?;
+            }
+        }
         let Some((endpoint, word, halts, priority)) = self
             .processes
             .read(me, |p| (p.notify, p.notify_word, p.halts, p.priority))
         else {
             return Ok(Next::Exit);
         };
-        if !self.is_live(&endpoint) || self.watched_already(me, watched) {
+        if !self.is_live(&endpoint) {
             self.would_block_reply(cpu, caller, watched, false);
+            return Ok(Next::Exit);
+        }
+        if let Some(id) = self.request_on(me, watched) {
+            let renewed = self.renew_if_stale(me, halts, watched, id)?;
+            self.would_block_reply(cpu, caller, watched, renewed);
             return Ok(Next::Exit);
         }
         let Some(id) = self.posts.next_free(Sender::Notify(me)) else {
@@ -242,15 +259,19 @@ impl<P: Platform> Kernel<P> {
         })
     }
 
-    /// Whether a registered request of `me` already watches `watched` (whose holder is locked).
-    fn watched_already(&self, me: ObjId, watched: Watched) -> bool {
+    /// The registered request of `me` that watches `watched` (whose holder is locked), if any.
+    fn request_on(&self, me: ObjId, watched: Watched) -> Option<PostId> {
         match watched {
-            Watched::Allotment => self.posts.is_watched(me),
+            Watched::Allotment if self.posts.is_watched(me) => self
+                .posts
+                .watches()
+                .find(|w| self.posts.requests_of(me).any(|id| id == *w)),
+            Watched::Allotment => None,
             // No record is read: a request linked on `t` with `me`'s generation is `me`'s.
             Watched::Process(t) => self
                 .processes
                 .read(t, |tp| {
-                    self.posts.requests_of(me).any(|id| {
+                    self.posts.requests_of(me).find(|&id| {
                         let w = Watcher {
                             id,
                             generation: me.generation,
@@ -258,8 +279,52 @@ impl<P: Platform> Kernel<P> {
                         tp.watchers.contains(&self.stall_nodes, w)
                     })
                 })
-                .unwrap_or(false),
+                .flatten(),
         }
+    }
+
+    /// `me`'s request `id` watches `watched` already. If it was registered before a halt of
+    /// `me` (its `halts` is not `halts`), it would be dropped when it fires, and this call,
+    /// told it registered nothing, would wait for nothing: the request becomes this call's
+    /// instead (true). It keeps its endpoint and word, like any request already registered.
+    fn renew_if_stale(
+        &self,
+        me: ObjId,
+        halts: u64,
+        watched: Watched,
+        id: PostId,
+    ) -> Result<bool, Restart> {
+        if self.requests.get(id).is_none_or(|r| r.halts == halts) {
+            return Ok(false);
+        }
+        let renewed = Request {
+            requester: me,
+            halts,
+            watched,
+        };
+        match watched {
+            // COMMIT POINT: `t` is locked, so nobody takes the request off its list meanwhile.
+            Watched::Process(_) => self.requests.set(id, renewed),
+            Watched::Allotment => {
+                // The watch is ended while the record changes, so a freed activity either
+                // fires the renewed request or is found free by the re-run. Ending a stale
+                // watch changes nothing its owner could see (it would be dropped when fired),
+                // so a restart after it leaves no trace.
+                if self.posts.unwatch(me) != Some(id) {
+                    return Err(Restart);
+                }
+                self.requests.set(id, renewed);
+                match self.posts.watch(me, id) {
+                    // COMMIT POINT: the allotment was still spent when the watch was set again.
+                    WaitOutcome::Waiting => {}
+                    WaitOutcome::FreeNow | WaitOutcome::Refused => {
+                        self.posts.release(id);
+                        return Err(Restart);
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// `t` (locked) became available: its requests are posted at this CPU's exit. One record

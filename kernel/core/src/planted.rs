@@ -1,7 +1,7 @@
-//! Planted bugs (feature `planted-bugs`, for the simulator's own tests only): each breaks one
-//! rule of stall queues with an owner (seed 002), of derived mappings, of CPU affinity, of
-//! alarms or of notification requests, or re-opens a race between CPUs, so a test can assert that the simulator's invariant
-//! checks catch it. Off unless switched on.
+//! Planted bugs (feature `planted-bugs`, for tests only: the simulator's, and the core's
+//! `tests/notify_race.rs`): each breaks one rule of stall queues with an owner (seed 002), of
+//! derived mappings, of CPU affinity, of alarms or of notification requests, or re-opens a race
+//! between CPUs, so a test can assert that its checks catch it. Off unless switched on.
 
 use crate::cap::ObjId;
 use crate::cpu::Cpu;
@@ -53,8 +53,12 @@ pub enum PlantedBug {
     /// (a lost wake-up of a non-blocking caller).
     LoseNotification = 17,
     /// A woken owner of a stall queue keeps it however long it waits for a CPU (seed 002's
-    /// bound on ownership is not applied: `dispatch.rs`, "Reservations").
+    /// bound on ownership is not applied: `scheduler.rs`, "Reservations").
     UnboundedOwnership = 22,
+    /// A non-blocking CALL or SEND that found its target busy drops its locks and takes them
+    /// again before it registers its request, without checking again: a target that became
+    /// available in between fired no request, and this one waits for the next time.
+    RegisterUnlocked = 23,
 }
 
 /// Which bug is planted (0: none).

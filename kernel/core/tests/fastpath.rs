@@ -30,9 +30,7 @@ fn call(data: &[u64]) -> Invocation {
 fn world(cpus: usize, sp: u64, cp: u64, others: usize) -> (H, Cap, Cap, Vec<Cap>) {
     let mut h = H::new(cpus, 16, 100, 2);
     let s = h.process(sp);
-    let c = h.process(cp);
-    let ep = h.endpoint(s, BADGE);
-    h.give(c, EP, ep, Rights::ALL);
+    let c = h.client(cp, s, EP, BADGE);
     let xs: Vec<Cap> = (0..others).map(|_| h.process(cp)).collect();
     h.start(s);
     h.start(c);

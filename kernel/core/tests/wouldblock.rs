@@ -45,19 +45,22 @@ struct World {
 fn world(posts: u32) -> World {
     let mut h = H::new(1, 8, 40, posts);
     let s = h.process(1);
-    let c = h.process(1);
+    let c = h.client(1, s, EP, 1);
     let l = h.process(1);
-    let ep = h.endpoint(s, 1);
-    h.give(c, EP, ep, Rights::ALL);
-    let to_l = h.endpoint(l, NOTIFY_BADGE);
-    h.obj(c, order::process::SET_NOTIFY, &[WORD], &[to_l])
-        .unwrap();
+    notify_to(&mut h, c, l);
     h.start(l);
     h.start(c);
     run(&mut h, l);
     h.syscall(0, wait());
     assert_eq!(h.current(0), Some(c.obj));
     World { h, s, c, l }
+}
+
+/// `c`'s notifications go to `l`, with [`WORD`].
+fn notify_to(h: &mut H, c: Cap, l: Cap) {
+    let to_l = h.endpoint(l, NOTIFY_BADGE);
+    h.obj(c, order::process::SET_NOTIFY, &[WORD], &[to_l])
+        .unwrap();
 }
 
 /// Runs timer ticks on CPU 0 until `p` is current there.
@@ -169,9 +172,7 @@ fn wouldblock_leaves_no_trace_and_notifies_once_when_the_server_waits() {
 fn a_send_to_a_queue_owned_by_another_wouldblock_and_the_request_stays_until_it_is_free() {
     let mut w = world(2);
     // A second client stalls (blocking) on the halted server.
-    let ep = w.h.endpoint(w.s, 2);
-    let d = w.h.process(1);
-    w.h.give(d, EP, ep, Rights::ALL);
+    let d = w.h.client(1, w.s, EP, 2);
     w.h.start(d);
     run(&mut w.h, d);
     w.h.syscall(0, inv(InvocationKind::Send, EP, 1, &[], &[], [0; 4]));
@@ -233,6 +234,61 @@ fn requests_of_a_halted_or_destroyed_requester_are_dropped() {
         assert_eq!(notifications(&mut w), 0, "destroyed: {destroy}");
         w.h.check();
     }
+}
+
+/// Halts and resumes the client and runs it again.
+fn halt_and_resume_client(w: &mut World) {
+    let c = w.c;
+    w.h.obj(c, order::process::HALT, &[], &[]).unwrap();
+    w.h.obj(c, order::process::RESUME, &[], &[]).unwrap();
+    run(&mut w.h, c);
+}
+
+#[test]
+fn a_requester_halted_and_resumed_that_tries_again_on_the_same_server_is_notified() {
+    let mut w = world(2);
+    w.h.syscall(0, call_server());
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1)
+    );
+    halt_and_resume_client(&mut w);
+    w.h.syscall(0, call_server());
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1),
+        "the request made before the halt is stale: this try's takes its place"
+    );
+    w.h.syscall(0, call_server());
+    assert_eq!(w.h.reply(0).data[0], 0, "and is found by the next try");
+    w.h.syscall(0, wait());
+    server_waits(&mut w);
+    assert_eq!(notifications(&mut w), 1);
+    w.h.check();
+}
+
+#[test]
+fn a_poster_halted_and_resumed_that_tries_again_is_notified() {
+    let mut w = world(2);
+    let post = |n: u64| inv(InvocationKind::Post, EP, 9, &[n], &[], [0; 4]);
+    w.h.syscall(0, post(1));
+    w.h.syscall(0, post(2));
+    w.h.syscall(0, nb(post(3)));
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1)
+    );
+    halt_and_resume_client(&mut w);
+    w.h.syscall(0, nb(post(3)));
+    assert_eq!(
+        (w.h.error(0), w.h.reply(0).data[0]),
+        (Some(Error::WouldBlock), 1),
+        "the watch set before the halt is stale: this try's takes its place"
+    );
+    w.h.syscall(0, wait());
+    server_waits(&mut w);
+    assert_eq!(notifications(&mut w), 1);
+    w.h.check();
 }
 
 #[test]
@@ -314,13 +370,9 @@ fn a_new_process_in_a_dead_requesters_slot_registers_its_own_request() {
     assert_eq!(w.h.reply(0).data[0], 1);
     let (root, c) = (w.h.root, w.c);
     w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
-    let c2 = w.h.process(1);
+    let c2 = w.h.client(1, w.s, EP, 1);
     assert_eq!(c2.obj.index, c.obj.index, "the slot is reused");
-    let ep = w.h.endpoint(w.s, 1);
-    w.h.give(c2, EP, ep, Rights::ALL);
-    let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
-    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l])
-        .unwrap();
+    notify_to(&mut w.h, c2, w.l);
     w.h.start(c2);
     run(&mut w.h, c2);
     w.h.syscall(0, call_server());
@@ -352,13 +404,9 @@ fn a_new_process_in_a_dead_posters_slot_gets_its_own_watch() {
     );
     let (root, c) = (w.h.root, w.c);
     w.h.obj(root, order::bank::DESTROY, &[], &[c]).unwrap();
-    let c2 = w.h.process(1);
+    let c2 = w.h.client(1, w.s, EP, 1);
     assert_eq!(c2.obj.index, c.obj.index, "the slot is reused");
-    let ep = w.h.endpoint(w.s, 1);
-    w.h.give(c2, EP, ep, Rights::ALL);
-    let to_l = w.h.endpoint(w.l, NOTIFY_BADGE);
-    w.h.obj(c2, order::process::SET_NOTIFY, &[WORD], &[to_l])
-        .unwrap();
+    notify_to(&mut w.h, c2, w.l);
     w.h.start(c2);
     run(&mut w.h, c2);
     // The dead one's POSTs still hold the slot's allotment.

@@ -3,18 +3,14 @@
 //! Assumes: echo is waiting for messages whenever a case starts (every case ends with a CALL
 //! to it, which returns only once echo has handled everything before it).
 
+use crate::hold;
 use crate::measure::{from_total, per_op, PerOp};
 use tessera_suite::helpers::Helper;
 use tessera_suite::spawn::spawn;
-use tessera_user::abi::message::InvocationKind;
 use tessera_user::abi::Error;
 use tessera_user::invoke;
 use tessera_user::{caps, echo, slots, tsc};
 
-/// An endpoint to the benchmarking process itself, for echo's CALL while held and its PONGs.
-const ENDPOINT: u8 = 40;
-const BADGE: u64 = 0xbe;
-const HOLD_RESUME: u8 = 41;
 /// POSTs per held batch: well below the kernel's pool of post activities (64).
 const BATCH: u64 = 32;
 /// Slots for the yield partner's address space, page and process.
@@ -54,36 +50,19 @@ pub fn post_waiting(n: u64) -> Result<PerOp, Error> {
     settle().map(|_| r)
 }
 
-fn hold() -> Result<(), Error> {
-    invoke::send(slots::ECHO, echo::HOLD, &[], &[ENDPOINT])?;
-    loop {
-        let m = invoke::raw(
-            InvocationKind::Return,
-            0,
-            0,
-            &[],
-            &[],
-            [0, 0, 0, HOLD_RESUME],
-        )?;
-        if m.badge == BADGE && m.order() == echo::HELD {
-            return Ok(());
-        }
-    }
-}
-
 /// POST to a held echo: the kernel queues a post activity and the sender goes on.
 pub fn post_queued(batches: u64) -> Result<PerOp, Error> {
-    caps::make_endpoint(slots::SELF, BADGE, ENDPOINT)?;
+    hold::endpoint()?;
     let mut total = 0;
     for _ in 0..batches {
-        hold()?;
+        hold::hold()?;
         let start = tsc::now();
         for w in 0..BATCH {
             core::hint::black_box(w);
             let _ = invoke::post(slots::ECHO, echo::COUNT, w);
         }
         total += tsc::now().wrapping_sub(start);
-        invoke::send(HOLD_RESUME, 0, &[], &[])?;
+        hold::release()?;
         settle()?;
     }
     Ok(from_total(total, batches * BATCH))
@@ -92,12 +71,12 @@ pub fn post_queued(batches: u64) -> Result<PerOp, Error> {
 /// POST ping-pong: this process POSTs PING to echo and waits; echo POSTs PONG back and waits.
 /// One round trip is two POSTs to a waiting process and two switches between address spaces.
 pub fn ping_pong(n: u64) -> Result<PerOp, Error> {
-    caps::make_endpoint(slots::SELF, BADGE, ENDPOINT)?;
-    invoke::send(slots::ECHO, echo::SET_PEER, &[], &[ENDPOINT])?;
+    hold::endpoint()?;
+    invoke::send(slots::ECHO, echo::SET_PEER, &[], &[hold::ENDPOINT])?;
     settle()?;
     let r = per_op(n, &mut || {
         let _ = invoke::post(slots::ECHO, echo::PING, 0);
-        while invoke::wait().is_ok_and(|m| m.badge != BADGE || m.order() != echo::PONG) {}
+        while invoke::wait().is_ok_and(|m| m.badge != hold::BADGE || m.order() != echo::PONG) {}
     });
     Ok(r)
 }

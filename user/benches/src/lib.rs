@@ -1,6 +1,7 @@
 //! User-level benchmarks: null invocation, CALL+RETURN to echo, SEND, POST to a waiting
 //! receiver, POST queued, a POST ping-pong and a YIELD for the context switch, an IRQ to
-//! the serial driver running, and an alarm's POST after its deadline; the user runtime's chore
+//! the serial driver running, an alarm's POST after its deadline, a non-blocking CALL's
+//! `WouldBlock` and the hand-off it replaces against a stalled CALL's; the user runtime's chore
 //! switch, spawn + join, full/empty hand-off and channel send + receive on one VP. Run by
 //! `bench` (bench mode) and the shell's `bench` command.
 //!
@@ -14,6 +15,7 @@ extern crate alloc;
 
 mod alarm;
 mod cases;
+mod hold;
 mod ipc;
 mod irq;
 mod measure;

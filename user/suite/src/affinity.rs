@@ -1,9 +1,9 @@
 //! CPU affinity from user mode: a process pinned to CPU 2 runs only there (4 CPUs; skipped
 //! with the reason when CPU 2 is not online); a CPU that is not online is refused.
 
-use crate::alarms::nap;
 use crate::faults::{CounterPage, COUNTER_VPN, HELPER};
 use crate::helpers::Helper;
+use crate::sleeper::Sleeper;
 use crate::spawn::spawn;
 use crate::tester::{ensure, step, Outcome, ENDPOINT};
 use crate::Ctx;
@@ -40,6 +40,7 @@ pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
     ensure(info.affinity == Some(PINNED_TO as u32), || {
         format!("INFO says affinity {:?}", info.affinity)
     })?;
+    let sleeper = Sleeper::new()?;
     step("resume", caps::resume(h.process()))?;
     let mut seen_on_2 = 0;
     for _ in 0..SAMPLES {
@@ -49,7 +50,7 @@ pub fn pinned_runs_only_there(ctx: &Ctx) -> Outcome {
             None => {}
             Some(c) => return Err(format!("the process pinned to CPU 2 ran on CPU {c}")),
         }
-        nap(500_000)?;
+        sleeper.nap(500_000)?;
     }
     let counted = counter.count()?;
     step("halt", caps::halt(h.process()))?;

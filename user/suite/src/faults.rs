@@ -3,8 +3,8 @@
 //! goes on; a process spinning forever at the tester's priority neither starves the tester nor
 //! is starved by it (timer preemption), and stops when halted.
 
-use crate::alarms::nap;
 use crate::helpers::Helper;
+use crate::sleeper::Sleeper;
 use crate::spawn::spawn;
 use crate::tester::{await_state, ensure, step, Outcome, ENDPOINT, SCRATCH};
 use crate::Ctx;
@@ -24,7 +24,7 @@ const ROUNDS: u32 = 3;
 pub fn halted_for(ctx: &Ctx, helper: Helper) -> Outcome {
     let h = step("spawn", spawn(HELPER, helper, 0, ctx.priority, ENDPOINT))?;
     step("resume", caps::resume(h.process()))?;
-    await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Halted)?;
+    await_state(h.process(), |s| s == ProcessState::Halted)?;
     let r = step(
         "CALL echo afterwards",
         invoke::call(slots::ECHO, echo::PLUS_ONE, &[1], &[]),
@@ -114,11 +114,12 @@ pub fn spinner_does_not_starve(ctx: &Ctx) -> Outcome {
     ensure(spinning.state == ProcessState::Running, || {
         format!("the spinner is {}", spinning.state.name())
     })?;
+    let sleeper = Sleeper::new()?;
     step("halt the spinner", caps::halt(h.process()))?;
     // A spinner halted on another CPU stops at that CPU's next kernel entry (a timer tick).
-    nap(50_000_000)?;
+    sleeper.nap(50_000_000)?;
     let stopped = counter.count()?;
-    nap(50_000_000)?;
+    sleeper.nap(50_000_000)?;
     let still = counter.count()?;
     ensure(still == stopped, || {
         format!("the halted spinner counted on from {stopped} to {still}")

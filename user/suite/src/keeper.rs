@@ -10,7 +10,7 @@ use crate::helpers::REPORTED;
 use crate::keeper_code::{self, Label};
 use crate::spawn::{spawn_code, Spawned};
 use crate::tester::{
-    await_state, drain, ensure, hold_echo, release_echo, step, Outcome, ENDPOINT, SCRATCH,
+    await_state, drain, ensure, hold_echo, poll, release_echo, step, Outcome, ENDPOINT, SCRATCH,
 };
 use crate::Ctx;
 use alloc::format;
@@ -19,7 +19,7 @@ use tessera_user::abi::fault::{kind, page_fault, Fault, Reg};
 use tessera_user::abi::message::{InvocationKind, MessageInfo};
 use tessera_user::abi::{CapType, Error, ProcessState, Rights};
 use tessera_user::invoke::{self, Received};
-use tessera_user::{caps, slots, tsc};
+use tessera_user::{caps, slots};
 
 /// The helper's three slots.
 const HELPER: u8 = SCRATCH + 20;
@@ -62,22 +62,17 @@ fn at(h: &Spawned, label: Label) -> u64 {
 }
 
 /// Waits until `h` is halted and off every CPU (its registers at rest).
-fn await_stopped(ctx: &Ctx, h: &Spawned) -> Outcome {
-    let start = tsc::now();
-    loop {
+fn await_stopped(h: &Spawned) -> Outcome {
+    let mut last = None;
+    let stopped = poll(|| {
         let i = step("INFO", caps::info(h.process()))?;
-        if i.state == ProcessState::Halted && i.cpu.is_none() {
-            return Ok(());
-        }
-        if tsc::now().wrapping_sub(start) > 2 * ctx.tsc_hz.max(1_000_000_000) {
-            return Err(format!(
-                "the helper stayed {} on {:?}",
-                i.state.name(),
-                i.cpu
-            ));
-        }
-        core::hint::spin_loop();
-    }
+        last = Some(i);
+        Ok((i.state == ProcessState::Halted && i.cpu.is_none()).then_some(()))
+    })?;
+    stopped.ok_or_else(|| match last {
+        Some(i) => format!("the helper stayed {} on {:?}", i.state.name(), i.cpu),
+        None => String::from("no INFO"),
+    })
 }
 
 /// Makes the tester `h`'s keeper.
@@ -94,8 +89,8 @@ fn keep(h: &Spawned) -> Outcome {
 
 /// Waits for `h`'s next fault message: `h` is first seen waiting for the keeper (so the wait
 /// cannot hang), then the message is received with its resume capability in [`FAULT_RESUME`].
-fn next_fault(ctx: &Ctx, h: &Spawned) -> Result<Fault, String> {
-    await_state(h.process(), ctx.tsc_hz, |s| {
+fn next_fault(h: &Spawned) -> Result<Fault, String> {
+    await_state(h.process(), |s| {
         matches!(s, ProcessState::Stalled | ProcessState::Waiting)
     })?;
     let m = step(
@@ -126,23 +121,17 @@ fn reply() -> Outcome {
 }
 
 /// The word of the next report of a helper, waiting up to two seconds for it.
-fn await_report(ctx: &Ctx) -> Result<u64, String> {
-    let start = tsc::now();
-    loop {
+fn await_report() -> Result<u64, String> {
+    let got = poll(|| {
         let mut got = None;
         drain(|m: &Received| {
             if m.order() == REPORTED && got.is_none() {
                 got = Some(m.data[0]);
             }
         })?;
-        if let Some(w) = got {
-            return Ok(w);
-        }
-        if tsc::now().wrapping_sub(start) > 2 * ctx.tsc_hz.max(1_000_000_000) {
-            return Err(String::from("no report from the helper"));
-        }
-        core::hint::spin_loop();
-    }
+        Ok(got)
+    })?;
+    got.ok_or_else(|| String::from("no report from the helper"))
 }
 
 /// A page with [`DATA_WORD`] at word 0, mapped readable at [`DATA_VA`] in `h`'s space.
@@ -173,7 +162,7 @@ pub fn page_fault_is_fixed_by_the_keeper(ctx: &Ctx) -> Outcome {
     let r = (|| {
         keep(&h)?;
         step("resume", caps::resume(h.process()))?;
-        let f = next_fault(ctx, &h)?;
+        let f = next_fault(&h)?;
         let want = Fault {
             kind: kind::PAGE_FAULT,
             error: page_fault::USER,
@@ -187,7 +176,7 @@ pub fn page_fault_is_fixed_by_the_keeper(ctx: &Ctx) -> Outcome {
         )?;
         map_data(&h)?;
         reply()?;
-        let w = await_report(ctx)?;
+        let w = await_report()?;
         ensure(w == DATA_WORD + 1, || {
             format!("the helper read {w:#x}, expected {:#x}", DATA_WORD + 1)
         })
@@ -253,7 +242,7 @@ pub fn traps_are_skipped_by_the_keeper(ctx: &Ctx) -> Outcome {
             },
         ) in expected.into_iter().enumerate()
         {
-            let f = next_fault(ctx, &h)?;
+            let f = next_fault(&h)?;
             let rip = at(&h, label);
             ensure(
                 f.kind == kind && error(f.error) && f.addr == 0 && f.rip == rip,
@@ -280,7 +269,7 @@ pub fn traps_are_skipped_by_the_keeper(ctx: &Ctx) -> Outcome {
             )?;
             reply()?;
         }
-        let w = await_report(ctx)?;
+        let w = await_report()?;
         ensure(w == 3, || format!("the helper counted {w} faults skipped"))
     })();
     clean_up(h);
@@ -293,7 +282,7 @@ pub fn without_a_keeper_resume_reruns_the_fault(ctx: &Ctx) -> Outcome {
     let h = spawn(ctx, Label::Reader, DATA_VA)?;
     let r = (|| {
         step("resume", caps::resume(h.process()))?;
-        await_stopped(ctx, &h)?;
+        await_stopped(&h)?;
         let rip = step("READ_REG rip", caps::read_reg(h.process(), Reg::Rip))?;
         let r12 = step("READ_REG r12", caps::read_reg(h.process(), Reg::R12))?;
         let want = at(&h, Label::ReaderFault);
@@ -303,7 +292,7 @@ pub fn without_a_keeper_resume_reruns_the_fault(ctx: &Ctx) -> Outcome {
         map_data(&h)?;
         step("WRITE_REG r13", caps::write_reg(h.process(), Reg::R13, 100))?;
         step("resume after the fix", caps::resume(h.process()))?;
-        let w = await_report(ctx)?;
+        let w = await_report()?;
         ensure(w == DATA_WORD + 100, || {
             format!("read {w:#x}: the helper did not go on from the fault with its registers")
         })
@@ -328,9 +317,9 @@ pub fn set_entry_starts_fresh(ctx: &Ctx) -> Outcome {
             } else {
                 ProcessState::Available
             };
-            await_state(h.process(), ctx.tsc_hz, |s| s == waits)?;
+            await_state(h.process(), |s| s == waits)?;
             step("halt", caps::halt(h.process()))?;
-            await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Halted)?;
+            await_state(h.process(), |s| s == ProcessState::Halted)?;
             let arg = 0xa5_0000 + first as u64;
             step(
                 "SET_ENTRY",
@@ -342,7 +331,7 @@ pub fn set_entry_starts_fresh(ctx: &Ctx) -> Outcome {
                 ),
             )?;
             step("resume at the new entry", caps::resume(h.process()))?;
-            let w = await_report(ctx)?;
+            let w = await_report()?;
             ensure(w == arg, || {
                 format!("{name}: the helper reported {w:#x}, expected its new argument {arg:#x}")
             })
@@ -372,11 +361,9 @@ pub fn a_silent_keeper_leaves_the_faulter_waiting(ctx: &Ctx) -> Outcome {
             caps::set_fault_endpoint(h.process(), KEEPER_EP),
         )?;
         step("resume the keeper", caps::resume(keeper.process()))?;
-        await_state(keeper.process(), ctx.tsc_hz, |s| {
-            s == ProcessState::Available
-        })?;
+        await_state(keeper.process(), |s| s == ProcessState::Available)?;
         step("resume the faulter", caps::resume(h.process()))?;
-        await_state(keeper.process(), ctx.tsc_hz, |s| s == ProcessState::Halted)?;
+        await_state(keeper.process(), |s| s == ProcessState::Halted)?;
         let state = step("INFO", caps::info(h.process()))?.state;
         let rip = step("READ_REG rip", caps::read_reg(h.process(), Reg::Rip))?;
         let want = at(&h, Label::ReaderFault);
@@ -389,7 +376,7 @@ pub fn a_silent_keeper_leaves_the_faulter_waiting(ctx: &Ctx) -> Outcome {
         step("halt the waiting faulter", caps::halt(h.process()))?;
         map_data(&h)?;
         step("resume it", caps::resume(h.process()))?;
-        let w = await_report(ctx)?;
+        let w = await_report()?;
         ensure(w == DATA_WORD + 1, || {
             format!("the faulter read {w:#x} after RESUME")
         })
@@ -406,9 +393,9 @@ pub fn written_registers_reach_user_mode_after_a_syscall(ctx: &Ctx) -> Outcome {
     let h = spawn(ctx, Label::Waiter, 0)?;
     let r = (|| {
         step("resume", caps::resume(h.process()))?;
-        await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Available)?;
+        await_state(h.process(), |s| s == ProcessState::Available)?;
         step("halt", caps::halt(h.process()))?;
-        await_stopped(ctx, &h)?;
+        await_stopped(&h)?;
         let entry = at(&h, Label::RcxReporter);
         step(
             "SET_ENTRY",
@@ -416,7 +403,7 @@ pub fn written_registers_reach_user_mode_after_a_syscall(ctx: &Ctx) -> Outcome {
         )?;
         step("WRITE_REG rcx", caps::write_reg(h.process(), Reg::Rcx, RCX))?;
         step("resume", caps::resume(h.process()))?;
-        let w = await_report(ctx)?;
+        let w = await_report()?;
         ensure(w == RCX, || {
             format!("the helper saw rcx = {w:#x}, expected {RCX:#x}")
         })

@@ -24,6 +24,7 @@ mod posts;
 mod refusals;
 pub mod ring_sender;
 pub mod runtime;
+mod sleeper;
 pub mod spawn;
 mod tasks;
 mod tester;
@@ -73,7 +74,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 46] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 47] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -142,6 +143,10 @@ pub fn run(tsc_hz: u64) -> Summary {
             keeper::register_orders_refuse_bad_input(&ctx)
         }),
         ("sleeps_end_on_time", &alarms::sleeps_end_on_time),
+        (
+            "nap_keeps_messages_queued",
+            &sleeper::nap_keeps_messages_queued,
+        ),
         (
             "periodic_alarm_fires_each_period",
             &alarms::periodic_alarm_fires_each_period,

@@ -4,12 +4,12 @@
 
 use crate::helpers::Helper;
 use crate::spawn::{spawn, CODE_VPN};
-use crate::tester::{await_state, ensure, step, Outcome, ENDPOINT, SCRATCH};
+use crate::tester::{await_state, ensure, poll, step, Outcome, ENDPOINT, SCRATCH};
 use crate::Ctx;
 use alloc::format;
 use alloc::string::String;
 use tessera_user::abi::{order, CapType, ProcessState, Rights};
-use tessera_user::{caps, invoke, slots, tsc};
+use tessera_user::{caps, invoke, slots};
 
 /// The helper's space, code page and process; the page it writes; new pages after it.
 const HELPER: u8 = SCRATCH + 20;
@@ -90,7 +90,7 @@ pub fn destroyed_page_is_unreachable(ctx: &Ctx) -> Outcome {
         caps::map(space, DATA_VPN, DATA, Rights::READ.union(Rights::WRITE)),
     )?;
     step("resume", caps::resume(h.process()))?;
-    let outcome = watch(ctx, h.process());
+    let outcome = watch(h.process());
     for s in FRESH..FRESH + FRESH_PAGES {
         let _ = caps::destroy(slots::BANK, s);
     }
@@ -98,19 +98,11 @@ pub fn destroyed_page_is_unreachable(ctx: &Ctx) -> Outcome {
     outcome
 }
 
-fn watch(ctx: &Ctx, process: u8) -> Outcome {
-    let start = tsc::now();
-    let patience = if ctx.tsc_hz == 0 {
-        4_000_000_000
-    } else {
-        2 * ctx.tsc_hz
-    };
-    while read_word(DATA)? != MARK {
-        ensure(tsc::now().wrapping_sub(start) < patience, || {
-            String::from("the writer never wrote its page")
-        })?;
-        core::hint::spin_loop();
-    }
+fn watch(process: u8) -> Outcome {
+    let wrote = poll(|| Ok((read_word(DATA)? == MARK).then_some(())))?;
+    ensure(wrote.is_some(), || {
+        String::from("the writer never wrote its page")
+    })?;
     step("destroy the page in use", caps::destroy(slots::BANK, DATA))?;
     for s in FRESH..FRESH + FRESH_PAGES {
         step(
@@ -118,7 +110,7 @@ fn watch(ctx: &Ctx, process: u8) -> Outcome {
             caps::create(slots::BANK, CapType::Page, s),
         )?;
     }
-    let halted = await_state(process, ctx.tsc_hz, |s| s == ProcessState::Halted);
+    let halted = await_state(process, |s| s == ProcessState::Halted);
     for s in FRESH..FRESH + FRESH_PAGES {
         let w = read_word(s)?;
         ensure(w != MARK, || {

@@ -49,7 +49,7 @@ pub fn never_dropped_when_exhausted(ctx: &Ctx) -> Outcome {
         set_priority(&senders, ctx.priority)?;
     }
     for s in &senders {
-        await_state(s.process(), ctx.tsc_hz, |st| st == ProcessState::Halted)?;
+        await_state(s.process(), |st| st == ProcessState::Halted)?;
     }
     check_delivered()
 }
@@ -80,9 +80,7 @@ fn fill(ctx: &Ctx, senders: &mut Vec<Spawned>) -> Result<Vec<ProcessInfo>, Strin
     }
     let mut infos = Vec::new();
     for s in senders.iter() {
-        infos.push(await_state(s.process(), ctx.tsc_hz, |st| {
-            st == ProcessState::Stalled
-        })?);
+        infos.push(await_state(s.process(), |st| st == ProcessState::Stalled)?);
     }
     for i in &infos {
         ensure(i.invocations <= ALLOTMENT, || {
@@ -177,9 +175,7 @@ pub fn one_sender_cannot_drain_the_pool(ctx: &Ctx) -> Outcome {
             ),
         )?;
         step("start the flooder", caps::resume(helpers[1].process()))?;
-        let flooder = await_state(helpers[1].process(), ctx.tsc_hz, |st| {
-            st == ProcessState::Stalled
-        })?;
+        let flooder = await_state(helpers[1].process(), |st| st == ProcessState::Stalled)?;
         ensure(flooder.invocations == ALLOTMENT, || {
             format!(
                 "the flooder had {} POSTs accepted, not its allotment of {ALLOTMENT}",
@@ -193,9 +189,7 @@ pub fn one_sender_cannot_drain_the_pool(ctx: &Ctx) -> Outcome {
             spawn(HONEST, Helper::Poster, honest, ctx.priority, ENDPOINT),
         )?);
         step("start it", caps::resume(helpers[2].process()))?;
-        let done = await_state(helpers[2].process(), ctx.tsc_hz, |st| {
-            st == ProcessState::Halted
-        });
+        let done = await_state(helpers[2].process(), |st| st == ProcessState::Halted);
         release_echo()?;
         done.map_err(|e| format!("the honest sender did not finish beside the flooder: {e}"))?;
         let (posts, _, out_of_order, _) = stats()?;

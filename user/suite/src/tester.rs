@@ -1,17 +1,20 @@
 //! The tester's own endpoints and waiting: an endpoint to itself for helpers' reports, holding
-//! echo busy (echo CALLs the tester and waits), and bounded polling of a process's state.
+//! echo busy (echo CALLs the tester and waits), and bounded polling (of a process's state, say)
+//! that naps between looks without taking the tester's messages.
 //!
-//! Invariants: the suite's slots are [`ENDPOINT`], [`HOLD_RESUME`] and [`SCRATCH`] and up;
+//! Invariants: the suite's slots are the sleeper's (`crate::sleeper`, 16 to 18), [`ENDPOINT`],
+//! [`HOLD_RESUME`] and [`SCRATCH`] and up;
 //! no message is waited for unless something already queued or about to be queued ends the
 //! wait (a POST to itself is queued until it next waits), so the suite never hangs on a
 //! helper that failed.
 
+use crate::sleeper::Sleeper;
 use alloc::format;
 use alloc::string::String;
 use tessera_user::abi::message::{InvocationKind, MessageInfo};
 use tessera_user::abi::{Error, ProcessInfo, ProcessState};
 use tessera_user::invoke::{self, Received};
-use tessera_user::{caps, echo, slots, tsc};
+use tessera_user::{caps, clock, echo, slots};
 
 /// An endpoint to the tester itself with [`BADGE`].
 pub const ENDPOINT: u8 = 20;
@@ -93,31 +96,47 @@ pub fn drain(mut each: impl FnMut(&Received)) -> Outcome {
     }
 }
 
-/// Ticks allowed for a helper to reach a state: two seconds (or 4e9 ticks if the rate is
-/// unknown).
-fn patience(tsc_hz: u64) -> u64 {
-    if tsc_hz == 0 {
-        4_000_000_000
-    } else {
-        2 * tsc_hz
+/// How long a helper may take to reach a state or send what is awaited.
+const PATIENCE_NS: u64 = 2_000_000_000;
+/// The first nap between two looks of [`poll`]; each next one is twice as long, up to
+/// [`LONGEST_NAP_NS`], so a quick change is seen soon and a slow one costs few looks.
+const FIRST_NAP_NS: u64 = 50_000;
+const LONGEST_NAP_NS: u64 = 5_000_000;
+
+/// Looks with `look` until it finds something (`Ok(Some)`), napping between looks, or until
+/// [`PATIENCE_NS`] have passed (`Ok(None)`). The naps are a [`Sleeper`]'s, so whatever is sent
+/// to the tester meanwhile stays queued; the first look comes before any nap.
+pub fn poll<T>(mut look: impl FnMut() -> Result<Option<T>, String>) -> Result<Option<T>, String> {
+    if let Some(found) = look()? {
+        return Ok(Some(found));
     }
+    let sleeper = Sleeper::new()?;
+    let give_up = clock::now_ns().saturating_add(PATIENCE_NS);
+    let mut nap = FIRST_NAP_NS;
+    while clock::now_ns() < give_up {
+        sleeper.nap(nap)?;
+        nap = (2 * nap).min(LONGEST_NAP_NS);
+        if let Some(found) = look()? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
-/// Polls `process` until `want(state)`, for at most two seconds; returns the last INFO.
+/// Waits until `process`'s state satisfies `want`, for at most [`PATIENCE_NS`]; returns its
+/// INFO then.
 pub fn await_state(
     process: u8,
-    tsc_hz: u64,
     want: impl Fn(ProcessState) -> bool,
 ) -> Result<ProcessInfo, String> {
-    let start = tsc::now();
-    loop {
+    let mut last = None;
+    let found = poll(|| {
         let info = step("INFO", caps::info(process))?;
-        if want(info.state) {
-            return Ok(info);
-        }
-        if tsc::now().wrapping_sub(start) > patience(tsc_hz) {
-            return Err(format!("process {} stayed {}", info.pid, info.state.name()));
-        }
-        core::hint::spin_loop();
-    }
+        last = Some(info);
+        Ok(want(info.state).then_some(info))
+    })?;
+    found.ok_or_else(|| match last {
+        Some(info) => format!("process {} stayed {}", info.pid, info.state.name()),
+        None => String::from("no INFO"),
+    })
 }

@@ -38,9 +38,8 @@ pub fn fifo_with_several_callers(ctx: &Ctx) -> Outcome {
                 break;
             }
         };
-        queued = step("resume a caller", caps::resume(h.process())).and_then(|_| {
-            await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Stalled).map(|_| ())
-        });
+        queued = step("resume a caller", caps::resume(h.process()))
+            .and_then(|_| await_state(h.process(), |s| s == ProcessState::Stalled).map(|_| ()));
         helpers.push(h);
         if queued.is_err() {
             break;
@@ -49,7 +48,7 @@ pub fn fifo_with_several_callers(ctx: &Ctx) -> Outcome {
     release_echo()?;
     queued?;
     for h in &helpers {
-        await_state(h.process(), ctx.tsc_hz, |s| s == ProcessState::Halted)?;
+        await_state(h.process(), |s| s == ProcessState::Halted)?;
     }
     let mut reports = Vec::new();
     drain(|m| {

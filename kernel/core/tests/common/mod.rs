@@ -3,14 +3,15 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
 
 use tessera_abi::message::{CapWord, Invocation, MessageInfo, Reply};
 use tessera_abi::{order, CapType, Error, InvocationKind, Rights};
 use tessera_core::fault::Translation;
 use tessera_core::mmu_model::MmuModel;
 pub use tessera_core::model_regs::ModelRegs;
-use tessera_core::sync::CpuId;
+use tessera_core::sync::{CpuId, Turn};
 use tessera_core::{Cap, Config, Cpu, Exit, Frame, Kernel, ObjId, Platform};
 
 /// A machine with a few frames, derived page tables and TLBs (`MmuModel`); records IPIs.
@@ -30,10 +31,104 @@ pub struct TestPlatform {
     /// bit per line; every line starts masked, as on a machine).
     pub irq_level: std::sync::atomic::AtomicU64,
     pub irq_masked: std::sync::atomic::AtomicU64,
+    /// When set, the kernel path of one host thread stops at one of its lock turns.
+    pub turn_gate: Mutex<Option<Arc<TurnGate>>>,
+}
+
+/// Stops the kernel path running on one host thread at its `n`-th lock turn (`Platform::turn`:
+/// before each lock taken through the held-lock list, after the path's release of all) until
+/// told to go on, so a test can run another CPU's whole entry at exactly that point.
+pub struct TurnGate {
+    stop_at: usize,
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// The thread whose turns count (the one that called `claim`).
+    thread: Option<ThreadId>,
+    seen: usize,
+    stopped: bool,
+    ended: bool,
+    go: bool,
+}
+
+/// Where the gated thread is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gated {
+    /// Stopped at its `n`-th turn, waiting for `go`.
+    Stopped,
+    /// Its entry ended before that turn.
+    Ended,
+}
+
+impl TurnGate {
+    /// A gate that stops at turn `stop_at` (0 is the first).
+    pub fn new(stop_at: usize) -> Arc<TurnGate> {
+        Arc::new(TurnGate {
+            stop_at,
+            state: Mutex::new(GateState::default()),
+            changed: Condvar::new(),
+        })
+    }
+
+    /// Makes the calling thread the gated one.
+    pub fn claim(&self) {
+        self.state.lock().unwrap().thread = Some(std::thread::current().id());
+    }
+
+    /// The gated thread's entry is over.
+    pub fn end(&self) {
+        self.state.lock().unwrap().ended = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the gated thread stops at its turn or ends.
+    pub fn reached(&self) -> Gated {
+        let mut s = self.state.lock().unwrap();
+        loop {
+            if s.stopped {
+                return Gated::Stopped;
+            }
+            if s.ended {
+                return Gated::Ended;
+            }
+            s = self.changed.wait(s).unwrap();
+        }
+    }
+
+    /// Lets the stopped thread go on.
+    pub fn go(&self) {
+        self.state.lock().unwrap().go = true;
+        self.changed.notify_all();
+    }
+
+    fn turn(&self) {
+        let mut s = self.state.lock().unwrap();
+        if s.thread != Some(std::thread::current().id()) {
+            return;
+        }
+        s.seen += 1;
+        if s.seen - 1 != self.stop_at {
+            return;
+        }
+        s.stopped = true;
+        self.changed.notify_all();
+        while !s.go {
+            s = self.changed.wait(s).unwrap();
+        }
+    }
 }
 
 impl Platform for TestPlatform {
     type SaveArea = ModelRegs;
+    fn turn(&self, _at: Turn) {
+        let gate = self.turn_gate.lock().unwrap().clone();
+        if let Some(g) = gate {
+            g.turn();
+        }
+    }
     fn now_ns(&self) -> u64 {
         self.clock.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -159,6 +254,7 @@ impl H {
             clock: std::sync::atomic::AtomicU64::new(0),
             irq_level: std::sync::atomic::AtomicU64::new(0),
             irq_masked: std::sync::atomic::AtomicU64::new(u64::MAX),
+            turn_gate: Mutex::new(None),
         };
         let config = Config {
             cpus,
@@ -274,6 +370,15 @@ impl H {
             .unwrap()
             .1
             .unwrap()
+    }
+
+    /// A new halted process of priority `prio` holding, in `slot`, an endpoint with `badge`
+    /// to `server` (with all rights).
+    pub fn client(&mut self, prio: u64, server: Cap, slot: u8, badge: u64) -> Cap {
+        let c = self.process(prio);
+        let ep = self.endpoint(server, badge);
+        self.give(c, slot, ep, Rights::ALL);
+        c
     }
 
     /// Resumes `p`.
