@@ -49,10 +49,12 @@ impl<P: Platform> Kernel<P> {
                 let run = fast == Fast::General
                     || matches!(self.save_registers(cpu, me, regs, true), Entered::Run);
                 if run {
-                    if let Next::Same { space } = self.invoke(cpu, me, regs) {
-                        if let Some(exit) = self.quiet_exit(cpu, space) {
-                            return exit;
-                        }
+                    let same = match self.invoke(cpu, me, regs) {
+                        Next::Same { space } => self.quiet_exit(cpu, space),
+                        Next::Exit | Next::Stalled => None,
+                    };
+                    if let Some(exit) = same {
+                        return exit;
                     }
                 }
             }
