@@ -27,6 +27,12 @@ impl<P> Console<P> {
     }
 }
 
+impl<P> Default for Console<P> {
+    fn default() -> Console<P> {
+        Console::new()
+    }
+}
+
 impl<P: Print + Send + Sync> Log for Console<P> {
     fn enabled(&self, m: &Metadata) -> bool {
         m.level() <= log::max_level()

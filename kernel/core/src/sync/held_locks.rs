@@ -30,6 +30,7 @@
 //!   taken, so no marshal-phase lock is held while waiting for an operation lock.
 //! - **Operation**: locks in ascending key order (waited for) or by try and `Restart`; the path
 //!   re-prepares what it marshalled under them (an object destroyed meanwhile is found dead).
+//!
 //! `release_all` ends the phases. Paths of one object (the scheduler's verdict, saving a
 //! trapped process's registers) and the kernel's own work name no phase and keep the general
 //! rule only.
