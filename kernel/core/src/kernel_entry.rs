@@ -44,10 +44,12 @@ impl<P: Platform> Kernel<P> {
             fast => {
                 let run = fast == Fast::General || matches!(self.enter_call(cpu, me), Entered::Run);
                 if run {
-                    if let Next::Same { space } = self.invoke(cpu, me) {
-                        if let Some(exit) = self.quiet_exit(cpu, space) {
-                            return exit;
-                        }
+                    let same = match self.invoke(cpu, me) {
+                        Next::Same { space } => self.quiet_exit(cpu, space),
+                        Next::Exit | Next::Stalled => None,
+                    };
+                    if let Some(exit) = same {
+                        return exit;
                     }
                 }
             }

@@ -1,28 +1,46 @@
 //! The log backend behind the `log` facade, for the kernel and the programs alike: every
 //! record is one console line, `[LEVEL] text`, so a program's records read like the kernel's.
-//! Each side says how it prints (`Console::print`) and where its level comes from: the kernel
+//! Each side says how it prints (its `Print`) and where its level comes from: the kernel
 //! from its command line (`loglevel=`), a program from its `InitArg`, which carries the
 //! kernel's level as `level_raw` encodes it.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 use core::fmt::Arguments;
+use core::marker::PhantomData;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// A logger printing through `print`, which writes one formatted line (its newline included).
-pub struct Console {
-    /// The side's own console printer.
-    pub print: fn(Arguments<'_>),
+/// How a side prints one formatted line (its newline included) on its console.
+pub trait Print {
+    /// Prints `args`.
+    fn print(args: Arguments<'_>);
 }
 
-impl Log for Console {
+/// A logger printing through `P`. A type, not a function pointer, so the printer is called
+/// directly.
+pub struct Console<P>(PhantomData<P>);
+
+impl<P> Console<P> {
+    /// The logger.
+    pub const fn new() -> Console<P> {
+        Console(PhantomData)
+    }
+}
+
+impl<P> Default for Console<P> {
+    fn default() -> Console<P> {
+        Console::new()
+    }
+}
+
+impl<P: Print + Send + Sync> Log for Console<P> {
     fn enabled(&self, m: &Metadata) -> bool {
         m.level() <= log::max_level()
     }
 
     fn log(&self, r: &Record) {
         if self.enabled(r.metadata()) {
-            (self.print)(format_args!("[{}] {}\n", tag(r.level()), r.args()));
+            P::print(format_args!("[{}] {}\n", tag(r.level()), r.args()));
         }
     }
 
@@ -41,7 +59,7 @@ pub fn tag(l: Level) -> &'static str {
 }
 
 /// Installs `console` as the logger at `level`.
-pub fn install(console: &'static Console, level: LevelFilter) {
+pub fn install<P: Print + Send + Sync>(console: &'static Console<P>, level: LevelFilter) {
     // Only a second call could fail, and the logger would be this one anyway.
     let _ = log::set_logger(console);
     log::set_max_level(level);

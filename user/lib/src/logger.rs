@@ -3,12 +3,20 @@
 //! (`loglevel=`, handed to programs in their [`InitArg`]). Until [`init`] runs nothing is
 //! printed (the facade's default level is off).
 
+use core::fmt::Arguments;
 use tessera_abi::boot::InitArg;
-use tessera_console_log::{level_from_raw, Console};
+use tessera_console_log::{level_from_raw, Console, Print};
 
-static CONSOLE: Console = Console {
-    print: crate::console::print_fmt,
-};
+/// The console server, as `println!` writes to it.
+struct Server;
+
+impl Print for Server {
+    fn print(args: Arguments<'_>) {
+        crate::console::print_fmt(args);
+    }
+}
+
+static CONSOLE: Console<Server> = Console::new();
 
 /// Installs the console logger at the level in `arg`.
 pub fn init(arg: InitArg) {

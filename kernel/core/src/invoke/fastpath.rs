@@ -356,7 +356,7 @@ impl<P: Platform> Kernel<P> {
                         InvocationKind::Call => p.state = RunState::Waiting,
                         InvocationKind::Return => p.state = RunState::Available,
                         // The sender goes on, preempted by its receiver: requeued as
-                        // `dispatch::decide` would requeue it.
+                        // `scheduler::decide` would requeue it.
                         InvocationKind::Send | InvocationKind::Post => {
                             self.current_regs(me, |r| r.set_reply(&Reply::default()))
                         }

@@ -96,17 +96,18 @@ impl<P: Platform> Kernel<P> {
             owns,
             staller,
         };
-        let marshalled = self.marshal(me, &inv);
+        // The message is matched at once, not kept across the phase change: `Msg` is large,
+        // and holding the `Result` would copy it on every invocation.
+        let msg = match self.marshal(me, &inv) {
+            Ok(m) => m,
+            Err(e) => {
+                self.operation_phase(cpu, owns)?;
+                return self.refused(cpu, &caller, e);
+            }
+        };
         // OPERATION PHASE: the operation's locks, ascending or tried; each path re-prepares
         // what it marshalled under them (a capability whose object died meanwhile is dead).
-        cpu.held.operate(self);
-        if let Some(q) = owns {
-            self.lock_queue_holder(cpu, q)?;
-        }
-        let msg = match marshalled {
-            Ok(m) => m,
-            Err(e) => return self.refused(cpu, &caller, e),
-        };
+        self.operation_phase(cpu, owns)?;
         let target = if self.is_live(&msg.target) {
             msg.target
         } else {
@@ -179,6 +180,17 @@ impl<P: Platform> Kernel<P> {
                 Ok(self.still_running(cpu, me))
             }
         }
+    }
+
+    /// Ends the marshal phase (its read locks go, the caller's self-lock stays) and takes the
+    /// operation phase's first lock: the holder of the queue the caller owns, if any.
+    #[inline(always)]
+    fn operation_phase(&self, cpu: &mut Cpu, owns: Option<QueueRef>) -> Result<(), Restart> {
+        cpu.held.operate(self);
+        if let Some(q) = owns {
+            self.lock_queue_holder(cpu, q)?;
+        }
+        Ok(())
     }
 
     /// Whether `p`, just locked as the caller of a path, still runs here. The path is entered

@@ -65,6 +65,23 @@ pub(crate) fn need(cap: &Cap, needed: Rights) -> Result<(), Error> {
 }
 
 impl<P: Platform> Kernel<P> {
+    /// Checks an argument that must be a live capability of type `ty`: Null, or one whose
+    /// object is dead (it acts as Null: seed 001 section 6.2), is `NullArgument`; another type
+    /// is `WrongType`.
+    pub(crate) fn live_argument(&self, arg: Cap, ty: CapType) -> Result<(), Refusal> {
+        if arg.ty != ty {
+            return Err(Refusal::Error(if arg.is_null() {
+                Error::NullArgument
+            } else {
+                Error::WrongType
+            }));
+        }
+        if !self.is_live(&arg) {
+            return Err(Error::NullArgument.into());
+        }
+        Ok(())
+    }
+
     /// Runs `msg.order` on the live kernel object `cap` names.
     pub(crate) fn object_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {
         if msg.order == order::GET_TYPE {

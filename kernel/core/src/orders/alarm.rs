@@ -10,7 +10,6 @@ use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::alarm::Armed;
-use crate::outcome::Refusal;
 use crate::platform::Platform;
 
 impl<P: Platform> Kernel<P> {
@@ -28,16 +27,7 @@ impl<P: Platform> Kernel<P> {
             if deadline > MAX_DEADLINE || bad_period {
                 return Err(Error::InvalidArgument.into());
             }
-            if endpoint.ty != CapType::Endpoint {
-                return Err(Refusal::Error(if endpoint.is_null() {
-                    Error::NullArgument
-                } else {
-                    Error::WrongType
-                }));
-            }
-            if !self.is_live(&endpoint) {
-                return Err(Error::NullArgument.into());
-            }
+            self.live_argument(endpoint, CapType::Endpoint)?;
         }
         let (v, index) = (cap.obj, cap.obj.index);
         if needed == Rights::WRITE {

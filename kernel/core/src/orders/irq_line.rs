@@ -15,7 +15,6 @@ use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::memory::IrqLine;
-use crate::outcome::Refusal;
 use crate::platform::Platform;
 use crate::sync::atomic::Ordering;
 
@@ -30,16 +29,7 @@ impl<P: Platform> Kernel<P> {
         need(&cap, Rights::WRITE)?;
         let endpoint = msg.caps[0];
         if msg.order == order::irq::BIND {
-            if endpoint.ty != CapType::Endpoint {
-                return Err(Refusal::Error(if endpoint.is_null() {
-                    Error::NullArgument
-                } else {
-                    Error::WrongType
-                }));
-            }
-            if !self.is_live(&endpoint) {
-                return Err(Error::NullArgument.into());
-            }
+            self.live_argument(endpoint, CapType::Endpoint)?;
         }
         let line = cap.obj.index;
         cpu.held.write(self, LockKey::irq(line))?;

@@ -170,18 +170,26 @@ impl<K: Copy + Ord, const N: usize> HeldLocks<K, N> {
             self.phase = Phase::Operation;
         }
         if self.len > 1 {
-            for &(key, mode) in self.held[1..self.len].iter().flatten() {
-                debug_assert!(
-                    mode == LockMode::Read,
-                    "a marshal-phase write lock (kernel bug)"
-                );
-                table.lock_of(key).unlock_read();
-            }
-            self.held[1..self.len].fill(None);
-            self.len = 1;
-            self.top = self.held[0].map(|(k, _)| k);
-            table.turn(Turn::Release);
+            self.release_marshal_reads(table);
         }
+    }
+
+    /// `operate`'s release, out of line: the general invocation path's marshal phase holds
+    /// nothing but its self-lock, so this is off its hot path.
+    #[cold]
+    #[inline(never)]
+    fn release_marshal_reads<T: LockTable<K> + ?Sized>(&mut self, table: &T) {
+        for &(key, mode) in self.held[1..self.len].iter().flatten() {
+            debug_assert!(
+                mode == LockMode::Read,
+                "a marshal-phase write lock (kernel bug)"
+            );
+            table.lock_of(key).unlock_read();
+        }
+        self.held[1..self.len].fill(None);
+        self.len = 1;
+        self.top = self.held[0].map(|(k, _)| k);
+        table.turn(Turn::Release);
     }
 
     /// Debug builds: a write (or an upgrade) of `key` must not come in the marshal phase,

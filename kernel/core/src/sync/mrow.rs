@@ -175,8 +175,10 @@ impl MrowLock {
     /// Drops one read hold. Panics if no reader is in (a kernel bug).
     #[inline]
     pub fn unlock_read(&self) {
-        // `rout` first: read in this order, the difference never undercounts the caller.
-        let left = self.rout.load(Ordering::Relaxed);
+        // `rout` first: read in this order, the difference never undercounts the caller. Acquire,
+        // so that a reader's departure seen here brings its arrival in `rin` with it (relaxed,
+        // another reader's `rout` could be seen without its `rin`: a hold wrongly denied).
+        let left = self.rout.load(Ordering::Acquire);
         let entered = self.rin.load(Ordering::Relaxed) & !WBITS;
         assert!(entered != left, "MrowLock::unlock_read without a read hold");
         self.rout.fetch_add(RINC, Ordering::Release);

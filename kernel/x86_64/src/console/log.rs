@@ -3,12 +3,20 @@
 //! trace`, default `info`). Any crate linked into the kernel, the core included, logs through
 //! `log`'s macros and reaches the same console.
 
+use core::fmt::Arguments;
 use log::LevelFilter;
-use tessera_console_log::Console;
+use tessera_console_log::{Console, Print};
 
-static CONSOLE: Console = Console {
-    print: crate::console::write_fmt,
-};
+/// COM1, as `kprintln!` writes it.
+struct Com1;
+
+impl Print for Com1 {
+    fn print(args: Arguments<'_>) {
+        crate::console::write_fmt(args);
+    }
+}
+
+static CONSOLE: Console<Com1> = Console::new();
 
 /// Installs the logger at the level `loglevel=` on `cmdline` asks for, else `info`. Called
 /// once, first thing at boot, so every record of the boot is judged by the asked level.
