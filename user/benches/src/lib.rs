@@ -22,6 +22,7 @@ pub mod scaling;
 mod tasks;
 mod wouldblock;
 
+pub use measure::set_profile;
 use measure::PerOp;
 use tessera_user::abi::Error;
 use tessera_user::println;
