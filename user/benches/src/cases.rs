@@ -26,21 +26,21 @@ fn settle() -> Result<(), Error> {
 
 /// GET_TYPE on the program's own process: the cheapest invocation there is.
 pub fn null_invocation(n: u64) -> PerOp {
-    per_op("null_invocation", n, &mut || {
+    per_op(n, &mut || {
         let _ = caps::get_type(slots::SELF);
     })
 }
 
 /// CALL to echo and its RETURN: two address-space switches.
 pub fn call_return(n: u64) -> PerOp {
-    per_op("call_return", n, &mut || {
+    per_op(n, &mut || {
         let _ = invoke::call(slots::ECHO, echo::PLUS_ONE, &[1], &[]);
     })
 }
 
 /// SEND to a waiting echo (includes echo taking it and waiting again).
 pub fn send(n: u64) -> Result<PerOp, Error> {
-    let r = per_op("send", n, &mut || {
+    let r = per_op(n, &mut || {
         let _ = invoke::send(slots::ECHO, echo::COUNT, &[0], &[]);
     });
     settle().map(|_| r)
@@ -48,7 +48,7 @@ pub fn send(n: u64) -> Result<PerOp, Error> {
 
 /// POST to a waiting echo.
 pub fn post_waiting(n: u64) -> Result<PerOp, Error> {
-    let r = per_op("post_waiting", n, &mut || {
+    let r = per_op(n, &mut || {
         let _ = invoke::post(slots::ECHO, echo::COUNT, 0);
     });
     settle().map(|_| r)
@@ -95,7 +95,7 @@ pub fn ping_pong(n: u64) -> Result<PerOp, Error> {
     caps::make_endpoint(slots::SELF, BADGE, ENDPOINT)?;
     invoke::send(slots::ECHO, echo::SET_PEER, &[], &[ENDPOINT])?;
     settle()?;
-    let r = per_op("post_ping_pong", n, &mut || {
+    let r = per_op(n, &mut || {
         let _ = invoke::post(slots::ECHO, echo::PING, 0);
         while invoke::wait().is_ok_and(|m| m.badge != BADGE || m.order() != echo::PONG) {}
     });
@@ -110,7 +110,7 @@ pub fn yield_switch(n: u64) -> Result<PerOp, Error> {
     let priority = caps::info(slots::SELF)?.priority as u64;
     let partner = spawn(PARTNER, Helper::Yielder, 0, priority, 0)?;
     caps::resume(partner.process())?;
-    let r = per_op("yield_switch", n, &mut || {
+    let r = per_op(n, &mut || {
         let _ = caps::yield_now(slots::SELF);
     });
     drop(partner);

@@ -40,7 +40,7 @@ const AFTER_REPLY: u64 = 2;
 /// The round trip to a bare server, `n` times.
 pub fn call_reply(n: u64) -> Result<PerOp, Error> {
     let server = spawn_server(Helper::PairServer)?;
-    let r = per_op("call_reply", n, &mut || {
+    let r = per_op(n, &mut || {
         // SAFETY: a system call; the kernel preserves every register but rcx, r11 and the
         // reply registers named here.
         unsafe {

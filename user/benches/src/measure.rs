@@ -4,10 +4,11 @@
 //! with an empty body) / iterations, in tenths, never negative. Under `-icount shift=0` a
 //! tick is one guest instruction, so the number is instructions per operation.
 //!
-//! Profile mode ([`set_profile`], from `InitArg::profile`): after timing, [`per_op`] runs the
-//! operation once more between [`tessera_profile_begin`] and [`tessera_profile_end`], for
-//! `cargo xtask profile` to single-step. That extra run comes after the timed loops, so the
-//! figures are the same in both modes; outside profile mode the markers are never called.
+//! Profile mode ([`set_profile`], from `InitArg::profile`): [`profiled`] runs a benchmark
+//! again, for [`PROFILED_ITERATIONS`], between [`tessera_profile_begin`] and
+//! [`tessera_profile_end`], for `cargo xtask profile` to single-step. The benchmark's code is
+//! not touched: the same function runs, only with fewer iterations, so what is stepped is what
+//! the figures measure. Outside profile mode the markers are never called.
 
 use core::hint::black_box;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -18,23 +19,38 @@ use tessera_user::tsc;
 /// address by this value in `rdi` ("tessprof").
 pub const PROFILE_MAGIC: u64 = u64::from_le_bytes(*b"tessprof");
 
+/// Iterations of a profiled run: `cargo xtask profile` takes the second iteration of each timed
+/// loop (the first may pay for what the benchmark's line just printed, the third ends in the
+/// loop's exit).
+pub const PROFILED_ITERATIONS: u64 = 3;
+
 static PROFILE: AtomicBool = AtomicBool::new(false);
 
-/// Turns the profile mode on or off for every later [`per_op`].
+/// Turns the profile mode on or off.
 pub fn set_profile(on: bool) {
     PROFILE.store(on, Ordering::Relaxed);
 }
 
-/// Called just before the profiled operation with [`PROFILE_MAGIC`] and the benchmark's name
-/// (its bytes and length). Unmangled and never inlined, so `cargo xtask profile` finds it by
-/// name and its arguments are in `rdi`, `rsi`, `rdx`.
+/// In profile mode, runs `bench` (a benchmark run for [`PROFILED_ITERATIONS`]) between the
+/// markers, naming it `name`; otherwise does nothing.
+pub fn profiled(name: &str, bench: impl FnOnce()) {
+    if PROFILE.load(Ordering::Relaxed) {
+        tessera_profile_begin(PROFILE_MAGIC, name.as_ptr(), name.len());
+        bench();
+        tessera_profile_end();
+    }
+}
+
+/// Called just before a profiled run with [`PROFILE_MAGIC`] and the benchmark's name (its
+/// bytes and length). Unmangled and never inlined, so `cargo xtask profile` finds it by name
+/// and its arguments are in `rdi`, `rsi`, `rdx`.
 #[inline(never)]
 #[no_mangle]
 pub extern "C" fn tessera_profile_begin(magic: u64, name: *const u8, len: usize) {
     black_box((magic, name, len));
 }
 
-/// Called just after the profiled operation: the trace ends at its first instruction.
+/// Called just after a profiled run: the trace ends at its first instruction.
 #[inline(never)]
 #[no_mangle]
 pub extern "C" fn tessera_profile_end() {
@@ -70,16 +86,10 @@ fn time_loop(iterations: u64, op: &mut dyn FnMut()) -> u64 {
     tsc::now().wrapping_sub(start)
 }
 
-/// The cost of `op` over `iterations` runs, less the loop's overhead (an empty body); the
-/// benchmark `name` is what profile mode's marker says.
-pub fn per_op(name: &str, iterations: u64, op: &mut dyn FnMut()) -> PerOp {
+/// The cost of `op` over `iterations` runs, less the loop's overhead (an empty body).
+pub fn per_op(iterations: u64, op: &mut dyn FnMut()) -> PerOp {
     let overhead = time_loop(iterations, &mut || black_box(()));
     let total = time_loop(iterations, op);
-    if PROFILE.load(Ordering::Relaxed) {
-        tessera_profile_begin(PROFILE_MAGIC, name.as_ptr(), name.len());
-        op();
-        tessera_profile_end();
-    }
     PerOp {
         tenths: total.saturating_sub(overhead) * 10 / iterations.max(1),
         iterations,

@@ -84,7 +84,7 @@ pub fn run(show: fn(&str, Result<PerOp, Error>)) {
 fn call(n: u64) -> Result<PerOp, Error> {
     hold()?;
     let first = try_call();
-    let r = per_op("wouldblock_call", n, &mut || {
+    let r = per_op(n, &mut || {
         let _ = try_call();
     });
     release()?;

@@ -32,6 +32,7 @@ mod rsp;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::ops::Range;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -56,8 +57,8 @@ const BEGIN: &str = "tessera_profile_begin";
 const END: &str = "tessera_profile_end";
 /// The program that runs the benchmarks.
 const BENCH_PROGRAM: &str = "bench";
-/// Where the benchmarks are: the profilable ones are those timed by `per_op("NAME", ...)`.
-const BENCHES_SRC: &str = "user/benches/src";
+/// Where the bench program names what it profiles (`profiled("NAME", ...)`).
+const BENCHES_LIB: &str = "user/benches/src/lib.rs";
 /// The lowest kernel address.
 const KERNEL_BASE: u64 = 0xffff_8000_0000_0000;
 /// The bits of CR3 that are the address-space root.
@@ -84,6 +85,28 @@ pub struct Outcome {
     pub report: PathBuf,
 }
 
+impl Outcome {
+    /// Whether the profile's total is the figure without its fraction: the timed loop also
+    /// absorbs timer interrupts (a fraction of an instruction per operation), which the
+    /// single-stepped operation does not take.
+    pub fn agrees(&self) -> Result<()> {
+        let Some(tenths) = self.figure_tenths else {
+            bail!("the boot printed no figure for the profiled benchmark");
+        };
+        if self.total * 10 <= tenths && tenths < (self.total + 1) * 10 {
+            Ok(())
+        } else {
+            bail!(
+                "the profile counts {} instructions but the bench's figure is {}.{} ({})",
+                self.total,
+                tenths / 10,
+                tenths % 10,
+                self.report.display()
+            )
+        }
+    }
+}
+
 pub fn run(options: &ProfileOptions) -> Result<()> {
     let ws = Workspace::load()?;
     match options {
@@ -98,7 +121,15 @@ pub fn run(options: &ProfileOptions) -> Result<()> {
             Ok(())
         }
         ProfileOptions::Case { name } => {
-            let outcome = profile(&ws, Profile::Release, name)?;
+            let outcome = profile(
+                &ws,
+                if std::env::var_os("TMPDEBUG").is_some() {
+                    Profile::Debug
+                } else {
+                    Profile::Release
+                },
+                name,
+            )?;
             println!("wrote {}", outcome.report.display());
             Ok(())
         }
@@ -116,16 +147,26 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
     }
     ensure_qemu()?;
     let artifacts = build::build(ws, profile)?;
-    let dir = ws.tessera_dir().join("profile");
+    // The release profile is the one `cargo xtask profile` shows; `cargo xtask test`'s debug
+    // one must not overwrite it.
+    let (dir, log) = match profile {
+        Profile::Release => (ws.tessera_dir().join("profile"), format!("profile-{name}")),
+        Profile::Debug => (
+            ws.tessera_dir().join("profile").join("debug"),
+            format!("profile-debug-{name}"),
+        ),
+    };
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let images = images(ws, profile)?;
-    let bench = images
-        .iter()
-        .find(|i| i.name == BENCH_PROGRAM)
-        .context("no bench program was built")?;
-    let markers = Markers {
-        begin: bench.symbol(BEGIN)?,
-        end: bench.symbol(END)?,
+    let markers = {
+        let bench = images
+            .iter()
+            .find(|i| i.name == BENCH_PROGRAM)
+            .context("no bench program was built")?;
+        Markers {
+            begin: bench.symbol(BEGIN)?,
+            end: bench.symbol(END)?,
+        }
     };
     let socket = dir.join("gdb.sock");
     let _ = fs::remove_file(&socket);
@@ -137,7 +178,7 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
         format!("unix:{},server=on,wait=off", socket.display()).into(),
         "-S".into(),
     ];
-    let log = ws.log_path(&format!("profile-{name}"));
+    let log = ws.log_path(&log);
     let mut guest = Guest::start(&boot, &log)?;
     let traced = trace(&socket, &markers, name, &images, &mut guest);
     let figure_line = traced
@@ -153,8 +194,19 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
     let trace_path = dir.join(format!("{name}.trace"));
     fs::write(&trace_path, raw)
         .with_context(|| format!("could not write {}", trace_path.display()))?;
-    let places = symbolize(ws, &artifacts, &images, &steps, &spaces)?;
-    let profiled = report::analyse(&steps, &places);
+    let bench = images
+        .iter()
+        .find(|i| i.name == BENCH_PROGRAM)
+        .context("no bench program was built")?;
+    let bench_cr3 = steps.first().map_or(0, |s| s.cr3);
+    let is_rdtsc = |s: &Step| {
+        s.cr3 == bench_cr3 && s.pc < KERNEL_BASE && bench.bytes_at(s.pc, 2) == Some(&RDTSC[..])
+    };
+    let (iteration, overhead) = loop_iteration(&steps, is_rdtsc)
+        .with_context(|| format!("the trace is in {}", trace_path.display()))?;
+    let steps = &steps[iteration];
+    let places = symbolize(ws, &artifacts, &images, steps, &spaces)?;
+    let profiled = report::analyse(steps, &places);
     let figure = figure_line.as_deref().and_then(crate::bench::parse_line);
     let header = report::Header {
         name: name.to_string(),
@@ -175,6 +227,7 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
             )
         }),
         commit: commit(&ws.root),
+        overhead,
     };
     let path = dir.join(format!("{name}.md"));
     fs::write(&path, report::markdown(&header, &profiled))
@@ -185,34 +238,25 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
         .and_then(|f| f.instructions_per_op.as_f64())
         .map(|v| (v * 10.0).round() as u64);
     Ok(Outcome {
-        total: profiled.total,
+        total: profiled.total - overhead,
         figure_tenths,
         report: path,
     })
 }
 
-/// The benchmarks `per_op` times, by the names their calls give (`per_op("NAME", ...)`).
+/// The benchmarks the bench program runs again in profile mode, by the names its
+/// `profiled("NAME", ...)` calls give.
 pub fn profilable(ws: &Workspace) -> Result<Vec<String>> {
-    let dir = ws.root.join(BENCHES_SRC);
-    let mut names = Vec::new();
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .with_context(|| format!("could not read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect();
-    files.sort();
-    for file in files {
-        let text = fs::read_to_string(&file)
-            .with_context(|| format!("could not read {}", file.display()))?;
-        names.extend(per_op_names(&text));
-    }
-    Ok(names)
+    let path = ws.root.join(BENCHES_LIB);
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+    Ok(profiled_names(&text))
 }
 
-/// The names in `per_op("NAME"` calls of `source`.
-fn per_op_names(source: &str) -> Vec<String> {
+/// The names in the `profiled("NAME"` calls of `source`.
+fn profiled_names(source: &str) -> Vec<String> {
     source
-        .split("per_op(")
+        .split("profiled(")
         .skip(1)
         .filter_map(|rest| {
             let rest = rest.trim_start().strip_prefix('"')?;
@@ -221,6 +265,61 @@ fn per_op_names(source: &str) -> Vec<String> {
                 .then(|| name.to_string())
         })
         .collect()
+}
+
+/// `rdtsc`: `measure::time_loop` reads the TSC before and after its loop.
+const RDTSC: [u8; 2] = [0x0f, 0x31];
+
+/// One steady iteration of the second timed loop in a profiled run (`per_op` times an empty
+/// loop, then the operation's, each between two TSC reads: the last four `rdtsc` of the bench
+/// program), and the instructions of one iteration of the empty loop (what the bench takes
+/// off). An iteration runs from the loop's first instruction to its next run: the first
+/// instruction of the stretch that comes again at the same stack pointer (what comes before
+/// the loop runs once). The last whole iteration is taken: the first may pay for what ran
+/// before the loop (the console printing the benchmark's line), which the timed loop
+/// amortises.
+fn loop_iteration(steps: &[Step], is_rdtsc: impl Fn(&Step) -> bool) -> Result<(Range<usize>, u64)> {
+    let reads: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| is_rdtsc(s))
+        .map(|(i, _)| i)
+        .collect();
+    let [.., empty_from, empty_to, op_from, op_to] = reads[..] else {
+        bail!(
+            "the profiled run read the TSC {} times; per_op reads it four times",
+            reads.len()
+        );
+    };
+    let empty = last_iteration(steps, empty_from + 1..empty_to)
+        .context("the empty loop ran no second iteration")?;
+    let op = last_iteration(steps, op_from + 1..op_to)
+        .context("the operation's loop ran no second iteration")?;
+    Ok((op, empty.len() as u64))
+}
+
+/// The last whole iteration of the loop in `within`.
+fn last_iteration(steps: &[Step], within: Range<usize>) -> Option<Range<usize>> {
+    let mut first: HashMap<Step, usize> = HashMap::new();
+    let mut head: Option<usize> = None;
+    for i in within.clone() {
+        match first.get(&steps[i]) {
+            Some(&at) => {
+                if head.is_none_or(|h| at < h) {
+                    head = Some(at);
+                }
+            }
+            None => {
+                first.insert(steps[i], i);
+            }
+        }
+    }
+    let head = steps[head?];
+    let runs: Vec<usize> = within.filter(|&i| steps[i] == head).collect();
+    let [.., from, to] = runs[..] else {
+        return None;
+    };
+    Some(from..to)
 }
 
 fn commit(root: &Path) -> String {
@@ -694,27 +793,89 @@ mod tests {
     use super::*;
 
     #[test]
-    fn per_op_names_are_found_in_source() {
-        let src = r#"
-            per_op("null_invocation", n, &mut || {});
-            let r = per_op(
-                "call_reply",
-                n,
-                &mut || {},
-            );
-            pub fn per_op(name: &str, iterations: u64) {}
-            per_op(n, op);
-        "#;
-        assert_eq!(per_op_names(src), ["null_invocation", "call_reply"]);
+    fn a_total_agrees_with_the_figure_without_its_fraction() {
+        let outcome = |total, figure_tenths| Outcome {
+            total,
+            figure_tenths,
+            report: PathBuf::new(),
+        };
+        assert!(outcome(515, Some(5150)).agrees().is_ok());
+        assert!(outcome(515, Some(5159)).agrees().is_ok());
+        assert!(outcome(515, Some(5160)).agrees().is_err());
+        assert!(outcome(516, Some(5159)).agrees().is_err());
+        assert!(outcome(515, None).agrees().is_err());
     }
 
     #[test]
-    fn the_repository_has_profilable_benchmarks() {
-        let ws = Workspace::load().unwrap();
-        let names = profilable(&ws).unwrap();
-        for name in ["null_invocation", "call_return", "call_reply"] {
-            assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+    fn profiled_names_are_found_in_source() {
+        let src = r#"
+            profiled("null_invocation", || {});
+            profiled(
+                "call_reply",
+                || {},
+            );
+            pub fn profiled(name: &str, bench: impl FnOnce()) {}
+            profiled(name, f);
+        "#;
+        assert_eq!(profiled_names(src), ["null_invocation", "call_reply"]);
+    }
+
+    /// A profiled run of per_op with three iterations: setup, the empty loop (4 instructions
+    /// an iteration), the operation's loop (a call into a function with its own inner loop,
+    /// which runs longer the first time).
+    fn profiled_run() -> (Vec<Step>, usize, usize) {
+        let s = |pc: u64, rsp: u64| Step { pc, cr3: 7, rsp };
+        let mut t = vec![s(0x100, 0x800), s(0x104, 0x800)];
+        t.push(s(0x200, 0x800)); // rdtsc
+        t.extend([s(0x202, 0x800), s(0x204, 0x800)]);
+        for _ in 0..3 {
+            t.extend([0x210, 0x214, 0x217, 0x21a].map(|pc| s(pc, 0x800)));
         }
+        t.push(s(0x220, 0x800)); // rdtsc
+        t.push(s(0x230, 0x800)); // rdtsc
+        t.push(s(0x232, 0x800));
+        let (mut second, mut iteration) = (0, 0);
+        for round in 0..3 {
+            let before = t.len();
+            t.extend([0x240, 0x244, 0x247].map(|pc| s(pc, 0x800)));
+            t.push(s(0x500, 0x7f8));
+            for _ in 0..if round == 0 { 5 } else { 3 } {
+                t.extend([0x504, 0x508].map(|pc| s(pc, 0x7f8)));
+            }
+            t.push(s(0x50c, 0x7f8));
+            t.extend([0x24c, 0x24f].map(|pc| s(pc, 0x800)));
+            if round == 1 {
+                (second, iteration) = (before, t.len() - before);
+            }
+        }
+        t.push(s(0x260, 0x800)); // rdtsc
+        t.push(s(0x262, 0x800));
+        (t, second, iteration)
+    }
+
+    #[test]
+    fn a_steady_iteration_of_the_operations_loop_is_found() {
+        let (steps, second, iteration) = profiled_run();
+        let rdtsc = [0x200, 0x220, 0x230, 0x260];
+        let (range, overhead) = loop_iteration(&steps, |s| rdtsc.contains(&s.pc)).unwrap();
+        assert_eq!(overhead, 4);
+        assert_eq!(
+            range,
+            second..second + iteration,
+            "the second, not the longer first"
+        );
+        assert_eq!(iteration, 13);
+        assert_eq!(steps[range.end].pc, 0x240, "up to the loop's next run");
+        assert!(
+            loop_iteration(&steps, |s| s.pc == 0x200).is_err(),
+            "fewer than four TSC reads"
+        );
+        assert!(
+            loop_iteration(&steps[..steps.len() - 1], |s| [0x200, 0x220, 0x230]
+                .contains(&s.pc))
+            .is_err(),
+            "three TSC reads"
+        );
     }
 
     fn image(name: &str, start: u64, bytes: &[u8]) -> Image {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// One executed instruction, as the gdb stub showed it before executing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Step {
     pub pc: u64,
     /// The address-space root (CR3 without its flag bits).
@@ -137,6 +137,8 @@ pub struct Header {
     /// The benchmark's line in the same boot (`bench: NAME ticks iterations`), if it came.
     pub figure: Option<String>,
     pub commit: String,
+    /// Instructions of one iteration of the empty loop, which the bench takes off.
+    pub overhead: u64,
 }
 
 pub fn markdown(h: &Header, p: &Profile) -> String {
@@ -144,16 +146,21 @@ pub fn markdown(h: &Header, p: &Profile) -> String {
     let _ = writeln!(
         out,
         "# Profile of `{}`: {} guest instructions\n",
-        h.name, p.total
+        h.name,
+        p.total - h.overhead
     );
     let _ = writeln!(out, "Commit {}; {}.\n", h.commit, h.boot);
     let _ = writeln!(
         out,
-        "One operation of the benchmark after its timed loops (`user/benches/src/measure.rs`, \
-         `per_op`), single-stepped through QEMU's gdb stub: every guest instruction from the \
-         one after `tessera_profile_begin` returns to the call of `tessera_profile_end` \
-         (excluded), in every process and the kernel, which is what one iteration of the timed \
-         loop adds to the empty loop. The bench's figure: {}.\n",
+        "One iteration of the benchmark's timed loop (`user/benches/src/measure.rs`, `per_op`), \
+         run again after the benchmark (`profiled` in `user/benches/src/lib.rs`) and \
+         single-stepped through QEMU's gdb stub: every guest instruction from the loop's first \
+         to its next run, in every process and the kernel, {} in all; less the {} of one \
+         iteration of the empty loop, as the bench takes them off: {}. The bench's figure: {}. \
+         The tables hold the whole iteration.\n",
+        p.total,
+        h.overhead,
+        p.total - h.overhead,
         h.figure.as_deref().unwrap_or("not printed in this boot")
     );
     table(
@@ -215,9 +222,11 @@ pub fn markdown(h: &Header, p: &Profile) -> String {
 /// A few lines for the terminal: the total, the parts and the heaviest functions.
 pub fn summary(h: &Header, p: &Profile, top: usize) -> String {
     let mut out = format!(
-        "profile of {}: {} guest instructions (bench figure: {})\n",
+        "profile of {}: {} guest instructions ({} in the loop iteration less {} of the empty loop's; bench figure: {})\n",
         h.name,
+        p.total - h.overhead,
         p.total,
+        h.overhead,
         h.figure.as_deref().unwrap_or("not printed")
     );
     for (part, n) in &p.by_part {
@@ -434,11 +443,12 @@ mod tests {
         let h = Header {
             name: "null_invocation".into(),
             boot: "release kernel".into(),
-            figure: Some("bench: null_invocation 14.2 10000".into()),
+            figure: Some("bench: null_invocation 10.2 10000".into()),
             commit: "abc".into(),
+            overhead: 4,
         };
         let md = markdown(&h, &p);
-        assert!(md.starts_with("# Profile of `null_invocation`: 14 guest instructions"));
+        assert!(md.starts_with("# Profile of `null_invocation`: 10 guest instructions"));
         for title in [
             "## By part",
             "## By function, exclusive",
@@ -449,7 +459,9 @@ mod tests {
             assert!(md.contains(title), "{title} missing");
         }
         assert!(md.contains("| kernel Rust | `dispatch` | 3 | 21.4% |"));
-        assert!(summary(&h, &p, 3)
-            .contains("14 guest instructions (bench figure: bench: null_invocation 14.2 10000)"));
+        assert!(summary(&h, &p, 3).contains(
+            "10 guest instructions (14 in the loop iteration less 4 of the empty loop's; \
+             bench figure: bench: null_invocation 10.2 10000)"
+        ));
     }
 }
