@@ -121,15 +121,7 @@ pub fn run(options: &ProfileOptions) -> Result<()> {
             Ok(())
         }
         ProfileOptions::Case { name } => {
-            let outcome = profile(
-                &ws,
-                if std::env::var_os("TMPDEBUG").is_some() {
-                    Profile::Debug
-                } else {
-                    Profile::Release
-                },
-                name,
-            )?;
+            let outcome = profile(&ws, Profile::Release, name)?;
             println!("wrote {}", outcome.report.display());
             Ok(())
         }

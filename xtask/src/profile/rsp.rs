@@ -212,7 +212,7 @@ fn decode(body: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn hex_bytes(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.chunks(2)
