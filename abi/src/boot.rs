@@ -47,6 +47,10 @@ pub struct InitArg {
     /// With `bench`: run the SMP scaling benchmarks instead (`bench scaling` on the command
     /// line), which measure time, not instructions.
     pub scaling: bool,
+    /// With `bench`: the profile mode (`bench profile` on the command line), in which each
+    /// benchmark timed per operation runs one more operation between two marker calls, for
+    /// `cargo xtask profile` to single-step.
+    pub profile: bool,
     /// CPUs the kernel runs on (1 to 255).
     pub cpus: u8,
     /// The most detailed log level programs print, as the kernel command line's `loglevel=`
@@ -61,6 +65,7 @@ impl InitArg {
     const BENCH: u64 = 1 << 62;
     const FUZZ: u64 = 1 << 61;
     const SCALING: u64 = 1 << 60;
+    const PROFILE: u64 = 1 << 59;
     const CPUS_SHIFT: u32 = 48;
     const LOG_SHIFT: u32 = 56;
     const LOG_MASK: u64 = 0b111;
@@ -72,6 +77,7 @@ impl InitArg {
             | (self.bench as u64 * Self::BENCH)
             | (self.fuzz as u64 * Self::FUZZ)
             | (self.scaling as u64 * Self::SCALING)
+            | (self.profile as u64 * Self::PROFILE)
             | ((self.cpus as u64) << Self::CPUS_SHIFT)
             | (((self.log_level as u64) & Self::LOG_MASK) << Self::LOG_SHIFT)
             | (self.tsc_hz & Self::HZ)
@@ -84,6 +90,7 @@ impl InitArg {
             bench: raw & Self::BENCH != 0,
             fuzz: raw & Self::FUZZ != 0,
             scaling: raw & Self::SCALING != 0,
+            profile: raw & Self::PROFILE != 0,
             cpus: (raw >> Self::CPUS_SHIFT) as u8,
             log_level: ((raw >> Self::LOG_SHIFT) & Self::LOG_MASK) as u8,
             tsc_hz: raw & Self::HZ,
@@ -156,6 +163,7 @@ mod tests {
             bench: false,
             fuzz: true,
             scaling: false,
+            profile: true,
             cpus: 8,
             log_level: 5,
             tsc_hz: 2_000_000_000,
@@ -165,6 +173,7 @@ mod tests {
             test: false,
             bench: true,
             scaling: true,
+            profile: false,
             cpus: 255,
             log_level: 0,
             tsc_hz: InitArg::HZ,

@@ -26,10 +26,10 @@ use crate::workspace::Workspace;
 const BOOT_LIMIT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq)]
-struct BenchResult {
-    name: String,
-    instructions_per_op: Number,
-    iterations: u64,
+pub(crate) struct BenchResult {
+    pub(crate) name: String,
+    pub(crate) instructions_per_op: Number,
+    pub(crate) iterations: u64,
 }
 
 pub fn run() -> Result<()> {
@@ -143,7 +143,7 @@ pub fn run_scaling() -> Result<()> {
 }
 
 /// `bench: <name> <instructions_per_op> <iterations>`, after an optional prefix.
-fn parse_line(line: &str) -> Option<BenchResult> {
+pub(crate) fn parse_line(line: &str) -> Option<BenchResult> {
     let (_, rest) = line.split_once("bench: ")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let [name, per_op, iterations] = fields[..] else {

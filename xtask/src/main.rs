@@ -18,6 +18,7 @@ mod install;
 mod ktest;
 mod lints;
 mod paste_test;
+mod profile;
 mod qemu;
 mod results;
 mod shell_test;
@@ -45,6 +46,7 @@ COMMANDS:
     test       every test: host, loom, kernel and user tests in QEMU; ends `N passed, N failed`
     fuzz       one campaign of the hostile-program fuzzer; on failure, the command that replays it
     bench      boot under -icount and record the benchmarks in target/tessera/bench.json
+    profile    single-step one operation of a benchmark: target/tessera/profile/<name>.md
     trace      trace a shell command line into target/tessera/trace.json (Perfetto) and trace.svg
     gdb        QEMU halted with its gdb stub, gdb attached; tessera-stop-in NAME stops in a program
     symbolize  annotate kernel addresses in a log read from stdin
@@ -56,6 +58,7 @@ OPTIONS:
                                (default: 4 CPUs, seed 1, 100000 invocations)
     bench [--scaling]          (--scaling: 4 CPUs without -icount, SMP throughput as ratios
                                measured in one run)
+    profile <BENCHMARK> | --list   (release, 1 CPU, -icount; --list or no name: the profilable ones)
     trace [--smp N] [--release] [WORKLOAD...]   (default workload `test`: the user suite)
     gdb [--smp N] [--release]
     symbolize [--release]
@@ -93,6 +96,7 @@ enum Command {
     Symbolize {
         profile: Profile,
     },
+    Profile(profile::ProfileOptions),
     Trace(trace::TraceOptions),
     Gdb(gdb::GdbOptions),
 }
@@ -134,6 +138,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Bench { scaling: false } => bench::run(),
         Command::Bench { scaling: true } => bench::run_scaling(),
         Command::Symbolize { profile } => symbolize::filter_stdin(profile),
+        Command::Profile(options) => profile::run(&options),
         Command::Trace(options) => trace::run(&options),
         Command::Gdb(options) => gdb::run(&options),
     }
@@ -166,6 +171,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     let mut smp: Option<u32> = None;
     let mut gdb = false;
     let mut scaling = false;
+    let mut list = false;
     let mut fuzz_options = false;
     let mut words: Vec<String> = Vec::new();
     let mut campaign = fuzz::Campaign {
@@ -181,6 +187,7 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
             lexopt::Arg::Long("release") => profile = Profile::Release,
             lexopt::Arg::Long("gdb") => gdb = true,
             lexopt::Arg::Long("scaling") => scaling = true,
+            lexopt::Arg::Long("list") => list = true,
             lexopt::Arg::Long("smp") => {
                 let value = parser.value()?;
                 let text = value.to_string_lossy();
@@ -215,6 +222,9 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
                     anyhow::anyhow!("command `{}` is not valid UTF-8", v.to_string_lossy())
                 })?);
             }
+            lexopt::Arg::Value(value) if name.as_deref() == Some("profile") && words.is_empty() => {
+                words.push(value.to_string_lossy().into_owned());
+            }
             lexopt::Arg::Value(value) if name.as_deref() == Some("trace") => {
                 words.push(value.to_string_lossy().into_owned());
             }
@@ -235,10 +245,14 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
     if scaling && name != "bench" {
         bail!("--scaling is an option of `bench`, not of `{name}`");
     }
+    if list && name != "profile" {
+        bail!("--list is an option of `profile`, not of `{name}`");
+    }
     if fuzz_options && name != "fuzz" {
         bail!("--cpus, --seed, --count and --limit are options of `fuzz`, not of `{name}`");
     }
-    if profile == Profile::Release && matches!(name.as_str(), "test" | "bench" | "help") {
+    if profile == Profile::Release && matches!(name.as_str(), "test" | "bench" | "profile" | "help")
+    {
         bail!("`{name}` takes no --release (test uses the debug kernel, bench the release one)");
     }
     Ok(match name.as_str() {
@@ -257,6 +271,11 @@ fn parse_args(mut args: Vec<OsString>) -> Result<Command> {
         }),
         "bench" => Command::Bench { scaling },
         "symbolize" => Command::Symbolize { profile },
+        "profile" => Command::Profile(match (list, words.pop()) {
+            (_, None) => profile::ProfileOptions::List,
+            (false, Some(name)) => profile::ProfileOptions::Case { name },
+            (true, Some(_)) => bail!("`profile` takes one benchmark name, or --list"),
+        }),
         "gdb" => Command::Gdb(gdb::GdbOptions {
             profile,
             smp: smp.unwrap_or(1),
@@ -434,6 +453,24 @@ mod tests {
     }
 
     #[test]
+    fn profile_takes_one_benchmark_or_lists() {
+        assert_eq!(
+            parse(&["profile", "call_reply"]).unwrap(),
+            Command::Profile(profile::ProfileOptions::Case {
+                name: "call_reply".into()
+            })
+        );
+        assert_eq!(
+            parse(&["profile", "--list"]).unwrap(),
+            Command::Profile(profile::ProfileOptions::List)
+        );
+        assert!(parse(&["profile", "a", "b"]).is_err());
+        assert!(parse(&["profile", "--list", "a"]).is_err());
+        assert!(parse(&["profile", "a", "--release"]).is_err());
+        assert!(parse(&["bench", "--list"]).is_err());
+    }
+
+    #[test]
     fn help_lists_every_command_on_one_line() {
         let commands = HELP
             .split("COMMANDS:")
@@ -452,6 +489,7 @@ mod tests {
                 "test",
                 "fuzz",
                 "bench",
+                "profile",
                 "trace",
                 "gdb",
                 "symbolize"

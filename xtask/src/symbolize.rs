@@ -50,7 +50,16 @@ impl Symbolizer {
         let symbols = file
             .symbols()
             .filter(|s| {
-                s.kind() == object::SymbolKind::Text && s.is_definition() && s.address() != 0
+                let code = match s.kind() {
+                    object::SymbolKind::Text => true,
+                    // Labels of `global_asm!` code carry no type; their section tells.
+                    object::SymbolKind::Unknown => s
+                        .section_index()
+                        .and_then(|i| file.section_by_index(i).ok())
+                        .is_some_and(|sec| sec.kind() == object::SectionKind::Text),
+                    _ => false,
+                };
+                code && s.is_definition() && s.address() != 0
             })
             .filter_map(|s| {
                 let name = s.name().ok()?;
@@ -104,6 +113,31 @@ impl Symbolizer {
             (None, Some(l)) => Some(format!("at {l}")),
             (None, None) => None,
         }
+    }
+
+    /// The function (symbol) holding `addr`: its name, and whether the symbol has a size
+    /// (an assembly label has none).
+    pub(crate) fn function_at(&self, addr: u64) -> Option<(&str, bool)> {
+        self.symbol_at(addr).map(|s| (s.name.as_str(), s.size != 0))
+    }
+
+    /// The functions the DWARF inline information places at `addr`, innermost first: those
+    /// inlined there, then the function they were inlined into. Empty without DWARF.
+    pub(crate) fn inline_frames(&self, addr: u64) -> Vec<String> {
+        let Some(mut frames) = self
+            .lines
+            .as_ref()
+            .and_then(|l| l.find_frames(addr).skip_all_loads().ok())
+        else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        while let Ok(Some(frame)) = frames.next() {
+            if let Some(name) = frame.function.as_ref().and_then(|f| f.raw_name().ok()) {
+                names.push(format!("{:#}", rustc_demangle::demangle(&name)));
+            }
+        }
+        names
     }
 
     fn symbol_at(&self, addr: u64) -> Option<&Symbol> {
@@ -349,6 +383,27 @@ mod tests {
         assert!(
             lines.iter().any(|l| l.starts_with("xtask/src/main.rs:")),
             "no line of xtask::main maps to main.rs with a line number: {lines:?}"
+        );
+    }
+
+    #[test]
+    fn inline_frames_end_in_the_function_they_are_inlined_into() {
+        let exe = std::env::current_exe().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let s = Symbolizer::from_elf(&exe, root).unwrap();
+        let main = s
+            .symbols
+            .iter()
+            .find(|sym| sym.name.ends_with("xtask::main") && sym.size > 0)
+            .unwrap();
+        assert_eq!(s.function_at(main.start), Some((main.name.as_str(), true)));
+        let outermost: Vec<String> = (main.start..main.start + main.size)
+            .filter_map(|a| s.inline_frames(a).pop())
+            .collect();
+        assert!(!outermost.is_empty(), "no DWARF frames in xtask::main");
+        assert!(
+            outermost.iter().all(|f| f.ends_with("xtask::main")),
+            "{outermost:?}"
         );
     }
 

@@ -322,10 +322,45 @@ fn kernel_tests(ws: &Workspace) -> Result<Judgement> {
                 capture.exit,
             ));
         }
+        total.absorb(profile_test(ws));
         // Last: it rebuilds the kernel with tracing, which the boots above must not run.
         total.absorb(trace_tests(ws)?);
     }
     Ok(total)
+}
+
+/// The benchmark `profile_test` profiles: the bench program's first, so the boot is short.
+const PROFILED: &str = "null_invocation";
+
+/// `cargo xtask profile` on the debug build: its total must be the figure the same boot
+/// printed for the benchmark (without the fraction the timer interrupts add).
+fn profile_test(ws: &Workspace) -> Judgement {
+    banner(&format!(
+        "profile: single-step one {PROFILED} in a bench boot; its total must be the bench's figure"
+    ));
+    let mut judgement = Judgement::default();
+    match crate::profile::profile(ws, Profile::Debug, PROFILED).and_then(|o| {
+        o.agrees()?;
+        Ok(o)
+    }) {
+        Ok(o) => {
+            println!(
+                "profile: {PROFILED}: {} instructions, the figure {}.{} ... ok",
+                o.total,
+                o.figure_tenths.unwrap_or(0) / 10,
+                o.figure_tenths.unwrap_or(0) % 10
+            );
+            judgement.counts.passed += 1;
+        }
+        Err(e) => {
+            println!("profile: {PROFILED} ... FAILED: {e:#}");
+            judgement.counts.failed += 1;
+            judgement
+                .problems
+                .push(format!("profile-{PROFILED}: {e:#}"));
+        }
+    }
+    judgement
 }
 
 /// The workload traced by `trace_tests`: the shell's `ps` CALLs the console server for every

@@ -1,5 +1,6 @@
 //! The kernel command line (`-append` in QEMU): `test=all|<name>|user|fuzz`, `bench`, `trace`,
-//! `icount` (QEMU counts instructions: the TSC figures are named so),
+//! `icount` (QEMU counts instructions: the TSC figures are named so), `profile` (with `bench`:
+//! the benchmarks' profile mode, `InitArg::profile`),
 //! `loglevel=off|error|warn|info|debug|trace`, and for `test=fuzz` the campaign's `seed=N` (32 bits),
 //! `count=N` (invocations, at most `FuzzArg::MAX_COUNT`). Unknown words and bad numbers are
 //! reported, not fatal.
@@ -53,6 +54,7 @@ pub fn parse(line: &'static str) -> Mode {
             None if word == "scaling" && mode == Mode::Bench => mode = Mode::BenchScaling,
             None if word == "trace" => crate::trace::ask_at_boot(),
             None if word == "icount" => ICOUNT.store(true, Ordering::Relaxed),
+            None if word == "profile" => PROFILE.store(true, Ordering::Relaxed),
             _ => log::warn!("cmdline: ignoring {word:?}"),
         }
     }
@@ -70,6 +72,15 @@ static ICOUNT: AtomicBool = AtomicBool::new(false);
 /// Whether the TSC counts guest instructions (`icount` on the command line).
 pub fn icount() -> bool {
     ICOUNT.load(Ordering::Relaxed)
+}
+
+/// `profile` on the command line: the benchmarks call their profile markers (`cargo xtask
+/// profile` boots so).
+static PROFILE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the benchmarks are to run in their profile mode (`profile` on the command line).
+pub fn profile() -> bool {
+    PROFILE.load(Ordering::Relaxed)
 }
 
 static CMDLINE: spin::Once<([u8; 256], usize)> = spin::Once::new();

@@ -157,6 +157,7 @@ extern "C" fn kernel_main_on_cpu_stack() -> ! {
                         bench: matches!(mode, Mode::Bench | Mode::BenchScaling),
                         fuzz: fuzz.is_some(),
                         scaling: mode == Mode::BenchScaling,
+                        profile: mode == Mode::Bench && cmdline::profile(),
                         cpus: (started + 1) as u8,
                         log_level: tessera_console_log::level_raw(log::max_level()),
                         tsc_hz: apic::lapic::tsc_hz(),

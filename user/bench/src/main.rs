@@ -1,6 +1,7 @@
 //! bench: runs the benchmarks (`tessera-benches`), or the SMP scaling ones with
 //! `InitArg::scaling`; in bench mode (`InitArg::bench`) it then
-//! shuts the machine down with success, so `cargo xtask bench` records the lines.
+//! shuts the machine down with success, so `cargo xtask bench` records the lines. With
+//! `InitArg::profile` the benchmarks call their profile markers (`cargo xtask profile`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![no_main]
@@ -16,6 +17,7 @@ fn main(arg: u64) {
     if mode.scaling {
         tessera_benches::scaling::run(mode.cpus, mode.tsc_hz);
     } else {
+        tessera_benches::set_profile(mode.profile);
         tessera_benches::run();
     }
     if mode.bench {

@@ -24,7 +24,9 @@ pub mod scaling;
 mod tasks;
 mod wouldblock;
 
-use measure::PerOp;
+use core::hint::black_box;
+pub use measure::set_profile;
+use measure::{profiled, PerOp, PROFILED_ITERATIONS};
 use tessera_user::abi::Error;
 use tessera_user::println;
 
@@ -35,11 +37,26 @@ fn show(name: &str, r: Result<PerOp, Error>) {
     }
 }
 
-/// Runs every benchmark and prints its line.
+/// Runs every benchmark and prints its line; in profile mode also runs each that times one
+/// operation per loop iteration (`measure::per_op`) briefly between the profile markers: the
+/// same function with the same operation (a copy of the loop around it where the compiler
+/// inlined the function here, which `cargo xtask test` checks counts the same).
 pub fn run() {
+    // In profile mode, each run again for a count the compiler cannot see (a known count
+    // would let it unroll the profiled copy's loops).
+    let n = || black_box(PROFILED_ITERATIONS);
     show("null_invocation", Ok(cases::null_invocation(10_000)));
+    profiled("null_invocation", || {
+        let _ = cases::null_invocation(n());
+    });
     show("call_return", Ok(cases::call_return(2_000)));
+    profiled("call_return", || {
+        let _ = cases::call_return(n());
+    });
     show("call_reply", ipc::call_reply(2_000));
+    profiled("call_reply", || {
+        let _ = ipc::call_reply(n());
+    });
     match ipc::one_way(2_000) {
         Ok((call, reply)) => {
             show("call_one_way", Ok(call));
@@ -48,10 +65,19 @@ pub fn run() {
         Err(e) => show("call_one_way", Err(e)),
     }
     show("send", cases::send(2_000));
+    profiled("send", || {
+        let _ = cases::send(n());
+    });
     show("post_waiting", cases::post_waiting(2_000));
+    profiled("post_waiting", || {
+        let _ = cases::post_waiting(n());
+    });
     show("post_queued", cases::post_queued(50));
     let pp = cases::ping_pong(2_000);
     show("post_ping_pong", pp);
+    profiled("post_ping_pong", || {
+        let _ = cases::ping_pong(n());
+    });
     show(
         "context_switch",
         pp.map(|p| PerOp {
@@ -60,6 +86,9 @@ pub fn run() {
         }),
     );
     show("yield_switch", cases::yield_switch(2_000));
+    profiled("yield_switch", || {
+        let _ = cases::yield_switch(n());
+    });
     show("irq_to_driver", irq::irq_to_driver(2_000));
     show("alarm_post_latency", alarm::post_latency(200));
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));

@@ -3,9 +3,60 @@
 //! Guarantees: the result is (ticks of the loop with the operation - ticks of the same loop
 //! with an empty body) / iterations, in tenths, never negative. Under `-icount shift=0` a
 //! tick is one guest instruction, so the number is instructions per operation.
+//!
+//! Profile mode ([`set_profile`], from `InitArg::profile`): [`profiled`] runs a benchmark
+//! again, for [`PROFILED_ITERATIONS`], between [`tessera_profile_begin`] and
+//! [`tessera_profile_end`], for `cargo xtask profile` to single-step. The benchmark's code is
+//! not touched: the same function runs, only with fewer iterations, so what is stepped is what
+//! the figures measure. Outside profile mode the markers are never called.
 
 use core::hint::black_box;
+use core::sync::atomic::{AtomicBool, Ordering};
 use tessera_user::tsc;
+
+/// The first argument of [`tessera_profile_begin`]: every program is linked at the same
+/// addresses, so `cargo xtask profile` tells this program's marker from other code at its
+/// address by this value in `rdi` ("tessprof").
+pub const PROFILE_MAGIC: u64 = u64::from_le_bytes(*b"tessprof");
+
+/// Iterations of a profiled run: `cargo xtask profile` takes the second iteration of each timed
+/// loop (the first may pay for what the benchmark's line just printed, the third ends in the
+/// loop's exit).
+pub const PROFILED_ITERATIONS: u64 = 3;
+
+static PROFILE: AtomicBool = AtomicBool::new(false);
+
+/// Turns the profile mode on or off.
+pub fn set_profile(on: bool) {
+    PROFILE.store(on, Ordering::Relaxed);
+}
+
+/// In profile mode, runs `bench` (a benchmark run for [`PROFILED_ITERATIONS`]) between the
+/// markers, naming it `name`; otherwise does nothing.
+pub fn profiled(name: &str, bench: impl FnOnce()) {
+    if PROFILE.load(Ordering::Relaxed) {
+        tessera_profile_begin(PROFILE_MAGIC, name.as_ptr(), name.len());
+        bench();
+        tessera_profile_end();
+    }
+}
+
+/// Called just before a profiled run with [`PROFILE_MAGIC`] and the benchmark's name (its
+/// bytes and length). Unmangled and never inlined, so `cargo xtask profile` finds it by name
+/// and its arguments are in `rdi`, `rsi`, `rdx`.
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn tessera_profile_begin(magic: u64, name: *const u8, len: usize) {
+    black_box((magic, name, len));
+}
+
+/// Called just after a profiled run: the trace ends at its first instruction.
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn tessera_profile_end() {
+    // Not empty, so the linker cannot fold it into another function's address.
+    black_box(PROFILE_MAGIC);
+}
 
 /// Ticks per operation, times ten (one decimal place).
 #[derive(Clone, Copy, Debug)]
