@@ -47,7 +47,7 @@ pub use lock::{
     SpinSuspendLock, SPIN_RETRY_LIMIT,
 };
 pub use names::{name_server, NameError, Names, NAME_BYTES};
-pub use notify::{Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
+pub use notify::{vp_notification, Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
 pub use runtime::{
     Config, FaultedChore, Idle, JoinHandle, Killed, Runtime, SpawnError, SpinIdle, StartError,
 };

@@ -1,17 +1,20 @@
 //! The user runtime on the kernel (`tessera-tasks`): a task whose VPs are processes pinned to
 //! CPUs in the tester's address space, with the tester as their fault keeper. Chores run on
 //! every VP and only on its CPU, idle VPs steal, sleeps end on the kernel's alarms, a stack
-//! grows through the keeper and an overflow past its limit ends that chore only, and a
-//! chore's own tertiary trap table handles its faults.
+//! grows through the keeper and an overflow past its limit ends that chore only, a chore's
+//! own tertiary trap table handles its faults, and a chore's non-blocking CALL to a busy
+//! server suspends the chore, not its VP, until the kernel's notification.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tessera_runtime::{Killed, PoolConfig, TaskId, Trap, TrapHandler, TrapOutcome, TrapTable};
-use tessera_tasks::{Task, TaskConfig, TaskReport};
+use tessera_runtime::{
+    vp_notification, Killed, PoolConfig, TaskId, Trap, TrapHandler, TrapOutcome, TrapTable,
+};
+use tessera_tasks::{KernelCall, Task, TaskConfig, TaskReport};
 use tessera_user::abi::fault::kind;
-use tessera_user::{caps, println, slots};
+use tessera_user::{caps, echo, invoke, println, slots};
 
 use crate::tester::{ensure, Outcome};
 use crate::Ctx;
@@ -307,5 +310,89 @@ pub fn channel_between_tasks(ctx: &Ctx) -> Outcome {
         })
     })();
     let _ = caps::destroy(slots::BANK, RING_PAGE);
+    r
+}
+
+/// VP slot of the copy of the tester's resume capability for echo's HELD call.
+const RELEASE: u8 = tessera_tasks::slots::GIVEN.start;
+/// Yields the second chore makes while the caller waits.
+const MEANWHILE: u64 = 100;
+/// How long the kernel's notification may take before the test gives up on it.
+const NOTIFY_PATIENCE_NS: u64 = 2_000_000_000;
+
+/// With echo held by the tester, a chore's non-blocking CALL to echo gets WOULDBLOCK and the
+/// chore is suspended: another chore on the same (only) VP runs 100 yields meanwhile, then
+/// releases echo and sleeps; the kernel's NOTIFIED POST reaches the idle VP, the caller
+/// retries and gets echo's answer. If no notification comes within two seconds, the second
+/// chore POSTs the VP's word itself (so the test ends) and the test fails.
+pub fn nonblocking_call_suspends_the_chore_not_the_vp(ctx: &Ctx) -> Outcome {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+    crate::tester::hold_echo()?;
+    let released = Arc::new(AtomicBool::new(false));
+    let rel = released.clone();
+    let r = (move || -> Outcome {
+        let task = Task::new(config(ctx, 1))?;
+        task.give_cap(RELEASE, crate::tester::HOLD_RESUME)
+            .map_err(|e| format!("give the resume capability: {e:?}"))?;
+        let ((answer, tries, meanwhile, forced), report) = task.run(move |c| {
+            // 0: the caller has not called yet, 1: it is in its call, 2: the call returned.
+            let state = Arc::new(AtomicU32::new(0));
+            let s = state.clone();
+            let caller = c.spawn(move |c| {
+                let mut call = KernelCall::call(slots::ECHO, echo::PLUS_ONE, &[41]);
+                s.store(1, SeqCst);
+                let r = c.call_nonblocking(&mut call);
+                s.store(2, SeqCst);
+                (r.map(|m| m.data[0]), call.tries)
+            });
+            let other = c.spawn(move |c| {
+                let mut meanwhile = 0;
+                while meanwhile < MEANWHILE && state.load(SeqCst) == 1 {
+                    meanwhile += 1;
+                    c.yield_now();
+                }
+                let sent = invoke::send(RELEASE, 0, &[], &[]);
+                rel.store(sent.is_ok(), SeqCst);
+                let give_up = c.now_ns() + NOTIFY_PATIENCE_NS;
+                while state.load(SeqCst) != 2 && c.now_ns() < give_up {
+                    c.sleep_for(200_000);
+                }
+                let forced = state.load(SeqCst) != 2;
+                if forced {
+                    let word = vp_notification(0);
+                    let _ = invoke::post(
+                        tessera_tasks::slots::vp_endpoint(0),
+                        tessera_tasks::NOTIFY,
+                        word,
+                    );
+                }
+                (meanwhile, forced)
+            });
+            let (answer, tries) = caller
+                .map_or((Err(tessera_user::abi::Error::OutOfQuota), 0), |h| {
+                    h.join(c)
+                });
+            let (meanwhile, forced) = other.map_or((0, true), |h| h.join(c));
+            (answer, tries, meanwhile, forced)
+        })?;
+        let notes = report.kernel_notes[0];
+        println!("usertest note: non-blocking CALL: {tries} tries, {meanwhile} yields of another chore meanwhile, {notes} NOTIFIED POSTs to the VP");
+        ensure(!forced, || {
+            String::from("no notification reached the VP within two seconds")
+        })?;
+        ensure(answer == Ok(42), || format!("echo answered {answer:?}"))?;
+        ensure(meanwhile == MEANWHILE, || {
+            format!("the other chore ran {meanwhile} of {MEANWHILE} yields while the caller waited")
+        })?;
+        ensure(tries >= 2 && notes >= 1, || {
+            format!(
+                "{tries} tries, {notes} NOTIFIED POSTs: the call never waited for a notification"
+            )
+        })
+    })();
+    if !released.load(SeqCst) {
+        crate::tester::release_echo()?;
+    }
     r
 }

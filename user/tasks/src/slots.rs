@@ -44,6 +44,9 @@ pub const ALARM: u8 = 16;
 /// VP: an endpoint to the home process whose badge names the VP.
 pub const HOME: u8 = 17;
 
+/// VP: slots the home fills with `Task::give_cap` for its chores (after every VP endpoint).
+pub const GIVEN: core::ops::Range<u8> = 40..48;
+
 /// VP: an endpoint to VP `vp` (its wake-up POSTs and its alarm's).
 pub const fn vp_endpoint(vp: usize) -> u8 {
     24 + vp as u8

@@ -17,10 +17,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use tessera_runtime::{Config, Ctx, Ordinary, PoolConfig, Runtime, TaskId};
+use tessera_runtime::{vp_notification, Config, Ctx, Ordinary, PoolConfig, Runtime, TaskId};
 use tessera_user::abi::message::InvocationKind;
 use tessera_user::abi::{CapType, Error, Rights};
-use tessera_user::{caps, invoke, slots as lib_slots};
+use tessera_user::{caps, invoke, nonblocking, slots as lib_slots};
 
 use crate::idle::{KernelIdle, SharedIdle};
 use crate::keeper::{Keeper, KeeperCounts};
@@ -66,8 +66,10 @@ pub struct TaskReport {
     pub waits: Vec<u64>,
     pub posts: Vec<u64>,
     pub alarms: Vec<u64>,
-    /// Per VP: notification POSTs it received.
+    /// Per VP: notification POSTs from other tasks it received.
     pub notes: Vec<u64>,
+    /// Per VP: the kernel's NOTIFIED POSTs it received.
+    pub kernel_notes: Vec<u64>,
     pub keeper: KeeperCounts,
     /// Pages the task mapped (stacks included).
     pub pages: usize,
@@ -208,6 +210,11 @@ impl Task {
         for i in 0..n {
             step("load VP", load(TASK_CAPS, process_entry(i), PROCESS))?;
             step("VP endpoint", caps::make_endpoint(PROCESS, i as u64, TMP))?;
+            // Its chores' non-blocking calls are notified to the VP itself (`kernel_call.rs`).
+            step(
+                "VP notification endpoint",
+                nonblocking::set_notify(PROCESS, TMP, vp_notification(i)),
+            )?;
             for j in 0..n {
                 step("load VP", load(TASK_CAPS, process_entry(j), PROCESS))?;
                 step(
@@ -273,6 +280,19 @@ impl Task {
         caps::make_endpoint(PROCESS, badge, into)
     }
 
+    /// Copies the capability in the home's slot `from` into slot `into` of every VP, for its
+    /// chores to invoke. `into` must be one of `slots::GIVEN`.
+    pub fn give_cap(&self, into: u8, from: u8) -> Result<(), Error> {
+        if !GIVEN.contains(&into) {
+            return Err(Error::InvalidArgument);
+        }
+        for i in 0..self.made {
+            load(TASK_CAPS, process_entry(i), PROCESS)?;
+            caps::set_cap(PROCESS, into, from, Rights::ALL)?;
+        }
+        Ok(())
+    }
+
     /// Runs `main` as the task's first chore on VP 0 and keeps the VPs' faults until every
     /// chore has exited; then destroys the task. Returns `main`'s result and what was seen.
     pub fn run<T: Send + 'static>(
@@ -313,6 +333,7 @@ impl Task {
             posts: self.counter(|v| v.posts.load(Ordering::Relaxed)),
             alarms: self.counter(|v| v.alarms.load(Ordering::Relaxed)),
             notes: self.counter(|v| v.notes.load(Ordering::Relaxed)),
+            kernel_notes: self.counter(|v| v.kernel_notes.load(Ordering::Relaxed)),
             keeper,
             pages: self.memory.pages(),
         });
