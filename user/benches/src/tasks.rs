@@ -37,6 +37,7 @@ fn cross_vp_handoff(
     let (s, failed) = (stayed.clone(), stayed.clone());
     rt.remote(1, move |l| {
         let spawned = l.spawn(move |c| {
+            c.bind_to_vp();
             let mut on_1 = 0;
             for _ in 0..ITERATIONS {
                 let v = a.read_fe(c);
@@ -49,6 +50,7 @@ fn cross_vp_handoff(
             failed.write_f(0);
         }
     });
+    ctx.bind_to_vp();
     let mut on_0 = 0;
     let start = tsc::now();
     for i in 0..ITERATIONS {
@@ -79,6 +81,7 @@ fn lock_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Result
     let (no_start, no_done) = (started.clone(), done.clone());
     rt.remote(1, move |listener| {
         let spawned = listener.spawn(move |c| {
+            c.bind_to_vp();
             let mut guard = l.lock(c);
             s.write_f(1);
             // Go on only once the measurer waits for the lock, giving it the CPU meanwhile
@@ -99,6 +102,7 @@ fn lock_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Result
             no_start.write_f(1);
         }
     });
+    ctx.bind_to_vp();
     started.read_ff(ctx);
     let start = tsc::now();
     let mut guard = lock.lock(ctx);

@@ -58,8 +58,10 @@ pub struct Chore {
     state: AtomicUsize,
     /// The VP the chore runs on or last ran on: the one whose ready list restarts it.
     pub(crate) vp: AtomicUsize,
-    /// The save area: the saved stack pointer (the registers are saved on the chore's stack).
-    pub(crate) save: UnsafeCell<usize>,
+    /// The save area: the saved stack pointer (the registers are saved on the chore's stack),
+    /// or `vp::PENDING` while the chore switches away. A core atomic even under loom: the
+    /// switch's assembly stores to it.
+    pub(crate) save: core::sync::atomic::AtomicUsize,
     pub(crate) stack: UnsafeCell<Option<StackChunk>>,
     pub(crate) entry: UnsafeCell<Option<Entry>>,
     /// Restart address and argument: where a fresh chore starts and what it is passed.
@@ -67,6 +69,8 @@ pub struct Chore {
     pub(crate) traps: Cell<&'static TrapTable>,
     pub(crate) spin_depth: Cell<u32>,
     pub(crate) exited: AtomicBool,
+    /// Bound to the VP it runs on: never stolen (`Ctx::bind_to_vp`).
+    pub(crate) bound: AtomicBool,
     /// Ended by its fault keeper: it has no result.
     pub(crate) killed: AtomicBool,
     /// While suspended: the address of the wait list it is on (for listings).
@@ -97,13 +101,14 @@ impl Chore {
             shared,
             state: AtomicUsize::new(ChoreState::Ready as usize),
             vp: AtomicUsize::new(0),
-            save: UnsafeCell::new(0),
+            save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
             stack: UnsafeCell::new(None),
             entry: UnsafeCell::new(entry),
             restart: Cell::new((0, 0)),
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
             exited: AtomicBool::new(false),
+            bound: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             waits_on: AtomicUsize::new(0),
             waits_for: AtomicU64::new(0),
@@ -124,10 +129,12 @@ impl Chore {
         ChoreState::from_raw(self.state.load(Ordering::Acquire))
     }
 
+    #[inline]
     pub(crate) fn set_state(&self, s: ChoreState) {
         self.state.store(s as usize, Ordering::Release);
     }
 
+    #[inline]
     pub(crate) fn shared(&self) -> &Shared {
         // SAFETY: chores run only while a `Runtime` (which holds `Shared`) runs their VPs.
         unsafe { &*self.shared }
@@ -138,8 +145,15 @@ impl Chore {
         self.restart.get()
     }
 
+    #[inline]
     pub fn vp(&self) -> usize {
         self.vp.load(Ordering::Relaxed)
+    }
+
+    /// The VP it runs on or last ran on.
+    #[inline]
+    pub(crate) fn on_vp(&self) -> &crate::vp::Vp {
+        &self.shared().vps[self.vp()]
     }
 
     pub fn was_killed(&self) -> bool {

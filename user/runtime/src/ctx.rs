@@ -19,7 +19,6 @@ use crate::runtime::{JoinHandle, Shared, SpawnError};
 use crate::sync::atomic::Ordering;
 use crate::sync::RawSpinGuard;
 use crate::trap::TrapTable;
-use crate::vp::After;
 use crate::wait::private::{Park, Sealed, SpinDepth};
 use crate::wait::{check_no_spin_held, Context, Suspend, Waker};
 
@@ -85,6 +84,12 @@ impl<K: Kind> Ctx<K> {
         self.chore().shared().spawn::<Driver, T, F>(self.vp(), f)
     }
 
+    /// Binds this chore to the VP it runs on now: idle VPs no longer steal it, so it runs
+    /// there until it exits (as a chore waiting on its VP's kernel objects must).
+    pub fn bind_to_vp(&self) {
+        self.chore().bound.store(true, Ordering::Relaxed);
+    }
+
     /// Replaces this chore's tertiary trap handlers.
     pub fn set_trap_table(&self, table: &'static TrapTable) {
         self.chore().traps.set(table);
@@ -93,13 +98,12 @@ impl<K: Kind> Ctx<K> {
 
 impl<K: MaySuspend> Ctx<K> {
     /// Gives the VP to the next ready chore; this one goes to the back of the run queue.
+    #[inline]
     pub fn yield_now(&mut self) {
         check_no_spin_held(self);
         let chore = self.chore();
-        let vp = &chore.shared().vps[chore.vp()];
-        chore.set_state(ChoreState::Ready);
-        // SAFETY: this chore runs on `vp`.
-        unsafe { vp.switch_from(chore, After::Yield) };
+        // SAFETY: this chore runs on its VP.
+        unsafe { chore.on_vp().yield_chore(chore) };
     }
 
     /// The runtime's clock (ns), the one sleeps are measured on.
@@ -160,7 +164,8 @@ impl<K: Kind> Context for Ctx<K> {
     }
 }
 
-/// Wakes a parked chore: its restart request goes on the ready list of the VP it last ran on.
+/// Wakes a parked chore: its restart request goes on the run queue of the VP it last ran on.
+#[inline]
 unsafe fn wake_chore(data: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
@@ -184,14 +189,14 @@ impl<K: MaySuspend> Park for Ctx<K> {
         self.chore().shared().vps.len() > 1
     }
 
+    #[inline]
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         let chore = self.chore();
         chore.set_state(ChoreState::Suspended);
         chore.waits_on.store(flag as usize, Ordering::Relaxed);
-        let vp = &chore.shared().vps[chore.vp()];
-        // SAFETY: this chore runs on `vp`; whoever runs next releases `flag` once we are off it.
-        unsafe { vp.switch_from(chore, After::Park(flag)) };
+        // SAFETY: this chore runs on its VP, and `flag` is the leaked wait-list lock.
+        unsafe { chore.on_vp().park(chore, flag) };
         chore.waits_on.store(0, Ordering::Relaxed);
         chore.waits_for.store(0, Ordering::Relaxed);
     }
@@ -208,7 +213,7 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
     // SAFETY: `data` is the chore's own control block, alive while it runs.
     let chore = unsafe { ptr.as_ref() };
-    chore.shared().vps[chore.vp()].finish_switch();
+    chore.on_vp().finish_switch();
     // SAFETY: the entry is touched only by the chore itself, here, once.
     let entry = unsafe { (*chore.entry.get()).take() };
     if let Some(entry) = entry {
@@ -235,10 +240,8 @@ fn exit(chore: &Chore) -> ! {
         .store(true, crate::sync::atomic::Ordering::Release);
     chore.set_state(ChoreState::Done);
     chore.joiners.unblock_all();
-    let vp = &chore.shared().vps[chore.vp()];
-    // SAFETY: this chore runs on `vp`; the listener never switches back to an exited chore.
-    unsafe { vp.switch_from(chore, After::Exit) };
-    unreachable!("exited chore {} was resumed", chore.id)
+    // SAFETY: this chore runs on its VP and has exited.
+    unsafe { chore.on_vp().exit(chore) }
 }
 
 /// Builds the boxed entry of a chore of kind `K` running `f`, which stores its result.

@@ -279,11 +279,9 @@ impl Shared {
         let data = Arc::as_ptr(&chore) as usize;
         // SAFETY: the chunk is ours (just taken from the pool) and no one runs on it.
         let sp = unsafe { initial_frame(stack.top(), chore_main, data) };
+        chore.save.store(sp, Ordering::Relaxed);
         // SAFETY: the chore is not yet shared with any VP.
-        unsafe {
-            *chore.save.get() = sp;
-            *chore.stack.get() = Some(stack);
-        }
+        unsafe { *chore.stack.get() = Some(stack) };
         chore.restart.set((chore_main as *const () as usize, data));
         chore.vp.store(vp, Ordering::Relaxed);
         {
@@ -319,10 +317,15 @@ impl Shared {
         }
     }
 
-    /// Takes one chore from the back of another VP's run queue, nearest VP first.
+    /// Takes the chore nearest the back of another VP's run queue that is not bound to its
+    /// VP, nearest VP first.
     fn steal(&self, thief: usize) -> Option<ChoreRef> {
         let n = self.vps.len();
-        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().pop_back())
+        (1..n).find_map(|d| {
+            let mut run = self.vps[(thief + d) % n].run.lock();
+            let at = run.iter().rposition(|c| !c.bound.load(Ordering::Relaxed))?;
+            run.remove(at)
+        })
     }
 
     /// Returns an exited chore's stack to the pool of the VP it exited on.

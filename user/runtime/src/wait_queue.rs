@@ -52,9 +52,14 @@ impl WaitQueue {
 
     /// Unblocks every waiter, oldest first; returns how many.
     pub fn unblock_all(&self) -> usize {
-        let all = core::mem::take(&mut *self.waiters.lock());
-        let n = all.len();
-        all.into_iter().for_each(Waker::wake);
+        let mut list = self.waiters.lock();
+        if list.is_empty() {
+            return 0;
+        }
+        let n = list.len();
+        // Woken under the list's lock (before a run queue's, in the lock order), which keeps
+        // the list's buffer for the next waiters.
+        list.drain(..).for_each(Waker::wake);
         n
     }
 
