@@ -5,8 +5,6 @@
 //! Guarantees: a `Ctx` is never `Send` and has no public constructor, so only the chore it
 //! was made for uses it, on the VP it runs on.
 
-use alloc::boxed::Box;
-use alloc::sync::Arc;
 use core::cell::Cell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -214,10 +212,9 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     // SAFETY: `data` is the chore's own control block, alive while it runs.
     let chore = unsafe { ptr.as_ref() };
     chore.on_vp().finish_switch();
-    // SAFETY: the entry is touched only by the chore itself, here, once.
-    let entry = unsafe { (*chore.entry.get()).take() };
-    if let Some(entry) = entry {
-        entry(ptr);
+    if let Some(entry) = chore.entry.take() {
+        // SAFETY: the entry was made for this chore's closure and result slot, and runs once.
+        unsafe { entry(ptr) };
     }
     exit(chore)
 }
@@ -244,18 +241,75 @@ fn exit(chore: &Chore) -> ! {
     unsafe { chore.on_vp().exit(chore) }
 }
 
-/// Builds the boxed entry of a chore of kind `K` running `f`, which stores its result.
-pub(crate) fn entry_for<K, T, F>(
-    f: F,
-    result: Arc<crate::sync::RawSpin<Option<T>>>,
-) -> crate::chore::Entry
+/// Where a chore's result waits for its join handle, in the chore's chunk. Whichever of the
+/// chore (filing) and the handle (dropped unjoined) comes second drops an unclaimed result.
+pub(crate) struct ResultSlot<T> {
+    state: core::sync::atomic::AtomicU8,
+    value: core::cell::UnsafeCell<core::mem::MaybeUninit<T>>,
+}
+
+const WAITING: u8 = 0;
+const FILED: u8 = 1;
+const ABANDONED: u8 = 2;
+const TAKEN: u8 = 3;
+
+impl<T> ResultSlot<T> {
+    pub(crate) const fn new() -> ResultSlot<T> {
+        ResultSlot {
+            state: core::sync::atomic::AtomicU8::new(WAITING),
+            value: core::cell::UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// The chore's result (called once, by the chore).
+    fn file(&self, v: T) {
+        // SAFETY: only the chore writes the value, once, before publishing it as FILED.
+        unsafe { (*self.value.get()).write(v) };
+        let filed =
+            self.state
+                .compare_exchange(WAITING, FILED, Ordering::AcqRel, Ordering::Acquire);
+        if filed.is_err() {
+            // SAFETY: the handle is gone (ABANDONED): no one else will read the value.
+            unsafe { (*self.value.get()).assume_init_drop() };
+        }
+    }
+
+    /// The result, if filed and not yet taken (called by the handle only).
+    pub(crate) fn take(&self) -> Option<T> {
+        if self.state.load(Ordering::Acquire) != FILED {
+            return None;
+        }
+        self.state.store(TAKEN, Ordering::Relaxed);
+        // SAFETY: FILED: written by the chore (acquired above) and not yet read.
+        Some(unsafe { (*self.value.get()).assume_init_read() })
+    }
+
+    /// The handle is dropped: drops a filed result, or tells the chore to drop it.
+    pub(crate) fn abandon(&self) {
+        let was =
+            self.state
+                .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
+        if was == Err(FILED) {
+            drop(self.take());
+        }
+    }
+}
+
+/// The entry of a chore of kind `K` running an `F` returning a `T`: takes the closure from the
+/// chunk and files its result in the chunk's result slot.
+///
+/// # Safety
+/// `p`'s `closure` must hold an `F` no one else reads and `result` a `ResultSlot<T>`.
+pub(crate) unsafe fn entry_for<K, T, F>(p: NonNull<Chore>)
 where
     K: Kind,
-    T: Send + 'static,
-    F: FnOnce(&mut Ctx<K>) -> T + Send + 'static,
+    F: FnOnce(&mut Ctx<K>) -> T,
 {
-    Box::new(move |chore| {
-        let value = f(&mut Ctx::<K>::new(chore));
-        *result.lock() = Some(value);
-    })
+    // SAFETY: the caller's contract; the chore is running, so its chunk is alive.
+    let chore = unsafe { p.as_ref() };
+    // SAFETY: the caller's contract: the closure is read out once.
+    let f = unsafe { core::ptr::read(chore.closure.get() as *const F) };
+    let value = f(&mut Ctx::<K>::new(p));
+    // SAFETY: the caller's contract.
+    unsafe { &*(chore.result.get() as *const ResultSlot<T>) }.file(value);
 }

@@ -14,7 +14,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 
 use crate::alarm_queue::AlarmQueue;
@@ -48,7 +47,7 @@ pub(crate) struct Vp {
     remote: RawSpin<VecDeque<RemoteAction>>,
     /// Protects the VP's stack chunks (contended only when a chore exits here).
     pub(crate) stacks: RawSpin<StackPool>,
-    pub(crate) listener: Arc<Chore>,
+    pub(crate) listener: Box<Chore>,
     /// Chores sleeping until a deadline; the listener wakes the expired ones.
     pub(crate) alarms: AlarmQueue,
     /// The chore running now (the listener's when none), for a fault keeper that reads it
@@ -77,7 +76,7 @@ impl Vp {
             remote_requests: AtomicUsize::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
-            listener: Arc::new(listener),
+            listener: Box::new(listener),
             alarms: AlarmQueue::new(),
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
             idling: AtomicBool::new(false),
@@ -278,7 +277,7 @@ impl Vp {
         // SAFETY: we run on this VP; the chore that exited is off it for good.
         let exited = unsafe { (*self.local.get()).exited.take() };
         if let Some(chore) = exited {
-            self.listener.shared().retire(self, chore);
+            self.listener.shared().retire(chore);
         }
     }
 }
