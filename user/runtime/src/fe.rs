@@ -134,8 +134,18 @@ impl FeWord {
         self.state.lock().waiting
     }
 
+    /// Tries `op` once under the lock, then (out of line) spins and suspends.
+    #[inline]
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
-        for _ in 0..spin_tries(ctx, SPIN_RETRY_LIMIT) {
+        if let Some(v) = Self::attempt(&mut self.state.lock(), op) {
+            return v;
+        }
+        self.wait_slow(ctx, op)
+    }
+
+    #[inline(never)]
+    fn wait_slow<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
+        for _ in 1..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
             if let Some(v) = Self::attempt(&mut s, op) {
                 return v;
