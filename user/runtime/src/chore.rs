@@ -87,6 +87,9 @@ pub struct Chore {
     pub(crate) waits_on: AtomicUsize,
     /// While suspended on a lock: the raw id of the lock's holder when it suspended.
     pub(crate) waits_for: AtomicU64,
+    /// Its neighbours on the run queue it is on (under that queue's lock).
+    pub(crate) run_prev: Cell<*const Chore>,
+    pub(crate) run_next: Cell<*const Chore>,
     /// Its neighbours in the task's registry of live chores (under the registry's lock).
     pub(crate) reg_prev: Cell<*const Chore>,
     pub(crate) reg_next: Cell<*const Chore>,
@@ -127,6 +130,8 @@ impl Chore {
             killed: AtomicBool::new(false),
             waits_on: AtomicUsize::new(0),
             waits_for: AtomicU64::new(0),
+            run_prev: Cell::new(core::ptr::null()),
+            run_next: Cell::new(core::ptr::null()),
             reg_prev: Cell::new(core::ptr::null()),
             reg_next: Cell::new(core::ptr::null()),
             joiners: WaitQueue::new(),

@@ -20,6 +20,7 @@ mod kind;
 mod lock;
 mod names;
 mod notify;
+mod run_queue;
 mod runtime;
 mod shared_channel;
 mod stack;

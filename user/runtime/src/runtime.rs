@@ -257,6 +257,12 @@ impl Runtime {
         Some(FaultedChore { chore })
     }
 
+    /// Gives every pooled stack chunk back to the provider now (the pools keep their records
+    /// in the chunks): for a task whose memory goes away before its last `Runtime` handle.
+    pub fn release_stacks(&self) {
+        self.shared.release_stacks();
+    }
+
     /// (free chunks, reserve chunks, emergency uses) of VP `index`'s stack pool.
     pub fn stack_pool(&self, index: usize) -> (usize, usize, u64) {
         let pool = self.shared.vps[index].stacks.lock();
@@ -372,11 +378,7 @@ impl Shared {
     /// VP, nearest VP first.
     fn steal(&self, thief: usize) -> Option<ChoreRef> {
         let n = self.vps.len();
-        (1..n).find_map(|d| {
-            let mut run = self.vps[(thief + d) % n].run.lock();
-            let at = run.iter().rposition(|c| !c.bound.load(Ordering::Relaxed))?;
-            run.remove(at)
-        })
+        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().steal())
     }
 
     /// An exited chore is off its VP: it leaves the registry, and its chunk goes back to the
@@ -408,13 +410,19 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
+impl Shared {
+    fn release_stacks(&self) {
         for vp in self.vps.iter() {
             for chunk in vp.stacks.lock().drain() {
                 self.provider.unmap_chunk(chunk);
             }
         }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.release_stacks();
     }
 }
 

@@ -20,6 +20,7 @@ use crate::alarm_queue::AlarmQueue;
 use crate::chore::{Chore, ChoreRef, ChoreState};
 use crate::ctx::Ctx;
 use crate::kind::Listener;
+use crate::run_queue::RunQueue;
 use crate::stack::StackPool;
 use crate::switch::switch;
 use crate::sync::atomic::{spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -40,7 +41,7 @@ struct Local {
 pub(crate) struct Vp {
     pub(crate) index: usize,
     /// Protects the VP's runnable chores (the seed's ready list: woken chores join it).
-    pub(crate) run: RawSpin<VecDeque<ChoreRef>>,
+    pub(crate) run: RawSpin<RunQueue>,
     /// Remote actions posted and not yet taken by the listener.
     remote_requests: AtomicUsize,
     /// Protects the remote actions other VPs asked this VP's listener to run.
@@ -72,7 +73,7 @@ impl Vp {
         listener.set_state(ChoreState::Running);
         Vp {
             index,
-            run: RawSpin::new(VecDeque::new()),
+            run: RawSpin::new(RunQueue::new()),
             remote_requests: AtomicUsize::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),

@@ -28,6 +28,7 @@ fn config(ctx: &Ctx, vps: usize) -> TaskConfig {
         chunk_pages: 2,
         max_chunks: 4,
         chunks: 80,
+        dense_bytes: 0,
         pool: PoolConfig {
             low_water: 2,
             refill: 4,
@@ -395,4 +396,57 @@ pub fn nonblocking_call_suspends_the_chore_not_the_vp(ctx: &Ctx) -> Outcome {
         crate::tester::release_echo()?;
     }
     r
+}
+
+/// Chores alive at once in `thousands_of_chores_alive`: as many 1.5 KiB chunks as the
+/// kernel will map beside the suite (MAP refuses past about 2,048 mappings in one space).
+const MANY: usize = 5_000;
+
+/// 5,000 chores alive at once in one task on two VPs, each blocked on one wait queue, then
+/// all released. A chore costs its 1.5 KiB dense stack chunk and nothing else: its control
+/// block, closure and result are in the chunk, its suspension record in its frame (the
+/// program's heap is 64 KiB: it could not hold 5,000 of anything).
+pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use tessera_runtime::WaitQueue;
+    let mut config = config(ctx, 2);
+    config.dense_bytes = 1536;
+    config.chunks = MANY + 64;
+    config.quota = 2 * 1024;
+    let task = Task::new(config)?;
+    let rt = task.runtime().clone();
+    let ((alive, blocked, finished), report) = task.run(move |c| {
+        let gate = Arc::new(WaitQueue::new());
+        let done = Arc::new(AtomicUsize::new(0));
+        for i in 0..MANY {
+            let (g, d) = (gate.clone(), done.clone());
+            if c.spawn(move |c| {
+                g.block(c);
+                d.fetch_add(1, SeqCst);
+            })
+            .is_err()
+            {
+                return (i, 0, 0);
+            }
+            // Let the new chores run (and block) now and then: the run queue stays short.
+            if i % 64 == 63 {
+                c.yield_now();
+            }
+        }
+        while gate.len() < MANY && rt.live() == MANY + 1 {
+            c.yield_now();
+        }
+        let (alive, blocked) = (rt.live() - 1, gate.len());
+        gate.unblock_all();
+        while done.load(SeqCst) < blocked {
+            c.yield_now();
+        }
+        (alive, blocked, done.load(SeqCst))
+    })?;
+    let bytes = report.pages * 4096 / MANY;
+    println!("usertest note: {alive} chores alive, {blocked} blocked at once, {finished} finished; {} pages mapped: {bytes} bytes per chore", report.pages);
+    ensure(alive == MANY && blocked == MANY && finished == MANY, || {
+        format!("{alive} alive, {blocked} blocked, {finished} finished of {MANY}")
+    })
 }

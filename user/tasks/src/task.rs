@@ -50,6 +50,9 @@ pub struct TaskConfig {
     pub max_chunks: usize,
     /// Chunks mapped for the whole task.
     pub chunks: usize,
+    /// 0: guarded chunks of `chunk_pages` pages; else dense chunks of this many bytes (no
+    /// guard pages, no growth: `stacks.rs`).
+    pub dense_bytes: usize,
     pub pool: PoolConfig,
     /// Quota of the task's bank, from the home's bank.
     pub quota: u64,
@@ -130,11 +133,11 @@ impl Task {
             "task bank",
             caps::create_bank(lib_slots::BANK, config.quota, TASK_BANK),
         )?;
-        let region = Arc::new(StackRegion::new(
-            config.chunk_pages,
-            config.max_chunks,
-            config.chunks,
-        ));
+        let region = Arc::new(if config.dense_bytes > 0 {
+            StackRegion::dense(config.dense_bytes, config.chunks)
+        } else {
+            StackRegion::new(config.chunk_pages, config.max_chunks, config.chunks)
+        });
         let idle = Arc::new(KernelIdle::new(config.vps));
         let rt = Runtime::new(
             Config {
@@ -176,7 +179,13 @@ impl Task {
             "task capability page",
             caps::create(TASK_BANK, CapType::CapPage, TASK_CAPS),
         )?;
-        step("stack chunks", self.region.map_all(&mut self.memory))?;
+        if let Err(e) = self.region.map_all(&mut self.memory) {
+            let left = caps::available(TASK_BANK).map_or(0, |(free, _)| free);
+            return Err(format!(
+                "stack chunks: {e:?} after {} pages ({left} units left in the task's bank)",
+                self.memory.pages()
+            ));
+        }
         let n = self.config.vps;
         for i in 0..n {
             step(
@@ -361,6 +370,8 @@ impl Task {
             // SAFETY: made by `Box::into_raw` in `make`; its VP process is destroyed.
             drop(unsafe { Box::from_raw(boot) });
         }
+        // The pools' records are in the chunks, which are about to be unmapped.
+        self.rt.release_stacks();
         self.memory.release();
         let _ = caps::destroy(TASK_BANK, TASK_CAPS);
         let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
