@@ -450,3 +450,102 @@ pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
         format!("{alive} alive, {blocked} blocked, {finished} finished of {MANY}")
     })
 }
+
+/// The name server process's slots: its endpoint and process, its stack page (tester's).
+const NAMES_EP: u8 = crate::tester::SCRATCH + 5;
+const NAMES_PROCESS: u8 = crate::tester::SCRATCH + 6;
+const NAMES_STACK: u8 = crate::tester::SCRATCH + 7;
+/// VP slot of the endpoint to the name server.
+const NAMES: u8 = tessera_tasks::slots::GIVEN.start + 1;
+/// Where the name server's stack page is mapped (in the tester's space).
+const NAMES_STACK_VA: u64 = 0x21_0000_0000;
+
+/// The name server process: answers until STOP, then halts itself.
+extern "C" fn name_server_main(_arg: u64) -> ! {
+    tessera_tasks::name_server::serve(20, 21);
+    let _ = caps::halt(slots::SELF);
+    unreachable!("the name server ran on after halting itself")
+}
+
+/// The system-wide name server as a process beside two tasks: a server chore of task 20
+/// registers a channel name (a second registration of it is refused); a client chore of task
+/// 21 looks it up and gets the channel and word, finds an unknown name missing, unregisters
+/// it and then finds it missing too.
+pub fn name_server_across_tasks(ctx: &Ctx) -> Outcome {
+    use tessera_runtime::ChannelId;
+    use tessera_tasks::name_server::{self, NameError};
+    use tessera_user::abi::{CapType, Rights};
+    let rw = Rights::READ.union(Rights::WRITE);
+    let made = caps::create(slots::BANK, CapType::Process, NAMES_PROCESS)
+        .and_then(|()| caps::create(slots::BANK, CapType::Page, NAMES_STACK))
+        .and_then(|()| caps::map(slots::task::SPACE, NAMES_STACK_VA >> 12, NAMES_STACK, rw))
+        .and_then(|()| caps::set_space(NAMES_PROCESS, slots::task::SPACE))
+        .and_then(|()| caps::set_cap(NAMES_PROCESS, slots::SELF, NAMES_PROCESS, Rights::ALL))
+        .and_then(|()| caps::set_priority(NAMES_PROCESS, ctx.priority))
+        .and_then(|()| {
+            caps::set_entry(
+                NAMES_PROCESS,
+                name_server_main as *const () as u64,
+                NAMES_STACK_VA + 4096 - 8,
+                0,
+            )
+        })
+        .and_then(|()| caps::make_endpoint(NAMES_PROCESS, 0x4e4d, NAMES_EP))
+        .and_then(|()| caps::resume(NAMES_PROCESS));
+    let r = (|| -> Outcome {
+        made.map_err(|e| format!("start the name server: {e:?}"))?;
+        let channel = ChannelId {
+            owner: TaskId::new(20).unwrap_or_else(|| unreachable!()),
+            index: 7,
+        };
+        let mut a = config(ctx, 1);
+        a.task = channel.owner;
+        let server_task = Task::new(a)?;
+        server_task
+            .give_cap(NAMES, NAMES_EP)
+            .map_err(|e| format!("give: {e:?}"))?;
+        let (registered, _) = server_task.run(move |c| {
+            let h = c.spawn(move |c| {
+                let first = name_server::register(c, NAMES, "results", channel, 0x5eed);
+                let again = name_server::register(c, NAMES, "results", channel, 1);
+                (first, again)
+            });
+            h.map(|h| h.join(c))
+        })?;
+        ensure(registered == Ok((Ok(()), Err(NameError::Taken))), || {
+            format!("task 20's registrations: {registered:?}")
+        })?;
+        let mut b = config(ctx, 2);
+        b.task = TaskId::new(21).unwrap_or_else(|| unreachable!());
+        let client_task = Task::new(b)?;
+        client_task
+            .give_cap(NAMES, NAMES_EP)
+            .map_err(|e| format!("give: {e:?}"))?;
+        let (seen, _) = client_task.run(move |c| {
+            let h = c.spawn(move |c| {
+                (
+                    name_server::lookup(c, NAMES, "results"),
+                    name_server::lookup(c, NAMES, "nothing"),
+                    name_server::unregister(c, NAMES, "results"),
+                    name_server::lookup(c, NAMES, "results"),
+                )
+            });
+            h.map(|h| h.join(c))
+        })?;
+        let want = Ok((
+            Ok((channel, 0x5eed)),
+            Err(NameError::NotFound),
+            Ok(()),
+            Err(NameError::NotFound),
+        ));
+        ensure(seen == want, || format!("task 21 saw {seen:?}"))
+    })();
+    let stopped = invoke::call(NAMES_EP, name_server::STOP, &[], &[]);
+    for slot in [NAMES_PROCESS, NAMES_STACK, NAMES_EP] {
+        let _ = caps::destroy(slots::BANK, slot);
+    }
+    r?;
+    ensure(stopped.is_ok_and(|m| m.data[0] == name_server::OK), || {
+        format!("STOP: {stopped:?}")
+    })
+}

@@ -2,7 +2,8 @@
 //! processes pinned to CPUs in one address space (`task.rs`), stack chunks with guard pages
 //! (`stacks.rs`), the home process as fault keeper growing stacks or ending chores
 //! (`keeper.rs`), VPs that idle in the kernel until a POST or their alarm (`idle.rs`), and
-//! chores' non-blocking kernel calls that suspend the chore, not the VP (`kernel_call.rs`).
+//! chores' non-blocking kernel calls that suspend the chore, not the VP (`kernel_call.rs`);
+//! and the system-wide channel name server (`name_server.rs`).
 //! See `docs/RUNTIME.md`.
 #![no_std]
 
@@ -13,6 +14,7 @@ mod idle;
 mod keeper;
 mod kernel_call;
 mod memory;
+pub mod name_server;
 pub mod slots;
 mod stacks;
 mod task;
