@@ -27,10 +27,14 @@ const ECHO: Grant = Grant {
         badge: ECHO_BADGE,
     },
 };
-/// The bank the shell, usertests and bench make helper processes and test objects from.
+/// The bank the shell, usertests and bench make helper processes and test objects from; in a
+/// boot that starts the program, room for a task of 5,000 chores (`user/tasks`' dense stacks).
 const BANK: Grant = Grant {
     slot: slots::BANK,
-    cap: Cap::bank(1024),
+    cap: Cap::Bank {
+        pages: 2 * 1024 + 512,
+        idle_pages: 1024,
+    },
 };
 
 /// Its own address space, where the tasks it runs put their virtual processors (`user/tasks`).

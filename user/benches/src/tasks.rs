@@ -2,7 +2,9 @@
 //! full/empty hand-off between a chore on VP 0 and one on VP 1, each hand-off waking a VP that
 //! waits in the kernel (a POST to it, a process switch, its listener restarting the chore); a
 //! contended spin-suspend lock handed between chores on two VPs; and a channel between tasks
-//! (a helper in another address space sending through a shared ring) to a suspended receiver.
+//! (a helper in another address space sending through a shared ring) to a suspended receiver;
+//! and a chore's non-blocking CALL to a held echo: WOULDBLOCK, the chore suspended, echo
+//! released by another chore, the kernel's NOTIFIED POST to the idle VP, the retry's reply.
 //!
 //! `scaling` runs the demo's parallel search (`tessera_tasks::demo`) on 1, 2 and 4 VPs, one
 //! per CPU, for `cargo xtask bench --scaling`, which gives the speed-ups as ratios of one run.
@@ -35,6 +37,7 @@ fn cross_vp_handoff(
     let (s, failed) = (stayed.clone(), stayed.clone());
     rt.remote(1, move |l| {
         let spawned = l.spawn(move |c| {
+            c.bind_to_vp();
             let mut on_1 = 0;
             for _ in 0..ITERATIONS {
                 let v = a.read_fe(c);
@@ -47,6 +50,7 @@ fn cross_vp_handoff(
             failed.write_f(0);
         }
     });
+    ctx.bind_to_vp();
     let mut on_0 = 0;
     let start = tsc::now();
     for i in 0..ITERATIONS {
@@ -77,6 +81,7 @@ fn lock_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Result
     let (no_start, no_done) = (started.clone(), done.clone());
     rt.remote(1, move |listener| {
         let spawned = listener.spawn(move |c| {
+            c.bind_to_vp();
             let mut guard = l.lock(c);
             s.write_f(1);
             // Go on only once the measurer waits for the lock, giving it the CPU meanwhile
@@ -97,6 +102,7 @@ fn lock_handoff(ctx: &mut Ctx<Ordinary>, rt: tessera_runtime::Runtime) -> Result
             no_start.write_f(1);
         }
     });
+    ctx.bind_to_vp();
     started.read_ff(ctx);
     let start = tsc::now();
     let mut guard = lock.lock(ctx);
@@ -181,6 +187,70 @@ fn across_tasks(priority: u64) -> Result<PerOp, String> {
     r
 }
 
+/// VP slot for echo's resume capability while a chore holds it.
+const HELD_RESUME: u8 = tessera_tasks::slots::GIVEN.start;
+const RETRIES: u64 = 200;
+
+/// Makes echo busy: it CALLs this VP (`HOLD`) and waits for the answer. The VP takes that
+/// CALL at once, blocking in the kernel (setup, not measured).
+fn hold_echo() -> Result<(), String> {
+    use tessera_user::abi::message::InvocationKind;
+    use tessera_user::{echo, invoke};
+    let vp0 = tessera_tasks::slots::vp_endpoint(0);
+    invoke::send(slots::ECHO, echo::HOLD, &[], &[vp0]).map_err(|e| format!("HOLD: {e:?}"))?;
+    loop {
+        let m = invoke::raw(
+            InvocationKind::Return,
+            0,
+            0,
+            &[],
+            &[],
+            [0, 0, 0, HELD_RESUME],
+        )
+        .map_err(|e| format!("take HELD: {e:?}"))?;
+        if m.order() == echo::HELD {
+            return Ok(());
+        }
+    }
+}
+
+/// WOULDBLOCK → notification → retry against a stalled CALL, on one VP: per round, from the
+/// non-blocking CALL to the retried CALL's reply (a chore releasing echo in between, the VP
+/// idling in the kernel until the NOTIFIED POST, the listener restarting the caller).
+fn wouldblock_retry(ctx: &mut Ctx<Ordinary>) -> Result<PerOp, String> {
+    use tessera_tasks::KernelCall;
+    use tessera_user::{echo, invoke};
+    let go = Arc::new(FeWord::empty_cell());
+    let g = go.clone();
+    let releaser = ctx
+        .spawn(move |c| {
+            for _ in 0..RETRIES {
+                g.read_fe(c);
+                let _ = invoke::send(HELD_RESUME, 0, &[], &[]);
+            }
+        })
+        .map_err(|e| format!("{e:?}"))?;
+    let (mut total, mut tries) = (0, 0);
+    for i in 0..RETRIES {
+        hold_echo()?;
+        let start = tsc::now();
+        go.write_ef(ctx, 1);
+        let data = [i];
+        let mut call = KernelCall::call(slots::ECHO, echo::PLUS_ONE, &data);
+        let answer = ctx.call_nonblocking(&mut call);
+        total += tsc::now().wrapping_sub(start);
+        tries += u64::from(call.tries);
+        if answer.map(|m| m.data[0]) != Ok(i + 1) {
+            return Err(format!("echo answered {answer:?} to {i}"));
+        }
+    }
+    releaser.join(ctx);
+    if tries != 2 * RETRIES {
+        return Err(format!("{tries} tries in {RETRIES} rounds, not two each"));
+    }
+    Ok(from_total(total, RETRIES))
+}
+
 fn config(vps: usize, priority: u64) -> TaskConfig {
     TaskConfig {
         task: TaskId::new(11).unwrap_or_else(|| unreachable!()),
@@ -188,6 +258,7 @@ fn config(vps: usize, priority: u64) -> TaskConfig {
         chunk_pages: 2,
         max_chunks: 2,
         chunks: 8,
+        dense_bytes: 0,
         pool: PoolConfig {
             low_water: 1,
             refill: 2,
@@ -216,6 +287,12 @@ pub fn run() {
             Ok(p) => println!("bench: {name} {p}"),
             Err(e) => println!("bench {name} failed: {e}"),
         }
+    }
+    let result = Task::new(config(1, priority))
+        .and_then(|task| task.run(wouldblock_retry).and_then(|(r, _)| r));
+    match result {
+        Ok(p) => println!("bench: chore_wouldblock_retry {p}"),
+        Err(e) => println!("bench chore_wouldblock_retry failed: {e}"),
     }
     match across_tasks(priority) {
         Ok(p) => println!("bench: chore_channel_across_tasks {p}"),

@@ -88,6 +88,7 @@ impl AlarmQueue {
         self.earliest.store(first, Ordering::Release);
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.count.load(Ordering::Acquire) == 0
     }

@@ -1,12 +1,14 @@
 //! The chore control block (seed 000 section 3): id, kind, state, save area, stack chunk,
 //! restart address and argument, tertiary trap-handler table, and the wait queue of joiners.
+//! A chore's control block lives at the top of its own stack chunk, above its closure and
+//! result slot (`runtime::Shared::spawn`), so a spawn allocates nothing: the chunk pools are
+//! the control-block pools. The listeners' control blocks are the VPs' own.
 //!
 //! Guarantees: the fields behind `UnsafeCell` are touched by one party at a time: the chore
 //! itself while it runs, or the VP that switches to or from it; hand-over between VPs goes
-//! through the run queue and ready list locks, which order the accesses.
+//! through the run queue locks, which order the accesses. A chore's chunk goes back to a
+//! pool only when its last reference (`ChoreRef`: scheduling or join handle) is dropped.
 
-use alloc::boxed::Box;
-use alloc::sync::Arc;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr::NonNull;
 
@@ -47,8 +49,9 @@ impl ChoreState {
     }
 }
 
-/// The body a chore runs first; it builds the chore's `Ctx` of the right kind.
-pub(crate) type Entry = Box<dyn FnOnce(NonNull<Chore>) + Send>;
+/// The body a chore runs first: it takes the closure from the chunk, builds the chore's `Ctx`
+/// of the right kind, runs it and files the result.
+pub(crate) type Entry = unsafe fn(NonNull<Chore>);
 
 pub struct Chore {
     pub(crate) id: ChoreId,
@@ -58,23 +61,38 @@ pub struct Chore {
     state: AtomicUsize,
     /// The VP the chore runs on or last ran on: the one whose ready list restarts it.
     pub(crate) vp: AtomicUsize,
-    /// The save area: the saved stack pointer (the registers are saved on the chore's stack).
-    pub(crate) save: UnsafeCell<usize>,
+    /// The save area: the saved stack pointer (the registers are saved on the chore's stack),
+    /// or `vp::PENDING` while the chore switches away. A core atomic even under loom: the
+    /// switch's assembly stores to it.
+    pub(crate) save: core::sync::atomic::AtomicUsize,
     pub(crate) stack: UnsafeCell<Option<StackChunk>>,
-    pub(crate) entry: UnsafeCell<Option<Entry>>,
+    pub(crate) entry: Cell<Option<Entry>>,
+    /// In the chunk: the closure (until the entry takes it) and the result slot.
+    pub(crate) closure: Cell<*mut u8>,
+    pub(crate) result: Cell<*mut u8>,
+    /// Scheduling and join references (`ChoreRef`); the chunk is freed at zero.
+    refs: AtomicUsize,
+    /// The top of its stack (below the control block, result slot and closure).
+    pub(crate) top: Cell<usize>,
     /// Restart address and argument: where a fresh chore starts and what it is passed.
     pub(crate) restart: Cell<(usize, usize)>,
     pub(crate) traps: Cell<&'static TrapTable>,
     pub(crate) spin_depth: Cell<u32>,
     pub(crate) exited: AtomicBool,
+    /// Bound to the VP it runs on: never stolen (`Ctx::bind_to_vp`).
+    pub(crate) bound: AtomicBool,
     /// Ended by its fault keeper: it has no result.
     pub(crate) killed: AtomicBool,
     /// While suspended: the address of the wait list it is on (for listings).
     pub(crate) waits_on: AtomicUsize,
     /// While suspended on a lock: the raw id of the lock's holder when it suspended.
     pub(crate) waits_for: AtomicU64,
-    /// Its place in the task's registry of live chores.
-    pub(crate) registered_at: AtomicUsize,
+    /// Its neighbours on the run queue it is on (under that queue's lock).
+    pub(crate) run_prev: Cell<*const Chore>,
+    pub(crate) run_next: Cell<*const Chore>,
+    /// Its neighbours in the task's registry of live chores (under the registry's lock).
+    pub(crate) reg_prev: Cell<*const Chore>,
+    pub(crate) reg_next: Cell<*const Chore>,
     pub(crate) joiners: WaitQueue,
 }
 
@@ -97,17 +115,25 @@ impl Chore {
             shared,
             state: AtomicUsize::new(ChoreState::Ready as usize),
             vp: AtomicUsize::new(0),
-            save: UnsafeCell::new(0),
+            save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
             stack: UnsafeCell::new(None),
-            entry: UnsafeCell::new(entry),
+            entry: Cell::new(entry),
+            closure: Cell::new(core::ptr::null_mut()),
+            result: Cell::new(core::ptr::null_mut()),
+            refs: AtomicUsize::new(0),
+            top: Cell::new(0),
             restart: Cell::new((0, 0)),
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
             exited: AtomicBool::new(false),
+            bound: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             waits_on: AtomicUsize::new(0),
             waits_for: AtomicU64::new(0),
-            registered_at: AtomicUsize::new(usize::MAX),
+            run_prev: Cell::new(core::ptr::null()),
+            run_next: Cell::new(core::ptr::null()),
+            reg_prev: Cell::new(core::ptr::null()),
+            reg_next: Cell::new(core::ptr::null()),
             joiners: WaitQueue::new(),
         }
     }
@@ -124,10 +150,12 @@ impl Chore {
         ChoreState::from_raw(self.state.load(Ordering::Acquire))
     }
 
+    #[inline]
     pub(crate) fn set_state(&self, s: ChoreState) {
         self.state.store(s as usize, Ordering::Release);
     }
 
+    #[inline]
     pub(crate) fn shared(&self) -> &Shared {
         // SAFETY: chores run only while a `Runtime` (which holds `Shared`) runs their VPs.
         unsafe { &*self.shared }
@@ -138,8 +166,15 @@ impl Chore {
         self.restart.get()
     }
 
+    #[inline]
     pub fn vp(&self) -> usize {
         self.vp.load(Ordering::Relaxed)
+    }
+
+    /// The VP it runs on or last ran on.
+    #[inline]
+    pub(crate) fn on_vp(&self) -> &crate::vp::Vp {
+        &self.shared().vps[self.vp()]
     }
 
     pub fn was_killed(&self) -> bool {
@@ -194,17 +229,22 @@ impl core::fmt::Display for ChoreInfo {
     }
 }
 
-/// One scheduling reference to a chore: whoever holds it (a run queue, a ready list, the VP
-/// running it, or a parked chore's waker) is the one that may run or restart it.
+/// One reference to a chore: a scheduling reference (held by a run queue, the VP running
+/// it, or a parked chore's waker: whoever may run or restart it) or its join handle's.
 pub(crate) struct ChoreRef(NonNull<Chore>);
 
-// SAFETY: a ChoreRef is one strong count of an `Arc<Chore>`, and Chore is Send + Sync.
+// SAFETY: a ChoreRef is one counted reference to a Chore, which is Send + Sync.
 unsafe impl Send for ChoreRef {}
 
 impl ChoreRef {
-    pub(crate) fn new(chore: Arc<Chore>) -> ChoreRef {
-        // SAFETY: `Arc::into_raw` never returns null.
-        ChoreRef(unsafe { NonNull::new_unchecked(Arc::into_raw(chore).cast_mut()) })
+    /// The first `n` references to a chore just written into its chunk.
+    ///
+    /// # Safety
+    /// `p` must point at a chore no reference names yet, whose chunk is its `stack`.
+    pub(crate) unsafe fn first(p: NonNull<Chore>, n: usize) -> impl Iterator<Item = ChoreRef> {
+        // SAFETY: the caller's contract.
+        unsafe { p.as_ref() }.refs.store(n, Ordering::Relaxed);
+        (0..n).map(move |_| ChoreRef(p))
     }
 
     /// Gives up the reference without dropping it: a parked chore's waker now holds it.
@@ -223,16 +263,27 @@ impl ChoreRef {
 
 impl core::ops::Deref for ChoreRef {
     type Target = Chore;
+    #[inline]
     fn deref(&self) -> &Chore {
-        // SAFETY: the strong count this reference holds keeps the chore alive.
+        // SAFETY: the count this reference holds keeps the chore (and its chunk) alive.
         unsafe { self.0.as_ref() }
     }
 }
 
 impl Drop for ChoreRef {
     fn drop(&mut self) {
-        // SAFETY: the pointer came from `Arc::into_raw` and this reference owns one count.
-        drop(unsafe { Arc::from_raw(self.0.as_ptr()) });
+        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        crate::sync::atomic::fence(Ordering::Acquire);
+        let chore: &Chore = self;
+        // SAFETY: the last reference: no one else can reach the chore, and its chunk (which
+        // holds the control block) is read out before it is given back.
+        let stack = unsafe { (*chore.stack.get()).take() };
+        let vp = chore.on_vp();
+        if let Some(stack) = stack {
+            vp.stacks.lock().give(stack);
+        }
     }
 }
 

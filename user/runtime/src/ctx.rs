@@ -5,8 +5,6 @@
 //! Guarantees: a `Ctx` is never `Send` and has no public constructor, so only the chore it
 //! was made for uses it, on the VP it runs on.
 
-use alloc::boxed::Box;
-use alloc::sync::Arc;
 use core::cell::Cell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -19,7 +17,6 @@ use crate::runtime::{JoinHandle, Shared, SpawnError};
 use crate::sync::atomic::Ordering;
 use crate::sync::RawSpinGuard;
 use crate::trap::TrapTable;
-use crate::vp::After;
 use crate::wait::private::{Park, Sealed, SpinDepth};
 use crate::wait::{check_no_spin_held, Context, Suspend, Waker};
 
@@ -85,6 +82,12 @@ impl<K: Kind> Ctx<K> {
         self.chore().shared().spawn::<Driver, T, F>(self.vp(), f)
     }
 
+    /// Binds this chore to the VP it runs on now: idle VPs no longer steal it, so it runs
+    /// there until it exits (as a chore waiting on its VP's kernel objects must).
+    pub fn bind_to_vp(&self) {
+        self.chore().bound.store(true, Ordering::Relaxed);
+    }
+
     /// Replaces this chore's tertiary trap handlers.
     pub fn set_trap_table(&self, table: &'static TrapTable) {
         self.chore().traps.set(table);
@@ -93,13 +96,12 @@ impl<K: Kind> Ctx<K> {
 
 impl<K: MaySuspend> Ctx<K> {
     /// Gives the VP to the next ready chore; this one goes to the back of the run queue.
+    #[inline]
     pub fn yield_now(&mut self) {
         check_no_spin_held(self);
         let chore = self.chore();
-        let vp = &chore.shared().vps[chore.vp()];
-        chore.set_state(ChoreState::Ready);
-        // SAFETY: this chore runs on `vp`.
-        unsafe { vp.switch_from(chore, After::Yield) };
+        // SAFETY: this chore runs on its VP.
+        unsafe { chore.on_vp().yield_chore(chore) };
     }
 
     /// The runtime's clock (ns), the one sleeps are measured on.
@@ -160,7 +162,8 @@ impl<K: Kind> Context for Ctx<K> {
     }
 }
 
-/// Wakes a parked chore: its restart request goes on the ready list of the VP it last ran on.
+/// Wakes a parked chore: its restart request goes on the run queue of the VP it last ran on.
+#[inline]
 unsafe fn wake_chore(data: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
@@ -184,14 +187,14 @@ impl<K: MaySuspend> Park for Ctx<K> {
         self.chore().shared().vps.len() > 1
     }
 
+    #[inline]
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         let chore = self.chore();
         chore.set_state(ChoreState::Suspended);
         chore.waits_on.store(flag as usize, Ordering::Relaxed);
-        let vp = &chore.shared().vps[chore.vp()];
-        // SAFETY: this chore runs on `vp`; whoever runs next releases `flag` once we are off it.
-        unsafe { vp.switch_from(chore, After::Park(flag)) };
+        // SAFETY: this chore runs on its VP, and `flag` is the leaked wait-list lock.
+        unsafe { chore.on_vp().park(chore, flag) };
         chore.waits_on.store(0, Ordering::Relaxed);
         chore.waits_for.store(0, Ordering::Relaxed);
     }
@@ -208,11 +211,10 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
     // SAFETY: `data` is the chore's own control block, alive while it runs.
     let chore = unsafe { ptr.as_ref() };
-    chore.shared().vps[chore.vp()].finish_switch();
-    // SAFETY: the entry is touched only by the chore itself, here, once.
-    let entry = unsafe { (*chore.entry.get()).take() };
-    if let Some(entry) = entry {
-        entry(ptr);
+    chore.on_vp().finish_switch();
+    if let Some(entry) = chore.entry.take() {
+        // SAFETY: the entry was made for this chore's closure and result slot, and runs once.
+        unsafe { entry(ptr) };
     }
     exit(chore)
 }
@@ -235,24 +237,79 @@ fn exit(chore: &Chore) -> ! {
         .store(true, crate::sync::atomic::Ordering::Release);
     chore.set_state(ChoreState::Done);
     chore.joiners.unblock_all();
-    let vp = &chore.shared().vps[chore.vp()];
-    // SAFETY: this chore runs on `vp`; the listener never switches back to an exited chore.
-    unsafe { vp.switch_from(chore, After::Exit) };
-    unreachable!("exited chore {} was resumed", chore.id)
+    // SAFETY: this chore runs on its VP and has exited.
+    unsafe { chore.on_vp().exit(chore) }
 }
 
-/// Builds the boxed entry of a chore of kind `K` running `f`, which stores its result.
-pub(crate) fn entry_for<K, T, F>(
-    f: F,
-    result: Arc<crate::sync::RawSpin<Option<T>>>,
-) -> crate::chore::Entry
+/// Where a chore's result waits for its join handle, in the chore's chunk. Whichever of the
+/// chore (filing) and the handle (dropped unjoined) comes second drops an unclaimed result.
+pub(crate) struct ResultSlot<T> {
+    state: core::sync::atomic::AtomicU8,
+    value: core::cell::UnsafeCell<core::mem::MaybeUninit<T>>,
+}
+
+const WAITING: u8 = 0;
+const FILED: u8 = 1;
+const ABANDONED: u8 = 2;
+const TAKEN: u8 = 3;
+
+impl<T> ResultSlot<T> {
+    pub(crate) const fn new() -> ResultSlot<T> {
+        ResultSlot {
+            state: core::sync::atomic::AtomicU8::new(WAITING),
+            value: core::cell::UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// The chore's result (called once, by the chore).
+    fn file(&self, v: T) {
+        // SAFETY: only the chore writes the value, once, before publishing it as FILED.
+        unsafe { (*self.value.get()).write(v) };
+        let filed =
+            self.state
+                .compare_exchange(WAITING, FILED, Ordering::AcqRel, Ordering::Acquire);
+        if filed.is_err() {
+            // SAFETY: the handle is gone (ABANDONED): no one else will read the value.
+            unsafe { (*self.value.get()).assume_init_drop() };
+        }
+    }
+
+    /// The result, if filed and not yet taken (called by the handle only).
+    pub(crate) fn take(&self) -> Option<T> {
+        if self.state.load(Ordering::Acquire) != FILED {
+            return None;
+        }
+        self.state.store(TAKEN, Ordering::Relaxed);
+        // SAFETY: FILED: written by the chore (acquired above) and not yet read.
+        Some(unsafe { (*self.value.get()).assume_init_read() })
+    }
+
+    /// The handle is dropped: drops a filed result, or tells the chore to drop it.
+    pub(crate) fn abandon(&self) {
+        let was =
+            self.state
+                .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
+        if was == Err(FILED) {
+            drop(self.take());
+        }
+    }
+}
+
+/// The entry of a chore of kind `K` running an `F` returning a `T`: takes the closure from the
+/// chunk and files its result in the chunk's result slot.
+///
+/// # Safety
+/// `p`'s `closure` must hold an `F` no one else reads and `result` a `ResultSlot<T>`.
+pub(crate) unsafe fn entry_for<K, T, F>(p: NonNull<Chore>)
 where
     K: Kind,
-    T: Send + 'static,
-    F: FnOnce(&mut Ctx<K>) -> T + Send + 'static,
+    F: FnOnce(&mut Ctx<K>) -> T,
 {
-    Box::new(move |chore| {
-        let value = f(&mut Ctx::<K>::new(chore));
-        *result.lock() = Some(value);
-    })
+    // SAFETY: the caller's contract; the chore is running, so its chunk is alive.
+    let chore = unsafe { p.as_ref() };
+    // SAFETY: the caller's contract: the closure is read out once.
+    let f = unsafe { core::ptr::read(chore.closure.get() as *const F) };
+    let value = f(&mut Ctx::<K>::new(p));
+    // SAFETY: the caller's contract.
+    unsafe { &*(chore.result.get() as *const ResultSlot<T>) }.file(value);
 }

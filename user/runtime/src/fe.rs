@@ -10,8 +10,9 @@
 //! Guarantees: waiters are served strictly in arrival order: after every access the first
 //! waiter cannot proceed (if it could, it was served), so no newcomer overtakes a waiter; a
 //! waiter is served by whoever changes the cell (its value is handed over in its record).
+//! The records are linked through the waiting chores' frames: waiting allocates nothing.
 
-use alloc::collections::VecDeque;
+use core::ptr;
 
 use crate::lock::SPIN_RETRY_LIMIT;
 use crate::sync::atomic::spin_loop;
@@ -28,6 +29,7 @@ pub enum FeOp {
 struct FeWaiter {
     op: FeOp,
     waker: Waker,
+    next: *mut FeWaiter,
     /// Where a reader's value is handed over: a word in the waiter's suspended frame.
     slot: *mut u64,
 }
@@ -35,7 +37,10 @@ struct FeWaiter {
 struct State {
     value: u64,
     full: bool,
-    waiters: VecDeque<FeWaiter>,
+    /// The first and last waiter's record (in the waiters' frames, alive until unlinked).
+    head: *mut FeWaiter,
+    tail: *mut FeWaiter,
+    waiting: usize,
 }
 
 // SAFETY: the raw slot pointers are written only under the cell's lock by the chore that
@@ -53,7 +58,9 @@ impl FeWord {
             state: RawSpin::new(State {
                 value: 0,
                 full: false,
-                waiters: VecDeque::new(),
+                head: ptr::null_mut(),
+                tail: ptr::null_mut(),
+                waiting: 0,
             }),
         }
     }
@@ -63,7 +70,9 @@ impl FeWord {
             state: RawSpin::new(State {
                 value,
                 full: true,
-                waiters: VecDeque::new(),
+                head: ptr::null_mut(),
+                tail: ptr::null_mut(),
+                waiting: 0,
             }),
         }
     }
@@ -122,11 +131,21 @@ impl FeWord {
     }
 
     pub fn waiters(&self) -> usize {
-        self.state.lock().waiters.len()
+        self.state.lock().waiting
     }
 
+    /// Tries `op` once under the lock, then (out of line) spins and suspends.
+    #[inline]
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
-        for _ in 0..spin_tries(ctx, SPIN_RETRY_LIMIT) {
+        if let Some(v) = Self::attempt(&mut self.state.lock(), op) {
+            return v;
+        }
+        self.wait_slow(ctx, op)
+    }
+
+    #[inline(never)]
+    fn wait_slow<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
+        for _ in 1..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
             if let Some(v) = Self::attempt(&mut s, op) {
                 return v;
@@ -140,11 +159,22 @@ impl FeWord {
         }
         check_no_spin_held(ctx);
         let mut slot = 0u64;
-        s.waiters.push_back(FeWaiter {
+        let mut record = FeWaiter {
             op,
             waker: ctx.waker(),
             slot: &mut slot,
-        });
+            next: ptr::null_mut(),
+        };
+        let r: *mut FeWaiter = &mut record;
+        if s.tail.is_null() {
+            s.head = r;
+        } else {
+            // SAFETY: the last record is alive (linked), and we hold the cell's lock.
+            unsafe { (*s.tail).next = r };
+        }
+        s.tail = r;
+        s.waiting += 1;
+        // Parked until a server unlinks `record`, so it outlives its time on the list.
         ctx.park(s);
         slot
     }
@@ -153,7 +183,8 @@ impl FeWord {
     /// serves the waiters the change lets proceed. Returns the value read (0 for a write).
     fn attempt(s: &mut State, op: FeOp) -> Option<u64> {
         debug_assert!(
-            s.waiters.front().is_none_or(|w| !Self::can(s, w.op)),
+            // SAFETY: a linked record is alive; the caller holds the cell's lock.
+            s.head.is_null() || !Self::can(s, unsafe { (*s.head).op }),
             "a full/empty cell left a waiter that could proceed"
         );
         let v = Self::apply(s, op)?;
@@ -187,17 +218,21 @@ impl FeWord {
     }
 
     fn serve(s: &mut State) {
-        while let Some(first) = s.waiters.front() {
+        // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
+        while let Some(first) = unsafe { s.head.as_ref() } {
             let Some(v) = Self::apply(s, first.op) else {
                 break;
             };
-            let Some(w) = s.waiters.pop_front() else {
-                break;
-            };
+            let (waker, slot) = (first.waker, first.slot);
+            s.head = first.next;
+            if s.head.is_null() {
+                s.tail = ptr::null_mut();
+            }
+            s.waiting -= 1;
             // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
             // parked (and its frame alive) until the wake below.
-            unsafe { *w.slot = v };
-            w.waker.wake();
+            unsafe { *slot = v };
+            waker.wake();
         }
     }
 }

@@ -20,6 +20,7 @@ mod kind;
 mod lock;
 mod names;
 mod notify;
+mod run_queue;
 mod runtime;
 mod shared_channel;
 mod stack;
@@ -47,7 +48,7 @@ pub use lock::{
     SpinSuspendLock, SPIN_RETRY_LIMIT,
 };
 pub use names::{name_server, NameError, Names, NAME_BYTES};
-pub use notify::{Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
+pub use notify::{vp_notification, Attempt, NonBlocking, Notification, NOTIFICATION_TAG};
 pub use runtime::{
     Config, FaultedChore, Idle, JoinHandle, Killed, Runtime, SpawnError, SpinIdle, StartError,
 };

@@ -8,6 +8,11 @@
 //! a notification to this VP's endpoint carrying this word". The table here maps words to
 //! suspended chores.
 //!
+//! A word names either one call (its slot) or a whole VP (`vp_notification`): the kernel
+//! watches an object once per requesting process and keeps a few requests per process, so its
+//! notification means "something this VP's calls waited for may have cleared", and every
+//! chore whose last try was made on that VP retries.
+//!
 //! Guarantees: a notification is never lost: one delivered before its chore suspends is kept
 //! (`fired`) and ends the next wait at once. A word carries its slot's generation, so a stale
 //! notification (a slot freed and reused since) is refused, not delivered to a stranger.
@@ -19,6 +24,16 @@ use crate::wait::{check_no_spin_held, Suspend, Waker};
 
 /// Set in every notification word, so a listener tells them apart from its other messages.
 pub const NOTIFICATION_TAG: u64 = 1 << 63;
+/// Set (besides the tag) in a word that names a VP rather than one call.
+const VP_WIDE: u64 = 1 << 62;
+/// A call's slot generation fits below `VP_WIDE`.
+const GENERATION_MASK: u32 = 0x3fff_ffff;
+
+/// The notification word naming VP `vp`: delivering it retries every call whose last try was
+/// made on that VP (the word a VP's kernel notification endpoint is registered with).
+pub const fn vp_notification(vp: usize) -> u64 {
+    NOTIFICATION_TAG | VP_WIDE | vp as u64
+}
 
 /// Where the kernel is to send the notification of a call that would block: to the endpoint
 /// of VP `vp`, carrying `word`.
@@ -55,6 +70,8 @@ struct Slot {
     in_use: bool,
     /// A notification arrived while no chore waited on the slot.
     fired: bool,
+    /// The VP the call was last tried on: a VP-wide notification of it retries the call.
+    vp: usize,
     waiter: Option<Waker>,
 }
 
@@ -85,13 +102,14 @@ impl Notifications {
                     generation: 0,
                     in_use: false,
                     fired: false,
+                    vp: 0,
                     waiter: None,
                 });
                 (slots.len() - 1) as u32
             }
         };
         let s = &mut slots[index as usize];
-        s.generation = s.generation.wrapping_add(1) & 0x7fff_ffff;
+        s.generation = s.generation.wrapping_add(1) & GENERATION_MASK;
         s.in_use = true;
         s.fired = false;
         word(index, s.generation)
@@ -118,11 +136,21 @@ impl Notifications {
         ctx.park(t);
     }
 
-    /// A listener received `word`: wakes its chore, or marks it fired. False if the word
-    /// names no outstanding request (stale, or not a notification at all).
+    /// The call of `word` is about to be tried on VP `vp`.
+    fn trying_on(&self, word: u64, vp: usize) {
+        self.slots.lock().0[word as u32 as usize].vp = vp;
+    }
+
+    /// A listener received `word`: wakes its chore (every chore last tried on its VP, for a
+    /// VP-wide word), or marks it fired. False if the word names no outstanding request
+    /// (stale, or not a notification at all).
     pub(crate) fn deliver(&self, word: u64) -> bool {
         if word & NOTIFICATION_TAG == 0 {
             return false;
+        }
+        if word & VP_WIDE != 0 {
+            self.deliver_vp(word as u32 as usize);
+            return true;
         }
         let waiter = {
             let mut t = self.slots.lock();
@@ -142,6 +170,21 @@ impl Notifications {
         true
     }
 
+    fn deliver_vp(&self, vp: usize) {
+        let waiters: Vec<Waker> = {
+            let mut t = self.slots.lock();
+            t.0.iter_mut()
+                .filter(|s| s.in_use && s.vp == vp)
+                .filter_map(|s| {
+                    let w = s.waiter.take();
+                    s.fired = w.is_none();
+                    w
+                })
+                .collect()
+        };
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
     /// Runs `call` until it completes, suspending the caller on each `WouldBlock` until its
     /// notification is delivered (seed 000's `svc_xxx` loop).
     pub(crate) fn call<C: Suspend, N: NonBlocking>(
@@ -153,6 +196,7 @@ impl Notifications {
         let word = self.alloc();
         loop {
             let note = Notification { vp: vp(ctx), word };
+            self.trying_on(word, note.vp);
             match call.attempt(note) {
                 Attempt::Done(v) => {
                     self.free(word);

@@ -8,9 +8,11 @@
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
 
 use crate::chore::{Chore, ChoreInfo, ChoreRef, ChoreState};
-use crate::ctx::{chore_main, entry_for, Ctx};
+use crate::ctx::{chore_main, entry_for, Ctx, ResultSlot};
 use crate::id::{ChoreId, TaskId};
 use crate::kind::{ChoreKind, Kind, Listener, Ordinary};
 use crate::notify::Notifications;
@@ -63,6 +65,9 @@ pub enum SpawnError {
     NoStack,
     /// The task has used every chore index.
     NoIndex,
+    /// The closure and its result would take more than a quarter of a stack chunk (they live
+    /// in the chore's chunk, above its stack).
+    TooLarge,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,8 +86,9 @@ pub(crate) struct Shared {
     provider: Box<dyn StackProvider>,
     pub(crate) idle: Box<dyn Idle>,
     pub(crate) notes: Notifications,
-    /// Protects the list of the task's live chores (for listings), in no order.
-    registry: RawSpin<Vec<Arc<Chore>>>,
+    /// Protects the task's registry of live chores (for listings): the first of a list linked
+    /// through the chores, newest first.
+    registry: RawSpin<Registry>,
 }
 
 #[derive(Clone)]
@@ -141,7 +147,7 @@ impl Runtime {
                 provider,
                 idle,
                 notes: Notifications::new(),
-                registry: RawSpin::new(Vec::new()),
+                registry: RawSpin::new(Registry(core::ptr::null())),
             }
         });
         Ok(Runtime { shared })
@@ -222,7 +228,15 @@ impl Runtime {
             .iter()
             .map(|vp| vp.listener.info())
             .collect();
-        all.extend(self.shared.registry.lock().iter().map(|c| c.info()));
+        {
+            let reg = self.shared.registry.lock();
+            let mut at = reg.0;
+            // SAFETY: a registered chore is alive (retire unlinks it under this lock first).
+            while let Some(c) = unsafe { at.as_ref() } {
+                all.push(c.info());
+                at = c.reg_next.get();
+            }
+        }
         all.sort_by_key(|c| (c.vp, c.id));
         all
     }
@@ -241,6 +255,12 @@ impl Runtime {
         // is stopped in the fault, so it stays there while the keeper looks.
         let chore = unsafe { p.as_ref()? };
         Some(FaultedChore { chore })
+    }
+
+    /// Gives every pooled stack chunk back to the provider now (the pools keep their records
+    /// in the chunks): for a task whose memory goes away before its last `Runtime` handle.
+    pub fn release_stacks(&self) {
+        self.shared.release_stacks();
     }
 
     /// (free chunks, reserve chunks, emergency uses) of VP `index`'s stack pool.
@@ -268,37 +288,72 @@ impl Shared {
             .lock()
             .take(&*self.provider)
             .ok_or(SpawnError::NoStack)?;
-        let result = Arc::new(RawSpin::new(None));
-        let entry = entry_for::<K, T, F>(f, result.clone());
-        let chore = Arc::new(Chore::new(
-            self,
-            ChoreId::new(self.task, index),
-            K::KIND,
-            Some(entry),
-        ));
-        let data = Arc::as_ptr(&chore) as usize;
-        // SAFETY: the chunk is ours (just taken from the pool) and no one runs on it.
-        let sp = unsafe { initial_frame(stack.top(), chore_main, data) };
-        // SAFETY: the chore is not yet shared with any VP.
-        unsafe {
-            *chore.save.get() = sp;
-            *chore.stack.get() = Some(stack);
+        // The chunk's top holds, downwards: the control block, the result slot, the closure;
+        // the stack starts below them.
+        let down = |at: usize, size: usize, align: usize| (at - size) & !(align - 1);
+        let top = stack.top();
+        let chore_at = down(top, size_of::<Chore>(), align_of::<Chore>());
+        let slot_at = down(
+            chore_at,
+            size_of::<ResultSlot<T>>(),
+            align_of::<ResultSlot<T>>(),
+        );
+        let f_at = down(slot_at, size_of::<F>(), align_of::<F>());
+        let stack_top = f_at & !15;
+        if top - stack_top > (top - stack.guard().end) / 4 {
+            self.vps[vp].stacks.lock().give(stack);
+            return Err(SpawnError::TooLarge);
         }
-        chore.restart.set((chore_main as *const () as usize, data));
+        let p = chore_at as *mut Chore;
+        // SAFETY: the chunk is ours (just taken from the pool), no one runs on it, and the
+        // three places are inside it, aligned, and apart.
+        unsafe {
+            p.write(Chore::new(
+                self,
+                ChoreId::new(self.task, index),
+                K::KIND,
+                Some(entry_for::<K, T, F>),
+            ));
+            (slot_at as *mut ResultSlot<T>).write(ResultSlot::new());
+            (f_at as *mut F).write(f);
+        }
+        // SAFETY: written just above.
+        let chore = unsafe { &*p };
+        chore.closure.set(f_at as *mut u8);
+        chore.result.set(slot_at as *mut u8);
+        chore.top.set(stack_top);
+        // SAFETY: the chunk is ours and `stack_top` is below everything written in it.
+        let sp = unsafe { initial_frame(stack_top, chore_main, chore_at) };
+        chore.save.store(sp, Ordering::Relaxed);
+        // SAFETY: the chore is not yet shared with any VP.
+        unsafe { *chore.stack.get() = Some(stack) };
+        chore
+            .restart
+            .set((chore_main as *const () as usize, chore_at));
         chore.vp.store(vp, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
-            chore.registered_at.store(reg.len(), Ordering::Relaxed);
-            reg.push(chore.clone());
+            chore.reg_next.set(reg.0);
+            // SAFETY: registered chores are alive; we hold the registry's lock.
+            if let Some(first) = unsafe { reg.0.as_ref() } {
+                first.reg_prev.set(p);
+            }
+            reg.0 = p;
         }
         self.live.fetch_add(1, Ordering::AcqRel);
-        self.vps[vp]
-            .run
-            .lock()
-            .push_back(ChoreRef::new(chore.clone()));
+        // SAFETY: a chore just written into its chunk, named by no reference yet.
+        let mut refs = unsafe { ChoreRef::first(NonNull::new_unchecked(p), 2) };
+        let (scheduled, handle) = match (refs.next(), refs.next()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => unreachable!("two references were made"),
+        };
+        self.vps[vp].run.lock().push_back(scheduled);
         self.idle.notify(vp);
         self.wake_a_thief(vp);
-        Ok(JoinHandle { chore, result })
+        Ok(JoinHandle {
+            chore: handle,
+            _result: PhantomData,
+        })
     }
 
     fn remote(&self, vp: usize, action: crate::vp::RemoteAction) {
@@ -319,25 +374,28 @@ impl Shared {
         }
     }
 
-    /// Takes one chore from the back of another VP's run queue, nearest VP first.
+    /// Takes the chore nearest the back of another VP's run queue that is not bound to its
+    /// VP, nearest VP first.
     fn steal(&self, thief: usize) -> Option<ChoreRef> {
         let n = self.vps.len();
-        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().pop_back())
+        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().steal())
     }
 
-    /// Returns an exited chore's stack to the pool of the VP it exited on.
-    pub(crate) fn retire(&self, vp: &Vp, chore: ChoreRef) {
+    /// An exited chore is off its VP: it leaves the registry, and its chunk goes back to the
+    /// pool of the VP it exited on once its join handle is gone too.
+    pub(crate) fn retire(&self, chore: ChoreRef) {
         {
             let mut reg = self.registry.lock();
-            let at = chore.registered_at.load(Ordering::Relaxed);
-            reg.swap_remove(at);
-            if let Some(moved) = reg.get(at) {
-                moved.registered_at.store(at, Ordering::Relaxed);
+            let (prev, next) = (chore.reg_prev.get(), chore.reg_next.get());
+            // SAFETY: registered chores are alive; we hold the registry's lock.
+            match unsafe { prev.as_ref() } {
+                Some(p) => p.reg_next.set(next),
+                None => reg.0 = next,
             }
-        }
-        // SAFETY: the chore has exited and switched away for good; its stack is unused.
-        if let Some(stack) = unsafe { (*chore.stack.get()).take() } {
-            vp.stacks.lock().give(stack);
+            // SAFETY: as above.
+            if let Some(n) = unsafe { next.as_ref() } {
+                n.reg_prev.set(prev);
+            }
         }
         drop(chore);
         self.gone(1);
@@ -352,8 +410,8 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
+impl Shared {
+    fn release_stacks(&self) {
         for vp in self.vps.iter() {
             for chunk in vp.stacks.lock().drain() {
                 self.provider.unmap_chunk(chunk);
@@ -361,6 +419,18 @@ impl Drop for Shared {
         }
     }
 }
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.release_stacks();
+    }
+}
+
+/// The first chore of the registry's list.
+struct Registry(*const Chore);
+
+// SAFETY: the chores it links are reached only under the registry's lock.
+unsafe impl Send for Registry {}
 
 /// The chore a fault stopped, seen by the task's fault keeper (the primary trap handler).
 pub struct FaultedChore<'a> {
@@ -378,11 +448,12 @@ impl FaultedChore<'_> {
         self.chore
     }
 
-    /// Its stack chunk: (lowest address of its guard, lowest usable address, top).
+    /// Its stack chunk: (lowest address of its guard, lowest usable address, top of its
+    /// stack: below its control block).
     pub fn stack(&self) -> Option<(usize, usize, usize)> {
         // SAFETY: the chore is stopped; only its VP touches the chunk, and it is stopped too.
         let stack = unsafe { (*self.chore.stack.get()).as_ref()? };
-        Some((stack.base(), stack.guard().end, stack.top()))
+        Some((stack.base(), stack.guard().end, self.chore.top.get()))
     }
 
     /// Where to resume the VP so that this chore ends as killed: (instruction pointer, stack
@@ -406,8 +477,8 @@ pub struct Killed;
 
 /// Waits for a chore's result.
 pub struct JoinHandle<T> {
-    chore: Arc<Chore>,
-    result: Arc<RawSpin<Option<T>>>,
+    chore: ChoreRef,
+    _result: PhantomData<T>,
 }
 
 impl<T> core::fmt::Debug for JoinHandle<T> {
@@ -430,6 +501,12 @@ impl<T> JoinHandle<T> {
         &self.chore
     }
 
+    fn slot(&self) -> &ResultSlot<T> {
+        // SAFETY: spawn put a ResultSlot<T> there, and this handle's reference keeps the
+        // chunk holding it alive.
+        unsafe { &*(self.chore.result.get() as *const ResultSlot<T>) }
+    }
+
     /// Suspends the caller until the chore has exited; returns what it returned.
     ///
     /// # Panics
@@ -448,7 +525,7 @@ impl<T> JoinHandle<T> {
         chore
             .joiners
             .block_if(ctx, || !chore.exited.load(Ordering::Acquire));
-        match self.result.lock().take() {
+        match self.slot().take() {
             Some(v) => Ok(v),
             None if chore.killed.load(Ordering::Acquire) => Err(Killed),
             None => unreachable!("chore {} exited without a result", chore.id()),
@@ -460,7 +537,13 @@ impl<T> JoinHandle<T> {
         if !self.chore.exited.load(Ordering::Acquire) {
             return Err(self);
         }
-        let value = self.result.lock().take();
+        let value = self.slot().take();
         value.ok_or(self)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.slot().abandon();
     }
 }

@@ -3,6 +3,9 @@
 //! low-water mark, with a private emergency reserve so a spawn succeeds even when a refill
 //! cannot get memory at that moment.
 //!
+//! A free chunk's record is kept in the chunk itself (at its top), so a pool of any size
+//! allocates nothing.
+//!
 //! Guarantees: a chunk comes from exactly one pool or one chore at a time; the reserve is used
 //! only when the free list is empty and the provider failed, and is refilled first on return.
 //! Assumes: the provider maps the guard page inaccessible, so an overflow faults instead of
@@ -76,20 +79,66 @@ impl Default for PoolConfig {
     }
 }
 
+/// A free chunk's record, at the top of the chunk it describes.
+struct FreeChunk {
+    chunk: StackChunk,
+    next: *mut FreeChunk,
+}
+
+/// The free chunks, linked through their own memory.
+#[derive(Debug)]
+struct FreeList {
+    head: *mut FreeChunk,
+    len: usize,
+}
+
+impl FreeList {
+    fn push(&mut self, chunk: StackChunk) {
+        let at = (chunk.top() - size_of::<FreeChunk>()) & !(align_of::<FreeChunk>() - 1);
+        let record = at as *mut FreeChunk;
+        // SAFETY: a free chunk's memory is the pool's, readable and writable at its top.
+        unsafe {
+            record.write(FreeChunk {
+                chunk,
+                next: self.head,
+            })
+        };
+        self.head = record;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<StackChunk> {
+        if self.head.is_null() {
+            return None;
+        }
+        // SAFETY: the head record was written by `push` into a chunk still in the pool.
+        let record = unsafe { self.head.read() };
+        self.head = record.next;
+        self.len -= 1;
+        Some(record.chunk)
+    }
+}
+
 #[derive(Debug)]
 pub struct StackPool {
     config: PoolConfig,
-    free: Vec<StackChunk>,
+    free: FreeList,
     reserve: Vec<StackChunk>,
     /// Spawns that got their stack from the reserve: a sign the provider is short.
     pub emergency_uses: u64,
 }
 
+// SAFETY: the free records are in chunks the pool owns; the pool is used under a lock.
+unsafe impl Send for StackPool {}
+
 impl StackPool {
     pub fn new(config: PoolConfig) -> StackPool {
         StackPool {
             config,
-            free: Vec::new(),
+            free: FreeList {
+                head: core::ptr::null_mut(),
+                len: 0,
+            },
             reserve: Vec::new(),
             emergency_uses: 0,
         }
@@ -107,7 +156,7 @@ impl StackPool {
     }
 
     pub fn take(&mut self, provider: &dyn StackProvider) -> Option<StackChunk> {
-        if self.free.len() < self.config.low_water {
+        if self.free.len < self.config.low_water {
             for _ in 0..self.config.refill {
                 match provider.map_chunk() {
                     Some(c) => self.free.push(c),
@@ -133,11 +182,12 @@ impl StackPool {
 
     /// Empties the pool, reserve included.
     pub fn drain(&mut self) -> impl Iterator<Item = StackChunk> + '_ {
-        self.free.drain(..).chain(self.reserve.drain(..))
+        let (free, reserve) = (&mut self.free, &mut self.reserve);
+        core::iter::from_fn(|| free.pop()).chain(reserve.drain(..))
     }
 
     pub fn free_chunks(&self) -> usize {
-        self.free.len()
+        self.free.len
     }
 
     pub fn reserve_chunks(&self) -> usize {

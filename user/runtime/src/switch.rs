@@ -1,11 +1,14 @@
-//! The chore switch: saves the callee-saved registers (and the SSE/x87 control words, which the
-//! SysV ABI also makes callee-saved) on the current stack, stores the stack pointer in the save
-//! area, loads the other stack pointer and restores from there. The same code runs on a Linux
-//! host and in ring 3: it touches no privileged state.
+//! The chore switch: saves the six callee-saved general registers on the current stack, stores
+//! the stack pointer in the save area, loads the other stack pointer and restores from there
+//! (fifteen instructions, as lean as Go's or Boost.Context's without its FPU option). The same
+//! code runs on a Linux host and in ring 3: it touches no privileged state.
 //!
 //! Guarantees: `switch` returns when some other switch resumes the saved stack pointer; a fresh
-//! stack made by `initial_frame` starts in `entry(data)` with a SysV-aligned stack, and `entry`
-//! must never return.
+//! stack made by `initial_frame` starts in `entry(data)` with a SysV-aligned stack, the VP's
+//! MXCSR and x87 control word, and `entry` must never return.
+//! Assumes: chores leave the MXCSR and x87 control word as they found them (the SysV ABI makes
+//! their control bits callee-saved, and Rust code never changes them): they belong to the VP,
+//! not the chore, and are not switched.
 
 core::arch::global_asm!(
     ".text",
@@ -18,14 +21,8 @@ core::arch::global_asm!(
     "push r13",
     "push r14",
     "push r15",
-    "sub rsp, 8",
-    "stmxcsr [rsp]",
-    "fnstcw [rsp + 4]",
     "mov [rdi], rsp",
     "mov rsp, rsi",
-    "ldmxcsr [rsp]",
-    "fldcw [rsp + 4]",
-    "add rsp, 8",
     "pop r15",
     "pop r14",
     "pop r13",
@@ -46,12 +43,8 @@ extern "C" {
     fn tessera_rt_start();
 }
 
-/// Default MXCSR (all exceptions masked, round to nearest) and x87 control word.
-const MXCSR_DEFAULT: u64 = 0x1f80;
-const FPUCW_DEFAULT: u64 = 0x037f;
-
-/// Words of the frame `initial_frame` lays down: control words, r15..rbp, return address.
-const FRAME_WORDS: usize = 8;
+/// Words of the frame `initial_frame` lays down: r15..rbp, return address.
+const FRAME_WORDS: usize = 7;
 
 /// Saves the current context's stack pointer in `*save` and resumes `resume`.
 ///
@@ -60,6 +53,11 @@ const FRAME_WORDS: usize = 8;
 /// `initial_frame`, whose stack is alive and not running anywhere else.
 #[inline]
 pub(crate) unsafe fn switch(save: *mut usize, resume: usize) {
+    debug_assert_ne!(
+        resume,
+        crate::vp::PENDING,
+        "resuming a chore still switching away"
+    );
     // SAFETY: the caller's contract; the routine saves and restores every callee-saved register.
     unsafe { tessera_rt_switch(save, resume) }
 }
@@ -74,11 +72,11 @@ pub(crate) unsafe fn initial_frame(
     entry: extern "C" fn(usize) -> !,
     data: usize,
 ) -> usize {
+    // Once the frame is popped, `tessera_rt_start` calls `entry` with a 16-byte aligned stack.
     let aligned = top & !15;
     let sp = aligned - FRAME_WORDS * 8;
     let frame = sp as *mut u64;
     let words: [u64; FRAME_WORDS] = [
-        MXCSR_DEFAULT | (FPUCW_DEFAULT << 32),
         0,                         // r15
         0,                         // r14
         entry as *const () as u64, // r13: called by tessera_rt_start

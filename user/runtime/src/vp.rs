@@ -1,61 +1,54 @@
 //! A virtual processor: a run queue (owner pops the front, thieves steal from the back), a
-//! ready list of chores woken since it last looked (the seed's readyList with its
-//! restartRequestCount), a remote-action queue, a stack pool, and the listener context the
-//! VP's own loop runs in (seed 000 section 7).
+//! remote-action queue, a stack pool, and the listener context the VP's own loop runs in
+//! (seed 000 section 7). A woken chore's restart request goes straight onto its VP's run
+//! queue: the waker does the listener's restart work, so a hand-off on one VP is one switch.
 //!
 //! Guarantees: a chore that leaves the VP (yield, park, exit) switches straight to the next
-//! ready chore, or to the listener; whichever context runs next performs the action the chore
-//! asked for (`After`), so only once the chore's registers are saved: a chore that parks is
-//! never restarted, nor an exited chore's stack reused, before it is off the VP.
-//! Lock order: a suspending chore's wait-list lock, then this VP's run queue; the ready list
-//! and remote queue are taken alone.
+//! runnable chore, or to the listener when the listener has work or nothing else is runnable.
+//! A chore may be made runnable (yield, wake) before its registers are saved: its save area
+//! reads `PENDING` until `switch` stores its stack pointer, and whoever resumes it waits for
+//! that store (`install`). An exited chore's stack goes back to the pool only once it is off
+//! the VP (`finish_switch`, run by whichever context resumes next).
+//! Lock order: a suspending chore's wait-list lock, then a VP's run queue; the remote queue is
+//! taken alone.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
 use crate::alarm_queue::AlarmQueue;
 use crate::chore::{Chore, ChoreRef, ChoreState};
 use crate::ctx::Ctx;
 use crate::kind::Listener;
+use crate::run_queue::RunQueue;
 use crate::stack::StackPool;
 use crate::switch::switch;
-use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::atomic::{spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 
 pub(crate) type RemoteAction = Box<dyn FnOnce(&mut Ctx<Listener>) + Send>;
 
-/// What the listener does for a chore once it has switched away.
-pub(crate) enum After {
-    Nothing,
-    Yield,
-    /// Release this wait-list lock: the chore's record is on its list and it may now be woken.
-    Park(*const AtomicBool),
-    Exit,
-}
+/// A save area's value while its chore is runnable but still switching away.
+pub(crate) const PENDING: usize = 0;
 
 /// State only the thread running this VP touches.
 struct Local {
     current: Option<ChoreRef>,
-    /// The chore that just switched away, until the context resumed next finishes its request.
-    previous: Option<ChoreRef>,
-    after: After,
+    /// A chore that exited and switched away, until the context resumed next retires it.
+    exited: Option<ChoreRef>,
 }
 
 pub(crate) struct Vp {
     pub(crate) index: usize,
-    /// Protects the VP's runnable chores.
-    pub(crate) run: RawSpin<VecDeque<ChoreRef>>,
-    /// Protects the chores woken for this VP and not yet restarted.
-    ready: RawSpin<Vec<ChoreRef>>,
-    restart_requests: AtomicUsize,
+    /// Protects the VP's runnable chores (the seed's ready list: woken chores join it).
+    pub(crate) run: RawSpin<RunQueue>,
+    /// Remote actions posted and not yet taken by the listener.
+    remote_requests: AtomicUsize,
     /// Protects the remote actions other VPs asked this VP's listener to run.
     remote: RawSpin<VecDeque<RemoteAction>>,
     /// Protects the VP's stack chunks (contended only when a chore exits here).
     pub(crate) stacks: RawSpin<StackPool>,
-    pub(crate) listener: Arc<Chore>,
+    pub(crate) listener: Box<Chore>,
     /// Chores sleeping until a deadline; the listener wakes the expired ones.
     pub(crate) alarms: AlarmQueue,
     /// The chore running now (the listener's when none), for a fault keeper that reads it
@@ -80,20 +73,18 @@ impl Vp {
         listener.set_state(ChoreState::Running);
         Vp {
             index,
-            run: RawSpin::new(VecDeque::new()),
-            ready: RawSpin::new(Vec::new()),
-            restart_requests: AtomicUsize::new(0),
+            run: RawSpin::new(RunQueue::new()),
+            remote_requests: AtomicUsize::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
-            listener: Arc::new(listener),
+            listener: Box::new(listener),
             alarms: AlarmQueue::new(),
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
             idling: AtomicBool::new(false),
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
                 current: None,
-                previous: None,
-                after: After::Nothing,
+                exited: None,
             }),
         }
     }
@@ -109,47 +100,38 @@ impl Vp {
         self.running.store(false, Ordering::Release);
     }
 
-    /// A woken chore's restart request (called from any VP).
+    /// A woken chore's restart request (called from any VP): it joins the run queue.
+    #[inline]
     pub(crate) fn make_ready(&self, chore: ChoreRef) {
         chore.set_state(ChoreState::Ready);
-        self.ready.lock().push(chore);
-        self.restart_requests.fetch_add(1, Ordering::Release);
+        self.run.lock().push_back(chore);
     }
 
     pub(crate) fn post_remote(&self, action: RemoteAction) {
         self.remote.lock().push_back(action);
-        self.restart_requests.fetch_add(1, Ordering::Release);
+        self.remote_requests.fetch_add(1, Ordering::Release);
     }
 
-    pub(crate) fn has_requests(&self) -> bool {
-        self.restart_requests.load(Ordering::Acquire) != 0
-    }
-
-    /// Whether the listener has work: restart requests, remote actions or expired alarms
-    /// (the clock is read only while a chore sleeps here).
+    /// Whether the listener has work: remote actions or expired alarms (the clock is read
+    /// only while a chore sleeps here).
+    #[inline]
     fn listener_due(&self) -> bool {
-        self.has_requests()
+        self.remote_requests.load(Ordering::Acquire) != 0
             || (!self.alarms.is_empty() && self.alarms.due(self.listener.shared().idle.now_ns()))
     }
 
-    /// The listener's duties: restart ready chores, then run remote actions. Returns how many
-    /// remote actions ran.
+    /// The listener's duties: wake expired sleepers, then run remote actions. Returns how
+    /// many remote actions ran.
     pub(crate) fn listen(&self) -> usize {
         if !self.alarms.is_empty() {
             self.alarms.expire(self.listener.shared().idle.now_ns());
         }
-        if !self.has_requests() {
+        if self.remote_requests.load(Ordering::Acquire) == 0 {
             return 0;
-        }
-        let woken = core::mem::take(&mut *self.ready.lock());
-        let restarted = woken.len();
-        if restarted > 0 {
-            self.run.lock().extend(woken);
         }
         let actions = core::mem::take(&mut *self.remote.lock());
         let served = actions.len();
-        self.restart_requests
-            .fetch_sub(restarted + served, Ordering::AcqRel);
+        self.remote_requests.fetch_sub(served, Ordering::AcqRel);
         if served > 0 {
             let mut ctx = Ctx::<Listener>::new(self.listener_ptr());
             for action in actions {
@@ -168,76 +150,135 @@ impl Vp {
         let resume = self.install(chore);
         // SAFETY: the listener's save area belongs to this VP's thread; `resume` was saved by
         // `switch` or made by `initial_frame` on the chore's own stack, which runs nowhere.
-        unsafe { switch(self.listener.save.get(), resume) };
+        unsafe { switch(self.listener.save.as_ptr(), resume) };
         self.on_vp.store(core::ptr::null_mut(), Ordering::Relaxed);
         self.finish_switch();
     }
 
-    /// Makes `chore` this VP's running chore; returns the stack pointer to resume it at.
+    /// Makes `chore` this VP's running chore; returns the stack pointer to resume it at, once
+    /// the VP it left has stored it.
+    #[inline]
     fn install(&self, chore: ChoreRef) -> usize {
         chore.vp.store(self.index, Ordering::Relaxed);
         chore.set_state(ChoreState::Running);
         self.on_vp
             .store(&*chore as *const Chore as *mut Chore, Ordering::Relaxed);
-        // SAFETY: the chore is ours now (popped from a run queue) and not running anywhere.
-        let resume = unsafe { *chore.save.get() };
-        // SAFETY: only this VP's thread touches `local`, and the previous chore has handed its
-        // reference over to `previous` already.
+        let mut resume = chore.save.load(Ordering::Acquire);
+        while resume == PENDING {
+            spin_loop();
+            resume = chore.save.load(Ordering::Acquire);
+        }
+        // SAFETY: only this VP's thread touches `local`, and the chore that ran before has
+        // handed its reference on (to a queue, a waker or `exited`).
         unsafe { (*self.local.get()).current = Some(chore) };
         resume
     }
 
-    /// Called on the running chore's stack: records what should happen to it once it is off
-    /// the VP, then switches straight to the next ready chore, or to the listener when the VP
-    /// has listener work or nothing else to run. Returns when the chore is resumed, on this or
-    /// another VP.
-    ///
-    /// # Safety
-    /// Must be called by the chore running on this VP.
-    pub(crate) unsafe fn switch_from(&self, chore: &Chore, after: After) {
+    /// The stack pointer to switch to when the running chore leaves: the next runnable chore
+    /// (now installed), or the listener's when it has work or no chore is runnable.
+    #[inline]
+    fn next_resume(&self) -> usize {
         let next = if self.listener_due() {
             None
         } else {
             self.run.lock().pop_front()
         };
-        // SAFETY: the caller runs on this VP, so `local` is its to touch.
-        unsafe {
-            let local = &mut *self.local.get();
-            local.previous = local.current.take();
-            local.after = after;
-        }
-        let resume = match next {
+        match next {
             Some(next) => self.install(next),
-            // SAFETY: the listener is suspended in `run_chore`, its stack pointer saved.
-            None => unsafe { *self.listener.save.get() },
+            // The listener is suspended in `run_chore`, its stack pointer saved.
+            None => self.listener.save.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The running chore's reference, leaving `local` without one.
+    ///
+    /// # Safety
+    /// Must be called on this VP, by or for its running chore.
+    #[inline]
+    unsafe fn take_current(&self) -> ChoreRef {
+        // SAFETY: the caller runs on this VP, so `local` is its to touch.
+        let current = unsafe { (*self.local.get()).current.take() };
+        current.unwrap_or_else(|| unreachable!("no chore runs on VP {}", self.index))
+    }
+
+    /// Gives the VP to the next runnable chore; `chore` goes to the back of the run queue.
+    /// With no other chore runnable and no listener work, it goes on at once.
+    ///
+    /// # Safety
+    /// Must be called by the chore running on this VP.
+    #[inline]
+    pub(crate) unsafe fn yield_chore(&self, chore: &Chore) {
+        let resume = if self.listener_due() {
+            // SAFETY: the caller's contract.
+            let me = unsafe { self.take_current() };
+            chore.set_state(ChoreState::Ready);
+            chore.save.store(PENDING, Ordering::Relaxed);
+            self.run.lock().push_back(me);
+            self.listener.save.load(Ordering::Relaxed)
+        } else {
+            let mut run = self.run.lock();
+            let Some(next) = run.pop_front() else {
+                return;
+            };
+            // SAFETY: the caller's contract.
+            let me = unsafe { self.take_current() };
+            chore.set_state(ChoreState::Ready);
+            chore.save.store(PENDING, Ordering::Relaxed);
+            run.push_back(me);
+            drop(run);
+            self.install(next)
         };
         // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
-        unsafe { switch(chore.save.get(), resume) };
-        chore.shared().vps[chore.vp()].finish_switch();
+        unsafe { switch(chore.save.as_ptr(), resume) };
+        chore.on_vp().finish_switch();
+    }
+
+    /// Suspends the running `chore` whose suspension record is on the wait list `held` locks:
+    /// the list is released once the chore's save area reads `PENDING`, so its waker may make
+    /// it runnable at once; it resumes when some VP runs it again.
+    ///
+    /// # Safety
+    /// Must be called by the chore running on this VP; `held` must be the flag of a leaked
+    /// wait-list guard.
+    #[inline]
+    pub(crate) unsafe fn park(&self, chore: &Chore, held: *const AtomicBool) {
+        // SAFETY: the caller's contract; the waker now owns the scheduling reference.
+        let _ = unsafe { self.take_current() }.into_raw();
+        chore.save.store(PENDING, Ordering::Relaxed);
+        // Chosen while the list is held, so not this chore (no one can have woken it yet).
+        let resume = self.next_resume();
+        // SAFETY: the caller's contract: the lock was leaked to us, and releasing it is ours.
+        unsafe { (*held).store(false, Ordering::Release) };
+        // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
+        unsafe { switch(chore.save.as_ptr(), resume) };
+        chore.on_vp().finish_switch();
+    }
+
+    /// Leaves the VP for good: the exited chore is retired by whichever context runs next.
+    ///
+    /// # Safety
+    /// Must be called by the chore running on this VP, which has exited.
+    pub(crate) unsafe fn exit(&self, chore: &Chore) -> ! {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let me = self.take_current();
+            (*self.local.get()).exited = Some(me);
+        }
+        let resume = self.next_resume();
+        // SAFETY: the chore's save area is its own (never resumed again); `resume` is a saved
+        // context no one runs.
+        unsafe { switch(chore.save.as_ptr(), resume) };
+        unreachable!("exited chore {} was resumed", chore.id)
     }
 
     /// Runs first on whatever context a switch resumed (a chore, a fresh chore, the listener):
-    /// does what the chore that switched away asked, now that its registers are saved.
+    /// retires the chore that exited into it, now that it is off its stack.
+    #[inline]
     pub(crate) fn finish_switch(&self) {
-        // SAFETY: we run on this VP; the chore that left it is off it for good.
-        let (previous, after) = unsafe {
-            let l = &mut *self.local.get();
-            (
-                l.previous.take(),
-                core::mem::replace(&mut l.after, After::Nothing),
-            )
-        };
-        let Some(chore) = previous else { return };
-        match after {
-            After::Nothing | After::Yield => self.run.lock().push_back(chore),
-            After::Park(flag) => {
-                // The waker now owns the scheduling reference.
-                let _ = chore.into_raw();
-                // SAFETY: the flag is the wait-list lock the chore leaked in `park`; it is
-                // alive because the chore's record (which the list holds) is not yet woken.
-                unsafe { (*flag).store(false, Ordering::Release) };
-            }
-            After::Exit => self.listener.shared().retire(self, chore),
+        // SAFETY: we run on this VP; the chore that exited is off it for good.
+        let exited = unsafe { (*self.local.get()).exited.take() };
+        if let Some(chore) = exited {
+            self.listener.shared().retire(chore);
         }
     }
 }

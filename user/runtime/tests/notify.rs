@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use common::{now_ns, run_on, MmapStacks};
 use tessera_runtime::{
-    Attempt, Config, Idle, Notification, PoolConfig, Runtime, TaskId, NOTIFICATION_TAG,
+    vp_notification, Attempt, Config, Idle, Notification, PoolConfig, Runtime, TaskId,
+    NOTIFICATION_TAG,
 };
 
 /// Each VP's mailbox of notification words: the fake kernel's POSTs to the VP's endpoint.
@@ -174,4 +175,50 @@ fn many_callers_across_vps_all_complete() {
     assert_eq!(results.len(), 64);
     assert!(results.iter().all(|&v| (1..=4).contains(&v)));
     assert_eq!(server.refusals.load(Ordering::Relaxed), 64);
+}
+
+/// The kernel's way: it watches an object once per requesting VP and notifies the VP, not the
+/// call. 32 callers on two VPs are refused while busy with at most two requests registered;
+/// the VP-wide words that release posts wake every one of them, and all complete.
+#[test]
+fn a_vp_wide_notification_retries_every_call_tried_on_that_vp() {
+    let (rt, server) = setup(2);
+    let s = server.clone();
+    let results = run_on(&rt, move |ctx| {
+        let callers: Vec<_> = (0..32)
+            .map(|_| {
+                let srv = s.clone();
+                ctx.spawn(move |c| {
+                    c.call_nonblocking(&mut |n: Notification| {
+                        let vp_wide = Notification {
+                            vp: n.vp,
+                            word: vp_notification(n.vp),
+                        };
+                        let mut reg = srv.registered.lock().unwrap();
+                        let watched = reg.contains(&vp_wide);
+                        drop(reg);
+                        match srv.try_call(vp_wide) {
+                            Attempt::WouldBlock if watched => {
+                                // The kernel registers nothing new for a watched object.
+                                reg = srv.registered.lock().unwrap();
+                                let at = reg.iter().rposition(|r| *r == vp_wide).unwrap();
+                                reg.remove(at);
+                                Attempt::WouldBlock
+                            }
+                            a => a,
+                        }
+                    })
+                })
+                .unwrap()
+            })
+            .collect();
+        while s.refusals.load(Ordering::SeqCst) < 32 {
+            ctx.yield_now();
+        }
+        assert!(s.registered.lock().unwrap().len() <= 2);
+        s.release();
+        callers.into_iter().map(|h| h.join(ctx)).collect::<Vec<_>>()
+    });
+    assert_eq!(results.len(), 32);
+    assert!(results.iter().all(|&v| (1..=2).contains(&v)));
 }

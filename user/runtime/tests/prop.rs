@@ -123,7 +123,8 @@ proptest! {
     }
 }
 
-/// Hands out fake chunks (never run on) up to a limit.
+/// Hands out chunks of leaked heap memory (never run on: the pool keeps its records in them)
+/// up to a limit.
 struct Counting {
     mapped: AtomicUsize,
     limit: usize,
@@ -136,8 +137,9 @@ impl StackProvider for Counting {
             return None;
         }
         self.mapped.store(n + 1, Ordering::Relaxed);
-        // SAFETY: never used as a stack; only counted.
-        Some(unsafe { StackChunk::new(0x1000 * (n + 1), 0x2000, 0x1000) })
+        let memory = Box::leak(vec![0u8; 0x2000].into_boxed_slice());
+        // SAFETY: leaked memory, ours for good; never used as a stack (no guard needed).
+        Some(unsafe { StackChunk::new(memory.as_mut_ptr() as usize, 0x2000, 0x1000) })
     }
 
     fn unmap_chunk(&self, _chunk: StackChunk) {

@@ -252,3 +252,43 @@ fn each_chore_has_its_own_tertiary_trap_handlers() {
         assert_ne!(own.chore().restart().0, 0);
     });
 }
+
+/// Results live in the chores' chunks: a result whose handle was dropped before the chore
+/// filed it, or after, is dropped exactly once; a closure too large for a quarter of a chunk
+/// is refused, and the chunk is not lost.
+#[test]
+fn unjoined_results_are_dropped_once_and_oversized_closures_refused() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for vps in [1, 2] {
+        let (drops, refused) = run(vps, |ctx| {
+            let drops = Arc::new(AtomicUsize::new(0));
+            for i in 0..200 {
+                let d = drops.clone();
+                let h = ctx.spawn(move |_| Counted(d)).unwrap();
+                if i % 2 == 0 {
+                    // Dropped after the chore filed its result.
+                    while h.state() != ChoreState::Done {
+                        ctx.yield_now();
+                    }
+                }
+                drop(h);
+            }
+            for _ in 0..100_000 {
+                if drops.load(Ordering::SeqCst) == 200 {
+                    break;
+                }
+                ctx.yield_now();
+            }
+            let big = [7u8; 16 * 1024];
+            let refused = ctx.spawn(move |_| big[0]).err();
+            (drops.load(Ordering::SeqCst), refused)
+        });
+        assert_eq!(drops, 200, "on {vps} VPs");
+        assert_eq!(refused, Some(SpawnError::TooLarge), "on {vps} VPs");
+    }
+}

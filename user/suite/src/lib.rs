@@ -74,7 +74,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 47] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 50] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -189,6 +189,15 @@ pub fn run(tsc_hz: u64) -> Summary {
         }),
         ("tasks_channel_between_tasks", &|| {
             tasks::channel_between_tasks(&ctx)
+        }),
+        ("tasks_nonblocking_call_suspends_the_chore", &|| {
+            tasks::nonblocking_call_suspends_the_chore_not_the_vp(&ctx)
+        }),
+        ("tasks_thousands_of_chores_alive", &|| {
+            tasks::thousands_of_chores_alive(&ctx)
+        }),
+        ("tasks_name_server_across_tasks", &|| {
+            tasks::name_server_across_tasks(&ctx)
         }),
     ];
     for (name, test) in tests {

@@ -1,17 +1,20 @@
 //! The user runtime on the kernel (`tessera-tasks`): a task whose VPs are processes pinned to
 //! CPUs in the tester's address space, with the tester as their fault keeper. Chores run on
 //! every VP and only on its CPU, idle VPs steal, sleeps end on the kernel's alarms, a stack
-//! grows through the keeper and an overflow past its limit ends that chore only, and a
-//! chore's own tertiary trap table handles its faults.
+//! grows through the keeper and an overflow past its limit ends that chore only, a chore's
+//! own tertiary trap table handles its faults, and a chore's non-blocking CALL to a busy
+//! server suspends the chore, not its VP, until the kernel's notification.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tessera_runtime::{Killed, PoolConfig, TaskId, Trap, TrapHandler, TrapOutcome, TrapTable};
-use tessera_tasks::{Task, TaskConfig, TaskReport};
+use tessera_runtime::{
+    vp_notification, Killed, PoolConfig, TaskId, Trap, TrapHandler, TrapOutcome, TrapTable,
+};
+use tessera_tasks::{KernelCall, Task, TaskConfig, TaskReport};
 use tessera_user::abi::fault::kind;
-use tessera_user::{caps, println, slots};
+use tessera_user::{caps, echo, invoke, println, slots};
 
 use crate::tester::{ensure, Outcome};
 use crate::Ctx;
@@ -25,6 +28,7 @@ fn config(ctx: &Ctx, vps: usize) -> TaskConfig {
         chunk_pages: 2,
         max_chunks: 4,
         chunks: 80,
+        dense_bytes: 0,
         pool: PoolConfig {
             low_water: 2,
             refill: 4,
@@ -308,4 +312,240 @@ pub fn channel_between_tasks(ctx: &Ctx) -> Outcome {
     })();
     let _ = caps::destroy(slots::BANK, RING_PAGE);
     r
+}
+
+/// VP slot of the copy of the tester's resume capability for echo's HELD call.
+const RELEASE: u8 = tessera_tasks::slots::GIVEN.start;
+/// Yields the second chore makes while the caller waits.
+const MEANWHILE: u64 = 100;
+/// How long the kernel's notification may take before the test gives up on it.
+const NOTIFY_PATIENCE_NS: u64 = 2_000_000_000;
+
+/// With echo held by the tester, a chore's non-blocking CALL to echo gets WOULDBLOCK and the
+/// chore is suspended: another chore on the same (only) VP runs 100 yields meanwhile, then
+/// releases echo and sleeps; the kernel's NOTIFIED POST reaches the idle VP, the caller
+/// retries and gets echo's answer. If no notification comes within two seconds, the second
+/// chore POSTs the VP's word itself (so the test ends) and the test fails.
+pub fn nonblocking_call_suspends_the_chore_not_the_vp(ctx: &Ctx) -> Outcome {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+    crate::tester::hold_echo()?;
+    let released = Arc::new(AtomicBool::new(false));
+    let rel = released.clone();
+    let r = (move || -> Outcome {
+        let task = Task::new(config(ctx, 1))?;
+        task.give_cap(RELEASE, crate::tester::HOLD_RESUME)
+            .map_err(|e| format!("give the resume capability: {e:?}"))?;
+        let ((answer, tries, meanwhile, forced), report) = task.run(move |c| {
+            // 0: the caller has not called yet, 1: it is in its call, 2: the call returned.
+            let state = Arc::new(AtomicU32::new(0));
+            let s = state.clone();
+            let caller = c.spawn(move |c| {
+                let mut call = KernelCall::call(slots::ECHO, echo::PLUS_ONE, &[41]);
+                s.store(1, SeqCst);
+                let r = c.call_nonblocking(&mut call);
+                s.store(2, SeqCst);
+                (r.map(|m| m.data[0]), call.tries)
+            });
+            let other = c.spawn(move |c| {
+                let mut meanwhile = 0;
+                while meanwhile < MEANWHILE && state.load(SeqCst) == 1 {
+                    meanwhile += 1;
+                    c.yield_now();
+                }
+                let sent = invoke::send(RELEASE, 0, &[], &[]);
+                rel.store(sent.is_ok(), SeqCst);
+                let give_up = c.now_ns() + NOTIFY_PATIENCE_NS;
+                while state.load(SeqCst) != 2 && c.now_ns() < give_up {
+                    c.sleep_for(200_000);
+                }
+                let forced = state.load(SeqCst) != 2;
+                if forced {
+                    let word = vp_notification(0);
+                    let _ = invoke::post(
+                        tessera_tasks::slots::vp_endpoint(0),
+                        tessera_tasks::NOTIFY,
+                        word,
+                    );
+                }
+                (meanwhile, forced)
+            });
+            let (answer, tries) = caller
+                .map_or((Err(tessera_user::abi::Error::OutOfQuota), 0), |h| {
+                    h.join(c)
+                });
+            let (meanwhile, forced) = other.map_or((0, true), |h| h.join(c));
+            (answer, tries, meanwhile, forced)
+        })?;
+        let notes = report.kernel_notes[0];
+        println!("usertest note: non-blocking CALL: {tries} tries, {meanwhile} yields of another chore meanwhile, {notes} NOTIFIED POSTs to the VP");
+        ensure(!forced, || {
+            String::from("no notification reached the VP within two seconds")
+        })?;
+        ensure(answer == Ok(42), || format!("echo answered {answer:?}"))?;
+        ensure(meanwhile == MEANWHILE, || {
+            format!("the other chore ran {meanwhile} of {MEANWHILE} yields while the caller waited")
+        })?;
+        ensure(tries >= 2 && notes >= 1, || {
+            format!(
+                "{tries} tries, {notes} NOTIFIED POSTs: the call never waited for a notification"
+            )
+        })
+    })();
+    if !released.load(SeqCst) {
+        crate::tester::release_echo()?;
+    }
+    r
+}
+
+/// Chores alive at once in `thousands_of_chores_alive`: as many 1.5 KiB chunks as the
+/// kernel will map beside the suite (MAP refuses past about 2,048 mappings in one space).
+const MANY: usize = 5_000;
+
+/// 5,000 chores alive at once in one task on two VPs, each blocked on one wait queue, then
+/// all released. A chore costs its 1.5 KiB dense stack chunk and nothing else: its control
+/// block, closure and result are in the chunk, its suspension record in its frame (the
+/// program's heap is 64 KiB: it could not hold 5,000 of anything).
+pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use tessera_runtime::WaitQueue;
+    let mut config = config(ctx, 2);
+    config.dense_bytes = 1536;
+    config.chunks = MANY + 64;
+    config.quota = 2 * 1024;
+    let task = Task::new(config)?;
+    let rt = task.runtime().clone();
+    let ((alive, blocked, finished), report) = task.run(move |c| {
+        let gate = Arc::new(WaitQueue::new());
+        let done = Arc::new(AtomicUsize::new(0));
+        for i in 0..MANY {
+            let (g, d) = (gate.clone(), done.clone());
+            if c.spawn(move |c| {
+                g.block(c);
+                d.fetch_add(1, SeqCst);
+            })
+            .is_err()
+            {
+                return (i, 0, 0);
+            }
+            // Let the new chores run (and block) now and then: the run queue stays short.
+            if i % 64 == 63 {
+                c.yield_now();
+            }
+        }
+        while gate.len() < MANY && rt.live() == MANY + 1 {
+            c.yield_now();
+        }
+        let (alive, blocked) = (rt.live() - 1, gate.len());
+        gate.unblock_all();
+        while done.load(SeqCst) < blocked {
+            c.yield_now();
+        }
+        (alive, blocked, done.load(SeqCst))
+    })?;
+    let bytes = report.pages * 4096 / MANY;
+    println!("usertest note: {alive} chores alive, {blocked} blocked at once, {finished} finished; {} pages mapped: {bytes} bytes per chore", report.pages);
+    ensure(alive == MANY && blocked == MANY && finished == MANY, || {
+        format!("{alive} alive, {blocked} blocked, {finished} finished of {MANY}")
+    })
+}
+
+/// The name server process's slots: its endpoint and process, its stack page (tester's).
+const NAMES_EP: u8 = crate::tester::SCRATCH + 5;
+const NAMES_PROCESS: u8 = crate::tester::SCRATCH + 6;
+const NAMES_STACK: u8 = crate::tester::SCRATCH + 7;
+/// VP slot of the endpoint to the name server.
+const NAMES: u8 = tessera_tasks::slots::GIVEN.start + 1;
+/// Where the name server's stack page is mapped (in the tester's space).
+const NAMES_STACK_VA: u64 = 0x21_0000_0000;
+
+/// The name server process: answers until STOP, then halts itself.
+extern "C" fn name_server_main(_arg: u64) -> ! {
+    tessera_tasks::name_server::serve(20, 21);
+    let _ = caps::halt(slots::SELF);
+    unreachable!("the name server ran on after halting itself")
+}
+
+/// The system-wide name server as a process beside two tasks: a server chore of task 20
+/// registers a channel name (a second registration of it is refused); a client chore of task
+/// 21 looks it up and gets the channel and word, finds an unknown name missing, unregisters
+/// it and then finds it missing too.
+pub fn name_server_across_tasks(ctx: &Ctx) -> Outcome {
+    use tessera_runtime::ChannelId;
+    use tessera_tasks::name_server::{self, NameError};
+    use tessera_user::abi::{CapType, Rights};
+    let rw = Rights::READ.union(Rights::WRITE);
+    let made = caps::create(slots::BANK, CapType::Process, NAMES_PROCESS)
+        .and_then(|()| caps::create(slots::BANK, CapType::Page, NAMES_STACK))
+        .and_then(|()| caps::map(slots::task::SPACE, NAMES_STACK_VA >> 12, NAMES_STACK, rw))
+        .and_then(|()| caps::set_space(NAMES_PROCESS, slots::task::SPACE))
+        .and_then(|()| caps::set_cap(NAMES_PROCESS, slots::SELF, NAMES_PROCESS, Rights::ALL))
+        .and_then(|()| caps::set_priority(NAMES_PROCESS, ctx.priority))
+        .and_then(|()| {
+            caps::set_entry(
+                NAMES_PROCESS,
+                name_server_main as *const () as u64,
+                NAMES_STACK_VA + 4096 - 8,
+                0,
+            )
+        })
+        .and_then(|()| caps::make_endpoint(NAMES_PROCESS, 0x4e4d, NAMES_EP))
+        .and_then(|()| caps::resume(NAMES_PROCESS));
+    let r = (|| -> Outcome {
+        made.map_err(|e| format!("start the name server: {e:?}"))?;
+        let channel = ChannelId {
+            owner: TaskId::new(20).unwrap_or_else(|| unreachable!()),
+            index: 7,
+        };
+        let mut a = config(ctx, 1);
+        a.task = channel.owner;
+        let server_task = Task::new(a)?;
+        server_task
+            .give_cap(NAMES, NAMES_EP)
+            .map_err(|e| format!("give: {e:?}"))?;
+        let (registered, _) = server_task.run(move |c| {
+            let h = c.spawn(move |c| {
+                let first = name_server::register(c, NAMES, "results", channel, 0x5eed);
+                let again = name_server::register(c, NAMES, "results", channel, 1);
+                (first, again)
+            });
+            h.map(|h| h.join(c))
+        })?;
+        ensure(registered == Ok((Ok(()), Err(NameError::Taken))), || {
+            format!("task 20's registrations: {registered:?}")
+        })?;
+        let mut b = config(ctx, 2);
+        b.task = TaskId::new(21).unwrap_or_else(|| unreachable!());
+        let client_task = Task::new(b)?;
+        client_task
+            .give_cap(NAMES, NAMES_EP)
+            .map_err(|e| format!("give: {e:?}"))?;
+        let (seen, _) = client_task.run(move |c| {
+            let h = c.spawn(move |c| {
+                (
+                    name_server::lookup(c, NAMES, "results"),
+                    name_server::lookup(c, NAMES, "nothing"),
+                    name_server::unregister(c, NAMES, "results"),
+                    name_server::lookup(c, NAMES, "results"),
+                )
+            });
+            h.map(|h| h.join(c))
+        })?;
+        let want = Ok((
+            Ok((channel, 0x5eed)),
+            Err(NameError::NotFound),
+            Ok(()),
+            Err(NameError::NotFound),
+        ));
+        ensure(seen == want, || format!("task 21 saw {seen:?}"))
+    })();
+    let stopped = invoke::call(NAMES_EP, name_server::STOP, &[], &[]);
+    for slot in [NAMES_PROCESS, NAMES_STACK, NAMES_EP] {
+        let _ = caps::destroy(slots::BANK, slot);
+    }
+    r?;
+    ensure(stopped.is_ok_and(|m| m.data[0] == name_server::OK), || {
+        format!("STOP: {stopped:?}")
+    })
 }

@@ -169,6 +169,7 @@ pub fn run_once(vps: usize, priority: u64) -> Result<DemoRun, String> {
         chunk_pages: 2,
         max_chunks: 4,
         chunks: 64,
+        dense_bytes: 0,
         pool: PoolConfig {
             low_water: 2,
             refill: 4,

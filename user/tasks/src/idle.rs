@@ -1,7 +1,8 @@
 //! How a VP in ring 3 waits (seed 000 section 7: "a VP with nothing ready waits in the kernel
 //! for its next notification POST"): in its open wait, for a POST to its endpoint from a VP
-//! that gave it work, from its alarm (armed at its alarm queue's earliest deadline), or a
-//! kernel event notification.
+//! that gave it work, from its alarm (armed at its alarm queue's earliest deadline), a
+//! notification word from another task, or the kernel's `NOTIFIED` for a chore's
+//! non-blocking call (`kernel_call.rs`).
 //!
 //! Guarantees: no lost wake-up. A notifier sets the VP's token before POSTing, and POSTs only
 //! when the token was clear; an idle VP clears the token and returns (to look for work again)
@@ -13,15 +14,15 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tessera_runtime::Idle;
 use tessera_user::abi::order::alarm;
-use tessera_user::abi::post::ALARM_FIRED;
+use tessera_user::abi::post::{ALARM_FIRED, NOTIFIED};
 use tessera_user::{clock, invoke};
 
 use crate::slots::{vp_endpoint, ALARM};
 
 /// The order of a VP's wake-up POST.
 pub const WAKE: u32 = 0x7a5c;
-/// The order of a POST carrying a notification word (`Runtime::deliver`), from another task's
-/// `SharedSender` or, once it exists, the kernel's event notification.
+/// The order of a POST carrying a notification word (`Runtime::deliver`) from another task's
+/// `SharedSender` (the kernel's own carry `post::NOTIFIED`).
 pub const NOTIFY: u32 = 0x7a5e;
 
 #[derive(Debug, Default)]
@@ -35,8 +36,10 @@ pub struct VpIdle {
     pub posts: AtomicU64,
     /// Alarm POSTs it received.
     pub alarms: AtomicU64,
-    /// Notification POSTs it received.
+    /// Notification POSTs from other tasks it received.
     pub notes: AtomicU64,
+    /// The kernel's `NOTIFIED` POSTs it received.
+    pub kernel_notes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -84,6 +87,10 @@ impl Idle for SharedIdle {
             ALARM_FIRED => {
                 me.alarms.fetch_add(1, Ordering::Relaxed);
                 None
+            }
+            NOTIFIED => {
+                me.kernel_notes.fetch_add(1, Ordering::Relaxed);
+                Some(m.data[0])
             }
             _ => {
                 me.notes.fetch_add(1, Ordering::Relaxed);

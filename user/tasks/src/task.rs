@@ -17,10 +17,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use tessera_runtime::{Config, Ctx, Ordinary, PoolConfig, Runtime, TaskId};
+use tessera_runtime::{vp_notification, Config, Ctx, Ordinary, PoolConfig, Runtime, TaskId};
 use tessera_user::abi::message::InvocationKind;
 use tessera_user::abi::{CapType, Error, Rights};
-use tessera_user::{caps, invoke, slots as lib_slots};
+use tessera_user::{caps, invoke, nonblocking, slots as lib_slots};
 
 use crate::idle::{KernelIdle, SharedIdle};
 use crate::keeper::{Keeper, KeeperCounts};
@@ -50,6 +50,9 @@ pub struct TaskConfig {
     pub max_chunks: usize,
     /// Chunks mapped for the whole task.
     pub chunks: usize,
+    /// 0: guarded chunks of `chunk_pages` pages; else dense chunks of this many bytes (no
+    /// guard pages, no growth: `stacks.rs`).
+    pub dense_bytes: usize,
     pub pool: PoolConfig,
     /// Quota of the task's bank, from the home's bank.
     pub quota: u64,
@@ -66,8 +69,10 @@ pub struct TaskReport {
     pub waits: Vec<u64>,
     pub posts: Vec<u64>,
     pub alarms: Vec<u64>,
-    /// Per VP: notification POSTs it received.
+    /// Per VP: notification POSTs from other tasks it received.
     pub notes: Vec<u64>,
+    /// Per VP: the kernel's NOTIFIED POSTs it received.
+    pub kernel_notes: Vec<u64>,
     pub keeper: KeeperCounts,
     /// Pages the task mapped (stacks included).
     pub pages: usize,
@@ -128,11 +133,11 @@ impl Task {
             "task bank",
             caps::create_bank(lib_slots::BANK, config.quota, TASK_BANK),
         )?;
-        let region = Arc::new(StackRegion::new(
-            config.chunk_pages,
-            config.max_chunks,
-            config.chunks,
-        ));
+        let region = Arc::new(if config.dense_bytes > 0 {
+            StackRegion::dense(config.dense_bytes, config.chunks)
+        } else {
+            StackRegion::new(config.chunk_pages, config.max_chunks, config.chunks)
+        });
         let idle = Arc::new(KernelIdle::new(config.vps));
         let rt = Runtime::new(
             Config {
@@ -174,7 +179,13 @@ impl Task {
             "task capability page",
             caps::create(TASK_BANK, CapType::CapPage, TASK_CAPS),
         )?;
-        step("stack chunks", self.region.map_all(&mut self.memory))?;
+        if let Err(e) = self.region.map_all(&mut self.memory) {
+            let left = caps::available(TASK_BANK).map_or(0, |(free, _)| free);
+            return Err(format!(
+                "stack chunks: {e:?} after {} pages ({left} units left in the task's bank)",
+                self.memory.pages()
+            ));
+        }
         let n = self.config.vps;
         for i in 0..n {
             step(
@@ -208,6 +219,11 @@ impl Task {
         for i in 0..n {
             step("load VP", load(TASK_CAPS, process_entry(i), PROCESS))?;
             step("VP endpoint", caps::make_endpoint(PROCESS, i as u64, TMP))?;
+            // Its chores' non-blocking calls are notified to the VP itself (`kernel_call.rs`).
+            step(
+                "VP notification endpoint",
+                nonblocking::set_notify(PROCESS, TMP, vp_notification(i)),
+            )?;
             for j in 0..n {
                 step("load VP", load(TASK_CAPS, process_entry(j), PROCESS))?;
                 step(
@@ -273,6 +289,19 @@ impl Task {
         caps::make_endpoint(PROCESS, badge, into)
     }
 
+    /// Copies the capability in the home's slot `from` into slot `into` of every VP, for its
+    /// chores to invoke. `into` must be one of `slots::GIVEN`.
+    pub fn give_cap(&self, into: u8, from: u8) -> Result<(), Error> {
+        if !GIVEN.contains(&into) {
+            return Err(Error::InvalidArgument);
+        }
+        for i in 0..self.made {
+            load(TASK_CAPS, process_entry(i), PROCESS)?;
+            caps::set_cap(PROCESS, into, from, Rights::ALL)?;
+        }
+        Ok(())
+    }
+
     /// Runs `main` as the task's first chore on VP 0 and keeps the VPs' faults until every
     /// chore has exited; then destroys the task. Returns `main`'s result and what was seen.
     pub fn run<T: Send + 'static>(
@@ -313,6 +342,7 @@ impl Task {
             posts: self.counter(|v| v.posts.load(Ordering::Relaxed)),
             alarms: self.counter(|v| v.alarms.load(Ordering::Relaxed)),
             notes: self.counter(|v| v.notes.load(Ordering::Relaxed)),
+            kernel_notes: self.counter(|v| v.kernel_notes.load(Ordering::Relaxed)),
             keeper,
             pages: self.memory.pages(),
         });
@@ -340,6 +370,8 @@ impl Task {
             // SAFETY: made by `Box::into_raw` in `make`; its VP process is destroyed.
             drop(unsafe { Box::from_raw(boot) });
         }
+        // The pools' records are in the chunks, which are about to be unmapped.
+        self.rt.release_stacks();
         self.memory.release();
         let _ = caps::destroy(TASK_BANK, TASK_CAPS);
         let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
