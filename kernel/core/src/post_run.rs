@@ -49,20 +49,21 @@ use crate::sync::{CpuId, Restart};
 impl<P: Platform> Kernel<P> {
     /// Activity `i` has just become the owner of `t`'s sender queue (`t` locked, available):
     /// deliver it at once if this CPU would run it next anyway, else make it ready.
+    #[cold]
     pub(crate) fn post_owns(&self, cpu: &mut Cpu, t_id: ObjId, t: &mut Process, i: PostId) {
-        let Some(a) = self.posts.get(i) else {
+        let Some(priority) = self.posts.get(i).map(|a| a.priority) else {
             panic!("post activity {i:?} owns a queue but is free (kernel bug)");
         };
-        if cpu.current == Some(t_id) && self.runs_next_here(cpu.id, a.priority) {
+        if cpu.current == Some(t_id) && self.runs_next_here(cpu.id, priority) {
             self.deliver_post(cpu, t_id, t, i);
             t.senders.used(&self.stall_nodes, Waiter::Post(i), false);
             return;
         }
-        self.make_post_ready(cpu, t.home, i, a.priority);
+        self.make_post_ready(cpu, t.home, i, priority);
     }
 
     /// Whether an activity of `priority` made ready on `c` would be the next thing `c` runs:
-    /// no process there is ready above its priority (an activity wins a tie: `pick_post`), and
+    /// no process there is ready above its priority (an activity wins a tie: `pick_own_post`), and
     /// no other activity at or above it.
     fn runs_next_here(&self, c: CpuId, priority: Priority) -> bool {
         let run = self.shared(c).run.lock();
@@ -115,24 +116,30 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// The activity this CPU should run before any process: the best ready one here (or, with
-    /// nothing ready here at all, another CPU's) whose priority is at least that of the best
-    /// process this CPU could pick. Taken off its queue.
-    pub(crate) fn pick_post(&self, cpu: &Cpu) -> Option<PostId> {
+    /// The best activity ready on this CPU if its priority is at least that of the best
+    /// process here (an activity wins a tie), taken off its queue.
+    #[inline(never)]
+    pub(crate) fn pick_own_post(&self, cpu: &Cpu) -> Option<PostId> {
         let shared = self.shared(cpu.id);
-        if shared.ready_posts.load(Ordering::Acquire) != 0 {
-            let mut run = shared.run.lock();
-            let mut q = shared.posts.lock();
-            let process = run.highest_queued();
-            let outranked = q.highest().is_none_or(|p| process.is_some_and(|o| p < o));
-            if outranked {
-                return None;
-            }
-            let taken = q.pick().map(|(i, _)| i);
-            Self::publish_posts(shared, &mut run, &q);
-            return taken;
+        let mut run = shared.run.lock();
+        let mut q = shared.posts.lock();
+        let process = run.highest_queued();
+        let outranked = q.highest().is_none_or(|p| process.is_some_and(|o| p < o));
+        if outranked {
+            return None;
         }
-        if self.cpus.len() == 1 || !shared.run.lock().is_empty() {
+        let taken = q.pick().map(|(i, _)| i);
+        Self::publish_posts(shared, &mut run, &q);
+        taken
+    }
+
+    /// For a CPU with nothing to run: an activity ready on another CPU, taken off its queue.
+    /// Another CPU's queues are only tried, not waited for (as `pick` does). Kept out of line,
+    /// like the rest of this file's work, so that the scheduler's common path stays small.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn steal_post(&self, cpu: &Cpu) -> Option<PostId> {
+        if self.cpus.len() == 1 {
             return None;
         }
         self.cpu_ids().filter(|&c| c != cpu.id).find_map(|c| {
@@ -146,6 +153,12 @@ impl<P: Platform> Kernel<P> {
             Self::publish_posts(other, &mut run, &q);
             taken
         })
+    }
+
+    /// `run_post` until it gets through.
+    #[inline(never)]
+    pub(crate) fn run_post_now(&self, cpu: &mut Cpu, i: PostId) {
+        self.retry(cpu, |k, cpu| k.run_post(cpu, i));
     }
 
     /// Runs activity `i`, taken off a post run queue: it delivers itself if it still owns its

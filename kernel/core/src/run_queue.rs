@@ -105,8 +105,6 @@ struct Node<T> {
     id: T,
     level: u8,
     pinned: bool,
-    /// The tick it was marked as a queue owner at (`reserve`), or `NO_RESERVATION`.
-    reserved_at: u64,
     prev: u32,
     next: u32,
 }
@@ -128,6 +126,10 @@ pub struct RunQueue<T> {
     stealable: u32,
     unpinned: [u32; PRIORITY_LEVELS],
     reserved: u32,
+    /// By slot: the tick its id was marked as a queue owner at (`reserve`), or
+    /// `NO_RESERVATION`. Kept apart from the nodes, so that enqueue and pick, which never see
+    /// a mark while `reserved` is 0, do not pay for it.
+    marks: Vec<u64>,
     /// Levels at which this CPU has post activities ready (`post_run.rs`, their own queue):
     /// `highest` counts them, so whoever asks what is ready here (the fast path's bar,
     /// preemption) sees them; `pick` does not, as they are not in this queue.
@@ -153,6 +155,7 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             stealable: 0,
             unpinned: [0; PRIORITY_LEVELS],
             reserved: 0,
+            marks: alloc::vec![NO_RESERVATION; capacity],
             post_levels: 0,
             len: 0,
         }
@@ -256,7 +259,6 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             id,
             level: prio.0,
             pinned,
-            reserved_at: NO_RESERVATION,
             prev,
             next,
         });
@@ -309,13 +311,14 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
     /// Marks the queued `id` as the owner of a stall queue since tick `now` (seed 002: its
     /// reservation is bounded, see `dispatch.rs`). False if `id` is not queued here.
     pub fn reserve(&mut self, id: T, now: u64) -> bool {
-        let Some(n) = self.nodes.get_mut(id.into()).and_then(Option::as_mut) else {
+        let slot = id.into();
+        if self.node(slot).is_none() {
             return false;
-        };
-        if n.reserved_at == NO_RESERVATION {
+        }
+        if self.marks[slot] == NO_RESERVATION {
             self.reserved += 1;
         }
-        n.reserved_at = now;
+        self.marks[slot] = now;
         true
     }
 
@@ -327,20 +330,19 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
     /// Drops the mark of an owner marked before tick `before` and returns it (it stays queued).
     pub fn take_reservation_older_than(&mut self, before: u64) -> Option<T> {
         let (slot, _) = self.marked().find(|&(_, at)| at < before)?;
-        let n = self.nodes[slot].as_mut()?;
-        n.reserved_at = NO_RESERVATION;
+        self.marks[slot] = NO_RESERVATION;
         self.reserved -= 1;
-        Some(n.id)
+        self.node(slot).map(|n| n.id)
     }
 
     /// The marked nodes' slots and marks, walking only until every mark is seen.
     fn marked(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         let mut left = self.reserved;
-        let mut slots = self.nodes.iter().enumerate();
+        let mut slots = self.marks.iter().enumerate();
         core::iter::from_fn(move || {
             while left > 0 {
-                let (slot, n) = slots.next()?;
-                if let Some(at) = n.map(|n| n.reserved_at).filter(|&a| a != NO_RESERVATION) {
+                let (slot, &at) = slots.next()?;
+                if at != NO_RESERVATION {
                     left -= 1;
                     return Some((slot, at));
                 }
@@ -377,12 +379,16 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
             return Err(RunQueueViolation::Length);
         }
         let marked = self
-            .nodes
+            .marks
             .iter()
-            .flatten()
-            .filter(|n| n.reserved_at != NO_RESERVATION)
+            .filter(|&&at| at != NO_RESERVATION)
             .count();
-        if marked != self.reserved as usize {
+        let strays = self
+            .marks
+            .iter()
+            .enumerate()
+            .any(|(slot, &at)| at != NO_RESERVATION && self.node(slot).is_none());
+        if marked != self.reserved as usize || strays {
             return Err(RunQueueViolation::Reserved);
         }
         for (p, &count) in self.unpinned.iter().enumerate() {
@@ -421,7 +427,8 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         if self.levels[node.level as usize].head == NIL {
             self.bitmap &= !(1 << node.level);
         }
-        if node.reserved_at != NO_RESERVATION {
+        if self.reserved != 0 && self.marks[slot] != NO_RESERVATION {
+            self.marks[slot] = NO_RESERVATION;
             self.reserved -= 1;
         }
         if !node.pinned {

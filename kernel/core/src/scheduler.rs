@@ -36,6 +36,7 @@ use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState};
 use crate::platform::Platform;
+use crate::post::PostId;
 use crate::run_queue::{Position, Priority, DEFAULT_QUANTUM_TICKS};
 use crate::sync::atomic::Ordering;
 use crate::sync::{CpuId, Restart};
@@ -55,6 +56,14 @@ pub enum Exit {
     Idle,
 }
 
+/// What `pick` chose to run next.
+enum Next {
+    /// A ready process, taken off its run queue.
+    Process(ObjId),
+    /// A ready post activity, taken off its queue.
+    Post(PostId),
+}
+
 /// What to do with the current process at exit.
 enum Verdict {
     /// Return to it, in this address space.
@@ -72,7 +81,10 @@ impl<P: Platform> Kernel<P> {
     }
 
     pub(crate) fn schedule(&self, cpu: &mut Cpu) -> Exit {
-        self.end_stale_reservations(cpu);
+        let shared = self.shared(cpu.id);
+        if shared.ticks.load(Ordering::Relaxed) >= shared.reserved_until.load(Ordering::Acquire) {
+            self.end_stale_reservations(cpu);
+        }
         let mut picked = None;
         loop {
             self.run_deferred(cpu);
@@ -95,21 +107,25 @@ impl<P: Platform> Kernel<P> {
                     }
                     Verdict::Drop => {
                         cpu.current = None;
-                        self.shared(cpu.id)
-                            .running_priority
-                            .store(IDLE, Ordering::Release);
+                        shared.running_priority.store(IDLE, Ordering::Release);
                     }
                 }
             }
-            if let Some(i) = self.pick_post(cpu) {
-                self.retry(cpu, |k, cpu| k.run_post(cpu, i));
-                continue;
-            }
             match self.pick(cpu) {
-                Some(next) => picked = Some(next),
-                // A process that just left this CPU may have had waiters to wake first.
-                None if cpu.deferred.is_empty() => return Exit::Idle,
-                None => {}
+                Some(Next::Process(next)) => picked = Some(next),
+                Some(Next::Post(i)) => self.run_post_now(cpu, i),
+                None => {
+                    // A post activity ready on another CPU runs here only when there is
+                    // nothing else (`post_run.rs`).
+                    if let Some(i) = self.steal_post(cpu) {
+                        self.run_post_now(cpu, i);
+                        continue;
+                    }
+                    // A process that just left this CPU may have had waiters to wake first.
+                    if cpu.deferred.is_empty() {
+                        return Exit::Idle;
+                    }
+                }
             }
         }
     }
@@ -118,12 +134,11 @@ impl<P: Platform> Kernel<P> {
     /// activity that waited here as long is delivered now (see "Reservations"). The last step
     /// holds the run queue's lock and then the post run queue's, the one place both are held,
     /// so no mark made meanwhile is missed by the new `reserved_until`.
+    #[cold]
+    #[inline(never)]
     fn end_stale_reservations(&self, cpu: &mut Cpu) {
         let shared = self.shared(cpu.id);
         let now = shared.ticks.load(Ordering::Relaxed);
-        if now < shared.reserved_until.load(Ordering::Acquire) {
-            return;
-        }
         let quantum = u64::from(DEFAULT_QUANTUM_TICKS);
         let before = (now + 1).saturating_sub(quantum);
         loop {
@@ -147,7 +162,7 @@ impl<P: Platform> Kernel<P> {
                 post
             };
             if let Some(i) = post {
-                self.retry(cpu, |k, cpu| k.run_post(cpu, i));
+                self.run_post_now(cpu, i);
                 continue;
             }
             let run = shared.run.lock();
@@ -244,9 +259,21 @@ impl<P: Platform> Kernel<P> {
     /// queue and what the other CPUs' queues let go (not their pinned processes), its own
     /// winning ties (its caches are warm). Another CPU's queue is only tried, not waited for:
     /// one busy at this moment is passed over, so looking never makes a CPU wait on another.
-    fn pick(&self, cpu: &Cpu) -> Option<ObjId> {
+    /// A post activity ready here at least as urgent as every process here comes first
+    /// (`post_run.rs`); the run queue says whether there is one (`RunQueue::post_levels`), so
+    /// looking costs nothing while none is.
+    fn pick(&self, cpu: &Cpu) -> Option<Next> {
         if self.cpus.len() == 1 {
-            return self.shared(cpu.id).run.lock().pick().map(|(id, _)| id);
+            let mut own = self.shared(cpu.id).run.lock();
+            if own.post_levels() == 0 {
+                return own.pick().map(|(id, _)| Next::Process(id));
+            }
+            drop(own);
+            if let Some(i) = self.pick_own_post(cpu) {
+                return Some(Next::Post(i));
+            }
+            let taken = self.shared(cpu.id).run.lock().pick();
+            return taken.map(|(id, _)| Next::Process(id));
         }
         let steal_pinned = self.ignores_affinity();
         let mut other: Option<(Priority, CpuId)> = None;
@@ -263,15 +290,26 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let mut own = self.shared(cpu.id).run.lock();
-        match other {
+        if own.post_levels() != 0 {
+            drop(own);
+            if let Some(i) = self.pick_own_post(cpu) {
+                return Some(Next::Post(i));
+            }
+            own = self.shared(cpu.id).run.lock();
+        }
+        let taken = match other {
             Some((p, c)) if own.highest_queued().is_none_or(|o| p > o) => {
                 drop(own);
                 let mut q = self.shared(c).run.lock();
-                let taken = if steal_pinned { q.pick() } else { q.steal() };
-                taken.map(|(id, _)| id)
+                if steal_pinned {
+                    q.pick()
+                } else {
+                    q.steal()
+                }
             }
-            _ => own.pick().map(|(id, _)| id),
-        }
+            _ => own.pick(),
+        };
+        taken.map(|(id, _)| Next::Process(id))
     }
 
     /// `p` is now current on `cpu` (its home from now on) with a fresh quantum; the caller

@@ -83,6 +83,8 @@ impl<P: Platform> Kernel<P> {
 
     /// Marks `owner`, just queued on CPU `c` as a queue's owner, so that its reservation ends
     /// if it waits there a full quantum (`dispatch.rs`, "Reservations").
+    #[cold]
+    #[inline(never)]
     fn reserve(&self, c: crate::sync::CpuId, owner: ObjId) {
         let shared = self.shared(c);
         let mut run = shared.run.lock();
