@@ -66,6 +66,10 @@ impl<P: Platform> Kernel<P> {
     /// no process there is ready above its priority (an activity wins a tie: `pick_own_post`), and
     /// no other activity at or above it.
     fn runs_next_here(&self, c: CpuId, priority: Priority) -> bool {
+        // The ready word settles the common case without the lock: nothing ready as high.
+        if self.shared(c).run.highest().is_none_or(|p| p < priority) {
+            return true;
+        }
         let run = self.shared(c).run.lock();
         run.highest_queued().is_none_or(|p| priority >= p)
             && Priority::highest_of(run.post_levels()).is_none_or(|p| priority > p)
