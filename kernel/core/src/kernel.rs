@@ -219,6 +219,13 @@ impl<P: Platform> Kernel<P> {
         self.saves.with(id, |r| f(p, r))
     }
 
+    /// The live address space process `p` runs in, if it has one (`Exit::User::space`).
+    #[inline]
+    pub(crate) fn live_space(&self, p: &Process) -> Option<ObjId> {
+        let space = p.space.obj;
+        (!p.space.is_null() && self.spaces.is_live(space)).then_some(space)
+    }
+
     /// Runs `f` on the registers of the process current on this CPU, which this CPU owns
     /// with or without its lock (`save_areas.rs`).
     #[inline]

@@ -234,8 +234,7 @@ impl<P: Platform> Kernel<P> {
                 Verdict::Rerun
             }
             RunState::Running if !resched && (p.may_run_on(cpu.id) || self.ignores_affinity()) => {
-                let space = p.space.obj;
-                Verdict::Keep((!p.space.is_null() && self.spaces.is_live(space)).then_some(space))
+                Verdict::Keep(self.live_space(p))
             }
             RunState::Running => {
                 self.left_cpu(cpu, cur, p);

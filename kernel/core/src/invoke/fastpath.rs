@@ -194,10 +194,7 @@ impl<P: Platform> Kernel<P> {
                         );
                         p.invocations += 1;
                         self.current_regs(me, |r| r.set_reply(&Reply::default()));
-                        let space = p.space.obj;
-                        return Plan::Answered(
-                            (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
-                        );
+                        return Plan::Answered(self.live_space(p));
                     }
                     (InvocationKind::Call, _)
                         if info.order == order::GET_TYPE && self.is_live(&target) =>
@@ -218,10 +215,7 @@ impl<P: Platform> Kernel<P> {
                                 ..Reply::default()
                             })
                         });
-                        let space = p.space.obj;
-                        return Plan::Answered(
-                            (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
-                        );
+                        return Plan::Answered(self.live_space(p));
                     }
                     _ => false,
                 };
@@ -421,13 +415,7 @@ impl<P: Platform> Kernel<P> {
                 Fast::Runs(space)
             }
             Switched::CallerGoesOn => {
-                let space = self
-                    .processes
-                    .read(me, |p| {
-                        let s = p.space.obj;
-                        (!p.space.is_null() && self.spaces.is_live(s)).then_some(s)
-                    })
-                    .flatten();
+                let space = self.processes.read(me, |p| self.live_space(p)).flatten();
                 Fast::Runs(space)
             }
             Switched::No => Fast::General,
@@ -534,7 +522,6 @@ impl<P: Platform> Kernel<P> {
         self.with_regs(cpu.id, t, r, |_, s| s.set_reply(reply));
         r.state = RunState::Running;
         self.become_current(cpu.id, r);
-        let space = r.space.obj;
-        (!r.space.is_null() && self.spaces.is_live(space)).then_some(space)
+        self.live_space(r)
     }
 }

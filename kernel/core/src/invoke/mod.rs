@@ -233,9 +233,8 @@ impl<P: Platform> Kernel<P> {
                 if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
                     return Next::Exit;
                 }
-                let space = p.space.obj;
                 Next::Same {
-                    space: (!p.space.is_null() && self.spaces.is_live(space)).then_some(space),
+                    space: self.live_space(p),
                 }
             })
             .unwrap_or(Next::Exit)
