@@ -184,38 +184,17 @@ impl<P: Platform> Kernel<P> {
                         if self.yield_quantum(cpu, me).is_err() {
                             return Plan::General;
                         }
-                        trace_event!(
-                            self,
-                            cpu.id,
-                            Invoked,
-                            me.index,
-                            target.ty as u64,
-                            u64::from(info.order)
-                        );
-                        p.invocations += 1;
-                        self.current_regs(me, |r| r.set_reply(&Reply::default()));
-                        return Plan::Answered(self.live_space(p));
+                        return self.answered(cpu, me, p, target, info, Reply::default());
                     }
                     (InvocationKind::Call, _)
                         if info.order == order::GET_TYPE && self.is_live(&target) =>
                     {
                         // COMMIT POINT (GET_TYPE): the type is in the live capability.
-                        trace_event!(
-                            self,
-                            cpu.id,
-                            Invoked,
-                            me.index,
-                            target.ty as u64,
-                            u64::from(info.order)
-                        );
-                        p.invocations += 1;
-                        self.current_regs(me, |r| {
-                            r.set_reply(&Reply {
-                                data: [target.ty as u64, 0, 0, 0],
-                                ..Reply::default()
-                            })
-                        });
-                        return Plan::Answered(self.live_space(p));
+                        let reply = Reply {
+                            data: [target.ty as u64, 0, 0, 0],
+                            ..Reply::default()
+                        };
+                        return self.answered(cpu, me, p, target, info, reply);
                     }
                     _ => false,
                 };
@@ -260,6 +239,33 @@ impl<P: Platform> Kernel<P> {
             Fast::General => cpu.held.adopt(LockKey::process(me.index), LockMode::Write),
         }
         fast
+    }
+
+    /// A kernel-object order answered on the fast path (its commit point passed): the caller
+    /// `p` (process `me`, locked) gets `reply` and goes on here, as the general path's
+    /// `finish` would leave it.
+    fn answered(
+        &self,
+        cpu: &Cpu,
+        me: ObjId,
+        p: &mut Process,
+        target: Cap,
+        info: MessageInfo,
+        reply: Reply,
+    ) -> Plan {
+        trace_event!(
+            self,
+            cpu.id,
+            Invoked,
+            me.index,
+            target.ty as u64,
+            u64::from(info.order)
+        );
+        #[cfg(not(feature = "trace"))]
+        let _ = (cpu, target, info);
+        p.invocations += 1;
+        self.current_regs(me, |r| r.set_reply(&reply));
+        Plan::Answered(self.live_space(p))
     }
 
     /// The receiver side of a fast path, with the caller (of priority `priority`) locked: on
