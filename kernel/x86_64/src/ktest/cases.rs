@@ -138,7 +138,9 @@ ktest! {
         // SAFETY: one interrupt window, exactly as the idle loop opens it.
         unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
         check!(cpu.irqs_taken.load(Ordering::Relaxed) > taken, "the latched timer interrupt arrives at the window");
-        check!(cpu.ticks.load(Ordering::Relaxed) == ticks + 1, "the handler counted the tick");
+        // At least the latched tick: under TCG a loaded host may let another period pass
+        // before the `cli`, and its interrupt is taken in the same window.
+        check!(cpu.ticks.load(Ordering::Relaxed) > ticks, "the handler counted the tick");
         for _ in 0..3 {
             crate::idle::idle_once();
         }
