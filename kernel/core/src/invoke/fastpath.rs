@@ -253,16 +253,7 @@ impl<P: Platform> Kernel<P> {
         info: MessageInfo,
         reply: Reply,
     ) -> Plan {
-        trace_event!(
-            self,
-            cpu.id,
-            Invoked,
-            me.index,
-            target.ty as u64,
-            u64::from(info.order)
-        );
-        #[cfg(not(feature = "trace"))]
-        let _ = (cpu, target, info);
+        self.trace_invoked(cpu.id, me, target, info.order);
         p.invocations += 1;
         self.current_regs(me, |r| r.set_reply(&reply));
         Plan::Answered(self.live_space(p))
@@ -331,14 +322,7 @@ impl<P: Platform> Kernel<P> {
                 }
                 // COMMIT POINT (CALL/RETURN): caller and receiver are locked and every
                 // precondition holds.
-                trace_event!(
-                    self,
-                    cpu.id,
-                    Invoked,
-                    me.index,
-                    target.ty as u64,
-                    u64::from(info.order)
-                );
+                self.trace_invoked(cpu.id, me, target, info.order);
                 let sent = self.current_regs(me, |r| r.invocation().data);
                 let n = usize::from(info.data_words);
                 #[cfg(feature = "planted-bugs")]
@@ -458,14 +442,7 @@ impl<P: Platform> Kernel<P> {
         };
         // COMMIT POINT (queued POST): both are locked, and the activity is `me`'s alone to
         // take (it takes from its allotment under its own lock).
-        trace_event!(
-            self,
-            cpu.id,
-            Invoked,
-            me.index,
-            target.ty as u64,
-            u64::from(info.order)
-        );
+        self.trace_invoked(cpu.id, me, target, info.order);
         assert!(
             self.posts.take(id, a),
             "{id:?} was taken by another (kernel bug)"
@@ -481,8 +458,6 @@ impl<P: Platform> Kernel<P> {
             u64::from(info.order),
             u64::from(me.index)
         );
-        #[cfg(not(feature = "trace"))]
-        let _ = cpu;
         self.processes.write(me, |p| p.invocations += 1);
         self.current_regs(me, |x| x.set_reply(&Reply::default()));
         true
@@ -494,14 +469,7 @@ impl<P: Platform> Kernel<P> {
     fn would_block_again(&self, cpu: &Cpu, me: ObjId, target: Cap, info: MessageInfo) {
         // COMMIT POINT (WouldBlock): both are locked, the request is in place, and only the
         // caller's reply registers and invocation count change.
-        trace_event!(
-            self,
-            cpu.id,
-            Invoked,
-            me.index,
-            target.ty as u64,
-            u64::from(info.order)
-        );
+        self.trace_invoked(cpu.id, me, target, info.order);
         trace_event!(
             self,
             cpu.id,
@@ -510,8 +478,6 @@ impl<P: Platform> Kernel<P> {
             u64::from(target.obj.index),
             0
         );
-        #[cfg(not(feature = "trace"))]
-        let _ = (cpu, target, info);
         self.processes.write(me, |p| p.invocations += 1);
         self.current_regs(me, |r| {
             r.set_reply(&Reply {

@@ -34,7 +34,7 @@ mod send;
 use tessera_abi::message::Reply;
 use tessera_abi::{CapType, Error, InvocationKind};
 
-use crate::cap::ObjId;
+use crate::cap::{Cap, ObjId};
 use crate::cpu::{Cpu, IDLE};
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
@@ -42,7 +42,7 @@ use crate::object::process::{Process, QueueRef, RunState, Staller, Waiter};
 use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::sync::atomic::{spin_loop, Ordering};
-use crate::sync::Restart;
+use crate::sync::{CpuId, Restart};
 
 pub(crate) use marshal::Msg;
 
@@ -57,6 +57,22 @@ pub(crate) struct Caller {
 }
 
 impl<P: Platform> Kernel<P> {
+    /// The `Invoked` trace event of `me`'s invocation of `order` on `target`, at its commit
+    /// point (the general path and every fast path that commits record it alike).
+    #[inline]
+    pub(crate) fn trace_invoked(&self, cpu: CpuId, me: ObjId, target: Cap, order: u32) {
+        trace_event!(
+            self,
+            cpu,
+            Invoked,
+            me.index,
+            target.ty as u64,
+            u64::from(order)
+        );
+        #[cfg(not(feature = "trace"))]
+        let _ = (cpu, me, target, order);
+    }
+
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
     /// already in place. `Next::Same` only after a kernel-object order or a non-blocking send
@@ -111,16 +127,9 @@ impl<P: Platform> Kernel<P> {
         let target = if self.is_live(&msg.target) {
             msg.target
         } else {
-            crate::cap::Cap::NULL
+            Cap::NULL
         };
-        trace_event!(
-            self,
-            cpu.id,
-            Invoked,
-            me.index,
-            target.ty as u64,
-            u64::from(msg.order)
-        );
+        self.trace_invoked(cpu.id, me, target, msg.order);
         match (target.ty, msg.kind) {
             (CapType::Null, InvocationKind::Return) => {
                 self.reply_and_wait(cpu, &caller, None, &msg)
