@@ -139,7 +139,7 @@ impl<T> Table<T> {
     }
 
     /// Runs `f` on the live object `id` names, mutably.
-    #[inline]
+    #[inline(always)]
     pub fn write<R>(&self, id: ObjId, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         if !self.is_live(id) {
             return None;

@@ -89,24 +89,6 @@ pub(crate) enum Fast {
     Runs(Option<ObjId>),
 }
 
-/// What the caller-side checks found, under the caller's lock.
-enum Plan {
-    /// The caller does not run (another CPU halted it): `enter_call` handles that.
-    Stopped,
-    /// No fast path applies: the general path runs the call.
-    General,
-    /// GET_TYPE answered: the caller goes on in this space.
-    Answered(Option<ObjId>),
-    /// CALL, RETURN, SEND or POST (`info.kind`) through `target` to another process.
-    Send {
-        target: Cap,
-        ticket: u64,
-        staller: Staller,
-        priority: Priority,
-        renotify: Option<u64>,
-    },
-}
-
 /// The caller of a CALL, RETURN, SEND or POST, as the receiver side needs it.
 struct Sender {
     ticket: u64,
@@ -155,82 +137,10 @@ impl<P: Platform> Kernel<P> {
             return Fast::Declined;
         }
         self.txns.enter(cpu.id);
-        let plan = self
+        let fast = self
             .processes
-            .write(me, |p| {
-                if p.state != RunState::Running {
-                    return Plan::Stopped;
-                }
-                let target = p.cap(inv.cap).unwrap_or(Cap::NULL);
-                let send = match (info.kind, target.ty) {
-                    _ if p.owns.is_some() || p.fault.is_some() || p.completing.is_some() => false,
-                    (InvocationKind::Call, CapType::Endpoint) => true,
-                    // A SEND or POST runs its receiver at once only if it preempts the sender;
-                    // otherwise the general path queues it.
-                    (InvocationKind::Send | InvocationKind::Post, CapType::Endpoint) => {
-                        p.may_run_on(cpu.id)
-                    }
-                    (InvocationKind::Return, CapType::Resume) => !p.awaited(),
-                    (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
-                    (InvocationKind::Call, CapType::Process)
-                        if info.order == order::process::YIELD
-                            && target.obj == me
-                            && target.rights.contains(Rights::WRITE)
-                            && self.is_live(&target) =>
-                    {
-                        // COMMIT POINT (YIELD): the caller, current here, yields its own
-                        // quantum, which touches only this CPU's state (it cannot fail); the
-                        // exit's scheduler does the rest.
-                        if self.yield_quantum(cpu, me).is_err() {
-                            return Plan::General;
-                        }
-                        return self.answered(cpu, me, p, target, info, Reply::default());
-                    }
-                    (InvocationKind::Call, _)
-                        if info.order == order::GET_TYPE && self.is_live(&target) =>
-                    {
-                        // COMMIT POINT (GET_TYPE): the type is in the live capability.
-                        let reply = Reply {
-                            data: [target.ty as u64, 0, 0, 0],
-                            ..Reply::default()
-                        };
-                        return self.answered(cpu, me, p, target, info, reply);
-                    }
-                    _ => false,
-                };
-                if !send || target.obj == me {
-                    return Plan::General;
-                }
-                let nonblocking = info.nonblocking && info.kind != InvocationKind::Post;
-                Plan::Send {
-                    target,
-                    ticket: p.ticket,
-                    staller: p.staller(me),
-                    priority: p.priority,
-                    renotify: (nonblocking && self.is_live(&p.notify)).then_some(p.halts),
-                }
-            })
-            .unwrap_or(Plan::Stopped);
-        let fast = match plan {
-            Plan::Stopped => Fast::Declined,
-            Plan::General => Fast::General,
-            Plan::Answered(space) => Fast::Runs(space),
-            Plan::Send {
-                target,
-                ticket,
-                staller,
-                priority,
-                renotify,
-            } => {
-                let sender = Sender {
-                    ticket,
-                    staller,
-                    priority,
-                    renotify,
-                };
-                self.switch_to_receiver(cpu, me, target, sender, info)
-            }
-        };
+            .write(me, |p| self.on_caller(cpu, me, p, inv.cap, info))
+            .unwrap_or(Fast::Declined);
         if let Fast::Runs(_) = fast {
             cpu.fast_runs += 1;
         }
@@ -241,9 +151,73 @@ impl<P: Platform> Kernel<P> {
         fast
     }
 
+    /// The caller-side checks of the fast paths, on the caller `p` (process `me`, current
+    /// here and write-locked) invoking its capability in `slot` with `info`; a CALL, RETURN,
+    /// SEND or POST goes on to the receiver side with the caller still in hand, so nothing of
+    /// it is looked up twice.
+    fn on_caller(
+        &self,
+        cpu: &mut Cpu,
+        me: ObjId,
+        p: &mut Process,
+        slot: u64,
+        info: MessageInfo,
+    ) -> Fast {
+        if p.state != RunState::Running {
+            return Fast::Declined;
+        }
+        let target = p.cap(slot).unwrap_or(Cap::NULL);
+        let send = match (info.kind, target.ty) {
+            _ if p.owns.is_some() || p.fault.is_some() || p.completing.is_some() => false,
+            (InvocationKind::Call, CapType::Endpoint) => true,
+            // A SEND or POST runs its receiver at once only if it preempts the sender;
+            // otherwise the general path queues it.
+            (InvocationKind::Send | InvocationKind::Post, CapType::Endpoint) => {
+                p.may_run_on(cpu.id)
+            }
+            (InvocationKind::Return, CapType::Resume) => !p.awaited(),
+            (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
+            (InvocationKind::Call, CapType::Process)
+                if info.order == order::process::YIELD
+                    && target.obj == me
+                    && target.rights.contains(Rights::WRITE)
+                    && self.is_live(&target) =>
+            {
+                // COMMIT POINT (YIELD): the caller, current here, yields its own
+                // quantum, which touches only this CPU's state (it cannot fail); the
+                // exit's scheduler does the rest.
+                if self.yield_quantum(cpu, me).is_err() {
+                    return Fast::General;
+                }
+                return self.answered(cpu, me, p, target, info, Reply::default());
+            }
+            (InvocationKind::Call, _) if info.order == order::GET_TYPE && self.is_live(&target) => {
+                // COMMIT POINT (GET_TYPE): the type is in the live capability.
+                let reply = Reply {
+                    data: [target.ty as u64, 0, 0, 0],
+                    ..Reply::default()
+                };
+                return self.answered(cpu, me, p, target, info, reply);
+            }
+            _ => false,
+        };
+        if !send || target.obj == me {
+            return Fast::General;
+        }
+        let nonblocking = info.nonblocking && info.kind != InvocationKind::Post;
+        let sender = Sender {
+            ticket: p.ticket,
+            staller: p.staller(me),
+            priority: p.priority,
+            renotify: (nonblocking && self.is_live(&p.notify)).then_some(p.halts),
+        };
+        self.switch_to_receiver(cpu, me, p, target, sender, info)
+    }
+
     /// A kernel-object order answered on the fast path (its commit point passed): the caller
     /// `p` (process `me`, locked) gets `reply` and goes on here, as the general path's
     /// `finish` would leave it.
+    #[inline(always)]
     fn answered(
         &self,
         cpu: &Cpu,
@@ -252,11 +226,11 @@ impl<P: Platform> Kernel<P> {
         target: Cap,
         info: MessageInfo,
         reply: Reply,
-    ) -> Plan {
+    ) -> Fast {
         self.trace_invoked(cpu.id, me, target, info.order);
         p.invocations += 1;
         self.current_regs(me, |r| r.set_reply(&reply));
-        Plan::Answered(self.live_space(p))
+        Fast::Runs(self.live_space(p))
     }
 
     /// The receiver side of a fast path, with the caller (of priority `priority`) locked: on
@@ -267,6 +241,7 @@ impl<P: Platform> Kernel<P> {
         &self,
         cpu: &mut Cpu,
         me: ObjId,
+        p: &mut Process,
         target: Cap,
         caller: Sender,
         info: MessageInfo,
@@ -308,14 +283,14 @@ impl<P: Platform> Kernel<P> {
                     }
                     if info.kind == InvocationKind::Post {
                         let data = self.current_regs(me, |x| x.invocation().data[0]);
-                        return if self.queue_post_here(cpu, me, target, r, priority, info, data) {
+                        return if self.queue_post_here(cpu, me, p, target, r, info, data) {
                             Switched::CallerGoesOn
                         } else {
                             Switched::No
                         };
                     }
                     if renotify.is_some_and(|halts| self.watches_fresh(me, halts, r)) {
-                        self.would_block_again(cpu, me, target, info);
+                        self.would_block_again(cpu, me, p, target, info);
                         return Switched::CallerGoesOn;
                     }
                     return Switched::No;
@@ -331,10 +306,12 @@ impl<P: Platform> Kernel<P> {
                 } else {
                     n
                 };
-                let data: [u64; DATA_WORDS] =
-                    core::array::from_fn(|i| if i < n { sent[i] } else { 0 });
+                // Written out rather than `array::from_fn`, which compiled to a `rep movs`
+                // copy: each of its iterations is an instruction of the path.
+                let word = |i: usize| if i < n { sent[i] } else { 0 };
+                let data: [u64; DATA_WORDS] = [word(0), word(1), word(2), word(3)];
                 let expired = self.shared(cpu.id).ticks_left.load(Ordering::Relaxed) == 0;
-                self.processes.write(me, |p| {
+                {
                     p.invocations += 1;
                     match info.kind {
                         InvocationKind::Call => p.state = RunState::Waiting,
@@ -359,7 +336,7 @@ impl<P: Platform> Kernel<P> {
                             },
                         );
                     }
-                });
+                }
                 let plain = MessageInfo::new(info.kind, info.order, info.data_words, 0);
                 let mut delivered = plain;
                 if reply {
@@ -404,15 +381,12 @@ impl<P: Platform> Kernel<P> {
                 cpu.current = Some(t);
                 Fast::Runs(space)
             }
-            Switched::CallerGoesOn => {
-                let space = self.processes.read(me, |p| self.live_space(p)).flatten();
-                Fast::Runs(space)
-            }
+            Switched::CallerGoesOn => Fast::Runs(self.live_space(p)),
             Switched::No => Fast::General,
         }
     }
 
-    /// A POST by `me` (locked, of priority `priority`) finds its receiver `r` (locked) busy:
+    /// A POST by `me` (`p`, locked) finds its receiver `r` (locked) busy:
     /// the general path would queue one of `me`'s post activities on `r`'s sender queue and
     /// let `me` go on (`invoke/send.rs::queue_post`), which this does at once. False (nothing
     /// changed) if `me`'s allotment is spent: the general path stalls it or refuses it.
@@ -421,9 +395,9 @@ impl<P: Platform> Kernel<P> {
         &self,
         cpu: &Cpu,
         me: ObjId,
+        p: &mut Process,
         target: Cap,
         r: &mut Process,
-        priority: Priority,
         info: MessageInfo,
         word: u64,
     ) -> bool {
@@ -437,7 +411,7 @@ impl<P: Platform> Kernel<P> {
                 order: info.order,
                 word: if info.data_words == 0 { 0 } else { word },
             },
-            priority,
+            priority: p.priority,
             stamp: self.stamp(),
         };
         // COMMIT POINT (queued POST): both are locked, and the activity is `me`'s alone to
@@ -458,7 +432,7 @@ impl<P: Platform> Kernel<P> {
             u64::from(info.order),
             u64::from(me.index)
         );
-        self.processes.write(me, |p| p.invocations += 1);
+        p.invocations += 1;
         self.current_regs(me, |x| x.set_reply(&Reply::default()));
         true
     }
@@ -466,7 +440,14 @@ impl<P: Platform> Kernel<P> {
     /// A non-blocking CALL or SEND by `me` (locked) finds its receiver (locked) unavailable
     /// again, with `me`'s request on it registered since its last halt: the general path would
     /// register nothing and fail with `WouldBlock` (`notify.rs`), which this does at once.
-    fn would_block_again(&self, cpu: &Cpu, me: ObjId, target: Cap, info: MessageInfo) {
+    fn would_block_again(
+        &self,
+        cpu: &Cpu,
+        me: ObjId,
+        p: &mut Process,
+        target: Cap,
+        info: MessageInfo,
+    ) {
         // COMMIT POINT (WouldBlock): both are locked, the request is in place, and only the
         // caller's reply registers and invocation count change.
         self.trace_invoked(cpu.id, me, target, info.order);
@@ -478,7 +459,7 @@ impl<P: Platform> Kernel<P> {
             u64::from(target.obj.index),
             0
         );
-        self.processes.write(me, |p| p.invocations += 1);
+        p.invocations += 1;
         self.current_regs(me, |r| {
             r.set_reply(&Reply {
                 error: Error::WouldBlock.raw(),
