@@ -69,6 +69,8 @@ use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
+use crate::orders::memory::PAGE_WORDS;
+use crate::orders::process::process_info;
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, Sender as PostSender};
 use crate::run_queue::{Position, Priority};
@@ -191,6 +193,24 @@ impl<P: Platform> Kernel<P> {
                 }
                 return self.answered(cpu, me, p, target, info, Reply::default());
             }
+            (InvocationKind::Call, CapType::Process)
+                if info.order == order::process::INFO
+                    && target.obj == me
+                    && target.rights.contains(Rights::READ)
+                    && self.is_live(&target) =>
+            {
+                // COMMIT POINT (INFO on itself): a read of the caller, which is locked.
+                let reply = Reply {
+                    data: process_info(me, p).pack(),
+                    ..Reply::default()
+                };
+                return self.answered(cpu, me, p, target, info, reply);
+            }
+            (InvocationKind::Call, CapType::Page)
+                if matches!(info.order, order::page::READ_WORD | order::page::WRITE_WORD) =>
+            {
+                return self.page_word_here(cpu, me, p, target, info);
+            }
             (InvocationKind::Call, _) if info.order == order::GET_TYPE && self.is_live(&target) => {
                 // COMMIT POINT (GET_TYPE): the type is in the live capability.
                 let reply = Reply {
@@ -231,6 +251,63 @@ impl<P: Platform> Kernel<P> {
         p.invocations += 1;
         self.current_regs(me, |r| r.set_reply(&reply));
         Fast::Runs(self.live_space(p))
+    }
+
+    /// READ_WORD or WRITE_WORD on a page, the caller `p` (process `me`) locked: the page is
+    /// locked by one try, for reading or writing as `orders/memory.rs::page_order` locks it,
+    /// and the word read or written. A check that fails, or a page lock not free at once,
+    /// leaves the order to the general path, which refuses it or waits as it would anyway.
+    fn page_word_here(
+        &self,
+        cpu: &Cpu,
+        me: ObjId,
+        p: &mut Process,
+        target: Cap,
+        info: MessageInfo,
+    ) -> Fast {
+        let write = info.order == order::page::WRITE_WORD;
+        let needed = if write { Rights::WRITE } else { Rights::READ };
+        // The general path sees only the words the message carries (`marshal.rs`).
+        let sent = self.current_regs(me, |r| r.invocation().data);
+        let n = usize::from(info.data_words);
+        let word = if n >= 1 { sent[0] } else { 0 };
+        let value = if n >= 2 { sent[1] } else { 0 };
+        if !target.rights.contains(needed) || word >= PAGE_WORDS || !self.is_live(&target) {
+            return Fast::General;
+        }
+        let lock = self.pages.lock(target.obj.index);
+        if !(if write {
+            lock.try_write()
+        } else {
+            lock.try_read()
+        }) {
+            return Fast::General;
+        }
+        let frame = self.pages.read(target.obj, |page| page.frame);
+        let read = frame.map(|frame| {
+            // COMMIT POINT (READ_WORD, WRITE_WORD): the page is locked and the offset checked.
+            if write {
+                self.platform.write_frame_word(frame, word as usize, value);
+                0
+            } else {
+                self.platform.read_frame_word(frame, word as usize)
+            }
+        });
+        if write {
+            lock.unlock_write();
+        } else {
+            lock.unlock_read();
+        }
+        match read {
+            Some(d) => {
+                let reply = Reply {
+                    data: [d, 0, 0, 0],
+                    ..Reply::default()
+                };
+                self.answered(cpu, me, p, target, info, reply)
+            }
+            None => Fast::General,
+        }
     }
 
     /// The receiver side of a fast path, with the caller (of priority `priority`) locked: on

@@ -26,7 +26,7 @@ use crate::platform::Platform;
 use crate::sync::LockMode;
 
 /// Words in a page.
-const PAGE_WORDS: u64 = 512;
+pub(crate) const PAGE_WORDS: u64 = 512;
 
 impl<P: Platform> Kernel<P> {
     pub(crate) fn page_order(&self, cpu: &mut Cpu, cap: Cap, msg: &Msg) -> OrderResult {

@@ -6,6 +6,6 @@ mod io_ports;
 mod irq_line;
 mod keeper;
 mod lifecycle;
-mod memory;
-mod process;
+pub(crate) mod memory;
+pub(crate) mod process;
 mod trace;

@@ -3,13 +3,13 @@
 use tessera_abi::cap::CAP_SPACE_SLOTS;
 use tessera_abi::{order, CapType, Error, ProcessInfo, QueueOwned, Rights};
 
-use crate::cap::Cap;
+use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
 use crate::invoke::object::{need, KReply, OrderResult};
 use crate::invoke::Msg;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::{QueueRef, Resumes, RunState};
+use crate::object::process::{Process, QueueRef, Resumes, RunState};
 use crate::platform::{Platform, SaveArea};
 use crate::run_queue::{Position, Priority};
 use crate::sync::CpuId;
@@ -154,25 +154,7 @@ impl<P: Platform> Kernel<P> {
             })
         } else {
             self.processes.read(v, |p| match msg.order {
-                order::process::INFO => KReply::words(
-                    ProcessInfo {
-                        state: p.state.visible(),
-                        priority: p.priority.get(),
-                        ceiling: p.ceiling.get(),
-                        cpu: p.cpu.map(|c| c.index() as u32),
-                        affinity: p.affinity.map(|c| c.index() as u32),
-                        pid: v.index,
-                        invocations: p.invocations,
-                        owns: match p.owns {
-                            None => QueueOwned::None,
-                            Some(QueueRef::PostPool) => QueueOwned::PostPool,
-                            Some(QueueRef::Senders(of)) => QueueOwned::Senders(of.index),
-                            // Nobody owns a wake-all queue.
-                            Some(QueueRef::Leaving(_)) => QueueOwned::None,
-                        },
-                    }
-                    .pack(),
-                ),
+                order::process::INFO => KReply::words(process_info(v, p).pack()),
                 _ => KReply::cap(slot.map_or(Cap::NULL, |s| p.caps[s])),
             })
         };
@@ -233,5 +215,26 @@ impl<P: Platform> Kernel<P> {
             .store(0, crate::sync::atomic::Ordering::Relaxed);
         shared.request_resched();
         Ok(())
+    }
+}
+
+/// What INFO answers about process `v` (`p`, locked): the general path's and the fast path's
+/// answer (`invoke/fastpath.rs`), so the two cannot drift apart.
+pub(crate) fn process_info(v: ObjId, p: &Process) -> ProcessInfo {
+    ProcessInfo {
+        state: p.state.visible(),
+        priority: p.priority.get(),
+        ceiling: p.ceiling.get(),
+        cpu: p.cpu.map(|c| c.index() as u32),
+        affinity: p.affinity.map(|c| c.index() as u32),
+        pid: v.index,
+        invocations: p.invocations,
+        owns: match p.owns {
+            None => QueueOwned::None,
+            Some(QueueRef::PostPool) => QueueOwned::PostPool,
+            Some(QueueRef::Senders(of)) => QueueOwned::Senders(of.index),
+            // Nobody owns a wake-all queue.
+            Some(QueueRef::Leaving(_)) => QueueOwned::None,
+        },
     }
 }
