@@ -118,15 +118,19 @@ impl<P: Platform> Kernel<P> {
         if !self.fast_paths.load(Ordering::Relaxed) {
             return Fast::Declined;
         }
-        let inv = self.current_regs(me, |r| r.invocation());
+        // The words the paths read later are read there, from the area.
+        let (slot, raw, caps) = self.current_regs(me, |r| {
+            let inv = r.invocation();
+            (inv.cap, inv.info, inv.caps)
+        });
         // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
-        if inv.cap == 0 {
+        if slot == 0 {
             return Fast::Declined;
         }
-        let Some(info) = MessageInfo::unpack(inv.info) else {
+        let Some(info) = MessageInfo::unpack(raw) else {
             return Fast::Declined;
         };
-        let recv = CapWord::unpack(inv.caps).recv;
+        let recv = CapWord::unpack(caps).recv;
         if info.caps != 0
             || info.resume
             || (info.kind == InvocationKind::Post && info.data_words > 1)
@@ -141,7 +145,7 @@ impl<P: Platform> Kernel<P> {
         self.txns.enter(cpu.id);
         let fast = self
             .processes
-            .write(me, |p| self.on_caller(cpu, me, p, inv.cap, info))
+            .write(me, |p| self.on_caller(cpu, me, p, slot, info))
             .unwrap_or(Fast::Declined);
         if let Fast::Runs(_) = fast {
             cpu.fast_runs += 1;
