@@ -85,7 +85,16 @@ impl Program {
                 },
             )
         };
-        match rng.below(13) {
+        match rng.below(15) {
+            13 => call(
+                page,
+                order::page::READ_WORD,
+                [rng.below(8), 0, 0, 0],
+                1,
+                0,
+                0,
+            ),
+            14 => call(slot::SELF, order::process::YIELD, [0; 4], 0, 0, 0),
             11 => {
                 let target = self.endpoints[0].unwrap_or(usize::MAX);
                 let deadline = ledger.now + rng.below(3_000);
