@@ -41,6 +41,11 @@ impl<P: Platform> Kernel<P> {
                     return exit;
                 }
             }
+            Fast::Left => {
+                if let Some(exit) = self.run_next_here(cpu) {
+                    return exit;
+                }
+            }
             fast => {
                 let run = fast == Fast::General || matches!(self.enter_call(cpu, me), Entered::Run);
                 if run {

@@ -277,6 +277,13 @@ impl<T: Copy + Eq + Into<usize>> RunQueue<T> {
         Ok(())
     }
 
+    /// The head of the highest non-empty level: what `pick` would take, left in place.
+    pub fn head(&self) -> Option<(T, Priority)> {
+        let prio = self.highest_queued()?;
+        let head = self.levels[prio.0 as usize].head;
+        self.node(head as usize).map(|n| (n.id, prio))
+    }
+
     /// Takes the head of the highest non-empty level.
     pub fn pick(&mut self) -> Option<(T, Priority)> {
         let prio = self.highest_queued()?;

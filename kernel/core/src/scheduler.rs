@@ -237,14 +237,7 @@ impl<P: Platform> Kernel<P> {
                 Verdict::Keep(self.live_space(p))
             }
             RunState::Running => {
-                self.left_cpu(cpu, cur, p);
-                p.home = p.affinity.unwrap_or(cpu.id);
-                let at = if expired {
-                    Position::Tail
-                } else {
-                    Position::Head
-                };
-                self.make_ready(cpu, cur, p, at);
+                self.requeue(cpu, cur, p, expired);
                 Verdict::Drop
             }
             _ => {
@@ -252,6 +245,111 @@ impl<P: Platform> Kernel<P> {
                 Verdict::Drop
             }
         }
+    }
+
+    /// `p` (process `cur`, current here and running) leaves this CPU for its run queue: at
+    /// the tail of its level if its quantum is spent, else at the head (it was preempted).
+    pub(crate) fn requeue(&self, cpu: &mut Cpu, cur: ObjId, p: &mut Process, expired: bool) {
+        self.left_cpu(cpu, cur, p);
+        p.home = p.affinity.unwrap_or(cpu.id);
+        let at = if expired {
+            Position::Tail
+        } else {
+            Position::Head
+        };
+        self.make_ready(cpu, cur, p, at);
+    }
+
+    /// The current process `cur` (`p`, locked, running) gave up its quantum (YIELD) and the
+    /// exit has nothing else to do (`exit_only_schedules`): the verdict `schedule` would give
+    /// it, at once. It is requeued at the tail of its level and is no longer current here;
+    /// the reschedule request is taken, as `verdict` takes it.
+    pub(crate) fn yield_here(&self, cpu: &mut Cpu, cur: ObjId, p: &mut Process) {
+        let shared = self.shared(cpu.id);
+        shared.take_resched();
+        self.requeue(cpu, cur, p, true);
+        cpu.current = None;
+        shared.running_priority.store(IDLE, Ordering::Release);
+    }
+
+    /// Whether a kernel exit from here would only schedule: no deferred wake-up, no pending
+    /// IRQ, no alarm due and no reservation run out (a reschedule request may be pending).
+    pub(crate) fn exit_only_schedules(&self, cpu: &Cpu) -> bool {
+        let shared = self.shared(cpu.id);
+        cpu.deferred.is_empty()
+            && shared.pending_irqs.load(Ordering::Acquire) == 0
+            && !self.alarm_due(cpu.id)
+            && shared.ticks.load(Ordering::Relaxed) < shared.reserved_until.load(Ordering::Acquire)
+    }
+
+    /// The exit after a fast path whose caller stopped running here (it waits in the open, or
+    /// yielded: nobody is current), done at once when `schedule` could only dispatch the
+    /// head of this CPU's own run queue: the exit has nothing else to do, no reschedule is
+    /// asked, no post activity is ready here, no other CPU has anyone ready above that head,
+    /// and the head is still ready, free to lock and due no re-run. `None` (nothing changed)
+    /// otherwise, and the general exit runs.
+    ///
+    /// Lock order as `dispatch`: the head's process lock (one try), then the run queue's,
+    /// under which the head is checked again and taken. COMMIT POINT: the head taken off the
+    /// queue, under both locks; it becomes current here as `dispatch` makes it.
+    pub(crate) fn run_next_here(&self, cpu: &mut Cpu) -> Option<Exit> {
+        let shared = self.shared(cpu.id);
+        if cpu.current.is_some()
+            || shared.need_resched.load(Ordering::Acquire)
+            || !self.exit_only_schedules(cpu)
+        {
+            return None;
+        }
+        let (next, top) = {
+            let run = shared.run.lock();
+            if run.post_levels() != 0 {
+                return None;
+            }
+            run.head()?
+        };
+        // Another CPU's queue is looked at without its lock, as `pick` only tries it: anyone
+        // above the head there may be `pick`'s choice, and the general path decides.
+        if self
+            .cpu_ids()
+            .any(|c| c != cpu.id && self.shared(c).run.highest().is_some_and(|h| h > top))
+        {
+            return None;
+        }
+        let lock = self.processes.lock(next.index);
+        if !lock.try_write() {
+            return None;
+        }
+        let space = self
+            .processes
+            .write(next, |p| {
+                let ready = p.queued_on == Some(cpu.id)
+                    && p.state == RunState::Running
+                    && p.cpu.is_none()
+                    && !p.restart
+                    && p.may_run_on(cpu.id);
+                if !ready {
+                    return None;
+                }
+                {
+                    let mut run = shared.run.lock();
+                    if run.post_levels() != 0 || run.head() != Some((next, top)) {
+                        return None;
+                    }
+                    // COMMIT POINT (see above).
+                    run.pick();
+                }
+                p.queued_on = None;
+                self.become_current(cpu.id, p);
+                Some(self.live_space(p))
+            })
+            .flatten();
+        lock.unlock_write();
+        let space = space?;
+        cpu.current = Some(next);
+        Some(Exit::User {
+            process: next,
+            space,
+        })
     }
 
     /// The best ready process this CPU can see: the head of the highest level among its own

@@ -387,7 +387,17 @@ fn answered_orders(fast: bool) -> (Vec<tessera_abi::message::Reply>, u64) {
         assert_eq!(h.current(0), Some(c.obj));
         replies.push(h.reply(0));
     }
-    h.syscall(0, inv(InvocationKind::Call, ME, order::process::INFO, &[], &[], [0; 4]));
+    h.syscall(
+        0,
+        inv(
+            InvocationKind::Call,
+            ME,
+            order::process::INFO,
+            &[],
+            &[],
+            [0; 4],
+        ),
+    );
     replies.push(h.reply(0));
     let runs = h.cpus[0].fast_runs() - runs;
     h.check();
@@ -406,7 +416,10 @@ fn info_and_page_words_are_answered_by_the_fast_path_as_by_the_general_one() {
     assert_eq!((error(&general[3]), general[3].data[0]), (None, 77));
     assert_eq!((error(&general[4]), general[4].data[0]), (None, 77));
     assert_eq!(error(&general[5]), Some(tessera_abi::Error::MissingRights));
-    assert_eq!(error(&general[6]), Some(tessera_abi::Error::InvalidArgument));
+    assert_eq!(
+        error(&general[6]),
+        Some(tessera_abi::Error::InvalidArgument)
+    );
     assert_eq!((error(&general[8]), general[8].data[0]), (None, 0));
     // INFO twice, WRITE_WORD twice (one with the value left out: 0 written), READ_WORD three
     // times; the refusals are the general path's.

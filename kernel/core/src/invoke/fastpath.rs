@@ -89,6 +89,9 @@ pub(crate) enum Fast {
     /// Done: the process now current here (the caller, or the receiver it switched to) runs
     /// in this address space (`None`: it has none that lives).
     Runs(Option<ObjId>),
+    /// Done, and the caller left this CPU (it waits in the open, or yielded): nobody is
+    /// current here, and the exit schedules (`scheduler.rs::run_next_here`).
+    Left,
 }
 
 /// The caller of a CALL, RETURN, SEND or POST, as the receiver side needs it.
@@ -123,10 +126,6 @@ impl<P: Platform> Kernel<P> {
             let inv = r.invocation();
             (inv.cap, inv.info, inv.caps)
         });
-        // Slot 0 is always Null: a RETURN through it is an open wait, for the general path.
-        if slot == 0 {
-            return Fast::Declined;
-        }
         let Some(info) = MessageInfo::unpack(raw) else {
             return Fast::Declined;
         };
@@ -147,11 +146,11 @@ impl<P: Platform> Kernel<P> {
             .processes
             .write(me, |p| self.on_caller(cpu, me, p, slot, info))
             .unwrap_or(Fast::Declined);
-        if let Fast::Runs(_) = fast {
+        if let Fast::Runs(_) | Fast::Left = fast {
             cpu.fast_runs += 1;
         }
         match fast {
-            Fast::Runs(_) | Fast::Declined => own.unlock_write(),
+            Fast::Runs(_) | Fast::Left | Fast::Declined => own.unlock_write(),
             Fast::General => cpu.held.adopt(LockKey::process(me.index), LockMode::Write),
         }
         fast
@@ -182,6 +181,16 @@ impl<P: Platform> Kernel<P> {
                 p.may_run_on(cpu.id)
             }
             (InvocationKind::Return, CapType::Resume) => !p.awaited(),
+            (InvocationKind::Return, CapType::Null) if !p.awaited() => {
+                // COMMIT POINT (open wait): nobody waits to send to the caller, so it becomes
+                // available and leaves this CPU, as `reply_and_wait` leaves it with no reply
+                // to give; the exit picks who runs next (`run_next_here`).
+                self.trace_invoked(cpu.id, me, target, info.order);
+                p.invocations += 1;
+                p.state = RunState::Available;
+                self.off_cpu(cpu, me, p);
+                return Fast::Left;
+            }
             (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
             (InvocationKind::Call, CapType::Process)
                 if info.order == order::process::YIELD
@@ -195,7 +204,14 @@ impl<P: Platform> Kernel<P> {
                 if self.yield_quantum(cpu, me).is_err() {
                     return Fast::General;
                 }
-                return self.answered(cpu, me, p, target, info, Reply::default());
+                let answered = self.answered(cpu, me, p, target, info, Reply::default());
+                if p.restart || !self.exit_only_schedules(cpu) {
+                    return answered;
+                }
+                // The exit would only schedule, and its first step is the verdict on the
+                // caller: requeued at its level's tail. That is done here.
+                self.yield_here(cpu, me, p);
+                return Fast::Left;
             }
             (InvocationKind::Call, CapType::Process)
                 if info.order == order::process::INFO
