@@ -425,3 +425,44 @@ fn info_and_page_words_are_answered_by_the_fast_path_as_by_the_general_one() {
     // times; the refusals are the general path's.
     assert_eq!(runs, 7);
 }
+
+/// On two CPUs: `s` and `z` (priority 1) pinned to CPU 0, `s` running there; `y` (priority
+/// 6) pinned to and running on CPU 1, and `x` (priority 5, not pinned) queued behind it there.
+/// `s` waits in the open: who runs next on CPU 0.
+fn open_wait_with_more_urgent_work_elsewhere(fast: bool) -> (tessera_core::ObjId, Cap) {
+    let mut h = H::new(2, 16, 100, 2);
+    h.k.set_fast_paths(fast);
+    let pin = |h: &mut H, p: Cap, cpu: u64| {
+        h.obj(p, order::process::SET_AFFINITY, &[cpu], &[]).unwrap();
+    };
+    let s = h.process(1);
+    let z = h.process(1);
+    let y = h.process(6);
+    let x = h.process(5);
+    pin(&mut h, s, 0);
+    pin(&mut h, z, 0);
+    pin(&mut h, y, 1);
+    pin(&mut h, x, 1);
+    pin(&mut h, x, order::process::ANY_CPU);
+    h.start(s);
+    h.start(z);
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj));
+    h.start(y);
+    h.tick(1);
+    assert_eq!(h.current(1), Some(y.obj));
+    h.start(x);
+    assert_eq!(h.current(1), Some(y.obj));
+    h.syscall(0, ret(0, &[]));
+    let next = h.current(0).unwrap();
+    h.check();
+    (next, x)
+}
+
+#[test]
+fn an_open_wait_leaves_a_more_urgent_process_on_another_cpu_to_be_stolen() {
+    let (general, x) = open_wait_with_more_urgent_work_elsewhere(false);
+    assert_eq!(general, x.obj, "the general path steals the more urgent process");
+    let (fast, _) = open_wait_with_more_urgent_work_elsewhere(true);
+    assert_eq!(fast, general);
+}
