@@ -292,6 +292,7 @@ impl<P: Platform> Kernel<P> {
     /// Lock order as `dispatch`: the head's process lock (one try), then the run queue's,
     /// under which the head is checked again and taken. COMMIT POINT: the head taken off the
     /// queue, under both locks; it becomes current here as `dispatch` makes it.
+    #[inline(never)]
     pub(crate) fn run_next_here(&self, cpu: &mut Cpu) -> Option<Exit> {
         let shared = self.shared(cpu.id);
         if cpu.current.is_some()

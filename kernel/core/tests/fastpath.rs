@@ -462,7 +462,10 @@ fn open_wait_with_more_urgent_work_elsewhere(fast: bool) -> (tessera_core::ObjId
 #[test]
 fn an_open_wait_leaves_a_more_urgent_process_on_another_cpu_to_be_stolen() {
     let (general, x) = open_wait_with_more_urgent_work_elsewhere(false);
-    assert_eq!(general, x.obj, "the general path steals the more urgent process");
+    assert_eq!(
+        general, x.obj,
+        "the general path steals the more urgent process"
+    );
     let (fast, _) = open_wait_with_more_urgent_work_elsewhere(true);
     assert_eq!(fast, general);
 }

@@ -182,14 +182,7 @@ impl<P: Platform> Kernel<P> {
             }
             (InvocationKind::Return, CapType::Resume) => !p.awaited(),
             (InvocationKind::Return, CapType::Null) if !p.awaited() => {
-                // COMMIT POINT (open wait): nobody waits to send to the caller, so it becomes
-                // available and leaves this CPU, as `reply_and_wait` leaves it with no reply
-                // to give; the exit picks who runs next (`run_next_here`).
-                self.trace_invoked(cpu.id, me, target, info.order);
-                p.invocations += 1;
-                p.state = RunState::Available;
-                self.off_cpu(cpu, me, p);
-                return Fast::Left;
+                return self.open_wait_here(cpu, me, p, target, info);
             }
             (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
             (InvocationKind::Call, CapType::Process)
@@ -198,20 +191,7 @@ impl<P: Platform> Kernel<P> {
                     && target.rights.contains(Rights::WRITE)
                     && self.is_live(&target) =>
             {
-                // COMMIT POINT (YIELD): the caller, current here, yields its own
-                // quantum, which touches only this CPU's state (it cannot fail); the
-                // exit's scheduler does the rest.
-                if self.yield_quantum(cpu, me).is_err() {
-                    return Fast::General;
-                }
-                let answered = self.answered(cpu, me, p, target, info, Reply::default());
-                if p.restart || !self.exit_only_schedules(cpu) {
-                    return answered;
-                }
-                // The exit would only schedule, and its first step is the verdict on the
-                // caller: requeued at its level's tail. That is done here.
-                self.yield_here(cpu, me, p);
-                return Fast::Left;
+                return self.yield_fast(cpu, me, p, target, info);
             }
             (InvocationKind::Call, CapType::Process)
                 if info.order == order::process::INFO
@@ -252,6 +232,53 @@ impl<P: Platform> Kernel<P> {
             renotify: (nonblocking && self.is_live(&p.notify)).then_some(p.halts),
         };
         self.switch_to_receiver(cpu, me, p, target, sender, info)
+    }
+
+    /// An open wait (RETURN through Null) by `me` (`p`, locked), nobody waiting to send to
+    /// it. Out of line, as `yield_fast`: inlined, both cost the CALL and RETURN paths
+    /// instructions they never run.
+    #[inline(never)]
+    fn open_wait_here(
+        &self,
+        cpu: &mut Cpu,
+        me: ObjId,
+        p: &mut Process,
+        target: Cap,
+        info: MessageInfo,
+    ) -> Fast {
+        // COMMIT POINT (open wait): it becomes available and leaves this CPU, as
+        // `reply_and_wait` leaves it with no reply to give; the exit picks who runs next
+        // (`run_next_here`).
+        self.trace_invoked(cpu.id, me, target, info.order);
+        p.invocations += 1;
+        p.state = RunState::Available;
+        self.off_cpu(cpu, me, p);
+        Fast::Left
+    }
+
+    /// YIELD by `me` (`p`, locked) through a live capability to itself with write rights.
+    #[inline(never)]
+    fn yield_fast(
+        &self,
+        cpu: &mut Cpu,
+        me: ObjId,
+        p: &mut Process,
+        target: Cap,
+        info: MessageInfo,
+    ) -> Fast {
+        // COMMIT POINT (YIELD): the caller, current here, yields its own quantum, which
+        // touches only this CPU's state (it cannot fail).
+        if self.yield_quantum(cpu, me).is_err() {
+            return Fast::General;
+        }
+        let answered = self.answered(cpu, me, p, target, info, Reply::default());
+        if p.restart || !self.exit_only_schedules(cpu) {
+            return answered;
+        }
+        // The exit would only schedule, and its first step is the verdict on the caller:
+        // requeued at its level's tail. That is done here.
+        self.yield_here(cpu, me, p);
+        Fast::Left
     }
 
     /// A kernel-object order answered on the fast path (its commit point passed): the caller
