@@ -16,7 +16,7 @@ use crate::id::ChoreId;
 use crate::kind::ChoreKind;
 use crate::runtime::Shared;
 use crate::stack::StackChunk;
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::trap::TrapTable;
 use crate::wait_queue::WaitQueue;
 
@@ -59,8 +59,10 @@ pub struct Chore {
     /// The task's runtime, which outlives every chore that runs in it.
     shared: *const Shared,
     state: AtomicUsize,
-    /// The VP the chore runs on or last ran on: the one whose ready list restarts it.
-    pub(crate) vp: AtomicUsize,
+    /// The VP the chore runs on or last ran on: the one whose ready list restarts it. A
+    /// pointer, not an index, so the switch paths reach it in one load (the VPs live in the
+    /// runtime's boxed slice, which never moves while a chore runs).
+    pub(crate) vp: AtomicPtr<crate::vp::Vp>,
     /// The save area: the saved stack pointer (the registers are saved on the chore's stack),
     /// or `vp::PENDING` while the chore switches away. A core atomic even under loom: the
     /// switch's assembly stores to it.
@@ -114,7 +116,7 @@ impl Chore {
             kind,
             shared,
             state: AtomicUsize::new(ChoreState::Ready as usize),
-            vp: AtomicUsize::new(0),
+            vp: AtomicPtr::new(core::ptr::null_mut()),
             save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
             stack: UnsafeCell::new(None),
             entry: Cell::new(entry),
@@ -168,13 +170,15 @@ impl Chore {
 
     #[inline]
     pub fn vp(&self) -> usize {
-        self.vp.load(Ordering::Relaxed)
+        self.on_vp().index
     }
 
     /// The VP it runs on or last ran on.
     #[inline]
     pub(crate) fn on_vp(&self) -> &crate::vp::Vp {
-        &self.shared().vps[self.vp()]
+        // SAFETY: set (by spawn or the runtime's start) before the chore is reachable, to a VP
+        // of the runtime, which outlives its chores (`shared`).
+        unsafe { &*self.vp.load(Ordering::Relaxed) }
     }
 
     pub fn was_killed(&self) -> bool {

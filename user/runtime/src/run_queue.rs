@@ -46,9 +46,15 @@ impl RunQueue {
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<ChoreRef> {
         let p = NonNull::new(self.head.cast_mut())?;
-        // SAFETY: a queued chore is alive; unlinking it hands its reference back.
+        // SAFETY: a queued chore is alive, and so is its successor if any; the front has no
+        // predecessor. Unlinking it hands its reference back.
         unsafe {
-            self.unlink(p.as_ref());
+            let next = p.as_ref().run_next.get();
+            self.head = next;
+            match next.as_ref() {
+                Some(n) => n.run_prev.set(ptr::null()),
+                None => self.tail = ptr::null(),
+            }
             Some(ChoreRef::from_raw(p))
         }
     }

@@ -131,7 +131,7 @@ impl Runtime {
         }
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let me = weak.as_ptr();
-            let vps = pools
+            let vps: Box<[Vp]> = pools
                 .into_iter()
                 .enumerate()
                 .map(|(i, pool)| {
@@ -139,6 +139,12 @@ impl Runtime {
                     Vp::new(i, Chore::new(me, id, ChoreKind::Listener, None), pool)
                 })
                 .collect();
+            // In the slice's final place: the listeners may point at their VPs now.
+            for vp in vps.iter() {
+                vp.listener
+                    .vp
+                    .store(vp as *const Vp as *mut Vp, Ordering::Relaxed);
+            }
             Shared {
                 task: config.task,
                 vps,
@@ -330,7 +336,9 @@ impl Shared {
         chore
             .restart
             .set((chore_main as *const () as usize, chore_at));
-        chore.vp.store(vp, Ordering::Relaxed);
+        chore
+            .vp
+            .store(&self.vps[vp] as *const Vp as *mut Vp, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
             chore.reg_next.set(reg.0);

@@ -31,9 +31,10 @@ pub(crate) type RemoteAction = Box<dyn FnOnce(&mut Ctx<Listener>) + Send>;
 /// A save area's value while its chore is runnable but still switching away.
 pub(crate) const PENDING: usize = 0;
 
-/// State only the thread running this VP touches.
+/// State only the thread running this VP touches. The running chore's scheduling reference
+/// is held by the VP implicitly (given up by `install`, taken back as the chore leaves), so
+/// a switch keeps no record of it.
 struct Local {
-    current: Option<ChoreRef>,
     /// A chore that exited and switched away, until the context resumed next retires it.
     exited: Option<ChoreRef>,
 }
@@ -69,7 +70,6 @@ unsafe impl Send for Vp {}
 
 impl Vp {
     pub(crate) fn new(index: usize, listener: Chore, stacks: StackPool) -> Vp {
-        listener.vp.store(index, Ordering::Relaxed);
         listener.set_state(ChoreState::Running);
         Vp {
             index,
@@ -82,10 +82,7 @@ impl Vp {
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
             idling: AtomicBool::new(false),
             running: AtomicBool::new(false),
-            local: UnsafeCell::new(Local {
-                current: None,
-                exited: None,
-            }),
+            local: UnsafeCell::new(Local { exited: None }),
         }
     }
 
@@ -159,7 +156,9 @@ impl Vp {
     /// the VP it left has stored it.
     #[inline]
     fn install(&self, chore: ChoreRef) -> usize {
-        chore.vp.store(self.index, Ordering::Relaxed);
+        chore
+            .vp
+            .store(self as *const Vp as *mut Vp, Ordering::Relaxed);
         chore.set_state(ChoreState::Running);
         self.on_vp
             .store(&*chore as *const Chore as *mut Chore, Ordering::Relaxed);
@@ -168,9 +167,8 @@ impl Vp {
             spin_loop();
             resume = chore.save.load(Ordering::Acquire);
         }
-        // SAFETY: only this VP's thread touches `local`, and the chore that ran before has
-        // handed its reference on (to a queue, a waker or `exited`).
-        unsafe { (*self.local.get()).current = Some(chore) };
+        // The VP holds the reference while the chore runs (`take_current` takes it back).
+        let _ = chore.into_raw();
         resume
     }
 
@@ -190,15 +188,15 @@ impl Vp {
         }
     }
 
-    /// The running chore's reference, leaving `local` without one.
+    /// The running chore's scheduling reference, which `install` gave up to the VP.
     ///
     /// # Safety
-    /// Must be called on this VP, by or for its running chore.
+    /// `chore` must be the chore running on this VP, and the reference taken once per
+    /// `install`.
     #[inline]
-    unsafe fn take_current(&self) -> ChoreRef {
-        // SAFETY: the caller runs on this VP, so `local` is its to touch.
-        let current = unsafe { (*self.local.get()).current.take() };
-        current.unwrap_or_else(|| unreachable!("no chore runs on VP {}", self.index))
+    unsafe fn take_current(chore: &Chore) -> ChoreRef {
+        // SAFETY: the caller's contract: `install` gave this reference up with `into_raw`.
+        unsafe { ChoreRef::from_raw(core::ptr::NonNull::from(chore)) }
     }
 
     /// Gives the VP to the next runnable chore; `chore` goes to the back of the run queue.
@@ -210,7 +208,7 @@ impl Vp {
     pub(crate) unsafe fn yield_chore(&self, chore: &Chore) {
         let resume = if self.listener_due() {
             // SAFETY: the caller's contract.
-            let me = unsafe { self.take_current() };
+            let me = unsafe { Self::take_current(chore) };
             chore.set_state(ChoreState::Ready);
             chore.save.store(PENDING, Ordering::Relaxed);
             self.run.lock().push_back(me);
@@ -221,7 +219,7 @@ impl Vp {
                 return;
             };
             // SAFETY: the caller's contract.
-            let me = unsafe { self.take_current() };
+            let me = unsafe { Self::take_current(chore) };
             chore.set_state(ChoreState::Ready);
             chore.save.store(PENDING, Ordering::Relaxed);
             run.push_back(me);
@@ -242,8 +240,7 @@ impl Vp {
     /// wait-list guard.
     #[inline]
     pub(crate) unsafe fn park(&self, chore: &Chore, held: *const AtomicBool) {
-        // SAFETY: the caller's contract; the waker now owns the scheduling reference.
-        let _ = unsafe { self.take_current() }.into_raw();
+        // The scheduling reference `install` gave the VP now belongs to the waker.
         chore.save.store(PENDING, Ordering::Relaxed);
         // Chosen while the list is held, so not this chore (no one can have woken it yet).
         let resume = self.next_resume();
@@ -261,7 +258,7 @@ impl Vp {
     pub(crate) unsafe fn exit(&self, chore: &Chore) -> ! {
         // SAFETY: the caller's contract.
         unsafe {
-            let me = self.take_current();
+            let me = Self::take_current(chore);
             (*self.local.get()).exited = Some(me);
         }
         let resume = self.next_resume();
@@ -276,8 +273,15 @@ impl Vp {
     #[inline]
     pub(crate) fn finish_switch(&self) {
         // SAFETY: we run on this VP; the chore that exited is off it for good.
-        let exited = unsafe { (*self.local.get()).exited.take() };
-        if let Some(chore) = exited {
+        let local = unsafe { &mut *self.local.get() };
+        if local.exited.is_some() {
+            self.retire_exited(local);
+        }
+    }
+
+    #[inline(never)]
+    fn retire_exited(&self, local: &mut Local) {
+        if let Some(chore) = local.exited.take() {
             self.listener.shared().retire(chore);
         }
     }
