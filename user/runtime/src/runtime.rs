@@ -289,7 +289,8 @@ impl Shared {
     {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         let index = u32::try_from(index).map_err(|_| SpawnError::NoIndex)?;
-        let stack = self.vps[vp]
+        let home = &self.vps[vp];
+        let stack = home
             .stacks
             .lock()
             .take(&*self.provider)
@@ -307,7 +308,7 @@ impl Shared {
         let f_at = down(slot_at, size_of::<F>(), align_of::<F>());
         let stack_top = f_at & !15;
         if top - stack_top > (top - stack.guard().end) / 4 {
-            self.vps[vp].stacks.lock().give(stack);
+            home.stacks.lock().give(stack);
             return Err(SpawnError::TooLarge);
         }
         let p = chore_at as *mut Chore;
@@ -338,7 +339,7 @@ impl Shared {
             .set((chore_main as *const () as usize, chore_at));
         chore
             .vp
-            .store(&self.vps[vp] as *const Vp as *mut Vp, Ordering::Relaxed);
+            .store(home as *const Vp as *mut Vp, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
             chore.reg_next.set(reg.0);
@@ -355,9 +356,11 @@ impl Shared {
             (Some(a), Some(b)) => (a, b),
             _ => unreachable!("two references were made"),
         };
-        self.vps[vp].run.lock().push_back(scheduled);
+        home.run.lock().push_back(scheduled);
         self.idle.notify(vp);
-        self.wake_a_thief(vp);
+        if self.vps.len() > 1 {
+            self.wake_a_thief(vp);
+        }
         Ok(JoinHandle {
             chore: handle,
             _result: PhantomData,
