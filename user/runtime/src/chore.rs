@@ -58,6 +58,8 @@ pub struct Chore {
     pub(crate) kind: ChoreKind,
     /// The task's runtime, which outlives every chore that runs in it.
     shared: *const Shared,
+    /// Ready, Suspended or Done as the scheduler last set it; a chore is Running while its VP
+    /// runs it (`on_vp`), which the switch paths record once instead of storing a state too.
     state: AtomicUsize,
     /// The VP the chore runs on or last ran on: the one whose ready list restarts it. A
     /// pointer, not an index, so the switch paths reach it in one load (the VPs live in the
@@ -89,8 +91,7 @@ pub struct Chore {
     pub(crate) waits_on: AtomicUsize,
     /// While suspended on a lock: the raw id of the lock's holder when it suspended.
     pub(crate) waits_for: AtomicU64,
-    /// Its neighbours on the run queue it is on (under that queue's lock).
-    pub(crate) run_prev: Cell<*const Chore>,
+    /// The next chore on the run queue it is on (under that queue's lock).
     pub(crate) run_next: Cell<*const Chore>,
     /// Its neighbours in the task's registry of live chores (under the registry's lock).
     pub(crate) reg_prev: Cell<*const Chore>,
@@ -132,7 +133,6 @@ impl Chore {
             killed: AtomicBool::new(false),
             waits_on: AtomicUsize::new(0),
             waits_for: AtomicU64::new(0),
-            run_prev: Cell::new(core::ptr::null()),
             run_next: Cell::new(core::ptr::null()),
             reg_prev: Cell::new(core::ptr::null()),
             reg_next: Cell::new(core::ptr::null()),
@@ -149,7 +149,16 @@ impl Chore {
     }
 
     pub fn state(&self) -> ChoreState {
-        ChoreState::from_raw(self.state.load(Ordering::Acquire))
+        let vp = self.vp.load(Ordering::Relaxed);
+        // SAFETY: a non-null `vp` is a VP of the runtime, which outlives its chores.
+        let on = unsafe { vp.as_ref() }
+            .is_some_and(|vp| core::ptr::eq(vp.on_vp.load(Ordering::Acquire), self));
+        let stored = ChoreState::from_raw(self.state.load(Ordering::Acquire));
+        if on && stored == ChoreState::Ready {
+            ChoreState::Running
+        } else {
+            stored
+        }
     }
 
     #[inline]

@@ -123,7 +123,7 @@ impl<K: MaySuspend> Ctx<K> {
         let vp = &shared.vps[chore.vp()];
         let mut sleepers = vp.alarms.lock();
         sleepers.push(deadline, self.waker());
-        vp.alarms.added(&sleepers);
+        vp.slept(&sleepers);
         self.park(sleepers);
     }
 

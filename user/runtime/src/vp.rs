@@ -45,6 +45,9 @@ pub(crate) struct Vp {
     pub(crate) run: RawSpin<RunQueue>,
     /// Remote actions posted and not yet taken by the listener.
     remote_requests: AtomicUsize,
+    /// Remote actions not yet taken plus chores sleeping here: the one word a switch reads to
+    /// learn the listener may have work.
+    duties: AtomicUsize,
     /// Protects the remote actions other VPs asked this VP's listener to run.
     remote: RawSpin<VecDeque<RemoteAction>>,
     /// Protects the VP's stack chunks (contended only when a chore exits here).
@@ -75,6 +78,7 @@ impl Vp {
             index,
             run: RawSpin::new(RunQueue::new()),
             remote_requests: AtomicUsize::new(0),
+            duties: AtomicUsize::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
             listener: Box::new(listener),
@@ -97,6 +101,13 @@ impl Vp {
         self.running.store(false, Ordering::Release);
     }
 
+    /// Counts the chore that just went to sleep on this VP's alarm queue (whose lock the caller
+    /// still holds in `sleepers`).
+    pub(crate) fn slept(&self, sleepers: &crate::alarm_queue::Sleepers) {
+        self.alarms.added(sleepers);
+        self.duties.fetch_add(1, Ordering::Release);
+    }
+
     /// A woken chore's restart request (called from any VP): it joins the run queue.
     #[inline]
     pub(crate) fn make_ready(&self, chore: ChoreRef) {
@@ -107,12 +118,18 @@ impl Vp {
     pub(crate) fn post_remote(&self, action: RemoteAction) {
         self.remote.lock().push_back(action);
         self.remote_requests.fetch_add(1, Ordering::Release);
+        self.duties.fetch_add(1, Ordering::Release);
     }
 
     /// Whether the listener has work: remote actions or expired alarms (the clock is read
     /// only while a chore sleeps here).
     #[inline]
     fn listener_due(&self) -> bool {
+        self.duties.load(Ordering::Acquire) != 0 && self.listener_has_work()
+    }
+
+    #[inline(never)]
+    fn listener_has_work(&self) -> bool {
         self.remote_requests.load(Ordering::Acquire) != 0
             || (!self.alarms.is_empty() && self.alarms.due(self.listener.shared().idle.now_ns()))
     }
@@ -121,7 +138,8 @@ impl Vp {
     /// many remote actions ran.
     pub(crate) fn listen(&self) -> usize {
         if !self.alarms.is_empty() {
-            self.alarms.expire(self.listener.shared().idle.now_ns());
+            let woken = self.alarms.expire(self.listener.shared().idle.now_ns());
+            self.duties.fetch_sub(woken, Ordering::AcqRel);
         }
         if self.remote_requests.load(Ordering::Acquire) == 0 {
             return 0;
@@ -129,6 +147,7 @@ impl Vp {
         let actions = core::mem::take(&mut *self.remote.lock());
         let served = actions.len();
         self.remote_requests.fetch_sub(served, Ordering::AcqRel);
+        self.duties.fetch_sub(served, Ordering::AcqRel);
         if served > 0 {
             let mut ctx = Ctx::<Listener>::new(self.listener_ptr());
             for action in actions {
@@ -159,7 +178,6 @@ impl Vp {
         chore
             .vp
             .store(self as *const Vp as *mut Vp, Ordering::Relaxed);
-        chore.set_state(ChoreState::Running);
         self.on_vp
             .store(&*chore as *const Chore as *mut Chore, Ordering::Relaxed);
         let mut resume = chore.save.load(Ordering::Acquire);
@@ -209,7 +227,6 @@ impl Vp {
         let resume = if self.listener_due() {
             // SAFETY: the caller's contract.
             let me = unsafe { Self::take_current(chore) };
-            chore.set_state(ChoreState::Ready);
             chore.save.store(PENDING, Ordering::Relaxed);
             self.run.lock().push_back(me);
             self.listener.save.load(Ordering::Relaxed)
@@ -220,7 +237,6 @@ impl Vp {
             };
             // SAFETY: the caller's contract.
             let me = unsafe { Self::take_current(chore) };
-            chore.set_state(ChoreState::Ready);
             chore.save.store(PENDING, Ordering::Relaxed);
             run.push_back(me);
             drop(run);
