@@ -177,8 +177,9 @@ unsafe fn wake_chore(data: *const ()) {
         )
     };
     let index = vp.index;
-    vp.make_ready(chore);
-    shared.idle.notify(index);
+    if vp.make_ready(chore) {
+        shared.idle.notify(index);
+    }
 }
 
 impl<K: MaySuspend> Park for Ctx<K> {

@@ -233,7 +233,7 @@ impl FeWord {
         })
     }
 
-    #[inline(never)]
+    #[inline]
     fn serve(s: &mut State) {
         // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
         while let Some(first) = unsafe { s.head.as_ref() } {

@@ -210,10 +210,12 @@ impl Runtime {
             if shared.live.load(Ordering::Acquire) == 0 {
                 break;
             }
-            // Announce the idling, then look once more: a spawn either sees the flag and
-            // wakes this VP, or pushed before the look and is found by it.
+            // Announce the idling, then look once more, own queue first: a spawn or wake
+            // either sees the flag and notifies this VP, or pushed before the look and is
+            // found by it (`Vp::enqueue`, `wake_a_thief`).
             vp.idling.store(true, Ordering::SeqCst);
-            if let Some(chore) = shared.steal(index) {
+            let own = vp.run.lock().pop_front();
+            if let Some(chore) = own.or_else(|| shared.steal(index)) {
                 vp.idling.store(false, Ordering::SeqCst);
                 vp.run_chore(chore);
                 continue;
@@ -356,8 +358,9 @@ impl Shared {
             (Some(a), Some(b)) => (a, b),
             _ => unreachable!("two references were made"),
         };
-        home.run.lock().push_back(scheduled);
-        self.idle.notify(vp);
+        if home.enqueue(scheduled) {
+            self.idle.notify(vp);
+        }
         if self.vps.len() > 1 {
             self.wake_a_thief(vp);
         }

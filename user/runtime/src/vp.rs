@@ -59,7 +59,7 @@ pub(crate) struct Vp {
     /// while the VP is stopped in a fault.
     pub(crate) on_vp: AtomicPtr<Chore>,
     /// The VP found nothing to run or steal and is about to idle (or idles): a spawn anywhere
-    /// wakes it to steal.
+    /// wakes it to steal, and a chore made ready on it wakes it (only then: `enqueue`).
     pub(crate) idling: AtomicBool,
     running: AtomicBool,
     local: UnsafeCell<Local>,
@@ -108,11 +108,23 @@ impl Vp {
         self.duties.fetch_add(1, Ordering::Release);
     }
 
-    /// A woken chore's restart request (called from any VP): it joins the run queue.
+    /// A woken chore's restart request (called from any VP): it joins the run queue. Returns
+    /// whether the VP idles (or is about to), and so must be told (`Idle::notify`).
     #[inline]
-    pub(crate) fn make_ready(&self, chore: ChoreRef) {
+    pub(crate) fn make_ready(&self, chore: ChoreRef) -> bool {
         chore.set_state(ChoreState::Ready);
-        self.run.lock().push_back(chore);
+        self.enqueue(chore)
+    }
+
+    /// Puts a runnable chore at the back of the run queue; whether the VP idles. The flag is
+    /// read under the queue's lock, and a VP about to idle sets it before it looks at its
+    /// queue under that lock (`Runtime::run_vp`): so either the VP finds the chore, or this
+    /// sees the flag. A busy VP is not notified (in ring 3 a notification is a kernel POST).
+    #[inline]
+    pub(crate) fn enqueue(&self, chore: ChoreRef) -> bool {
+        let mut run = self.run.lock();
+        run.push_back(chore);
+        self.idling.load(Ordering::Relaxed)
     }
 
     pub(crate) fn post_remote(&self, action: RemoteAction) {
