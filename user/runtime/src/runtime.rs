@@ -392,7 +392,12 @@ impl Shared {
     /// VP, nearest VP first.
     fn steal(&self, thief: usize) -> Option<ChoreRef> {
         let n = self.vps.len();
-        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().steal())
+        let chore = (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().steal())?;
+        // Off every queue and running nowhere: it is the thief's to move.
+        chore
+            .vp
+            .store(&self.vps[thief] as *const Vp as *mut Vp, Ordering::Relaxed);
+        Some(chore)
     }
 
     /// An exited chore is off its VP: it leaves the registry, and its chunk goes back to the

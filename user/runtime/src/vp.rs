@@ -184,12 +184,14 @@ impl Vp {
     }
 
     /// Makes `chore` this VP's running chore; returns the stack pointer to resume it at, once
-    /// the VP it left has stored it.
+    /// the VP it left has stored it. The chore already names this VP: it was queued here by
+    /// its spawn, wake or yield, or moved here by its thief (`Shared::steal`).
     #[inline]
     fn install(&self, chore: ChoreRef) -> usize {
-        chore
-            .vp
-            .store(self as *const Vp as *mut Vp, Ordering::Relaxed);
+        debug_assert!(
+            core::ptr::eq(chore.on_vp(), self),
+            "a chore runs on a VP it does not name"
+        );
         self.on_vp
             .store(&*chore as *const Chore as *mut Chore, Ordering::Relaxed);
         let mut resume = chore.save.load(Ordering::Acquire);
