@@ -284,10 +284,19 @@ impl core::ops::Deref for ChoreRef {
 }
 
 impl Drop for ChoreRef {
+    #[inline]
     fn drop(&mut self) {
-        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
-            return;
+        if self.refs.fetch_sub(1, Ordering::Release) == 1 {
+            self.free_chunk();
         }
+    }
+}
+
+impl ChoreRef {
+    /// The last reference is gone: the chunk (and the control block in it) goes back to the
+    /// pool of the VP the chore last ran on.
+    #[inline(never)]
+    fn free_chunk(&mut self) {
         crate::sync::atomic::fence(Ordering::Acquire);
         let chore: &Chore = self;
         // SAFETY: the last reference: no one else can reach the chore, and its chunk (which

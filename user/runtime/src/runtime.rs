@@ -402,6 +402,7 @@ impl Shared {
 
     /// An exited chore is off its VP: it leaves the registry, and its chunk goes back to the
     /// pool of the VP it exited on once its join handle is gone too.
+    #[inline]
     pub(crate) fn retire(&self, chore: ChoreRef) {
         {
             let mut reg = self.registry.lock();

@@ -206,7 +206,7 @@ impl Vp {
 
     /// The stack pointer to switch to when the running chore leaves: the next runnable chore
     /// (now installed), or the listener's when it has work or no chore is runnable.
-    #[inline]
+    #[inline(always)]
     fn next_resume(&self) -> usize {
         let next = if self.listener_due() {
             None
