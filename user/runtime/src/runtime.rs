@@ -388,7 +388,7 @@ impl Shared {
         }
     }
 
-    /// Takes the chore nearest the back of another VP's run queue that is not bound to its
+    /// Takes the chore nearest the front of another VP's run queue that is not bound to its
     /// VP, nearest VP first.
     fn steal(&self, thief: usize) -> Option<ChoreRef> {
         let n = self.vps.len();
