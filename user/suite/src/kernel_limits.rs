@@ -119,7 +119,7 @@ pub fn cap_pages_by_the_hundred() -> Outcome {
             step("keep", caps::set_cap(slots::SELF, FILE, TMP, Rights::ALL))?;
         }
         println!("usertest note: {made} capability pages alive at once, the next refused");
-        ensure(made >= CAP_PAGES && made < CAP_PAGES_TRIED, || {
+        ensure((CAP_PAGES..CAP_PAGES_TRIED).contains(&made), || {
             format!("{made} capability pages made (at least {CAP_PAGES}, then a refusal)")
         })
     })();
