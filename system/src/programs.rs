@@ -28,11 +28,11 @@ const ECHO: Grant = Grant {
     },
 };
 /// The bank the shell, usertests and bench make helper processes and test objects from; in a
-/// boot that starts the program, room for a task of 5,000 chores (`user/tasks`' dense stacks).
+/// boot that starts the program, room for a task of 10,000 chores (`user/tasks`' dense stacks).
 const BANK: Grant = Grant {
     slot: slots::BANK,
     cap: Cap::Bank {
-        pages: 2 * 1024 + 512,
+        pages: 4 * 1024 + 512,
         idle_pages: 1024,
     },
 };

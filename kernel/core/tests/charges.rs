@@ -156,3 +156,43 @@ fn a_page_is_mapped_in_at_most_max_page_mappings_places() {
     map(&mut h, again, 0, page).unwrap();
     h.k.check_invariants(&h.cpus).unwrap();
 }
+
+/// One space holds `MAX_MAPPINGS` records (64 pages at the 64 places each may be mapped, its
+/// bank paying a unit per 64 records and per region); the next MAP, of a page with room in its
+/// reverse map, is refused with `OutOfQuota`, charges nothing and leaves no record; an UNMAP
+/// makes room for it; destroying the space gives every unit back.
+#[test]
+fn a_space_takes_max_mappings_records_and_refuses_the_next() {
+    use tessera_abi::order::space::MAX_MAPPINGS;
+    let pages = MAX_MAPPINGS / MAX_PAGE_MAPPINGS;
+    let mut h = H::configured(1, pages as u64 + 8, 10_000, 2, |c| {
+        c.pages = pages + 1;
+    });
+    let b = bank(&mut h, 1000);
+    let start = available(&mut h, b);
+    let space = create(&mut h, b, CapType::AddressSpace).unwrap();
+    let base = 1 << 20;
+    for p in 0..pages {
+        let page = create(&mut h, b, CapType::Page).unwrap();
+        for j in 0..MAX_PAGE_MAPPINGS {
+            let vpn = base + (p * MAX_PAGE_MAPPINGS + j) as u64;
+            assert_eq!(map(&mut h, space, vpn, page), Ok(()), "MAP at {vpn:#x}");
+        }
+    }
+    let spare = create(&mut h, b, CapType::Page).unwrap();
+    let before = available(&mut h, b);
+    let past = base + MAX_MAPPINGS as u64;
+    assert_eq!(map(&mut h, space, past, spare), Err(Error::OutOfQuota));
+    assert_eq!(available(&mut h, b), before, "a refused MAP costs nothing");
+    assert_eq!(h.k.mapped_frame(space.obj, past), None);
+    h.obj(space, order::space::UNMAP, &[base], &[]).unwrap();
+    assert_eq!(map(&mut h, space, past, spare), Ok(()));
+    h.check();
+    h.obj(b, order::bank::DESTROY, &[], &[space]).unwrap();
+    h.obj(b, order::bank::DESTROY, &[], &[spare]).unwrap();
+    assert_eq!(
+        available(&mut h, b),
+        start - pages as u64,
+        "only the pages are still held"
+    );
+}

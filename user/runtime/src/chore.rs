@@ -16,7 +16,7 @@ use crate::id::ChoreId;
 use crate::kind::ChoreKind;
 use crate::runtime::Shared;
 use crate::stack::StackChunk;
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::trap::TrapTable;
 use crate::wait_queue::WaitQueue;
 
@@ -58,9 +58,13 @@ pub struct Chore {
     pub(crate) kind: ChoreKind,
     /// The task's runtime, which outlives every chore that runs in it.
     shared: *const Shared,
+    /// Ready, Suspended or Done as the scheduler last set it; a chore is Running while its VP
+    /// runs it (`on_vp`), which the switch paths record once instead of storing a state too.
     state: AtomicUsize,
-    /// The VP the chore runs on or last ran on: the one whose ready list restarts it.
-    pub(crate) vp: AtomicUsize,
+    /// The VP the chore runs on or last ran on: the one whose ready list restarts it. A
+    /// pointer, not an index, so the switch paths reach it in one load (the VPs live in the
+    /// runtime's boxed slice, which never moves while a chore runs).
+    pub(crate) vp: AtomicPtr<crate::vp::Vp>,
     /// The save area: the saved stack pointer (the registers are saved on the chore's stack),
     /// or `vp::PENDING` while the chore switches away. A core atomic even under loom: the
     /// switch's assembly stores to it.
@@ -87,8 +91,7 @@ pub struct Chore {
     pub(crate) waits_on: AtomicUsize,
     /// While suspended on a lock: the raw id of the lock's holder when it suspended.
     pub(crate) waits_for: AtomicU64,
-    /// Its neighbours on the run queue it is on (under that queue's lock).
-    pub(crate) run_prev: Cell<*const Chore>,
+    /// The next chore on the run queue it is on (under that queue's lock).
     pub(crate) run_next: Cell<*const Chore>,
     /// Its neighbours in the task's registry of live chores (under the registry's lock).
     pub(crate) reg_prev: Cell<*const Chore>,
@@ -114,7 +117,7 @@ impl Chore {
             kind,
             shared,
             state: AtomicUsize::new(ChoreState::Ready as usize),
-            vp: AtomicUsize::new(0),
+            vp: AtomicPtr::new(core::ptr::null_mut()),
             save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
             stack: UnsafeCell::new(None),
             entry: Cell::new(entry),
@@ -130,7 +133,6 @@ impl Chore {
             killed: AtomicBool::new(false),
             waits_on: AtomicUsize::new(0),
             waits_for: AtomicU64::new(0),
-            run_prev: Cell::new(core::ptr::null()),
             run_next: Cell::new(core::ptr::null()),
             reg_prev: Cell::new(core::ptr::null()),
             reg_next: Cell::new(core::ptr::null()),
@@ -147,7 +149,16 @@ impl Chore {
     }
 
     pub fn state(&self) -> ChoreState {
-        ChoreState::from_raw(self.state.load(Ordering::Acquire))
+        let vp = self.vp.load(Ordering::Relaxed);
+        // SAFETY: a non-null `vp` is a VP of the runtime, which outlives its chores.
+        let on = unsafe { vp.as_ref() }
+            .is_some_and(|vp| core::ptr::eq(vp.on_vp.load(Ordering::Acquire), self));
+        let stored = ChoreState::from_raw(self.state.load(Ordering::Acquire));
+        if on && stored == ChoreState::Ready {
+            ChoreState::Running
+        } else {
+            stored
+        }
     }
 
     #[inline]
@@ -168,13 +179,15 @@ impl Chore {
 
     #[inline]
     pub fn vp(&self) -> usize {
-        self.vp.load(Ordering::Relaxed)
+        self.on_vp().index
     }
 
     /// The VP it runs on or last ran on.
     #[inline]
     pub(crate) fn on_vp(&self) -> &crate::vp::Vp {
-        &self.shared().vps[self.vp()]
+        // SAFETY: set (by spawn or the runtime's start) before the chore is reachable, to a VP
+        // of the runtime, which outlives its chores (`shared`).
+        unsafe { &*self.vp.load(Ordering::Relaxed) }
     }
 
     pub fn was_killed(&self) -> bool {
@@ -271,10 +284,19 @@ impl core::ops::Deref for ChoreRef {
 }
 
 impl Drop for ChoreRef {
+    #[inline]
     fn drop(&mut self) {
-        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
-            return;
+        if self.refs.fetch_sub(1, Ordering::Release) == 1 {
+            self.free_chunk();
         }
+    }
+}
+
+impl ChoreRef {
+    /// The last reference is gone: the chunk (and the control block in it) goes back to the
+    /// pool of the VP the chore last ran on.
+    #[inline(never)]
+    fn free_chunk(&mut self) {
         crate::sync::atomic::fence(Ordering::Acquire);
         let chore: &Chore = self;
         // SAFETY: the last reference: no one else can reach the chore, and its chunk (which

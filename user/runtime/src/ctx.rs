@@ -123,7 +123,7 @@ impl<K: MaySuspend> Ctx<K> {
         let vp = &shared.vps[chore.vp()];
         let mut sleepers = vp.alarms.lock();
         sleepers.push(deadline, self.waker());
-        vp.alarms.added(&sleepers);
+        vp.slept(&sleepers);
         self.park(sleepers);
     }
 
@@ -168,12 +168,18 @@ unsafe fn wake_chore(data: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
     let chore = unsafe { ChoreRef::from_raw(NonNull::new_unchecked(data as *mut Chore)) };
-    // SAFETY: the runtime outlives its chores (`Chore::shared`); the reference moves into the
-    // ready list below, so the runtime is reached through the raw pointer, not the chore.
-    let shared: &Shared = unsafe { &*(chore.shared() as *const Shared) };
-    let vp = chore.vp();
-    shared.vps[vp].make_ready(chore);
-    shared.idle.notify(vp);
+    // SAFETY: the runtime and its VPs outlive its chores (`Chore::shared`); the reference
+    // moves into the ready list below, so they are reached through raw pointers, not the chore.
+    let (shared, vp) = unsafe {
+        (
+            &*(chore.shared() as *const Shared),
+            &*(chore.on_vp() as *const crate::vp::Vp),
+        )
+    };
+    let index = vp.index;
+    if vp.make_ready(chore) {
+        shared.idle.notify(index);
+    }
 }
 
 impl<K: MaySuspend> Park for Ctx<K> {

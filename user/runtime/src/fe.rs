@@ -16,7 +16,7 @@ use core::ptr;
 
 use crate::lock::SPIN_RETRY_LIMIT;
 use crate::sync::atomic::spin_loop;
-use crate::sync::RawSpin;
+use crate::sync::{RawSpin, RawSpinGuard};
 use crate::wait::{check_no_spin_held, spin_tries, Suspend, Waker};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,17 +134,23 @@ impl FeWord {
         self.state.lock().waiting
     }
 
-    /// Tries `op` once under the lock, then (out of line) spins and suspends.
+    /// Tries `op` once under the lock; then, where spinning cannot help (the task's only VP),
+    /// suspends under the same hold, and otherwise (out of line) spins before suspending.
     #[inline]
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
-        if let Some(v) = Self::attempt(&mut self.state.lock(), op) {
+        let mut s = self.state.lock();
+        if let Some(v) = Self::attempt(&mut s, op) {
             return v;
         }
-        self.wait_slow(ctx, op)
+        if spin_tries(ctx, SPIN_RETRY_LIMIT) <= 1 {
+            return Self::suspend(ctx, s, op);
+        }
+        drop(s);
+        self.wait_spinning(ctx, op)
     }
 
     #[inline(never)]
-    fn wait_slow<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
+    fn wait_spinning<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
         for _ in 1..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
             if let Some(v) = Self::attempt(&mut s, op) {
@@ -157,6 +163,13 @@ impl FeWord {
         if let Some(v) = Self::attempt(&mut s, op) {
             return v;
         }
+        Self::suspend(ctx, s, op)
+    }
+
+    /// Links the caller's record behind the other waiters and parks it, releasing the cell
+    /// once it is off its VP; returns the value its server handed over.
+    #[inline(never)]
+    fn suspend<C: Suspend>(ctx: &mut C, mut s: RawSpinGuard<'_, State>, op: FeOp) -> u64 {
         check_no_spin_held(ctx);
         let mut slot = 0u64;
         let mut record = FeWaiter {
@@ -181,6 +194,7 @@ impl FeWord {
 
     /// Performs `op` if the cell's state allows it now and no waiter is ahead of it; then
     /// serves the waiters the change lets proceed. Returns the value read (0 for a write).
+    #[inline]
     fn attempt(s: &mut State, op: FeOp) -> Option<u64> {
         debug_assert!(
             // SAFETY: a linked record is alive; the caller holds the cell's lock.
@@ -188,7 +202,9 @@ impl FeWord {
             "a full/empty cell left a waiter that could proceed"
         );
         let v = Self::apply(s, op)?;
-        Self::serve(s);
+        if !s.head.is_null() {
+            Self::serve(s);
+        }
         Some(v)
     }
 
@@ -217,6 +233,7 @@ impl FeWord {
         })
     }
 
+    #[inline]
     fn serve(s: &mut State) {
         // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
         while let Some(first) = unsafe { s.head.as_ref() } {

@@ -1,6 +1,7 @@
 //! A VP's run queue: its runnable chores, linked through their control blocks (so a queue of
-//! any length allocates nothing). The owner takes the front; a thief takes the chore nearest
-//! the back that is not bound to its VP.
+//! any length allocates nothing), singly: the owner pushes at the back and takes the front,
+//! and a thief takes the chore nearest the front that is not bound to its VP (the one that
+//! has waited longest, as Go's and Tokio's thieves take).
 //!
 //! Guarantees: a chore is on at most one queue, which holds its scheduling reference from
 //! `push_back` until it is taken off. Assumes: used under its VP's run-queue lock.
@@ -34,7 +35,6 @@ impl RunQueue {
         // tail, if any, is a queued chore.
         unsafe {
             (*p).run_next.set(ptr::null());
-            (*p).run_prev.set(self.tail);
             match self.tail.as_ref() {
                 Some(t) => t.run_next.set(p),
                 None => self.head = p,
@@ -48,38 +48,36 @@ impl RunQueue {
         let p = NonNull::new(self.head.cast_mut())?;
         // SAFETY: a queued chore is alive; unlinking it hands its reference back.
         unsafe {
-            self.unlink(p.as_ref());
+            self.head = p.as_ref().run_next.get();
+            if self.head.is_null() {
+                self.tail = ptr::null();
+            }
             Some(ChoreRef::from_raw(p))
         }
     }
 
-    /// The chore nearest the back that is not bound to its VP.
+    /// The chore nearest the front that is not bound to its VP.
     pub(crate) fn steal(&mut self) -> Option<ChoreRef> {
-        let mut at = self.tail;
+        let mut prev: *const Chore = ptr::null();
+        let mut at = self.head;
         // SAFETY: every linked chore is alive (queued).
         while let Some(c) = unsafe { at.as_ref() } {
+            let next = c.run_next.get();
             if !c.bound.load(Ordering::Relaxed) {
-                self.unlink(c);
+                // SAFETY: `prev`, if any, is the queued chore linking to `c`.
+                match unsafe { prev.as_ref() } {
+                    Some(p) => p.run_next.set(next),
+                    None => self.head = next,
+                }
+                if next.is_null() {
+                    self.tail = prev;
+                }
                 // SAFETY: unlinked just above: its reference is ours now.
                 return Some(unsafe { ChoreRef::from_raw(NonNull::from(c)) });
             }
-            at = c.run_prev.get();
+            prev = at;
+            at = next;
         }
         None
-    }
-
-    fn unlink(&mut self, c: &Chore) {
-        let (prev, next) = (c.run_prev.get(), c.run_next.get());
-        // SAFETY: the neighbours of a queued chore are queued chores.
-        unsafe {
-            match prev.as_ref() {
-                Some(p) => p.run_next.set(next),
-                None => self.head = next,
-            }
-            match next.as_ref() {
-                Some(n) => n.run_prev.set(prev),
-                None => self.tail = prev,
-            }
-        }
     }
 }

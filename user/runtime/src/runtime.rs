@@ -131,7 +131,7 @@ impl Runtime {
         }
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let me = weak.as_ptr();
-            let vps = pools
+            let vps: Box<[Vp]> = pools
                 .into_iter()
                 .enumerate()
                 .map(|(i, pool)| {
@@ -139,6 +139,12 @@ impl Runtime {
                     Vp::new(i, Chore::new(me, id, ChoreKind::Listener, None), pool)
                 })
                 .collect();
+            // In the slice's final place: the listeners may point at their VPs now.
+            for vp in vps.iter() {
+                vp.listener
+                    .vp
+                    .store(vp as *const Vp as *mut Vp, Ordering::Relaxed);
+            }
             Shared {
                 task: config.task,
                 vps,
@@ -204,10 +210,12 @@ impl Runtime {
             if shared.live.load(Ordering::Acquire) == 0 {
                 break;
             }
-            // Announce the idling, then look once more: a spawn either sees the flag and
-            // wakes this VP, or pushed before the look and is found by it.
+            // Announce the idling, then look once more, own queue first: a spawn or wake
+            // either sees the flag and notifies this VP, or pushed before the look and is
+            // found by it (`Vp::enqueue`, `wake_a_thief`).
             vp.idling.store(true, Ordering::SeqCst);
-            if let Some(chore) = shared.steal(index) {
+            let own = vp.run.lock().pop_front();
+            if let Some(chore) = own.or_else(|| shared.steal(index)) {
                 vp.idling.store(false, Ordering::SeqCst);
                 vp.run_chore(chore);
                 continue;
@@ -283,7 +291,8 @@ impl Shared {
     {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         let index = u32::try_from(index).map_err(|_| SpawnError::NoIndex)?;
-        let stack = self.vps[vp]
+        let home = &self.vps[vp];
+        let stack = home
             .stacks
             .lock()
             .take(&*self.provider)
@@ -301,7 +310,7 @@ impl Shared {
         let f_at = down(slot_at, size_of::<F>(), align_of::<F>());
         let stack_top = f_at & !15;
         if top - stack_top > (top - stack.guard().end) / 4 {
-            self.vps[vp].stacks.lock().give(stack);
+            home.stacks.lock().give(stack);
             return Err(SpawnError::TooLarge);
         }
         let p = chore_at as *mut Chore;
@@ -330,7 +339,9 @@ impl Shared {
         chore
             .restart
             .set((chore_main as *const () as usize, chore_at));
-        chore.vp.store(vp, Ordering::Relaxed);
+        chore
+            .vp
+            .store(home as *const Vp as *mut Vp, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
             chore.reg_next.set(reg.0);
@@ -347,9 +358,12 @@ impl Shared {
             (Some(a), Some(b)) => (a, b),
             _ => unreachable!("two references were made"),
         };
-        self.vps[vp].run.lock().push_back(scheduled);
-        self.idle.notify(vp);
-        self.wake_a_thief(vp);
+        if home.enqueue(scheduled) {
+            self.idle.notify(vp);
+        }
+        if self.vps.len() > 1 {
+            self.wake_a_thief(vp);
+        }
         Ok(JoinHandle {
             chore: handle,
             _result: PhantomData,
@@ -374,15 +388,21 @@ impl Shared {
         }
     }
 
-    /// Takes the chore nearest the back of another VP's run queue that is not bound to its
+    /// Takes the chore nearest the front of another VP's run queue that is not bound to its
     /// VP, nearest VP first.
     fn steal(&self, thief: usize) -> Option<ChoreRef> {
         let n = self.vps.len();
-        (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().steal())
+        let chore = (1..n).find_map(|d| self.vps[(thief + d) % n].run.lock().steal())?;
+        // Off every queue and running nowhere: it is the thief's to move.
+        chore
+            .vp
+            .store(&self.vps[thief] as *const Vp as *mut Vp, Ordering::Relaxed);
+        Some(chore)
     }
 
     /// An exited chore is off its VP: it leaves the registry, and its chunk goes back to the
     /// pool of the VP it exited on once its join handle is gone too.
+    #[inline]
     pub(crate) fn retire(&self, chore: ChoreRef) {
         {
             let mut reg = self.registry.lock();

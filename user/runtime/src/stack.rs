@@ -155,6 +155,7 @@ impl StackPool {
         true
     }
 
+    #[inline]
     pub fn take(&mut self, provider: &dyn StackProvider) -> Option<StackChunk> {
         if self.free.len < self.config.low_water {
             for _ in 0..self.config.refill {

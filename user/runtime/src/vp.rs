@@ -31,9 +31,10 @@ pub(crate) type RemoteAction = Box<dyn FnOnce(&mut Ctx<Listener>) + Send>;
 /// A save area's value while its chore is runnable but still switching away.
 pub(crate) const PENDING: usize = 0;
 
-/// State only the thread running this VP touches.
+/// State only the thread running this VP touches. The running chore's scheduling reference
+/// is held by the VP implicitly (given up by `install`, taken back as the chore leaves), so
+/// a switch keeps no record of it.
 struct Local {
-    current: Option<ChoreRef>,
     /// A chore that exited and switched away, until the context resumed next retires it.
     exited: Option<ChoreRef>,
 }
@@ -44,6 +45,9 @@ pub(crate) struct Vp {
     pub(crate) run: RawSpin<RunQueue>,
     /// Remote actions posted and not yet taken by the listener.
     remote_requests: AtomicUsize,
+    /// Remote actions not yet taken plus chores sleeping here: the one word a switch reads to
+    /// learn the listener may have work.
+    duties: AtomicUsize,
     /// Protects the remote actions other VPs asked this VP's listener to run.
     remote: RawSpin<VecDeque<RemoteAction>>,
     /// Protects the VP's stack chunks (contended only when a chore exits here).
@@ -55,7 +59,7 @@ pub(crate) struct Vp {
     /// while the VP is stopped in a fault.
     pub(crate) on_vp: AtomicPtr<Chore>,
     /// The VP found nothing to run or steal and is about to idle (or idles): a spawn anywhere
-    /// wakes it to steal.
+    /// wakes it to steal, and a chore made ready on it wakes it (only then: `enqueue`).
     pub(crate) idling: AtomicBool,
     running: AtomicBool,
     local: UnsafeCell<Local>,
@@ -69,12 +73,12 @@ unsafe impl Send for Vp {}
 
 impl Vp {
     pub(crate) fn new(index: usize, listener: Chore, stacks: StackPool) -> Vp {
-        listener.vp.store(index, Ordering::Relaxed);
         listener.set_state(ChoreState::Running);
         Vp {
             index,
             run: RawSpin::new(RunQueue::new()),
             remote_requests: AtomicUsize::new(0),
+            duties: AtomicUsize::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
             listener: Box::new(listener),
@@ -82,10 +86,7 @@ impl Vp {
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
             idling: AtomicBool::new(false),
             running: AtomicBool::new(false),
-            local: UnsafeCell::new(Local {
-                current: None,
-                exited: None,
-            }),
+            local: UnsafeCell::new(Local { exited: None }),
         }
     }
 
@@ -100,22 +101,47 @@ impl Vp {
         self.running.store(false, Ordering::Release);
     }
 
-    /// A woken chore's restart request (called from any VP): it joins the run queue.
+    /// Counts the chore that just went to sleep on this VP's alarm queue (whose lock the caller
+    /// still holds in `sleepers`).
+    pub(crate) fn slept(&self, sleepers: &crate::alarm_queue::Sleepers) {
+        self.alarms.added(sleepers);
+        self.duties.fetch_add(1, Ordering::Release);
+    }
+
+    /// A woken chore's restart request (called from any VP): it joins the run queue. Returns
+    /// whether the VP idles (or is about to), and so must be told (`Idle::notify`).
     #[inline]
-    pub(crate) fn make_ready(&self, chore: ChoreRef) {
+    pub(crate) fn make_ready(&self, chore: ChoreRef) -> bool {
         chore.set_state(ChoreState::Ready);
-        self.run.lock().push_back(chore);
+        self.enqueue(chore)
+    }
+
+    /// Puts a runnable chore at the back of the run queue; whether the VP idles. The flag is
+    /// read under the queue's lock, and a VP about to idle sets it before it looks at its
+    /// queue under that lock (`Runtime::run_vp`): so either the VP finds the chore, or this
+    /// sees the flag. A busy VP is not notified (in ring 3 a notification is a kernel POST).
+    #[inline]
+    pub(crate) fn enqueue(&self, chore: ChoreRef) -> bool {
+        let mut run = self.run.lock();
+        run.push_back(chore);
+        self.idling.load(Ordering::Relaxed)
     }
 
     pub(crate) fn post_remote(&self, action: RemoteAction) {
         self.remote.lock().push_back(action);
         self.remote_requests.fetch_add(1, Ordering::Release);
+        self.duties.fetch_add(1, Ordering::Release);
     }
 
     /// Whether the listener has work: remote actions or expired alarms (the clock is read
     /// only while a chore sleeps here).
     #[inline]
     fn listener_due(&self) -> bool {
+        self.duties.load(Ordering::Acquire) != 0 && self.listener_has_work()
+    }
+
+    #[inline(never)]
+    fn listener_has_work(&self) -> bool {
         self.remote_requests.load(Ordering::Acquire) != 0
             || (!self.alarms.is_empty() && self.alarms.due(self.listener.shared().idle.now_ns()))
     }
@@ -124,7 +150,8 @@ impl Vp {
     /// many remote actions ran.
     pub(crate) fn listen(&self) -> usize {
         if !self.alarms.is_empty() {
-            self.alarms.expire(self.listener.shared().idle.now_ns());
+            let woken = self.alarms.expire(self.listener.shared().idle.now_ns());
+            self.duties.fetch_sub(woken, Ordering::AcqRel);
         }
         if self.remote_requests.load(Ordering::Acquire) == 0 {
             return 0;
@@ -132,6 +159,7 @@ impl Vp {
         let actions = core::mem::take(&mut *self.remote.lock());
         let served = actions.len();
         self.remote_requests.fetch_sub(served, Ordering::AcqRel);
+        self.duties.fetch_sub(served, Ordering::AcqRel);
         if served > 0 {
             let mut ctx = Ctx::<Listener>::new(self.listener_ptr());
             for action in actions {
@@ -156,11 +184,14 @@ impl Vp {
     }
 
     /// Makes `chore` this VP's running chore; returns the stack pointer to resume it at, once
-    /// the VP it left has stored it.
+    /// the VP it left has stored it. The chore already names this VP: it was queued here by
+    /// its spawn, wake or yield, or moved here by its thief (`Shared::steal`).
     #[inline]
     fn install(&self, chore: ChoreRef) -> usize {
-        chore.vp.store(self.index, Ordering::Relaxed);
-        chore.set_state(ChoreState::Running);
+        debug_assert!(
+            core::ptr::eq(chore.on_vp(), self),
+            "a chore runs on a VP it does not name"
+        );
         self.on_vp
             .store(&*chore as *const Chore as *mut Chore, Ordering::Relaxed);
         let mut resume = chore.save.load(Ordering::Acquire);
@@ -168,15 +199,14 @@ impl Vp {
             spin_loop();
             resume = chore.save.load(Ordering::Acquire);
         }
-        // SAFETY: only this VP's thread touches `local`, and the chore that ran before has
-        // handed its reference on (to a queue, a waker or `exited`).
-        unsafe { (*self.local.get()).current = Some(chore) };
+        // The VP holds the reference while the chore runs (`take_current` takes it back).
+        let _ = chore.into_raw();
         resume
     }
 
     /// The stack pointer to switch to when the running chore leaves: the next runnable chore
     /// (now installed), or the listener's when it has work or no chore is runnable.
-    #[inline]
+    #[inline(always)]
     fn next_resume(&self) -> usize {
         let next = if self.listener_due() {
             None
@@ -190,15 +220,15 @@ impl Vp {
         }
     }
 
-    /// The running chore's reference, leaving `local` without one.
+    /// The running chore's scheduling reference, which `install` gave up to the VP.
     ///
     /// # Safety
-    /// Must be called on this VP, by or for its running chore.
+    /// `chore` must be the chore running on this VP, and the reference taken once per
+    /// `install`.
     #[inline]
-    unsafe fn take_current(&self) -> ChoreRef {
-        // SAFETY: the caller runs on this VP, so `local` is its to touch.
-        let current = unsafe { (*self.local.get()).current.take() };
-        current.unwrap_or_else(|| unreachable!("no chore runs on VP {}", self.index))
+    unsafe fn take_current(chore: &Chore) -> ChoreRef {
+        // SAFETY: the caller's contract: `install` gave this reference up with `into_raw`.
+        unsafe { ChoreRef::from_raw(core::ptr::NonNull::from(chore)) }
     }
 
     /// Gives the VP to the next runnable chore; `chore` goes to the back of the run queue.
@@ -210,8 +240,7 @@ impl Vp {
     pub(crate) unsafe fn yield_chore(&self, chore: &Chore) {
         let resume = if self.listener_due() {
             // SAFETY: the caller's contract.
-            let me = unsafe { self.take_current() };
-            chore.set_state(ChoreState::Ready);
+            let me = unsafe { Self::take_current(chore) };
             chore.save.store(PENDING, Ordering::Relaxed);
             self.run.lock().push_back(me);
             self.listener.save.load(Ordering::Relaxed)
@@ -221,8 +250,7 @@ impl Vp {
                 return;
             };
             // SAFETY: the caller's contract.
-            let me = unsafe { self.take_current() };
-            chore.set_state(ChoreState::Ready);
+            let me = unsafe { Self::take_current(chore) };
             chore.save.store(PENDING, Ordering::Relaxed);
             run.push_back(me);
             drop(run);
@@ -242,8 +270,7 @@ impl Vp {
     /// wait-list guard.
     #[inline]
     pub(crate) unsafe fn park(&self, chore: &Chore, held: *const AtomicBool) {
-        // SAFETY: the caller's contract; the waker now owns the scheduling reference.
-        let _ = unsafe { self.take_current() }.into_raw();
+        // The scheduling reference `install` gave the VP now belongs to the waker.
         chore.save.store(PENDING, Ordering::Relaxed);
         // Chosen while the list is held, so not this chore (no one can have woken it yet).
         let resume = self.next_resume();
@@ -261,7 +288,7 @@ impl Vp {
     pub(crate) unsafe fn exit(&self, chore: &Chore) -> ! {
         // SAFETY: the caller's contract.
         unsafe {
-            let me = self.take_current();
+            let me = Self::take_current(chore);
             (*self.local.get()).exited = Some(me);
         }
         let resume = self.next_resume();
@@ -276,8 +303,15 @@ impl Vp {
     #[inline]
     pub(crate) fn finish_switch(&self) {
         // SAFETY: we run on this VP; the chore that exited is off it for good.
-        let exited = unsafe { (*self.local.get()).exited.take() };
-        if let Some(chore) = exited {
+        let local = unsafe { &mut *self.local.get() };
+        if local.exited.is_some() {
+            self.retire_exited(local);
+        }
+    }
+
+    #[inline(never)]
+    fn retire_exited(&self, local: &mut Local) {
+        if let Some(chore) = local.exited.take() {
             self.listener.shared().retire(chore);
         }
     }

@@ -81,11 +81,16 @@ pub(crate) fn spin_tries(ctx: &impl Suspend, limit: u32) -> u32 {
 
 /// Panics when a chore would suspend while holding a spin-only lock: the seed forbids it
 /// (section 6.1), and a suspended spin holder would stall every VP spinning on its lock.
+#[inline]
 pub(crate) fn check_no_spin_held(ctx: &impl Context) {
     let held = ctx.spin_depth().get();
-    assert!(
-        held == 0,
-        "chore {} would suspend holding {held} spin-only lock(s)",
-        ctx.chore_id()
-    );
+    if held != 0 {
+        suspend_refused(ctx.chore_id(), held);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn suspend_refused(id: ChoreId, held: u32) -> ! {
+    panic!("chore {id} would suspend holding {held} spin-only lock(s)")
 }

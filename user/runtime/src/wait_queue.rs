@@ -106,6 +106,7 @@ impl WaitQueue {
 
     /// Unblocks every waiter, oldest first; returns how many. They are woken under the list's
     /// lock (which comes before a run queue's in the lock order).
+    #[inline]
     pub fn unblock_all(&self) -> usize {
         let mut list = self.waiters.lock();
         let mut n = 0;

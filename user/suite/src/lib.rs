@@ -18,6 +18,7 @@ pub mod helpers;
 mod ipc;
 mod keeper;
 mod keeper_code;
+mod kernel_limits;
 mod memory;
 mod post_pool;
 mod posts;
@@ -74,7 +75,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 50] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 52] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -193,6 +194,14 @@ pub fn run(tsc_hz: u64) -> Summary {
         ("tasks_nonblocking_call_suspends_the_chore", &|| {
             tasks::nonblocking_call_suspends_the_chore_not_the_vp(&ctx)
         }),
+        (
+            "mappings_up_to_the_limit",
+            &kernel_limits::mappings_up_to_the_limit,
+        ),
+        (
+            "cap_pages_by_the_hundred",
+            &kernel_limits::cap_pages_by_the_hundred,
+        ),
         ("tasks_thousands_of_chores_alive", &|| {
             tasks::thousands_of_chores_alive(&ctx)
         }),

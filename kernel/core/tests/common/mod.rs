@@ -244,6 +244,17 @@ pub fn call(cap: u8, order: u32, data: &[u64], send: &[u8], to: u8) -> Invocatio
 impl H {
     /// `cpus` CPUs, `frames` frames, a root bank of `quota`, `posts` post activities.
     pub fn new(cpus: usize, frames: u64, quota: u64, posts: u32) -> H {
+        H::configured(cpus, frames, quota, posts, |_| {})
+    }
+
+    /// As `new`, with the kernel's table capacities changed by `tune`.
+    pub fn configured(
+        cpus: usize,
+        frames: u64,
+        quota: u64,
+        posts: u32,
+        tune: impl FnOnce(&mut Config),
+    ) -> H {
         let platform = TestPlatform {
             mmu: Mutex::new(MmuModel::new(frames, cpus)),
             ipis: Mutex::new(Vec::new()),
@@ -256,7 +267,7 @@ impl H {
             irq_masked: std::sync::atomic::AtomicU64::new(u64::MAX),
             turn_gate: Mutex::new(None),
         };
-        let config = Config {
+        let mut config = Config {
             cpus,
             processes: 16,
             banks: 16,
@@ -268,6 +279,7 @@ impl H {
             page_tables: 2,
             alarms: 8,
         };
+        tune(&mut config);
         let k = Kernel::new(platform, config);
         let root = k.boot_bank(quota).unwrap();
         let cpus: Vec<Cpu> = k.cpu_ids().map(Cpu::new).collect();

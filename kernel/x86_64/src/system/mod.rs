@@ -13,6 +13,7 @@ mod user_return;
 
 use spin::Once;
 use tessera_abi::boot::{init, io_ports, FuzzArg, InitArg, ARCHIVE_MAGIC, ARCHIVE_VA};
+use tessera_abi::cap::CAP_PAGE_SLOTS;
 use tessera_abi::order;
 use tessera_core::cap::Cap;
 use tessera_core::cpu::Cpu;
@@ -26,6 +27,12 @@ static KERNEL: Once<Kernel> = Once::new();
 /// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
 const BOOT_QUOTA: u64 = 12 * 1024;
 const PROCESSES: usize = 64;
+/// Capability pages, system-wide: enough to file every page the boot bank can make two levels
+/// deep (a filing page per 64 pages, a directory per 64 filing pages, as `user/tasks` does),
+/// with as many again to spare. A task of N pages needs N/64 of them, so a table of 32 stopped
+/// every task near 2,000 pages (seen as MAP failing there) with most of its bank unspent. A
+/// slot holds its 64 capabilities inline, about 1.6 KiB of kernel heap each: 600 KiB here.
+const CAP_PAGES: usize = 2 * (BOOT_QUOTA as usize).div_ceil(CAP_PAGE_SLOTS);
 const ALARMS: usize = 64;
 
 /// The kernel, once processes exist.
@@ -58,7 +65,7 @@ pub fn start(archive: &[u8], cpus: usize, arg: InitArg, fuzz: Option<FuzzArg>) -
                 banks: 32,
                 pages: BOOT_QUOTA as usize,
                 spaces: 64,
-                cap_pages: 32,
+                cap_pages: CAP_PAGES,
                 irq_lines: crate::trap::vectors::IRQ_LINES as usize,
                 post_activities: 32,
                 page_tables: 1024,
