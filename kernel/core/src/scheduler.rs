@@ -309,10 +309,13 @@ impl<P: Platform> Kernel<P> {
             run.head()?
         };
         // Another CPU's queue is looked at without its lock, as `pick` only tries it: anyone
-        // above the head there may be `pick`'s choice, and the general path decides.
-        if self
-            .cpu_ids()
-            .any(|c| c != cpu.id && self.shared(c).run.highest().is_some_and(|h| h > top))
+        // above the head there may be `pick`'s choice, and the general path decides. (This
+        // CPU's own word is looked at too: above the head only if someone came meanwhile.)
+        if self.cpus.len() > 1
+            && self
+                .cpus
+                .iter()
+                .any(|other| other.run.highest().is_some_and(|h| h > top))
         {
             return None;
         }
