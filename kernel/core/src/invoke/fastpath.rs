@@ -14,10 +14,18 @@
 //! - **A non-blocking CALL or SEND to a busy receiver** whose notification request from this
 //!   caller is registered already, since the caller's last halt: `WouldBlock`, nothing
 //!   registered (`notify.rs`); any other non-blocking case is the general path's.
-//! - **GET_TYPE** on a live kernel object: the reply goes straight into the caller's save area.
+//! - **GET_TYPE** on a live kernel object, **INFO** on the caller's own process, and **page
+//!   READ_WORD/WRITE_WORD** (the page locked by one try, as `orders/memory.rs::page_order` locks
+//!   it): the reply goes straight into the caller's save area.
 //! - **YIELD** on the caller's own process: its quantum is given up (`orders/process.rs::
-//!   yield_quantum`) and the reply written, skipping the general path's marshal and finish; the
-//!   exit's scheduler picks who runs, as after the general path.
+//!   yield_quantum`) and the reply written, skipping the general path's marshal and finish. If
+//!   the exit would only schedule (`scheduler.rs::exit_only_schedules`), the caller also gets
+//!   the verdict the exit would give it first (requeued at its level's tail) and the path ends
+//!   with nobody current here (`Fast::Left`).
+//! - **An open wait** (RETURN through Null) with nobody waiting to send to the caller: it
+//!   becomes available and leaves the CPU, as `invoke/reply.rs::reply_and_wait` leaves it
+//!   (`Fast::Left`). After `Left`, `scheduler.rs::run_next_here` dispatches the head of this
+//!   CPU's run queue at once when the exit could pick nothing else; otherwise the exit runs.
 //!
 //! None uses the held-lock list: each object is locked directly by one try (the caller,
 //! then the receiver), and any lock not free at once declines the fast path. Trying never
@@ -44,7 +52,8 @@
 //!   level and pick it next, which is what this path does at once.
 //!
 //! # Commit points
-//! GET_TYPE and YIELD: once the capability is found live, under the caller's lock. The others: once
+//! GET_TYPE, INFO, YIELD and the open wait: once the capability is found live (or Null), under
+//! the caller's lock. READ_WORD/WRITE_WORD: once the page is locked and the offset checked. The others: once
 //! every receiver precondition holds, under both locks (marked below); after it nothing can
 //! fail. A queued POST: once a free activity of the sender's allotment is found, under both
 //! locks. `WouldBlock`: once the registered request is found, under both locks.
