@@ -151,9 +151,10 @@ impl<P: Platform> Kernel<P> {
             return Fast::Declined;
         }
         self.txns.enter(cpu.id);
+        let here = &mut *cpu;
         let fast = self
             .processes
-            .write(me, |p| self.on_caller(cpu, me, p, slot, info))
+            .write(me, move |p| self.on_caller(here, me, p, slot, info))
             .unwrap_or(Fast::Declined);
         if let Fast::Runs(_) | Fast::Left = fast {
             cpu.fast_runs += 1;
