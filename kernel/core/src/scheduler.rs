@@ -323,14 +323,15 @@ impl<P: Platform> Kernel<P> {
         if !lock.try_write() {
             return None;
         }
+        let here = cpu.id;
         let space = self
             .processes
-            .write(next, |p| {
-                let ready = p.queued_on == Some(cpu.id)
+            .write(next, move |p| {
+                let ready = p.queued_on == Some(here)
                     && p.state == RunState::Running
                     && p.cpu.is_none()
                     && !p.restart
-                    && p.may_run_on(cpu.id);
+                    && p.may_run_on(here);
                 if !ready {
                     return None;
                 }
@@ -343,7 +344,7 @@ impl<P: Platform> Kernel<P> {
                     run.pick();
                 }
                 p.queued_on = None;
-                self.become_current(cpu.id, p);
+                self.become_current(here, p);
                 Some(self.live_space(p))
             })
             .flatten();
