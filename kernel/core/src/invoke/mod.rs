@@ -75,9 +75,9 @@ impl<P: Platform> Kernel<P> {
 
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
-    /// already in place. `Next::Same` only after a kernel-object order or a non-blocking send
-    /// that `me` goes on from, as its state said under its lock at the end of the path, so a
-    /// quiet exit need not lock it again.
+    /// already in place. `Next::Same` only after a kernel-object order, a non-blocking send
+    /// or a wait that took a queued POST at once, which `me` goes on from, as its state said
+    /// under its lock at the end of the path, so a quiet exit need not lock it again.
     pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) -> Next {
         loop {
             self.txns.enter(cpu.id);

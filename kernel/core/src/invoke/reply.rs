@@ -67,6 +67,9 @@ impl<P: Platform> Kernel<P> {
             }
             self.off_cpu(cpu, caller.id, me);
         });
-        Ok(Next::Exit)
+        // A queued POST delivered at once (`post_owns`: a driver's RETURN that takes its IRQ
+        // POST) leaves the caller running here, which the quiet exit returns to as after a
+        // kernel-object order; anything else is the exit's to decide.
+        Ok(self.still_running(cpu, caller.id))
     }
 }
