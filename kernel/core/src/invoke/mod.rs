@@ -238,15 +238,18 @@ impl<P: Platform> Kernel<P> {
     /// if it no longer runs here (an order halted it).
     fn still_running(&self, cpu: &Cpu, me: ObjId) -> Next {
         self.processes
-            .read(me, |p| {
-                if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
-                    return Next::Exit;
-                }
-                Next::Same {
-                    space: self.live_space(p),
-                }
-            })
+            .read(me, |p| self.goes_on_here(cpu, p))
             .unwrap_or(Next::Exit)
+    }
+
+    /// `still_running` on `p`, the path's caller, locked by it.
+    fn goes_on_here(&self, cpu: &Cpu, p: &Process) -> Next {
+        if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
+            return Next::Exit;
+        }
+        Next::Same {
+            space: self.live_space(p),
+        }
     }
 
     /// Refuses the call with `e`: the caller goes on running with the error in `rax` (a

@@ -61,15 +61,16 @@ impl<P: Platform> Kernel<P> {
             return Ok(Next::Exit);
         }
         self.leave(cpu, caller, RunState::Available);
-        self.processes.write(caller.id, |me| {
+        // A queued POST delivered at once (`post_owns`: a driver's RETURN that takes its IRQ
+        // POST) leaves the caller running here, which the quiet exit returns to as after a
+        // kernel-object order; anything else is the exit's to decide.
+        let next = self.processes.write(caller.id, |me| {
             if me.awaited() {
                 self.offer(cpu, caller.id, me);
             }
             self.off_cpu(cpu, caller.id, me);
+            self.goes_on_here(cpu, me)
         });
-        // A queued POST delivered at once (`post_owns`: a driver's RETURN that takes its IRQ
-        // POST) leaves the caller running here, which the quiet exit returns to as after a
-        // kernel-object order; anything else is the exit's to decide.
-        Ok(self.still_running(cpu, caller.id))
+        Ok(next.unwrap_or(Next::Exit))
     }
 }
