@@ -322,6 +322,12 @@ fn interrupt_entries(kernel: &Path) -> Result<Range<u64>> {
     Ok(stubs + EXCEPTIONS * STUB_BYTES..stubs + VECTORS * STUB_BYTES)
 }
 
+/// Whether a stop at `pc` is an interrupt's delivery: the first byte of an interrupt vector's
+/// stub in `entries` (`interrupt_entries`); an instruction within a stub is not.
+fn delivers_interrupt(entries: &Range<u64>, pc: u64) -> bool {
+    entries.contains(&pc) && (pc - entries.start).is_multiple_of(STUB_BYTES)
+}
+
 /// The bench program's marker functions.
 struct Markers {
     begin: u64,
@@ -535,7 +541,7 @@ fn trace(
         }
         if interrupts
             .as_ref()
-            .is_some_and(|r| r.contains(&step.pc) && (step.pc - r.start).is_multiple_of(STUB_BYTES))
+            .is_some_and(|r| delivers_interrupt(r, step.pc))
         {
             // The stub stops once an interrupt is delivered, before the instruction at the
             // last stop ran (it runs after the return): that stop was no instruction.
@@ -826,6 +832,27 @@ mod tests {
             profiled(name, f);
         "#;
         assert_eq!(profiled_names(src), ["null_invocation", "call_reply"]);
+    }
+
+    #[test]
+    fn an_interrupt_is_delivered_at_a_stub_start_past_the_exceptions() {
+        let stubs = 0xffff_ffff_8013_03a0u64;
+        let entries = stubs + 32 * STUB_BYTES..stubs + 256 * STUB_BYTES;
+        assert!(delivers_interrupt(&entries, stubs + 32 * STUB_BYTES));
+        assert!(delivers_interrupt(&entries, stubs + 0x24 * STUB_BYTES));
+        assert!(delivers_interrupt(&entries, stubs + 255 * STUB_BYTES));
+        assert!(
+            !delivers_interrupt(&entries, stubs + 0x24 * STUB_BYTES + 2),
+            "the stub's second instruction"
+        );
+        assert!(
+            !delivers_interrupt(&entries, stubs + 14 * STUB_BYTES),
+            "an exception's stub"
+        );
+        assert!(
+            !delivers_interrupt(&entries, stubs + 256 * STUB_BYTES),
+            "past the stubs (`trap_common`)"
+        );
     }
 
     fn image(name: &str, start: u64, bytes: &[u8]) -> Image {
