@@ -17,11 +17,12 @@ use tessera_abi::message::{MessageInfo, MESSAGE_CAPS};
 use tessera_abi::post::{PostPayload, IRQ_FIRED};
 use tessera_abi::InvocationKind;
 
-use crate::cap::Cap;
+use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
 use crate::invoke::deliver::Delivery;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
+use crate::object::memory::IrqLine;
 use crate::object::process::RunState;
 use crate::platform::Platform;
 use crate::post::{Activity, Sender};
@@ -29,6 +30,7 @@ use crate::run_queue::Priority;
 use crate::stall_queue::Owner;
 use crate::sync::atomic::Ordering;
 use crate::sync::Restart;
+use crate::table::Guarded;
 
 impl<P: Platform> Kernel<P> {
     /// Posts every pending IRQ line of this CPU that can be posted now. Inlined, and the
@@ -48,7 +50,10 @@ impl<P: Platform> Kernel<P> {
         while pending != 0 {
             let line = pending.trailing_zeros();
             pending &= pending - 1;
-            let posted = self.retry(cpu, |k, cpu| k.post_irq(cpu, line));
+            let posted = match self.post_irq_direct(cpu, line) {
+                Some(posted) => posted,
+                None => self.retry(cpu, |k, cpu| k.post_irq(cpu, line)),
+            };
             if !posted {
                 shared.pending_irqs.fetch_or(1 << line, Ordering::AcqRel);
             }
@@ -56,12 +61,63 @@ impl<P: Platform> Kernel<P> {
         self.run_deferred(cpu);
     }
 
-    /// One line: `Ok(false)` if it must stay pending.
+    /// One line: `Ok(false)` if it must stay pending. The line's lock and its driver's are
+    /// taken through the held-lock list.
     fn post_irq(&self, cpu: &mut Cpu, line: u32) -> Result<bool, Restart> {
         let Some(irq) = self.irqs.get(line as usize) else {
             return Ok(true);
         };
         cpu.held.write(self, LockKey::irq(line))?;
+        self.post_line(cpu, line, irq, |k, cpu, t| {
+            cpu.held.write(k, LockKey::process(t.index))
+        })
+    }
+
+    /// `post_irq` without the held-lock list, as the syscall fast paths lock
+    /// (`invoke/fastpath.rs`): the line's lock, then its driver's, each taken by one try, so no
+    /// lock order is needed. `None` if either is not free at once: nothing has changed, and
+    /// the general `post_irq` runs. Off with the fast paths (`Kernel::set_fast_paths`), so the
+    /// simulator's seeds compare the two (`kernel/sim/tests/fastpath_equal.rs`).
+    fn post_irq_direct(&self, cpu: &mut Cpu, line: u32) -> Option<bool> {
+        if !self.fast_paths.load(Ordering::Relaxed) {
+            return None;
+        }
+        let Some(irq) = self.irqs.get(line as usize) else {
+            return Some(true);
+        };
+        let own = irq.lock();
+        if !own.try_write() {
+            return None;
+        }
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_is(crate::planted::PlantedBug::DirectIrqIgnoresAck) {
+            irq.write(|l| l.awaiting_ack = false);
+        }
+        let mut driver = None;
+        let posted = self.post_line(cpu, line, irq, |_, _, t| {
+            let lock = self.processes.lock(t.index);
+            if !lock.try_write() {
+                return Err(Restart);
+            }
+            driver = Some(lock);
+            Ok(())
+        });
+        if let Some(lock) = driver {
+            lock.unlock_write();
+        }
+        own.unlock_write();
+        posted.ok()
+    }
+
+    /// Line `line` (`irq`, locked): posted to its driver, or remembered for its ACK. The
+    /// driver's process `t` is locked by `lock_driver` before anything changes.
+    fn post_line(
+        &self,
+        cpu: &mut Cpu,
+        line: u32,
+        irq: &Guarded<IrqLine>,
+        lock_driver: impl FnOnce(&Self, &mut Cpu, ObjId) -> Result<(), Restart>,
+    ) -> Result<bool, Restart> {
         let Some((endpoint, awaiting)) = irq.read(|l| l.bound.map(|e| (e, l.awaiting_ack))) else {
             return Ok(true);
         };
@@ -77,7 +133,8 @@ impl<P: Platform> Kernel<P> {
             order: IRQ_FIRED,
             word: u64::from(line),
         };
-        let posted = self.post_from_kernel(cpu, endpoint, Sender::Irq(line), payload)?;
+        lock_driver(self, cpu, endpoint.obj)?;
+        let posted = self.post_to_locked(cpu, endpoint, Sender::Irq(line), payload);
         // Past the POST's commit point: the line is still locked.
         if matches!(posted, KernelPost::Delivered | KernelPost::Queued) {
             irq.write(|l| l.awaiting_ack = true);
@@ -96,14 +153,25 @@ impl<P: Platform> Kernel<P> {
         sender: Sender,
         payload: PostPayload,
     ) -> Result<KernelPost, Restart> {
+        cpu.held.write(self, LockKey::process(endpoint.obj.index))?;
+        Ok(self.post_to_locked(cpu, endpoint, sender, payload))
+    }
+
+    /// `post_from_kernel` with the recipient locked by the caller.
+    fn post_to_locked(
+        &self,
+        cpu: &mut Cpu,
+        endpoint: Cap,
+        sender: Sender,
+        payload: PostPayload,
+    ) -> KernelPost {
         let t = endpoint.obj;
-        cpu.held.write(self, LockKey::process(t.index))?;
         let Some(ready) = self.processes.read(t, |p| {
             p.state == RunState::Available
                 && p.senders.is_empty()
                 && p.senders.owner() == Owner::Resource
         }) else {
-            return Ok(KernelPost::NoRecipient);
+            return KernelPost::NoRecipient;
         };
         // The path cannot restart from here on.
         #[cfg(feature = "trace")]
@@ -120,10 +188,10 @@ impl<P: Platform> Kernel<P> {
             };
             // COMMIT POINT: the recipient is locked and available.
             self.processes.write(t, |p| self.deliver(cpu, t, p, &d));
-            return Ok(KernelPost::Delivered);
+            return KernelPost::Delivered;
         }
         let Some(id) = self.posts.next_free(sender) else {
-            return Ok(KernelPost::Busy);
+            return KernelPost::Busy;
         };
         let a = Activity {
             target: t,
@@ -135,7 +203,7 @@ impl<P: Platform> Kernel<P> {
         // COMMIT POINT: the sender's one activity is free and only this path (holding the
         // recipient, and the line or the alarm) takes it; the recipient is locked.
         if !self.posts.take(id, a) {
-            return Ok(KernelPost::Busy);
+            return KernelPost::Busy;
         }
         self.queue_activity(t, id);
         trace_event!(
@@ -146,7 +214,7 @@ impl<P: Platform> Kernel<P> {
             u64::from(payload.order),
             u64::from(crate::trace::NO_PROCESS)
         );
-        Ok(KernelPost::Queued)
+        KernelPost::Queued
     }
 }
 

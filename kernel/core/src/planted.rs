@@ -49,6 +49,9 @@ pub enum PlantedBug {
     FastPathIgnoresReady = 16,
     /// Post an IRQ line again while its driver has not ACKed the last POST of it.
     PostIrqBeforeAck = 21,
+    /// The direct IRQ post (`pending_irqs.rs`, without the held-lock list) forgets that the
+    /// line awaits its driver's ACK and posts it again.
+    DirectIrqIgnoresAck = 24,
     /// A process that becomes available does not fire the notification requests watching it
     /// (a lost wake-up of a non-blocking caller).
     LoseNotification = 17,

@@ -5,8 +5,11 @@
 //! because the simulator's interleaving of several CPUs happens at lock operations, which the
 //! fast paths do not have; a one-CPU run is the same run step for step whichever path runs.
 //!
-//! Planted fast-path bugs (a word lost, a ready process of higher priority passed over) must
-//! make some seed disagree.
+//! The direct IRQ post at kernel exit (`pending_irqs.rs`, no held-lock list) is switched with
+//! them, so the seeds' interrupts compare it with the general one.
+//!
+//! Planted fast-path bugs (a word lost, a ready process of higher priority passed over, a line
+//! posted again before its ACK by the direct IRQ post) must make some seed disagree.
 
 use tessera_sim::{transcript, PlantedBug};
 
@@ -72,5 +75,15 @@ fn a_fast_path_that_passes_over_a_ready_process_is_caught() {
     assert!(
         diff.is_some(),
         "no seed caught a fast path running past a ready process"
+    );
+}
+
+#[test]
+fn a_direct_irq_post_that_ignores_the_ack_is_caught() {
+    let (diff, _, _) = first_difference(Some(PlantedBug::DirectIrqIgnoresAck));
+    println!("DirectIrqIgnoresAck: {diff:?}");
+    assert!(
+        diff.is_some(),
+        "no seed caught the direct IRQ post posting a line that awaits its ACK"
     );
 }

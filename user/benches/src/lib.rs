@@ -37,10 +37,11 @@ fn show(name: &str, r: Result<PerOp, Error>) {
     }
 }
 
-/// Runs every benchmark and prints its line; in profile mode also runs each that times one
-/// operation per loop iteration (`measure::per_op`) briefly between the profile markers: the
-/// same function with the same operation (a copy of the loop around it where the compiler
-/// inlined the function here, which `cargo xtask test` checks counts the same).
+/// Runs every benchmark and prints its line; in profile mode also runs each that `cargo xtask
+/// profile` can take one operation of (`xtask/src/profile/timing.rs` says how for each way of
+/// timing) briefly between the profile markers: the same function with the same operation (a
+/// copy of the loop around it where the compiler inlined the function here, which `cargo
+/// xtask test` checks counts the same).
 pub fn run() {
     // In profile mode, each run again for a count the compiler cannot see (a known count
     // would let it unroll the profiled copy's loops).
@@ -64,6 +65,12 @@ pub fn run() {
         }
         Err(e) => show("call_one_way", Err(e)),
     }
+    profiled("call_one_way", || {
+        let _ = ipc::one_way(n());
+    });
+    profiled("reply_one_way", || {
+        let _ = ipc::one_way(n());
+    });
     show("send", cases::send(2_000));
     profiled("send", || {
         let _ = cases::send(n());
@@ -73,6 +80,10 @@ pub fn run() {
         let _ = cases::post_waiting(n());
     });
     show("post_queued", cases::post_queued(50));
+    // One batch: its 32 POSTs and echo taking them are a long trace already.
+    profiled("post_queued", || {
+        let _ = cases::post_queued(black_box(1));
+    });
     let pp = cases::ping_pong(2_000);
     show("post_ping_pong", pp);
     profiled("post_ping_pong", || {
@@ -90,6 +101,9 @@ pub fn run() {
         let _ = cases::yield_switch(n());
     });
     show("irq_to_driver", irq::irq_to_driver(2_000));
+    profiled("irq_to_driver", || {
+        let _ = irq::irq_to_driver(n());
+    });
     show("alarm_post_latency", alarm::post_latency(200));
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));
     wouldblock::run(show);

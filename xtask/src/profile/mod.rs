@@ -6,15 +6,17 @@
 //! How: the kernel boots exactly as `cargo xtask bench` boots it (one CPU, `-icount shift=0`)
 //! with the word `profile` added to its command line, QEMU halted with its gdb stub on a Unix
 //! socket. In profile mode the bench program runs every benchmark as usual and then, for each
-//! one timed by `measure::per_op`, one more operation between the markers
+//! one profilable, a short run of it (a few operations) between the markers
 //! `tessera_profile_begin` (given a magic word and the benchmark's name) and
 //! `tessera_profile_end`. xtask breaks at the begin marker, skips the hits that are not the
 //! bench program's (every program is linked at the same addresses: the magic word in `rdi`
 //! tells) or not the named benchmark, steps out of the marker, then single-steps to the end
 //! marker in the bench program's address space, recording each instruction's `rip`, `cr3` and
 //! `rsp`. QEMU's single step follows `syscall` into the kernel and every process it switches
-//! to, masks interrupts and timers, and executes a `rep` instruction one iteration at a time:
-//! what `-icount` counts. It then lets the guest print the benchmark's figure and compares.
+//! to, masks interrupts and timers (`irq_to_driver` lets interrupts through: its device
+//! interrupt is the operation), and executes a `rep` instruction one iteration at a time: what
+//! `-icount` counts. `timing.rs` picks one operation out of the trace by the benchmark's own
+//! TSC reads. It then lets the guest print the benchmark's figure and compares.
 //!
 //! xtask speaks the gdb remote protocol itself (`rsp.rs`) rather than driving gdb with a
 //! script: the protocol needed is six packets, the stepping loop is the hot part (thousands of
@@ -28,6 +30,7 @@
 
 mod report;
 mod rsp;
+mod timing;
 
 use std::collections::HashMap;
 use std::fs;
@@ -49,6 +52,7 @@ use crate::symbolize::Symbolizer;
 use crate::workspace::Workspace;
 
 pub use report::{Place, Step};
+use timing::{Read, Timing};
 
 /// The profile mode's magic word in the begin marker's `rdi` ("tessprof", as
 /// `user/benches/src/measure.rs` has it).
@@ -67,6 +71,8 @@ const CR3_ROOT: u64 = 0x000f_ffff_ffff_f000;
 const MAX_STEPS: usize = 200_000;
 /// How long the benchmarks before the named one may run (they run in full, under -icount).
 const BOOT_LIMIT: Duration = Duration::from_secs(900);
+/// QEMU's single-step flags with interrupts let through: `SSTEP_ENABLE | SSTEP_NOTIMER`.
+const SSTEP_IRQS: u32 = 0x5;
 /// Bytes of code compared to tell which program an address space runs.
 const PROBE: usize = 24;
 
@@ -114,10 +120,7 @@ pub fn run(options: &ProfileOptions) -> Result<()> {
             for name in profilable(&ws)? {
                 println!("{name}");
             }
-            println!(
-                "(the benchmarks timed by `per_op`; the others time their own loops and are not \
-                 profilable: docs/BENCHMARKS.md lists them)"
-            );
+            println!("(the others are not profilable: docs/BENCHMARKS.md lists them)");
             Ok(())
         }
         ProfileOptions::Case { name } => {
@@ -133,7 +136,7 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
     let names = profilable(ws)?;
     if !names.iter().any(|n| n == name) {
         bail!(
-            "`{name}` is not a benchmark timed by per_op; profilable: {}",
+            "`{name}` is not a profilable benchmark; profilable: {}",
             names.join(", ")
         );
     }
@@ -172,7 +175,12 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
     ];
     let log = ws.log_path(&log);
     let mut guest = Guest::start(&boot, &log)?;
-    let traced = trace(&socket, &markers, name, &images, &mut guest);
+    let timing = timing::timing(name);
+    let interrupts = match timing {
+        Timing::Rounds => Some(interrupt_entries(&artifacts.kernel)?),
+        _ => None,
+    };
+    let traced = trace(&socket, &markers, name, &images, interrupts, &mut guest);
     let figure_line = traced
         .as_ref()
         .ok()
@@ -186,15 +194,10 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
     let trace_path = dir.join(format!("{name}.trace"));
     fs::write(&trace_path, raw)
         .with_context(|| format!("could not write {}", trace_path.display()))?;
-    let bench = images
-        .iter()
-        .find(|i| i.name == BENCH_PROGRAM)
-        .context("no bench program was built")?;
     let bench_cr3 = steps.first().map_or(0, |s| s.cr3);
-    let is_rdtsc = |s: &Step| {
-        s.cr3 == bench_cr3 && s.pc < KERNEL_BASE && bench.bytes_at(s.pc, 2) == Some(&RDTSC[..])
-    };
-    let (iteration, overhead) = loop_iteration(&steps, is_rdtsc)
+    let reads = tsc_reads(&steps, images.as_slice(), &spaces, bench_cr3);
+    let (iteration, overhead) = timing
+        .operation(&steps, &reads)
         .with_context(|| format!("the trace is in {}", trace_path.display()))?;
     let steps = &steps[iteration];
     let places = symbolize(ws, &artifacts, &images, steps, &spaces)?;
@@ -219,6 +222,7 @@ pub fn profile(ws: &Workspace, profile: Profile, name: &str) -> Result<Outcome> 
             )
         }),
         commit: commit(&ws.root),
+        method: timing.describe().to_string(),
         overhead,
     };
     let path = dir.join(format!("{name}.md"));
@@ -259,59 +263,31 @@ fn profiled_names(source: &str) -> Vec<String> {
         .collect()
 }
 
-/// `rdtsc`: `measure::time_loop` reads the TSC before and after its loop.
+/// `rdtsc`: every benchmark's timing reads the TSC (`tessera_user::tsc::now`).
 const RDTSC: [u8; 2] = [0x0f, 0x31];
 
-/// One steady iteration of the second timed loop in a profiled run (`per_op` times an empty
-/// loop, then the operation's, each between two TSC reads: the last four `rdtsc` of the bench
-/// program), and the instructions of one iteration of the empty loop (what the bench takes
-/// off). An iteration runs from the loop's first instruction to its next run: the first
-/// instruction of the stretch that comes again at the same stack pointer (what comes before
-/// the loop runs once). The last whole iteration is taken: the first may pay for what ran
-/// before the loop (the console printing the benchmark's line), which the timed loop
-/// amortises.
-fn loop_iteration(steps: &[Step], is_rdtsc: impl Fn(&Step) -> bool) -> Result<(Range<usize>, u64)> {
-    let reads: Vec<usize> = steps
+/// The TSC reads in user mode in `steps`, by the code of the program each address space runs
+/// (any candidate's, while a space is not narrowed down to one).
+fn tsc_reads(steps: &[Step], images: &[Image], spaces: &Spaces, bench_cr3: u64) -> Vec<Read> {
+    let reads_tsc = |space: &Space, pc: u64| {
+        images[space.image].bytes_at(pc.wrapping_add(space.delta), RDTSC.len()) == Some(&RDTSC[..])
+    };
+    steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| is_rdtsc(s))
-        .map(|(i, _)| i)
-        .collect();
-    let [.., empty_from, empty_to, op_from, op_to] = reads[..] else {
-        bail!(
-            "the profiled run read the TSC {} times; per_op reads it four times",
-            reads.len()
-        );
-    };
-    let empty = last_iteration(steps, empty_from + 1..empty_to)
-        .context("the empty loop ran no second iteration")?;
-    let op = last_iteration(steps, op_from + 1..op_to)
-        .context("the operation's loop ran no second iteration")?;
-    Ok((op, empty.len() as u64))
-}
-
-/// The last whole iteration of the loop in `within`.
-fn last_iteration(steps: &[Step], within: Range<usize>) -> Option<Range<usize>> {
-    let mut first: HashMap<Step, usize> = HashMap::new();
-    let mut head: Option<usize> = None;
-    for i in within.clone() {
-        match first.get(&steps[i]) {
-            Some(&at) => {
-                if head.is_none_or(|h| at < h) {
-                    head = Some(at);
-                }
+        .filter(|(_, s)| s.pc < KERNEL_BASE)
+        .filter(|(_, s)| {
+            let candidates = spaces.get(&s.cr3).map_or(&[][..], Vec::as_slice);
+            match one_space(candidates, images) {
+                Some(space) => reads_tsc(&space, s.pc),
+                None => candidates.iter().any(|c| reads_tsc(c, s.pc)),
             }
-            None => {
-                first.insert(steps[i], i);
-            }
-        }
-    }
-    let head = steps[head?];
-    let runs: Vec<usize> = within.filter(|&i| steps[i] == head).collect();
-    let [.., from, to] = runs[..] else {
-        return None;
-    };
-    Some(from..to)
+        })
+        .map(|(at, s)| Read {
+            at,
+            own: s.cr3 == bench_cr3,
+        })
+        .collect()
 }
 
 fn commit(root: &Path) -> String {
@@ -324,6 +300,32 @@ fn commit(root: &Path) -> String {
         .map_or("unknown".into(), |o| {
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         })
+}
+
+/// The bytes of each vector's entry stub in `trap_stubs` (`kernel/x86_64/src/trap/primary.rs`).
+const STUB_BYTES: u64 = 16;
+
+/// Where the kernel's entry stubs of the vectors an interrupt (not an exception) comes through
+/// are: `trap_stubs` holds one stub of [`STUB_BYTES`] per vector, the first 32 the
+/// exceptions'. An interrupt is delivered at a stub's first byte.
+fn interrupt_entries(kernel: &Path) -> Result<Range<u64>> {
+    const EXCEPTIONS: u64 = 32;
+    const VECTORS: u64 = 256;
+    let data = fs::read(kernel).with_context(|| format!("could not read {}", kernel.display()))?;
+    let file = object::File::parse(data.as_slice())
+        .with_context(|| format!("{} is not an ELF file", kernel.display()))?;
+    let stubs = file
+        .symbols()
+        .find(|s| s.name() == Ok("trap_stubs"))
+        .map(|s| s.address())
+        .with_context(|| format!("{} has no `trap_stubs`", kernel.display()))?;
+    Ok(stubs + EXCEPTIONS * STUB_BYTES..stubs + VECTORS * STUB_BYTES)
+}
+
+/// Whether a stop at `pc` is an interrupt's delivery: the first byte of an interrupt vector's
+/// stub in `entries` (`interrupt_entries`); an instruction within a stub is not.
+fn delivers_interrupt(entries: &Range<u64>, pc: u64) -> bool {
+    entries.contains(&pc) && (pc - entries.start).is_multiple_of(STUB_BYTES)
 }
 
 /// The bench program's marker functions.
@@ -467,6 +469,7 @@ fn trace(
     markers: &Markers,
     name: &str,
     images: &[Image],
+    interrupts: Option<Range<u64>>,
     guest: &mut Guest,
 ) -> Result<(Vec<Step>, Spaces)> {
     let stream = connect(socket, guest)?;
@@ -514,6 +517,17 @@ fn trace(
     run_to(&mut gdb, back, |gdb| {
         Ok(gdb.register(cr3_reg)? & CR3_ROOT == bench_cr3)
     })?;
+    if interrupts.is_some() {
+        // The stub's single step masks interrupts and timers by default; the device interrupt
+        // the benchmark raises must come through (timers stay stopped: none fires mid-step).
+        let reply = gdb.request(&format!("Qqemu.sstep={SSTEP_IRQS:x}"))?;
+        if reply != b"OK" {
+            bail!(
+                "the gdb stub refused to let interrupts through a single step: {}",
+                String::from_utf8_lossy(&reply)
+            );
+        }
+    }
     let mut steps: Vec<Step> = Vec::new();
     let mut spaces: Spaces = HashMap::new();
     loop {
@@ -524,6 +538,14 @@ fn trace(
         };
         if step.pc == markers.end && step.cr3 == bench_cr3 {
             break;
+        }
+        if interrupts
+            .as_ref()
+            .is_some_and(|r| delivers_interrupt(r, step.pc))
+        {
+            // The stub stops once an interrupt is delivered, before the instruction at the
+            // last stop ran (it runs after the return): that stop was no instruction.
+            steps.pop();
         }
         if step.pc < KERNEL_BASE && step.cr3 != bench_cr3 {
             learn(&mut gdb, images, &mut spaces, step)?;
@@ -812,61 +834,24 @@ mod tests {
         assert_eq!(profiled_names(src), ["null_invocation", "call_reply"]);
     }
 
-    /// A profiled run of per_op with three iterations: setup, the empty loop (4 instructions
-    /// an iteration), the operation's loop (a call into a function with its own inner loop,
-    /// which runs longer the first time).
-    fn profiled_run() -> (Vec<Step>, usize, usize) {
-        let s = |pc: u64, rsp: u64| Step { pc, cr3: 7, rsp };
-        let mut t = vec![s(0x100, 0x800), s(0x104, 0x800)];
-        t.push(s(0x200, 0x800)); // rdtsc
-        t.extend([s(0x202, 0x800), s(0x204, 0x800)]);
-        for _ in 0..3 {
-            t.extend([0x210, 0x214, 0x217, 0x21a].map(|pc| s(pc, 0x800)));
-        }
-        t.push(s(0x220, 0x800)); // rdtsc
-        t.push(s(0x230, 0x800)); // rdtsc
-        t.push(s(0x232, 0x800));
-        let (mut second, mut iteration) = (0, 0);
-        for round in 0..3 {
-            let before = t.len();
-            t.extend([0x240, 0x244, 0x247].map(|pc| s(pc, 0x800)));
-            t.push(s(0x500, 0x7f8));
-            for _ in 0..if round == 0 { 5 } else { 3 } {
-                t.extend([0x504, 0x508].map(|pc| s(pc, 0x7f8)));
-            }
-            t.push(s(0x50c, 0x7f8));
-            t.extend([0x24c, 0x24f].map(|pc| s(pc, 0x800)));
-            if round == 1 {
-                (second, iteration) = (before, t.len() - before);
-            }
-        }
-        t.push(s(0x260, 0x800)); // rdtsc
-        t.push(s(0x262, 0x800));
-        (t, second, iteration)
-    }
-
     #[test]
-    fn a_steady_iteration_of_the_operations_loop_is_found() {
-        let (steps, second, iteration) = profiled_run();
-        let rdtsc = [0x200, 0x220, 0x230, 0x260];
-        let (range, overhead) = loop_iteration(&steps, |s| rdtsc.contains(&s.pc)).unwrap();
-        assert_eq!(overhead, 4);
-        assert_eq!(
-            range,
-            second..second + iteration,
-            "the second, not the longer first"
-        );
-        assert_eq!(iteration, 13);
-        assert_eq!(steps[range.end].pc, 0x240, "up to the loop's next run");
+    fn an_interrupt_is_delivered_at_a_stub_start_past_the_exceptions() {
+        let stubs = 0xffff_ffff_8013_03a0u64;
+        let entries = stubs + 32 * STUB_BYTES..stubs + 256 * STUB_BYTES;
+        assert!(delivers_interrupt(&entries, stubs + 32 * STUB_BYTES));
+        assert!(delivers_interrupt(&entries, stubs + 0x24 * STUB_BYTES));
+        assert!(delivers_interrupt(&entries, stubs + 255 * STUB_BYTES));
         assert!(
-            loop_iteration(&steps, |s| s.pc == 0x200).is_err(),
-            "fewer than four TSC reads"
+            !delivers_interrupt(&entries, stubs + 0x24 * STUB_BYTES + 2),
+            "the stub's second instruction"
         );
         assert!(
-            loop_iteration(&steps[..steps.len() - 1], |s| [0x200, 0x220, 0x230]
-                .contains(&s.pc))
-            .is_err(),
-            "three TSC reads"
+            !delivers_interrupt(&entries, stubs + 14 * STUB_BYTES),
+            "an exception's stub"
+        );
+        assert!(
+            !delivers_interrupt(&entries, stubs + 256 * STUB_BYTES),
+            "past the stubs (`trap_common`)"
         );
     }
 

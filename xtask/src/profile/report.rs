@@ -137,7 +137,9 @@ pub struct Header {
     /// The benchmark's line in the same boot (`bench: NAME ticks iterations`), if it came.
     pub figure: Option<String>,
     pub commit: String,
-    /// Instructions of one iteration of the empty loop, which the bench takes off.
+    /// Which stretch of the trace is the operation (`Timing::describe`).
+    pub method: String,
+    /// Instructions of the stretch that the bench's figure does not count.
     pub overhead: u64,
 }
 
@@ -152,12 +154,11 @@ pub fn markdown(h: &Header, p: &Profile) -> String {
     let _ = writeln!(out, "Commit {}; {}.\n", h.commit, h.boot);
     let _ = writeln!(
         out,
-        "One iteration of the benchmark's timed loop (`user/benches/src/measure.rs`, `per_op`), \
-         run again after the benchmark (`profiled` in `user/benches/src/lib.rs`) and \
-         single-stepped through QEMU's gdb stub: every guest instruction from the loop's first \
-         to its next run, in every process and the kernel, {} in all; less the {} of one \
-         iteration of the empty loop, as the bench takes them off: {}. The bench's figure: {}. \
-         The tables hold the whole iteration.\n",
+        "The operation: {}. Run again after the benchmark (`profiled` in \
+         `user/benches/src/lib.rs`) and single-stepped through QEMU's gdb stub, every process \
+         and the kernel: {} in all; less the {} the bench does not count: {}. The bench's \
+         figure: {}. The tables hold the whole stretch.\n",
+        h.method,
         p.total,
         h.overhead,
         p.total - h.overhead,
@@ -222,7 +223,7 @@ pub fn markdown(h: &Header, p: &Profile) -> String {
 /// A few lines for the terminal: the total, the parts and the heaviest functions.
 pub fn summary(h: &Header, p: &Profile, top: usize) -> String {
     let mut out = format!(
-        "profile of {}: {} guest instructions ({} in the loop iteration less {} of the empty loop's; bench figure: {})\n",
+        "profile of {}: {} guest instructions ({} in the stretch less {} the bench does not count; bench figure: {})\n",
         h.name,
         p.total - h.overhead,
         p.total,
@@ -445,6 +446,7 @@ mod tests {
             boot: "release kernel".into(),
             figure: Some("bench: null_invocation 10.2 10000".into()),
             commit: "abc".into(),
+            method: "one iteration".into(),
             overhead: 4,
         };
         let md = markdown(&h, &p);
@@ -460,7 +462,7 @@ mod tests {
         }
         assert!(md.contains("| kernel Rust | `dispatch` | 3 | 21.4% |"));
         assert!(summary(&h, &p, 3).contains(
-            "10 guest instructions (14 in the loop iteration less 4 of the empty loop's; \
+            "10 guest instructions (14 in the stretch less 4 the bench does not count; \
              bench figure: bench: null_invocation 10.2 10000)"
         ));
     }

@@ -75,9 +75,9 @@ impl<P: Platform> Kernel<P> {
 
     /// Runs the invocation in `me`'s save area until it completes, fails, stalls or waits.
     /// `me` may already be write-locked (by the syscall entry): the path's first lock is then
-    /// already in place. `Next::Same` only after a kernel-object order or a non-blocking send
-    /// that `me` goes on from, as its state said under its lock at the end of the path, so a
-    /// quiet exit need not lock it again.
+    /// already in place. `Next::Same` only after a kernel-object order, a non-blocking send
+    /// or a wait that took a queued POST at once, which `me` goes on from, as its state said
+    /// under its lock at the end of the path, so a quiet exit need not lock it again.
     pub(crate) fn invoke(&self, cpu: &mut Cpu, me: ObjId) -> Next {
         loop {
             self.txns.enter(cpu.id);
@@ -238,15 +238,18 @@ impl<P: Platform> Kernel<P> {
     /// if it no longer runs here (an order halted it).
     fn still_running(&self, cpu: &Cpu, me: ObjId) -> Next {
         self.processes
-            .read(me, |p| {
-                if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
-                    return Next::Exit;
-                }
-                Next::Same {
-                    space: self.live_space(p),
-                }
-            })
+            .read(me, |p| self.goes_on_here(cpu, p))
             .unwrap_or(Next::Exit)
+    }
+
+    /// `still_running` on `p`, the path's caller, locked by it.
+    fn goes_on_here(&self, cpu: &Cpu, p: &Process) -> Next {
+        if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
+            return Next::Exit;
+        }
+        Next::Same {
+            space: self.live_space(p),
+        }
     }
 
     /// Refuses the call with `e`: the caller goes on running with the error in `rax` (a

@@ -61,12 +61,19 @@ impl<P: Platform> Kernel<P> {
             return Ok(Next::Exit);
         }
         self.leave(cpu, caller, RunState::Available);
+        // A queued POST delivered at once (`post_owns`: a driver's RETURN that takes its IRQ
+        // POST) leaves the caller running here, which the quiet exit returns to as after a
+        // kernel-object order; anything else is the exit's to decide.
+        let mut next = Next::Exit;
         self.processes.write(caller.id, |me| {
             if me.awaited() {
                 self.offer(cpu, caller.id, me);
+                self.off_cpu(cpu, caller.id, me);
+                next = self.goes_on_here(cpu, me);
+            } else {
+                self.off_cpu(cpu, caller.id, me);
             }
-            self.off_cpu(cpu, caller.id, me);
         });
-        Ok(Next::Exit)
+        Ok(next)
     }
 }
