@@ -80,6 +80,7 @@ use crate::lock_key::LockKey;
 use crate::object::process::{Process, RunState, Staller, Waiter};
 use crate::orders::memory::PAGE_WORDS;
 use crate::orders::process::process_info;
+use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::post::{Activity, Sender as PostSender};
 use crate::run_queue::{Position, Priority};
@@ -191,7 +192,7 @@ impl<P: Platform> Kernel<P> {
                 p.may_run_on(cpu.id)
             }
             (InvocationKind::Return, CapType::Resume) => !p.awaited(),
-            (InvocationKind::Return, CapType::Null) if !p.awaited() => {
+            (InvocationKind::Return, CapType::Null) => {
                 return self.open_wait_here(cpu, me, p, target, info);
             }
             (InvocationKind::Call, CapType::Null | CapType::Resume) => false,
@@ -244,9 +245,8 @@ impl<P: Platform> Kernel<P> {
         self.switch_to_receiver(cpu, me, p, target, sender, info)
     }
 
-    /// An open wait (RETURN through Null) by `me` (`p`, locked), nobody waiting to send to
-    /// it. Out of line, as `yield_fast`: inlined, both cost the CALL and RETURN paths
-    /// instructions they never run.
+    /// An open wait (RETURN through Null) by `me` (`p`, locked). Out of line, as
+    /// `yield_fast`: inlined, both cost the CALL and RETURN paths instructions they never run.
     #[inline(never)]
     fn open_wait_here(
         &self,
@@ -256,14 +256,23 @@ impl<P: Platform> Kernel<P> {
         target: Cap,
         info: MessageInfo,
     ) -> Fast {
-        // COMMIT POINT (open wait): it becomes available and leaves this CPU, as
-        // `reply_and_wait` leaves it with no reply to give; the exit picks who runs next
-        // (`run_next_here`).
+        // COMMIT POINT (open wait): it becomes available, as `reply_and_wait` makes it with no
+        // reply to give. If someone waits to send to it (or watches it), the head of its
+        // sender queue is offered it at once by the general path's own `offer`: a queued POST
+        // that would run next here is delivered now, and the caller goes on here (a driver
+        // taking its IRQ's POST). Otherwise it leaves this CPU and the exit picks who runs
+        // next (`run_next_here`).
         self.trace_invoked(cpu.id, me, target, info.order);
         p.invocations += 1;
         p.state = RunState::Available;
+        if p.awaited() {
+            self.offer(cpu, me, p);
+        }
         self.off_cpu(cpu, me, p);
-        Fast::Left
+        match self.goes_on_here(cpu, p) {
+            Next::Same { space } => Fast::Runs(space),
+            Next::Exit | Next::Stalled => Fast::Left,
+        }
     }
 
     /// YIELD by `me` (`p`, locked) through a live capability to itself with write rights.
