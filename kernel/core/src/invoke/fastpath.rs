@@ -22,10 +22,13 @@
 //!   the exit would only schedule (`scheduler.rs::exit_only_schedules`), the caller also gets
 //!   the verdict the exit would give it first (requeued at its level's tail) and the path ends
 //!   with nobody current here (`Fast::Left`).
-//! - **An open wait** (RETURN through Null) with nobody waiting to send to the caller: it
-//!   becomes available and leaves the CPU, as `invoke/reply.rs::reply_and_wait` leaves it
-//!   (`Fast::Left`). After `Left`, `scheduler.rs::run_next_here` dispatches the head of this
-//!   CPU's run queue at once when the exit could pick nothing else; otherwise the exit runs.
+//! - **An open wait** (RETURN through Null): the caller becomes available, as
+//!   `invoke/reply.rs::reply_and_wait` makes it. With someone queued to send to it (or
+//!   watching it), the head is offered it at once by the general path's own `offer`: a queued
+//!   POST that runs next here is delivered and the caller goes on (a driver taking its IRQ's
+//!   POST). Otherwise it leaves the CPU (`Fast::Left`), and `scheduler.rs::run_next_here`
+//!   dispatches the head of this CPU's run queue at once when the exit could pick nothing else;
+//!   otherwise the exit runs.
 //!
 //! None uses the held-lock list: each object is locked directly by one try (the caller,
 //! then the receiver), and any lock not free at once declines the fast path. Trying never
