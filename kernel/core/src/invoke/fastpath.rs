@@ -260,19 +260,14 @@ impl<P: Platform> Kernel<P> {
         info: MessageInfo,
     ) -> Fast {
         // COMMIT POINT (open wait): it becomes available, as `reply_and_wait` makes it with no
-        // reply to give. If someone waits to send to it (or watches it), the head of its
-        // sender queue is offered it at once by the general path's own `offer`: a queued POST
-        // that would run next here is delivered now, and the caller goes on here (a driver
-        // taking its IRQ's POST). Otherwise it leaves this CPU and the exit picks who runs
-        // next (`run_next_here`).
+        // reply to give, and waits as the general path's `wait_open` waits: offered at once to
+        // a sender queued for it (a queued POST that would run next here is delivered, and the
+        // caller goes on: a driver taking its IRQ's POST), or off this CPU, the exit picking
+        // who runs next (`run_next_here`).
         self.trace_invoked(cpu.id, me, target, info.order);
         p.invocations += 1;
         p.state = RunState::Available;
-        if p.awaited() {
-            self.offer(cpu, me, p);
-        }
-        self.off_cpu(cpu, me, p);
-        match self.goes_on_here(cpu, p) {
+        match self.wait_open(cpu, me, p) {
             Next::Same { space } => Fast::Runs(space),
             Next::Exit | Next::Stalled => Fast::Left,
         }

@@ -243,7 +243,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `still_running` on `p`, the path's caller, locked by it.
-    pub(crate) fn goes_on_here(&self, cpu: &Cpu, p: &Process) -> Next {
+    fn goes_on_here(&self, cpu: &Cpu, p: &Process) -> Next {
         if p.state != RunState::Running || p.restart || p.cpu != Some(cpu.id) {
             return Next::Exit;
         }

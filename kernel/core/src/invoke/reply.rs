@@ -14,11 +14,11 @@ use tessera_abi::{Error, InvocationKind};
 
 use super::deliver::Delivery;
 use super::{Caller, Msg};
-use crate::cap::Cap;
+use crate::cap::{Cap, ObjId};
 use crate::cpu::Cpu;
 use crate::kernel::Kernel;
 use crate::lock_key::LockKey;
-use crate::object::process::RunState;
+use crate::object::process::{Process, RunState};
 use crate::outcome::Next;
 use crate::platform::{Platform, SaveArea};
 use crate::sync::Restart;
@@ -61,19 +61,24 @@ impl<P: Platform> Kernel<P> {
             return Ok(Next::Exit);
         }
         self.leave(cpu, caller, RunState::Available);
-        // A queued POST delivered at once (`post_owns`: a driver's RETURN that takes its IRQ
-        // POST) leaves the caller running here, which the quiet exit returns to as after a
-        // kernel-object order; anything else is the exit's to decide.
-        let mut next = Next::Exit;
-        self.processes.write(caller.id, |me| {
-            if me.awaited() {
-                self.offer(cpu, caller.id, me);
-                self.off_cpu(cpu, caller.id, me);
-                next = self.goes_on_here(cpu, me);
-            } else {
-                self.off_cpu(cpu, caller.id, me);
-            }
-        });
-        Ok(next)
+        Ok(self
+            .processes
+            .write(caller.id, |me| self.wait_open(cpu, caller.id, me))
+            .unwrap_or(Next::Exit))
+    }
+
+    /// `me` (`p`, locked, just made available here) waits in the open: the head of its sender
+    /// queue, if anyone waits there, is offered it at once. A queued POST delivered at once
+    /// (`post_owns`: a driver's RETURN that takes its IRQ POST) leaves it running here, which
+    /// the quiet exit returns to as after a kernel-object order (`Next::Same`); anything else
+    /// is the exit's to decide. The general path's and the fast path's end of an open wait.
+    pub(crate) fn wait_open(&self, cpu: &mut Cpu, me: ObjId, p: &mut Process) -> Next {
+        if !p.awaited() {
+            self.off_cpu(cpu, me, p);
+            return Next::Exit;
+        }
+        self.offer(cpu, me, p);
+        self.off_cpu(cpu, me, p);
+        self.goes_on_here(cpu, p)
     }
 }
