@@ -107,6 +107,9 @@ pub fn run() {
     show("alarm_post_latency", alarm::post_latency(200));
     show("alarm_due_at_exit", alarm::due_at_exit(2_000));
     wouldblock::run(show);
+    profiled("wouldblock_call", || {
+        let _ = wouldblock::call_alone(n());
+    });
     runtime::run();
     tasks::run();
     println!("bench: done");

@@ -55,10 +55,7 @@ fn wait_notified() -> Result<(), Error> {
 
 /// Prints `wouldblock_call`, `wouldblock_retry` and `stalled_call`.
 pub fn run(show: fn(&str, Result<PerOp, Error>)) {
-    let set = hold::endpoint()
-        .and_then(|()| caps::make_endpoint(slots::SELF, NOTIFY_BADGE, NOTIFY_EP))
-        .and_then(|()| set_notify(slots::SELF, NOTIFY_EP, WORD));
-    match set {
+    match set_up() {
         Ok(()) => {
             show("wouldblock_call", call(2_000));
             match Releaser::new() {
@@ -72,6 +69,21 @@ pub fn run(show: fn(&str, Result<PerOp, Error>)) {
         Err(e) => show("wouldblock_call", Err(e)),
     }
     let _ = set_notify(slots::SELF, 0, 0);
+}
+
+/// `wouldblock_call` alone, `n` times, with its notification endpoint set up and cleared
+/// around it (what `cargo xtask profile` runs again).
+pub fn call_alone(n: u64) -> Result<PerOp, Error> {
+    let r = set_up().and_then(|()| call(n));
+    let _ = set_notify(slots::SELF, 0, 0);
+    r
+}
+
+/// The hold endpoint, and this process's notification endpoint set.
+fn set_up() -> Result<(), Error> {
+    hold::endpoint()?;
+    caps::make_endpoint(slots::SELF, NOTIFY_BADGE, NOTIFY_EP)?;
+    set_notify(slots::SELF, NOTIFY_EP, WORD)
 }
 
 /// A non-blocking CALL to a held echo, `n` times (the first registers the request).
