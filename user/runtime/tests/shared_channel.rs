@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{now_ns, run_on, MmapStacks};
@@ -14,10 +15,12 @@ use tessera_runtime::{
     SharedSender, TaskId,
 };
 
-struct MailIdle(Arc<Mutex<VecDeque<u64>>>);
+/// The owner's mailbox, and whether its VP has idled yet (its only chore suspended).
+struct MailIdle(Arc<Mutex<VecDeque<u64>>>, Arc<AtomicBool>);
 
 impl Idle for MailIdle {
     fn idle(&self, _vp: usize, _deadline: Option<u64>) -> Option<u64> {
+        self.1.store(true, Ordering::SeqCst);
         let w = self.0.lock().unwrap().pop_front();
         if w.is_none() {
             std::thread::yield_now();
@@ -40,11 +43,14 @@ fn sender_id() -> ChoreId {
 }
 
 /// 2,000 messages from another thread through a ring of 4: all arrive, in order; the
-/// receiver suspends on the empty ring and is woken by the words the sender gets back.
+/// receiver suspends on the empty ring and is woken by the words the sender gets back. The
+/// sender starts once the owner's VP has idled, so the receiver has suspended at least once
+/// whatever the host's timing (on a loaded host the sender could otherwise stay ahead).
 #[test]
 fn messages_cross_in_order_and_wake_the_suspended_receiver() {
     const N: u64 = 2_000;
     let mail = Arc::new(Mutex::new(VecDeque::new()));
+    let idled = Arc::new(AtomicBool::new(false));
     let config = Config {
         task: TaskId::new(8).unwrap(),
         vps: 1,
@@ -53,7 +59,7 @@ fn messages_cross_in_order_and_wake_the_suspended_receiver() {
     let rt = Runtime::new(
         config,
         Box::new(MmapStacks::new(32 * 1024, 100)),
-        Box::new(MailIdle(mail.clone())),
+        Box::new(MailIdle(mail.clone(), idled.clone())),
     )
     .unwrap();
     let base = ring(4);
@@ -64,6 +70,9 @@ fn messages_cross_in_order_and_wake_the_suspended_receiver() {
     let sender = std::thread::spawn(move || {
         // SAFETY: the ring made above; this is its one sender.
         let tx = unsafe { SharedSender::attach(base) };
+        while !idled.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
         for i in 0..N {
             let m = Message::new(sender_id(), 7, [i, i * i, 0, 0, 0, 0]);
             loop {
