@@ -41,7 +41,12 @@
 //!   no halt waiting to complete.
 //! - The message is well formed, sends no capabilities, and names valid receive slots.
 //! - GET_TYPE: a CALL on a live capability to a kernel object (not an Endpoint, Resume or
-//!   Null capability, which the general path sends or refuses).
+//!   Null capability, which the general path sends or refuses). INFO and YIELD: a live
+//!   capability to the caller itself with the right the order needs. READ_WORD/WRITE_WORD: a
+//!   live page capability with the right, a word in the page, the page's lock free.
+//! - The open wait: a RETURN through a Null capability (any RETURN the general path treats as
+//!   one through a dead resume capability is left to it). The YIELD switch and the dispatch
+//!   after `Fast::Left`: as `scheduler.rs::exit_only_schedules` and `run_next_here` say.
 //! - CALL/RETURN/SEND/POST: the receiver is another live process, its lock free, with no fault
 //!   message outstanding, and it takes this message now: for CALL, SEND and POST it is
 //!   `Available` and this sender would not barge (`may_receive_from`), and for SEND and POST it
@@ -56,9 +61,9 @@
 //!
 //! # Commit points
 //! GET_TYPE, INFO, YIELD and the open wait: once the capability is found live (or Null), under
-//! the caller's lock. READ_WORD/WRITE_WORD: once the page is locked and the offset checked. The others: once
-//! every receiver precondition holds, under both locks (marked below); after it nothing can
-//! fail. A queued POST: once a free activity of the sender's allotment is found, under both
+//! the caller's lock. READ_WORD/WRITE_WORD: once the page is locked and the offset checked.
+//! The others: once every receiver precondition holds, under both locks (marked below); after
+//! it nothing can fail. A queued POST: once a free activity of the sender's allotment is found, under both
 //! locks. `WouldBlock`: once the registered request is found, under both locks.
 //!
 //! # Guarantees
