@@ -194,8 +194,9 @@ pub mod space {
 
     /// Virtual pages in the user half of a 48-bit address space.
     pub const USER_PAGES: u64 = 1 << 35;
-    /// Mapping records one address space can hold.
-    pub const MAX_MAPPINGS: usize = 4096;
+    /// Mapping records one address space can hold: 256 MiB of 4 KiB pages, room for a task of
+    /// 100,000 chores (`user/tasks`). Each record is paid for by the space's bank (see MAP).
+    pub const MAX_MAPPINGS: usize = 1 << 16;
 }
 
 /// Orders of a [`CapPage`](crate::CapType::CapPage) capability.

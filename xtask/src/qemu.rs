@@ -58,7 +58,8 @@ impl Boot {
             "-cpu",
             "max",
             "-m",
-            "256M",
+            // The boot bank's 256 MiB of pages, the kernel heap's 48 MiB, and the rest.
+            "512M",
             "-smp",
             &self.smp.to_string(),
             "-display",
@@ -266,7 +267,7 @@ mod tests {
     fn a_plain_boot_has_the_fixed_machine_and_no_extras() {
         assert_eq!(
             joined(&boot()),
-            "-machine q35 -cpu max -m 256M -smp 1 -display none -serial mon:stdio -no-reboot \
+            "-machine q35 -cpu max -m 512M -smp 1 -display none -serial mon:stdio -no-reboot \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel /t/tessera-kernel"
         );
     }

@@ -168,7 +168,7 @@ fn a_space_takes_max_mappings_records_and_refuses_the_next() {
     let mut h = H::configured(1, pages as u64 + 8, 10_000, 2, |c| {
         c.pages = pages + 1;
     });
-    let b = bank(&mut h, 1000);
+    let b = bank(&mut h, 3 * pages as u64);
     let start = available(&mut h, b);
     let space = create(&mut h, b, CapType::AddressSpace).unwrap();
     let base = 1 << 20;

@@ -12,17 +12,21 @@ use tessera_user::abi::{CapType, Error, Rights};
 use tessera_user::{caps, invoke, println, slots};
 
 const SPACE: u8 = SCRATCH;
-/// Files the pages of `mappings_up_to_the_limit`; the newest page of `cap_pages_by_the_hundred`.
+/// The directory of `mappings_up_to_the_limit`'s filing pages; the newest page of
+/// `cap_pages_by_the_hundred`.
 const FILE: u8 = SCRATCH + 1;
 const TMP: u8 = SCRATCH + 2;
 /// The page mapped by the refused MAP.
 const SPARE: u8 = SCRATCH + 3;
+/// The filing page being filled, or emptied.
+const LEAF: u8 = SCRATCH + 4;
 /// Where the test space's mappings start (page number): 8 GiB up, past no region of note.
 const BASE_VPN: u64 = 0x20_0000;
 /// Capability pages `cap_pages_by_the_hundred` must be able to hold at once.
 const CAP_PAGES: usize = 160;
-/// Where it stops if nothing refuses it (past the kernel's table, well below the bank's quota).
-const CAP_PAGES_TRIED: usize = 1024;
+/// Where it stops if nothing refuses it (past the kernel's table of 2,048, below the bank's
+/// quota).
+const CAP_PAGES_TRIED: usize = 4096;
 
 fn store(page: u8, entry: usize, cap: u8) -> Result<(), Error> {
     invoke::call(page, cap_page::STORE, &[entry as u64], &[cap]).map(|_| ())
@@ -32,9 +36,9 @@ fn load(page: u8, entry: usize, into: u8) -> Result<(), Error> {
     invoke::call_for_cap(page, cap_page::LOAD, &[entry as u64], &[], into).map(|_| ())
 }
 
-/// A fresh space gets `MAX_MAPPINGS` records (64 pages, each mapped at the 64 places a page
-/// may be); the next MAP is refused with `OutOfQuota`, leaves the bank as it was and no
-/// record behind; after an UNMAP the same MAP succeeds.
+/// A fresh space gets `MAX_MAPPINGS` records (1,024 pages, each mapped at the 64 places a
+/// page may be, filed 64 to a capability page); the next MAP is refused with `OutOfQuota`,
+/// leaves the bank as it was and no record behind; after an UNMAP the same MAP succeeds.
 pub fn mappings_up_to_the_limit() -> Outcome {
     let pages = MAX_MAPPINGS / CAP_PAGE_SLOTS;
     step(
@@ -42,7 +46,7 @@ pub fn mappings_up_to_the_limit() -> Outcome {
         caps::create(slots::BANK, CapType::AddressSpace, SPACE),
     )?;
     let made = step(
-        "file page",
+        "directory",
         caps::create(slots::BANK, CapType::CapPage, FILE),
     )
     .and_then(|()| {
@@ -51,11 +55,22 @@ pub fn mappings_up_to_the_limit() -> Outcome {
             caps::create(slots::BANK, CapType::Page, SPARE),
         )
     });
-    let mut filed = 0;
+    let mut filed: usize = 0;
     let outcome = made.and_then(|()| {
         for p in 0..pages {
+            let (leaf, entry) = (p / CAP_PAGE_SLOTS, p % CAP_PAGE_SLOTS);
+            if entry == 0 {
+                step(
+                    "filing page",
+                    caps::create(slots::BANK, CapType::CapPage, LEAF),
+                )?;
+                if let Err(e) = store(FILE, leaf, LEAF) {
+                    let _ = caps::destroy(slots::BANK, LEAF);
+                    return Err(format!("file filing page {leaf}: {e:?}"));
+                }
+            }
             step("page", caps::create(slots::BANK, CapType::Page, TMP))?;
-            if let Err(e) = store(FILE, p, TMP) {
+            if let Err(e) = store(LEAF, entry, TMP) {
                 let _ = caps::destroy(slots::BANK, TMP);
                 return Err(format!("file page {p}: {e:?}"));
             }
@@ -87,10 +102,16 @@ pub fn mappings_up_to_the_limit() -> Outcome {
         )
     });
     let _ = caps::destroy(slots::BANK, SPACE);
-    for p in 0..filed {
-        if load(FILE, p, TMP).is_ok() {
-            let _ = caps::destroy(slots::BANK, TMP);
+    for leaf in 0..filed.div_ceil(CAP_PAGE_SLOTS) {
+        if load(FILE, leaf, LEAF).is_err() {
+            continue;
         }
+        for entry in 0..(filed - leaf * CAP_PAGE_SLOTS).min(CAP_PAGE_SLOTS) {
+            if load(LEAF, entry, TMP).is_ok() {
+                let _ = caps::destroy(slots::BANK, TMP);
+            }
+        }
+        let _ = caps::destroy(slots::BANK, LEAF);
     }
     let _ = caps::destroy(slots::BANK, SPARE);
     let _ = caps::destroy(slots::BANK, FILE);

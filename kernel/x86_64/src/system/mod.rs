@@ -24,14 +24,16 @@ pub type Kernel = tessera_core::kernel::Kernel<machine::X86Machine>;
 
 static KERNEL: Once<Kernel> = Once::new();
 
-/// Quota of the boot bank, in objects (each page is one): 48 MiB of pages and their kin.
-const BOOT_QUOTA: u64 = 12 * 1024;
+/// Quota of the boot bank, in objects (each page is one): 256 MiB of pages and their kin,
+/// enough for a task of 100,000 chores beside the rest of the system (the guest has 512 MiB:
+/// `xtask/src/qemu.rs`).
+const BOOT_QUOTA: u64 = 64 * 1024;
 const PROCESSES: usize = 64;
 /// Capability pages, system-wide: enough to file every page the boot bank can make two levels
 /// deep (a filing page per 64 pages, a directory per 64 filing pages, as `user/tasks` does),
 /// with as many again to spare. A task of N pages needs N/64 of them, so a table of 32 stopped
 /// every task near 2,000 pages (seen as MAP failing there) with most of its bank unspent. A
-/// slot holds its 64 capabilities inline, about 1.6 KiB of kernel heap each: 600 KiB here.
+/// slot holds its 64 capabilities inline, about 1.6 KiB of kernel heap each: 3.2 MiB here.
 const CAP_PAGES: usize = 2 * (BOOT_QUOTA as usize).div_ceil(CAP_PAGE_SLOTS);
 const ALARMS: usize = 64;
 
