@@ -258,6 +258,7 @@ fn config(vps: usize, priority: u64) -> TaskConfig {
         chunk_pages: 2,
         max_chunks: 2,
         chunks: 8,
+        slots: 64,
         dense_bytes: 0,
         pool: PoolConfig {
             low_water: 1,

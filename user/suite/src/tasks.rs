@@ -27,7 +27,8 @@ fn config(ctx: &Ctx, vps: usize) -> TaskConfig {
         vps,
         chunk_pages: 2,
         max_chunks: 4,
-        chunks: 80,
+        chunks: 16,
+        slots: 96,
         dense_bytes: 0,
         pool: PoolConfig {
             low_water: 2,
@@ -412,7 +413,8 @@ pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
     use tessera_runtime::WaitQueue;
     let mut config = config(ctx, 2);
     config.dense_bytes = 1536;
-    config.chunks = MANY + 64;
+    config.chunks = 64;
+    config.slots = MANY + 64;
     config.quota = 4 * 1024;
     let task = Task::new(config)?;
     let rt = task.runtime().clone();
@@ -445,9 +447,67 @@ pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
         (alive, blocked, done.load(SeqCst))
     })?;
     let bytes = report.pages * 4096 / MANY;
-    println!("usertest note: {alive} chores alive, {blocked} blocked at once, {finished} finished; {} pages mapped: {bytes} bytes per chore", report.pages);
+    let refills = report.keeper.refills;
+    println!("usertest note: {alive} chores alive, {blocked} blocked at once, {finished} finished; {} pages mapped ({refills} refills asked of the home): {bytes} bytes per chore", report.pages);
     ensure(alive == MANY && blocked == MANY && finished == MANY, || {
         format!("{alive} alive, {blocked} blocked, {finished} finished of {MANY}")
+    })?;
+    // The task started with 64 chunks mapped: the rest came from refills out of its bank.
+    ensure(refills > 0 && report.pages * 4096 >= MANY * 1536, || {
+        format!(
+            "{refills} refills, {} pages for {MANY} chunks",
+            report.pages
+        )
+    })
+}
+
+/// A task whose bank runs dry while its chores multiply: the home refuses the refill, the
+/// spawn that finds no chunk fails with `NoStack`, and the chores alive go on and finish.
+pub fn stack_refill_refused_when_the_bank_is_dry(ctx: &Ctx) -> Outcome {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use tessera_runtime::{SpawnError, WaitQueue};
+    let mut config = config(ctx, 2);
+    config.quota = 120;
+    config.slots = 1024;
+    let task = Task::new(config)?;
+    let ((spawned, error, finished), report) = task.run(move |c| {
+        let gate = Arc::new(WaitQueue::new());
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut spawned = 0;
+        let error = loop {
+            let (g, d) = (gate.clone(), done.clone());
+            match c.spawn(move |c| {
+                g.block(c);
+                d.fetch_add(1, SeqCst);
+            }) {
+                Ok(_) => spawned += 1,
+                Err(e) => break Some(e),
+            }
+            if spawned == 1024 {
+                break None;
+            }
+            c.yield_now();
+        };
+        while gate.len() < spawned {
+            c.yield_now();
+        }
+        gate.unblock_all();
+        while done.load(SeqCst) < spawned {
+            c.yield_now();
+        }
+        (spawned, error, done.load(SeqCst))
+    })?;
+    let k = report.keeper;
+    println!("usertest note: {spawned} chores spawned before {error:?}; {} refills, {} refused; {} pages", k.refills, k.refused_refills, report.pages);
+    ensure(error == Some(SpawnError::NoStack), || {
+        format!("after {spawned} spawns the bank's end gave {error:?}")
+    })?;
+    ensure(k.refused_refills >= 1 && k.refills >= 1, || {
+        format!("{} refills, {} refused", k.refills, k.refused_refills)
+    })?;
+    ensure(finished == spawned, || {
+        format!("{finished} of {spawned} chores finished")
     })
 }
 

@@ -168,7 +168,8 @@ pub fn run_once(vps: usize, priority: u64) -> Result<DemoRun, String> {
         vps,
         chunk_pages: 2,
         max_chunks: 4,
-        chunks: 64,
+        chunks: 16,
+        slots: 128,
         dense_bytes: 0,
         pool: PoolConfig {
             low_water: 2,

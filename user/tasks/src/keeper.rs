@@ -6,6 +6,8 @@
 //! chore's tertiary handler table (`Chore::dispatch_trap`), which may move its RIP and resume
 //! it, or end it.
 //!
+//! The keeper also maps the stack chunks the VPs' pools ask for (`more_stacks`).
+//!
 //! Guarantees: a fault ends at most the chore that made it; the VP goes on with its other
 //! chores. A fault in a VP's listener (the runtime itself) ends the run with an error.
 
@@ -27,6 +29,10 @@ pub struct KeeperCounts {
     pub grown: u64,
     /// Chores ended for overflowing their stack's limit.
     pub overflows: u64,
+    /// Refills of the VPs' stack pools the home mapped from the task's bank.
+    pub refills: u64,
+    /// Refills refused (the task's bank or address space was full).
+    pub refused_refills: u64,
     /// Faults a chore's tertiary handler fixed.
     pub handled: u64,
     /// Chores ended for any other fault.
@@ -52,6 +58,16 @@ impl<'a> Keeper<'a> {
             memory,
             counts: KeeperCounts::default(),
         }
+    }
+
+    /// Maps the stack chunks a VP's pool asked for (`stacks.rs`), as far as the task's bank
+    /// allows, and lets the VP go on: it finds what was mapped.
+    pub(crate) fn more_stacks(&mut self, slot: u64) -> Result<(), String> {
+        match self.region.map_more(slot as usize, self.memory) {
+            Ok(()) => self.counts.refills += 1,
+            Err(_) => self.counts.refused_refills += 1,
+        }
+        step("reply", invoke::send(RESUME, 0, &[], &[]).map(|_| ()))
     }
 
     /// Handles VP `vp`'s fault message and lets the VP go on.

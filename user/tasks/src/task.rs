@@ -26,7 +26,7 @@ use crate::idle::{KernelIdle, SharedIdle};
 use crate::keeper::{Keeper, KeeperCounts};
 use crate::memory::{file, load, Memory, PAGE};
 use crate::slots::*;
-use crate::stacks::{GuardedStacks, StackRegion};
+use crate::stacks::{GuardedStacks, StackRegion, MORE_STACKS};
 
 /// Pages of each VP's own stack (its listener's: `run_vp` and the switch run on it).
 const VP_STACK_PAGES: usize = 4;
@@ -48,8 +48,11 @@ pub struct TaskConfig {
     pub chunk_pages: usize,
     /// How many chunks a chore's stack may grow to before an overflow ends it.
     pub max_chunks: usize,
-    /// Chunks mapped for the whole task.
+    /// Chunks mapped when the task starts (the runtime's pools fill their reserves from them).
     pub chunks: usize,
+    /// Most chunks the task may have: the VPs' pools ask the home to map more, from the
+    /// task's bank, until this many (`stacks.rs`).
+    pub slots: usize,
     /// 0: guarded chunks of `chunk_pages` pages; else dense chunks of this many bytes (no
     /// guard pages, no growth: `stacks.rs`).
     pub dense_bytes: usize,
@@ -134,32 +137,53 @@ impl Task {
             caps::create_bank(lib_slots::BANK, config.quota, TASK_BANK),
         )?;
         let region = Arc::new(if config.dense_bytes > 0 {
-            StackRegion::dense(config.dense_bytes, config.chunks)
+            StackRegion::dense(config.dense_bytes, config.slots)
         } else {
-            StackRegion::new(config.chunk_pages, config.max_chunks, config.chunks)
+            StackRegion::new(config.chunk_pages, config.max_chunks, config.slots)
+        });
+        // The first chunks are mapped before the runtime fills its pools' reserves from them.
+        let mut memory = Memory::default();
+        let first = step(
+            "task capability page",
+            caps::create(TASK_BANK, CapType::CapPage, TASK_CAPS),
+        )
+        .and_then(|()| {
+            region.map_through(config.chunks, &mut memory).map_err(|e| {
+                let left = caps::available(TASK_BANK).map_or(0, |(free, _)| free);
+                format!(
+                    "stack chunks: {e:?} after {} pages ({left} units left in the task's bank)",
+                    memory.pages()
+                )
+            })
         });
         let idle = Arc::new(KernelIdle::new(config.vps));
-        let rt = Runtime::new(
-            Config {
-                task: config.task,
-                vps: config.vps,
-                pool: config.pool,
-            },
-            Box::new(GuardedStacks(region.clone())),
-            Box::new(SharedIdle(idle.clone())),
-        );
+        let rt = first.and_then(|()| {
+            Runtime::new(
+                Config {
+                    task: config.task,
+                    vps: config.vps,
+                    pool: config.pool,
+                },
+                Box::new(GuardedStacks(region.clone())),
+                Box::new(SharedIdle(idle.clone())),
+            )
+            .map_err(|e| format!("runtime: {e:?}"))
+        });
+        let rt = match rt {
+            Ok(rt) => rt,
+            Err(e) => {
+                memory.release();
+                let _ = caps::destroy(TASK_BANK, TASK_CAPS);
+                let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
+                return Err(e);
+            }
+        };
         let mut task = Task {
-            rt: match rt {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
-                    return Err(format!("runtime: {e:?}"));
-                }
-            },
+            rt,
             config,
             region,
             idle,
-            memory: Memory::default(),
+            memory,
             cpus: Vec::new(),
             boots: Vec::new(),
             made: 0,
@@ -175,17 +199,6 @@ impl Task {
 
     fn make(&mut self) -> Result<(), String> {
         let step = |what: &str, r: Result<(), Error>| r.map_err(|e| format!("{what}: {e:?}"));
-        step(
-            "task capability page",
-            caps::create(TASK_BANK, CapType::CapPage, TASK_CAPS),
-        )?;
-        if let Err(e) = self.region.map_all(&mut self.memory) {
-            let left = caps::available(TASK_BANK).map_or(0, |(free, _)| free);
-            return Err(format!(
-                "stack chunks: {e:?} after {} pages ({left} units left in the task's bank)",
-                self.memory.pages()
-            ));
-        }
         let n = self.config.vps;
         for i in 0..n {
             step(
@@ -318,6 +331,7 @@ impl Task {
                 })
                 .map_err(|e| format!("spawn main: {e:?}"))?;
             self.idle.start();
+            self.region.serve(true);
             for i in 0..self.config.vps {
                 load(TASK_CAPS, process_entry(i), PROCESS)
                     .and_then(|()| caps::resume(PROCESS))
@@ -328,7 +342,9 @@ impl Task {
             while done < self.config.vps {
                 let m = invoke::raw(InvocationKind::Return, 0, 0, &[], &[], [0, 0, 0, RESUME])
                     .map_err(|e| format!("keeper wait: {e:?}"))?;
-                if m.badge & !0xff == DONE_BADGE {
+                if m.badge & !0xff == DONE_BADGE && m.order() == MORE_STACKS {
+                    keeper.more_stacks(m.data[0])?;
+                } else if m.badge & !0xff == DONE_BADGE {
                     done += 1;
                 } else if m.badge & !0xff == FAULT_BADGE {
                     keeper.fault(m.badge as usize & 0xff, m.order(), m.data)?;
@@ -336,6 +352,7 @@ impl Task {
             }
             Ok(keeper.counts)
         })();
+        self.region.serve(false);
         let report = r.map(|keeper| TaskReport {
             cpus: self.cpus.clone(),
             waits: self.counter(|v| v.waits.load(Ordering::Relaxed)),
