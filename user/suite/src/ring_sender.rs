@@ -5,7 +5,10 @@
 //! the owner's VP through the endpoint in [`NOTIFY_SLOT`].
 //!
 //! With argument `n` it sends messages `i` = 0..n with data `[i, i * i, 0, 0, 0, 0]`, tag
-//! [`TAG`] and sender [`SENDER`]; on a full ring it YIELDs and tries again; then it halts.
+//! [`TAG`] and sender [`SENDER`]; on a full ring it YIELDs and tries again; then it halts. It
+//! sends nothing until a receiver waits (a word in the ring), YIELDing meanwhile: the test
+//! checks that a waiting receiver is woken, which a sender that ran ahead on another CPU
+//! could otherwise leave unseen.
 
 use tessera_user::abi::message::{InvocationKind, MessageInfo};
 use tessera_user::abi::order;
@@ -33,6 +36,14 @@ tessera_ring_sender_start:
     mov r12, rdi
     xor r13d, r13d
     movabs r14, {ring}
+tessera_ring_sender_await:
+    cmp qword ptr [r14 + 16], 0
+    jne tessera_ring_sender_next
+    mov edi, {self_}
+    movabs rsi, {call_yield}
+    xor eax, eax
+    syscall
+    jmp tessera_ring_sender_await
 tessera_ring_sender_next:
     cmp r13, r12
     jae tessera_ring_sender_done
