@@ -27,7 +27,7 @@ const ECHO: Grant = Grant {
         badge: ECHO_BADGE,
     },
 };
-/// The bank the shell, usertests and bench make helper processes and test objects from; in a
+/// The bank the shell and usertests make helper processes and test objects from; in a
 /// boot that starts the program, room for a task of 10,000 chores (`user/tasks`' dense stacks).
 const BANK: Grant = Grant {
     slot: slots::BANK,
@@ -120,7 +120,20 @@ pub const PROGRAMS: &[Program] = &[
         starts: Starts::In(Boot::Bench),
         arg: Arg::Init,
         io_ports: None,
-        caps: &[SELF, CONSOLE, ECHO, BANK, TASK_SPACE],
+        caps: &[
+            SELF,
+            CONSOLE,
+            ECHO,
+            // Room for `cargo xtask bench --scaling`'s task of 100,000 chores (37,500 pages).
+            Grant {
+                slot: slots::BANK,
+                cap: Cap::Bank {
+                    pages: 44 * 1024 + 4 * 1024,
+                    idle_pages: 1024,
+                },
+            },
+            TASK_SPACE,
+        ],
     },
     Program {
         name: "fuzz",

@@ -107,7 +107,7 @@ pub fn run_scaling() -> Result<()> {
     let failed: Vec<&String> = capture
         .lines
         .iter()
-        .filter(|l| l.contains("scaling ") && l.contains(" failed:"))
+        .filter(|l| (l.contains("scaling ") || l.contains("scale ")) && l.contains(" failed:"))
         .collect();
     if !failed.is_empty() {
         bail!("scaling cases failed in the guest: {failed:?}");
@@ -138,6 +138,19 @@ pub fn run_scaling() -> Result<()> {
     println!(
         "(one run, {SCALING_CPUS} guest CPUs on {} host CPUs; ratios are within this run)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let scale = capture
+        .lines
+        .iter()
+        .find_map(|l| l.split_once("scale: chores_alive ").map(|(_, rest)| rest))
+        .context("the kernel printed no `scale: chores_alive <bytes per chore> <chores>` line")?;
+    let mut words = scale.splitn(3, ' ');
+    let (Some(bytes), Some(chores), how) = (words.next(), words.next(), words.next()) else {
+        bail!("a malformed scale line: {scale}");
+    };
+    println!(
+        "\n{chores} chores alive at once in one task: {bytes} bytes per chore {}",
+        how.unwrap_or("").trim()
     );
     Ok(())
 }

@@ -10,6 +10,9 @@
 //!   CALL and every reply wakes a process on the other CPU (a run-queue insertion there and an
 //!   IPI if it idles).
 //!
+//! - `scale: chores_alive <bytes per chore> <chores>`: 100,000 chores alive at once in one
+//!   task of a VP per CPU (`tasks::scale`): a capacity, not a speed, printed by the same boot.
+//!
 //! Guarantees: one line `scaling: <name> <calls per second> <calls>` per case, then
 //! `scaling: done`; a case that fails prints `scaling <name> failed: <why>` instead. The tester
 //! waits for its clients' POSTs in the kernel, so it takes no CPU from them while they run.
@@ -47,6 +50,7 @@ pub fn run(cpus: u8, tsc_hz: u64) {
         );
     }
     crate::tasks::scaling(cpus, tsc_hz);
+    crate::tasks::scale(usize::from(cpus).max(1));
     println!("scaling: done");
 }
 

@@ -301,6 +301,82 @@ pub fn run() {
     }
 }
 
+/// Chores alive at once in `chores_alive`.
+const ALIVE: usize = 100_000;
+/// Their dense stack chunks: the control block, the closure and the chore's frames while it
+/// waits fit in 1.5 KiB.
+const ALIVE_CHUNK: usize = 1536;
+
+/// `ALIVE` chores alive at once in one task of `vps` VPs, each blocked on one wait queue,
+/// then all released and finished. Their chunks are mapped on demand from the task's bank
+/// (the task starts with 64). Returns the chores seen alive, blocked and finished, and the
+/// pages the task mapped (its VPs' stacks included).
+fn chores_alive(vps: usize, priority: u64) -> Result<([usize; 3], usize), String> {
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use tessera_runtime::WaitQueue;
+    let mut config = config(vps, priority);
+    config.dense_bytes = ALIVE_CHUNK;
+    config.chunks = 64;
+    config.slots = ALIVE + 64;
+    config.pool = PoolConfig {
+        low_water: 4,
+        refill: 16,
+        reserve: 2,
+    };
+    config.quota = 44 * 1024;
+    let task = Task::new(config)?;
+    let rt = task.runtime().clone();
+    let (seen, report) = task.run(move |c| {
+        let gate = Arc::new(WaitQueue::new());
+        let done = Arc::new(AtomicUsize::new(0));
+        for i in 0..ALIVE {
+            let (g, d) = (gate.clone(), done.clone());
+            if c.spawn(move |c| {
+                g.block(c);
+                d.fetch_add(1, SeqCst);
+            })
+            .is_err()
+            {
+                return [i, 0, 0];
+            }
+            // The new chores run (and block) now and then, so the run queues stay short.
+            if i % 64 == 63 {
+                c.yield_now();
+            }
+        }
+        while gate.len() < ALIVE && rt.live() == ALIVE + 1 {
+            c.yield_now();
+        }
+        let (alive, blocked) = (rt.live() - 1, gate.len());
+        gate.unblock_all();
+        while done.load(SeqCst) < blocked {
+            c.yield_now();
+        }
+        [alive, blocked, done.load(SeqCst)]
+    })?;
+    Ok((seen, report.pages))
+}
+
+/// `scale: chores_alive <bytes per chore> <chores>`: the task's mapped memory over `ALIVE`
+/// chores alive at once on `vps` VPs.
+pub fn scale(vps: usize) {
+    let priority = caps::info(slots::SELF).map_or(1, |i| u64::from(i.priority));
+    match chores_alive(vps, priority) {
+        Ok(([alive, blocked, finished], pages))
+            if alive == ALIVE && blocked == ALIVE && finished == ALIVE =>
+        {
+            println!(
+                "scale: chores_alive {} {ALIVE} ({pages} pages on {vps} VPs)",
+                pages * 4096 / ALIVE
+            );
+        }
+        Ok(([alive, blocked, finished], _)) => println!(
+            "scale chores_alive failed: {alive} alive, {blocked} blocked, {finished} finished of {ALIVE}"
+        ),
+        Err(e) => println!("scale chores_alive failed: {e}"),
+    }
+}
+
 /// `scaling: demo_search_<n> <numbers searched per second> <numbers>` for 1, 2 and 4 VPs (as
 /// far as `cpus` goes).
 pub fn scaling(cpus: u8, tsc_hz: u64) {
