@@ -21,7 +21,7 @@ use crate::Ctx;
 
 const VPS: usize = 4;
 
-fn config(ctx: &Ctx, vps: usize) -> TaskConfig {
+pub(crate) fn config(ctx: &Ctx, vps: usize) -> TaskConfig {
     TaskConfig {
         task: TaskId::new(10).unwrap_or_else(|| unreachable!()),
         vps,
