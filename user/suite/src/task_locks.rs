@@ -7,8 +7,9 @@
 //! has nothing to run and is woken by a POST.
 //!
 //! Guarantees: each check names what it saw when it fails; every chore is joined before the
-//! task ends. Chores are spread over the VPs round robin (`Runtime::spawn`), and each check
-//! also requires that they ran on more than one VP.
+//! task ends. Chores are spread over the VPs round robin (`Runtime::spawn`), but an idle VP
+//! may steal them all before the others wake, so each check prints the VPs its chores ran on
+//! and only the whole test requires more than one.
 
 use alloc::format;
 use alloc::string::String;
@@ -24,6 +25,7 @@ use tessera_tasks::Task;
 
 use crate::tester::{ensure, Outcome};
 use crate::Ctx;
+use tessera_user::println;
 
 const VPS: usize = 4;
 const CHORES: u64 = 8;
@@ -58,11 +60,11 @@ impl Seen {
         self.order[..n].iter().map(|w| w.load(SeqCst)).collect()
     }
 
-    fn spread(&self) -> Result<(), String> {
+    /// Notes the VPs this check's chores ran on, for the test's total.
+    fn spread(&self, what: &str) {
         let vps = self.vps.load(SeqCst);
-        ensure(vps.count_ones() > 1, || {
-            format!("every chore ran on one VP (VPs {vps:#b})")
-        })
+        ALL_VPS.fetch_or(vps, SeqCst);
+        println!("usertest note: {what}: chores ran on VPs {vps:#06b}");
     }
 }
 
@@ -102,8 +104,12 @@ fn contend<L: Send + Sync + 'static>(
     ensure(total == CHORES * ROUNDS, || {
         format!("{what}: {total} of {} increments", CHORES * ROUNDS)
     })?;
-    seen.spread().map_err(|e| format!("{what}: {e}"))
+    seen.spread(what);
+    Ok(())
 }
+
+/// The VPs any check's chores ran on.
+static ALL_VPS: AtomicU64 = AtomicU64::new(0);
 
 /// Rounds in which a spin-suspend lock's cell did not name the chore holding it.
 static WRONG_HOLDER: AtomicU64 = AtomicU64::new(0);
@@ -229,7 +235,8 @@ fn first_waiter_first(c: &mut ChoreCtx<Ordinary>, rt: &Runtime) -> Result<(), St
     ensure(order == want, || {
         format!("woken in the order {order:?}, not first come first served")
     })?;
-    seen.spread()
+    seen.spread("first waiter first");
+    Ok(())
 }
 
 /// Four producers and four consumers on the VPs pass 1..=N through one full/empty cell, every
@@ -260,7 +267,7 @@ fn full_empty_cells(c: &mut ChoreCtx<Ordinary>, rt: &Runtime) -> Result<(), Stri
     ensure(sum == N * (N + 1) / 2 && !cell.is_full(), || {
         format!("the consumers got a sum of {sum}, not {}", N * (N + 1) / 2)
     })?;
-    seen.spread()?;
+    seen.spread("full/empty cells");
     let readers: Vec<_> = (0..8)
         .map(|i| {
             let cell = cell.clone();
@@ -371,7 +378,7 @@ fn channels(c: &mut ChoreCtx<Ordinary>, rt: &Runtime) -> Result<(), String> {
     ensure(sum == N * (N + 1) / 2, || {
         format!("the receivers got a sum of {sum}, not {}", N * (N + 1) / 2)
     })?;
-    seen.spread()?;
+    seen.spread("channel receive modes");
     let (tx, rx) = channel(id(3), 4);
     let seen = Arc::new(Seen::default());
     let r = rx.clone();
@@ -410,6 +417,7 @@ type Check = fn(&mut ChoreCtx<Ordinary>, &Runtime) -> Result<(), String>;
 
 /// Runs every check in one task of `VPS` VPs.
 pub fn locks_cells_and_channels_across_vps(ctx: &Ctx) -> Outcome {
+    ALL_VPS.store(0, SeqCst);
     let task = Task::new(crate::tasks::config(ctx, VPS))?;
     let rt = task.runtime().clone();
     let checks: [(&str, Check); 4] = [
@@ -424,7 +432,11 @@ pub fn locks_cells_and_channels_across_vps(ctx: &Ctx) -> Outcome {
             .try_for_each(|(name, check)| check(c, &rt).map_err(|e| format!("{name}: {e}")))
     })?;
     r?;
-    ensure(report.cpus.len() == VPS, || {
-        format!("{} VPs ran", report.cpus.len())
+    let vps = ALL_VPS.load(SeqCst);
+    ensure(report.cpus.len() == VPS && vps.count_ones() > 1, || {
+        format!(
+            "{} VPs; every chore ran on one of them ({vps:#b})",
+            report.cpus.len()
+        )
     })
 }
