@@ -138,7 +138,13 @@ impl<K: MaySuspend> Ctx<K> {
         let shared: *const Shared = self.chore().shared();
         // SAFETY: the runtime outlives its chores (`Chore::shared`); the reference is taken
         // through a raw pointer so that `self` can be lent to the call.
-        unsafe { &*shared }.notes.call(self, |c| c.vp(), call)
+        let shared = unsafe { &*shared };
+        shared.notes.call(
+            self,
+            |c| c.vp(),
+            |vp, waits| shared.vps[vp].awaits_notification(waits),
+            call,
+        )
     }
 
     /// Runs `f` as code inside a kernel call: it may only spin. The chore's own context is

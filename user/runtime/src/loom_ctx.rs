@@ -121,7 +121,7 @@ impl NotifyTable {
         ctx: &mut ThreadCtx,
         call: &mut N,
     ) -> N::Output {
-        self.0.call(ctx, |_| 0, call)
+        self.0.call(ctx, |_| 0, |_, _| {}, call)
     }
 
     /// `Runtime::deliver`.

@@ -187,10 +187,13 @@ impl Notifications {
 
     /// Runs `call` until it completes, suspending the caller on each `WouldBlock` until its
     /// notification is delivered (seed 000's `svc_xxx` loop).
+    /// `waiting(vp, true)` and `waiting(vp, false)` bracket each wait for a notification to VP
+    /// `vp`'s endpoint, so that the VP looks for it while busy.
     pub(crate) fn call<C: Suspend, N: NonBlocking>(
         &self,
         ctx: &mut C,
         vp: impl Fn(&C) -> usize,
+        waiting: impl Fn(usize, bool),
         call: &mut N,
     ) -> N::Output {
         let word = self.alloc();
@@ -202,7 +205,11 @@ impl Notifications {
                     self.free(word);
                     return v;
                 }
-                Attempt::WouldBlock => self.wait(ctx, word),
+                Attempt::WouldBlock => {
+                    waiting(note.vp, true);
+                    self.wait(ctx, word);
+                    waiting(note.vp, false);
+                }
             }
         }
     }

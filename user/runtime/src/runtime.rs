@@ -33,6 +33,11 @@ pub trait Idle: Send + Sync {
     fn notify(&self, vp: usize);
     /// Nanoseconds on a clock that never goes back.
     fn now_ns(&self) -> u64;
+    /// Hands `deliver` every notification word that reached VP `vp` while it ran, without
+    /// waiting for more: a VP kept busy by its chores never idles, so a chore waiting for a
+    /// notification would wait as long (`Vp::listen` asks, every `NOTE_POLL_NS`, while one
+    /// does). Where a notification does not wait for the VP to idle, nothing to do.
+    fn poll(&self, _vp: usize, _deliver: &mut dyn FnMut(u64)) {}
 }
 
 /// Spins: right for a VP that owns its CPU.

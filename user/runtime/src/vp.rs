@@ -23,13 +23,17 @@ use crate::kind::Listener;
 use crate::run_queue::RunQueue;
 use crate::stack::StackPool;
 use crate::switch::switch;
-use crate::sync::atomic::{spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::atomic::{spin_loop, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 
 pub(crate) type RemoteAction = Box<dyn FnOnce(&mut Ctx<Listener>) + Send>;
 
 /// A save area's value while its chore is runnable but still switching away.
 pub(crate) const PENDING: usize = 0;
+
+/// How often a busy VP looks for the notifications its waiting chores expect (`Idle::poll`):
+/// it bounds how late one is delivered when the VP never idles.
+pub const NOTE_POLL_NS: u64 = 1_000_000;
 
 /// State only the thread running this VP touches. The running chore's scheduling reference
 /// is held by the VP implicitly (given up by `install`, taken back as the chore leaves), so
@@ -45,9 +49,14 @@ pub(crate) struct Vp {
     pub(crate) run: RawSpin<RunQueue>,
     /// Remote actions posted and not yet taken by the listener.
     remote_requests: AtomicUsize,
-    /// Remote actions not yet taken plus chores sleeping here: the one word a switch reads to
-    /// learn the listener may have work.
+    /// Remote actions not yet taken, chores sleeping here and chores waiting for a
+    /// notification to this VP: the one word a switch reads to learn the listener may have
+    /// work.
     duties: AtomicUsize,
+    /// Chores waiting for a notification POSTed to this VP's endpoint.
+    note_waiters: AtomicUsize,
+    /// When the listener next looks for those notifications, if the VP is still busy.
+    next_poll_ns: AtomicU64,
     /// Protects the remote actions other VPs asked this VP's listener to run.
     remote: RawSpin<VecDeque<RemoteAction>>,
     /// Protects the VP's stack chunks (contended only when a chore exits here).
@@ -79,6 +88,8 @@ impl Vp {
             run: RawSpin::new(RunQueue::new()),
             remote_requests: AtomicUsize::new(0),
             duties: AtomicUsize::new(0),
+            note_waiters: AtomicUsize::new(0),
+            next_poll_ns: AtomicU64::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
             listener: Box::new(listener),
@@ -108,6 +119,29 @@ impl Vp {
         self.duties.fetch_add(1, Ordering::Release);
     }
 
+    /// A chore starts (`waits`) or stops waiting for a notification to this VP's endpoint
+    /// (called from any VP). The first starts the clock of the VP's next look.
+    pub(crate) fn awaits_notification(&self, waits: bool) {
+        if waits {
+            if self.note_waiters.fetch_add(1, Ordering::AcqRel) == 0 {
+                let now = self.listener.shared().idle.now_ns();
+                self.next_poll_ns
+                    .store(now + NOTE_POLL_NS, Ordering::Relaxed);
+            }
+            self.duties.fetch_add(1, Ordering::Release);
+        } else {
+            self.note_waiters.fetch_sub(1, Ordering::AcqRel);
+            self.duties.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether a look for notifications is due: a chore waits for one and the VP has not
+    /// looked for `NOTE_POLL_NS` (the clock is read only while one waits).
+    fn poll_due(&self, now: impl Fn() -> u64) -> bool {
+        self.note_waiters.load(Ordering::Acquire) != 0
+            && now() >= self.next_poll_ns.load(Ordering::Relaxed)
+    }
+
     /// A woken chore's restart request (called from any VP): it joins the run queue. Returns
     /// whether the VP idles (or is about to), and so must be told (`Idle::notify`).
     #[inline]
@@ -133,8 +167,8 @@ impl Vp {
         self.duties.fetch_add(1, Ordering::Release);
     }
 
-    /// Whether the listener has work: remote actions or expired alarms (the clock is read
-    /// only while a chore sleeps here).
+    /// Whether the listener has work: remote actions, expired alarms or a look for
+    /// notifications due (the clock is read only while a chore sleeps or waits here).
     #[inline]
     fn listener_due(&self) -> bool {
         self.duties.load(Ordering::Acquire) != 0 && self.listener_has_work()
@@ -142,16 +176,28 @@ impl Vp {
 
     #[inline(never)]
     fn listener_has_work(&self) -> bool {
-        self.remote_requests.load(Ordering::Acquire) != 0
-            || (!self.alarms.is_empty() && self.alarms.due(self.listener.shared().idle.now_ns()))
+        if self.remote_requests.load(Ordering::Acquire) != 0 {
+            return true;
+        }
+        let now = || self.listener.shared().idle.now_ns();
+        (!self.alarms.is_empty() && self.alarms.due(now())) || self.poll_due(now)
     }
 
-    /// The listener's duties: wake expired sleepers, then run remote actions. Returns how
-    /// many remote actions ran.
+    /// The listener's duties: wake expired sleepers, take the notifications that reached a
+    /// busy VP, then run remote actions. Returns how many remote actions ran.
     pub(crate) fn listen(&self) -> usize {
+        let shared = self.listener.shared();
         if !self.alarms.is_empty() {
-            let woken = self.alarms.expire(self.listener.shared().idle.now_ns());
+            let woken = self.alarms.expire(shared.idle.now_ns());
             self.duties.fetch_sub(woken, Ordering::AcqRel);
+        }
+        let now = || shared.idle.now_ns();
+        if self.poll_due(now) {
+            self.next_poll_ns
+                .store(now() + NOTE_POLL_NS, Ordering::Relaxed);
+            shared.idle.poll(self.index, &mut |word| {
+                shared.notes.deliver(word);
+            });
         }
         if self.remote_requests.load(Ordering::Acquire) == 0 {
             return 0;

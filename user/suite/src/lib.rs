@@ -76,7 +76,7 @@ pub fn run(tsc_hz: u64) -> Summary {
     clock::set_tsc_hz(tsc_hz);
     let quota_before = caps::available(slots::BANK);
     run_one("setup: endpoint to self", tester::make_endpoint(), &mut sum);
-    let tests: [(&str, &dyn Fn() -> Outcome); 54] = [
+    let tests: [(&str, &dyn Fn() -> Outcome); 55] = [
         ("call_return_round_trip", &ipc::call_return_round_trip),
         ("send_taken_once", &ipc::send_is_taken_once),
         ("post_to_waiting_receiver", &ipc::post_to_waiting_receiver),
@@ -203,6 +203,9 @@ pub fn run(tsc_hz: u64) -> Summary {
             "cap_pages_by_the_hundred",
             &kernel_limits::cap_pages_by_the_hundred,
         ),
+        ("tasks_a_busy_vp_still_takes_its_notifications", &|| {
+            tasks::a_busy_vp_still_takes_its_notifications(&ctx)
+        }),
         ("tasks_locks_cells_and_channels_across_vps", &|| {
             task_locks::locks_cells_and_channels_across_vps(&ctx)
         }),

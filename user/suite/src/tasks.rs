@@ -328,12 +328,63 @@ const NOTIFY_PATIENCE_NS: u64 = 2_000_000_000;
 /// retries and gets echo's answer. If no notification comes within two seconds, the second
 /// chore POSTs the VP's word itself (so the test ends) and the test fails.
 pub fn nonblocking_call_suspends_the_chore_not_the_vp(ctx: &Ctx) -> Outcome {
+    let seen = call_to_held_echo(ctx, false)?;
+    println!("usertest note: non-blocking CALL: {} tries, {} yields of another chore meanwhile, {} NOTIFIED POSTs to the VP", seen.tries, seen.meanwhile, seen.notes);
+    seen.check()
+}
+
+/// As above, but after releasing echo the other chore keeps yielding instead of sleeping, so
+/// the VP never idles: the NOTIFIED POST still reaches the waiting chore, taken by the VP's
+/// look for notifications while busy (`Idle::poll`, every millisecond).
+pub fn a_busy_vp_still_takes_its_notifications(ctx: &Ctx) -> Outcome {
+    let seen = call_to_held_echo(ctx, true)?;
+    println!("usertest note: non-blocking CALL on a busy VP: {} tries, {} NOTIFIED POSTs, {} looks while busy", seen.tries, seen.notes, seen.polls);
+    seen.check()?;
+    ensure(seen.polls >= 1, || {
+        String::from("the busy VP never looked for its notifications")
+    })
+}
+
+/// What `call_to_held_echo` saw.
+struct HeldEcho {
+    answer: Result<u64, tessera_user::abi::Error>,
+    tries: u32,
+    meanwhile: u64,
+    forced: bool,
+    notes: u64,
+    polls: u64,
+}
+
+impl HeldEcho {
+    fn check(&self) -> Outcome {
+        let (tries, notes, meanwhile) = (self.tries, self.notes, self.meanwhile);
+        ensure(!self.forced, || {
+            String::from("no notification reached the waiting chore within two seconds")
+        })?;
+        ensure(self.answer == Ok(42), || {
+            format!("echo answered {:?}", self.answer)
+        })?;
+        ensure(meanwhile == MEANWHILE, || {
+            format!("the other chore ran {meanwhile} of {MEANWHILE} yields while the caller waited")
+        })?;
+        ensure(tries >= 2 && notes >= 1, || {
+            format!(
+                "{tries} tries, {notes} NOTIFIED POSTs: the call never waited for a notification"
+            )
+        })
+    }
+}
+
+/// A chore's non-blocking CALL to echo, held by the tester, on a task of one VP; another
+/// chore yields `MEANWHILE` times, releases echo, then waits for the call to end: asleep, or
+/// (`busy`) yielding, so that the VP never idles.
+fn call_to_held_echo(ctx: &Ctx, busy: bool) -> Result<HeldEcho, String> {
     use alloc::sync::Arc;
     use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
     crate::tester::hold_echo()?;
     let released = Arc::new(AtomicBool::new(false));
     let rel = released.clone();
-    let r = (move || -> Outcome {
+    let r = (move || {
         let task = Task::new(config(ctx, 1))?;
         task.give_cap(RELEASE, crate::tester::HOLD_RESUME)
             .map_err(|e| format!("give the resume capability: {e:?}"))?;
@@ -358,7 +409,11 @@ pub fn nonblocking_call_suspends_the_chore_not_the_vp(ctx: &Ctx) -> Outcome {
                 rel.store(sent.is_ok(), SeqCst);
                 let give_up = c.now_ns() + NOTIFY_PATIENCE_NS;
                 while state.load(SeqCst) != 2 && c.now_ns() < give_up {
-                    c.sleep_for(200_000);
+                    if busy {
+                        c.yield_now();
+                    } else {
+                        c.sleep_for(200_000);
+                    }
                 }
                 let forced = state.load(SeqCst) != 2;
                 if forced {
@@ -378,19 +433,13 @@ pub fn nonblocking_call_suspends_the_chore_not_the_vp(ctx: &Ctx) -> Outcome {
             let (meanwhile, forced) = other.map_or((0, true), |h| h.join(c));
             (answer, tries, meanwhile, forced)
         })?;
-        let notes = report.kernel_notes[0];
-        println!("usertest note: non-blocking CALL: {tries} tries, {meanwhile} yields of another chore meanwhile, {notes} NOTIFIED POSTs to the VP");
-        ensure(!forced, || {
-            String::from("no notification reached the VP within two seconds")
-        })?;
-        ensure(answer == Ok(42), || format!("echo answered {answer:?}"))?;
-        ensure(meanwhile == MEANWHILE, || {
-            format!("the other chore ran {meanwhile} of {MEANWHILE} yields while the caller waited")
-        })?;
-        ensure(tries >= 2 && notes >= 1, || {
-            format!(
-                "{tries} tries, {notes} NOTIFIED POSTs: the call never waited for a notification"
-            )
+        Ok(HeldEcho {
+            answer,
+            tries,
+            meanwhile,
+            forced,
+            notes: report.kernel_notes[0],
+            polls: report.polls[0],
         })
     })();
     if !released.load(SeqCst) {

@@ -4,6 +4,10 @@
 //! notification word from another task, or the kernel's `NOTIFIED` for a chore's
 //! non-blocking call (`kernel_call.rs`).
 //!
+//! A VP kept busy by its chores looks for those POSTs without waiting (`poll`): it POSTs a
+//! marker to itself and takes every message queued before it, so the notifications its
+//! waiting chores expect are delivered though it never idles.
+//!
 //! Guarantees: no lost wake-up. A notifier sets the VP's token before POSTing, and POSTs only
 //! when the token was clear; an idle VP clears the token and returns (to look for work again)
 //! if it was set, so work pushed before the token was cleared is seen, and work pushed after
@@ -13,8 +17,10 @@ use alloc::boxed::Box;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tessera_runtime::Idle;
+use tessera_user::abi::message::InvocationKind;
 use tessera_user::abi::order::alarm;
 use tessera_user::abi::post::{ALARM_FIRED, NOTIFIED};
+use tessera_user::nonblocking::{self, Attempt};
 use tessera_user::{clock, invoke};
 
 use crate::slots::{vp_endpoint, ALARM};
@@ -24,6 +30,8 @@ pub const WAKE: u32 = 0x7a5c;
 /// The order of a POST carrying a notification word (`Runtime::deliver`) from another task's
 /// `SharedSender` (the kernel's own carry `post::NOTIFIED`).
 pub const NOTIFY: u32 = 0x7a5e;
+/// The order of the marker a busy VP POSTs to itself to take what was queued before it.
+pub const POLL_MARK: u32 = 0x7a5f;
 
 #[derive(Debug, Default)]
 pub struct VpIdle {
@@ -40,6 +48,30 @@ pub struct VpIdle {
     pub notes: AtomicU64,
     /// The kernel's `NOTIFIED` POSTs it received.
     pub kernel_notes: AtomicU64,
+    /// Looks for notifications while busy (`poll`).
+    pub polls: AtomicU64,
+}
+
+impl VpIdle {
+    /// Counts a message the VP took in its open wait; the notification word it carries, if
+    /// any.
+    fn sort(&self, order: u32, word: u64) -> Option<u64> {
+        match order {
+            WAKE | POLL_MARK => None,
+            ALARM_FIRED => {
+                self.alarms.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            NOTIFIED => {
+                self.kernel_notes.fetch_add(1, Ordering::Relaxed);
+                Some(word)
+            }
+            _ => {
+                self.notes.fetch_add(1, Ordering::Relaxed);
+                Some(word)
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -82,19 +114,31 @@ impl Idle for SharedIdle {
         }
         me.waits.fetch_add(1, Ordering::Relaxed);
         let m = invoke::wait().ok()?;
-        match m.order() {
-            WAKE => None,
-            ALARM_FIRED => {
-                me.alarms.fetch_add(1, Ordering::Relaxed);
-                None
+        me.sort(m.order(), m.data[0])
+    }
+
+    /// POSTs the marker to the VP's own endpoint, then takes every message queued before it.
+    /// A wake-up POST taken here leaves the VP's token set, so its next idle returns at once.
+    fn poll(&self, vp: usize, deliver: &mut dyn FnMut(u64)) {
+        let me = &self.0.vps[vp];
+        let mark = nonblocking::try_invoke(
+            InvocationKind::Post,
+            vp_endpoint(vp),
+            POLL_MARK,
+            &[0],
+            &[],
+            [0; 4],
+        );
+        if !matches!(mark, Ok(Attempt::Done(_))) {
+            return;
+        }
+        me.polls.fetch_add(1, Ordering::Relaxed);
+        while let Ok(m) = invoke::wait() {
+            if m.order() == POLL_MARK {
+                return;
             }
-            NOTIFIED => {
-                me.kernel_notes.fetch_add(1, Ordering::Relaxed);
-                Some(m.data[0])
-            }
-            _ => {
-                me.notes.fetch_add(1, Ordering::Relaxed);
-                Some(m.data[0])
+            if let Some(word) = me.sort(m.order(), m.data[0]) {
+                deliver(word);
             }
         }
     }

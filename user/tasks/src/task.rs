@@ -76,6 +76,8 @@ pub struct TaskReport {
     pub notes: Vec<u64>,
     /// Per VP: the kernel's NOTIFIED POSTs it received.
     pub kernel_notes: Vec<u64>,
+    /// Per VP: its looks for notifications while busy.
+    pub polls: Vec<u64>,
     pub keeper: KeeperCounts,
     /// Pages the task mapped (stacks included).
     pub pages: usize,
@@ -360,6 +362,7 @@ impl Task {
             alarms: self.counter(|v| v.alarms.load(Ordering::Relaxed)),
             notes: self.counter(|v| v.notes.load(Ordering::Relaxed)),
             kernel_notes: self.counter(|v| v.kernel_notes.load(Ordering::Relaxed)),
+            polls: self.counter(|v| v.polls.load(Ordering::Relaxed)),
             keeper,
             pages: self.memory.pages(),
         });
