@@ -90,16 +90,16 @@ impl FeWord {
     }
 
     pub fn try_read_fe(&self) -> Option<u64> {
-        Self::attempt(&mut self.state.lock(), FeOp::ReadFE)
+        Self::attempt(&mut self.state.lock(), FeOp::ReadFE, ptr::null())
     }
 
     pub fn try_read_ff(&self) -> Option<u64> {
-        Self::attempt(&mut self.state.lock(), FeOp::ReadFF)
+        Self::attempt(&mut self.state.lock(), FeOp::ReadFF, ptr::null())
     }
 
     /// Writes if empty; gives the value back if the cell was full.
     pub fn try_write_ef(&self, value: u64) -> Result<(), u64> {
-        match Self::attempt(&mut self.state.lock(), FeOp::WriteEF(value)) {
+        match Self::attempt(&mut self.state.lock(), FeOp::WriteEF(value), ptr::null()) {
             Some(_) => Ok(()),
             None => Err(value),
         }
@@ -110,14 +110,14 @@ impl FeWord {
         let mut s = self.state.lock();
         s.value = value;
         s.full = true;
-        Self::serve(&mut s);
+        Self::serve(&mut s, ptr::null());
     }
 
     /// Leaves the cell empty (never waits).
     pub fn empty(&self) {
         let mut s = self.state.lock();
         s.full = false;
-        Self::serve(&mut s);
+        Self::serve(&mut s, ptr::null());
     }
 
     pub fn is_full(&self) -> bool {
@@ -139,7 +139,7 @@ impl FeWord {
     #[inline]
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
         let mut s = self.state.lock();
-        if let Some(v) = Self::attempt(&mut s, op) {
+        if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
             return v;
         }
         if spin_tries(ctx, SPIN_RETRY_LIMIT) <= 1 {
@@ -153,14 +153,14 @@ impl FeWord {
     fn wait_spinning<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
         for _ in 1..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
-            if let Some(v) = Self::attempt(&mut s, op) {
+            if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
                 return v;
             }
             drop(s);
             spin_loop();
         }
         let mut s = self.state.lock();
-        if let Some(v) = Self::attempt(&mut s, op) {
+        if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
             return v;
         }
         Self::suspend(ctx, s, op)
@@ -193,9 +193,10 @@ impl FeWord {
     }
 
     /// Performs `op` if the cell's state allows it now and no waiter is ahead of it; then
-    /// serves the waiters the change lets proceed. Returns the value read (0 for a write).
+    /// serves the waiters the change lets proceed (waking them from VP `here`, if known).
+    /// Returns the value read (0 for a write).
     #[inline]
-    fn attempt(s: &mut State, op: FeOp) -> Option<u64> {
+    fn attempt(s: &mut State, op: FeOp, here: *const ()) -> Option<u64> {
         debug_assert!(
             // SAFETY: a linked record is alive; the caller holds the cell's lock.
             s.head.is_null() || !Self::can(s, unsafe { (*s.head).op }),
@@ -203,7 +204,7 @@ impl FeWord {
         );
         let v = Self::apply(s, op)?;
         if !s.head.is_null() {
-            Self::serve(s);
+            Self::serve(s, here);
         }
         Some(v)
     }
@@ -234,7 +235,7 @@ impl FeWord {
     }
 
     #[inline]
-    fn serve(s: &mut State) {
+    fn serve(s: &mut State, here: *const ()) {
         // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
         while let Some(first) = unsafe { s.head.as_ref() } {
             let Some(v) = Self::apply(s, first.op) else {
@@ -249,7 +250,7 @@ impl FeWord {
             // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
             // parked (and its frame alive) until the wake below.
             unsafe { *slot = v };
-            waker.wake();
+            waker.wake_from(here);
         }
     }
 }

@@ -136,7 +136,8 @@ impl Runtime {
                 .enumerate()
                 .map(|(i, pool)| {
                     let id = ChoreId::new(config.task, listener_index(i));
-                    Vp::new(i, Chore::new(me, id, ChoreKind::Listener, None), pool)
+                    let listener = Chore::new(me, id, ChoreKind::Listener, None);
+                    Vp::new(i, config.vps == 1, listener, pool)
                 })
                 .collect();
             // In the slice's final place: the listeners may point at their VPs now.
@@ -178,7 +179,8 @@ impl Runtime {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<Ordinary>) -> T + Send + 'static,
     {
-        self.shared.spawn::<Ordinary, T, F>(vp % self.vps(), f)
+        self.shared
+            .spawn::<Ordinary, T, F>(vp % self.vps(), None, f)
     }
 
     /// Asks VP `vp`'s listener to run `action` (spin-only, as the listener never suspends).
@@ -201,7 +203,8 @@ impl Runtime {
             }
             // Two statements: the own queue's guard must be gone before stealing takes another
             // VP's lock, or VPs stealing from each other deadlock.
-            let own = vp.run.lock().pop_front();
+            // SAFETY: this thread runs VP `index` (`enter`).
+            let own = unsafe { vp.take_own() };
             let next = own.or_else(|| shared.steal(index));
             if let Some(chore) = next {
                 vp.run_chore(chore);
@@ -283,7 +286,14 @@ impl Runtime {
 }
 
 impl Shared {
-    pub(crate) fn spawn<K, T, F>(&self, vp: usize, f: F) -> Result<JoinHandle<T>, SpawnError>
+    /// Starts a chore of kind `K` on VP `vp`; `here` is the VP the spawning chore runs on
+    /// (`None` from outside the runtime), which may hand itself to the new chore.
+    pub(crate) fn spawn<K, T, F>(
+        &self,
+        vp: usize,
+        here: Option<&Vp>,
+        f: F,
+    ) -> Result<JoinHandle<T>, SpawnError>
     where
         K: Kind,
         T: Send + 'static,
@@ -358,11 +368,17 @@ impl Shared {
             (Some(a), Some(b)) => (a, b),
             _ => unreachable!("two references were made"),
         };
-        if home.enqueue(scheduled) {
-            self.idle.notify(vp);
-        }
-        if self.vps.len() > 1 {
-            self.wake_a_thief(vp);
+        if here.is_some_and(|h| core::ptr::eq(h, home)) && home.may_hand_off(&scheduled) {
+            // SAFETY: the spawning chore runs on `home`, on this thread, and no other VP
+            // could run the new chore.
+            unsafe { home.hand_off(scheduled) };
+        } else {
+            if home.enqueue(scheduled) {
+                self.idle.notify(vp);
+            }
+            if self.vps.len() > 1 {
+                self.wake_a_thief(vp);
+            }
         }
         Ok(JoinHandle {
             chore: handle,
