@@ -9,7 +9,7 @@ use core::cell::Cell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::chore::{Chore, ChoreRef};
 use crate::id::ChoreId;
 use crate::kind::{ChoreKind, Driver, InKernelCall, Kind, MaySuspend};
 use crate::notify::NonBlocking;
@@ -174,9 +174,11 @@ unsafe fn wake_chore(data: *const (), here: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
     let chore = unsafe { ChoreRef::from_raw(NonNull::new_unchecked(data as *mut Chore)) };
+    // No longer suspended (its park set these before its waker could find it).
+    chore.waits_on.store(0, Ordering::Relaxed);
+    chore.waits_for.store(0, Ordering::Relaxed);
     let own = chore.on_vp();
     if core::ptr::eq(own as *const crate::vp::Vp as *const (), here) && own.may_hand_off(&chore) {
-        chore.set_state(ChoreState::Ready);
         // SAFETY: the runtime's VPs outlive its chores; `here` is the VP this thread runs
         // (`Park::here`), the chore's own, and `may_hand_off` allows it.
         unsafe { (*(own as *const crate::vp::Vp)).hand_off(chore) };
@@ -216,12 +218,10 @@ impl<K: MaySuspend> Park for Ctx<K> {
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         let chore = self.chore();
-        chore.set_state(ChoreState::Suspended);
+        // Its state (Suspended) for listings, until its wake clears it.
         chore.waits_on.store(flag as usize, Ordering::Relaxed);
         // SAFETY: this chore runs on its VP, and `flag` is the leaked wait-list lock.
         unsafe { chore.on_vp().park(chore, flag) };
-        chore.waits_on.store(0, Ordering::Relaxed);
-        chore.waits_for.store(0, Ordering::Relaxed);
     }
 
     fn waiting_for(&self, holder: u64) {
@@ -260,7 +260,6 @@ fn exit(chore: &Chore) -> ! {
     chore
         .exited
         .store(true, crate::sync::atomic::Ordering::Release);
-    chore.set_state(ChoreState::Done);
     let here = chore.on_vp() as *const crate::vp::Vp as *const ();
     chore.joiners.unblock_all_from(here);
     // SAFETY: this chore runs on its VP and has exited.

@@ -324,34 +324,31 @@ impl Shared {
             return Err(SpawnError::TooLarge);
         }
         let p = chore_at as *mut Chore;
+        // SAFETY: the chunk is ours and `stack_top` is below everything written in it.
+        let save = unsafe { initial_frame(stack_top, chore_main, chore_at) };
+        let start = crate::chore::Start {
+            entry: entry_for::<K, T, F>,
+            vp: home,
+            save,
+            stack,
+            closure: f_at as *mut u8,
+            result: slot_at as *mut u8,
+            top: stack_top,
+        };
         // SAFETY: the chunk is ours (just taken from the pool), no one runs on it, and the
         // three places are inside it, aligned, and apart.
         unsafe {
+            (f_at as *mut F).write(f);
+            (slot_at as *mut ResultSlot<T>).write(ResultSlot::new());
             p.write(Chore::new(
                 self,
                 ChoreId::new(self.task, index),
                 K::KIND,
-                Some(entry_for::<K, T, F>),
+                Some(start),
             ));
-            (slot_at as *mut ResultSlot<T>).write(ResultSlot::new());
-            (f_at as *mut F).write(f);
         }
         // SAFETY: written just above.
         let chore = unsafe { &*p };
-        chore.closure.set(f_at as *mut u8);
-        chore.result.set(slot_at as *mut u8);
-        chore.top.set(stack_top);
-        // SAFETY: the chunk is ours and `stack_top` is below everything written in it.
-        let sp = unsafe { initial_frame(stack_top, chore_main, chore_at) };
-        chore.save.store(sp, Ordering::Relaxed);
-        // SAFETY: the chore is not yet shared with any VP.
-        unsafe { *chore.stack.get() = Some(stack) };
-        chore
-            .restart
-            .set((chore_main as *const () as usize, chore_at));
-        chore
-            .vp
-            .store(home as *const Vp as *mut Vp, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
             chore.reg_next.set(reg.0);

@@ -17,7 +17,7 @@ use alloc::collections::VecDeque;
 use core::cell::UnsafeCell;
 
 use crate::alarm_queue::AlarmQueue;
-use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::chore::{Chore, ChoreRef};
 use crate::ctx::Ctx;
 use crate::kind::Listener;
 use crate::run_queue::RunQueue;
@@ -87,7 +87,6 @@ unsafe impl Send for Vp {}
 
 impl Vp {
     pub(crate) fn new(index: usize, alone: bool, listener: Chore, stacks: StackPool) -> Vp {
-        listener.set_state(ChoreState::Running);
         Vp {
             index,
             run: RawSpin::new(RunQueue::new()),
@@ -131,7 +130,6 @@ impl Vp {
     /// whether the VP idles (or is about to), and so must be told (`Idle::notify`).
     #[inline]
     pub(crate) fn make_ready(&self, chore: ChoreRef) -> bool {
-        chore.set_state(ChoreState::Ready);
         self.enqueue(chore)
     }
 
