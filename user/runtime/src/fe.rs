@@ -40,7 +40,6 @@ struct State {
     /// The first and last waiter's record (in the waiters' frames, alive until unlinked).
     head: *mut FeWaiter,
     tail: *mut FeWaiter,
-    waiting: usize,
 }
 
 // SAFETY: the raw slot pointers are written only under the cell's lock by the chore that
@@ -60,7 +59,6 @@ impl FeWord {
                 full: false,
                 head: ptr::null_mut(),
                 tail: ptr::null_mut(),
-                waiting: 0,
             }),
         }
     }
@@ -72,7 +70,6 @@ impl FeWord {
                 full: true,
                 head: ptr::null_mut(),
                 tail: ptr::null_mut(),
-                waiting: 0,
             }),
         }
     }
@@ -130,13 +127,23 @@ impl FeWord {
         (s.value, s.full)
     }
 
+    /// How many chores wait on the cell (counted along the list: for tests and debugging,
+    /// so the hand-offs keep no count).
     pub fn waiters(&self) -> usize {
-        self.state.lock().waiting
+        let s = self.state.lock();
+        let mut n = 0;
+        let mut at = s.head;
+        // SAFETY: a linked record is alive until unlinked; we hold the cell's lock.
+        while let Some(r) = unsafe { at.as_ref() } {
+            n += 1;
+            at = r.next;
+        }
+        n
     }
 
     /// Tries `op` once under the lock; then, where spinning cannot help (the task's only VP),
     /// suspends under the same hold, and otherwise (out of line) spins before suspending.
-    #[inline]
+    #[inline(always)]
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
         let mut s = self.state.lock();
         if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
@@ -186,7 +193,6 @@ impl FeWord {
             unsafe { (*s.tail).next = r };
         }
         s.tail = r;
-        s.waiting += 1;
         // Parked until a server unlinks `record`, so it outlives its time on the list.
         ctx.park(s);
         slot
@@ -246,7 +252,6 @@ impl FeWord {
             if s.head.is_null() {
                 s.tail = ptr::null_mut();
             }
-            s.waiting -= 1;
             // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
             // parked (and its frame alive) until the wake below.
             unsafe { *slot = v };
