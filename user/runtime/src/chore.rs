@@ -115,6 +115,8 @@ impl Chore {
         kind: ChoreKind,
         start: Option<Start>,
     ) -> Chore {
+        // A fresh chore starts with two references (`ChoreRef::first_two`).
+        let refs = if start.is_some() { 2 } else { 0 };
         let (entry, vp, save, stack, closure, result, top) = match start {
             Some(s) => (
                 Some(s.entry),
@@ -145,7 +147,7 @@ impl Chore {
             entry: Cell::new(entry),
             closure: Cell::new(closure),
             result: Cell::new(result),
-            refs: AtomicUsize::new(0),
+            refs: AtomicUsize::new(refs),
             top: Cell::new(top),
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
@@ -284,14 +286,14 @@ pub(crate) struct ChoreRef(NonNull<Chore>);
 unsafe impl Send for ChoreRef {}
 
 impl ChoreRef {
-    /// The first `n` references to a chore just written into its chunk.
+    /// The first two references to a fresh chore (its scheduling reference and its join
+    /// handle's), which `Chore::new` counted.
     ///
     /// # Safety
-    /// `p` must point at a chore no reference names yet, whose chunk is its `stack`.
-    pub(crate) unsafe fn first(p: NonNull<Chore>, n: usize) -> impl Iterator<Item = ChoreRef> {
-        // SAFETY: the caller's contract.
-        unsafe { p.as_ref() }.refs.store(n, Ordering::Relaxed);
-        (0..n).map(move |_| ChoreRef(p))
+    /// `p` must point at a fresh chore no reference names yet, whose chunk is its `stack`.
+    #[inline]
+    pub(crate) unsafe fn first_two(p: NonNull<Chore>) -> (ChoreRef, ChoreRef) {
+        (ChoreRef(p), ChoreRef(p))
     }
 
     /// Gives up the reference without dropping it: a parked chore's waker now holds it.

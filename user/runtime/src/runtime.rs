@@ -360,11 +360,7 @@ impl Shared {
         }
         self.live.fetch_add(1, Ordering::AcqRel);
         // SAFETY: a chore just written into its chunk, named by no reference yet.
-        let mut refs = unsafe { ChoreRef::first(NonNull::new_unchecked(p), 2) };
-        let (scheduled, handle) = match (refs.next(), refs.next()) {
-            (Some(a), Some(b)) => (a, b),
-            _ => unreachable!("two references were made"),
-        };
+        let (scheduled, handle) = unsafe { ChoreRef::first_two(NonNull::new_unchecked(p)) };
         if here.is_some_and(|h| core::ptr::eq(h, home)) && home.may_hand_off(&scheduled) {
             // SAFETY: the spawning chore runs on `home`, on this thread, and no other VP
             // could run the new chore.
@@ -554,11 +550,15 @@ impl<T> JoinHandle<T> {
 
     /// Suspends the caller until the chore has exited; what it returned, or `Killed`.
     pub fn join_result<C: Suspend>(self, ctx: &mut C) -> Result<T, Killed> {
-        let chore = &self.chore;
+        // Once the chore has exited its result is filed or never will be, so the handle's
+        // drop (`abandon`) has nothing left to do: only its reference is dropped, below.
+        let handle = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the reference is read out once, and `handle` is never dropped.
+        let chore = unsafe { core::ptr::read(&handle.chore) };
         chore
             .joiners
             .block_if(ctx, || !chore.exited.load(Ordering::Acquire));
-        match self.slot().take() {
+        match handle.slot().take() {
             Some(v) => Ok(v),
             None if chore.killed.load(Ordering::Acquire) => Err(Killed),
             None => unreachable!("chore {} exited without a result", chore.id()),
