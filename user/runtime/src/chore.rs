@@ -91,7 +91,7 @@ pub struct Chore {
     /// While suspended on a lock: the raw id of the lock's holder when it suspended (cleared
     /// by its wake).
     pub(crate) waits_for: AtomicU64,
-    /// The next chore on the run queue it is on (under that queue's lock).
+    /// The next chore on the run queue it is on (under that queue's lock; stale at the tail).
     pub(crate) run_next: Cell<*const Chore>,
     /// Its neighbours in the task's registry of live chores (under the registry's lock).
     pub(crate) reg_prev: Cell<*const Chore>,
