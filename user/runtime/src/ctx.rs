@@ -170,7 +170,7 @@ impl<K: Kind> Context for Ctx<K> {
 /// Wakes a parked chore: its restart request goes on the run queue of the VP it last ran on,
 /// or, woken by a chore running on that same VP (`here`), the VP is handed to it directly.
 #[inline]
-unsafe fn wake_chore(data: *const (), here: *const ()) {
+pub(crate) unsafe fn wake_chore(data: *const (), here: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
     let chore = unsafe { ChoreRef::from_raw(NonNull::new_unchecked(data as *mut Chore)) };
@@ -202,7 +202,7 @@ impl<K: MaySuspend> Park for Ctx<K> {
     fn waker(&self) -> Waker {
         // SAFETY: `wake_chore` turns the pointer back into the scheduling reference the VP
         // gives up when this chore parks; the waker is woken once (it is popped to be woken).
-        unsafe { Waker::new(self.chore.as_ptr() as *const (), wake_chore) }
+        unsafe { Waker::for_chore(self.chore.as_ptr() as *const ()) }
     }
 
     fn spin_can_help(&self) -> bool {

@@ -201,7 +201,7 @@ impl FeWord {
     /// Performs `op` if the cell's state allows it now and no waiter is ahead of it; then
     /// serves the waiters the change lets proceed (waking them from VP `here`, if known).
     /// Returns the value read (0 for a write).
-    #[inline]
+    #[inline(always)]
     fn attempt(s: &mut State, op: FeOp, here: *const ()) -> Option<u64> {
         debug_assert!(
             // SAFETY: a linked record is alive; the caller holds the cell's lock.
@@ -240,7 +240,7 @@ impl FeWord {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn serve(s: &mut State, here: *const ()) {
         // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
         while let Some(first) = unsafe { s.head.as_ref() } {

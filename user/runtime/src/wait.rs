@@ -17,6 +17,9 @@ use crate::sync::RawSpinGuard;
 #[derive(Clone, Copy, Debug)]
 pub struct Waker {
     data: *const (),
+    /// Only loom models have wakers other than chores' (a thread's, `loom_ctx`); elsewhere
+    /// every waker is a chore's (`Ctx::waker`), and the wake is a direct, inlined call.
+    #[cfg(loom)]
     wake: unsafe fn(*const (), *const ()),
 }
 
@@ -27,8 +30,22 @@ unsafe impl Send for Waker {}
 impl Waker {
     /// # Safety
     /// `wake(data)` must be sound to call once from any thread while the chore is parked.
+    #[cfg(loom)]
     pub(crate) unsafe fn new(data: *const (), wake: unsafe fn(*const (), *const ())) -> Waker {
         Waker { data, wake }
+    }
+
+    /// A parked chore's waker: `data` is its scheduling reference (`ctx::wake_chore`).
+    ///
+    /// # Safety
+    /// As `new` with `wake_chore`.
+    #[inline]
+    pub(crate) unsafe fn for_chore(data: *const ()) -> Waker {
+        Waker {
+            data,
+            #[cfg(loom)]
+            wake: crate::ctx::wake_chore,
+        }
     }
 
     /// Makes the parked chore ready. Consumes the waker: each park is ended by one wake.
@@ -42,7 +59,15 @@ impl Waker {
     pub(crate) fn wake_from(self, here: *const ()) {
         // SAFETY: `new`'s contract; the waker was popped from the wait list its chore parked
         // on, so this is the one wake of that park.
-        unsafe { (self.wake)(self.data, here) }
+        #[cfg(loom)]
+        unsafe {
+            (self.wake)(self.data, here)
+        }
+        // SAFETY: as above; outside loom models every waker is a chore's (`for_chore`).
+        #[cfg(not(loom))]
+        unsafe {
+            crate::ctx::wake_chore(self.data, here)
+        }
     }
 }
 
