@@ -1,7 +1,9 @@
 //! A virtual processor: a run queue (owner pops the front, thieves steal from the back), a
 //! remote-action queue, a stack pool, and the listener context the VP's own loop runs in
 //! (seed 000 section 7). A woken chore's restart request goes straight onto its VP's run
-//! queue: the waker does the listener's restart work, so a hand-off on one VP is one switch.
+//! queue: the waker does the listener's restart work, so a hand-off on one VP is one switch;
+//! and a chore woken (or spawned) by a chore running on its own VP, which no other VP could
+//! run, is handed the VP directly (`hand_off`): no run-queue lock, no push and pop.
 //!
 //! Guarantees: a chore that leaves the VP (yield, park, exit) switches straight to the next
 //! runnable chore, or to the listener when the listener has work or nothing else is runnable.
