@@ -88,8 +88,8 @@ pub struct Chore {
     /// While suspended: the address of the wait list it is on (for listings, and its state:
     /// set by its park, cleared by its wake).
     pub(crate) waits_on: AtomicUsize,
-    /// While suspended on a lock: the raw id of the lock's holder when it suspended (cleared
-    /// by its wake).
+    /// While suspended on a lock: the raw id of the lock's holder when it suspended (read
+    /// only while `waits_on` is set; cleared by the lock's waiter once it runs again).
     pub(crate) waits_for: AtomicU64,
     /// The next chore on the run queue it is on (under that queue's lock; stale at the tail).
     pub(crate) run_next: Cell<*const Chore>,
@@ -239,7 +239,11 @@ impl Chore {
             state: self.state(),
             vp: self.vp(),
             waits_on: (on != 0).then_some(on),
-            waits_for: ChoreId::from_cell(self.waits_for.load(Ordering::Relaxed)),
+            waits_for: if on != 0 {
+                ChoreId::from_cell(self.waits_for.load(Ordering::Relaxed))
+            } else {
+                None
+            },
         }
     }
 }

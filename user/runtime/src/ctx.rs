@@ -174,9 +174,8 @@ pub(crate) unsafe fn wake_chore(data: *const (), here: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
     let chore = unsafe { ChoreRef::from_raw(NonNull::new_unchecked(data as *mut Chore)) };
-    // No longer suspended (its park set these before its waker could find it).
+    // No longer suspended (its park set this before its waker could find it).
     chore.waits_on.store(0, Ordering::Relaxed);
-    chore.waits_for.store(0, Ordering::Relaxed);
     let own = chore.on_vp();
     if core::ptr::eq(own as *const crate::vp::Vp as *const (), here) && own.may_hand_off(&chore) {
         // SAFETY: the runtime's VPs outlive its chores; `here` is the VP this thread runs

@@ -175,7 +175,7 @@ impl FeWord {
 
     /// Links the caller's record behind the other waiters and parks it, releasing the cell
     /// once it is off its VP; returns the value its server handed over.
-    #[inline(never)]
+    #[inline(always)]
     fn suspend<C: Suspend>(ctx: &mut C, mut s: RawSpinGuard<'_, State>, op: FeOp) -> u64 {
         check_no_spin_held(ctx);
         let mut slot = 0u64;
