@@ -15,7 +15,7 @@ use alloc::sync::Arc;
 use crate::id::{ChannelId, ChoreId};
 use crate::lock::SPIN_RETRY_LIMIT;
 use crate::sync::atomic::spin_loop;
-use crate::sync::RawSpin;
+use crate::sync::{RawSpin, RawSpinGuard};
 use crate::wait::{check_no_spin_held, spin_tries, Context, Suspend as SuspendCtx, Waker};
 
 /// Data words in a message: with the header, a message is 64 bytes, one cache line.
@@ -100,16 +100,8 @@ impl Sender {
 
     pub fn send(&self, message: Message) -> Result<(), Full> {
         let mut s = self.0.state.lock();
-        if let Some(r) = s.receivers.pop_front() {
-            debug_assert!(
-                s.queue.is_empty(),
-                "a receiver waits on a non-empty channel"
-            );
-            // SAFETY: the slot lives in the frame of a receiver parked on this channel, which
-            // stays parked (its frame alive) until the wake below.
-            unsafe { *r.slot = Some(message) };
-            drop(s);
-            r.waker.wake();
+        if !s.receivers.is_empty() {
+            Self::hand_over(s, message);
             return Ok(());
         }
         if s.queue.len() == self.0.capacity {
@@ -117,6 +109,24 @@ impl Sender {
         }
         s.queue.push_back(message);
         Ok(())
+    }
+
+    /// Gives `message` to the first suspended receiver and wakes it (out of line: the plain
+    /// send stays short).
+    #[inline(never)]
+    fn hand_over(mut s: RawSpinGuard<'_, State>, message: Message) {
+        let Some(r) = s.receivers.pop_front() else {
+            unreachable!("hand_over is called with a receiver waiting");
+        };
+        debug_assert!(
+            s.queue.is_empty(),
+            "a receiver waits on a non-empty channel"
+        );
+        // SAFETY: the slot lives in the frame of a receiver parked on this channel, which
+        // stays parked (its frame alive) until the wake below.
+        unsafe { *r.slot = Some(message) };
+        drop(s);
+        r.waker.wake();
     }
 }
 
@@ -195,6 +205,13 @@ impl Receiver {
         if let Some(m) = s.queue.pop_front() {
             return m;
         }
+        self.park_receiver(ctx, s)
+    }
+
+    /// Suspends the caller on the empty channel `s` guards until a sender hands it a message
+    /// (out of line: a receive that finds a message stays short).
+    #[inline(never)]
+    fn park_receiver<C: SuspendCtx>(&self, ctx: &mut C, mut s: RawSpinGuard<'_, State>) -> Message {
         check_no_spin_held(ctx);
         let mut slot = None;
         s.receivers.push_back(Receiving {

@@ -17,6 +17,18 @@ use crate::kind::ChoreKind;
 use crate::runtime::Shared;
 use crate::stack::StackChunk;
 use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+/// Where a fresh chore's first run starts, all written by `Chore::new` in one go (so a spawn
+/// writes each field of the control block once).
+pub(crate) struct Start {
+    pub(crate) entry: Entry,
+    pub(crate) vp: *const crate::vp::Vp,
+    pub(crate) save: usize,
+    pub(crate) stack: StackChunk,
+    pub(crate) closure: *mut u8,
+    pub(crate) result: *mut u8,
+    pub(crate) top: usize,
+}
 use crate::trap::TrapTable;
 use crate::wait_queue::WaitQueue;
 
@@ -38,15 +50,6 @@ impl ChoreState {
             ChoreState::Done => "done",
         }
     }
-
-    fn from_raw(raw: usize) -> ChoreState {
-        match raw {
-            0 => ChoreState::Ready,
-            1 => ChoreState::Running,
-            2 => ChoreState::Suspended,
-            _ => ChoreState::Done,
-        }
-    }
 }
 
 /// The body a chore runs first: it takes the closure from the chunk, builds the chore's `Ctx`
@@ -58,9 +61,6 @@ pub struct Chore {
     pub(crate) kind: ChoreKind,
     /// The task's runtime, which outlives every chore that runs in it.
     shared: *const Shared,
-    /// Ready, Suspended or Done as the scheduler last set it; a chore is Running while its VP
-    /// runs it (`on_vp`), which the switch paths record once instead of storing a state too.
-    state: AtomicUsize,
     /// The VP the chore runs on or last ran on: the one whose ready list restarts it. A
     /// pointer, not an index, so the switch paths reach it in one load (the VPs live in the
     /// runtime's boxed slice, which never moves while a chore runs).
@@ -78,8 +78,6 @@ pub struct Chore {
     refs: AtomicUsize,
     /// The top of its stack (below the control block, result slot and closure).
     pub(crate) top: Cell<usize>,
-    /// Restart address and argument: where a fresh chore starts and what it is passed.
-    pub(crate) restart: Cell<(usize, usize)>,
     pub(crate) traps: Cell<&'static TrapTable>,
     pub(crate) spin_depth: Cell<u32>,
     pub(crate) exited: AtomicBool,
@@ -87,11 +85,13 @@ pub struct Chore {
     pub(crate) bound: AtomicBool,
     /// Ended by its fault keeper: it has no result.
     pub(crate) killed: AtomicBool,
-    /// While suspended: the address of the wait list it is on (for listings).
+    /// While suspended: the address of the wait list it is on (for listings, and its state:
+    /// set by its park, cleared by its wake).
     pub(crate) waits_on: AtomicUsize,
-    /// While suspended on a lock: the raw id of the lock's holder when it suspended.
+    /// While suspended on a lock: the raw id of the lock's holder when it suspended (read
+    /// only while `waits_on` is set; cleared by the lock's waiter once it runs again).
     pub(crate) waits_for: AtomicU64,
-    /// The next chore on the run queue it is on (under that queue's lock).
+    /// The next chore on the run queue it is on (under that queue's lock; stale at the tail).
     pub(crate) run_next: Cell<*const Chore>,
     /// Its neighbours in the task's registry of live chores (under the registry's lock).
     pub(crate) reg_prev: Cell<*const Chore>,
@@ -106,26 +106,49 @@ unsafe impl Sync for Chore {}
 unsafe impl Send for Chore {}
 
 impl Chore {
+    /// A control block: a listener's (`start` is `None`), or a fresh chore's, whose first run
+    /// `start` describes. Every field is written here once; a spawn writes nothing else.
+    #[inline]
     pub(crate) fn new(
         shared: *const Shared,
         id: ChoreId,
         kind: ChoreKind,
-        entry: Option<Entry>,
+        start: Option<Start>,
     ) -> Chore {
+        // A fresh chore starts with two references (`ChoreRef::first_two`).
+        let refs = if start.is_some() { 2 } else { 0 };
+        let (entry, vp, save, stack, closure, result, top) = match start {
+            Some(s) => (
+                Some(s.entry),
+                s.vp,
+                s.save,
+                Some(s.stack),
+                s.closure,
+                s.result,
+                s.top,
+            ),
+            None => (
+                None,
+                core::ptr::null(),
+                crate::vp::PENDING,
+                None,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                0,
+            ),
+        };
         Chore {
             id,
             kind,
             shared,
-            state: AtomicUsize::new(ChoreState::Ready as usize),
-            vp: AtomicPtr::new(core::ptr::null_mut()),
-            save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
-            stack: UnsafeCell::new(None),
+            vp: AtomicPtr::new(vp.cast_mut()),
+            save: core::sync::atomic::AtomicUsize::new(save),
+            stack: UnsafeCell::new(stack),
             entry: Cell::new(entry),
-            closure: Cell::new(core::ptr::null_mut()),
-            result: Cell::new(core::ptr::null_mut()),
-            refs: AtomicUsize::new(0),
-            top: Cell::new(0),
-            restart: Cell::new((0, 0)),
+            closure: Cell::new(closure),
+            result: Cell::new(result),
+            refs: AtomicUsize::new(refs),
+            top: Cell::new(top),
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
             exited: AtomicBool::new(false),
@@ -148,22 +171,28 @@ impl Chore {
         self.kind
     }
 
+    /// Derived, so the switch paths store no state: Done once exited, Suspended while on a
+    /// wait list, Running while its VP runs it (a listener always counts as running), else
+    /// Ready.
     pub fn state(&self) -> ChoreState {
+        if self.exited.load(Ordering::Acquire) {
+            return ChoreState::Done;
+        }
+        if self.kind == ChoreKind::Listener {
+            return ChoreState::Running;
+        }
+        if self.waits_on.load(Ordering::Acquire) != 0 {
+            return ChoreState::Suspended;
+        }
         let vp = self.vp.load(Ordering::Relaxed);
         // SAFETY: a non-null `vp` is a VP of the runtime, which outlives its chores.
         let on = unsafe { vp.as_ref() }
             .is_some_and(|vp| core::ptr::eq(vp.on_vp.load(Ordering::Acquire), self));
-        let stored = ChoreState::from_raw(self.state.load(Ordering::Acquire));
-        if on && stored == ChoreState::Ready {
+        if on {
             ChoreState::Running
         } else {
-            stored
+            ChoreState::Ready
         }
-    }
-
-    #[inline]
-    pub(crate) fn set_state(&self, s: ChoreState) {
-        self.state.store(s as usize, Ordering::Release);
     }
 
     #[inline]
@@ -172,9 +201,16 @@ impl Chore {
         unsafe { &*self.shared }
     }
 
-    /// The restart address and argument a fresh chore starts with.
+    /// The restart address and argument a fresh chore starts with (a listener has none): the
+    /// same for every chore, so computed, not stored.
     pub fn restart(&self) -> (usize, usize) {
-        self.restart.get()
+        if self.kind == ChoreKind::Listener {
+            return (0, 0);
+        }
+        (
+            crate::ctx::chore_main as *const () as usize,
+            self as *const Chore as usize,
+        )
     }
 
     #[inline]
@@ -203,7 +239,11 @@ impl Chore {
             state: self.state(),
             vp: self.vp(),
             waits_on: (on != 0).then_some(on),
-            waits_for: ChoreId::from_cell(self.waits_for.load(Ordering::Relaxed)),
+            waits_for: if on != 0 {
+                ChoreId::from_cell(self.waits_for.load(Ordering::Relaxed))
+            } else {
+                None
+            },
         }
     }
 }
@@ -250,14 +290,14 @@ pub(crate) struct ChoreRef(NonNull<Chore>);
 unsafe impl Send for ChoreRef {}
 
 impl ChoreRef {
-    /// The first `n` references to a chore just written into its chunk.
+    /// The first two references to a fresh chore (its scheduling reference and its join
+    /// handle's), which `Chore::new` counted.
     ///
     /// # Safety
-    /// `p` must point at a chore no reference names yet, whose chunk is its `stack`.
-    pub(crate) unsafe fn first(p: NonNull<Chore>, n: usize) -> impl Iterator<Item = ChoreRef> {
-        // SAFETY: the caller's contract.
-        unsafe { p.as_ref() }.refs.store(n, Ordering::Relaxed);
-        (0..n).map(move |_| ChoreRef(p))
+    /// `p` must point at a fresh chore no reference names yet, whose chunk is its `stack`.
+    #[inline]
+    pub(crate) unsafe fn first_two(p: NonNull<Chore>) -> (ChoreRef, ChoreRef) {
+        (ChoreRef(p), ChoreRef(p))
     }
 
     /// Gives up the reference without dropping it: a parked chore's waker now holds it.

@@ -9,7 +9,7 @@ use core::cell::Cell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::chore::{Chore, ChoreRef};
 use crate::id::ChoreId;
 use crate::kind::{ChoreKind, Driver, InKernelCall, Kind, MaySuspend};
 use crate::notify::NonBlocking;
@@ -68,9 +68,11 @@ impl<K: Kind> Ctx<K> {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<crate::kind::Ordinary>) -> T + Send + 'static,
     {
-        self.chore()
-            .shared()
-            .spawn::<crate::kind::Ordinary, T, F>(self.vp(), f)
+        self.chore().shared().spawn::<crate::kind::Ordinary, T, F>(
+            self.vp(),
+            Some(self.chore().on_vp()),
+            f,
+        )
     }
 
     /// Starts a driver chore (spin-only) on this VP.
@@ -79,7 +81,10 @@ impl<K: Kind> Ctx<K> {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<Driver>) -> T + Send + 'static,
     {
-        self.chore().shared().spawn::<Driver, T, F>(self.vp(), f)
+        let chore = self.chore();
+        chore
+            .shared()
+            .spawn::<Driver, T, F>(chore.vp(), Some(chore.on_vp()), f)
     }
 
     /// Binds this chore to the VP it runs on now: idle VPs no longer steal it, so it runs
@@ -168,12 +173,22 @@ impl<K: Kind> Context for Ctx<K> {
     }
 }
 
-/// Wakes a parked chore: its restart request goes on the run queue of the VP it last ran on.
+/// Wakes a parked chore: its restart request goes on the run queue of the VP it last ran on,
+/// or, woken by a chore running on that same VP (`here`), the VP is handed to it directly.
 #[inline]
-unsafe fn wake_chore(data: *const ()) {
+pub(crate) unsafe fn wake_chore(data: *const (), here: *const ()) {
     // SAFETY: `data` is the parked chore's scheduling reference, given up in `park`
     // (`Vp::run_chore`), and this is its one wake.
     let chore = unsafe { ChoreRef::from_raw(NonNull::new_unchecked(data as *mut Chore)) };
+    // No longer suspended (its park set this before its waker could find it).
+    chore.waits_on.store(0, Ordering::Relaxed);
+    let own = chore.on_vp();
+    if core::ptr::eq(own as *const crate::vp::Vp as *const (), here) && own.may_hand_off(&chore) {
+        // SAFETY: the runtime's VPs outlive its chores; `here` is the VP this thread runs
+        // (`Park::here`), the chore's own, and `may_hand_off` allows it.
+        unsafe { (*(own as *const crate::vp::Vp)).hand_off(chore) };
+        return;
+    }
     // SAFETY: the runtime and its VPs outlive its chores (`Chore::shared`); the reference
     // moves into the ready list below, so they are reached through raw pointers, not the chore.
     let (shared, vp) = unsafe {
@@ -192,7 +207,7 @@ impl<K: MaySuspend> Park for Ctx<K> {
     fn waker(&self) -> Waker {
         // SAFETY: `wake_chore` turns the pointer back into the scheduling reference the VP
         // gives up when this chore parks; the waker is woken once (it is popped to be woken).
-        unsafe { Waker::new(self.chore.as_ptr() as *const (), wake_chore) }
+        unsafe { Waker::for_chore(self.chore.as_ptr() as *const ()) }
     }
 
     fn spin_can_help(&self) -> bool {
@@ -200,15 +215,18 @@ impl<K: MaySuspend> Park for Ctx<K> {
     }
 
     #[inline]
+    fn here(&self) -> *const () {
+        self.chore().on_vp() as *const crate::vp::Vp as *const ()
+    }
+
+    #[inline]
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         let chore = self.chore();
-        chore.set_state(ChoreState::Suspended);
+        // Its state (Suspended) for listings, until its wake clears it.
         chore.waits_on.store(flag as usize, Ordering::Relaxed);
         // SAFETY: this chore runs on its VP, and `flag` is the leaked wait-list lock.
         unsafe { chore.on_vp().park(chore, flag) };
-        chore.waits_on.store(0, Ordering::Relaxed);
-        chore.waits_for.store(0, Ordering::Relaxed);
     }
 
     fn waiting_for(&self, holder: u64) {
@@ -247,8 +265,8 @@ fn exit(chore: &Chore) -> ! {
     chore
         .exited
         .store(true, crate::sync::atomic::Ordering::Release);
-    chore.set_state(ChoreState::Done);
-    chore.joiners.unblock_all();
+    let here = chore.on_vp() as *const crate::vp::Vp as *const ();
+    chore.joiners.unblock_all_from(here);
     // SAFETY: this chore runs on its VP and has exited.
     unsafe { chore.on_vp().exit(chore) }
 }

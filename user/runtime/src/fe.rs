@@ -40,7 +40,6 @@ struct State {
     /// The first and last waiter's record (in the waiters' frames, alive until unlinked).
     head: *mut FeWaiter,
     tail: *mut FeWaiter,
-    waiting: usize,
 }
 
 // SAFETY: the raw slot pointers are written only under the cell's lock by the chore that
@@ -60,7 +59,6 @@ impl FeWord {
                 full: false,
                 head: ptr::null_mut(),
                 tail: ptr::null_mut(),
-                waiting: 0,
             }),
         }
     }
@@ -72,7 +70,6 @@ impl FeWord {
                 full: true,
                 head: ptr::null_mut(),
                 tail: ptr::null_mut(),
-                waiting: 0,
             }),
         }
     }
@@ -90,16 +87,16 @@ impl FeWord {
     }
 
     pub fn try_read_fe(&self) -> Option<u64> {
-        Self::attempt(&mut self.state.lock(), FeOp::ReadFE)
+        Self::attempt(&mut self.state.lock(), FeOp::ReadFE, ptr::null())
     }
 
     pub fn try_read_ff(&self) -> Option<u64> {
-        Self::attempt(&mut self.state.lock(), FeOp::ReadFF)
+        Self::attempt(&mut self.state.lock(), FeOp::ReadFF, ptr::null())
     }
 
     /// Writes if empty; gives the value back if the cell was full.
     pub fn try_write_ef(&self, value: u64) -> Result<(), u64> {
-        match Self::attempt(&mut self.state.lock(), FeOp::WriteEF(value)) {
+        match Self::attempt(&mut self.state.lock(), FeOp::WriteEF(value), ptr::null()) {
             Some(_) => Ok(()),
             None => Err(value),
         }
@@ -110,14 +107,14 @@ impl FeWord {
         let mut s = self.state.lock();
         s.value = value;
         s.full = true;
-        Self::serve(&mut s);
+        Self::serve(&mut s, ptr::null());
     }
 
     /// Leaves the cell empty (never waits).
     pub fn empty(&self) {
         let mut s = self.state.lock();
         s.full = false;
-        Self::serve(&mut s);
+        Self::serve(&mut s, ptr::null());
     }
 
     pub fn is_full(&self) -> bool {
@@ -130,16 +127,26 @@ impl FeWord {
         (s.value, s.full)
     }
 
+    /// How many chores wait on the cell (counted along the list: for tests and debugging,
+    /// so the hand-offs keep no count).
     pub fn waiters(&self) -> usize {
-        self.state.lock().waiting
+        let s = self.state.lock();
+        let mut n = 0;
+        let mut at = s.head;
+        // SAFETY: a linked record is alive until unlinked; we hold the cell's lock.
+        while let Some(r) = unsafe { at.as_ref() } {
+            n += 1;
+            at = r.next;
+        }
+        n
     }
 
     /// Tries `op` once under the lock; then, where spinning cannot help (the task's only VP),
     /// suspends under the same hold, and otherwise (out of line) spins before suspending.
-    #[inline]
+    #[inline(always)]
     fn wait<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
         let mut s = self.state.lock();
-        if let Some(v) = Self::attempt(&mut s, op) {
+        if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
             return v;
         }
         if spin_tries(ctx, SPIN_RETRY_LIMIT) <= 1 {
@@ -153,14 +160,14 @@ impl FeWord {
     fn wait_spinning<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
         for _ in 1..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
-            if let Some(v) = Self::attempt(&mut s, op) {
+            if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
                 return v;
             }
             drop(s);
             spin_loop();
         }
         let mut s = self.state.lock();
-        if let Some(v) = Self::attempt(&mut s, op) {
+        if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
             return v;
         }
         Self::suspend(ctx, s, op)
@@ -168,7 +175,7 @@ impl FeWord {
 
     /// Links the caller's record behind the other waiters and parks it, releasing the cell
     /// once it is off its VP; returns the value its server handed over.
-    #[inline(never)]
+    #[inline(always)]
     fn suspend<C: Suspend>(ctx: &mut C, mut s: RawSpinGuard<'_, State>, op: FeOp) -> u64 {
         check_no_spin_held(ctx);
         let mut slot = 0u64;
@@ -186,16 +193,16 @@ impl FeWord {
             unsafe { (*s.tail).next = r };
         }
         s.tail = r;
-        s.waiting += 1;
         // Parked until a server unlinks `record`, so it outlives its time on the list.
         ctx.park(s);
         slot
     }
 
     /// Performs `op` if the cell's state allows it now and no waiter is ahead of it; then
-    /// serves the waiters the change lets proceed. Returns the value read (0 for a write).
-    #[inline]
-    fn attempt(s: &mut State, op: FeOp) -> Option<u64> {
+    /// serves the waiters the change lets proceed (waking them from VP `here`, if known).
+    /// Returns the value read (0 for a write).
+    #[inline(always)]
+    fn attempt(s: &mut State, op: FeOp, here: *const ()) -> Option<u64> {
         debug_assert!(
             // SAFETY: a linked record is alive; the caller holds the cell's lock.
             s.head.is_null() || !Self::can(s, unsafe { (*s.head).op }),
@@ -203,7 +210,7 @@ impl FeWord {
         );
         let v = Self::apply(s, op)?;
         if !s.head.is_null() {
-            Self::serve(s);
+            Self::serve(s, here);
         }
         Some(v)
     }
@@ -233,8 +240,8 @@ impl FeWord {
         })
     }
 
-    #[inline]
-    fn serve(s: &mut State) {
+    #[inline(always)]
+    fn serve(s: &mut State, here: *const ()) {
         // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
         while let Some(first) = unsafe { s.head.as_ref() } {
             let Some(v) = Self::apply(s, first.op) else {
@@ -245,11 +252,10 @@ impl FeWord {
             if s.head.is_null() {
                 s.tail = ptr::null_mut();
             }
-            s.waiting -= 1;
             // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
             // parked (and its frame alive) until the wake below.
             unsafe { *slot = v };
-            waker.wake();
+            waker.wake_from(here);
         }
     }
 }

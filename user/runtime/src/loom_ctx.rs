@@ -49,7 +49,7 @@ impl ThreadCtx {
     }
 }
 
-unsafe fn wake_thread(data: *const ()) {
+unsafe fn wake_thread(data: *const (), _here: *const ()) {
     // SAFETY: `data` is the parked thread's record, kept alive by its ThreadCtx while it waits.
     let parked = unsafe { &*(data as *const Parked) };
     *parked.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;

@@ -31,14 +31,11 @@ impl RunQueue {
     #[inline]
     pub(crate) fn push_back(&mut self, chore: ChoreRef) {
         let p = chore.into_raw().as_ptr() as *const Chore;
-        // SAFETY: the reference just given up keeps the chore alive while it is queued; the
-        // tail, if any, is a queued chore.
-        unsafe {
-            (*p).run_next.set(ptr::null());
-            match self.tail.as_ref() {
-                Some(t) => t.run_next.set(p),
-                None => self.head = p,
-            }
+        // SAFETY: the tail, if any, is a queued chore. The new tail's `run_next` is left as it
+        // is: the tail's link is never read (`pop_front` and `steal` stop at the tail).
+        match unsafe { self.tail.as_ref() } {
+            Some(t) => t.run_next.set(p),
+            None => self.head = p,
         }
         self.tail = p;
     }
@@ -46,14 +43,15 @@ impl RunQueue {
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<ChoreRef> {
         let p = NonNull::new(self.head.cast_mut())?;
-        // SAFETY: a queued chore is alive; unlinking it hands its reference back.
-        unsafe {
-            self.head = p.as_ref().run_next.get();
-            if self.head.is_null() {
-                self.tail = ptr::null();
-            }
-            Some(ChoreRef::from_raw(p))
+        if ptr::eq(p.as_ptr(), self.tail) {
+            self.head = ptr::null();
+            self.tail = ptr::null();
+        } else {
+            // SAFETY: a queued chore other than the tail links to the next one.
+            self.head = unsafe { p.as_ref() }.run_next.get();
         }
+        // SAFETY: unlinked just above: its reference is ours now.
+        Some(unsafe { ChoreRef::from_raw(p) })
     }
 
     /// The chore nearest the front that is not bound to its VP.
@@ -62,7 +60,11 @@ impl RunQueue {
         let mut at = self.head;
         // SAFETY: every linked chore is alive (queued).
         while let Some(c) = unsafe { at.as_ref() } {
-            let next = c.run_next.get();
+            let next = if ptr::eq(at, self.tail) {
+                ptr::null()
+            } else {
+                c.run_next.get()
+            };
             if !c.bound.load(Ordering::Relaxed) {
                 // SAFETY: `prev`, if any, is the queued chore linking to `c`.
                 match unsafe { prev.as_ref() } {

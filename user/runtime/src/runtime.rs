@@ -141,7 +141,8 @@ impl Runtime {
                 .enumerate()
                 .map(|(i, pool)| {
                     let id = ChoreId::new(config.task, listener_index(i));
-                    Vp::new(i, Chore::new(me, id, ChoreKind::Listener, None), pool)
+                    let listener = Chore::new(me, id, ChoreKind::Listener, None);
+                    Vp::new(i, config.vps == 1, listener, pool)
                 })
                 .collect();
             // In the slice's final place: the listeners may point at their VPs now.
@@ -183,7 +184,8 @@ impl Runtime {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<Ordinary>) -> T + Send + 'static,
     {
-        self.shared.spawn::<Ordinary, T, F>(vp % self.vps(), f)
+        self.shared
+            .spawn::<Ordinary, T, F>(vp % self.vps(), None, f)
     }
 
     /// Asks VP `vp`'s listener to run `action` (spin-only, as the listener never suspends).
@@ -206,7 +208,8 @@ impl Runtime {
             }
             // Two statements: the own queue's guard must be gone before stealing takes another
             // VP's lock, or VPs stealing from each other deadlock.
-            let own = vp.run.lock().pop_front();
+            // SAFETY: this thread runs VP `index` (`enter`).
+            let own = unsafe { vp.take_own() };
             let next = own.or_else(|| shared.steal(index));
             if let Some(chore) = next {
                 vp.run_chore(chore);
@@ -288,7 +291,14 @@ impl Runtime {
 }
 
 impl Shared {
-    pub(crate) fn spawn<K, T, F>(&self, vp: usize, f: F) -> Result<JoinHandle<T>, SpawnError>
+    /// Starts a chore of kind `K` on VP `vp`; `here` is the VP the spawning chore runs on
+    /// (`None` from outside the runtime), which may hand itself to the new chore.
+    pub(crate) fn spawn<K, T, F>(
+        &self,
+        vp: usize,
+        here: Option<&Vp>,
+        f: F,
+    ) -> Result<JoinHandle<T>, SpawnError>
     where
         K: Kind,
         T: Send + 'static,
@@ -319,34 +329,31 @@ impl Shared {
             return Err(SpawnError::TooLarge);
         }
         let p = chore_at as *mut Chore;
+        // SAFETY: the chunk is ours and `stack_top` is below everything written in it.
+        let save = unsafe { initial_frame(stack_top, chore_main, chore_at) };
+        let start = crate::chore::Start {
+            entry: entry_for::<K, T, F>,
+            vp: home,
+            save,
+            stack,
+            closure: f_at as *mut u8,
+            result: slot_at as *mut u8,
+            top: stack_top,
+        };
         // SAFETY: the chunk is ours (just taken from the pool), no one runs on it, and the
         // three places are inside it, aligned, and apart.
         unsafe {
+            (f_at as *mut F).write(f);
+            (slot_at as *mut ResultSlot<T>).write(ResultSlot::new());
             p.write(Chore::new(
                 self,
                 ChoreId::new(self.task, index),
                 K::KIND,
-                Some(entry_for::<K, T, F>),
+                Some(start),
             ));
-            (slot_at as *mut ResultSlot<T>).write(ResultSlot::new());
-            (f_at as *mut F).write(f);
         }
         // SAFETY: written just above.
         let chore = unsafe { &*p };
-        chore.closure.set(f_at as *mut u8);
-        chore.result.set(slot_at as *mut u8);
-        chore.top.set(stack_top);
-        // SAFETY: the chunk is ours and `stack_top` is below everything written in it.
-        let sp = unsafe { initial_frame(stack_top, chore_main, chore_at) };
-        chore.save.store(sp, Ordering::Relaxed);
-        // SAFETY: the chore is not yet shared with any VP.
-        unsafe { *chore.stack.get() = Some(stack) };
-        chore
-            .restart
-            .set((chore_main as *const () as usize, chore_at));
-        chore
-            .vp
-            .store(home as *const Vp as *mut Vp, Ordering::Relaxed);
         {
             let mut reg = self.registry.lock();
             chore.reg_next.set(reg.0);
@@ -358,16 +365,18 @@ impl Shared {
         }
         self.live.fetch_add(1, Ordering::AcqRel);
         // SAFETY: a chore just written into its chunk, named by no reference yet.
-        let mut refs = unsafe { ChoreRef::first(NonNull::new_unchecked(p), 2) };
-        let (scheduled, handle) = match (refs.next(), refs.next()) {
-            (Some(a), Some(b)) => (a, b),
-            _ => unreachable!("two references were made"),
-        };
-        if home.enqueue(scheduled) {
-            self.idle.notify(vp);
-        }
-        if self.vps.len() > 1 {
-            self.wake_a_thief(vp);
+        let (scheduled, handle) = unsafe { ChoreRef::first_two(NonNull::new_unchecked(p)) };
+        if here.is_some_and(|h| core::ptr::eq(h, home)) && home.may_hand_off(&scheduled) {
+            // SAFETY: the spawning chore runs on `home`, on this thread, and no other VP
+            // could run the new chore.
+            unsafe { home.hand_off(scheduled) };
+        } else {
+            if home.enqueue(scheduled) {
+                self.idle.notify(vp);
+            }
+            if self.vps.len() > 1 {
+                self.wake_a_thief(vp);
+            }
         }
         Ok(JoinHandle {
             chore: handle,
@@ -546,11 +555,15 @@ impl<T> JoinHandle<T> {
 
     /// Suspends the caller until the chore has exited; what it returned, or `Killed`.
     pub fn join_result<C: Suspend>(self, ctx: &mut C) -> Result<T, Killed> {
-        let chore = &self.chore;
+        // Once the chore has exited its result is filed or never will be, so the handle's
+        // drop (`abandon`) has nothing left to do: only its reference is dropped, below.
+        let handle = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the reference is read out once, and `handle` is never dropped.
+        let chore = unsafe { core::ptr::read(&handle.chore) };
         chore
             .joiners
             .block_if(ctx, || !chore.exited.load(Ordering::Acquire));
-        match self.slot().take() {
+        match handle.slot().take() {
             Some(v) => Ok(v),
             None if chore.killed.load(Ordering::Acquire) => Err(Killed),
             None => unreachable!("chore {} exited without a result", chore.id()),

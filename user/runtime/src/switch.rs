@@ -67,6 +67,7 @@ pub(crate) unsafe fn switch(save: *mut usize, resume: usize) {
 ///
 /// # Safety
 /// `[top - 128, top)` must be writable memory of a stack no one runs on.
+#[inline(always)]
 pub(crate) unsafe fn initial_frame(
     top: usize,
     entry: extern "C" fn(usize) -> !,

@@ -1,7 +1,9 @@
 //! A virtual processor: a run queue (owner pops the front, thieves steal from the back), a
 //! remote-action queue, a stack pool, and the listener context the VP's own loop runs in
 //! (seed 000 section 7). A woken chore's restart request goes straight onto its VP's run
-//! queue: the waker does the listener's restart work, so a hand-off on one VP is one switch.
+//! queue: the waker does the listener's restart work, so a hand-off on one VP is one switch;
+//! and a chore woken (or spawned) by a chore running on its own VP, which no other VP could
+//! run, is handed the VP directly (`hand_off`): no run-queue lock, no push and pop.
 //!
 //! Guarantees: a chore that leaves the VP (yield, park, exit) switches straight to the next
 //! runnable chore, or to the listener when the listener has work or nothing else is runnable.
@@ -17,7 +19,7 @@ use alloc::collections::VecDeque;
 use core::cell::UnsafeCell;
 
 use crate::alarm_queue::AlarmQueue;
-use crate::chore::{Chore, ChoreRef, ChoreState};
+use crate::chore::{Chore, ChoreRef};
 use crate::ctx::Ctx;
 use crate::kind::Listener;
 use crate::run_queue::RunQueue;
@@ -41,7 +43,19 @@ pub const NOTE_POLL_NS: u64 = 1_000_000;
 struct Local {
     /// A chore that exited and switched away, until the context resumed next retires it.
     exited: Option<ChoreRef>,
+    /// The chore handed the VP directly (`hand_off`): it runs next, ahead of the run queue.
+    /// While it is there `duties` counts one more, so the switch paths' one-word check sends
+    /// them to `take_handed` and costs nothing when no hand-off is pending.
+    next: Option<ChoreRef>,
+    /// Chores taken from `next` since the run queue last had its turn. At `HANDOFF_LIMIT` the
+    /// VP takes no more hand-offs (they join the run queue's back) and `duties` keeps one
+    /// extra count, so the next pick serves the run queue's front: two chores handing the VP
+    /// to each other cannot keep the queued ones (or the listener) waiting for ever.
+    handoffs: u32,
 }
+
+/// How many direct hand-offs a VP makes before the run queue has its turn again.
+pub(crate) const HANDOFF_LIMIT: u32 = 16;
 
 pub(crate) struct Vp {
     pub(crate) index: usize,
@@ -49,9 +63,9 @@ pub(crate) struct Vp {
     pub(crate) run: RawSpin<RunQueue>,
     /// Remote actions posted and not yet taken by the listener.
     remote_requests: AtomicUsize,
-    /// Remote actions not yet taken, chores sleeping here and chores waiting for a
-    /// notification to this VP: the one word a switch reads to learn the listener may have
-    /// work.
+    /// Remote actions not yet taken, chores sleeping here, chores waiting for a notification
+    /// to this VP and a pending hand-off (`Local::next`): the one word a switch reads to learn
+    /// it must look further than the run queue's front.
     duties: AtomicUsize,
     /// Chores waiting for a notification POSTed to this VP's endpoint.
     note_waiters: AtomicUsize,
@@ -70,6 +84,8 @@ pub(crate) struct Vp {
     /// The VP found nothing to run or steal and is about to idle (or idles): a spawn anywhere
     /// wakes it to steal, and a chore made ready on it wakes it (only then: `enqueue`).
     pub(crate) idling: AtomicBool,
+    /// The task's only VP: no thief can take its chores, so any of them may be handed it.
+    alone: bool,
     running: AtomicBool,
     local: UnsafeCell<Local>,
 }
@@ -81,8 +97,7 @@ unsafe impl Sync for Vp {}
 unsafe impl Send for Vp {}
 
 impl Vp {
-    pub(crate) fn new(index: usize, listener: Chore, stacks: StackPool) -> Vp {
-        listener.set_state(ChoreState::Running);
+    pub(crate) fn new(index: usize, alone: bool, listener: Chore, stacks: StackPool) -> Vp {
         Vp {
             index,
             run: RawSpin::new(RunQueue::new()),
@@ -96,8 +111,13 @@ impl Vp {
             alarms: AlarmQueue::new(),
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
             idling: AtomicBool::new(false),
+            alone,
             running: AtomicBool::new(false),
-            local: UnsafeCell::new(Local { exited: None }),
+            local: UnsafeCell::new(Local {
+                exited: None,
+                next: None,
+                handoffs: 0,
+            }),
         }
     }
 
@@ -146,7 +166,6 @@ impl Vp {
     /// whether the VP idles (or is about to), and so must be told (`Idle::notify`).
     #[inline]
     pub(crate) fn make_ready(&self, chore: ChoreRef) -> bool {
-        chore.set_state(ChoreState::Ready);
         self.enqueue(chore)
     }
 
@@ -161,19 +180,94 @@ impl Vp {
         self.idling.load(Ordering::Relaxed)
     }
 
+    /// Whether a chore of this VP made runnable by a waker running here may be handed the VP
+    /// directly (`hand_off`): only one no other VP could run anyway, the task's only VP's or
+    /// one bound here; an unbound chore of a VP among several goes where thieves see it.
+    #[inline]
+    pub(crate) fn may_hand_off(&self, chore: &Chore) -> bool {
+        self.alone || chore.bound.load(Ordering::Relaxed)
+    }
+
+    /// A chore made runnable by the chore running on this VP (a wake or a spawn): it runs
+    /// next, ahead of the run queue, with no lock taken, unless another is already to run
+    /// next or the run queue's turn has come (`HANDOFF_LIMIT`): then it joins the back of the
+    /// run queue (in both cases after the chores already made runnable).
+    ///
+    /// # Safety
+    /// Must be called on the thread running this VP (by a chore or the listener running on
+    /// it), for a chore that names this VP and `may_hand_off` allows.
+    #[inline]
+    pub(crate) unsafe fn hand_off(&self, chore: ChoreRef) {
+        // SAFETY: the caller's contract: we are this VP's thread.
+        let local = unsafe { &mut *self.local.get() };
+        if local.next.is_none() && local.handoffs < HANDOFF_LIMIT {
+            local.next = Some(chore);
+            // Only this thread takes the count back (`take_handed`), in program order.
+            self.duties.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // The VP runs a chore, so it does not idle: no notification.
+            self.run.lock().push_back(chore);
+        }
+    }
+
+    /// The chore handed the VP, if any and the run queue's turn has not come; ends the run
+    /// queue's turn otherwise (the caller serves it next).
+    ///
+    /// # Safety
+    /// Must be called on the thread running this VP.
+    #[inline]
+    unsafe fn take_handed(&self) -> Option<ChoreRef> {
+        // SAFETY: the caller's contract: we are this VP's thread.
+        let local = unsafe { &mut *self.local.get() };
+        if let Some(next) = local.next.take() {
+            local.handoffs += 1;
+            if local.handoffs < HANDOFF_LIMIT {
+                self.duties.fetch_sub(1, Ordering::Relaxed);
+            }
+            return Some(next);
+        }
+        if local.handoffs >= HANDOFF_LIMIT {
+            local.handoffs = 0;
+            self.duties.fetch_sub(1, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// The next chore for the VP's own loop (the listener, which has just listened): the one
+    /// handed the VP, else the front of the run queue.
+    ///
+    /// # Safety
+    /// Must be called on the thread running this VP.
+    pub(crate) unsafe fn take_own(&self) -> Option<ChoreRef> {
+        // SAFETY: the caller's contract.
+        unsafe { self.take_handed() }.or_else(|| self.run.lock().pop_front())
+    }
+
     pub(crate) fn post_remote(&self, action: RemoteAction) {
         self.remote.lock().push_back(action);
         self.remote_requests.fetch_add(1, Ordering::Release);
         self.duties.fetch_add(1, Ordering::Release);
     }
 
-    /// Whether the listener has work: remote actions, expired alarms or a look for
-    /// notifications due (the clock is read only while a chore sleeps or waits here).
+    /// `next_resume`'s pick when `duties` is not zero: the chore handed the VP; else nothing
+    /// (the listener) if the listener has work; else the run queue's front.
+    ///
+    /// # Safety
+    /// Must be called on the thread running this VP.
     #[inline]
-    fn listener_due(&self) -> bool {
-        self.duties.load(Ordering::Acquire) != 0 && self.listener_has_work()
+    unsafe fn pick_attending(&self) -> Option<ChoreRef> {
+        // SAFETY: the caller's contract.
+        if let Some(next) = unsafe { self.take_handed() } {
+            return Some(next);
+        }
+        if self.listener_has_work() {
+            return None;
+        }
+        self.run.lock().pop_front()
     }
 
+    /// Whether the listener has work: remote actions, expired alarms or a look for
+    /// notifications due (the clock is read only while a chore sleeps or waits here).
     #[inline(never)]
     fn listener_has_work(&self) -> bool {
         if self.remote_requests.load(Ordering::Acquire) != 0 {
@@ -254,10 +348,11 @@ impl Vp {
     /// (now installed), or the listener's when it has work or no chore is runnable.
     #[inline(always)]
     fn next_resume(&self) -> usize {
-        let next = if self.listener_due() {
-            None
-        } else {
+        let next = if self.duties.load(Ordering::Acquire) == 0 {
             self.run.lock().pop_front()
+        } else {
+            // SAFETY: only the chore running here leaves the VP, on this VP's thread.
+            unsafe { self.pick_attending() }
         };
         match next {
             Some(next) => self.install(next),
@@ -284,13 +379,7 @@ impl Vp {
     /// Must be called by the chore running on this VP.
     #[inline]
     pub(crate) unsafe fn yield_chore(&self, chore: &Chore) {
-        let resume = if self.listener_due() {
-            // SAFETY: the caller's contract.
-            let me = unsafe { Self::take_current(chore) };
-            chore.save.store(PENDING, Ordering::Relaxed);
-            self.run.lock().push_back(me);
-            self.listener.save.load(Ordering::Relaxed)
-        } else {
+        let resume = if self.duties.load(Ordering::Acquire) == 0 {
             let mut run = self.run.lock();
             let Some(next) = run.pop_front() else {
                 return;
@@ -301,10 +390,44 @@ impl Vp {
             run.push_back(me);
             drop(run);
             self.install(next)
+        } else {
+            // SAFETY: the caller's contract.
+            match unsafe { self.yield_attending(chore) } {
+                Some(resume) => resume,
+                None => return,
+            }
         };
         // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
         unsafe { switch(chore.save.as_ptr(), resume) };
         chore.on_vp().finish_switch();
+    }
+
+    /// `yield_chore` when `duties` is not zero: to the chore handed the VP, else to the
+    /// listener if it has work, else as usual. `None`: nothing else is runnable, go on.
+    ///
+    /// # Safety
+    /// As `yield_chore`.
+    #[inline(never)]
+    unsafe fn yield_attending(&self, chore: &Chore) -> Option<usize> {
+        // SAFETY: the caller's contract: we are this VP's thread.
+        let handed = unsafe { self.take_handed() };
+        let to_listener = handed.is_none() && self.listener_has_work();
+        let mut run = self.run.lock();
+        let next = match handed {
+            Some(next) => Some(next),
+            None if to_listener => None,
+            None => Some(run.pop_front()?),
+        };
+        // SAFETY: the caller's contract.
+        let me = unsafe { Self::take_current(chore) };
+        chore.save.store(PENDING, Ordering::Relaxed);
+        run.push_back(me);
+        drop(run);
+        Some(match next {
+            Some(next) => self.install(next),
+            // The listener is suspended in `run_chore`, its stack pointer saved.
+            None => self.listener.save.load(Ordering::Relaxed),
+        })
     }
 
     /// Suspends the running `chore` whose suspension record is on the wait list `held` locks:

@@ -11,11 +11,16 @@ use crate::id::ChoreId;
 use crate::sync::RawSpinGuard;
 
 /// How a wait list restarts one suspended chore: a pointer and the function that makes the
-/// chore it names ready again (on a VP: push it on its VP's ready list).
+/// chore it names ready again (on a VP: push it on its VP's ready list, or hand it the VP
+/// directly when the waker runs on that VP: `Vp::hand_off`). The function's second argument
+/// is the VP the waker runs on (`Park::here`), or null when unknown.
 #[derive(Clone, Copy, Debug)]
 pub struct Waker {
     data: *const (),
-    wake: unsafe fn(*const ()),
+    /// Only loom models have wakers other than chores' (a thread's, `loom_ctx`); elsewhere
+    /// every waker is a chore's (`Ctx::waker`), and the wake is a direct, inlined call.
+    #[cfg(loom)]
+    wake: unsafe fn(*const (), *const ()),
 }
 
 // SAFETY: a waker is a handle to a parked chore; whoever pops it from a wait list may wake it
@@ -25,15 +30,44 @@ unsafe impl Send for Waker {}
 impl Waker {
     /// # Safety
     /// `wake(data)` must be sound to call once from any thread while the chore is parked.
-    pub(crate) unsafe fn new(data: *const (), wake: unsafe fn(*const ())) -> Waker {
+    #[cfg(loom)]
+    pub(crate) unsafe fn new(data: *const (), wake: unsafe fn(*const (), *const ())) -> Waker {
         Waker { data, wake }
+    }
+
+    /// A parked chore's waker: `data` is its scheduling reference (`ctx::wake_chore`).
+    ///
+    /// # Safety
+    /// As `new` with `wake_chore`.
+    #[inline]
+    pub(crate) unsafe fn for_chore(data: *const ()) -> Waker {
+        Waker {
+            data,
+            #[cfg(loom)]
+            wake: crate::ctx::wake_chore,
+        }
     }
 
     /// Makes the parked chore ready. Consumes the waker: each park is ended by one wake.
     pub(crate) fn wake(self) {
+        self.wake_from(core::ptr::null());
+    }
+
+    /// `wake`, by a waker running on VP `here` (`Park::here`; null if unknown): a chore parked
+    /// on that same VP may be handed the VP directly instead of going through its run queue.
+    #[inline]
+    pub(crate) fn wake_from(self, here: *const ()) {
         // SAFETY: `new`'s contract; the waker was popped from the wait list its chore parked
         // on, so this is the one wake of that park.
-        unsafe { (self.wake)(self.data) }
+        #[cfg(loom)]
+        unsafe {
+            (self.wake)(self.data, here)
+        }
+        // SAFETY: as above; outside loom models every waker is a chore's (`for_chore`).
+        #[cfg(not(loom))]
+        unsafe {
+            crate::ctx::wake_chore(self.data, here)
+        }
     }
 }
 
@@ -54,6 +88,11 @@ pub(crate) mod private {
         fn spin_can_help(&self) -> bool;
         /// Notes, for listings, the raw id of the lock holder the caller is about to wait for.
         fn waiting_for(&self, _holder: u64) {}
+        /// The VP the caller runs on, for the wakes it makes (`Waker::wake_from`); null for a
+        /// context that is not a chore on a VP.
+        fn here(&self) -> *const () {
+            core::ptr::null()
+        }
     }
 
     /// The count of spin-only locks the caller holds; a suspension with any held is refused.

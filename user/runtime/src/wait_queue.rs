@@ -108,10 +108,16 @@ impl WaitQueue {
     /// lock (which comes before a run queue's in the lock order).
     #[inline]
     pub fn unblock_all(&self) -> usize {
+        self.unblock_all_from(core::ptr::null())
+    }
+
+    /// `unblock_all` by a waker running on VP `here` (`Waker::wake_from`).
+    #[inline]
+    pub(crate) fn unblock_all_from(&self, here: *const ()) -> usize {
         let mut list = self.waiters.lock();
         let mut n = 0;
         while let Some(w) = list.pop() {
-            w.wake();
+            w.wake_from(here);
             n += 1;
         }
         n

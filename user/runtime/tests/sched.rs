@@ -295,3 +295,51 @@ fn unjoined_results_are_dropped_once_and_oversized_closures_refused() {
     let refused = rt.spawn(0, move |_| big[0]).err();
     assert_eq!(refused, Some(SpawnError::TooLarge));
 }
+
+/// Two chores handing one VP to each other through full/empty cells (direct hand-offs,
+/// `Vp::hand_off`) must not keep a chore waiting on the run queue for ever: it runs within a
+/// few dozen hand-offs (`HANDOFF_LIMIT` is 16), not after the pair is done.
+#[test]
+fn direct_hand_offs_leave_the_run_queue_its_turn() {
+    const ROUNDS: u64 = 10_000;
+    let rounds_before_third = run(1, |ctx| {
+        let (ping, pong) = (
+            Arc::new(FeWord::empty_cell()),
+            Arc::new(FeWord::empty_cell()),
+        );
+        let third_ran = Arc::new(AtomicUsize::new(usize::MAX));
+        let round = Arc::new(AtomicUsize::new(0));
+        let (a, b, r) = (ping.clone(), pong.clone(), round.clone());
+        let echo = ctx
+            .spawn(move |c| {
+                for _ in 0..ROUNDS {
+                    let v = a.read_fe(c);
+                    b.write_ef(c, v + 1);
+                }
+            })
+            .unwrap();
+        let (seen, r2) = (third_ran.clone(), round.clone());
+        let (p, q) = (ping.clone(), pong.clone());
+        let driver = ctx
+            .spawn(move |c| {
+                for i in 0..ROUNDS {
+                    r2.store(i as usize, Ordering::Relaxed);
+                    p.write_ef(c, i);
+                    assert_eq!(q.read_fe(c), i + 1);
+                }
+            })
+            .unwrap();
+        // Queued behind the pair: it runs once the run queue has its turn.
+        let third = ctx
+            .spawn(move |_| seen.store(r.load(Ordering::Relaxed), Ordering::Relaxed))
+            .unwrap();
+        driver.join(ctx);
+        echo.join(ctx);
+        third.join(ctx);
+        third_ran.load(Ordering::Relaxed)
+    });
+    assert!(
+        rounds_before_third < 100,
+        "the queued chore ran only after {rounds_before_third} of {ROUNDS} rounds"
+    );
+}

@@ -90,6 +90,8 @@ impl LockCell {
             waker: ctx.waker(),
         });
         ctx.park(list);
+        // Waiting for no one any more (kept here, not in every wake).
+        ctx.waiting_for(0);
         // The unlocker wrote our id with Release before waking us.
         debug_assert_eq!(self.holder(), Some(me));
         fence(Ordering::Acquire);
