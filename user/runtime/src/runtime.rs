@@ -20,7 +20,7 @@ use crate::stack::{PoolConfig, StackPool, StackProvider};
 use crate::switch::initial_frame;
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
-use crate::vp::Vp;
+use crate::vp::{NoteLook, Vp};
 use crate::wait::Suspend;
 
 /// How an idle VP waits for work, how it is told work arrived, and the clock sleeps are
@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     provider: Box<dyn StackProvider>,
     pub(crate) idle: Box<dyn Idle>,
     pub(crate) notes: Notifications,
+    /// Per VP: its look for notifications while busy.
+    pub(crate) looks: Box<[NoteLook]>,
     /// Protects the task's registry of live chores (for listings): the first of a list linked
     /// through the chores, newest first.
     registry: RawSpin<Registry>,
@@ -159,6 +161,7 @@ impl Runtime {
                 provider,
                 idle,
                 notes: Notifications::new(),
+                looks: (0..config.vps).map(|_| NoteLook::default()).collect(),
                 registry: RawSpin::new(Registry(core::ptr::null())),
             }
         });

@@ -37,6 +37,15 @@ pub(crate) const PENDING: usize = 0;
 /// it bounds how late one is delivered when the VP never idles.
 pub const NOTE_POLL_NS: u64 = 1_000_000;
 
+/// A VP's look for the notifications its waiting chores expect while it is busy.
+#[derive(Default)]
+pub(crate) struct NoteLook {
+    /// Chores waiting for a notification POSTed to the VP's endpoint.
+    waiters: AtomicUsize,
+    /// When the listener next looks for them, if the VP is still busy.
+    next_ns: AtomicU64,
+}
+
 /// State only the thread running this VP touches. The running chore's scheduling reference
 /// is held by the VP implicitly (given up by `install`, taken back as the chore leaves), so
 /// a switch keeps no record of it.
@@ -67,10 +76,6 @@ pub(crate) struct Vp {
     /// to this VP and a pending hand-off (`Local::next`): the one word a switch reads to learn
     /// it must look further than the run queue's front.
     duties: AtomicUsize,
-    /// Chores waiting for a notification POSTed to this VP's endpoint.
-    note_waiters: AtomicUsize,
-    /// When the listener next looks for those notifications, if the VP is still busy.
-    next_poll_ns: AtomicU64,
     /// Protects the remote actions other VPs asked this VP's listener to run.
     remote: RawSpin<VecDeque<RemoteAction>>,
     /// Protects the VP's stack chunks (contended only when a chore exits here).
@@ -103,8 +108,6 @@ impl Vp {
             run: RawSpin::new(RunQueue::new()),
             remote_requests: AtomicUsize::new(0),
             duties: AtomicUsize::new(0),
-            note_waiters: AtomicUsize::new(0),
-            next_poll_ns: AtomicU64::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
             listener: Box::new(listener),
@@ -142,24 +145,31 @@ impl Vp {
     /// A chore starts (`waits`) or stops waiting for a notification to this VP's endpoint
     /// (called from any VP). The first starts the clock of the VP's next look.
     pub(crate) fn awaits_notification(&self, waits: bool) {
+        let look = self.look();
         if waits {
-            if self.note_waiters.fetch_add(1, Ordering::AcqRel) == 0 {
+            if look.waiters.fetch_add(1, Ordering::AcqRel) == 0 {
                 let now = self.listener.shared().idle.now_ns();
-                self.next_poll_ns
-                    .store(now + NOTE_POLL_NS, Ordering::Relaxed);
+                look.next_ns.store(now + NOTE_POLL_NS, Ordering::Relaxed);
             }
             self.duties.fetch_add(1, Ordering::Release);
         } else {
-            self.note_waiters.fetch_sub(1, Ordering::AcqRel);
+            look.waiters.fetch_sub(1, Ordering::AcqRel);
             self.duties.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    /// This VP's look for notifications (kept beside the runtime's VPs, not in them: the
+    /// switch paths read the VP's fields, and are best left with the layout they were tuned
+    /// on).
+    fn look(&self) -> &NoteLook {
+        &self.listener.shared().looks[self.index]
     }
 
     /// Whether a look for notifications is due: a chore waits for one and the VP has not
     /// looked for `NOTE_POLL_NS` (the clock is read only while one waits).
     fn poll_due(&self, now: impl Fn() -> u64) -> bool {
-        self.note_waiters.load(Ordering::Acquire) != 0
-            && now() >= self.next_poll_ns.load(Ordering::Relaxed)
+        let look = self.look();
+        look.waiters.load(Ordering::Acquire) != 0 && now() >= look.next_ns.load(Ordering::Relaxed)
     }
 
     /// A woken chore's restart request (called from any VP): it joins the run queue. Returns
@@ -287,7 +297,8 @@ impl Vp {
         }
         let now = || shared.idle.now_ns();
         if self.poll_due(now) {
-            self.next_poll_ns
+            self.look()
+                .next_ns
                 .store(now() + NOTE_POLL_NS, Ordering::Relaxed);
             shared.idle.poll(self.index, &mut |word| {
                 shared.notes.deliver(word);
