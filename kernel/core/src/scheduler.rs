@@ -111,6 +111,9 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
             }
+            // Nobody is current here: the pick answers every reschedule request made so far
+            // (each follows its enqueue), so only one made after it may preempt what it picks.
+            shared.take_resched();
             match self.pick(cpu) {
                 Some(Next::Process(next)) => picked = Some(next),
                 Some(Next::Post(i)) => self.run_post_now(cpu, i),

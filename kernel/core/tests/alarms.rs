@@ -339,3 +339,30 @@ fn an_expiry_while_the_previous_post_is_queued_merges_into_it_with_the_latest_wo
     assert_eq!(received(&mut h, 0), vec![2], "one message, the later word");
     h.check();
 }
+
+/// An alarm wakes its recipient at an idle CPU's exit: that CPU runs it at once and interrupts
+/// no other. The reschedule request the wake-up leaves on an idle CPU is answered by that
+/// CPU's next pick; taken instead by the dispatch after it, it preempted the process just
+/// picked, queued it again and interrupted another idle CPU, which stole it with a request
+/// of its own pending and did the same: on 4 CPUs two idle CPUs passed a woken process
+/// between them for tens to thousands of milliseconds before either let it run.
+#[test]
+fn an_alarm_wakes_its_recipient_on_an_idle_cpu_without_interrupting_another() {
+    let (mut h, s, ep) = setup(3);
+    let alarm = h.create(CapType::Alarm);
+    arm(&mut h, alarm, 1_000, 0, 5, ep).unwrap();
+    set_clock(&h, 1_000);
+    h.k.platform.ipis.lock().unwrap().clear();
+    h.tick(0);
+    assert_eq!(h.current(0), Some(s.obj), "CPU 0 runs what its alarm woke");
+    assert_eq!(
+        *h.k.platform.ipis.lock().unwrap(),
+        [],
+        "no other CPU is asked to take a process CPU 0 runs itself"
+    );
+    for c in [1, 2] {
+        assert_eq!(h.tick(c), tessera_core::scheduler::Exit::Idle);
+    }
+    assert_eq!(received(&mut h, 0), vec![5]);
+    h.check();
+}

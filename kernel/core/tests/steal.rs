@@ -55,3 +55,31 @@ fn work_for_a_busy_cpu_interrupts_an_idle_one() {
     h.tick(1);
     assert_eq!(h.current(1), Some(late.obj));
 }
+
+/// A process made ready for an idle CPU from another runs there when that CPU takes the
+/// interrupt, and is not passed on: the request that woke the idle CPU is answered by its
+/// pick, not taken as an order to preempt what it picked (which queued it again and
+/// interrupted the next idle CPU, which did the same).
+#[test]
+fn work_sent_to_an_idle_cpu_runs_there_and_is_not_passed_on() {
+    let mut h = H::new(3, 8, 100, 2);
+    let _homed_on_0 = h.process(5);
+    let p = h.process(5);
+    h.k.platform.ipis.lock().unwrap().clear();
+    h.start(p);
+    assert_eq!(
+        *h.k.platform.ipis.lock().unwrap(),
+        [CpuId::new(1).unwrap()],
+        "its home, idle, is interrupted"
+    );
+    h.k.platform.ipis.lock().unwrap().clear();
+    h.tick(1);
+    assert_eq!(h.current(1), Some(p.obj));
+    assert_eq!(
+        *h.k.platform.ipis.lock().unwrap(),
+        [],
+        "CPU 1 runs it without asking another CPU to take it"
+    );
+    h.tick(1);
+    assert_eq!(h.current(1), Some(p.obj), "and keeps it at its next tick");
+}
