@@ -28,7 +28,7 @@ pub mod runtime;
 mod sleeper;
 pub mod spawn;
 mod task_locks;
-pub mod tasks;
+mod tasks;
 mod tester;
 mod waiters;
 mod wouldblock;
