@@ -222,7 +222,7 @@ impl<K: MaySuspend> Park for Ctx<K> {
         self.chore().on_vp() as *const crate::vp::Vp as *const ()
     }
 
-    #[inline]
+    #[inline(always)]
     fn park<T>(&mut self, held: RawSpinGuard<'_, T>) {
         let flag = held.leak_flag();
         let chore = self.chore();

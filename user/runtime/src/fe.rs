@@ -26,12 +26,42 @@ pub enum FeOp {
     WriteEF(u64),
 }
 
+/// An operation as a waiter's record keeps it: what the full bit must be for it to proceed,
+/// what it leaves the bit, and whether it writes (the value travels in the record). Three
+/// flags, so that serving a waiter tests them without a match on the operation.
+#[derive(Clone, Copy)]
+struct Access {
+    needs_full: bool,
+    leaves_full: bool,
+    writes: bool,
+}
+
+impl Access {
+    #[inline(always)]
+    fn of(op: FeOp) -> (Access, u64) {
+        match op {
+            FeOp::ReadFE => (Access::new(true, false, false), 0),
+            FeOp::ReadFF => (Access::new(true, true, false), 0),
+            FeOp::WriteEF(v) => (Access::new(false, true, true), v),
+        }
+    }
+
+    const fn new(needs_full: bool, leaves_full: bool, writes: bool) -> Access {
+        Access {
+            needs_full,
+            leaves_full,
+            writes,
+        }
+    }
+}
+
+/// A waiting chore's suspension record, in its frame in `suspend`.
 struct FeWaiter {
-    op: FeOp,
-    waker: Waker,
     next: *mut FeWaiter,
-    /// Where a reader's value is handed over: a word in the waiter's suspended frame.
-    slot: *mut u64,
+    waker: Waker,
+    access: Access,
+    /// A writer's value; a reader's, once its server has handed it over.
+    value: u64,
 }
 
 struct State {
@@ -42,8 +72,8 @@ struct State {
     tail: *mut FeWaiter,
 }
 
-// SAFETY: the raw slot pointers are written only under the cell's lock by the chore that
-// pops the waiter, and the waiter reads its slot only after that wake.
+// SAFETY: the records are reached only under the cell's lock, and a record's value is written
+// by the chore that unlinks it, before the wake after which its waiter reads it.
 unsafe impl Send for State {}
 
 pub struct FeWord {
@@ -107,14 +137,18 @@ impl FeWord {
         let mut s = self.state.lock();
         s.value = value;
         s.full = true;
-        Self::serve(&mut s, ptr::null());
+        if !s.head.is_null() {
+            Self::serve(&mut s, ptr::null());
+        }
     }
 
     /// Leaves the cell empty (never waits).
     pub fn empty(&self) {
         let mut s = self.state.lock();
         s.full = false;
-        Self::serve(&mut s, ptr::null());
+        if !s.head.is_null() {
+            Self::serve(&mut s, ptr::null());
+        }
     }
 
     pub fn is_full(&self) -> bool {
@@ -178,12 +212,12 @@ impl FeWord {
     #[inline(always)]
     fn suspend<C: Suspend>(ctx: &mut C, mut s: RawSpinGuard<'_, State>, op: FeOp) -> u64 {
         check_no_spin_held(ctx);
-        let mut slot = 0u64;
+        let (access, value) = Access::of(op);
         let mut record = FeWaiter {
-            op,
-            waker: ctx.waker(),
-            slot: &mut slot,
             next: ptr::null_mut(),
+            waker: ctx.waker(),
+            access,
+            value,
         };
         let r: *mut FeWaiter = &mut record;
         if s.tail.is_null() {
@@ -195,7 +229,8 @@ impl FeWord {
         s.tail = r;
         // Parked until a server unlinks `record`, so it outlives its time on the list.
         ctx.park(s);
-        slot
+        // SAFETY: the server wrote the value through `r` before its wake, which our park ends.
+        unsafe { (*r).value }
     }
 
     /// Performs `op` if the cell's state allows it now and no waiter is ahead of it; then
@@ -205,57 +240,51 @@ impl FeWord {
     fn attempt(s: &mut State, op: FeOp, here: *const ()) -> Option<u64> {
         debug_assert!(
             // SAFETY: a linked record is alive; the caller holds the cell's lock.
-            s.head.is_null() || !Self::can(s, unsafe { (*s.head).op }),
+            s.head.is_null() || s.full != unsafe { (*s.head).access.needs_full },
             "a full/empty cell left a waiter that could proceed"
         );
-        let v = Self::apply(s, op)?;
+        let (access, value) = Access::of(op);
+        let v = Self::apply(s, access, value)?;
         if !s.head.is_null() {
             Self::serve(s, here);
         }
         Some(v)
     }
 
-    fn can(s: &State, op: FeOp) -> bool {
-        match op {
-            FeOp::ReadFE | FeOp::ReadFF => s.full,
-            FeOp::WriteEF(_) => !s.full,
-        }
-    }
-
-    fn apply(s: &mut State, op: FeOp) -> Option<u64> {
-        if !Self::can(s, op) {
+    /// The access on the cell if its full bit allows it: the value read (a write's own).
+    #[inline(always)]
+    fn apply(s: &mut State, access: Access, value: u64) -> Option<u64> {
+        if s.full != access.needs_full {
             return None;
         }
-        Some(match op {
-            FeOp::ReadFE => {
-                s.full = false;
-                s.value
-            }
-            FeOp::ReadFF => s.value,
-            FeOp::WriteEF(v) => {
-                s.value = v;
-                s.full = true;
-                0
-            }
-        })
+        s.full = access.leaves_full;
+        if access.writes {
+            s.value = value;
+        }
+        Some(s.value)
     }
 
+    /// Serves waiters, first first, while the first can proceed. The caller has seen a waiter.
     #[inline(always)]
     fn serve(s: &mut State, here: *const ()) {
-        // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
-        while let Some(first) = unsafe { s.head.as_ref() } {
-            let Some(v) = Self::apply(s, first.op) else {
+        let mut first = s.head;
+        loop {
+            // SAFETY: a linked record is alive until unlinked; the caller holds the cell's lock.
+            let r = unsafe { &mut *first };
+            let Some(v) = Self::apply(s, r.access, r.value) else {
                 break;
             };
-            let (waker, slot) = (first.waker, first.slot);
-            s.head = first.next;
-            if s.head.is_null() {
-                s.tail = ptr::null_mut();
-            }
-            // SAFETY: the slot lives in the frame of a chore parked on this cell, which stays
-            // parked (and its frame alive) until the wake below.
-            unsafe { *slot = v };
+            let (waker, next) = (r.waker, r.next);
+            // The record lives in the frame of a chore parked on this cell, which stays parked
+            // (and its frame alive) until the wake below; a writer's record keeps its value.
+            r.value = v;
+            s.head = next;
             waker.wake_from(here);
+            if next.is_null() {
+                s.tail = ptr::null_mut();
+                break;
+            }
+            first = next;
         }
     }
 }

@@ -448,7 +448,7 @@ impl Vp {
     /// # Safety
     /// Must be called by the chore running on this VP; `held` must be the flag of a leaked
     /// wait-list guard.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn park(&self, chore: &Chore, held: *const AtomicBool) {
         // The scheduling reference `install` gave the VP now belongs to the waker.
         chore.save.store(PENDING, Ordering::Relaxed);
