@@ -1,5 +1,5 @@
 //! The chore control block (seed 000 section 3): id, kind, state, save area, stack chunk,
-//! restart address and argument, tertiary trap-handler table, and the wait queue of joiners.
+//! restart address and argument, tertiary trap-handler table, and the waker of its joiner.
 //! A chore's control block lives at the top of its own stack chunk, above its closure and
 //! result slot (`runtime::Shared::spawn`), so a spawn allocates nothing: the chunk pools are
 //! the control-block pools. The listeners' control blocks are the VPs' own.
@@ -29,8 +29,9 @@ pub(crate) struct Start {
     pub(crate) result: *mut u8,
     pub(crate) top: usize,
 }
+use crate::sync::RawSpin;
 use crate::trap::TrapTable;
-use crate::wait_queue::WaitQueue;
+use crate::wait::Waker;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -96,7 +97,10 @@ pub struct Chore {
     /// Its neighbours in the task's registry of live chores (under the registry's lock).
     pub(crate) reg_prev: Cell<*const Chore>,
     pub(crate) reg_next: Cell<*const Chore>,
-    pub(crate) joiners: WaitQueue,
+    /// Protects the waker of the chore waiting in `join` for this one to exit (one at most:
+    /// the join handle is not `Clone`, and `join` consumes it). Taken after `exited` is set,
+    /// so a joiner that finds `exited` false under it is woken by the exit.
+    pub(crate) joiner: RawSpin<Option<Waker>>,
 }
 
 // SAFETY: see the module's guarantee: the cells are used by one VP at a time, handed over
@@ -159,7 +163,7 @@ impl Chore {
             run_next: Cell::new(core::ptr::null()),
             reg_prev: Cell::new(core::ptr::null()),
             reg_next: Cell::new(core::ptr::null()),
-            joiners: WaitQueue::new(),
+            joiner: RawSpin::new(None),
         }
     }
 

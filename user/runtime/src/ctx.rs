@@ -68,11 +68,7 @@ impl<K: Kind> Ctx<K> {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<crate::kind::Ordinary>) -> T + Send + 'static,
     {
-        self.chore().shared().spawn::<crate::kind::Ordinary, T, F>(
-            self.vp(),
-            Some(self.chore().on_vp()),
-            f,
-        )
+        self.spawn_kind::<crate::kind::Ordinary, T, F>(f)
     }
 
     /// Starts a driver chore (spin-only) on this VP.
@@ -81,10 +77,33 @@ impl<K: Kind> Ctx<K> {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<Driver>) -> T + Send + 'static,
     {
+        self.spawn_kind::<Driver, T, F>(f)
+    }
+
+    /// A spawn by a chore that may suspend and holds no spin-only lock, in a task of one VP,
+    /// runs the new chore first: this chore waits in the VP's hand-off place and goes on when
+    /// the new one first leaves the VP. Nothing runs in parallel on one VP, so this costs no
+    /// parallelism, and a join that follows finds the chore done instead of suspending. With
+    /// several VPs this chore goes on and the new one waits its turn where idle VPs can steal
+    /// it (a bound chore run first would keep its VP from both).
+    #[inline(always)]
+    fn spawn_kind<C, T, F>(&self, f: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        C: Kind,
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<C>) -> T + Send + 'static,
+    {
         let chore = self.chore();
-        chore
-            .shared()
-            .spawn::<Driver, T, F>(chore.vp(), Some(chore.on_vp()), f)
+        let (shared, home) = (chore.shared(), chore.on_vp());
+        let (scheduled, handle) = shared.prepare_spawn::<C, T, F>(home, f)?;
+        if K::MAY_SUSPEND && home.alone && chore.spin_depth.get() == 0 {
+            // SAFETY: this chore runs on `home`, the task's only VP; it may suspend (its kind
+            // says so) and holds no spin-only lock.
+            unsafe { home.run_first(chore, scheduled) };
+        } else {
+            shared.schedule(home, Some(home), scheduled);
+        }
+        Ok(handle)
     }
 
     /// Binds this chore to the VP it runs on now: idle VPs no longer steal it, so it runs
@@ -269,7 +288,10 @@ fn exit(chore: &Chore) -> ! {
         .exited
         .store(true, crate::sync::atomic::Ordering::Release);
     let here = chore.on_vp() as *const crate::vp::Vp as *const ();
-    chore.joiners.unblock_all_from(here);
+    let joiner = chore.joiner.lock().take();
+    if let Some(joiner) = joiner {
+        joiner.wake_from(here);
+    }
     // SAFETY: this chore runs on its VP and has exited.
     unsafe { chore.on_vp().exit(chore) }
 }

@@ -180,6 +180,9 @@ mod sealed {
 /// A chore kind at the type level.
 pub trait Kind: sealed::Sealed + 'static {
     const KIND: ChoreKind;
+    /// Whether Table 1 lets the kind suspend (it implements `MaySuspend`), as a value: a
+    /// spawn by a chore that may suspend runs the new chore first (`Ctx::spawn`).
+    const MAY_SUSPEND: bool;
 }
 
 /// The kinds Table 1 lets suspend.
@@ -198,18 +201,23 @@ pub enum Listener {}
 #[derive(Debug)]
 pub enum Driver {}
 
+/// A kind, and whether it may suspend: the one place that says so, for both the trait
+/// (`MaySuspend`, which the type checks use) and the constant.
 macro_rules! kind {
-    ($t:ident) => {
+    ($t:ident, may_suspend) => {
+        kind!($t, true);
+        impl MaySuspend for $t {}
+    };
+    ($t:ident, $may_suspend:literal) => {
         impl sealed::Sealed for $t {}
         impl Kind for $t {
             const KIND: ChoreKind = ChoreKind::$t;
+            const MAY_SUSPEND: bool = $may_suspend;
         }
     };
 }
 
-kind!(Ordinary);
-kind!(InKernelCall);
-kind!(Listener);
-kind!(Driver);
-
-impl MaySuspend for Ordinary {}
+kind!(Ordinary, may_suspend);
+kind!(InKernelCall, false);
+kind!(Listener, false);
+kind!(Driver, false);

@@ -21,7 +21,7 @@ use crate::switch::initial_frame;
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 use crate::vp::{NoteLook, Vp};
-use crate::wait::Suspend;
+use crate::wait::{check_no_spin_held, Suspend};
 
 /// How an idle VP waits for work, how it is told work arrived, and the clock sleeps are
 /// measured on: on the host, a thread park or a spin; in ring 3, waiting in the kernel for the
@@ -187,8 +187,10 @@ impl Runtime {
         T: Send + 'static,
         F: FnOnce(&mut Ctx<Ordinary>) -> T + Send + 'static,
     {
-        self.shared
-            .spawn::<Ordinary, T, F>(vp % self.vps(), None, f)
+        let home = &self.shared.vps[vp % self.vps()];
+        let (scheduled, handle) = self.shared.prepare_spawn::<Ordinary, T, F>(home, f)?;
+        self.shared.schedule(home, None, scheduled);
+        Ok(handle)
     }
 
     /// Asks VP `vp`'s listener to run `action` (spin-only, as the listener never suspends).
@@ -294,14 +296,14 @@ impl Runtime {
 }
 
 impl Shared {
-    /// Starts a chore of kind `K` on VP `vp`; `here` is the VP the spawning chore runs on
-    /// (`None` from outside the runtime), which may hand itself to the new chore.
-    pub(crate) fn spawn<K, T, F>(
+    /// Makes a chore of kind `K` on VP `home`, not yet runnable: its scheduling reference is
+    /// for the caller to schedule (`schedule`, or `Vp::run_first`).
+    #[inline]
+    pub(crate) fn prepare_spawn<K, T, F>(
         &self,
-        vp: usize,
-        here: Option<&Vp>,
+        home: &Vp,
         f: F,
-    ) -> Result<JoinHandle<T>, SpawnError>
+    ) -> Result<(ChoreRef, JoinHandle<T>), SpawnError>
     where
         K: Kind,
         T: Send + 'static,
@@ -309,7 +311,6 @@ impl Shared {
     {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         let index = u32::try_from(index).map_err(|_| SpawnError::NoIndex)?;
-        let home = &self.vps[vp];
         let stack = home
             .stacks
             .lock()
@@ -369,22 +370,31 @@ impl Shared {
         self.live.fetch_add(1, Ordering::AcqRel);
         // SAFETY: a chore just written into its chunk, named by no reference yet.
         let (scheduled, handle) = unsafe { ChoreRef::first_two(NonNull::new_unchecked(p)) };
+        Ok((
+            scheduled,
+            JoinHandle {
+                chore: handle,
+                _result: PhantomData,
+            },
+        ))
+    }
+
+    /// Makes a new chore of VP `home` runnable; `here` is the VP the spawning chore runs on
+    /// (`None` from outside the runtime), which may hand itself to the new chore.
+    #[inline]
+    pub(crate) fn schedule(&self, home: &Vp, here: Option<&Vp>, scheduled: ChoreRef) {
         if here.is_some_and(|h| core::ptr::eq(h, home)) && home.may_hand_off(&scheduled) {
             // SAFETY: the spawning chore runs on `home`, on this thread, and no other VP
             // could run the new chore.
             unsafe { home.hand_off(scheduled) };
-        } else {
-            if home.enqueue(scheduled) {
-                self.idle.notify(vp);
-            }
-            if self.vps.len() > 1 {
-                self.wake_a_thief(vp);
-            }
+            return;
         }
-        Ok(JoinHandle {
-            chore: handle,
-            _result: PhantomData,
-        })
+        if home.enqueue(scheduled) {
+            self.idle.notify(home.index);
+        }
+        if self.vps.len() > 1 {
+            self.wake_a_thief(home.index);
+        }
     }
 
     fn remote(&self, vp: usize, action: crate::vp::RemoteAction) {
@@ -563,9 +573,16 @@ impl<T> JoinHandle<T> {
         let handle = core::mem::ManuallyDrop::new(self);
         // SAFETY: the reference is read out once, and `handle` is never dropped.
         let chore = unsafe { core::ptr::read(&handle.chore) };
-        chore
-            .joiners
-            .block_if(ctx, || !chore.exited.load(Ordering::Acquire));
+        if !chore.exited.load(Ordering::Acquire) {
+            let mut joiner = chore.joiner.lock();
+            // Under the lock the exit takes after setting `exited`: either it finds this
+            // waker, or this finds `exited` set.
+            if !chore.exited.load(Ordering::Acquire) {
+                check_no_spin_held(ctx);
+                *joiner = Some(ctx.waker());
+                ctx.park(joiner);
+            }
+        }
         match handle.slot().take() {
             Some(v) => Ok(v),
             None if chore.killed.load(Ordering::Acquire) => Err(Killed),

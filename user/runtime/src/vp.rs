@@ -90,7 +90,7 @@ pub(crate) struct Vp {
     /// wakes it to steal, and a chore made ready on it wakes it (only then: `enqueue`).
     pub(crate) idling: AtomicBool,
     /// The task's only VP: no thief can take its chores, so any of them may be handed it.
-    alone: bool,
+    pub(crate) alone: bool,
     running: AtomicBool,
     local: UnsafeCell<Local>,
 }
@@ -457,6 +457,26 @@ impl Vp {
         // SAFETY: the caller's contract: the lock was leaked to us, and releasing it is ours.
         unsafe { (*held).store(false, Ordering::Release) };
         // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
+        unsafe { switch(chore.save.as_ptr(), resume) };
+        chore.on_vp().finish_switch();
+    }
+
+    /// Switches from the running `chore` to `child`, a chore it has just made; `chore` takes
+    /// the hand-off place (`hand_off`: it goes on when `child` first leaves the VP), or joins
+    /// the run queue when that place is taken or the run queue's turn has come.
+    ///
+    /// # Safety
+    /// Must be called by the chore running on this VP, which may suspend and holds no
+    /// spin-only lock, and which `may_hand_off` allows; `child` must name this VP.
+    #[inline(always)]
+    pub(crate) unsafe fn run_first(&self, chore: &Chore, child: ChoreRef) {
+        // SAFETY: the caller's contract.
+        let me = unsafe { Self::take_current(chore) };
+        chore.save.store(PENDING, Ordering::Relaxed);
+        // SAFETY: the caller's contract: this VP's thread, and a chore it may hand itself to.
+        unsafe { self.hand_off(me) };
+        let resume = self.install(child);
+        // SAFETY: the chore's save area is its own; `resume` is the new chore's first frame.
         unsafe { switch(chore.save.as_ptr(), resume) };
         chore.on_vp().finish_switch();
     }
