@@ -18,15 +18,12 @@ use crate::runtime::Shared;
 use crate::stack::StackChunk;
 use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-/// Where a fresh chore's first run starts, all written by `Chore::new` in one go (so a spawn
-/// writes each field of the control block once).
+/// Where a fresh chore's first run starts (`Chore::init`).
 pub(crate) struct Start {
     pub(crate) entry: Entry,
     pub(crate) vp: *const crate::vp::Vp,
     pub(crate) save: usize,
     pub(crate) stack: StackChunk,
-    pub(crate) closure: *mut u8,
-    pub(crate) result: *mut u8,
     pub(crate) top: usize,
 }
 use crate::sync::RawSpin;
@@ -71,12 +68,15 @@ pub struct Chore {
     /// switch's assembly stores to it.
     pub(crate) save: core::sync::atomic::AtomicUsize,
     pub(crate) stack: UnsafeCell<Option<StackChunk>>,
+    /// Its first run's body; the closure and result slot it uses sit just below the control
+    /// block in the chunk (`ctx::closure_at`, `ctx::result_slot_at`).
     pub(crate) entry: Cell<Option<Entry>>,
-    /// In the chunk: the closure (until the entry takes it) and the result slot.
-    pub(crate) closure: Cell<*mut u8>,
-    pub(crate) result: Cell<*mut u8>,
-    /// Scheduling and join references (`ChoreRef`); the chunk is freed at zero.
-    refs: AtomicUsize,
+    /// Scheduling and join references (`ChoreRef`); the chunk is freed at zero. Zero also
+    /// tells the task's listing (`Runtime::chores`), which reads the control blocks in every
+    /// chunk, that the block is no chore's: only atomic operations ever touch it, so that
+    /// the listing may read it in any chunk at any time (a core atomic even under loom, as
+    /// it is read in memory where no value was ever constructed).
+    refs: core::sync::atomic::AtomicUsize,
     /// The top of its stack (below the control block, result slot and closure).
     pub(crate) top: Cell<usize>,
     pub(crate) traps: Cell<&'static TrapTable>,
@@ -92,11 +92,9 @@ pub struct Chore {
     /// While suspended on a lock: the raw id of the lock's holder when it suspended (read
     /// only while `waits_on` is set; cleared by the lock's waiter once it runs again).
     pub(crate) waits_for: AtomicU64,
-    /// The next chore on the run queue it is on (under that queue's lock; stale at the tail).
+    /// The next chore on the run queue it is on (under that queue's lock; stale at the tail),
+    /// or, once it is gone, the next dead chore in its VP's own free chunks.
     pub(crate) run_next: Cell<*const Chore>,
-    /// Its neighbours in the task's registry of live chores (under the registry's lock).
-    pub(crate) reg_prev: Cell<*const Chore>,
-    pub(crate) reg_next: Cell<*const Chore>,
     /// Protects the waker of the chore waiting in `join` for this one to exit (one at most:
     /// the join handle is not `Clone`, and `join` consumes it). Taken after `exited` is set,
     /// so a joiner that finds `exited` false under it is woken by the exit.
@@ -110,49 +108,18 @@ unsafe impl Sync for Chore {}
 unsafe impl Send for Chore {}
 
 impl Chore {
-    /// A control block: a listener's (`start` is `None`), or a fresh chore's, whose first run
-    /// `start` describes. Every field is written here once; a spawn writes nothing else.
-    #[inline]
-    pub(crate) fn new(
-        shared: *const Shared,
-        id: ChoreId,
-        kind: ChoreKind,
-        start: Option<Start>,
-    ) -> Chore {
-        // A fresh chore starts with two references (`ChoreRef::first_two`).
-        let refs = if start.is_some() { 2 } else { 0 };
-        let (entry, vp, save, stack, closure, result, top) = match start {
-            Some(s) => (
-                Some(s.entry),
-                s.vp,
-                s.save,
-                Some(s.stack),
-                s.closure,
-                s.result,
-                s.top,
-            ),
-            None => (
-                None,
-                core::ptr::null(),
-                crate::vp::PENDING,
-                None,
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                0,
-            ),
-        };
+    /// A VP's listener's control block (the VP's own loop runs in it).
+    pub(crate) fn listener(shared: *const Shared, id: ChoreId) -> Chore {
         Chore {
             id,
-            kind,
+            kind: ChoreKind::Listener,
             shared,
-            vp: AtomicPtr::new(vp.cast_mut()),
-            save: core::sync::atomic::AtomicUsize::new(save),
-            stack: UnsafeCell::new(stack),
-            entry: Cell::new(entry),
-            closure: Cell::new(closure),
-            result: Cell::new(result),
-            refs: AtomicUsize::new(refs),
-            top: Cell::new(top),
+            vp: AtomicPtr::new(core::ptr::null_mut()),
+            save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
+            stack: UnsafeCell::new(None),
+            entry: Cell::new(None),
+            refs: core::sync::atomic::AtomicUsize::new(0),
+            top: Cell::new(0),
             traps: Cell::new(&crate::trap::DEFAULT_TRAPS),
             spin_depth: Cell::new(0),
             exited: AtomicBool::new(false),
@@ -161,9 +128,48 @@ impl Chore {
             waits_on: AtomicUsize::new(0),
             waits_for: AtomicU64::new(0),
             run_next: Cell::new(core::ptr::null()),
-            reg_prev: Cell::new(core::ptr::null()),
-            reg_next: Cell::new(core::ptr::null()),
             joiner: RawSpin::new(None),
+        }
+    }
+
+    /// Writes a fresh chore's control block at `p`, field by field and each once, with its
+    /// first two references (`ChoreRef::first_two`) stored last: `refs` is never written
+    /// but atomically (see the field), and its store publishes the rest to a listing that
+    /// reads it. `run_next` and `waits_for` are left as they are: each is written before it
+    /// is read.
+    ///
+    /// # Safety
+    /// `p` must be the control block's place at the top of `start.stack`, a chunk the caller
+    /// owns, whose memory holds zeroes or a gone chore's control block (`refs` zero), aligned
+    /// for a `Chore`.
+    #[inline(always)]
+    pub(crate) unsafe fn init(
+        p: *mut Chore,
+        shared: *const Shared,
+        id: ChoreId,
+        kind: ChoreKind,
+        start: Start,
+    ) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: the caller's contract: the place is ours, aligned, and no one else reads
+        // these fields while `refs` is zero.
+        unsafe {
+            addr_of_mut!((*p).id).write(id);
+            addr_of_mut!((*p).kind).write(kind);
+            addr_of_mut!((*p).shared).write(shared);
+            addr_of_mut!((*p).vp).write(AtomicPtr::new(start.vp.cast_mut()));
+            addr_of_mut!((*p).save).write(core::sync::atomic::AtomicUsize::new(start.save));
+            addr_of_mut!((*p).stack).write(UnsafeCell::new(Some(start.stack)));
+            addr_of_mut!((*p).entry).write(Cell::new(Some(start.entry)));
+            addr_of_mut!((*p).top).write(Cell::new(start.top));
+            addr_of_mut!((*p).traps).write(Cell::new(&crate::trap::DEFAULT_TRAPS));
+            addr_of_mut!((*p).spin_depth).write(Cell::new(0));
+            addr_of_mut!((*p).exited).write(AtomicBool::new(false));
+            addr_of_mut!((*p).bound).write(AtomicBool::new(false));
+            addr_of_mut!((*p).killed).write(AtomicBool::new(false));
+            addr_of_mut!((*p).waits_on).write(AtomicUsize::new(0));
+            addr_of_mut!((*p).joiner).write(RawSpin::new(None));
+            (*p).refs.store(2, Ordering::Release);
         }
     }
 
@@ -295,7 +301,7 @@ unsafe impl Send for ChoreRef {}
 
 impl ChoreRef {
     /// The first two references to a fresh chore (its scheduling reference and its join
-    /// handle's), which `Chore::new` counted.
+    /// handle's), which `Chore::init` counted.
     ///
     /// # Safety
     /// `p` must point at a fresh chore no reference names yet, whose chunk is its `stack`.
@@ -318,6 +324,30 @@ impl ChoreRef {
     }
 }
 
+impl ChoreRef {
+    /// A reference to the chore whose control block is at `p`, if it is one (counts a
+    /// reference): for the task's listing, which looks at every chunk's control block place.
+    ///
+    /// # Safety
+    /// `p` must be the control block place at the top of a chunk of the task's, mapped while
+    /// the call runs, holding zeroes or a control block written by `Chore::init`.
+    pub(crate) unsafe fn to_listed(p: *const Chore) -> Option<ChoreRef> {
+        // SAFETY: the caller's contract; `refs` is only ever touched atomically.
+        let refs = unsafe { &(*p).refs };
+        let mut n = refs.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match refs.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
+                // SAFETY: counted: the chore and its chunk stay until this reference goes.
+                Ok(_) => return Some(ChoreRef(unsafe { NonNull::new_unchecked(p.cast_mut()) })),
+                Err(now) => n = now,
+            }
+        }
+    }
+}
+
 impl core::ops::Deref for ChoreRef {
     type Target = Chore;
     #[inline]
@@ -331,25 +361,32 @@ impl Drop for ChoreRef {
     #[inline]
     fn drop(&mut self) {
         if self.refs.fetch_sub(1, Ordering::Release) == 1 {
-            self.free_chunk();
+            self.free_chunk(core::ptr::null());
         }
     }
 }
 
 impl ChoreRef {
-    /// The last reference is gone: the chunk (and the control block in it) goes back to the
-    /// pool of the VP the chore last ran on.
-    #[inline(never)]
-    fn free_chunk(&mut self) {
-        crate::sync::atomic::fence(Ordering::Acquire);
-        let chore: &Chore = self;
-        // SAFETY: the last reference: no one else can reach the chore, and its chunk (which
-        // holds the control block) is read out before it is given back.
-        let stack = unsafe { (*chore.stack.get()).take() };
-        let vp = chore.on_vp();
-        if let Some(stack) = stack {
-            vp.stacks.lock().give(stack);
+    /// Drops the reference on VP `here`'s thread (`Park::here`): a chunk freed there by the
+    /// last reference stays among that VP's own free chunks if it is the chore's.
+    #[inline]
+    pub(crate) fn release_from(self, here: *const ()) {
+        let last = self.refs.fetch_sub(1, Ordering::Release) == 1;
+        let mut me = core::mem::ManuallyDrop::new(self);
+        if last {
+            me.free_chunk(here);
         }
+    }
+
+    /// The last reference is gone: the chunk (and the control block in it) goes back to the
+    /// VP the chore last ran on.
+    #[inline]
+    fn free_chunk(&mut self, here: *const ()) {
+        core::sync::atomic::fence(Ordering::Acquire);
+        let chore: &Chore = self;
+        // SAFETY: the last reference: no one else can reach the chore; `here` is the caller's
+        // VP or null (`release_from`).
+        unsafe { chore.on_vp().free_stack(chore, here) };
     }
 }
 

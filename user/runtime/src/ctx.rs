@@ -95,7 +95,7 @@ impl<K: Kind> Ctx<K> {
     {
         let chore = self.chore();
         let (shared, home) = (chore.shared(), chore.on_vp());
-        let (scheduled, handle) = shared.prepare_spawn::<C, T, F>(home, f)?;
+        let (scheduled, handle) = shared.prepare_spawn::<C, T, F>(home, true, f)?;
         if K::MAY_SUSPEND && home.alone && chore.spin_depth.get() == 0 {
             // SAFETY: this chore runs on `home`, the task's only VP; it may suspend (its kind
             // says so) and holds no spin-only lock.
@@ -354,17 +354,39 @@ impl<T> ResultSlot<T> {
 /// chunk and files its result in the chunk's result slot.
 ///
 /// # Safety
-/// `p`'s `closure` must hold an `F` no one else reads and `result` a `ResultSlot<T>`.
+/// `p`'s chunk must hold an `F` no one else reads at `closure_at::<T, F>` and a
+/// `ResultSlot<T>` at `result_slot_at::<T>`.
 pub(crate) unsafe fn entry_for<K, T, F>(p: NonNull<Chore>)
 where
     K: Kind,
     F: FnOnce(&mut Ctx<K>) -> T,
 {
-    // SAFETY: the caller's contract; the chore is running, so its chunk is alive.
-    let chore = unsafe { p.as_ref() };
     // SAFETY: the caller's contract: the closure is read out once.
-    let f = unsafe { core::ptr::read(chore.closure.get() as *const F) };
+    let f = unsafe { core::ptr::read(closure_at::<T, F>(p.as_ptr()) as *const F) };
     let value = f(&mut Ctx::<K>::new(p));
-    // SAFETY: the caller's contract.
-    unsafe { &*(chore.result.get() as *const ResultSlot<T>) }.file(value);
+    // SAFETY: the caller's contract; the chore is running, so its chunk is alive.
+    unsafe { &*(result_slot_at::<T>(p.as_ptr()) as *const ResultSlot<T>) }.file(value);
+}
+
+/// `at - size`, rounded down to `align`: the next place down in a chunk.
+#[inline(always)]
+pub(crate) const fn below(at: usize, size: usize, align: usize) -> usize {
+    (at - size) & !(align - 1)
+}
+
+/// Where a chore returning a `T` has its result slot: just below its control block, at the
+/// top of its chunk (written by `Shared::prepare_spawn`, so found again without a pointer).
+#[inline(always)]
+pub(crate) fn result_slot_at<T>(chore: *const Chore) -> usize {
+    below(
+        chore as usize,
+        size_of::<ResultSlot<T>>(),
+        align_of::<ResultSlot<T>>(),
+    )
+}
+
+/// Where a chore returning a `T` has its closure `F`: just below its result slot.
+#[inline(always)]
+pub(crate) fn closure_at<T, F>(chore: *const Chore) -> usize {
+    below(result_slot_at::<T>(chore), size_of::<F>(), align_of::<F>())
 }

@@ -12,14 +12,13 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use crate::chore::{Chore, ChoreInfo, ChoreRef, ChoreState};
-use crate::ctx::{chore_main, entry_for, Ctx, ResultSlot};
+use crate::ctx::{below, chore_main, closure_at, entry_for, result_slot_at, Ctx, ResultSlot};
 use crate::id::{ChoreId, TaskId};
-use crate::kind::{ChoreKind, Kind, Listener, Ordinary};
+use crate::kind::{Kind, Listener, Ordinary};
 use crate::notify::Notifications;
-use crate::stack::{PoolConfig, StackPool, StackProvider};
+use crate::stack::{PoolConfig, StackPool, StackProvider, CHUNK_LINK_BYTES};
 use crate::switch::initial_frame;
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
-use crate::sync::RawSpin;
 use crate::vp::{NoteLook, Vp};
 use crate::wait::{check_no_spin_held, Suspend};
 
@@ -93,9 +92,6 @@ pub(crate) struct Shared {
     pub(crate) notes: Notifications,
     /// Per VP: its look for notifications while busy.
     pub(crate) looks: Box<[NoteLook]>,
-    /// Protects the task's registry of live chores (for listings): the first of a list linked
-    /// through the chores, newest first.
-    registry: RawSpin<Registry>,
 }
 
 #[derive(Clone)]
@@ -112,6 +108,17 @@ impl core::fmt::Debug for Runtime {
             self.shared.vps.len()
         )
     }
+}
+
+/// Where the control block of the chore using the chunk whose top is `top` sits: just below
+/// the chunk's link word (`CHUNK_LINK_BYTES`).
+#[inline(always)]
+fn chore_place(top: usize) -> *const Chore {
+    below(
+        top - CHUNK_LINK_BYTES,
+        size_of::<Chore>(),
+        align_of::<Chore>(),
+    ) as *const Chore
 }
 
 /// Listener chores take indices 1..=vps; chores count on from there (index 0 is never used).
@@ -143,7 +150,7 @@ impl Runtime {
                 .enumerate()
                 .map(|(i, pool)| {
                     let id = ChoreId::new(config.task, listener_index(i));
-                    let listener = Chore::new(me, id, ChoreKind::Listener, None);
+                    let listener = Chore::listener(me, id);
                     Vp::new(i, config.vps == 1, listener, pool)
                 })
                 .collect();
@@ -162,7 +169,6 @@ impl Runtime {
                 idle,
                 notes: Notifications::new(),
                 looks: (0..config.vps).map(|_| NoteLook::default()).collect(),
-                registry: RawSpin::new(Registry(core::ptr::null())),
             }
         });
         Ok(Runtime { shared })
@@ -188,7 +194,9 @@ impl Runtime {
         F: FnOnce(&mut Ctx<Ordinary>) -> T + Send + 'static,
     {
         let home = &self.shared.vps[vp % self.vps()];
-        let (scheduled, handle) = self.shared.prepare_spawn::<Ordinary, T, F>(home, f)?;
+        let (scheduled, handle) = self
+            .shared
+            .prepare_spawn::<Ordinary, T, F>(home, false, f)?;
         self.shared.schedule(home, None, scheduled);
         Ok(handle)
     }
@@ -241,7 +249,9 @@ impl Runtime {
         vp.leave();
     }
 
-    /// A snapshot of every live chore of the task (listeners included), by VP then id.
+    /// A snapshot of every live chore of the task (listeners included), by VP then id. It
+    /// looks at the control block place of every chunk the VPs' pools have had, and lists
+    /// those that are a chore's (counting a reference while it reads one) and not exited.
     pub fn chores(&self) -> Vec<ChoreInfo> {
         let mut all: Vec<ChoreInfo> = self
             .shared
@@ -249,14 +259,28 @@ impl Runtime {
             .iter()
             .map(|vp| vp.listener.info())
             .collect();
-        {
-            let reg = self.shared.registry.lock();
-            let mut at = reg.0;
-            // SAFETY: a registered chore is alive (retire unlinks it under this lock first).
-            while let Some(c) = unsafe { at.as_ref() } {
-                all.push(c.info());
-                at = c.reg_next.get();
-            }
+        for vp in self.shared.vps.iter() {
+            let listed: Vec<ChoreRef> = {
+                let pool = vp.stacks.lock();
+                // SAFETY: a known chunk stays mapped while its pool's lock is held
+                // (`release_stacks` forgets it under that lock first).
+                let known = unsafe { pool.known() };
+                known
+                    .filter_map(|top| {
+                        // SAFETY: as above, and the control block place of a chunk holds
+                        // zeroes or a block `Chore::init` wrote.
+                        unsafe { ChoreRef::to_listed(chore_place(top)) }
+                    })
+                    .collect()
+            };
+            // One snapshot per chore: exited ones are left out by the state it shows.
+            all.extend(
+                listed
+                    .iter()
+                    .map(|c| c.info())
+                    .filter(|c| c.state != ChoreState::Done),
+            );
+            // The references go here, with no pool lock held: a last one frees its chunk.
         }
         all.sort_by_key(|c| (c.vp, c.id));
         all
@@ -302,6 +326,7 @@ impl Shared {
     pub(crate) fn prepare_spawn<K, T, F>(
         &self,
         home: &Vp,
+        on_home: bool,
         f: F,
     ) -> Result<(ChoreRef, JoinHandle<T>), SpawnError>
     where
@@ -312,27 +337,19 @@ impl Shared {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         let index = u32::try_from(index).map_err(|_| SpawnError::NoIndex)?;
         let stack = home
-            .stacks
-            .lock()
-            .take(&*self.provider)
+            .take_stack(on_home, &*self.provider)
             .ok_or(SpawnError::NoStack)?;
         // The chunk's top holds, downwards: the control block, the result slot, the closure;
         // the stack starts below them.
-        let down = |at: usize, size: usize, align: usize| (at - size) & !(align - 1);
         let top = stack.top();
-        let chore_at = down(top, size_of::<Chore>(), align_of::<Chore>());
-        let slot_at = down(
-            chore_at,
-            size_of::<ResultSlot<T>>(),
-            align_of::<ResultSlot<T>>(),
-        );
-        let f_at = down(slot_at, size_of::<F>(), align_of::<F>());
+        let p = chore_place(top).cast_mut();
+        let chore_at = p as usize;
+        let (slot_at, f_at) = (result_slot_at::<T>(p), closure_at::<T, F>(p));
         let stack_top = f_at & !15;
         if top - stack_top > (top - stack.guard().end) / 4 {
-            home.stacks.lock().give(stack);
+            home.give_pooled(stack);
             return Err(SpawnError::TooLarge);
         }
-        let p = chore_at as *mut Chore;
         // SAFETY: the chunk is ours and `stack_top` is below everything written in it.
         let save = unsafe { initial_frame(stack_top, chore_main, chore_at) };
         let start = crate::chore::Start {
@@ -340,32 +357,14 @@ impl Shared {
             vp: home,
             save,
             stack,
-            closure: f_at as *mut u8,
-            result: slot_at as *mut u8,
             top: stack_top,
         };
         // SAFETY: the chunk is ours (just taken from the pool), no one runs on it, and the
-        // three places are inside it, aligned, and apart.
+        // three places are inside it, aligned, and apart; the control block's is at its top.
         unsafe {
             (f_at as *mut F).write(f);
             (slot_at as *mut ResultSlot<T>).write(ResultSlot::new());
-            p.write(Chore::new(
-                self,
-                ChoreId::new(self.task, index),
-                K::KIND,
-                Some(start),
-            ));
-        }
-        // SAFETY: written just above.
-        let chore = unsafe { &*p };
-        {
-            let mut reg = self.registry.lock();
-            chore.reg_next.set(reg.0);
-            // SAFETY: registered chores are alive; we hold the registry's lock.
-            if let Some(first) = unsafe { reg.0.as_ref() } {
-                first.reg_prev.set(p);
-            }
-            reg.0 = p;
+            Chore::init(p, self, ChoreId::new(self.task, index), K::KIND, start);
         }
         self.live.fetch_add(1, Ordering::AcqRel);
         // SAFETY: a chore just written into its chunk, named by no reference yet.
@@ -427,24 +426,11 @@ impl Shared {
         Some(chore)
     }
 
-    /// An exited chore is off its VP: it leaves the registry, and its chunk goes back to the
-    /// pool of the VP it exited on once its join handle is gone too.
+    /// An exited chore is off its VP (`here`): its chunk goes back to the VP once its join
+    /// handle is gone too.
     #[inline]
-    pub(crate) fn retire(&self, chore: ChoreRef) {
-        {
-            let mut reg = self.registry.lock();
-            let (prev, next) = (chore.reg_prev.get(), chore.reg_next.get());
-            // SAFETY: registered chores are alive; we hold the registry's lock.
-            match unsafe { prev.as_ref() } {
-                Some(p) => p.reg_next.set(next),
-                None => reg.0 = next,
-            }
-            // SAFETY: as above.
-            if let Some(n) = unsafe { next.as_ref() } {
-                n.reg_prev.set(prev);
-            }
-        }
-        drop(chore);
+    pub(crate) fn retire(&self, chore: ChoreRef, here: &Vp) {
+        chore.release_from(here as *const Vp as *const ());
         self.gone(1);
     }
 
@@ -459,7 +445,14 @@ impl Shared {
 
 impl Shared {
     fn release_stacks(&self) {
+        // First out of every listing's sight: a known chunk may be in another VP's hands.
         for vp in self.vps.iter() {
+            vp.stacks.lock().forget_known();
+        }
+        for vp in self.vps.iter() {
+            for chunk in vp.drain_hot() {
+                self.provider.unmap_chunk(chunk);
+            }
             for chunk in vp.stacks.lock().drain() {
                 self.provider.unmap_chunk(chunk);
             }
@@ -472,12 +465,6 @@ impl Drop for Shared {
         self.release_stacks();
     }
 }
-
-/// The first chore of the registry's list.
-struct Registry(*const Chore);
-
-// SAFETY: the chores it links are reached only under the registry's lock.
-unsafe impl Send for Registry {}
 
 /// The chore a fault stopped, seen by the task's fault keeper (the primary trap handler).
 pub struct FaultedChore<'a> {
@@ -551,13 +538,14 @@ impl<T> JoinHandle<T> {
     fn slot(&self) -> &ResultSlot<T> {
         // SAFETY: spawn put a ResultSlot<T> there, and this handle's reference keeps the
         // chunk holding it alive.
-        unsafe { &*(self.chore.result.get() as *const ResultSlot<T>) }
+        unsafe { &*(result_slot_at::<T>(&*self.chore) as *const ResultSlot<T>) }
     }
 
     /// Suspends the caller until the chore has exited; returns what it returned.
     ///
     /// # Panics
     /// If the chore was killed (`join_result` tells instead).
+    #[inline]
     pub fn join<C: Suspend>(self, ctx: &mut C) -> T {
         let id = self.chore.id();
         match self.join_result(ctx) {
@@ -567,6 +555,7 @@ impl<T> JoinHandle<T> {
     }
 
     /// Suspends the caller until the chore has exited; what it returned, or `Killed`.
+    #[inline]
     pub fn join_result<C: Suspend>(self, ctx: &mut C) -> Result<T, Killed> {
         // Once the chore has exited its result is filed or never will be, so the handle's
         // drop (`abandon`) has nothing left to do: only its reference is dropped, below.
@@ -583,11 +572,13 @@ impl<T> JoinHandle<T> {
                 ctx.park(joiner);
             }
         }
-        match handle.slot().take() {
+        let result = match handle.slot().take() {
             Some(v) => Ok(v),
             None if chore.killed.load(Ordering::Acquire) => Err(Killed),
             None => unreachable!("chore {} exited without a result", chore.id()),
-        }
+        };
+        chore.release_from(ctx.here());
+        result
     }
 
     /// The result if the chore has exited, without waiting.

@@ -3,8 +3,11 @@
 //! low-water mark, with a private emergency reserve so a spawn succeeds even when a refill
 //! cannot get memory at that moment.
 //!
-//! A free chunk's record is kept in the chunk itself (at its top), so a pool of any size
-//! allocates nothing.
+//! A free chunk's record is kept in the chunk itself, at its bottom (the top is where a
+//! chore's control block lives, which the task's listing reads: `Runtime::chores`), so the
+//! free chunks take no memory of their own. The pool also links every chunk it has had from
+//! its provider, for that listing, through the chunk's last word (`CHUNK_LINK_BYTES`), so
+//! that a pool of any size allocates nothing (a ring-3 program's heap is 64 KiB).
 //!
 //! Guarantees: a chunk comes from exactly one pool or one chore at a time; the reserve is used
 //! only when the free list is empty and the provider failed, and is refilled first on return.
@@ -50,6 +53,10 @@ impl StackChunk {
     }
 }
 
+/// Bytes at the very top of every chunk that link it to the next chunk its pool has had
+/// (`StackPool::known`), written once when the pool gets it; the control block sits below.
+pub const CHUNK_LINK_BYTES: usize = 8;
+
 /// Where a task's stack chunks come from: on the host, mmap; in ring 3, the user library's
 /// memory API.
 pub trait StackProvider: Send + Sync {
@@ -79,7 +86,7 @@ impl Default for PoolConfig {
     }
 }
 
-/// A free chunk's record, at the top of the chunk it describes.
+/// A free chunk's record, at the bottom of the chunk it describes.
 struct FreeChunk {
     chunk: StackChunk,
     next: *mut FreeChunk,
@@ -93,10 +100,18 @@ struct FreeList {
 }
 
 impl FreeList {
+    const fn new() -> FreeList {
+        FreeList {
+            head: core::ptr::null_mut(),
+            len: 0,
+        }
+    }
+
     fn push(&mut self, chunk: StackChunk) {
-        let at = (chunk.top() - size_of::<FreeChunk>()) & !(align_of::<FreeChunk>() - 1);
+        let align = align_of::<FreeChunk>();
+        let at = (chunk.guard().end + align - 1) & !(align - 1);
         let record = at as *mut FreeChunk;
-        // SAFETY: a free chunk's memory is the pool's, readable and writable at its top.
+        // SAFETY: a free chunk's memory is the pool's, readable and writable above its guard.
         unsafe {
             record.write(FreeChunk {
                 chunk,
@@ -124,6 +139,9 @@ pub struct StackPool {
     config: PoolConfig,
     free: FreeList,
     reserve: Vec<StackChunk>,
+    /// The top of the last chunk this pool had from the provider (0: none), whose link word
+    /// names the one before, and so on: every chunk it has had, wherever it is now.
+    known: usize,
     /// Spawns that got their stack from the reserve: a sign the provider is short.
     pub emergency_uses: u64,
 }
@@ -135,11 +153,9 @@ impl StackPool {
     pub fn new(config: PoolConfig) -> StackPool {
         StackPool {
             config,
-            free: FreeList {
-                head: core::ptr::null_mut(),
-                len: 0,
-            },
+            free: FreeList::new(),
             reserve: Vec::new(),
+            known: 0,
             emergency_uses: 0,
         }
     }
@@ -148,7 +164,10 @@ impl StackPool {
     pub fn prime(&mut self, provider: &dyn StackProvider) -> bool {
         while self.reserve.len() < self.config.reserve {
             match provider.map_chunk() {
-                Some(c) => self.reserve.push(c),
+                Some(c) => {
+                    self.remember(&c);
+                    self.reserve.push(c);
+                }
                 None => return false,
             }
         }
@@ -160,7 +179,10 @@ impl StackPool {
         if self.free.len < self.config.low_water {
             for _ in 0..self.config.refill {
                 match provider.map_chunk() {
-                    Some(c) => self.free.push(c),
+                    Some(c) => {
+                        self.remember(&c);
+                        self.free.push(c);
+                    }
                     None => break,
                 }
             }
@@ -173,12 +195,46 @@ impl StackPool {
         Some(c)
     }
 
+    /// Whether the emergency reserve is short of chunks (a returned chunk refills it first).
+    pub fn reserve_short(&self) -> bool {
+        self.reserve.len() < self.config.reserve
+    }
+
     pub fn give(&mut self, chunk: StackChunk) {
         if self.reserve.len() < self.config.reserve {
             self.reserve.push(chunk);
         } else {
             self.free.push(chunk);
         }
+    }
+
+    /// Links a chunk fresh from the provider to the ones the pool has had before.
+    fn remember(&mut self, chunk: &StackChunk) {
+        let link = (chunk.top() - CHUNK_LINK_BYTES) as *mut usize;
+        // SAFETY: the chunk is the pool's, its memory readable and writable, and its last
+        // word is kept for this link (no control block or stack reaches it).
+        unsafe { link.write(self.known) };
+        self.known = chunk.top();
+    }
+
+    /// The tops of the chunks this pool has had from its provider (free or in use).
+    ///
+    /// # Safety
+    /// Every chunk the pool has had must still be mapped while the iterator is used (the
+    /// provider has taken none back: `forget_known` comes first).
+    pub unsafe fn known(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut at = self.known;
+        core::iter::from_fn(move || {
+            let top = (at != 0).then_some(at)?;
+            // SAFETY: the caller's contract; `remember` wrote the link when it linked `top`.
+            at = unsafe { ((top - CHUNK_LINK_BYTES) as *const usize).read() };
+            Some(top)
+        })
+    }
+
+    /// Forgets the chunks it has had: they are about to go back to the provider.
+    pub fn forget_known(&mut self) {
+        self.known = 0;
     }
 
     /// Empties the pool, reserve included.

@@ -23,7 +23,7 @@ use crate::chore::{Chore, ChoreRef};
 use crate::ctx::Ctx;
 use crate::kind::Listener;
 use crate::run_queue::RunQueue;
-use crate::stack::StackPool;
+use crate::stack::{StackChunk, StackPool, StackProvider};
 use crate::switch::switch;
 use crate::sync::atomic::{spin_loop, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
@@ -63,6 +63,29 @@ struct Local {
     handoffs: u32,
 }
 
+/// How many free chunks a VP keeps for itself, outside its pool's lock.
+const HOT_CHUNKS: usize = 16;
+
+/// A VP's own free chunks: the control blocks of chores that are gone, linked through
+/// `run_next` (no run queue holds a dead chore), each still holding its chunk in `stack`.
+struct DeadChores {
+    first: *const Chore,
+    len: usize,
+}
+
+impl DeadChores {
+    /// The chunk of the most recently freed one.
+    #[inline]
+    fn pop(&mut self) -> Option<StackChunk> {
+        // SAFETY: a listed control block is dead, in a chunk only this list owns.
+        let dead = unsafe { self.first.as_ref()? };
+        self.first = dead.run_next.get();
+        self.len -= 1;
+        // SAFETY: as above: no one else reads the dead chore's fields.
+        unsafe { (*dead.stack.get()).take() }
+    }
+}
+
 /// How many direct hand-offs a VP makes before the run queue has its turn again.
 pub(crate) const HANDOFF_LIMIT: u32 = 16;
 
@@ -78,8 +101,16 @@ pub(crate) struct Vp {
     duties: AtomicUsize,
     /// Protects the remote actions other VPs asked this VP's listener to run.
     remote: RawSpin<VecDeque<RemoteAction>>,
-    /// Protects the VP's stack chunks (contended only when a chore exits here).
+    /// Protects the VP's stack pool: its refills, its emergency reserve, and the chunks
+    /// returned from other threads (contended only by those).
     pub(crate) stacks: RawSpin<StackPool>,
+    /// Free chunks that only this VP's thread takes and returns, without a lock: a spawn
+    /// here takes one, and a chore's chunk freed here comes back (`take_stack`, `free_stack`).
+    /// Each is kept as the dead control block at its top, which still holds the chunk.
+    hot: UnsafeCell<DeadChores>,
+    /// Whether the pool's emergency reserve is short, so that freed chunks go to the pool,
+    /// which refills it first (stored under the pool's lock; read without it).
+    reserve_short: AtomicBool,
     pub(crate) listener: Box<Chore>,
     /// Chores sleeping until a deadline; the listener wakes the expired ones.
     pub(crate) alarms: AlarmQueue,
@@ -110,6 +141,11 @@ impl Vp {
             duties: AtomicUsize::new(0),
             remote: RawSpin::new(VecDeque::new()),
             stacks: RawSpin::new(stacks),
+            hot: UnsafeCell::new(DeadChores {
+                first: core::ptr::null(),
+                len: 0,
+            }),
+            reserve_short: AtomicBool::new(false),
             listener: Box::new(listener),
             alarms: AlarmQueue::new(),
             on_vp: AtomicPtr::new(core::ptr::null_mut()),
@@ -122,6 +158,86 @@ impl Vp {
                 handoffs: 0,
             }),
         }
+    }
+
+    /// A stack chunk for a chore spawned on this VP: from the VP's own free chunks when the
+    /// spawn runs on this VP's thread (`on_this_vp`), else from the pool (which refills from
+    /// `provider`, or falls back on its reserve).
+    #[inline]
+    pub(crate) fn take_stack(
+        &self,
+        on_this_vp: bool,
+        provider: &dyn StackProvider,
+    ) -> Option<StackChunk> {
+        if on_this_vp {
+            // SAFETY: only this VP's thread touches `hot`, and the caller says it is on it.
+            if let Some(chunk) = unsafe { (*self.hot.get()).pop() } {
+                return Some(chunk);
+            }
+        }
+        self.take_pooled(provider)
+    }
+
+    #[inline(never)]
+    fn take_pooled(&self, provider: &dyn StackProvider) -> Option<StackChunk> {
+        let mut pool = self.stacks.lock();
+        let chunk = pool.take(provider);
+        self.reserve_short
+            .store(pool.reserve_short(), Ordering::Relaxed);
+        chunk
+    }
+
+    /// Frees the chunk of `dead`, a chore that last ran here and that no reference names
+    /// any more, on VP `here`'s thread (null if unknown): kept among this VP's own free
+    /// chunks, as it is, when that is this VP and its reserve is full, else returned to the
+    /// pool.
+    ///
+    /// # Safety
+    /// No reference to `dead` may remain; `here` must be the VP whose thread calls, or null.
+    #[inline]
+    pub(crate) unsafe fn free_stack(&self, dead: &Chore, here: *const ()) {
+        if core::ptr::eq(self as *const Vp as *const (), here)
+            && !self.reserve_short.load(Ordering::Relaxed)
+        {
+            // SAFETY: only this VP's thread touches `hot`, and `here` says we are on it.
+            let hot = unsafe { &mut *self.hot.get() };
+            if hot.len < HOT_CHUNKS {
+                dead.run_next.set(hot.first);
+                hot.first = dead;
+                hot.len += 1;
+                return;
+            }
+        }
+        // SAFETY: the caller's contract: the chunk (holding `dead`) is read out before it is
+        // given back.
+        if let Some(chunk) = unsafe { (*dead.stack.get()).take() } {
+            self.give_pooled(chunk);
+        }
+    }
+
+    #[inline(never)]
+    pub(crate) fn give_pooled(&self, chunk: StackChunk) {
+        let mut pool = self.stacks.lock();
+        pool.give(chunk);
+        self.reserve_short
+            .store(pool.reserve_short(), Ordering::Relaxed);
+    }
+
+    /// The VP's own free chunks, for the provider (the runtime is going away).
+    ///
+    /// # Panics
+    /// If a thread still runs the VP.
+    pub(crate) fn drain_hot(&self) -> impl Iterator<Item = StackChunk> + '_ {
+        assert!(
+            self.enter(),
+            "the stacks of VP {} released while it runs",
+            self.index
+        );
+        // SAFETY: claimed just above: no thread runs the VP, so none touches `hot`.
+        let hot = unsafe { &mut *self.hot.get() };
+        let chunks = core::iter::from_fn(|| hot.pop()).collect::<alloc::vec::Vec<_>>();
+        self.leave();
+        chunks.into_iter()
     }
 
     /// Claims the VP for the calling thread; false if another thread already runs it.
@@ -512,7 +628,7 @@ impl Vp {
     #[inline(never)]
     fn retire_exited(&self, local: &mut Local) {
         if let Some(chore) = local.exited.take() {
-            self.listener.shared().retire(chore);
+            self.listener.shared().retire(chore, self);
         }
     }
 }

@@ -343,3 +343,53 @@ fn direct_hand_offs_leave_the_run_queue_its_turn() {
         "the queued chore ran only after {rounds_before_third} of {ROUNDS} rounds"
     );
 }
+
+/// On a task's only VP a spawn runs the new chore at once (the spawner waits in the VP's
+/// hand-off place), so a join right after it finds the chore done; a chore that blocks gives
+/// the VP back to its spawner.
+#[test]
+fn a_spawn_on_the_only_vp_runs_the_new_chore_first() {
+    let (order, done_before_join, blocked_state) = run(1, |ctx| {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let o = order.clone();
+        let h = ctx.spawn(move |_| o.lock().unwrap().push("child")).unwrap();
+        order.lock().unwrap().push("spawner");
+        let done_before_join = h.state() == ChoreState::Done;
+        h.join(ctx);
+        let gate = Arc::new(WaitQueue::new());
+        let g = gate.clone();
+        let blocked = ctx.spawn(move |c| g.block(c)).unwrap();
+        let blocked_state = blocked.state();
+        gate.unblock_all();
+        blocked.join(ctx);
+        let order = order.lock().unwrap().clone();
+        (order, done_before_join, blocked_state)
+    });
+    assert_eq!(order, ["child", "spawner"]);
+    assert!(
+        done_before_join,
+        "the new chore had not run when spawn returned"
+    );
+    assert_eq!(blocked_state, ChoreState::Suspended);
+}
+
+/// A spawner holding a spin-only lock may not give up its VP (it would suspend holding it),
+/// so its new chore waits its turn even on the only VP.
+#[test]
+fn a_spawn_holding_a_spin_lock_lets_the_spawner_go_on() {
+    let order = run(1, |ctx| {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let lock = tessera_runtime::SpinLock::new(0u32);
+        let o = order.clone();
+        let h = {
+            let _held = lock.lock(ctx);
+            let h = ctx.spawn(move |_| o.lock().unwrap().push("child")).unwrap();
+            order.lock().unwrap().push("spawner");
+            h
+        };
+        h.join(ctx);
+        let order = order.lock().unwrap().clone();
+        order
+    });
+    assert_eq!(order, ["spawner", "child"]);
+}
