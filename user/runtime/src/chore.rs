@@ -16,7 +16,7 @@ use crate::id::ChoreId;
 use crate::kind::ChoreKind;
 use crate::runtime::Shared;
 use crate::stack::StackChunk;
-use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Where a fresh chore's first run starts (`Chore::init`).
 pub(crate) struct Start {
@@ -62,7 +62,11 @@ pub struct Chore {
     /// The VP the chore runs on or last ran on: the one whose ready list restarts it. A
     /// pointer, not an index, so the switch paths reach it in one load (the VPs live in the
     /// runtime's boxed slice, which never moves while a chore runs).
-    pub(crate) vp: AtomicPtr<crate::vp::Vp>,
+    /// Stored only by a thief, which has just taken the chore off a run queue (and by
+    /// spawn); read atomically by a listing, and without synchronizing by the threads that
+    /// may find the chore while no thief can (`on_vp`). A core atomic even under loom, for
+    /// `as_ptr`.
+    pub(crate) vp: core::sync::atomic::AtomicPtr<crate::vp::Vp>,
     /// The save area: the saved stack pointer (the registers are saved on the chore's stack),
     /// or `vp::PENDING` while the chore switches away. A core atomic even under loom: the
     /// switch's assembly stores to it.
@@ -114,7 +118,7 @@ impl Chore {
             id,
             kind: ChoreKind::Listener,
             shared,
-            vp: AtomicPtr::new(core::ptr::null_mut()),
+            vp: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
             save: core::sync::atomic::AtomicUsize::new(crate::vp::PENDING),
             stack: UnsafeCell::new(None),
             entry: Cell::new(None),
@@ -157,7 +161,7 @@ impl Chore {
             addr_of_mut!((*p).id).write(id);
             addr_of_mut!((*p).kind).write(kind);
             addr_of_mut!((*p).shared).write(shared);
-            addr_of_mut!((*p).vp).write(AtomicPtr::new(start.vp.cast_mut()));
+            addr_of_mut!((*p).vp).write(core::sync::atomic::AtomicPtr::new(start.vp.cast_mut()));
             addr_of_mut!((*p).save).write(core::sync::atomic::AtomicUsize::new(start.save));
             addr_of_mut!((*p).stack).write(UnsafeCell::new(Some(start.stack)));
             addr_of_mut!((*p).entry).write(Cell::new(Some(start.entry)));
@@ -224,16 +228,23 @@ impl Chore {
     }
 
     #[inline]
+    /// The VP it runs on or last ran on (read atomically: for any thread, a listing's too).
     pub fn vp(&self) -> usize {
-        self.on_vp().index
-    }
-
-    /// The VP it runs on or last ran on.
-    #[inline]
-    pub(crate) fn on_vp(&self) -> &crate::vp::Vp {
         // SAFETY: set (by spawn or the runtime's start) before the chore is reachable, to a VP
         // of the runtime, which outlives its chores (`shared`).
-        unsafe { &*self.vp.load(Ordering::Relaxed) }
+        unsafe { (*self.vp.load(Ordering::Relaxed)).index }
+    }
+
+    /// The VP it runs on or last ran on, for the chore itself while it runs, the VP that
+    /// switches it, a waker of it while it is parked, or its last reference: a plain load
+    /// (so the switch paths read it once, not at every use). No thief can store `vp` then:
+    /// a thief takes only a chore on a run queue, and those callers either run it, or hold
+    /// it parked or gone; a listing, which may look at any time, uses `vp()`.
+    #[inline]
+    pub(crate) fn on_vp(&self) -> &crate::vp::Vp {
+        // SAFETY: as above, no store races with this load; and `vp` is set before the chore
+        // is reachable, to a VP of the runtime, which outlives its chores (`shared`).
+        unsafe { &**self.vp.as_ptr() }
     }
 
     pub fn was_killed(&self) -> bool {

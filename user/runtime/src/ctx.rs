@@ -232,8 +232,9 @@ impl<K: MaySuspend> Park for Ctx<K> {
         unsafe { Waker::for_chore(self.chore.as_ptr() as *const ()) }
     }
 
+    #[inline]
     fn spin_can_help(&self) -> bool {
-        self.chore().shared().vps.len() > 1
+        !self.chore().on_vp().alone
     }
 
     #[inline]
@@ -263,7 +264,6 @@ pub(crate) extern "C" fn chore_main(data: usize) -> ! {
     let ptr = NonNull::new(data as *mut Chore).unwrap_or_else(|| unreachable!());
     // SAFETY: `data` is the chore's own control block, alive while it runs.
     let chore = unsafe { ptr.as_ref() };
-    chore.on_vp().finish_switch();
     if let Some(entry) = chore.entry.take() {
         // SAFETY: the entry was made for this chore's closure and result slot, and runs once.
         unsafe { entry(ptr) };

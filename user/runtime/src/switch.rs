@@ -3,6 +3,10 @@
 //! (fifteen instructions, as lean as Go's or Boost.Context's without its FPU option). The same
 //! code runs on a Linux host and in ring 3: it touches no privileged state.
 //!
+//! A chore that exits leaves by `exit_switch`, which resumes the next context after calling
+//! `retire(exited)` on that context's stack: the exited chore is off its own stack by then,
+//! and no other switch path has to look for one to retire.
+//!
 //! Guarantees: `switch` returns when some other switch resumes the saved stack pointer; a fresh
 //! stack made by `initial_frame` starts in `entry(data)` with a SysV-aligned stack, the VP's
 //! MXCSR and x87 control word, and `entry` must never return.
@@ -31,6 +35,23 @@ core::arch::global_asm!(
     "pop rbp",
     "ret",
     ".p2align 4",
+    ".global tessera_rt_exit_switch",
+    "tessera_rt_exit_switch:",
+    "mov rsp, rdi",
+    "mov rdi, rsi",
+    // A saved stack pointer is 8 past a 16-byte boundary (below six registers and a return
+    // address): the call needs the boundary.
+    "sub rsp, 8",
+    "call rdx",
+    "add rsp, 8",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    ".p2align 4",
     ".global tessera_rt_start",
     "tessera_rt_start:",
     "mov rdi, r12",
@@ -40,6 +61,7 @@ core::arch::global_asm!(
 
 extern "C" {
     fn tessera_rt_switch(save: *mut usize, resume: usize);
+    fn tessera_rt_exit_switch(resume: usize, exited: usize, retire: extern "C" fn(usize)) -> !;
     fn tessera_rt_start();
 }
 
@@ -60,6 +82,24 @@ pub(crate) unsafe fn switch(save: *mut usize, resume: usize) {
     );
     // SAFETY: the caller's contract; the routine saves and restores every callee-saved register.
     unsafe { tessera_rt_switch(save, resume) }
+}
+
+/// Leaves the current stack for good: resumes `resume` after calling `retire(exited)` on the
+/// stack being resumed, below the context saved there.
+///
+/// # Safety
+/// As `switch`'s `resume`; the current stack is never resumed again, and `retire` must not
+/// switch.
+#[inline]
+pub(crate) unsafe fn exit_switch(resume: usize, exited: usize, retire: extern "C" fn(usize)) -> ! {
+    debug_assert_ne!(
+        resume,
+        crate::vp::PENDING,
+        "resuming a chore still switching away"
+    );
+    // SAFETY: the caller's contract; the resumed context's registers are restored as by
+    // `switch`, after `retire`, which as a C function keeps them for us.
+    unsafe { tessera_rt_exit_switch(resume, exited, retire) }
 }
 
 /// Lays down on the stack ending at `top` a frame that `switch` resumes as a call of

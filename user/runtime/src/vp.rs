@@ -10,7 +10,7 @@
 //! A chore may be made runnable (yield, wake) before its registers are saved: its save area
 //! reads `PENDING` until `switch` stores its stack pointer, and whoever resumes it waits for
 //! that store (`install`). An exited chore's stack goes back to the pool only once it is off
-//! the VP (`finish_switch`, run by whichever context resumes next).
+//! the VP (`retire_exited`, run by `exit_switch` on the stack it resumes).
 //! Lock order: a suspending chore's wait-list lock, then a VP's run queue; the remote queue is
 //! taken alone.
 
@@ -24,7 +24,7 @@ use crate::ctx::Ctx;
 use crate::kind::Listener;
 use crate::run_queue::RunQueue;
 use crate::stack::{StackChunk, StackPool, StackProvider};
-use crate::switch::switch;
+use crate::switch::{exit_switch, switch};
 use crate::sync::atomic::{spin_loop, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::RawSpin;
 
@@ -50,17 +50,16 @@ pub(crate) struct NoteLook {
 /// is held by the VP implicitly (given up by `install`, taken back as the chore leaves), so
 /// a switch keeps no record of it.
 struct Local {
-    /// A chore that exited and switched away, until the context resumed next retires it.
-    exited: Option<ChoreRef>,
     /// The chore handed the VP directly (`hand_off`): it runs next, ahead of the run queue.
     /// While it is there `duties` counts one more, so the switch paths' one-word check sends
     /// them to `take_handed` and costs nothing when no hand-off is pending.
     next: Option<ChoreRef>,
-    /// Chores taken from `next` since the run queue last had its turn. At `HANDOFF_LIMIT` the
-    /// VP takes no more hand-offs (they join the run queue's back) and `duties` keeps one
-    /// extra count, so the next pick serves the run queue's front: two chores handing the VP
-    /// to each other cannot keep the queued ones (or the listener) waiting for ever.
-    handoffs: u32,
+    /// Hand-offs left before the run queue's turn: counted down by each chore put in `next`;
+    /// the hand-off that finds it at zero sends its chore to the run queue's back instead (and
+    /// starts the count again), so the next pick serves the run queue's front: two chores
+    /// handing the VP to each other cannot keep the queued ones (or the listener) waiting
+    /// for ever. A count down, so that a hand-off tests and counts in one instruction.
+    handoffs_left: u32,
 }
 
 /// How many free chunks a VP keeps for itself, outside its pool's lock.
@@ -153,9 +152,8 @@ impl Vp {
             alone,
             running: AtomicBool::new(false),
             local: UnsafeCell::new(Local {
-                exited: None,
                 next: None,
-                handoffs: 0,
+                handoffs_left: HANDOFF_LIMIT - 1,
             }),
         }
     }
@@ -326,18 +324,22 @@ impl Vp {
     pub(crate) unsafe fn hand_off(&self, chore: ChoreRef) {
         // SAFETY: the caller's contract: we are this VP's thread.
         let local = unsafe { &mut *self.local.get() };
-        if local.next.is_none() && local.handoffs < HANDOFF_LIMIT {
-            local.next = Some(chore);
-            // Only this thread takes the count back (`take_handed`), in program order.
-            self.duties.fetch_add(1, Ordering::Relaxed);
-        } else {
-            // The VP runs a chore, so it does not idle: no notification.
-            self.run.lock().push_back(chore);
+        if local.next.is_none() {
+            local.handoffs_left = local.handoffs_left.wrapping_sub(1);
+            if local.handoffs_left != u32::MAX {
+                local.next = Some(chore);
+                // Only this thread takes the count back (`take_handed`), in program order.
+                self.duties.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            // The run queue's turn: this chore goes behind it.
+            local.handoffs_left = HANDOFF_LIMIT - 1;
         }
+        // The VP runs a chore, so it does not idle: no notification.
+        self.run.lock().push_back(chore);
     }
 
-    /// The chore handed the VP, if any and the run queue's turn has not come; ends the run
-    /// queue's turn otherwise (the caller serves it next).
+    /// The chore handed the VP, if any.
     ///
     /// # Safety
     /// Must be called on the thread running this VP.
@@ -345,18 +347,9 @@ impl Vp {
     unsafe fn take_handed(&self) -> Option<ChoreRef> {
         // SAFETY: the caller's contract: we are this VP's thread.
         let local = unsafe { &mut *self.local.get() };
-        if let Some(next) = local.next.take() {
-            local.handoffs += 1;
-            if local.handoffs < HANDOFF_LIMIT {
-                self.duties.fetch_sub(1, Ordering::Relaxed);
-            }
-            return Some(next);
-        }
-        if local.handoffs >= HANDOFF_LIMIT {
-            local.handoffs = 0;
-            self.duties.fetch_sub(1, Ordering::Relaxed);
-        }
-        None
+        let next = local.next.take()?;
+        self.duties.fetch_sub(1, Ordering::Relaxed);
+        Some(next)
     }
 
     /// The next chore for the VP's own loop (the listener, which has just listened): the one
@@ -447,7 +440,6 @@ impl Vp {
         // `switch` or made by `initial_frame` on the chore's own stack, which runs nowhere.
         unsafe { switch(self.listener.save.as_ptr(), resume) };
         self.on_vp.store(core::ptr::null_mut(), Ordering::Relaxed);
-        self.finish_switch();
     }
 
     /// Makes `chore` this VP's running chore; returns the stack pointer to resume it at, once
@@ -526,7 +518,6 @@ impl Vp {
         };
         // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
         unsafe { switch(chore.save.as_ptr(), resume) };
-        chore.on_vp().finish_switch();
     }
 
     /// `yield_chore` when `duties` is not zero: to the chore handed the VP, else to the
@@ -574,7 +565,6 @@ impl Vp {
         unsafe { (*held).store(false, Ordering::Release) };
         // SAFETY: the chore's save area is its own; `resume` is a saved context no one runs.
         unsafe { switch(chore.save.as_ptr(), resume) };
-        chore.on_vp().finish_switch();
     }
 
     /// Switches from the running `chore` to `child`, a chore it has just made; `chore` takes
@@ -594,41 +584,33 @@ impl Vp {
         let resume = self.install(child);
         // SAFETY: the chore's save area is its own; `resume` is the new chore's first frame.
         unsafe { switch(chore.save.as_ptr(), resume) };
-        chore.on_vp().finish_switch();
     }
 
-    /// Leaves the VP for good: the exited chore is retired by whichever context runs next.
+    /// Leaves the VP for good: the exited chore is retired on the stack of the context that
+    /// runs next, before it resumes (`exit_switch`).
     ///
     /// # Safety
     /// Must be called by the chore running on this VP, which has exited.
     pub(crate) unsafe fn exit(&self, chore: &Chore) -> ! {
         // SAFETY: the caller's contract.
-        unsafe {
-            let me = Self::take_current(chore);
-            (*self.local.get()).exited = Some(me);
-        }
+        let me = unsafe { Self::take_current(chore) };
         let resume = self.next_resume();
-        // SAFETY: the chore's save area is its own (never resumed again); `resume` is a saved
-        // context no one runs.
-        unsafe { switch(chore.save.as_ptr(), resume) };
-        unreachable!("exited chore {} was resumed", chore.id)
+        let exited = me.into_raw().as_ptr() as usize;
+        // SAFETY: this chore's stack is never resumed again; `resume` is a saved context no
+        // one runs; `retire_exited` does not switch.
+        unsafe { exit_switch(resume, exited, retire_exited) }
     }
+}
 
-    /// Runs first on whatever context a switch resumed (a chore, a fresh chore, the listener):
-    /// retires the chore that exited into it, now that it is off its stack.
-    #[inline]
-    pub(crate) fn finish_switch(&self) {
-        // SAFETY: we run on this VP; the chore that exited is off it for good.
-        let local = unsafe { &mut *self.local.get() };
-        if local.exited.is_some() {
-            self.retire_exited(local);
-        }
-    }
-
-    #[inline(never)]
-    fn retire_exited(&self, local: &mut Local) {
-        if let Some(chore) = local.exited.take() {
-            self.listener.shared().retire(chore, self);
-        }
-    }
+/// Retires a chore that exited (its scheduling reference, given up by `Vp::exit`), once it
+/// is off its stack: run by `exit_switch` on the stack of the context resumed next, on the
+/// same VP.
+extern "C" fn retire_exited(exited: usize) {
+    // SAFETY: `Vp::exit` passes the scheduling reference it took back with `into_raw`.
+    let chore =
+        unsafe { ChoreRef::from_raw(core::ptr::NonNull::new_unchecked(exited as *mut Chore)) };
+    // SAFETY: the runtime and its VPs outlive its chores; reached through a raw pointer as
+    // the reference moves into `retire`.
+    let vp = unsafe { &*(chore.on_vp() as *const Vp) };
+    vp.listener.shared().retire(chore, vp);
 }
