@@ -15,6 +15,7 @@ mod keeper;
 mod kernel_call;
 mod memory;
 pub mod name_server;
+mod refill;
 pub mod slots;
 mod stacks;
 mod task;

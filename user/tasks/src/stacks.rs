@@ -3,8 +3,9 @@
 //! may grow the stack into one chunk at a time) below the chunk's mapped pages. The home maps
 //! the first few chunks when the task starts; when the VPs' pools want more than are mapped,
 //! the provider asks the home (a CALL to it, as a fault would be: `MORE_STACKS`), which maps
-//! the next ones from the task's bank. A refused refill leaves the pools their emergency
-//! reserve, then a spawn fails with `NoStack`.
+//! the next ones from the task's bank. The CALL runs on a refill stack (`refill.rs`), not on
+//! the spawning chore's chunk. A refused refill leaves the pools their emergency reserve,
+//! then a spawn fails with `NoStack`.
 //!
 //! A task may instead ask for dense chunks (`TaskConfig::dense_bytes`): chunks smaller than
 //! a page, packed side by side with no guard between them, for tasks of very many small
@@ -25,6 +26,7 @@ use tessera_user::abi::Error;
 use tessera_user::invoke;
 
 use crate::memory::{Memory, PAGE};
+use crate::refill::RefillStacks;
 use crate::slots::HOME;
 
 /// Where the slots start: far from the program image, the heap and the boot stack.
@@ -200,11 +202,15 @@ impl StackRegion {
 /// The VPs' stack provider: the region's mapped chunks, each once, asking the home to map
 /// more when a pool wants one past them.
 #[derive(Debug)]
-pub struct GuardedStacks(pub alloc::sync::Arc<StackRegion>);
+pub struct GuardedStacks {
+    pub region: alloc::sync::Arc<StackRegion>,
+    /// Where the CALL to the home runs.
+    pub refill: RefillStacks,
+}
 
 impl GuardedStacks {
     fn chunk(&self, i: usize) -> StackChunk {
-        let r = &*self.0;
+        let r = &*self.region;
         let base = r.base(i);
         if r.dense > 0 {
             // SAFETY: chunk i of the dense region is handed out once, and only once its
@@ -216,11 +222,20 @@ impl GuardedStacks {
         // `guard` bytes stay unmapped (the keeper maps into them only while leaving a page).
         unsafe { StackChunk::new(base, r.slot_bytes(), guard) }
     }
+
+    /// Asks the home to map the chunks through slot `i`, on a refill stack. Kept out of
+    /// `map_chunk` so that a spawn that finds a chunk mapped pays no frame for it.
+    #[cold]
+    #[inline(never)]
+    fn ask_home(&self, i: usize) -> bool {
+        self.refill
+            .run(|| invoke::call(HOME, MORE_STACKS, &[i as u64], &[]).is_ok())
+    }
 }
 
 impl StackProvider for GuardedStacks {
     fn map_chunk(&self) -> Option<StackChunk> {
-        let r = &*self.0;
+        let r = &*self.region;
         let mut asked = false;
         loop {
             let i = r.taken.load(Ordering::Acquire);
@@ -233,7 +248,9 @@ impl StackProvider for GuardedStacks {
                 if asked || !r.serving.load(Ordering::Acquire) {
                     return None;
                 }
-                invoke::call(HOME, MORE_STACKS, &[i as u64], &[]).ok()?;
+                if !self.ask_home(i) {
+                    return None;
+                }
                 asked = true;
                 continue;
             }

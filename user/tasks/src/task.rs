@@ -25,6 +25,7 @@ use tessera_user::{caps, invoke, nonblocking, slots as lib_slots};
 use crate::idle::{KernelIdle, SharedIdle};
 use crate::keeper::{Keeper, KeeperCounts};
 use crate::memory::{file, load, Memory, PAGE};
+use crate::refill::RefillStacks;
 use crate::slots::*;
 use crate::stacks::{GuardedStacks, StackRegion, MORE_STACKS};
 
@@ -157,16 +158,22 @@ impl Task {
                     memory.pages()
                 )
             })
+        })
+        .and_then(|()| {
+            RefillStacks::map(config.vps, &mut memory).map_err(|e| format!("refill stacks: {e:?}"))
         });
         let idle = Arc::new(KernelIdle::new(config.vps));
-        let rt = first.and_then(|()| {
+        let rt = first.and_then(|refill| {
             Runtime::new(
                 Config {
                     task: config.task,
                     vps: config.vps,
                     pool: config.pool,
                 },
-                Box::new(GuardedStacks(region.clone())),
+                Box::new(GuardedStacks {
+                    region: region.clone(),
+                    refill,
+                }),
                 Box::new(SharedIdle(idle.clone())),
             )
             .map_err(|e| format!("runtime: {e:?}"))
