@@ -312,8 +312,6 @@ const ALIVE_CHUNK: usize = 1536;
 /// (the task starts with 64). Returns the chores seen alive, blocked and finished, and the
 /// pages the task mapped (its VPs' stacks included).
 fn chores_alive(vps: usize, priority: u64) -> Result<([usize; 3], usize), String> {
-    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use tessera_runtime::WaitQueue;
     let mut config = config(vps, priority);
     config.dense_bytes = ALIVE_CHUNK;
     config.chunks = 64;
@@ -326,34 +324,7 @@ fn chores_alive(vps: usize, priority: u64) -> Result<([usize; 3], usize), String
     config.quota = 44 * 1024;
     let task = Task::new(config)?;
     let rt = task.runtime().clone();
-    let (seen, report) = task.run(move |c| {
-        let gate = Arc::new(WaitQueue::new());
-        let done = Arc::new(AtomicUsize::new(0));
-        for i in 0..ALIVE {
-            let (g, d) = (gate.clone(), done.clone());
-            if c.spawn(move |c| {
-                g.block(c);
-                d.fetch_add(1, SeqCst);
-            })
-            .is_err()
-            {
-                return [i, 0, 0];
-            }
-            // The new chores run (and block) now and then, so the run queues stay short.
-            if i % 64 == 63 {
-                c.yield_now();
-            }
-        }
-        while gate.len() < ALIVE && rt.live() == ALIVE + 1 {
-            c.yield_now();
-        }
-        let (alive, blocked) = (rt.live() - 1, gate.len());
-        gate.unblock_all();
-        while done.load(SeqCst) < blocked {
-            c.yield_now();
-        }
-        [alive, blocked, done.load(SeqCst)]
-    })?;
+    let (seen, report) = task.run(move |c| tessera_suite::tasks::alive_at_once(c, &rt, ALIVE))?;
     Ok((seen, report.pages))
 }
 

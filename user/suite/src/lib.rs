@@ -28,7 +28,7 @@ pub mod runtime;
 mod sleeper;
 pub mod spawn;
 mod task_locks;
-mod tasks;
+pub mod tasks;
 mod tester;
 mod waiters;
 mod wouldblock;

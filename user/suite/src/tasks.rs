@@ -10,7 +10,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use tessera_runtime::{
-    vp_notification, Killed, PoolConfig, TaskId, Trap, TrapHandler, TrapOutcome, TrapTable,
+    vp_notification, Ctx as ChoreCtx, Killed, Ordinary, PoolConfig, Runtime, TaskId, Trap,
+    TrapHandler, TrapOutcome, TrapTable,
 };
 use tessera_tasks::{KernelCall, Task, TaskConfig, TaskReport};
 use tessera_user::abi::fault::kind;
@@ -457,9 +458,6 @@ const MANY: usize = 10_000;
 /// block, closure and result are in the chunk, its suspension record in its frame (the
 /// program's heap is 64 KiB: it could not hold 10,000 of anything).
 pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
-    use alloc::sync::Arc;
-    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use tessera_runtime::WaitQueue;
     let mut config = config(ctx, 2);
     config.dense_bytes = 1536;
     config.chunks = 64;
@@ -467,34 +465,7 @@ pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
     config.quota = 4 * 1024;
     let task = Task::new(config)?;
     let rt = task.runtime().clone();
-    let ((alive, blocked, finished), report) = task.run(move |c| {
-        let gate = Arc::new(WaitQueue::new());
-        let done = Arc::new(AtomicUsize::new(0));
-        for i in 0..MANY {
-            let (g, d) = (gate.clone(), done.clone());
-            if c.spawn(move |c| {
-                g.block(c);
-                d.fetch_add(1, SeqCst);
-            })
-            .is_err()
-            {
-                return (i, 0, 0);
-            }
-            // Let the new chores run (and block) now and then: the run queue stays short.
-            if i % 64 == 63 {
-                c.yield_now();
-            }
-        }
-        while gate.len() < MANY && rt.live() == MANY + 1 {
-            c.yield_now();
-        }
-        let (alive, blocked) = (rt.live() - 1, gate.len());
-        gate.unblock_all();
-        while done.load(SeqCst) < blocked {
-            c.yield_now();
-        }
-        (alive, blocked, done.load(SeqCst))
-    })?;
+    let ([alive, blocked, finished], report) = task.run(move |c| alive_at_once(c, &rt, MANY))?;
     let bytes = report.pages * 4096 / MANY;
     let refills = report.keeper.refills;
     println!("usertest note: {alive} chores alive, {blocked} blocked at once, {finished} finished; {} pages mapped ({refills} refills asked of the home): {bytes} bytes per chore", report.pages);
@@ -558,6 +529,42 @@ pub fn stack_refill_refused_when_the_bank_is_dry(ctx: &Ctx) -> Outcome {
     ensure(finished == spawned, || {
         format!("{finished} of {spawned} chores finished")
     })
+}
+
+/// Spawns `many` chores from `c`, each blocking on one wait queue, until all are alive and
+/// blocked at once; then releases them and waits until all have finished. Returns how many
+/// were alive, blocked and finished (a failed spawn stops it: `[spawned, 0, 0]`). Also the
+/// 100,000-chore scale figure of `cargo xtask bench --scaling`.
+pub fn alive_at_once(c: &mut ChoreCtx<Ordinary>, rt: &Runtime, many: usize) -> [usize; 3] {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use tessera_runtime::WaitQueue;
+    let gate = Arc::new(WaitQueue::new());
+    let done = Arc::new(AtomicUsize::new(0));
+    for i in 0..many {
+        let (g, d) = (gate.clone(), done.clone());
+        if c.spawn(move |c| {
+            g.block(c);
+            d.fetch_add(1, SeqCst);
+        })
+        .is_err()
+        {
+            return [i, 0, 0];
+        }
+        // Let the new chores run (and block) now and then: the run queues stay short.
+        if i % 64 == 63 {
+            c.yield_now();
+        }
+    }
+    while gate.len() < many && rt.live() == many + 1 {
+        c.yield_now();
+    }
+    let (alive, blocked) = (rt.live() - 1, gate.len());
+    gate.unblock_all();
+    while done.load(SeqCst) < blocked {
+        c.yield_now();
+    }
+    [alive, blocked, done.load(SeqCst)]
 }
 
 /// The name server process's slots: its endpoint and process, its stack page (tester's).
