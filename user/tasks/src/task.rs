@@ -181,9 +181,7 @@ impl Task {
         let rt = match rt {
             Ok(rt) => rt,
             Err(e) => {
-                memory.release();
-                let _ = caps::destroy(TASK_BANK, TASK_CAPS);
-                let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
+                release_task_memory(&mut memory);
                 return Err(e);
             }
         };
@@ -399,10 +397,16 @@ impl Task {
         }
         // The pools' records are in the chunks, which are about to be unmapped.
         self.rt.release_stacks();
-        self.memory.release();
-        let _ = caps::destroy(TASK_BANK, TASK_CAPS);
-        let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
+        release_task_memory(&mut self.memory);
     }
+}
+
+/// Gives back the task's memory, its capability page and its bank: the end of `tear_down`,
+/// and all `Task::new` made when it fails before the runtime exists.
+fn release_task_memory(memory: &mut Memory) {
+    memory.release();
+    let _ = caps::destroy(TASK_BANK, TASK_CAPS);
+    let _ = caps::destroy(lib_slots::BANK, TASK_BANK);
 }
 
 impl Drop for Task {
