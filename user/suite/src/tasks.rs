@@ -472,6 +472,14 @@ pub fn thousands_of_chores_alive(ctx: &Ctx) -> Outcome {
     ensure(alive == MANY && blocked == MANY && finished == MANY, || {
         format!("{alive} alive, {blocked} blocked, {finished} finished of {MANY}")
     })?;
+    // A refill's CALL to the home never runs on a spawning chore's 1.5 KiB chunk, where it
+    // could run into the chunk below (a refill stack takes it: `user/tasks/src/refill.rs`).
+    ensure(report.refill_calls_on_chunks == 0, || {
+        format!(
+            "{} of {refills} refill CALLs ran on a chore's chunk",
+            report.refill_calls_on_chunks
+        )
+    })?;
     // The task started with 64 chunks mapped: the rest came from refills out of its bank.
     ensure(refills > 0 && report.pages * 4096 >= MANY * 1536, || {
         format!(

@@ -51,6 +51,9 @@ pub struct StackRegion {
     mapped: AtomicUsize,
     /// Whether the home is in its keeper loop, where it answers `MORE_STACKS`.
     serving: AtomicBool,
+    /// `MORE_STACKS` CALLs made with the stack pointer inside the chunks' region (on a
+    /// chore's chunk): none, since they run on a refill stack (for the task's report).
+    calls_on_chunks: AtomicUsize,
     /// Each slot's lowest mapped address.
     low: Box<[AtomicUsize]>,
 }
@@ -66,6 +69,7 @@ impl StackRegion {
             pages: AtomicUsize::new(0),
             mapped: AtomicUsize::new(0),
             serving: AtomicBool::new(false),
+            calls_on_chunks: AtomicUsize::new(0),
             low: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
         };
         for i in 0..slots {
@@ -85,8 +89,14 @@ impl StackRegion {
             pages: AtomicUsize::new(0),
             mapped: AtomicUsize::new(0),
             serving: AtomicBool::new(false),
+            calls_on_chunks: AtomicUsize::new(0),
             low: Box::new([]),
         }
+    }
+
+    /// `MORE_STACKS` CALLs made from a chore's chunk (see the field).
+    pub fn calls_on_chunks(&self) -> usize {
+        self.calls_on_chunks.load(Ordering::Relaxed)
     }
 
     fn chunk_bytes(&self) -> usize {
@@ -228,8 +238,14 @@ impl GuardedStacks {
     #[cold]
     #[inline(never)]
     fn ask_home(&self, i: usize) -> bool {
-        self.refill
-            .run(|| invoke::call(HOME, MORE_STACKS, &[i as u64], &[]).is_ok())
+        self.refill.run(|| {
+            // Where this frame is: below the chunks' region on a refill stack.
+            let probe = 0u8;
+            if core::ptr::addr_of!(probe) as usize >= STACKS_VA {
+                self.region.calls_on_chunks.fetch_add(1, Ordering::Relaxed);
+            }
+            invoke::call(HOME, MORE_STACKS, &[i as u64], &[]).is_ok()
+        })
     }
 }
 

@@ -82,6 +82,8 @@ pub struct TaskReport {
     pub keeper: KeeperCounts,
     /// Pages the task mapped (stacks included).
     pub pages: usize,
+    /// Refill CALLs to the home made from a chore's chunk, not a refill stack (`refill.rs`).
+    pub refill_calls_on_chunks: usize,
 }
 
 struct VpBoot {
@@ -370,6 +372,7 @@ impl Task {
             polls: self.counter(|v| v.polls.load(Ordering::Relaxed)),
             keeper,
             pages: self.memory.pages(),
+            refill_calls_on_chunks: self.region.calls_on_chunks(),
         });
         self.tear_down();
         let report = report?;
