@@ -192,9 +192,11 @@ impl FeWord {
 
     #[inline(never)]
     fn wait_spinning<C: Suspend>(&self, ctx: &mut C, op: FeOp) -> u64 {
+        let (access, value) = Access::of(op);
+        let here = ctx.here();
         for _ in 1..spin_tries(ctx, SPIN_RETRY_LIMIT) {
             let mut s = self.state.lock();
-            if let Some(v) = Self::attempt(&mut s, op, ctx.here()) {
+            if let Some(v) = Self::attempt_access(&mut s, access, value, here) {
                 return v;
             }
             drop(s);
@@ -238,12 +240,18 @@ impl FeWord {
     /// Returns the value read (0 for a write).
     #[inline(always)]
     fn attempt(s: &mut State, op: FeOp, here: *const ()) -> Option<u64> {
+        let (access, value) = Access::of(op);
+        Self::attempt_access(s, access, value, here)
+    }
+
+    /// `attempt` with the operation decoded (`Access::of`), for a loop of tries.
+    #[inline(always)]
+    fn attempt_access(s: &mut State, access: Access, value: u64, here: *const ()) -> Option<u64> {
         debug_assert!(
             // SAFETY: a linked record is alive; the caller holds the cell's lock.
             s.head.is_null() || s.full != unsafe { (*s.head).access.needs_full },
             "a full/empty cell left a waiter that could proceed"
         );
-        let (access, value) = Access::of(op);
         let v = Self::apply(s, access, value)?;
         if !s.head.is_null() {
             Self::serve(s, here);
