@@ -1,7 +1,7 @@
 //! The chore control block (seed 000 section 3): id, kind, state, save area, stack chunk,
 //! restart address and argument, tertiary trap-handler table, and the waker of its joiner.
 //! A chore's control block lives at the top of its own stack chunk, above its closure and
-//! result slot (`runtime::Shared::spawn`), so a spawn allocates nothing: the chunk pools are
+//! result slot (`runtime::Shared::prepare_spawn`), so a spawn allocates nothing: the chunk pools are
 //! the control-block pools. The listeners' control blocks are the VPs' own.
 //!
 //! Guarantees: the fields behind `UnsafeCell` are touched by one party at a time: the chore
