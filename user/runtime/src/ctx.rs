@@ -101,7 +101,7 @@ impl<K: Kind> Ctx<K> {
             // says so) and holds no spin-only lock.
             unsafe { home.run_first(chore, scheduled) };
         } else {
-            shared.schedule(home, Some(home), scheduled);
+            shared.schedule(home, true, scheduled);
         }
         Ok(handle)
     }

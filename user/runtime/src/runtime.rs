@@ -197,7 +197,7 @@ impl Runtime {
         let (scheduled, handle) = self
             .shared
             .prepare_spawn::<Ordinary, T, F>(home, false, f)?;
-        self.shared.schedule(home, None, scheduled);
+        self.shared.schedule(home, false, scheduled);
         Ok(handle)
     }
 
@@ -378,11 +378,11 @@ impl Shared {
         ))
     }
 
-    /// Makes a new chore of VP `home` runnable; `here` is the VP the spawning chore runs on
-    /// (`None` from outside the runtime), which may hand itself to the new chore.
+    /// Makes a new chore of VP `home` runnable; `on_home`: the spawn runs on `home`'s thread
+    /// (a chore of it spawned), which may hand the VP to the new chore.
     #[inline]
-    pub(crate) fn schedule(&self, home: &Vp, here: Option<&Vp>, scheduled: ChoreRef) {
-        if here.is_some_and(|h| core::ptr::eq(h, home)) && home.may_hand_off(&scheduled) {
+    pub(crate) fn schedule(&self, home: &Vp, on_home: bool, scheduled: ChoreRef) {
+        if on_home && home.may_hand_off(&scheduled) {
             // SAFETY: the spawning chore runs on `home`, on this thread, and no other VP
             // could run the new chore.
             unsafe { home.hand_off(scheduled) };
